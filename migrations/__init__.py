@@ -1,0 +1,1 @@
+"""Alembic migrations; `headwater serve` upgrades the database to head on start."""

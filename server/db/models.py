@@ -1,0 +1,166 @@
+"""Tables. Column names follow the Gcore Streaming API fields they back.
+
+A stream row holds both what the operator configures and the live status the supervisor
+writes (`live`, `transcoding_speed`, ...): the API reads one row to answer a GET.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class NodeSetting(Base):
+    """Small key/value facts the node keeps across restarts (the generated API key)."""
+
+    __tablename__ = "node_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class QualitySet(Base):
+    __tablename__ = "quality_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(8))  # "live" | "vod"
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    qualities: Mapped[list[Quality]] = relationship(
+        back_populates="quality_set",
+        order_by="Quality.position",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+
+class Quality(Base):
+    """One rendition of a quality set (an ABR ladder rung)."""
+
+    __tablename__ = "qualities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    quality_set_id: Mapped[int] = mapped_column(ForeignKey("quality_sets.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    video_bitrate: Mapped[int] = mapped_column(Integer)  # kbit/s
+    audio_bitrate: Mapped[int] = mapped_column(Integer)  # kbit/s
+    max_frame_rate: Mapped[float] = mapped_column(Float, default=30.0)
+    quality_set: Mapped[QualitySet] = relationship(back_populates="qualities")
+
+
+class Stream(Base):
+    __tablename__ = "streams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    token: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    pull: Mapped[bool] = mapped_column(Boolean, default=False)
+    uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    dvr_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    dvr_duration: Mapped[int] = mapped_column(Integer, default=3600)
+    auto_record: Mapped[bool] = mapped_column(Boolean, default=False)
+    record_type: Mapped[str] = mapped_column(String(16), default="origin")
+    projection: Mapped[str] = mapped_column(String(16), default="regular")
+    html_overlay: Mapped[bool] = mapped_column(Boolean, default=False)
+    hls_mpegts_endlist_tag: Mapped[bool] = mapped_column(Boolean, default=True)
+    quality_set_id: Mapped[int | None] = mapped_column(
+        ForeignKey("quality_sets.id", ondelete="SET NULL"), nullable=True
+    )
+    client_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    client_entity_data: Mapped[str | None] = mapped_column(Text, nullable=True)
+    srt_passphrase: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    broadcast_ids: Mapped[list] = mapped_column(JSON, default=list)
+    cdn_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    # Live status, written by the supervisor from the worker's events.
+    live: Mapped[bool] = mapped_column(Boolean, default=False)
+    backup_live: Mapped[bool] = mapped_column(Boolean, default=False)
+    stream_source_type: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    started_at_primary: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at_backup: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at_primary: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    transcoding_speed: Mapped[float | None] = mapped_column(Float, nullable=True)
+    frame_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    video_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    video_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    transcoded_qualities: Mapped[list] = mapped_column(JSON, default=list)
+    recording_duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    recording_video_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    overlays: Mapped[list[Overlay]] = relationship(
+        back_populates="stream",
+        order_by="Overlay.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+    )
+
+
+class Overlay(Base):
+    __tablename__ = "overlays"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stream_id: Mapped[int] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    x: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    y: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    stretch: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    stream: Mapped[Stream] = relationship(back_populates="overlays")
+
+
+class Video(Base):
+    """A video entity: what a recording of a live stream produces."""
+
+    __tablename__ = "videos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stream_id: Mapped[int | None] = mapped_column(
+        ForeignKey("streams.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="empty")
+    duration: Mapped[int | None] = mapped_column(Integer, nullable=True)  # milliseconds
+    origin_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    record_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    projection: Mapped[str] = mapped_column(String(16), default="regular")
+    recording_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    client_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

@@ -1,0 +1,64 @@
+"""Every setting of a Headwater node, in one typed class.
+
+Each field is also an environment variable `HEADWATER_<FIELD>` (pydantic-settings); the CLI's
+flags override them. URLs handed to operators are built from these values, so they are the
+same ones the ingest listeners accept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEADWATER_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite at <data_dir>/headwater.db"
+    )
+    api_key: str | None = Field(
+        default=None, description="Fixed API key; otherwise one is generated on first start"
+    )
+
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+    rtmp_port: int = 1935
+    rtmps_port: int = 1936
+    rtmps_cert_file: Path | None = None
+    rtmps_key_file: Path | None = None
+    srt_port: int = 8890
+    public_host: str = "localhost"
+    public_http_url: str | None = Field(
+        default=None, description="Base URL viewers use; default http://<public_host>:<http_port>"
+    )
+
+    part_target: float = Field(default=0.5, gt=0.05, le=2.0)
+    segment_target: float = Field(default=2.0, ge=0.5, le=10.0)
+    live_window_segments: int = Field(default=8, ge=3, le=100)
+    publish_idle_timeout: float = Field(default=10.0, gt=0)
+    worker_restart_limit: int = Field(default=5, ge=0)
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'headwater.db').resolve()}"
+
+    @property
+    def http_base_url(self) -> str:
+        if self.public_http_url:
+            return self.public_http_url.rstrip("/")
+        return f"http://{self.public_host}:{self.http_port}"
+
+    @property
+    def rtmps_enabled(self) -> bool:
+        return self.rtmps_cert_file is not None and self.rtmps_key_file is not None
+
+    @property
+    def live_dir(self) -> Path:
+        return self.data_dir / "live"
