@@ -1,0 +1,1 @@
+"""The control API under /streaming, wire-compatible with the Gcore Streaming API."""

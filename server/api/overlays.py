@@ -1,0 +1,154 @@
+"""HTML overlay widgets of a stream, with Gcore's limits on size and position."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.api.deps import Authorized, db_session
+from server.api.errors import not_found, unprocessable
+from server.api.serialize import overlay_out
+from server.api.streams import load_stream, notify_media
+from server.db.models import Overlay
+
+router = APIRouter(tags=["overlays"], dependencies=[Authorized])
+
+MAX_OVERLAYS = 20
+POSITION_FIELDS = ("width", "height", "x", "y")
+
+
+class OverlayFields(BaseModel):
+    url: str | None = None
+    width: Annotated[int, Field(gt=0, le=1920)] | None = None
+    height: Annotated[int, Field(gt=0, le=1080)] | None = None
+    x: Annotated[int, Field(ge=0, lt=1920)] | None = None
+    y: Annotated[int, Field(ge=0, lt=1080)] | None = None
+    stretch: bool | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an http or https URL")
+        return value
+
+    def sent(self) -> dict:
+        """Fields the client sent; null unsets a size or position, never the url or stretch."""
+        sent = self.model_dump(include=self.model_fields_set)
+        return {k: v for k, v in sent.items() if v is not None or k in POSITION_FIELDS}
+
+
+class OverlayCreate(OverlayFields):
+    url: str
+
+
+class OverlayBulkChange(OverlayFields):
+    id: int
+
+
+def check_overlay(overlay: Overlay, where: str = "") -> None:
+    """Stretch fills the frame, so it cannot be combined with an explicit size or position."""
+    if overlay.stretch and any(getattr(overlay, f) is not None for f in POSITION_FIELDS):
+        raise unprocessable(f"{where}stretch", "cannot be true together with width, height, x or y")
+
+
+def apply(overlay: Overlay, changes: dict, where: str = "") -> None:
+    for field, value in changes.items():
+        setattr(overlay, field, value)
+    check_overlay(overlay, where)
+
+
+async def load_overlay(session: AsyncSession, stream_id: int, overlay_id: int) -> Overlay:
+    overlay = await session.get(Overlay, overlay_id)
+    if overlay is None or overlay.stream_id != stream_id:
+        raise not_found("Overlay", overlay_id)
+    return overlay
+
+
+@router.post("/streams/{stream_id}/overlays", status_code=201)
+async def create_overlays(
+    stream_id: int,
+    request: Request,
+    body: list[OverlayCreate] = Body(...),
+    session: AsyncSession = Depends(db_session),
+) -> list[dict]:
+    stream = await load_stream(session, stream_id)
+    if len(stream.overlays) + len(body) > MAX_OVERLAYS:
+        raise unprocessable("body", f"a stream holds at most {MAX_OVERLAYS} overlays")
+    created = []
+    for index, fields in enumerate(body):
+        overlay = Overlay(stream_id=stream_id, stretch=False)
+        apply(overlay, fields.sent(), f"{index}.")
+        created.append(overlay)
+    session.add_all(created)
+    await session.commit()
+    await notify_media(request, stream_id)
+    return [overlay_out(o) for o in created]
+
+
+@router.get("/streams/{stream_id}/overlays")
+async def list_overlays(stream_id: int, session: AsyncSession = Depends(db_session)) -> list[dict]:
+    stream = await load_stream(session, stream_id)
+    return [overlay_out(o) for o in stream.overlays]
+
+
+@router.patch("/streams/{stream_id}/overlays")
+async def update_overlays(
+    stream_id: int,
+    request: Request,
+    body: list[OverlayBulkChange] = Body(...),
+    session: AsyncSession = Depends(db_session),
+) -> list[dict]:
+    await load_stream(session, stream_id)
+    changed = []
+    for index, change in enumerate(body):
+        overlay = await load_overlay(session, stream_id, change.id)
+        apply(overlay, {k: v for k, v in change.sent().items() if k != "id"}, f"{index}.")
+        changed.append(overlay)
+    await session.commit()
+    for overlay in changed:
+        await session.refresh(overlay)
+    await notify_media(request, stream_id)
+    return [overlay_out(o) for o in changed]
+
+
+@router.get("/streams/{stream_id}/overlays/{overlay_id}")
+async def get_overlay(
+    stream_id: int, overlay_id: int, session: AsyncSession = Depends(db_session)
+) -> dict:
+    await load_stream(session, stream_id)
+    return overlay_out(await load_overlay(session, stream_id, overlay_id))
+
+
+@router.patch("/streams/{stream_id}/overlays/{overlay_id}")
+async def update_overlay(
+    stream_id: int,
+    overlay_id: int,
+    body: OverlayFields,
+    request: Request,
+    session: AsyncSession = Depends(db_session),
+) -> dict:
+    await load_stream(session, stream_id)
+    overlay = await load_overlay(session, stream_id, overlay_id)
+    apply(overlay, body.sent())
+    await session.commit()
+    await session.refresh(overlay)
+    await notify_media(request, stream_id)
+    return overlay_out(overlay)
+
+
+@router.delete("/streams/{stream_id}/overlays/{overlay_id}", status_code=204)
+async def delete_overlay(
+    stream_id: int, overlay_id: int, request: Request, session: AsyncSession = Depends(db_session)
+) -> Response:
+    await load_stream(session, stream_id)
+    await session.delete(await load_overlay(session, stream_id, overlay_id))
+    await session.commit()
+    await notify_media(request, stream_id)
+    return Response(status_code=204)

@@ -1,0 +1,64 @@
+"""The FastAPI application: control API, delivery routes, and the node's lifespan."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from server.api import overlays, quality_sets, streams, videos
+from server.api.errors import validation_error
+from server.db.engine import create_engine_for, session_factory
+from server.db.node_settings import stored_api_key
+from server.settings import Settings
+
+log = logging.getLogger("headwater")
+
+
+async def resolve_api_key(app: FastAPI, settings: Settings) -> str:
+    """HEADWATER_API_KEY wins; otherwise the stored key, generated and printed on first start."""
+    if settings.api_key:
+        return settings.api_key
+    async with app.state.sessions() as session:
+        key, created = await stored_api_key(session, create=True)
+    if created:
+        print(
+            "\n  Headwater generated an API key (shown once; `headwater api-key` shows it again):\n"
+            f"    Authorization: APIKey {key}\n",
+            flush=True,
+        )
+    return key
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings: Settings = app.state.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app.state.engine = create_engine_for(settings.resolved_database_url)
+    app.state.sessions = session_factory(app.state.engine)
+    app.state.api_key = await resolve_api_key(app, settings)
+    app.state.ready = True
+    try:
+        yield
+    finally:
+        app.state.ready = False
+        await app.state.engine.dispose()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(title="Headwater", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.ready = False
+    app.add_exception_handler(RequestValidationError, validation_error)
+
+    @app.get("/health", include_in_schema=False)
+    async def health(request: Request) -> JSONResponse:
+        ready = request.app.state.ready
+        return JSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
+
+    for module in (streams, overlays, quality_sets, videos):
+        app.include_router(module.router, prefix="/streaming")
+    return app

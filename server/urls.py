@@ -1,0 +1,64 @@
+"""The public URLs of a stream, built from settings.
+
+One place builds them so that what the API hands to operators is exactly what the ingest
+listeners and the delivery routes accept. The scheme (documented in the README):
+
+- RTMP main   `rtmp://HOST:RTMP_PORT/in/<id>?<token>`
+- RTMP backup `rtmp://HOST:RTMP_PORT/backup/<id>?<token>`
+- SRT main    `srt://HOST:SRT_PORT?streamid=in/<id>/<token>`
+- SRT backup  `srt://HOST:SRT_PORT?streamid=backup/<id>/<token>`
+- WHIP        `http://HOST:HTTP_PORT/whip/<id>` (token as `Authorization: Bearer <token>`)
+- delivery    `/live/<id>/master.m3u8`, `/live/<id>/master_mpegts.m3u8`, `/live/<id>/index.mpd`,
+              `/live/<id>/screenshot.jpg`, player `/player/<id>`
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.settings import Settings
+
+MAIN_APP = "in"
+BACKUP_APP = "backup"
+CMAF_MASTER = "master.m3u8"
+MPEGTS_MASTER = "master_mpegts.m3u8"
+DASH_MANIFEST = "index.mpd"
+SCREENSHOT = "screenshot.jpg"
+
+
+@dataclass(frozen=True)
+class StreamUrls:
+    push_url: str
+    backup_push_url: str
+    push_url_srt: str
+    backup_push_url_srt: str
+    push_url_whip: str
+    hls_cmaf_url: str
+    hls_mpegts_url: str
+    dash_url: str
+    iframe_url: str
+    screenshot: str
+
+
+def srt_stream_id(app: str, stream_id: int, token: str) -> str:
+    return f"{app}/{stream_id}/{token}"
+
+
+def stream_urls(settings: Settings, stream_id: int, token: str) -> StreamUrls:
+    host = settings.public_host
+    rtmp = f"rtmp://{host}:{settings.rtmp_port}"
+    srt = f"srt://{host}:{settings.srt_port}?streamid="
+    http = settings.http_base_url
+    live = f"{http}/live/{stream_id}"
+    return StreamUrls(
+        push_url=f"{rtmp}/{MAIN_APP}/{stream_id}?{token}",
+        backup_push_url=f"{rtmp}/{BACKUP_APP}/{stream_id}?{token}",
+        push_url_srt=srt + srt_stream_id(MAIN_APP, stream_id, token),
+        backup_push_url_srt=srt + srt_stream_id(BACKUP_APP, stream_id, token),
+        push_url_whip=f"{http}/whip/{stream_id}",
+        hls_cmaf_url=f"{live}/{CMAF_MASTER}",
+        hls_mpegts_url=f"{live}/{MPEGTS_MASTER}",
+        dash_url=f"{live}/{DASH_MANIFEST}",
+        iframe_url=f"{http}/player/{stream_id}",
+        screenshot=f"{live}/{SCREENSHOT}",
+    )

@@ -1,0 +1,83 @@
+"""The API's answers to bad requests: 401/403/404/422 naming the field, never a 500."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+
+def test_missing_and_malformed_key_are_401(api_node):
+    for headers in ({}, {"Authorization": "Bearer x"}, {"Authorization": "APIKey"}):
+        response = httpx.get(f"{api_node.base_url}/streaming/streams", headers=headers)
+        assert response.status_code == 401, headers
+
+
+def test_wrong_key_is_403(api_node):
+    response = httpx.get(
+        f"{api_node.base_url}/streaming/streams", headers={"Authorization": "APIKey wrong"}
+    )
+    assert response.status_code == 403
+
+
+def test_health_needs_no_key(api_node):
+    assert httpx.get(f"{api_node.base_url}/health").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "x", "dvr_duration": 29}, "dvr_duration"),
+        ({"name": "x", "dvr_duration": 14401}, "dvr_duration"),
+        ({"name": "x", "projection": "vr720"}, "projection"),
+        ({"name": "x", "record_type": "both"}, "record_type"),
+        ({"name": "x", "pull": True}, "uri"),
+        ({"name": "x", "pull": True, "uri": "ftp://host/file"}, "uri"),
+        ({"name": "x", "pull": True, "uri": "rtmp://ok/live srt:nohost"}, "uri"),
+        ({"name": "x", "srt_passphrase": "short"}, "srt_passphrase"),
+        ({"name": "x", "srt_passphrase": "has a space in it"}, "srt_passphrase"),
+        ({"name": "x", "srt_passphrase": "x" * 81}, "srt_passphrase"),
+        ({"name": "x", "srt_passphrase": "pässwörtlich"}, "srt_passphrase"),
+        ({"name": "x", "quality_set_id": 5}, "quality_set_id"),  # a VOD set
+        ({"name": "x", "quality_set_id": 999}, "quality_set_id"),
+        ({"name": "x", "client_user_id": "abc"}, "client_user_id"),
+        ({"name": "x", "broadcast_ids": "1,2"}, "broadcast_ids"),
+    ],
+)
+def test_invalid_stream_bodies_name_the_field(http, body, field):
+    response = http.post("/streaming/streams", json=body)
+    assert response.status_code == 422, response.text
+    assert field in response.json()["errors"], response.json()
+
+
+def test_update_is_checked_against_the_saved_stream(http):
+    stream = http.post("/streaming/streams", json={"name": "x"}).json()
+    response = http.patch(f"/streaming/streams/{stream['id']}", json={"stream": {"pull": True}})
+    assert response.status_code == 422 and "uri" in response.json()["errors"]
+    response = http.patch(f"/streaming/streams/{stream['id']}", json={"stream": {"dvr_duration": 1}})
+    assert response.status_code == 422 and "stream.dvr_duration" in response.json()["errors"]
+    assert http.get(f"/streaming/streams/{stream['id']}").json()["pull"] is False
+
+
+def test_unknown_ids_are_404(http):
+    assert http.get("/streaming/streams/424242").status_code == 404
+    assert http.patch("/streaming/streams/424242", json={"stream": {"name": "n"}}).status_code == 404
+    assert http.get("/streaming/streams/424242/overlays").status_code == 404
+    assert http.get("/streaming/videos/424242").status_code == 404
+
+
+def test_garbage_bodies_are_422_not_500(http):
+    for content in (b"not json", b"[]", b'{"name": {"nested": 1}}'):
+        response = http.post(
+            "/streaming/streams", content=content, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, (content, response.text)
+    assert http.get("/streaming/streams", params={"page": 0}).status_code == 422
+    assert http.get("/streaming/streams/not-a-number").status_code == 422
+
+
+def test_openapi_docs_are_served(api_node):
+    assert httpx.get(f"{api_node.base_url}/docs").status_code == 200
+    paths = httpx.get(f"{api_node.base_url}/openapi.json").json()["paths"]
+    assert "/streaming/streams/{stream_id}/overlays" in paths
