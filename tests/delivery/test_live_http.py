@@ -1,0 +1,159 @@
+"""Live delivery from memory: playlists, media, LL-HLS blocking reload, DASH growing segments.
+
+The worker's events are applied by hand here, exactly as the supervisor applies them; the
+end-to-end tests in tests/e2e drive the same code with a real publisher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from server.delivery.live_http import LiveFirst, LiveHttp
+from server.delivery.live_state import LiveStream
+
+PLAYLIST = "#EXTM3U\n#EXT-X-VERSION:9\n# msn={msn} part={part}\n"
+
+
+async def not_found_app(scope, receive, send) -> None:
+    await send({"type": "http.response.start", "status": 418, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.fixture
+async def live(tmp_path) -> LiveStream:
+    return LiveStream(7, tmp_path, asyncio.get_running_loop())
+
+
+@pytest.fixture
+async def client(live):
+    app = LiveHttp(lambda i: live if i == 7 else None, segment_target=1.0, part_target=0.2)
+    transport = httpx.ASGITransport(app=LiveFirst(not_found_app, app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://node") as c:
+        yield c
+
+
+def publish_part(live: LiveStream, msn: int, part: int, data: bytes = b"") -> None:
+    path = f"origin/seg_{msn}.{part}.m4s"
+    (live.directory / "origin").mkdir(exist_ok=True)
+    (live.directory / path).write_bytes(data or f"part {msn}.{part};".encode())
+    live.apply({"event": "part", "rendition": "origin", "msn": msn, "part": part, "path": path,
+                "duration": 0.2, "independent": part == 0})
+    live.apply({"event": "playlist", "rendition": "origin", "path": "origin/index.m3u8",
+                "msn": msn, "part": part, "text": PLAYLIST.format(msn=msn, part=part)})
+
+
+def complete_segment(live: LiveStream, msn: int, parts: int) -> None:
+    path = f"origin/seg_{msn}.m4s"
+    data = b"".join((live.directory / f"origin/seg_{msn}.{p}.m4s").read_bytes() for p in range(parts))
+    (live.directory / path).write_bytes(data)
+    live.apply({"event": "segment", "rendition": "origin", "msn": msn, "path": path, "duration": 1.0})
+
+
+async def test_unknown_stream_and_bad_paths_are_404(client, live):
+    assert (await client.get("/live/8/master.m3u8")).status_code == 404
+    assert (await client.get("/live/7/master.m3u8")).status_code == 404  # not written yet
+    assert (await client.get("/live/7/%2e%2e/%2e%2e/etc/passwd")).status_code == 404
+    assert (await client.get("/live/7/origin/sub/x.m4s")).status_code == 404
+    assert (await client.get("/streaming/streams")).status_code == 418  # not ours: main app
+    assert (await client.get("/live/x/master.m3u8")).status_code == 404
+
+
+async def test_playlist_from_memory_with_headers(client, live):
+    live.apply({"event": "master", "path": "master.m3u8", "text": "#EXTM3U\n"})
+    response = await client.get("/live/7/master.m3u8")
+    assert response.status_code == 200 and response.text == "#EXTM3U\n"
+    assert response.headers["content-type"] == "application/vnd.apple.mpegurl"
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["access-control-allow-origin"] == "*"
+    preflight = await client.options("/live/7/master.m3u8")
+    assert preflight.status_code == 204 and "GET" in preflight.headers["access-control-allow-methods"]
+
+
+async def test_media_served_and_forgotten_when_removed(client, live):
+    publish_part(live, 0, 0, b"abc")
+    response = await client.get("/live/7/origin/seg_0.0.m4s")
+    assert response.content == b"abc" and "immutable" in response.headers["cache-control"]
+    assert response.headers["content-type"] == "video/iso.segment"
+    live.apply({"event": "removed", "paths": ["origin/seg_0.0.m4s"]})
+    assert (await client.get("/live/7/origin/seg_0.0.m4s")).status_code == 404
+
+
+async def test_blocking_reload_waits_for_the_part(client, live):
+    publish_part(live, 3, 0)
+    request = asyncio.create_task(client.get("/live/7/origin/index.m3u8?_HLS_msn=3&_HLS_part=2"))
+    await asyncio.sleep(0.05)
+    assert not request.done()
+    publish_part(live, 3, 1)
+    await asyncio.sleep(0.05)
+    assert not request.done()
+    publish_part(live, 3, 2)
+    response = await asyncio.wait_for(request, 2)
+    assert response.status_code == 200 and "msn=3 part=2" in response.text
+
+
+async def test_blocking_reload_for_a_part_past_the_segment_end(client, live):
+    publish_part(live, 3, 0)
+    request = asyncio.create_task(client.get("/live/7/origin/index.m3u8?_HLS_msn=3&_HLS_part=5"))
+    await asyncio.sleep(0.05)
+    publish_part(live, 4, 0)  # segment 3 ended after one part: the next part satisfies
+    assert "msn=4 part=0" in (await asyncio.wait_for(request, 2)).text
+
+
+async def test_blocking_reload_answers_at_once_when_already_there(client, live):
+    publish_part(live, 5, 1)
+    response = await asyncio.wait_for(client.get("/live/7/origin/index.m3u8?_HLS_msn=4&_HLS_part=0"), 1)
+    assert response.status_code == 200
+
+
+async def test_blocking_reload_errors(client, live):
+    publish_part(live, 2, 0)
+    base = "/live/7/origin/index.m3u8"
+    assert (await client.get(f"{base}?_HLS_part=1")).status_code == 400
+    assert (await client.get(f"{base}?_HLS_msn=abc")).status_code == 400
+    assert (await client.get(f"{base}?_HLS_msn=5&_HLS_part=0")).status_code == 400  # > 2 ahead
+    timed_out = await client.get(f"{base}?_HLS_msn=4&_HLS_part=0")  # never arrives: 3x target
+    assert timed_out.status_code == 503
+
+
+async def test_msn_only_waits_for_the_whole_segment(client, live):
+    publish_part(live, 1, 0)
+    request = asyncio.create_task(client.get("/live/7/origin/index.m3u8?_HLS_msn=1"))
+    publish_part(live, 1, 1)
+    await asyncio.sleep(0.05)
+    assert not request.done()
+    complete_segment(live, 1, 2)
+    assert (await asyncio.wait_for(request, 2)).status_code == 200
+
+
+async def test_preload_hint_part_is_held_until_written(client, live):
+    publish_part(live, 0, 0)
+    request = asyncio.create_task(client.get("/live/7/origin/seg_0.1.m4s"))
+    await asyncio.sleep(0.05)
+    assert not request.done()
+    publish_part(live, 0, 1, b"late part")
+    assert (await asyncio.wait_for(request, 2)).content == b"late part"
+
+
+async def test_growing_segment_streams_parts_until_complete(client, live):
+    publish_part(live, 0, 0, b"AA")
+    request = asyncio.create_task(client.get("/live/7/origin/seg_0.m4s"))
+    await asyncio.sleep(0.05)
+    publish_part(live, 0, 1, b"BB")
+    await asyncio.sleep(0.05)
+    publish_part(live, 0, 2, b"CC")
+    complete_segment(live, 0, 3)
+    response = await asyncio.wait_for(request, 2)
+    assert response.content == b"AABBCC"
+    again = await client.get("/live/7/origin/seg_0.m4s")  # now a plain file
+    assert again.content == b"AABBCC" and again.headers["content-length"] == "6"
+
+
+async def test_ended_stream_releases_waiters(client, live):
+    publish_part(live, 0, 0)
+    request = asyncio.create_task(client.get("/live/7/origin/index.m3u8?_HLS_msn=1&_HLS_part=0"))
+    await asyncio.sleep(0.05)
+    live.apply({"event": "ended"})
+    assert (await asyncio.wait_for(request, 1)).status_code == 404
