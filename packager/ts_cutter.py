@@ -63,7 +63,8 @@ class TsCutter:
     the segment is closed at the first PAT written after the last lead packet. If the muxer
     wrote no PAT there (e.g. back-to-back keyframes), the new segment opens with verbatim copies
     of the last PAT and PMT packets: a repeated packet with an unchanged counter is a legal
-    duplicate, so the counters stay valid.
+    duplicate, so the counters stay valid. Packets before the very first PAT (FFmpeg's opening
+    SDT) are dropped so that the first segment opens with the PAT like the others.
     """
 
     def __init__(self, lead_pid: int, decide: CutDecision, on_segment: Callable[[CutSegment], None]):
@@ -97,6 +98,8 @@ class TsCutter:
 
     def _take(self, raw: bytes) -> None:
         packet = TsPacket.parse(raw)
+        if not self._last_tables and packet.pid != PAT_PID:
+            return  # FFmpeg opens with an SDT; the first segment should open with the PAT too
         if packet.pid == PAT_PID or packet.pid in self._pmt_pids:
             self._take_table(packet, raw)
             return
