@@ -83,6 +83,7 @@ class TsRendition:
         self._keyframes: deque[SegmentStart | None] = deque()
         self._discontinuity_pending = False
         self._lead_frame_seconds = 0.0
+        self._audio_segment_pts: int | None = None
         self._muxing = False
         self._cutter: TsCutter | None = None
         self._container = av.open(
@@ -166,8 +167,6 @@ class TsRendition:
             self._discontinuity_pending = False
             return start
         return None
-
-    _audio_segment_pts: int | None = None
 
     def _on_cut(self, cut: CutSegment) -> None:
         self._publish(cut, _span_seconds(cut.first_pts, cut.next_pts), ended=False)

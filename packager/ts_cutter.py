@@ -79,7 +79,6 @@ class TsCutter:
         self._tables_offset: int | None = None
         self._lead_span = _PtsSpan()
         self._any_span = _PtsSpan()
-        self.bytes_written = 0
 
     def write(self, data: bytes) -> int:
         self._pending += data
@@ -87,7 +86,6 @@ class TsCutter:
         for offset in range(0, whole, TS_PACKET_SIZE):
             self._take(bytes(self._pending[offset:offset + TS_PACKET_SIZE]))
         del self._pending[:whole]
-        self.bytes_written += len(data)
         return len(data)
 
     def finish(self) -> CutSegment | None:

@@ -71,8 +71,10 @@ def pmt_pids_from_pat(pat: TsPacket) -> list[int]:
         raise TsPacketError("not a PAT section")
     section_length = ((section[1] & 0x0F) << 8) | section[2]
     end = 3 + section_length - 4  # the CRC32 closes the section
-    if end > len(section):
+    if end + 4 > len(section):
         raise TsPacketError("PAT section is truncated")
+    if _crc32_mpeg2(section[:end + 4]) != 0:
+        raise TsPacketError("PAT section fails its CRC32")
     pids = []
     for offset in range(8, end - 3, 4):
         program_number = (section[offset] << 8) | section[offset + 1]
@@ -85,6 +87,17 @@ def pmt_pids_from_pat(pat: TsPacket) -> list[int]:
 def pts_delta(later: int, earlier: int) -> int:
     """Ticks from `earlier` to `later`, across the 33-bit wrap (every ~26.5 hours)."""
     return (later - earlier) % PTS_MODULUS
+
+
+def _crc32_mpeg2(data: bytes) -> int:
+    """CRC-32/MPEG-2 (poly 0x04C11DB7, no reflection); 0 over a section including its CRC."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+        crc &= 0xFFFFFFFF
+    return crc
 
 
 def _pes_pts(payload: bytes) -> int | None:
