@@ -17,7 +17,7 @@ PMT_PID = 0x1000
 
 
 def make_clip(path: Path, *, seconds: float, gop: int = 25, audio: bool = True, video: bool = True,
-              size: str = "320x240") -> Path:
+              size: str = "320x240", preset: str = "ultrafast") -> Path:
     args = ["ffmpeg", "-v", "error", "-y"]
     if video:
         args += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25"]
@@ -25,7 +25,7 @@ def make_clip(path: Path, *, seconds: float, gop: int = 25, audio: bool = True, 
         args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
     args += ["-t", str(seconds)]
     if video:
-        args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(gop),
+        args += ["-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p", "-g", str(gop),
                  "-keyint_min", str(gop), "-sc_threshold", "0"]
     if audio:
         args += ["-c:a", "aac", "-b:a", "64k"]
@@ -35,7 +35,8 @@ def make_clip(path: Path, *, seconds: float, gop: int = 25, audio: bool = True, 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("media") / "clip.flv", seconds=7)
+    # veryfast uses B-frames: presentation order differs from decode order, as from real encoders.
+    return make_clip(tmp_path_factory.mktemp("media") / "clip.flv", seconds=7, preset="veryfast")
 
 
 def package(source: Path, out_dir: Path, *, target: float = 2.0, window: int = 8,
@@ -320,3 +321,27 @@ def test_the_same_packet_can_also_be_muxed_into_an_mp4(clip, tmp_path, ts_first)
     pts, first_is_key = decoded_video_pts(segment)
     assert first_is_key and len(pts) == 175
     assert all(abs(b - a - FRAME) < 1e-6 for a, b in zip(pts, pts[1:]))
+
+
+def test_a_quiet_audio_stream_does_not_hold_segments_back(clip, tmp_path):
+    """The interleaver would wait up to 10 s for the silent stream; the muxer is set to 0.1 s."""
+    published_at: list[float] = []
+    latest = [0.0]
+    rendition = TsRendition(tmp_path, "origin", lambda e: e["event"] == "ts_segment"
+                            and published_at.append(latest[0]))
+    cuts: list[float] = []
+    with av.open(str(clip)) as container:
+        indexes = {s.index: rendition.add_stream(s) for s in container.streams}
+        for packet in container.demux():
+            if packet.dts is None or (packet.stream.type == "audio" and packet.pts * packet.time_base > 1):
+                continue
+            t = float(packet.pts * packet.time_base)
+            start = packet.stream.type == "video" and packet.is_keyframe and t >= 2 * (len(cuts) + 1) - 0.5
+            if start:
+                cuts.append(t)
+            latest[0] = float(packet.dts * packet.time_base)
+            rendition.mux(indexes[packet.stream_index], packet, segment_start=start)
+    assert len(published_at) == len(cuts) == 3
+    for cut, muxed_up_to in zip(cuts, published_at):
+        assert muxed_up_to - cut < 0.3, "segment held back by the interleaver"
+    rendition.close(endlist=True)
