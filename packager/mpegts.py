@@ -6,8 +6,10 @@ chooses the keyframes (`segment_start=True`) so the TS segments begin where the 
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import av
 import av.stream
 
 from packager.ts_cutter import CutSegment, SegmentStart, TsCutter
-from packager.ts_packet import PTS_CLOCK_HZ, pts_delta
+from packager.ts_packet import PTS_CLOCK_HZ, PTS_MODULUS, pts_delta
 from packager.ts_playlist import (
     MEDIA_PLAYLIST_NAME,
     TsMediaPlaylist,
@@ -35,6 +37,7 @@ MUXER_OPTIONS = {
     # Hand every packet to the cutter at once instead of in 32 KiB AVIO blocks.
     "flush_packets": "1",
 }
+PTS_MATCH_TICKS = 2  # rounding slack when matching output PTS to input PTS (90 kHz)
 AUDIO_ONLY_SEGMENT_SECONDS = 2.0
 AUDIO_ONLY_FORCED_CUT_SLACK = 1.0  # cut even without a fresh PAT once this late
 
@@ -80,14 +83,16 @@ class TsRendition:
         self._media_time = 0.0
         self._streams: list[av.stream.Stream] = []
         self._lead_index: int | None = None
-        self._keyframes: deque[SegmentStart | None] = deque()
+        self._keyframes: deque[_Keyframe] = deque()
+        self._pts_offset: int | None = None  # output PES PTS minus input PTS, both 90 kHz
         self._discontinuity_pending = False
         self._lead_frame_seconds = 0.0
         self._audio_segment_pts: int | None = None
         self._muxing = False
         self._cutter: TsCutter | None = None
+        self._sink = _CutterSink()
         self._container = av.open(
-            _CutterSink(self), "w", format="mpegts", container_options=MUXER_OPTIONS
+            self._sink, "w", format="mpegts", container_options=MUXER_OPTIONS
         )
 
     def add_stream(self, template: av.stream.Stream) -> int:
@@ -110,20 +115,28 @@ class TsRendition:
         self._discontinuity_pending = True
 
     def mux(self, index: int, packet: av.Packet, *, segment_start: bool = False) -> None:
-        """Mux a copy of `packet` into output stream `index` (see the class docstring)."""
+        """Mux a copy of `packet` into output stream `index` (see the class docstring).
+
+        `segment_start` counts only on a keyframe of the video stream; elsewhere it is ignored.
+        """
+        if packet.size == 0:
+            return  # nothing to write; an empty keyframe would leave no PES to cut at
         if self._cutter is None:
             self._start_cutter()
         self._muxing = True
         stream = self._streams[index]
-        if index == self._lead_index and stream.type == "video":
-            if packet.is_keyframe:
-                start = SegmentStart(self._discontinuity_pending) if segment_start else None
-                if start is not None:
-                    self._discontinuity_pending = False
-                self._keyframes.append(start)
+        keyframe = None
+        if index == self._lead_index and stream.type == "video" and packet.is_keyframe:
+            keyframe = _Keyframe(_pts_90k(packet, stream), self._segment_start(segment_start))
+            self._keyframes.append(keyframe)
         if index == self._lead_index:
             self._lead_frame_seconds = _packet_seconds(packet, stream) or self._lead_frame_seconds
-        self._container.mux(_copy_packet(packet, stream))
+        try:
+            self._container.mux(_copy_packet(packet, stream))
+        except Exception:
+            if keyframe is not None and self._keyframes and self._keyframes[-1] is keyframe:
+                self._keyframes.pop()  # the muxer refused it: no PES will come for it
+            raise
 
     def close(self, *, endlist: bool) -> None:
         """Flush the muxer, write the last segment and the final playlist (#EXT-X-ENDLIST if endlist)."""
@@ -148,11 +161,42 @@ class TsRendition:
         self._cutter = TsCutter(
             FIRST_ELEMENTARY_PID + self._lead_index, self._decide_cut, self._on_cut
         )
+        self._sink.cutter = self._cutter
+
+    def _segment_start(self, flagged: bool) -> SegmentStart | None:
+        if not flagged:
+            return None
+        start = SegmentStart(discontinuity=self._discontinuity_pending)
+        self._discontinuity_pending = False
+        return start
 
     def _decide_cut(self, pts: int, follows_tables: bool) -> SegmentStart | None:
         if self._streams[self._lead_index].type == "video":
-            return self._keyframes.popleft() if self._keyframes else None
+            return self._decide_video_cut(pts)
         return self._decide_audio_cut(pts, follows_tables)
+
+    def _decide_video_cut(self, pts: int) -> SegmentStart | None:
+        """Match a random-access PES in the output to the keyframe muxed for it.
+
+        Keyframes come out in the order they went in, each as one PES with the random-access
+        flag, their PTS shifted by the muxer's constant delay. The PTS check keeps the
+        matching right should a keyframe ever vanish or appear unannounced.
+        """
+        while self._keyframes:
+            keyframe = self._keyframes[0]
+            if self._pts_offset is None:
+                self._pts_offset = pts_delta(pts, keyframe.pts)
+            expected = (keyframe.pts + self._pts_offset) % PTS_MODULUS
+            ahead = pts_delta(pts, expected)
+            if ahead >= PTS_MODULUS // 2:
+                ahead -= PTS_MODULUS
+            if abs(ahead) <= PTS_MATCH_TICKS:
+                self._keyframes.popleft()
+                return keyframe.start
+            if ahead < 0:
+                return None  # this keyframe was never announced: not a segment start
+            self._keyframes.popleft()  # announced but never written: forget it
+        return None
 
     def _decide_audio_cut(self, pts: int, follows_tables: bool) -> SegmentStart | None:
         if self._audio_segment_pts is None:
@@ -163,9 +207,7 @@ class TsRendition:
             elapsed >= AUDIO_ONLY_SEGMENT_SECONDS and follows_tables
         ):
             self._audio_segment_pts = pts
-            start = SegmentStart(self._discontinuity_pending)
-            self._discontinuity_pending = False
-            return start
+            return self._segment_start(True)
         return None
 
     def _on_cut(self, cut: CutSegment) -> None:
@@ -222,17 +264,27 @@ class TsRendition:
         self._on_event({"event": "removed", "paths": [old.path for old in expired]})
 
 
-class _CutterSink:
-    """The write-only file object PyAV writes into; forwards to the rendition's cutter."""
+@dataclass(frozen=True)
+class _Keyframe:
+    pts: int  # 90 kHz, as the muxer will stamp it before adding its delay
+    start: SegmentStart | None
 
-    def __init__(self, rendition: TsRendition):
-        self._rendition = rendition
+
+class _CutterSink:
+    """The write-only file object PyAV writes into; forwards to the cutter once there is one.
+
+    The cutter needs the lead stream's PID, known only after add_stream(); the muxer writes
+    nothing before the first packet, so nothing is lost (except by a never-used muxer being
+    torn down).
+    """
+
+    def __init__(self) -> None:
+        self.cutter: TsCutter | None = None
 
     def write(self, data: bytes) -> int:
-        cutter = self._rendition._cutter
-        if cutter is None:  # only a never-used muxer being torn down writes here
+        if self.cutter is None:
             return len(data)
-        return cutter.write(data)
+        return self.cutter.write(data)
 
 
 def _copy_packet(packet: av.Packet, stream: av.stream.Stream) -> av.Packet:
@@ -244,6 +296,11 @@ def _copy_packet(packet: av.Packet, stream: av.stream.Stream) -> av.Packet:
     copy.is_keyframe = packet.is_keyframe
     copy.stream = stream
     return copy
+
+
+def _pts_90k(packet: av.Packet, stream: av.stream.Stream) -> int:
+    ticks = packet.pts * Fraction(packet.time_base or stream.time_base) * PTS_CLOCK_HZ
+    return math.floor(ticks + Fraction(1, 2)) % PTS_MODULUS
 
 
 def _packet_seconds(packet: av.Packet, stream: av.stream.Stream) -> float:

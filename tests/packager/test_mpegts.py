@@ -345,3 +345,48 @@ def test_a_quiet_audio_stream_does_not_hold_segments_back(clip, tmp_path):
     for cut, muxed_up_to in zip(cuts, published_at):
         assert muxed_up_to - cut < 0.3, "segment held back by the interleaver"
     rendition.close(endlist=True)
+
+
+def test_a_refused_keyframe_does_not_shift_later_cuts(clip, tmp_path):
+    """A keyframe the muxer rejects (dts going back) must not be matched to a later keyframe."""
+    events: list[dict] = []
+    rendition = TsRendition(tmp_path, "origin", events.append)
+    refused = 0
+    with av.open(str(clip)) as container:
+        indexes = {s.index: rendition.add_stream(s) for s in container.streams}
+        last_start = None
+        for packet in container.demux():
+            if packet.dts is None:
+                continue
+            start = False
+            if packet.stream.type == "video" and packet.is_keyframe:
+                t = float(packet.pts * packet.time_base)
+                if last_start is None or t - last_start >= 2 - 1e-6:
+                    start, last_start = True, t
+                if t > 1:  # the same keyframe again, unflagged, after the real one
+                    rendition.mux(indexes[packet.stream_index], packet, segment_start=start)
+                    with pytest.raises(av.FFmpegError):
+                        rendition.mux(indexes[packet.stream_index], packet)
+                    refused += 1
+                    continue
+            rendition.mux(indexes[packet.stream_index], packet, segment_start=start)
+        assert refused == 6
+    rendition.close(endlist=True)
+    assert [e["duration"] for e in events if e["event"] == "ts_segment"] == [2.0, 2.0, 2.0, 1.0]
+    for path in segment_files(tmp_path, events):
+        assert decoded_video_pts(path)[1]
+
+
+def test_empty_packets_are_skipped(clip, tmp_path):
+    events: list[dict] = []
+    rendition = TsRendition(tmp_path, "origin", events.append)
+    with av.open(str(clip)) as container:
+        indexes = {s.index: rendition.add_stream(s) for s in container.streams}
+        for packet in container.demux():
+            rendition.mux(indexes[packet.stream_index], packet)  # includes the demuxer's flush packets
+            empty = av.Packet()
+            empty.is_keyframe = True
+            rendition.mux(indexes[packet.stream_index], empty, segment_start=True)
+    rendition.close(endlist=True)
+    (segment,) = segment_files(tmp_path, events)
+    assert len(decoded_video_pts(segment)[0]) == 175
