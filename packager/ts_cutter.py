@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from packager.ts_packet import (
     PAT_PID,
+    SYNC_BYTE,
     TS_PACKET_SIZE,
     TsPacket,
     pmt_pids_from_pat,
@@ -95,6 +96,14 @@ class TsCutter:
         return self._cut_off(len(self._segment), next_pts=None)
 
     def _take(self, raw: bytes) -> None:
+        pid = ((raw[1] & 0x1F) << 8) | raw[2]
+        if raw[0] == SYNC_BYTE and not raw[1] & 0x40 and pid != PAT_PID and pid not in self._pmt_pids:
+            # Most packets continue a PES: only the PID matters (fast path, no full parse).
+            if self._last_tables:
+                self._segment += raw
+                if pid == self._lead_pid:
+                    self._tables_offset = None
+            return
         packet = TsPacket.parse(raw)
         if not self._last_tables and packet.pid != PAT_PID:
             return  # FFmpeg opens with an SDT; the first segment should open with the PAT too
