@@ -390,3 +390,46 @@ def test_empty_packets_are_skipped(clip, tmp_path):
     rendition.close(endlist=True)
     (segment,) = segment_files(tmp_path, events)
     assert len(decoded_video_pts(segment)[0]) == 175
+
+
+def test_ffmpeg_reads_the_playlist_and_the_joined_segments_without_complaint(clip, tmp_path):
+    events, _ = package(clip, tmp_path)
+    playlist = tmp_path / "origin" / "mpegts.m3u8"
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+         "stream=codec_type,nb_read_frames", "-of", "csv=p=0", str(playlist)],
+        capture_output=True, text=True, check=True)
+    assert probe.stderr == ""
+    counts = dict(line.split(",") for line in probe.stdout.split())
+    assert counts["video"] == "175" and int(counts["audio"]) > 300
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(p.read_bytes() for p in segment_files(tmp_path, events)))
+    # -v verbose shows the demuxer's continuity and PES warnings, not only errors.
+    decode = subprocess.run(["ffmpeg", "-v", "verbose", "-i", str(joined), "-f", "null", "-"],
+                            capture_output=True, text=True, check=True)
+    complaints = [line for line in decode.stderr.splitlines()
+                  if any(w in line.lower() for w in ("continuity", "corrupt", "error", "discontinuity"))]
+    assert complaints == []
+
+
+def test_start_sequence_names_files_and_events_are_json(clip, tmp_path):
+    import json
+
+    events: list[dict] = []
+    rendition = TsRendition(tmp_path, "720p", events.append, window_segments=2, start_sequence=40)
+    with av.open(str(clip)) as container:
+        indexes = {s.index: rendition.add_stream(s) for s in container.streams}
+        for packet in container.demux():
+            if packet.dts is not None:
+                t = float(packet.pts * packet.time_base)
+                start = packet.stream.type == "video" and packet.is_keyframe and t > 4
+                rendition.mux(indexes[packet.stream_index], packet, segment_start=start)
+    rendition.close(endlist=False)
+    json.dumps(events)
+    segments = [e for e in events if e["event"] == "ts_segment"]
+    assert [(e["sequence"], e["path"]) for e in segments] == [
+        (40, "720p/ts_40.ts"), (41, "720p/ts_41.ts"), (42, "720p/ts_42.ts"), (43, "720p/ts_43.ts")]
+    assert events[-1]["path"] == "720p/mpegts.m3u8"
+    playlist = parse_media_playlist(events[-1]["text"])
+    assert playlist["EXT-X-MEDIA-SEQUENCE"] == 42 and not playlist["endlist"]
+    assert [n for n, _, _ in playlist["segments"]] == ["ts_42.ts", "ts_43.ts"]
