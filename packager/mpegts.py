@@ -34,7 +34,8 @@ MUXER_OPTIONS = {
     # The interleaver would hold output up to 10 s when a stream goes quiet; cuts and events
     # should follow the input closely.
     "max_interleave_delta": "100000",
-    # Hand every packet to the cutter at once instead of in 32 KiB AVIO blocks.
+    # Hand every packet to the cutter at once, not in AVIO-buffer blocks. FFmpeg's default
+    # (auto) already does so for our non-seekable sink (measured); say it rather than rely on it.
     "flush_packets": "1",
 }
 PTS_MATCH_TICKS = 2  # rounding slack when matching output PTS to input PTS (90 kHz)
