@@ -54,7 +54,7 @@ class TsRendition:
     Packets: `mux()` never changes the caller's packet. PyAV's `OutputContainer.mux` rebases the
     packet's pts/dts/time_base in place, takes its stream index, and may keep a reference while
     the interleaver holds it; so each packet is copied (data, pts, dts, duration, time_base,
-    keyframe flag) and the copy is muxed. The same packet object can therefore be muxed into
+    keyframe flag, side data) and the copy is muxed. The same packet object can therefore be muxed into
     another container (the CMAF muxer) before or after this one.
 
     Timestamps must keep rising per stream (the muxer rejects a dts going back). After a source
@@ -295,6 +295,8 @@ def _copy_packet(packet: av.Packet, stream: av.stream.Stream) -> av.Packet:
     copy.duration = packet.duration
     copy.time_base = packet.time_base
     copy.is_keyframe = packet.is_keyframe
+    for side_data in packet.iter_sidedata():  # e.g. new SPS/PPS announced by the demuxer
+        copy.set_sidedata(side_data)
     copy.stream = stream
     return copy
 
