@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 DEFAULT_CHUNK_SIZE = 128
 MAX_CHUNK_SIZE = 16 * 1024 * 1024  # the spec allows up to 0x7FFFFFFF; nobody sane needs that
-MAX_MESSAGE_LENGTH = 16 * 1024 * 1024
+# The 24-bit length field allows 16 MiB - 1; 8 MiB is far above any live encoder's frame
+# (a 4K keyframe at 60 Mbit/s is a few MB) and halves what one hostile message can pin.
+MAX_MESSAGE_LENGTH = 8 * 1024 * 1024
 EXTENDED_TIMESTAMP = 0xFFFFFF
 
 _COMPACT_THRESHOLD = 64 * 1024

@@ -18,7 +18,7 @@ from ingest import flv
 from ingest.media import AUDIO, DATA, VIDEO, MediaMessage
 from ingest.publish import Authorize, PublishRejected, PublishRequest, PublishSink
 from ingest.rtmp import amf0
-from ingest.rtmp.chunk import ChunkError, ChunkReader, ChunkWriter, RtmpMessage
+from ingest.rtmp.chunk import MAX_MESSAGE_LENGTH, ChunkError, ChunkReader, ChunkWriter, RtmpMessage
 from ingest.rtmp.handshake import HandshakeError, ServerHandshake
 from ingest.rtmp.timestamp import TimestampUnwrapper
 
@@ -57,7 +57,7 @@ _SET_DATA_FRAME = amf0.encode("@setDataFrame")
 
 class RtmpSession(asyncio.Protocol):
     def __init__(self, authorize: Authorize, protocol_name: str, handshake_timeout: float,
-                 on_closed: Callable[[RtmpSession], None]) -> None:
+                 on_closed: Callable[[RtmpSession], None], max_message_length: int = MAX_MESSAGE_LENGTH) -> None:
         self._authorize = authorize
         self._protocol_name = protocol_name
         self._handshake_timeout = handshake_timeout
@@ -66,7 +66,7 @@ class RtmpSession(asyncio.Protocol):
         self._peer = "?"
         self._handshake: ServerHandshake | None = ServerHandshake()
         self._handshake_timer: asyncio.TimerHandle | None = None
-        self._reader = ChunkReader()
+        self._reader = ChunkReader(max_message_length=max_message_length)
         self._writer = ChunkWriter()
         self._unwrapper = TimestampUnwrapper()
         self._bytes_received = 0
@@ -100,8 +100,8 @@ class RtmpSession(asyncio.Protocol):
                 if self._handshake is not None:
                     return
             self._reader.feed(data)
-            self._acknowledge_if_due()
             self._process()
+            self._acknowledge_if_due()
         except (HandshakeError, ChunkError, amf0.Amf0Error, _ProtocolViolation) as exc:
             log.warning("rtmp %s: protocol error, closing: %s", self._peer, exc)
             self.close(f"protocol error: {exc}")
