@@ -72,7 +72,10 @@ class ChunkReader:
         return len(self._buffer) - self._pos
 
     def feed(self, data: bytes) -> None:
-        if self._pos >= _COMPACT_THRESHOLD and self._pos * 2 >= len(self._buffer):
+        if self._pos == len(self._buffer):
+            self._buffer.clear()
+            self._pos = 0
+        elif self._pos >= _COMPACT_THRESHOLD and self._pos * 2 >= len(self._buffer):
             del self._buffer[:self._pos]
             self._pos = 0
         self._buffer += data

@@ -7,25 +7,22 @@ import logging
 import ssl
 
 from ingest.publish import Authorize
-from ingest.rtmp.chunk import MAX_MESSAGE_LENGTH
-from ingest.rtmp.session import RtmpSession
+from ingest.rtmp.session import RtmpSession, SessionLimits
 
 log = logging.getLogger("headwater.ingest.rtmp")
-
-HANDSHAKE_TIMEOUT = 10.0
 
 
 class RtmpServer:
     """Listens for publishers; RTMPS when given an ``ssl_context`` (pass protocol="rtmps")."""
 
     def __init__(self, authorize: Authorize, *, ssl_context: ssl.SSLContext | None = None,
-                 protocol: str = "rtmp", handshake_timeout: float = HANDSHAKE_TIMEOUT,
-                 max_message_length: int = MAX_MESSAGE_LENGTH) -> None:
+                 protocol: str = "rtmp", handshake_timeout: float = SessionLimits.handshake_timeout,
+                 idle_timeout: float = SessionLimits.idle_timeout,
+                 max_message_length: int = SessionLimits.max_message_length) -> None:
         self._authorize = authorize
         self._ssl_context = ssl_context
         self._protocol = protocol
-        self._handshake_timeout = handshake_timeout
-        self._max_message_length = max_message_length
+        self._limits = SessionLimits(handshake_timeout, idle_timeout, max_message_length)
         self._server: asyncio.Server | None = None
         self._sessions: set[RtmpSession] = set()
 
@@ -57,7 +54,6 @@ class RtmpServer:
         self._server = None
 
     def _new_session(self) -> RtmpSession:
-        session = RtmpSession(self._authorize, self._protocol, self._handshake_timeout,
-                              self._sessions.discard, self._max_message_length)
+        session = RtmpSession(self._authorize, self._protocol, self._limits, self._sessions.discard)
         self._sessions.add(session)
         return session

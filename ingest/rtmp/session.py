@@ -12,6 +12,7 @@ import asyncio
 import logging
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ingest import flv
@@ -55,18 +56,29 @@ _U16 = struct.Struct(">H")
 _SET_DATA_FRAME = amf0.encode("@setDataFrame")
 
 
+@dataclass(frozen=True)
+class SessionLimits:
+    """What one connection may cost before it is dropped."""
+
+    handshake_timeout: float = 10.0  # seconds from accept to a complete handshake
+    idle_timeout: float = 60.0  # seconds without a byte once the handshake is done
+    max_message_length: int = MAX_MESSAGE_LENGTH
+
+
 class RtmpSession(asyncio.Protocol):
-    def __init__(self, authorize: Authorize, protocol_name: str, handshake_timeout: float,
-                 on_closed: Callable[[RtmpSession], None], max_message_length: int = MAX_MESSAGE_LENGTH) -> None:
+    def __init__(self, authorize: Authorize, protocol_name: str, limits: SessionLimits,
+                 on_closed: Callable[[RtmpSession], None]) -> None:
         self._authorize = authorize
         self._protocol_name = protocol_name
-        self._handshake_timeout = handshake_timeout
+        self._limits = limits
         self._on_closed = on_closed
         self._transport: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._peer = "?"
         self._handshake: ServerHandshake | None = ServerHandshake()
-        self._handshake_timer: asyncio.TimerHandle | None = None
-        self._reader = ChunkReader(max_message_length=max_message_length)
+        self._timer: asyncio.TimerHandle | None = None
+        self._last_data = 0.0
+        self._reader = ChunkReader(max_message_length=limits.max_message_length)
         self._writer = ChunkWriter()
         self._unwrapper = TimestampUnwrapper()
         self._bytes_received = 0
@@ -87,13 +99,15 @@ class RtmpSession(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         self._peer = _format_peer(transport.get_extra_info("peername"))
-        loop = asyncio.get_running_loop()
-        self._handshake_timer = loop.call_later(self._handshake_timeout, self._on_handshake_timeout)
+        self._loop = asyncio.get_running_loop()
+        self._last_data = self._loop.time()
+        self._timer = self._loop.call_later(self._limits.handshake_timeout, self._on_timer)
 
     def data_received(self, data: bytes) -> None:
         if self._finished:
             return
         self._bytes_received += len(data)
+        self._last_data = self._loop.time()
         try:
             if self._handshake is not None:
                 data = self._continue_handshake(data)
@@ -127,8 +141,8 @@ class RtmpSession(asyncio.Protocol):
         if self._finished:
             return
         self._finished = True
-        if self._handshake_timer is not None:
-            self._handshake_timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
         self._end_publish(reason)
         self._on_closed(self)
 
@@ -147,10 +161,21 @@ class RtmpSession(asyncio.Protocol):
         except Exception:
             log.exception("rtmp %s: sink.close failed", self._peer)
 
-    def _on_handshake_timeout(self) -> None:
+    def _on_timer(self) -> None:
+        """Handshake deadline first, then an idle watchdog that re-arms itself lazily
+        (cheaper than moving a timer on every received block)."""
+        if self._finished:
+            return
         if self._handshake is not None:
             log.warning("rtmp %s: handshake timed out, closing", self._peer)
             self.close("handshake timeout")
+            return
+        idle = self._loop.time() - self._last_data
+        if idle >= self._limits.idle_timeout and not self._authorizing:
+            log.warning("rtmp %s: no data for %.1f s, closing", self._peer, idle)
+            self.close("idle timeout")
+            return
+        self._timer = self._loop.call_later(max(self._limits.idle_timeout - idle, 0.05), self._on_timer)
 
     # ------------------------------------------------------------ reading
 
@@ -162,7 +187,8 @@ class RtmpSession(asyncio.Protocol):
         if not handshake.done:
             return b""
         self._handshake = None
-        self._handshake_timer.cancel()
+        self._timer.cancel()
+        self._timer = self._loop.call_later(self._limits.idle_timeout, self._on_timer)
         return handshake.leftover
 
     def _acknowledge_if_due(self) -> None:
@@ -288,7 +314,7 @@ class RtmpSession(asyncio.Protocol):
                                        name=name, query=query, peer=self._peer)
         self._authorizing = True
         self._transport.pause_reading()
-        self._auth_task = asyncio.get_running_loop().create_task(self._run_authorization(stream_id or PUBLISH_STREAM_ID))
+        self._auth_task = self._loop.create_task(self._run_authorization(stream_id or PUBLISH_STREAM_ID))
 
     async def _run_authorization(self, stream_id: int) -> None:
         request = self._request

@@ -216,3 +216,19 @@ async def test_server_close_closes_sinks(authorizer, raw_client):
     sink = await authorizer.sink("closing")
     assert sink.close_reasons == ["server shutting down"]
     assert await client.closed_by_server()
+
+
+async def test_idle_publisher_is_dropped(authorizer, raw_client):
+    from ingest.rtmp import RtmpServer
+
+    server = RtmpServer(authorizer, idle_timeout=0.5)
+    await server.start("127.0.0.1", 0)
+    try:
+        client = await raw_client.open(server.port)
+        await client.publish("in", "idler?good")
+        sink = await authorizer.sink("idler")
+        await sink.wait_closed()
+        assert sink.close_reasons == ["idle timeout"]
+        assert await client.closed_by_server()
+    finally:
+        await server.close()
