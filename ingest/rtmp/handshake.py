@@ -34,6 +34,8 @@ class ServerHandshake:
         self._buffer += data
         reply = b""
         if not self._sent_s012:
+            if not self._buffer:
+                return b""
             if self._buffer[0] != RTMP_VERSION:
                 raise HandshakeError(f"unsupported RTMP version byte 0x{self._buffer[0]:02x}")
             if len(self._buffer) < 1 + PACKET_SIZE:

@@ -46,16 +46,18 @@ class RecordingSink:
 
 @dataclass
 class Authorizer:
-    """Accepts any stream whose token is ``good`` unless told to refuse; records sinks."""
+    """Accepts a stream whose query is ``token`` (BadName for names starting "unknown");
+    records requests and sinks."""
 
     sinks: dict[str, RecordingSink] = field(default_factory=dict)
     requests: list[PublishRequest] = field(default_factory=list)
+    token: str = "good"
 
     async def __call__(self, request: PublishRequest) -> RecordingSink:
         self.requests.append(request)
         if request.name.startswith("unknown"):
             raise PublishRejected("no such stream", unknown_stream=True)
-        if request.query != "good":
+        if request.query != self.token:
             raise PublishRejected("invalid token")
         sink = self.sinks[request.name] = RecordingSink(request)
         return sink

@@ -25,3 +25,8 @@ def test_c0_c1_c2_in_one_block():
 def test_wrong_version_is_refused(first):
     with pytest.raises(HandshakeError):
         ServerHandshake().feed(first + bytes(10))
+
+
+def test_empty_feed_waits():
+    handshake = ServerHandshake()
+    assert handshake.feed(b"") == b"" and not handshake.done
