@@ -170,8 +170,8 @@ class RtmpSession(asyncio.Protocol):
             log.warning("rtmp %s: handshake timed out, closing", self._peer)
             self.close("handshake timeout")
             return
-        idle = self._loop.time() - self._last_data
-        if idle >= self._limits.idle_timeout and not self._authorizing:
+        idle = 0.0 if self._authorizing else self._loop.time() - self._last_data  # reading is paused then
+        if idle >= self._limits.idle_timeout:
             log.warning("rtmp %s: no data for %.1f s, closing", self._peer, idle)
             self.close("idle timeout")
             return
@@ -340,6 +340,7 @@ class RtmpSession(asyncio.Protocol):
         self._send(CONTROL_CSID, USER_CONTROL, 0, _U16.pack(STREAM_BEGIN) + _U32.pack(stream_id))
         self._send_status(stream_id, "status", "NetStream.Publish.Start", f"{request.name} is now published")
         self._authorizing = False
+        self._last_data = self._loop.time()
         self._transport.resume_reading()
         self.data_received(b"")  # parse what arrived while authorization was pending
 

@@ -232,3 +232,25 @@ async def test_idle_publisher_is_dropped(authorizer, raw_client):
         assert await client.closed_by_server()
     finally:
         await server.close()
+
+
+def test_under_uvloop(authorizer, ffmpeg_publish):
+    """The node runs uvloop: one real publish through the server on a uvloop event loop."""
+    uvloop = pytest.importorskip("uvloop")
+    from ingest.rtmp import RtmpServer
+
+    async def scenario():
+        server = RtmpServer(authorizer)
+        await server.start("127.0.0.1", 0)
+        try:
+            code, stderr = await ffmpeg_publish(f"rtmp://127.0.0.1:{server.port}/in/uv?good", seconds=1)
+            assert code == 0, stderr
+            sink = await authorizer.sink("uv")
+            await sink.wait_closed()
+            return sink
+        finally:
+            await server.close()
+
+    sink = uvloop.run(scenario())
+    assert sink.close_reasons == ["unpublished"]
+    assert sum(m.kind == VIDEO for m in sink.messages) >= 24
