@@ -65,6 +65,10 @@ class ChunkReader:
         self._buffer = bytearray()
         self._pos = 0
         self._streams: dict[int, _ChunkStream] = {}
+        # Bytes held in partly received messages over all chunk stream ids: without a
+        # bound, a peer could start a big message on each of 65599 ids.
+        self._assembling = 0
+        self.max_assembling = 2 * max_message_length
 
     @property
     def buffered(self) -> int:
@@ -92,6 +96,7 @@ class ChunkReader:
         """Drop the partly received message on ``csid`` (the Abort message)."""
         stream = self._streams.get(csid)
         if stream is not None:
+            self._assembling -= stream.received
             stream.parts = []
             stream.received = 0
 
@@ -208,7 +213,11 @@ class ChunkReader:
         stream.parts.append(payload)
         stream.received += size
         if stream.received < stream.length:
+            self._assembling += size
+            if self._assembling > self.max_assembling:
+                raise ChunkError(f"{self._assembling} bytes of unfinished messages, above the limit")
             return True
+        self._assembling -= stream.received - size
         body = b"".join(stream.parts)
         stream.parts = []
         stream.received = 0

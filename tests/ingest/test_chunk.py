@@ -212,3 +212,25 @@ def test_writer_uses_fmt3_continuations():
     out = writer.encode(3, 20, 0, 0, b"z" * 300)
     assert out[0] == 0x03 and out[12 + 128] == 0xC3 and out[12 + 128 + 1 + 128] == 0xC3
     assert len(out) == 12 + 300 + 2
+
+
+def test_unfinished_messages_over_many_chunk_streams_are_bounded():
+    reader = ChunkReader(max_message_length=1000)
+    data = b"".join(header(0, csid, 0, 1000, 9, 1) + b"x" * 128 for csid in range(64, 90))
+    reader.feed(data)
+    with pytest.raises(ChunkError, match="unfinished"):
+        while reader.next_message() is not None:
+            pass
+
+
+def test_unfinished_byte_count_returns_to_zero():
+    reader = ChunkReader()
+    payload = b"p" * 1000
+    read_all(reader, header(0, 6, 0, 1000, 9, 1) + payload[:128])
+    reader.abort(6)
+    stream = header(0, 6, 0, 1000, 9, 1) + payload[:128]
+    for offset in range(128, 1000, 128):
+        stream += header(3, 6) + payload[offset:offset + 128]
+    for _ in range(3):
+        assert [m.payload for m in read_all(reader, stream)] == [payload]
+    assert reader._assembling == 0
