@@ -1,0 +1,174 @@
+"""Bench: CPU cost of Headwater's RTMP ingest next to nginx-rtmp for the same 1080p stream.
+
+Publishes a pre-encoded ~6 Mbit/s 1080p clip (looped, -re, -c copy) for DURATION seconds
+into (a) RtmpServer in a child process whose sink wraps every message as an FLV tag, and
+(b) nginx-rtmp (`live on`, no HLS), measuring each server process's CPU from
+/proc/<pid>/stat over the publish. Prints % of one core for each and the ratio.
+
+    PYTHONPATH=$PWD /tmp/venv/bin/python bench/rtmp_ingest.py [--seconds 20] [--loop asyncio]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+CLIP = OUT / "rtmp_1080p_6M.flv"
+NGINX_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def make_clip() -> None:
+    """10 s of 1080p30 H.264 at ~6 Mbit/s (noise keeps x264 from undershooting) + AAC."""
+    if CLIP.exists():
+        return
+    OUT.mkdir(exist_ok=True)
+    print(f"encoding {CLIP} once ...", flush=True)
+    subprocess.run([
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        "-t", "10", "-vf", "noise=alls=12:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
+        "-b:v", "6M", "-maxrate", "6M", "-bufsize", "6M", "-g", "60",
+        "-c:a", "aac", "-b:a", "128k", "-f", "flv", str(CLIP)], check=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def publish_and_measure(pid: int, port: int, seconds: float) -> tuple[float, float]:
+    """Returns (% of one core, Mbit/s sent) while ffmpeg publishes for ``seconds``."""
+    size = CLIP.stat().st_size
+    cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
+                    "-i", str(CLIP), "-t", str(seconds), "-c", "copy", "-f", "flv",
+                    f"rtmp://127.0.0.1:{port}/in/bench?token"], check=True)
+    cpu1, wall1 = cpu_seconds(pid), time.monotonic()
+    return 100 * (cpu1 - cpu0) / (wall1 - wall0), size * 8 / 10 / 1e6
+
+
+def bench_headwater(seconds: float, loop: str) -> float:
+    port = free_port()
+    child = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--loop", loop],
+                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    try:
+        wait_for_port(port)
+        percent, mbits = publish_and_measure(child.pid, port, seconds)
+    finally:
+        child.send_signal(signal.SIGINT)
+        child.wait(10)
+    print(f"headwater RtmpServer ({loop}): {percent:5.2f} % of a core  (clip ≈ {mbits:.1f} Mbit/s)")
+    return percent
+
+
+def bench_nginx(seconds: float) -> float | None:
+    if shutil.which("nginx") is None or not Path(NGINX_MODULE).exists():
+        print("nginx-rtmp: not installed, skipped")
+        return None
+    port = free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        conf = Path(directory) / "nginx.conf"
+        conf.write_text(f"""
+load_module {NGINX_MODULE};
+daemon off;
+master_process off;
+worker_processes 1;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log warn;
+events {{ worker_connections 64; }}
+rtmp {{ server {{ listen 127.0.0.1:{port}; application in {{ live on; }} }} }}
+""")
+        nginx = subprocess.Popen(["nginx", "-p", directory, "-c", str(conf)], stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port(port)
+            percent, _ = publish_and_measure(nginx.pid, port, seconds)
+        finally:
+            nginx.terminate()
+            nginx.wait(10)
+    print(f"nginx-rtmp (live on, no hls):  {percent:5.2f} % of a core")
+    return percent
+
+
+def serve(port: int, loop: str) -> None:
+    """Child process: RtmpServer with a sink that does the FLV wrapping the worker pipe needs."""
+    from ingest.flv import flv_tag
+    from ingest.rtmp import RtmpServer
+
+    class FlvCountingSink:
+        def __init__(self) -> None:
+            self.bytes = 0
+
+        def write(self, message) -> None:
+            self.bytes += len(flv_tag(message))
+
+        def close(self, reason: str) -> None:
+            pass
+
+    async def authorize(request):
+        return FlvCountingSink()
+
+    async def main() -> None:
+        server = RtmpServer(authorize)
+        await server.start("127.0.0.1", port)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.close()
+
+    if loop == "uvloop":
+        import uvloop
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        try:
+            serve(args.serve, args.loop)
+        except KeyboardInterrupt:
+            pass
+        return
+    make_clip()
+    ours = bench_headwater(args.seconds, args.loop)
+    reference = bench_nginx(args.seconds)
+    if reference:
+        print(f"ratio headwater / nginx-rtmp: {ours / reference:.2f}")
+
+
+if __name__ == "__main__":
+    main()
