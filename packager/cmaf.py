@@ -1,0 +1,168 @@
+"""CMAF fragments from PyAV's `mp4` muxer: one muxer per track, its output split into boxes.
+
+The muxer writes to a write-only Python object (`BoxSplitter`), so it never seeks and streams
+fragments as it cuts them: `ftyp`+`moov` is the init segment, each `moof`+`mdat` pair is one
+fragment (one LL-HLS part), the trailing `mfra` is dropped.
+
+Timestamps: the mp4 muxer rebases each track so its first sample starts at 0 — fatal for A/V
+sync when every track has its own muxer. `frag_discont` makes it keep the input timeline
+instead; in that mode it anchors the *decode* timeline on the first packet's pts, so a video
+track whose first packet has pts > dts (B-frames) comes out shifted by that difference.
+`TrackFragmenter` subtracts that difference from its input so the output presentation
+timestamps equal the input ones (tested by decoding the output).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import av
+
+from packager.isobmff import BoxError, FragmentTiming, TrackInfo, parse_fragment_timing, parse_init, read_box_header
+
+MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+cmaf+frag_discont"
+VIDEO_TIMESCALE = 90000
+MAX_INTERLEAVE_DELTA_US = 100_000
+# Parts must not exceed the part target: the muxer cuts at the first packet *at or past*
+# frag_duration, so it is asked for one frame (plus timestamp jitter) less.
+FRAME_JITTER = 0.002
+MIN_FRAGMENT_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """One moof+mdat pair as written by the muxer, with its timing read back from the boxes."""
+
+    data: bytes
+    timing: FragmentTiming
+
+
+class BoxSplitter:
+    """Write-only file object that cuts the muxer's byte stream at top-level box boundaries.
+
+    Calls `on_init(bytes)` once with ftyp+moov and `on_fragment(bytes)` per moof+mdat pair.
+    Boxes other than these (mfra, free, udta at the end) are dropped.
+    """
+
+    def __init__(self, on_init: Callable[[bytes], None], on_fragment: Callable[[bytes], None]) -> None:
+        self._on_init = on_init
+        self._on_fragment = on_fragment
+        self._buffer = bytearray()
+        self._init_parts: list[bytes] = []
+        self._pending_moof: bytes | None = None
+        self.init_done = False
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        self._drain()
+        return len(data)
+
+    def flush(self) -> None:
+        """File-like no-op: complete boxes are handed on as soon as they arrive."""
+
+    def _drain(self) -> None:
+        offset = 0
+        while True:
+            header = read_box_header(self._buffer, offset)
+            if header is None or header.end > len(self._buffer):
+                break
+            self._take_box(header.type, bytes(self._buffer[offset : header.end]))
+            offset = header.end
+        if offset:
+            del self._buffer[:offset]
+
+    def _take_box(self, box_type: str, box: bytes) -> None:
+        if not self.init_done:
+            if box_type in ("ftyp", "moov"):
+                self._init_parts.append(box)
+                if box_type == "moov":
+                    self.init_done = True
+                    self._on_init(b"".join(self._init_parts))
+                return
+            raise BoxError(f"unexpected {box_type} before moov")
+        if box_type in ("styp", "sidx", "prft"):
+            return
+        if box_type == "moof":
+            self._pending_moof = box
+        elif box_type == "mdat":
+            if self._pending_moof is None:
+                raise BoxError("mdat without moof")
+            self._on_fragment(self._pending_moof + box)
+            self._pending_moof = None
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes received but not yet handed on (a test hook: 0 after a clean close)."""
+        return len(self._buffer) + len(self._pending_moof or b"")
+
+
+class TrackFragmenter:
+    """One track through one `mp4` muxer: packets in, init segment and fragments out.
+
+    The muxer is opened on the first packet, because the fragment duration is set from that
+    packet's duration (see FRAME_JITTER) and the timestamp compensation from its pts − dts.
+    """
+
+    def __init__(
+        self,
+        template: av.stream.Stream,
+        part_target: float,
+        on_init: Callable[[bytes, TrackInfo], None],
+        on_fragment: Callable[[Fragment], None],
+    ) -> None:
+        self._template = template
+        self._part_target = part_target
+        self._on_init = on_init
+        self._on_fragment = on_fragment
+        self._container: av.container.OutputContainer | None = None
+        self._stream: av.stream.Stream | None = None
+        self._splitter = BoxSplitter(self._take_init, self._take_fragment)
+        self._info: TrackInfo | None = None
+        self._compensation = 0  # in the input packets' time base ticks
+        self.is_video = template.type == "video"
+
+    def mux(self, packet: av.Packet) -> None:
+        """Mux a packet this fragmenter owns (the caller hands over a private copy)."""
+        if self._container is None:
+            self._open(packet)
+        if self._compensation:
+            packet.pts = None if packet.pts is None else packet.pts - self._compensation
+            packet.dts = None if packet.dts is None else packet.dts - self._compensation
+        packet.stream = self._stream
+        self._container.mux(packet)
+
+    def close(self) -> None:
+        """Flush the last fragment (its last sample's duration is the packet's duration)."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    @property
+    def info(self) -> TrackInfo | None:
+        return self._info
+
+    def _open(self, first: av.Packet) -> None:
+        frame_seconds = float(first.duration * first.time_base) if first.duration else 0.0
+        fragment_seconds = max(MIN_FRAGMENT_SECONDS, self._part_target - frame_seconds - FRAME_JITTER)
+        options = {
+            "movflags": MOVFLAGS,
+            "frag_duration": str(int(fragment_seconds * 1_000_000)),
+            "max_interleave_delta": str(MAX_INTERLEAVE_DELTA_US),
+        }
+        if self.is_video:
+            options["video_track_timescale"] = str(VIDEO_TIMESCALE)
+            if first.pts is not None and first.dts is not None and first.pts > first.dts:
+                self._compensation = first.pts - first.dts
+        self._container = av.open(self._splitter, mode="w", format="mp4", options=options)
+        self._stream = self._container.add_stream_from_template(self._template)
+
+    def _take_init(self, data: bytes) -> None:
+        self._info = parse_init(data)
+        self._on_init(data, self._info)
+
+    def _take_fragment(self, data: bytes) -> None:
+        assert self._info is not None, "fragment before init"
+        timing = parse_fragment_timing(data, self._info.default_sample_duration)
+        self._on_fragment(Fragment(data, timing))
+

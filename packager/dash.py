@@ -1,0 +1,174 @@
+"""Low-latency DASH MPD text from the window model. Pure functions, no I/O.
+
+One Period, one video AdaptationSet holding every video Representation and one audio
+AdaptationSet. Each Representation has its own SegmentTemplate + SegmentTimeline (exact
+durations read from the fragments, in that track's timescale). Low latency per the DASH-IF
+guidelines: `availabilityTimeOffset` (segment duration − part duration) with
+`availabilityTimeComplete="false"` on the SegmentTemplate — the node serves the growing
+segment by chunked transfer — plus UTCTiming and a ServiceDescription latency target.
+
+Timeline: segment times are in the packager's media timeline; `presentation_offset`
+(seconds, the stream's start) becomes each Representation's presentationTimeOffset and
+`availability_start` is the wall clock at that instant, so Period@start is 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Sequence
+from xml.sax.saxutils import quoteattr
+
+from packager.window import Segment
+
+PROFILES = "urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019"
+UTC_TIMING_SCHEME = "urn:mpeg:dash:utc:http-iso:2014"
+CHANNEL_SCHEME = "urn:mpeg:mpegB:cicp:ChannelConfiguration"
+
+
+@dataclass(frozen=True)
+class Representation:
+    id: str
+    content_type: str  # "video" | "audio"
+    codecs: str
+    bandwidth: int
+    timescale: int
+    segments: Sequence[Segment]  # complete segments, oldest first
+    width: int | None = None
+    height: int | None = None
+    frame_rate: str | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+
+
+@dataclass(frozen=True)
+class Presentation:
+    availability_start: float  # POSIX seconds at media time `presentation_offset`
+    publish_time: float
+    presentation_offset: float  # seconds of media time where the stream starts
+    segment_target: float
+    part_target: float
+    max_segment_duration: float
+    time_shift_buffer_depth: float
+    suggested_presentation_delay: float
+    target_latency: float
+    utc_timing_url: str
+    ended: bool = False
+    media_duration: float | None = None  # when ended: from presentation_offset to the end
+
+
+def mpd(presentation: Presentation, representations: Sequence[Representation]) -> str:
+    p = presentation
+    attributes = {
+        "xmlns": "urn:mpeg:dash:schema:mpd:2011",
+        "profiles": PROFILES,
+        "type": "static" if p.ended else "dynamic",
+        "availabilityStartTime": iso_time(p.availability_start),
+        "publishTime": iso_time(p.publish_time),
+        "minBufferTime": duration(max(p.part_target * 2, 1.0)),
+        "maxSegmentDuration": duration(p.max_segment_duration),
+    }
+    if p.ended:
+        attributes["mediaPresentationDuration"] = duration(p.media_duration or 0.0)
+    else:
+        attributes["minimumUpdatePeriod"] = duration(p.segment_target)
+        attributes["timeShiftBufferDepth"] = duration(p.time_shift_buffer_depth)
+        attributes["suggestedPresentationDelay"] = duration(p.suggested_presentation_delay)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', f"<MPD{_attrs(attributes)}>"]
+    if not p.ended:
+        lines.append('  <ServiceDescription id="0">')
+        lines.append(f'    <Latency target="{round(p.target_latency * 1000)}" referenceId="0"/>')
+        lines.append("  </ServiceDescription>")
+    lines.append('  <Period id="0" start="PT0S">')
+    for content_type in ("video", "audio"):
+        chosen = [r for r in representations if r.content_type == content_type]
+        if chosen:
+            lines.extend(_adaptation_set(content_type, chosen, p))
+    lines.append("  </Period>")
+    lines.append(f'  <UTCTiming schemeIdUri="{UTC_TIMING_SCHEME}" value={quoteattr(p.utc_timing_url)}/>')
+    lines.append("</MPD>")
+    return "\n".join(lines) + "\n"
+
+
+def _adaptation_set(content_type: str, representations: Sequence[Representation], p: Presentation) -> list[str]:
+    mime = f"{content_type}/mp4"
+    lines = [
+        f'    <AdaptationSet id="{0 if content_type == "video" else 1}" contentType="{content_type}" '
+        f'mimeType="{mime}" segmentAlignment="true" startWithSAP="1">'
+    ]
+    for rep in representations:
+        attributes = {"id": rep.id, "codecs": rep.codecs, "bandwidth": str(rep.bandwidth)}
+        if rep.width and rep.height:
+            attributes |= {"width": str(rep.width), "height": str(rep.height)}
+        if rep.frame_rate:
+            attributes["frameRate"] = rep.frame_rate
+        if rep.sample_rate:
+            attributes["audioSamplingRate"] = str(rep.sample_rate)
+        lines.append(f"      <Representation{_attrs(attributes)}>")
+        if rep.channels:
+            lines.append(f'        <AudioChannelConfiguration schemeIdUri="{CHANNEL_SCHEME}" value="{rep.channels}"/>')
+        lines.extend(_segment_template(rep, p))
+        lines.append("      </Representation>")
+    lines.append("    </AdaptationSet>")
+    return lines
+
+
+def _segment_template(rep: Representation, p: Presentation) -> list[str]:
+    start_number = rep.segments[0].msn if rep.segments else 0
+    attributes = {
+        "timescale": str(rep.timescale),
+        "presentationTimeOffset": str(round(p.presentation_offset * rep.timescale)),
+        "initialization": "$RepresentationID$/init.mp4",
+        "media": "$RepresentationID$/seg_$Number$.m4s",
+        "startNumber": str(start_number),
+    }
+    if not p.ended:
+        attributes["availabilityTimeOffset"] = _seconds(max(0.0, p.segment_target - p.part_target))
+        attributes["availabilityTimeComplete"] = "false"
+    lines = [f"        <SegmentTemplate{_attrs(attributes)}>", "          <SegmentTimeline>"]
+    lines.extend(f"            {entry}" for entry in timeline_entries(rep.segments))
+    lines.extend(["          </SegmentTimeline>", "        </SegmentTemplate>"])
+    return lines
+
+
+def timeline_entries(segments: Sequence[Segment]) -> list[str]:
+    """`<S>` elements: `t` where the timeline starts or jumps, runs of equal `d` folded into `r`."""
+    runs: list[list[int]] = []  # [t, d, repeat, explicit_t]
+    expected_start: int | None = None
+    for segment in segments:
+        start, length = segment.start, segment.ticks
+        contiguous = expected_start is not None and start == expected_start
+        if runs and contiguous and runs[-1][1] == length:
+            runs[-1][2] += 1
+        else:
+            runs.append([start, length, 0, 0 if contiguous else 1])
+        expected_start = start + length
+    entries = []
+    for start, length, repeat, explicit in runs:
+        text = "<S"
+        if explicit:
+            text += f' t="{start}"'
+        text += f' d="{length}"'
+        if repeat:
+            text += f' r="{repeat}"'
+        entries.append(text + "/>")
+    return entries
+
+
+def iso_time(posix_seconds: float) -> str:
+    moment = datetime.fromtimestamp(posix_seconds, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def duration(seconds: float) -> str:
+    """xs:duration in seconds, e.g. PT2.5S."""
+    return f"PT{_seconds(seconds)}S"
+
+
+def _seconds(value: float) -> str:
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _attrs(attributes: dict[str, str]) -> str:
+    return "".join(f" {name}={quoteattr(value)}" for name, value in attributes.items())
