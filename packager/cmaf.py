@@ -2,7 +2,14 @@
 
 The muxer writes to a write-only Python object (`BoxSplitter`), so it never seeks and streams
 fragments as it cuts them: `ftyp`+`moov` is the init segment, each `moof`+`mdat` pair is one
-fragment (one LL-HLS part), the trailing `mfra` is dropped.
+fragment, the trailing `mfra` is dropped.
+
+One fragment per frame (`frag_every_frame`): the muxer's own `frag_duration` cutting can only
+cut at the first frame *past* the duration and restarts at every keyframe, which gives parts
+longer than the part target or 1-frame slivers before mid-segment keyframes. With a fragment
+per frame, the packager groups frames into parts itself (exact part durations, parts never
+above the target, segment cuts exactly where it decides). A frame's fragment comes out when
+the next frame is muxed, with its exact duration (the next dts − its dts).
 
 Timestamps: the mp4 muxer rebases each track so its first sample starts at 0 — fatal for A/V
 sync when every track has its own muxer. `frag_discont` makes it keep the input timeline
@@ -21,13 +28,9 @@ import av
 
 from packager.isobmff import BoxError, FragmentTiming, TrackInfo, parse_fragment_timing, parse_init, read_box_header
 
-MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+cmaf+frag_discont"
+MOVFLAGS = "frag_every_frame+empty_moov+default_base_moof+cmaf+frag_discont"
 VIDEO_TIMESCALE = 90000
 MAX_INTERLEAVE_DELTA_US = 100_000
-# Parts must not exceed the part target: the muxer cuts at the first packet *at or past*
-# frag_duration, so it is asked for one frame (plus timestamp jitter) less.
-FRAME_JITTER = 0.002
-MIN_FRAGMENT_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -100,19 +103,17 @@ class BoxSplitter:
 class TrackFragmenter:
     """One track through one `mp4` muxer: packets in, init segment and fragments out.
 
-    The muxer is opened on the first packet, because the fragment duration is set from that
-    packet's duration (see FRAME_JITTER) and the timestamp compensation from its pts − dts.
+    The muxer is opened on the first packet: the timestamp compensation comes from its
+    pts − dts.
     """
 
     def __init__(
         self,
         template: av.stream.Stream,
-        part_target: float,
         on_init: Callable[[bytes, TrackInfo], None],
         on_fragment: Callable[[Fragment], None],
     ) -> None:
         self._template = template
-        self._part_target = part_target
         self._on_init = on_init
         self._on_fragment = on_fragment
         self._container: av.container.OutputContainer | None = None
@@ -143,11 +144,8 @@ class TrackFragmenter:
         return self._info
 
     def _open(self, first: av.Packet) -> None:
-        frame_seconds = float(first.duration * first.time_base) if first.duration else 0.0
-        fragment_seconds = max(MIN_FRAGMENT_SECONDS, self._part_target - frame_seconds - FRAME_JITTER)
         options = {
             "movflags": MOVFLAGS,
-            "frag_duration": str(int(fragment_seconds * 1_000_000)),
             "max_interleave_delta": str(MAX_INTERLEAVE_DELTA_US),
         }
         if self.is_video:

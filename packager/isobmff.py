@@ -228,6 +228,7 @@ class TrackInfo:
     timescale: int
     codec: str
     default_sample_duration: int
+    default_sample_flags: int = 0
 
 
 def parse_init(init: bytes) -> TrackInfo:
@@ -246,11 +247,14 @@ def parse_init(init: bytes) -> TrackInfo:
         raise BoxError("no stsd")
     codec = _codec_string(init, stsd)
     trex = find_box(init, "moov/mvex/trex")
-    default_duration = 0
+    default_duration = default_flags = 0
     if trex is not None:
         _, _, pos = _full_box(init, trex)
-        default_duration = struct.unpack_from(">I", init, pos + 8)[0]
-    return TrackInfo(timescale, codec, default_duration)
+        try:
+            default_duration, _, default_flags = struct.unpack_from(">III", init, pos + 8)
+        except struct.error as exc:
+            raise BoxError("truncated trex") from exc
+    return TrackInfo(timescale, codec, default_duration, default_flags)
 
 
 VISUAL_SAMPLE_ENTRY_SIZE = 78  # fields before the child boxes of avc1/hvc1/...
@@ -313,3 +317,144 @@ def _mp4a_codec_string(data: bytes, entry: BoxHeader) -> str:
     if object_type == 0x40 and audio_object_type:
         return f"mp4a.40.{audio_object_type}"
     return f"mp4a.{object_type:02x}"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sample of a fragment, with every field resolved (trun, else tfhd, else trex)."""
+
+    duration: int
+    size: int
+    flags: int
+    composition_offset: int
+
+
+@dataclass(frozen=True)
+class FragmentSamples:
+    track_id: int
+    base_decode_time: int
+    samples: list[Sample]
+    payload: bytes  # the mdat body: the samples' bytes back to back
+
+
+def parse_fragment_samples(fragment: bytes, info: TrackInfo) -> FragmentSamples:
+    """Every sample of a single-traf moof+mdat, as written by FFmpeg's mp4 muxer with
+    default-base-is-moof (data offsets relative to the moof start)."""
+    moof = find_box(fragment, "moof")
+    mdat = find_box(fragment, "mdat")
+    if moof is None or mdat is None:
+        raise BoxError("fragment without moof or mdat")
+    traf = find_box(fragment, "traf", moof.payload_offset, moof.end)
+    tfhd = traf and find_box(fragment, "tfhd", traf.payload_offset, traf.end)
+    tfdt = traf and find_box(fragment, "tfdt", traf.payload_offset, traf.end)
+    if tfhd is None or tfdt is None:
+        raise BoxError("traf without tfhd or tfdt")
+    _, tfhd_flags, pos = _full_box(fragment, tfhd)
+    (track_id,) = struct.unpack_from(">I", fragment, pos)
+    default_duration, default_flags = _read_tfhd_defaults(fragment, tfhd, info.default_sample_duration)
+    default_size = _read_tfhd_default_size(fragment, tfhd, tfhd_flags)
+    if default_flags is None:
+        default_flags = info.default_sample_flags
+    samples: list[Sample] = []
+    data_start: int | None = None
+    for header in iter_boxes(fragment, traf.payload_offset, traf.end):
+        if header.type == "trun":
+            offset, run = _read_trun_samples(fragment, header, default_duration, default_size, default_flags)
+            samples.extend(run)
+            if data_start is None and offset is not None:
+                data_start = moof.offset + offset
+    data_start = mdat.payload_offset if data_start is None else data_start
+    total = sum(sample.size for sample in samples)
+    if data_start < mdat.payload_offset or data_start + total > mdat.end:
+        raise BoxError("sample data outside mdat")
+    payload = fragment[data_start : data_start + total]
+    return FragmentSamples(track_id, _read_tfdt(fragment, tfdt), samples, payload)
+
+
+def _read_tfhd_default_size(data: bytes, tfhd: BoxHeader, flags: int) -> int:
+    pos = tfhd.payload_offset + 8
+    pos += 8 if flags & TFHD_BASE_DATA_OFFSET else 0
+    pos += 4 if flags & TFHD_SAMPLE_DESCRIPTION_INDEX else 0
+    pos += 4 if flags & TFHD_DEFAULT_SAMPLE_DURATION else 0
+    if flags & TFHD_DEFAULT_SAMPLE_SIZE:
+        try:
+            return struct.unpack_from(">I", data, pos)[0]
+        except struct.error as exc:
+            raise BoxError("truncated tfhd") from exc
+    return 0
+
+
+def _read_trun_samples(
+    data: bytes, trun: BoxHeader, default_duration: int, default_size: int, default_flags: int
+) -> tuple[int | None, list[Sample]]:
+    version, flags, pos = _full_box(data, trun)
+    try:
+        (count,) = struct.unpack_from(">I", data, pos)
+        pos += 4
+        data_offset = None
+        if flags & TRUN_DATA_OFFSET:
+            (data_offset,) = struct.unpack_from(">i", data, pos)
+            pos += 4
+        first_flags = None
+        if flags & TRUN_FIRST_SAMPLE_FLAGS:
+            (first_flags,) = struct.unpack_from(">I", data, pos)
+            pos += 4
+        fields = sum(bool(flags & f) for f in (TRUN_SAMPLE_DURATION, TRUN_SAMPLE_SIZE, TRUN_SAMPLE_FLAGS,
+                                                TRUN_SAMPLE_COMPOSITION_OFFSET))
+        if pos + count * 4 * fields > trun.end:
+            raise BoxError("truncated trun")
+        samples = []
+        for index in range(count):
+            duration, size, sample_flags, cto = default_duration, default_size, default_flags, 0
+            if flags & TRUN_SAMPLE_DURATION:
+                (duration,) = struct.unpack_from(">I", data, pos)
+                pos += 4
+            if flags & TRUN_SAMPLE_SIZE:
+                (size,) = struct.unpack_from(">I", data, pos)
+                pos += 4
+            if flags & TRUN_SAMPLE_FLAGS:
+                (sample_flags,) = struct.unpack_from(">I", data, pos)
+                pos += 4
+            if index == 0 and first_flags is not None:
+                sample_flags = first_flags
+            if flags & TRUN_SAMPLE_COMPOSITION_OFFSET:
+                (cto,) = struct.unpack_from(">i" if version == 1 else ">I", data, pos)
+                pos += 4
+            samples.append(Sample(duration, size, sample_flags, cto))
+    except struct.error as exc:
+        raise BoxError("truncated trun") from exc
+    return data_offset, samples
+
+
+def build_fragment(sequence_number: int, track_id: int, base_decode_time: int,
+                   samples: list[Sample], payload: bytes) -> bytes:
+    """One moof+mdat holding `samples` (every field explicit in a version-1 trun)."""
+    mfhd = _full_box_bytes("mfhd", 0, 0, struct.pack(">I", sequence_number))
+    tfhd = _full_box_bytes("tfhd", 0, TFHD_DEFAULT_BASE_IS_MOOF, struct.pack(">I", track_id))
+    tfdt = _full_box_bytes("tfdt", 1, 0, struct.pack(">Q", base_decode_time))
+    trun_flags = TRUN_DATA_OFFSET | TRUN_SAMPLE_DURATION | TRUN_SAMPLE_SIZE | TRUN_SAMPLE_FLAGS
+    if any(sample.composition_offset for sample in samples):
+        trun_flags |= TRUN_SAMPLE_COMPOSITION_OFFSET
+    entries = bytearray()
+    for sample in samples:
+        entries += struct.pack(">III", sample.duration, sample.size, sample.flags)
+        if trun_flags & TRUN_SAMPLE_COMPOSITION_OFFSET:
+            entries += struct.pack(">i", sample.composition_offset)
+    trun_size = BOX_HEADER_SIZE + 4 + 8 + len(entries)
+    moof_size = BOX_HEADER_SIZE + len(mfhd) + BOX_HEADER_SIZE + len(tfhd) + len(tfdt) + trun_size
+    data_offset = moof_size + BOX_HEADER_SIZE
+    trun = _full_box_bytes("trun", 1, trun_flags, struct.pack(">Ii", len(samples), data_offset) + bytes(entries))
+    traf = _box_bytes("traf", tfhd + tfdt + trun)
+    moof = _box_bytes("moof", mfhd + traf)
+    return moof + _box_bytes("mdat", payload)
+
+
+TFHD_DEFAULT_BASE_IS_MOOF = 0x020000
+
+
+def _box_bytes(box_type: str, payload: bytes) -> bytes:
+    return struct.pack(">I4s", BOX_HEADER_SIZE + len(payload), box_type.encode()) + payload
+
+
+def _full_box_bytes(box_type: str, version: int, flags: int, payload: bytes) -> bytes:
+    return _box_bytes(box_type, struct.pack(">I", (version << 24) | flags) + payload)

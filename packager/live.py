@@ -196,22 +196,25 @@ class LiveOutput:
     # -- segment decisions and publishing ----------------------------------------------
 
     def _publish(self) -> None:
+        """Move every frame whose fate is known from the muxer's output into parts/segments.
+
+        A frame's fragment is placed once it is known whether it starts a segment and whether
+        the next frame does (then the part and the segment end with it).
+        """
         for output in self._ordered_tracks():
             while output.fragments:
                 fragment = output.fragments[0]
-                count = fragment.timing.sample_count
-                if len(output.samples) < count:
-                    raise RuntimeError(f"{output.name}: fragment of {count} samples, {len(output.samples)} known")
+                if fragment.timing.sample_count != 1:
+                    raise RuntimeError(f"{output.name}: expected one sample per fragment")
                 head = output.samples[0]
-                following = output.samples[count] if len(output.samples) > count else None
+                following = output.samples[1] if len(output.samples) > 1 else None
                 if following is None and not output.flushed:
                     break
                 if not self._decide(output, head) or (following is not None and not self._decide(output, following)):
                     break
-                for _ in range(count):
-                    output.samples.popleft()
+                output.samples.popleft()
                 output.fragments.popleft()
-                self._publish_fragment(output, fragment, head, following)
+                self._place_frame(output, fragment, head, following)
 
     def _ordered_tracks(self) -> list[TrackOutput]:
         others = [t for t in self._tracks.values() if t is not self._leader]
@@ -239,7 +242,7 @@ class LiveOutput:
             return True
         return False
 
-    def _publish_fragment(self, output: TrackOutput, fragment: Fragment, head: Sample, following: Sample | None) -> None:
+    def _place_frame(self, output: TrackOutput, fragment: Fragment, head: Sample, following: Sample | None) -> None:
         if output.new_init:
             output.new_init = False
             self._emit({"event": "init", "rendition": output.name, "path": output.init_path})
@@ -250,10 +253,15 @@ class LiveOutput:
             output.open_segment(start, anchor_wall + head.pts - anchor_media)
             if self._stream_start is None and output is self._leader:
                 self._stream_start = head.pts
-        part = output.write_part(fragment, independent=head.keyframe)
+        output.add_to_part(fragment, head)
+        ends_segment = following is None or bool(following.starts_segment)
+        if ends_segment or output.part_is_full(fragment.timing.duration):
+            self._publish_part(output, ends_segment)
+
+    def _publish_part(self, output: TrackOutput, ends_segment: bool) -> None:
+        part = output.write_part()
         self._emit({"event": "part", "rendition": output.name, "msn": part.msn, "part": part.index,
                     "path": part.path, "duration": part.duration, "independent": part.independent})
-        ends_segment = following is None or bool(following.starts_segment)
         if ends_segment:
             segment = output.complete_segment()
             self._emit({"event": "segment", "rendition": output.name, "msn": segment.msn,

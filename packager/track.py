@@ -15,8 +15,11 @@ import av
 from packager.atomic import write_atomic
 from packager.cmaf import Fragment, TrackFragmenter
 from packager.hls import target_duration
-from packager.isobmff import TrackInfo
+from packager.isobmff import FragmentSamples, TrackInfo, build_fragment, parse_fragment_samples
 from packager.window import Part, Segment, TrackWindow
+
+
+PART_TICKS_SLACK = 1  # a tick of rounding in the timescale
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,10 @@ class TrackOutput:
         self.last_duration = 0  # of the last packet, in its time base, to fill missing ones
         self.last_dts: int | None = None
         self.segment_data: list[bytes] = []
+        self.part_fragments: list[FragmentSamples] = []
+        self.fragment_sequence = 0
+        self.part_ticks = 0
+        self.part_independent: bool | None = None
         self.total_bits = 0
         self.total_seconds = 0.0
         self.peak_bandwidth = 0
@@ -89,7 +96,7 @@ class TrackOutput:
     def feed(self, packet: av.Packet, sample: Sample) -> None:
         """Record the sample, then mux: the muxer may hand back fragments during the call."""
         if self.fragmenter is None:
-            self.fragmenter = TrackFragmenter(self.template, self.part_target, self._take_init, self.fragments.append)
+            self.fragmenter = TrackFragmenter(self.template, self._take_init, self.fragments.append)
         self.samples.append(sample)
         self.fragmenter.mux(packet)
 
@@ -118,22 +125,47 @@ class TrackOutput:
         self.window.open_segment(segment)
         return segment
 
-    def write_part(self, fragment: Fragment, independent: bool) -> Part:
+    def add_to_part(self, fragment: Fragment, sample: Sample) -> None:
+        """Append one frame's fragment to the part being assembled."""
+        assert self.info is not None
+        if not self.part_fragments:
+            self.part_independent = sample.keyframe
+        self.part_fragments.append(parse_fragment_samples(fragment.data, self.info))
+        self.part_ticks += fragment.timing.duration
+
+    def part_is_full(self, next_ticks: int) -> bool:
+        """Would one more frame of `next_ticks` push the part past the part target?"""
+        assert self.info is not None
+        return self.part_ticks + next_ticks > self.part_target * self.info.timescale + PART_TICKS_SLACK
+
+    def write_part(self) -> Part:
+        """Write the assembled part (`seg_N.M.m4s`) and list it in the window."""
         segment = self.window.current
-        assert segment is not None and self.info is not None
+        assert segment is not None and self.info is not None and self.part_fragments
         index = len(segment.parts)
+        data = self._merge_part_fragments()
         part = Part(
             msn=segment.msn, index=index, path=f"{self.name}/seg_{segment.msn}.{index}.m4s",
-            ticks=fragment.timing.duration, timescale=self.info.timescale,
-            independent=independent, size=len(fragment.data),
+            ticks=self.part_ticks, timescale=self.info.timescale,
+            independent=bool(self.part_independent), size=len(data),
         )
-        write_atomic(self.out_dir / part.path, fragment.data)
-        self.segment_data.append(fragment.data)
+        write_atomic(self.out_dir / part.path, data)
+        self.part_fragments = []
+        self.part_ticks = 0
+        self.segment_data.append(data)
         self.window.add_part(part)
         self.total_bits += 8 * part.size
         self.total_seconds += part.duration
         self.target_duration = max(self.target_duration, target_duration([segment.duration]))
         return part
+
+    def _merge_part_fragments(self) -> bytes:
+        """The part's frames as one moof+mdat (one CMAF chunk), not one fragment per frame."""
+        first = self.part_fragments[0]
+        samples = [sample for fragment in self.part_fragments for sample in fragment.samples]
+        payload = b"".join(fragment.payload for fragment in self.part_fragments)
+        self.fragment_sequence += 1
+        return build_fragment(self.fragment_sequence, first.track_id, first.base_decode_time, samples, payload)
 
     def complete_segment(self) -> Segment:
         segment = self.window.complete_current()
