@@ -121,12 +121,15 @@ class TrackFragmenter:
         self._splitter = BoxSplitter(self._take_init, self._take_fragment)
         self._info: TrackInfo | None = None
         self._compensation = 0  # in the input packets' time base ticks
+        self._strip_adts = False
         self.is_video = template.type == "video"
 
     def mux(self, packet: av.Packet) -> None:
         """Mux a packet this fragmenter owns (the caller hands over a private copy)."""
         if self._container is None:
             self._open(packet)
+        if self._strip_adts:
+            packet = _without_adts_header(packet)
         if self._compensation:
             packet.pts = None if packet.pts is None else packet.pts - self._compensation
             packet.dts = None if packet.dts is None else packet.dts - self._compensation
@@ -154,6 +157,12 @@ class TrackFragmenter:
                 self._compensation = first.pts - first.dts
         self._container = av.open(self._splitter, mode="w", format="mp4", options=options)
         self._stream = self._container.add_stream_from_template(self._template)
+        config = adts_audio_specific_config(bytes(first)) if self._template.codec_context.name == "aac" else None
+        if config is not None:
+            # AAC from MPEG-TS comes with ADTS headers; MP4 wants raw frames + the config in esds
+            # (the header is written before any packet, so the muxer's own filter is too late).
+            self._strip_adts = True
+            self._stream.codec_context.extradata = config
 
     def _take_init(self, data: bytes) -> None:
         self._info = parse_init(data)
@@ -164,3 +173,26 @@ class TrackFragmenter:
         timing = parse_fragment_timing(data, self._info.default_sample_duration)
         self._on_fragment(Fragment(data, timing))
 
+
+
+def adts_audio_specific_config(frame: bytes) -> bytes | None:
+    """The 2-byte AudioSpecificConfig for an ADTS-framed AAC frame, None if not ADTS."""
+    if len(frame) < 7 or frame[0] != 0xFF or frame[1] & 0xF6 != 0xF0:
+        return None
+    object_type = (frame[2] >> 6) + 1
+    frequency_index = (frame[2] >> 2) & 0x0F
+    channels = ((frame[2] & 0x01) << 2) | (frame[3] >> 6)
+    value = (object_type << 11) | (frequency_index << 7) | (channels << 3)
+    return value.to_bytes(2, "big")
+
+
+def _without_adts_header(packet: av.Packet) -> av.Packet:
+    data = bytes(packet)
+    if len(data) < 7 or data[0] != 0xFF or data[1] & 0xF6 != 0xF0:
+        return packet
+    header = 7 if data[1] & 0x01 else 9
+    stripped = av.Packet(data[header:])
+    stripped.pts, stripped.dts, stripped.duration = packet.pts, packet.dts, packet.duration
+    stripped.time_base = packet.time_base
+    stripped.is_keyframe = packet.is_keyframe
+    return stripped

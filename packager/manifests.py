@@ -106,8 +106,13 @@ def video_size(track: TrackOutput) -> tuple[int, int]:
 
 
 def frame_rate(track: TrackOutput) -> float | None:
-    rate = track.template.average_rate or track.template.guessed_rate
-    return float(rate) if rate else None
+    """The stream's average frame rate, else the rate measured on the published parts."""
+    rate = track.template.average_rate
+    if rate:
+        return float(rate)
+    if track.total_seconds:
+        return round(track.total_samples / track.total_seconds, 3)
+    return None
 
 
 def channels(track: TrackOutput) -> int | None:

@@ -84,6 +84,7 @@ class TrackOutput:
         self.part_independent: bool | None = None
         self.total_bits = 0
         self.total_seconds = 0.0
+        self.total_samples = 0
         self.peak_bandwidth = 0
         self.target_duration = 0
         self.new_init = False
@@ -132,6 +133,7 @@ class TrackOutput:
             self.part_independent = sample.keyframe
         self.part_fragments.append(parse_fragment_samples(fragment.data, self.info))
         self.part_ticks += fragment.timing.duration
+        self.total_samples += 1
 
     def part_is_full(self, next_ticks: int) -> bool:
         """Would one more frame of `next_ticks` push the part past the part target?"""
