@@ -100,6 +100,34 @@ class BoxSplitter:
         return len(self._buffer) + len(self._pending_moof or b"")
 
 
+class _NullSink:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+class StreamTemplate:
+    """A private copy of a stream's codec parameters that outlives the caller's container.
+
+    Templates come from the worker's demuxer (or encoder); after a source switch that
+    container may be closed and its streams freed, and a new muxer made from a dead stream
+    crashes the process. This copy lives in a never-started mp4 container of our own.
+    """
+
+    def __init__(self, template: av.stream.Stream) -> None:
+        self._holder = av.open(_NullSink(), mode="w", format="mp4")
+        self.stream = self._holder.add_stream_from_template(template)
+        self.type = template.type
+        self.time_base = template.time_base
+        context = template.codec_context
+        self.codec_name = context.name
+        self.width = getattr(context, "width", None)
+        self.height = getattr(context, "height", None)
+        self.frame_rate = getattr(template, "average_rate", None)
+        self.sample_rate = getattr(context, "sample_rate", None)
+        layout = getattr(context, "layout", None)
+        self.channels = getattr(layout, "nb_channels", None) or getattr(context, "channels", None)
+
+
 class TrackFragmenter:
     """One track through one `mp4` muxer: packets in, init segment and fragments out.
 
@@ -109,7 +137,7 @@ class TrackFragmenter:
 
     def __init__(
         self,
-        template: av.stream.Stream,
+        template: StreamTemplate,
         on_init: Callable[[bytes, TrackInfo], None],
         on_fragment: Callable[[Fragment], None],
     ) -> None:
@@ -156,8 +184,8 @@ class TrackFragmenter:
             if first.pts is not None and first.dts is not None and first.pts > first.dts:
                 self._compensation = first.pts - first.dts
         self._container = av.open(self._splitter, mode="w", format="mp4", options=options)
-        self._stream = self._container.add_stream_from_template(self._template)
-        config = adts_audio_specific_config(bytes(first)) if self._template.codec_context.name == "aac" else None
+        self._stream = self._container.add_stream_from_template(self._template.stream)
+        config = adts_audio_specific_config(bytes(first)) if self._template.codec_name == "aac" else None
         if config is not None:
             # AAC from MPEG-TS comes with ADTS headers; MP4 wants raw frames + the config in esds
             # (the header is written before any packet, so the muxer's own filter is too late).

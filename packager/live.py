@@ -127,7 +127,7 @@ class LiveOutput:
         pts = packet.pts if packet.pts is not None else dts
         if dts is None:
             return
-        time_base = packet.time_base or output.template.time_base
+        time_base = packet.time_base or output.stream_template.time_base
         if self._origin is None or self._continue_from is not None:
             self._set_origin(Fraction(dts) * time_base, Fraction(pts) * time_base)
         shift = round(self._origin / time_base)
@@ -346,7 +346,7 @@ class LiveOutput:
         next_msn = max(t.next_msn for t in self._tracks.values())
         for track, output in self._tracks.items():
             if templates and track in templates:
-                output.template = templates[track]
+                output.replace_template(templates[track])
             output.flushed = False
             output.started = False
             output.segments_claimed = 0

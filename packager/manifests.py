@@ -78,7 +78,7 @@ def mpd(
             id=track.name, content_type=track.kind, codecs=track.info.codec, bandwidth=peak,
             timescale=track.info.timescale, segments=complete, width=width, height=height,
             frame_rate=f"{rate:g}" if rate else None,
-            sample_rate=None if track.is_video else track.template.codec_context.sample_rate,
+            sample_rate=None if track.is_video else track.stream_template.sample_rate,
             channels=None if track.is_video else channels(track),
         ))
     longest = max(t.window.max_segment_duration for t in tracks)
@@ -101,13 +101,12 @@ def mpd(
 
 
 def video_size(track: TrackOutput) -> tuple[int, int]:
-    context = track.template.codec_context
-    return context.width, context.height
+    return track.stream_template.width or 0, track.stream_template.height or 0
 
 
 def frame_rate(track: TrackOutput) -> float | None:
     """The stream's average frame rate, else the rate measured on the published parts."""
-    rate = track.template.average_rate
+    rate = track.stream_template.frame_rate
     if rate:
         return float(rate)
     if track.total_seconds:
@@ -116,6 +115,4 @@ def frame_rate(track: TrackOutput) -> float | None:
 
 
 def channels(track: TrackOutput) -> int | None:
-    context = track.template.codec_context
-    layout = getattr(context, "layout", None)
-    return getattr(layout, "nb_channels", None) or getattr(context, "channels", None)
+    return track.stream_template.channels

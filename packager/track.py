@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 
 from packager.atomic import write_atomic
-from packager.cmaf import Fragment, TrackFragmenter
+from packager.cmaf import Fragment, StreamTemplate, TrackFragmenter
 from packager.hls import target_duration
 from packager.isobmff import FragmentSamples, TrackInfo, build_fragment, parse_fragment_samples
 from packager.window import Part, Segment, TrackWindow
@@ -58,7 +58,7 @@ class TrackOutput:
     ) -> None:
         self.name = name
         self.kind = template.type
-        self.template = template
+        self.stream_template = StreamTemplate(template)
         self.out_dir = out_dir
         self.part_target = part_target
         self.configured_bandwidth = bandwidth
@@ -97,9 +97,12 @@ class TrackOutput:
     def feed(self, packet: av.Packet, sample: Sample) -> None:
         """Record the sample, then mux: the muxer may hand back fragments during the call."""
         if self.fragmenter is None:
-            self.fragmenter = TrackFragmenter(self.template, self._take_init, self.fragments.append)
+            self.fragmenter = TrackFragmenter(self.stream_template, self._take_init, self.fragments.append)
         self.samples.append(sample)
         self.fragmenter.mux(packet)
+
+    def replace_template(self, template: av.stream.Stream) -> None:
+        self.stream_template = StreamTemplate(template)
 
     def flush(self) -> None:
         if self.fragmenter is not None:
