@@ -102,8 +102,8 @@ class Variant:
     uri: str
     bandwidth: int
     average_bandwidth: int
-    width: int
-    height: int
+    width: int | None
+    height: int | None
     codecs: str
     frame_rate: float | None
 
@@ -128,8 +128,9 @@ def master_playlist(variants: Sequence[Variant], audio: AudioRendition | None) -
             f"BANDWIDTH={variant.bandwidth}",
             f"AVERAGE-BANDWIDTH={variant.average_bandwidth}",
             f'CODECS="{variant.codecs}"',
-            f"RESOLUTION={variant.width}x{variant.height}",
         ]
+        if variant.width and variant.height:
+            attributes.append(f"RESOLUTION={variant.width}x{variant.height}")
         if variant.frame_rate:
             attributes.append(f"FRAME-RATE={variant.frame_rate:.3f}")
         if audio is not None:

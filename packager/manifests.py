@@ -59,6 +59,11 @@ def master_playlist(tracks: Iterable[TrackOutput]) -> str:
             average_bandwidth=average + audio_average, width=width, height=height,
             codecs=codecs, frame_rate=frame_rate(video),
         ))
+    if not variants and audio is not None:  # audio-only stream: the audio playlist is the variant
+        return hls.master_playlist([hls.Variant(
+            uri=f"{audio.name}/index.m3u8", bandwidth=audio_peak, average_bandwidth=audio_average,
+            width=None, height=None, codecs=audio.info.codec, frame_rate=None,
+        )], None)
     rendition = hls.AudioRendition(f"{audio.name}/index.m3u8", channels(audio)) if audio else None
     return hls.master_playlist(variants, rendition)
 

@@ -312,3 +312,22 @@ def test_discontinuity_starts_a_new_init_and_continues_numbering(clip_1s_gop, tm
     data = (tmp_path / "origin" / "init_1.mp4").read_bytes() + (tmp_path / "origin" / f"seg_{switch}.m4s").read_bytes()
     times = decode_times(data, tmp_path / "d.mp4")
     assert times and times[0][2]
+
+
+def test_audio_only_stream_leads_its_own_segments(clip_1s_gop, tmp_path):
+    events = []
+    output = LiveOutput(PackagerConfig(tmp_path), events.append, clock=lambda: FAKE_NOW)
+    with av.open(str(clip_1s_gop)) as source:
+        track = output.add_audio(source.streams.audio[0])
+        for packet in source.demux(source.streams.audio[0]):
+            if packet.size:
+                output.mux(track, packet)
+    output.close()
+    playlist = parse_media_playlist((tmp_path / "audio" / "index.m3u8").read_text())
+    durations = [s.duration for s in playlist.segments]
+    assert all(2.0 <= d < 2.03 for d in durations[:3]) and sum(durations) == pytest.approx(6.03, abs=0.03)
+    master = (tmp_path / "master.m3u8").read_text().splitlines()
+    assert master[-2].startswith("#EXT-X-STREAM-INF:") and 'CODECS="mp4a.40.2"' in master[-2]
+    assert "RESOLUTION" not in master[-2] and master[-1] == "audio/index.m3u8"
+    root = ET.fromstring((tmp_path / "index.mpd").read_text())
+    assert [s.get("contentType") for s in root.findall(".//d:AdaptationSet", MPD_NS)] == ["audio"]
