@@ -21,24 +21,16 @@ timestamps equal the input ones (tested by decoding the output).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import av
 
-from packager.isobmff import BoxError, FragmentTiming, TrackInfo, parse_fragment_timing, parse_init, read_box_header
+from packager.isobmff import BoxError, TrackInfo, parse_init, read_box_header
+from packager.moof import Fragment, parse_fragment
 
 MOVFLAGS = "frag_every_frame+empty_moov+default_base_moof+cmaf+frag_discont"
 VIDEO_TIMESCALE = 90000
 MAX_INTERLEAVE_DELTA_US = 100_000
-
-
-@dataclass(frozen=True)
-class Fragment:
-    """One moof+mdat pair as written by the muxer, with its timing read back from the boxes."""
-
-    data: bytes
-    timing: FragmentTiming
 
 
 class BoxSplitter:
@@ -198,8 +190,7 @@ class TrackFragmenter:
 
     def _take_fragment(self, data: bytes) -> None:
         assert self._info is not None, "fragment before init"
-        timing = parse_fragment_timing(data, self._info.default_sample_duration)
-        self._on_fragment(Fragment(data, timing))
+        self._on_fragment(parse_fragment(data, self._info.default_sample_duration, self._info.default_sample_flags))
 
 
 

@@ -31,7 +31,7 @@ import av
 from packager import manifests
 from packager.atomic import remove_quietly, write_atomic
 from packager.boundaries import SegmentBoundaries
-from packager.cmaf import Fragment
+from packager.moof import Fragment
 from packager.track import AudioTrackId, Sample, TrackId, TrackOutput, VideoTrackId
 
 ORIGIN_MARGIN = Fraction(10)
@@ -204,7 +204,7 @@ class LiveOutput:
         for output in self._ordered_tracks():
             while output.fragments:
                 fragment = output.fragments[0]
-                if fragment.timing.sample_count != 1:
+                if fragment.sample_count != 1:
                     raise RuntimeError(f"{output.name}: expected one sample per fragment")
                 head = output.samples[0]
                 following = output.samples[1] if len(output.samples) > 1 else None
@@ -248,14 +248,14 @@ class LiveOutput:
             self._emit({"event": "init", "rendition": output.name, "path": output.init_path})
         if head.starts_segment or output.window.current is None:
             assert output.info is not None and self._anchor is not None
-            start = fragment.timing.base_decode_time + round((head.pts - head.dts) * output.info.timescale)
+            start = fragment.base_decode_time + round((head.pts - head.dts) * output.info.timescale)
             anchor_media, anchor_wall = self._anchor
             output.open_segment(start, anchor_wall + head.pts - anchor_media)
             if self._stream_start is None and output is self._leader:
                 self._stream_start = head.pts
         output.add_to_part(fragment, head)
         ends_segment = following is None or bool(following.starts_segment)
-        if ends_segment or output.part_is_full(fragment.timing.duration):
+        if ends_segment or output.part_is_full(fragment.duration):
             self._publish_part(output, ends_segment)
 
     def _publish_part(self, output: TrackOutput, ends_segment: bool) -> None:

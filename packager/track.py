@@ -13,9 +13,10 @@ from pathlib import Path
 import av
 
 from packager.atomic import write_atomic
-from packager.cmaf import Fragment, StreamTemplate, TrackFragmenter
+from packager.cmaf import StreamTemplate, TrackFragmenter
 from packager.hls import target_duration
-from packager.isobmff import FragmentSamples, TrackInfo, build_fragment, parse_fragment_samples
+from packager.isobmff import TrackInfo
+from packager.moof import Fragment, build_fragment
 from packager.window import Part, Segment, TrackWindow
 
 
@@ -78,7 +79,7 @@ class TrackOutput:
         self.last_duration = 0  # of the last packet, in its time base, to fill missing ones
         self.last_dts: int | None = None
         self.segment_data: list[bytes] = []
-        self.part_fragments: list[FragmentSamples] = []
+        self.part_fragments: list[Fragment] = []
         self.fragment_sequence = 0
         self.part_ticks = 0
         self.part_independent: bool | None = None
@@ -134,8 +135,8 @@ class TrackOutput:
         assert self.info is not None
         if not self.part_fragments:
             self.part_independent = sample.keyframe
-        self.part_fragments.append(parse_fragment_samples(fragment.data, self.info))
-        self.part_ticks += fragment.timing.duration
+        self.part_fragments.append(fragment)
+        self.part_ticks += fragment.duration
         self.total_samples += 1
 
     def part_is_full(self, next_ticks: int) -> bool:
@@ -166,11 +167,8 @@ class TrackOutput:
 
     def _merge_part_fragments(self) -> bytes:
         """The part's frames as one moof+mdat (one CMAF chunk), not one fragment per frame."""
-        first = self.part_fragments[0]
-        samples = [sample for fragment in self.part_fragments for sample in fragment.samples]
-        payload = b"".join(fragment.payload for fragment in self.part_fragments)
         self.fragment_sequence += 1
-        return build_fragment(self.fragment_sequence, first.track_id, first.base_decode_time, samples, payload)
+        return build_fragment(self.fragment_sequence, self.part_fragments)
 
     def complete_segment(self) -> Segment:
         segment = self.window.complete_current()

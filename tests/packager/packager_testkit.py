@@ -152,14 +152,15 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
 
 def fragment_ticks(data: bytes) -> tuple[int, int]:
     """(first tfdt, summed sample durations) of all moof boxes in a segment or part file."""
-    from packager.isobmff import iter_boxes, parse_fragment_timing
+    from packager.isobmff import iter_boxes
+    from packager.moof import parse_fragment
 
     first = None
     total = 0
     boxes = list(iter_boxes(data))
     for index, box in enumerate(boxes):
         if box.type == "moof":
-            timing = parse_fragment_timing(data[box.offset : boxes[index + 1].end])
+            timing = parse_fragment(data[box.offset : boxes[index + 1].end])
             first = timing.base_decode_time if first is None else first
             total += timing.duration
     return first, total

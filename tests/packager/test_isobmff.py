@@ -8,10 +8,8 @@ import av
 import pytest
 
 from packager.cmaf import BoxSplitter, StreamTemplate, TrackFragmenter, adts_audio_specific_config
-from packager.isobmff import (
-    BoxError, build_fragment, iter_boxes, parse_fragment_samples, parse_fragment_timing, parse_init,
-    read_box_header,
-)
+from packager.isobmff import BoxError, iter_boxes, parse_init, read_box_header
+from packager.moof import build_fragment, parse_fragment
 
 
 @pytest.fixture(scope="module")
@@ -42,27 +40,27 @@ def test_one_sample_per_fragment_with_contiguous_decode_times(fragmented):
     info = parse_init(init)
     expected = None
     for fragment in fragments:
-        timing = parse_fragment_timing(fragment)
+        timing = parse_fragment(fragment, info.default_sample_duration, info.default_sample_flags)
         assert timing.sample_count == 1
         if expected is not None:
             assert timing.base_decode_time == expected
         expected = timing.base_decode_time + timing.duration
     assert len(fragments) == 150
-    keyframes = [parse_fragment_timing(f).first_sample_is_sync for f in fragments]
+    keyframes = [parse_fragment(f, 0, info.default_sample_flags).first_sample_is_sync for f in fragments]
     assert [i for i, k in enumerate(keyframes) if k] == list(range(0, 150, 25))
-    samples = parse_fragment_samples(fragments[0], info)
-    assert samples.samples[0].size == len(samples.payload)
+    first = parse_fragment(fragments[0])
+    assert first.samples[0].size == len(first.payload) and first.data == fragments[0]
 
 
 def test_merged_fragment_decodes_like_the_originals(fragmented, tmp_path):
     init, fragments = fragmented
     info = parse_init(init)
-    parsed = [parse_fragment_samples(f, info) for f in fragments[:12]]
-    merged = build_fragment(1, parsed[0].track_id, parsed[0].base_decode_time,
-                            [s for p in parsed for s in p.samples], b"".join(p.payload for p in parsed))
-    timing = parse_fragment_timing(merged)
-    assert timing.sample_count == 12
-    assert timing.duration == sum(parse_fragment_timing(f).duration for f in fragments[:12])
+    parsed = [parse_fragment(f, info.default_sample_duration, info.default_sample_flags) for f in fragments[:12]]
+    merged = build_fragment(1, parsed)
+    timing = parse_fragment(merged)
+    assert timing.sample_count == 12 and timing.first_sample_is_sync
+    assert timing.duration == sum(p.duration for p in parsed)
+    assert [s.composition_offset for s in timing.samples] == [s.composition_offset for p in parsed for s in p.samples]
     (tmp_path / "a.mp4").write_bytes(init + b"".join(fragments[:12]))
     (tmp_path / "b.mp4").write_bytes(init + merged)
     frames = []
@@ -101,7 +99,7 @@ def test_truncated_fragments_raise_box_errors(fragmented, cut):
     _, fragments = fragmented
     moof = next(iter_boxes(fragments[0]))
     with pytest.raises(BoxError):
-        parse_fragment_timing(fragments[0][: min(cut, moof.size - 1)])
+        parse_fragment(fragments[0][: min(cut, moof.size - 1)])
 
 
 def test_truncated_or_mutated_init_raises_box_error(fragmented):
@@ -129,3 +127,12 @@ def test_adts_config():
     header = bytes([0xFF, 0xF1, 0x4C, 0x40, 0x20, 0x1F, 0xFC])
     assert adts_audio_specific_config(header) == bytes([0x11, 0x88])
     assert adts_audio_specific_config(b"\x21\x10\x05") is None
+
+
+def test_mutated_fragment_sizes_raise_box_errors(fragmented):
+    _, fragments = fragmented
+    data = bytearray(fragments[30])
+    mdat = list(iter_boxes(bytes(data)))[1]
+    data[mdat.offset : mdat.offset + 4] = struct.pack(">I", 9)  # mdat smaller than its samples
+    with pytest.raises(BoxError):
+        parse_fragment(bytes(data))

@@ -9,7 +9,8 @@ from pathlib import Path
 import av
 import pytest
 
-from packager.isobmff import iter_boxes, parse_fragment_samples, parse_init, SAMPLE_IS_NON_SYNC
+from packager.isobmff import iter_boxes, parse_init
+from packager.moof import SAMPLE_IS_NON_SYNC, parse_fragment
 from packager.live import LiveOutput, PackagerConfig
 from packager_testkit import FAKE_NOW, decode_times, fragment_ticks, package, parse_media_playlist
 
@@ -66,7 +67,7 @@ def test_part_flags_match_keyframes_and_segments_equal_their_parts(gop1_run, tmp
             for part, listed in zip(parts, segment.parts):
                 boxes = [b.type for b in iter_boxes(part)]
                 assert boxes == ["moof", "mdat"], "a part is one CMAF chunk"
-                samples = parse_fragment_samples(part, info).samples
+                samples = parse_fragment(part, info.default_sample_duration, info.default_sample_flags).samples
                 assert listed.independent == (not samples[0].flags & SAMPLE_IS_NON_SYNC)
                 decoded = decode_times((out / rendition / "init.mp4").read_bytes() + part, tmp_path / "p.mp4")
                 assert decoded[0][2] == listed.independent
