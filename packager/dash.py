@@ -1,5 +1,9 @@
 """Low-latency DASH MPD text from the window model. Pure functions, no I/O.
 
+The timeline of a live MPD ends with the segment being written, announced with the duration
+of the last complete one (exact for a fixed GOP; corrected by the next MPD otherwise): its
+availability starts one part after its start, which is what makes the MPD low latency.
+
 One Period, one video AdaptationSet holding every video Representation and one audio
 AdaptationSet. Each Representation has its own SegmentTemplate + SegmentTimeline (exact
 durations read from the fragments, in that track's timescale). Low latency per the DASH-IF
@@ -34,6 +38,7 @@ class Representation:
     bandwidth: int
     timescale: int
     segments: Sequence[Segment]  # complete segments, oldest first
+    next_segment_ticks: int | None = None  # announce the segment being written, with this duration
     width: int | None = None
     height: int | None = None
     frame_rate: str | None = None
@@ -126,17 +131,24 @@ def _segment_template(rep: Representation, p: Presentation) -> list[str]:
         attributes["availabilityTimeOffset"] = _seconds(max(0.0, p.segment_target - p.part_target))
         attributes["availabilityTimeComplete"] = "false"
     lines = [f"        <SegmentTemplate{_attrs(attributes)}>", "          <SegmentTimeline>"]
-    lines.extend(f"            {entry}" for entry in timeline_entries(rep.segments))
+    next_ticks = None if p.ended else rep.next_segment_ticks
+    lines.extend(f"            {entry}" for entry in timeline_entries(rep.segments, next_ticks))
     lines.extend(["          </SegmentTimeline>", "        </SegmentTemplate>"])
     return lines
 
 
-def timeline_entries(segments: Sequence[Segment]) -> list[str]:
-    """`<S>` elements: `t` where the timeline starts or jumps, runs of equal `d` folded into `r`."""
+def timeline_entries(segments: Sequence[Segment], next_segment_ticks: int | None = None) -> list[str]:
+    """`<S>` elements: `t` where the timeline starts or jumps, runs of equal `d` folded into `r`.
+
+    `next_segment_ticks` appends the segment being written right after the last one, with
+    that (predicted) duration: a low-latency client may fetch it while it grows.
+    """
+    spans = [(segment.start, segment.ticks) for segment in segments]
+    if spans and next_segment_ticks:
+        spans.append((spans[-1][0] + spans[-1][1], next_segment_ticks))
     runs: list[list[int]] = []  # [t, d, repeat, explicit_t]
     expected_start: int | None = None
-    for segment in segments:
-        start, length = segment.start, segment.ticks
+    for start, length in spans:
         contiguous = expected_start is not None and start == expected_start
         if runs and contiguous and runs[-1][1] == length:
             runs[-1][2] += 1

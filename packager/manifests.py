@@ -85,6 +85,7 @@ def mpd(
             frame_rate=f"{rate:g}" if rate else None,
             sample_rate=None if track.is_video else track.stream_template.sample_rate,
             channels=None if track.is_video else channels(track),
+            next_segment_ticks=complete[-1].ticks if complete else None,
         ))
     longest = max(t.window.max_segment_duration for t in tracks)
     end = max((s.start + s.ticks) / s.timescale for t in tracks for s in t.window.segments if s.complete)

@@ -25,6 +25,11 @@ def test_timeline_folds_repeats_and_marks_jumps():
     ]
 
 
+def test_timeline_announces_the_segment_being_written():
+    segments = _segments([(900000, 180000), (1080000, 90000)])
+    assert timeline_entries(segments, 90000) == ['<S t="900000" d="180000"/>', '<S d="90000" r="1"/>']
+
+
 def _presentation(**overrides):
     values = dict(availability_start=1_800_000_000.0, publish_time=1_800_000_010.0, presentation_offset=10.0,
                   segment_target=2.0, part_target=0.5, max_segment_duration=2.0, time_shift_buffer_depth=16.0,
@@ -51,8 +56,10 @@ def test_dynamic_mpd():
 
 
 def test_static_mpd_after_the_end():
-    reps = [Representation("v", "video", "avc1.64001f", 1, 90000, _segments([(900000, 180000)]))]
+    reps = [Representation("v", "video", "avc1.64001f", 1, 90000, _segments([(900000, 180000)]),
+                           next_segment_ticks=180000)]
     root = ET.fromstring(mpd(_presentation(ended=True, media_duration=2.0), reps))
+    assert [s.get("r") for s in root.iterfind(".//d:S", NS)] == [None]
     assert root.get("type") == "static" and root.get("mediaPresentationDuration") == "PT2S"
     assert root.get("minimumUpdatePeriod") is None
     assert root.find(".//d:SegmentTemplate", NS).get("availabilityTimeOffset") is None

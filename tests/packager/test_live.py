@@ -124,14 +124,15 @@ def test_master_playlist(gop1_run):
 
 
 def test_ffprobe_reads_master_playlist_and_mpd(gop1_run):
-    for name in ("master.m3u8", "index.mpd"):
+    for name in ("master.m3u8", "origin/index.m3u8", "audio/index.m3u8", "index.mpd"):
         result = subprocess.run(
             ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
              str(gop1_run.out_dir / name)],
             capture_output=True, text=True, timeout=60,
         )
         assert result.returncode == 0, result.stderr
-        assert {"h264", "aac"} <= set(result.stdout.split()), (name, result.stdout, result.stderr)
+        expected = {"origin/index.m3u8": {"h264"}, "audio/index.m3u8": {"aac"}}.get(name, {"h264", "aac"})
+        assert expected <= set(result.stdout.split()), (name, result.stdout, result.stderr)
 
 
 def test_mpd_timeline_matches_segment_files(gop1_run):
@@ -158,8 +159,12 @@ def test_mpd_timeline_matches_segment_files(gop1_run):
 
 
 def test_live_mpd_is_dynamic_and_low_latency(gop1_run):
-    text = [e for e in gop1_run.events if e["event"] == "mpd"][0]["text"]
-    root = ET.fromstring(text)
+    mpds = [e["text"] for e in gop1_run.events if e["event"] == "mpd"]
+    # the live timeline announces the segment being written after the complete ones
+    first = ET.fromstring(mpds[0])
+    video = first.find(".//d:Representation[@id='origin']/d:SegmentTemplate/d:SegmentTimeline", MPD_NS)
+    assert [(s.get("d"), s.get("r")) for s in video] == [("180000", "1")]
+    root = ET.fromstring(mpds[-2])
     assert root.get("type") == "dynamic"
     for attribute in ("availabilityStartTime", "publishTime", "minimumUpdatePeriod",
                       "timeShiftBufferDepth", "suggestedPresentationDelay"):
