@@ -121,37 +121,44 @@ class LiveOutput:
         if self._closed:
             raise RuntimeError("LiveOutput is closed")
         output = self._tracks[track]
-        if packet.size == 0:
+        prepared = self._prepare(output, packet)
+        if prepared is None:
             return
+        copy, sample = prepared
+        if output is self._leader and output.is_video:
+            sample.starts_segment = self._boundaries.is_segment_start(sample.pts, sample.keyframe)
+            if sample.starts_segment:
+                self._boundary_times.append(sample.pts)
+            self._leader_progress = max(self._leader_progress, sample.dts)
+        if not output.is_video and output is not self._leader and not output.started:
+            self._hold_early_audio(output, copy, sample)
+        else:
+            output.feed(copy, sample)
+            if output is self._leader and self._early_audio:
+                self._release_early_audio()
+        self._publish()
+
+    def _prepare(self, output: TrackOutput, packet: av.Packet) -> tuple[av.Packet, Sample] | None:
+        """The packager's own copy of the packet on the shared timeline, or None to drop it
+        (empty, no timestamps, or video before the track's first keyframe)."""
+        if packet.size == 0:
+            return None
         dts = packet.dts if packet.dts is not None else packet.pts
         pts = packet.pts if packet.pts is not None else dts
         if dts is None:
-            return
+            return None
         time_base = packet.time_base or output.stream_template.time_base
         if self._origin is None or self._continue_from is not None:
             self._set_origin(Fraction(dts) * time_base, Fraction(pts) * time_base)
         shift = round(self._origin / time_base)
         sample = Sample(float((pts - shift) * time_base), float((dts - shift) * time_base), packet.is_keyframe)
         if sample.dts < 0:
-            return
+            return None
         if output.is_video and not output.started:
             if not sample.keyframe:
-                return
+                return None
             output.started = True
-        copy = self._copy(packet, output, pts - shift, dts - shift, time_base)
-        if output is self._leader and output.is_video:
-            sample.starts_segment = self._boundaries.is_segment_start(sample.pts, sample.keyframe)
-            if sample.starts_segment:
-                self._boundary_times.append(sample.pts)
-            self._leader_progress = max(self._leader_progress, sample.dts)
-        elif not output.is_video and self._leader is not output and not output.started:
-            self._hold_early_audio(output, copy, sample)
-            self._publish()
-            return
-        output.feed(copy, sample)
-        if output is self._leader and self._early_audio:
-            self._release_early_audio()
-        self._publish()
+        return self._copy(packet, output, pts - shift, dts - shift, time_base), sample
 
     def _copy(self, packet: av.Packet, output: TrackOutput, pts: int, dts: int, time_base: Fraction) -> av.Packet:
         copy = av.Packet(packet)  # shares the caller's buffer through the buffer protocol
@@ -253,7 +260,7 @@ class LiveOutput:
             output.open_segment(start, anchor_wall + head.pts - anchor_media)
             if self._stream_start is None and output is self._leader:
                 self._stream_start = head.pts
-        output.add_to_part(fragment, head)
+        output.add_to_part(fragment)
         ends_segment = following is None or bool(following.starts_segment)
         if ends_segment or output.part_is_full(fragment.duration):
             self._publish_part(output, ends_segment)

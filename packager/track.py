@@ -130,11 +130,12 @@ class TrackOutput:
         self.window.open_segment(segment)
         return segment
 
-    def add_to_part(self, fragment: Fragment, sample: Sample) -> None:
-        """Append one frame's fragment to the part being assembled."""
+    def add_to_part(self, fragment: Fragment) -> None:
+        """Append one frame's fragment to the part being assembled (independent = it starts
+        with a sync sample, as the muxer flagged it)."""
         assert self.info is not None
         if not self.part_fragments:
-            self.part_independent = sample.keyframe
+            self.part_independent = fragment.first_sample_is_sync
         self.part_fragments.append(fragment)
         self.part_ticks += fragment.duration
         self.total_samples += 1
