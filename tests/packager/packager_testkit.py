@@ -40,8 +40,15 @@ class Run:
         return [e for e in self.events if e["event"] == kind and (rendition is None or e.get("rendition") == rendition)]
 
 
-def package(clip: Path, out_dir: Path, *, names: tuple[str, ...] = ("origin",), **config) -> Run:
-    """Demux `clip` with PyAV and feed every packet to a LiveOutput, as fast as possible."""
+def package(clip: Path, out_dir: Path, *, names: tuple[str, ...] = ("origin",),
+            lag: dict[str, int] | None = None, **config) -> Run:
+    """Demux `clip` with PyAV and feed every packet to a LiveOutput, as fast as possible.
+
+    `lag` holds a track's packets back by that many packets of the whole stream, the way a
+    slower encoder thread would deliver them late (order within the track is kept).
+    """
+    lag = lag or {}
+    held: list[tuple[int, object, av.Packet]] = []  # (release at packet count, track, packet)
     events: list[dict] = []
     output = LiveOutput(PackagerConfig(out_dir, **config), events.append, clock=lambda: FAKE_NOW)
     run = Run(out_dir, events)
@@ -53,14 +60,22 @@ def package(clip: Path, out_dir: Path, *, names: tuple[str, ...] = ("origin",), 
                 tracks[stream.index] = output.add_video(names_left.pop(0), stream)
             elif stream.type == "audio":
                 tracks[stream.index] = output.add_audio(stream)
+        count = 0
         for packet in container.demux():
             if packet.size == 0:
                 continue
+            count += 1
             track = tracks[packet.stream.index]
             name = track.rendition
             if name not in run.source_first_pts and (packet.stream.type != "video" or packet.is_keyframe):
                 run.source_first_pts[name] = float(packet.pts * packet.time_base)
-            output.mux(track, packet)
+            held.append((count + lag.get(name, 0), track, packet))
+            while held and min(release for release, _, _ in held) <= count:
+                ready = min(range(len(held)), key=lambda i: held[i][0])
+                _, ready_track, ready_packet = held.pop(ready)
+                output.mux(ready_track, ready_packet)
+        for _, ready_track, ready_packet in sorted(held, key=lambda item: item[0]):
+            output.mux(ready_track, ready_packet)
     output.close()
     return run
 

@@ -337,3 +337,24 @@ def test_audio_only_stream_leads_its_own_segments(clip_1s_gop, tmp_path):
     assert "RESOLUTION" not in master[-2] and master[-1] == "audio/index.m3u8"
     root = ET.fromstring((tmp_path / "index.mpd").read_text())
     assert [s.get("contentType") for s in root.findall(".//d:AdaptationSet", MPD_NS)] == ["audio"]
+
+
+@pytest.mark.parametrize("lag", [{"240p": 40}, {"120p": 40}, {"240p": 100, "120p": 50}])
+def test_renditions_delivered_late_or_early_still_share_boundaries(clip_two_sizes, tmp_path, lag):
+    """Encoder threads deliver renditions out of step; the leader's decisions must still hold."""
+    reference = package(clip_two_sizes, tmp_path / "ref", names=("240p", "120p"))
+    run = package(clip_two_sizes, tmp_path / "lag", names=("240p", "120p"), lag=lag)
+    for rendition in ("240p", "120p", "audio"):
+        expected = _check_media_playlist(reference, rendition)
+        got = _check_media_playlist(run, rendition)
+        assert [(s.msn, s.duration, len(s.parts)) for s in got.segments] == \
+            [(s.msn, s.duration, len(s.parts)) for s in expected.segments], rendition
+
+
+def test_audio_far_ahead_of_video_keeps_alignment(clip_1s_gop, gop1_run, tmp_path):
+    """A transcoded video arrives ~1.5 s after the passthrough audio."""
+    run = package(clip_1s_gop, tmp_path, lag={"origin": 110})
+    for rendition in ("origin", "audio"):
+        expected = _playlist(gop1_run, rendition)
+        got = _check_media_playlist(run, rendition)
+        assert [(s.msn, s.duration) for s in got.segments] == [(s.msn, s.duration) for s in expected.segments]
