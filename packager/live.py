@@ -140,7 +140,7 @@ class LiveOutput:
 
     def _prepare(self, output: TrackOutput, packet: av.Packet) -> tuple[av.Packet, Sample] | None:
         """The packager's own copy of the packet on the shared timeline, or None to drop it
-        (empty, no timestamps, or video before the track's first keyframe)."""
+        (empty, no timestamps, dts not increasing, or video before the track's first keyframe)."""
         if packet.size == 0:
             return None
         dts = packet.dts if packet.dts is not None else packet.pts
@@ -153,6 +153,9 @@ class LiveOutput:
         shift = round(self._origin / time_base)
         sample = Sample(float((pts - shift) * time_base), float((dts - shift) * time_base), packet.is_keyframe)
         if sample.dts < 0:
+            return None
+        if output.last_dts is not None and dts - shift <= output.last_dts:
+            output.dropped_packets += 1  # the mp4 muxer refuses non-increasing dts
             return None
         if output.is_video and not output.started:
             if not sample.keyframe:

@@ -78,6 +78,7 @@ class TrackOutput:
         self.discontinuity_sequence = 0
         self.last_duration = 0  # of the last packet, in its time base, to fill missing ones
         self.last_dts: int | None = None
+        self.dropped_packets = 0  # decode timestamps that did not increase
         self.segment_data: list[bytes] = []
         self.part_fragments: list[Fragment] = []
         self.fragment_sequence = 0
@@ -100,7 +101,11 @@ class TrackOutput:
         if self.fragmenter is None:
             self.fragmenter = TrackFragmenter(self.stream_template, self._take_init, self.fragments.append)
         self.samples.append(sample)
-        self.fragmenter.mux(packet)
+        try:
+            self.fragmenter.mux(packet)
+        except Exception:
+            self.samples.pop()  # keep samples and fragments paired one to one
+            raise
 
     def replace_template(self, template: av.stream.Stream) -> None:
         self.stream_template = StreamTemplate(template)

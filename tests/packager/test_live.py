@@ -12,7 +12,7 @@ import pytest
 from packager.isobmff import iter_boxes, parse_init
 from packager.moof import SAMPLE_IS_NON_SYNC, parse_fragment
 from packager.live import LiveOutput, PackagerConfig
-from packager_testkit import FAKE_NOW, decode_times, fragment_ticks, package, parse_media_playlist
+from packager_testkit import FAKE_NOW, Run, decode_times, fragment_ticks, package, parse_media_playlist
 
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 
@@ -358,3 +358,22 @@ def test_audio_far_ahead_of_video_keeps_alignment(clip_1s_gop, gop1_run, tmp_pat
         expected = _playlist(gop1_run, rendition)
         got = _check_media_playlist(run, rendition)
         assert [(s.msn, s.duration) for s in got.segments] == [(s.msn, s.duration) for s in expected.segments]
+
+
+def test_repeated_or_backward_dts_is_dropped_not_fatal(clip_1s_gop, tmp_path):
+    events = []
+    output = LiveOutput(PackagerConfig(tmp_path), events.append, clock=lambda: FAKE_NOW)
+    with av.open(str(clip_1s_gop)) as source:
+        stream = source.streams.video[0]
+        track = output.add_video("origin", stream)
+        previous = None
+        for packet in source.demux(stream):
+            if packet.size == 0:
+                continue
+            output.mux(track, packet)
+            if previous is not None:
+                output.mux(track, previous)  # a duplicate from the past
+            previous = packet
+    output.close()
+    playlist = _check_media_playlist(Run(tmp_path, events), "origin")
+    assert [s.duration for s in playlist.segments] == [2.0, 2.0, 2.0]
