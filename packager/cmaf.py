@@ -11,6 +11,10 @@ per frame, the packager groups frames into parts itself (exact part durations, p
 above the target, segment cuts exactly where it decides). A frame's fragment comes out when
 the next frame is muxed, with its exact duration (the next dts − its dts).
 
+`delay_moov`: the init segment (ftyp+moov) is written with the first fragment instead of at
+open, so a template without extradata (an encoder's stream without global header, H.264 with
+in-band SPS/PPS) still gets a real avcC built from the first keyframe.
+
 Timestamps: the mp4 muxer rebases each track so its first sample starts at 0 — fatal for A/V
 sync when every track has its own muxer. `frag_discont` makes it keep the input timeline
 instead; in that mode it anchors the *decode* timeline on the first packet's pts, so a video
@@ -28,7 +32,7 @@ import av
 from packager.isobmff import BoxError, TrackInfo, parse_init, read_box_header
 from packager.moof import Fragment, parse_fragment
 
-MOVFLAGS = "frag_every_frame+empty_moov+default_base_moof+cmaf+frag_discont"
+MOVFLAGS = "frag_every_frame+empty_moov+delay_moov+default_base_moof+cmaf+frag_discont"
 VIDEO_TIMESCALE = 90000
 MAX_INTERLEAVE_DELTA_US = 100_000
 

@@ -377,3 +377,40 @@ def test_repeated_or_backward_dts_is_dropped_not_fatal(clip_1s_gop, tmp_path):
     output.close()
     playlist = _check_media_playlist(Run(tmp_path, events), "origin")
     assert [s.duration for s in playlist.segments] == [2.0, 2.0, 2.0]
+
+
+class _NullSink:
+    def write(self, data):
+        return len(data)
+
+
+def test_template_without_extradata_gets_avcc_from_the_first_keyframe(tmp_path):
+    """An encoder's packets (Annex B, SPS/PPS in band) with a mux-only template stream."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 160, 120, "yuv420p"
+    encoder.time_base = Fraction(1, 25)
+    encoder.options = {"g": "25", "bf": "0", "sc_threshold": "0"}
+    holder = av.open(_NullSink(), "w", format="mpegts")
+    template = holder.add_stream("h264", rate=25)
+    template.width, template.height = 160, 120
+    assert not template.codec_context.extradata
+    events = []
+    output = LiveOutput(PackagerConfig(tmp_path), events.append, clock=lambda: FAKE_NOW)
+    track = output.add_video("v", template)
+    frames = [av.VideoFrame.from_ndarray(np.full((120, 160, 3), i, np.uint8), format="rgb24") for i in range(75)]
+    for index, frame in enumerate([*frames, None]):
+        if frame is not None:
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+        for packet in encoder.encode(frame):
+            packet.time_base = Fraction(1, 25)
+            output.mux(track, packet)
+    output.close()
+    init = (tmp_path / "v" / "init.mp4").read_bytes()
+    assert parse_init(init).codec.startswith("avc1.64")
+    times = decode_times(init + (tmp_path / "v" / "seg_0.m4s").read_bytes(), tmp_path / "d.mp4")
+    assert len(times) == 50 and times[0][2]
