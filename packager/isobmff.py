@@ -95,6 +95,7 @@ class TrackInfo:
     codec: str
     default_sample_duration: int
     default_sample_flags: int = 0
+    sample_rate: int | None = None  # audio: from the AudioSpecificConfig when AAC
 
 
 def parse_init(init: bytes) -> TrackInfo:
@@ -112,6 +113,7 @@ def parse_init(init: bytes) -> TrackInfo:
     if stsd is None:
         raise BoxError("no stsd")
     codec = _codec_string(init, stsd)
+    sample_rate = _sample_rate(init, stsd) if codec.startswith("mp4a") else None
     trex = find_box(init, "moov/mvex/trex")
     default_duration = default_flags = 0
     if trex is not None:
@@ -120,18 +122,28 @@ def parse_init(init: bytes) -> TrackInfo:
             default_duration, _, default_flags = struct.unpack_from(">III", init, pos + 8)
         except struct.error as exc:
             raise BoxError("truncated trex") from exc
-    return TrackInfo(timescale, codec, default_duration, default_flags)
+    return TrackInfo(timescale, codec, default_duration, default_flags, sample_rate)
 
 
 VISUAL_SAMPLE_ENTRY_SIZE = 78  # fields before the child boxes of avc1/hvc1/...
 AUDIO_SAMPLE_ENTRY_SIZE = 28
 
 
-def _codec_string(data: bytes, stsd: BoxHeader) -> str:
+def _sample_entry(data: bytes, stsd: BoxHeader) -> BoxHeader:
     _, _, pos = full_box(data, stsd)
     entry = read_box_header(data, pos + 4)
     if entry is None or entry.end > stsd.end:
         raise BoxError("truncated stsd")
+    return entry
+
+
+def _sample_rate(data: bytes, stsd: BoxHeader) -> int | None:
+    _, config = _esds_config(data, _sample_entry(data, stsd))
+    return aac_sample_rate(config)
+
+
+def _codec_string(data: bytes, stsd: BoxHeader) -> str:
+    entry = _sample_entry(data, stsd)
     kind = entry.type
     if kind in ("avc1", "avc3"):
         avcc = find_box(data, "avcC", entry.payload_offset + VISUAL_SAMPLE_ENTRY_SIZE, entry.end)
@@ -147,13 +159,37 @@ def _codec_string(data: bytes, stsd: BoxHeader) -> str:
 
 
 def _mp4a_codec_string(data: bytes, entry: BoxHeader) -> str:
+    object_type, config = _esds_config(data, entry)
+    if object_type is None:
+        return "mp4a.40.2"
+    if object_type == 0x40 and config:
+        return f"mp4a.40.{config[0] >> 3}"
+    return f"mp4a.{object_type:02x}"
+
+
+AAC_SAMPLE_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
+
+
+def aac_sample_rate(config: bytes) -> int | None:
+    """Sampling rate from an AudioSpecificConfig (FLV headers claim 44100 whatever it is)."""
+    if len(config) < 2:
+        return None
+    index = ((config[0] & 0x07) << 1) | (config[1] >> 7)
+    if index == 15:
+        if len(config) < 5:
+            return None
+        return ((config[1] & 0x7F) << 17) | (config[2] << 9) | (config[3] << 1) | (config[4] >> 7)
+    return AAC_SAMPLE_RATES[index] if index < len(AAC_SAMPLE_RATES) else None
+
+
+def _esds_config(data: bytes, entry: BoxHeader) -> tuple[int | None, bytes]:
+    """(objectTypeIndication, DecoderSpecificInfo bytes) from the esds of an mp4a entry."""
     esds = find_box(data, "esds", entry.payload_offset + AUDIO_SAMPLE_ENTRY_SIZE, entry.end)
     if esds is None:
-        return "mp4a.40.2"
+        return None, b""
     payload = data[esds.payload_offset + 4 : esds.end]
     # ES_Descriptor(0x03) > DecoderConfigDescriptor(0x04) > DecoderSpecificInfo(0x05)
     object_type = None
-    audio_object_type = None
     pos = 0
     while pos < len(payload):
         tag = payload[pos]
@@ -173,14 +209,7 @@ def _mp4a_codec_string(data: bytes, entry: BoxHeader) -> str:
             object_type = payload[pos] if pos < len(payload) else None
             pos += 13
         elif tag == 0x05:
-            if pos < len(payload):
-                audio_object_type = payload[pos] >> 3
-            break
+            return object_type, payload[pos : pos + length]
         else:
             pos += length
-    if object_type is None:
-        return "mp4a.40.2"
-    if object_type == 0x40 and audio_object_type:
-        return f"mp4a.40.{audio_object_type}"
-    return f"mp4a.{object_type:02x}"
-
+    return object_type, b""

@@ -83,7 +83,7 @@ def mpd(
             id=track.name, content_type=track.kind, codecs=track.info.codec, bandwidth=peak,
             timescale=track.info.timescale, segments=complete, width=width, height=height,
             frame_rate=f"{rate:g}" if rate else None,
-            sample_rate=None if track.is_video else track.stream_template.sample_rate,
+            sample_rate=None if track.is_video else (track.info.sample_rate or track.stream_template.sample_rate),
             channels=None if track.is_video else channels(track),
             next_segment_ticks=complete[-1].ticks if complete else None,
         ))

@@ -171,6 +171,8 @@ def test_live_mpd_is_dynamic_and_low_latency(gop1_run):
         assert root.get(attribute), attribute
     timing = root.find("d:UTCTiming", MPD_NS)
     assert timing.get("schemeIdUri") == "urn:mpeg:dash:utc:http-iso:2014" and timing.get("value") == "/time"
+    audio = root.find(".//d:Representation[@id='audio']", MPD_NS)
+    assert audio.get("audioSamplingRate") == "48000"
     sets = root.findall(".//d:AdaptationSet", MPD_NS)
     assert [s.get("contentType") for s in sets] == ["video", "audio"]
     for template in root.iterfind(".//d:SegmentTemplate", MPD_NS):
