@@ -4,7 +4,8 @@ The timeline of a live MPD ends with the segment being written, announced with t
 of the last complete one (exact for a fixed GOP; corrected by the next MPD otherwise): its
 availability starts one part after its start, which is what makes the MPD low latency.
 
-One Period, one video AdaptationSet holding every video Representation and one audio
+One Period per init segment (a discontinuity starts a new one), each with one video
+AdaptationSet holding every video Representation and one audio
 AdaptationSet. Each Representation has its own SegmentTemplate + SegmentTimeline (exact
 durations read from the fragments, in that track's timescale). Low latency per the DASH-IF
 guidelines: `availabilityTimeOffset` (segment duration − part duration) with
@@ -18,7 +19,8 @@ Timeline: segment times are in the packager's media timeline; `presentation_offs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import posixpath
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Sequence
 from xml.sax.saxutils import quoteattr
@@ -84,18 +86,60 @@ def mpd(presentation: Presentation, representations: Sequence[Representation]) -
         lines.append('  <ServiceDescription id="0">')
         lines.append(f'    <Latency target="{round(p.target_latency * 1000)}" referenceId="0"/>')
         lines.append("  </ServiceDescription>")
-    lines.append('  <Period id="0" start="PT0S">')
-    for content_type in ("video", "audio"):
-        chosen = [r for r in representations if r.content_type == content_type]
-        if chosen:
-            lines.extend(_adaptation_set(content_type, chosen, p))
-    lines.append("  </Period>")
+    offset = None if p.ended else max(0.0, p.segment_target - p.part_target)
+    for period in periods(representations, p.presentation_offset, offset):
+        start = duration(period.start - p.presentation_offset)
+        lines.append(f'  <Period id="{period.id}" start="{start}">')
+        for content_type in ("video", "audio"):
+            chosen = [r for r in period.representations if r.content_type == content_type]
+            if chosen:
+                lines.extend(_adaptation_set(content_type, chosen, period))
+        lines.append("  </Period>")
     lines.append(f'  <UTCTiming schemeIdUri="{UTC_TIMING_SCHEME}" value={quoteattr(p.utc_timing_url)}/>')
     lines.append("</MPD>")
     return "\n".join(lines) + "\n"
 
 
-def _adaptation_set(content_type: str, representations: Sequence[Representation], p: Presentation) -> list[str]:
+@dataclass(frozen=True)
+class Period:
+    """Segments sharing one init segment; a discontinuity (new init) starts a new Period."""
+
+    id: str
+    init_name: str  # e.g. "init.mp4", "init_1.mp4"
+    start: float  # media time, seconds
+    representations: Sequence[Representation]
+    availability_time_offset: float | None  # None: a static MPD, every segment is complete
+
+
+def periods(
+    representations: Sequence[Representation], presentation_offset: float, availability_time_offset: float | None,
+) -> list[Period]:
+    """Split each Representation's segments by init segment, in media order. Only the last
+    Period of a live MPD announces the segment being written."""
+    ended = availability_time_offset is None
+    first_seen: dict[str, int] = {}
+    for rep in representations:
+        for segment in rep.segments:
+            name = posixpath.basename(segment.init_path)
+            first_seen[name] = min(first_seen.get(name, segment.msn), segment.msn)
+    names = sorted(first_seen, key=first_seen.get) or ["init.mp4"]
+    result = []
+    for index, name in enumerate(names):
+        last = index == len(names) - 1
+        chosen = []
+        for rep in representations:
+            segments = [s for s in rep.segments if posixpath.basename(s.init_path) == name]
+            if segments or not rep.segments:
+                chosen.append(replace(rep, segments=segments,
+                                      next_segment_ticks=rep.next_segment_ticks if last and not ended else None))
+        starts = [rep.segments[0].start / rep.timescale for rep in chosen if rep.segments]
+        generation = name.removeprefix("init").removesuffix(".mp4").lstrip("_") or "0"
+        result.append(Period(generation, name, min(starts, default=presentation_offset), chosen,
+                             availability_time_offset))
+    return result
+
+
+def _adaptation_set(content_type: str, representations: Sequence[Representation], period: Period) -> list[str]:
     mime = f"{content_type}/mp4"
     lines = [
         f'    <AdaptationSet id="{0 if content_type == "video" else 1}" contentType="{content_type}" '
@@ -112,27 +156,26 @@ def _adaptation_set(content_type: str, representations: Sequence[Representation]
         lines.append(f"      <Representation{_attrs(attributes)}>")
         if rep.channels:
             lines.append(f'        <AudioChannelConfiguration schemeIdUri="{CHANNEL_SCHEME}" value="{rep.channels}"/>')
-        lines.extend(_segment_template(rep, p))
+        lines.extend(_segment_template(rep, period))
         lines.append("      </Representation>")
     lines.append("    </AdaptationSet>")
     return lines
 
 
-def _segment_template(rep: Representation, p: Presentation) -> list[str]:
+def _segment_template(rep: Representation, period: Period) -> list[str]:
     start_number = rep.segments[0].msn if rep.segments else 0
     attributes = {
         "timescale": str(rep.timescale),
-        "presentationTimeOffset": str(round(p.presentation_offset * rep.timescale)),
-        "initialization": "$RepresentationID$/init.mp4",
+        "presentationTimeOffset": str(round(period.start * rep.timescale)),
+        "initialization": f"$RepresentationID$/{period.init_name}",
         "media": "$RepresentationID$/seg_$Number$.m4s",
         "startNumber": str(start_number),
     }
-    if not p.ended:
-        attributes["availabilityTimeOffset"] = _seconds(max(0.0, p.segment_target - p.part_target))
+    if period.availability_time_offset is not None:
+        attributes["availabilityTimeOffset"] = _seconds(period.availability_time_offset)
         attributes["availabilityTimeComplete"] = "false"
     lines = [f"        <SegmentTemplate{_attrs(attributes)}>", "          <SegmentTimeline>"]
-    next_ticks = None if p.ended else rep.next_segment_ticks
-    lines.extend(f"            {entry}" for entry in timeline_entries(rep.segments, next_ticks))
+    lines.extend(f"            {entry}" for entry in timeline_entries(rep.segments, rep.next_segment_ticks))
     lines.extend(["          </SegmentTimeline>", "        </SegmentTemplate>"])
     return lines
 

@@ -338,9 +338,10 @@ class LiveOutput:
         """Start over after a source switch or a codec change, keeping the same playlists.
 
         Ends every open segment, then the next packets go to new muxers (new init segments
-        `init_<n>.mp4`, announced by EXT-X-MAP after EXT-X-DISCONTINUITY). `templates`
-        replaces the stream templates of the given tracks. Media sequence numbers continue.
-        Known limit: the MPD keeps one Period and the fixed `init.mp4` template.
+        `init_<n>.mp4`, announced by EXT-X-MAP after EXT-X-DISCONTINUITY; a new MPD Period).
+        `templates` replaces the stream templates of the given tracks (pass them when the
+        codec parameters changed). Media sequence numbers continue, and so does the media
+        timeline: the new source's timestamps are shifted to start where the last segment ended.
         """
         self._flush_all()
         end = max((s.start + s.ticks) / s.timescale for t in self._tracks.values() for s in t.window.segments[-1:]) \

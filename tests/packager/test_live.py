@@ -320,6 +320,20 @@ def test_discontinuity_starts_a_new_init_and_continues_numbering(clip_1s_gop, tm
     data = (tmp_path / "origin" / "init_1.mp4").read_bytes() + (tmp_path / "origin" / f"seg_{switch}.m4s").read_bytes()
     times = decode_times(data, tmp_path / "d.mp4")
     assert times and times[0][2]
+    # the timeline runs on across the switch, and DASH gets a Period per init segment
+    before = playlist.segments[switch - 1]
+    first_after = decode_times((tmp_path / "origin" / "init.mp4").read_bytes()
+                               + (tmp_path / "origin" / before.uri).read_bytes(), tmp_path / "e.mp4")
+    end_before = max(t + d for t, d, _ in first_after)
+    assert 0 <= min(t for t, _, _ in times) - end_before < 0.2
+    root = ET.fromstring((tmp_path / "index.mpd").read_text())
+    periods = root.findall("d:Period", MPD_NS)
+    assert [p.get("id") for p in periods] == ["0", "1"]
+    template = periods[1].find(".//d:Representation[@id='origin']/d:SegmentTemplate", MPD_NS)
+    assert template.get("initialization") == "$RepresentationID$/init_1.mp4"
+    assert int(template.get("startNumber")) == switch
+    period_start = float(periods[1].get("start")[2:-1])
+    assert abs(period_start - 6.0) < 0.2
 
 
 def test_audio_only_stream_leads_its_own_segments(clip_1s_gop, tmp_path):
