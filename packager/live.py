@@ -72,6 +72,7 @@ class LiveOutput:
         self._origin: Fraction | None = None
         self._anchor: tuple[float, float] | None = None  # (media seconds, wall clock)
         self._stream_start: float | None = None
+        self._availability_start: float | None = None
         self._early_audio: deque[tuple[av.Packet, Sample]] = deque()
         self._master_text: str | None = None
         self._master_final = False
@@ -301,12 +302,12 @@ class LiveOutput:
             self._emit({"event": "removed", "paths": removed})
 
     def _update_master(self) -> None:
+        """Write the master once codecs are known; refine measured bandwidths until the
+        leader has completed MASTER_MEASURED_SEGMENTS segments, then leave it alone."""
         if self._master_final or not manifests.master_ready(self._tracks.values()):
             return
         text = manifests.master_playlist(self._tracks.values())
-        if self._leader is not None and self._leader.window.segments and len(
-            [s for s in self._leader.window.segments if s.complete]
-        ) >= manifests.MASTER_MEASURED_SEGMENTS:
+        if self._leader is not None and self._leader.segments_completed >= manifests.MASTER_MEASURED_SEGMENTS:
             self._master_final = True
         if text != self._master_text:
             self._master_text = text
@@ -318,10 +319,12 @@ class LiveOutput:
             return
         if not all(any(s.complete for s in t.window.segments) for t in self._tracks.values()):
             return
-        anchor_media, anchor_wall = self._anchor
+        if self._availability_start is None:  # fixed for the life of the MPD
+            anchor_media, anchor_wall = self._anchor
+            self._availability_start = anchor_wall + self._stream_start - anchor_media
         text = manifests.mpd(
             self._tracks.values(), self.config,
-            availability_start=anchor_wall + self._stream_start - anchor_media,
+            availability_start=self._availability_start,
             publish_time=self._clock(), stream_start=self._stream_start, ended=self._closed,
         )
         write_atomic(self.config.out_dir / "index.mpd", text)
@@ -341,7 +344,8 @@ class LiveOutput:
         `init_<n>.mp4`, announced by EXT-X-MAP after EXT-X-DISCONTINUITY; a new MPD Period).
         `templates` replaces the stream templates of the given tracks (pass them when the
         codec parameters changed). Media sequence numbers continue, and so does the media
-        timeline: the new source's timestamps are shifted to start where the last segment ended.
+        timeline: the new source's timestamps are shifted to start where the wall clock says
+        (the end of the last segment at the earliest), so a gap in the source is a gap in time.
         """
         self._flush_all()
         end = max((s.start + s.ticks) / s.timescale for t in self._tracks.values() for s in t.window.segments[-1:]) \
@@ -352,8 +356,10 @@ class LiveOutput:
         self._leader_done = False
         self._early_audio.clear()
         self._master_final = False
-        if end is not None:
-            self._continue_from = end
+        if end is not None and self._anchor is not None:
+            # continue on the wall clock (PDT and DASH availability stay true), never backwards
+            anchor_media, anchor_wall = self._anchor
+            self._continue_from = max(end, anchor_media + self._clock() - anchor_wall)
         next_msn = max(t.next_msn for t in self._tracks.values())
         for track, output in self._tracks.items():
             if templates and track in templates:

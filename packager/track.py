@@ -74,6 +74,7 @@ class TrackOutput:
         self.started = False  # video: first keyframe seen since the last (dis)continuity
         self.segments_claimed = 0  # leader boundaries this track has started segments at
         self.next_msn = 0
+        self.segments_completed = 0
         self.pending_discontinuity = False
         self.discontinuity_sequence = 0
         self.last_duration = 0  # of the last packet, in its time base, to fill missing ones
@@ -178,6 +179,7 @@ class TrackOutput:
 
     def complete_segment(self) -> Segment:
         segment = self.window.complete_current()
+        self.segments_completed += 1
         write_atomic(self.out_dir / segment.path, b"".join(self.segment_data))
         self.segment_data = []
         if segment.duration > 0:

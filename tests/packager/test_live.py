@@ -297,8 +297,10 @@ def test_no_events_after_close_and_close_is_idempotent(clip_1s_gop, tmp_path):
 
 def test_discontinuity_starts_a_new_init_and_continues_numbering(clip_1s_gop, tmp_path):
     events = []
-    output = LiveOutput(PackagerConfig(tmp_path), events.append, clock=lambda: FAKE_NOW)
+    now = [FAKE_NOW]
+    output = LiveOutput(PackagerConfig(tmp_path), events.append, clock=lambda: now[0])
     for round_ in range(2):
+        now[0] = FAKE_NOW + 20 * round_  # the new source comes 20 s later on the wall clock
         with av.open(str(clip_1s_gop)) as source:
             if round_ == 0:
                 video = output.add_video("origin", source.streams.video[0])
@@ -321,11 +323,9 @@ def test_discontinuity_starts_a_new_init_and_continues_numbering(clip_1s_gop, tm
     times = decode_times(data, tmp_path / "d.mp4")
     assert times and times[0][2]
     # the timeline runs on across the switch, and DASH gets a Period per init segment
-    before = playlist.segments[switch - 1]
-    first_after = decode_times((tmp_path / "origin" / "init.mp4").read_bytes()
-                               + (tmp_path / "origin" / before.uri).read_bytes(), tmp_path / "e.mp4")
-    end_before = max(t + d for t, d, _ in first_after)
-    assert 0 <= min(t for t, _, _ in times) - end_before < 0.2
+    first = decode_times((tmp_path / "origin" / "init.mp4").read_bytes()
+                         + (tmp_path / "origin" / "seg_0.m4s").read_bytes(), tmp_path / "e.mp4")
+    assert abs(min(t for t, _, _ in times) - (min(t for t, _, _ in first) + 20)) < 0.1  # 20 s later
     root = ET.fromstring((tmp_path / "index.mpd").read_text())
     periods = root.findall("d:Period", MPD_NS)
     assert [p.get("id") for p in periods] == ["0", "1"]
@@ -333,7 +333,9 @@ def test_discontinuity_starts_a_new_init_and_continues_numbering(clip_1s_gop, tm
     assert template.get("initialization") == "$RepresentationID$/init_1.mp4"
     assert int(template.get("startNumber")) == switch
     period_start = float(periods[1].get("start")[2:-1])
-    assert abs(period_start - 6.0) < 0.2
+    assert abs(period_start - 20.0) < 0.2
+    assert playlist.segments[switch].program_date_time == "2027-01-15T08:00:20.000Z"
+    assert root.get("availabilityStartTime") == "2027-01-15T08:00:00.000Z"
 
 
 def test_audio_only_stream_leads_its_own_segments(clip_1s_gop, tmp_path):
