@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -206,7 +207,8 @@ def test_every_playlist_event_is_valid_and_lists_the_part_just_announced(gop1_ru
     assert gop1_run.events[-1] == {"event": "ended"}
 
 
-def test_init_event_precedes_parts(gop1_run):
+def test_events_are_json_and_init_precedes_parts(gop1_run):
+    assert json.loads(json.dumps(gop1_run.events)) == gop1_run.events
     kinds = [(e["event"], e.get("rendition")) for e in gop1_run.events]
     for rendition in ("origin", "audio"):
         assert kinds.index(("init", rendition)) < kinds.index(("part", rendition))
