@@ -151,4 +151,7 @@ def _decimal(value: float) -> str:
 
 
 def _uri(path: str, playlist_dir: str) -> str:
+    prefix = f"{playlist_dir}/" if playlist_dir else ""
+    if prefix and path.startswith(prefix):
+        return path[len(prefix):]  # the common case, without relpath's cost
     return posixpath.relpath(path, playlist_dir or ".")

@@ -35,18 +35,19 @@ class BoxHeader:
         return self.offset + self.header_size
 
 
-def read_box_header(data: bytes | bytearray | memoryview, offset: int) -> BoxHeader | None:
+def read_box_header(data: bytes | bytearray | memoryview, offset: int, end: int | None = None) -> BoxHeader | None:
     """The header of the box at `offset`, or None if not enough bytes are there yet.
 
     Raises BoxError on sizes that cannot be right (a size of 0, "to the end of file", is
     refused: a live muxer never writes it for the boxes we split on).
     """
-    if len(data) - offset < BOX_HEADER_SIZE:
+    end = len(data) if end is None else end
+    if end - offset < BOX_HEADER_SIZE:
         return None
     size, raw_type = struct.unpack_from(">I4s", data, offset)
     header_size = BOX_HEADER_SIZE
     if size == 1:
-        if len(data) - offset < LARGE_BOX_HEADER_SIZE:
+        if end - offset < LARGE_BOX_HEADER_SIZE:
             return None
         (size,) = struct.unpack_from(">Q", data, offset + BOX_HEADER_SIZE)
         header_size = LARGE_BOX_HEADER_SIZE
@@ -60,7 +61,7 @@ def iter_boxes(data: bytes | memoryview, start: int = 0, end: int | None = None)
     end = len(data) if end is None else end
     offset = start
     while offset < end:
-        header = read_box_header(data[:end], offset)
+        header = read_box_header(data, offset, end)
         if header is None or header.end > end:
             raise BoxError(f"truncated box at {offset}")
         yield header

@@ -47,7 +47,12 @@ class PackagerConfig:
     part_target: float = 0.5
     segment_target: float = 2.0
     window_segments: int = 8
-    utc_timing_url: str = "/time"
+    utc_timing_url: str = "/time"  # the node serves /time; absolute if the MPD is served elsewhere
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir)
+        if not 0 < self.part_target < self.segment_target:
+            raise ValueError("need 0 < part_target < segment_target")
 
 
 class LiveOutput:
