@@ -51,7 +51,11 @@ def media_playlist(
     rendition_reports: Sequence[RenditionReport] = (),
 ) -> str:
     """A low-latency media playlist. Paths in the model are relative to the output root;
-    URIs are written relative to `playlist_dir`."""
+    URIs are written relative to `playlist_dir`.
+
+    An ended playlist lists whole segments only: every segment is complete, and hls.js in
+    low-latency mode was seen stalling on a finished playlist whose first segments had parts.
+    """
     lines = [
         "#EXTM3U",
         f"#EXT-X-VERSION:{HLS_VERSION}",
@@ -72,7 +76,7 @@ def media_playlist(
             current_map = segment.init_path
             lines.append(f'#EXT-X-MAP:URI="{_uri(current_map, playlist_dir)}"')
         lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{program_date_time(segment.wall_clock)}")
-        if segment.msn >= parts_from_msn or not segment.complete:
+        if not ended and (segment.msn >= parts_from_msn or not segment.complete):
             for part in segment.parts:
                 independent = ",INDEPENDENT=YES" if part.independent else ""
                 lines.append(

@@ -282,9 +282,9 @@ class LiveOutput:
             segment = output.complete_segment()
             self._emit({"event": "segment", "rendition": output.name, "msn": segment.msn,
                         "path": segment.path, "duration": segment.duration})
+        expired = output.window.trim(output.target_duration) if ends_segment else []
         self._write_media_playlist(output)
-        if ends_segment:
-            self._trim(output)
+        self._delete(expired)
         self._update_master()
         if ends_segment:
             self._write_mpd()
@@ -300,9 +300,9 @@ class LiveOutput:
         self._emit({"event": "playlist", "rendition": output.name, "path": path,
                     "msn": last.msn if last else -1, "part": last.index if last else -1, "text": text})
 
-    def _trim(self, output: TrackOutput) -> None:
-        removed = output.window.trim(output.target_duration)
-        removed = [path for path in removed if remove_quietly(self.config.out_dir / path)]
+    def _delete(self, paths: list[str]) -> None:
+        """Delete files the window let go (after the playlist that stopped listing them)."""
+        removed = [path for path in paths if remove_quietly(self.config.out_dir / path)]
         if removed:
             self._emit({"event": "removed", "paths": removed})
 

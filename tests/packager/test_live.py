@@ -27,9 +27,22 @@ def _playlist(run, rendition):
     return parse_media_playlist((run.out_dir / rendition / "index.m3u8").read_text())
 
 
+def _last_live_playlist(run, rendition):
+    """The last playlist written before close: the ended one lists no parts."""
+    texts = [e["text"] for e in run.of("playlist", rendition) if "#EXT-X-ENDLIST" not in e["text"]]
+    return parse_media_playlist(texts[-1])
+
+
 def _check_media_playlist(run, rendition):
-    playlist = _playlist(run, rendition)
-    assert playlist.ended
+    ended = _playlist(run, rendition)
+    assert ended.ended and all(not s.parts for s in ended.segments)
+    live = _last_live_playlist(run, rendition)
+    assert [(s.msn, s.duration) for s in live.segments] == [(s.msn, s.duration) for s in ended.segments]
+    _check_playlist_text(live)
+    return _check_playlist_text(ended)
+
+
+def _check_playlist_text(playlist):
     assert playlist.tags["EXT-X-VERSION"] == "9"
     assert "CAN-BLOCK-RELOAD=YES" in playlist.tags["EXT-X-SERVER-CONTROL"]
     part_hold_back = float(playlist.tags["EXT-X-SERVER-CONTROL"].split("PART-HOLD-BACK=")[1].split(",")[0])
@@ -62,7 +75,8 @@ def test_part_flags_match_keyframes_and_segments_equal_their_parts(gop1_run, tmp
     out = gop1_run.out_dir
     for rendition in ("origin", "audio"):
         info = parse_init((out / rendition / "init.mp4").read_bytes())
-        for segment in _playlist(gop1_run, rendition).segments:
+        for segment in _last_live_playlist(gop1_run, rendition).segments:
+            assert segment.parts
             parts = [(out / rendition / p.uri).read_bytes() for p in segment.parts]
             assert b"".join(parts) == (out / rendition / segment.uri).read_bytes()
             for part, listed in zip(parts, segment.parts):
@@ -198,8 +212,9 @@ def test_every_playlist_event_is_valid_and_lists_the_part_just_announced(gop1_ru
             playlist = parse_media_playlist(event["text"])
             part = last_part[rendition]
             assert (event["msn"], event["part"]) == (part["msn"], part["part"])
-            listed = [p.uri for s in playlist.segments if s.msn == part["msn"] for p in s.parts]
-            assert part["path"].split("/")[-1] in listed
+            if not playlist.ended:
+                listed = [p.uri for s in playlist.segments if s.msn == part["msn"] for p in s.parts]
+                assert part["path"].split("/")[-1] in listed
             for segment in playlist.segments:
                 assert segment.duration is None or segment.duration <= playlist.target_duration
             if not playlist.ended:
@@ -221,7 +236,7 @@ def test_long_gops_make_long_segments(clip_3s_gop, tmp_path):
     assert [s.duration for s in video.segments[:2]] == [3.0, 3.0]
     assert video.target_duration == 3
     assert len(audio.segments) == len(video.segments)
-    independent = [p.independent for s in video.segments for p in s.parts]
+    independent = [p.independent for s in _last_live_playlist(run, "origin").segments for p in s.parts]
     assert independent.count(True) == len(video.segments)
 
 
