@@ -1,1 +1,18 @@
-"""Headwater packager package."""
+"""Headwater packager: encoded packets in, CMAF / LL-HLS / low-latency DASH files out.
+
+Entry point: `packager.live.LiveOutput` (+ `PackagerConfig`); `packager.boundaries.
+SegmentBoundaries` is shared with the MPEG-TS segmenter. Files under `PackagerConfig.out_dir`:
+
+    master.m3u8, index.mpd
+    <rendition>/init.mp4            (init_<n>.mp4 after the n-th discontinuity)
+    <rendition>/seg_<N>.m4s         whole segment = its parts concatenated; N from 0
+    <rendition>/seg_<N>.<M>.m4s     part M (from 0) of segment N, one moof+mdat each
+    <rendition>/index.m3u8          LL-HLS media playlist; the audio track is "audio"
+
+Modules, by concept: `boundaries` (where segments start), `isobmff` (box headers, init
+segment, codec strings), `moof` (fragment timing, merging frames into one fragment),
+`cmaf` (PyAV mp4 muxer per track, its output split into boxes), `window` (segment/part
+bookkeeping and deletion), `hls` and `dash` (playlist / MPD text, pure), `manifests` (their
+inputs from the tracks' state), `track` (one track's files), `live` (orchestration),
+`atomic` (atomic writes). Nothing here imports `server`, `ingest`, `transcode` or the DB.
+"""

@@ -1,0 +1,115 @@
+"""What the passthrough packager costs, next to ffmpeg's own fMP4 HLS remux on the same clip.
+
+Feeds a 60 s 1080p ~6 Mbit/s H.264 + AAC clip (FLV, as the RTMP ingest delivers it; made once
+under bench/out/) through LiveOutput as fast as possible and prints CPU-seconds per media
+second: PyAV demux alone, demux + LiveOutput, and the reference
+`ffmpeg -c copy -f hls -hls_segment_type fmp4` (children's rusage), and the ratio.
+
+Run: PYTHONPATH=. python bench/packager_cost.py [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from packager.live import LiveOutput, PackagerConfig  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def make_clip(seconds: int) -> Path:
+    clip = OUT / f"clip_1080p_{seconds}s.flv"
+    if clip.exists():
+        return clip
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(f"encoding {clip.name} once (x264 veryfast, 6 Mbit/s, 2 s GOP)...", flush=True)
+    subprocess.run([
+        "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
+        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "6M", "-maxrate", "6M", "-bufsize", "12M",
+        "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "128k", str(clip),
+    ], check=True)
+    return clip
+
+
+def cpu_self() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def demux_only(clip: Path) -> float:
+    start = cpu_self()
+    with av.open(str(clip)) as container:
+        for _ in container.demux():
+            pass
+    return cpu_self() - start
+
+
+def package(clip: Path, out_dir: Path) -> tuple[float, float, int]:
+    events = []
+    output = LiveOutput(PackagerConfig(out_dir), events.append)
+    start_cpu, start_wall = cpu_self(), time.perf_counter()
+    with av.open(str(clip)) as container:
+        tracks = {}
+        for stream in container.streams:
+            tracks[stream.index] = (output.add_video("origin", stream) if stream.type == "video"
+                                    else output.add_audio(stream))
+        for packet in container.demux():
+            if packet.size:
+                output.mux(tracks[packet.stream.index], packet)
+    output.close()
+    return cpu_self() - start_cpu, time.perf_counter() - start_wall, len(events)
+
+
+def ffmpeg_reference(clip: Path, out_dir: Path) -> float:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = cpu_children()
+    subprocess.run([
+        "ffmpeg", "-v", "error", "-y", "-i", str(clip), "-c", "copy", "-f", "hls",
+        "-hls_segment_type", "fmp4", "-hls_time", "2", "-hls_list_size", "8",
+        "-hls_flags", "delete_segments", str(out_dir / "index.m3u8"),
+    ], check=True)
+    return cpu_children() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60)
+    args = parser.parse_args()
+    clip = make_clip(args.seconds)
+    with av.open(str(clip)) as container:
+        media = float(container.duration / av.time_base)
+        bitrate = container.bit_rate
+    work = OUT / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    demux = demux_only(clip)
+    packaged, wall, events = package(clip, work / "headwater")
+    reference = ffmpeg_reference(clip, work / "ffmpeg")
+    print(f"clip: {media:.1f} s, {bitrate / 1e6:.1f} Mbit/s, 1080p30 H.264 + AAC (FLV)")
+    print(f"PyAV demux only          : {demux / media:.4f} CPU-s per media s")
+    print(f"demux + LiveOutput       : {packaged / media:.4f} CPU-s per media s "
+          f"({wall:.2f} s wall, {events} events)")
+    print(f"  of which LiveOutput    : {(packaged - demux) / media:.4f} CPU-s per media s")
+    print(f"ffmpeg -c copy -f hls fmp4: {reference / media:.4f} CPU-s per media s")
+    print(f"ratio (demux + LiveOutput) / ffmpeg: {packaged / reference:.1f}x")
+    print(f"one stream at real time  : {100 * packaged / media:.2f} % of a core")
+
+
+if __name__ == "__main__":
+    main()

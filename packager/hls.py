@@ -1,0 +1,161 @@
+"""LL-HLS playlist text (RFC 8216bis) from the window model. Pure functions, no I/O.
+
+Media playlists list every segment of the window with EXT-X-PROGRAM-DATE-TIME, the parts of
+the segments within three target durations of the end (and of the segment in progress), and
+a preload hint naming the next part. Master playlists list one variant per video rendition,
+all sharing the single audio group.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Sequence
+
+from packager.window import Segment
+
+HLS_VERSION = 9
+PART_HOLD_BACK_PARTS = 3
+HOLD_BACK_TARGET_DURATIONS = 3
+AUDIO_GROUP = "audio"
+DURATION_EPSILON = 0.0005
+
+
+@dataclass(frozen=True)
+class RenditionReport:
+    """Where another rendition's playlist stands (EXT-X-RENDITION-REPORT)."""
+
+    uri: str
+    last_msn: int
+    last_part: int
+
+
+def target_duration(durations: Sequence[float], minimum: float = 1.0) -> int:
+    """EXT-X-TARGETDURATION: the ceiling of the longest segment (never below `minimum`)."""
+    longest = max([minimum, *durations])
+    return max(1, math.ceil(longest - DURATION_EPSILON))
+
+
+def media_playlist(
+    segments: Sequence[Segment],
+    *,
+    playlist_dir: str,
+    target_duration: int,
+    part_target: float,
+    parts_from_msn: int,
+    preload_hint: str | None,
+    ended: bool = False,
+    discontinuity_sequence: int = 0,
+    rendition_reports: Sequence[RenditionReport] = (),
+) -> str:
+    """A low-latency media playlist. Paths in the model are relative to the output root;
+    URIs are written relative to `playlist_dir`.
+
+    An ended playlist lists whole segments only: every segment is complete, and hls.js in
+    low-latency mode was seen stalling on a finished playlist whose first segments had parts.
+    """
+    lines = [
+        "#EXTM3U",
+        f"#EXT-X-VERSION:{HLS_VERSION}",
+        f"#EXT-X-TARGETDURATION:{target_duration}",
+        f"#EXT-X-PART-INF:PART-TARGET={_decimal(part_target)}",
+        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"
+        f"PART-HOLD-BACK={_decimal(PART_HOLD_BACK_PARTS * part_target)},"
+        f"HOLD-BACK={_decimal(HOLD_BACK_TARGET_DURATIONS * target_duration)}",
+        f"#EXT-X-MEDIA-SEQUENCE:{segments[0].msn if segments else 0}",
+    ]
+    if discontinuity_sequence:
+        lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}")
+    current_map = None
+    for position, segment in enumerate(segments):
+        if segment.discontinuity and position > 0:
+            lines.append("#EXT-X-DISCONTINUITY")
+        if segment.init_path != current_map:
+            current_map = segment.init_path
+            lines.append(f'#EXT-X-MAP:URI="{_uri(current_map, playlist_dir)}"')
+        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{program_date_time(segment.wall_clock)}")
+        if not ended and (segment.msn >= parts_from_msn or not segment.complete):
+            for part in segment.parts:
+                independent = ",INDEPENDENT=YES" if part.independent else ""
+                lines.append(
+                    f'#EXT-X-PART:DURATION={_decimal(part.duration)},'
+                    f'URI="{_uri(part.path, playlist_dir)}"{independent}'
+                )
+        if segment.complete:
+            lines.append(f"#EXTINF:{_decimal(segment.duration)},")
+            lines.append(_uri(segment.path, playlist_dir))
+    if ended:
+        lines.append("#EXT-X-ENDLIST")
+    else:
+        if preload_hint is not None:
+            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{_uri(preload_hint, playlist_dir)}"')
+        for report in rendition_reports:
+            lines.append(
+                f'#EXT-X-RENDITION-REPORT:URI="{report.uri}",'
+                f"LAST-MSN={report.last_msn},LAST-PART={report.last_part}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One video rendition as the master playlist advertises it."""
+
+    uri: str
+    bandwidth: int
+    average_bandwidth: int
+    width: int | None
+    height: int | None
+    codecs: str
+    frame_rate: float | None
+
+
+@dataclass(frozen=True)
+class AudioRendition:
+    uri: str
+    channels: int | None
+    name: str = "audio"
+
+
+def master_playlist(variants: Sequence[Variant], audio: AudioRendition | None) -> str:
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{HLS_VERSION}", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    if audio is not None:
+        channels = f',CHANNELS="{audio.channels}"' if audio.channels else ""
+        lines.append(
+            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="{audio.name}",'
+            f'DEFAULT=YES,AUTOSELECT=YES{channels},URI="{audio.uri}"'
+        )
+    for variant in variants:
+        attributes = [
+            f"BANDWIDTH={variant.bandwidth}",
+            f"AVERAGE-BANDWIDTH={variant.average_bandwidth}",
+            f'CODECS="{variant.codecs}"',
+        ]
+        if variant.width and variant.height:
+            attributes.append(f"RESOLUTION={variant.width}x{variant.height}")
+        if variant.frame_rate:
+            attributes.append(f"FRAME-RATE={variant.frame_rate:.3f}")
+        if audio is not None:
+            attributes.append(f'AUDIO="{AUDIO_GROUP}"')
+        lines.append("#EXT-X-STREAM-INF:" + ",".join(attributes))
+        lines.append(variant.uri)
+    return "\n".join(lines) + "\n"
+
+
+def program_date_time(posix_seconds: float) -> str:
+    moment = datetime.fromtimestamp(posix_seconds, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _decimal(value: float) -> str:
+    text = f"{value:.5f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def _uri(path: str, playlist_dir: str) -> str:
+    prefix = f"{playlist_dir}/" if playlist_dir else ""
+    if prefix and path.startswith(prefix):
+        return path[len(prefix):]  # the common case, without relpath's cost
+    return posixpath.relpath(path, playlist_dir or ".")

@@ -1,0 +1,397 @@
+"""LiveOutput: encoded packets in; CMAF parts and segments, LL-HLS playlists and a DASH MPD out.
+
+Segment boundaries. The first video rendition (the leader) decides with `SegmentBoundaries`
+as its packets are muxed. Every other track starts segment k at its first fragment at or
+after the leader's k-th boundary (video: a fragment that starts with a keyframe), so all
+tracks share media sequence numbers. A non-leader fragment is published only once the leader
+has muxed past its time — until then nobody knows whether it starts a segment. Without video,
+the audio track leads on its own fragments.
+
+Timeline. All tracks share one media timeline: source time minus an origin taken at the first
+packet (minus ORIGIN_MARGIN, so tracks that start slightly earlier stay non-negative). The
+fragments carry it in `tfdt`, so players keep audio and video in sync. PROGRAM-DATE-TIME and
+the MPD's availabilityStartTime come from one media-time → wall-clock anchor taken at the
+first packet (`clock`, injectable for tests).
+
+Numbering: media sequence numbers (= DASH `$Number$`) start at 0; part M of segment N is
+`seg_N.M.m4s` with M counted from 0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import av
+
+from packager import manifests
+from packager.atomic import remove_quietly, write_atomic
+from packager.boundaries import SegmentBoundaries
+from packager.moof import Fragment
+from packager.track import AudioTrackId, Sample, TrackId, TrackOutput, VideoTrackId
+
+ORIGIN_MARGIN = Fraction(10)
+BOUNDARY_TOLERANCE = 0.005  # seconds: same source frame, different time bases
+MAX_EARLY_AUDIO = 500  # audio packets held while waiting for the first video keyframe
+
+__all__ = ["PackagerConfig", "LiveOutput", "VideoTrackId", "AudioTrackId"]
+
+
+@dataclass
+class PackagerConfig:
+    out_dir: Path
+    part_target: float = 0.5
+    segment_target: float = 2.0
+    window_segments: int = 8
+    utc_timing_url: str = "/time"  # the node serves /time; absolute if the MPD is served elsewhere
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir)
+        if not 0 < self.part_target < self.segment_target:
+            raise ValueError("need 0 < part_target < segment_target")
+
+
+class LiveOutput:
+    """Packages N video renditions + at most one audio track of one live stream.
+
+    Call `add_video`/`add_audio` for every track before the first `mux`, then `mux` packets
+    in decode order per track, then `close`. Not thread-safe: call from one thread.
+    """
+
+    def __init__(
+        self, config: PackagerConfig, on_event: Callable[[dict], None], clock: Callable[[], float] = time.time
+    ) -> None:
+        self.config = config
+        self._emit = on_event
+        self._clock = clock
+        self._tracks: dict[TrackId, TrackOutput] = {}
+        self._leader: TrackOutput | None = None
+        self._boundaries = SegmentBoundaries(config.segment_target)
+        self._boundary_times: list[float] = []
+        self._leader_progress = float("-inf")
+        self._leader_done = False
+        self._origin: Fraction | None = None
+        self._anchor: tuple[float, float] | None = None  # (media seconds, wall clock)
+        self._stream_start: float | None = None
+        self._availability_start: float | None = None
+        self._early_audio: deque[tuple[av.Packet, Sample]] = deque()
+        self._master_text: str | None = None
+        self._master_final = False
+        self._closed = False
+        self._continue_from: float | None = None
+        config.out_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- setup -------------------------------------------------------------------------
+
+    def add_video(self, rendition: str, template: av.video.stream.VideoStream, *, bandwidth: int | None = None) -> VideoTrackId:
+        if rendition == "audio":
+            raise ValueError('"audio" is reserved for the audio track')
+        track = VideoTrackId(rendition)
+        output = self._add(track, rendition, template, bandwidth)
+        if self._leader is None or not self._leader.is_video:
+            self._leader = output
+        return track
+
+    def add_audio(self, template: av.audio.stream.AudioStream, *, bandwidth: int | None = None) -> AudioTrackId:
+        track = AudioTrackId()
+        output = self._add(track, track.rendition, template, bandwidth)
+        if self._leader is None:
+            self._leader = output
+        return track
+
+    def _add(self, track: TrackId, name: str, template: av.stream.Stream, bandwidth: int | None) -> TrackOutput:
+        if track in self._tracks:
+            raise ValueError(f"track {name!r} already added")
+        if self._origin is not None:
+            raise RuntimeError("add every track before the first mux()")
+        output = TrackOutput(name, template, self.config.out_dir, self.config.part_target,
+                             self.config.window_segments, bandwidth)
+        self._tracks[track] = output
+        return output
+
+    # -- packets -----------------------------------------------------------------------
+
+    def mux(self, track: TrackId, packet: av.Packet) -> None:
+        """Package one encoded packet of `track` (decode order; pts/dts in packet.time_base).
+
+        The caller's packet is left untouched: PyAV 18's `OutputContainer.mux()` rescales
+        the packet's pts/dts/duration in place to the output stream's time base, sets its
+        stream index, and may keep the Packet object queued (extradata buffering). So the
+        packager muxes a new Packet that references the same data buffer (no byte copy) with
+        its own timestamps; the caller may mux its packet elsewhere afterwards.
+        """
+        if self._closed:
+            raise RuntimeError("LiveOutput is closed")
+        output = self._tracks[track]
+        prepared = self._prepare(output, packet)
+        if prepared is None:
+            return
+        copy, sample = prepared
+        if output is self._leader and output.is_video:
+            sample.starts_segment = self._boundaries.is_segment_start(sample.pts, sample.keyframe)
+            if sample.starts_segment:
+                self._boundary_times.append(sample.pts)
+            self._leader_progress = max(self._leader_progress, sample.dts)
+        if not output.is_video and output is not self._leader and not output.started:
+            self._hold_early_audio(output, copy, sample)
+        else:
+            output.feed(copy, sample)
+            if output is self._leader and self._early_audio:
+                self._release_early_audio()
+        self._publish()
+
+    def _prepare(self, output: TrackOutput, packet: av.Packet) -> tuple[av.Packet, Sample] | None:
+        """The packager's own copy of the packet on the shared timeline, or None to drop it
+        (empty, no timestamps, dts not increasing, or video before the track's first keyframe)."""
+        if packet.size == 0:
+            return None
+        dts = packet.dts if packet.dts is not None else packet.pts
+        pts = packet.pts if packet.pts is not None else dts
+        if dts is None:
+            return None
+        time_base = packet.time_base or output.stream_template.time_base
+        if self._origin is None or self._continue_from is not None:
+            self._set_origin(Fraction(dts) * time_base, Fraction(pts) * time_base)
+        shift = round(self._origin / time_base)
+        sample = Sample(float((pts - shift) * time_base), float((dts - shift) * time_base), packet.is_keyframe)
+        if sample.dts < 0:
+            return None
+        if output.last_dts is not None and dts - shift <= output.last_dts:
+            output.dropped_packets += 1  # the mp4 muxer refuses non-increasing dts
+            return None
+        if output.is_video and not output.started:
+            if not sample.keyframe:
+                return None
+            output.started = True
+        return self._copy(packet, output, pts - shift, dts - shift, time_base), sample
+
+    def _copy(self, packet: av.Packet, output: TrackOutput, pts: int, dts: int, time_base: Fraction) -> av.Packet:
+        copy = av.Packet(packet)  # shares the caller's buffer through the buffer protocol
+        copy.pts = pts
+        copy.dts = dts
+        copy.time_base = time_base
+        copy.is_keyframe = packet.is_keyframe
+        if output.last_dts is not None and dts > output.last_dts:
+            output.last_duration = dts - output.last_dts
+        output.last_dts = dts
+        copy.duration = packet.duration or output.last_duration
+        return copy
+
+    def _set_origin(self, dts: Fraction, pts: Fraction) -> None:
+        if self._continue_from is None:
+            self._origin = dts - ORIGIN_MARGIN
+        else:  # after a discontinuity: continue the timeline where it stopped
+            self._origin = dts - Fraction(self._continue_from)
+            self._continue_from = None
+        self._anchor = (float(pts - self._origin), self._clock())
+
+    def _hold_early_audio(self, output: TrackOutput, copy: av.Packet, sample: Sample) -> None:
+        """Audio before the first video boundary waits: it is dropped if it ends up earlier."""
+        if self._boundary_times:
+            if sample.pts < self._boundary_times[0] - BOUNDARY_TOLERANCE:
+                return
+            output.started = True
+            output.feed(copy, sample)
+            return
+        self._early_audio.append((copy, sample))
+        if len(self._early_audio) > MAX_EARLY_AUDIO:
+            self._early_audio.popleft()
+
+    def _release_early_audio(self) -> None:
+        if not self._boundary_times:
+            return
+        audio = next(t for t in self._tracks.values() if not t.is_video)
+        while self._early_audio:
+            copy, sample = self._early_audio.popleft()
+            self._hold_early_audio(audio, copy, sample)
+
+    # -- segment decisions and publishing ----------------------------------------------
+
+    def _publish(self) -> None:
+        """Move every frame whose fate is known from the muxer's output into parts/segments.
+
+        A frame's fragment is placed once it is known whether it starts a segment and whether
+        the next frame does (then the part and the segment end with it).
+        """
+        for output in self._ordered_tracks():
+            while output.fragments:
+                fragment = output.fragments[0]
+                if fragment.sample_count != 1:
+                    raise RuntimeError(f"{output.name}: expected one sample per fragment")
+                head = output.samples[0]
+                following = output.samples[1] if len(output.samples) > 1 else None
+                if following is None and not output.flushed:
+                    break
+                if not self._decide(output, head) or (following is not None and not self._decide(output, following)):
+                    break
+                output.samples.popleft()
+                output.fragments.popleft()
+                self._place_frame(output, fragment, head, following)
+
+    def _ordered_tracks(self) -> list[TrackOutput]:
+        others = [t for t in self._tracks.values() if t is not self._leader]
+        return ([self._leader] if self._leader else []) + others
+
+    def _decide(self, output: TrackOutput, sample: Sample) -> bool:
+        """Decide whether `sample` (a fragment's first) starts a segment; False = not yet known."""
+        if sample.starts_segment is not None:
+            return True
+        if output is self._leader:  # audio-only: the audio fragments are the decision points
+            sample.starts_segment = self._boundaries.is_segment_start(sample.pts, True)
+            if sample.starts_segment:
+                self._boundary_times.append(sample.pts)
+            return True
+        claimed = output.segments_claimed
+        if claimed < len(self._boundary_times):
+            boundary = self._boundary_times[claimed]
+            eligible = output.kind == "audio" or sample.keyframe
+            sample.starts_segment = claimed == 0 or (eligible and sample.pts >= boundary - BOUNDARY_TOLERANCE)
+            if sample.starts_segment:
+                output.segments_claimed += 1
+            return True
+        if self._leader_done or self._leader_progress >= sample.pts + BOUNDARY_TOLERANCE:
+            sample.starts_segment = False
+            return True
+        return False
+
+    def _place_frame(self, output: TrackOutput, fragment: Fragment, head: Sample, following: Sample | None) -> None:
+        if output.new_init:
+            output.new_init = False
+            self._emit({"event": "init", "rendition": output.name, "path": output.init_path})
+        if head.starts_segment or output.window.current is None:
+            assert output.info is not None and self._anchor is not None
+            start = fragment.base_decode_time + round((head.pts - head.dts) * output.info.timescale)
+            anchor_media, anchor_wall = self._anchor
+            output.open_segment(start, anchor_wall + head.pts - anchor_media)
+            if self._stream_start is None and output is self._leader:
+                self._stream_start = head.pts
+        output.add_to_part(fragment)
+        ends_segment = following is None or bool(following.starts_segment)
+        if ends_segment or output.part_is_full(fragment.duration):
+            self._publish_part(output, ends_segment)
+
+    def _publish_part(self, output: TrackOutput, ends_segment: bool) -> None:
+        part = output.write_part()
+        self._emit({"event": "part", "rendition": output.name, "msn": part.msn, "part": part.index,
+                    "path": part.path, "duration": part.duration, "independent": part.independent})
+        if ends_segment:
+            segment = output.complete_segment()
+            self._emit({"event": "segment", "rendition": output.name, "msn": segment.msn,
+                        "path": segment.path, "duration": segment.duration})
+        expired = output.window.trim(output.target_duration) if ends_segment else []
+        self._write_media_playlist(output)
+        self._delete(expired)
+        self._update_master()
+        if ends_segment:
+            self._write_mpd()
+
+    # -- files and manifests -----------------------------------------------------------
+
+    def _write_media_playlist(self, output: TrackOutput) -> None:
+        others = [t for t in self._tracks.values() if t is not output]
+        text = manifests.media_playlist(output, others, self.config.part_target, ended=self._closed)
+        path = f"{output.name}/index.m3u8"
+        write_atomic(self.config.out_dir / path, text)
+        last = output.window.last_part
+        self._emit({"event": "playlist", "rendition": output.name, "path": path,
+                    "msn": last.msn if last else -1, "part": last.index if last else -1, "text": text})
+
+    def _delete(self, paths: list[str]) -> None:
+        """Delete files the window let go (after the playlist that stopped listing them)."""
+        removed = [path for path in paths if remove_quietly(self.config.out_dir / path)]
+        if removed:
+            self._emit({"event": "removed", "paths": removed})
+
+    def _update_master(self) -> None:
+        """Write the master once codecs are known; refine measured bandwidths until the
+        leader has completed MASTER_MEASURED_SEGMENTS segments, then leave it alone."""
+        if self._master_final or not manifests.master_ready(self._tracks.values()):
+            return
+        text = manifests.master_playlist(self._tracks.values())
+        if self._leader is not None and self._leader.segments_completed >= manifests.MASTER_MEASURED_SEGMENTS:
+            self._master_final = True
+        if text != self._master_text:
+            self._master_text = text
+            write_atomic(self.config.out_dir / "master.m3u8", text)
+            self._emit({"event": "master", "path": "master.m3u8", "text": text})
+
+    def _write_mpd(self) -> None:
+        if self._stream_start is None or self._anchor is None:
+            return
+        if not all(any(s.complete for s in t.window.segments) for t in self._tracks.values()):
+            return
+        if self._availability_start is None:  # fixed for the life of the MPD
+            anchor_media, anchor_wall = self._anchor
+            self._availability_start = anchor_wall + self._stream_start - anchor_media
+        text = manifests.mpd(
+            self._tracks.values(), self.config,
+            availability_start=self._availability_start,
+            publish_time=self._clock(), stream_start=self._stream_start, ended=self._closed,
+        )
+        write_atomic(self.config.out_dir / "index.mpd", text)
+        self._emit({"event": "mpd", "path": "index.mpd", "text": text})
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def set_window(self, window_segments: int) -> None:
+        """Change how many segments the playlists keep (DVR); applies from the next segment."""
+        for output in self._tracks.values():
+            output.window.resize(window_segments)
+
+    def discontinuity(self, templates: dict[TrackId, av.stream.Stream] | None = None) -> None:
+        """Start over after a source switch or a codec change, keeping the same playlists.
+
+        Ends every open segment, then the next packets go to new muxers (new init segments
+        `init_<n>.mp4`, announced by EXT-X-MAP after EXT-X-DISCONTINUITY; a new MPD Period).
+        `templates` replaces the stream templates of the given tracks (pass them when the
+        codec parameters changed). Media sequence numbers continue, and so does the media
+        timeline: the new source's timestamps are shifted to start where the wall clock says
+        (the end of the last segment at the earliest), so a gap in the source is a gap in time.
+        """
+        self._flush_all()
+        end = max((s.start + s.ticks) / s.timescale for t in self._tracks.values() for s in t.window.segments[-1:]) \
+            if any(t.window.segments for t in self._tracks.values()) else None
+        self._boundaries.reset()
+        self._boundary_times = []
+        self._leader_progress = float("-inf")
+        self._leader_done = False
+        self._early_audio.clear()
+        self._master_final = False
+        if end is not None and self._anchor is not None:
+            # continue on the wall clock (PDT and DASH availability stay true), never backwards
+            anchor_media, anchor_wall = self._anchor
+            self._continue_from = max(end, anchor_media + self._clock() - anchor_wall)
+        next_msn = max(t.next_msn for t in self._tracks.values())
+        for track, output in self._tracks.items():
+            if templates and track in templates:
+                output.replace_template(templates[track])
+            output.flushed = False
+            output.started = False
+            output.segments_claimed = 0
+            output.next_msn = next_msn
+            output.pending_discontinuity = True
+            output.init_generation += 1
+            output.last_dts = None
+
+    def close(self) -> None:
+        """Flush the last fragments, end the playlists (EXT-X-ENDLIST) and the MPD (static)."""
+        if self._closed:
+            return
+        self._flush_all()
+        self._closed = True
+        for output in self._tracks.values():
+            if output.window.segments:
+                self._write_media_playlist(output)
+        self._update_master()
+        self._write_mpd()
+        self._emit({"event": "ended"})
+
+    def _flush_all(self) -> None:
+        for output in self._tracks.values():
+            output.flush()
+        self._leader_done = True
+        self._publish()

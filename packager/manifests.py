@@ -1,0 +1,124 @@
+"""Glue between the tracks' state and the pure playlist/MPD writers (`hls`, `dash`).
+
+Here live the choices that need the tracks' runtime state: which parts a playlist lists, the
+preload hint, rendition reports, master bandwidths (configured, else measured on the first
+segments) and the codec strings read from the init segments.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import TYPE_CHECKING, Iterable
+
+from packager import dash, hls
+
+if TYPE_CHECKING:
+    from packager.live import PackagerConfig
+    from packager.track import TrackOutput
+
+MASTER_MEASURED_SEGMENTS = 3
+
+
+def media_playlist(output: TrackOutput, others: Iterable[TrackOutput], part_target: float, ended: bool) -> str:
+    target = max(output.target_duration, 1)
+    reports = []
+    for other in others:
+        last = other.window.last_part
+        if last is not None:
+            uri = posixpath.relpath(f"{other.name}/index.m3u8", output.name)
+            reports.append(hls.RenditionReport(uri, last.msn, last.index))
+    return hls.media_playlist(
+        output.window.segments,
+        playlist_dir=output.name,
+        target_duration=target,
+        part_target=part_target,
+        parts_from_msn=output.window.parts_listed_from(target),
+        preload_hint=None if ended else output.next_part_path(),
+        ended=ended,
+        discontinuity_sequence=output.window.discontinuity_sequence,
+        rendition_reports=reports,
+    )
+
+
+def master_ready(tracks: Iterable[TrackOutput]) -> bool:
+    """Codecs are known once every track has its init segment and a first part."""
+    return all(t.info is not None and t.window.last_part is not None for t in tracks)
+
+
+def master_playlist(tracks: Iterable[TrackOutput]) -> str:
+    tracks = list(tracks)
+    audio = next((t for t in tracks if not t.is_video), None)
+    audio_peak, audio_average = audio.bandwidths() if audio else (0, 0)
+    variants = []
+    for video in (t for t in tracks if t.is_video):
+        peak, average = video.bandwidths()
+        codecs = video.info.codec + (f",{audio.info.codec}" if audio else "")
+        width, height = video_size(video)
+        variants.append(hls.Variant(
+            uri=f"{video.name}/index.m3u8", bandwidth=peak + audio_peak,
+            average_bandwidth=average + audio_average, width=width, height=height,
+            codecs=codecs, frame_rate=frame_rate(video),
+        ))
+    if not variants and audio is not None:  # audio-only stream: the audio playlist is the variant
+        return hls.master_playlist([hls.Variant(
+            uri=f"{audio.name}/index.m3u8", bandwidth=audio_peak, average_bandwidth=audio_average,
+            width=None, height=None, codecs=audio.info.codec, frame_rate=None,
+        )], None)
+    rendition = hls.AudioRendition(f"{audio.name}/index.m3u8", channels(audio)) if audio else None
+    return hls.master_playlist(variants, rendition)
+
+
+def mpd(
+    tracks: Iterable[TrackOutput], config: PackagerConfig, *, availability_start: float,
+    publish_time: float, stream_start: float, ended: bool,
+) -> str:
+    tracks = list(tracks)
+    representations = []
+    for track in tracks:
+        complete = [s for s in track.window.segments if s.complete]
+        peak, _ = track.bandwidths()
+        width, height = video_size(track) if track.is_video else (None, None)
+        rate = frame_rate(track) if track.is_video else None
+        representations.append(dash.Representation(
+            id=track.name, content_type=track.kind, codecs=track.info.codec, bandwidth=peak,
+            timescale=track.info.timescale, segments=complete, width=width, height=height,
+            frame_rate=f"{rate:g}" if rate else None,
+            sample_rate=None if track.is_video else (track.info.sample_rate or track.stream_template.sample_rate),
+            channels=None if track.is_video else channels(track),
+            next_segment_ticks=complete[-1].ticks if complete else None,
+        ))
+    longest = max(t.window.max_segment_duration for t in tracks)
+    end = max((s.start + s.ticks) / s.timescale for t in tracks for s in t.window.segments if s.complete)
+    presentation = dash.Presentation(
+        availability_start=availability_start,
+        publish_time=publish_time,
+        presentation_offset=stream_start,
+        segment_target=config.segment_target,
+        part_target=config.part_target,
+        max_segment_duration=longest,
+        time_shift_buffer_depth=config.window_segments * config.segment_target,
+        suggested_presentation_delay=max(3 * config.part_target, config.segment_target),
+        target_latency=max(3 * config.part_target, config.segment_target),
+        utc_timing_url=config.utc_timing_url,
+        ended=ended,
+        media_duration=end - stream_start,
+    )
+    return dash.mpd(presentation, representations)
+
+
+def video_size(track: TrackOutput) -> tuple[int, int]:
+    return track.stream_template.width or 0, track.stream_template.height or 0
+
+
+def frame_rate(track: TrackOutput) -> float | None:
+    """The stream's average frame rate, else the rate measured on the published parts."""
+    rate = track.stream_template.frame_rate
+    if rate:
+        return float(rate)
+    if track.total_seconds:
+        return round(track.total_samples / track.total_seconds, 3)
+    return None
+
+
+def channels(track: TrackOutput) -> int | None:
+    return track.stream_template.channels

@@ -1,0 +1,197 @@
+"""CMAF fragments (moof+mdat): read every sample's timing back, and write merged fragments.
+
+The packager never trusts its own bookkeeping for durations: it reads them from the `tfdt`
+and `trun` the muxer wrote, so playlists and the MPD say exactly what the files hold. The
+muxer writes one fragment per frame; `build_fragment` joins a part's frames into a single
+moof+mdat (one CMAF chunk, ~100 bytes of boxes per part instead of per frame).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from packager.isobmff import BOX_HEADER_SIZE, BoxError, BoxHeader, find_box, full_box, iter_boxes
+
+TFHD_BASE_DATA_OFFSET = 0x000001
+TFHD_SAMPLE_DESCRIPTION_INDEX = 0x000002
+TFHD_DEFAULT_SAMPLE_DURATION = 0x000008
+TFHD_DEFAULT_SAMPLE_SIZE = 0x000010
+TFHD_DEFAULT_SAMPLE_FLAGS = 0x000020
+TFHD_DEFAULT_BASE_IS_MOOF = 0x020000
+
+TRUN_DATA_OFFSET = 0x000001
+TRUN_FIRST_SAMPLE_FLAGS = 0x000004
+TRUN_SAMPLE_DURATION = 0x000100
+TRUN_SAMPLE_SIZE = 0x000200
+TRUN_SAMPLE_FLAGS = 0x000400
+TRUN_SAMPLE_COMPOSITION_OFFSET = 0x000800
+
+SAMPLE_IS_NON_SYNC = 0x00010000
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sample with every field resolved (trun, else tfhd, else the trex defaults)."""
+
+    duration: int
+    size: int
+    flags: int
+    composition_offset: int
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """A parsed moof+mdat of one track (times in the track's timescale)."""
+
+    track_id: int
+    base_decode_time: int
+    samples: list[Sample]
+    payload: bytes  # the samples' bytes back to back (the mdat body they use)
+    data: bytes = b""  # the moof+mdat as parsed
+
+    @property
+    def sample_count(self) -> int:
+        return len(self.samples)
+
+    @property
+    def duration(self) -> int:
+        return sum(sample.duration for sample in self.samples)
+
+    @property
+    def first_sample_is_sync(self) -> bool:
+        return bool(self.samples) and not self.samples[0].flags & SAMPLE_IS_NON_SYNC
+
+
+def parse_fragment(data: bytes, default_duration: int = 0, default_flags: int = 0) -> Fragment:
+    """Parse a single-traf moof+mdat; the defaults are the trex values from the init segment.
+
+    Data offsets are taken relative to the moof (FFmpeg writes default-base-is-moof).
+    Raises BoxError on truncated or inconsistent boxes.
+    """
+    moof = find_box(data, "moof")
+    mdat = find_box(data, "mdat")
+    if moof is None or mdat is None:
+        raise BoxError("fragment without moof or mdat")
+    traf = find_box(data, "traf", moof.payload_offset, moof.end)
+    tfhd = traf and find_box(data, "tfhd", traf.payload_offset, traf.end)
+    tfdt = traf and find_box(data, "tfdt", traf.payload_offset, traf.end)
+    if tfhd is None or tfdt is None:
+        raise BoxError("traf without tfhd or tfdt")
+    track_id, duration, size, flags = _read_tfhd(data, tfhd, default_duration, default_flags)
+    samples: list[Sample] = []
+    data_start: int | None = None
+    for header in iter_boxes(data, traf.payload_offset, traf.end):
+        if header.type == "trun":
+            offset, run = _read_trun(data, header, duration, size, flags)
+            samples.extend(run)
+            if data_start is None and offset is not None:
+                data_start = moof.offset + offset
+    data_start = mdat.payload_offset if data_start is None else data_start
+    total = sum(sample.size for sample in samples)
+    if data_start < mdat.payload_offset or data_start + total > mdat.end:
+        raise BoxError("sample data outside mdat")
+    payload = data[data_start : data_start + total]
+    return Fragment(track_id, _read_tfdt(data, tfdt), samples, payload, bytes(data))
+
+
+def _read_tfhd(data: bytes, tfhd: BoxHeader, duration: int, flags: int) -> tuple[int, int, int, int]:
+    """(track_ID, default duration, default size, default flags), falling back to trex's."""
+    _, tfhd_flags, pos = full_box(data, tfhd)
+    size = 0
+    try:
+        (track_id,) = struct.unpack_from(">I", data, pos)
+        pos += 4
+        pos += 8 if tfhd_flags & TFHD_BASE_DATA_OFFSET else 0
+        pos += 4 if tfhd_flags & TFHD_SAMPLE_DESCRIPTION_INDEX else 0
+        if tfhd_flags & TFHD_DEFAULT_SAMPLE_DURATION:
+            (duration,) = struct.unpack_from(">I", data, pos)
+            pos += 4
+        if tfhd_flags & TFHD_DEFAULT_SAMPLE_SIZE:
+            (size,) = struct.unpack_from(">I", data, pos)
+            pos += 4
+        if tfhd_flags & TFHD_DEFAULT_SAMPLE_FLAGS:
+            (flags,) = struct.unpack_from(">I", data, pos)
+    except struct.error as exc:
+        raise BoxError("truncated tfhd") from exc
+    if pos > tfhd.end:
+        raise BoxError("truncated tfhd")
+    return track_id, duration, size, flags
+
+
+def _read_tfdt(data: bytes, tfdt: BoxHeader) -> int:
+    version, _, pos = full_box(data, tfdt)
+    if pos + (8 if version == 1 else 4) > tfdt.end:
+        raise BoxError("truncated tfdt")
+    return struct.unpack_from(">Q" if version == 1 else ">I", data, pos)[0]
+
+
+def _read_trun(
+    data: bytes, trun: BoxHeader, default_duration: int, default_size: int, default_flags: int
+) -> tuple[int | None, list[Sample]]:
+    version, flags, pos = full_box(data, trun)
+    try:
+        (count,) = struct.unpack_from(">I", data, pos)
+        pos += 4
+        data_offset = None
+        if flags & TRUN_DATA_OFFSET:
+            (data_offset,) = struct.unpack_from(">i", data, pos)
+            pos += 4
+        first_flags = None
+        if flags & TRUN_FIRST_SAMPLE_FLAGS:
+            (first_flags,) = struct.unpack_from(">I", data, pos)
+            pos += 4
+        fields = [f for f in (TRUN_SAMPLE_DURATION, TRUN_SAMPLE_SIZE, TRUN_SAMPLE_FLAGS,
+                              TRUN_SAMPLE_COMPOSITION_OFFSET) if flags & f]
+        if pos + count * 4 * len(fields) > trun.end:
+            raise BoxError("truncated trun")
+        offset_format = ">i" if version == 1 else ">I"
+        samples = []
+        for index in range(count):
+            values = {TRUN_SAMPLE_DURATION: default_duration, TRUN_SAMPLE_SIZE: default_size,
+                      TRUN_SAMPLE_FLAGS: default_flags, TRUN_SAMPLE_COMPOSITION_OFFSET: 0}
+            for field in fields:
+                fmt = offset_format if field == TRUN_SAMPLE_COMPOSITION_OFFSET else ">I"
+                (values[field],) = struct.unpack_from(fmt, data, pos)
+                pos += 4
+            if index == 0 and first_flags is not None:
+                values[TRUN_SAMPLE_FLAGS] = first_flags
+            samples.append(Sample(values[TRUN_SAMPLE_DURATION], values[TRUN_SAMPLE_SIZE],
+                                  values[TRUN_SAMPLE_FLAGS], values[TRUN_SAMPLE_COMPOSITION_OFFSET]))
+    except struct.error as exc:
+        raise BoxError("truncated trun") from exc
+    return data_offset, samples
+
+
+def build_fragment(sequence_number: int, fragments: list[Fragment]) -> bytes:
+    """One moof+mdat holding the samples of `fragments` (consecutive, same track), every
+    sample field explicit in a version-1 trun (signed composition offsets, as CMAF wants)."""
+    first = fragments[0]
+    samples = [sample for fragment in fragments for sample in fragment.samples]
+    trun_flags = TRUN_DATA_OFFSET | TRUN_SAMPLE_DURATION | TRUN_SAMPLE_SIZE | TRUN_SAMPLE_FLAGS
+    with_offsets = any(sample.composition_offset for sample in samples)
+    if with_offsets:
+        trun_flags |= TRUN_SAMPLE_COMPOSITION_OFFSET
+    entry = struct.Struct(">IIIi" if with_offsets else ">III")
+    entries = b"".join(
+        entry.pack(s.duration, s.size, s.flags, s.composition_offset) if with_offsets
+        else entry.pack(s.duration, s.size, s.flags)
+        for s in samples
+    )
+    mfhd = _full_box_bytes("mfhd", 0, 0, struct.pack(">I", sequence_number))
+    tfhd = _full_box_bytes("tfhd", 0, TFHD_DEFAULT_BASE_IS_MOOF, struct.pack(">I", first.track_id))
+    tfdt = _full_box_bytes("tfdt", 1, 0, struct.pack(">Q", first.base_decode_time))
+    trun_size = BOX_HEADER_SIZE + 4 + 8 + len(entries)
+    moof_size = 2 * BOX_HEADER_SIZE + len(mfhd) + len(tfhd) + len(tfdt) + trun_size
+    trun = _full_box_bytes("trun", 1, trun_flags,
+                           struct.pack(">Ii", len(samples), moof_size + BOX_HEADER_SIZE) + entries)
+    moof = _box_bytes("moof", mfhd + _box_bytes("traf", tfhd + tfdt + trun))
+    return moof + _box_bytes("mdat", b"".join(fragment.payload for fragment in fragments))
+
+
+def _box_bytes(box_type: str, payload: bytes) -> bytes:
+    return struct.pack(">I4s", BOX_HEADER_SIZE + len(payload), box_type.encode()) + payload
+
+
+def _full_box_bytes(box_type: str, version: int, flags: int, payload: bytes) -> bytes:
+    return _box_bytes(box_type, struct.pack(">I", (version << 24) | flags) + payload)

@@ -1,0 +1,201 @@
+"""One output track (a video rendition or the audio track): fragmenter, pending samples, files.
+
+`TrackOutput` knows how to turn a fragment into part/segment files and window entries; it
+does not decide where segments start (that is `LiveOutput`'s job, shared across tracks).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from packager.atomic import write_atomic
+from packager.cmaf import StreamTemplate, TrackFragmenter
+from packager.hls import target_duration
+from packager.isobmff import TrackInfo
+from packager.moof import Fragment, build_fragment
+from packager.window import Part, Segment, TrackWindow
+
+
+PART_TICKS_SLACK = 1  # a tick of rounding in the timescale
+
+
+@dataclass(frozen=True)
+class VideoTrackId:
+    rendition: str
+
+
+@dataclass(frozen=True)
+class AudioTrackId:
+    rendition: str = "audio"
+
+
+TrackId = VideoTrackId | AudioTrackId
+
+
+@dataclass
+class Sample:
+    """What the packager remembers of a muxed packet until its fragment comes out.
+
+    Times are seconds on the packager's media timeline (the source's, shifted to start near
+    `ORIGIN_MARGIN`). `starts_segment` is None until decided.
+    """
+
+    pts: float
+    dts: float
+    keyframe: bool
+    starts_segment: bool | None = None
+
+
+class TrackOutput:
+    """Files and window of one track under `<out_dir>/<name>/`."""
+
+    def __init__(
+        self, name: str, template: av.stream.Stream, out_dir: Path, part_target: float,
+        window_segments: int, bandwidth: int | None,
+    ) -> None:
+        self.name = name
+        self.kind = template.type
+        self.stream_template = StreamTemplate(template)
+        self.out_dir = out_dir
+        self.part_target = part_target
+        self.configured_bandwidth = bandwidth
+        self.window = TrackWindow(window_segments)
+        self.samples: deque[Sample] = deque()
+        self.fragments: deque[Fragment] = deque()
+        self.fragmenter: TrackFragmenter | None = None
+        self.flushed = False  # fragmenter closed: the last fragment has no follower
+        self.info: TrackInfo | None = None
+        self.init_path: str | None = None
+        self.init_generation = 0
+        self.started = False  # video: first keyframe seen since the last (dis)continuity
+        self.segments_claimed = 0  # leader boundaries this track has started segments at
+        self.next_msn = 0
+        self.segments_completed = 0
+        self.pending_discontinuity = False
+        self.discontinuity_sequence = 0
+        self.last_duration = 0  # of the last packet, in its time base, to fill missing ones
+        self.last_dts: int | None = None
+        self.dropped_packets = 0  # decode timestamps that did not increase
+        self.segment_data: list[bytes] = []
+        self.part_fragments: list[Fragment] = []
+        self.fragment_sequence = 0
+        self.part_ticks = 0
+        self.part_independent: bool | None = None
+        self.total_bits = 0
+        self.total_seconds = 0.0
+        self.total_samples = 0
+        self.peak_bandwidth = 0
+        self.target_duration = 0
+        self.new_init = False
+        (out_dir / name).mkdir(parents=True, exist_ok=True)
+
+    @property
+    def is_video(self) -> bool:
+        return self.kind == "video"
+
+    def feed(self, packet: av.Packet, sample: Sample) -> None:
+        """Record the sample, then mux: the muxer may hand back fragments during the call."""
+        if self.fragmenter is None:
+            self.fragmenter = TrackFragmenter(self.stream_template, self._take_init, self.fragments.append)
+        self.samples.append(sample)
+        try:
+            self.fragmenter.mux(packet)
+        except Exception:
+            self.samples.pop()  # keep samples and fragments paired one to one
+            raise
+
+    def replace_template(self, template: av.stream.Stream) -> None:
+        self.stream_template = StreamTemplate(template)
+
+    def flush(self) -> None:
+        if self.fragmenter is not None:
+            self.fragmenter.close()
+            self.fragmenter = None
+        self.flushed = True
+
+    def _take_init(self, data: bytes, info: TrackInfo) -> None:
+        self.info = info
+        suffix = f"_{self.init_generation}" if self.init_generation else ""
+        self.init_path = f"{self.name}/init{suffix}.mp4"
+        write_atomic(self.out_dir / self.init_path, data)
+        self.new_init = True
+
+    def open_segment(self, start: int, wall_clock: float) -> Segment:
+        assert self.info is not None and self.init_path is not None
+        msn = self.next_msn
+        self.next_msn += 1
+        segment = Segment(
+            msn=msn, path=f"{self.name}/seg_{msn}.m4s", init_path=self.init_path, start=start,
+            timescale=self.info.timescale, wall_clock=wall_clock, discontinuity=self.pending_discontinuity,
+        )
+        self.pending_discontinuity = False
+        self.window.open_segment(segment)
+        return segment
+
+    def add_to_part(self, fragment: Fragment) -> None:
+        """Append one frame's fragment to the part being assembled (independent = it starts
+        with a sync sample, as the muxer flagged it)."""
+        assert self.info is not None
+        if not self.part_fragments:
+            self.part_independent = fragment.first_sample_is_sync
+        self.part_fragments.append(fragment)
+        self.part_ticks += fragment.duration
+        self.total_samples += 1
+
+    def part_is_full(self, next_ticks: int) -> bool:
+        """Would one more frame of `next_ticks` push the part past the part target?"""
+        assert self.info is not None
+        return self.part_ticks + next_ticks > self.part_target * self.info.timescale + PART_TICKS_SLACK
+
+    def write_part(self) -> Part:
+        """Write the assembled part (`seg_N.M.m4s`) and list it in the window."""
+        segment = self.window.current
+        assert segment is not None and self.info is not None and self.part_fragments
+        index = len(segment.parts)
+        data = self._merge_part_fragments()
+        part = Part(
+            msn=segment.msn, index=index, path=f"{self.name}/seg_{segment.msn}.{index}.m4s",
+            ticks=self.part_ticks, timescale=self.info.timescale,
+            independent=bool(self.part_independent), size=len(data),
+        )
+        write_atomic(self.out_dir / part.path, data)
+        self.part_fragments = []
+        self.part_ticks = 0
+        self.segment_data.append(data)
+        self.window.add_part(part)
+        self.total_bits += 8 * part.size
+        self.total_seconds += part.duration
+        self.target_duration = max(self.target_duration, target_duration([segment.duration]))
+        return part
+
+    def _merge_part_fragments(self) -> bytes:
+        """The part's frames as one moof+mdat (one CMAF chunk), not one fragment per frame."""
+        self.fragment_sequence += 1
+        return build_fragment(self.fragment_sequence, self.part_fragments)
+
+    def complete_segment(self) -> Segment:
+        segment = self.window.complete_current()
+        self.segments_completed += 1
+        write_atomic(self.out_dir / segment.path, b"".join(self.segment_data))
+        self.segment_data = []
+        if segment.duration > 0:
+            self.peak_bandwidth = max(self.peak_bandwidth, round(8 * segment.size / segment.duration))
+        return segment
+
+    def bandwidths(self) -> tuple[int, int]:
+        """(peak, average) bits per second: configured, else measured on what was written."""
+        if self.configured_bandwidth:
+            return self.configured_bandwidth, self.configured_bandwidth
+        average = round(self.total_bits / self.total_seconds) if self.total_seconds else 0
+        return max(self.peak_bandwidth, average), average
+
+    def next_part_path(self) -> str:
+        """The part the muxer will write next (the preload hint)."""
+        current = self.window.current
+        if current is None:
+            return f"{self.name}/seg_{self.next_msn}.0.m4s"
+        return f"{self.name}/seg_{current.msn}.{len(current.parts)}.m4s"

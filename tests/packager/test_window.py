@@ -1,0 +1,53 @@
+"""Window bookkeeping: what is listed, what is deleted when."""
+
+import pytest
+
+from packager.window import Part, Segment, TrackWindow
+
+
+def _fill(window, msn, parts=4, ticks=45000):
+    window.open_segment(Segment(msn, f"v/seg_{msn}.m4s", "v/init.mp4", msn * 180000, 90000, 0.0))
+    for index in range(parts):
+        window.add_part(Part(msn, index, f"v/seg_{msn}.{index}.m4s", ticks, 90000, index == 0, 1))
+    window.complete_current()
+
+
+def test_window_lists_n_segments_and_keeps_files_for_the_grace_period():
+    window = TrackWindow(3)
+    removed = []
+    for msn in range(12):
+        _fill(window, msn)
+        removed += window.trim(target_duration=2)
+    assert [s.msn for s in window.segments] == [9, 10, 11]
+    assert [s.msn for s in window.retired] == [5, 6, 7, 8]  # window + 1 segments after unlisting
+    assert "v/seg_4.m4s" in removed and "v/seg_5.m4s" not in removed
+    # parts: listed for the last 3 target durations (3 segments), files kept one segment more
+    assert "v/seg_7.0.m4s" in removed and "v/seg_8.0.m4s" not in removed
+    assert len(removed) == len(set(removed))
+
+
+def test_parts_listed_cover_three_target_durations():
+    window = TrackWindow(10)
+    for msn in range(6):
+        _fill(window, msn, parts=2, ticks=45000)  # 1 s segments
+    assert window.parts_listed_from(target_duration=1) == 3
+    assert window.parts_listed_from(target_duration=2) == 0
+
+
+def test_parts_must_continue_the_open_segment():
+    window = TrackWindow(2)
+    window.open_segment(Segment(0, "v/seg_0.m4s", "v/init.mp4", 0, 90000, 0.0))
+    with pytest.raises(RuntimeError):
+        window.add_part(Part(0, 1, "v/seg_0.1.m4s", 1, 90000, False, 1))
+    with pytest.raises(RuntimeError):
+        window.open_segment(Segment(1, "v/seg_1.m4s", "v/init.mp4", 0, 90000, 0.0))
+
+
+def test_resize_applies_at_next_trim():
+    window = TrackWindow(5)
+    for msn in range(6):
+        _fill(window, msn)
+        window.trim(2)
+    window.resize(2)
+    window.trim(2)
+    assert [s.msn for s in window.segments] == [4, 5]
