@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
+from datetime import datetime, timezone
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from server.api import overlays, quality_sets, streams, videos
 from server.api.errors import validation_error
 from server.db.engine import create_engine_for, session_factory
 from server.db.node_settings import stored_api_key
+from server.delivery.live_http import LiveFirst, LiveHttp
+from server.media.node_media import NodeMedia
 from server.settings import Settings
 
 log = logging.getLogger("headwater")
@@ -40,11 +44,14 @@ async def lifespan(app: FastAPI):
     app.state.engine = create_engine_for(settings.resolved_database_url)
     app.state.sessions = session_factory(app.state.engine)
     app.state.api_key = await resolve_api_key(app, settings)
+    app.state.media = NodeMedia(settings, app.state.sessions)
+    await app.state.media.start()
     app.state.ready = True
     try:
         yield
     finally:
         app.state.ready = False
+        await app.state.media.close()
         await app.state.engine.dispose()
 
 
@@ -59,6 +66,23 @@ def create_app(settings: Settings) -> FastAPI:
         ready = request.app.state.ready
         return JSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
 
+    @app.get("/time", include_in_schema=False)
+    async def utc_time() -> PlainTextResponse:
+        """DASH `UTCTiming` (urn:mpeg:dash:utc:http-iso:2014): players sync their clocks here."""
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return PlainTextResponse(now, headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
+
     for module in (streams, overlays, quality_sets, videos):
         app.include_router(module.router, prefix="/streaming")
     return app
+
+
+def create_asgi(settings: Settings) -> LiveFirst:
+    """What uvicorn serves: live delivery on its fast path in front of the FastAPI app."""
+    app = create_app(settings)
+    live = LiveHttp(
+        lambda stream_id: app.state.media.lookup(stream_id) if app.state.ready else None,
+        segment_target=settings.segment_target,
+        part_target=settings.part_target,
+    )
+    return LiveFirst(app, live)

@@ -45,17 +45,18 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def serve(settings: Settings) -> None:
     import uvicorn
 
-    from server.app import create_app
+    from server.app import create_asgi
     from server.db.migrate import upgrade
 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     uvicorn.run(
-        create_app(settings),
+        create_asgi(settings),
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
+        access_log=settings.access_log,
         timeout_graceful_shutdown=5,
     )
 

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     publish_idle_timeout: float = Field(default=10.0, gt=0)
     worker_restart_limit: int = Field(default=5, ge=0)
     log_level: str = "INFO"
+    access_log: bool = Field(default=False, description="Log every HTTP request (costly under load)")
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,48 @@
+"""The media side of a node: the supervisor and the ingest listeners, started with the app."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from ingest.rtmp.server import RtmpServer
+from server.delivery.live_state import LiveStream
+from server.media.supervisor import Supervisor
+from server.settings import Settings
+
+log = logging.getLogger("headwater.media")
+
+
+class NodeMedia:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker) -> None:
+        self.settings = settings
+        self.supervisor = Supervisor(settings, sessions)
+        self.listeners: list[RtmpServer] = []
+
+    async def start(self) -> None:
+        await self.supervisor.start()
+        host = self.settings.http_host
+        rtmp = RtmpServer(self.supervisor.authorize)
+        await rtmp.start(host, self.settings.rtmp_port)
+        self.listeners.append(rtmp)
+        log.info("RTMP ingest on %s:%d", host, rtmp.port)
+        if self.settings.rtmps_enabled:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.settings.rtmps_cert_file, self.settings.rtmps_key_file)
+            rtmps = RtmpServer(self.supervisor.authorize, ssl_context=context, protocol="rtmps")
+            await rtmps.start(host, self.settings.rtmps_port)
+            self.listeners.append(rtmps)
+            log.info("RTMPS ingest on %s:%d", host, rtmps.port)
+
+    def lookup(self, stream_id: int) -> LiveStream | None:
+        return self.supervisor.lookup(stream_id)
+
+    async def stream_changed(self, stream_id: int) -> None:
+        await self.supervisor.stream_changed(stream_id)
+
+    async def close(self) -> None:
+        for listener in self.listeners:
+            await listener.close()
+        await self.supervisor.close()

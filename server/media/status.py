@@ -1,0 +1,101 @@
+"""Writes the live status fields of streams (`live`, `transcoding_speed`, ...) to the DB.
+
+Updates go through one queue and one task, in order, so the request path and the worker's
+event path never wait on SQL, and a burst of stats collapses into one write per stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from server.db.models import Stream
+
+log = logging.getLogger("headwater.status")
+
+OFFLINE = {
+    "live": False,
+    "stream_source_type": None,
+    "transcoding_speed": None,
+    "frame_rate": None,
+    "video_width": None,
+    "video_height": None,
+    "transcoded_qualities": [],
+}
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class StatusWriter:
+    def __init__(self, sessions: async_sessionmaker) -> None:
+        self.sessions = sessions
+        self.pending: dict[int, dict] = {}
+        self.wakeup = asyncio.Event()
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    def set(self, stream_id: int, **values) -> None:
+        self.pending.setdefault(stream_id, {}).update(values)
+        self.idle.clear()
+        self.wakeup.set()
+
+    def went_live(self, stream_id: int, source_type: str, started: dict) -> None:
+        self.set(
+            stream_id,
+            live=True,
+            stream_source_type=source_type,
+            started_at_primary=now(),
+            video_width=started.get("width"),
+            video_height=started.get("height"),
+            frame_rate=started.get("frame_rate"),
+            transcoded_qualities=started.get("renditions", []),
+        )
+
+    def stats(self, stream_id: int, stats: dict) -> None:
+        values = {"transcoding_speed": stats.get("speed")}
+        for field, key in (("frame_rate", "frame_rate"), ("video_width", "width"), ("video_height", "height")):
+            if stats.get(key):
+                values[field] = stats[key]
+        self.set(stream_id, **values)
+
+    def went_offline(self, stream_id: int) -> None:
+        self.set(stream_id, **OFFLINE, finished_at_primary=now())
+
+    async def flush(self) -> None:
+        await self.idle.wait()
+
+    async def close(self) -> None:
+        await self.flush()
+        if self.task:
+            self.task.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            await self.wakeup.wait()
+            self.wakeup.clear()
+            batch, self.pending = self.pending, {}
+            try:
+                async with self.sessions() as session:
+                    for stream_id, values in batch.items():
+                        await session.execute(update(Stream).where(Stream.id == stream_id).values(**values))
+                    await session.commit()
+            except Exception:
+                log.exception("writing stream status failed")
+            if not self.pending:
+                self.idle.set()
+
+    async def reset_all(self) -> None:
+        """At start: no stream is live on a node that just started."""
+        async with self.sessions() as session:
+            await session.execute(update(Stream).where(Stream.live.is_(True)).values(**OFFLINE))
+            await session.commit()

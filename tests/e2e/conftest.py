@@ -1,0 +1,49 @@
+"""End-to-end fixtures: a real node, real publishers, and HTTP reads as a player makes them."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from tests.support.node import Node
+
+
+@pytest.fixture(scope="module")
+def media_node(tmp_path_factory):
+    node = Node(tmp_path_factory.mktemp("media-node")).start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def http(media_node):
+    with httpx.Client(base_url=media_node.base_url, headers=media_node.headers, timeout=15) as c:
+        yield c
+
+
+@pytest.fixture
+def new_stream(http):
+    def create(**fields) -> dict:
+        response = http.post("/streaming/streams", json={"name": "e2e", **fields})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return create
+
+
+def wait_for(check, timeout: float = 20, interval: float = 0.1, what: str = "condition"):
+    """Polls `check()` until it returns something truthy; the test's own clock, not the node's."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def fetch_ok(client: httpx.Client, url: str):
+    response = client.get(url)
+    return response if response.status_code == 200 else None

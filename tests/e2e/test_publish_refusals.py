@@ -1,0 +1,126 @@
+"""Bad publishers and broken input: refused or dropped, logged, and nothing else disturbed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import fetch_ok, wait_for
+from tests.support.hls import parse_media_playlist
+from tests.support.publisher import ffmpeg_publish
+
+
+def rtmp_url(node, stream_id, token: str, app: str = "in") -> str:
+    return f"rtmp://127.0.0.1:{node.rtmp_port}/{app}/{stream_id}?{token}"
+
+
+def refused(publisher: subprocess.Popen) -> bool:
+    try:
+        return publisher.wait(timeout=20) != 0
+    finally:
+        publisher.kill()
+
+
+def last_msn(http: httpx.Client, stream_id: int) -> int:
+    text = http.get(f"/live/{stream_id}/origin/index.m3u8").text
+    playlist = parse_media_playlist(text)
+    return playlist.segments[-1].msn if playlist.segments else -1
+
+
+@pytest.fixture
+def live_stream(media_node, http, new_stream):
+    """A stream with a healthy publisher that keeps going through each test."""
+    stream = new_stream()
+    publisher = ffmpeg_publish(stream["push_url"], seconds=60)
+    wait_for(lambda: fetch_ok(http, f"/live/{stream['id']}/origin/index.m3u8"), what="playlist")
+    yield stream
+    publisher.kill()
+    publisher.wait()
+
+
+def test_wrong_token_refused_and_logged_without_the_token(media_node, new_stream):
+    stream = new_stream()
+    bad_token = "f" * 32
+    assert refused(ffmpeg_publish(rtmp_url(media_node, stream["id"], bad_token), seconds=3))
+    wait_for(lambda: f"wrong token for stream {stream['id']}" in media_node.log(), what="log line")
+    assert bad_token not in media_node.log() and stream["token"] not in media_node.log()
+
+
+def test_unknown_stream_and_unknown_app_refused(media_node, new_stream):
+    stream = new_stream()
+    assert refused(ffmpeg_publish(rtmp_url(media_node, 987654, stream["token"]), seconds=3))
+    assert refused(ffmpeg_publish(rtmp_url(media_node, stream["id"], stream["token"], app="nope"), seconds=3))
+    wait_for(lambda: "unknown stream 987654" in media_node.log(), what="log line")
+
+
+def test_inactive_stream_refused(media_node, new_stream):
+    stream = new_stream(active=False)
+    assert refused(ffmpeg_publish(stream["push_url"], seconds=3))
+    wait_for(lambda: f"stream {stream['id']} is not active" in media_node.log(), what="log line")
+
+
+def test_second_publisher_refused_first_keeps_going(media_node, http, live_stream):
+    before = last_msn(http, live_stream["id"])
+    assert refused(ffmpeg_publish(live_stream["push_url"], seconds=3))
+    assert f"stream {live_stream['id']} already has a publisher" in media_node.log()
+    wait_for(lambda: last_msn(http, live_stream["id"]) >= before + 2, what="first publisher to go on")
+
+
+def test_garbage_on_the_rtmp_port_leaves_the_node_running(media_node, http, live_stream):
+    before = last_msn(http, live_stream["id"])
+    for payload in (os.urandom(4096), b"\x03" + os.urandom(700), b"\x03", b"\x06" + os.urandom(1536)):
+        with socket.create_connection(("127.0.0.1", media_node.rtmp_port), timeout=5) as sock:
+            sock.sendall(payload)
+            sock.settimeout(5)
+            try:
+                while sock.recv(65536):
+                    pass
+            except (TimeoutError, ConnectionError):
+                pass
+    half_open = socket.create_connection(("127.0.0.1", media_node.rtmp_port))
+    half_open.sendall(b"\x03" + b"\x00" * 100)  # truncated handshake, then silence
+    try:
+        assert httpx.get(f"{media_node.base_url}/health").status_code == 200
+        wait_for(lambda: last_msn(http, live_stream["id"]) >= before + 2, what="stream to go on")
+        other = http.post("/streaming/streams", json={"name": "after garbage"}).json()
+        publisher = ffmpeg_publish(other["push_url"], seconds=4)
+        wait_for(lambda: fetch_ok(http, f"/live/{other['id']}/master.m3u8"), what="new publisher")
+        publisher.wait(timeout=30)
+    finally:
+        half_open.close()
+
+
+def worker_pid(stream_id: int) -> int | None:
+    result = subprocess.run(["pgrep", "-f", f'transcode.worker .*"stream_id": {stream_id},'],
+                            capture_output=True, text=True)
+    pids = [int(p) for p in result.stdout.split()]
+    return pids[0] if pids else None
+
+
+def test_crashed_worker_is_restarted_while_publisher_stays(media_node, http, live_stream):
+    stream_id = live_stream["id"]
+    pid = wait_for(lambda: worker_pid(stream_id), what="worker process")
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: (p := worker_pid(stream_id)) and p != pid, what="a new worker")
+    wait_for(lambda: fetch_ok(http, f"/live/{stream_id}/origin/index.m3u8"), what="playlist again")
+    wait_for(lambda: http.get(f"/streaming/streams/{stream_id}").json()["live"], what="live again")
+    assert "restarting at the next keyframe" in media_node.log()
+
+
+def test_deactivating_a_live_stream_drops_its_publisher(media_node, http, new_stream):
+    stream = new_stream()
+    publisher = ffmpeg_publish(stream["push_url"], seconds=60)
+    try:
+        wait_for(lambda: fetch_ok(http, f"/live/{stream['id']}/master.m3u8"), what="playlist")
+        http.patch(f"/streaming/streams/{stream['id']}", json={"stream": {"active": False}})
+        assert publisher.wait(timeout=20) is not None
+        wait_for(lambda: http.get(f"/streaming/streams/{stream['id']}").json()["live"] is False,
+                 what="live=false")
+    finally:
+        publisher.kill()

@@ -1,0 +1,31 @@
+"""Debian's ffmpeg as a broadcaster: a generated test pattern with a tone, pushed in real time."""
+
+from __future__ import annotations
+
+import subprocess
+
+
+def ffmpeg_publish(
+    url: str,
+    *,
+    seconds: float = 8,
+    size: str = "320x240",
+    rate: int = 25,
+    gop: int = 25,
+    video_codec: list[str] | None = None,
+    audio_codec: list[str] | None = None,
+    extra: list[str] | None = None,
+) -> subprocess.Popen:
+    """Starts ffmpeg pushing `seconds` of testsrc2 + sine to `url` (FLV over RTMP)."""
+    video_codec = video_codec or [
+        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+        "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+    ]
+    audio_codec = audio_codec or ["-c:a", "aac", "-b:a", "64k"]
+    command = [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+        "-t", str(seconds), *video_codec, *audio_codec, *(extra or []), "-f", "flv", url,
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -1,0 +1,92 @@
+"""The stream worker: one process per live stream, `python -m transcode.worker '<json config>'`.
+
+stdin carries the source (FLV from the node's RTMP server), stdout carries JSON events to the
+node, stderr carries logs. The worker ends when its source ends: it finalizes the playlists
+(the packager reports `ended`) and exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from packager.live import PackagerConfig
+from transcode.events import EventChannel
+from transcode.hub import StreamHub
+from transcode.passthrough import PassthroughJob
+from transcode.pipe_source import FlvPipeSource
+from transcode.stats import StatsJob
+
+log = logging.getLogger("headwater.worker")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    stream_id: int
+    out_dir: str
+    part_target: float = 0.5
+    segment_target: float = 2.0
+    window_segments: int = 8
+    mpegts_endlist: bool = True
+
+    @classmethod
+    def from_json(cls, text: str) -> "WorkerConfig":
+        return cls(**json.loads(text))
+
+    def packager(self) -> PackagerConfig:
+        return PackagerConfig(
+            out_dir=Path(self.out_dir),
+            part_target=self.part_target,
+            segment_target=self.segment_target,
+            window_segments=self.window_segments,
+        )
+
+
+def run(config: WorkerConfig, events: EventChannel) -> None:
+    source = FlvPipeSource(0)
+    video, audio = source.video, source.audio
+    events.send(source_event(video, audio))
+    hub = StreamHub()
+    hub.subscribe(PassthroughJob(config.packager(), video, audio, events.send,
+                                 mpegts_endlist=config.mpegts_endlist))
+    hub.subscribe(StatsJob(video, events.send))
+    try:
+        for packet in source.packets():
+            hub.publish(packet)
+    finally:
+        hub.close()
+        source.close()
+
+
+def source_event(video, audio) -> dict:
+    """What the source turned out to hold, reported once demuxing starts."""
+    event: dict = {"event": "started", "renditions": ["origin"]}
+    if video is not None:
+        context = video.codec_context
+        event.update(video_codec=context.name, width=context.width, height=context.height,
+                     frame_rate=float(video.average_rate) if video.average_rate else None)
+    if audio is not None:
+        event.update(audio_codec=audio.codec_context.name, sample_rate=audio.codec_context.sample_rate)
+    return event
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    config = WorkerConfig.from_json(argv[1])
+    Path(config.out_dir).mkdir(parents=True, exist_ok=True)
+    events = EventChannel()
+    try:
+        run(config, events)
+    except Exception as error:  # the node logs it and decides whether to restart
+        log.exception("stream %s worker failed", config.stream_id)
+        events.send({"event": "error", "message": str(error)})
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
