@@ -1,0 +1,137 @@
+"""Glass-to-fetchable latency: Headwater LL-HLS vs nginx-rtmp HLS, same frames, same run.
+
+One publisher pushes numbered frames (bench/framecode.py) to both servers at once. For
+Headwater a client does what hls.js does in low-latency mode: a blocking playlist reload
+for the next part, then fetches the part. For nginx-rtmp a client polls the playlist every
+100 ms and fetches each new fragment. Latency of a fetched piece = when its bytes arrived −
+when its LAST frame left the publisher (so it is the delay a player could not avoid).
+Also reported: publish → first playable playlist, for both.
+
+    python -m bench.latency [--seconds 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import httpx
+
+from bench.framecode import read
+from bench.nginx_rtmp import NginxRtmp
+from bench.rtmp_publisher import NumberedPublisher
+from tests.support.hls import parse_media_playlist
+from tests.support.node import Node
+
+
+def last_frame_number(data: bytes) -> int | None:
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            number = None
+            for frame in container.decode(video=0):
+                number = read(frame.to_ndarray(format="gray"))
+            return number
+    except av.error.FFmpegError:
+        return None
+
+
+async def follow_ll_hls(base: str, publisher: NumberedPublisher, until: float, out: dict) -> None:
+    """Blocking reload for the next part, fetch it, measure — the LL-HLS player loop."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        while (response := await http.get(f"{base}/origin/index.m3u8")).status_code != 200:
+            await asyncio.sleep(0.05)
+        out["first_playlist"] = time.monotonic() - publisher.started_at
+        init = (await http.get(f"{base}/origin/init.mp4")).content
+        playlist = parse_media_playlist(response.text)
+        done: set[str] = set()
+        while time.monotonic() < until:
+            msn = playlist.segments[-1].msn + 1 if playlist.segments else playlist.media_sequence
+            params = {"_HLS_msn": msn, "_HLS_part": len(playlist.pending_parts)}
+            response = await http.get(f"{base}/origin/index.m3u8", params=params)
+            if response.status_code != 200:
+                await asyncio.sleep(0.05)
+                continue
+            playlist = parse_media_playlist(response.text)
+            parts = [p.uri for s in playlist.segments[-2:] for p in s.parts] + [
+                p.uri for p in playlist.pending_parts]
+            for uri in parts:
+                if uri in done:
+                    continue
+                done.add(uri)
+                data = (await http.get(f"{base}/origin/{uri}")).content
+                arrived = time.monotonic()
+                number = last_frame_number(init + data)
+                if number in publisher.sent_at:
+                    out["latencies"].append(arrived - publisher.sent_at[number])
+
+
+async def follow_nginx(url: str, publisher: NumberedPublisher, until: float, out: dict) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        done: set[str] = set()
+        while time.monotonic() < until:
+            response = await http.get(url)
+            if response.status_code == 200:
+                out.setdefault("first_playlist", time.monotonic() - publisher.started_at)
+                for segment in parse_media_playlist(response.text).segments:
+                    if segment.uri in done:
+                        continue
+                    done.add(segment.uri)
+                    data = (await http.get(url.rsplit("/", 1)[0] + "/" + segment.uri)).content
+                    arrived = time.monotonic()
+                    number = last_frame_number(data)
+                    if number in publisher.sent_at and len(done) > 1:  # first one predates polling
+                        out["latencies"].append(arrived - publisher.sent_at[number])
+            await asyncio.sleep(0.1)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def report(name: str, out: dict) -> None:
+    values = out["latencies"]
+    print(f"{name:>22}: first playlist {out.get('first_playlist', float('nan')):5.2f} s after publish; "
+          f"{len(values)} pieces; latency p50 {statistics.median(values):.3f} s, "
+          f"p95 {percentile(values, 0.95):.3f} s, max {max(values):.3f} s")
+
+
+async def main(seconds: float) -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    node = Node(work / "node").start()
+    nginx = NginxRtmp().start()
+    try:
+        stream = httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers,
+                            json={"name": "latency"}).json()
+        publisher = NumberedPublisher(
+            [stream["push_url"], f"rtmp://127.0.0.1:{nginx.rtmp_port}/in/bench"], seconds=seconds + 5)
+        publisher.start()
+        while publisher.started_at is None:
+            await asyncio.sleep(0.01)
+        until = publisher.started_at + seconds
+        ours, theirs = {"latencies": []}, {"latencies": []}
+        await asyncio.gather(
+            follow_ll_hls(f"{node.base_url}/live/{stream['id']}", publisher, until, ours),
+            follow_nginx(nginx.url("hls/bench.m3u8"), publisher, until, theirs),
+        )
+        publisher.join()
+        print(f"{seconds:.0f} s of 640x360 25 fps, 2 s GOP; Headwater parts 0.5 s; nginx-rtmp fragments 2 s")
+        report("Headwater LL-HLS", ours)
+        report("nginx-rtmp HLS (ref)", theirs)
+        ratio = percentile(ours["latencies"], 0.95) / percentile(theirs["latencies"], 0.95)
+        print(f"p95 ratio Headwater / nginx-rtmp: {ratio:.2f}  (target: Headwater p95 <= 1.0 s)")
+    finally:
+        nginx.stop()
+        node.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=40)
+    asyncio.run(main(parser.parse_args().seconds))
