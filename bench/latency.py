@@ -3,8 +3,9 @@
 One publisher pushes numbered frames (bench/framecode.py) to both servers at once. For
 Headwater a client does what hls.js does in low-latency mode: a blocking playlist reload
 for the next part, then fetches the part. For nginx-rtmp a client polls the playlist every
-100 ms and fetches each new fragment. Latency of a fetched piece = when its bytes arrived −
-when its LAST frame left the publisher (so it is the delay a player could not avoid).
+100 ms and fetches each new fragment. Latency of a frame = when the piece holding it arrived −
+when the frame left the publisher, over every frame (the first frame of a part waits for the
+whole part to be cut: that wait is part of the latency a player sees).
 Also reported: publish → first playable playlist, for both.
 
     python -m bench.latency [--seconds 40]
@@ -30,19 +31,45 @@ from tests.support.hls import parse_media_playlist
 from tests.support.node import Node
 
 
-def last_frame_number(data: bytes) -> int | None:
-    try:
-        with av.open(io.BytesIO(data)) as container:
-            number = None
-            for frame in container.decode(video=0):
-                number = read(frame.to_ndarray(format="gray"))
-            return number
-    except av.error.FFmpegError:
-        return None
+def frame_times(data: bytes, decode: bool) -> list[tuple[float, int | None]]:
+    """(pts in seconds, frame number or None) of each video frame in `data`.
+
+    Only pieces that start with a keyframe can be decoded alone; for the others the frame
+    numbers come from their timestamps (see FrameClock).
+    """
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        if decode:
+            return [(float(f.pts * f.time_base), read(f.to_ndarray(format="gray")))
+                    for f in container.decode(stream)]
+        return [(float(p.pts * p.time_base), None) for p in container.demux(stream) if p.size]
+
+
+class FrameClock:
+    """Maps output timestamps to publisher frame numbers, calibrated on decoded frames."""
+
+    def __init__(self, fps: int) -> None:
+        self.fps = fps
+        self.offset: int | None = None
+
+    def number(self, pts: float, decoded: int | None) -> int | None:
+        if decoded is not None:
+            self.offset = decoded - round(pts * self.fps)
+            return decoded
+        return None if self.offset is None else round(pts * self.fps) + self.offset
+
+
+def record(out: dict, publisher: NumberedPublisher, clock: FrameClock, arrived: float, frames) -> None:
+    """One latency per frame: when the piece holding it arrived − when the frame left."""
+    for pts, decoded in frames:
+        number = clock.number(pts, decoded)
+        if number in publisher.sent_at:
+            out["latencies"].append(arrived - publisher.sent_at[number])
 
 
 async def follow_ll_hls(base: str, publisher: NumberedPublisher, until: float, out: dict) -> None:
     """Blocking reload for the next part, fetch it, measure — the LL-HLS player loop."""
+    clock = FrameClock(publisher.fps)
     async with httpx.AsyncClient(timeout=10) as http:
         while (response := await http.get(f"{base}/origin/index.m3u8")).status_code != 200:
             await asyncio.sleep(0.05)
@@ -58,20 +85,23 @@ async def follow_ll_hls(base: str, publisher: NumberedPublisher, until: float, o
                 await asyncio.sleep(0.05)
                 continue
             playlist = parse_media_playlist(response.text)
-            parts = [p.uri for s in playlist.segments[-2:] for p in s.parts] + [
-                p.uri for p in playlist.pending_parts]
-            for uri in parts:
-                if uri in done:
+            parts = [p for s in playlist.segments[-2:] for p in s.parts] + playlist.pending_parts
+            for part in parts:
+                if part.uri in done:
                     continue
-                done.add(uri)
-                data = (await http.get(f"{base}/origin/{uri}")).content
+                done.add(part.uri)
+                data = (await http.get(f"{base}/origin/{part.uri}")).content
                 arrived = time.monotonic()
-                number = last_frame_number(init + data)
-                if number in publisher.sent_at:
-                    out["latencies"].append(arrived - publisher.sent_at[number])
+                if done and len(done) > 1:  # parts listed in the first playlist predate the loop
+                    record(out, publisher, clock, arrived, frame_times(init + data, part.independent))
+                elif part.independent:
+                    clock.number(*frame_times(init + data, True)[0])
+        out["pieces"] = len(done)
 
 
 async def follow_nginx(url: str, publisher: NumberedPublisher, until: float, out: dict) -> None:
+    """Poll the playlist every 100 ms and fetch each new fragment, as an HLS player does."""
+    clock = FrameClock(publisher.fps)
     async with httpx.AsyncClient(timeout=10) as http:
         done: set[str] = set()
         while time.monotonic() < until:
@@ -83,11 +113,10 @@ async def follow_nginx(url: str, publisher: NumberedPublisher, until: float, out
                         continue
                     done.add(segment.uri)
                     data = (await http.get(url.rsplit("/", 1)[0] + "/" + segment.uri)).content
-                    arrived = time.monotonic()
-                    number = last_frame_number(data)
-                    if number in publisher.sent_at and len(done) > 1:  # first one predates polling
-                        out["latencies"].append(arrived - publisher.sent_at[number])
+                    if len(done) > 1:  # the first one predates polling
+                        record(out, publisher, clock, time.monotonic(), frame_times(data, True))
             await asyncio.sleep(0.1)
+        out["pieces"] = len(done)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -98,7 +127,7 @@ def percentile(values: list[float], fraction: float) -> float:
 def report(name: str, out: dict) -> None:
     values = out["latencies"]
     print(f"{name:>22}: first playlist {out.get('first_playlist', float('nan')):5.2f} s after publish; "
-          f"{len(values)} pieces; latency p50 {statistics.median(values):.3f} s, "
+          f"{out['pieces']} pieces, {len(values)} frames; latency p50 {statistics.median(values):.3f} s, "
           f"p95 {percentile(values, 0.95):.3f} s, max {max(values):.3f} s")
 
 
