@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from packager_testkit import package
+from tests.support.browser import chromium_available, chromium_page
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PLAYER_FILES = ("hls.min.js", "dash.all.min.js")
-CHROMIUM = "/usr/bin/chromium"
 
 PAGES = {
     "hls.html": """<video id=v muted playsinline></video><script src="hls.min.js"></script><script>
@@ -45,7 +45,7 @@ def _player_dir() -> Path | None:
 @pytest.fixture(scope="module")
 def site(clip_1s_gop, tmp_path_factory):
     players = _player_dir()
-    if players is None or not Path(CHROMIUM).exists():
+    if players is None or not chromium_available():
         pytest.skip("hls.min.js / dash.all.min.js or chromium not available")
     root = tmp_path_factory.mktemp("site")
     for name in PLAYER_FILES:
@@ -67,27 +67,18 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.mark.parametrize("page", ["hls.html", "dash.html"])
 def test_player_plays_through(site, page):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"]
-        )
-        try:
-            tab = browser.new_page()
-            tab.goto(f"{site}/{page}")
-            deadline = time.monotonic() + 30
-            state = {}
-            while time.monotonic() < deadline:
-                state = tab.evaluate(
-                    "({t: document.getElementById('v').currentTime, ended: document.getElementById('v').ended,"
-                    " width: document.getElementById('v').videoWidth, errors: window.errors})"
-                )
-                if state["errors"] or state["ended"] or state["t"] > 4.5:
-                    break
-                time.sleep(0.25)
-        finally:
-            browser.close()
+    with chromium_page() as tab:
+        tab.goto(f"{site}/{page}")
+        deadline = time.monotonic() + 30
+        state = {}
+        while time.monotonic() < deadline:
+            state = tab.evaluate(
+                "({t: document.getElementById('v').currentTime, ended: document.getElementById('v').ended,"
+                " width: document.getElementById('v').videoWidth, errors: window.errors})"
+            )
+            if state["errors"] or state["ended"] or state["t"] > 4.5:
+                break
+            time.sleep(0.25)
     assert not state["errors"], state
     assert state["width"] == 320
     assert state["ended"] or state["t"] > 4.5, state

@@ -1,0 +1,98 @@
+"""The built-in web player at a stream's `iframe_url` (`/player/<id>`), and its assets.
+
+The page is public (viewers have no API key) and embeddable in any site's iframe. It plays
+the stream's LL-HLS with hls.js, falls back to native HLS (Safari) or dash.js, and shows
+"offline" while the stream is not live, retrying until it is. hls.js and dash.js come from
+npm at setup time (`player/`) and are served from here, never from a third-party CDN.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from server.db.models import Stream
+from server.urls import CMAF_MASTER, DASH_MANIFEST
+
+STATIC = Path(__file__).resolve().parent / "static"
+ASSETS = {
+    "player.js": STATIC / "player.js",
+    "hls.min.js": STATIC / "vendor" / "hls.min.js",
+    "dash.all.min.js": STATIC / "vendor" / "dash.all.min.js",
+}
+ASSET_CACHE = "public, max-age=3600"
+
+router = APIRouter(include_in_schema=False)
+
+
+@lru_cache(maxsize=None)
+def asset_bytes(name: str) -> bytes | None:
+    """Assets are read once: they change only when the node is reinstalled."""
+    try:
+        return ASSETS[name].read_bytes()
+    except OSError:
+        return None
+
+
+@router.get("/player/assets/{name}")
+async def player_asset(name: str) -> Response:
+    data = asset_bytes(name) if name in ASSETS else None
+    if data is None:
+        raise HTTPException(404, f"no player asset {name!r} (run `make player` to install the players)")
+    return Response(data, media_type="text/javascript", headers={"Cache-Control": ASSET_CACHE})
+
+
+@router.get("/player/{stream_id}", response_class=HTMLResponse)
+async def player_page(stream_id: int, request: Request) -> HTMLResponse:
+    async with request.app.state.sessions() as session:
+        stream = await session.get(Stream, stream_id)
+    if stream is None:
+        raise HTTPException(404, f"Stream {stream_id} not found")
+    config = {
+        "hls": f"/live/{stream_id}/{CMAF_MASTER}",
+        "dash": f"/live/{stream_id}/{DASH_MANIFEST}",
+        "projection": stream.projection,
+        "title": stream.name,
+    }
+    return HTMLResponse(render_page(config), headers={
+        "Cache-Control": "no-cache",
+        # Embeddable everywhere: the player is meant to live in other sites' iframes.
+        "Content-Security-Policy": "frame-ancestors *",
+    })
+
+
+def render_page(config: dict) -> str:
+    # Names are user data: no `<` reaches the page raw (JSON's \\u003c inside the script).
+    blob = json.dumps(config).replace("<", "\\u003c").replace(">", "\\u003e")
+    title = html.escape(config["title"] or "Headwater player")
+    return PAGE.replace("{config}", blob).replace("{title}", title)
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{title}</title>
+<style>
+  html, body { margin: 0; height: 100%; background: #000; color: #eee; font: 15px system-ui, sans-serif; }
+  #stage { position: relative; width: 100%; height: 100%; }
+  video, canvas { position: absolute; inset: 0; width: 100%; height: 100%; background: #000; }
+  canvas { cursor: grab; }
+  #status { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
+            pointer-events: none; letter-spacing: .05em; }
+  #status[hidden] { display: none; }
+</style></head>
+<body><div id="stage">
+  <video id="video" muted autoplay playsinline controls></video>
+  <div id="status">Connecting…</div>
+</div>
+<script>window.HEADWATER = {config};</script>
+<script src="/player/assets/hls.min.js"></script>
+<script src="/player/assets/dash.all.min.js"></script>
+<script src="/player/assets/player.js"></script>
+</body></html>
+"""

@@ -1,0 +1,148 @@
+// Headwater's built-in player: LL-HLS through hls.js, native HLS where the browser has it
+// (Safari), dash.js otherwise. While the stream is offline it says so and retries.
+// `?engine=hls|native|dash` forces an engine. 360°/180° streams are drawn through WebGL.
+(function () {
+  "use strict";
+  const config = window.HEADWATER;
+  const video = document.getElementById("video");
+  const status = document.getElementById("status");
+  const RETRY_MS = 3000;
+  const state = (window.headwaterPlayer = { engine: null, state: "connecting", errors: [] });
+  let detach = null;
+  let retryTimer = null;
+
+  function show(text, playing) {
+    state.state = playing ? "playing" : text.toLowerCase();
+    status.textContent = text;
+    status.hidden = !!playing;
+  }
+
+  function chooseEngine() {
+    const forced = new URLSearchParams(location.search).get("engine");
+    if (forced) return forced;
+    if (window.Hls && Hls.isSupported()) return "hls";
+    if (video.canPlayType("application/vnd.apple.mpegurl")) return "native";
+    return "dash";
+  }
+
+  // A 404 on the master playlist is the node saying "not live": no need to start an engine.
+  async function isLive() {
+    try {
+      const response = await fetch(config.hls, { cache: "no-store" });
+      return response.ok;
+    } catch (error) {
+      return false;
+    }
+  }
+
+  function offline(reason) {
+    if (reason) state.errors.push(reason);
+    if (detach) { detach(); detach = null; }
+    show("Offline — waiting for the broadcast", false);
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(start, RETRY_MS);
+  }
+
+  const engines = {
+    hls() {
+      const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
+      hls.on(Hls.Events.ERROR, (event, data) => { if (data.fatal) offline("hls: " + data.details); });
+      hls.loadSource(config.hls);
+      hls.attachMedia(video);
+      return () => hls.destroy();
+    },
+    native() {
+      video.src = config.hls;
+      return () => { video.removeAttribute("src"); video.load(); };
+    },
+    dash() {
+      const player = dashjs.MediaPlayer().create();
+      player.updateSettings({ streaming: { delay: { liveDelay: 2 }, liveCatchup: { enabled: true } } });
+      player.on(dashjs.MediaPlayer.events.ERROR, (event) => offline("dash: " + JSON.stringify(event.error || event)));
+      player.initialize(video, config.dash, true);
+      return () => player.reset();
+    },
+  };
+
+  async function start() {
+    if (!(await isLive())) return offline();
+    state.engine = chooseEngine();
+    show("Loading…", false);
+    detach = engines[state.engine]();
+    video.play().catch(() => {});
+  }
+
+  video.addEventListener("playing", () => show("", true));
+  video.addEventListener("waiting", () => show("Buffering…", false));
+  video.addEventListener("ended", () => offline());
+  video.addEventListener("error", () => offline("video element error"));
+
+  if (config.projection && config.projection !== "regular" && window.WebGLRenderingContext) {
+    sphericalView(config.projection);
+  }
+  start();
+
+  // 360° (vr360), 180° (vr180) and top-bottom stereo 360° (vr360tb, left eye shown): each
+  // screen pixel's view ray is turned into longitude/latitude and looked up in the frame.
+  function sphericalView(projection) {
+    const canvas = document.createElement("canvas");
+    video.after(canvas);
+    video.style.visibility = "hidden";
+    const gl = canvas.getContext("webgl");
+    if (!gl) { video.style.visibility = ""; canvas.remove(); return; }
+    const vertex = "attribute vec2 p; varying vec2 v; void main(){ v = p; gl_Position = vec4(p, 0.0, 1.0); }";
+    const fragment = `precision mediump float; varying vec2 v; uniform sampler2D frame;
+      uniform float yaw, pitch, aspect, span, rows;
+      void main() {
+        vec3 ray = normalize(vec3(v.x * aspect * 0.8, v.y * 0.8, 1.0));
+        float cp = cos(pitch), sp = sin(pitch);
+        ray = vec3(ray.x, ray.y * cp + ray.z * sp, -ray.y * sp + ray.z * cp);
+        float lon = atan(ray.x, ray.z) + yaw, lat = asin(clamp(ray.y, -1.0, 1.0));
+        float u = fract(lon / span + 0.5);
+        if (span < 6.0 && abs(lon) > span / 2.0) { gl_FragColor = vec4(0.0, 0.0, 0.0, 1.0); return; }
+        gl_FragColor = texture2D(frame, vec2(u, (0.5 - lat / 3.14159265) / rows));
+      }`;
+    const program = gl.createProgram();
+    for (const [type, source] of [[gl.VERTEX_SHADER, vertex], [gl.FRAGMENT_SHADER, fragment]]) {
+      const shader = gl.createShader(type);
+      gl.shaderSource(shader, source);
+      gl.compileShader(shader);
+      gl.attachShader(program, shader);
+    }
+    gl.linkProgram(program);
+    gl.useProgram(program);
+    gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer());
+    gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
+    const position = gl.getAttribLocation(program, "p");
+    gl.enableVertexAttribArray(position);
+    gl.vertexAttribPointer(position, 2, gl.FLOAT, false, 0, 0);
+    gl.bindTexture(gl.TEXTURE_2D, gl.createTexture());
+    for (const [name, value] of [[gl.TEXTURE_MIN_FILTER, gl.LINEAR], [gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE], [gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE]]) {
+      gl.texParameteri(gl.TEXTURE_2D, name, value);
+    }
+    const uniform = (name) => gl.getUniformLocation(program, name);
+    const view = { yaw: 0, pitch: 0 };
+    gl.uniform1f(uniform("span"), projection === "vr180" ? Math.PI : 2 * Math.PI);
+    gl.uniform1f(uniform("rows"), projection === "vr360tb" ? 2.0 : 1.0);
+    let drag = null;
+    canvas.addEventListener("pointerdown", (e) => { drag = { x: e.clientX, y: e.clientY, ...view }; canvas.setPointerCapture(e.pointerId); });
+    canvas.addEventListener("pointerup", () => { drag = null; });
+    canvas.addEventListener("pointermove", (e) => {
+      if (!drag) return;
+      view.yaw = drag.yaw - (e.clientX - drag.x) * 0.005;
+      view.pitch = Math.max(-1.5, Math.min(1.5, drag.pitch + (e.clientY - drag.y) * 0.005));
+    });
+    canvas.addEventListener("click", () => { video.muted = !video.muted; });
+    (function draw() {
+      const width = canvas.clientWidth, height = canvas.clientHeight;
+      if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+      gl.viewport(0, 0, width, height);
+      if (video.readyState >= 2) gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGB, gl.RGB, gl.UNSIGNED_BYTE, video);
+      gl.uniform1f(uniform("yaw"), view.yaw);
+      gl.uniform1f(uniform("pitch"), view.pitch);
+      gl.uniform1f(uniform("aspect"), width / Math.max(height, 1));
+      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+      requestAnimationFrame(draw);
+    })();
+  }
+})();
