@@ -15,6 +15,7 @@ from server.api import overlays, quality_sets, streams, videos
 from server.api.errors import validation_error
 from server.db.engine import create_engine_for, session_factory
 from server.db.node_settings import stored_api_key
+from server.delivery import player
 from server.delivery.live_http import LiveFirst, LiveHttp
 from server.media.node_media import NodeMedia
 from server.settings import Settings
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     for module in (streams, overlays, quality_sets, videos):
         app.include_router(module.router, prefix="/streaming")
+    app.include_router(player.router)
     return app
 
 
