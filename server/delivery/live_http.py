@@ -96,7 +96,7 @@ class LiveHttp:
             condition = lambda: (p := stream.progress.get(path)) is not None and p.has_segment(msn)
         else:
             condition = lambda: (p := stream.progress.get(path)) is not None and p.has_part(msn, part)
-        if await stream.wait_until(condition, self.block_timeout):
+        if await stream.wait_until(condition, self.block_timeout, topic=path):
             return 200
         return 404 if stream.ended_at is not None else 503
 

@@ -2,8 +2,11 @@
 
 Playlists and manifests arrive as text inside the events, so serving them never touches the
 disk; media files are read once on first request and kept until the worker removes them.
-Every event replaces `changed`, a future that blocking requests (LL-HLS `_HLS_msn`, DASH's
-growing segment) await: they wake on the worker's notification, never by polling the disk.
+Blocking requests (LL-HLS `_HLS_msn`, preload-hinted parts, DASH's growing segment) wait on a
+topic — a media playlist's path, or MEDIA for new files — and wake on the worker's event for
+that topic, never by polling the disk. Keyed waiters matter at scale: hundreds of clients
+block on one playlist, and a stream emits several events per part (audio, video, TS, MPD)
+that would otherwise wake every one of them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CACHE_BYTES = 64 * 1024 * 1024  # per stream: recent parts and segments
+MEDIA = "media"  # wait topic: a new media file (part, segment, init) was announced
 
 
 @dataclass
@@ -53,7 +57,7 @@ class LiveStream:
         self.cache: OrderedDict[str, bytes] = OrderedDict()
         self.cache_bytes = 0
         self.ended_at: float | None = None
-        self.changed: asyncio.Future = loop.create_future()
+        self.waiters: dict[str, list[asyncio.Future]] = {}
 
     # -- events from the worker ------------------------------------------------------------
     def apply(self, event: dict) -> None:
@@ -63,7 +67,7 @@ class LiveStream:
             handler(event)
         if "text" in event and "path" in event:
             self.texts[event["path"]] = event["text"].encode()
-        self._notify()
+        self._notify(event_topics(event) if kind != "ended" else list(self.waiters))
 
     def _on_init(self, event: dict) -> None:
         self.media.add(event["path"])
@@ -99,22 +103,28 @@ class LiveStream:
         for segment in self.growing.values():
             segment.complete = True
 
-    def _notify(self) -> None:
-        previous, self.changed = self.changed, self.loop.create_future()
-        previous.set_result(None)
+    def _notify(self, topics) -> None:
+        for topic in topics:
+            for future in self.waiters.pop(topic, ()):
+                if not future.done():
+                    future.set_result(None)
 
     # -- reads -------------------------------------------------------------------------------
-    async def wait_until(self, condition, timeout: float) -> bool:
-        """Wait for `condition()` to hold, waking on each event; False on timeout or end."""
+    async def wait_until(self, condition, timeout: float, topic: str = MEDIA) -> bool:
+        """Wait for `condition()` to hold, re-checked on each event of `topic`; False on
+        timeout or end. A plain future and a timer per wait: no task, no shield."""
         deadline = self.loop.time() + timeout
         while not condition():
             remaining = deadline - self.loop.time()
             if remaining <= 0 or self.ended_at is not None:
                 return condition()
+            future = self.loop.create_future()
+            self.waiters.setdefault(topic, []).append(future)
+            timer = self.loop.call_later(remaining, _wake, future)
             try:
-                await asyncio.wait_for(asyncio.shield(self.changed), remaining)
-            except asyncio.TimeoutError:
-                return condition()
+                await future
+            finally:
+                timer.cancel()
         return True
 
     def read_media(self, path: str) -> bytes | None:
@@ -135,6 +145,23 @@ class LiveStream:
             _, old = self.cache.popitem(last=False)
             self.cache_bytes -= len(old)
         return data
+
+
+def _wake(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def event_topics(event: dict) -> list[str]:
+    """Whom an event can satisfy: waiters on new media, on a media playlist, or both."""
+    kind = event.get("event")
+    if kind == "playlist":
+        return [event["path"]]
+    if kind == "segment":
+        return [MEDIA, playlist_path(event["rendition"])]
+    if kind in ("part", "init", "ts_segment"):
+        return [MEDIA]
+    return []
 
 
 def playlist_path(rendition: str) -> str:
