@@ -1,0 +1,140 @@
+"""CPU per passthrough stream, end to end: Headwater vs nginx-rtmp on the same input, one run.
+
+STREAMS copies of a 1080p30 ~6 Mbit/s H.264 + AAC clip are pushed in real time
+(`ffmpeg -re -stream_loop -1 -c copy`) first into a Headwater node (RTMP in; CMAF + LL-HLS +
+MPEG-TS + DASH out), then into nginx-rtmp (`hls on`, 2 s fragments). After a warm-up, the CPU
+of each server's whole process tree (Headwater: node + its stream workers; nginx: master +
+worker) is read from /proc over the same window; prints % of a core per stream and the
+ratio (target ≤ 2.0).
+
+While Headwater runs, one LL-HLS client per stream follows the origin playlist with blocking
+reloads. A part is on time when its bytes arrive no later than one part duration after the
+schedule its stream keeps (arrival − media time, against that stream's best): prints the
+share of parts on time and the worst lateness.
+
+    python -m bench.stream_cost [--streams 1] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.hls_client import follow
+from bench.nginx_rtmp import NginxRtmp
+from bench.packager_cost import make_clip
+from bench.proctree import TreeCpu
+from tests.support.node import Node
+
+WARM_UP = 8.0
+
+
+def push(clip: Path, url: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
+         "-i", str(clip), "-c", "copy", "-f", "flv", url],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(publishers: list[subprocess.Popen]) -> None:
+    for publisher in publishers:
+        publisher.kill()
+    for publisher in publishers:
+        publisher.wait()
+
+
+def measure(tree: TreeCpu, seconds: float) -> float:
+    tree.start()
+    time.sleep(seconds)
+    return tree.stop() / seconds
+
+
+def punctuality(runs: list[tuple[dict, dict]], part_target: float) -> tuple[int, int, float]:
+    """(parts on time, parts, worst lateness s): lateness of a part = (arrival − media end) −
+    the smallest such value on its stream."""
+    on_time = total = 0
+    worst = 0.0
+    for arrivals, durations in runs:
+        media_end, offsets = 0.0, []
+        for uri in sorted(arrivals, key=arrivals.get):
+            media_end += durations[uri]
+            offsets.append(arrivals[uri] - media_end)
+        if len(offsets) < 4:
+            continue
+        best = min(offsets[2:])
+        for offset in offsets[2:]:  # the first parts were listed before the client caught up
+            total += 1
+            lateness = offset - best
+            on_time += lateness <= part_target
+            worst = max(worst, lateness)
+    return on_time, total, worst
+
+
+async def follow_all(node: Node, stream_ids: list[int], seconds: float) -> list[tuple[dict, dict]]:
+    until = time.monotonic() + seconds
+    runs = [(dict(), dict()) for _ in stream_ids]
+    await asyncio.gather(*(follow("127.0.0.1", node.http_port, f"/live/{sid}/origin/index.m3u8", until,
+                                  arrivals, durations) for sid, (arrivals, durations) in zip(stream_ids, runs)))
+    return runs
+
+
+def headwater(clip: Path, streams: int, seconds: float, work: Path) -> tuple[float, tuple]:
+    node = Node(work / "node").start()
+    publishers = []
+    try:
+        created = [httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers,
+                              json={"name": f"cost {i}"}).json() for i in range(streams)]
+        publishers = [push(clip, stream["push_url"]) for stream in created]
+        time.sleep(WARM_UP)
+        tree = TreeCpu([node.process.pid])
+        tree.start()
+        runs = asyncio.run(follow_all(node, [s["id"] for s in created], seconds))
+        cpu = tree.stop() / seconds
+        live = sum(httpx.get(f"{node.base_url}/streaming/streams/{s['id']}", headers=node.headers).json()["live"]
+                   for s in created)
+        if live != streams:
+            raise RuntimeError(f"only {live} of {streams} streams live:\n{node.log()[-3000:]}")
+        return cpu, punctuality(runs, 0.5)
+    finally:
+        stop(publishers)
+        node.stop()
+
+
+def nginx_rtmp(clip: Path, streams: int, seconds: float) -> float:
+    nginx = NginxRtmp(hls=True).start()
+    publishers = []
+    try:
+        publishers = [push(clip, f"rtmp://127.0.0.1:{nginx.rtmp_port}/in/s{i}") for i in range(streams)]
+        time.sleep(WARM_UP)
+        return measure(TreeCpu([nginx.process.pid]), seconds)
+    finally:
+        stop(publishers)
+        nginx.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    clip = make_clip(60)
+    work = Path(tempfile.mkdtemp(prefix="bench-cost-"))
+    ours, (on_time, parts, worst) = headwater(clip, args.streams, args.seconds, work)
+    reference = nginx_rtmp(clip, args.streams, args.seconds)
+    per_ours, per_ref = 100 * ours / args.streams, 100 * reference / args.streams
+    print(f"{args.streams} × 1080p30 ~6 Mbit/s passthrough, {args.seconds:.0f} s measured after {WARM_UP:.0f} s warm-up")
+    print(f"  Headwater (node + workers; CMAF, LL-HLS, TS, DASH): {100 * ours:6.1f} % of a core, {per_ours:.2f} % per stream")
+    print(f"  nginx-rtmp (hls on, 2 s fragments), reference    : {100 * reference:6.1f} % of a core, {per_ref:.2f} % per stream")
+    print(f"  ratio Headwater / nginx-rtmp: {ours / reference:.2f}  (target ≤ 2.0)")
+    print(f"  LL-HLS parts on time (≤ one part late): {on_time}/{parts} ({100 * on_time / max(parts, 1):.2f} %), "
+          f"worst lateness {worst:.3f} s")
+
+
+if __name__ == "__main__":
+    main()
