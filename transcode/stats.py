@@ -25,6 +25,8 @@ class StatsJob:
         self.window_start = clock()
         self.media_start: float | None = None
         self.media_now: float | None = None
+        self.video_start: float | None = None  # last video dts of the previous window
+        self.video_now: float | None = None
         self.frames = 0
 
     def on_packet(self, packet: av.Packet) -> None:
@@ -35,10 +37,18 @@ class StatsJob:
             self.media_start = seconds
         self.media_now = seconds if self.media_now is None else max(self.media_now, seconds)
         if packet.stream.type == "video":
-            self.frames += 1
+            self._count_frame(seconds)
         now = self.clock()
         if now - self.window_start >= REPORT_EVERY:
             self.report(now)
+
+    def _count_frame(self, seconds: float) -> None:
+        """Frame rate comes from video timestamps alone: audio runs ahead or behind."""
+        if self.video_now is None:
+            self.video_start = seconds  # the first frame opens the first interval
+        else:
+            self.frames += 1
+        self.video_now = seconds
 
     def report(self, now: float) -> None:
         wall = now - self.window_start
@@ -46,13 +56,15 @@ class StatsJob:
         event = {"event": "stats", "speed": round(media / wall, 3) if wall > 0 else None}
         if self.video is not None:
             context = self.video.codec_context
+            span = (self.video_now or 0.0) - (self.video_start or 0.0)
             event.update(
                 width=context.width or None,
                 height=context.height or None,
-                frame_rate=round(self.frames / media, 3) if media > 0 else None,
+                frame_rate=round(self.frames / span, 3) if span > 0 else None,
             )
         self.emit(event)
         self.window_start, self.media_start, self.frames = now, self.media_now, 0
+        self.video_start = self.video_now
 
     def close(self) -> None:
         pass
