@@ -56,8 +56,8 @@ def stream_out(stream: Stream, settings: Settings) -> dict:
     body["active_ingest_region_primary"] = None
     body["active_ingest_region_backup"] = None
     body.update(asdict(stream_urls(settings, stream.id, stream.token)))
-    if not stream.live:
-        body["screenshot"] = None
+    # No worker takes screenshots yet: hand out no URL that would answer 404.
+    body["screenshot"] = None
     return body
 
 
