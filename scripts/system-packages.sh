@@ -3,8 +3,9 @@
 # ffmpeg: test publisher and ffprobe; libsrt1.5-openssl: SRT ingest (ctypes);
 # postgresql: the PostgreSQL half of the test matrix; chromium: player tests and HTML overlays;
 # nodejs/npm: installing hls.js and dash.js for the player.
+# Arguments, when given, replace the list (e.g. the benchmarks' nginx, libnginx-mod-rtmp, wrk).
 set -eu
-PACKAGES="ffmpeg libsrt1.5-openssl postgresql chromium nodejs npm"
+PACKAGES="${*:-ffmpeg libsrt1.5-openssl postgresql chromium nodejs npm}"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
