@@ -54,5 +54,12 @@ class StatsJob:
         self.emit(event)
         self.window_start, self.media_start, self.frames = now, self.media_now, 0
 
+    def on_source_change(self, video, audio) -> None:
+        """Another publisher: its own shape, and its timestamps start a new window."""
+        self.video = video
+        self.media_start = self.media_now = None
+        self.frames = 0
+        self.window_start = self.clock()
+
     def close(self) -> None:
         pass
