@@ -36,7 +36,7 @@ WAIT_MS = 100  # epoll wait; bounds how long a close request waits
 CHUNK_BYTES = 64 * 1024  # bytes handed to the loop at once per connection
 MESSAGE_BYTES = 1500  # one SRT live-mode payload is at most 1456 bytes
 EARLY_BYTES_LIMIT = 4 * 1024 * 1024  # held while the node admits a caller
-VETTED_TTL = 30.0  # a vetted caller that never completes its handshake is forgotten
+VETTED_TTL = 10.0  # a vetted caller that never completes its handshake is forgotten (and logged)
 BACKLOG = 16
 MAX_EVENTS = 64
 
@@ -231,7 +231,9 @@ class SrtServer:
             return
         horizon = time.monotonic() - VETTED_TTL
         for sock in [s for s, (_, at) in list(self._vetted.items()) if at < horizon]:
-            self._vetted.pop(sock, None)
+            request, _ = self._vetted.pop(sock)
+            log.info("srt %s (%s/%s) never completed its handshake (wrong or missing passphrase?)",
+                     request.peer, request.app, request.name)
 
     def _shutdown(self) -> None:
         for connection in list(self._connections.values()):
