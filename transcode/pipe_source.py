@@ -31,7 +31,7 @@ READ_SIZE = 65536
 # first keyframe, the first AAC frame), which the node's TS feed puts first.
 DEMUX_OPTIONS = {
     "flv": {"probesize": "4096", "analyzeduration": "0"},
-    "mpegts": {"probesize": "65536", "analyzeduration": "500000", "fpsprobesize": "0"},
+    "mpegts": {"probesize": "2000000", "analyzeduration": "1000000", "fpsprobesize": "0"},
 }
 
 
@@ -62,9 +62,10 @@ class PipeInput:
         self.generation = 0
 
     def next_input(self) -> InputReader | None:
-        """The reader of the next input, None at the end of stdin."""
+        """The reader of the next input, None at the end of stdin. Whatever the current
+        input's demuxer left unread is skipped."""
         while self.next_format is None:
-            if self._next_record() is None:
+            if not self._skip_data() or self._next_record() is None:
                 return None
         container_format, self.next_format = self.next_format, None
         self.generation += 1
@@ -103,6 +104,16 @@ class PipeInput:
             raise ValueError(f"unknown container format {container_format!r}")
         self.next_format = container_format
         return kind
+
+    def _skip_data(self) -> bool:
+        """Drop the rest of the current D record; False at EOF."""
+        while self.remaining:
+            if not self.buffer and not self._fill():
+                return False
+            take = min(self.remaining, len(self.buffer))
+            del self.buffer[:take]
+            self.remaining -= take
+        return True
 
     def _fill_to(self, size: int) -> bool:
         while len(self.buffer) < size:
@@ -148,6 +159,18 @@ class PipeSource:
     @property
     def audio(self) -> av.audio.stream.AudioStream | None:
         return next(iter(self.container.streams.audio), None)
+
+    @property
+    def complete(self) -> bool:
+        """Whether the demuxer learnt every stream's parameters. An input that ended while
+        being probed (the node switched away within a fraction of a second) may leave
+        a size or a sample rate unknown, which no muxer accepts."""
+        video, audio = self.video, self.audio
+        if video is None and audio is None:
+            return False
+        if video is not None and not (video.codec_context.width and video.codec_context.height):
+            return False
+        return audio is None or bool(audio.codec_context.sample_rate)
 
     def packets(self) -> Iterator[av.Packet]:
         """Packets in arrival order from the first video keyframe on (all, without video);

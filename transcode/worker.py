@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
+
 from packager.live import PackagerConfig
 from transcode.events import EventChannel
 from transcode.hub import StreamHub
@@ -47,12 +49,26 @@ class WorkerConfig:
         )
 
 
+def next_source(pipe: PipeInput) -> PipeSource | None:
+    """The next input whose streams are fully known (see `PipeSource.complete`)."""
+    while (reader := pipe.next_input()) is not None:
+        try:
+            source = PipeSource(reader)
+        except av.error.FFmpegError as error:
+            log.warning("skipping a %s input that could not be opened: %s", reader.format, error)
+            continue
+        if source.complete:
+            return source
+        log.warning("skipping a %s input that ended before its streams were known", reader.format)
+        source.close()
+    return None
+
+
 def run(config: WorkerConfig, events: EventChannel) -> None:
     pipe = PipeInput(0)
-    reader = pipe.next_input()
-    if reader is None:
-        return  # the node gave up before sending anything
-    source = PipeSource(reader)
+    source = next_source(pipe)
+    if source is None:
+        return  # the node gave up before sending anything usable
     video, audio = source.video, source.audio
     events.send(source_event(video, audio))
     hub = StreamHub()
@@ -64,15 +80,15 @@ def run(config: WorkerConfig, events: EventChannel) -> None:
             for packet in source.packets():
                 hub.publish(packet)
             source.close()
-            reader = pipe.next_input()
-            if reader is None:
+            source = next_source(pipe)
+            if source is None:
                 break
-            source = PipeSource(reader)
             events.send(source_event(source.video, source.audio, kind="source_changed"))
             hub.source_changed(source.video, source.audio)
     finally:
         hub.close()
-        source.close()
+        if source is not None:
+            source.close()
 
 
 def source_event(video, audio, kind: str = "started") -> dict:

@@ -47,6 +47,7 @@ class Publisher:
         self.source_type = "rtmp" if request.protocol in ("rtmp", "rtmps") else request.protocol
         self.peer = request.peer
         self.feed: FlvFeed | TsFeed = TsFeed() if request.protocol == "srt" else FlvFeed()
+        self.joined = time.monotonic()
         self.last_data: float | None = None  # monotonic time of the last write
         self.closed = False
         self.dropped: str | None = None
@@ -74,6 +75,10 @@ class Publisher:
 
     def sending(self, now: float, within: float) -> bool:
         return self.last_data is not None and now - self.last_data <= within
+
+    def expected(self, now: float, within: float) -> bool:
+        """Sending, or connected so recently that its first bytes may still be on the way."""
+        return self.sending(now, within) or (self.last_data is None and now - self.joined <= within)
 
 
 class StreamSession:
@@ -146,11 +151,14 @@ class StreamSession:
 
     # -- choosing the source --------------------------------------------------------------
     def _choose(self) -> None:
-        """Main if it sends, else the backup if it sends; nobody sending: no change."""
+        """Main if it sends, else the backup if it sends; nobody sending: no change.
+
+        A main publisher that has just connected counts as sending for `failover_timeout`,
+        so two encoders started together do not begin on the backup for a moment."""
         now = time.monotonic()
         within = self.settings.failover_timeout
         main, backup = self.slots.get(MAIN), self.slots.get(BACKUP)
-        if main is not None and main.sending(now, within):
+        if main is not None and main.expected(now, within):
             wanted = main
         elif backup is not None and backup.sending(now, within):
             wanted = backup
