@@ -115,8 +115,19 @@ class SrtServer:
 
     # -- listen callback (libsrt's thread) ----------------------------------------------------
     def _on_listen(self, opaque, sock: int, hs_version: int, peer: int | None, streamid: bytes | None) -> int:
-        """Accept (0) or reject (-1, with a reason) a caller before its handshake completes."""
-        peer_text = libsrt.peer_text(peer)
+        """Accept (0) or reject (-1, with a reason) a caller before its handshake completes.
+
+        Nothing may escape: ctypes would print the exception and return 0, i.e. accept."""
+        try:
+            return self._vet_caller(sock, libsrt.peer_text(peer), streamid)
+        except Exception:
+            log.exception("srt: the listen callback failed")
+            lib.srt_setrejectreason(sock, libsrt.REJECT_OVERLOAD)
+            return -1
+
+    def _vet_caller(self, sock: int, peer_text: str, streamid: bytes | None) -> int:
+        if self._stopping.is_set():
+            return self._reject(sock, libsrt.REJECT_OVERLOAD, peer_text, "server shutting down")
         try:
             stream_id = parse_stream_id((streamid or b"").decode("utf-8", errors="strict"))
         except (StreamIdError, UnicodeDecodeError):

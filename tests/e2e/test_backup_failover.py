@@ -71,6 +71,8 @@ def test_failover_to_backup_and_back(media_node, http, new_stream):
         wait_for(lambda: status(http, stream_id)["stream_source_type"] == "srt", what="source type srt")
         wait_for(lambda: "#EXT-X-DISCONTINUITY" in http.get(f"/live/{stream_id}/origin/mpegts.m3u8").text,
                  what="discontinuity in the TS playlist")
+        wait_for(lambda: http.get(f"/live/{stream_id}/index.mpd").text.count("<Period") >= 2,
+                 what="a new DASH Period")
 
         main = ffmpeg_publish(stream["push_url"], seconds=120, size="320x240")  # main is back
         publishers.append(main)
