@@ -150,3 +150,17 @@ def test_random_datagrams_on_the_srt_port_leave_everything_running(media_node, h
     finally:
         publisher.kill()
         publisher.wait()
+
+
+def test_deactivating_drops_the_srt_publisher(media_node, http, new_stream):
+    stream = new_stream()
+    publisher = srt_push(stream["push_url_srt"], seconds=60)
+    try:
+        wait_for(lambda: fetch_ok(http, f"/live/{stream['id']}/master.m3u8"), what="playlist")
+        http.patch(f"/streaming/streams/{stream['id']}", json={"stream": {"active": False}})
+        assert publisher.wait(timeout=20) != 0  # its connection was closed by the node
+        wait_for(lambda: http.get(f"/streaming/streams/{stream['id']}").json()["live"] is False,
+                 what="live=false")
+    finally:
+        publisher.kill()
+        publisher.wait()
