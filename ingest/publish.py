@@ -13,7 +13,7 @@ from ingest.media import MediaMessage
 class PublishRequest:
     """What a publisher asked for; ``query`` carries the token and must never be logged."""
 
-    protocol: str  # "rtmp" | "rtmps"
+    protocol: str  # "rtmp" | "rtmps" | "srt"
     app: str
     name: str  # stream key without the query
     query: str  # text after "?" in the publish name, "" if none
@@ -25,22 +25,31 @@ class PublishRejected(Exception):
 
     ``unknown_stream`` picks the status code the publisher sees: ``NetStream.Publish.BadName``
     for a stream that does not exist, ``NetStream.Publish.Denied`` (default) otherwise.
+    ``busy`` says the stream's slot already has a publisher (SRT answers it with its own
+    reject code, so an encoder's operator can tell it from a wrong token).
     """
 
-    def __init__(self, reason: str, *, unknown_stream: bool = False) -> None:
+    def __init__(self, reason: str, *, unknown_stream: bool = False, busy: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.unknown_stream = unknown_stream
+        self.busy = busy
 
 
 class PublishSink(Protocol):
     """Receives one publisher's media; provided by the node once the publisher is accepted."""
 
-    def write(self, message: MediaMessage) -> None:
-        """Take one message; must be cheap and never block (it runs on the event loop)."""
+    def write(self, message: MediaMessage | bytes) -> None:
+        """Take one message (RTMP) or one chunk of MPEG-TS bytes (SRT; not necessarily whole
+        188-byte packets); must be cheap and never block (it runs on the event loop)."""
 
     def close(self, reason: str) -> None:
         """Called exactly once when the publisher goes away, for any reason."""
 
 
 Authorize = Callable[[PublishRequest], Awaitable[PublishSink]]
+
+Vet = Callable[[PublishRequest], Awaitable[str | None]]
+"""The checks of Authorize without admitting anyone, for protocols that must answer before
+the connection exists (SRT's listen callback): returns the SRT passphrase the caller must
+use (None: unencrypted), raises PublishRejected."""

@@ -59,9 +59,11 @@ class TsRendition:
 
     Timestamps must keep rising per stream (the muxer rejects a dts going back). After a source
     switch, call `discontinuity()` before the first packet of the new source; if the codec
-    parameters change (new resolution, new SPS), build a new TsRendition with
-    `start_sequence` continuing the old one, since the in-band parameter sets come from the
-    templates given to `add_stream`.
+    parameters or the timestamps change (another publisher), close this one with
+    `close(endlist=False)` and build a new TsRendition with `follows=` it: the new one takes
+    over the playlist (same window, sequence numbers going on) and marks its first segment
+    with #EXT-X-DISCONTINUITY, since the in-band parameter sets come from the templates
+    given to `add_stream`.
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class TsRendition:
         *,
         window_segments: int = 8,
         start_sequence: int = 0,
+        follows: TsRendition | None = None,
     ):
         self._out_dir = Path(out_dir)
         self._rendition = rendition
@@ -89,6 +92,13 @@ class TsRendition:
         self._discontinuity_pending = False
         self._lead_frame_seconds = 0.0
         self._audio_segment_pts: int | None = None
+        if follows is not None:  # same playlist, numbering and deletion schedule
+            self._playlist = follows._playlist
+            self._playlist.ended = False
+            self._next_sequence = follows._next_sequence
+            self._retired = follows._retired
+            self._media_time = follows._media_time
+            self._discontinuity_pending = True
         self._muxing = False
         self._cutter: TsCutter | None = None
         self._sink = _CutterSink()

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     segment_target: float = Field(default=2.0, ge=0.5, le=10.0)
     live_window_segments: int = Field(default=8, ge=3, le=100)
     publish_idle_timeout: float = Field(default=10.0, gt=0)
+    failover_timeout: float = Field(
+        default=4.0, ge=1.0, le=10.0,
+        description="Seconds of silence from the main publisher before the backup takes over",
+    )
+    srt_latency_ms: int = Field(default=120, ge=20, le=8000, description="SRT receiver latency")
     worker_restart_limit: int = Field(default=5, ge=0)
     log_level: str = "INFO"
     access_log: bool = Field(default=False, description="Log every HTTP request (costly under load)")

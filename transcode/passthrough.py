@@ -2,6 +2,10 @@
 
 No decoding: packets go straight into the packagers. The TS segmenter cuts on the same
 keyframes as CMAF because both take their decisions from one `SegmentBoundaries`.
+
+A source switch (main ↔ backup) keeps the outputs: CMAF gets a discontinuity (new init
+segment, EXT-X-DISCONTINUITY, a new DASH Period, the timeline going on), TS a new muxer that
+continues the playlist with EXT-X-DISCONTINUITY. Sequence numbers keep rising.
 """
 
 from __future__ import annotations
@@ -37,12 +41,38 @@ class PassthroughJob:
         self.ts = TsRendition(
             self.out_dir, ORIGIN, self.on_ts_event, window_segments=config.window_segments
         )
+        self.window_segments = config.window_segments
         self.tracks: dict[int, tuple[object, int]] = {}
         self.ts_master_written = False
-        if video is not None:
-            self.tracks[video.index] = (self.cmaf.add_video(ORIGIN, video), self.ts.add_stream(video))
-        if audio is not None:
-            self.tracks[audio.index] = (self.cmaf.add_audio(audio), self.ts.add_stream(audio))
+        self.video_track = self.cmaf.add_video(ORIGIN, video) if video is not None else None
+        self.audio_track = self.cmaf.add_audio(audio) if audio is not None else None
+        self._map_tracks(video, audio)
+
+    def _map_tracks(self, video, audio) -> None:
+        """Route the input's stream indexes to the output tracks (kept across sources)."""
+        self.tracks = {}
+        if video is not None and self.video_track is not None:
+            self.tracks[video.index] = (self.video_track, self.ts.add_stream(video))
+        if audio is not None and self.audio_track is not None:
+            self.tracks[audio.index] = (self.audio_track, self.ts.add_stream(audio))
+
+    def on_source_change(self, video, audio) -> None:
+        """Another publisher's input follows: same outputs, a discontinuity in each.
+
+        A track the first source did not have is ignored; one the new source lacks gets
+        no packets."""
+        templates = {}
+        if video is not None and self.video_track is not None:
+            templates[self.video_track] = video
+        if audio is not None and self.audio_track is not None:
+            templates[self.audio_track] = audio
+        self.cmaf.discontinuity(templates)
+        self.ts.close(endlist=False)
+        self.ts = TsRendition(self.out_dir, ORIGIN, self.on_ts_event,
+                              window_segments=self.window_segments, follows=self.ts)
+        self.boundaries.reset()
+        self.video = video if self.video_track is not None else None
+        self._map_tracks(video, audio)
 
     def on_packet(self, packet: av.Packet) -> None:
         track = self.tracks.get(packet.stream.index)

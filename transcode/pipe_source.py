@@ -1,33 +1,156 @@
-"""The source of a pushed stream: FLV bytes the node writes into the worker's stdin."""
+"""The source of a pushed stream: what the node writes into the worker's stdin.
+
+Wire format (both ends live here so they cannot drift apart). stdin is a sequence of
+records, `kind (1 byte) + length (4 bytes, big-endian) + payload`:
+
+- `S` starts a new input; the payload is its container format (`flv` or `mpegts`). The
+  node sends one first, and one at every switch between publishers (main ↔ backup), so a
+  worker keeps its packagers across a switch and marks a discontinuity instead of
+  starting the playlists over.
+- `D` carries source bytes of the current input.
+
+EOF on stdin ends the stream.
+"""
 
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterator
 
 import av
 
-# Start demuxing after the first few tags instead of probing seconds of media.
-DEMUX_OPTIONS = {"probesize": "4096", "analyzeduration": "0"}
+HEADER = struct.Struct(">cI")
+START = b"S"
+DATA = b"D"
+FORMATS = ("flv", "mpegts")
+READ_SIZE = 65536
+
+# Start demuxing after the first few tags instead of probing seconds of media. MPEG-TS has
+# no header: the demuxer must see the codec parameters in the stream itself (SPS/PPS of the
+# first keyframe, the first AAC frame), which the node's TS feed puts first.
+DEMUX_OPTIONS = {
+    "flv": {"probesize": "4096", "analyzeduration": "0"},
+    "mpegts": {"probesize": "2000000", "analyzeduration": "1000000", "fpsprobesize": "0"},
+}
 
 
-class PipeReader:
-    """A file object over a pipe whose read() returns whatever bytes have arrived.
+def start_record(container_format: str) -> bytes:
+    if container_format not in FORMATS:
+        raise ValueError(f"unknown container format {container_format!r}")
+    payload = container_format.encode()
+    return HEADER.pack(START, len(payload)) + payload
 
-    Waiting for the full requested size would hold packets back until the buffer fills,
-    adding latency that grows as the bitrate falls.
+
+def data_record(data: bytes) -> bytes:
+    return HEADER.pack(DATA, len(data)) + data
+
+
+class PipeInput:
+    """stdin split into inputs at `S` records; `next_input()` moves to the next one.
+
+    Each input is read through its own `InputReader`, which reports EOF at the input's end,
+    so a demuxer never reads past it into the next input's bytes.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int = 0) -> None:
         self.fd = fd
+        self.buffer = bytearray()
+        self.remaining = 0  # payload bytes of the current D record not yet handed out
+        self.eof = False
+        self.next_format: str | None = None
+        self.generation = 0
+
+    def next_input(self) -> InputReader | None:
+        """The reader of the next input, None at the end of stdin. Whatever the current
+        input's demuxer left unread is skipped."""
+        while self.next_format is None:
+            if not self._skip_data() or self._next_record() is None:
+                return None
+        container_format, self.next_format = self.next_format, None
+        self.generation += 1
+        return InputReader(self, self.generation, container_format)
+
+    def read(self, generation: int, size: int) -> bytes:
+        """Up to `size` bytes of input `generation`; returns as soon as any bytes are there
+        (waiting for a full buffer would add latency as the bitrate falls)."""
+        while generation == self.generation and self.next_format is None:
+            if self.remaining:
+                if not self.buffer and not self._fill():
+                    return b""
+                take = min(size, self.remaining, len(self.buffer))
+                data = bytes(self.buffer[:take])
+                del self.buffer[:take]
+                self.remaining -= take
+                return data
+            if self._next_record() is None:
+                return b""
+        return b""
+
+    def _next_record(self) -> bytes | None:
+        """Read one record header (and an S record's payload); None at EOF."""
+        if not self._fill_to(HEADER.size):
+            return None
+        kind, length = HEADER.unpack(self.buffer[: HEADER.size])
+        del self.buffer[: HEADER.size]
+        if kind == DATA:
+            self.remaining = length
+            return kind
+        if kind != START or not self._fill_to(length):
+            raise ValueError(f"corrupt worker input record {kind!r}")
+        container_format = self.buffer[:length].decode()
+        del self.buffer[:length]
+        if container_format not in FORMATS:
+            raise ValueError(f"unknown container format {container_format!r}")
+        self.next_format = container_format
+        return kind
+
+    def _skip_data(self) -> bool:
+        """Drop the rest of the current D record; False at EOF."""
+        while self.remaining:
+            if not self.buffer and not self._fill():
+                return False
+            take = min(self.remaining, len(self.buffer))
+            del self.buffer[:take]
+            self.remaining -= take
+        return True
+
+    def _fill_to(self, size: int) -> bool:
+        while len(self.buffer) < size:
+            if not self._fill():
+                return False
+        return True
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        data = os.read(self.fd, READ_SIZE)
+        if not data:
+            self.eof = True
+            return False
+        self.buffer += data
+        return True
+
+
+class InputReader:
+    """The file object PyAV reads one input through."""
+
+    def __init__(self, pipe: PipeInput, generation: int, container_format: str) -> None:
+        self.pipe = pipe
+        self.generation = generation
+        self.format = container_format
 
     def read(self, size: int = -1) -> bytes:
-        return os.read(self.fd, size if size > 0 else 65536)
+        return self.pipe.read(self.generation, size if size > 0 else READ_SIZE)
 
 
-class FlvPipeSource:
-    def __init__(self, fd: int = 0) -> None:
-        self.container = av.open(PipeReader(fd), mode="r", format="flv", options=DEMUX_OPTIONS)
+class PipeSource:
+    """One input demuxed by PyAV: FLV (RTMP) or MPEG-TS (SRT)."""
+
+    def __init__(self, reader: InputReader) -> None:
+        self.format = reader.format
+        self.container = av.open(reader, mode="r", format=reader.format,
+                                 options=DEMUX_OPTIONS[reader.format])
 
     @property
     def video(self) -> av.video.stream.VideoStream | None:
@@ -37,11 +160,38 @@ class FlvPipeSource:
     def audio(self) -> av.audio.stream.AudioStream | None:
         return next(iter(self.container.streams.audio), None)
 
+    @property
+    def complete(self) -> bool:
+        """Whether the demuxer learnt every stream's parameters. An input that ended while
+        being probed (the node switched away within a fraction of a second) may leave
+        a size or a sample rate unknown, which no muxer accepts."""
+        video, audio = self.video, self.audio
+        if video is None and audio is None:
+            return False
+        if video is not None and not (video.codec_context.width and video.codec_context.height):
+            return False
+        return audio is None or bool(audio.codec_context.sample_rate)
+
     def packets(self) -> Iterator[av.Packet]:
-        """Packets in arrival order; demux flush packets (no data) are skipped."""
+        """Packets in arrival order from the first video keyframe on (all, without video);
+        demux flush packets (no data) are skipped."""
+        video, audio = self.video, self.audio
+        video_index = video.index if video is not None else None
+        wanted = {s.index for s in (video, audio) if s is not None}
+        started = video is None
         for packet in self.container.demux():
-            if packet.size and packet.dts is not None:
-                yield packet
+            if not packet.size or packet.dts is None:
+                continue
+            index = packet.stream.index
+            if index not in wanted:
+                continue  # e.g. a TS data stream: the packagers have no track for it
+            if not started:
+                if index != video_index or not packet.is_keyframe:
+                    continue
+                started = True
+            yield packet
 
     def close(self) -> None:
-        self.container.close()
+        if self.container is not None:
+            self.container.close()
+            self.container = None

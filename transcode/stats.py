@@ -66,5 +66,12 @@ class StatsJob:
         self.window_start, self.media_start, self.frames = now, self.media_now, 0
         self.video_start = self.video_now
 
+    def on_source_change(self, video, audio) -> None:
+        """Another publisher: its own shape, and its timestamps start a new window."""
+        self.video = video
+        self.media_start = self.media_now = None
+        self.frames = 0
+        self.window_start = self.clock()
+
     def close(self) -> None:
         pass

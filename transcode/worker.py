@@ -1,8 +1,10 @@
 """The stream worker: one process per live stream, `python -m transcode.worker '<json config>'`.
 
-stdin carries the source (FLV from the node's RTMP server), stdout carries JSON events to the
-node, stderr carries logs. The worker ends when its source ends: it finalizes the playlists
-(the packager reports `ended`) and exits 0.
+stdin carries the source as records (`transcode/pipe_source.py`): one input (FLV from the
+node's RTMP server, MPEG-TS from its SRT listener) after another, a new one at each switch
+between the stream's main and backup publishers. stdout carries JSON events to the node,
+stderr carries logs. The worker ends when stdin ends: it finalizes the playlists (the
+packager reports `ended`) and exits 0.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
+
 from packager.live import PackagerConfig
 from transcode.events import EventChannel
 from transcode.hub import StreamHub
 from transcode.passthrough import PassthroughJob
-from transcode.pipe_source import FlvPipeSource
+from transcode.pipe_source import PipeInput, PipeSource
 from transcode.stats import StatsJob
 
 log = logging.getLogger("headwater.worker")
@@ -45,8 +49,26 @@ class WorkerConfig:
         )
 
 
+def next_source(pipe: PipeInput) -> PipeSource | None:
+    """The next input whose streams are fully known (see `PipeSource.complete`)."""
+    while (reader := pipe.next_input()) is not None:
+        try:
+            source = PipeSource(reader)
+        except av.error.FFmpegError as error:
+            log.warning("skipping a %s input that could not be opened: %s", reader.format, error)
+            continue
+        if source.complete:
+            return source
+        log.warning("skipping a %s input that ended before its streams were known", reader.format)
+        source.close()
+    return None
+
+
 def run(config: WorkerConfig, events: EventChannel) -> None:
-    source = FlvPipeSource(0)
+    pipe = PipeInput(0)
+    source = next_source(pipe)
+    if source is None:
+        return  # the node gave up before sending anything usable
     video, audio = source.video, source.audio
     events.send(source_event(video, audio))
     hub = StreamHub()
@@ -54,16 +76,25 @@ def run(config: WorkerConfig, events: EventChannel) -> None:
                                  mpegts_endlist=config.mpegts_endlist))
     hub.subscribe(StatsJob(video, events.send))
     try:
-        for packet in source.packets():
-            hub.publish(packet)
+        while True:
+            for packet in source.packets():
+                hub.publish(packet)
+            source.close()
+            source = next_source(pipe)
+            if source is None:
+                break
+            events.send(source_event(source.video, source.audio, kind="source_changed"))
+            hub.source_changed(source.video, source.audio)
     finally:
         hub.close()
-        source.close()
+        if source is not None:
+            source.close()
 
 
-def source_event(video, audio) -> dict:
-    """What the source turned out to hold, reported once demuxing starts."""
-    event: dict = {"event": "started", "renditions": ["origin"]}
+def source_event(video, audio, kind: str = "started") -> dict:
+    """What the source turned out to hold, reported once demuxing starts (`started`) and
+    after each switch to another publisher (`source_changed`)."""
+    event: dict = {"event": kind, "renditions": ["origin"]}
     if video is not None:
         context = video.codec_context
         event.update(video_codec=context.name, width=context.width, height=context.height,

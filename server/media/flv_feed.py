@@ -1,8 +1,9 @@
-"""Turns a publisher's media messages into the FLV byte stream a worker reads on stdin.
+"""Turns an RTMP publisher's media messages into the FLV byte stream a worker reads for its input.
 
-It remembers the stream's header, metadata and codec sequence headers, so that a worker
-started mid-broadcast (after a crash, or after an idle stop) gets a stream it can decode:
-header + sequence headers, then media from the next video keyframe on.
+It remembers the stream's metadata and codec sequence headers, so that an input started
+mid-broadcast (a new worker after a crash or an idle stop, or a switch to this publisher)
+is one the worker can decode: FLV header + metadata + sequence headers, then media from the
+next video keyframe on.
 """
 
 from __future__ import annotations
@@ -12,38 +13,45 @@ from ingest.media import AUDIO, DATA, VIDEO, MediaMessage
 
 
 class FlvFeed:
+    format = "flv"
+
     def __init__(self) -> None:
         self.metadata: MediaMessage | None = None
         self.sequence_headers: dict[int, MediaMessage] = {}
         self.has_video = False
-        self.waiting_for_keyframe = True
+        self.waiting = True
 
-    def restart(self) -> bytes:
-        """The bytes a fresh worker needs first; media then resumes at a keyframe."""
-        self.waiting_for_keyframe = True
-        prefix = [flv_header(audio=True, video=True)]
-        if self.metadata is not None:
-            prefix.append(flv_tag(self.metadata))
-        prefix.extend(flv_tag(m) for m in self.sequence_headers.values())
-        return b"".join(prefix)
+    def restart(self) -> None:
+        """Resume at the next keyframe, with the header and what it needs in front."""
+        self.waiting = True
 
-    def bytes_for(self, message: MediaMessage) -> bytes:
-        """The FLV tag for `message`, or b"" while a restarted worker waits for a keyframe."""
+    def observe(self, message: MediaMessage) -> None:
+        """Keep what a later restart needs (a publisher on standby is only observed)."""
         if message.kind == DATA:
             self.metadata = message
-            return flv_tag(message)
-        if message.kind not in (AUDIO, VIDEO):
+        elif message.kind in (AUDIO, VIDEO):
+            self.has_video |= message.kind == VIDEO
+            if is_sequence_header(message):
+                self.sequence_headers[message.kind] = message
+
+    def bytes_for(self, message: MediaMessage) -> bytes:
+        """The FLV tag for `message`; b"" while waiting for a keyframe, which then comes with
+        the header, metadata and sequence headers in front."""
+        self.observe(message)
+        if message.kind not in (AUDIO, VIDEO, DATA):
             return b""
-        if message.kind == VIDEO:
-            self.has_video = True
-        if is_sequence_header(message):
-            self.sequence_headers[message.kind] = message
+        if not self.waiting:
             return flv_tag(message)
-        if self.waiting_for_keyframe:
-            if message.kind == VIDEO and is_video_keyframe(message):
-                self.waiting_for_keyframe = False
-            elif message.kind == AUDIO and not self.has_video:
-                self.waiting_for_keyframe = False
-            else:
-                return b""
-        return flv_tag(message)
+        if message.kind == DATA or is_sequence_header(message):
+            return b""  # cached: part of the prefix
+        if is_video_keyframe(message) or (message.kind == AUDIO and not self.has_video):
+            self.waiting = False
+            return self._prefix() + flv_tag(message)
+        return b""
+
+    def _prefix(self) -> bytes:
+        parts = [flv_header(audio=True, video=True)]
+        if self.metadata is not None:
+            parts.append(flv_tag(self.metadata))
+        parts.extend(flv_tag(m) for m in self.sequence_headers.values())
+        return b"".join(parts)

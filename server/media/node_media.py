@@ -8,6 +8,7 @@ import ssl
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ingest.rtmp.server import RtmpServer
+from ingest.srt.server import SrtServer
 from server.delivery.live_state import LiveStream
 from server.media.supervisor import Supervisor
 from server.settings import Settings
@@ -19,7 +20,7 @@ class NodeMedia:
     def __init__(self, settings: Settings, sessions: async_sessionmaker) -> None:
         self.settings = settings
         self.supervisor = Supervisor(settings, sessions)
-        self.listeners: list[RtmpServer] = []
+        self.listeners: list[RtmpServer | SrtServer] = []
 
     async def start(self) -> None:
         await self.supervisor.start()
@@ -35,6 +36,10 @@ class NodeMedia:
             await rtmps.start(host, self.settings.rtmps_port)
             self.listeners.append(rtmps)
             log.info("RTMPS ingest on %s:%d", host, rtmps.port)
+        srt = SrtServer(self.supervisor.vet, self.supervisor.authorize, latency_ms=self.settings.srt_latency_ms)
+        await srt.start(host, self.settings.srt_port)
+        self.listeners.append(srt)
+        log.info("SRT ingest on %s:%d", host, srt.port)
 
     def lookup(self, stream_id: int) -> LiveStream | None:
         return self.supervisor.lookup(stream_id)

@@ -61,6 +61,20 @@ class StatusWriter:
             transcoded_qualities=started.get("renditions", []),
         )
 
+    def source_changed(self, stream_id: int, source_type: str | None, source: dict) -> None:
+        """The output now comes from the other publisher (main ↔ backup)."""
+        values = {"stream_source_type": source_type}
+        for field, key in (("video_width", "width"), ("video_height", "height"), ("frame_rate", "frame_rate")):
+            if source.get(key):
+                values[field] = source[key]
+        self.set(stream_id, **values)
+
+    def backup_joined(self, stream_id: int) -> None:
+        self.set(stream_id, backup_live=True, started_at_backup=now())
+
+    def backup_left(self, stream_id: int) -> None:
+        self.set(stream_id, backup_live=False)
+
     def stats(self, stream_id: int, stats: dict) -> None:
         values = {"transcoding_speed": stats.get("speed")}
         for field, key in (("frame_rate", "frame_rate"), ("video_width", "width"), ("video_height", "height")):
@@ -98,4 +112,5 @@ class StatusWriter:
         """At start: no stream is live on a node that just started."""
         async with self.sessions() as session:
             await session.execute(update(Stream).where(Stream.live.is_(True)).values(**OFFLINE))
+            await session.execute(update(Stream).where(Stream.backup_live.is_(True)).values(backup_live=False))
             await session.commit()

@@ -1,10 +1,9 @@
 """The supervisor: admits publishers, runs one worker per live stream, keeps status true.
 
-A publisher is admitted when its stream exists, is active, the token matches and its slot is
-free. Its media then flows publisher → `Publication.write` → the worker's stdin. Worker
-events update the in-memory delivery state (playlists, parts) and the stream's DB row. A
-worker that dies while its publisher is still sending is restarted at the next keyframe; a
-publisher silent for `publish_idle_timeout` has its worker stopped cleanly.
+A publisher is admitted when its stream exists, is active, the token matches and its slot
+(main: app `in`, backup: app `backup`; RTMP or SRT) is free. A stream with any publisher
+has one `StreamSession` (server/media/session.py) that owns the stream's worker and decides
+whose bytes feed it: main while it sends, the backup when main is gone or silent.
 """
 
 from __future__ import annotations
@@ -13,121 +12,21 @@ import asyncio
 import hmac
 import logging
 import shutil
-import time
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from ingest.media import MediaMessage
 from ingest.publish import PublishRejected, PublishRequest
 from server.db.models import Stream
 from server.delivery.live_state import LiveStream
-from server.media.flv_feed import FlvFeed
+from server.media.session import BACKUP, MAIN, Publisher, StreamSession
 from server.media.status import StatusWriter
-from server.media.worker_process import WorkerProcess
 from server.settings import Settings
-from server.urls import MAIN_APP
+from server.urls import BACKUP_APP, MAIN_APP
 
 log = logging.getLogger("headwater.supervisor")
 
 ENDED_GRACE = 10.0  # seconds a finished stream's final playlists stay up (ENDLIST reaches players)
-
-
-class Publication:
-    """One admitted publisher of one stream (a PublishSink for the ingest servers)."""
-
-    def __init__(self, supervisor: Supervisor, stream: Stream, request: PublishRequest) -> None:
-        self.supervisor = supervisor
-        self.stream_id = stream.id
-        self.source_type = "rtmp" if request.protocol in ("rtmp", "rtmps") else request.protocol
-        self.peer = request.peer
-        self.mpegts_endlist = stream.hls_mpegts_endlist_tag
-        self.feed = FlvFeed()
-        self.worker: WorkerProcess | None = None
-        self.restarts = 0
-        self.last_data = time.monotonic()
-        self.closed = False
-        self.dropped: str | None = None
-        self.watchdog = asyncio.create_task(self._watch_idle())
-
-    # -- PublishSink ---------------------------------------------------------------------
-    def write(self, message: MediaMessage) -> None:
-        if self.dropped is not None:
-            raise PublishRejected(self.dropped)  # the ingest server closes the connection
-        if self.closed:
-            return
-        self.last_data = time.monotonic()
-        data = self.feed.bytes_for(message)
-        if self.worker is None:
-            self._start_worker(self.feed.restart() + data)
-        elif not self.worker.feed(data):
-            self._worker_lost()
-
-    def close(self, reason: str) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.watchdog.cancel()
-        log.info("stream %s: publisher %s left (%s)", self.stream_id, self.peer, reason)
-        asyncio.create_task(self._stop_worker())
-        self.supervisor.publication_closed(self)
-
-    def drop(self, reason: str) -> None:
-        """Disconnect the publisher at its next message (the ingest server owns the socket)."""
-        log.info("stream %s: dropping publisher %s (%s)", self.stream_id, self.peer, reason)
-        self.dropped = reason
-
-    # -- worker lifecycle --------------------------------------------------------------------
-    def _start_worker(self, first_bytes: bytes) -> None:
-        self.worker = worker = WorkerProcess(
-            self.stream_id, self.supervisor.worker_config(self), self._on_event
-        )
-        live = self.supervisor.open_live(self.stream_id)
-        worker.feed(first_bytes)  # queued now, so it precedes whatever arrives during the spawn
-
-        async def run() -> None:
-            await worker.start()
-            code = await worker.wait(timeout=None)
-            self._worker_exited(worker, code, live)
-
-        asyncio.create_task(run())
-
-    def _on_event(self, event: dict) -> None:
-        self.supervisor.on_worker_event(self, event)
-
-    def _worker_exited(self, worker: WorkerProcess, code: int, live: LiveStream) -> None:
-        self.supervisor.close_live(self.stream_id, live)
-        if self.worker is worker:
-            self.worker = None
-        if self.closed or code == 0:
-            self.supervisor.status.went_offline(self.stream_id)
-            return
-        self.restarts += 1
-        if self.restarts > self.supervisor.settings.worker_restart_limit:
-            log.error("stream %s: worker failed %d times; giving up until the publisher reconnects",
-                      self.stream_id, self.restarts)
-            self.supervisor.status.went_offline(self.stream_id)
-            self.closed = True
-            return
-        log.warning("stream %s: worker exited with %s; restarting at the next keyframe",
-                    self.stream_id, code)
-
-    def _worker_lost(self) -> None:
-        worker, self.worker = self.worker, None
-        if worker is not None:
-            worker.kill()
-
-    async def _stop_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.finish()
-
-    async def _watch_idle(self) -> None:
-        timeout = self.supervisor.settings.publish_idle_timeout
-        while True:
-            await asyncio.sleep(min(1.0, timeout / 4))
-            if self.worker is not None and time.monotonic() - self.last_data > timeout:
-                log.warning("stream %s: no data for %.0fs; stopping its worker", self.stream_id, timeout)
-                worker, self.worker = self.worker, None
-                worker.finish()
+SLOTS = {MAIN_APP: MAIN, BACKUP_APP: BACKUP}
 
 
 class Supervisor:
@@ -135,7 +34,7 @@ class Supervisor:
         self.settings = settings
         self.sessions = sessions
         self.status = StatusWriter(sessions)
-        self.publications: dict[int, Publication] = {}
+        self.streams: dict[int, StreamSession] = {}
         self.live: dict[int, LiveStream] = {}
 
     async def start(self) -> None:
@@ -143,8 +42,23 @@ class Supervisor:
         self.status.start()
 
     # -- admission ---------------------------------------------------------------------------
-    async def authorize(self, request: PublishRequest) -> Publication:
-        if request.app != MAIN_APP:
+    async def vet(self, request: PublishRequest) -> str | None:
+        """Every check of `authorize`, admitting nobody; the stream's SRT passphrase."""
+        stream, _ = await self._check(request)
+        return stream.srt_passphrase
+
+    async def authorize(self, request: PublishRequest) -> Publisher:
+        stream, slot = await self._check(request)
+        session = self.streams.get(stream.id)
+        if session is None:
+            session = self.streams[stream.id] = StreamSession(self, stream)
+        publisher = session.join(slot, request)
+        log.info("stream %s: %s publisher %s admitted (%s)", stream.id, slot, request.peer, request.protocol)
+        return publisher
+
+    async def _check(self, request: PublishRequest) -> tuple[Stream, str]:
+        slot = SLOTS.get(request.app)
+        if slot is None:
             raise PublishRejected(f"unknown application {request.app!r}", unknown_stream=True)
         if not request.name.isdigit():
             raise PublishRejected("unknown stream", unknown_stream=True)
@@ -157,36 +71,34 @@ class Supervisor:
             raise PublishRejected(f"wrong token for stream {stream_id}")
         if not stream.active:
             raise PublishRejected(f"stream {stream_id} is not active")
-        if stream_id in self.publications:
-            raise PublishRejected(f"stream {stream_id} already has a publisher")
-        publication = Publication(self, stream, request)
-        self.publications[stream_id] = publication
-        log.info("stream %s: publisher %s admitted (%s)", stream_id, request.peer, request.protocol)
-        return publication
+        existing = self.streams.get(stream_id)
+        if existing is not None and existing.slots.get(slot) is not None:
+            raise PublishRejected(f"stream {stream_id} already has a {slot} publisher", busy=True)
+        return stream, slot
 
-    def publication_closed(self, publication: Publication) -> None:
-        if self.publications.get(publication.stream_id) is publication:
-            del self.publications[publication.stream_id]
+    def session_ended(self, session: StreamSession) -> None:
+        if self.streams.get(session.stream_id) is session:
+            del self.streams[session.stream_id]
 
     async def stream_changed(self, stream_id: int) -> None:
-        """After an API change: a deleted or deactivated stream loses its publisher."""
-        publication = self.publications.get(stream_id)
-        if publication is None:
+        """After an API change: a deleted or deactivated stream loses its publishers."""
+        session = self.streams.get(stream_id)
+        if session is None:
             return
-        async with self.sessions() as session:
-            stream = await session.get(Stream, stream_id)
+        async with self.sessions() as db:
+            stream = await db.get(Stream, stream_id)
         if stream is None or not stream.active:
-            publication.drop("stream deleted or deactivated")
+            session.drop_all("stream deleted or deactivated")
 
     # -- workers and their output -------------------------------------------------------------
-    def worker_config(self, publication: Publication) -> dict:
+    def worker_config(self, session: StreamSession) -> dict:
         return {
-            "stream_id": publication.stream_id,
-            "out_dir": str(self.output_dir(publication.stream_id)),
+            "stream_id": session.stream_id,
+            "out_dir": str(self.output_dir(session.stream_id)),
             "part_target": self.settings.part_target,
             "segment_target": self.settings.segment_target,
             "window_segments": self.settings.live_window_segments,
-            "mpegts_endlist": publication.mpegts_endlist,
+            "mpegts_endlist": session.mpegts_endlist,
         }
 
     def output_dir(self, stream_id: int):
@@ -215,22 +127,24 @@ class Supervisor:
     def lookup(self, stream_id: int) -> LiveStream | None:
         return self.live.get(stream_id)
 
-    def on_worker_event(self, publication: Publication, event: dict) -> None:
+    def on_worker_event(self, session: StreamSession, event: dict) -> None:
         kind = event.get("event")
-        live = self.live.get(publication.stream_id)
+        live = self.live.get(session.stream_id)
         if live is not None and kind != "ended":
             live.apply(event)
         if kind == "started":
-            self.status.went_live(publication.stream_id, publication.source_type, event)
+            self.status.went_live(session.stream_id, session.source_type, event)
+        elif kind == "source_changed":
+            self.status.source_changed(session.stream_id, session.source_type, event)
         elif kind == "stats":
-            self.status.stats(publication.stream_id, event)
+            self.status.stats(session.stream_id, event)
         elif kind == "error":
-            log.error("stream %s worker: %s", publication.stream_id, event.get("message"))
+            log.error("stream %s worker: %s", session.stream_id, event.get("message"))
 
     async def close(self) -> None:
-        publications = list(self.publications.values())
-        workers = [p.worker for p in publications if p.worker]
-        for publication in publications:
-            publication.close("node shutting down")
+        sessions = list(self.streams.values())
+        workers = [s.worker for s in sessions if s.worker]
+        for session in sessions:
+            session.close_all("node shutting down")
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await self.status.close()

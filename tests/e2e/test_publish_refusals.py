@@ -68,7 +68,7 @@ def test_inactive_stream_refused(media_node, new_stream):
 def test_second_publisher_refused_first_keeps_going(media_node, http, live_stream):
     before = last_msn(http, live_stream["id"])
     assert refused(ffmpeg_publish(live_stream["push_url"], seconds=3))
-    assert f"stream {live_stream['id']} already has a publisher" in media_node.log()
+    assert f"stream {live_stream['id']} already has a main publisher" in media_node.log()
     wait_for(lambda: last_msn(http, live_stream["id"]) >= before + 2, what="first publisher to go on")
 
 

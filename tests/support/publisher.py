@@ -15,8 +15,11 @@ def ffmpeg_publish(
     video_codec: list[str] | None = None,
     audio_codec: list[str] | None = None,
     extra: list[str] | None = None,
+    container: str = "flv",
+    pattern: str = "testsrc2",
 ) -> subprocess.Popen:
-    """Starts ffmpeg pushing `seconds` of testsrc2 + sine to `url` (FLV over RTMP)."""
+    """Starts ffmpeg pushing `seconds` of a test pattern + sine to `url`: FLV over RTMP, or
+    `container="mpegts"` for SRT (`srt://…?streamid=…`)."""
     video_codec = video_codec or [
         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
         "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-pix_fmt", "yuv420p",
@@ -24,8 +27,8 @@ def ffmpeg_publish(
     audio_codec = audio_codec or ["-c:a", "aac", "-b:a", "64k"]
     command = [
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
+        "-f", "lavfi", "-i", f"{pattern}=size={size}:rate={rate}",
         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-        "-t", str(seconds), *video_codec, *audio_codec, *(extra or []), "-f", "flv", url,
+        "-t", str(seconds), *video_codec, *audio_codec, *(extra or []), "-f", container, url,
     ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -1,0 +1,1 @@
+"""SRT ingest through libsrt: one UDP listener for every stream, callers routed by streamid."""

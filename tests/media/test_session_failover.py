@@ -1,0 +1,203 @@
+"""StreamSession's choice of source, with a stand-in worker that records its input records
+and a controlled clock: which publisher feeds the one worker, and when it switches."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ingest.media import VIDEO, MediaMessage
+from ingest.publish import PublishRequest
+from server.media import session as session_module
+from server.media.session import BACKUP, MAIN, StreamSession
+from server.settings import Settings
+from transcode.pipe_source import DATA, HEADER, START
+
+TIMEOUT = 4.0
+
+
+class FakeWorker:
+    instances: list[FakeWorker] = []
+
+    def __init__(self, stream_id, config, on_event) -> None:
+        self.input = bytearray()
+        self.finished = asyncio.Event()
+        FakeWorker.instances.append(self)
+
+    async def start(self) -> None:
+        pass
+
+    async def wait(self, timeout=None) -> int:
+        await self.finished.wait()
+        return 0
+
+    def feed(self, data: bytes) -> bool:
+        self.input += data
+        return True
+
+    def finish(self) -> None:
+        self.finished.set()
+
+    def kill(self) -> None:
+        self.finished.set()
+
+    def records(self) -> list[tuple[bytes, bytes]]:
+        out, position = [], 0
+        while position < len(self.input):
+            kind, length = HEADER.unpack_from(self.input, position)
+            position += HEADER.size
+            out.append((kind, bytes(self.input[position:position + length])))
+            position += length
+        return out
+
+    def inputs(self) -> list[bytes]:
+        """The data of each input, in order (what each publisher contributed)."""
+        result = []
+        for kind, payload in self.records():
+            if kind == START:
+                result.append(b"")
+            elif kind == DATA:
+                result[-1] += payload
+        return result
+
+
+class FakeStatus:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self.calls.append(name)
+
+
+class FakeSupervisor:
+    def __init__(self) -> None:
+        self.settings = Settings(failover_timeout=TIMEOUT, publish_idle_timeout=30)
+        self.status = FakeStatus()
+        self.ended = []
+
+    def worker_config(self, session):
+        return {}
+
+    def open_live(self, stream_id):
+        return None
+
+    def close_live(self, stream_id, live):
+        pass
+
+    def on_worker_event(self, session, event):
+        pass
+
+    def session_ended(self, session):
+        self.ended.append(session)
+
+
+class Stream:
+    id = 1
+    hls_mpegts_endlist_tag = True
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(session_module.time, "monotonic", clock)
+    monkeypatch.setattr(session_module, "WorkerProcess", FakeWorker)
+    FakeWorker.instances = []
+    return clock
+
+
+def keyframe(tag: bytes) -> MediaMessage:
+    return MediaMessage(VIDEO, 0, b"\x17\x01\x00\x00\x00" + tag)
+
+
+def inter(tag: bytes) -> MediaMessage:
+    return MediaMessage(VIDEO, 0, b"\x27\x01\x00\x00\x00" + tag)
+
+
+def join(session: StreamSession, slot: str):
+    app = "in" if slot == MAIN else "backup"
+    return session.join(slot, PublishRequest("rtmp", app, "1", "token", f"{slot}:1"))
+
+
+async def new_session(clock) -> tuple[StreamSession, FakeSupervisor]:
+    supervisor = FakeSupervisor()
+    return StreamSession(supervisor, Stream()), supervisor
+
+
+async def test_main_feeds_the_worker_backup_waits(clock):
+    session, supervisor = await new_session(clock)
+    main, backup = join(session, MAIN), join(session, BACKUP)
+    backup.write(keyframe(b"B1"))  # a just-connected main is waited for
+    assert not FakeWorker.instances
+    main.write(inter(b"M0"))
+    main.write(keyframe(b"M1"))
+    backup.write(keyframe(b"B2"))
+    main.write(inter(b"M2"))
+    (worker,) = FakeWorker.instances
+    assert [k for k, _ in worker.records()][0] == START
+    (only,) = worker.inputs()
+    assert b"M1" in only and b"M2" in only and b"M0" not in only and b"B" not in only
+    assert "backup_joined" in supervisor.status.calls
+    session._end()
+
+
+async def test_silent_main_fails_over_at_the_backups_keyframe_and_comes_back(clock):
+    session, _ = await new_session(clock)
+    main, backup = join(session, MAIN), join(session, BACKUP)
+    main.write(keyframe(b"M1"))
+    backup.write(keyframe(b"B0"))
+    clock.now += TIMEOUT - 1
+    backup.write(keyframe(b"B1"))
+    session._choose()
+    assert session.active is main  # not silent long enough yet
+    clock.now += 2
+    session._choose()
+    backup.write(inter(b"B2"))  # the switch waits for a keyframe
+    backup.write(keyframe(b"B3"))
+    assert session.active is backup and session.source_type == "rtmp"
+    main.write(inter(b"M2"))  # main sends again: armed, switches at its keyframe
+    backup.write(inter(b"B4"))
+    main.write(keyframe(b"M3"))
+    backup.write(inter(b"B5"))
+    worker = FakeWorker.instances[0]
+    first, second, third = worker.inputs()
+    assert b"M1" in first and b"B" not in first
+    assert b"B3" in second and b"B4" in second and b"B2" not in second and b"M" not in second
+    assert b"M3" in third and b"B5" not in third and b"M2" not in third
+    assert len(FakeWorker.instances) == 1  # one worker throughout
+    session._end()
+
+
+async def test_main_leaving_switches_at_once_and_last_publisher_leaving_ends(clock):
+    session, supervisor = await new_session(clock)
+    main, backup = join(session, MAIN), join(session, BACKUP)
+    main.write(keyframe(b"M1"))
+    backup.write(inter(b"B0"))
+    main.close("gone")
+    backup.write(keyframe(b"B1"))
+    worker = FakeWorker.instances[0]
+    assert b"B1" in worker.inputs()[1]
+    backup.close("gone")
+    assert worker.finished.is_set() and supervisor.ended == [session]
+    assert "backup_left" in supervisor.status.calls
+
+
+async def test_main_connected_but_never_sending_yields_to_the_backup(clock):
+    session, _ = await new_session(clock)
+    join(session, MAIN)
+    backup = join(session, BACKUP)
+    backup.write(keyframe(b"B0"))
+    assert not FakeWorker.instances
+    clock.now += TIMEOUT + 1
+    backup.write(keyframe(b"B1"))
+    backup.write(keyframe(b"B2"))
+    assert b"B2" in FakeWorker.instances[0].inputs()[0]
+    session._end()
