@@ -70,6 +70,7 @@ class StatsJob:
         """Another publisher: its own shape, and its timestamps start a new window."""
         self.video = video
         self.media_start = self.media_now = None
+        self.video_start = self.video_now = None
         self.frames = 0
         self.window_start = self.clock()
 
