@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, field_validator
 
 PULL_SCHEMES = ("rtmp", "rtmps", "srt", "http", "https", "rtsp")
-SRT_PASSPHRASE = re.compile(r"[!-~]{10,80}")
+# libsrt takes at most 79 characters (Gcore documents 80; an 80th would be refused on connect).
+SRT_PASSPHRASE = re.compile(r"[!-~]{10,79}")
 
 Projection = Literal["regular", "vr360", "vr180", "vr360tb"]
 RecordType = Literal["origin", "transcoded"]
@@ -39,7 +40,7 @@ def check_pull_uri(uri: str | None) -> str | None:
 
 def check_srt_passphrase(value: str | None) -> str | None:
     if value is not None and not SRT_PASSPHRASE.fullmatch(value):
-        raise ValueError("must be 10-80 printable ASCII characters without whitespace")
+        raise ValueError("must be 10-79 printable ASCII characters without whitespace (the SRT limit)")
     return value
 
 
