@@ -153,6 +153,11 @@ class TsRendition:
         self._write_playlist()
 
     @property
+    def next_sequence(self) -> int:
+        """The media sequence number the next segment gets (a successor continues from it)."""
+        return self._next_sequence
+
+    @property
     def playlist(self) -> TsMediaPlaylist:
         return self._playlist
 

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     live_window_segments: int = Field(default=8, ge=3, le=100)
     publish_idle_timeout: float = Field(default=10.0, gt=0)
     worker_restart_limit: int = Field(default=5, ge=0)
+    pull_open_timeout: float = Field(default=10.0, gt=0, description="Seconds to open a pull URL")
+    pull_read_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds without data before a pull source counts as lost"
+    )
+    pull_backoff_max: float = Field(default=30.0, gt=0, description="Longest wait between rounds of pull URLs")
+    pull_give_up_after: float = Field(
+        default=7200.0, gt=0, description="Seconds without a working pull source before active=false"
+    )
     log_level: str = "INFO"
     access_log: bool = Field(default=False, description="Log every HTTP request (costly under load)")
 

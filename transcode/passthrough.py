@@ -32,17 +32,48 @@ class PassthroughJob:
         self.out_dir = Path(config.out_dir)
         self.video = video
         self.mpegts_endlist = mpegts_endlist
+        self.segment_target = config.segment_target
+        self.window_segments = config.window_segments
         self.boundaries = SegmentBoundaries(config.segment_target)
         self.cmaf = LiveOutput(config, emit)
         self.ts = TsRendition(
             self.out_dir, ORIGIN, self.on_ts_event, window_segments=config.window_segments
         )
         self.tracks: dict[int, tuple[object, int]] = {}
+        self.sources: dict[int, tuple[str, tuple[object, int]]] = {}  # index → (type, track)
         self.ts_master_written = False
         if video is not None:
-            self.tracks[video.index] = (self.cmaf.add_video(ORIGIN, video), self.ts.add_stream(video))
+            self._track(video, self.cmaf.add_video(ORIGIN, video))
         if audio is not None:
-            self.tracks[audio.index] = (self.cmaf.add_audio(audio), self.ts.add_stream(audio))
+            self._track(audio, self.cmaf.add_audio(audio))
+
+    def switch_source(
+        self, video: av.video.stream.VideoStream | None, audio: av.audio.stream.AudioStream | None
+    ) -> None:
+        """Continue the same playlists from a new source (a PULL failover): media sequence
+        numbers go on, the next segment carries a discontinuity. CMAF shifts the new source's
+        timestamps itself; TS gets a new muxer continuing the numbering, since its in-band
+        parameter sets come from the templates. Tracks the first source lacked stay absent.
+        Keep the old source's container open until this returns: the templates point into it."""
+        old = dict(self.sources.values())
+        self.sources, self.tracks, templates = {}, {}, {}
+        next_ts = self.ts.next_sequence
+        self.ts.close(endlist=False)
+        self.ts = TsRendition(self.out_dir, ORIGIN, self.on_ts_event,
+                              window_segments=self.window_segments, start_sequence=next_ts)
+        self.ts.discontinuity()
+        for stream in (video, audio):
+            if stream is not None and stream.type in old:
+                cmaf_track = old[stream.type][0]
+                templates[cmaf_track] = stream
+                self._track(stream, cmaf_track)
+        self.cmaf.discontinuity(templates)
+        self.video = video if video is not None and "video" in old else self.video
+        self.boundaries = SegmentBoundaries(self.segment_target)
+
+    def _track(self, stream: av.stream.Stream, cmaf_track: object) -> None:
+        self.tracks[stream.index] = (cmaf_track, self.ts.add_stream(stream))
+        self.sources[stream.index] = (stream.type, self.tracks[stream.index])
 
     def on_packet(self, packet: av.Packet) -> None:
         track = self.tracks.get(packet.stream.index)

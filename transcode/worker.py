@@ -18,6 +18,7 @@ from transcode.events import EventChannel
 from transcode.hub import StreamHub
 from transcode.passthrough import PassthroughJob
 from transcode.pipe_source import FlvPipeSource
+from transcode.pull_worker import run_pull
 from transcode.stats import StatsJob
 
 log = logging.getLogger("headwater.worker")
@@ -31,6 +32,11 @@ class WorkerConfig:
     segment_target: float = 2.0
     window_segments: int = 8
     mpegts_endlist: bool = True
+    pull_urls: tuple[str, ...] = ()  # a PULL stream: the worker opens these itself
+    pull_open_timeout: float = 10.0
+    pull_read_timeout: float = 5.0
+    pull_backoff_max: float = 30.0
+    pull_give_up_after: float = 7200.0
 
     @classmethod
     def from_json(cls, text: str) -> "WorkerConfig":
@@ -46,6 +52,9 @@ class WorkerConfig:
 
 
 def run(config: WorkerConfig, events: EventChannel) -> None:
+    if config.pull_urls:
+        run_pull(config, events.send, source_event)
+        return
     source = FlvPipeSource(0)
     video, audio = source.video, source.audio
     events.send(source_event(video, audio))

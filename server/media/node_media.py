@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ingest.rtmp.server import RtmpServer
 from server.delivery.live_state import LiveStream
+from server.media.pull import PullManager
 from server.media.supervisor import Supervisor
 from server.settings import Settings
 
@@ -19,6 +20,7 @@ class NodeMedia:
     def __init__(self, settings: Settings, sessions: async_sessionmaker) -> None:
         self.settings = settings
         self.supervisor = Supervisor(settings, sessions)
+        self.pull = PullManager(self.supervisor)
         self.listeners: list[RtmpServer] = []
 
     async def start(self) -> None:
@@ -35,14 +37,17 @@ class NodeMedia:
             await rtmps.start(host, self.settings.rtmps_port)
             self.listeners.append(rtmps)
             log.info("RTMPS ingest on %s:%d", host, rtmps.port)
+        await self.pull.start()
 
     def lookup(self, stream_id: int) -> LiveStream | None:
         return self.supervisor.lookup(stream_id)
 
     async def stream_changed(self, stream_id: int) -> None:
         await self.supervisor.stream_changed(stream_id)
+        await self.pull.sync(stream_id)
 
     async def close(self) -> None:
         for listener in self.listeners:
             await listener.close()
+        await self.pull.close()
         await self.supervisor.close()

@@ -180,13 +180,17 @@ class Supervisor:
 
     # -- workers and their output -------------------------------------------------------------
     def worker_config(self, publication: Publication) -> dict:
+        return self.base_worker_config(publication.stream_id, publication.mpegts_endlist)
+
+    def base_worker_config(self, stream_id: int, mpegts_endlist: bool) -> dict:
+        """The packaging part of a WorkerConfig, the same for every kind of source."""
         return {
-            "stream_id": publication.stream_id,
-            "out_dir": str(self.output_dir(publication.stream_id)),
+            "stream_id": stream_id,
+            "out_dir": str(self.output_dir(stream_id)),
             "part_target": self.settings.part_target,
             "segment_target": self.settings.segment_target,
             "window_segments": self.settings.live_window_segments,
-            "mpegts_endlist": publication.mpegts_endlist,
+            "mpegts_endlist": mpegts_endlist,
         }
 
     def output_dir(self, stream_id: int):
