@@ -18,6 +18,7 @@ from server.db.node_settings import stored_api_key
 from server.delivery.live_http import LiveFirst, LiveHttp
 from server.media.node_media import NodeMedia
 from server.settings import Settings
+from server import whip
 
 log = logging.getLogger("headwater")
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     for module in (streams, overlays, quality_sets, videos):
         app.include_router(module.router, prefix="/streaming")
+    app.include_router(whip.router)
     return app
 
 

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     pull_give_up_after: float = Field(
         default=7200.0, gt=0, description="Seconds without a working pull source before active=false"
     )
+    whip_ice_loopback: bool = Field(
+        default=False, description="Offer 127.0.0.1 as a WebRTC host candidate (same-host publishers, tests)"
+    )
+    whip_media_timeout: float = Field(default=15.0, gt=0, description="Seconds after the answer to wait for media")
     log_level: str = "INFO"
     access_log: bool = Field(default=False, description="Log every HTTP request (costly under load)")
 

@@ -27,12 +27,12 @@ from transcode.stats import StatsJob
 log = logging.getLogger("headwater.pull")
 
 
-def watch_stdin(stop: threading.Event, fd: int = 0) -> None:
-    """Set `stop` when the node closes our stdin (how it ends a pull worker)."""
+def watch_stdin(on_eof: Callable[[], None], fd: int = 0) -> None:
+    """Call `on_eof` when the node closes our stdin (how it ends a pull or WHIP worker)."""
     def run() -> None:
         while os.read(fd, 4096):
             pass
-        stop.set()
+        on_eof()
 
     threading.Thread(target=run, name="stdin-eof", daemon=True).start()
 
@@ -125,5 +125,5 @@ class PullWorker:
 
 def run_pull(config, emit: Callable[[dict], None], describe: Callable[..., dict]) -> None:
     stop = threading.Event()
-    watch_stdin(stop)
+    watch_stdin(stop.set)
     PullWorker(config, emit, stop, describe).run()

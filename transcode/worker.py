@@ -37,6 +37,9 @@ class WorkerConfig:
     pull_read_timeout: float = 5.0
     pull_backoff_max: float = 30.0
     pull_give_up_after: float = 7200.0
+    whip_offer: str | None = None  # a WHIP stream: the worker answers this SDP offer itself
+    whip_ice_loopback: bool = False
+    whip_media_timeout: float = 15.0
 
     @classmethod
     def from_json(cls, text: str) -> "WorkerConfig":
@@ -54,6 +57,10 @@ class WorkerConfig:
 def run(config: WorkerConfig, events: EventChannel) -> None:
     if config.pull_urls:
         run_pull(config, events.send, source_event)
+        return
+    if config.whip_offer:
+        from transcode.whip_worker import run_whip  # aiortc loads only in WHIP workers
+        run_whip(config, events.send, source_event)
         return
     source = FlvPipeSource(0)
     video, audio = source.video, source.audio

@@ -11,6 +11,7 @@ from ingest.rtmp.server import RtmpServer
 from server.delivery.live_state import LiveStream
 from server.media.pull import PullManager
 from server.media.supervisor import Supervisor
+from server.media.whip import WhipSessions
 from server.settings import Settings
 
 log = logging.getLogger("headwater.media")
@@ -21,6 +22,7 @@ class NodeMedia:
         self.settings = settings
         self.supervisor = Supervisor(settings, sessions)
         self.pull = PullManager(self.supervisor)
+        self.whip = WhipSessions(self.supervisor, self.slot_taken)
         self.listeners: list[RtmpServer] = []
 
     async def start(self) -> None:
@@ -39,15 +41,21 @@ class NodeMedia:
             log.info("RTMPS ingest on %s:%d", host, rtmps.port)
         await self.pull.start()
 
+    def slot_taken(self, stream_id: int) -> bool:
+        """Whether an RTMP publisher or a pull worker already feeds the stream."""
+        return stream_id in self.supervisor.publications or self.pull.pulling(stream_id)
+
     def lookup(self, stream_id: int) -> LiveStream | None:
         return self.supervisor.lookup(stream_id)
 
     async def stream_changed(self, stream_id: int) -> None:
         await self.supervisor.stream_changed(stream_id)
         await self.pull.sync(stream_id)
+        await self.whip.stream_changed(stream_id)
 
     async def close(self) -> None:
         for listener in self.listeners:
             await listener.close()
         await self.pull.close()
+        await self.whip.close()
         await self.supervisor.close()
