@@ -20,7 +20,7 @@ from tests.e2e.conftest import fetch_ok, wait_for
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.node import Node
 from tests.support.ports import free_port
-from tests.support.sources import HttpDirectory, hls_writer, rtmp_server
+from tests.support.sources import HttpDirectory, SilentServer, hls_writer, rtmp_server
 
 GIVE_UP_AFTER = 8
 
@@ -63,7 +63,7 @@ def pulls(pull_node, tmp_path_factory):
     hls_dir = tmp_path_factory.mktemp("hls-source")
     seen: dict = {"msns": [], "sources": []}
     with httpx.Client(base_url=pull_node.base_url, headers=pull_node.headers, timeout=15) as http, \
-            HttpDirectory(hls_dir) as web:
+            HttpDirectory(hls_dir) as web, SilentServer() as silent:
         hls = hls_writer(hls_dir, seconds=45)
         wait_for(lambda: (hls_dir / "index.m3u8").exists(), what="HLS source playlist")
         rtmp_url, rtmp = rtmp_server(seconds=8)
@@ -72,7 +72,9 @@ def pulls(pull_node, tmp_path_factory):
         stream = http.post("/streaming/streams", json={"name": "pull", "pull": True, "uri": uri}).json()
         html = http.post("/streaming/streams", json={"name": "html", "pull": True,
                                                      "uri": web.url("page.html")}).json()
-        gone = http.post("/streaming/streams", json={"name": "dead", "pull": True, "uri": dead}).json()
+        hanging = f"http://127.0.0.1:{silent.port}/live.m3u8 rtmp://127.0.0.1:{silent.port}/live/x"
+        gone = http.post("/streaming/streams", json={"name": "dead", "pull": True,
+                                                     "uri": f"{dead} {hanging}"}).json()
         seen.update(stream=stream, html=html, gone=gone)
         seen["live_rtmp"] = wait_for(
             lambda: (s := status(http, stream["id"]))["live"] and s, timeout=20, what="pull live from RTMP")
@@ -150,6 +152,7 @@ def test_html_answer_is_a_clear_error_on_that_stream_only(pulls):
 
 
 def test_no_working_source_for_the_give_up_time_deactivates(pulls):
+    """Its URLs refuse or accept and then never answer: timeouts keep the rotation going."""
     gone = pulls["gone_status"]
     assert gone["active"] is False and gone["live"] is False
     assert "deactivated" in gone["source_error"]

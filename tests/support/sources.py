@@ -4,6 +4,7 @@ written by ffmpeg into a directory served over HTTP, and an HTTP server answerin
 from __future__ import annotations
 
 import functools
+import socket
 import subprocess
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +56,22 @@ class HttpDirectory:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class SilentServer:
+    """A TCP listener that accepts connections and never answers: a source that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+
+    def __enter__(self) -> "SilentServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.sock.close()
 
 
 def hls_writer(directory: Path, seconds: float, size: str = "160x120") -> subprocess.Popen:
