@@ -22,6 +22,7 @@ log = logging.getLogger("headwater.whip")
 
 
 def run_whip(config, emit: Callable[[dict], None], describe: Callable[..., dict]) -> None:
+    logging.getLogger("aioice").setLevel(logging.WARNING)  # a line per candidate pair otherwise
     opened = open_session(config, emit)
     if opened is None:
         return

@@ -187,3 +187,43 @@ def test_preflight_and_publish_page(whip_node, api):
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "getUserMedia" in page.text and f"/whip/{stream['id']}" in page.text
     assert "<script src" not in page.text  # nothing from a CDN
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not __import__("os").path.exists(CHROMIUM), reason="chromium not installed")
+def test_the_publish_page_goes_live_from_chromium(whip_node, api):
+    """The page as a user drives it: token in, "Go live" (fake camera and microphone), then Stop."""
+    from playwright.sync_api import sync_playwright
+
+    stream = new_stream(api)
+    status = lambda: api.get(f"/streaming/streams/{stream['id']}").json()  # noqa: E731
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            "--allow-loopback-in-peer-connection"])
+        try:
+            tab = browser.new_page()
+            tab.goto(f"{stream['push_url_whip']}/publish")
+            tab.fill("#token", stream["token"])
+            tab.click("#start")
+            live = wait_for(lambda: (s := status())["live"] and s, 30, 0.3, "live from the browser")
+            assert tab.text_content("#status") == "Live."
+            base = f"/live/{stream['id']}"
+            master = wait_for(lambda: fetch_ok(api, f"{base}/master.m3u8"), 20, what="master").text
+            variants, _ = parse_master_playlist(master)
+            url = f"{base}/{variants[0].uri}"
+            playlist = wait_for(lambda: (r := fetch_ok(api, url)) and (p := parse_media_playlist(r.text)).segments
+                                and p, 20, 0.3, "a video segment")
+            directory = url.rsplit("/", 1)[0]
+            frames = decode(api.get(f"{directory}/init.mp4").content
+                            + api.get(f"{directory}/{playlist.segments[0].uri}").content, "video")
+            tab.click("#stop")
+            after = wait_for(lambda: (s := status())["live"] is False and s, 20, 0.3, "offline after Stop")
+        finally:
+            browser.close()
+    assert live["stream_source_type"] == "webrtc"
+    assert "avc1." in variants[0].attributes["CODECS"] and "mp4a.40.2" in variants[0].attributes["CODECS"]
+    assert frames and (frames[0].width, frames[0].height) == (live["video_width"], live["video_height"])
+    assert after["stream_source_type"] is None
