@@ -227,3 +227,24 @@ def test_the_publish_page_goes_live_from_chromium(whip_node, api):
     assert "avc1." in variants[0].attributes["CODECS"] and "mp4a.40.2" in variants[0].attributes["CODECS"]
     assert frames and (frames[0].width, frames[0].height) == (live["video_width"], live["video_height"])
     assert after["stream_source_type"] is None
+
+
+def test_ffmpeg_whip_muxer_publishes(whip_node, api, tmp_path):
+    """FFmpeg 8's own WHIP client: live from webrtc while it sends, offline once it closes."""
+    import subprocess
+    import sys
+
+    from tests.support.ffmpeg_whip import ecdsa_certificate
+
+    stream = new_stream(api)
+    cert, key = ecdsa_certificate(tmp_path)
+    publisher = subprocess.Popen([sys.executable, "-m", "tests.support.ffmpeg_whip", stream["push_url_whip"],
+                                  stream["token"], "6", str(cert), str(key)], stderr=subprocess.PIPE)
+    status = lambda: api.get(f"/streaming/streams/{stream['id']}").json()  # noqa: E731
+    live = wait_for(lambda: (s := status())["live"] and s, 20, 0.3, "live from ffmpeg's whip muxer")
+    master = wait_for(lambda: fetch_ok(api, f"/live/{stream['id']}/master.m3u8"), 20, what="master").text
+    assert publisher.wait(timeout=30) == 0, publisher.stderr.read().decode()[-2000:]
+    after = wait_for(lambda: (s := status())["live"] is False and s, 20, 0.3, "offline after ffmpeg closed")
+    assert live["stream_source_type"] == "webrtc" and (live["video_width"], live["video_height"]) == (160, 120)
+    assert "avc1." in master and "mp4a.40.2" in master
+    assert after["stream_source_type"] is None
