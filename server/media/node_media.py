@@ -23,6 +23,7 @@ class NodeMedia:
         self.supervisor = Supervisor(settings, sessions)
         self.pull = PullManager(self.supervisor)
         self.whip = WhipSessions(self.supervisor, self.slot_taken)
+        self.supervisor.held_elsewhere = self.held_elsewhere
         self.listeners: list[RtmpServer] = []
 
     async def start(self) -> None:
@@ -44,6 +45,10 @@ class NodeMedia:
     def slot_taken(self, stream_id: int) -> bool:
         """Whether an RTMP publisher or a pull worker already feeds the stream."""
         return stream_id in self.supervisor.publications or self.pull.pulling(stream_id)
+
+    def held_elsewhere(self, stream_id: int) -> bool:
+        """For RTMP admission: a pull worker or a WHIP session already feeds the stream."""
+        return self.pull.pulling(stream_id) or stream_id in self.whip.by_stream
 
     def lookup(self, stream_id: int) -> LiveStream | None:
         return self.supervisor.lookup(stream_id)

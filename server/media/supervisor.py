@@ -14,6 +14,7 @@ import hmac
 import logging
 import shutil
 import time
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -137,6 +138,8 @@ class Supervisor:
         self.status = StatusWriter(sessions)
         self.publications: dict[int, Publication] = {}
         self.live: dict[int, LiveStream] = {}
+        # Ingests that hold a stream outside this class (pull workers, WHIP sessions).
+        self.held_elsewhere: Callable[[int], bool] = lambda stream_id: False
 
     async def start(self) -> None:
         await self.status.reset_all()
@@ -157,7 +160,7 @@ class Supervisor:
             raise PublishRejected(f"wrong token for stream {stream_id}")
         if not stream.active:
             raise PublishRejected(f"stream {stream_id} is not active")
-        if stream_id in self.publications:
+        if stream_id in self.publications or self.held_elsewhere(stream_id):
             raise PublishRejected(f"stream {stream_id} already has a publisher")
         publication = Publication(self, stream, request)
         self.publications[stream_id] = publication

@@ -20,6 +20,7 @@ from tests.e2e.conftest import fetch_ok, wait_for
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.node import Node
 from tests.support.ports import free_port
+from tests.support.publisher import ffmpeg_publish
 from tests.support.sources import HttpDirectory, SilentServer, hls_writer, rtmp_server
 
 GIVE_UP_AFTER = 8
@@ -107,6 +108,8 @@ def pulls(pull_node, tmp_path_factory):
             lambda: (s := status(http, gone["id"]))["active"] is False and s,
             timeout=GIVE_UP_AFTER + 15, what="the dead-only stream deactivated")
         seen["still_live"] = status(http, stream["id"])
+        pusher = ffmpeg_publish(stream["push_url"], seconds=3)
+        seen["push_exit"] = pusher.wait(timeout=30)
         patched = http.patch(f"/streaming/streams/{stream['id']}", json={"stream": {"pull": False}})
         assert patched.status_code == 200, patched.text
         seen["after_stop"] = wait_for(
@@ -149,6 +152,11 @@ def test_html_answer_is_a_clear_error_on_that_stream_only(pulls):
     assert html["live"] is False
     assert "Invalid data" in html["source_error"] and "page.html" in html["source_error"]
     assert pulls["still_live"]["live"] is True
+
+
+def test_an_rtmp_push_to_a_stream_being_pulled_is_refused(pulls):
+    assert pulls["push_exit"] != 0
+    assert pulls["still_live"]["stream_source_type"] == "https"
 
 
 def test_no_working_source_for_the_give_up_time_deactivates(pulls):

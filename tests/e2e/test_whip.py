@@ -69,6 +69,10 @@ def session(whip_node):
                 s := api.get(f"/streaming/streams/{stream['id']}").json())["live"] and s,
                 30, 0.2, "live via WHIP")
             seen["second"] = await WhipPublisher(stream["push_url_whip"], stream["token"]).publish()
+            pusher = await asyncio.create_subprocess_exec(
+                "ffmpeg", "-hide_banner", "-loglevel", "quiet", "-re", "-f", "lavfi", "-i",
+                "testsrc2=size=160x120:rate=25", "-t", "3", "-c:v", "libx264", "-f", "flv", stream["push_url"])
+            seen["rtmp_exit"] = await pusher.wait()
             await asyncio.to_thread(read_output, api, base, seen)
             seen["delete"] = await publisher.stop()
             seen["after"] = await asyncio.to_thread(wait_for, lambda: (
@@ -118,6 +122,7 @@ def test_status_says_live_from_webrtc(session):
 
 def test_a_second_publisher_is_refused_while_one_is_live(session):
     assert session["second"].status_code == 409
+    assert session["rtmp_exit"] != 0  # RTMP to the same stream is refused too
 
 
 def test_hls_output_plays_h264_and_aac(session):
