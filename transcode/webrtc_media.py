@@ -19,6 +19,8 @@ import av
 
 from aiortc.codecs import get_decoder as aiortc_get_decoder
 
+from transcode.webrtc_video import InitialResolution
+
 VIDEO_TIME_BASE = Fraction(1, 90000)
 AUDIO_RATE = 48000
 AUDIO_TIME_BASE = Fraction(1, AUDIO_RATE)
@@ -102,13 +104,14 @@ class PipeWriter:
 
 
 class TsRemuxer:
-    """H.264 packets (passed through) and audio frames (encoded to AAC) → MPEG-TS on a pipe.
+    """H.264 packets (passed through, or re-encoded once the size changes: `InitialResolution`)
+    and audio frames (encoded to AAC) → MPEG-TS on a pipe.
 
     Call from one thread (the aiortc loop's). Video waits for its first IDR, so the reader's
     probe finds the SPS at once.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, *, keyframe_interval: float = 2.0) -> None:
         self.origin = time.monotonic()
         self.pipe = PipeWriter(fd)
         self.container = av.open(self.pipe, "w", format="mpegts",
@@ -122,6 +125,7 @@ class TsRemuxer:
         self.video_clock = RtpClock(self.origin, 90000)
         self.audio_clock = RtpClock(self.origin, AUDIO_RATE)
         self.audio_next: int | None = None
+        self.video_out = InitialResolution(self._mux_video, keyframe_interval=keyframe_interval)
         self.video_started = False
         self.last_video_dts: int | None = None
         self.closed = False
@@ -136,6 +140,9 @@ class TsRemuxer:
         self.last_video_dts = pts
         packet.pts = packet.dts = pts
         packet.time_base = VIDEO_TIME_BASE
+        self.video_out.push(packet)
+
+    def _mux_video(self, packet: av.Packet) -> None:
         packet.stream = self.video
         self.container.mux(packet)
 

@@ -194,7 +194,8 @@ def open_session(config, emit: Callable[[dict], None]) -> tuple[WhipPeer, int] |
     if config.whip_ice_loopback:
         allow_loopback_candidates()
     read_fd, write_fd = os.pipe()
-    peer = WhipPeer(config.whip_offer, TsRemuxer(write_fd), keyframe_interval=config.segment_target,
+    remuxer = TsRemuxer(write_fd, keyframe_interval=config.segment_target)
+    peer = WhipPeer(config.whip_offer, remuxer, keyframe_interval=config.segment_target,
                     media_timeout=config.whip_media_timeout)
     peer.start()
     try:

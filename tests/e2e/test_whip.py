@@ -253,3 +253,37 @@ def test_ffmpeg_whip_muxer_publishes(whip_node, api, tmp_path):
     assert live["stream_source_type"] == "webrtc" and (live["video_width"], live["video_height"]) == (160, 120)
     assert "avc1." in master and "mp4a.40.2" in master
     assert after["stream_source_type"] is None
+
+
+def test_a_lowered_resolution_is_reencoded_at_the_initial_one(whip_node, api):
+    """The publisher drops from 160x120 to 128x96 after 2 s; the output stays 160x120."""
+    stream = new_stream(api)
+    base = f"/live/{stream['id']}"
+
+    async def scenario() -> list:
+        publisher = WhipPublisher(stream["push_url_whip"], stream["token"])
+        assert (await publisher.publish(shrink_after=50)).status_code == 201
+        try:
+            return await asyncio.to_thread(read_segments_after, api, base, 5.0)
+        finally:
+            await publisher.stop()
+
+    runs = asyncio.run(scenario())
+    sizes = {(f.width, f.height) for run in runs for f in run}
+    assert sizes == {(160, 120)}
+    assert sum(len(run) for run in runs) >= 25 * 5  # frames kept coming across the change
+
+
+def read_segments_after(api: httpx.Client, base: str, seconds: float) -> list:
+    """Decoded frames of every complete video segment once `seconds` of segments exist."""
+    master = wait_for(lambda: fetch_ok(api, f"{base}/master.m3u8"), 20, what="master").text
+    url = f"{base}/{parse_master_playlist(master)[0][0].uri}"
+    def enough():
+        response = fetch_ok(api, url)
+        playlist = response and parse_media_playlist(response.text)
+        return playlist if playlist and sum(s.duration for s in playlist.segments) >= seconds else None
+
+    playlist = wait_for(enough, 30, 0.3, f"{seconds}s of segments")
+    directory = url.rsplit("/", 1)[0]
+    init = api.get(f"{directory}/init.mp4").content
+    return [decode(init + api.get(f"{directory}/{s.uri}").content, "video") for s in playlist.segments]

@@ -39,15 +39,20 @@ def allow_loopback_candidates() -> None:
 class PatternTrack(MediaStreamTrack):
     kind = "video"
 
-    def __init__(self, width: int = 160, height: int = 120) -> None:
+    def __init__(self, width: int = 160, height: int = 120, *, shrink_after: int | None = None) -> None:
+        """`shrink_after`: frames after which the size drops to 4/5 (as a browser short of
+        bandwidth does); aiortc's encoder then starts over with a new SPS and an IDR."""
         super().__init__()
         self.width, self.height = width, height
+        self.shrink_after = shrink_after
         self.count = 0
         self.start: float | None = None
 
     async def recv(self) -> av.VideoFrame:
         self.start = self.start or time.monotonic()
         await asyncio.sleep(max(0.0, self.start + self.count / VIDEO_RATE - time.monotonic()))
+        if self.shrink_after is not None and self.count == self.shrink_after:
+            self.width, self.height = self.width * 4 // 5, self.height * 4 // 5
         image = np.full((self.height, self.width, 3), (self.count * 4) % 256, dtype=np.uint8)
         image[:, : (self.count * 2) % self.width] = 255
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
@@ -76,10 +81,11 @@ class ToneTrack(MediaStreamTrack):
         return frame
 
 
-async def make_offer(pc: RTCPeerConnection, *, video: str | None = "video/H264", audio: bool = True) -> str:
+async def make_offer(pc: RTCPeerConnection, *, video: str | None = "video/H264", audio: bool = True,
+                     shrink_after: int | None = None) -> str:
     """Add sendonly tracks (video restricted to the `video` codec) and return the offer SDP."""
     if video is not None:
-        transceiver = pc.addTransceiver(PatternTrack(), direction="sendonly")
+        transceiver = pc.addTransceiver(PatternTrack(shrink_after=shrink_after), direction="sendonly")
         transceiver.setCodecPreferences(
             [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == video])
     if audio:
