@@ -95,6 +95,9 @@ class OpenedSource:
 def open_source(url: str, open_timeout: float, read_timeout: float) -> OpenedSource:
     """Open `url` for demuxing; raises av.error.FFmpegError (or ValueError) when it is not
     a media source with video or audio (an HTML page, a dead host, an unknown protocol)."""
+    if urlsplit(url).scheme.lower() == "srt":
+        from transcode.pull_srt import open_srt  # it needs this module's OpenedSource
+        return open_srt(url, open_timeout, read_timeout)
     container = av.open(url, "r", options=open_options(url, read_timeout),
                         timeout=(open_timeout, read_timeout))
     source = OpenedSource(url, container)

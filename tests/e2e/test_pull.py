@@ -21,7 +21,7 @@ from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.node import Node
 from tests.support.ports import free_port
 from tests.support.publisher import ffmpeg_publish
-from tests.support.sources import HttpDirectory, SilentServer, hls_writer, rtmp_server
+from tests.support.sources import HttpDirectory, SilentServer, hls_writer, rtmp_server, srt_listener
 
 GIVE_UP_AFTER = 8
 
@@ -68,6 +68,8 @@ def pulls(pull_node, tmp_path_factory):
         hls = hls_writer(hls_dir, seconds=45)
         wait_for(lambda: (hls_dir / "index.m3u8").exists(), what="HLS source playlist")
         rtmp_url, rtmp = rtmp_server(seconds=8)
+        srt_url, srt = srt_listener(seconds=20)
+        srt_stream = http.post("/streaming/streams", json={"name": "srt", "pull": True, "uri": srt_url}).json()
         dead = f"rtmp://127.0.0.1:{free_port()}/live/dead"
         uri = f"{dead} {rtmp_url} {web.url('index.m3u8')}"
         stream = http.post("/streaming/streams", json={"name": "pull", "pull": True, "uri": uri}).json()
@@ -79,6 +81,10 @@ def pulls(pull_node, tmp_path_factory):
         seen.update(stream=stream, html=html, gone=gone)
         seen["live_rtmp"] = wait_for(
             lambda: (s := status(http, stream["id"]))["live"] and s, timeout=20, what="pull live from RTMP")
+        seen["srt_live"] = wait_for(
+            lambda: (s := status(http, srt_stream["id"]))["live"] and s, timeout=20, what="pull live from SRT")
+        seen["srt_master"] = wait_for(lambda: fetch_ok(http, f"/live/{srt_stream['id']}/master.m3u8"),
+                                      what="SRT master").text
         seen["html_status"] = wait_for(
             lambda: (s := status(http, html["id"]))["source_error"] and s, what="HTML error state")
         base = f"/live/{stream['id']}"
@@ -118,6 +124,8 @@ def pulls(pull_node, tmp_path_factory):
             lambda: (r := fetch_ok(http, playlist_url)) and "#EXT-X-ENDLIST" in r.text and r.text,
             what="ENDLIST after pull=false")
         rtmp.wait(timeout=20)
+        srt.kill()
+        srt.wait()
         hls.kill()
         hls.wait()
     return seen
@@ -128,6 +136,14 @@ def test_round_robin_skips_a_dead_url_and_plays_rtmp(pulls):
     assert live["stream_source_type"] == "rtmp"
     assert (live["video_width"], live["video_height"]) == (320, 240)
     assert live["source_error"] is None  # the dead URL's error is cleared once one works
+
+
+def test_srt_source_through_the_ffmpeg_caller(pulls):
+    live = pulls["srt_live"]
+    assert live["stream_source_type"] == "srt"
+    assert (live["video_width"], live["video_height"]) == (192, 144)
+    variants, _ = parse_master_playlist(pulls["srt_master"])
+    assert "avc1." in variants[0].attributes["CODECS"] and "mp4a.40.2" in variants[0].attributes["CODECS"]
 
 
 def test_failover_to_hls_continues_the_playlist(pulls):

@@ -51,3 +51,24 @@ def test_source_type_and_redaction():
     assert [source_type(u) for u in ("rtmps://h/a", "https://h/a.m3u8", "rtsp://h/s", "srt://h:1")] == \
         ["rtmp", "https", "rtsp", "srt"]
     assert redacted("rtmp://user:secret@host:1935/app/key?token=abc") == "rtmp://host:1935/app/key"
+
+
+def test_srt_timeouts_are_added_unless_set():
+    from transcode.pull_srt import with_timeouts
+
+    assert with_timeouts("srt://h:9000", 3, 2) == "srt://h:9000?connect_timeout=3000&timeout=2000000"
+    assert with_timeouts("srt://h:9000?streamid=a&timeout=5", 3, 2) == \
+        "srt://h:9000?streamid=a&timeout=5&connect_timeout=3000"
+
+
+def test_an_srt_url_nobody_answers_fails_within_the_timeouts():
+    import time
+
+    from tests.support.ports import free_port
+    from transcode.pull_srt import open_srt
+
+    started = time.monotonic()
+    with pytest.raises(ValueError) as failure:
+        open_srt(f"srt://127.0.0.1:{free_port()}?passphrase=secret-phrase-1", 1, 1)
+    assert time.monotonic() - started < 5
+    assert "secret" not in str(failure.value)  # the message names the URL without its query

@@ -22,6 +22,20 @@ def rtmp_server(seconds: float, **kwargs) -> tuple[str, subprocess.Popen]:
     return url, ffmpeg_publish(url, seconds=seconds, extra=["-listen", "1"], **kwargs)
 
 
+def srt_listener(seconds: float) -> tuple[str, subprocess.Popen]:
+    """Debian's ffmpeg as an SRT listener sending `seconds` of MPEG-TS to the caller."""
+    port = free_port(socket.SOCK_DGRAM)
+    command = [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+        "-f", "lavfi", "-i", "testsrc2=size=192x144:rate=25",
+        "-f", "lavfi", "-i", "sine=frequency=550:sample_rate=48000", "-t", str(seconds),
+        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
+        "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", f"srt://127.0.0.1:{port}?mode=listener",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return f"srt://127.0.0.1:{port}?latency=200000", process
+
+
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format, *args) -> None:
         pass
