@@ -33,6 +33,7 @@ class PullSession:
         self.worker: WorkerProcess | None = None
         self.stopping = False
         self.restarts = 0
+        self.live = False  # a source is delivering (between `started` and `source_lost`)
         self.task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -55,7 +56,7 @@ class PullSession:
             await worker.start()
             code = await worker.wait(timeout=None)
             supervisor.close_live(self.stream_id, live)
-            supervisor.status.went_offline(self.stream_id)
+            self._offline()
             if self.stopping or code == 0:
                 break
             self.restarts += 1
@@ -68,6 +69,12 @@ class PullSession:
         self.worker = None
         self.manager.session_ended(self)
 
+    def _offline(self) -> None:
+        """live=false (and finished_at_primary) only when a source was actually live."""
+        if self.live:
+            self.live = False
+            self.manager.supervisor.status.went_offline(self.stream_id)
+
     def _on_event(self, event: dict) -> None:
         supervisor = self.manager.supervisor
         status = supervisor.status
@@ -76,6 +83,7 @@ class PullSession:
         if live is not None and kind != "ended":  # `ended` comes from close_live
             live.apply(event)
         if kind == "started":
+            self.live = True
             status.went_live(self.stream_id, event.get("source_type", "https"), event)
             status.set(self.stream_id, source_error=None)
             log.info("stream %s: pulling from %s", self.stream_id, event.get("source_url"))
@@ -84,7 +92,7 @@ class PullSession:
         elif kind == "source_failed":
             status.set(self.stream_id, source_error=event.get("message"))
         elif kind == "source_lost":
-            status.went_offline(self.stream_id)
+            self._offline()
         elif kind == "pull_gave_up":
             log.warning("stream %s: no pull source worked for %ss; deactivating the stream",
                         self.stream_id, event.get("idle_seconds"))
