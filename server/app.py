@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from server import whip
 from server.api import overlays, quality_sets, streams, videos
 from server.api.errors import validation_error
 from server.db.engine import create_engine_for, session_factory
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (streams, overlays, quality_sets, videos):
         app.include_router(module.router, prefix="/streaming")
     app.include_router(player.router)
+    app.include_router(whip.router)
     return app
 
 

@@ -46,6 +46,18 @@ class Settings(BaseSettings):
     )
     srt_latency_ms: int = Field(default=120, ge=20, le=8000, description="SRT receiver latency")
     worker_restart_limit: int = Field(default=5, ge=0)
+    pull_open_timeout: float = Field(default=10.0, gt=0, description="Seconds to open a pull URL")
+    pull_read_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds without data before a pull source counts as lost"
+    )
+    pull_backoff_max: float = Field(default=30.0, gt=0, description="Longest wait between rounds of pull URLs")
+    pull_give_up_after: float = Field(
+        default=7200.0, gt=0, description="Seconds without a working pull source before active=false"
+    )
+    whip_ice_loopback: bool = Field(
+        default=False, description="Offer 127.0.0.1 as a WebRTC host candidate (same-host publishers, tests)"
+    )
+    whip_media_timeout: float = Field(default=15.0, gt=0, description="Seconds after the answer to wait for media")
     log_level: str = "INFO"
     access_log: bool = Field(default=False, description="Log every HTTP request (costly under load)")
 

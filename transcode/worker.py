@@ -22,6 +22,7 @@ from transcode.events import EventChannel
 from transcode.hub import StreamHub
 from transcode.passthrough import PassthroughJob
 from transcode.pipe_source import PipeInput, PipeSource
+from transcode.pull_worker import run_pull
 from transcode.stats import StatsJob
 
 log = logging.getLogger("headwater.worker")
@@ -35,6 +36,14 @@ class WorkerConfig:
     segment_target: float = 2.0
     window_segments: int = 8
     mpegts_endlist: bool = True
+    pull_urls: tuple[str, ...] = ()  # a PULL stream: the worker opens these itself
+    pull_open_timeout: float = 10.0
+    pull_read_timeout: float = 5.0
+    pull_backoff_max: float = 30.0
+    pull_give_up_after: float = 7200.0
+    whip_offer: str | None = None  # a WHIP stream: the worker answers this SDP offer itself
+    whip_ice_loopback: bool = False
+    whip_media_timeout: float = 15.0
 
     @classmethod
     def from_json(cls, text: str) -> "WorkerConfig":
@@ -65,6 +74,13 @@ def next_source(pipe: PipeInput) -> PipeSource | None:
 
 
 def run(config: WorkerConfig, events: EventChannel) -> None:
+    if config.pull_urls:
+        run_pull(config, events.send, source_event)
+        return
+    if config.whip_offer:
+        from transcode.whip_worker import run_whip  # aiortc loads only in WHIP workers
+        run_whip(config, events.send, source_event)
+        return
     pipe = PipeInput(0)
     source = next_source(pipe)
     if source is None:

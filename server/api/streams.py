@@ -48,6 +48,7 @@ async def notify_media(request: Request, stream_id: int) -> None:
 @router.post("/streams", status_code=201)
 async def create_stream(
     body: StreamCreate,
+    request: Request,
     session: AsyncSession = Depends(db_session),
     config: Settings = Depends(settings),
 ) -> dict:
@@ -56,6 +57,7 @@ async def create_stream(
     session.add(stream)
     await session.commit()
     await session.refresh(stream)
+    await notify_media(request, stream.id)  # a pull stream starts pulling now
     return stream_out(stream, config)
 
 

@@ -111,6 +111,8 @@ class Stream(Base):
     transcoded_qualities: Mapped[list] = mapped_column(JSON, default=list)
     recording_duration: Mapped[float | None] = mapped_column(Float, nullable=True)
     recording_video_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Why the stream's source does not work (a pull URL that fails, ...); None while it works.
+    source_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     overlays: Mapped[list[Overlay]] = relationship(
         back_populates="stream",

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from ingest.rtmp.server import RtmpServer
 from ingest.srt.server import SrtServer
 from server.delivery.live_state import LiveStream
+from server.media.pull import PullManager
 from server.media.supervisor import Supervisor
+from server.media.whip import WhipSessions
 from server.settings import Settings
 
 log = logging.getLogger("headwater.media")
@@ -20,6 +22,9 @@ class NodeMedia:
     def __init__(self, settings: Settings, sessions: async_sessionmaker) -> None:
         self.settings = settings
         self.supervisor = Supervisor(settings, sessions)
+        self.pull = PullManager(self.supervisor)
+        self.whip = WhipSessions(self.supervisor, self.slot_taken)
+        self.supervisor.held_elsewhere = self.held_elsewhere
         self.listeners: list[RtmpServer | SrtServer] = []
 
     async def start(self) -> None:
@@ -40,14 +45,27 @@ class NodeMedia:
         await srt.start(host, self.settings.srt_port)
         self.listeners.append(srt)
         log.info("SRT ingest on %s:%d", host, srt.port)
+        await self.pull.start()
+
+    def slot_taken(self, stream_id: int) -> bool:
+        """For WHIP admission: an RTMP/SRT publisher (main or backup) or a pull worker feeds the stream."""
+        return stream_id in self.supervisor.streams or self.pull.pulling(stream_id)
+
+    def held_elsewhere(self, stream_id: int) -> bool:
+        """For RTMP/SRT admission: a pull worker or a WHIP session already feeds the stream."""
+        return self.pull.pulling(stream_id) or stream_id in self.whip.by_stream
 
     def lookup(self, stream_id: int) -> LiveStream | None:
         return self.supervisor.lookup(stream_id)
 
     async def stream_changed(self, stream_id: int) -> None:
         await self.supervisor.stream_changed(stream_id)
+        await self.pull.sync(stream_id)
+        await self.whip.stream_changed(stream_id)
 
     async def close(self) -> None:
         for listener in self.listeners:
             await listener.close()
+        await self.pull.close()
+        await self.whip.close()
         await self.supervisor.close()

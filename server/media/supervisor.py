@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import logging
 import shutil
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -36,6 +37,8 @@ class Supervisor:
         self.status = StatusWriter(sessions)
         self.streams: dict[int, StreamSession] = {}
         self.live: dict[int, LiveStream] = {}
+        # Ingests that hold a stream outside this class (pull workers, WHIP sessions).
+        self.held_elsewhere: Callable[[int], bool] = lambda stream_id: False
 
     async def start(self) -> None:
         await self.status.reset_all()
@@ -71,6 +74,8 @@ class Supervisor:
             raise PublishRejected(f"wrong token for stream {stream_id}")
         if not stream.active:
             raise PublishRejected(f"stream {stream_id} is not active")
+        if self.held_elsewhere(stream_id):
+            raise PublishRejected(f"stream {stream_id} is fed by a pull source or a WHIP session", busy=True)
         existing = self.streams.get(stream_id)
         if existing is not None and existing.slots.get(slot) is not None:
             raise PublishRejected(f"stream {stream_id} already has a {slot} publisher", busy=True)
@@ -92,13 +97,17 @@ class Supervisor:
 
     # -- workers and their output -------------------------------------------------------------
     def worker_config(self, session: StreamSession) -> dict:
+        return self.base_worker_config(session.stream_id, session.mpegts_endlist)
+
+    def base_worker_config(self, stream_id: int, mpegts_endlist: bool) -> dict:
+        """The packaging part of a WorkerConfig, the same for every kind of source."""
         return {
-            "stream_id": session.stream_id,
-            "out_dir": str(self.output_dir(session.stream_id)),
+            "stream_id": stream_id,
+            "out_dir": str(self.output_dir(stream_id)),
             "part_target": self.settings.part_target,
             "segment_target": self.settings.segment_target,
             "window_segments": self.settings.live_window_segments,
-            "mpegts_endlist": session.mpegts_endlist,
+            "mpegts_endlist": mpegts_endlist,
         }
 
     def output_dir(self, stream_id: int):

@@ -1,0 +1,156 @@
+"""PULL streams on the node: one worker per active pull stream, kept in step with the DB.
+
+The worker opens the sources itself (transcode/pull_worker.py); the node only decides which
+streams should have one (`pull=true`, `active=true`, a `uri`), restarts a worker that
+crashed, relays its events to delivery and status, and deactivates a stream whose worker
+gave up. `sync(stream_id)` is called at node start and after every API change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import select
+
+from server.db.models import Stream
+from server.delivery.live_state import LiveStream
+from server.media.worker_process import WorkerProcess
+
+log = logging.getLogger("headwater.pull")
+
+RESTART_DELAY = 2.0  # seconds before a crashed pull worker is started again
+
+
+class PullSession:
+    """One pull stream's worker, from start until the node stops it or it gives up."""
+
+    def __init__(self, manager: PullManager, stream: Stream) -> None:
+        self.manager = manager
+        self.stream_id = stream.id
+        self.urls = stream.uri.split()
+        self.mpegts_endlist = stream.hls_mpegts_endlist_tag
+        self.worker: WorkerProcess | None = None
+        self.stopping = False
+        self.restarts = 0
+        self.live = False  # a source is delivering (between `started` and `source_lost`)
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        self.stopping = True
+        if self.worker is not None:
+            self.worker.finish()
+        if self.task is not None:
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        supervisor = self.manager.supervisor
+        while not self.stopping:
+            config = {**supervisor.base_worker_config(self.stream_id, self.mpegts_endlist),
+                      **self.manager.pull_config(self.urls)}
+            self.worker = worker = WorkerProcess(self.stream_id, config, self._on_event)
+            live = supervisor.open_live(self.stream_id)
+            await worker.start()
+            code = await worker.wait(timeout=None)
+            supervisor.close_live(self.stream_id, live)
+            self._offline()
+            if self.stopping or code == 0:
+                break
+            self.restarts += 1
+            if self.restarts > supervisor.settings.worker_restart_limit:
+                log.error("stream %s: pull worker failed %d times; stopping it", self.stream_id, self.restarts)
+                supervisor.status.set(self.stream_id, source_error="pull worker keeps failing")
+                break
+            log.warning("stream %s: pull worker exited with %s; restarting", self.stream_id, code)
+            await asyncio.sleep(RESTART_DELAY)
+        self.worker = None
+        self.manager.session_ended(self)
+
+    def _offline(self) -> None:
+        """live=false (and finished_at_primary) only when a source was actually live."""
+        if self.live:
+            self.live = False
+            self.manager.supervisor.status.went_offline(self.stream_id)
+
+    def _on_event(self, event: dict) -> None:
+        supervisor = self.manager.supervisor
+        status = supervisor.status
+        kind = event.get("event")
+        live = supervisor.lookup(self.stream_id)
+        if live is not None and kind != "ended":  # `ended` comes from close_live
+            live.apply(event)
+        if kind == "started":
+            self.live = True
+            status.went_live(self.stream_id, event.get("source_type", "https"), event)
+            status.set(self.stream_id, source_error=None)
+            log.info("stream %s: pulling from %s", self.stream_id, event.get("source_url"))
+        elif kind == "stats":
+            status.stats(self.stream_id, event)
+        elif kind == "source_failed":
+            status.set(self.stream_id, source_error=event.get("message"))
+        elif kind == "source_lost":
+            self._offline()
+        elif kind == "pull_gave_up":
+            log.warning("stream %s: no pull source worked for %ss; deactivating the stream",
+                        self.stream_id, event.get("idle_seconds"))
+            status.set(self.stream_id, active=False,
+                       source_error=f"no source worked for {event.get('idle_seconds')} s; deactivated")
+        elif kind == "error":
+            log.error("stream %s pull worker: %s", self.stream_id, event.get("message"))
+
+
+class PullManager:
+    def __init__(self, supervisor) -> None:
+        self.supervisor = supervisor
+        self.settings = supervisor.settings
+        self.sessions: dict[int, PullSession] = {}
+        self.locks: dict[int, asyncio.Lock] = {}
+
+    def pull_config(self, urls: list[str]) -> dict:
+        settings = self.settings
+        return {
+            "pull_urls": urls,
+            "pull_open_timeout": settings.pull_open_timeout,
+            "pull_read_timeout": settings.pull_read_timeout,
+            "pull_backoff_max": settings.pull_backoff_max,
+            "pull_give_up_after": settings.pull_give_up_after,
+        }
+
+    async def start(self) -> None:
+        """At node start: every active pull stream gets its worker."""
+        async with self.supervisor.sessions() as session:
+            ids = (await session.scalars(
+                select(Stream.id).where(Stream.pull.is_(True), Stream.active.is_(True))
+            )).all()
+        for stream_id in ids:
+            await self.sync(stream_id)
+
+    async def sync(self, stream_id: int) -> None:
+        """Start, stop or restart the stream's pull worker to match its row."""
+        lock = self.locks.setdefault(stream_id, asyncio.Lock())
+        async with lock:
+            async with self.supervisor.sessions() as session:
+                stream = await session.get(Stream, stream_id)
+            wanted = stream is not None and stream.pull and stream.active and bool(stream.uri)
+            current = self.sessions.get(stream_id)
+            if current is not None and (not wanted or current.urls != stream.uri.split()):
+                await current.stop()
+                current = None
+            if wanted and current is None:
+                log.info("stream %s: starting its pull worker", stream_id)
+                session = PullSession(self, stream)
+                self.sessions[stream_id] = session
+                session.start()
+
+    def session_ended(self, session: PullSession) -> None:
+        if self.sessions.get(session.stream_id) is session:
+            del self.sessions[session.stream_id]
+
+    def pulling(self, stream_id: int) -> bool:
+        return stream_id in self.sessions
+
+    async def close(self) -> None:
+        await asyncio.gather(*(s.stop() for s in list(self.sessions.values())), return_exceptions=True)

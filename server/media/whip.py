@@ -1,0 +1,156 @@
+"""WHIP sessions on the node: admission, one worker per session, the answer relayed back.
+
+The node never touches the media: it checks the stream, token and slot, starts a worker with
+the offer in its WorkerConfig, and waits for the worker's `whip_answer` (or `whip_failed`).
+The session resource (`/whip/<id>/<session>`) is named by 128 random bits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+
+from server.db.models import Stream
+from server.media.worker_process import WorkerProcess
+
+log = logging.getLogger("headwater.whip")
+
+ANSWER_TIMEOUT = 25.0  # seconds the node waits for the worker's answer
+
+
+class WhipRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class WhipSession:
+    def __init__(self, manager: WhipSessions, stream: Stream) -> None:
+        self.manager = manager
+        self.stream_id = stream.id
+        self.id = secrets.token_urlsafe(16)
+        self.mpegts_endlist = stream.hls_mpegts_endlist_tag
+        self.answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.worker: WorkerProcess | None = None
+        self.went_live = False
+
+    async def start(self, offer: str) -> str:
+        supervisor = self.manager.supervisor
+        settings = supervisor.settings
+        config = {**supervisor.base_worker_config(self.stream_id, self.mpegts_endlist),
+                  "whip_offer": offer, "whip_ice_loopback": settings.whip_ice_loopback,
+                  "whip_media_timeout": settings.whip_media_timeout}
+        self.worker = WorkerProcess(self.stream_id, config, self._on_event)
+        live = supervisor.open_live(self.stream_id)
+        await self.worker.start()
+        asyncio.create_task(self._wait(live))
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.answer), ANSWER_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.worker.kill()
+            raise WhipRefused(503, "the media worker did not answer the offer in time")
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.finish()
+
+    async def _wait(self, live) -> None:
+        code = await self.worker.wait(timeout=None)
+        supervisor = self.manager.supervisor
+        supervisor.close_live(self.stream_id, live)
+        if self.went_live:
+            supervisor.status.went_offline(self.stream_id)
+        if not self.answer.done():
+            self.answer.set_exception(WhipRefused(500, f"the media worker exited ({code}) before answering"))
+        log.info("stream %s: WHIP session ended (worker exit %s)", self.stream_id, code)
+        self.manager.ended(self)
+
+    def _on_event(self, event: dict) -> None:
+        supervisor = self.manager.supervisor
+        kind = event.get("event")
+        if kind == "whip_answer" and not self.answer.done():
+            self.answer.set_result(event["sdp"])
+            return
+        if kind == "whip_failed" and not self.answer.done():
+            self.answer.set_exception(WhipRefused(event.get("status", 400), event.get("message", "offer refused")))
+            return
+        live = supervisor.lookup(self.stream_id)
+        if live is not None and kind != "ended":
+            live.apply(event)
+        if kind == "started":
+            self.went_live = True
+            supervisor.status.went_live(self.stream_id, "webrtc", event)
+        elif kind == "stats":
+            supervisor.status.stats(self.stream_id, event)
+        elif kind == "error":
+            log.error("stream %s WHIP worker: %s", self.stream_id, event.get("message"))
+
+
+class WhipSessions:
+    def __init__(self, supervisor, slot_taken) -> None:
+        self.supervisor = supervisor
+        self.slot_taken = slot_taken  # (stream_id) -> bool: another ingest holds the stream
+        self.by_stream: dict[int, WhipSession] = {}
+
+    async def admit(self, stream_id: int, token: str | None) -> Stream:
+        """The stream, if this token may publish to it now; WhipRefused otherwise."""
+        async with self.supervisor.sessions() as session:
+            stream = await session.get(Stream, stream_id)
+        if stream is None:
+            raise WhipRefused(404, f"unknown stream {stream_id}")
+        if token is None:
+            raise WhipRefused(401, "missing token: send Authorization: Bearer <stream token>")
+        if not hmac.compare_digest(token.encode(), stream.token.encode()):
+            raise WhipRefused(403, f"wrong token for stream {stream_id}")
+        if not stream.active:
+            raise WhipRefused(403, f"stream {stream_id} is not active")
+        if stream_id in self.by_stream or self.slot_taken(stream_id):
+            raise WhipRefused(409, f"stream {stream_id} already has a publisher")
+        return stream
+
+    async def open(self, stream: Stream, offer: str) -> tuple[WhipSession, str]:
+        """Start the session of an admitted stream; the slot is checked again and taken
+        without awaiting in between, so two racing offers cannot both get it."""
+        stream_id = stream.id
+        if stream_id in self.by_stream or self.slot_taken(stream_id):
+            raise WhipRefused(409, f"stream {stream_id} already has a publisher")
+        session = WhipSession(self, stream)
+        self.by_stream[stream_id] = session
+        try:
+            answer = await session.start(offer)
+        except BaseException:
+            session.stop()
+            if self.by_stream.get(stream_id) is session:
+                del self.by_stream[stream_id]
+            raise
+        log.info("stream %s: WHIP session %s… started", stream_id, session.id[:4])
+        return session, answer
+
+    def find(self, stream_id: int, session_id: str) -> WhipSession | None:
+        session = self.by_stream.get(stream_id)
+        if session is not None and hmac.compare_digest(session.id.encode(), session_id.encode()):
+            return session
+        return None
+
+    def ended(self, session: WhipSession) -> None:
+        if self.by_stream.get(session.stream_id) is session:
+            del self.by_stream[session.stream_id]
+
+    async def stream_changed(self, stream_id: int) -> None:
+        """A deleted or deactivated stream loses its WHIP session."""
+        session = self.by_stream.get(stream_id)
+        if session is None:
+            return
+        async with self.supervisor.sessions() as db:
+            stream = await db.get(Stream, stream_id)
+        if stream is None or not stream.active:
+            session.stop()
+
+    async def close(self) -> None:
+        sessions = list(self.by_stream.values())
+        for session in sessions:
+            session.stop()
+        await asyncio.gather(*(s.worker.wait() for s in sessions if s.worker and s.worker.process),
+                             return_exceptions=True)

@@ -1,0 +1,80 @@
+"""WHIP (RFC 9725) over HTTP: `POST /whip/<id>` with an SDP offer → 201 + answer + Location;
+`DELETE /whip/<id>/<session>` ends it; OPTIONS and CORS for browsers; and the
+"go live from this browser" page at `/whip/<id>/publish`.
+
+Routes stay thin: offer checks live in `server/whip_sdp.py`, admission and the worker in
+`server/media/whip.py`.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse
+
+from server.media.whip import WhipRefused
+from server.whip_sdp import MAX_OFFER_BYTES, OfferError, check_offer
+
+router = APIRouter(tags=["whip"], include_in_schema=False)
+
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    "Access-Control-Expose-Headers": "Location",
+}
+
+
+def refusal(status: int, message: str) -> PlainTextResponse:
+    return PlainTextResponse(message + "\n", status_code=status, headers=CORS)
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+@router.options("/whip/{stream_id}")
+@router.options("/whip/{stream_id}/{session_id}")
+async def preflight(stream_id: int, session_id: str | None = None) -> Response:
+    return Response(status_code=204, headers={**CORS, "Accept-Post": "application/sdp"})
+
+
+@router.post("/whip/{stream_id}")
+async def publish(stream_id: int, request: Request) -> Response:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/sdp":
+        return refusal(415, "send the SDP offer with Content-Type: application/sdp")
+    body = await request.body()
+    if len(body) > MAX_OFFER_BYTES:
+        return refusal(413, "the SDP offer is too large")
+    whip = request.app.state.media.whip
+    try:
+        stream = await whip.admit(stream_id, bearer_token(request))
+        offer = body.decode("utf-8")
+        check_offer(offer)
+        session, answer = await whip.open(stream, offer)
+    except UnicodeDecodeError:
+        return refusal(400, "malformed SDP offer: not UTF-8 text")
+    except (WhipRefused, OfferError) as error:
+        return refusal(error.status, str(error))
+    location = f"/whip/{stream_id}/{session.id}"
+    return Response(answer, status_code=201, media_type="application/sdp",
+                    headers={**CORS, "Location": location})
+
+
+@router.delete("/whip/{stream_id}/{session_id}")
+async def end_session(stream_id: int, session_id: str, request: Request) -> Response:
+    session = request.app.state.media.whip.find(stream_id, session_id)
+    if session is None:
+        return refusal(404, "no such WHIP session")
+    session.stop()
+    return Response(status_code=200, headers=CORS)
+
+
+@router.get("/whip/{stream_id}/publish")
+async def publish_page(stream_id: int) -> HTMLResponse:
+    page = files("server.delivery").joinpath("static/publish.html").read_text()
+    return HTMLResponse(page.replace("{{STREAM_ID}}", str(stream_id)),
+                        headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,74 @@
+"""Round robin and backoff of pull URLs, with an opener that fails like FFmpeg does."""
+
+from __future__ import annotations
+
+import threading
+
+import av
+import pytest
+
+from transcode.pull_source import PullRotation, redacted, source_type
+
+
+def refusing_opener(opened: list[str], working: set[str]):
+    def opener(url: str, open_timeout: float, read_timeout: float):
+        opened.append(url)
+        if url not in working:
+            raise av.error.ConnectionRefusedError(111, "Connection refused", url)
+        return url
+    return opener
+
+
+def rotation(urls, opener, stop, failures, backoff_max=0.01):
+    return PullRotation(urls, open_timeout=1, read_timeout=1, backoff_max=backoff_max, stop=stop,
+                        on_failure=lambda url, message: failures.append(message), opener=opener)
+
+
+def test_round_robin_skips_failing_urls_and_wraps_around():
+    opened, failures, stop = [], [], threading.Event()
+    urls = ["rtmp://a/x", "rtmp://b/x", "http://c/x.m3u8"]
+    sources = rotation(urls, refusing_opener(opened, {"rtmp://b/x", "http://c/x.m3u8"}), stop, failures).sources()
+    assert [next(sources) for _ in range(3)] == ["rtmp://b/x", "http://c/x.m3u8", "rtmp://b/x"]
+    assert opened == ["rtmp://a/x", "rtmp://b/x", "http://c/x.m3u8", "rtmp://a/x", "rtmp://b/x"]
+    assert failures == ["rtmp://a/x: Connection refused"] * 2
+
+
+def test_backoff_doubles_per_failed_round_up_to_the_limit():
+    stop, failures = threading.Event(), []
+    pull = rotation(["rtmp://a/x", "rtmp://b/x"], refusing_opener([], set()), stop, failures, backoff_max=3)
+    waits = []
+    stop.wait = lambda seconds: waits.append(seconds) or len(waits) >= 5 and stop.set()
+    assert list(pull.sources()) == []
+    assert waits == [0.5, 1.0, 2.0, 3, 3] and len(failures) == 10
+
+
+def test_no_urls_is_refused():
+    with pytest.raises(ValueError):
+        rotation([], refusing_opener([], set()), threading.Event(), [])
+
+
+def test_source_type_and_redaction():
+    assert [source_type(u) for u in ("rtmps://h/a", "https://h/a.m3u8", "rtsp://h/s", "srt://h:1")] == \
+        ["rtmp", "https", "rtsp", "srt"]
+    assert redacted("rtmp://user:secret@host:1935/app/key?token=abc") == "rtmp://host:1935/app/key"
+
+
+def test_srt_timeouts_are_added_unless_set():
+    from transcode.pull_srt import with_timeouts
+
+    assert with_timeouts("srt://h:9000", 3, 2) == "srt://h:9000?connect_timeout=3000&timeout=2000000"
+    assert with_timeouts("srt://h:9000?streamid=a&timeout=5", 3, 2) == \
+        "srt://h:9000?streamid=a&timeout=5&connect_timeout=3000"
+
+
+def test_an_srt_url_nobody_answers_fails_within_the_timeouts():
+    import time
+
+    from tests.support.ports import free_port
+    from transcode.pull_srt import open_srt
+
+    started = time.monotonic()
+    with pytest.raises(ValueError) as failure:
+        open_srt(f"srt://127.0.0.1:{free_port()}?passphrase=secret-phrase-1", 1, 1)
+    assert time.monotonic() - started < 5
+    assert "secret" not in str(failure.value)  # the message names the URL without its query

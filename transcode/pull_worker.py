@@ -1,0 +1,128 @@
+"""A PULL stream's worker loop: rotate through the sources, package whichever works.
+
+One packager (PassthroughJob) lives as long as the worker, so a source switch continues the
+playlists (discontinuity, media sequence going on) instead of starting them over. Events the
+node acts on, besides the packager's:
+- `started` (with `source_type`, `source_url` without credentials) when a source opened;
+- `source_failed` (`message`) when a URL failed to open or to deliver media;
+- `source_lost` when a working source stopped sending (end of stream or read timeout);
+- `pull_gave_up` when no source worked for `give_up_after` seconds; the worker then exits.
+The node ends the worker by closing its stdin.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+
+import av
+
+from transcode.hub import StreamHub
+from transcode.passthrough import PassthroughJob
+from transcode.pull_source import OpenedSource, PullRotation, describe_error, redacted
+from transcode.stats import StatsJob
+
+log = logging.getLogger("headwater.pull")
+
+
+def watch_stdin(on_eof: Callable[[], None], fd: int = 0) -> None:
+    """Call `on_eof` when the node closes our stdin (how it ends a pull or WHIP worker)."""
+    def run() -> None:
+        while os.read(fd, 4096):
+            pass
+        on_eof()
+
+    threading.Thread(target=run, name="stdin-eof", daemon=True).start()
+
+
+class PullWorker:
+    def __init__(self, config, emit: Callable[[dict], None], stop: threading.Event,
+                 describe: Callable[..., dict]) -> None:
+        self.config = config
+        self.describe = describe  # the push worker's `started` event, so both look alike
+        self.emit = emit
+        self.stop = stop
+        self.hub: StreamHub | None = None
+        self.job: PassthroughJob | None = None
+        self.stats: StatsJob | None = None
+        # The source being packaged; kept open after it ends, since the packager's stream
+        # templates point into it, until the next working source replaces it.
+        self.current: OpenedSource | None = None
+        self.rotation = PullRotation(
+            list(config.pull_urls), open_timeout=config.pull_open_timeout,
+            read_timeout=config.pull_read_timeout, backoff_max=config.pull_backoff_max,
+            stop=stop, on_failure=self.on_failure,
+        )
+
+    def run(self) -> None:
+        try:
+            for source in self.rotation.sources():
+                self.play(source)
+                if source is not self.current:  # one that never delivered
+                    source.close()
+                if self.gave_up():
+                    break
+        finally:
+            if self.hub is not None:
+                self.hub.close()
+            if self.current is not None:
+                self.current.close()
+
+    def on_failure(self, url: str, message: str) -> None:
+        self.emit({"event": "source_failed", "source_url": redacted(url), "message": message})
+        self.gave_up()
+
+    def gave_up(self) -> bool:
+        if self.stop.is_set() or self.rotation.idle_for() < self.config.pull_give_up_after:
+            return self.stop.is_set()
+        log.warning("no pull source worked for %.0fs; giving up", self.rotation.idle_for())
+        self.emit({"event": "pull_gave_up", "idle_seconds": round(self.rotation.idle_for(), 1)})
+        self.stop.set()
+        return True
+
+    def play(self, source: OpenedSource) -> None:
+        """Package one source until it ends, goes quiet, or the node stops us."""
+        delivered = False
+        try:
+            for packet in source.packets():
+                if not delivered:
+                    delivered = True
+                    self.attach(source)
+                self.rotation.worked()
+                self.hub.publish(packet)
+                if self.stop.is_set():
+                    return
+        except (av.error.FFmpegError, OSError) as error:
+            log.warning("pull source %s: %s", redacted(source.url), describe_error(error))
+            if not delivered:
+                self.on_failure(source.url, f"{redacted(source.url)}: {describe_error(error)}")
+                return
+        if delivered:
+            self.emit({"event": "source_lost", "source_url": redacted(source.url)})
+        elif not self.stop.is_set():
+            self.on_failure(source.url, f"{redacted(source.url)}: no media received")
+
+    def attach(self, source: OpenedSource) -> None:
+        """Point the packager at a source that just delivered its first packet."""
+        video, audio = source.video, source.audio
+        if self.job is None:
+            self.hub = StreamHub()
+            self.job = PassthroughJob(self.config.packager(), video, audio, self.emit,
+                                      mpegts_endlist=self.config.mpegts_endlist)
+            self.stats = StatsJob(video, self.emit)
+            self.hub.subscribe(self.job)
+            self.hub.subscribe(self.stats)
+        else:
+            self.hub.source_changed(video, audio)  # the old container must outlive this call
+            self.current.close()
+        self.current = source
+        self.emit({**self.describe(video, audio), "source_type": source.source_type,
+                   "source_url": redacted(source.url)})
+
+
+def run_pull(config, emit: Callable[[dict], None], describe: Callable[..., dict]) -> None:
+    stop = threading.Event()
+    watch_stdin(stop.set)
+    PullWorker(config, emit, stop, describe).run()

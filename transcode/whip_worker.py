@@ -1,0 +1,49 @@
+"""A WHIP stream's worker: answer the offer, then package what the peer sends.
+
+Events besides the packager's: `whip_answer` (`sdp`) or `whip_failed` (`status`, `message`)
+first; `started` once media flows. The worker exits 0 when the session ends (the node closed
+stdin after a WHIP DELETE, or the peer left).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import av
+
+from transcode.hub import StreamHub
+from transcode.passthrough import PassthroughJob
+from transcode.pull_worker import watch_stdin
+from transcode.stats import StatsJob
+from transcode.whip_source import TsPipeSource, open_session
+
+log = logging.getLogger("headwater.whip")
+
+
+def run_whip(config, emit: Callable[[dict], None], describe: Callable[..., dict]) -> None:
+    logging.getLogger("aioice").setLevel(logging.WARNING)  # a line per candidate pair otherwise
+    opened = open_session(config, emit)
+    if opened is None:
+        return
+    peer, read_fd = opened
+    watch_stdin(peer.stop)
+    try:
+        source = TsPipeSource(read_fd)  # blocks until media flows, or the session ends
+    except av.error.FFmpegError as error:
+        log.info("the WHIP session ended before media arrived (%s)", error)
+        peer.stop()
+        return
+    video, audio = source.video, source.audio
+    emit(describe(video, audio))
+    hub = StreamHub()
+    hub.subscribe(PassthroughJob(config.packager(), video, audio, emit, mpegts_endlist=config.mpegts_endlist))
+    hub.subscribe(StatsJob(video, emit))
+    try:
+        for packet in source.packets():
+            hub.publish(packet)
+    finally:
+        hub.close()
+        source.close()
+        peer.stop()
+        peer.thread.join(timeout=5)
