@@ -8,6 +8,7 @@ same ones the ingest listeners accept.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,13 @@ class Settings(BaseSettings):
     live_window_segments: int = Field(default=8, ge=3, le=100)
     publish_idle_timeout: float = Field(default=10.0, gt=0)
     worker_restart_limit: int = Field(default=5, ge=0)
+    x264_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
+        default="superfast", description="libx264 preset of the live renditions (see bench/transcode_cost.py)"
+    )
+    hardware_encoder: bool = Field(default=True, description="Use NVENC/QSV when the machine has one")
+    transcode_degrade_after: float = Field(
+        default=5.0, gt=0, description="Seconds behind real time before the top rendition is shed"
+    )
     log_level: str = "INFO"
     access_log: bool = Field(default=False, description="Log every HTTP request (costly under load)")
 

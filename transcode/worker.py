@@ -10,15 +10,20 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from packager.live import PackagerConfig
+from transcode.encoders import detect_h264_encoder
 from transcode.events import EventChannel
 from transcode.hub import StreamHub
-from transcode.passthrough import PassthroughJob
+from transcode.keyframes import KeyframePlan
+from transcode.ladder import PlannedRendition, Rendition, plan
+from transcode.outputs import StreamOutputs
+from transcode.passthrough import ORIGIN, PassthroughJob
 from transcode.pipe_source import FlvPipeSource
 from transcode.stats import StatsJob
+from transcode.transcoder import TranscodeJob
 
 log = logging.getLogger("headwater.worker")
 
@@ -31,10 +36,16 @@ class WorkerConfig:
     segment_target: float = 2.0
     window_segments: int = 8
     mpegts_endlist: bool = True
+    renditions: list[Rendition] = field(default_factory=list)  # the quality set; empty = origin only
+    x264_preset: str = "superfast"
+    hardware_encoder: bool = True
+    degrade_after: float = 5.0  # seconds behind real time before a rendition is shed
 
     @classmethod
     def from_json(cls, text: str) -> "WorkerConfig":
-        return cls(**json.loads(text))
+        data = json.loads(text)
+        data["renditions"] = [Rendition.from_json(r) for r in data.get("renditions", [])]
+        return cls(**data)
 
     def packager(self) -> PackagerConfig:
         return PackagerConfig(
@@ -48,26 +59,61 @@ class WorkerConfig:
 def run(config: WorkerConfig, events: EventChannel) -> None:
     source = FlvPipeSource(0)
     video, audio = source.video, source.audio
-    events.send(source_event(video, audio))
+    ladder = planned_renditions(config, video)
+    keyframes = KeyframePlan(config.segment_target)
+    outputs = StreamOutputs(config.packager(), events.send, mpegts_endlist=config.mpegts_endlist)
     hub = StreamHub()
-    hub.subscribe(PassthroughJob(config.packager(), video, audio, events.send,
-                                 mpegts_endlist=config.mpegts_endlist))
-    hub.subscribe(StatsJob(video, events.send))
     try:
+        if video is not None:
+            outputs.add_video(ORIGIN, video, resolution=source_size(video), frame_rate=source_rate(video))
+        hub.subscribe(PassthroughJob(outputs, keyframes, video))
+        transcoder = None
+        if ladder:
+            codec = detect_h264_encoder(config.hardware_encoder)
+            log.info("stream %s: transcoding to %s with %s (preset %s)", config.stream_id,
+                     ", ".join(f"{r.name} {r.width}x{r.height}" for r in ladder), codec, config.x264_preset)
+            transcoder = TranscodeJob(outputs, video, ladder, keyframes, codec=codec,
+                                      preset=config.x264_preset, emit=events.send,
+                                      degrade_after=config.degrade_after)
+            hub.subscribe(transcoder)
+        if audio is not None:
+            outputs.add_audio(audio)
+        events.send(source_event(video, audio, [ORIGIN, *(transcoder.renditions if transcoder else [])]))
+        hub.subscribe(StatsJob(video, events.send, progress=transcoder.media_seconds if transcoder else None))
         for packet in source.packets():
             hub.publish(packet)
     finally:
-        hub.close()
-        source.close()
+        try:
+            hub.close()
+            outputs.close()
+        finally:
+            source.close()
 
 
-def source_event(video, audio) -> dict:
+def planned_renditions(config: WorkerConfig, video) -> list[PlannedRendition]:
+    """The quality set's rungs this source gets (none without video or without a set)."""
+    if video is None or not config.renditions:
+        return []
+    width, height = source_size(video) or (0, 0)
+    return plan(config.renditions, width, height)
+
+
+def source_size(video) -> tuple[int, int] | None:
+    context = video.codec_context
+    return (context.width, context.height) if context.width and context.height else None
+
+
+def source_rate(video) -> float | None:
+    return float(video.average_rate) if video.average_rate else None
+
+
+def source_event(video, audio, renditions: list[str]) -> dict:
     """What the source turned out to hold, reported once demuxing starts."""
-    event: dict = {"event": "started", "renditions": ["origin"]}
+    event: dict = {"event": "started", "renditions": renditions}
     if video is not None:
         context = video.codec_context
         event.update(video_codec=context.name, width=context.width, height=context.height,
-                     frame_rate=float(video.average_rate) if video.average_rate else None)
+                     frame_rate=source_rate(video))
     if audio is not None:
         event.update(audio_codec=audio.codec_context.name, sample_rate=audio.codec_context.sample_rate)
     return event

@@ -15,11 +15,12 @@ import logging
 import shutil
 import time
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.media import MediaMessage
 from ingest.publish import PublishRejected, PublishRequest
-from server.db.models import Stream
+from server.db.models import QualitySet, Stream
 from server.delivery.live_state import LiveStream
 from server.media.flv_feed import FlvFeed
 from server.media.status import StatusWriter
@@ -35,8 +36,10 @@ ENDED_GRACE = 10.0  # seconds a finished stream's final playlists stay up (ENDLI
 class Publication:
     """One admitted publisher of one stream (a PublishSink for the ingest servers)."""
 
-    def __init__(self, supervisor: Supervisor, stream: Stream, request: PublishRequest) -> None:
+    def __init__(self, supervisor: Supervisor, stream: Stream, request: PublishRequest,
+                 renditions: list[dict] | None = None) -> None:
         self.supervisor = supervisor
+        self.renditions = renditions or []
         self.stream_id = stream.id
         self.source_type = "rtmp" if request.protocol in ("rtmp", "rtmps") else request.protocol
         self.peer = request.peer
@@ -151,6 +154,7 @@ class Supervisor:
         stream_id = int(request.name)
         async with self.sessions() as session:
             stream = await session.get(Stream, stream_id)
+            renditions = await ladder_of(session, stream) if stream is not None else []
         if stream is None:
             raise PublishRejected(f"unknown stream {stream_id}", unknown_stream=True)
         if not hmac.compare_digest(request.query.encode(), stream.token.encode()):
@@ -159,7 +163,7 @@ class Supervisor:
             raise PublishRejected(f"stream {stream_id} is not active")
         if stream_id in self.publications:
             raise PublishRejected(f"stream {stream_id} already has a publisher")
-        publication = Publication(self, stream, request)
+        publication = Publication(self, stream, request, renditions)
         self.publications[stream_id] = publication
         log.info("stream %s: publisher %s admitted (%s)", stream_id, request.peer, request.protocol)
         return publication
@@ -187,6 +191,10 @@ class Supervisor:
             "segment_target": self.settings.segment_target,
             "window_segments": self.settings.live_window_segments,
             "mpegts_endlist": publication.mpegts_endlist,
+            "renditions": publication.renditions,
+            "x264_preset": self.settings.x264_preset,
+            "hardware_encoder": self.settings.hardware_encoder,
+            "degrade_after": self.settings.transcode_degrade_after,
         }
 
     def output_dir(self, stream_id: int):
@@ -224,6 +232,10 @@ class Supervisor:
             self.status.went_live(publication.stream_id, publication.source_type, event)
         elif kind == "stats":
             self.status.stats(publication.stream_id, event)
+        elif kind == "degraded":
+            log.warning("stream %s: transcoder dropped %s (%s)", publication.stream_id,
+                        event.get("dropped"), event.get("reason"))
+            self.status.set(publication.stream_id, transcoded_qualities=event.get("renditions", []))
         elif kind == "error":
             log.error("stream %s worker: %s", publication.stream_id, event.get("message"))
 
@@ -234,3 +246,20 @@ class Supervisor:
             publication.close("node shutting down")
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await self.status.close()
+
+
+async def ladder_of(session: AsyncSession, stream: Stream) -> list[dict]:
+    """The renditions a publish of `stream` gets: its own live quality set, else the account
+    default (`PUT /streaming/quality_sets/default`); the built-in "origin" set has none."""
+    quality_set = await session.get(QualitySet, stream.quality_set_id) if stream.quality_set_id else None
+    if quality_set is None or quality_set.kind != "live":
+        quality_set = await session.scalar(
+            select(QualitySet).where(QualitySet.kind == "live", QualitySet.is_default.is_(True))
+        )
+    if quality_set is None:
+        return []
+    return [
+        {"name": q.name, "width": q.width, "height": q.height, "video_bitrate": q.video_bitrate,
+         "audio_bitrate": q.audio_bitrate, "max_frame_rate": q.max_frame_rate}
+        for q in quality_set.qualities
+    ]
