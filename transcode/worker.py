@@ -23,6 +23,7 @@ from transcode.outputs import StreamOutputs
 from transcode.passthrough import ORIGIN, PassthroughJob
 from transcode.pipe_source import FlvPipeSource
 from transcode.stats import StatsJob
+from transcode.timeline import ContinuousTimeline
 from transcode.transcoder import TranscodeJob
 
 log = logging.getLogger("headwater.worker")
@@ -80,7 +81,9 @@ def run(config: WorkerConfig, events: EventChannel) -> None:
             outputs.add_audio(audio)
         events.send(source_event(video, audio, [ORIGIN, *(transcoder.renditions if transcoder else [])]))
         hub.subscribe(StatsJob(video, events.send, progress=transcoder.media_seconds if transcoder else None))
+        timeline = ContinuousTimeline()
         for packet in source.packets():
+            timeline.apply(packet)
             hub.publish(packet)
     finally:
         try:
