@@ -39,26 +39,34 @@ class ContinuousTimeline:
         """Shift `packet`'s pts/dts in place onto its stream's continuous timeline."""
         if packet.dts is None or packet.time_base is None:
             return
-        clock = self.clocks.setdefault(packet.stream.index, _Clock())
-        dts = packet.dts + clock.offset
+        dts, pts = self.shift(packet.stream.index, packet.dts, packet.pts, packet.time_base, packet.stream.type)
+        if dts != packet.dts:
+            packet.dts = dts
+        if pts != packet.pts:
+            packet.pts = pts
+
+    def shift(self, stream: int, dts: int, pts: int | None, time_base: Fraction,
+              kind: str = "") -> tuple[int, int | None]:
+        """(dts, pts) of one packet of `stream` on its continuous timeline."""
+        clock = self.clocks.setdefault(stream, _Clock())
+        dts += clock.offset
         nudge = 0
         if clock.last_dts is not None:
             delta = dts - clock.last_dts
-            if delta <= 0 and -delta * packet.time_base < MAX_JITTER:
+            if delta <= 0 and -delta * time_base < MAX_JITTER:
                 nudge = 1 - delta  # this packet only: one tick after the last (muxers need dts rising)
                 dts += nudge
-            elif delta < 0 or delta * packet.time_base > MAX_GAP:
-                step = clock.step or max(1, round(DEFAULT_STEP / packet.time_base))
+            elif delta < 0 or delta * time_base > MAX_GAP:
+                step = clock.step or max(1, round(DEFAULT_STEP / time_base))
                 shift = clock.last_dts + step - dts
                 clock.offset += shift
                 dts += shift
                 self.jumps += 1
                 log.warning("source %s timestamps jumped by %.3fs; continuing without the jump",
-                            packet.stream.type, float(delta * packet.time_base))
-            elif 0 < delta * packet.time_base <= 1:
+                            kind or stream, float(delta * time_base))
+            elif delta * time_base <= 1:
                 clock.step = delta  # the next re-anchor continues one packet later
         clock.last_dts = dts
-        if clock.offset or nudge:
-            packet.dts = dts
-            if packet.pts is not None:
-                packet.pts = max(packet.pts + clock.offset + nudge, dts)
+        if pts is not None:
+            pts = max(pts + clock.offset + nudge, dts)
+        return dts, pts
