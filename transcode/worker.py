@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,30 +59,25 @@ class WorkerConfig:
         )
 
 
-def run(config: WorkerConfig, events: EventChannel) -> None:
-    source = FlvPipeSource(0)
+def run(config: WorkerConfig, emit: Callable[[dict], None], source_fd: int = 0,
+        clock: Callable[[], float] = time.monotonic) -> None:
+    """Package (and transcode) the FLV read from `source_fd` until it ends."""
+    source = FlvPipeSource(source_fd)
     video, audio = source.video, source.audio
-    ladder = planned_renditions(config, video)
     keyframes = KeyframePlan(config.segment_target)
-    outputs = StreamOutputs(config.packager(), events.send, mpegts_endlist=config.mpegts_endlist)
+    outputs = StreamOutputs(config.packager(), emit, mpegts_endlist=config.mpegts_endlist)
     hub = StreamHub()
     try:
         if video is not None:
             outputs.add_video(ORIGIN, video, resolution=source_size(video), frame_rate=source_rate(video))
         hub.subscribe(PassthroughJob(outputs, keyframes, video))
-        transcoder = None
-        if ladder:
-            codec = detect_h264_encoder(config.hardware_encoder)
-            log.info("stream %s: transcoding to %s with %s (preset %s)", config.stream_id,
-                     ", ".join(f"{r.name} {r.width}x{r.height}" for r in ladder), codec, config.x264_preset)
-            transcoder = TranscodeJob(outputs, video, ladder, keyframes, codec=codec,
-                                      preset=config.x264_preset, emit=events.send,
-                                      degrade_after=config.degrade_after)
+        transcoder = start_transcoder(config, video, outputs, keyframes, emit, clock)
+        if transcoder is not None:
             hub.subscribe(transcoder)
         if audio is not None:
             outputs.add_audio(audio)
-        events.send(source_event(video, audio, [ORIGIN, *(transcoder.renditions if transcoder else [])]))
-        hub.subscribe(StatsJob(video, events.send, progress=transcoder.media_seconds if transcoder else None))
+        emit(source_event(video, audio, [ORIGIN, *(transcoder.renditions if transcoder else [])]))
+        hub.subscribe(StatsJob(video, emit, progress=transcoder.media_seconds if transcoder else None))
         timeline = ContinuousTimeline()
         for packet in source.packets():
             timeline.apply(packet)
@@ -91,6 +88,18 @@ def run(config: WorkerConfig, events: EventChannel) -> None:
             outputs.close()
         finally:
             source.close()
+
+
+def start_transcoder(config: WorkerConfig, video, outputs: StreamOutputs, keyframes: KeyframePlan,
+                     emit: Callable[[dict], None], clock: Callable[[], float]) -> TranscodeJob | None:
+    ladder = planned_renditions(config, video)
+    if not ladder:
+        return None
+    codec = detect_h264_encoder(config.hardware_encoder)
+    log.info("stream %s: transcoding to %s with %s (preset %s)", config.stream_id,
+             ", ".join(f"{r.name} {r.width}x{r.height}" for r in ladder), codec, config.x264_preset)
+    return TranscodeJob(outputs, video, ladder, keyframes, codec=codec, preset=config.x264_preset,
+                        emit=emit, degrade_after=config.degrade_after, clock=clock)
 
 
 def planned_renditions(config: WorkerConfig, video) -> list[PlannedRendition]:
@@ -129,7 +138,7 @@ def main(argv: list[str]) -> int:
     Path(config.out_dir).mkdir(parents=True, exist_ok=True)
     events = EventChannel()
     try:
-        run(config, events)
+        run(config, events.send)
     except Exception as error:  # the node logs it and decides whether to restart
         log.exception("stream %s worker failed", config.stream_id)
         events.send({"event": "error", "message": str(error)})
