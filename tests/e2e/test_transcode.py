@@ -132,3 +132,25 @@ def test_api_lists_transcoded_qualities_and_speed(ladder_broadcast):
     assert status["live"] is True
     assert status["transcoded_qualities"] == ["origin", "360p", "240p"]
     assert status["transcoding_speed"] is not None and status["transcoding_speed"] > 0
+
+
+def test_a_streams_own_quality_set_overrides_the_default_and_never_upscales(media_node, ladder_broadcast):
+    """The built-in abr_480p set (480p + 360p) on a 640x360 source: origin and 360p only."""
+    with httpx.Client(base_url=media_node.base_url, headers=media_node.headers, timeout=15) as http:
+        sets = http.get("/streaming/quality_sets").json()["live"]
+        abr_480p = next(s["id"] for s in sets if s["name"] == "abr_480p")
+        small = next(s["id"] for s in sets if s["name"] == "test_small")
+        http.put("/streaming/quality_sets/default", json={"live": {"id": small}})  # 240p would appear
+        stream = http.post("/streaming/streams", json={"name": "own set", "quality_set_id": abr_480p}).json()
+        publisher = ffmpeg_publish(stream["push_url"], seconds=4, size="640x360", rate=RATE, gop=RATE)
+        try:
+            master = wait_for(lambda: fetch_ok(http, f"/live/{stream['id']}/master.m3u8"), what="master")
+            variants = parse_master_playlist(master.text)[0]
+            status = wait_for(lambda: (s := http.get(f"/streaming/streams/{stream['id']}").json())["live"] and s,
+                              what="live status")
+        finally:
+            publisher.wait(timeout=30)
+            http.put("/streaming/quality_sets/default", json={"live": {"id": None}})
+    assert [(v.uri, v.attributes["RESOLUTION"]) for v in variants] == [
+        ("origin/index.m3u8", "640x360"), ("360p/index.m3u8", "640x360")]
+    assert status["transcoded_qualities"] == ["origin", "360p"]
