@@ -25,6 +25,7 @@ HARDWARE_ENCODERS = ("h264_nvenc", "h264_qsv")
 SOFTWARE_ENCODER = "libx264"
 PIXEL_FORMAT = "yuv420p"
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
+INTERPOLATION = "BICUBIC"  # what FFmpeg's scale filter uses by default (PyAV's own is bilinear)
 
 
 class _NullSink:
@@ -87,7 +88,8 @@ class VideoEncoder:
         The same decoded frame goes to every rendition's thread, so it is only read here;
         when no scaling is needed `reformat` returns that very frame and it is encoded as is.
         """
-        scaled = self.reformatter.reformat(frame, width=self.width, height=self.height, format=self.format)
+        scaled = self.reformatter.reformat(frame, width=self.width, height=self.height, format=self.format,
+                                           interpolation=INTERPOLATION)
         if scaled is not frame:
             scaled.pts, scaled.time_base, scaled.pict_type = frame.pts, frame.time_base, frame.pict_type
         return self.context.encode(scaled)
