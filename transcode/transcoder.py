@@ -55,17 +55,19 @@ class TranscodeJob:
         self.decode_errors = 0
         source_rate = float(video.average_rate or video.guessed_rate or DEFAULT_FRAME_RATE)
         for rung in planned:
-            rate = min(rung.rendition.max_frame_rate or source_rate, source_rate)
-            try:
-                encoder = VideoEncoder(codec, rung.width, rung.height, rung.bits_per_second, rate,
-                                       self.time_base, plan.boundaries.segment_target, preset)
-            except av.error.FFmpegError as error:  # this rung cannot be made; the others can
-                log.error("rendition %s (%dx%d): encoder did not open: %s", rung.name, rung.width,
-                          rung.height, error)
-                continue
-            outputs.add_video(rung.name, encoder.stream, resolution=(rung.width, rung.height), frame_rate=rate)
-            self.threads[rung.name] = RenditionThread(rung, encoder, self.outbox)
-            self.caps[rung.name] = FrameRateCap(rung.rendition.max_frame_rate)
+            self._start_rendition(rung, codec, preset, source_rate)
+
+    def _start_rendition(self, rung: PlannedRendition, codec: str, preset: str, source_rate: float) -> None:
+        rate = min(rung.rendition.max_frame_rate or source_rate, source_rate)
+        try:
+            encoder = VideoEncoder(codec, rung.width, rung.height, rung.bits_per_second, rate,
+                                   self.time_base, self.plan.boundaries.segment_target, preset)
+        except av.error.FFmpegError as error:  # this rung cannot be made; the others can
+            log.error("rendition %s (%dx%d): encoder did not open: %s", rung.name, rung.width, rung.height, error)
+            return
+        self.outputs.add_video(rung.name, encoder.stream, resolution=(rung.width, rung.height), frame_rate=rate)
+        self.threads[rung.name] = RenditionThread(rung, encoder, self.outbox)
+        self.caps[rung.name] = FrameRateCap(rung.rendition.max_frame_rate)
 
     @property
     def renditions(self) -> list[str]:
