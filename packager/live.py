@@ -381,6 +381,11 @@ class LiveOutput:
             output.init_generation += 1
             output.last_dts = None
 
+    def codec_string(self, track: TrackId) -> str | None:
+        """The track's RFC 6381 codec string (e.g. `avc1.64001f`), once its init segment exists."""
+        info = self._tracks[track].info
+        return info.codec if info is not None else None
+
     def retire_video(self, track: VideoTrackId) -> None:
         """Stop a video rendition for good (the transcoder shed it to keep real time).
 

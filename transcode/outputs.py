@@ -114,9 +114,17 @@ class StreamOutputs:
     def _ts_variant(self, variant: _Variant) -> TsVariant:
         first = variant.first_segment
         size = (self.out_dir / first["path"]).stat().st_size if (self.out_dir / first["path"]).exists() else 0
-        bandwidth = int(size * 8 / max(first["duration"], 0.1) * BANDWIDTH_MARGIN)
-        return TsVariant(rendition=variant.name, bandwidth=bandwidth, resolution=variant.resolution,
-                         codecs=None, frame_rate=variant.frame_rate)
+        average = int(size * 8 / max(first["duration"], 0.1))
+        return TsVariant(rendition=variant.name, bandwidth=int(average * BANDWIDTH_MARGIN),
+                         resolution=variant.resolution, codecs=self._codecs(variant),
+                         frame_rate=variant.frame_rate, average_bandwidth=average)
+
+    def _codecs(self, variant: _Variant) -> str | None:
+        """The variant's codecs as the CMAF init segments name them (TS carries the same
+        bitstreams); None until every one is known."""
+        tracks = [t for t in (variant.track, self.audio_track) if t is not None]
+        codecs = [self.cmaf.codec_string(t) for t in tracks]
+        return ",".join(codecs) if codecs and all(codecs) else None
 
     # -- lifecycle ----------------------------------------------------------------------
     def close(self) -> None:

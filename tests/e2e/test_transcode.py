@@ -123,6 +123,11 @@ def test_dash_mpd_has_every_representation_in_one_video_adaptation_set(ladder_br
 def test_mpegts_master_carries_every_variant(ladder_broadcast):
     names = [v.uri.split("/")[0] for v in ladder_broadcast["ts_variants"]]
     assert names == ["origin", "360p", "240p"]
+    for variant in ladder_broadcast["ts_variants"]:
+        a = variant.attributes
+        assert a["RESOLUTION"] == "{}x{}".format(*EXPECTED[variant.uri.split("/")[0]])
+        assert re.fullmatch(r"avc1\.[0-9a-f]{6},mp4a\.40\.2", a["CODECS"]), a["CODECS"]
+        assert int(a["BANDWIDTH"]) >= int(a["AVERAGE-BANDWIDTH"]) > 0
     for name, decoded in ladder_broadcast["ts"].items():
         assert decoded and {(w, h) for _, w, h in decoded} == {EXPECTED[name]}, name
 
