@@ -36,6 +36,14 @@ def frames(data: bytes) -> list[tuple[float, int, int]]:
         return [(float(f.pts * f.time_base), f.width, f.height) for f in container.decode(stream)]
 
 
+def next_part(http: httpx.Client, url: str) -> tuple[str, httpx.Response]:
+    """A blocking reload for the part after the last listed (as hls.js does), and the part's URI."""
+    playlist = parse_media_playlist(http.get(url).text)
+    msn = playlist.segments[-1].msn + 1 if playlist.segments else playlist.media_sequence
+    index = len(playlist.pending_parts)
+    return f"seg_{msn}.{index}.m4s", http.get(url, params={"_HLS_msn": msn, "_HLS_part": index})
+
+
 @pytest.fixture(scope="module")
 def ladder_broadcast(media_node):
     set_id = add_live_quality_set(media_node, "test_small", LADDER)
@@ -49,6 +57,7 @@ def ladder_broadcast(media_node):
         seen["master"] = parse_master_playlist(master.text)[0]
         time.sleep(2)
         seen["status_live"] = http.get(f"/streaming/streams/{stream['id']}").json()
+        seen["live_reloads"] = {v.uri.split("/")[0]: next_part(http, f"{base}/{v.uri}") for v in seen["master"]}
         assert publisher.wait(timeout=SECONDS + 30) == 0, publisher.stderr.read().decode()
         seen["variants"] = {}
         for variant in seen["master"]:
@@ -130,6 +139,13 @@ def test_mpegts_master_carries_every_variant(ladder_broadcast):
         assert int(a["BANDWIDTH"]) >= int(a["AVERAGE-BANDWIDTH"]) > 0
     for name, decoded in ladder_broadcast["ts"].items():
         assert decoded and {(w, h) for _, w, h in decoded} == {EXPECTED[name]}, name
+
+
+def test_every_variant_is_live_with_blocking_reloads(ladder_broadcast):
+    for name, (part, response) in ladder_broadcast["live_reloads"].items():
+        assert response.status_code == 200, name
+        assert f'URI="{part}"' in response.text, f"{name}: {part} not listed after the blocking reload"
+        assert "#EXT-X-RENDITION-REPORT" in response.text
 
 
 def test_api_lists_transcoded_qualities_and_speed(ladder_broadcast):
