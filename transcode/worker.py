@@ -106,8 +106,12 @@ def planned_renditions(config: WorkerConfig, video) -> list[PlannedRendition]:
     """The quality set's rungs this source gets (none without video or without a set)."""
     if video is None or not config.renditions:
         return []
-    width, height = source_size(video) or (0, 0)
-    return plan(config.renditions, width, height)
+    size = source_size(video)
+    if size is None:
+        log.warning("stream %s: source video size unknown at start; packaging the origin only",
+                    config.stream_id)
+        return []
+    return plan(config.renditions, *size)
 
 
 def source_size(video) -> tuple[int, int] | None:
