@@ -232,8 +232,11 @@ class LiveOutput:
                 output.fragments.popleft()
                 self._place_frame(output, fragment, head, following)
 
+    def _live_tracks(self) -> list[TrackOutput]:
+        return [t for t in self._tracks.values() if not t.retired]
+
     def _ordered_tracks(self) -> list[TrackOutput]:
-        others = [t for t in self._tracks.values() if t is not self._leader]
+        others = [t for t in self._live_tracks() if t is not self._leader]
         return ([self._leader] if self._leader else []) + others
 
     def _decide(self, output: TrackOutput, sample: Sample) -> bool:
@@ -292,8 +295,9 @@ class LiveOutput:
     # -- files and manifests -----------------------------------------------------------
 
     def _write_media_playlist(self, output: TrackOutput) -> None:
-        others = [t for t in self._tracks.values() if t is not output]
-        text = manifests.media_playlist(output, others, self.config.part_target, ended=self._closed)
+        others = [t for t in self._live_tracks() if t is not output]
+        text = manifests.media_playlist(output, others, self.config.part_target,
+                                        ended=self._closed or output.retired)
         path = f"{output.name}/index.m3u8"
         write_atomic(self.config.out_dir / path, text)
         last = output.window.last_part
@@ -309,9 +313,9 @@ class LiveOutput:
     def _update_master(self) -> None:
         """Write the master once codecs are known; refine measured bandwidths until the
         leader has completed MASTER_MEASURED_SEGMENTS segments, then leave it alone."""
-        if self._master_final or not manifests.master_ready(self._tracks.values()):
+        if self._master_final or not manifests.master_ready(self._live_tracks()):
             return
-        text = manifests.master_playlist(self._tracks.values())
+        text = manifests.master_playlist(self._live_tracks())
         if self._leader is not None and self._leader.segments_completed >= manifests.MASTER_MEASURED_SEGMENTS:
             self._master_final = True
         if text != self._master_text:
@@ -322,13 +326,13 @@ class LiveOutput:
     def _write_mpd(self) -> None:
         if self._stream_start is None or self._anchor is None:
             return
-        if not all(any(s.complete for s in t.window.segments) for t in self._tracks.values()):
+        if not all(any(s.complete for s in t.window.segments) for t in self._live_tracks()):
             return
         if self._availability_start is None:  # fixed for the life of the MPD
             anchor_media, anchor_wall = self._anchor
             self._availability_start = anchor_wall + self._stream_start - anchor_media
         text = manifests.mpd(
-            self._tracks.values(), self.config,
+            self._live_tracks(), self.config,
             availability_start=self._availability_start,
             publish_time=self._clock(), stream_start=self._stream_start, ended=self._closed,
         )
@@ -377,13 +381,40 @@ class LiveOutput:
             output.init_generation += 1
             output.last_dts = None
 
+    def codec_string(self, track: TrackId) -> str | None:
+        """The track's RFC 6381 codec string (e.g. `avc1.64001f`), once its init segment exists."""
+        info = self._tracks[track].info
+        return info.codec if info is not None else None
+
+    def retire_video(self, track: VideoTrackId) -> None:
+        """Stop a video rendition for good (the transcoder shed it to keep real time).
+
+        It leaves the master playlist and the MPD at once; its media playlist ends
+        (EXT-X-ENDLIST), so players on it move to another variant. Frames still inside its
+        muxer are dropped. The leader cannot be retired: it decides the segments.
+        """
+        output = self._tracks[track]
+        if output is self._leader:
+            raise ValueError("the leading rendition cannot be retired")
+        if output.retired:
+            return
+        output.retired = True
+        output.flush()
+        output.fragments.clear()
+        output.samples.clear()
+        if output.window.segments:
+            self._write_media_playlist(output)
+        self._master_final = False
+        self._update_master()
+        self._write_mpd()
+
     def close(self) -> None:
         """Flush the last fragments, end the playlists (EXT-X-ENDLIST) and the MPD (static)."""
         if self._closed:
             return
         self._flush_all()
         self._closed = True
-        for output in self._tracks.values():
+        for output in self._live_tracks():
             if output.window.segments:
                 self._write_media_playlist(output)
         self._update_master()
@@ -391,7 +422,7 @@ class LiveOutput:
         self._emit({"event": "ended"})
 
     def _flush_all(self) -> None:
-        for output in self._tracks.values():
+        for output in self._live_tracks():
             output.flush()
         self._leader_done = True
         self._publish()

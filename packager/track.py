@@ -91,6 +91,7 @@ class TrackOutput:
         self.peak_bandwidth = 0
         self.target_duration = 0
         self.new_init = False
+        self.retired = False  # shed by the transcoder: no longer listed or fed
         (out_dir / name).mkdir(parents=True, exist_ok=True)
 
     @property

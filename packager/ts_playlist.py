@@ -31,6 +31,7 @@ class TsVariant:
     resolution: tuple[int, int] | None
     codecs: str | None
     frame_rate: float | None
+    average_bandwidth: int | None = None
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -116,6 +117,8 @@ def render_ts_master(variants: list[TsVariant]) -> str:
     lines = ["#EXTM3U", "#EXT-X-VERSION:3"]
     for variant in variants:
         attributes = [f"BANDWIDTH={int(variant.bandwidth)}"]
+        if variant.average_bandwidth:
+            attributes.append(f"AVERAGE-BANDWIDTH={int(variant.average_bandwidth)}")
         if variant.resolution is not None:
             width, height = variant.resolution
             attributes.append(f"RESOLUTION={int(width)}x{int(height)}")

@@ -8,6 +8,7 @@ same ones the ingest listeners accept.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,13 @@ class Settings(BaseSettings):
         default=False, description="Offer 127.0.0.1 as a WebRTC host candidate (same-host publishers, tests)"
     )
     whip_media_timeout: float = Field(default=15.0, gt=0, description="Seconds after the answer to wait for media")
+    x264_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
+        default="superfast", description="libx264 preset of the live renditions (see bench/transcode_cost.py)"
+    )
+    hardware_encoder: bool = Field(default=True, description="Use NVENC/QSV when the machine has one")
+    transcode_degrade_after: float = Field(
+        default=5.0, gt=0, description="Seconds behind real time before the top rendition is shed"
+    )
     log_level: str = "INFO"
     access_log: bool = Field(default=False, description="Log every HTTP request (costly under load)")
 

@@ -51,10 +51,10 @@ async def publish(stream_id: int, request: Request) -> Response:
         return refusal(413, "the SDP offer is too large")
     whip = request.app.state.media.whip
     try:
-        stream = await whip.admit(stream_id, bearer_token(request))
+        stream, renditions = await whip.admit(stream_id, bearer_token(request))
         offer = body.decode("utf-8")
         check_offer(offer)
-        session, answer = await whip.open(stream, offer)
+        session, answer = await whip.open(stream, offer, renditions)
     except UnicodeDecodeError:
         return refusal(400, "malformed SDP offer: not UTF-8 text")
     except (WhipRefused, OfferError) as error:

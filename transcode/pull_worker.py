@@ -1,6 +1,6 @@
 """A PULL stream's worker loop: rotate through the sources, package whichever works.
 
-One packager (PassthroughJob) lives as long as the worker, so a source switch continues the
+One pipeline (transcode/pipeline.py) lives as long as the worker, so a source switch continues the
 playlists (discontinuity, media sequence going on) instead of starting them over. Events the
 node acts on, besides the packager's:
 - `started` (with `source_type`, `source_url` without credentials) when a source opened;
@@ -19,10 +19,8 @@ from collections.abc import Callable
 
 import av
 
-from transcode.hub import StreamHub
-from transcode.passthrough import PassthroughJob
+from transcode.pipeline import StreamPipeline
 from transcode.pull_source import OpenedSource, PullRotation, describe_error, redacted
-from transcode.stats import StatsJob
 
 log = logging.getLogger("headwater.pull")
 
@@ -39,14 +37,12 @@ def watch_stdin(on_eof: Callable[[], None], fd: int = 0) -> None:
 
 class PullWorker:
     def __init__(self, config, emit: Callable[[dict], None], stop: threading.Event,
-                 describe: Callable[..., dict]) -> None:
+                 clock: Callable[[], float]) -> None:
         self.config = config
-        self.describe = describe  # the push worker's `started` event, so both look alike
         self.emit = emit
         self.stop = stop
-        self.hub: StreamHub | None = None
-        self.job: PassthroughJob | None = None
-        self.stats: StatsJob | None = None
+        self.clock = clock
+        self.pipeline: StreamPipeline | None = None
         # The source being packaged; kept open after it ends, since the packager's stream
         # templates point into it, until the next working source replaces it.
         self.current: OpenedSource | None = None
@@ -65,8 +61,8 @@ class PullWorker:
                 if self.gave_up():
                     break
         finally:
-            if self.hub is not None:
-                self.hub.close()
+            if self.pipeline is not None:
+                self.pipeline.close()
             if self.current is not None:
                 self.current.close()
 
@@ -91,7 +87,7 @@ class PullWorker:
                     delivered = True
                     self.attach(source)
                 self.rotation.worked()
-                self.hub.publish(packet)
+                self.pipeline.publish(packet)
                 if self.stop.is_set():
                     return
         except (av.error.FFmpegError, OSError) as error:
@@ -107,22 +103,17 @@ class PullWorker:
     def attach(self, source: OpenedSource) -> None:
         """Point the packager at a source that just delivered its first packet."""
         video, audio = source.video, source.audio
-        if self.job is None:
-            self.hub = StreamHub()
-            self.job = PassthroughJob(self.config.packager(), video, audio, self.emit,
-                                      mpegts_endlist=self.config.mpegts_endlist)
-            self.stats = StatsJob(video, self.emit)
-            self.hub.subscribe(self.job)
-            self.hub.subscribe(self.stats)
+        if self.pipeline is None:
+            self.pipeline = StreamPipeline(self.config, video, audio, self.emit, self.clock)
         else:
-            self.hub.source_changed(video, audio)  # the old container must outlive this call
+            self.pipeline.source_changed(video, audio)  # the old container must outlive this call
             self.current.close()
         self.current = source
-        self.emit({**self.describe(video, audio), "source_type": source.source_type,
+        self.emit({**self.pipeline.source_event(video, audio), "source_type": source.source_type,
                    "source_url": redacted(source.url)})
 
 
-def run_pull(config, emit: Callable[[dict], None], describe: Callable[..., dict]) -> None:
+def run_pull(config, emit: Callable[[dict], None], clock: Callable[[], float]) -> None:
     stop = threading.Event()
     watch_stdin(stop.set)
-    PullWorker(config, emit, stop, describe).run()
+    PullWorker(config, emit, stop, clock).run()

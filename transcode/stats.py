@@ -13,13 +13,18 @@ REPORT_EVERY = 1.0  # seconds of wall time
 class StatsJob:
     """Reports `transcoding_speed` (media seconds per wall second) and the source's shape.
 
+    When the stream is transcoded, the speed is that of the transcoder's output (`progress`
+    gives the media time its slowest rendition has reached); otherwise that of the demuxer.
+
     The speed is measured over the last report interval; a worker falling behind real time
     shows it within a second or two.
     """
 
     def __init__(self, video: av.video.stream.VideoStream | None, emit: Callable[[dict], None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 progress: Callable[[], float | None] | None = None) -> None:
         self.video = video
+        self.progress = progress
         self.emit = emit
         self.clock = clock
         self.window_start = clock()
@@ -28,6 +33,7 @@ class StatsJob:
         self.video_start: float | None = None  # last video dts of the previous window
         self.video_now: float | None = None
         self.frames = 0
+        self.output_seconds: float | None = None
 
     def on_packet(self, packet: av.Packet) -> None:
         if packet.dts is None or packet.time_base is None:
@@ -53,7 +59,8 @@ class StatsJob:
     def report(self, now: float) -> None:
         wall = now - self.window_start
         media = (self.media_now or 0.0) - (self.media_start or 0.0)
-        event = {"event": "stats", "speed": round(media / wall, 3) if wall > 0 else None}
+        event = {"event": "stats", "speed": self._output_speed(wall) if self.progress else
+                 (round(media / wall, 3) if wall > 0 else None)}
         if self.video is not None:
             context = self.video.codec_context
             span = (self.video_now or 0.0) - (self.video_start or 0.0)
@@ -73,6 +80,14 @@ class StatsJob:
         self.video_start = self.video_now = None
         self.frames = 0
         self.window_start = self.clock()
+
+    def _output_speed(self, wall: float) -> float | None:
+        """Speed of the transcoder's output (its slowest rendition), not of the demuxer."""
+        output = self.progress()
+        previous, self.output_seconds = self.output_seconds, output
+        if output is None or previous is None or wall <= 0:
+            return None
+        return round((output - previous) / wall, 3)
 
     def close(self) -> None:
         pass

@@ -12,16 +12,14 @@ from collections.abc import Callable
 
 import av
 
-from transcode.hub import StreamHub
-from transcode.passthrough import PassthroughJob
+from transcode.pipeline import StreamPipeline
 from transcode.pull_worker import watch_stdin
-from transcode.stats import StatsJob
 from transcode.whip_source import TsPipeSource, open_session
 
 log = logging.getLogger("headwater.whip")
 
 
-def run_whip(config, emit: Callable[[dict], None], describe: Callable[..., dict]) -> None:
+def run_whip(config, emit: Callable[[dict], None], clock: Callable[[], float]) -> None:
     logging.getLogger("aioice").setLevel(logging.WARNING)  # a line per candidate pair otherwise
     opened = open_session(config, emit)
     if opened is None:
@@ -35,15 +33,13 @@ def run_whip(config, emit: Callable[[dict], None], describe: Callable[..., dict]
         peer.stop()
         return
     video, audio = source.video, source.audio
-    emit(describe(video, audio))
-    hub = StreamHub()
-    hub.subscribe(PassthroughJob(config.packager(), video, audio, emit, mpegts_endlist=config.mpegts_endlist))
-    hub.subscribe(StatsJob(video, emit))
+    pipeline = StreamPipeline(config, video, audio, emit, clock)
+    emit(pipeline.source_event(video, audio))
     try:
         for packet in source.packets():
-            hub.publish(packet)
+            pipeline.publish(packet)
     finally:
-        hub.close()
+        pipeline.close()
         source.close()
         peer.stop()
         peer.thread.join(timeout=5)

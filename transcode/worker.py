@@ -12,18 +12,19 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
 
 from packager.live import PackagerConfig
 from transcode.events import EventChannel
-from transcode.hub import StreamHub
-from transcode.passthrough import PassthroughJob
+from transcode.ladder import Rendition
 from transcode.pipe_source import PipeInput, PipeSource
+from transcode.pipeline import StreamPipeline
 from transcode.pull_worker import run_pull
-from transcode.stats import StatsJob
 
 log = logging.getLogger("headwater.worker")
 
@@ -44,10 +45,16 @@ class WorkerConfig:
     whip_offer: str | None = None  # a WHIP stream: the worker answers this SDP offer itself
     whip_ice_loopback: bool = False
     whip_media_timeout: float = 15.0
+    renditions: list[Rendition] = field(default_factory=list)  # the quality set; empty = origin only
+    x264_preset: str = "superfast"
+    hardware_encoder: bool = True
+    degrade_after: float = 5.0  # seconds behind real time before a rendition is shed
 
     @classmethod
     def from_json(cls, text: str) -> "WorkerConfig":
-        return cls(**json.loads(text))
+        data = json.loads(text)
+        data["renditions"] = [Rendition.from_json(r) for r in data.get("renditions", [])]
+        return cls(**data)
 
     def packager(self) -> PackagerConfig:
         return PackagerConfig(
@@ -73,51 +80,38 @@ def next_source(pipe: PipeInput) -> PipeSource | None:
     return None
 
 
-def run(config: WorkerConfig, events: EventChannel) -> None:
+def run(config: WorkerConfig, emit: Callable[[dict], None], source_fd: int = 0,
+        clock: Callable[[], float] = time.monotonic) -> None:
+    """Package (and transcode) what feeds the stream until it ends."""
     if config.pull_urls:
-        run_pull(config, events.send, source_event)
+        run_pull(config, emit, clock)
         return
     if config.whip_offer:
         from transcode.whip_worker import run_whip  # aiortc loads only in WHIP workers
-        run_whip(config, events.send, source_event)
+        run_whip(config, emit, clock)
         return
-    pipe = PipeInput(0)
+    pipe = PipeInput(source_fd)
     source = next_source(pipe)
     if source is None:
         return  # the node gave up before sending anything usable
-    video, audio = source.video, source.audio
-    events.send(source_event(video, audio))
-    hub = StreamHub()
-    hub.subscribe(PassthroughJob(config.packager(), video, audio, events.send,
-                                 mpegts_endlist=config.mpegts_endlist))
-    hub.subscribe(StatsJob(video, events.send))
+    pipeline = StreamPipeline(config, source.video, source.audio, emit, clock)
+    emit(pipeline.source_event(source.video, source.audio))
     try:
         while True:
             for packet in source.packets():
-                hub.publish(packet)
-            source.close()
-            source = next_source(pipe)
-            if source is None:
+                pipeline.publish(packet)
+            following = next_source(pipe)
+            if following is None:
                 break
-            events.send(source_event(source.video, source.audio, kind="source_changed"))
-            hub.source_changed(source.video, source.audio)
-    finally:
-        hub.close()
-        if source is not None:
+            emit(pipeline.source_event(following.video, following.audio, kind="source_changed"))
+            pipeline.source_changed(following.video, following.audio)
             source.close()
-
-
-def source_event(video, audio, kind: str = "started") -> dict:
-    """What the source turned out to hold, reported once demuxing starts (`started`) and
-    after each switch to another publisher (`source_changed`)."""
-    event: dict = {"event": kind, "renditions": ["origin"]}
-    if video is not None:
-        context = video.codec_context
-        event.update(video_codec=context.name, width=context.width, height=context.height,
-                     frame_rate=float(video.average_rate) if video.average_rate else None)
-    if audio is not None:
-        event.update(audio_codec=audio.codec_context.name, sample_rate=audio.codec_context.sample_rate)
-    return event
+            source = following
+    finally:
+        try:
+            pipeline.close()
+        finally:
+            source.close()
 
 
 def main(argv: list[str]) -> int:
@@ -127,7 +121,7 @@ def main(argv: list[str]) -> int:
     Path(config.out_dir).mkdir(parents=True, exist_ok=True)
     events = EventChannel()
     try:
-        run(config, events)
+        run(config, events.send)
     except Exception as error:  # the node logs it and decides whether to restart
         log.exception("stream %s worker failed", config.stream_id)
         events.send({"event": "error", "message": str(error)})

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from server.db.models import Stream
 from server.delivery.live_state import LiveStream
+from server.media.ladders import ladder_of
 from server.media.worker_process import WorkerProcess
 
 log = logging.getLogger("headwater.pull")
@@ -25,8 +26,9 @@ RESTART_DELAY = 2.0  # seconds before a crashed pull worker is started again
 class PullSession:
     """One pull stream's worker, from start until the node stops it or it gives up."""
 
-    def __init__(self, manager: PullManager, stream: Stream) -> None:
+    def __init__(self, manager: PullManager, stream: Stream, renditions: list[dict]) -> None:
         self.manager = manager
+        self.renditions = renditions  # the stream's quality set when the pull started
         self.stream_id = stream.id
         self.urls = stream.uri.split()
         self.mpegts_endlist = stream.hls_mpegts_endlist_tag
@@ -50,7 +52,7 @@ class PullSession:
         supervisor = self.manager.supervisor
         while not self.stopping:
             config = {**supervisor.base_worker_config(self.stream_id, self.mpegts_endlist),
-                      **self.manager.pull_config(self.urls)}
+                      **self.manager.pull_config(self.urls), "renditions": self.renditions}
             self.worker = worker = WorkerProcess(self.stream_id, config, self._on_event)
             live = supervisor.open_live(self.stream_id)
             await worker.start()
@@ -134,6 +136,7 @@ class PullManager:
         async with lock:
             async with self.supervisor.sessions() as session:
                 stream = await session.get(Stream, stream_id)
+                renditions = await ladder_of(session, stream) if stream is not None else []
             wanted = stream is not None and stream.pull and stream.active and bool(stream.uri)
             current = self.sessions.get(stream_id)
             if current is not None and (not wanted or current.urls != stream.uri.split()):
@@ -141,7 +144,7 @@ class PullManager:
                 current = None
             if wanted and current is None:
                 log.info("stream %s: starting its pull worker", stream_id)
-                session = PullSession(self, stream)
+                session = PullSession(self, stream, renditions)
                 self.sessions[stream_id] = session
                 session.start()
 

@@ -82,9 +82,10 @@ class Publisher:
 
 
 class StreamSession:
-    def __init__(self, supervisor: Supervisor, stream: Stream) -> None:
+    def __init__(self, supervisor: Supervisor, stream: Stream, renditions: list[dict] | None = None) -> None:
         self.supervisor = supervisor
         self.settings = supervisor.settings
+        self.renditions = renditions or []  # the stream's quality set at its first publish
         self.stream_id = stream.id
         self.mpegts_endlist = stream.hls_mpegts_endlist_tag
         self.slots: dict[str, Publisher] = {}

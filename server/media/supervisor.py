@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from ingest.publish import PublishRejected, PublishRequest
 from server.db.models import Stream
 from server.delivery.live_state import LiveStream
+from server.media.ladders import ladder_of
 from server.media.session import BACKUP, MAIN, Publisher, StreamSession
 from server.media.status import StatusWriter
 from server.settings import Settings
@@ -54,7 +55,12 @@ class Supervisor:
         stream, slot = await self._check(request)
         session = self.streams.get(stream.id)
         if session is None:
-            session = self.streams[stream.id] = StreamSession(self, stream)
+            async with self.sessions() as db:
+                renditions = await ladder_of(db, stream)
+            if stream.id in self.streams:  # another publisher of this stream won the race
+                session = self.streams[stream.id]
+            else:
+                session = self.streams[stream.id] = StreamSession(self, stream, renditions)
         publisher = session.join(slot, request)
         log.info("stream %s: %s publisher %s admitted (%s)", stream.id, slot, request.peer, request.protocol)
         return publisher
@@ -68,6 +74,7 @@ class Supervisor:
         stream_id = int(request.name)
         async with self.sessions() as session:
             stream = await session.get(Stream, stream_id)
+            renditions = await ladder_of(session, stream) if stream is not None else []
         if stream is None:
             raise PublishRejected(f"unknown stream {stream_id}", unknown_stream=True)
         if not hmac.compare_digest(request.query.encode(), stream.token.encode()):
@@ -97,7 +104,8 @@ class Supervisor:
 
     # -- workers and their output -------------------------------------------------------------
     def worker_config(self, session: StreamSession) -> dict:
-        return self.base_worker_config(session.stream_id, session.mpegts_endlist)
+        return {**self.base_worker_config(session.stream_id, session.mpegts_endlist),
+                "renditions": session.renditions}
 
     def base_worker_config(self, stream_id: int, mpegts_endlist: bool) -> dict:
         """The packaging part of a WorkerConfig, the same for every kind of source."""
@@ -108,6 +116,9 @@ class Supervisor:
             "segment_target": self.settings.segment_target,
             "window_segments": self.settings.live_window_segments,
             "mpegts_endlist": mpegts_endlist,
+            "x264_preset": self.settings.x264_preset,
+            "hardware_encoder": self.settings.hardware_encoder,
+            "degrade_after": self.settings.transcode_degrade_after,
         }
 
     def output_dir(self, stream_id: int):
@@ -147,6 +158,10 @@ class Supervisor:
             self.status.source_changed(session.stream_id, session.source_type, event)
         elif kind == "stats":
             self.status.stats(session.stream_id, event)
+        elif kind == "degraded":
+            log.warning("stream %s: transcoder dropped %s (%s)", session.stream_id,
+                        event.get("dropped"), event.get("reason"))
+            self.status.set(session.stream_id, transcoded_qualities=event.get("renditions", []))
         elif kind == "error":
             log.error("stream %s worker: %s", session.stream_id, event.get("message"))
 
@@ -157,3 +172,4 @@ class Supervisor:
             session.close_all("node shutting down")
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await self.status.close()
+

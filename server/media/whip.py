@@ -13,6 +13,7 @@ import logging
 import secrets
 
 from server.db.models import Stream
+from server.media.ladders import ladder_of
 from server.media.worker_process import WorkerProcess
 
 log = logging.getLogger("headwater.whip")
@@ -36,11 +37,11 @@ class WhipSession:
         self.worker: WorkerProcess | None = None
         self.went_live = False
 
-    async def start(self, offer: str) -> str:
+    async def start(self, offer: str, renditions: list[dict]) -> str:
         supervisor = self.manager.supervisor
         settings = supervisor.settings
         config = {**supervisor.base_worker_config(self.stream_id, self.mpegts_endlist),
-                  "whip_offer": offer, "whip_ice_loopback": settings.whip_ice_loopback,
+                  "renditions": renditions, "whip_offer": offer, "whip_ice_loopback": settings.whip_ice_loopback,
                   "whip_media_timeout": settings.whip_media_timeout}
         self.worker = WorkerProcess(self.stream_id, config, self._on_event)
         live = supervisor.open_live(self.stream_id)
@@ -94,10 +95,11 @@ class WhipSessions:
         self.slot_taken = slot_taken  # (stream_id) -> bool: another ingest holds the stream
         self.by_stream: dict[int, WhipSession] = {}
 
-    async def admit(self, stream_id: int, token: str | None) -> Stream:
-        """The stream, if this token may publish to it now; WhipRefused otherwise."""
+    async def admit(self, stream_id: int, token: str | None) -> tuple[Stream, list[dict]]:
+        """The stream and its renditions, if this token may publish to it now; WhipRefused otherwise."""
         async with self.supervisor.sessions() as session:
             stream = await session.get(Stream, stream_id)
+            renditions = await ladder_of(session, stream) if stream is not None else []
         if stream is None:
             raise WhipRefused(404, f"unknown stream {stream_id}")
         if token is None:
@@ -108,9 +110,9 @@ class WhipSessions:
             raise WhipRefused(403, f"stream {stream_id} is not active")
         if stream_id in self.by_stream or self.slot_taken(stream_id):
             raise WhipRefused(409, f"stream {stream_id} already has a publisher")
-        return stream
+        return stream, renditions
 
-    async def open(self, stream: Stream, offer: str) -> tuple[WhipSession, str]:
+    async def open(self, stream: Stream, offer: str, renditions: list[dict]) -> tuple[WhipSession, str]:
         """Start the session of an admitted stream; the slot is checked again and taken
         without awaiting in between, so two racing offers cannot both get it."""
         stream_id = stream.id
@@ -119,7 +121,7 @@ class WhipSessions:
         session = WhipSession(self, stream)
         self.by_stream[stream_id] = session
         try:
-            answer = await session.start(offer)
+            answer = await session.start(offer, renditions)
         except BaseException:
             session.stop()
             if self.by_stream.get(stream_id) is session:

@@ -1,0 +1,78 @@
+"""Does the default ladder keep real time here? A real node, a real-time 1080p30 RTMP publish.
+
+Starts a node (its own data dir under bench/out/), makes `abr_1080p` (1080p/720p/480p/360p) the
+account default, publishes the 1080p30 bench clip (`bench/transcode_cost.py` makes it) looped
+in real time with ffmpeg `-re -c copy`, and samples the stream's `transcoding_speed` and
+`transcoded_qualities` from the API every second. Prints the samples' min/median and whether a
+rendition was shed.
+
+Run: PYTHONPATH=. python bench/transcode_realtime.py [--seconds 60] [--preset superfast]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.transcode_cost import OUT, make_clip  # noqa: E402
+from tests.support.node import Node  # noqa: E402
+
+WARMUP = 5  # seconds before sampling: the worker starts, the encoders fill their pipelines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--preset", default="superfast")
+    parser.add_argument("--quality-set", default="abr_1080p")
+    args = parser.parse_args()
+    clip = make_clip(24)
+    data = OUT / "realtime_node"
+    shutil.rmtree(data, ignore_errors=True)
+    node = Node(data, env={"HEADWATER_X264_PRESET": args.preset}).start()
+    try:
+        with httpx.Client(base_url=node.base_url, headers=node.headers, timeout=10) as http:
+            sets = http.get("/streaming/quality_sets").json()["live"]
+            chosen = next(s["id"] for s in sets if s["name"] == args.quality_set)
+            http.put("/streaming/quality_sets/default", json={"live": {"id": chosen}}).raise_for_status()
+            stream = http.post("/streaming/streams", json={"name": "realtime"}).json()
+            publisher = subprocess.Popen(
+                ["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", str(clip), "-t", str(args.seconds),
+                 "-c", "copy", "-f", "flv", stream["push_url"]], stdin=subprocess.DEVNULL)
+            samples, qualities = sample(http, stream["id"], args.seconds)
+            publisher.wait(timeout=30)
+    finally:
+        node.stop()
+    shed = [line for line in node.log().splitlines() if "dropped rendition" in line]
+    print(f"{args.quality_set}, x264 {args.preset}, {args.seconds} s real-time 1080p30 publish")
+    if samples:
+        print(f"transcoding_speed: min {min(samples):.3f}, median {statistics.median(samples):.3f}, "
+              f"{sum(s < 1.0 for s in samples)} of {len(samples)} samples below 1.0")
+    print(f"transcoded_qualities: {qualities}")
+    print("shed: " + ("; ".join(shed) if shed else "nothing"))
+
+
+def sample(http: httpx.Client, stream_id: int, seconds: int) -> tuple[list[float], set[tuple]]:
+    samples, qualities = [], set()
+    start = time.monotonic()
+    while time.monotonic() - start < seconds - 1:
+        time.sleep(1)
+        status = http.get(f"/streaming/streams/{stream_id}").json()
+        if status.get("live"):
+            qualities.add(tuple(status["transcoded_qualities"]))
+            if time.monotonic() - start > WARMUP and status.get("transcoding_speed") is not None:
+                samples.append(status["transcoding_speed"])
+    return samples, qualities
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Which renditions a stream's worker makes: its quality set, resolved from the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import QualitySet, Stream
+
+
+async def ladder_of(session: AsyncSession, stream: Stream) -> list[dict]:
+    """The renditions a publish of `stream` gets: its own live quality set, else the account
+    default (`PUT /streaming/quality_sets/default`); the built-in "origin" set has none."""
+    quality_set = await session.get(QualitySet, stream.quality_set_id) if stream.quality_set_id else None
+    if quality_set is None or quality_set.kind != "live":
+        quality_set = await session.scalar(
+            select(QualitySet).where(QualitySet.kind == "live", QualitySet.is_default.is_(True))
+        )
+    if quality_set is None:
+        return []
+    return [
+        {"name": q.name, "width": q.width, "height": q.height, "video_bitrate": q.video_bitrate,
+         "audio_bitrate": q.audio_bitrate, "max_frame_rate": q.max_frame_rate}
+        for q in quality_set.qualities
+    ]

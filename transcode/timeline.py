@@ -1,0 +1,72 @@
+"""Continuous source timestamps: jumps in the source's clock are taken out before the hub.
+
+Publishers restart their encoders, splice files, or send a clock that leaps (or wraps) — the
+packagers and encoders need decode timestamps that keep rising without holes. Per stream, a
+packet whose dts goes back, or leaps forward by more than `MAX_GAP`, re-anchors that stream:
+it continues one packet duration after the previous packet. A small step back or a repeated
+stamp (seen when files are spliced) only moves that packet one tick past the previous one. Audio and video re-anchor each
+on their own, so they stay within a frame of each other, as they were before the jump.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+
+log = logging.getLogger("headwater.worker")
+
+MAX_GAP = Fraction(5)  # seconds; a longer silence in one stream is a clock jump, not a pause
+MAX_JITTER = Fraction(1, 2)  # seconds; a smaller step back is a reordered/duplicate stamp
+DEFAULT_STEP = Fraction(1, 50)
+
+
+@dataclass
+class _Clock:
+    offset: int = 0
+    last_dts: int | None = None
+    step: int = 0
+
+
+class ContinuousTimeline:
+    def __init__(self) -> None:
+        self.clocks: dict[int, _Clock] = {}
+        self.jumps = 0
+
+    def apply(self, packet: av.Packet) -> None:
+        """Shift `packet`'s pts/dts in place onto its stream's continuous timeline."""
+        if packet.dts is None or packet.time_base is None:
+            return
+        dts, pts = self.shift(packet.stream.index, packet.dts, packet.pts, packet.time_base, packet.stream.type)
+        if dts != packet.dts:
+            packet.dts = dts
+        if pts != packet.pts:
+            packet.pts = pts
+
+    def shift(self, stream: int, dts: int, pts: int | None, time_base: Fraction,
+              kind: str = "") -> tuple[int, int | None]:
+        """(dts, pts) of one packet of `stream` on its continuous timeline."""
+        clock = self.clocks.setdefault(stream, _Clock())
+        dts += clock.offset
+        nudge = 0
+        if clock.last_dts is not None:
+            delta = dts - clock.last_dts
+            if delta <= 0 and -delta * time_base < MAX_JITTER:
+                nudge = 1 - delta  # this packet only: one tick after the last (muxers need dts rising)
+                dts += nudge
+            elif delta < 0 or delta * time_base > MAX_GAP:
+                step = clock.step or max(1, round(DEFAULT_STEP / time_base))
+                shift = clock.last_dts + step - dts
+                clock.offset += shift
+                dts += shift
+                self.jumps += 1
+                log.warning("source %s timestamps jumped by %.3fs; continuing without the jump",
+                            kind or stream, float(delta * time_base))
+            elif delta * time_base <= 1:
+                clock.step = delta  # the next re-anchor continues one packet later
+        clock.last_dts = dts
+        if pts is not None:
+            pts = max(pts + clock.offset + nudge, dts)
+        return dts, pts
