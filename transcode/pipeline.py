@@ -60,7 +60,7 @@ class StreamPipeline:
 
     def source_changed(self, video, audio) -> None:
         """Another source follows; call before closing the old one (its decoder drains here)."""
-        self.timeline = ContinuousTimeline()  # the new source's clock is its own
+        self.timeline.source_changed()  # the new source continues the old one's timeline
         self.keyframes.reset()
         self.outputs.source_changed({ORIGIN: video} if video is not None else {}, audio)
         self.hub.source_changed(video, audio)

@@ -6,6 +6,11 @@ packet whose dts goes back, or leaps forward by more than `MAX_GAP`, re-anchors 
 it continues one packet duration after the previous packet. A small step back or a repeated
 stamp (seen when files are spliced) only moves that packet one tick past the previous one. Audio and video re-anchor each
 on their own, so they stay within a frame of each other, as they were before the jump.
+
+A source switch (failover, pull rotation) is a jump too, across streams: after
+`source_changed()` each stream of the new source continues where the same kind of stream
+(video, audio) of the old one ended, one packet later, whatever its clock and time base. So
+the origin, the audio and the transcoder's renditions stay on one timeline.
 """
 
 from __future__ import annotations
@@ -28,12 +33,23 @@ class _Clock:
     offset: int = 0
     last_dts: int | None = None
     step: int = 0
+    time_base: Fraction | None = None
+    kind: str = ""
 
 
 class ContinuousTimeline:
     def __init__(self) -> None:
         self.clocks: dict[int, _Clock] = {}
+        self.handover: dict[str, Fraction] = {}  # kind → where the new source's stream starts (s)
         self.jumps = 0
+
+    def source_changed(self) -> None:
+        """The next packets come from another source: continue each kind of stream."""
+        for clock in self.clocks.values():
+            if clock.last_dts is not None and clock.time_base is not None:
+                step = clock.step or max(1, round(DEFAULT_STEP / clock.time_base))
+                self.handover[clock.kind] = (clock.last_dts + step) * clock.time_base
+        self.clocks = {}
 
     def apply(self, packet: av.Packet) -> None:
         """Shift `packet`'s pts/dts in place onto its stream's continuous timeline."""
@@ -48,7 +64,12 @@ class ContinuousTimeline:
     def shift(self, stream: int, dts: int, pts: int | None, time_base: Fraction,
               kind: str = "") -> tuple[int, int | None]:
         """(dts, pts) of one packet of `stream` on its continuous timeline."""
-        clock = self.clocks.setdefault(stream, _Clock())
+        clock = self.clocks.get(stream)
+        if clock is None:
+            clock = self.clocks[stream] = _Clock(time_base=time_base, kind=kind)
+            start = self.handover.pop(kind, None)
+            if start is not None:  # the first packet of a new source's stream
+                clock.offset = round(start / time_base) - dts
         dts += clock.offset
         nudge = 0
         if clock.last_dts is not None:

@@ -46,7 +46,7 @@ class TranscodeJob:
         self.time_base = video.time_base or Fraction(1, 1000)  # the encoders' time base, for good
         self.decoder = video.codec_context
         self.decoder.thread_type = "AUTO"
-        self.rebase = SourceRebase(self.time_base)
+        self.clock_map = EncoderClock(self.time_base)
         self.forced: deque[int] = deque(maxlen=64)  # output pts of frames made IDR
         self.outbox: queue.SimpleQueue = queue.SimpleQueue()
         self.threads: dict[str, RenditionThread] = {}
@@ -57,7 +57,6 @@ class TranscodeJob:
         self.ended: set[str] = set()  # renditions whose thread has put its last packet
         self.decode_errors = 0
         source_rate = float(video.average_rate or video.guessed_rate or DEFAULT_FRAME_RATE)
-        self.rebase.start(video.time_base or self.time_base, source_rate)
         for rung in planned:
             self._start_rendition(rung, codec, preset, source_rate)
 
@@ -94,7 +93,7 @@ class TranscodeJob:
 
     def on_source_change(self, video, audio) -> None:
         """Another source: its video gets a fresh decoder (the old one drains first); the
-        encoders go on, the new frames rebased to follow the last one sent."""
+        encoders go on (the worker's timeline continues the old source's timestamps)."""
         if not self.threads:
             return
         for frame in self._decode(None):
@@ -104,8 +103,7 @@ class TranscodeJob:
             self.video = video
             self.decoder = video.codec_context
             self.decoder.thread_type = "AUTO"
-            rate = float(video.average_rate or video.guessed_rate or DEFAULT_FRAME_RATE)
-            self.rebase.start(video.time_base or self.time_base, rate)
+            self.clock_map.start(video.time_base or self.time_base)
 
     def _decode(self, packet: av.Packet | None) -> list[av.VideoFrame]:
         if self.decoder is None:
@@ -122,7 +120,7 @@ class TranscodeJob:
         if frame.pts is None:
             return
         forced = self.plan.forces_idr(frame.pts)  # the plan speaks the source's pts
-        frame.pts = self.rebase.output_pts(frame.pts)
+        frame.pts = self.clock_map.output_pts(frame.pts)
         seconds = float(frame.pts * self.time_base)
         if forced:
             self.forced.append(frame.pts)
@@ -196,31 +194,26 @@ class TranscodeJob:
             thread.join()
 
 
-class SourceRebase:
-    """Source frame pts → the encoders' timeline, which must keep rising in one time base.
 
-    The first source maps one to one (its time base is the encoders'). Each later source (a
-    failover, a pull switch) is shifted so its first frame follows the last frame sent by one
-    frame interval, whatever its clock or time base.
+class EncoderClock:
+    """Source frame pts → the encoders' time base, fixed when they opened.
+
+    The worker's timeline keeps source timestamps rising across source switches; a new
+    source may still speak another time base (RTMP 1/1000, MPEG-TS 1/90000), and rounding
+    must never repeat a pts (x264 rejects it).
     """
 
     def __init__(self, time_base: Fraction) -> None:
         self.time_base = time_base
         self.source_time_base = time_base
-        self.step = 1
-        self.offset: int | None = 0
         self.last: int | None = None
 
-    def start(self, source_time_base: Fraction, frame_rate: float) -> None:
-        first = self.last is None
+    def start(self, source_time_base: Fraction) -> None:
         self.source_time_base = source_time_base
-        self.step = max(1, round(1 / (frame_rate * self.time_base)))
-        self.offset = 0 if first else None
 
     def output_pts(self, pts: int) -> int:
         ticks = pts if self.source_time_base == self.time_base else round(pts * self.source_time_base / self.time_base)
-        if self.offset is None:
-            self.offset = self.last + self.step - ticks
-        out = ticks + self.offset
-        self.last = out if self.last is None else max(self.last, out)
-        return out
+        if self.last is not None and ticks <= self.last:
+            ticks = self.last + 1
+        self.last = ticks
+        return ticks

@@ -43,3 +43,19 @@ def test_pts_follows_dts_and_never_precedes_it():
     timeline.shift(0, 40, 40, MS)
     assert timeline.shift(0, 10_040, 10_120, MS) == (80, 160)
     assert timeline.shift(0, 10_040, 10_040, MS) == (81, 81)  # nudged duplicate
+
+
+def test_a_new_source_continues_each_kind_of_stream_in_its_own_time_base():
+    timeline = ContinuousTimeline()
+    ms, ticks_90k = Fraction(1, 1000), Fraction(1, 90000)
+    for n in range(50):  # the old source: 25 fps video, 1/1000
+        timeline.shift(0, 5000 + 40 * n, 5000 + 40 * n, ms, "video")
+        timeline.shift(1, 5010 + 23 * n, 5010 + 23 * n, ms, "audio")
+    timeline.source_changed()
+    # The backup: MPEG-TS clock far away, other stream indexes, 1/90000.
+    video_dts, _ = timeline.shift(1, 8_000_000, 8_000_000, ticks_90k, "video")
+    audio_dts, _ = timeline.shift(0, 8_001_000, 8_001_000, ticks_90k, "audio")
+    assert video_dts * ticks_90k == Fraction(5000 + 40 * 49 + 40, 1000)  # one frame after main's last
+    assert audio_dts * ticks_90k == Fraction(5010 + 23 * 49 + 23, 1000)
+    later, _ = timeline.shift(1, 8_003_600, 8_003_600, ticks_90k, "video")
+    assert later - video_dts == 3600  # and runs on at its own pace

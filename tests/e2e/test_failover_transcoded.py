@@ -1,0 +1,72 @@
+"""Failover on a transcoded stream: the renditions keep playing through a main → backup switch.
+
+The transcoder then decodes a new source (other size, other clock, other time base: RTMP's
+1/1000 vs SRT's 1/90000) while its encoders go on, so the rendition's timeline must keep rising
+across the switch and its size must stay what it was.
+"""
+
+from __future__ import annotations
+
+import io
+
+import av
+
+from tests.e2e.conftest import wait_for
+from tests.e2e.media_check import segment_maps
+from tests.e2e.test_backup_failover import BACKUP_SIZE, MAIN_SIZE, SWITCH_WITHIN, PlaylistWatch
+from tests.support.hls import parse_master_playlist, parse_media_playlist
+from tests.support.publisher import ffmpeg_publish
+from tests.support.quality_sets import add_live_quality_set
+
+RUNG = ("160p", 284, 160, 150)
+
+
+def rendition_segments(http, stream_id: int, name: str):
+    """[(discontinuity, first pts s, last pts s, frame size)] of every listed segment of `name`."""
+    text = http.get(f"/live/{stream_id}/{name}/index.m3u8").text
+    maps = segment_maps(text)
+    segments = []
+    for segment in parse_media_playlist(text).segments:
+        init = http.get(f"/live/{stream_id}/{name}/{maps[segment.uri]}").content
+        media = http.get(f"/live/{stream_id}/{name}/{segment.uri}").content
+        with av.open(io.BytesIO(init + media)) as container:
+            frames = [(float(f.pts * f.time_base), f.width, f.height) for f in container.decode(video=0)]
+        segments.append((segment.discontinuity, frames[0][0], frames[-1][0], frames[0][1:]))
+    return segments
+
+
+def test_renditions_play_on_across_a_failover(media_node, http, new_stream):
+    set_id = add_live_quality_set(media_node, "failover ladder", [RUNG])
+    stream = new_stream(quality_set_id=set_id)
+    stream_id = stream["id"]
+    watch = PlaylistWatch(http, stream_id)
+    main = ffmpeg_publish(stream["push_url"], seconds=120, size="320x240")
+    backup = ffmpeg_publish(stream["backup_push_url_srt"], seconds=120, size="352x288",
+                            pattern="testsrc", container="mpegts")
+    try:
+        watch.wait_for_size(MAIN_SIZE, timeout=20)
+        variants, _ = parse_master_playlist(http.get(f"/live/{stream_id}/master.m3u8").text)
+        assert [v.uri for v in variants] == ["origin/index.m3u8", "160p/index.m3u8"]
+        wait_for(lambda: http.get(f"/streaming/streams/{stream_id}").json()["backup_live"], what="backup_live")
+        main.kill()
+        main.wait()
+        watch.wait_for_size(BACKUP_SIZE, timeout=SWITCH_WITHIN)
+
+        def switched_and_two_more():
+            segments = rendition_segments(http, stream_id, RUNG[0])
+            flags = [s[0] for s in segments]
+            return segments if True in flags and len(flags) - flags.index(True) >= 2 else None
+
+        segments = wait_for(switched_and_two_more, timeout=20, interval=0.5,
+                            what="two 160p segments after the switch")
+        status = http.get(f"/streaming/streams/{stream_id}").json()
+    finally:
+        for publisher in (main, backup):
+            publisher.kill()
+            publisher.wait()
+    # The rung's height, the width from the first source's 4:3, kept for the backup's source too.
+    assert all(size == (214, 160) for *_, size in segments), segments
+    for (_, _, last, _), (_, first, _, _) in zip(segments, segments[1:]):
+        assert first > last, f"160p timeline went back: {last:.3f} then {first:.3f}"
+    assert status["transcoded_qualities"] == ["origin", "160p"] and status["stream_source_type"] == "srt"
+    assert "worker failed" not in media_node.log()
