@@ -3,8 +3,11 @@
 Starts a node (its own data dir under bench/out/), makes `abr_1080p` (1080p/720p/480p/360p) the
 account default, publishes the 1080p30 bench clip (`bench/transcode_cost.py` makes it) looped
 in real time with ffmpeg `-re -c copy`, and samples the stream's `transcoding_speed` and
-`transcoded_qualities` from the API every second. Prints the samples' min/median and whether a
-rendition was shed.
+`transcoded_qualities` from the API every second, and how far the top rendition's newest media
+trails the wall clock (its playlist's PROGRAM-DATE-TIME + durations): a lag that stays flat
+over the run means real time was held, a growing one that the transcoder fell behind. Prints
+the samples' min/median, the lag at the start and end of the run, and whether a rendition was
+shed.
 
 Run: PYTHONPATH=. python bench/transcode_realtime.py [--seconds 60] [--preset superfast]
 """
@@ -17,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -48,7 +52,7 @@ def main() -> None:
             publisher = subprocess.Popen(
                 ["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", str(clip), "-t", str(args.seconds),
                  "-c", "copy", "-f", "flv", stream["push_url"]], stdin=subprocess.DEVNULL)
-            samples, qualities = sample(http, stream["id"], args.seconds)
+            samples, qualities, lags = sample(http, stream["id"], args.seconds)
             publisher.wait(timeout=30)
     finally:
         node.stop()
@@ -57,12 +61,16 @@ def main() -> None:
     if samples:
         print(f"transcoding_speed: min {min(samples):.3f}, median {statistics.median(samples):.3f}, "
               f"{sum(s < 1.0 for s in samples)} of {len(samples)} samples below 1.0")
+    if len(lags) > 20:
+        start, end = statistics.median(lags[:10]), statistics.median(lags[-10:])
+        print(f"top rendition behind the wall clock: {start:.2f} s at the start, {end:.2f} s at the end "
+              f"(max {max(lags):.2f} s): fell behind by {end - start:.2f} s over {args.seconds} s")
     print(f"transcoded_qualities: {qualities}")
     print("shed: " + ("; ".join(shed) if shed else "nothing"))
 
 
-def sample(http: httpx.Client, stream_id: int, seconds: int) -> tuple[list[float], set[tuple]]:
-    samples, qualities = [], set()
+def sample(http: httpx.Client, stream_id: int, seconds: int) -> tuple[list[float], set[tuple], list[float]]:
+    samples, qualities, lags = [], set(), []
     start = time.monotonic()
     while time.monotonic() - start < seconds - 1:
         time.sleep(1)
@@ -71,7 +79,26 @@ def sample(http: httpx.Client, stream_id: int, seconds: int) -> tuple[list[float
             qualities.add(tuple(status["transcoded_qualities"]))
             if time.monotonic() - start > WARMUP and status.get("transcoding_speed") is not None:
                 samples.append(status["transcoding_speed"])
-    return samples, qualities
+            renditions = status["transcoded_qualities"]
+            lag = media_lag(http, stream_id, renditions[1]) if len(renditions) > 1 else None
+            if lag is not None and time.monotonic() - start > WARMUP:
+                lags.append(lag)
+    return samples, qualities, lags
+
+
+def media_lag(http: httpx.Client, stream_id: int, rendition: str) -> float | None:
+    """Seconds between now and the end of the newest media listed in `rendition`'s playlist."""
+    response = http.get(f"/live/{stream_id}/{rendition}/index.m3u8")
+    if response.status_code != 200:
+        return None
+    anchor, media = None, 0.0  # each segment opens with its PDT; its parts follow
+    for line in response.text.splitlines():
+        if line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            anchor = datetime.fromisoformat(line.split(":", 1)[1].replace("Z", "+00:00")).timestamp()
+            media = 0.0
+        elif line.startswith("#EXT-X-PART:"):
+            media += float(line.split("DURATION=", 1)[1].split(",", 1)[0])
+    return None if anchor is None else time.time() - (anchor + media)
 
 
 if __name__ == "__main__":
