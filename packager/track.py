@@ -38,7 +38,7 @@ TrackId = VideoTrackId | AudioTrackId
 
 @dataclass
 class Sample:
-    """What the packager remembers of a muxed packet until its fragment comes out.
+    """What the packager remembers of a packet until its fragment comes out.
 
     Times are seconds on the packager's media timeline (the source's, shifted to start near
     `ORIGIN_MARGIN`). `starts_segment` is None until decided.
@@ -98,7 +98,7 @@ class TrackOutput:
         return self.kind == "video"
 
     def feed(self, packet: av.Packet, sample: Sample) -> None:
-        """Record the sample, then mux: the muxer may hand back fragments during the call."""
+        """Record the sample, then fragment: the previous frame's fragment comes back during the call."""
         if self.fragmenter is None:
             self.fragmenter = TrackFragmenter(self.stream_template, self._take_init, self.fragments.append)
         self.samples.append(sample)
@@ -138,7 +138,7 @@ class TrackOutput:
 
     def add_to_part(self, fragment: Fragment) -> None:
         """Append one frame's fragment to the part being assembled (independent = it starts
-        with a sync sample, as the muxer flagged it)."""
+        with a sync sample)."""
         assert self.info is not None
         if not self.part_fragments:
             self.part_independent = fragment.first_sample_is_sync
