@@ -75,6 +75,7 @@ class LiveOutput:
         self._leader_progress = float("-inf")
         self._leader_done = False
         self._origin: Fraction | None = None
+        self._shifts: dict[tuple[int, int], int] = {}  # time base → origin in its ticks
         self._anchor: tuple[float, float] | None = None  # (media seconds, wall clock)
         self._stream_start: float | None = None
         self._availability_start: float | None = None
@@ -156,8 +157,10 @@ class LiveOutput:
         time_base = packet.time_base or output.stream_template.time_base
         if self._origin is None or self._continue_from is not None:
             self._set_origin(Fraction(dts) * time_base, Fraction(pts) * time_base)
-        shift = round(self._origin / time_base)
-        sample = Sample(float((pts - shift) * time_base), float((dts - shift) * time_base), packet.is_keyframe)
+        numerator, denominator = time_base.numerator, time_base.denominator
+        shift = self._shift(numerator, denominator)
+        sample = Sample((pts - shift) * numerator / denominator, (dts - shift) * numerator / denominator,
+                        packet.is_keyframe)
         if sample.dts < 0:
             return None
         if output.last_dts is not None and dts - shift <= output.last_dts:
@@ -181,7 +184,18 @@ class LiveOutput:
         copy.duration = packet.duration or output.last_duration
         return copy
 
+    def _shift(self, numerator: int, denominator: int) -> int:
+        """The origin in ticks of that time base. Cached per time base: Fraction arithmetic on
+        every packet was a measurable share of the packager's CPU. (Integer products divided
+        once give the same correctly rounded seconds as float(Fraction).)"""
+        key = (numerator, denominator)
+        shift = self._shifts.get(key)
+        if shift is None:
+            shift = self._shifts[key] = round(self._origin * denominator / numerator)
+        return shift
+
     def _set_origin(self, dts: Fraction, pts: Fraction) -> None:
+        self._shifts.clear()
         if self._continue_from is None:
             self._origin = dts - ORIGIN_MARGIN
         else:  # after a discontinuity: continue the timeline where it stopped

@@ -309,7 +309,7 @@ def _pts_90k(packet: av.Packet, stream: av.stream.Stream) -> int:
 def _packet_seconds(packet: av.Packet, stream: av.stream.Stream) -> float:
     time_base = packet.time_base or stream.time_base
     if packet.duration and time_base:
-        return float(packet.duration * Fraction(time_base))
+        return packet.duration * time_base.numerator / time_base.denominator
     return 0.0
 
 

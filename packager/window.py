@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 PART_LISTING_TARGET_DURATIONS = 3
 PART_FILE_GRACE_SEGMENTS = 1
@@ -57,7 +56,7 @@ class Segment:
 
     @property
     def duration(self) -> float:
-        return float(Fraction(self.ticks, self.timescale))
+        return self.ticks / self.timescale  # int / int: the correctly rounded float
 
     @property
     def size(self) -> int:

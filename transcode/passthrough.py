@@ -51,11 +51,9 @@ class PassthroughJob:
         cmaf_track, ts_index = track
         segment_start = False
         if packet.stream.type == "video":
-            seconds = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
-            segment_start = self.boundaries.is_segment_start(seconds, packet.is_keyframe)
+            segment_start = self.boundaries.is_segment_start(_pts_seconds(packet), packet.is_keyframe)
         elif self.video is None:
-            seconds = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
-            segment_start = self.boundaries.is_segment_start(seconds, True)
+            segment_start = self.boundaries.is_segment_start(_pts_seconds(packet), True)
         self.cmaf.mux(cmaf_track, packet)
         self.ts.mux(ts_index, packet, segment_start=segment_start)
 
@@ -82,3 +80,11 @@ class PassthroughJob:
     def close(self) -> None:
         self.cmaf.close()
         self.ts.close(endlist=self.mpegts_endlist)
+
+
+def _pts_seconds(packet: av.Packet) -> float:
+    """pts in seconds (0 without one); int / int, cheaper than float(pts × Fraction), same value."""
+    if packet.pts is None:
+        return 0.0
+    time_base = packet.time_base
+    return packet.pts * time_base.numerator / time_base.denominator
