@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import av.stream
 
+from packager.atomic import write_new
 from packager.ts_cutter import CutSegment, SegmentStart, TsCutter
 from packager.ts_packet import PTS_CLOCK_HZ, PTS_MODULUS, pts_delta
 from packager.ts_playlist import (
@@ -227,7 +228,7 @@ class TsRendition:
             duration=round(duration, 3),
             discontinuity=cut.start.discontinuity,
         )
-        write_atomically(self._dir / name, cut.data)
+        write_new(self._dir / name, cut.data)  # announced by the event below, never rewritten
         self._on_event({
             "event": "ts_segment",
             "rendition": self._rendition,

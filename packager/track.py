@@ -12,7 +12,7 @@ from pathlib import Path
 
 import av
 
-from packager.atomic import write_atomic
+from packager.atomic import write_new
 from packager.cmaf import StreamTemplate, TrackFragmenter
 from packager.hls import target_duration
 from packager.isobmff import TrackInfo
@@ -121,7 +121,7 @@ class TrackOutput:
         self.info = info
         suffix = f"_{self.init_generation}" if self.init_generation else ""
         self.init_path = f"{self.name}/init{suffix}.mp4"
-        write_atomic(self.out_dir / self.init_path, data)
+        write_new(self.out_dir / self.init_path, data)
         self.new_init = True
 
     def open_segment(self, start: int, wall_clock: float) -> Segment:
@@ -162,7 +162,7 @@ class TrackOutput:
             ticks=self.part_ticks, timescale=self.info.timescale,
             independent=bool(self.part_independent), size=len(data),
         )
-        write_atomic(self.out_dir / part.path, data)
+        write_new(self.out_dir / part.path, data)
         self.part_fragments = []
         self.part_ticks = 0
         self.segment_data.append(data)
@@ -180,7 +180,7 @@ class TrackOutput:
     def complete_segment(self) -> Segment:
         segment = self.window.complete_current()
         self.segments_completed += 1
-        write_atomic(self.out_dir / segment.path, b"".join(self.segment_data))
+        write_new(self.out_dir / segment.path, b"".join(self.segment_data))
         self.segment_data = []
         if segment.duration > 0:
             self.peak_bandwidth = max(self.peak_bandwidth, round(8 * segment.size / segment.duration))
