@@ -29,7 +29,8 @@ anchors its decode timeline on the first pts), so its moov is the one it writes 
 
 from __future__ import annotations
 
-from typing import Callable
+from fractions import Fraction
+from typing import Callable, NamedTuple
 
 import av
 
@@ -134,6 +135,21 @@ class StreamTemplate:
         self.channels = getattr(layout, "nb_channels", None) or getattr(context, "channels", None)
 
 
+class Frame(NamedTuple):
+    """A packet as the fragmenter takes it: its bytes, and its timing in `time_base` ticks.
+
+    Plain values rather than an av.Packet: a Packet copy, and a Fraction for every time_base
+    read, cost more than the fragmenting itself.
+    """
+
+    data: bytes
+    pts: int
+    dts: int
+    duration: int
+    time_base: tuple[int, int]  # (numerator, denominator)
+    keyframe: bool
+
+
 class TrackFragmenter:
     """One track: packets in (decode order), its init segment and one `Fragment` per frame out."""
 
@@ -156,28 +172,27 @@ class TrackFragmenter:
         self._last_duration = 0
         self.is_video = template.type == "video"
 
-    def mux(self, packet: av.Packet) -> None:
-        """Take a packet (pts/dts in packet.time_base); hand on the previous frame's fragment."""
+    def mux(self, frame: Frame) -> None:
+        """Take a frame (decode order); hand on the previous frame's fragment."""
         if self._info is None:
-            self._open(packet)
-        time_base = packet.time_base
-        if time_base != self._time_base:
-            self._time_base = time_base
-            self._scale = (time_base.numerator * self._info.timescale, time_base.denominator)
+            self._open(frame)
+        if frame.time_base != self._time_base:
+            self._time_base = frame.time_base
+            self._scale = (frame.time_base[0] * self._info.timescale, frame.time_base[1])
         numerator, denominator = self._scale
-        dts = _rescale(packet.dts, numerator, denominator)
-        pts = dts if packet.pts is None else _rescale(packet.pts, numerator, denominator)
-        data = bytes(packet)
+        dts = _rescale(frame.dts, numerator, denominator)
+        pts = _rescale(frame.pts, numerator, denominator)
+        data = frame.data
         if self._strip_adts:
             data = without_adts_header(data)
         elif self._annex_b:
             data = annex_b_to_length_prefixed(data)
-        flags = SYNC_FLAGS if packet.is_keyframe or not self.is_video else NON_SYNC_FLAGS
+        flags = SYNC_FLAGS if frame.keyframe or not self.is_video else NON_SYNC_FLAGS
         if self._first_offset is None:
             self._first_offset = pts - dts
         if self._held is not None:
             self._emit(dts - self._held[0])
-        self._last_duration = _rescale(packet.duration, numerator, denominator) if packet.duration else self._last_duration
+        self._last_duration = _rescale(frame.duration, numerator, denominator) if frame.duration else self._last_duration
         self._held = (dts, pts - dts - self._first_offset, flags, data)
 
     def close(self) -> None:
@@ -194,28 +209,29 @@ class TrackFragmenter:
         self._held = None
         self._on_fragment(Fragment(TRACK_ID, dts, [Sample(duration, len(data), flags, offset)], data))
 
-    def _open(self, first: av.Packet) -> None:
+    def _open(self, first: Frame) -> None:
         """Write the init segment with a throwaway muxer fed the first packet."""
         options = {"movflags": MOVFLAGS}
         compensation = 0
         if self.is_video:
             options["video_track_timescale"] = str(VIDEO_TIMESCALE)
-            if first.pts is not None and first.dts is not None and first.pts > first.dts:
+            if first.pts > first.dts:
                 compensation = first.pts - first.dts
         inits: list[bytes] = []
         container = av.open(BoxSplitter(inits.append, lambda fragment: None), mode="w", format="mp4", options=options)
         stream = container.add_stream_from_template(self._template.stream)
-        config = adts_audio_specific_config(bytes(first)) if self._template.codec_name == "aac" else None
+        config = adts_audio_specific_config(first.data) if self._template.codec_name == "aac" else None
         if config is not None:
             # AAC from MPEG-TS comes with ADTS headers; MP4 wants raw frames + the config in esds
             # (the header is written before any packet, so the muxer's own filter is too late).
             self._strip_adts = True
             stream.codec_context.extradata = config
         self._annex_b = self._template.codec_id in LENGTH_PREFIXED_CODECS and self._template.extradata[:1] != b"\x01"
-        packet = av.Packet(without_adts_header(bytes(first)) if self._strip_adts else bytes(first))
-        packet.dts = None if first.dts is None else first.dts - compensation
-        packet.pts = None if first.pts is None else first.pts - compensation
-        packet.duration, packet.time_base, packet.is_keyframe = first.duration, first.time_base, first.is_keyframe
+        packet = av.Packet(without_adts_header(first.data) if self._strip_adts else first.data)
+        packet.dts = first.dts - compensation
+        packet.pts = first.pts - compensation
+        packet.duration, packet.is_keyframe = first.duration, first.keyframe
+        packet.time_base = Fraction(*first.time_base)
         packet.stream = stream
         container.mux(packet)
         container.close()

@@ -31,6 +31,7 @@ import av
 from packager import manifests
 from packager.atomic import remove_quietly, write_atomic
 from packager.boundaries import SegmentBoundaries
+from packager.cmaf import Frame
 from packager.moof import Fragment
 from packager.track import AudioTrackId, Sample, TrackId, TrackOutput, VideoTrackId
 
@@ -79,7 +80,7 @@ class LiveOutput:
         self._anchor: tuple[float, float] | None = None  # (media seconds, wall clock)
         self._stream_start: float | None = None
         self._availability_start: float | None = None
-        self._early_audio: deque[tuple[av.Packet, Sample]] = deque()
+        self._early_audio: deque[tuple[Frame, Sample]] = deque()
         self._master_text: str | None = None
         self._master_final = False
         self._closed = False
@@ -119,11 +120,8 @@ class LiveOutput:
     def mux(self, track: TrackId, packet: av.Packet) -> None:
         """Package one encoded packet of `track` (decode order; pts/dts in packet.time_base).
 
-        The caller's packet is left untouched: PyAV 18's `OutputContainer.mux()` rescales
-        the packet's pts/dts/duration in place to the output stream's time base, sets its
-        stream index, and may keep the Packet object queued (extradata buffering). So the
-        packager muxes a new Packet that references the same data buffer (no byte copy) with
-        its own timestamps; the caller may mux its packet elsewhere afterwards.
+        The caller's packet is left untouched: the packager keeps a `Frame` (the bytes and
+        its own shifted timestamps), so the caller may mux its packet elsewhere afterwards.
         """
         if self._closed:
             raise RuntimeError("LiveOutput is closed")
@@ -131,22 +129,22 @@ class LiveOutput:
         prepared = self._prepare(output, packet)
         if prepared is None:
             return
-        copy, sample = prepared
+        frame, sample = prepared
         if output is self._leader and output.is_video:
             sample.starts_segment = self._boundaries.is_segment_start(sample.pts, sample.keyframe)
             if sample.starts_segment:
                 self._boundary_times.append(sample.pts)
             self._leader_progress = max(self._leader_progress, sample.dts)
         if not output.is_video and output is not self._leader and not output.started:
-            self._hold_early_audio(output, copy, sample)
+            self._hold_early_audio(output, frame, sample)
         else:
-            output.feed(copy, sample)
+            output.feed(frame, sample)
             if output is self._leader and self._early_audio:
                 self._release_early_audio()
         self._publish()
 
-    def _prepare(self, output: TrackOutput, packet: av.Packet) -> tuple[av.Packet, Sample] | None:
-        """The packager's own copy of the packet on the shared timeline, or None to drop it
+    def _prepare(self, output: TrackOutput, packet: av.Packet) -> tuple[Frame, Sample] | None:
+        """The packager's own record of the packet on the shared timeline, or None to drop it
         (empty, no timestamps, dts not increasing, or video before the track's first keyframe)."""
         if packet.size == 0:
             return None
@@ -170,19 +168,15 @@ class LiveOutput:
             if not sample.keyframe:
                 return None
             output.started = True
-        return self._copy(packet, output, pts - shift, dts - shift, time_base), sample
+        return self._frame(packet, output, pts - shift, dts - shift, (numerator, denominator)), sample
 
-    def _copy(self, packet: av.Packet, output: TrackOutput, pts: int, dts: int, time_base: Fraction) -> av.Packet:
-        copy = av.Packet(packet)  # shares the caller's buffer through the buffer protocol
-        copy.pts = pts
-        copy.dts = dts
-        copy.time_base = time_base
-        copy.is_keyframe = packet.is_keyframe
+    def _frame(self, packet: av.Packet, output: TrackOutput, pts: int, dts: int, time_base: tuple[int, int]) -> Frame:
+        """The bytes (a copy: the caller keeps its packet) with shifted timestamps; a missing
+        duration is the previous dts step."""
         if output.last_dts is not None and dts > output.last_dts:
             output.last_duration = dts - output.last_dts
         output.last_dts = dts
-        copy.duration = packet.duration or output.last_duration
-        return copy
+        return Frame(bytes(packet), pts, dts, packet.duration or output.last_duration, time_base, packet.is_keyframe)
 
     def _shift(self, numerator: int, denominator: int) -> int:
         """The origin in ticks of that time base. Cached per time base: Fraction arithmetic on
@@ -203,15 +197,15 @@ class LiveOutput:
             self._continue_from = None
         self._anchor = (float(pts - self._origin), self._clock())
 
-    def _hold_early_audio(self, output: TrackOutput, copy: av.Packet, sample: Sample) -> None:
+    def _hold_early_audio(self, output: TrackOutput, frame: Frame, sample: Sample) -> None:
         """Audio before the first video boundary waits: it is dropped if it ends up earlier."""
         if self._boundary_times:
             if sample.pts < self._boundary_times[0] - BOUNDARY_TOLERANCE:
                 return
             output.started = True
-            output.feed(copy, sample)
+            output.feed(frame, sample)
             return
-        self._early_audio.append((copy, sample))
+        self._early_audio.append((frame, sample))
         if len(self._early_audio) > MAX_EARLY_AUDIO:
             self._early_audio.popleft()
 
@@ -220,8 +214,8 @@ class LiveOutput:
             return
         audio = next(t for t in self._tracks.values() if not t.is_video)
         while self._early_audio:
-            copy, sample = self._early_audio.popleft()
-            self._hold_early_audio(audio, copy, sample)
+            frame, sample = self._early_audio.popleft()
+            self._hold_early_audio(audio, frame, sample)
 
     # -- segment decisions and publishing ----------------------------------------------
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 
 from packager.atomic import write_new
-from packager.cmaf import StreamTemplate, TrackFragmenter
+from packager.cmaf import Frame, StreamTemplate, TrackFragmenter
 from packager.hls import target_duration
 from packager.isobmff import TrackInfo
 from packager.moof import Fragment, build_fragment
@@ -97,13 +97,13 @@ class TrackOutput:
     def is_video(self) -> bool:
         return self.kind == "video"
 
-    def feed(self, packet: av.Packet, sample: Sample) -> None:
+    def feed(self, frame: Frame, sample: Sample) -> None:
         """Record the sample, then fragment: the previous frame's fragment comes back during the call."""
         if self.fragmenter is None:
             self.fragmenter = TrackFragmenter(self.stream_template, self._take_init, self.fragments.append)
         self.samples.append(sample)
         try:
-            self.fragmenter.mux(packet)
+            self.fragmenter.mux(frame)
         except Exception:
             self.samples.pop()  # keep samples and fragments paired one to one
             raise

@@ -7,7 +7,7 @@ import struct
 import av
 import pytest
 
-from packager.cmaf import BoxSplitter, StreamTemplate, TrackFragmenter, adts_audio_specific_config
+from packager.cmaf import BoxSplitter, Frame, StreamTemplate, TrackFragmenter, adts_audio_specific_config
 from packager.isobmff import BoxError, iter_boxes, parse_init, read_box_header
 from packager.moof import build_fragment, parse_fragment
 
@@ -23,7 +23,9 @@ def fragmented(clip_1s_gop):
                                      lambda fragment: fragments.append(build_fragment(len(fragments) + 1, [fragment])))
         for packet in source.demux(stream):
             if packet.size:
-                fragmenter.mux(packet)
+                time_base = (packet.time_base.numerator, packet.time_base.denominator)
+                fragmenter.mux(Frame(bytes(packet), packet.pts, packet.dts, packet.duration, time_base,
+                                     packet.is_keyframe))
         fragmenter.close()
     return inits[0], fragments
 
