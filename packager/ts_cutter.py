@@ -18,6 +18,7 @@ from packager.ts_packet import (
     SYNC_BYTE,
     TS_PACKET_SIZE,
     TsPacket,
+    pes_start_fields,
     pmt_pids_from_pat,
     pts_delta,
 )
@@ -159,19 +160,25 @@ class TsCutter:
                 if pid == self._lead_pid:
                     self._tables_offset = None
             return
+        if raw[0] == SYNC_BYTE and pid != PAT_PID and pid not in self._pmt_pids:
+            # A PES start (one per frame): its random-access flag and PTS, no TsPacket.
+            if self._last_tables:
+                random_access, pts = pes_start_fields(raw)
+                self._take_pes_start(pid, random_access, pts, raw)
+            return  # before the first PAT: dropped, like FFmpeg's opening SDT
         packet = TsPacket.parse(raw)
         if not self._last_tables and packet.pid != PAT_PID:
             return  # FFmpeg opens with an SDT; the first segment should open with the PAT too
-        if packet.pid == PAT_PID or packet.pid in self._pmt_pids:
-            self._take_table(packet, raw)
-            return
-        if packet.pes_pts is not None:
-            self._any_span.add(packet.pes_pts)
-        if packet.pid == self._lead_pid:
-            if packet.random_access and packet.pes_pts is not None:
-                self._consider_cut(packet.pes_pts)
-            if packet.pes_pts is not None:
-                self._lead_span.add(packet.pes_pts)
+        self._take_table(packet, raw)
+
+    def _take_pes_start(self, pid: int, random_access: bool, pts: int | None, raw: bytes) -> None:
+        if pts is not None:
+            self._any_span.add(pts)
+        if pid == self._lead_pid:
+            if random_access and pts is not None:
+                self._consider_cut(pts)
+            if pts is not None:
+                self._lead_span.add(pts)
             self._tables_offset = None
         self._segment += raw
 
