@@ -10,8 +10,8 @@ SegmentBoundaries` is shared with the MPEG-TS segmenter. Files under `PackagerCo
     <rendition>/index.m3u8          LL-HLS media playlist; the audio track is "audio"
 
 Modules, by concept: `boundaries` (where segments start), `isobmff` (box headers, init
-segment, codec strings), `moof` (fragment timing, merging frames into one fragment),
-`cmaf` (PyAV mp4 muxer per track, its output split into boxes), `window` (segment/part
+segment, codec strings), `moof` (a part's frames written as one fragment, and read back),
+`cmaf` (frames to fragments; the init segment from PyAV's mp4 muxer), `window` (segment/part
 bookkeeping and deletion), `hls` and `dash` (playlist / MPD text, pure), `manifests` (their
 inputs from the tracks' state), `track` (one track's files), `live` (orchestration),
 `atomic` (atomic writes). Nothing here imports `server`, `ingest`, `transcode` or the DB.

@@ -1,40 +1,49 @@
-"""CMAF fragments from PyAV's `mp4` muxer: one muxer per track, its output split into boxes.
+"""CMAF fragments built straight from the packets; PyAV's `mp4` muxer only writes the init segment.
 
-The muxer writes to a write-only Python object (`BoxSplitter`), so it never seeks and streams
-fragments as it cuts them: `ftyp`+`moov` is the init segment, each `moof`+`mdat` pair is one
-fragment, the trailing `mfra` is dropped.
+Why not mux every frame: the muxer's own `frag_duration` cutting can only cut at the first frame
+*past* the duration and restarts at every keyframe (parts above the part target, 1-frame slivers
+before mid-segment keyframes), and muxing each frame with `frag_every_frame` and parsing the
+result back cost more CPU than the rest of the packager. So the packager groups frames into
+parts itself and writes the boxes: a `Fragment` per frame here (its timing in the track's
+timescale and its sample bytes), joined into one moof+mdat per part by `moof.build_fragment`.
+A frame's fragment comes out when the next frame arrives, with its exact duration (the next
+dts − its dts), the last one on `close` with its packet's duration.
 
-One fragment per frame (`frag_every_frame`): the muxer's own `frag_duration` cutting can only
-cut at the first frame *past* the duration and restarts at every keyframe, which gives parts
-longer than the part target or 1-frame slivers before mid-segment keyframes. With a fragment
-per frame, the packager groups frames into parts itself (exact part durations, parts never
-above the target, segment cuts exactly where it decides). A frame's fragment comes out when
-the next frame is muxed, with its exact duration (the next dts − its dts).
+The init segment (ftyp+moov with avcC/esds, the timescale) still comes from the muxer: the
+first packet is muxed into a throwaway `mp4` muxer, which is closed at once; the ftyp+moov it
+writes (`delay_moov`: built with the first packet, so a template without extradata, an
+encoder's H.264 with in-band SPS/PPS, still gets a real avcC) is kept, its fragment dropped.
 
-`delay_moov`: the init segment (ftyp+moov) is written with the first fragment instead of at
-open, so a template without extradata (an encoder's stream without global header, H.264 with
-in-band SPS/PPS) still gets a real avcC built from the first keyframe.
+Sample bytes: MP4 wants length-prefixed NAL units and raw AAC frames. H.264/HEVC from FLV is
+length-prefixed already; from MPEG-TS or an encoder without global header it is Annex B and is
+converted here (4-byte lengths, as the muxer's avcC says). ADTS headers are stripped and their
+AudioSpecificConfig goes into the esds.
 
-Timestamps: the mp4 muxer rebases each track so its first sample starts at 0 — fatal for A/V
-sync when every track has its own muxer. `frag_discont` makes it keep the input timeline
-instead; in that mode it anchors the *decode* timeline on the first packet's pts, so a video
-track whose first packet has pts > dts (B-frames) comes out shifted by that difference.
-`TrackFragmenter` subtracts that difference from its input so the output presentation
-timestamps equal the input ones (tested by decoding the output).
+Timestamps: samples keep the input timeline (tfdt = dts, rescaled to the track timescale as
+the muxer rounds them), so separate tracks stay in sync. Composition offsets are the muxer's
+CMAF ones (signed, version-1 trun): pts − dts minus the first sample's pts − dts, so the first
+frame presents at its decode time, which is what the muxer's moov (no edit list) announces.
+The init's muxer sees the first packet shifted by that difference (with `frag_discont` it
+anchors its decode timeline on the first pts), so its moov is the one it writes for a stream.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from fractions import Fraction
+from typing import Callable, NamedTuple
 
 import av
 
 from packager.isobmff import BoxError, TrackInfo, parse_init, read_box_header
-from packager.moof import Fragment, parse_fragment
+from packager.moof import SAMPLE_DEPENDS_ON_NONE, SAMPLE_DEPENDS_ON_OTHERS, SAMPLE_IS_NON_SYNC, Fragment, Sample
 
 MOVFLAGS = "frag_every_frame+empty_moov+delay_moov+default_base_moof+cmaf+frag_discont"
 VIDEO_TIMESCALE = 90000
-MAX_INTERLEAVE_DELTA_US = 100_000
+SYNC_FLAGS = SAMPLE_DEPENDS_ON_NONE
+NON_SYNC_FLAGS = SAMPLE_DEPENDS_ON_OTHERS | SAMPLE_IS_NON_SYNC
+START_CODE = b"\x00\x00\x01"
+LENGTH_PREFIXED_CODECS = ("h264", "hevc")
+TRACK_ID = 1  # the muxer's single track, as its moov numbers it
 
 
 class BoxSplitter:
@@ -116,6 +125,8 @@ class StreamTemplate:
         self.time_base = template.time_base
         context = template.codec_context
         self.codec_name = context.name
+        self.codec_id = context.codec.canonical_name  # "h264" also for a libx264 template
+        self.extradata = bytes(context.extradata or b"")
         self.width = getattr(context, "width", None)
         self.height = getattr(context, "height", None)
         self.frame_rate = getattr(template, "average_rate", None)
@@ -124,12 +135,23 @@ class StreamTemplate:
         self.channels = getattr(layout, "nb_channels", None) or getattr(context, "channels", None)
 
 
-class TrackFragmenter:
-    """One track through one `mp4` muxer: packets in, init segment and fragments out.
+class Frame(NamedTuple):
+    """A packet as the fragmenter takes it: its bytes, and its timing in `time_base` ticks.
 
-    The muxer is opened on the first packet: the timestamp compensation comes from its
-    pts − dts.
+    Plain values rather than an av.Packet: a Packet copy, and a Fraction for every time_base
+    read, cost more than the fragmenting itself.
     """
+
+    data: bytes
+    pts: int
+    dts: int
+    duration: int
+    time_base: tuple[int, int]  # (numerator, denominator)
+    keyframe: bool
+
+
+class TrackFragmenter:
+    """One track: packets in (decode order), its init segment and one `Fragment` per frame out."""
 
     def __init__(
         self,
@@ -140,62 +162,109 @@ class TrackFragmenter:
         self._template = template
         self._on_init = on_init
         self._on_fragment = on_fragment
-        self._container: av.container.OutputContainer | None = None
-        self._stream: av.stream.Stream | None = None
-        self._splitter = BoxSplitter(self._take_init, self._take_fragment)
         self._info: TrackInfo | None = None
-        self._compensation = 0  # in the input packets' time base ticks
         self._strip_adts = False
+        self._annex_b = False
+        self._scale: tuple[int, int] | None = None  # (numerator, denominator): input ticks → timescale
+        self._time_base = None
+        self._held: tuple[int, int, int, bytes] | None = None  # (dts, composition offset, flags, bytes)
+        self._first_offset: int | None = None  # pts − dts of the first sample, in the timescale
+        self._last_duration = 0
         self.is_video = template.type == "video"
 
-    def mux(self, packet: av.Packet) -> None:
-        """Mux a packet this fragmenter owns (the caller hands over a private copy)."""
-        if self._container is None:
-            self._open(packet)
+    def mux(self, frame: Frame) -> None:
+        """Take a frame (decode order); hand on the previous frame's fragment."""
+        if self._info is None:
+            self._open(frame)
+        if frame.time_base != self._time_base:
+            self._time_base = frame.time_base
+            self._scale = (frame.time_base[0] * self._info.timescale, frame.time_base[1])
+        numerator, denominator = self._scale
+        dts = _rescale(frame.dts, numerator, denominator)
+        pts = _rescale(frame.pts, numerator, denominator)
+        data = frame.data
         if self._strip_adts:
-            packet = _without_adts_header(packet)
-        if self._compensation:
-            packet.pts = None if packet.pts is None else packet.pts - self._compensation
-            packet.dts = None if packet.dts is None else packet.dts - self._compensation
-        packet.stream = self._stream
-        self._container.mux(packet)
+            data = without_adts_header(data)
+        elif self._annex_b:
+            data = annex_b_to_length_prefixed(data)
+        flags = SYNC_FLAGS if frame.keyframe or not self.is_video else NON_SYNC_FLAGS
+        if self._first_offset is None:
+            self._first_offset = pts - dts
+        if self._held is not None:
+            self._emit(dts - self._held[0])
+        self._last_duration = _rescale(frame.duration, numerator, denominator) if frame.duration else self._last_duration
+        self._held = (dts, pts - dts - self._first_offset, flags, data)
 
     def close(self) -> None:
-        """Flush the last fragment (its last sample's duration is the packet's duration)."""
-        if self._container is not None:
-            self._container.close()
-            self._container = None
+        """Hand on the last fragment (its duration is its packet's)."""
+        if self._held is not None:
+            self._emit(self._last_duration)
 
     @property
     def info(self) -> TrackInfo | None:
         return self._info
 
-    def _open(self, first: av.Packet) -> None:
-        options = {
-            "movflags": MOVFLAGS,
-            "max_interleave_delta": str(MAX_INTERLEAVE_DELTA_US),
-        }
+    def _emit(self, duration: int) -> None:
+        dts, offset, flags, data = self._held
+        self._held = None
+        self._on_fragment(Fragment(TRACK_ID, dts, [Sample(duration, len(data), flags, offset)], data))
+
+    def _open(self, first: Frame) -> None:
+        """Write the init segment with a throwaway muxer fed the first packet."""
+        options = {"movflags": MOVFLAGS}
+        compensation = 0
         if self.is_video:
             options["video_track_timescale"] = str(VIDEO_TIMESCALE)
-            if first.pts is not None and first.dts is not None and first.pts > first.dts:
-                self._compensation = first.pts - first.dts
-        self._container = av.open(self._splitter, mode="w", format="mp4", options=options)
-        self._stream = self._container.add_stream_from_template(self._template.stream)
-        config = adts_audio_specific_config(bytes(first)) if self._template.codec_name == "aac" else None
+            if first.pts > first.dts:
+                compensation = first.pts - first.dts
+        inits: list[bytes] = []
+        container = av.open(BoxSplitter(inits.append, lambda fragment: None), mode="w", format="mp4", options=options)
+        stream = container.add_stream_from_template(self._template.stream)
+        config = adts_audio_specific_config(first.data) if self._template.codec_name == "aac" else None
         if config is not None:
             # AAC from MPEG-TS comes with ADTS headers; MP4 wants raw frames + the config in esds
             # (the header is written before any packet, so the muxer's own filter is too late).
             self._strip_adts = True
-            self._stream.codec_context.extradata = config
+            stream.codec_context.extradata = config
+        self._annex_b = self._template.codec_id in LENGTH_PREFIXED_CODECS and self._template.extradata[:1] != b"\x01"
+        packet = av.Packet(without_adts_header(first.data) if self._strip_adts else first.data)
+        packet.dts = first.dts - compensation
+        packet.pts = first.pts - compensation
+        packet.duration, packet.is_keyframe = first.duration, first.keyframe
+        packet.time_base = Fraction(*first.time_base)
+        packet.stream = stream
+        container.mux(packet)
+        container.close()
+        if not inits:
+            raise BoxError("the mp4 muxer wrote no init segment")
+        self._info = parse_init(inits[0])
+        self._on_init(inits[0], self._info)
 
-    def _take_init(self, data: bytes) -> None:
-        self._info = parse_init(data)
-        self._on_init(data, self._info)
 
-    def _take_fragment(self, data: bytes) -> None:
-        assert self._info is not None, "fragment before init"
-        self._on_fragment(parse_fragment(data, self._info.default_sample_duration, self._info.default_sample_flags))
+def _rescale(value: int, numerator: int, denominator: int) -> int:
+    """value × numerator / denominator rounded to nearest, halves away from zero (av_rescale)."""
+    product = value * numerator
+    if product >= 0:
+        return (2 * product + denominator) // (2 * denominator)
+    return -((denominator - 2 * product) // (2 * denominator))
 
+
+def annex_b_to_length_prefixed(data: bytes) -> bytes:
+    """Annex B (start codes) to 4-byte length-prefixed NAL units; other data comes back as is."""
+    position = data.find(START_CODE)
+    if position < 0 or data[:position].strip(b"\x00"):
+        return data
+    units = []
+    position += len(START_CODE)
+    while True:
+        following = data.find(START_CODE, position)
+        end = len(data) if following < 0 else following
+        unit = data[position:end].rstrip(b"\x00") if following >= 0 else data[position:end]
+        if unit:
+            units.append(len(unit).to_bytes(4, "big") + unit)
+        if following < 0:
+            return b"".join(units)
+        position = following + len(START_CODE)
 
 
 def adts_audio_specific_config(frame: bytes) -> bytes | None:
@@ -209,13 +278,8 @@ def adts_audio_specific_config(frame: bytes) -> bytes | None:
     return value.to_bytes(2, "big")
 
 
-def _without_adts_header(packet: av.Packet) -> av.Packet:
-    data = bytes(packet)
+def without_adts_header(data: bytes) -> bytes:
+    """The raw AAC frame of an ADTS frame (7-byte header, 9 with CRC); other data as is."""
     if len(data) < 7 or data[0] != 0xFF or data[1] & 0xF6 != 0xF0:
-        return packet
-    header = 7 if data[1] & 0x01 else 9
-    stripped = av.Packet(data[header:])
-    stripped.pts, stripped.dts, stripped.duration = packet.pts, packet.dts, packet.duration
-    stripped.time_base = packet.time_base
-    stripped.is_keyframe = packet.is_keyframe
-    return stripped
+        return data
+    return data[7 if data[1] & 0x01 else 9 :]

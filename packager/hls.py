@@ -12,9 +12,10 @@ import math
 import posixpath
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Sequence
 
-from packager.window import Segment
+from packager.window import Part, Segment
 
 HLS_VERSION = 9
 PART_HOLD_BACK_PARTS = 3
@@ -77,15 +78,9 @@ def media_playlist(
             lines.append(f'#EXT-X-MAP:URI="{_uri(current_map, playlist_dir)}"')
         lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{program_date_time(segment.wall_clock)}")
         if not ended and (segment.msn >= parts_from_msn or not segment.complete):
-            for part in segment.parts:
-                independent = ",INDEPENDENT=YES" if part.independent else ""
-                lines.append(
-                    f'#EXT-X-PART:DURATION={_decimal(part.duration)},'
-                    f'URI="{_uri(part.path, playlist_dir)}"{independent}'
-                )
+            lines.extend(_part_line(part, playlist_dir) for part in segment.parts)
         if segment.complete:
-            lines.append(f"#EXTINF:{_decimal(segment.duration)},")
-            lines.append(_uri(segment.path, playlist_dir))
+            lines.append(_segment_lines(segment, playlist_dir))
     if ended:
         lines.append("#EXT-X-ENDLIST")
     else:
@@ -144,6 +139,26 @@ def master_playlist(variants: Sequence[Variant], audio: AudioRendition | None) -
     return "\n".join(lines) + "\n"
 
 
+def _part_line(part: Part, playlist_dir: str) -> str:
+    """The part's EXT-X-PART line, formatted once (a playlist is rendered for every part)."""
+    memo = part.hls_line
+    if memo is None or memo[0] != playlist_dir:
+        independent = ",INDEPENDENT=YES" if part.independent else ""
+        line = f'#EXT-X-PART:DURATION={_decimal(part.duration)},URI="{_uri(part.path, playlist_dir)}"{independent}'
+        memo = part.hls_line = (playlist_dir, line)
+    return memo[1]
+
+
+def _segment_lines(segment: Segment, playlist_dir: str) -> str:
+    """A complete segment's EXTINF and URI lines, formatted once."""
+    memo = segment.hls_lines
+    if memo is None or memo[0] != playlist_dir:
+        lines = f"#EXTINF:{_decimal(segment.duration)},\n{_uri(segment.path, playlist_dir)}"
+        memo = segment.hls_lines = (playlist_dir, lines)
+    return memo[1]
+
+
+@lru_cache(maxsize=1024)
 def program_date_time(posix_seconds: float) -> str:
     moment = datetime.fromtimestamp(posix_seconds, timezone.utc)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

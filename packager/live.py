@@ -31,6 +31,7 @@ import av
 from packager import manifests
 from packager.atomic import remove_quietly, write_atomic
 from packager.boundaries import SegmentBoundaries
+from packager.cmaf import Frame
 from packager.moof import Fragment
 from packager.track import AudioTrackId, Sample, TrackId, TrackOutput, VideoTrackId
 
@@ -75,10 +76,11 @@ class LiveOutput:
         self._leader_progress = float("-inf")
         self._leader_done = False
         self._origin: Fraction | None = None
+        self._shifts: dict[tuple[int, int], int] = {}  # time base → origin in its ticks
         self._anchor: tuple[float, float] | None = None  # (media seconds, wall clock)
         self._stream_start: float | None = None
         self._availability_start: float | None = None
-        self._early_audio: deque[tuple[av.Packet, Sample]] = deque()
+        self._early_audio: deque[tuple[Frame, Sample]] = deque()
         self._master_text: str | None = None
         self._master_final = False
         self._closed = False
@@ -118,11 +120,8 @@ class LiveOutput:
     def mux(self, track: TrackId, packet: av.Packet) -> None:
         """Package one encoded packet of `track` (decode order; pts/dts in packet.time_base).
 
-        The caller's packet is left untouched: PyAV 18's `OutputContainer.mux()` rescales
-        the packet's pts/dts/duration in place to the output stream's time base, sets its
-        stream index, and may keep the Packet object queued (extradata buffering). So the
-        packager muxes a new Packet that references the same data buffer (no byte copy) with
-        its own timestamps; the caller may mux its packet elsewhere afterwards.
+        The caller's packet is left untouched: the packager keeps a `Frame` (the bytes and
+        its own shifted timestamps), so the caller may mux its packet elsewhere afterwards.
         """
         if self._closed:
             raise RuntimeError("LiveOutput is closed")
@@ -130,22 +129,22 @@ class LiveOutput:
         prepared = self._prepare(output, packet)
         if prepared is None:
             return
-        copy, sample = prepared
+        frame, sample = prepared
         if output is self._leader and output.is_video:
             sample.starts_segment = self._boundaries.is_segment_start(sample.pts, sample.keyframe)
             if sample.starts_segment:
                 self._boundary_times.append(sample.pts)
             self._leader_progress = max(self._leader_progress, sample.dts)
         if not output.is_video and output is not self._leader and not output.started:
-            self._hold_early_audio(output, copy, sample)
+            self._hold_early_audio(output, frame, sample)
         else:
-            output.feed(copy, sample)
+            output.feed(frame, sample)
             if output is self._leader and self._early_audio:
                 self._release_early_audio()
         self._publish()
 
-    def _prepare(self, output: TrackOutput, packet: av.Packet) -> tuple[av.Packet, Sample] | None:
-        """The packager's own copy of the packet on the shared timeline, or None to drop it
+    def _prepare(self, output: TrackOutput, packet: av.Packet) -> tuple[Frame, Sample] | None:
+        """The packager's own record of the packet on the shared timeline, or None to drop it
         (empty, no timestamps, dts not increasing, or video before the track's first keyframe)."""
         if packet.size == 0:
             return None
@@ -156,8 +155,10 @@ class LiveOutput:
         time_base = packet.time_base or output.stream_template.time_base
         if self._origin is None or self._continue_from is not None:
             self._set_origin(Fraction(dts) * time_base, Fraction(pts) * time_base)
-        shift = round(self._origin / time_base)
-        sample = Sample(float((pts - shift) * time_base), float((dts - shift) * time_base), packet.is_keyframe)
+        numerator, denominator = time_base.numerator, time_base.denominator
+        shift = self._shift(numerator, denominator)
+        sample = Sample((pts - shift) * numerator / denominator, (dts - shift) * numerator / denominator,
+                        packet.is_keyframe)
         if sample.dts < 0:
             return None
         if output.last_dts is not None and dts - shift <= output.last_dts:
@@ -167,21 +168,28 @@ class LiveOutput:
             if not sample.keyframe:
                 return None
             output.started = True
-        return self._copy(packet, output, pts - shift, dts - shift, time_base), sample
+        return self._frame(packet, output, pts - shift, dts - shift, (numerator, denominator)), sample
 
-    def _copy(self, packet: av.Packet, output: TrackOutput, pts: int, dts: int, time_base: Fraction) -> av.Packet:
-        copy = av.Packet(packet)  # shares the caller's buffer through the buffer protocol
-        copy.pts = pts
-        copy.dts = dts
-        copy.time_base = time_base
-        copy.is_keyframe = packet.is_keyframe
+    def _frame(self, packet: av.Packet, output: TrackOutput, pts: int, dts: int, time_base: tuple[int, int]) -> Frame:
+        """The bytes (a copy: the caller keeps its packet) with shifted timestamps; a missing
+        duration is the previous dts step."""
         if output.last_dts is not None and dts > output.last_dts:
             output.last_duration = dts - output.last_dts
         output.last_dts = dts
-        copy.duration = packet.duration or output.last_duration
-        return copy
+        return Frame(bytes(packet), pts, dts, packet.duration or output.last_duration, time_base, packet.is_keyframe)
+
+    def _shift(self, numerator: int, denominator: int) -> int:
+        """The origin in ticks of that time base. Cached per time base: Fraction arithmetic on
+        every packet was a measurable share of the packager's CPU. (Integer products divided
+        once give the same correctly rounded seconds as float(Fraction).)"""
+        key = (numerator, denominator)
+        shift = self._shifts.get(key)
+        if shift is None:
+            shift = self._shifts[key] = round(self._origin * denominator / numerator)
+        return shift
 
     def _set_origin(self, dts: Fraction, pts: Fraction) -> None:
+        self._shifts.clear()
         if self._continue_from is None:
             self._origin = dts - ORIGIN_MARGIN
         else:  # after a discontinuity: continue the timeline where it stopped
@@ -189,15 +197,15 @@ class LiveOutput:
             self._continue_from = None
         self._anchor = (float(pts - self._origin), self._clock())
 
-    def _hold_early_audio(self, output: TrackOutput, copy: av.Packet, sample: Sample) -> None:
+    def _hold_early_audio(self, output: TrackOutput, frame: Frame, sample: Sample) -> None:
         """Audio before the first video boundary waits: it is dropped if it ends up earlier."""
         if self._boundary_times:
             if sample.pts < self._boundary_times[0] - BOUNDARY_TOLERANCE:
                 return
             output.started = True
-            output.feed(copy, sample)
+            output.feed(frame, sample)
             return
-        self._early_audio.append((copy, sample))
+        self._early_audio.append((frame, sample))
         if len(self._early_audio) > MAX_EARLY_AUDIO:
             self._early_audio.popleft()
 
@@ -206,8 +214,8 @@ class LiveOutput:
             return
         audio = next(t for t in self._tracks.values() if not t.is_video)
         while self._early_audio:
-            copy, sample = self._early_audio.popleft()
-            self._hold_early_audio(audio, copy, sample)
+            frame, sample = self._early_audio.popleft()
+            self._hold_early_audio(audio, frame, sample)
 
     # -- segment decisions and publishing ----------------------------------------------
 

@@ -25,7 +25,7 @@ def media_playlist(output: TrackOutput, others: Iterable[TrackOutput], part_targ
     for other in others:
         last = other.window.last_part
         if last is not None:
-            uri = posixpath.relpath(f"{other.name}/index.m3u8", output.name)
+            uri = _sibling_playlist_uri(other.name, output.name)
             reports.append(hls.RenditionReport(uri, last.msn, last.index))
     return hls.media_playlist(
         output.window.segments,
@@ -38,6 +38,14 @@ def media_playlist(output: TrackOutput, others: Iterable[TrackOutput], part_targ
         discontinuity_sequence=output.window.discontinuity_sequence,
         rendition_reports=reports,
     )
+
+
+def _sibling_playlist_uri(rendition: str, playlist_dir: str) -> str:
+    """Another rendition's playlist relative to this one's directory (relpath costs a
+    getcwd and more per call; rendition names are single directory names)."""
+    if "/" in rendition or "/" in playlist_dir:
+        return posixpath.relpath(f"{rendition}/index.m3u8", playlist_dir)
+    return f"../{rendition}/index.m3u8"
 
 
 def master_ready(tracks: Iterable[TrackOutput]) -> bool:

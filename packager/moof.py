@@ -1,9 +1,9 @@
-"""CMAF fragments (moof+mdat): read every sample's timing back, and write merged fragments.
+"""CMAF fragments (moof+mdat): write a part's frames as one, and read one back.
 
-The packager never trusts its own bookkeeping for durations: it reads them from the `tfdt`
-and `trun` the muxer wrote, so playlists and the MPD say exactly what the files hold. The
-muxer writes one fragment per frame; `build_fragment` joins a part's frames into a single
-moof+mdat (one CMAF chunk, ~100 bytes of boxes per part instead of per frame).
+`build_fragment` joins a part's frames (one `Fragment` each, from `cmaf.TrackFragmenter`)
+into a single moof+mdat: one CMAF chunk, ~100 bytes of boxes per part instead of per frame.
+Playlist and MPD durations are the sums of the same sample durations the trun carries.
+`parse_fragment` reads any single-traf moof+mdat back (the tests check files with it).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ TRUN_SAMPLE_FLAGS = 0x000400
 TRUN_SAMPLE_COMPOSITION_OFFSET = 0x000800
 
 SAMPLE_IS_NON_SYNC = 0x00010000
+SAMPLE_DEPENDS_ON_OTHERS = 0x01000000  # sample_depends_on = 1
+SAMPLE_DEPENDS_ON_NONE = 0x02000000  # sample_depends_on = 2: an I-frame, or audio
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import av.stream
 
+from packager.atomic import write_new
 from packager.ts_cutter import CutSegment, SegmentStart, TsCutter
 from packager.ts_packet import PTS_CLOCK_HZ, PTS_MODULUS, pts_delta
 from packager.ts_playlist import (
@@ -237,7 +238,7 @@ class TsRendition:
             duration=round(duration, 3),
             discontinuity=cut.start.discontinuity,
         )
-        write_atomically(self._dir / name, cut.data)
+        write_new(self._dir / name, cut.data)  # announced by the event below, never rewritten
         self._on_event({
             "event": "ts_segment",
             "rendition": self._rendition,
@@ -319,7 +320,7 @@ def _pts_90k(packet: av.Packet, stream: av.stream.Stream) -> int:
 def _packet_seconds(packet: av.Packet, stream: av.stream.Stream) -> float:
     time_base = packet.time_base or stream.time_base
     if packet.duration and time_base:
-        return float(packet.duration * Fraction(time_base))
+        return packet.duration * time_base.numerator / time_base.denominator
     return 0.0
 
 

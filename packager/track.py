@@ -12,8 +12,8 @@ from pathlib import Path
 
 import av
 
-from packager.atomic import write_atomic
-from packager.cmaf import StreamTemplate, TrackFragmenter
+from packager.atomic import write_new
+from packager.cmaf import Frame, StreamTemplate, TrackFragmenter
 from packager.hls import target_duration
 from packager.isobmff import TrackInfo
 from packager.moof import Fragment, build_fragment
@@ -38,7 +38,7 @@ TrackId = VideoTrackId | AudioTrackId
 
 @dataclass
 class Sample:
-    """What the packager remembers of a muxed packet until its fragment comes out.
+    """What the packager remembers of a packet until its fragment comes out.
 
     Times are seconds on the packager's media timeline (the source's, shifted to start near
     `ORIGIN_MARGIN`). `starts_segment` is None until decided.
@@ -98,13 +98,13 @@ class TrackOutput:
     def is_video(self) -> bool:
         return self.kind == "video"
 
-    def feed(self, packet: av.Packet, sample: Sample) -> None:
-        """Record the sample, then mux: the muxer may hand back fragments during the call."""
+    def feed(self, frame: Frame, sample: Sample) -> None:
+        """Record the sample, then fragment: the previous frame's fragment comes back during the call."""
         if self.fragmenter is None:
             self.fragmenter = TrackFragmenter(self.stream_template, self._take_init, self.fragments.append)
         self.samples.append(sample)
         try:
-            self.fragmenter.mux(packet)
+            self.fragmenter.mux(frame)
         except Exception:
             self.samples.pop()  # keep samples and fragments paired one to one
             raise
@@ -122,7 +122,7 @@ class TrackOutput:
         self.info = info
         suffix = f"_{self.init_generation}" if self.init_generation else ""
         self.init_path = f"{self.name}/init{suffix}.mp4"
-        write_atomic(self.out_dir / self.init_path, data)
+        write_new(self.out_dir / self.init_path, data)
         self.new_init = True
 
     def open_segment(self, start: int, wall_clock: float) -> Segment:
@@ -139,7 +139,7 @@ class TrackOutput:
 
     def add_to_part(self, fragment: Fragment) -> None:
         """Append one frame's fragment to the part being assembled (independent = it starts
-        with a sync sample, as the muxer flagged it)."""
+        with a sync sample)."""
         assert self.info is not None
         if not self.part_fragments:
             self.part_independent = fragment.first_sample_is_sync
@@ -163,7 +163,7 @@ class TrackOutput:
             ticks=self.part_ticks, timescale=self.info.timescale,
             independent=bool(self.part_independent), size=len(data),
         )
-        write_atomic(self.out_dir / part.path, data)
+        write_new(self.out_dir / part.path, data)
         self.part_fragments = []
         self.part_ticks = 0
         self.segment_data.append(data)
@@ -181,7 +181,7 @@ class TrackOutput:
     def complete_segment(self) -> Segment:
         segment = self.window.complete_current()
         self.segments_completed += 1
-        write_atomic(self.out_dir / segment.path, b"".join(self.segment_data))
+        write_new(self.out_dir / segment.path, b"".join(self.segment_data))
         self.segment_data = []
         if segment.duration > 0:
             self.peak_bandwidth = max(self.peak_bandwidth, round(8 * segment.size / segment.duration))

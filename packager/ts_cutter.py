@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from packager.ts_packet import (
     PAT_PID,
     SYNC_BYTE,
     TS_PACKET_SIZE,
     TsPacket,
+    pes_start_fields,
     pmt_pids_from_pat,
     pts_delta,
 )
@@ -40,6 +42,14 @@ class CutSegment:
 
 # decide(pes_pts, follows_program_tables) -> SegmentStart to cut before this PES, or None
 CutDecision = Callable[[int, bool], SegmentStart | None]
+
+
+@lru_cache(maxsize=8)
+def _marks_table(pmt_pids: frozenset[int]) -> bytes:
+    """A translate table for header byte 1: 1 where the packet may not be a plain PES
+    continuation (payload-unit start, or the PID's top 5 bits those of a table PID)."""
+    high = {pid >> 8 for pid in pmt_pids} | {PAT_PID >> 8}
+    return bytes(1 if value & 0x40 or value & 0x1F in high else 0 for value in range(256))
 
 
 class _PtsSpan:
@@ -84,10 +94,56 @@ class TsCutter:
     def write(self, data: bytes) -> int:
         self._pending += data
         whole = len(self._pending) - len(self._pending) % TS_PACKET_SIZE
-        for offset in range(0, whole, TS_PACKET_SIZE):
-            self._take(bytes(self._pending[offset:offset + TS_PACKET_SIZE]))
-        del self._pending[:whole]
+        if whole:
+            chunk = bytes(self._pending[:whole])
+            del self._pending[:whole]
+            self._take_chunk(chunk)
         return len(data)
+
+    def _take_chunk(self, chunk: bytes) -> None:
+        """Whole packets: runs of PES continuation packets are copied in one slice each.
+
+        Almost every packet continues a PES, and a Python call per packet was most of the
+        cutter's cost. The second header byte of every packet (a strided slice) mapped through
+        `_marks` flags the packets that may matter: payload-unit starts and PIDs whose top bits
+        match a table PID. Only those go through `_take`; the runs between them are appended
+        as they are. A chunk with a bad sync byte anywhere goes packet by packet (and raises).
+        """
+        count = len(chunk) // TS_PACKET_SIZE
+        if chunk[0::TS_PACKET_SIZE].count(SYNC_BYTE) != count:
+            for offset in range(0, len(chunk), TS_PACKET_SIZE):
+                self._take(chunk[offset:offset + TS_PACKET_SIZE])
+            return
+        view = memoryview(chunk)
+        table_pids = self._pmt_pids
+        marks = chunk[1::TS_PACKET_SIZE].translate(self._marks())
+        run_start = 0
+        index = marks.find(1)
+        while index >= 0:
+            offset = index * TS_PACKET_SIZE
+            self._take_run(view, run_start, offset)
+            self._take(chunk[offset:offset + TS_PACKET_SIZE])
+            run_start = offset + TS_PACKET_SIZE
+            if self._pmt_pids is not table_pids:  # a new PAT: other PIDs matter from here on
+                table_pids = self._pmt_pids
+                marks = chunk[1::TS_PACKET_SIZE].translate(self._marks())
+            index = marks.find(1, index + 1)
+        self._take_run(view, run_start, len(chunk))
+
+    def _marks(self) -> bytes:
+        return _marks_table(frozenset(self._pmt_pids))
+
+    def _take_run(self, view: memoryview, start: int, end: int) -> None:
+        """Continuation packets (no payload-unit start, no table PID): what `_take`'s fast
+        path does for each, for all at once."""
+        if start >= end or not self._last_tables:
+            return  # nothing, or before the first PAT (dropped, as in `_take`)
+        if self._tables_offset is not None:
+            for offset in range(start, end, TS_PACKET_SIZE):
+                if ((view[offset + 1] & 0x1F) << 8) | view[offset + 2] == self._lead_pid:
+                    self._tables_offset = None
+                    break
+        self._segment += view[start:end]
 
     def finish(self) -> CutSegment | None:
         """The last segment (everything since the last cut), or None if it holds no PES."""
@@ -104,19 +160,25 @@ class TsCutter:
                 if pid == self._lead_pid:
                     self._tables_offset = None
             return
+        if raw[0] == SYNC_BYTE and pid != PAT_PID and pid not in self._pmt_pids:
+            # A PES start (one per frame): its random-access flag and PTS, no TsPacket.
+            if self._last_tables:
+                random_access, pts = pes_start_fields(raw)
+                self._take_pes_start(pid, random_access, pts, raw)
+            return  # before the first PAT: dropped, like FFmpeg's opening SDT
         packet = TsPacket.parse(raw)
         if not self._last_tables and packet.pid != PAT_PID:
             return  # FFmpeg opens with an SDT; the first segment should open with the PAT too
-        if packet.pid == PAT_PID or packet.pid in self._pmt_pids:
-            self._take_table(packet, raw)
-            return
-        if packet.pes_pts is not None:
-            self._any_span.add(packet.pes_pts)
-        if packet.pid == self._lead_pid:
-            if packet.random_access and packet.pes_pts is not None:
-                self._consider_cut(packet.pes_pts)
-            if packet.pes_pts is not None:
-                self._lead_span.add(packet.pes_pts)
+        self._take_table(packet, raw)
+
+    def _take_pes_start(self, pid: int, random_access: bool, pts: int | None, raw: bytes) -> None:
+        if pts is not None:
+            self._any_span.add(pts)
+        if pid == self._lead_pid:
+            if random_access and pts is not None:
+                self._consider_cut(pts)
+            if pts is not None:
+                self._lead_span.add(pts)
             self._tables_offset = None
         self._segment += raw
 

@@ -61,6 +61,26 @@ class TsPacket:
         )
 
 
+def pes_start_fields(data: bytes) -> tuple[bool, int | None]:
+    """(random_access, PES PTS) of a 188-byte packet that starts a PES, without a TsPacket.
+
+    The cutter asks this of every frame's first packet; building a TsPacket (and slicing its
+    payload) for it was most of the cutter's remaining cost. Same rules as `TsPacket.parse`.
+    """
+    adaptation_control = (data[3] >> 4) & 0x3
+    offset = 4
+    random_access = False
+    if adaptation_control & 0x2:
+        adaptation_length = data[4]
+        offset = 5 + adaptation_length
+        if offset > TS_PACKET_SIZE:
+            raise TsPacketError(f"adaptation field of {adaptation_length} bytes overflows")
+        random_access = adaptation_length > 0 and bool(data[5] & 0x40)
+    if not adaptation_control & 0x1:
+        return random_access, None
+    return random_access, _pes_pts(data[offset:])
+
+
 def pmt_pids_from_pat(pat: TsPacket) -> list[int]:
     """Program map PIDs listed in a single-packet PAT section."""
     payload = pat.payload

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 PART_LISTING_TARGET_DURATIONS = 3
 PART_FILE_GRACE_SEGMENTS = 1
@@ -30,6 +29,9 @@ class Part:
     timescale: int
     independent: bool
     size: int
+    # (playlist dir, EXT-X-PART line): a part's line never changes, and a playlist is
+    # rendered for every new part (see hls.media_playlist)
+    hls_line: tuple[str, str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def duration(self) -> float:
@@ -50,18 +52,34 @@ class Segment:
     parts: list[Part] = field(default_factory=list)
     complete: bool = False
     parts_on_disk: bool = True
+    # (parts counted, their ticks, their bytes): parts are only ever appended, and the sums
+    # are read for every playlist and MPD, so only new parts are added up
+    _sums: tuple[int, int, int] = field(default=(0, 0, 0), init=False, compare=False, repr=False)
+    # (playlist dir, EXTINF + URI lines) once complete (see hls.media_playlist)
+    hls_lines: tuple[str, str] | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def ticks(self) -> int:
-        return sum(part.ticks for part in self.parts)
+        return self._totals()[1]
 
     @property
     def duration(self) -> float:
-        return float(Fraction(self.ticks, self.timescale))
+        return self.ticks / self.timescale  # int / int: the correctly rounded float
 
     @property
     def size(self) -> int:
-        return sum(part.size for part in self.parts)
+        return self._totals()[2]
+
+    def _totals(self) -> tuple[int, int, int]:
+        counted, ticks, size = self._sums
+        if counted != len(self.parts):
+            if counted > len(self.parts):  # not appended to: count again
+                counted, ticks, size = 0, 0, 0
+            for part in self.parts[counted:]:
+                ticks += part.ticks
+                size += part.size
+            self._sums = (len(self.parts), ticks, size)
+        return self._sums
 
 
 class TrackWindow:

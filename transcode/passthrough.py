@@ -29,7 +29,7 @@ class PassthroughJob:
         self.video = video if self.video is not None else None
 
     def on_packet(self, packet: av.Packet) -> None:
-        seconds = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
+        seconds = _pts_seconds(packet)
         if packet.stream.type == "video":
             if self.video is None or packet.stream.index != self.video.index:
                 return
@@ -42,3 +42,11 @@ class PassthroughJob:
 
     def close(self) -> None:
         pass
+
+
+def _pts_seconds(packet: av.Packet) -> float:
+    """pts in seconds (0 without one); int / int, cheaper than float(pts × Fraction), same value."""
+    if packet.pts is None:
+        return 0.0
+    time_base = packet.time_base
+    return packet.pts * time_base.numerator / time_base.denominator

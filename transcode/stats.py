@@ -36,9 +36,10 @@ class StatsJob:
         self.output_seconds: float | None = None
 
     def on_packet(self, packet: av.Packet) -> None:
-        if packet.dts is None or packet.time_base is None:
+        time_base = packet.time_base
+        if packet.dts is None or time_base is None:
             return
-        seconds = float(packet.dts * packet.time_base)
+        seconds = packet.dts * time_base.numerator / time_base.denominator  # = float(dts × time_base)
         if self.media_start is None:
             self.media_start = seconds
         self.media_now = seconds if self.media_now is None else max(self.media_now, seconds)

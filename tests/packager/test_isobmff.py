@@ -7,22 +7,25 @@ import struct
 import av
 import pytest
 
-from packager.cmaf import BoxSplitter, StreamTemplate, TrackFragmenter, adts_audio_specific_config
+from packager.cmaf import BoxSplitter, Frame, StreamTemplate, TrackFragmenter, adts_audio_specific_config
 from packager.isobmff import BoxError, iter_boxes, parse_init, read_box_header
 from packager.moof import build_fragment, parse_fragment
 
 
 @pytest.fixture(scope="module")
 def fragmented(clip_1s_gop):
-    """(init, [fragments]) of the clip's video through a TrackFragmenter."""
+    """(init, [fragments]) of the clip's video through a TrackFragmenter, each fragment
+    written out as its own moof+mdat."""
     inits, fragments = [], []
     with av.open(str(clip_1s_gop)) as source:
         stream = source.streams.video[0]
         fragmenter = TrackFragmenter(StreamTemplate(stream), lambda data, info: inits.append(data),
-                                     lambda fragment: fragments.append(fragment.data))
+                                     lambda fragment: fragments.append(build_fragment(len(fragments) + 1, [fragment])))
         for packet in source.demux(stream):
             if packet.size:
-                fragmenter.mux(packet)
+                time_base = (packet.time_base.numerator, packet.time_base.denominator)
+                fragmenter.mux(Frame(bytes(packet), packet.pts, packet.dts, packet.duration, time_base,
+                                     packet.is_keyframe))
         fragmenter.close()
     return inits[0], fragments
 
@@ -145,3 +148,14 @@ def test_mutated_fragment_sizes_raise_box_errors(fragmented):
     data[mdat.offset : mdat.offset + 4] = struct.pack(">I", 9)  # mdat smaller than its samples
     with pytest.raises(BoxError):
         parse_fragment(bytes(data))
+
+
+def test_annex_b_to_length_prefixed():
+    from packager.cmaf import annex_b_to_length_prefixed
+
+    annex_b = b"\x00\x00\x00\x01\x67\x64\x00" + b"\x00\x00\x01\x68\xeb" + b"\x00\x00\x00\x01\x65\x88\x84\x00"
+    assert annex_b_to_length_prefixed(annex_b) == (
+        b"\x00\x00\x00\x02\x67\x64" + b"\x00\x00\x00\x02\x68\xeb" + b"\x00\x00\x00\x04\x65\x88\x84\x00"
+    )
+    length_prefixed = b"\x00\x00\x00\x02\x65\x88"
+    assert annex_b_to_length_prefixed(length_prefixed) == length_prefixed

@@ -1,0 +1,67 @@
+"""WorkerProcess.feed: audio tags go out with the next video tag, or after a short hold."""
+
+from __future__ import annotations
+
+import asyncio
+
+from server.media.worker_process import AUDIO_HOLD_SECONDS, WorkerProcess
+
+
+class FakeStdin:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+        self.transport = self
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeProcess:
+    returncode = None
+
+    def __init__(self) -> None:
+        self.stdin = FakeStdin()
+
+
+def started_worker() -> WorkerProcess:
+    worker = WorkerProcess(1, {}, lambda event: None)
+    worker.pending = None
+    worker.process = FakeProcess()
+    return worker
+
+
+AUDIO_1, AUDIO_2, VIDEO = b"\x08audio-1", b"\x08audio-2", b"\x09video"
+
+
+def test_audio_rides_with_the_next_video_tag():
+    async def run():
+        worker = started_worker()
+        assert worker.feed(AUDIO_1) and worker.feed(AUDIO_2)
+        assert worker.process.stdin.writes == []
+        assert worker.feed(VIDEO)
+        await asyncio.sleep(2 * AUDIO_HOLD_SECONDS)  # the hold timer was cancelled
+        return worker.process.stdin.writes
+
+    assert asyncio.run(run()) == [AUDIO_1 + AUDIO_2 + VIDEO]
+
+
+def test_audio_without_video_goes_out_after_the_hold_and_before_the_end():
+    async def run():
+        worker = started_worker()
+        worker.feed(AUDIO_1)
+        await asyncio.sleep(2 * AUDIO_HOLD_SECONDS)
+        worker.feed(AUDIO_2)
+        worker.finish()
+        return worker.process.stdin.writes, worker.process.stdin.closed
+
+    assert asyncio.run(run()) == ([AUDIO_1, AUDIO_2], True)
