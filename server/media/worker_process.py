@@ -20,7 +20,6 @@ log = logging.getLogger("headwater.worker")
 
 MAX_PENDING_BYTES = 32 * 1024 * 1024  # a worker this far behind is stuck: restart it
 EVENT_LINE_LIMIT = 8 * 1024 * 1024
-FLV_AUDIO_TAG = 8  # first byte of an FLV audio tag
 AUDIO_HOLD_SECONDS = 0.04
 
 
@@ -57,8 +56,9 @@ class WorkerProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
-    def feed(self, data: bytes) -> bool:
-        """Queue source bytes; False when the worker is gone or hopelessly behind."""
+    def feed(self, data: bytes, *, hold: bool = False) -> bool:
+        """Queue source bytes; False when the worker is gone or hopelessly behind. `hold`
+        (audio) keeps them back until the next bytes without it, or AUDIO_HOLD_SECONDS."""
         if self.pending is not None:
             self.pending.append(data)
             return True
@@ -72,7 +72,7 @@ class WorkerProcess:
                       MAX_PENDING_BYTES >> 20)
             self.process.kill()
             return False
-        if data[0] == FLV_AUDIO_TAG:
+        if hold:
             self.held.append(data)
             if self.hold_timer is None:
                 self.hold_timer = asyncio.get_running_loop().call_later(AUDIO_HOLD_SECONDS, self._write_held)

@@ -32,7 +32,7 @@ class FakeWorker:
         await self.finished.wait()
         return 0
 
-    def feed(self, data: bytes) -> bool:
+    def feed(self, data: bytes, *, hold: bool = False) -> bool:
         self.input += data
         return True
 
