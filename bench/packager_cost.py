@@ -22,25 +22,9 @@ import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.clips import OUT, make_clip  # noqa: E402
 from packager.live import LiveOutput, PackagerConfig  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "out"
-
-
-def make_clip(seconds: int) -> Path:
-    clip = OUT / f"clip_1080p_{seconds}s.flv"
-    if clip.exists():
-        return clip
-    OUT.mkdir(parents=True, exist_ok=True)
-    print(f"encoding {clip.name} once (x264 veryfast, 6 Mbit/s, 2 s GOP)...", flush=True)
-    subprocess.run([
-        "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
-        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "6M", "-maxrate", "6M", "-bufsize", "12M",
-        "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "128k", str(clip),
-    ], check=True)
-    return clip
 
 
 def cpu_self() -> float:

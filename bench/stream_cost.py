@@ -28,7 +28,7 @@ import httpx
 
 from bench.hls_client import follow
 from bench.nginx_rtmp import NginxRtmp
-from bench.packager_cost import make_clip
+from bench.clips import make_clip
 from bench.proctree import TreeCpu
 from tests.support.node import Node
 

@@ -30,26 +30,12 @@ import sys
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.clips import GOP, OUT, make_clip  # noqa: E402
+
 LADDER = [("720p", 1280, 720, 3000), ("480p", 854, 480, 1500), ("360p", 640, 360, 800)]
-GOP = 60  # 2 s at 30 fps
-
-
-def make_clip(seconds: int) -> Path:
-    clip = OUT / f"clip_1080p30_{seconds}s.flv"
-    if clip.exists():
-        return clip
-    OUT.mkdir(parents=True, exist_ok=True)
-    print(f"encoding {clip.name} once (x264 veryfast, 6 Mbit/s, 2 s GOP)...", flush=True)
-    subprocess.run([
-        "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
-        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "6M", "-maxrate", "6M", "-bufsize", "12M",
-        "-g", str(GOP), "-keyint_min", str(GOP), "-sc_threshold", "0", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "128k", str(clip),
-    ], check=True)
-    return clip
 
 
 def cpu_children() -> float:

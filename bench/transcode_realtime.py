@@ -27,7 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.transcode_cost import OUT, make_clip  # noqa: E402
+from bench.clips import OUT, make_clip  # noqa: E402
 from tests.support.node import Node  # noqa: E402
 
 WARMUP = 5  # seconds before sampling: the worker starts, the encoders fill their pipelines

@@ -182,9 +182,9 @@ class ChunkReader:
             if fmt <= 1:
                 if length > self.max_message_length:
                     raise ChunkError(f"message length {length} above the limit {self.max_message_length}")
-                message_length, message_type = length, type_id
+                message_length = length
             else:
-                message_length, message_type = stream.length, stream.type_id
+                message_length = stream.length
             remaining = message_length
         else:
             remaining = stream.length - stream.received

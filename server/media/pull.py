@@ -14,7 +14,6 @@ import logging
 from sqlalchemy import select
 
 from server.db.models import Stream
-from server.delivery.live_state import LiveStream
 from server.media.ladders import ladder_of
 from server.media.worker_process import WorkerProcess
 

@@ -74,7 +74,6 @@ class Supervisor:
         stream_id = int(request.name)
         async with self.sessions() as session:
             stream = await session.get(Stream, stream_id)
-            renditions = await ladder_of(session, stream) if stream is not None else []
         if stream is None:
             raise PublishRejected(f"unknown stream {stream_id}", unknown_stream=True)
         if not hmac.compare_digest(request.query.encode(), stream.token.encode()):

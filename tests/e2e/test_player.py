@@ -7,7 +7,6 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.conftest import wait_for
 from tests.support.browser import chromium_page
 from tests.support.publisher import ffmpeg_publish
 

@@ -10,7 +10,6 @@ answers HTML shows a clear error, and a stream with only dead URLs is deactivate
 from __future__ import annotations
 
 import io
-import time
 
 import av
 import httpx

@@ -1,6 +1,5 @@
 """RTMPS: the same server over TLS, with a self-signed certificate made for the test."""
 
-import asyncio
 import shutil
 import ssl
 import subprocess

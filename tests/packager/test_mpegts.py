@@ -3,7 +3,6 @@ back the way a player would (bytes, PyAV decode of each file, the HLS demuxer on
 from __future__ import annotations
 
 import subprocess
-from fractions import Fraction
 from pathlib import Path
 
 import av
