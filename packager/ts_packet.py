@@ -38,16 +38,7 @@ class TsPacket:
             raise TsPacketError(f"sync byte is {data[0]:#04x}, not {SYNC_BYTE:#04x}")
         pid = ((data[1] & 0x1F) << 8) | data[2]
         payload_unit_start = bool(data[1] & 0x40)
-        adaptation_control = (data[3] >> 4) & 0x3
-        payload_offset = 4
-        random_access = False
-        if adaptation_control & 0x2:
-            adaptation_length = data[4]
-            payload_offset = 5 + adaptation_length
-            if payload_offset > TS_PACKET_SIZE:
-                raise TsPacketError(f"adaptation field of {adaptation_length} bytes overflows")
-            random_access = adaptation_length > 0 and bool(data[5] & 0x40)
-        has_payload = bool(adaptation_control & 0x1)
+        payload_offset, random_access, has_payload = _adaptation(data)
         payload = data[payload_offset:] if has_payload else b""
         pes_pts = _pes_pts(payload) if payload_unit_start and pid != PAT_PID else None
         return cls(
@@ -67,6 +58,15 @@ def pes_start_fields(data: bytes) -> tuple[bool, int | None]:
     The cutter asks this of every frame's first packet; building a TsPacket (and slicing its
     payload) for it was most of the cutter's remaining cost. Same rules as `TsPacket.parse`.
     """
+    offset, random_access, has_payload = _adaptation(data)
+    if not has_payload:
+        return random_access, None
+    return random_access, _pes_pts(data[offset:])
+
+
+def _adaptation(data: bytes) -> tuple[int, bool, bool]:
+    """(payload offset, random_access_indicator, has payload) from a packet's header and
+    adaptation field."""
     adaptation_control = (data[3] >> 4) & 0x3
     offset = 4
     random_access = False
@@ -76,9 +76,7 @@ def pes_start_fields(data: bytes) -> tuple[bool, int | None]:
         if offset > TS_PACKET_SIZE:
             raise TsPacketError(f"adaptation field of {adaptation_length} bytes overflows")
         random_access = adaptation_length > 0 and bool(data[5] & 0x40)
-    if not adaptation_control & 0x1:
-        return random_access, None
-    return random_access, _pes_pts(data[offset:])
+    return offset, random_access, bool(adaptation_control & 0x1)
 
 
 def pmt_pids_from_pat(pat: TsPacket) -> list[int]:
