@@ -20,6 +20,8 @@ from collections.abc import Iterator
 
 import av
 
+from transcode.demuxed import DemuxedSource
+
 HEADER = struct.Struct(">cI")
 START = b"S"
 DATA = b"D"
@@ -144,21 +146,13 @@ class InputReader:
         return self.pipe.read(self.generation, size if size > 0 else READ_SIZE)
 
 
-class PipeSource:
+class PipeSource(DemuxedSource):
     """One input demuxed by PyAV: FLV (RTMP) or MPEG-TS (SRT)."""
 
     def __init__(self, reader: InputReader) -> None:
         self.format = reader.format
         self.container = av.open(reader, mode="r", format=reader.format,
                                  options=DEMUX_OPTIONS[reader.format])
-
-    @property
-    def video(self) -> av.video.stream.VideoStream | None:
-        return next(iter(self.container.streams.video), None)
-
-    @property
-    def audio(self) -> av.audio.stream.AudioStream | None:
-        return next(iter(self.container.streams.audio), None)
 
     @property
     def complete(self) -> bool:
@@ -173,20 +167,13 @@ class PipeSource:
         return audio is None or bool(audio.codec_context.sample_rate)
 
     def packets(self) -> Iterator[av.Packet]:
-        """Packets in arrival order from the first video keyframe on (all, without video);
-        demux flush packets (no data) are skipped."""
-        video, audio = self.video, self.audio
-        video_index = video.index if video is not None else None
-        wanted = {s.index for s in (video, audio) if s is not None}
+        """The source's packets from the first video keyframe on (all of them, without video):
+        a switched-to input may begin mid-GOP."""
+        video = self.video
         started = video is None
-        for packet in self.container.demux():
-            if not packet.size or packet.dts is None:
-                continue
-            index = packet.stream.index
-            if index not in wanted:
-                continue  # e.g. a TS data stream: the packagers have no track for it
+        for packet in super().packets():
             if not started:
-                if index != video_index or not packet.is_keyframe:
+                if packet.stream.index != video.index or not packet.is_keyframe:
                     continue
                 started = True
             yield packet

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import av
 
+from transcode.demuxed import DemuxedSource
+
 log = logging.getLogger("headwater.pull")
 
 FIRST_BACKOFF = 0.5  # seconds after the first failed round
@@ -59,31 +61,15 @@ def describe_error(error: Exception) -> str:
 
 
 @dataclass
-class OpenedSource:
+class OpenedSource(DemuxedSource):
+    """A pull URL opened for demuxing; `packets()` ends on EOF and raises on a timeout."""
+
     url: str
     container: av.container.InputContainer
 
     @property
-    def video(self) -> av.video.stream.VideoStream | None:
-        return next(iter(self.container.streams.video), None)
-
-    @property
-    def audio(self) -> av.audio.stream.AudioStream | None:
-        return next(iter(self.container.streams.audio), None)
-
-    @property
     def source_type(self) -> str:
         return source_type(self.url)
-
-    def packets(self) -> Iterator[av.Packet]:
-        """Packets of the first video and audio streams; ends on EOF, raises on a timeout.
-
-        Other streams are skipped here, not by `demux(streams)`: with a stream list PyAV's
-        demux ends a live HLS input as soon as its buffered segments run out."""
-        wanted = {s.index for s in (self.video, self.audio) if s is not None}
-        for packet in self.container.demux():
-            if packet.stream.index in wanted and packet.size and packet.dts is not None:
-                yield packet
 
     def close(self) -> None:
         try:

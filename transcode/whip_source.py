@@ -14,13 +14,14 @@ import concurrent.futures
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import aioice.ice
 import av
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from transcode.demuxed import DemuxedSource
 from transcode.webrtc_media import TsRemuxer, keep_h264_encoded
 
 log = logging.getLogger("headwater.whip")
@@ -175,24 +176,11 @@ class _FdReader:
         return os.read(self.fd, size if size > 0 else 65536)
 
 
-class TsPipeSource:
+class TsPipeSource(DemuxedSource):
     """The demuxing end of the remuxer's pipe (opened once media flows)."""
 
     def __init__(self, fd: int) -> None:
         self.container = av.open(_FdReader(fd), mode="r", format="mpegts", options=TS_PROBE)
-
-    @property
-    def video(self):
-        return next(iter(self.container.streams.video), None)
-
-    @property
-    def audio(self):
-        return next(iter(self.container.streams.audio), None)
-
-    def packets(self) -> Iterator[av.Packet]:
-        for packet in self.container.demux():
-            if packet.size and packet.dts is not None:
-                yield packet
 
     def close(self) -> None:
         self.container.close()
