@@ -7,7 +7,9 @@ import time
 import httpx
 import pytest
 
+from tests.support.hls import parse_media_playlist
 from tests.support.node import Node
+from tests.support.publisher import ffmpeg_publish
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +49,21 @@ def wait_for(check, timeout: float = 20, interval: float = 0.1, what: str = "con
 def fetch_ok(client: httpx.Client, url: str):
     response = client.get(url)
     return response if response.status_code == 200 else None
+
+
+@pytest.fixture
+def live_stream(media_node, http, new_stream):
+    """A stream with a healthy RTMP publisher that keeps going through each test."""
+    stream = new_stream()
+    publisher = ffmpeg_publish(stream["push_url"], seconds=60)
+    wait_for(lambda: fetch_ok(http, f"/live/{stream['id']}/origin/index.m3u8"), what="playlist")
+    yield stream
+    publisher.kill()
+    publisher.wait()
+
+
+def last_msn(http, stream_id: int) -> int:
+    """The newest complete segment of the stream's origin playlist (-1 before any)."""
+    text = http.get(f"/live/{stream_id}/origin/index.m3u8").text
+    playlist = parse_media_playlist(text)
+    return playlist.segments[-1].msn if playlist.segments else -1

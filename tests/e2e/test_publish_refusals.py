@@ -8,10 +8,8 @@ import socket
 import subprocess
 
 import httpx
-import pytest
 
-from tests.e2e.conftest import fetch_ok, wait_for
-from tests.support.hls import parse_media_playlist
+from tests.e2e.conftest import fetch_ok, last_msn, wait_for
 from tests.support.publisher import ffmpeg_publish
 
 
@@ -24,23 +22,6 @@ def refused(publisher: subprocess.Popen) -> bool:
         return publisher.wait(timeout=20) != 0
     finally:
         publisher.kill()
-
-
-def last_msn(http: httpx.Client, stream_id: int) -> int:
-    text = http.get(f"/live/{stream_id}/origin/index.m3u8").text
-    playlist = parse_media_playlist(text)
-    return playlist.segments[-1].msn if playlist.segments else -1
-
-
-@pytest.fixture
-def live_stream(media_node, http, new_stream):
-    """A stream with a healthy publisher that keeps going through each test."""
-    stream = new_stream()
-    publisher = ffmpeg_publish(stream["push_url"], seconds=60)
-    wait_for(lambda: fetch_ok(http, f"/live/{stream['id']}/origin/index.m3u8"), what="playlist")
-    yield stream
-    publisher.kill()
-    publisher.wait()
 
 
 def test_wrong_token_refused_and_logged_without_the_token(media_node, new_stream):

@@ -9,9 +9,7 @@ import socket
 import subprocess
 import time
 
-import pytest
-
-from tests.e2e.conftest import fetch_ok, wait_for
+from tests.e2e.conftest import fetch_ok, last_msn, wait_for
 from tests.e2e.media_check import newest_segment
 from tests.support.publisher import ffmpeg_publish
 
@@ -44,22 +42,6 @@ def playing(http, stream_id: int, size: tuple[int, int]) -> None:
     wait_for(check, timeout=20, what=f"LL-HLS segments at {size}")
 
 
-@pytest.fixture
-def rtmp_stream(media_node, http, new_stream):
-    """A stream with a healthy RTMP publisher that keeps going through each test."""
-    stream = new_stream()
-    publisher = ffmpeg_publish(stream["push_url"], seconds=60)
-    wait_for(lambda: fetch_ok(http, f"/live/{stream['id']}/origin/index.m3u8"), what="playlist")
-    yield stream
-    publisher.kill()
-    publisher.wait()
-
-
-def last_msn(http, stream_id: int) -> int:
-    playlist, _ = newest_segment(http, stream_id)
-    return playlist.segments[-1].msn if playlist and playlist.segments else -1
-
-
 def test_srt_push_plays_as_ll_hls(media_node, http, new_stream):
     stream = new_stream()
     url = stream["push_url_srt"]
@@ -77,10 +59,10 @@ def test_srt_push_plays_as_ll_hls(media_node, http, new_stream):
     assert stream["token"] not in media_node.log()
 
 
-def test_passphrase_wrong_or_missing_refused_right_one_plays(media_node, http, new_stream, rtmp_stream):
+def test_passphrase_wrong_or_missing_refused_right_one_plays(media_node, http, new_stream, live_stream):
     stream = new_stream(srt_passphrase=PASSPHRASE)
     url = stream["push_url_srt"]
-    before = last_msn(http, rtmp_stream["id"])
+    before = last_msn(http, live_stream["id"])
     wrong = refusal(srt_push(url + "&passphrase=wrong-horse-battery&pbkeylen=16"))
     missing = refusal(srt_push(url))
     assert "passphrase" in wrong.lower() or "password" in wrong.lower(), wrong
@@ -93,7 +75,7 @@ def test_passphrase_wrong_or_missing_refused_right_one_plays(media_node, http, n
     finally:
         publisher.kill()
         publisher.wait()
-    assert last_msn(http, rtmp_stream["id"]) > before, "the RTMP stream stopped meanwhile"
+    assert last_msn(http, live_stream["id"]) > before, "the RTMP stream stopped meanwhile"
 
 
 def test_unknown_or_malformed_streamid_and_wrong_token_refused(media_node, new_stream):
@@ -106,12 +88,12 @@ def test_unknown_or_malformed_streamid_and_wrong_token_refused(media_node, new_s
     assert "f" * 32 not in media_node.log()
 
 
-def test_rtmp_and_srt_on_the_same_slot_second_refused(media_node, http, rtmp_stream):
-    before = last_msn(http, rtmp_stream["id"])
-    url = rtmp_stream["push_url_srt"]
+def test_rtmp_and_srt_on_the_same_slot_second_refused(media_node, http, live_stream):
+    before = last_msn(http, live_stream["id"])
+    url = live_stream["push_url_srt"]
     refusal(srt_push(url, seconds=3))
     wait_for(lambda: "refused (1409)" in media_node.log(), what="conflict logged")
-    wait_for(lambda: last_msn(http, rtmp_stream["id"]) >= before + 2, what="the RTMP publisher to go on")
+    wait_for(lambda: last_msn(http, live_stream["id"]) >= before + 2, what="the RTMP publisher to go on")
 
 
 def test_srt_first_then_rtmp_to_the_same_slot_refused(media_node, http, new_stream):
@@ -128,8 +110,8 @@ def test_srt_first_then_rtmp_to_the_same_slot_refused(media_node, http, new_stre
         publisher.wait()
 
 
-def test_random_datagrams_on_the_srt_port_leave_everything_running(media_node, http, new_stream, rtmp_stream):
-    before = last_msn(http, rtmp_stream["id"])
+def test_random_datagrams_on_the_srt_port_leave_everything_running(media_node, http, new_stream, live_stream):
+    before = last_msn(http, live_stream["id"])
     generator = random.Random(5)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for i in range(3000):
@@ -140,7 +122,7 @@ def test_random_datagrams_on_the_srt_port_leave_everything_running(media_node, h
             sock.sendto(bytes(payload), ("127.0.0.1", media_node.srt_port))
             if i % 100 == 0:
                 time.sleep(0.01)
-    wait_for(lambda: last_msn(http, rtmp_stream["id"]) >= before + 2, what="the RTMP stream to go on")
+    wait_for(lambda: last_msn(http, live_stream["id"]) >= before + 2, what="the RTMP stream to go on")
     assert http.get("/health").status_code == 200
     assert "Traceback" not in media_node.log()
     stream = new_stream()
