@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         default=4.0, ge=1.0, le=10.0,
         description="Seconds of silence from the main publisher before the backup takes over",
     )
+    ingest_read_interval: float = Field(
+        default=0.1, ge=0.0, le=0.5,
+        description="Seconds an RTMP publisher's socket rests between reads: one wake-up per batch of "
+                    "frames instead of per frame (less CPU, at most this much more latency)",
+    )
     srt_latency_ms: int = Field(default=120, ge=20, le=8000, description="SRT receiver latency")
     worker_restart_limit: int = Field(default=5, ge=0)
     pull_open_timeout: float = Field(default=10.0, gt=0, description="Seconds to open a pull URL")

@@ -18,11 +18,12 @@ class RtmpServer:
     def __init__(self, authorize: Authorize, *, ssl_context: ssl.SSLContext | None = None,
                  protocol: str = "rtmp", handshake_timeout: float = SessionLimits.handshake_timeout,
                  idle_timeout: float = SessionLimits.idle_timeout,
-                 max_message_length: int = SessionLimits.max_message_length) -> None:
+                 max_message_length: int = SessionLimits.max_message_length,
+                 read_interval: float = SessionLimits.read_interval) -> None:
         self._authorize = authorize
         self._ssl_context = ssl_context
         self._protocol = protocol
-        self._limits = SessionLimits(handshake_timeout, idle_timeout, max_message_length)
+        self._limits = SessionLimits(handshake_timeout, idle_timeout, max_message_length, read_interval)
         self._server: asyncio.Server | None = None
         self._sessions: set[RtmpSession] = set()
 

@@ -30,14 +30,16 @@ class NodeMedia:
     async def start(self) -> None:
         await self.supervisor.start()
         host = self.settings.http_host
-        rtmp = RtmpServer(self.supervisor.authorize)
+        read_interval = self.settings.ingest_read_interval
+        rtmp = RtmpServer(self.supervisor.authorize, read_interval=read_interval)
         await rtmp.start(host, self.settings.rtmp_port)
         self.listeners.append(rtmp)
         log.info("RTMP ingest on %s:%d", host, rtmp.port)
         if self.settings.rtmps_enabled:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.settings.rtmps_cert_file, self.settings.rtmps_key_file)
-            rtmps = RtmpServer(self.supervisor.authorize, ssl_context=context, protocol="rtmps")
+            rtmps = RtmpServer(self.supervisor.authorize, ssl_context=context, protocol="rtmps",
+                                read_interval=read_interval)
             await rtmps.start(host, self.settings.rtmps_port)
             self.listeners.append(rtmps)
             log.info("RTMPS ingest on %s:%d", host, rtmps.port)

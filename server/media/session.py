@@ -19,7 +19,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from ingest.media import AUDIO, MediaMessage
+from ingest.media import MediaMessage
 from ingest.publish import PublishRejected, PublishRequest
 from server.db.models import Stream
 from server.delivery.live_state import LiveStream
@@ -145,8 +145,7 @@ class StreamSession:
                 self._switch(publisher, data)
         elif publisher is self.active:
             data = publisher.feed.bytes_for(message)
-            audio = isinstance(message, MediaMessage) and message.kind == AUDIO
-            if data and self.worker is not None and not self.worker.feed(data_record(data), hold=audio):
+            if data and self.worker is not None and not self.worker.feed(data_record(data)):
                 self._worker_lost()
         else:
             publisher.feed.observe(message)

@@ -1,11 +1,10 @@
 """One stream worker subprocess as the node sees it: bytes in, events out, logs relayed.
 
-Audio tags ride with the next video tag. Every pipe write wakes the worker, and each wake
-costs it more than the few packets it then handles (measured: a passthrough worker fed in
-32 KB blocks uses ~25 % less CPU than one fed tag by tag). Holding audio back costs no
-latency: the packager publishes audio only once video has passed its time (CMAF), and the
-TS muxer interleaves by timestamp. A stream without video gets its audio at most
-AUDIO_HOLD_SECONDS late.
+Source bytes fed during one turn of the event loop go to the worker in one pipe write. Every
+write wakes the worker, and each wake costs it more than the few packets it then handles
+(measured: a passthrough worker fed in 32 KB blocks uses ~25 % less CPU than one fed tag by
+tag); the RTMP ingest reads in batches (`ingest_read_interval`), so one turn carries several
+frames, audio and video together.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ log = logging.getLogger("headwater.worker")
 
 MAX_PENDING_BYTES = 32 * 1024 * 1024  # a worker this far behind is stuck: restart it
 EVENT_LINE_LIMIT = 8 * 1024 * 1024
-AUDIO_HOLD_SECONDS = 0.04
 
 
 class WorkerProcess:
@@ -31,8 +29,7 @@ class WorkerProcess:
         self.process: asyncio.subprocess.Process | None = None
         self.tasks: list[asyncio.Task] = []
         self.pending: list[bytes] | None = []  # bytes fed before the process exists
-        self.held: list[bytes] = []  # audio tags waiting for the next video tag
-        self.hold_timer: asyncio.TimerHandle | None = None
+        self.queued: list[bytes] = []  # bytes fed during this turn of the event loop
         self.finishing = False
 
     async def start(self) -> None:
@@ -56,9 +53,9 @@ class WorkerProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
-    def feed(self, data: bytes, *, hold: bool = False) -> bool:
-        """Queue source bytes; False when the worker is gone or hopelessly behind. `hold`
-        (audio) keeps them back until the next bytes without it, or AUDIO_HOLD_SECONDS."""
+    def feed(self, data: bytes) -> bool:
+        """Queue source bytes for this turn's write; False when the worker is gone or
+        hopelessly behind."""
         if self.pending is not None:
             self.pending.append(data)
             return True
@@ -72,38 +69,22 @@ class WorkerProcess:
                       MAX_PENDING_BYTES >> 20)
             self.process.kill()
             return False
-        if hold:
-            self.held.append(data)
-            if self.hold_timer is None:
-                self.hold_timer = asyncio.get_running_loop().call_later(AUDIO_HOLD_SECONDS, self._write_held)
-            return True
-        if self.held:
-            data = b"".join([*self.held, data])
-            self._drop_held()
-        stdin.write(data)
+        if not self.queued:
+            asyncio.get_running_loop().call_soon(self._write_queued)
+        self.queued.append(data)
         return True
 
-    def _write_held(self) -> None:
-        """Audio that no video tag followed in time (a stream without video)."""
-        self.hold_timer = None
+    def _write_queued(self) -> None:
+        queued, self.queued = self.queued, []
         stdin = self.process.stdin if self.process else None
-        if self.held and stdin is not None and not stdin.is_closing() and self.running:
-            stdin.write(b"".join(self.held))
-        self.held = []
-
-    def _drop_held(self) -> None:
-        self.held = []
-        if self.hold_timer is not None:
-            self.hold_timer.cancel()
-            self.hold_timer = None
+        if queued and stdin is not None and not stdin.is_closing() and self.running:
+            stdin.write(b"".join(queued))
 
     def finish(self) -> None:
         """End of source: the worker finalizes its playlists and exits."""
         self.finishing = True
         if self.process and self.process.stdin and not self.process.stdin.is_closing():
-            if self.held:
-                self.process.stdin.write(b"".join(self.held))
-            self._drop_held()
+            self._write_queued()
             self.process.stdin.close()
 
     async def wait(self, timeout: float | None = 15.0) -> int:
@@ -119,7 +100,7 @@ class WorkerProcess:
         return code
 
     def kill(self) -> None:
-        self._drop_held()
+        self.queued = []
         if self.running:
             self.process.kill()
 

@@ -31,6 +31,8 @@ class MemoryTransport(asyncio.Transport):
         self.written = bytearray()
         self.protocol: RtmpSession | None = None
         self._closing = False
+        self.reading_calls: list[str] = []
+        self.paused = False
 
     def get_extra_info(self, name, default=None):
         return ("127.0.0.1", 50000) if name == "peername" else default
@@ -47,21 +49,26 @@ class MemoryTransport(asyncio.Transport):
             asyncio.get_running_loop().call_soon(self.protocol.connection_lost, None)
 
     def pause_reading(self) -> None:
-        pass
+        self.reading_calls.append("pause")
+        self.paused = True
 
     def resume_reading(self) -> None:
-        pass
+        self.reading_calls.append("resume")
+        self.paused = False
 
 
-async def replay(authorizer, pieces: list[bytes], disconnect: bool = True) -> tuple[RtmpSession, MemoryTransport]:
+async def replay(authorizer, pieces: list[bytes], disconnect: bool = True,
+                 limits: SessionLimits = SessionLimits()) -> tuple[RtmpSession, MemoryTransport]:
     closed: list[RtmpSession] = []
-    session = RtmpSession(authorizer, "rtmp", SessionLimits(), closed.append)
+    session = RtmpSession(authorizer, "rtmp", limits, closed.append)
     transport = MemoryTransport()
     transport.protocol = session
     session.connection_made(transport)
     for piece in pieces:
         if transport.is_closing():
             break
+        while transport.paused and not transport.is_closing():
+            await asyncio.sleep(0.001)  # a paused socket delivers nothing
         session.data_received(piece)
         await asyncio.sleep(0)  # let a pending authorization run
     await asyncio.sleep(0)
@@ -132,3 +139,27 @@ async def test_mutations_fail_cleanly(authorizer, caplog):
         authorizer.sinks.clear()
     assert "unexpected error" not in caplog.text
     assert delivered > 1000  # the mutations did not all stop at the door
+
+
+async def test_a_publishing_socket_rests_after_each_read(authorizer):
+    """`read_interval`: once publishing, every short read pauses the socket for that long;
+    the messages are the same as without resting."""
+    await replay(authorizer, [CAPTURE])
+    reference = authorizer.sinks.pop("capture").messages
+    pieces = split(CAPTURE, random.Random(5), 40)
+    _, transport = await replay(authorizer, pieces, limits=SessionLimits(read_interval=0.005))
+    assert authorizer.sinks["capture"].messages == reference
+    # one pause for the authorization, then one per read once published
+    assert transport.reading_calls.count("pause") > len(pieces) // 2
+
+
+async def test_a_full_read_does_not_rest(authorizer, monkeypatch):
+    """A read that fills the read size means more is waiting: read on at once."""
+    tail = CAPTURE[3073:]
+    pieces = [CAPTURE[:3073]] + [tail[i:i + 2000] for i in range(0, len(tail), 2000)]
+    limits = SessionLimits(read_interval=0.005)
+    _, short_reads = await replay(authorizer, pieces, limits=limits)
+    monkeypatch.setattr("ingest.rtmp.session.FULL_READ", 2000)
+    _, full_reads = await replay(authorizer, pieces, limits=limits)
+    assert short_reads.reading_calls.count("pause") >= len(pieces) - 4
+    assert full_reads.reading_calls.count("pause") <= 3  # authorization, its catch-up, the last read

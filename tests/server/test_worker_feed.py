@@ -1,10 +1,10 @@
-"""WorkerProcess.feed: audio tags go out with the next video tag, or after a short hold."""
+"""WorkerProcess.feed: what one turn of the event loop feeds goes to the worker in one write."""
 
 from __future__ import annotations
 
 import asyncio
 
-from server.media.worker_process import AUDIO_HOLD_SECONDS, WorkerProcess
+from server.media.worker_process import WorkerProcess
 
 
 class FakeStdin:
@@ -40,55 +40,39 @@ def started_worker() -> WorkerProcess:
     return worker
 
 
-AUDIO_1, AUDIO_2, VIDEO = b"\x08audio-1", b"\x08audio-2", b"\x09video"
+AUDIO, VIDEO_1, VIDEO_2 = b"\x08audio", b"\x09video-1", b"\x09video-2"
 
 
-def test_audio_rides_with_the_next_video_tag():
+def test_one_turn_of_the_loop_is_one_write():
     async def run():
         worker = started_worker()
-        assert worker.feed(AUDIO_1, hold=True) and worker.feed(AUDIO_2, hold=True)
-        assert worker.process.stdin.writes == []
-        assert worker.feed(VIDEO)
-        await asyncio.sleep(2 * AUDIO_HOLD_SECONDS)  # the hold timer was cancelled
+        assert worker.feed(AUDIO) and worker.feed(VIDEO_1)
+        assert worker.process.stdin.writes == []  # not yet: the turn is not over
+        await asyncio.sleep(0)
+        assert worker.feed(VIDEO_2)
+        await asyncio.sleep(0)
         return worker.process.stdin.writes
 
-    assert asyncio.run(run()) == [AUDIO_1 + AUDIO_2 + VIDEO]
+    assert asyncio.run(run()) == [AUDIO + VIDEO_1, VIDEO_2]
 
 
-def test_audio_without_video_goes_out_after_the_hold_and_before_the_end():
+def test_finish_writes_what_is_queued_before_closing():
     async def run():
         worker = started_worker()
-        worker.feed(AUDIO_1, hold=True)
-        await asyncio.sleep(2 * AUDIO_HOLD_SECONDS)
-        worker.feed(AUDIO_2, hold=True)
+        worker.feed(AUDIO)
         worker.finish()
+        await asyncio.sleep(0)
         return worker.process.stdin.writes, worker.process.stdin.closed
 
-    assert asyncio.run(run()) == ([AUDIO_1, AUDIO_2], True)
+    assert asyncio.run(run()) == ([AUDIO], True)
 
 
-def test_pushed_audio_is_held_once_framed_as_a_worker_record():
-    """What the stream session sends: records, audio marked by the session, not by its bytes."""
-    from ingest.media import AUDIO, VIDEO as VIDEO_KIND, MediaMessage
-    from server.media.session import StreamSession
+def test_a_killed_worker_gets_nothing_more():
+    async def run():
+        worker = started_worker()
+        worker.feed(AUDIO)
+        worker.process.returncode = -9
+        await asyncio.sleep(0)
+        return worker.process.stdin.writes, worker.feed(VIDEO_1)
 
-    held = []
-
-    class Recorder:
-        def feed(self, data: bytes, *, hold: bool = False) -> bool:
-            held.append(hold)
-            return True
-
-    session = StreamSession.__new__(StreamSession)
-    session.worker = Recorder()
-    session.gave_up, session.target = False, None
-
-    class Feed:
-        def bytes_for(self, message):
-            return message.payload
-
-    publisher = type("P", (), {"feed": Feed()})()
-    session.active = publisher
-    session.on_data(publisher, MediaMessage(AUDIO, 0, b"a"))
-    session.on_data(publisher, MediaMessage(VIDEO_KIND, 0, b"v"))
-    assert held == [True, False]
+    assert asyncio.run(run()) == ([], False)
