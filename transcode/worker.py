@@ -23,7 +23,10 @@ from packager.live import PackagerConfig
 from transcode.events import EventChannel
 from transcode.ladder import Rendition
 from transcode.pipe_source import PipeInput, PipeSource
+from packager.track import AudioTrackId
+from transcode.passthrough import ORIGIN
 from transcode.pipeline import StreamPipeline
+from transcode.read_pacer import ReadPacer
 from transcode.pull_worker import run_pull
 
 log = logging.getLogger("headwater.worker")
@@ -49,6 +52,7 @@ class WorkerConfig:
     x264_preset: str = "superfast"
     hardware_encoder: bool = True
     degrade_after: float = 5.0  # seconds behind real time before a rendition is shed
+    input_batch: float = 0.0  # seconds the node may hold source bytes before writing them
 
     @classmethod
     def from_json(cls, text: str) -> "WorkerConfig":
@@ -81,7 +85,7 @@ def next_source(pipe: PipeInput) -> PipeSource | None:
 
 
 def run(config: WorkerConfig, emit: Callable[[dict], None], source_fd: int = 0,
-        clock: Callable[[], float] = time.monotonic) -> None:
+        clock: Callable[[], float] = time.monotonic, flush: Callable[[], None] | None = None) -> None:
     """Package (and transcode) what feeds the stream until it ends."""
     if config.pull_urls:
         run_pull(config, emit, clock)
@@ -90,20 +94,27 @@ def run(config: WorkerConfig, emit: Callable[[dict], None], source_fd: int = 0,
         from transcode.whip_worker import run_whip  # aiortc loads only in WHIP workers
         run_whip(config, emit, clock)
         return
-    pipe = PipeInput(source_fd)
+    pacer = None if config.renditions else ReadPacer(config.part_target, config.input_batch, clock)
+    pipe = PipeInput(source_fd, pause=pacer.pause if pacer else None, before_read=flush)
     source = next_source(pipe)
     if source is None:
         return  # the node gave up before sending anything usable
+    if pacer is not None:
+        emit = pacer.watch(emit, leader=ORIGIN if source.video is not None else AudioTrackId.rendition)
     pipeline = StreamPipeline(config, source.video, source.audio, emit, clock)
     emit(pipeline.source_event(source.video, source.audio))
     try:
         while True:
             for packet in source.packets():
+                if pacer is not None:
+                    pacer.on_packet(packet)
                 pipeline.publish(packet)
             following = next_source(pipe)
             if following is None:
                 break
             emit(pipeline.source_event(following.video, following.audio, kind="source_changed"))
+            if pacer is not None:
+                pacer.source_changed()
             pipeline.source_changed(following.video, following.audio)
             source.close()
             source = following
@@ -119,13 +130,15 @@ def main(argv: list[str]) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     config = WorkerConfig.from_json(argv[1])
     Path(config.out_dir).mkdir(parents=True, exist_ok=True)
-    events = EventChannel()
+    events = EventChannel(batched=not (config.pull_urls or config.whip_offer))
     try:
-        run(config, events.send)
+        run(config, events.send, flush=events.flush)
     except Exception as error:  # the node logs it and decides whether to restart
         log.exception("stream %s worker failed", config.stream_id)
         events.send({"event": "error", "message": str(error)})
         return 1
+    finally:
+        events.flush()
     return 0
 
 
