@@ -3,7 +3,7 @@
 PyAV's bundled FFmpeg has no SRT, so the node speaks to libsrt directly. Option numbers and
 codes are from `srt.h` 1.5; the function signatures are declared so ctypes converts
 arguments instead of guessing. ctypes releases the GIL around every call, so a thread
-waiting in `srt_epoll_uwait` does not hold up the event loop.
+blocked in `srt_accept` or `srt_recvmsg` does not hold up the event loop.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ SRTO_RCVKMSTATE = 41
 SRTO_RCVLATENCY = 43
 SRTO_STREAMID = 46
 
-# epoll flags
-SRT_EPOLL_IN = 0x1
-SRT_EPOLL_ERR = 0x8
+# socket states (SRT_SOCKSTATUS)
+SRTS_LISTENING = 3
 
 # error codes (srt_getlasterror)
 SRT_EASYNCRCV = 6002  # non-blocking receive: no data yet
@@ -57,10 +56,6 @@ STREAMID_MAX = 512
 INVALID_SOCKET = -1
 
 log = logging.getLogger("headwater.ingest.srt.libsrt")
-
-
-class SrtEpollEvent(ctypes.Structure):
-    _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_int)]
 
 
 class SockaddrIn(ctypes.Structure):
@@ -113,11 +108,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "srt_clearlasterror": ([], None),
         "srt_listen_callback": ([c_int, LISTEN_CALLBACK, c_void_p], c_int),
         "srt_setrejectreason": ([c_int, c_int], c_int),
-        "srt_epoll_create": ([], c_int),
-        "srt_epoll_add_usock": ([c_int, c_int, ctypes.POINTER(c_int)], c_int),
-        "srt_epoll_remove_usock": ([c_int, c_int], c_int),
-        "srt_epoll_uwait": ([c_int, ctypes.POINTER(SrtEpollEvent), c_int, ctypes.c_int64], c_int),
-        "srt_epoll_release": ([c_int], c_int),
+        "srt_getsockstate": ([c_int], c_int),
         "srt_setloglevel": ([c_int], None),
         "srt_setlogflags": ([c_int], None),
         "srt_setloghandler": ([c_void_p, LOG_HANDLER], None),
@@ -191,10 +182,15 @@ def peer_text(pointer: int | None) -> str:
 _LEVELS = {LOG_CRIT: logging.ERROR, LOG_ERR: logging.WARNING, LOG_WARNING: logging.INFO}
 
 
+def _expected(text: str) -> bool:
+    """What libsrt calls an error when closing the listener wakes srt_accept: how the node stops."""
+    return text.startswith("srt_accept: listener socket") and text.endswith("is already closed")
+
+
 @LOG_HANDLER
 def _log_handler(opaque, level, file, line, area, message) -> None:
     text = (message or b"").decode(errors="replace").strip().lstrip(":").strip()
-    log.log(_LEVELS.get(level, logging.INFO), "libsrt: %s", text)
+    log.log(logging.DEBUG if _expected(text) else _LEVELS.get(level, logging.INFO), "libsrt: %s", text)
 
 
 def route_logs(level: int = LOG_ERR) -> None:

@@ -4,7 +4,10 @@ listener itself guarantees (routing, vetting before data, closing on the node's 
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import threading
+import time
 
 import pytest
 
@@ -64,15 +67,44 @@ async def listener():
     await server.close()
 
 
-async def push(port: int, streamid: str, seconds: float = 2) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
+async def start_push(port: int, streamid: str, seconds: float = 2) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
         "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-t", str(seconds),
         "-c:v", "libx264", "-preset", "ultrafast", "-f", "mpegts",
         f"srt://127.0.0.1:{port}?streamid={streamid}",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+
+
+async def push(port: int, streamid: str, seconds: float = 2) -> tuple[int, str]:
+    process = await start_push(port, streamid, seconds)
     _, errors = await asyncio.wait_for(process.communicate(), 30)
     return process.returncode, errors.decode(errors="replace")
+
+
+def srt_threads() -> list[threading.Thread]:
+    """The listener's own threads (srt-accept, srt-read-<socket>) still alive in this process."""
+    return [t for t in threading.enumerate() if t.name.startswith("srt-") and t.is_alive()]
+
+
+async def eventually(check, timeout: float = 15, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def publishing(server: SrtServer, node: Node) -> tuple[asyncio.subprocess.Process, Sink]:
+    """A long push whose bytes are reaching its sink."""
+    process = await start_push(server.port, "in/7/token", seconds=60)
+    await eventually(lambda: node.sinks and len(node.sinks[0].data) > 0, what="data in the sink")
+    return process, node.sinks[0]
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.kill()
+    await process.wait()
 
 
 async def test_accepted_caller_delivers_mpegts(listener):
@@ -107,3 +139,62 @@ async def test_sink_refusal_closes_the_connection(listener):
     code, _ = await push(server.port, "in/7/token", seconds=10)
     assert code != 0  # the caller saw its connection end
     await asyncio.wait_for(node.sinks[0].closed.wait(), 10)
+
+
+async def test_kicked_publishers_reader_thread_ends(listener):
+    server, node = listener
+    process, sink = await publishing(server, node)
+    try:
+        assert len(server.reader_threads()) == 1
+        node.sinks[0].refuse_after = 0  # the next write raises: the node kicks the publisher
+        await asyncio.wait_for(sink.closed.wait(), 10)
+        assert sink.reasons == ["closed by the node"]
+        await eventually(lambda: not server.reader_threads(), what="the reader thread to end")
+        assert [t.name for t in srt_threads()] == ["srt-accept"]
+        assert await asyncio.wait_for(process.wait(), 20) != 0  # the caller saw its connection end
+    finally:
+        await stop(process)
+
+
+async def test_vanished_publishers_reader_thread_ends(listener):
+    server, node = listener
+    process, sink = await publishing(server, node)
+    process.send_signal(signal.SIGKILL)  # no shutdown message: libsrt notices the silence
+    await process.wait()
+    await asyncio.wait_for(sink.closed.wait(), 20)
+    assert sink.reasons[0].startswith("connection ended")
+    await eventually(lambda: not server.reader_threads(), what="the reader thread to end")
+
+
+async def test_quick_connects_and_refusals_leave_no_reader_behind(listener):
+    server, node = listener
+    results = await asyncio.gather(*(push(server.port, streamid, seconds=1)
+                                     for streamid in ("in/7/nope", "in/8/token", "x", "in/7/token") * 2))
+    assert sum(1 for code, _ in results if code == 0) >= 1
+    await eventually(lambda: not server.reader_threads(), what="every reader thread to end")
+    assert all(sink.request.name == "7" for sink in node.sinks)
+
+
+async def test_close_while_idle_does_not_hang():
+    node = Node()
+    server = SrtServer(node.vet, node.authorize)
+    await server.start("127.0.0.1", free_port(socket.SOCK_DGRAM))
+    started = time.monotonic()
+    await asyncio.wait_for(server.close(), 10)
+    assert time.monotonic() - started < 2.5
+    assert srt_threads() == []
+
+
+async def test_close_with_a_publisher_connected_does_not_hang():
+    node = Node()
+    server = SrtServer(node.vet, node.authorize)
+    await server.start("127.0.0.1", free_port(socket.SOCK_DGRAM))
+    process, sink = await publishing(server, node)
+    try:
+        started = time.monotonic()
+        await asyncio.wait_for(server.close(), 10)
+        assert time.monotonic() - started < 2.5
+        assert sink.closed.is_set() and sink.reasons == ["server shutting down"]
+        assert srt_threads() == []
+    finally:
+        await stop(process)
