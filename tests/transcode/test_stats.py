@@ -49,3 +49,32 @@ def test_a_source_change_starts_a_new_frame_rate_window():
     clock[0] = 1.0
     job.on_packet(packet(VIDEO, 500 + 26 / 25))
     assert abs(events[-1]["frame_rate"] - 25) < 0.05, events
+
+
+def speeds_for(batch: float, rate: float, seconds: float = 6.0) -> list[float]:
+    """Speeds reported for media read in batches of `batch` wall seconds at `rate` media s
+    per wall s (30 fps video)."""
+    clock = [0.0]
+    events = []
+    source = SimpleNamespace(codec_context=SimpleNamespace(width=320, height=240))
+    job = StatsJob(source, events.append, clock=lambda: clock[0])
+    media = 0.0
+    while clock[0] < seconds:
+        clock[0] += batch
+        while media < clock[0] * rate:  # the batch's frames, all read at the same moment
+            job.on_packet(packet(VIDEO, media))
+            media += 1 / 30
+    return [e["speed"] for e in events[1:]]  # the first window has no lag to compare with
+
+
+def test_input_read_in_batches_reads_a_steady_speed():
+    """A paced worker reads half a second at once: the speed must not wobble by a batch."""
+    for batch in (0.1, 0.5, 0.7):
+        speeds = speeds_for(batch, 1.0)
+        assert speeds and all(abs(s - 1.0) < 0.05 for s in speeds), (batch, speeds)
+
+
+def test_a_worker_falling_behind_reads_below_one():
+    speeds = speeds_for(0.5, 0.8)  # (each window is off by up to a frame's share)
+    assert speeds and all(abs(s - 0.8) < 0.1 for s in speeds), speeds
+    assert abs(sum(speeds) / len(speeds) - 0.8) < 0.03, speeds
