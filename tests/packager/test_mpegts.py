@@ -472,3 +472,42 @@ def test_every_segment_decodes_alone_and_ffprobe_finds_no_error(tmp_path, kind):
             capture_output=True, text=True, check=True)
         assert probe.stderr == "", probe.stderr
     assert set(probe.stdout.split()) == {"125"}  # the stream, listed once more under its program
+
+
+def splice_flv(first: Path, second: Path, out: Path, *, shift_ms: int) -> Path:
+    """`second`'s tags after `first`'s, `shift_ms` later: an RTMP publisher changing resolution.
+
+    The FLV demuxer then hands the new sequence header as new_extradata side data on the next
+    video packet; the second clip's keyframes carry no SPS/PPS of their own.
+    """
+    def tags(data: bytes):
+        position = 9 + 4  # FLV header, first PreviousTagSize
+        while position + 11 <= len(data):
+            size = int.from_bytes(data[position + 1:position + 4], "big")
+            yield data[position:position + 11 + size + 4]
+            position += 11 + size + 4
+
+    def shifted(tag: bytes) -> bytes:
+        stamp = (int.from_bytes(tag[4:7], "big") | tag[7] << 24) + shift_ms
+        return tag[:4] + (stamp & 0xFFFFFF).to_bytes(3, "big") + bytes((stamp >> 24,)) + tag[8:]
+
+    second_tags = (shifted(tag) for tag in tags(second.read_bytes()) if tag[0] != 18)  # no script tag
+    out.write_bytes(first.read_bytes() + b"".join(second_tags))
+    return out
+
+
+def test_new_parameter_sets_from_side_data_go_in_front_of_later_keyframes(tmp_path):
+    big = make_clip(tmp_path / "big.flv", seconds=2, size="320x240", preset="veryfast")
+    small = make_clip(tmp_path / "small.flv", seconds=2, size="160x120", preset="veryfast")
+    source = splice_flv(big, small, tmp_path / "both.flv", shift_ms=2200)  # past the first clip's audio
+    events, _ = package(source, tmp_path / "out")
+    files = segment_files(tmp_path / "out", events)
+    assert len(files) == 2
+    for path, size in zip(files, [(320, 240), (160, 120)]):
+        with av.open(str(path)) as container:
+            frames = list(container.decode(video=0))
+        assert frames[0].key_frame and len(frames) == 50
+        assert {(f.width, f.height) for f in frames} == {size}
+        probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", str(path)],
+                               capture_output=True, text=True, check=True)
+        assert probe.stderr == "", probe.stderr
