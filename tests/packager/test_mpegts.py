@@ -511,3 +511,35 @@ def test_new_parameter_sets_from_side_data_go_in_front_of_later_keyframes(tmp_pa
         probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", str(path)],
                                capture_output=True, text=True, check=True)
         assert probe.stderr == "", probe.stderr
+
+
+@pytest.mark.parametrize("video", [True, False])
+def test_a_follower_continues_the_playlist_after_a_discontinuity(tmp_path, video):
+    source = make_clip(tmp_path / "clip.flv", seconds=5, size="160x120", video=video)
+    events: list[dict] = []
+    first = TsRendition(tmp_path / "out", "origin", events.append)
+    rendition = first
+    with av.open(str(source)) as container:
+        indexes = {s.index: rendition.add_stream(s) for s in container.streams}
+        keyframes = 0  # video: 1 s GOPs, segments flagged at GOPs 0, 2, 3, 4
+        for packet in container.demux():
+            if packet.dts is None:
+                continue
+            t = float(packet.pts * packet.time_base)
+            key = packet.stream.type == "video" and packet.is_keyframe
+            keyframes += key
+            if rendition is first and (keyframes == 4 if video else t >= 3):
+                # Another publisher: the same streams, a new rendition continuing the playlist.
+                rendition.close(endlist=False)
+                rendition = TsRendition(tmp_path / "out", "origin", events.append, follows=first)
+                indexes = {s.index: rendition.add_stream(s) for s in container.streams}
+            start = key and keyframes in (1, 3, 4, 5)
+            rendition.mux(indexes[packet.stream_index], packet, segment_start=start)
+    rendition.close(endlist=True)
+    playlist = parse_media_playlist((tmp_path / "out/origin/mpegts.m3u8").read_text())
+    names = [name for name, _, _ in playlist["segments"]]
+    assert names == [f"ts_{n}.ts" for n in range(len(names))] and len(names) >= 3
+    marked = [name for name, _, discontinuity in playlist["segments"] if discontinuity]
+    first_after = next(e["path"] for e in events if e["event"] == "ts_segment"
+                       and e["sequence"] == first._next_sequence)
+    assert marked == [first_after.split("/")[1]] and playlist["endlist"]
