@@ -8,6 +8,7 @@ PAT + PMT, so no output has to be parsed to find the cut.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,6 +33,8 @@ from packager.ts_playlist import (
 )
 
 __all__ = ["TsMuxError", "TsRendition", "TsSegment", "TsVariant", "write_ts_master"]
+
+LOG = logging.getLogger(__name__)
 
 FIRST_ELEMENTARY_PID = 0x100  # stream i gets PID 0x100 + i, as FFmpeg's mpegts muxer numbers them
 # Output timestamps are the input's plus 1.4 s, as FFmpeg's mpegts muxer shifts them (2 × its
@@ -82,7 +85,7 @@ class TsRendition:
         self._next_sequence = start_sequence
         self._retired: list[tuple[float, TsSegment]] = []  # (deletable from media time, segment)
         self._media_time = 0.0
-        self._tracks: list[_Track] = []
+        self._tracks: list[_Track | None] = []  # None: a codec left out of the TS
         self._lead_index: int | None = None
         self._discontinuity_pending = False
         self._lead_frame_seconds = 0.0
@@ -99,15 +102,20 @@ class TsRendition:
     def add_stream(self, template: av.stream.Stream) -> int:
         """Add an output stream with `template`'s codec; return its index for `mux`.
 
-        Raises ValueError for a codec MPEG-TS carries that this muxer does not (H.264, HEVC,
-        AAC and MPEG audio only).
+        A codec this muxer does not write (only H.264, HEVC, AAC and MPEG audio) is left out of
+        the TS with a warning, its packets ignored: the CMAF output still has it, and a
+        publisher's odd audio should not take the stream down.
         """
         if self._muxer is not None:
             raise RuntimeError("add every stream before the first mux()")
         index = len(self._tracks)
-        track = _Track.of(template, FIRST_ELEMENTARY_PID + index,
-                          sum(1 for t in self._tracks if t.kind == template.type))
+        same_kind = sum(1 for t in self._tracks if t is not None and t.kind == template.type)
+        track = _Track.of(template, FIRST_ELEMENTARY_PID + index, same_kind)
         self._tracks.append(track)
+        if track is None:
+            LOG.warning("%s: MPEG-TS output leaves out the %s stream (%s)", self._rendition,
+                        template.type, template.codec_context.name)
+            return index
         lead = None if self._lead_index is None else self._tracks[self._lead_index]
         if track.kind == "video" and (lead is None or lead.kind != "video"):
             self._lead_index = index
@@ -124,11 +132,11 @@ class TsRendition:
 
         `segment_start` counts only on a keyframe of the video stream; elsewhere it is ignored.
         """
-        if packet.size == 0:
-            return  # nothing to write; an empty keyframe would leave no PES to cut at
+        track = self._tracks[index]
+        if packet.size == 0 or track is None:
+            return  # nothing to write (an empty keyframe would leave no PES to cut at), or left out
         if self._muxer is None:
             self._start_muxer()
-        track = self._tracks[index]
         time_base = packet.time_base or track.time_base
         keyframe = packet.is_keyframe
         pts, dts = track.timestamps(packet, time_base)
@@ -162,7 +170,7 @@ class TsRendition:
     def _start_muxer(self) -> None:
         if self._lead_index is None:
             raise RuntimeError("add_stream() a video or audio stream before mux()")
-        streams = [track.stream for track in self._tracks]
+        streams = [track.stream for track in self._tracks if track is not None]
         self._muxer = TsMuxer(streams, FIRST_ELEMENTARY_PID + self._lead_index)
 
     def _consider_cut(self, lead: _Track, pts: int, flagged_keyframe: bool) -> None:
@@ -279,11 +287,12 @@ class _Track:
     last_dts: int | None = None
 
     @classmethod
-    def of(cls, template: av.stream.Stream, pid: int, same_kind_before: int) -> _Track:
+    def of(cls, template: av.stream.Stream, pid: int, same_kind_before: int) -> _Track | None:
+        """The track for `template`, or None if its codec is not one this muxer writes."""
         context = template.codec_context
         codec = context.codec.canonical_name  # "h264" also for a libx264 template
         if codec not in STREAM_TYPES or template.type not in ("video", "audio"):
-            raise ValueError(f"MPEG-TS output does not carry {codec} ({template.type})")
+            return None
         extradata = bytes(context.extradata or b"")
         video = None
         if template.type == "video":

@@ -543,3 +543,17 @@ def test_a_follower_continues_the_playlist_after_a_discontinuity(tmp_path, video
     first_after = next(e["path"] for e in events if e["event"] == "ts_segment"
                        and e["sequence"] == first._next_sequence)
     assert marked == [first_after.split("/")[1]] and playlist["endlist"]
+
+
+def test_an_audio_codec_the_muxer_does_not_write_is_left_out(tmp_path, caplog):
+    source = tmp_path / "ac3.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25",
+                    "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "3", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-g", "25", "-c:a", "ac3", str(source)], check=True)
+    with caplog.at_level("WARNING", logger="packager.mpegts"):
+        events, _ = package(source, tmp_path / "out")
+    assert "leaves out the audio stream (ac3)" in caplog.text
+    files = segment_files(tmp_path / "out", events)
+    with av.open(str(files[0])) as container:
+        assert [s.type for s in container.streams] == ["video"]
+        assert next(container.decode(video=0)).key_frame
