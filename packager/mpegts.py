@@ -149,7 +149,7 @@ class TsRendition:
             self._muxer.write_tables(segment.data)
         payload = track.payload(packet, keyframe)
         self._muxer.write_pes(segment.data, track.stream, payload, pts + TIMESTAMP_OFFSET,
-                              dts + TIMESTAMP_OFFSET, random_access=keyframe and track.kind == "video")
+                              dts + TIMESTAMP_OFFSET, random_access=keyframe)
         segment.add(pts, lead)
 
     def close(self, *, endlist: bool) -> None:
