@@ -282,8 +282,8 @@ class _Track:
     kind: str
     stream: ElementaryStream
     time_base: Fraction
-    convert: Callable[[bytes, bool], bytes]
-    video: AnnexBFramer | None = None
+    video: AnnexBFramer | None = None  # H.264 / HEVC
+    adts: AdtsFramer | None = None  # AAC (MPEG audio is self-framed already)
     last_dts: int | None = None
 
     @classmethod
@@ -294,20 +294,16 @@ class _Track:
         if codec not in STREAM_TYPES or template.type not in ("video", "audio"):
             return None
         extradata = bytes(context.extradata or b"")
-        video = None
+        time_base = Fraction(template.time_base or Fraction(1, PTS_CLOCK_HZ))
         if template.type == "video":
-            video = AnnexBFramer(codec, extradata)
-            convert = video.access_unit
-            stream_id = VIDEO_STREAM_ID + same_kind_before
-        else:
-            stream_id = AUDIO_STREAM_ID + same_kind_before
-            convert = _passthrough
-            if codec == "aac":
-                layout = getattr(context, "layout", None)
-                adts = AdtsFramer(extradata, context.sample_rate, getattr(layout, "nb_channels", None))
-                convert = lambda data, keyframe: adts.frame(data)  # noqa: E731
-        return cls(template.type, ElementaryStream(pid, STREAM_TYPES[codec], stream_id),
-                   Fraction(template.time_base or Fraction(1, PTS_CLOCK_HZ)), convert, video)
+            stream = ElementaryStream(pid, STREAM_TYPES[codec], VIDEO_STREAM_ID + same_kind_before)
+            return cls("video", stream, time_base, video=AnnexBFramer(codec, extradata))
+        stream = ElementaryStream(pid, STREAM_TYPES[codec], AUDIO_STREAM_ID + same_kind_before)
+        adts = None
+        if codec == "aac":
+            layout = getattr(context, "layout", None)
+            adts = AdtsFramer(extradata, context.sample_rate, getattr(layout, "nb_channels", None))
+        return cls("audio", stream, time_base, adts=adts)
 
     def timestamps(self, packet: av.Packet, time_base: Fraction) -> tuple[int, int]:
         """(pts, dts) in 90 kHz ticks, not yet wrapped; raises TsMuxError if the DTS does not rise."""
@@ -325,13 +321,14 @@ class _Track:
 
     def payload(self, packet: av.Packet, keyframe: bool) -> bytes:
         """The frame as TS carries it; new parameter sets in the side data are taken first."""
-        if self.video is not None and packet.has_sidedata("new_extradata"):
-            self.video.set_extradata(bytes(PacketSideData.from_packet(packet, "new_extradata")))
-        return self.convert(bytes(packet), keyframe)
-
-
-def _passthrough(data: bytes, keyframe: bool) -> bytes:
-    return data
+        data = bytes(packet)
+        if self.video is not None:
+            if packet.has_sidedata("new_extradata"):
+                self.video.set_extradata(bytes(PacketSideData.from_packet(packet, "new_extradata")))
+            return self.video.access_unit(data, keyframe)
+        if self.adts is not None:
+            return self.adts.frame(data)
+        return data
 
 
 def _to_90k(value: int, time_base: Fraction) -> int:
