@@ -1,13 +1,14 @@
 """Legacy HLS over MPEG-TS for older players: passthrough of encoded packets into .ts segments.
 
-One continuous `mpegts` muxer per rendition writes into a TsCutter; the cutter splits the
-muxer's output into segment files at the PAT in front of a segment-start keyframe. The caller
-chooses the keyframes (`segment_start=True`) so the TS segments begin where the CMAF ones do.
+Each rendition writes its own transport stream (`packager.ts_mux`): frames are converted to what
+TS carries (`packager.annexb`, `packager.adts`) and written into the current segment's buffer.
+The caller chooses the keyframes (`segment_start=True`) so the TS segments begin where the CMAF
+ones do; at such a keyframe the finished segment is written out and the next one opens with
+PAT + PMT, so no output has to be parsed to find the cut.
 """
 from __future__ import annotations
 
-import math
-from collections import deque
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -15,10 +16,13 @@ from pathlib import Path
 
 import av
 import av.stream
+from av.packet import PacketSideData
 
+from packager.adts import AdtsFramer
+from packager.annexb import AnnexBFramer
 from packager.atomic import write_new
-from packager.ts_cutter import CutSegment, SegmentStart, TsCutter
-from packager.ts_packet import PTS_CLOCK_HZ, PTS_MODULUS, pts_delta
+from packager.ts_mux import ElementaryStream, TsMuxer, TsMuxError
+from packager.ts_packet import PTS_CLOCK_HZ
 from packager.ts_playlist import (
     MEDIA_PLAYLIST_NAME,
     TsMediaPlaylist,
@@ -28,43 +32,38 @@ from packager.ts_playlist import (
     write_ts_master,
 )
 
-__all__ = ["TsRendition", "TsSegment", "TsVariant", "write_ts_master"]
+__all__ = ["TsMuxError", "TsRendition", "TsSegment", "TsVariant", "write_ts_master"]
 
-FIRST_ELEMENTARY_PID = 0x100  # FFmpeg's mpegts_start_pid: stream i gets PID 0x100 + i
-MUXER_OPTIONS = {
-    # The interleaver would hold output up to 10 s when a stream goes quiet; cuts and events
-    # should follow the input closely.
-    "max_interleave_delta": "100000",
-    # Hand every packet to the cutter at once, not in AVIO-buffer blocks. FFmpeg's default
-    # (auto) already does so for our non-seekable sink (measured); say it rather than rely on it.
-    "flush_packets": "1",
-}
-PTS_MATCH_TICKS = 2  # rounding slack when matching output PTS to input PTS (90 kHz)
+LOG = logging.getLogger(__name__)
+
+FIRST_ELEMENTARY_PID = 0x100  # stream i gets PID 0x100 + i, as FFmpeg's mpegts muxer numbers them
+# Output timestamps are the input's plus 1.4 s, as FFmpeg's mpegts muxer shifts them (2 × its
+# default max_delay): B-frame streams start with a negative DTS, and the PCR runs behind the DTS.
+TIMESTAMP_OFFSET = 126_000
 AUDIO_ONLY_SEGMENT_SECONDS = 2.0
-AUDIO_ONLY_FORCED_CUT_SLACK = 1.0  # cut even without a fresh PAT once this late
+VIDEO_STREAM_ID = 0xE0
+AUDIO_STREAM_ID = 0xC0
+STREAM_TYPES = {"h264": 0x1B, "hevc": 0x24, "aac": 0x0F, "mp3": 0x03, "mp2": 0x03}
 
 
 class TsRendition:
-    """One continuous mpegts muxer per rendition (video + audio) and a cutter on its output.
+    """One rendition's TS segments (video + audio) and their playlist.
 
     Segment starts: only a video keyframe passed with `segment_start=True` begins a segment;
     other keyframes (GOPs shorter than the segment target) do not. A rendition without video is
-    cut by time: at the first PAT/audio PES boundary at least 2 s after the segment began
+    cut by time: before the first audio frame at least 2 s after the segment began
     (`segment_start` is then ignored, since audio has no keyframes to align to).
 
-    Packets: `mux()` never changes the caller's packet. PyAV's `OutputContainer.mux` rebases the
-    packet's pts/dts/time_base in place, takes its stream index, and may keep a reference while
-    the interleaver holds it; so each packet is copied (data, pts, dts, duration, time_base,
-    keyframe flag, side data) and the copy is muxed. The same packet object can therefore be muxed into
-    another container (the CMAF muxer) before or after this one.
+    Packets: `mux()` only reads the caller's packet (data, timestamps, keyframe flag, new
+    extradata side data), so the same packet can go to the CMAF packager before or after.
 
-    Timestamps must keep rising per stream (the muxer rejects a dts going back). After a source
-    switch, call `discontinuity()` before the first packet of the new source; if the codec
-    parameters or the timestamps change (another publisher), close this one with
+    Decode timestamps must rise per stream (`TsMuxError` otherwise, and the packet is left out).
+    After a source switch, call `discontinuity()` before the first packet of the new source; if
+    the codec parameters or the timestamps change (another publisher), close this one with
     `close(endlist=False)` and build a new TsRendition with `follows=` it: the new one takes
     over the playlist (same window, sequence numbers going on) and marks its first segment
-    with #EXT-X-DISCONTINUITY, since the in-band parameter sets come from the templates
-    given to `add_stream`.
+    with #EXT-X-DISCONTINUITY, since the parameter sets come from the templates given to
+    `add_stream`.
     """
 
     def __init__(
@@ -86,13 +85,10 @@ class TsRendition:
         self._next_sequence = start_sequence
         self._retired: list[tuple[float, TsSegment]] = []  # (deletable from media time, segment)
         self._media_time = 0.0
-        self._streams: list[av.stream.Stream] = []
+        self._tracks: list[_Track | None] = []  # None: a codec left out of the TS
         self._lead_index: int | None = None
-        self._keyframes: deque[_Keyframe] = deque()
-        self._pts_offset: int | None = None  # output PES PTS minus input PTS, both 90 kHz
         self._discontinuity_pending = False
         self._lead_frame_seconds = 0.0
-        self._audio_segment_pts: int | None = None
         if follows is not None:  # same playlist, numbering and deletion schedule
             self._playlist = follows._playlist
             self._playlist.ended = False
@@ -100,25 +96,30 @@ class TsRendition:
             self._retired = follows._retired
             self._media_time = follows._media_time
             self._discontinuity_pending = True
-        self._muxing = False
-        self._cutter: TsCutter | None = None
-        self._sink = _CutterSink()
-        self._container = av.open(
-            self._sink, "w", format="mpegts", container_options=MUXER_OPTIONS
-        )
+        self._muxer: TsMuxer | None = None
+        self._segment = _OpenSegment()
 
     def add_stream(self, template: av.stream.Stream) -> int:
-        """Add an output stream copying `template`'s codec parameters; return its index for `mux`."""
-        if self._muxing:
+        """Add an output stream with `template`'s codec; return its index for `mux`.
+
+        A codec this muxer does not write (only H.264, HEVC, AAC and MPEG audio) is left out of
+        the TS with a warning, its packets ignored: the CMAF output still has it, and a
+        publisher's odd audio should not take the stream down.
+        """
+        if self._muxer is not None:
             raise RuntimeError("add every stream before the first mux()")
-        stream = self._container.add_stream_from_template(template)
-        index = len(self._streams)
-        self._streams.append(stream)
-        if stream.type == "video" and (
-            self._lead_index is None or self._streams[self._lead_index].type != "video"
-        ):
+        index = len(self._tracks)
+        same_kind = sum(1 for t in self._tracks if t is not None and t.kind == template.type)
+        track = _Track.of(template, FIRST_ELEMENTARY_PID + index, same_kind)
+        self._tracks.append(track)
+        if track is None:
+            LOG.warning("%s: MPEG-TS output leaves out the %s stream (%s)", self._rendition,
+                        template.type, template.codec_context.name)
+            return index
+        lead = None if self._lead_index is None else self._tracks[self._lead_index]
+        if track.kind == "video" and (lead is None or lead.kind != "video"):
             self._lead_index = index
-        elif self._lead_index is None and stream.type == "audio":
+        elif lead is None and track.kind == "audio":
             self._lead_index = index
         return index
 
@@ -127,39 +128,38 @@ class TsRendition:
         self._discontinuity_pending = True
 
     def mux(self, index: int, packet: av.Packet, *, segment_start: bool = False) -> None:
-        """Mux a copy of `packet` into output stream `index` (see the class docstring).
+        """Write `packet` into output stream `index` (see the class docstring).
 
         `segment_start` counts only on a keyframe of the video stream; elsewhere it is ignored.
         """
-        if packet.size == 0:
-            return  # nothing to write; an empty keyframe would leave no PES to cut at
-        if self._cutter is None:
-            self._start_cutter()
-        self._muxing = True
-        stream = self._streams[index]
-        keyframe = None
-        if index == self._lead_index and stream.type == "video" and packet.is_keyframe:
-            keyframe = _Keyframe(_pts_90k(packet, stream), self._segment_start(segment_start))
-            self._keyframes.append(keyframe)
-        if index == self._lead_index:
-            self._lead_frame_seconds = _packet_seconds(packet, stream) or self._lead_frame_seconds
-        try:
-            self._container.mux(_copy_packet(packet, stream))
-        except Exception:
-            if keyframe is not None and self._keyframes and self._keyframes[-1] is keyframe:
-                self._keyframes.pop()  # the muxer refused it: no PES will come for it
-            raise
+        track = self._tracks[index]
+        if packet.size == 0 or track is None:
+            return  # nothing to write (an empty keyframe would leave no PES to cut at), or left out
+        if self._muxer is None:
+            self._start_muxer()
+        time_base = packet.time_base or track.time_base
+        keyframe = packet.is_keyframe
+        pts, dts = track.timestamps(packet, time_base)
+        lead = index == self._lead_index
+        if lead:
+            self._lead_frame_seconds = _seconds(packet.duration, time_base) or self._lead_frame_seconds
+            self._consider_cut(track, pts, segment_start and keyframe)
+        segment = self._segment
+        if not segment.data:
+            self._muxer.write_tables(segment.data)
+        payload = track.payload(packet, keyframe)
+        self._muxer.write_pes(segment.data, track.stream, payload, pts + TIMESTAMP_OFFSET,
+                              dts + TIMESTAMP_OFFSET, random_access=keyframe)
+        segment.add(pts, lead)
 
     def close(self, *, endlist: bool) -> None:
-        """Flush the muxer, write the last segment and the final playlist (#EXT-X-ENDLIST if endlist)."""
-        if self._cutter is None:
-            self._container = None  # never muxed: nothing to flush, no header to write
-        else:
-            self._container.close()
-            last = self._cutter.finish()
-            if last is not None:
-                self._publish(last, self._last_duration(last), ended=endlist)
-                return
+        """Write the last segment and the final playlist (#EXT-X-ENDLIST if endlist)."""
+        segment = self._segment
+        self._segment = _OpenSegment()
+        if segment.first_pts is not None:
+            duration = segment.span_seconds() + self._lead_frame_seconds
+            self._publish(segment, duration, ended=endlist)
+            return
         self._playlist.ended = endlist
         self._write_playlist()
 
@@ -167,68 +167,38 @@ class TsRendition:
     def playlist(self) -> TsMediaPlaylist:
         return self._playlist
 
-    def _start_cutter(self) -> None:
+    def _start_muxer(self) -> None:
         if self._lead_index is None:
             raise RuntimeError("add_stream() a video or audio stream before mux()")
-        self._cutter = TsCutter(
-            FIRST_ELEMENTARY_PID + self._lead_index, self._decide_cut, self._on_cut
-        )
-        self._sink.cutter = self._cutter
+        streams = [track.stream for track in self._tracks if track is not None]
+        self._muxer = TsMuxer(streams, FIRST_ELEMENTARY_PID + self._lead_index)
 
-    def _segment_start(self, flagged: bool) -> SegmentStart | None:
-        if not flagged:
-            return None
-        start = SegmentStart(discontinuity=self._discontinuity_pending)
-        self._discontinuity_pending = False
-        return start
+    def _consider_cut(self, lead: _Track, pts: int, flagged_keyframe: bool) -> None:
+        """Close the segment before this lead frame if it starts a new one.
 
-    def _decide_cut(self, pts: int, follows_tables: bool) -> SegmentStart | None:
-        if self._streams[self._lead_index].type == "video":
-            return self._decide_video_cut(pts)
-        return self._decide_audio_cut(pts, follows_tables)
-
-    def _decide_video_cut(self, pts: int) -> SegmentStart | None:
-        """Match a random-access PES in the output to the keyframe muxed for it.
-
-        Keyframes come out in the order they went in, each as one PES with the random-access
-        flag, their PTS shifted by the muxer's constant delay. The PTS check keeps the
-        matching right should a keyframe ever vanish or appear unannounced.
+        Video: a flagged keyframe; if the segment holds no video yet, it opens this one instead
+        (and takes the pending discontinuity). Audio only: the first frame 2 s after the start.
         """
-        while self._keyframes:
-            keyframe = self._keyframes[0]
-            if self._pts_offset is None:
-                self._pts_offset = pts_delta(pts, keyframe.pts)
-            expected = (keyframe.pts + self._pts_offset) % PTS_MODULUS
-            ahead = pts_delta(pts, expected)
-            if ahead >= PTS_MODULUS // 2:
-                ahead -= PTS_MODULUS
-            if abs(ahead) <= PTS_MATCH_TICKS:
-                self._keyframes.popleft()
-                return keyframe.start
-            if ahead < 0:
-                return None  # this keyframe was never announced: not a segment start
-            self._keyframes.popleft()  # announced but never written: forget it
-        return None
+        segment = self._segment
+        if lead.kind == "video":
+            if not flagged_keyframe:
+                return
+            if segment.lead_first_pts is None:
+                segment.discontinuity = self._take_discontinuity() or segment.discontinuity
+                return
+        elif segment.lead_first_pts is None:
+            segment.discontinuity = self._take_discontinuity()
+            return
+        elif (pts - segment.lead_first_pts) / PTS_CLOCK_HZ < AUDIO_ONLY_SEGMENT_SECONDS:
+            return
+        self._segment = _OpenSegment(discontinuity=self._take_discontinuity())
+        self._publish(segment, (pts - segment.lead_first_pts) / PTS_CLOCK_HZ, ended=False)
 
-    def _decide_audio_cut(self, pts: int, follows_tables: bool) -> SegmentStart | None:
-        if self._audio_segment_pts is None:
-            self._audio_segment_pts = pts
-            return None
-        elapsed = pts_delta(pts, self._audio_segment_pts) / PTS_CLOCK_HZ
-        if elapsed >= AUDIO_ONLY_SEGMENT_SECONDS + AUDIO_ONLY_FORCED_CUT_SLACK or (
-            elapsed >= AUDIO_ONLY_SEGMENT_SECONDS and follows_tables
-        ):
-            self._audio_segment_pts = pts
-            return self._segment_start(True)
-        return None
+    def _take_discontinuity(self) -> bool:
+        pending, self._discontinuity_pending = self._discontinuity_pending, False
+        return pending
 
-    def _on_cut(self, cut: CutSegment) -> None:
-        self._publish(cut, _span_seconds(cut.first_pts, cut.next_pts), ended=False)
-
-    def _last_duration(self, cut: CutSegment) -> float:
-        return _span_seconds(cut.first_pts, cut.last_pts) + self._lead_frame_seconds
-
-    def _publish(self, cut: CutSegment, duration: float, *, ended: bool) -> None:
+    def _publish(self, finished: _OpenSegment, duration: float, *, ended: bool) -> None:
         sequence = self._next_sequence
         self._next_sequence += 1
         name = f"ts_{sequence}.ts"
@@ -236,9 +206,9 @@ class TsRendition:
             sequence=sequence,
             path=f"{self._rendition}/{name}",
             duration=round(duration, 3),
-            discontinuity=cut.start.discontinuity,
+            discontinuity=finished.discontinuity,
         )
-        write_new(self._dir / name, cut.data)  # announced by the event below, never rewritten
+        write_new(self._dir / name, finished.data)  # announced by the event below, never rewritten
         self._on_event({
             "event": "ts_segment",
             "rendition": self._rendition,
@@ -276,55 +246,101 @@ class TsRendition:
         self._on_event({"event": "removed", "paths": [old.path for old in expired]})
 
 
-@dataclass(frozen=True)
-class _Keyframe:
-    pts: int  # 90 kHz, as the muxer will stamp it before adding its delay
-    start: SegmentStart | None
+class _OpenSegment:
+    """The segment being written: its bytes and the PTS span (input 90 kHz ticks, unwrapped)."""
+
+    def __init__(self, *, discontinuity: bool = False) -> None:
+        self.data = bytearray()
+        self.discontinuity = discontinuity
+        self.first_pts: int | None = None  # of any stream
+        self.last_pts: int | None = None
+        self.lead_first_pts: int | None = None
+        self.lead_last_pts: int | None = None
+
+    def add(self, pts: int, lead: bool) -> None:
+        if lead:
+            if self.lead_first_pts is None:
+                self.lead_first_pts = self.lead_last_pts = pts
+            elif pts > self.lead_last_pts:
+                self.lead_last_pts = pts
+        if self.first_pts is None:
+            self.first_pts = self.last_pts = pts
+        elif pts > self.last_pts:
+            self.last_pts = pts
+
+    def span_seconds(self) -> float:
+        """From the first to the highest PTS, of the lead stream if it has any here."""
+        if self.lead_first_pts is not None:
+            return (self.lead_last_pts - self.lead_first_pts) / PTS_CLOCK_HZ
+        return (self.last_pts - self.first_pts) / PTS_CLOCK_HZ
 
 
-class _CutterSink:
-    """The write-only file object PyAV writes into; forwards to the cutter once there is one.
+@dataclass
+class _Track:
+    """One output stream: its TS identity, clock and the conversion its frames need."""
 
-    The cutter needs the lead stream's PID, known only after add_stream(); the muxer writes
-    nothing before the first packet, so nothing is lost (except by a never-used muxer being
-    torn down).
-    """
+    kind: str
+    stream: ElementaryStream
+    time_base: Fraction
+    video: AnnexBFramer | None = None  # H.264 / HEVC
+    adts: AdtsFramer | None = None  # AAC (MPEG audio is self-framed already)
+    last_dts: int | None = None
 
-    def __init__(self) -> None:
-        self.cutter: TsCutter | None = None
+    @classmethod
+    def of(cls, template: av.stream.Stream, pid: int, same_kind_before: int) -> _Track | None:
+        """The track for `template`, or None if its codec is not one this muxer writes."""
+        context = template.codec_context
+        codec = context.codec.canonical_name  # "h264" also for a libx264 template
+        if codec not in STREAM_TYPES or template.type not in ("video", "audio"):
+            return None
+        extradata = bytes(context.extradata or b"")
+        time_base = Fraction(template.time_base or Fraction(1, PTS_CLOCK_HZ))
+        if template.type == "video":
+            stream = ElementaryStream(pid, STREAM_TYPES[codec], VIDEO_STREAM_ID + same_kind_before)
+            return cls("video", stream, time_base, video=AnnexBFramer(codec, extradata))
+        stream = ElementaryStream(pid, STREAM_TYPES[codec], AUDIO_STREAM_ID + same_kind_before)
+        adts = None
+        if codec == "aac":
+            layout = getattr(context, "layout", None)
+            adts = AdtsFramer(extradata, context.sample_rate, getattr(layout, "nb_channels", None))
+        return cls("audio", stream, time_base, adts=adts)
 
-    def write(self, data: bytes) -> int:
-        if self.cutter is None:
-            return len(data)
-        return self.cutter.write(data)
+    def timestamps(self, packet: av.Packet, time_base: Fraction) -> tuple[int, int]:
+        """(pts, dts) in 90 kHz ticks, not yet wrapped; raises TsMuxError if the DTS does not rise."""
+        pts = packet.pts if packet.pts is not None else packet.dts
+        dts = packet.dts if packet.dts is not None else pts
+        if pts is None:
+            raise TsMuxError("packet without timestamps")
+        pts, dts = _to_90k(pts, time_base), _to_90k(dts, time_base)
+        if self.last_dts is not None and dts <= self.last_dts:
+            raise TsMuxError(f"dts {dts} does not rise after {self.last_dts} (90 kHz, pid {self.stream.pid:#x})")
+        if pts < dts:
+            raise TsMuxError(f"pts {pts} before dts {dts} (90 kHz, pid {self.stream.pid:#x})")
+        self.last_dts = dts
+        return pts, dts
+
+    def payload(self, packet: av.Packet, keyframe: bool) -> bytes:
+        """The frame as TS carries it; new parameter sets in the side data are taken first."""
+        data = bytes(packet)
+        if self.video is not None:
+            if packet.has_sidedata("new_extradata"):
+                self.video.set_extradata(bytes(PacketSideData.from_packet(packet, "new_extradata")))
+            return self.video.access_unit(data, keyframe)
+        if self.adts is not None:
+            return self.adts.frame(data)
+        return data
 
 
-def _copy_packet(packet: av.Packet, stream: av.stream.Stream) -> av.Packet:
-    copy = av.Packet(bytes(packet))
-    copy.pts = packet.pts
-    copy.dts = packet.dts
-    copy.duration = packet.duration
-    copy.time_base = packet.time_base
-    copy.is_keyframe = packet.is_keyframe
-    for side_data in packet.iter_sidedata():  # e.g. new SPS/PPS announced by the demuxer
-        copy.set_sidedata(side_data)
-    copy.stream = stream
-    return copy
+def _to_90k(value: int, time_base: Fraction) -> int:
+    """value × time_base in 90 kHz ticks, rounded half up (exact for 1/1000, 1/90000, …)."""
+    numerator = time_base.numerator * PTS_CLOCK_HZ
+    denominator = time_base.denominator
+    if numerator % denominator == 0:
+        return value * (numerator // denominator)
+    return (2 * value * numerator + denominator) // (2 * denominator)
 
 
-def _pts_90k(packet: av.Packet, stream: av.stream.Stream) -> int:
-    ticks = packet.pts * Fraction(packet.time_base or stream.time_base) * PTS_CLOCK_HZ
-    return math.floor(ticks + Fraction(1, 2)) % PTS_MODULUS
-
-
-def _packet_seconds(packet: av.Packet, stream: av.stream.Stream) -> float:
-    time_base = packet.time_base or stream.time_base
-    if packet.duration and time_base:
-        return packet.duration * time_base.numerator / time_base.denominator
+def _seconds(ticks: int | None, time_base: Fraction) -> float:
+    if ticks and time_base:
+        return ticks * time_base.numerator / time_base.denominator
     return 0.0
-
-
-def _span_seconds(first: int | None, last: int | None) -> float:
-    if first is None or last is None:
-        return 0.0
-    return pts_delta(last, first) / PTS_CLOCK_HZ

@@ -1,8 +1,8 @@
-"""MPEG-TS packet headers: just enough parsing to cut a muxer's output into segments.
+"""MPEG-TS packet headers and the MPEG-2 CRC: the constants `packager.ts_mux` writes by, and a
+reader for what it wrote.
 
-Why a parser of our own: the cut must be decided on the bytes the muxer has really written
-(its interleave queue releases packets later than they are handed in), so the cutter reads the
-4-byte header, the adaptation field's random-access flag and the PES timestamp of each packet.
+Why a reader at all: the muxer's output is checked against it (header, random-access flag, PES
+timestamp, PAT with its CRC), independently of the code that wrote the bytes.
 """
 from __future__ import annotations
 
@@ -52,18 +52,6 @@ class TsPacket:
         )
 
 
-def pes_start_fields(data: bytes) -> tuple[bool, int | None]:
-    """(random_access, PES PTS) of a 188-byte packet that starts a PES, without a TsPacket.
-
-    The cutter asks this of every frame's first packet; building a TsPacket (and slicing its
-    payload) for it was most of the cutter's remaining cost. Same rules as `TsPacket.parse`.
-    """
-    offset, random_access, has_payload = _adaptation(data)
-    if not has_payload:
-        return random_access, None
-    return random_access, _pes_pts(data[offset:])
-
-
 def _adaptation(data: bytes) -> tuple[int, bool, bool]:
     """(payload offset, random_access_indicator, has payload) from a packet's header and
     adaptation field."""
@@ -91,7 +79,7 @@ def pmt_pids_from_pat(pat: TsPacket) -> list[int]:
     end = 3 + section_length - 4  # the CRC32 closes the section
     if end + 4 > len(section):
         raise TsPacketError("PAT section is truncated")
-    if _crc32_mpeg2(section[:end + 4]) != 0:
+    if crc32_mpeg2(section[:end + 4]) != 0:
         raise TsPacketError("PAT section fails its CRC32")
     pids = []
     for offset in range(8, end - 3, 4):
@@ -107,7 +95,7 @@ def pts_delta(later: int, earlier: int) -> int:
     return (later - earlier) % PTS_MODULUS
 
 
-def _crc32_mpeg2(data: bytes) -> int:
+def crc32_mpeg2(data: bytes) -> int:
     """CRC-32/MPEG-2 (poly 0x04C11DB7, no reflection); 0 over a section including its CRC."""
     crc = 0xFFFFFFFF
     for byte in data:

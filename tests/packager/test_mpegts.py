@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from packager.mpegts import TsRendition
+from packager.mpegts import TsMuxError, TsRendition
 
 FRAME = 0.04  # 25 fps
 VIDEO_PID = 0x100
@@ -245,8 +245,7 @@ def test_short_gops_only_cut_where_flagged(tmp_path):
 
 
 def test_all_intra_video_still_starts_every_file_with_pat_pmt(tmp_path):
-    # FFmpeg forces PAT/PMT only before a keyframe that follows a non-keyframe: with gop 1 the
-    # cutter has to open segments with duplicates of the last PAT and PMT.
+    # Every frame a keyframe, only some flagged: PAT/PMT open exactly the flagged ones' segments.
     source = make_clip(tmp_path / "intra.flv", seconds=5, gop=1, size="160x120")
     events, _ = package(source, tmp_path / "out")
     files = segment_files(tmp_path / "out", events)
@@ -267,7 +266,10 @@ def test_audio_only_is_cut_by_time_at_pat_boundaries(tmp_path):
     assert all(2.0 <= d <= 2.2 for d in durations[:-1]), durations
     assert abs(sum(durations) - 7.0) < 0.1
     for path in files:
-        assert ts_headers(path.read_bytes())[0][0] == 0
+        headers = ts_headers(path.read_bytes())
+        assert headers[0][0] == 0
+        first_audio = next(h for h in headers if h[0] == 0x100)
+        assert first_audio[1] and first_audio[4], "audio frames are random-access points, as FFmpeg marks them"
         with av.open(str(path)) as container:
             assert sum(f.samples for f in container.decode(audio=0)) > 0
     assert continuity_errors([p.read_bytes() for p in files]) == []
@@ -323,7 +325,7 @@ def test_the_same_packet_can_also_be_muxed_into_an_mp4(clip, tmp_path, ts_first)
 
 
 def test_a_quiet_audio_stream_does_not_hold_segments_back(clip, tmp_path):
-    """The interleaver would wait up to 10 s for the silent stream; the muxer is set to 0.1 s."""
+    """A segment is published at the keyframe that ends it, whatever the other stream does."""
     published_at: list[float] = []
     latest = [0.0]
     rendition = TsRendition(tmp_path, "origin", lambda e: e["event"] == "ts_segment"
@@ -347,7 +349,7 @@ def test_a_quiet_audio_stream_does_not_hold_segments_back(clip, tmp_path):
 
 
 def test_a_refused_keyframe_does_not_shift_later_cuts(clip, tmp_path):
-    """A keyframe the muxer rejects (dts going back) must not be matched to a later keyframe."""
+    """A keyframe the muxer rejects (dts not rising) leaves the cuts where they were."""
     events: list[dict] = []
     rendition = TsRendition(tmp_path, "origin", events.append)
     refused = 0
@@ -364,7 +366,7 @@ def test_a_refused_keyframe_does_not_shift_later_cuts(clip, tmp_path):
                     start, last_start = True, t
                 if t > 1:  # the same keyframe again, unflagged, after the real one
                     rendition.mux(indexes[packet.stream_index], packet, segment_start=start)
-                    with pytest.raises(av.FFmpegError):
+                    with pytest.raises(TsMuxError):
                         rendition.mux(indexes[packet.stream_index], packet)
                     refused += 1
                     continue
@@ -432,3 +434,129 @@ def test_start_sequence_names_files_and_events_are_json(clip, tmp_path):
     playlist = parse_media_playlist(events[-1]["text"])
     assert playlist["EXT-X-MEDIA-SEQUENCE"] == 42 and not playlist["endlist"]
     assert [n for n, _, _ in playlist["segments"]] == ["ts_42.ts", "ts_43.ts"]
+
+
+def hevc_clip(path: Path) -> Path:
+    """HEVC in MP4: hvcC extradata and length-prefixed packets, as enhanced RTMP delivers them."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25",
+                    "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "5", "-c:v", "libx265",
+                    "-preset", "ultrafast", "-g", "25", "-x265-params", "log-level=error", "-c:a", "aac",
+                    str(path)], check=True)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["flv", "mpegts", "hevc"])
+def test_every_segment_decodes_alone_and_ffprobe_finds_no_error(tmp_path, kind):
+    """FLV (avcC + raw AAC), MPEG-TS (Annex B + ADTS) and HEVC sources alike."""
+    if kind == "hevc":
+        source = hevc_clip(tmp_path / "clip.mp4")
+    else:
+        source = make_clip(tmp_path / f"clip.{'ts' if kind == 'mpegts' else 'flv'}", seconds=5,
+                           size="160x120", preset="veryfast")
+    events, _ = package(source, tmp_path / "out")
+    files = segment_files(tmp_path / "out", events)
+    assert len(files) == 3
+    video_frames = 0
+    for path in files:
+        with av.open(str(path)) as container:
+            frames = list(container.decode(video=0))
+        with av.open(str(path)) as container:
+            audio = sum(f.samples for f in container.decode(audio=0))
+        assert frames[0].key_frame, path
+        assert audio > 0, path
+        video_frames += len(frames)
+    assert video_frames == 125
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(p.read_bytes() for p in files))
+    for path in (files[1], joined):
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+             "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+            capture_output=True, text=True, check=True)
+        assert probe.stderr == "", probe.stderr
+    assert set(probe.stdout.split()) == {"125"}  # the stream, listed once more under its program
+
+
+def splice_flv(first: Path, second: Path, out: Path, *, shift_ms: int) -> Path:
+    """`second`'s tags after `first`'s, `shift_ms` later: an RTMP publisher changing resolution.
+
+    The FLV demuxer then hands the new sequence header as new_extradata side data on the next
+    video packet; the second clip's keyframes carry no SPS/PPS of their own.
+    """
+    def tags(data: bytes):
+        position = 9 + 4  # FLV header, first PreviousTagSize
+        while position + 11 <= len(data):
+            size = int.from_bytes(data[position + 1:position + 4], "big")
+            yield data[position:position + 11 + size + 4]
+            position += 11 + size + 4
+
+    def shifted(tag: bytes) -> bytes:
+        stamp = (int.from_bytes(tag[4:7], "big") | tag[7] << 24) + shift_ms
+        return tag[:4] + (stamp & 0xFFFFFF).to_bytes(3, "big") + bytes((stamp >> 24,)) + tag[8:]
+
+    second_tags = (shifted(tag) for tag in tags(second.read_bytes()) if tag[0] != 18)  # no script tag
+    out.write_bytes(first.read_bytes() + b"".join(second_tags))
+    return out
+
+
+def test_new_parameter_sets_from_side_data_go_in_front_of_later_keyframes(tmp_path):
+    big = make_clip(tmp_path / "big.flv", seconds=2, size="320x240", preset="veryfast")
+    small = make_clip(tmp_path / "small.flv", seconds=2, size="160x120", preset="veryfast")
+    source = splice_flv(big, small, tmp_path / "both.flv", shift_ms=2200)  # past the first clip's audio
+    events, _ = package(source, tmp_path / "out")
+    files = segment_files(tmp_path / "out", events)
+    assert len(files) == 2
+    for path, size in zip(files, [(320, 240), (160, 120)]):
+        with av.open(str(path)) as container:
+            frames = list(container.decode(video=0))
+        assert frames[0].key_frame and len(frames) == 50
+        assert {(f.width, f.height) for f in frames} == {size}
+        probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", str(path)],
+                               capture_output=True, text=True, check=True)
+        assert probe.stderr == "", probe.stderr
+
+
+@pytest.mark.parametrize("video", [True, False])
+def test_a_follower_continues_the_playlist_after_a_discontinuity(tmp_path, video):
+    source = make_clip(tmp_path / "clip.flv", seconds=5, size="160x120", video=video)
+    events: list[dict] = []
+    first = TsRendition(tmp_path / "out", "origin", events.append)
+    rendition = first
+    with av.open(str(source)) as container:
+        indexes = {s.index: rendition.add_stream(s) for s in container.streams}
+        keyframes = 0  # video: 1 s GOPs, segments flagged at GOPs 0, 2, 3, 4
+        for packet in container.demux():
+            if packet.dts is None:
+                continue
+            t = float(packet.pts * packet.time_base)
+            key = packet.stream.type == "video" and packet.is_keyframe
+            keyframes += key
+            if rendition is first and (keyframes == 4 if video else t >= 3):
+                # Another publisher: the same streams, a new rendition continuing the playlist.
+                rendition.close(endlist=False)
+                rendition = TsRendition(tmp_path / "out", "origin", events.append, follows=first)
+                indexes = {s.index: rendition.add_stream(s) for s in container.streams}
+            start = key and keyframes in (1, 3, 4, 5)
+            rendition.mux(indexes[packet.stream_index], packet, segment_start=start)
+    rendition.close(endlist=True)
+    playlist = parse_media_playlist((tmp_path / "out/origin/mpegts.m3u8").read_text())
+    names = [name for name, _, _ in playlist["segments"]]
+    assert names == [f"ts_{n}.ts" for n in range(len(names))] and len(names) >= 3
+    marked = [name for name, _, discontinuity in playlist["segments"] if discontinuity]
+    first_after = next(e["path"] for e in events if e["event"] == "ts_segment"
+                       and e["sequence"] == first._next_sequence)
+    assert marked == [first_after.split("/")[1]] and playlist["endlist"]
+
+
+def test_an_audio_codec_the_muxer_does_not_write_is_left_out(tmp_path, caplog):
+    source = tmp_path / "ac3.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25",
+                    "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "3", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-g", "25", "-c:a", "ac3", str(source)], check=True)
+    with caplog.at_level("WARNING", logger="packager.mpegts"):
+        events, _ = package(source, tmp_path / "out")
+    assert "leaves out the audio stream (ac3)" in caplog.text
+    files = segment_files(tmp_path / "out", events)
+    with av.open(str(files[0])) as container:
+        assert [s.type for s in container.streams] == ["video"]
+        assert next(container.decode(video=0)).key_frame

@@ -1,4 +1,5 @@
-"""hls.js and dash.js in Chromium play what the packager wrote (MSE is the strictest reader).
+"""hls.js and dash.js in Chromium play what the packager wrote (MSE is the strictest reader):
+CMAF through hls.js and dash.js, and the legacy MPEG-TS playlist through hls.js's transmuxer.
 
 Needs the players' JS files (hls.min.js, dash.all.min.js): taken from
 HEADWATER_PLAYER_JS_DIR, else from server/delivery/static/vendor/ (fetched at build time);
@@ -15,8 +16,10 @@ import threading
 import time
 from pathlib import Path
 
+import av
 import pytest
 
+from packager.mpegts import TsRendition
 from packager_testkit import package
 from tests.support.browser import chromium_available, chromium_page
 
@@ -33,6 +36,7 @@ window.errors = []; const v = document.getElementById('v'); const p = dashjs.Med
 p.on(dashjs.MediaPlayer.events.ERROR, (e) => window.errors.push(JSON.stringify(e.error || e)));
 p.initialize(v, 'live/index.mpd', true);</script>""",
 }
+PAGES["hls_ts.html"] = PAGES["hls.html"].replace("live/master.m3u8", "live-ts/origin/mpegts.m3u8")
 
 
 def _player_dir() -> Path | None:
@@ -53,6 +57,7 @@ def site(clip_1s_gop, tmp_path_factory):
     for name, text in PAGES.items():
         (root / name).write_text(text)
     package(clip_1s_gop, root / "live")
+    package_ts(clip_1s_gop, root / "live-ts")
     handler = functools.partial(_QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -60,12 +65,27 @@ def site(clip_1s_gop, tmp_path_factory):
     server.shutdown()
 
 
+def package_ts(clip: Path, out_dir: Path) -> None:
+    """The clip as TS segments starting at every second keyframe (2 s with its 1 s GOPs)."""
+    rendition = TsRendition(out_dir, "origin", lambda event: None)
+    with av.open(str(clip)) as container:
+        indexes = {s.index: rendition.add_stream(s) for s in container.streams}
+        keyframes = 0
+        for packet in container.demux():
+            if packet.dts is None:
+                continue
+            start = packet.stream.type == "video" and packet.is_keyframe
+            keyframes += start
+            rendition.mux(indexes[packet.stream_index], packet, segment_start=start and keyframes % 2 == 1)
+    rendition.close(endlist=True)
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
 
-@pytest.mark.parametrize("page", ["hls.html", "dash.html"])
+@pytest.mark.parametrize("page", ["hls.html", "dash.html", "hls_ts.html"])
 def test_player_plays_through(site, page):
     with chromium_page() as tab:
         tab.goto(f"{site}/{page}")
