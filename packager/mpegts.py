@@ -32,7 +32,7 @@ from packager.ts_playlist import (
     write_ts_master,
 )
 
-__all__ = ["TsMuxError", "TsRendition", "TsSegment", "TsVariant", "write_ts_master"]
+__all__ = ["TsRendition", "TsSegment", "TsVariant", "write_ts_master"]
 
 LOG = logging.getLogger(__name__)
 
@@ -57,7 +57,9 @@ class TsRendition:
     Packets: `mux()` only reads the caller's packet (data, timestamps, keyframe flag, new
     extradata side data), so the same packet can go to the CMAF packager before or after.
 
-    Decode timestamps must rise per stream (`TsMuxError` otherwise, and the packet is left out).
+    Decode timestamps must rise per stream; a packet whose timestamps do not is left out and
+    counted in `dropped_packets`.
+
     After a source switch, call `discontinuity()` before the first packet of the new source; if
     the codec parameters or the timestamps change (another publisher), close this one with
     `close(endlist=False)` and build a new TsRendition with `follows=` it: the new one takes
@@ -89,6 +91,7 @@ class TsRendition:
         self._lead_index: int | None = None
         self._discontinuity_pending = False
         self._lead_frame_seconds = 0.0
+        self.dropped_packets = 0  # packets whose timestamps TS cannot carry (see mux)
         if follows is not None:  # same playlist, numbering and deletion schedule
             self._playlist = follows._playlist
             self._playlist.ended = False
@@ -139,7 +142,13 @@ class TsRendition:
             self._start_muxer()
         time_base = packet.time_base or track.time_base
         keyframe = packet.is_keyframe
-        pts, dts = track.timestamps(packet, time_base)
+        try:
+            pts, dts = track.timestamps(packet, time_base)
+        except TsMuxError as error:  # left out, as the CMAF packager leaves it out
+            self.dropped_packets += 1
+            if self.dropped_packets == 1:
+                LOG.warning("%s TS: %s; such packets are left out", self._rendition, error)
+            return
         lead = index == self._lead_index
         if lead:
             self._lead_frame_seconds = _seconds(packet.duration, time_base) or self._lead_frame_seconds
