@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import os
 import struct
+import termios
 import time
 from collections.abc import Callable, Iterator
 
@@ -58,10 +59,11 @@ class PipeInput:
     so a demuxer never reads past it into the next input's bytes.
     """
 
-    def __init__(self, fd: int = 0, pause: Callable[[], float] | None = None,
+    def __init__(self, fd: int = 0, pause: Callable[[int], float] | None = None,
                  before_read: Callable[[], None] | None = None) -> None:
         """`before_read()` runs before each read from the pipe (e.g. flushes the events of
-        the batch just handled); `pause()` then says how long to sleep first."""
+        the batch just handled); `pause(bytes waiting in the pipe)` then says how long to sleep
+        first."""
         self.fd = fd
         self.pause = pause
         self.before_read = before_read
@@ -138,7 +140,7 @@ class PipeInput:
             return False
         if self.before_read is not None:
             self.before_read()
-        if self.pause is not None and (delay := self.pause()) > 0:
+        if self.pause is not None and (delay := self.pause(_waiting_bytes(self.fd))) > 0:
             time.sleep(delay)
         data = os.read(self.fd, READ_SIZE)
         if not data:
@@ -146,6 +148,13 @@ class PipeInput:
             return False
         self.buffer += data
         return True
+
+
+def _waiting_bytes(fd: int) -> int:
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    except OSError:
+        return 0
 
 
 def _enlarge_pipe(fd: int) -> None:

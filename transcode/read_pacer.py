@@ -7,7 +7,8 @@ before the frame that closes the leader's open part arrives. So after each leade
 worker sleeps until that next closing frame is due — the part target later in media time,
 mapped to the wall clock by how late frames reach the worker — and then reads everything
 that arrived meanwhile in one go. A frame later than predicted is simply waited for, as
-without pacing.
+without pacing. A worker that is behind (more than a part's worth of bytes already waiting in
+the pipe, at the stream's bitrate so far) never sleeps: it catches up at full speed.
 
 Only passthrough workers are paced: with renditions the encoders' output is muxed on the
 main thread, which must not sleep on it, and encoding costs far more than wake-ups anyway.
@@ -38,12 +39,17 @@ class ReadPacer:
         self.due: float | None = None  # dts (s) of the frame that will close the leader's open part
         self._lags = [float("inf"), float("inf")]  # min (wall − dts) in this window and the last
         self._window_start = clock()
+        self._first_media: float | None = None
+        self._bytes = 0  # packet bytes since _first_media
 
     def on_packet(self, packet: av.Packet) -> None:
         if packet.dts is None or packet.time_base is None:
             return
         time_base = packet.time_base
         self.media = packet.dts * time_base.numerator / time_base.denominator
+        if self._first_media is None:
+            self._first_media = self.media
+        self._bytes += packet.size
         now = self.clock()
         if now - self._window_start >= LAG_WINDOW:
             self._lags = [float("inf"), self._lags[0]]
@@ -60,14 +66,20 @@ class ReadPacer:
 
     def source_changed(self) -> None:
         """Another input: its clock has nothing to do with the old one's."""
-        self.media = self.due = None
+        self.media = self.due = self._first_media = None
+        self._bytes = 0
         self._lags = [float("inf"), float("inf")]
         self._window_start = self.clock()
 
-    def pause(self) -> float:
-        """Seconds to sleep before blocking on the next read (0: read now)."""
+    def pause(self, waiting: int) -> float:
+        """Seconds to sleep before blocking on the next read (0: read now); `waiting` = bytes
+        already in the pipe."""
         lag = min(self._lags)
-        if self.due is None or lag == float("inf"):
+        if self.due is None or lag == float("inf") or self._behind(waiting):
             return 0.0
         wake = self.due + lag + self.input_batch + MARGIN
         return max(0.0, wake - self.clock())  # past: the frame is late, wait for it as it comes
+
+    def _behind(self, waiting: int) -> bool:
+        span = (self.media or 0.0) - (self._first_media or 0.0)
+        return span > 0 and waiting > self._bytes / span * self.part_target

@@ -22,8 +22,8 @@ class Clock:
         return self.now
 
 
-def packet(dts_ms: int) -> av.Packet:
-    packet = av.Packet(b"x")
+def packet(dts_ms: int, size: int = 1) -> av.Packet:
+    packet = av.Packet(b"x" * size)
     packet.time_base = Fraction(1, 1000)
     packet.dts = packet.pts = dts_ms
     return packet
@@ -39,7 +39,7 @@ def paced(input_batch: float = 0.1) -> tuple[ReadPacer, Clock, list[dict], calla
 def test_no_pause_before_the_first_part():
     pacer, clock, _, emit = paced()
     pacer.on_packet(packet(0))
-    assert pacer.pause() == 0.0
+    assert pacer.pause(0) == 0.0
 
 
 def test_after_a_leader_part_sleep_until_the_closing_frame_is_due():
@@ -51,9 +51,19 @@ def test_after_a_leader_part_sleep_until_the_closing_frame_is_due():
     emit({"event": "part", "rendition": "origin", "msn": 0, "part": 0})
     assert sent[-1]["rendition"] == "origin"  # events pass through
     # the next part closes at media 10.54 s, due at wall 90 + 10.54, plus the node's batch
-    assert abs(pacer.pause() - (90 + 10.54 + 0.1 + MARGIN - 100.2)) < 1e-9
+    assert abs(pacer.pause(0) - (90 + 10.54 + 0.1 + MARGIN - 100.2)) < 1e-9
     clock.now = 200.0
-    assert pacer.pause() == 0.0  # past due: the frame is late, read as it comes
+    assert pacer.pause(0) == 0.0  # past due: the frame is late, read as it comes
+
+
+def test_a_worker_behind_does_not_sleep():
+    """More than a part's worth of bytes already waiting: catch up at full speed."""
+    pacer, clock, _, emit = paced()
+    for frame in range(31):  # 1 s of 1000-byte frames: 1000 bytes per second
+        pacer.on_packet(packet(frame * 1000 // 30, size=1000 // 30))
+    emit({"event": "part", "rendition": "origin"})
+    assert pacer.pause(100) > 0  # a tenth of a second waiting: sleep
+    assert pacer.pause(600) == 0.0  # more than half a second (the part target): read now
 
 
 def test_only_the_leaders_parts_count():
@@ -61,7 +71,7 @@ def test_only_the_leaders_parts_count():
     pacer.on_packet(packet(0))
     emit({"event": "part", "rendition": "audio"})
     emit({"event": "playlist", "rendition": "origin"})
-    assert pacer.pause() == 0.0
+    assert pacer.pause(0) == 0.0
 
 
 def test_the_lag_forgets_old_windows():
@@ -71,7 +81,7 @@ def test_the_lag_forgets_old_windows():
         clock.now = 105.0 + step * LAG_WINDOW
         pacer.on_packet(packet(int((clock.now - 105.0) * 1000)))
     emit({"event": "part", "rendition": "origin"})
-    assert abs(pacer.pause() - (0.5 + MARGIN)) < 1e-6  # lag now 105: sleep a part, not none
+    assert abs(pacer.pause(0) - (0.5 + MARGIN)) < 1e-6  # lag now 105: sleep a part, not none
 
 
 def test_a_source_switch_starts_over():
@@ -79,7 +89,7 @@ def test_a_source_switch_starts_over():
     pacer.on_packet(packet(0))
     emit({"event": "part", "rendition": "origin"})
     pacer.source_changed()
-    assert pacer.pause() == 0.0
+    assert pacer.pause(0) == 0.0
 
 
 def test_pipe_input_flushes_then_sleeps_before_reading():
@@ -88,7 +98,7 @@ def test_pipe_input_flushes_then_sleeps_before_reading():
     os.close(write_fd)
     calls: list[str] = []
 
-    def pause() -> float:
+    def pause(waiting: int) -> float:
         calls.append("pause")
         return 0.001
 
@@ -121,3 +131,31 @@ def _read(fd: int) -> bytes:
         return os.read(fd, 65536)
     except BlockingIOError:
         return b""
+
+
+def test_a_backlog_is_worked_off_at_full_speed(tmp_path, monkeypatch):
+    """Input already waiting (a stall, a burst at connect) is not throttled to real time:
+    8 s of media handed over at once are packaged without sleeping, but for the last part
+    (throttled to real time, the sleeps would add up to the media's 8 s)."""
+    import subprocess
+
+    from transcode.worker import WorkerConfig, run
+
+    clip = tmp_path / "clip.flv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+                    "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "8", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-g", "30", "-c:a", "aac", str(clip)], check=True)
+    read_fd, write_fd = os.pipe()
+    data = start_record("flv") + data_record(clip.read_bytes())
+
+    def feed() -> None:
+        with os.fdopen(write_fd, "wb") as pipe:
+            pipe.write(data)
+
+    threading.Thread(target=feed, daemon=True).start()
+    events: list[dict] = []
+    slept: list[float] = []
+    monkeypatch.setattr("transcode.pipe_source.time.sleep", slept.append)
+    run(WorkerConfig(stream_id=1, out_dir=str(tmp_path / "out")), events.append, source_fd=read_fd)
+    assert sum(slept) < 1.0, slept
+    assert sum(e["event"] == "part" and e["rendition"] == "origin" for e in events) >= 14
