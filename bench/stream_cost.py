@@ -2,7 +2,8 @@
 
 STREAMS copies of a 1080p30 ~6 Mbit/s H.264 + AAC clip are pushed in real time
 (`ffmpeg -re -stream_loop -1 -c copy`) first into a Headwater node (RTMP in; CMAF + LL-HLS +
-MPEG-TS + DASH out), then into nginx-rtmp (`hls on`, 2 s fragments). After a warm-up, the CPU
+MPEG-TS + DASH out), then into nginx-rtmp (`hls on`, 2 s fragments). Once every stream is
+live (Headwater) and after a warm-up, the CPU
 of each server's whole process tree (Headwater: node + its stream workers; nginx: master +
 worker) is read from /proc over the same window; prints % of a core per stream and the
 ratio (target ≤ 2.0).
@@ -91,6 +92,7 @@ def headwater(clip: Path, streams: int, seconds: float, work: Path) -> tuple[flo
         created = [httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers,
                               json={"name": f"cost {i}"}).json() for i in range(streams)]
         publishers = [push(clip, stream["push_url"]) for stream in created]
+        wait_live(node, created)  # 30 workers starting at once take a while on 2 cores
         time.sleep(WARM_UP)
         tree = TreeCpu([node.process.pid])
         tree.start()
@@ -104,6 +106,19 @@ def headwater(clip: Path, streams: int, seconds: float, work: Path) -> tuple[flo
     finally:
         stop(publishers)
         node.stop()
+
+
+def wait_live(node: Node, created: list[dict], timeout: float = 60.0) -> None:
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        started = time.monotonic()
+        live = sum(httpx.get(f"{node.base_url}/streaming/streams/{s['id']}", headers=node.headers,
+                             timeout=30).json()["live"] for s in created)
+        print(f"  {live}/{len(created)} live ({time.monotonic() - started:.1f} s to ask)", flush=True)
+        if live == len(created):
+            return
+        time.sleep(1.0)
+    raise RuntimeError(f"only {live} of {len(created)} streams live after {timeout:.0f} s")
 
 
 def nginx_rtmp(clip: Path, streams: int, seconds: float) -> float:

@@ -7,6 +7,7 @@ import logging
 import ssl
 
 from ingest.publish import Authorize
+from ingest.rtmp.rests import RestTicker
 from ingest.rtmp.session import RtmpSession, SessionLimits
 
 log = logging.getLogger("headwater.ingest.rtmp")
@@ -26,6 +27,7 @@ class RtmpServer:
         self._limits = SessionLimits(handshake_timeout, idle_timeout, max_message_length, read_interval)
         self._server: asyncio.Server | None = None
         self._sessions: set[RtmpSession] = set()
+        self._rests = RestTicker(read_interval) if read_interval else None
 
     async def start(self, host: str, port: int) -> None:
         """Start listening; port 0 picks a free port (see ``port``)."""
@@ -53,8 +55,10 @@ class RtmpServer:
             session.close("server shutting down")
         await self._server.wait_closed()
         self._server = None
+        if self._rests is not None:
+            self._rests.close()
 
     def _new_session(self) -> RtmpSession:
-        session = RtmpSession(self._authorize, self._protocol, self._limits, self._sessions.discard)
+        session = RtmpSession(self._authorize, self._protocol, self._limits, self._sessions.discard, self._rests)
         self._sessions.add(session)
         return session

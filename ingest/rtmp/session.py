@@ -19,6 +19,7 @@ from ingest import flv
 from ingest.media import AUDIO, DATA, VIDEO, MediaMessage
 from ingest.publish import Authorize, PublishRejected, PublishRequest, PublishSink
 from ingest.rtmp import amf0
+from ingest.rtmp.rests import RestTicker
 from ingest.rtmp.chunk import MAX_MESSAGE_LENGTH, ChunkError, ChunkReader, ChunkWriter, RtmpMessage
 from ingest.rtmp.handshake import HandshakeError, ServerHandshake
 from ingest.rtmp.timestamp import TimestampUnwrapper
@@ -74,11 +75,12 @@ FULL_READ = 65536
 
 class RtmpSession(asyncio.Protocol):
     def __init__(self, authorize: Authorize, protocol_name: str, limits: SessionLimits,
-                 on_closed: Callable[[RtmpSession], None]) -> None:
+                 on_closed: Callable[[RtmpSession], None], rests: RestTicker | None = None) -> None:
         self._authorize = authorize
         self._protocol_name = protocol_name
         self._limits = limits
         self._on_closed = on_closed
+        self._rests = rests  # the server's shared clock for resting sockets
         self._transport: asyncio.Transport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._peer = "?"
@@ -135,16 +137,20 @@ class RtmpSession(asyncio.Protocol):
             self.close(f"internal error: {exc!r}")
 
     def _rest(self) -> None:
-        """Stop reading for `read_interval`. Each wake-up costs the node and then the worker
-        far more than the few frames it carries (a VM's context switch is tens of µs, and
-        Python's caches go cold between frames), so taking ~3 frames per wake-up instead of
-        one roughly halves both processes' CPU; the frames wait at most `read_interval`
-        in the kernel's socket buffer."""
+        """Stop reading until the next tick of the server's `RestTicker` (every
+        `read_interval`, one for all publishers; without one, `read_interval` from now).
+        Each wake-up costs the node and then the worker far more than the few frames it
+        carries (a VM's context switch is tens of µs, and Python's caches go cold between
+        frames), so taking ~3 frames per wake-up instead of one roughly halves both
+        processes' CPU; the frames wait at most `read_interval` in the kernel's socket buffer."""
         if self._resting:
             return  # (a TLS transport may hand over data it had already decrypted)
         self._resting = True
         self._transport.pause_reading()
-        self._loop.call_later(self._limits.read_interval, self._wake)
+        if self._rests is not None:
+            self._rests.rest(self._wake)
+        else:
+            self._loop.call_later(self._limits.read_interval, self._wake)
 
     def _wake(self) -> None:
         self._resting = False

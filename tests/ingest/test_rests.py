@@ -1,0 +1,46 @@
+"""RestTicker: every socket resting on a server wakes at one shared tick."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ingest.rtmp.rests import RestTicker
+
+
+def test_resting_sockets_wake_together_once():
+    async def run():
+        ticker = RestTicker(0.01)
+        woken: list[tuple[str, int]] = []
+        ticks = [0]
+
+        def wake(name: str) -> None:
+            woken.append((name, ticks[0]))
+
+        original = ticker._tick
+
+        def counted_tick() -> None:
+            ticks[0] += 1
+            original()
+
+        ticker._tick = counted_tick
+        for name in ("a", "b", "c"):
+            ticker.rest(lambda name=name: wake(name))
+        await asyncio.sleep(0.05)
+        ticker.rest(lambda: wake("d"))  # a later rest gets the next tick
+        await asyncio.sleep(0.05)
+        return woken, ticks[0]
+
+    woken, ticks = asyncio.run(run())
+    assert woken == [("a", 1), ("b", 1), ("c", 1), ("d", 2)] and ticks == 2
+
+
+def test_close_drops_pending_wakes():
+    async def run():
+        ticker = RestTicker(0.01)
+        woken: list[int] = []
+        ticker.rest(lambda: woken.append(1))
+        ticker.close()
+        await asyncio.sleep(0.03)
+        return woken
+
+    assert asyncio.run(run()) == []
