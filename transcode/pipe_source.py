@@ -14,11 +14,8 @@ EOF on stdin ends the stream.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import struct
-import termios
-import time
 from collections.abc import Callable, Iterator
 
 import av
@@ -30,7 +27,6 @@ START = b"S"
 DATA = b"D"
 FORMATS = ("flv", "mpegts")
 READ_SIZE = 65536
-PIPE_BYTES = 1 << 20  # room for a paced worker's sleep (see transcode/read_pacer.py)
 
 # Start demuxing after the first few tags instead of probing seconds of media. MPEG-TS has
 # no header: the demuxer must see the codec parameters in the stream itself (SPS/PPS of the
@@ -59,16 +55,11 @@ class PipeInput:
     so a demuxer never reads past it into the next input's bytes.
     """
 
-    def __init__(self, fd: int = 0, pause: Callable[[int], float] | None = None,
-                 before_read: Callable[[], None] | None = None) -> None:
+    def __init__(self, fd: int = 0, before_read: Callable[[], None] | None = None) -> None:
         """`before_read()` runs before each read from the pipe (e.g. flushes the events of
-        the batch just handled); `pause(bytes waiting in the pipe)` then says how long to sleep
-        first."""
+        the batch just handled)."""
         self.fd = fd
-        self.pause = pause
         self.before_read = before_read
-        if pause is not None:
-            _enlarge_pipe(fd)
         self.buffer = bytearray()
         self.remaining = 0  # payload bytes of the current D record not yet handed out
         self.eof = False
@@ -140,30 +131,12 @@ class PipeInput:
             return False
         if self.before_read is not None:
             self.before_read()
-        if self.pause is not None and (delay := self.pause(_waiting_bytes(self.fd))) > 0:
-            time.sleep(delay)
         data = os.read(self.fd, READ_SIZE)
         if not data:
             self.eof = True
             return False
         self.buffer += data
         return True
-
-
-def _waiting_bytes(fd: int) -> int:
-    try:
-        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
-    except OSError:
-        return 0
-
-
-def _enlarge_pipe(fd: int) -> None:
-    """Let the pipe hold what arrives while the worker sleeps (Linux pipes hold 64 KiB,
-    85 ms at 6 Mbit/s; a full pipe makes the node buffer and wake up more)."""
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (OSError, AttributeError):
-        pass  # not a pipe, or not Linux: the node's buffering copes, at some CPU
 
 
 class InputReader:

@@ -23,10 +23,7 @@ from packager.live import PackagerConfig
 from transcode.events import EventChannel
 from transcode.ladder import Rendition
 from transcode.pipe_source import PipeInput, PipeSource
-from packager.track import AudioTrackId
-from transcode.passthrough import ORIGIN
 from transcode.pipeline import StreamPipeline
-from transcode.read_pacer import ReadPacer
 from transcode.pull_worker import run_pull
 
 log = logging.getLogger("headwater.worker")
@@ -52,7 +49,6 @@ class WorkerConfig:
     x264_preset: str = "superfast"
     hardware_encoder: bool = True
     degrade_after: float = 5.0  # seconds behind real time before a rendition is shed
-    input_batch: float = 0.0  # seconds the node may hold source bytes before writing them
 
     @classmethod
     def from_json(cls, text: str) -> "WorkerConfig":
@@ -94,27 +90,20 @@ def run(config: WorkerConfig, emit: Callable[[dict], None], source_fd: int = 0,
         from transcode.whip_worker import run_whip  # aiortc loads only in WHIP workers
         run_whip(config, emit, clock)
         return
-    pacer = None if config.renditions else ReadPacer(config.part_target, config.input_batch, clock)
-    pipe = PipeInput(source_fd, pause=pacer.pause if pacer else None, before_read=flush)
+    pipe = PipeInput(source_fd, before_read=flush)
     source = next_source(pipe)
     if source is None:
         return  # the node gave up before sending anything usable
-    if pacer is not None:
-        emit = pacer.watch(emit, leader=ORIGIN if source.video is not None else AudioTrackId.rendition)
     pipeline = StreamPipeline(config, source.video, source.audio, emit, clock)
     emit(pipeline.source_event(source.video, source.audio))
     try:
         while True:
             for packet in source.packets():
-                if pacer is not None:
-                    pacer.on_packet(packet)
                 pipeline.publish(packet)
             following = next_source(pipe)
             if following is None:
                 break
             emit(pipeline.source_event(following.video, following.audio, kind="source_changed"))
-            if pacer is not None:
-                pacer.source_changed()
             pipeline.source_changed(following.video, following.audio)
             source.close()
             source = following

@@ -104,7 +104,7 @@ class Supervisor:
     # -- workers and their output -------------------------------------------------------------
     def worker_config(self, session: StreamSession) -> dict:
         return {**self.base_worker_config(session.stream_id, session.mpegts_endlist),
-                "renditions": session.renditions, "input_batch": self.settings.ingest_read_interval}
+                "renditions": session.renditions}
 
     def base_worker_config(self, stream_id: int, mpegts_endlist: bool) -> dict:
         """The packaging part of a WorkerConfig, the same for every kind of source."""

@@ -1,0 +1,64 @@
+"""A pushed stream's worker writes the events of one batch of input in one go: they wait in
+EventChannel's buffer until the worker next reads its pipe (before_read flushes them)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from transcode.events import EventChannel
+from transcode.pipe_source import PipeInput, data_record, start_record
+
+
+def test_pipe_input_calls_before_read_before_each_read():
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, start_record("flv") + data_record(b"abc"))
+    os.close(write_fd)
+    calls: list[str] = []
+    pipe = PipeInput(read_fd, before_read=lambda: calls.append("flush"))
+    reader = pipe.next_input()
+    assert calls == ["flush"]  # the record header and the S payload came in one read
+    assert reader.read(10) == b"abc"
+    assert reader.read(10) == b"" and calls == ["flush", "flush"]  # EOF was one more read
+
+
+def test_batched_events_wait_for_flush_and_other_threads_do_not():
+    read_fd, write_fd = os.pipe()
+    channel = EventChannel(write_fd, batched=True)
+    channel.send({"event": "part"})
+    channel.send({"event": "playlist"})
+    os.set_blocking(read_fd, False)
+    assert _read(read_fd) == b""
+    channel.flush()
+    assert _read(read_fd) == b'{"event":"part"}\n{"event":"playlist"}\n'
+    thread = threading.Thread(target=channel.send, args=({"event": "stats"},))
+    thread.start()
+    thread.join()
+    assert _read(read_fd) == b'{"event":"stats"}\n'
+    unbatched = EventChannel(write_fd)
+    unbatched.send({"event": "ended"})
+    assert _read(read_fd) == b'{"event":"ended"}\n'
+
+
+def test_a_worker_run_flushes_its_events(tmp_path):
+    """Every event reaches the node: the last batch's events are flushed at the end."""
+    import subprocess
+    import sys
+
+    clip = tmp_path / "clip.flv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+                    "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", str(clip)], check=True)
+    config = '{"stream_id": 1, "out_dir": "%s"}' % (tmp_path / "out")
+    done = subprocess.run([sys.executable, "-m", "transcode.worker", config], capture_output=True,
+                          input=start_record("flv") + data_record(clip.read_bytes()), check=True)
+    events = [line for line in done.stdout.decode().splitlines()]
+    assert events[0].startswith('{"event":"started"')
+    assert any(line.startswith('{"event":"ended"') for line in events)
+    assert any('"event":"ts_playlist"' in line and "EXT-X-ENDLIST" in line for line in events)
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except BlockingIOError:
+        return b""
