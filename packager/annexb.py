@@ -148,12 +148,7 @@ def parse_avcc(record: bytes) -> tuple[int, list[bytes]]:
     for count_mask in (0x1F, 0xFF):  # SPS count (5 bits), then PPS count
         if position >= len(record):
             break
-        count = record[position] & count_mask
-        position += 1
-        for _ in range(count):
-            size = int.from_bytes(record[position:position + 2], "big")
-            units.append(record[position + 2:position + 2 + size])
-            position += 2 + size
+        position = _read_units(record, position + 1, record[position] & count_mask, units)
     return length_size, units
 
 
@@ -164,9 +159,14 @@ def parse_hvcc(record: bytes) -> tuple[int, list[bytes]]:
     position = 23
     for _ in range(record[22]):
         count = int.from_bytes(record[position + 1:position + 3], "big")
-        position += 3
-        for _ in range(count):
-            size = int.from_bytes(record[position:position + 2], "big")
-            units.append(record[position + 2:position + 2 + size])
-            position += 2 + size
+        position = _read_units(record, position + 3, count, units)
     return length_size, units
+
+
+def _read_units(record: bytes, position: int, count: int, units: list[bytes]) -> int:
+    """Append `count` 16-bit-length-prefixed NAL units from `position`; returns the end."""
+    for _ in range(count):
+        size = int.from_bytes(record[position:position + 2], "big")
+        units.append(record[position + 2:position + 2 + size])
+        position += 2 + size
+    return position
