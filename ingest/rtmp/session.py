@@ -19,9 +19,9 @@ from ingest import flv
 from ingest.media import AUDIO, DATA, VIDEO, MediaMessage
 from ingest.publish import Authorize, PublishRejected, PublishRequest, PublishSink
 from ingest.rtmp import amf0
-from ingest.rtmp.rests import RestTicker
 from ingest.rtmp.chunk import MAX_MESSAGE_LENGTH, ChunkError, ChunkReader, ChunkWriter, RtmpMessage
 from ingest.rtmp.handshake import HandshakeError, ServerHandshake
+from ingest.rtmp.rests import RestTicker
 from ingest.rtmp.timestamp import TimestampUnwrapper
 
 log = logging.getLogger("headwater.ingest.rtmp")
