@@ -9,12 +9,12 @@ import io
 import av
 import httpx
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection
 
 from tests.e2e.conftest import fetch_ok, wait_for
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.node import Node
-from tests.support.whip_client import WhipPublisher, allow_loopback_candidates, make_offer
+from tests.support import whip_client
+from tests.support.whip_client import WhipPublisher
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +37,7 @@ def new_stream(api: httpx.Client, **fields) -> dict:
 
 
 def offer_sdp(**kwargs) -> str:
-    async def build() -> str:
-        allow_loopback_candidates()
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        try:
-            return await make_offer(pc, **kwargs)
-        finally:
-            await pc.close()
-    return asyncio.run(build())
+    return whip_client.offer_sdp(loopback=True, **kwargs)
 
 
 def decode(data: bytes, kind: str) -> list:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection
 
 from server.whip_sdp import OfferError, check_offer, media_sections
-from tests.support.whip_client import make_offer
-
-
-def offer(**kwargs) -> str:
-    async def build() -> str:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        try:
-            return await make_offer(pc, **kwargs)
-        finally:
-            await pc.close()
-    return asyncio.run(build())
+from tests.support.whip_client import offer_sdp as offer
 
 
 @pytest.fixture(scope="module")

@@ -94,6 +94,20 @@ async def make_offer(pc: RTCPeerConnection, *, video: str | None = "video/H264",
     return pc.localDescription.sdp
 
 
+def offer_sdp(*, loopback: bool = False, **kwargs) -> str:
+    """An offer SDP from a throwaway peer connection (see `make_offer` for `kwargs`);
+    `loopback` lists 127.0.0.1 among its candidates (same-host tests)."""
+    async def build() -> str:
+        if loopback:
+            allow_loopback_candidates()
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        try:
+            return await make_offer(pc, **kwargs)
+        finally:
+            await pc.close()
+    return asyncio.run(build())
+
+
 class WhipPublisher:
     """Publishes to a WHIP URL; `location` is the session resource to DELETE."""
 
