@@ -43,15 +43,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def serve(settings: Settings) -> None:
-    import uvicorn
-
+    from server import http_server
     from server.app import create_asgi
     from server.db.migrate import upgrade
 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
-    uvicorn.run(
+    http_server.run(
         create_asgi(settings),
         host=settings.http_host,
         port=settings.http_port,
