@@ -23,7 +23,9 @@ class RestTicker:
         """Call `wake()` at the next tick."""
         self._resting.append(wake)
         if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.interval, self._tick)
+            loop = asyncio.get_running_loop()
+            # on the loop clock's grid of `interval`: the stream watchdogs tick on it too
+            self._timer = loop.call_later(self.interval - loop.time() % self.interval, self._tick)
 
     def _tick(self) -> None:
         self._timer = None

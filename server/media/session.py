@@ -237,8 +237,11 @@ class StreamSession:
     async def _watch(self) -> None:
         """Failover on silence, and an idle stop when nobody has sent for a while."""
         idle = self.settings.publish_idle_timeout
+        interval = min(WATCH_INTERVAL, idle / 4)
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(min(WATCH_INTERVAL, idle / 4))
+            # on the loop clock's grid, so that every stream's watchdog runs in one wake-up
+            await asyncio.sleep(interval - loop.time() % interval)
             self._choose()
             now = time.monotonic()
             if self.worker is not None and not any(p.sending(now, idle) for p in self.slots.values()):

@@ -44,3 +44,22 @@ def test_close_drops_pending_wakes():
         return woken
 
     assert asyncio.run(run()) == []
+
+
+def test_ticks_fall_on_the_loop_clock_grid():
+    """Two tickers of the same interval, started at different moments, tick together (so the
+    node wakes once for both, and for the stream watchdogs on the same grid)."""
+    async def run():
+        loop = asyncio.get_running_loop()
+        times: list[float] = []
+        first, second = RestTicker(0.2), RestTicker(0.2)
+        await asyncio.sleep(0.2 - loop.time() % 0.2 + 0.002)  # just past a grid point
+        first.rest(lambda: times.append(loop.time()))
+        await asyncio.sleep(0.02)
+        second.rest(lambda: times.append(loop.time()))
+        await asyncio.sleep(0.3)
+        return times
+
+    times = asyncio.run(run())
+    assert len(times) == 2
+    assert [round(t / 0.2) for t in times] == [round(times[0] / 0.2)] * 2
