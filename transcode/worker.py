@@ -21,6 +21,7 @@ import av
 
 from packager.live import PackagerConfig
 from transcode.events import EventChannel
+from transcode.heap import keep_freed_memory
 from transcode.ladder import Rendition
 from transcode.pipe_source import PipeInput, PipeSource
 from transcode.pipeline import StreamPipeline
@@ -117,6 +118,7 @@ def run(config: WorkerConfig, emit: Callable[[dict], None], source_fd: int = 0,
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    keep_freed_memory()
     config = WorkerConfig.from_json(argv[1])
     Path(config.out_dir).mkdir(parents=True, exist_ok=True)
     events = EventChannel(batched=not (config.pull_urls or config.whip_offer))
