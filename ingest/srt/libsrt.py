@@ -58,11 +58,6 @@ INVALID_SOCKET = -1
 log = logging.getLogger("headwater.ingest.srt.libsrt")
 
 
-class SockaddrIn(ctypes.Structure):
-    _fields_ = [("sin_family", ctypes.c_ushort), ("sin_port", ctypes.c_uint16),
-                ("sin_addr", ctypes.c_uint8 * 4), ("sin_zero", ctypes.c_uint8 * 8)]
-
-
 # int (*)(void* opaque, SRTSOCKET ns, int hsversion, const struct sockaddr* peer, const char* streamid)
 LISTEN_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
                                    ctypes.c_void_p, ctypes.c_char_p)
@@ -96,7 +91,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "srt_startup": ([], c_int),
         "srt_cleanup": ([], c_int),
         "srt_create_socket": ([], c_int),
-        "srt_bind": ([c_int, c_void_p, c_int], c_int),
+        "srt_bind_acquire": ([c_int, c_int], c_int),
         "srt_listen": ([c_int, c_int], c_int),
         "srt_accept": ([c_int, c_void_p, ctypes.POINTER(c_int)], c_int),
         "srt_close": ([c_int], c_int),
@@ -151,14 +146,6 @@ def get_bytes(sock: int, option: int, size: int = STREAMID_MAX) -> bytes:
     length = ctypes.c_int(size)
     check(lib.srt_getsockflag(sock, option, buffer, ctypes.byref(length)), f"option {option}")
     return buffer.raw[: length.value]
-
-
-def sockaddr_in(host: str, port: int) -> SockaddrIn:
-    address = SockaddrIn()
-    address.sin_family = socket.AF_INET
-    address.sin_port = socket.htons(port)
-    address.sin_addr[:] = socket.inet_aton(socket.gethostbyname(host))
-    return address
 
 
 def peer_text(pointer: int | None) -> str:

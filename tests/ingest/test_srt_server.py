@@ -1,5 +1,6 @@
 """SrtServer against Debian's ffmpeg as the caller, with stand-in node callbacks: what the
-listener itself guarantees (routing, vetting before data, closing on the node's word)."""
+listener itself guarantees (routing, vetting before data, closing on the node's word, libsrt
+holding the port only while callers are around)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import signal
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from ingest.publish import PublishRejected
+from ingest.srt import server as srt_server
 from ingest.srt.server import SrtServer
 from tests.support.ports import free_port
 
@@ -67,6 +70,17 @@ async def listener():
     await server.close()
 
 
+@pytest.fixture
+async def lingering(monkeypatch):
+    """A listener whose libsrt lets go of the port one second after the last caller."""
+    monkeypatch.setattr(srt_server, "LINGER", 1.0)
+    node = Node()
+    server = SrtServer(node.vet, node.authorize)
+    await server.start("127.0.0.1", free_port(socket.SOCK_DGRAM))
+    yield server, node
+    await server.close()
+
+
 async def start_push(port: int, streamid: str, seconds: float = 2) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
@@ -85,6 +99,39 @@ async def push(port: int, streamid: str, seconds: float = 2) -> tuple[int, str]:
 def srt_threads() -> list[threading.Thread]:
     """The listener's own threads (srt-accept, srt-read-<socket>) still alive in this process."""
     return [t for t in threading.enumerate() if t.name.startswith("srt-") and t.is_alive()]
+
+
+def libsrt_threads() -> list[str]:
+    """libsrt's own threads in this process (SRT:RcvQ:w1, SRT:SndQ:w1, SRT:GC), by kernel name."""
+    names = []
+    for comm in Path("/proc/self/task").glob("*/comm"):
+        try:
+            names.append(comm.read_text().strip())
+        except OSError:  # the thread ended meanwhile
+            pass
+    return [name for name in names if name.startswith("SRT:")]
+
+
+def receive_queue_running() -> bool:
+    return any(name.startswith("SRT:RcvQ") for name in libsrt_threads())
+
+
+def port_free(port: int) -> bool:
+    """Nobody holds the UDP port (our socket set SO_REUSEADDR; this one does not)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def send_datagrams(port: int, *payloads: bytes) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for payload in payloads:
+            sender.sendto(payload, ("127.0.0.1", port))
 
 
 async def eventually(check, timeout: float = 15, what: str = "condition") -> None:
@@ -151,7 +198,8 @@ async def test_kicked_publishers_reader_thread_ends(listener):
         assert sink.reasons == ["closed by the node"]
         await eventually(lambda: not server.reader_threads(), what="the reader thread to end")
         # (the thread leaves the server's table a moment before it returns)
-        await eventually(lambda: [t.name for t in srt_threads()] == ["srt-accept"], what="only srt-accept left")
+        await eventually(lambda: not any(t.name.startswith("srt-read") for t in srt_threads()),
+                         what="the reader thread to return")
         assert await asyncio.wait_for(process.wait(), 20) != 0  # the caller saw its connection end
     finally:
         await stop(process)
@@ -183,7 +231,19 @@ async def test_close_while_idle_does_not_hang():
     started = time.monotonic()
     await asyncio.wait_for(server.close(), 10)
     assert time.monotonic() - started < 2.5
-    assert srt_threads() == []
+    assert srt_threads() == [] and libsrt_threads() == []
+    assert port_free(server.port)
+
+
+async def test_close_while_libsrt_holds_the_port_ends_its_threads():
+    node = Node()
+    server = SrtServer(node.vet, node.authorize)
+    await server.start("127.0.0.1", free_port(socket.SOCK_DGRAM))
+    send_datagrams(server.port, b"garbage")
+    await eventually(receive_queue_running, what="libsrt to take the port")
+    await asyncio.wait_for(server.close(), 10)
+    assert srt_threads() == [] and libsrt_threads() == []
+    assert port_free(server.port)
 
 
 async def test_close_with_a_publisher_connected_does_not_hang():
@@ -196,6 +256,59 @@ async def test_close_with_a_publisher_connected_does_not_hang():
         await asyncio.wait_for(server.close(), 10)
         assert time.monotonic() - started < 2.5
         assert sink.closed.is_set() and sink.reasons == ["server shutting down"]
-        assert srt_threads() == []
+        assert srt_threads() == [] and libsrt_threads() == []
+        assert port_free(server.port)
     finally:
         await stop(process)
+
+
+async def test_the_port_is_taken_at_start():
+    port = free_port(socket.SOCK_DGRAM)
+    node = Node()
+    server = SrtServer(node.vet, node.authorize)
+    await server.start("127.0.0.1", port)
+    try:
+        assert not port_free(port)
+    finally:
+        await server.close()
+
+
+async def test_libsrt_runs_only_while_callers_are_around(lingering):
+    server, node = lingering
+    await asyncio.sleep(0.5)
+    assert not receive_queue_running()
+    code, errors = await push(server.port, "in/7/token")
+    assert code == 0, errors  # the first caller connects at its first try
+    await asyncio.wait_for(node.sinks[0].closed.wait(), 10)
+    assert len(node.sinks[0].data) > 10_000
+    await eventually(lambda: libsrt_threads() == [], what="libsrt to let go of the port")
+    code, errors = await push(server.port, "in/7/token", seconds=1)
+    assert code == 0, errors
+    await asyncio.wait_for(node.sinks[1].closed.wait(), 10)
+    assert len(node.sinks[1].data) > 0
+    await eventually(lambda: libsrt_threads() == [], what="libsrt to let go of the port again")
+
+
+async def test_libsrt_keeps_the_port_while_a_caller_publishes(lingering):
+    server, node = lingering
+    process, sink = await publishing(server, node)
+    try:
+        await asyncio.sleep(3 * srt_server.LINGER)
+        assert receive_queue_running()
+        size = len(sink.data)
+        await eventually(lambda: len(sink.data) > size, what="more data")
+        assert not sink.closed.is_set()
+    finally:
+        await stop(process)
+
+
+async def test_garbage_datagrams_leave_the_port_working(lingering):
+    server, node = lingering
+    control = bytes([0x80, 0x00, 0x00, 0x00]) + bytes(12)  # an SRT handshake header, nothing after it
+    send_datagrams(server.port, b"", b"x", control, bytes(range(256)) * 5)
+    await eventually(receive_queue_running, what="libsrt to take the port")
+    await eventually(lambda: libsrt_threads() == [], what="libsrt to let go of the port")
+    code, errors = await push(server.port, "in/7/token", seconds=1)
+    assert code == 0, errors
+    await asyncio.wait_for(node.sinks[0].closed.wait(), 10)
+    assert len(node.sinks[0].data) > 0
