@@ -5,7 +5,9 @@ into (a) RtmpServer in a child process whose sink wraps every message as an FLV 
 (b) nginx-rtmp (`live on`, no HLS), measuring each server process's CPU from
 /proc/<pid>/stat over the publish. Prints % of one core for each and the ratio.
 
-    PYTHONPATH=$PWD /tmp/venv/bin/python bench/rtmp_ingest.py [--seconds 20] [--loop asyncio]
+    python bench/rtmp_ingest.py [--seconds 20] [--loop asyncio] [--read-interval 0.2]
+
+`--read-interval` is the node's `ingest_read_interval` (0.2 s by default; 0 reads as data comes).
 """
 
 from __future__ import annotations
@@ -76,9 +78,10 @@ def publish_and_measure(pid: int, port: int, seconds: float) -> tuple[float, flo
     return 100 * (cpu1 - cpu0) / (wall1 - wall0), size * 8 / 10 / 1e6
 
 
-def bench_headwater(seconds: float, loop: str) -> float:
+def bench_headwater(seconds: float, loop: str, read_interval: float) -> float:
     port = free_port()
-    child = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--loop", loop],
+    child = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--loop", loop,
+                              "--read-interval", str(read_interval)],
                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     try:
         wait_for_port(port)
@@ -86,7 +89,8 @@ def bench_headwater(seconds: float, loop: str) -> float:
     finally:
         child.send_signal(signal.SIGINT)
         child.wait(10)
-    print(f"headwater RtmpServer ({loop}): {percent:5.2f} % of a core  (clip ≈ {mbits:.1f} Mbit/s)")
+    print(f"headwater RtmpServer ({loop}, read interval {read_interval} s): {percent:5.2f} % of a core"
+          f"  (clip ≈ {mbits:.1f} Mbit/s)")
     return percent
 
 
@@ -118,7 +122,7 @@ rtmp {{ server {{ listen 127.0.0.1:{port}; application in {{ live on; }} }} }}
     return percent
 
 
-def serve(port: int, loop: str) -> None:
+def serve(port: int, loop: str, read_interval: float) -> None:
     """Child process: RtmpServer with a sink that does the FLV wrapping the worker pipe needs."""
     from ingest.flv import flv_tag
     from ingest.rtmp import RtmpServer
@@ -137,7 +141,7 @@ def serve(port: int, loop: str) -> None:
         return FlvCountingSink()
 
     async def main() -> None:
-        server = RtmpServer(authorize)
+        server = RtmpServer(authorize, read_interval=read_interval)
         await server.start("127.0.0.1", port)
         try:
             await asyncio.Event().wait()
@@ -155,16 +159,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument("--read-interval", type=float, default=0.2)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         try:
-            serve(args.serve, args.loop)
+            serve(args.serve, args.loop, args.read_interval)
         except KeyboardInterrupt:
             pass
         return
     make_clip()
-    ours = bench_headwater(args.seconds, args.loop)
+    ours = bench_headwater(args.seconds, args.loop, args.read_interval)
     reference = bench_nginx(args.seconds)
     if reference:
         print(f"ratio headwater / nginx-rtmp: {ours / reference:.2f}")
