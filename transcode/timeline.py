@@ -30,11 +30,32 @@ DEFAULT_STEP = Fraction(1, 50)
 
 @dataclass
 class _Clock:
+    """One stream's state. The limits are in its own ticks, computed once: Fraction arithmetic
+    on every packet was a measurable share of a passthrough worker's CPU."""
+    time_base: Fraction
+    kind: str = ""
     offset: int = 0
     last_dts: int | None = None
     step: int = 0
-    time_base: Fraction | None = None
-    kind: str = ""
+    max_jitter: int = 0  # most ticks strictly below MAX_JITTER: a step back up to it is nudged
+    max_gap: int = 0  # most ticks up to MAX_GAP: a longer leap forward is a jump
+    one_second: int = 0  # a step up to one second is remembered as the packet duration
+
+    def __post_init__(self) -> None:
+        self.max_jitter = _ticks(MAX_JITTER, self.time_base, strictly_below=True)
+        self.max_gap = _ticks(MAX_GAP, self.time_base)
+        self.one_second = _ticks(Fraction(1), self.time_base)
+
+    def default_step(self) -> int:
+        return self.step or max(1, round(DEFAULT_STEP / self.time_base))
+
+
+def _ticks(seconds: Fraction, time_base: Fraction, strictly_below: bool = False) -> int:
+    """The most whole ticks that last no longer than (or strictly less than) `seconds`, so
+    that comparing a tick count with it is the exact comparison of the durations."""
+    ticks = seconds / time_base
+    whole = ticks.numerator // ticks.denominator
+    return whole - 1 if strictly_below and whole == ticks else whole
 
 
 class ContinuousTimeline:
@@ -46,16 +67,20 @@ class ContinuousTimeline:
     def source_changed(self) -> None:
         """The next packets come from another source: continue each kind of stream."""
         for clock in self.clocks.values():
-            if clock.last_dts is not None and clock.time_base is not None:
-                step = clock.step or max(1, round(DEFAULT_STEP / clock.time_base))
-                self.handover[clock.kind] = (clock.last_dts + step) * clock.time_base
+            if clock.last_dts is not None:
+                self.handover[clock.kind] = (clock.last_dts + clock.default_step()) * clock.time_base
         self.clocks = {}
 
     def apply(self, packet: av.Packet) -> None:
         """Shift `packet`'s pts/dts in place onto its stream's continuous timeline."""
-        if packet.dts is None or packet.time_base is None:
+        if packet.dts is None:
             return
-        dts, pts = self.shift(packet.stream.index, packet.dts, packet.pts, packet.time_base, packet.stream.type)
+        stream = packet.stream
+        clock = self.clocks.get(stream.index)
+        time_base = clock.time_base if clock is not None else packet.time_base  # (a new Fraction per read)
+        if time_base is None:
+            return
+        dts, pts = self.shift(stream.index, packet.dts, packet.pts, time_base, stream.type)
         if dts != packet.dts:
             packet.dts = dts
         if pts != packet.pts:
@@ -66,7 +91,7 @@ class ContinuousTimeline:
         """(dts, pts) of one packet of `stream` on its continuous timeline."""
         clock = self.clocks.get(stream)
         if clock is None:
-            clock = self.clocks[stream] = _Clock(time_base=time_base, kind=kind)
+            clock = self.clocks[stream] = _Clock(time_base, kind)
             start = self.handover.pop(kind, None)
             if start is not None:  # the first packet of a new source's stream
                 clock.offset = round(start / time_base) - dts
@@ -74,18 +99,17 @@ class ContinuousTimeline:
         nudge = 0
         if clock.last_dts is not None:
             delta = dts - clock.last_dts
-            if delta <= 0 and -delta * time_base < MAX_JITTER:
+            if delta <= 0 and -delta <= clock.max_jitter:
                 nudge = 1 - delta  # this packet only: one tick after the last (muxers need dts rising)
                 dts += nudge
-            elif delta < 0 or delta * time_base > MAX_GAP:
-                step = clock.step or max(1, round(DEFAULT_STEP / time_base))
-                shift = clock.last_dts + step - dts
+            elif delta < 0 or delta > clock.max_gap:
+                shift = clock.last_dts + clock.default_step() - dts
                 clock.offset += shift
                 dts += shift
                 self.jumps += 1
                 log.warning("source %s timestamps jumped by %.3fs; continuing without the jump",
                             kind or stream, float(delta * time_base))
-            elif delta * time_base <= 1:
+            elif delta <= clock.one_second:
                 clock.step = delta  # the next re-anchor continues one packet later
         clock.last_dts = dts
         if pts is not None:

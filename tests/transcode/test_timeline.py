@@ -59,3 +59,29 @@ def test_a_new_source_continues_each_kind_of_stream_in_its_own_time_base():
     assert audio_dts * ticks_90k == Fraction(5010 + 23 * 49 + 23, 1000)
     later, _ = timeline.shift(1, 8_003_600, 8_003_600, ticks_90k, "video")
     assert later - video_dts == 3600  # and runs on at its own pace
+
+
+def test_limits_are_exact_in_any_time_base():
+    """A step back of exactly MAX_JITTER is a jump, one tick less is nudged; a leap of exactly
+    MAX_GAP is kept, one tick more is a jump (in a time base that does not divide them)."""
+    tb = Fraction(1, 90000)
+    jitter, gap = 45000, 450000  # 0.5 s and 5 s
+    timeline = ContinuousTimeline()
+    timeline.shift(0, 1_000_000, None, tb)
+    timeline.shift(0, 1_003_000, None, tb)
+    assert timeline.shift(0, 1_003_000 - (jitter - 1), None, tb)[0] == 1_003_001  # nudged
+    assert timeline.jumps == 0
+    assert timeline.shift(0, 1_003_001 - jitter, None, tb)[0] == 1_006_001  # jump: one step on
+    assert timeline.jumps == 1
+    assert timeline.shift(0, 1_003_001 - jitter + gap, None, tb)[0] == 1_006_001 + gap  # kept
+    assert timeline.jumps == 1
+    timeline.shift(0, 1_003_001 - jitter + 2 * gap + 1, None, tb)
+    assert timeline.jumps == 2
+    odd = Fraction(1001, 30000)  # 29.97 fps ticks: 0.5 s is 14.985 ticks
+    clock_timeline = ContinuousTimeline()
+    clock_timeline.shift(1, 100, None, odd)
+    clock_timeline.shift(1, 101, None, odd)
+    assert clock_timeline.shift(1, 101 - 14, None, odd)[0] == 102  # 14 ticks < 0.5 s: nudged
+    assert clock_timeline.jumps == 0
+    clock_timeline.shift(1, 102 - 15, None, odd)  # 15 ticks > 0.5 s: a jump
+    assert clock_timeline.jumps == 1
