@@ -20,7 +20,7 @@ from av.packet import PacketSideData
 
 from packager.adts import AdtsFramer
 from packager.annexb import AnnexBFramer
-from packager.atomic import write_new
+from packager.atomic import write_atomic, write_new
 from packager.ts_mux import ElementaryStream, TsMuxer, TsMuxError
 from packager.ts_packet import PTS_CLOCK_HZ
 from packager.ts_playlist import (
@@ -28,7 +28,6 @@ from packager.ts_playlist import (
     TsMediaPlaylist,
     TsSegment,
     TsVariant,
-    write_atomically,
     write_ts_master,
 )
 
@@ -237,7 +236,7 @@ class TsRendition:
 
     def _write_playlist(self) -> None:
         text = self._playlist.render()
-        write_atomically(self._dir / MEDIA_PLAYLIST_NAME, text.encode())
+        write_atomic(self._dir / MEDIA_PLAYLIST_NAME, text)
         self._on_event({
             "event": "ts_playlist",
             "rendition": self._rendition,

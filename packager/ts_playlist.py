@@ -6,11 +6,11 @@ discontinuity sequence numbers, attribute quoting) can be read and tested on the
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+
+from packager.atomic import write_atomic
 
 MEDIA_PLAYLIST_NAME = "mpegts.m3u8"
 MASTER_PLAYLIST_NAME = "master_mpegts.m3u8"
@@ -32,19 +32,6 @@ class TsVariant:
     codecs: str | None
     frame_rate: float | None
     average_bandwidth: int | None = None
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write through a temp file in the same directory and rename, so readers never see half a file."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.chmod(temp, 0o644)  # mkstemp makes 0600; the files are served to anyone
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
 
 
 def rounded_duration(seconds: float) -> int:
@@ -135,5 +122,5 @@ def write_ts_master(out_dir: Path, variants: list[TsVariant]) -> str:
     """Write `master_mpegts.m3u8` atomically; return its text. Variant URIs are `<rendition>/mpegts.m3u8`."""
     text = render_ts_master(variants)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomically(out_dir / MASTER_PLAYLIST_NAME, text.encode())
+    write_atomic(out_dir / MASTER_PLAYLIST_NAME, text)
     return text
