@@ -61,11 +61,16 @@ class Node:
         return sink
 
 
-@pytest.fixture
-async def listener():
+async def started_server() -> tuple[SrtServer, Node]:
     node = Node()
     server = SrtServer(node.vet, node.authorize)
     await server.start("127.0.0.1", free_port(socket.SOCK_DGRAM))
+    return server, node
+
+
+@pytest.fixture
+async def listener():
+    server, node = await started_server()
     yield server, node
     await server.close()
 
@@ -74,9 +79,7 @@ async def listener():
 async def lingering(monkeypatch):
     """A listener whose libsrt lets go of the port one second after the last caller."""
     monkeypatch.setattr(srt_server, "LINGER", 1.0)
-    node = Node()
-    server = SrtServer(node.vet, node.authorize)
-    await server.start("127.0.0.1", free_port(socket.SOCK_DGRAM))
+    server, node = await started_server()
     yield server, node
     await server.close()
 
@@ -225,9 +228,7 @@ async def test_quick_connects_and_refusals_leave_no_reader_behind(listener):
 
 
 async def test_close_while_idle_does_not_hang():
-    node = Node()
-    server = SrtServer(node.vet, node.authorize)
-    await server.start("127.0.0.1", free_port(socket.SOCK_DGRAM))
+    server, node = await started_server()
     started = time.monotonic()
     await asyncio.wait_for(server.close(), 10)
     assert time.monotonic() - started < 2.5
@@ -236,9 +237,7 @@ async def test_close_while_idle_does_not_hang():
 
 
 async def test_close_while_libsrt_holds_the_port_ends_its_threads():
-    node = Node()
-    server = SrtServer(node.vet, node.authorize)
-    await server.start("127.0.0.1", free_port(socket.SOCK_DGRAM))
+    server, node = await started_server()
     send_datagrams(server.port, b"garbage")
     await eventually(receive_queue_running, what="libsrt to take the port")
     await asyncio.wait_for(server.close(), 10)
@@ -247,9 +246,7 @@ async def test_close_while_libsrt_holds_the_port_ends_its_threads():
 
 
 async def test_close_with_a_publisher_connected_does_not_hang():
-    node = Node()
-    server = SrtServer(node.vet, node.authorize)
-    await server.start("127.0.0.1", free_port(socket.SOCK_DGRAM))
+    server, node = await started_server()
     process, sink = await publishing(server, node)
     try:
         started = time.monotonic()
@@ -263,12 +260,9 @@ async def test_close_with_a_publisher_connected_does_not_hang():
 
 
 async def test_the_port_is_taken_at_start():
-    port = free_port(socket.SOCK_DGRAM)
-    node = Node()
-    server = SrtServer(node.vet, node.authorize)
-    await server.start("127.0.0.1", port)
+    server, _ = await started_server()
     try:
-        assert not port_free(port)
+        assert not port_free(server.port)
     finally:
         await server.close()
 
