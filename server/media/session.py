@@ -241,7 +241,9 @@ class StreamSession:
         loop = asyncio.get_running_loop()
         while True:
             # on the loop clock's grid, so that every stream's watchdog runs in one wake-up
-            await asyncio.sleep(interval - loop.time() % interval)
+            # (a timer may fire a hair early: then the grid point after the next one)
+            delay = interval - loop.time() % interval
+            await asyncio.sleep(delay if delay > interval / 10 else delay + interval)
             self._choose()
             now = time.monotonic()
             if self.worker is not None and not any(p.sending(now, idle) for p in self.slots.values()):
