@@ -128,21 +128,25 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
+    with tempfile.TemporaryDirectory(prefix="bench-delivery-") as work:
+        run(Path(work), args.clients, args.seconds)
+
+
+def run(work: Path, clients: int, seconds: float) -> None:
     node = Node(work / "node").start()
     nginx = NginxRtmp(hls=False).start()
     publisher = None
     try:
         stream = httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers,
                             json={"name": "delivery"}).json()
-        publisher = ffmpeg_publish(stream["push_url"], seconds=3 * WRK_SECONDS + args.seconds + 30,
+        publisher = ffmpeg_publish(stream["push_url"], seconds=3 * WRK_SECONDS + seconds + 30,
                                    size="1280x720", rate=30, gop=60,
                                    extra=["-b:v", "2M", "-maxrate", "2M", "-bufsize", "2M"])
         url = f"{node.base_url}/live/{stream['id']}/origin/index.m3u8"
         while httpx.get(url).status_code != 200 or len(last_part(httpx.get(url).text)[2]) < 4:
             time.sleep(0.2)
         throughput(node, stream["id"], nginx)
-        fan_out(node, stream["id"], args.clients, args.seconds)
+        fan_out(node, stream["id"], clients, seconds)
     finally:
         if publisher is not None:
             publisher.kill()

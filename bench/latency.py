@@ -132,7 +132,11 @@ def report(name: str, out: dict) -> None:
 
 
 async def main(seconds: float) -> None:
-    work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as work:
+        await run(Path(work), seconds)
+
+
+async def run(work: Path, seconds: float) -> None:
     node = Node(work / "node").start()
     nginx = NginxRtmp().start()
     try:

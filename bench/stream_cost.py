@@ -139,8 +139,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
     clip = make_clip(60)
-    work = Path(tempfile.mkdtemp(prefix="bench-cost-"))
-    ours, (on_time, parts, worst) = headwater(clip, args.streams, args.seconds, work)
+    with tempfile.TemporaryDirectory(prefix="bench-cost-") as work:  # 30 streams' windows: GBs
+        ours, (on_time, parts, worst) = headwater(clip, args.streams, args.seconds, Path(work))
     reference = nginx_rtmp(clip, args.streams, args.seconds)
     per_ours, per_ref = 100 * ours / args.streams, 100 * reference / args.streams
     print(f"{args.streams} × 1080p30 ~6 Mbit/s passthrough, {args.seconds:.0f} s measured after {WARM_UP:.0f} s warm-up")
