@@ -5,8 +5,9 @@ SegmentBoundaries` is shared with the MPEG-TS segmenter. Files under `PackagerCo
 
     master.m3u8, index.mpd
     <rendition>/init.mp4            (init_<n>.mp4 after the n-th discontinuity)
-    <rendition>/seg_<N>.m4s         whole segment = its parts concatenated; N from 0
-    <rendition>/seg_<N>.<M>.m4s     part M (from 0) of segment N, one moof+mdat each
+    <rendition>/seg_<N>.m4s         segment N (from 0), its parts appended as they are made;
+                                    part M (from 0) is one moof+mdat, a byte range of it,
+                                    served by the node as <rendition>/seg_<N>.<M>.m4s
     <rendition>/index.m3u8          LL-HLS media playlist; the audio track is "audio"
 
 Modules, by concept: `boundaries` (where segments start), `isobmff` (box headers, init
@@ -14,5 +15,5 @@ segment, codec strings), `moof` (a part's frames written as one fragment, and re
 `cmaf` (frames to fragments; the init segment from PyAV's mp4 muxer), `window` (segment/part
 bookkeeping and deletion), `hls` and `dash` (playlist / MPD text, pure), `manifests` (their
 inputs from the tracks' state), `track` (one track's files), `live` (orchestration),
-`atomic` (atomic writes). Nothing here imports `server`, `ingest`, `transcode` or the DB.
+`atomic` (file writes: atomic rewrites, growing segments). Nothing here imports `server`, `ingest`, `transcode` or the DB.
 """

@@ -14,7 +14,7 @@ the MPD's availabilityStartTime come from one media-time → wall-clock anchor t
 first packet (`clock`, injectable for tests).
 
 Numbering: media sequence numbers (= DASH `$Number$`) start at 0; part M of segment N is
-`seg_N.M.m4s` with M counted from 0.
+`seg_N.M.m4s` with M counted from 0, served by the node as a byte range of `seg_N.m4s`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from packager.boundaries import SegmentBoundaries
 from packager.cmaf import Frame
 from packager.moof import Fragment
 from packager.track import AudioTrackId, Sample, TrackId, TrackOutput, VideoTrackId
+from packager.window import Expired
 
 ORIGIN_MARGIN = Fraction(10)
 BOUNDARY_TOLERANCE = 0.005  # seconds: same source frame, different time bases
@@ -287,13 +288,15 @@ class LiveOutput:
 
     def _publish_part(self, output: TrackOutput, ends_segment: bool) -> None:
         part = output.write_part()
+        segment = output.window.current
         self._emit({"event": "part", "rendition": output.name, "msn": part.msn, "part": part.index,
-                    "path": part.path, "duration": part.duration, "independent": part.independent})
+                    "path": part.path, "duration": part.duration, "independent": part.independent,
+                    "file": segment.path, "offset": part.offset, "size": part.size})
         if ends_segment:
-            segment = output.complete_segment()
+            output.complete_segment()
             self._emit({"event": "segment", "rendition": output.name, "msn": segment.msn,
                         "path": segment.path, "duration": segment.duration})
-        expired = output.window.trim(output.target_duration) if ends_segment else []
+        expired = output.window.trim(output.target_duration) if ends_segment else Expired()
         self._write_media_playlist(output)
         self._delete(expired)
         self._update_master()
@@ -312,11 +315,13 @@ class LiveOutput:
         self._emit({"event": "playlist", "rendition": output.name, "path": path,
                     "msn": last.msn if last else -1, "part": last.index if last else -1, "text": text})
 
-    def _delete(self, paths: list[str]) -> None:
-        """Delete files the window let go (after the playlist that stopped listing them)."""
-        removed = [path for path in paths if remove_quietly(self.config.out_dir / path)]
-        if removed:
-            self._emit({"event": "removed", "paths": removed})
+    def _delete(self, expired: Expired) -> None:
+        """Delete the segment files the window let go and stop serving its expired parts
+        (after the playlist that stopped listing them)."""
+        for path in expired.segments:
+            remove_quietly(self.config.out_dir / path)
+        if expired.paths:
+            self._emit({"event": "removed", "paths": expired.paths})
 
     def _update_master(self) -> None:
         """Write the master once codecs are known; refine measured bandwidths until the
@@ -410,6 +415,7 @@ class LiveOutput:
         output.flush()
         output.fragments.clear()
         output.samples.clear()
+        output.close_segment_file()
         if output.window.segments:
             self._write_media_playlist(output)
         self._master_final = False

@@ -1,7 +1,9 @@
 """One output track (a video rendition or the audio track): fragmenter, pending samples, files.
 
-`TrackOutput` knows how to turn a fragment into part/segment files and window entries; it
+`TrackOutput` knows how to turn fragments into parts, segment files and window entries; it
 does not decide where segments start (that is `LiveOutput`'s job, shared across tracks).
+Each part is appended to its segment's file as it is published (the part is that byte
+range), so a segment is one file written once, not one file per part plus a second copy.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import av
 
-from packager.atomic import write_new
+from packager.atomic import GrowingFile, write_new
 from packager.cmaf import Frame, StreamTemplate, TrackFragmenter
 from packager.hls import target_duration
 from packager.isobmff import TrackInfo
@@ -80,7 +82,7 @@ class TrackOutput:
         self.last_duration = 0  # of the last packet, in its time base, to fill missing ones
         self.last_dts: int | None = None
         self.dropped_packets = 0  # decode timestamps that did not increase
-        self.segment_data: list[bytes] = []
+        self.segment_file: GrowingFile | None = None
         self.part_fragments: list[Fragment] = []
         self.fragment_sequence = 0
         self.part_ticks = 0
@@ -158,15 +160,16 @@ class TrackOutput:
         assert segment is not None and self.info is not None and self.part_fragments
         index = len(segment.parts)
         data = self._merge_part_fragments()
+        if self.segment_file is None:
+            self.segment_file = GrowingFile(self.out_dir / segment.path)
+        offset = self.segment_file.append(data)
         part = Part(
             msn=segment.msn, index=index, path=f"{self.name}/seg_{segment.msn}.{index}.m4s",
             ticks=self.part_ticks, timescale=self.info.timescale,
-            independent=bool(self.part_independent), size=len(data),
+            independent=bool(self.part_independent), size=len(data), offset=offset,
         )
-        write_new(self.out_dir / part.path, data)
         self.part_fragments = []
         self.part_ticks = 0
-        self.segment_data.append(data)
         self.window.add_part(part)
         self.total_bits += 8 * part.size
         self.total_seconds += part.duration
@@ -181,11 +184,16 @@ class TrackOutput:
     def complete_segment(self) -> Segment:
         segment = self.window.complete_current()
         self.segments_completed += 1
-        write_new(self.out_dir / segment.path, b"".join(self.segment_data))
-        self.segment_data = []
+        self.close_segment_file()
         if segment.duration > 0:
             self.peak_bandwidth = max(self.peak_bandwidth, round(8 * segment.size / segment.duration))
         return segment
+
+    def close_segment_file(self) -> None:
+        """The open segment's file is complete (or abandoned: the track was retired)."""
+        if self.segment_file is not None:
+            self.segment_file.close()
+            self.segment_file = None
 
     def bandwidths(self) -> tuple[int, int]:
         """(peak, average) bits per second: configured, else measured on what was written."""

@@ -5,8 +5,9 @@ Pure bookkeeping, no I/O: it says which relative paths to delete, the caller del
 Retention follows RFC 8216bis: a segment that leaves the playlist stays on disk for its own
 duration plus the playlist's duration (a client holding an old playlist may still fetch it),
 so segment files are kept for twice the window; parts are listed for the segments within
-`PART_LISTING_TARGET_DURATIONS` target durations of the end, and their files are kept one
-segment longer than they are listed.
+`PART_LISTING_TARGET_DURATIONS` target durations of the end, and served one segment longer
+than they are listed. A part is a byte range of its segment's file (`Part.offset`), so
+only segments are files to delete; expired parts are names to stop serving.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from collections import deque
 from dataclasses import dataclass, field
 
 PART_LISTING_TARGET_DURATIONS = 3
-PART_FILE_GRACE_SEGMENTS = 1
+PART_GRACE_SEGMENTS = 1
 
 
 @dataclass
 class Part:
-    """One CMAF fragment published as an LL-HLS part (`seg_<msn>.<index>.m4s`)."""
+    """One CMAF chunk published as an LL-HLS part: served as `path` (`seg_<msn>.<index>.m4s`),
+    stored as bytes `offset` to `offset + size` of its segment's file."""
 
     msn: int
     index: int
@@ -29,6 +31,7 @@ class Part:
     timescale: int
     independent: bool
     size: int
+    offset: int = 0
     # (playlist dir, EXT-X-PART line): a part's line never changes, and a playlist is
     # rendered for every new part (see hls.media_playlist)
     hls_line: tuple[str, str] | None = field(default=None, compare=False, repr=False)
@@ -51,7 +54,7 @@ class Segment:
     discontinuity: bool = False
     parts: list[Part] = field(default_factory=list)
     complete: bool = False
-    parts_on_disk: bool = True
+    parts_served: bool = True
     # (parts counted, their ticks, their bytes): parts are only ever appended, and the sums
     # are read for every playlist and MPD, so only new parts are added up
     _sums: tuple[int, int, int] = field(default=(0, 0, 0), init=False, compare=False, repr=False)
@@ -80,6 +83,18 @@ class Segment:
                 size += part.size
             self._sums = (len(self.parts), ticks, size)
         return self._sums
+
+
+@dataclass
+class Expired:
+    """What a `trim` let go: segment files to delete, part names to stop serving."""
+
+    segments: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[str]:
+        return self.segments + self.parts
 
 
 class TrackWindow:
@@ -147,9 +162,9 @@ class TrackWindow:
             covered += segment.duration
         return listed_from
 
-    def trim(self, target_duration: int) -> list[str]:
-        """Unlist segments beyond the window and return the paths of files now to delete."""
-        removed: list[str] = []
+    def trim(self, target_duration: int) -> Expired:
+        """Unlist segments beyond the window; returns what is no longer to be served."""
+        expired = Expired()
         complete = [segment for segment in self.segments if segment.complete]
         excess = len(complete) - self.window_segments
         if excess > 0:
@@ -159,17 +174,17 @@ class TrackWindow:
             del self.segments[:excess]
         while len(self.retired) > self.window_segments + 1:
             segment = self.retired.popleft()
-            removed.append(segment.path)
-            removed.extend(self._drop_parts(segment))
-        parts_kept_from = self.parts_listed_from(target_duration) - PART_FILE_GRACE_SEGMENTS
+            expired.segments.append(segment.path)
+            expired.parts.extend(self._drop_parts(segment))
+        parts_kept_from = self.parts_listed_from(target_duration) - PART_GRACE_SEGMENTS
         for segment in [*self.retired, *self.segments]:
             if segment.msn < parts_kept_from:
-                removed.extend(self._drop_parts(segment))
-        return removed
+                expired.parts.extend(self._drop_parts(segment))
+        return expired
 
     @staticmethod
     def _drop_parts(segment: Segment) -> list[str]:
-        if not segment.parts_on_disk:
+        if not segment.parts_served:
             return []
-        segment.parts_on_disk = False
+        segment.parts_served = False
         return [part.path for part in segment.parts]

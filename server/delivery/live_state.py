@@ -1,7 +1,9 @@
 """What the node knows of each live stream's output, kept in memory from the worker's events.
 
 Playlists and manifests arrive as text inside the events, so serving them never touches the
-disk; media files are read once on first request and kept until the worker removes them.
+disk; media files are read once on first request and kept until the worker removes them. A
+part is not a file of its own but a byte range of its segment's file, which the part event
+names.
 Blocking requests (LL-HLS `_HLS_msn`, preload-hinted parts, DASH's growing segment) wait on a
 topic — a media playlist's path, or MEDIA for new files — and wake on the worker's event for
 that topic, never by polling the disk. Keyed waiters matter at scale: hundreds of clients
@@ -12,6 +14,7 @@ that would otherwise wake every one of them.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -53,6 +56,7 @@ class LiveStream:
         self.texts: dict[str, bytes] = {}
         self.progress: dict[str, HlsProgress] = {}
         self.media: set[str] = set()
+        self.ranges: dict[str, tuple[str, int, int]] = {}  # part → (segment file, offset, size)
         self.growing: dict[str, GrowingSegment] = {}
         self.cache: OrderedDict[str, bytes] = OrderedDict()
         self.cache_bytes = 0
@@ -74,6 +78,7 @@ class LiveStream:
 
     def _on_part(self, event: dict) -> None:
         self.media.add(event["path"])
+        self.ranges[event["path"]] = (event["file"], event["offset"], event["size"])
         segment = segment_path(event["rendition"], event["msn"])
         self.growing.setdefault(segment, GrowingSegment()).parts.append(event["path"])
 
@@ -93,6 +98,7 @@ class LiveStream:
     def _on_removed(self, event: dict) -> None:
         for path in event["paths"]:
             self.media.discard(path)
+            self.ranges.pop(path, None)
             self.growing.pop(path, None)
             data = self.cache.pop(path, None)
             if data is not None:
@@ -136,7 +142,7 @@ class LiveStream:
         if path not in self.media:
             return None
         try:
-            data = (self.directory / path).read_bytes()
+            data = self._read(path)
         except OSError:
             return None
         self.cache[path] = data
@@ -144,6 +150,21 @@ class LiveStream:
         while self.cache_bytes > CACHE_BYTES and self.cache:
             _, old = self.cache.popitem(last=False)
             self.cache_bytes -= len(old)
+        return data
+
+
+    def _read(self, path: str) -> bytes:
+        where = self.ranges.get(path)
+        if where is None:
+            return (self.directory / path).read_bytes()
+        file, offset, size = where
+        fd = os.open(self.directory / file, os.O_RDONLY)
+        try:
+            data = os.pread(fd, size, offset)
+        finally:
+            os.close(fd)
+        if len(data) != size:
+            raise OSError(f"{file}: {len(data)} of the {size} bytes of {path}")
         return data
 
 

@@ -36,19 +36,22 @@ async def client(live):
 
 
 def publish_part(live: LiveStream, msn: int, part: int, data: bytes = b"") -> None:
-    path = f"origin/seg_{msn}.{part}.m4s"
+    """As the worker does: the part's bytes appended to its segment's file, then announced."""
+    path, file = f"origin/seg_{msn}.{part}.m4s", f"origin/seg_{msn}.m4s"
     (live.directory / "origin").mkdir(exist_ok=True)
-    (live.directory / path).write_bytes(data or f"part {msn}.{part};".encode())
+    data = data or f"part {msn}.{part};".encode()
+    with open(live.directory / file, "ab") as segment:
+        offset = segment.tell()
+        segment.write(data)
     live.apply({"event": "part", "rendition": "origin", "msn": msn, "part": part, "path": path,
-                "duration": 0.2, "independent": part == 0})
+                "duration": 0.2, "independent": part == 0, "file": file, "offset": offset, "size": len(data)})
     live.apply({"event": "playlist", "rendition": "origin", "path": "origin/index.m3u8",
                 "msn": msn, "part": part, "text": PLAYLIST.format(msn=msn, part=part)})
 
 
 def complete_segment(live: LiveStream, msn: int, parts: int) -> None:
     path = f"origin/seg_{msn}.m4s"
-    data = b"".join((live.directory / f"origin/seg_{msn}.{p}.m4s").read_bytes() for p in range(parts))
-    (live.directory / path).write_bytes(data)
+    assert len(live.ranges) >= parts  # the parts' bytes are already in the file
     live.apply({"event": "segment", "rendition": "origin", "msn": msn, "path": path, "duration": 1.0})
 
 

@@ -71,13 +71,19 @@ def test_playlists_are_consistent(gop1_run):
 
 
 def test_part_flags_match_keyframes_and_segments_equal_their_parts(gop1_run, tmp_path):
+    """A part is a byte range of its segment's file; the ranges tile the file in order."""
     out = gop1_run.out_dir
     for rendition in ("origin", "audio"):
         info = parse_init((out / rendition / "init.mp4").read_bytes())
+        events = {e["path"]: e for e in gop1_run.of("part", rendition)}
         for segment in _last_live_playlist(gop1_run, rendition).segments:
             assert segment.parts
-            parts = [(out / rendition / p.uri).read_bytes() for p in segment.parts]
-            assert b"".join(parts) == (out / rendition / segment.uri).read_bytes()
+            listed = [events[f"{rendition}/{p.uri}"] for p in segment.parts]
+            assert {e["file"] for e in listed} == {f"{rendition}/{segment.uri}"}
+            data = (out / rendition / segment.uri).read_bytes()
+            assert [e["offset"] for e in listed] == [sum(e["size"] for e in listed[:i]) for i in range(len(listed))]
+            assert sum(e["size"] for e in listed) == len(data)
+            parts = [data[e["offset"]:e["offset"] + e["size"]] for e in listed]
             for part, listed in zip(parts, segment.parts):
                 boxes = [b.type for b in iter_boxes(part)]
                 assert boxes == ["moof", "mdat"], "a part is one CMAF chunk"
@@ -205,7 +211,8 @@ def test_every_playlist_event_is_valid_and_lists_the_part_just_announced(gop1_ru
             hint = hints.get(event["rendition"])
             if hint is not None:
                 assert hint == event["path"], "the preload hint named the part that came next"
-            assert (gop1_run.out_dir / event["path"]).exists() or event["msn"] < 2
+            segment_file = gop1_run.out_dir / event["file"]
+            assert event["msn"] < 2 or segment_file.stat().st_size >= event["offset"] + event["size"]
         elif event["event"] == "playlist":
             rendition = event["rendition"]
             playlist = parse_media_playlist(event["text"])

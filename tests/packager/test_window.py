@@ -14,16 +14,18 @@ def _fill(window, msn, parts=4, ticks=45000):
 
 def test_window_lists_n_segments_and_keeps_files_for_the_grace_period():
     window = TrackWindow(3)
-    removed = []
+    files, parts = [], []
     for msn in range(12):
         _fill(window, msn)
-        removed += window.trim(target_duration=2)
+        expired = window.trim(target_duration=2)
+        files += expired.segments
+        parts += expired.parts
     assert [s.msn for s in window.segments] == [9, 10, 11]
     assert [s.msn for s in window.retired] == [5, 6, 7, 8]  # window + 1 segments after unlisting
-    assert "v/seg_4.m4s" in removed and "v/seg_5.m4s" not in removed
-    # parts: listed for the last 3 target durations (3 segments), files kept one segment more
-    assert "v/seg_7.0.m4s" in removed and "v/seg_8.0.m4s" not in removed
-    assert len(removed) == len(set(removed))
+    assert files == [f"v/seg_{msn}.m4s" for msn in range(5)]
+    # parts: listed for the last 3 target durations (3 segments), served one segment more
+    assert "v/seg_7.0.m4s" in parts and "v/seg_8.0.m4s" not in parts
+    assert len(parts) == len(set(parts)) and not set(parts) & set(files)
 
 
 def test_parts_listed_cover_three_target_durations():
