@@ -69,8 +69,12 @@ class SessionLimits:
     read_interval: float = 0.0
 
 
-# A read this large means more is waiting in the kernel: read on without resting.
-FULL_READ = 65536
+# A read this large may have filled the transport's buffer (uvloop reads up to 256,000 bytes,
+# asyncio 262,144), so more may be waiting in the kernel: read on without resting. Anything
+# smaller drained the socket. (A lower mark made every 0.2 s batch of a 6 Mbit/s stream,
+# ~150 KB, count as full: the node then woke again for the next frame, a few ms later, and
+# wrote to the worker twice per tick.)
+FULL_READ = 256_000
 
 
 class RtmpSession(asyncio.Protocol):
