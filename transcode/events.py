@@ -4,8 +4,9 @@ stdout belongs to events only; logs go to stderr. Writes are locked because jobs
 report from their own threads.
 
 A pushed stream's worker batches: events sent on the main thread wait in a buffer until
-`flush()`, which the worker calls before it waits for more input, so the node wakes once per
-batch of input instead of once per event. Events from other threads flush at once.
+`flush()`, which the worker calls once its input pipe is empty, before it waits for more, so
+the node wakes once per batch of input instead of once per event. Events from other threads
+flush at once.
 """
 
 from __future__ import annotations

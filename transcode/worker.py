@@ -91,7 +91,7 @@ def run(config: WorkerConfig, emit: Callable[[dict], None], source_fd: int = 0,
         from transcode.whip_worker import run_whip  # aiortc loads only in WHIP workers
         run_whip(config, emit, clock)
         return
-    pipe = PipeInput(source_fd, before_read=flush)
+    pipe = PipeInput(source_fd, before_wait=flush)
     source = next_source(pipe)
     if source is None:
         return  # the node gave up before sending anything usable

@@ -1,5 +1,5 @@
 """A pushed stream's worker writes the events of one batch of input in one go: they wait in
-EventChannel's buffer until the worker next reads its pipe (before_read flushes them)."""
+EventChannel's buffer until the worker's input pipe runs dry (before_wait flushes them)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,24 @@ from transcode.events import EventChannel
 from transcode.pipe_source import PipeInput, data_record, start_record
 
 
-def test_pipe_input_calls_before_read_before_each_read():
+def test_pipe_input_flushes_only_when_the_pipe_runs_dry():
     read_fd, write_fd = os.pipe()
-    os.write(write_fd, start_record("flv") + data_record(b"abc"))
-    os.close(write_fd)
+    os.write(write_fd, start_record("flv") + data_record(b"abc") + data_record(b"def"))
     calls: list[str] = []
-    pipe = PipeInput(read_fd, before_read=lambda: calls.append("flush"))
+
+    def before_wait() -> None:  # the node's next batch arrives, then the node goes away
+        calls.append("flush")
+        if len(calls) == 1:
+            os.write(write_fd, data_record(b"ghi"))
+        else:
+            os.close(write_fd)
+
+    pipe = PipeInput(read_fd, before_wait=before_wait)
     reader = pipe.next_input()
-    assert calls == ["flush"]  # the record header and the S payload came in one read
-    assert reader.read(10) == b"abc"
-    assert reader.read(10) == b"" and calls == ["flush", "flush"]  # EOF was one more read
+    assert reader.read(10) == b"abc" and reader.read(10) == b"def"
+    assert calls == []  # one read brought both records: nothing was waited for
+    assert reader.read(10) == b"ghi" and calls == ["flush"]
+    assert reader.read(10) == b"" and calls == ["flush", "flush"]  # EOF came after a wait too
 
 
 def test_batched_events_wait_for_flush_and_other_threads_do_not():
