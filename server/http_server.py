@@ -4,7 +4,9 @@ uvicorn's `Server.main_loop` sleeps 0.1 s between ticks, only to refresh the `da
 once a second and to notice `should_exit`. On this kind of machine every wake-up of the
 node's process costs far more than the tick itself (its caches are cold again after each
 sleep), so those ten wake-ups a second were most of an idle node's CPU. Here the loop
-ticks once a second and a shutdown signal wakes it at once.
+ticks once a second, on the loop clock's whole seconds (where the RTMP rest ticks and the
+stream watchdogs also fall, so a busy node handles them all in one wake-up), and a shutdown
+signal wakes it at once.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ class HttpServer(uvicorn.Server):
         should_exit = await self.on_tick(counter)
         while not should_exit:
             counter = (counter + TICKS_PER_UVICORN_SECOND) % 864000
+            delay = TICK - self._loop.time() % TICK
             try:
-                await asyncio.wait_for(self._exit_requested.wait(), TICK)
+                await asyncio.wait_for(self._exit_requested.wait(), delay if delay > TICK / 10 else delay + TICK)
             except asyncio.TimeoutError:
                 pass
             should_exit = await self.on_tick(counter)

@@ -35,7 +35,9 @@ log = logging.getLogger("headwater.supervisor")
 
 MAIN = "main"
 BACKUP = "backup"
-WATCH_INTERVAL = 0.5  # seconds between failover / idle checks
+# Seconds between failover / idle checks: a multiple of the RTMP rest tick (0.2 s), so the
+# checks fall on its grid and cost no wake-up of their own.
+WATCH_INTERVAL = 1.0
 
 
 class Publisher:
