@@ -13,6 +13,7 @@ import time
 
 PART = re.compile(r'#EXT-X-PART:DURATION=([0-9.]+),URI="([^"]+)"')
 MEDIA_SEQUENCE = re.compile(r"#EXT-X-MEDIA-SEQUENCE:(\d+)")
+EXTINF = re.compile(r"#EXTINF:([0-9.]+)")
 
 
 class Connection:
@@ -89,3 +90,28 @@ async def follow(host: str, port: int, playlist: str, until: float, arrivals: di
                         durations[uri] = duration
     finally:
         connection.close()
+
+
+async def follow_segments(host: str, port: int, playlist: str, until: float) -> int:
+    """A legacy HLS player: reload the playlist every segment duration (half of it when
+    nothing was new, as hls.js does) and fetch each new segment; returns segments fetched."""
+    base = playlist.rsplit("/", 1)[0]
+    connection = Connection(host, port)
+    seen: set[str] | None = None
+    try:
+        while time.monotonic() < until:
+            status, body = await connection.get(playlist)
+            text = body.decode() if status == 200 else ""
+            uris = [line for line in text.splitlines() if line and not line.startswith("#")]
+            if seen is None and uris:
+                seen = set(uris[:-1])  # start at the live edge
+            fresh = [uri for uri in uris if uri not in (seen or ())]
+            for uri in fresh:
+                seen.add(uri)
+                await connection.get(f"{base}/{uri}", keep_body=False)
+            durations = [float(m.group(1)) for m in EXTINF.finditer(text)]
+            interval = durations[-1] if durations else 1.0
+            await asyncio.sleep(interval if fresh else interval / 2)
+    finally:
+        connection.close()
+    return len(seen or ())

@@ -3,15 +3,18 @@
 STREAMS copies of a 1080p30 ~6 Mbit/s H.264 + AAC clip are pushed in real time
 (`ffmpeg -re -stream_loop -1 -c copy`) first into a Headwater node (RTMP in; CMAF + LL-HLS +
 MPEG-TS + DASH out), then into nginx-rtmp (`hls on`, 2 s fragments). Once every stream is
-live (Headwater) and after a warm-up, the CPU
-of each server's whole process tree (Headwater: node + its stream workers; nginx: master +
-worker) is read from /proc over the same window; prints % of a core per stream and the
-ratio (target ≤ 2.0).
+live and after a warm-up, the CPU of each server's whole process tree (Headwater: node + its
+stream workers; nginx: master + worker) is read from /proc over two windows of SECONDS:
 
-While Headwater runs, one LL-HLS client per stream follows the origin playlist with blocking
-reloads. A part is on time when its bytes arrive no later than one part duration after the
-schedule its stream keeps (arrival − media time, against that stream's best): prints the
-share of parts on time and the worst lateness.
+1. packaging: no viewers, as the reference runs in the issue (RTMP in, outputs written);
+   prints % of a core per stream and the ratio (target ≤ 2.0);
+2. one viewer per stream: on Headwater an LL-HLS client following the origin playlist with
+   blocking reloads and fetching every part; on nginx a legacy HLS client reloading its
+   playlist and fetching every segment. Prints both and their ratio.
+
+A part is on time when its bytes arrive no later than one part duration after the schedule
+its stream keeps (arrival − media time, against that stream's best): prints the share of
+parts on time and the worst lateness.
 
     python -m bench.stream_cost [--streams 1] [--seconds 30]
 """
@@ -27,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.hls_client import follow
+from bench.hls_client import follow, follow_segments
 from bench.nginx_rtmp import NginxRtmp
 from bench.clips import make_clip
 from bench.proctree import TreeCpu
@@ -85,7 +88,8 @@ async def follow_all(node: Node, stream_ids: list[int], seconds: float) -> list[
     return runs
 
 
-def headwater(clip: Path, streams: int, seconds: float, work: Path) -> tuple[float, tuple]:
+def headwater(clip: Path, streams: int, seconds: float, work: Path) -> tuple[float, float, tuple]:
+    """(CPU without viewers, CPU with one LL-HLS viewer per stream, punctuality)."""
     node = Node(work / "node").start()
     publishers = []
     try:
@@ -95,14 +99,15 @@ def headwater(clip: Path, streams: int, seconds: float, work: Path) -> tuple[flo
         wait_live(node, created)  # 30 workers starting at once take a while on 2 cores
         time.sleep(WARM_UP)
         tree = TreeCpu([node.process.pid])
+        packaging = measure(tree, seconds)
         tree.start()
         runs = asyncio.run(follow_all(node, [s["id"] for s in created], seconds))
-        cpu = tree.stop() / seconds
+        viewed = tree.stop() / seconds
         live = sum(httpx.get(f"{node.base_url}/streaming/streams/{s['id']}", headers=node.headers).json()["live"]
                    for s in created)
         if live != streams:
             raise RuntimeError(f"only {live} of {streams} streams live:\n{node.log()[-3000:]}")
-        return cpu, punctuality(runs, 0.5)
+        return packaging, viewed, punctuality(runs, 0.5)
     finally:
         stop(publishers)
         node.stop()
@@ -121,16 +126,27 @@ def wait_live(node: Node, created: list[dict], timeout: float = 60.0) -> None:
     raise RuntimeError(f"only {live} of {len(created)} streams live after {timeout:.0f} s")
 
 
-def nginx_rtmp(clip: Path, streams: int, seconds: float) -> float:
+def nginx_rtmp(clip: Path, streams: int, seconds: float) -> tuple[float, float]:
+    """(CPU without viewers, CPU with one legacy HLS viewer per stream)."""
     nginx = NginxRtmp(hls=True).start()
     publishers = []
     try:
         publishers = [push(clip, f"rtmp://127.0.0.1:{nginx.rtmp_port}/in/s{i}") for i in range(streams)]
         time.sleep(WARM_UP)
-        return measure(TreeCpu([nginx.process.pid]), seconds)
+        tree = TreeCpu([nginx.process.pid])
+        packaging = measure(tree, seconds)
+        tree.start()
+        asyncio.run(follow_nginx(nginx, streams, seconds))
+        return packaging, tree.stop() / seconds
     finally:
         stop(publishers)
         nginx.stop()
+
+
+async def follow_nginx(nginx: NginxRtmp, streams: int, seconds: float) -> None:
+    until = time.monotonic() + seconds
+    await asyncio.gather(*(follow_segments("127.0.0.1", nginx.http_port, f"/hls/s{i}.m3u8", until)
+                           for i in range(streams)))
 
 
 def main() -> None:
@@ -140,15 +156,30 @@ def main() -> None:
     args = parser.parse_args()
     clip = make_clip(60)
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as work:  # 30 streams' windows: GBs
-        ours, (on_time, parts, worst) = headwater(clip, args.streams, args.seconds, Path(work))
-    reference = nginx_rtmp(clip, args.streams, args.seconds)
-    per_ours, per_ref = 100 * ours / args.streams, 100 * reference / args.streams
-    print(f"{args.streams} × 1080p30 ~6 Mbit/s passthrough, {args.seconds:.0f} s measured after {WARM_UP:.0f} s warm-up")
-    print(f"  Headwater (node + workers; CMAF, LL-HLS, TS, DASH): {100 * ours:6.1f} % of a core, {per_ours:.2f} % per stream")
-    print(f"  nginx-rtmp (hls on, 2 s fragments), reference    : {100 * reference:6.1f} % of a core, {per_ref:.2f} % per stream")
-    print(f"  ratio Headwater / nginx-rtmp: {ours / reference:.2f}  (target ≤ 2.0)")
+        ours, ours_viewed, (on_time, parts, worst) = headwater(clip, args.streams, args.seconds, Path(work))
+    reference, reference_viewed = nginx_rtmp(clip, args.streams, args.seconds)
+    print(f"{args.streams} × 1080p30 ~6 Mbit/s passthrough, two windows of {args.seconds:.0f} s after "
+          f"{WARM_UP:.0f} s warm-up; % of a core per stream")
+    print("  packaging, no viewers:")
+    report(f"    Headwater (node + workers; CMAF, LL-HLS, TS, DASH) {per_stream(ours, args.streams)}",
+           f"    nginx-rtmp (hls on, 2 s fragments), reference      {per_stream(reference, args.streams)}",
+           ours / reference, "  (target ≤ 2.0)")
+    print("  one viewer per stream:")
+    report(f"    Headwater, an LL-HLS client (blocking reloads, every part) {per_stream(ours_viewed, args.streams)}",
+           f"    nginx-rtmp, a legacy HLS client (every segment)         {per_stream(reference_viewed, args.streams)}",
+           ours_viewed / reference_viewed, "")
     print(f"  LL-HLS parts on time (≤ one part late): {on_time}/{parts} ({100 * on_time / max(parts, 1):.2f} %), "
           f"worst lateness {worst:.3f} s")
+
+
+def per_stream(cpu: float, streams: int) -> str:
+    return f"{100 * cpu / streams:5.2f} %"
+
+
+def report(ours: str, reference: str, ratio: float, target: str) -> None:
+    print(ours)
+    print(reference)
+    print(f"    ratio Headwater / nginx-rtmp: {ratio:.2f}{target}")
 
 
 if __name__ == "__main__":
