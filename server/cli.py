@@ -52,6 +52,7 @@ def serve(settings: Settings) -> None:
     upgrade(settings.resolved_database_url)
     http_server.run(
         create_asgi(settings),
+        tick=settings.on_rest_grid(http_server.TICK),
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),

@@ -4,9 +4,9 @@ uvicorn's `Server.main_loop` sleeps 0.1 s between ticks, only to refresh the `da
 once a second and to notice `should_exit`. On this kind of machine every wake-up of the
 node's process costs far more than the tick itself (its caches are cold again after each
 sleep), so those ten wake-ups a second were most of an idle node's CPU. Here the loop
-ticks once a second, on the loop clock's whole seconds (where the RTMP rest ticks and the
-stream watchdogs also fall, so a busy node handles them all in one wake-up), and a shutdown
-signal wakes it at once.
+ticks about once a second, on the loop clock's grid of `tick` (the node passes a multiple of
+the RTMP rest tick, where the stream watchdogs also fall, so a busy node handles them all in
+one wake-up), and a shutdown signal wakes it at once.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from types import FrameType
 
 import uvicorn
 
-TICK = 1.0  # seconds between ticks: the date header's own resolution
+TICK = 1.0  # seconds between ticks by default: the date header's own resolution
 TICKS_PER_UVICORN_SECOND = 10  # uvicorn refreshes the date header when counter % 10 == 0
 
 
 class HttpServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, tick: float = TICK) -> None:
         super().__init__(config)
+        self.tick = tick
         self._exit_requested: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -33,9 +34,10 @@ class HttpServer(uvicorn.Server):
         should_exit = await self.on_tick(counter)
         while not should_exit:
             counter = (counter + TICKS_PER_UVICORN_SECOND) % 864000
-            delay = TICK - self._loop.time() % TICK
+            delay = self.tick - self._loop.time() % self.tick
             try:
-                await asyncio.wait_for(self._exit_requested.wait(), delay if delay > TICK / 10 else delay + TICK)
+                await asyncio.wait_for(self._exit_requested.wait(),
+                                       delay if delay > self.tick / 10 else delay + self.tick)
             except asyncio.TimeoutError:
                 pass
             should_exit = await self.on_tick(counter)
@@ -48,6 +50,6 @@ class HttpServer(uvicorn.Server):
             self._loop.call_soon_threadsafe(self._exit_requested.set)
 
 
-def run(app, **options) -> None:
+def run(app, tick: float = TICK, **options) -> None:
     """`uvicorn.run(app, **options)` with `HttpServer`."""
-    HttpServer(uvicorn.Config(app, **options)).run()
+    HttpServer(uvicorn.Config(app, **options), tick).run()

@@ -35,8 +35,8 @@ log = logging.getLogger("headwater.supervisor")
 
 MAIN = "main"
 BACKUP = "backup"
-# Seconds between failover / idle checks: a multiple of the RTMP rest tick (0.2 s), so the
-# checks fall on its grid and cost no wake-up of their own.
+# About this many seconds between failover / idle checks: the multiple of the RTMP rest tick
+# nearest it, so the checks fall on the ticks' grid and cost no wake-up of their own.
 WATCH_INTERVAL = 1.0
 
 
@@ -239,7 +239,7 @@ class StreamSession:
     async def _watch(self) -> None:
         """Failover on silence, and an idle stop when nobody has sent for a while."""
         idle = self.settings.publish_idle_timeout
-        interval = min(WATCH_INTERVAL, idle / 4)
+        interval = min(self.settings.on_rest_grid(WATCH_INTERVAL), idle / 4)
         loop = asyncio.get_running_loop()
         while True:
             # on the loop clock's grid, so that every stream's watchdog runs in one wake-up

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from tests.support.node import Node
 
@@ -56,3 +57,13 @@ def test_flags_override_environment(tmp_path, monkeypatch):
     assert (settings.http_port, settings.rtmp_port, settings.data_dir) == (9999, 2935, tmp_path)
     result = run_cli("serve", "--help", env=dict(os.environ))
     assert result.returncode == 0 and "--public-host" in result.stdout
+
+
+def test_periodic_timers_fall_on_the_rtmp_rest_ticks():
+    """`on_rest_grid`: the multiple of the read interval nearest the wanted period."""
+    from server.settings import Settings
+
+    assert Settings(ingest_read_interval=0.3).on_rest_grid(1.0) == pytest.approx(0.9)
+    assert Settings(ingest_read_interval=0.2).on_rest_grid(1.0) == pytest.approx(1.0)
+    assert Settings(ingest_read_interval=0.5).on_rest_grid(0.1) == pytest.approx(0.5)  # at least one
+    assert Settings(ingest_read_interval=0.0).on_rest_grid(1.0) == 1.0  # reading as data comes
