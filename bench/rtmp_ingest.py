@@ -5,9 +5,9 @@ into (a) RtmpServer in a child process whose sink wraps every message as an FLV 
 (b) nginx-rtmp (`live on`, no HLS), measuring each server process's CPU from
 /proc/<pid>/stat over the publish. Prints % of one core for each and the ratio.
 
-    python bench/rtmp_ingest.py [--seconds 20] [--loop asyncio] [--read-interval 0.2]
+    python -m bench.rtmp_ingest [--seconds 20] [--loop asyncio] [--read-interval 0.3]
 
-`--read-interval` is the node's `ingest_read_interval` (0.2 s by default; 0 reads as data comes).
+`--read-interval` is the node's `ingest_read_interval` (its default unless given; 0 reads as data comes).
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ import argparse
 import asyncio
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from server.settings import Settings
 
 OUT = Path(__file__).resolve().parent / "out"
 CLIP = OUT / "rtmp_1080p_6M.flv"
@@ -87,7 +88,7 @@ def bench_headwater(seconds: float, loop: str, read_interval: float) -> float:
         wait_for_port(port)
         percent, mbits = publish_and_measure(child.pid, port, seconds)
     finally:
-        child.send_signal(signal.SIGINT)
+        child.terminate()  # SIGTERM: a background job's children ignore SIGINT
         child.wait(10)
     print(f"headwater RtmpServer ({loop}, read interval {read_interval} s): {percent:5.2f} % of a core"
           f"  (clip ≈ {mbits:.1f} Mbit/s)")
@@ -159,7 +160,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
-    parser.add_argument("--read-interval", type=float, default=0.2)
+    parser.add_argument("--read-interval", type=float,
+                        default=Settings.model_fields["ingest_read_interval"].default)  # the node's
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
