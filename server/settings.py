@@ -46,12 +46,15 @@ class Settings(BaseSettings):
         description="Seconds of silence from the main publisher before the backup takes over",
     )
     ingest_read_interval: float = Field(
-        # One passthrough stream, node + worker (A/B, same period): 0.3 s costs 14 % less CPU
-        # than 0.2 s (2.22 vs 2.59 % of a core), and 0.2 s ~12 % less than 0.1 s;
-        # bench/latency.py: LL-HLS p95 0.71 s at 0.3 s, 0.65 s at 0.2 s, 0.55 s at 0.1 s
-        default=0.3, ge=0.0, le=0.5,
+        # One passthrough stream, node + worker (A/B, same period): 2.83, 2.55 and 2.52 % of a
+        # core at 0.2, 0.25 and 0.3 s (0.25 s is half a part: every other tick carries a part
+        # boundary); bench/latency.py: LL-HLS p95 0.55 s at 0.1 s, 0.65 at 0.2, 0.66 at 0.25,
+        # 0.71 at 0.3. With more than 16 publishers on one tick it is at most 0.2 s
+        # (ingest/rtmp/rests.py).
+        default=0.25, ge=0.0, le=0.5,
         description="Seconds an RTMP publisher's socket rests between reads: one wake-up per batch of "
-                    "frames instead of per frame (less CPU, at most this much more latency)",
+                    "frames instead of per frame (less CPU, at most this much more latency); at most "
+                    "0.2 s while more than 16 publishers rest together",
     )
     srt_latency_ms: int = Field(default=120, ge=20, le=8000, description="SRT receiver latency")
     worker_restart_limit: int = Field(default=5, ge=0)

@@ -63,3 +63,24 @@ def test_ticks_fall_on_the_loop_clock_grid():
     times = asyncio.run(run())
     assert len(times) == 2
     assert [round(t / 0.2) for t in times] == [round(times[0] / 0.2)] * 2
+
+
+def test_a_busy_ticker_rests_at_most_the_busy_interval(monkeypatch):
+    """Many publishers on one tick: a shorter rest, so their workers' burst ends sooner."""
+    from ingest.rtmp import rests
+
+    monkeypatch.setattr(rests, "BUSY_INTERVAL", 0.02)
+
+    async def run():
+        ticker = RestTicker(0.05)
+        seen = [ticker.current_interval]
+        for count in (rests.BUSY_PUBLISHERS + 1, 1):
+            woken: list[int] = []
+            for _ in range(count):
+                ticker.rest(lambda: woken.append(1))
+            await asyncio.sleep(0.08)
+            assert len(woken) == count
+            seen.append(ticker.current_interval)
+        return seen
+
+    assert asyncio.run(run()) == [0.05, 0.02, 0.05]
