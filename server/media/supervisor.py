@@ -13,6 +13,7 @@ import hmac
 import logging
 import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -42,7 +43,11 @@ class Supervisor:
         self.held_elsewhere: Callable[[int], bool] = lambda stream_id: False
 
     async def start(self) -> None:
+        """A node that starts has no live stream: none is live in the DB, and whatever is
+        under `live/` is what its workers left at the last stop (final playlists and the
+        last window of each stream, tens of MB each)."""
         await self.status.reset_all()
+        await asyncio.to_thread(_empty_directory, self.settings.live_dir)
         self.status.start()
 
     # -- admission ---------------------------------------------------------------------------
@@ -172,3 +177,11 @@ class Supervisor:
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await self.status.close()
 
+
+def _empty_directory(directory: Path) -> None:
+    if directory.is_dir():
+        for entry in directory.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)

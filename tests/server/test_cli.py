@@ -67,3 +67,17 @@ def test_periodic_timers_fall_on_the_rtmp_rest_ticks():
     assert Settings(ingest_read_interval=0.2).on_rest_grid(1.0) == pytest.approx(1.0)
     assert Settings(ingest_read_interval=0.5).on_rest_grid(0.1) == pytest.approx(0.5)  # at least one
     assert Settings(ingest_read_interval=0.0).on_rest_grid(1.0) == 1.0  # reading as data comes
+
+
+def test_a_starting_node_clears_what_its_last_run_left_under_live(tmp_path):
+    """No stream is live when a node starts: the last run's final playlists and windows go."""
+    left = tmp_path / "data" / "live" / "5" / "origin"
+    left.mkdir(parents=True)
+    (left / "seg_0.m4s").write_bytes(b"old")
+    (tmp_path / "data" / "live" / "stray.tmp").write_bytes(b"old")
+    node = Node(tmp_path / "data").start()
+    try:
+        assert list((tmp_path / "data" / "live").iterdir()) == []
+        assert httpx.get(f"{node.base_url}/live/5/origin/index.m3u8").status_code == 404
+    finally:
+        node.stop()
