@@ -16,6 +16,8 @@ from types import FrameType
 
 import uvicorn
 
+from ingest.rtmp.rests import grid_delay
+
 TICK = 1.0  # seconds between ticks by default: the date header's own resolution
 TICKS_PER_UVICORN_SECOND = 10  # uvicorn refreshes the date header when counter % 10 == 0
 
@@ -34,10 +36,8 @@ class HttpServer(uvicorn.Server):
         should_exit = await self.on_tick(counter)
         while not should_exit:
             counter = (counter + TICKS_PER_UVICORN_SECOND) % 864000
-            delay = self.tick - self._loop.time() % self.tick
             try:
-                await asyncio.wait_for(self._exit_requested.wait(),
-                                       delay if delay > self.tick / 10 else delay + self.tick)
+                await asyncio.wait_for(self._exit_requested.wait(), grid_delay(self._loop.time(), self.tick))
             except asyncio.TimeoutError:
                 pass
             should_exit = await self.on_tick(counter)

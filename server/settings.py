@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.rtmp.rests import BUSY_INTERVAL, BUSY_PUBLISHERS
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEADWATER_", extra="ignore")
@@ -49,12 +51,11 @@ class Settings(BaseSettings):
         # One passthrough stream, node + worker (A/B, same period): 2.83, 2.55 and 2.52 % of a
         # core at 0.2, 0.25 and 0.3 s (0.25 s is half a part: every other tick carries a part
         # boundary); bench/latency.py: LL-HLS p95 0.55 s at 0.1 s, 0.65 at 0.2, 0.66 at 0.25,
-        # 0.71 at 0.3. With more than 16 publishers on one tick it is at most 0.2 s
-        # (ingest/rtmp/rests.py).
+        # 0.71 at 0.3. A busy tick rests less (ingest/rtmp/rests.py).
         default=0.25, ge=0.0, le=0.5,
         description="Seconds an RTMP publisher's socket rests between reads: one wake-up per batch of "
                     "frames instead of per frame (less CPU, at most this much more latency); at most "
-                    "0.2 s while more than 16 publishers rest together",
+                    f"{BUSY_INTERVAL} s while more than {BUSY_PUBLISHERS} publishers rest together",
     )
     srt_latency_ms: int = Field(default=120, ge=20, le=8000, description="SRT receiver latency")
     worker_restart_limit: int = Field(default=5, ge=0)

@@ -27,7 +27,7 @@ HEADER = struct.Struct(">cI")
 START = b"S"
 DATA = b"D"
 FORMATS = ("flv", "mpegts")
-READ_SIZE = 1 << 18  # a whole 0.2 s batch of a 6 Mbit/s stream (~150 KB) in one read
+READ_SIZE = 1 << 18  # a whole batch of the node's (0.25 s of 6 Mbit/s: ~190 KB) in one read
 
 # Start demuxing after the first few tags instead of probing seconds of media. MPEG-TS has
 # no header: the demuxer must see the codec parameters in the stream itself (SPS/PPS of the

@@ -19,6 +19,14 @@ import asyncio
 from collections.abc import Callable
 
 
+def grid_delay(now: float, interval: float) -> float:
+    """Seconds from `now` (the loop clock) to the next multiple of `interval`, for a periodic
+    timer that should share the rest ticks' wake-ups. A timer may fire a hair before its
+    grid point; then the point after the next one, so it does not run twice."""
+    delay = interval - now % interval
+    return delay if delay > interval / 10 else delay + interval
+
+
 BUSY_PUBLISHERS = 16  # publishers woken by one tick, above which the rest is shortened
 BUSY_INTERVAL = 0.2  # seconds: the longest rest of a busy ticker
 

@@ -71,8 +71,8 @@ class SessionLimits:
 
 # A read this large may have filled the transport's buffer (uvloop reads up to 256,000 bytes,
 # asyncio 262,144), so more may be waiting in the kernel: read on without resting. Anything
-# smaller drained the socket. (A lower mark made every 0.2 s batch of a 6 Mbit/s stream,
-# ~150 KB, count as full: the node then woke again for the next frame, a few ms later, and
+# smaller drained the socket. (A 64 KB mark made every rest-tick batch of a 6 Mbit/s stream,
+# 150-190 KB, count as full: the node then woke again for the next frame, a few ms later, and
 # wrote to the worker twice per tick.)
 FULL_READ = 256_000
 

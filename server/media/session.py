@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ingest.media import MediaMessage
 from ingest.publish import PublishRejected, PublishRequest
+from ingest.rtmp.rests import grid_delay
 from server.db.models import Stream
 from server.delivery.live_state import LiveStream
 from server.media.flv_feed import FlvFeed
@@ -243,9 +244,7 @@ class StreamSession:
         loop = asyncio.get_running_loop()
         while True:
             # on the loop clock's grid, so that every stream's watchdog runs in one wake-up
-            # (a timer may fire a hair early: then the grid point after the next one)
-            delay = interval - loop.time() % interval
-            await asyncio.sleep(delay if delay > interval / 10 else delay + interval)
+            await asyncio.sleep(grid_delay(loop.time(), interval))
             self._choose()
             now = time.monotonic()
             if self.worker is not None and not any(p.sending(now, idle) for p in self.slots.values()):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from ingest.rtmp.rests import RestTicker
 
 
@@ -84,3 +86,10 @@ def test_a_busy_ticker_rests_at_most_the_busy_interval(monkeypatch):
         return seen
 
     assert asyncio.run(run()) == [0.05, 0.02, 0.05]
+
+
+def test_grid_delay_reaches_the_next_grid_point_and_skips_one_a_hair_away():
+    from ingest.rtmp.rests import grid_delay
+
+    assert grid_delay(10.05, 0.25) == pytest.approx(0.2)
+    assert grid_delay(10.249, 0.25) == pytest.approx(0.251)  # just before a point: the next one
