@@ -65,11 +65,14 @@ class LiveOutput:
     """
 
     def __init__(
-        self, config: PackagerConfig, on_event: Callable[[dict], None], clock: Callable[[], float] = time.time
+        self, config: PackagerConfig, on_event: Callable[[dict], None], clock: Callable[[], float] = time.time,
+        remove: Callable[[Path], object] = remove_quietly,
     ) -> None:
+        """`remove` deletes an expired file (a worker passes its `Reaper`'s, off this thread)."""
         self.config = config
         self._emit = on_event
         self._clock = clock
+        self._remove = remove
         self._tracks: dict[TrackId, TrackOutput] = {}
         self._leader: TrackOutput | None = None
         self._boundaries = SegmentBoundaries(config.segment_target)
@@ -319,7 +322,7 @@ class LiveOutput:
         """Delete the segment files the window let go and stop serving its expired parts
         (after the playlist that stopped listing them)."""
         for path in expired.segments:
-            remove_quietly(self.config.out_dir / path)
+            self._remove(self.config.out_dir / path)
         if expired.paths:
             self._emit({"event": "removed", "paths": expired.paths})
 

@@ -20,7 +20,7 @@ from av.packet import PacketSideData
 
 from packager.adts import AdtsFramer
 from packager.annexb import AnnexBFramer
-from packager.atomic import write_atomic, write_new
+from packager.atomic import remove_quietly, write_atomic, write_new
 from packager.ts_mux import ElementaryStream, TsMuxer, TsMuxError
 from packager.ts_packet import PTS_CLOCK_HZ
 from packager.ts_playlist import (
@@ -76,10 +76,12 @@ class TsRendition:
         window_segments: int = 8,
         start_sequence: int = 0,
         follows: TsRendition | None = None,
+        remove: Callable[[Path], object] = remove_quietly,
     ):
         self._out_dir = Path(out_dir)
         self._rendition = rendition
         self._on_event = on_event
+        self._remove = remove  # deletes an expired segment (a worker's `Reaper`: off this thread)
         self._dir = self._out_dir / rendition
         self._dir.mkdir(parents=True, exist_ok=True)
         self._playlist = TsMediaPlaylist(window_segments, start_sequence)
@@ -250,7 +252,7 @@ class TsRendition:
             return
         self._retired = [(d, old) for d, old in self._retired if d > self._media_time + 1e-6]
         for old in expired:
-            (self._out_dir / old.path).unlink(missing_ok=True)
+            self._remove(self._out_dir / old.path)
         self._on_event({"event": "removed", "paths": [old.path for old in expired]})
 
 

@@ -17,6 +17,7 @@ import av
 
 from packager.live import LiveOutput, PackagerConfig, VideoTrackId
 from packager.mpegts import TsRendition, TsVariant, write_ts_master
+from packager.reaper import Reaper
 
 AUDIO_ONLY = "origin"  # an audio-only stream's TS variant keeps the origin's name
 BANDWIDTH_MARGIN = 1.2  # measured first TS segment → BANDWIDTH in the TS master
@@ -44,7 +45,8 @@ class StreamOutputs:
         self.emit = emit
         self.out_dir = Path(config.out_dir)
         self.mpegts_endlist = mpegts_endlist
-        self.cmaf = LiveOutput(config, emit)
+        self.reaper = Reaper()  # expired files are deleted off the packaging thread
+        self.cmaf = LiveOutput(config, emit, remove=self.reaper.remove)
         self.variants: dict[str, _Variant] = {}
         self.audio_track = None
         self.ts_master_text: str | None = None
@@ -65,7 +67,8 @@ class StreamOutputs:
             variant.ts_audio = variant.ts.add_stream(template)
 
     def _new_ts(self, name: str) -> TsRendition:
-        return TsRendition(self.out_dir, name, self._on_ts_event, window_segments=self.config.window_segments)
+        return TsRendition(self.out_dir, name, self._on_ts_event, window_segments=self.config.window_segments,
+                           remove=self.reaper.remove)
 
     # -- packets ------------------------------------------------------------------------
     def mux_video(self, name: str, packet: av.Packet, *, segment_start: bool) -> None:
@@ -99,7 +102,8 @@ class StreamOutputs:
             variant.template = templates.get(variant.name, variant.template)
             variant.ts.close(endlist=False)
             variant.ts = TsRendition(self.out_dir, variant.name, self._on_ts_event,
-                                     window_segments=self.config.window_segments, follows=variant.ts)
+                                     window_segments=self.config.window_segments, follows=variant.ts,
+                                     remove=self.reaper.remove)
             variant.ts_video = variant.ts.add_stream(variant.template) if variant.template is not None else None
             has_audio = audio is not None and self.audio_track is not None
             variant.ts_audio = variant.ts.add_stream(audio) if has_audio else None
@@ -151,7 +155,10 @@ class StreamOutputs:
 
     # -- lifecycle ----------------------------------------------------------------------
     def close(self) -> None:
-        self.cmaf.close()
-        for variant in self.variants.values():
-            if not variant.retired:
-                variant.ts.close(endlist=self.mpegts_endlist)
+        try:
+            self.cmaf.close()
+            for variant in self.variants.values():
+                if not variant.retired:
+                    variant.ts.close(endlist=self.mpegts_endlist)
+        finally:
+            self.reaper.close()

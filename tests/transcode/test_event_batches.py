@@ -70,3 +70,26 @@ def _read(fd: int) -> bytes:
         return os.read(fd, 65536)
     except BlockingIOError:
         return b""
+
+
+def test_a_worker_has_deleted_what_its_window_let_go_when_it_exits(tmp_path):
+    """Expired files are deleted on the worker's reaper thread; the worker waits for it."""
+    import json
+    import subprocess
+    import sys
+
+    clip = tmp_path / "clip.flv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+                    "-f", "lavfi", "-i", "sine", "-t", "8", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-g", "30", "-c:a", "aac", str(clip)], check=True)
+    out = tmp_path / "out"
+    config = json.dumps({"stream_id": 1, "out_dir": str(out), "segment_target": 1.0, "window_segments": 1})
+    done = subprocess.run([sys.executable, "-m", "transcode.worker", config], capture_output=True,
+                          input=start_record("flv") + data_record(clip.read_bytes()), check=True)
+    events = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    removed = [path for event in events if event["event"] == "removed" for path in event["paths"]]
+    segments = [path for path in removed if path.endswith(".ts") or path.count(".") == 1]
+    assert "origin/seg_0.m4s" in segments and "audio/seg_0.m4s" in segments
+    assert any(path.endswith(".ts") for path in segments)
+    assert [path for path in segments if (out / path).exists()] == []
+    assert (out / "origin" / "init.mp4").exists()  # what is still listed stays
