@@ -51,5 +51,8 @@ class HttpServer(uvicorn.Server):
 
 
 def run(app, tick: float = TICK, **options) -> None:
-    """`uvicorn.run(app, **options)` with `HttpServer`."""
-    HttpServer(uvicorn.Config(app, **options), tick).run()
+    """`uvicorn.run(app, **options)` with `HttpServer`, and responses written in one go
+    (`server/one_write_http.py`)."""
+    from server.one_write_http import OneWriteProtocol
+
+    HttpServer(uvicorn.Config(app, http=OneWriteProtocol, **options), tick).run()
