@@ -66,9 +66,9 @@ class StreamOutputs:
         for variant in self.variants.values():
             variant.ts_audio = variant.ts.add_stream(template)
 
-    def _new_ts(self, name: str) -> TsRendition:
+    def _new_ts(self, name: str, follows: TsRendition | None = None) -> TsRendition:
         return TsRendition(self.out_dir, name, self._on_ts_event, window_segments=self.config.window_segments,
-                           remove=self.reaper.remove)
+                           follows=follows, remove=self.reaper.remove)
 
     # -- packets ------------------------------------------------------------------------
     def mux_video(self, name: str, packet: av.Packet, *, segment_start: bool) -> None:
@@ -101,9 +101,7 @@ class StreamOutputs:
                 continue
             variant.template = templates.get(variant.name, variant.template)
             variant.ts.close(endlist=False)
-            variant.ts = TsRendition(self.out_dir, variant.name, self._on_ts_event,
-                                     window_segments=self.config.window_segments, follows=variant.ts,
-                                     remove=self.reaper.remove)
+            variant.ts = self._new_ts(variant.name, follows=variant.ts)
             variant.ts_video = variant.ts.add_stream(variant.template) if variant.template is not None else None
             has_audio = audio is not None and self.audio_track is not None
             variant.ts_audio = variant.ts.add_stream(audio) if has_audio else None
