@@ -67,12 +67,15 @@ class LiveOutput:
     def __init__(
         self, config: PackagerConfig, on_event: Callable[[dict], None], clock: Callable[[], float] = time.time,
         remove: Callable[[Path], object] = remove_quietly,
+        write: Callable[[Path, bytes | str], None] = write_atomic,
     ) -> None:
-        """`remove` deletes an expired file (a worker passes its `Reaper`'s, off this thread)."""
+        """`remove` deletes an expired file and `write` replaces a playlist's on-disk copy (a
+        worker passes its `FileThread`'s: off this thread)."""
         self.config = config
         self._emit = on_event
         self._clock = clock
         self._remove = remove
+        self._write = write
         self._tracks: dict[TrackId, TrackOutput] = {}
         self._leader: TrackOutput | None = None
         self._boundaries = SegmentBoundaries(config.segment_target)
@@ -313,7 +316,7 @@ class LiveOutput:
         text = manifests.media_playlist(output, others, self.config.part_target,
                                         ended=self._closed or output.retired)
         path = f"{output.name}/index.m3u8"
-        write_atomic(self.config.out_dir / path, text)
+        self._write(self.config.out_dir / path, text)
         last = output.window.last_part
         self._emit({"event": "playlist", "rendition": output.name, "path": path,
                     "msn": last.msn if last else -1, "part": last.index if last else -1, "text": text})
@@ -336,7 +339,7 @@ class LiveOutput:
             self._master_final = True
         if text != self._master_text:
             self._master_text = text
-            write_atomic(self.config.out_dir / "master.m3u8", text)
+            self._write(self.config.out_dir / "master.m3u8", text)
             self._emit({"event": "master", "path": "master.m3u8", "text": text})
 
     def _write_mpd(self) -> None:
@@ -352,7 +355,7 @@ class LiveOutput:
             availability_start=self._availability_start,
             publish_time=self._clock(), stream_start=self._stream_start, ended=self._closed,
         )
-        write_atomic(self.config.out_dir / "index.mpd", text)
+        self._write(self.config.out_dir / "index.mpd", text)
         self._emit({"event": "mpd", "path": "index.mpd", "text": text})
 
     # -- lifecycle ---------------------------------------------------------------------

@@ -77,11 +77,13 @@ class TsRendition:
         start_sequence: int = 0,
         follows: TsRendition | None = None,
         remove: Callable[[Path], object] = remove_quietly,
+        write: Callable[[Path, bytes | str], None] = write_atomic,
     ):
         self._out_dir = Path(out_dir)
         self._rendition = rendition
         self._on_event = on_event
-        self._remove = remove  # deletes an expired segment (a worker's `Reaper`: off this thread)
+        self._remove = remove  # a worker passes its `FileThread`'s: off this thread
+        self._write = write
         self._dir = self._out_dir / rendition
         self._dir.mkdir(parents=True, exist_ok=True)
         self._playlist = TsMediaPlaylist(window_segments, start_sequence)
@@ -238,7 +240,7 @@ class TsRendition:
 
     def _write_playlist(self) -> None:
         text = self._playlist.render()
-        write_atomic(self._dir / MEDIA_PLAYLIST_NAME, text)
+        self._write(self._dir / MEDIA_PLAYLIST_NAME, text)
         self._on_event({
             "event": "ts_playlist",
             "rendition": self._rendition,

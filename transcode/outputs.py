@@ -17,7 +17,7 @@ import av
 
 from packager.live import LiveOutput, PackagerConfig, VideoTrackId
 from packager.mpegts import TsRendition, TsVariant, write_ts_master
-from packager.reaper import Reaper
+from packager.file_thread import FileThread
 
 AUDIO_ONLY = "origin"  # an audio-only stream's TS variant keeps the origin's name
 BANDWIDTH_MARGIN = 1.2  # measured first TS segment → BANDWIDTH in the TS master
@@ -45,8 +45,8 @@ class StreamOutputs:
         self.emit = emit
         self.out_dir = Path(config.out_dir)
         self.mpegts_endlist = mpegts_endlist
-        self.reaper = Reaper()  # expired files are deleted off the packaging thread
-        self.cmaf = LiveOutput(config, emit, remove=self.reaper.remove)
+        self.files = FileThread()  # deletions and playlist copies: off the packaging thread
+        self.cmaf = LiveOutput(config, emit, remove=self.files.remove, write=self.files.write_atomic)
         self.variants: dict[str, _Variant] = {}
         self.audio_track = None
         self.ts_master_text: str | None = None
@@ -68,7 +68,7 @@ class StreamOutputs:
 
     def _new_ts(self, name: str, follows: TsRendition | None = None) -> TsRendition:
         return TsRendition(self.out_dir, name, self._on_ts_event, window_segments=self.config.window_segments,
-                           follows=follows, remove=self.reaper.remove)
+                           follows=follows, remove=self.files.remove, write=self.files.write_atomic)
 
     # -- packets ------------------------------------------------------------------------
     def mux_video(self, name: str, packet: av.Packet, *, segment_start: bool) -> None:
@@ -159,4 +159,4 @@ class StreamOutputs:
                 if not variant.retired:
                     variant.ts.close(endlist=self.mpegts_endlist)
         finally:
-            self.reaper.close()
+            self.files.close()

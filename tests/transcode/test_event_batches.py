@@ -73,7 +73,8 @@ def _read(fd: int) -> bytes:
 
 
 def test_a_worker_has_deleted_what_its_window_let_go_when_it_exits(tmp_path):
-    """Expired files are deleted on the worker's reaper thread; the worker waits for it."""
+    """Expired files are deleted, and playlist copies written, on the worker's file thread;
+    the worker waits for it."""
     import json
     import subprocess
     import sys
@@ -93,3 +94,4 @@ def test_a_worker_has_deleted_what_its_window_let_go_when_it_exits(tmp_path):
     assert any(path.endswith(".ts") for path in segments)
     assert [path for path in segments if (out / path).exists()] == []
     assert (out / "origin" / "init.mp4").exists()  # what is still listed stays
+    assert (out / "origin" / "index.m3u8").read_text().endswith("#EXT-X-ENDLIST\n")  # the last write
