@@ -37,7 +37,9 @@ class OneWriteCycle(RequestResponseCycle):
     async def send(self, message) -> None:
         kind = message["type"]
         if kind == "http.response.start" and not self.response_started:
-            self.held_head = await self._collect(message)
+            collector = _Collector()
+            await self._format(message, collector)
+            self.held_head = collector.parts
             return
         if kind == "http.response.body" and self.held_head is not None:
             head, self.held_head = self.held_head, None
@@ -51,11 +53,6 @@ class OneWriteCycle(RequestResponseCycle):
                         self.transport.close()
             return
         await super().send(message)
-
-    async def _collect(self, message) -> list[bytes]:
-        collector = _Collector()
-        await self._format(message, collector)
-        return collector.parts
 
     async def _format(self, message, collector: _Collector) -> None:
         transport, self.transport = self.transport, collector
