@@ -45,14 +45,17 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def serve(settings: Settings) -> None:
     from server import http_server
     from server.app import create_asgi
+    from server.delivery.live_wire import LiveWireProtocol
     from server.db.migrate import upgrade
 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
+    asgi = create_asgi(settings)
     http_server.run(
-        create_asgi(settings),
+        asgi,
         tick=settings.on_rest_grid(http_server.TICK),
+        protocol=LiveWireProtocol.serving(asgi.live.routes),
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),

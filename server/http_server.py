@@ -50,9 +50,9 @@ class HttpServer(uvicorn.Server):
             self._loop.call_soon_threadsafe(self._exit_requested.set)
 
 
-def run(app, tick: float = TICK, **options) -> None:
-    """`uvicorn.run(app, **options)` with `HttpServer`, and responses written in one go
-    (`server/one_write_http.py`)."""
+def run(app, tick: float = TICK, protocol: type | None = None, **options) -> None:
+    """`uvicorn.run(app, **options)` with `HttpServer`; `protocol` is uvicorn's HTTP protocol
+    class, by default one writing each response in one go (`server/one_write_http.py`)."""
     from server.one_write_http import OneWriteProtocol
 
-    HttpServer(uvicorn.Config(app, http=OneWriteProtocol, **options), tick).run()
+    HttpServer(uvicorn.Config(app, http=protocol or OneWriteProtocol, **options), tick).run()

@@ -60,8 +60,9 @@ class LiveStream:
         self.growing: dict[str, GrowingSegment] = {}
         self.cache: OrderedDict[str, bytes] = OrderedDict()
         self.cache_bytes = 0
+        self.answers: dict = {}  # path or (path, kind) → live_routes.Answer over bytes held here
         self.ended_at: float | None = None
-        self.waiters: dict[str, list[asyncio.Future]] = {}
+        self.waiters: dict[str, list[Waiter]] = {}
 
     # -- events from the worker ------------------------------------------------------------
     def apply(self, event: dict) -> None:
@@ -100,6 +101,7 @@ class LiveStream:
             self.media.discard(path)
             self.ranges.pop(path, None)
             self.growing.pop(path, None)
+            self.answers.pop(path, None)
             data = self.cache.pop(path, None)
             if data is not None:
                 self.cache_bytes -= len(data)
@@ -111,27 +113,31 @@ class LiveStream:
 
     def _notify(self, topics) -> None:
         for topic in topics:
-            for future in self.waiters.pop(topic, ()):
-                if not future.done():
-                    future.set_result(None)
+            for waiter in self.waiters.pop(topic, ()):
+                waiter.on_event()
+
+    # -- waits -------------------------------------------------------------------------------
+    def call_when(self, condition, timeout: float, topic: str, callback) -> None:
+        """`callback(True)` once `condition()` holds, re-checked on each event of `topic`;
+        `callback(condition())` at the timeout or the stream's end. Runs at once if it
+        already holds. A callback and a timer per wait, no task: the protocol's fast path
+        answers hundreds of blocked requests from one event this way."""
+        if condition():
+            callback(True)
+        elif self.ended_at is not None:
+            callback(False)
+        else:
+            Waiter(self, condition, topic, callback, timeout).wait()
+
+    async def wait_until(self, condition, timeout: float, topic: str = MEDIA) -> bool:
+        """`call_when` for a coroutine: True once `condition()` holds, False on timeout or end."""
+        if condition():
+            return True
+        future = self.loop.create_future()
+        self.call_when(condition, timeout, topic, lambda ok: future.done() or future.set_result(ok))
+        return await future
 
     # -- reads -------------------------------------------------------------------------------
-    async def wait_until(self, condition, timeout: float, topic: str = MEDIA) -> bool:
-        """Wait for `condition()` to hold, re-checked on each event of `topic`; False on
-        timeout or end. A plain future and a timer per wait: no task, no shield."""
-        deadline = self.loop.time() + timeout
-        while not condition():
-            remaining = deadline - self.loop.time()
-            if remaining <= 0 or self.ended_at is not None:
-                return condition()
-            future = self.loop.create_future()
-            self.waiters.setdefault(topic, []).append(future)
-            timer = self.loop.call_later(remaining, _wake, future)
-            try:
-                await future
-            finally:
-                timer.cancel()
-        return True
 
     def read_media(self, path: str) -> bytes | None:
         """An announced media file's bytes, from memory or read once from disk."""
@@ -148,8 +154,9 @@ class LiveStream:
         self.cache[path] = data
         self.cache_bytes += len(data)
         while self.cache_bytes > CACHE_BYTES and self.cache:
-            _, old = self.cache.popitem(last=False)
+            old_path, old = self.cache.popitem(last=False)
             self.cache_bytes -= len(old)
+            self.answers.pop(old_path, None)
         return data
 
 
@@ -168,9 +175,37 @@ class LiveStream:
         return data
 
 
-def _wake(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_result(None)
+class Waiter:
+    """One held request: re-checks its condition on its topic's events until it holds, the
+    stream ends or the timer fires, then calls back once."""
+
+    __slots__ = ("stream", "condition", "topic", "callback", "timer")
+
+    def __init__(self, stream: LiveStream, condition, topic: str, callback, timeout: float) -> None:
+        self.stream, self.condition, self.topic, self.callback = stream, condition, topic, callback
+        self.timer = stream.loop.call_later(timeout, self.expire)
+
+    def wait(self) -> None:
+        self.stream.waiters.setdefault(self.topic, []).append(self)
+
+    def on_event(self) -> None:
+        if self.callback is None:
+            return
+        if self.condition():
+            self._done(True)
+        elif self.stream.ended_at is not None:
+            self._done(False)
+        else:
+            self.wait()
+
+    def expire(self) -> None:
+        if self.callback is not None:
+            self._done(self.condition())
+
+    def _done(self, ok: bool) -> None:
+        callback, self.callback = self.callback, None
+        self.timer.cancel()
+        callback(ok)
 
 
 def event_topics(event: dict) -> list[str]:

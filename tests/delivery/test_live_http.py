@@ -1,7 +1,9 @@
 """Live delivery from memory: playlists, media, LL-HLS blocking reload, DASH growing segments.
 
 The worker's events are applied by hand here, exactly as the supervisor applies them; the
-end-to-end tests in tests/e2e drive the same code with a real publisher.
+end-to-end tests in tests/e2e drive the same code with a real publisher. Every test runs
+twice: through the ASGI app alone, and through a real uvicorn server on 127.0.0.1 with the
+node's protocol, which answers most of these requests itself (`live_wire`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pytest
 
 from server.delivery.live_http import LiveFirst, LiveHttp
 from server.delivery.live_state import LiveStream
+from tests.support.live_server import serve_live
 
 PLAYLIST = "#EXTM3U\n#EXT-X-VERSION:9\n# msn={msn} part={part}\n"
 
@@ -27,11 +30,15 @@ async def live(tmp_path) -> LiveStream:
     return LiveStream(7, tmp_path, asyncio.get_running_loop())
 
 
-@pytest.fixture
-async def client(live):
+@pytest.fixture(params=["asgi", "wire"])
+async def client(request, live):
     app = LiveHttp(lambda i: live if i == 7 else None, segment_target=1.0, part_target=0.2)
-    transport = httpx.ASGITransport(app=LiveFirst(not_found_app, app))
-    async with httpx.AsyncClient(transport=transport, base_url="http://node") as c:
+    asgi = LiveFirst(not_found_app, app)
+    if request.param == "asgi":
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://node") as c:
+            yield c
+        return
+    async with serve_live(asgi) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
         yield c
 
 

@@ -1,0 +1,195 @@
+"""What to answer for a request under `/live/<id>/…`, apart from how it is written.
+
+Two writers use these decisions: the ASGI app (`live_http.LiveHttp`), and the HTTP protocol's
+fast path (`live_wire`), which answers playlists and parts without an ASGI task. `route()`
+returns one of:
+- an `Answer`: status, headers and body, ready now;
+- a `Wait`: hold the request until `condition()` holds on an event of `topic` (LL-HLS
+  blocking reload, a preload-hinted part), then answer `then(ok)`;
+- a `Growing`: a DASH segment still being written, streamed part by part (ASGI only).
+
+Answers are values that many requests share. The 500 clients blocked on one playlist
+all get the same `Answer`, and a writer formats its head once for all of them
+(`Answer.head`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+from server.delivery.live_state import LiveStream
+
+CONTENT_TYPES = {
+    ".m3u8": b"application/vnd.apple.mpegurl",
+    ".mpd": b"application/dash+xml",
+    ".m4s": b"video/iso.segment",
+    ".mp4": b"video/mp4",
+    ".ts": b"video/mp2t",
+    ".jpg": b"image/jpeg",
+}
+PLAYLIST_CACHE = b"no-cache"
+BLOCKED_PLAYLIST_CACHE = b"public, max-age=60"
+MEDIA_CACHE = b"public, max-age=86400, immutable"
+CORS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", b"content-length, date"),
+]
+PREFLIGHT = CORS + [
+    (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+    (b"access-control-allow-headers", b"*"),
+    (b"access-control-max-age", b"86400"),
+]
+SAFE_PATH = re.compile(r"(?:[A-Za-z0-9_]+/)?[A-Za-z0-9_]+(?:\.\d+)?\.[a-z0-9]+")
+MEDIA_PLAYLIST = re.compile(r"([A-Za-z0-9_]+)/index\.m3u8")
+SEGMENT = re.compile(r"[A-Za-z0-9_]+/seg_\d+\.m4s")
+PART = re.compile(r"[A-Za-z0-9_]+/seg_\d+\.\d+\.m4s")
+
+Lookup = Callable[[int], LiveStream | None]
+PREFIX = "/live/"
+
+
+@dataclass(eq=False)
+class Answer:
+    status: int
+    body: bytes
+    headers: list[tuple[bytes, bytes]]  # content-length included
+    _head: tuple[object, bytes] | None = field(default=None, repr=False)
+
+    def head(self, status_line: bytes, default_headers: list[tuple[bytes, bytes]]) -> bytes:
+        """Status line and headers on the wire, formatted once per set of default headers
+        (uvicorn renews its `date` header once a second)."""
+        if self._head is None or self._head[0] is not default_headers:
+            lines = [status_line]
+            for name, value in (*default_headers, *self.headers):
+                lines += (name, b": ", value, b"\r\n")
+            lines.append(b"\r\n")
+            self._head = (default_headers, b"".join(lines))
+        return self._head[1]
+
+
+@dataclass(eq=False)
+class Wait:
+    stream: LiveStream
+    topic: str
+    condition: Callable[[], bool]
+    timeout: float
+    then: Callable[[bool], Answer]
+
+
+@dataclass(eq=False)
+class Growing:
+    stream: LiveStream
+    path: str
+
+
+def answer(status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> Answer:
+    return Answer(status, body, headers + [(b"content-length", str(len(body)).encode())])
+
+
+NOT_LIVE = answer(404, b"stream not live\n", CORS)
+NO_PLAYLIST = answer(404, b"no such playlist\n", CORS)
+NO_FILE = answer(404, b"no such file\n", CORS)
+NO_SEGMENT = answer(404, b"no such segment\n", CORS)
+PREFLIGHT_ANSWER = answer(204, b"", PREFLIGHT)
+NOT_ALLOWED = answer(405, b"method not allowed\n", CORS)
+EMPTY = {status: answer(status, b"", CORS) for status in (400, 404, 503)}
+
+
+class LiveRoutes:
+    """Decides the answer to a `/live/…` request; `lookup(stream_id)` gives the stream or None."""
+
+    def __init__(self, lookup: Lookup, *, segment_target: float, part_target: float) -> None:
+        self.lookup = lookup
+        self.block_timeout = 3 * segment_target
+        self.early_wait = 2 * part_target + 0.5
+
+    def route(self, method: str, path: str, query: bytes) -> Answer | Wait | Growing:
+        if method == "OPTIONS":
+            return PREFLIGHT_ANSWER
+        if method not in ("GET", "HEAD"):
+            return NOT_ALLOWED
+        stream_id, _, path = path.removeprefix(PREFIX).partition("/")
+        stream = self.lookup(int(stream_id)) if stream_id.isdigit() else None
+        if stream is None or not SAFE_PATH.fullmatch(path):
+            return NOT_LIVE
+        if path.endswith((".m3u8", ".mpd")):
+            return self.playlist(stream, path, query)
+        return self.media(stream, path)
+
+    def playlist(self, stream: LiveStream, path: str, query: bytes) -> Answer | Wait:
+        params = parse_qs(query.decode()) if b"_HLS_" in query else {}
+        blocking = "_HLS_msn" in params or "_HLS_part" in params
+        if blocking and MEDIA_PLAYLIST.fullmatch(path):
+            return self.block(stream, path, params)
+        return playlist_answer(stream, path, blocking=blocking)
+
+    def block(self, stream: LiveStream, path: str, query: dict) -> Answer | Wait:
+        """RFC 8216bis 6.2.5.2: hold until the playlist has part N of segment M (or later)."""
+        try:
+            msn = int(query["_HLS_msn"][0])
+            part = int(query["_HLS_part"][0]) if "_HLS_part" in query else None
+        except (KeyError, ValueError):
+            return EMPTY[400]
+        if msn < 0 or (part is not None and part < 0):
+            return EMPTY[400]
+        progress = stream.progress.get(path)
+        if progress is not None and msn > progress.msn + 2:
+            return EMPTY[400]
+        if part is None:
+            condition = lambda: (p := stream.progress.get(path)) is not None and p.has_segment(msn)
+        else:
+            condition = lambda: (p := stream.progress.get(path)) is not None and p.has_part(msn, part)
+
+        def then(ok: bool) -> Answer:
+            if ok:
+                return playlist_answer(stream, path, blocking=True)
+            return EMPTY[404 if stream.ended_at is not None else 503]
+
+        return Wait(stream, path, condition, self.block_timeout, then)
+
+    def media(self, stream: LiveStream, path: str) -> Answer | Wait | Growing:
+        found = media_answer(stream, path)
+        if found is not None:
+            return found
+        if SEGMENT.fullmatch(path):
+            return Growing(stream, path)
+        if PART.fullmatch(path):
+            # A preload hint names the next part before it exists: hold until it does.
+            return Wait(stream, "media", lambda: path in stream.media, self.early_wait,
+                        lambda _ok: media_answer(stream, path) or NO_FILE)
+        return NO_FILE
+
+
+def playlist_answer(stream: LiveStream, path: str, *, blocking: bool) -> Answer:
+    """The playlist's current text, one shared Answer per text and kind of request."""
+    text = stream.texts.get(path)
+    if text is None:
+        return NO_PLAYLIST
+    key = (path, blocking)
+    known = stream.answers.get(key)
+    if known is None or known.body is not text:
+        cache = BLOCKED_PLAYLIST_CACHE if blocking else PLAYLIST_CACHE
+        known = stream.answers[key] = answer(200, text, CORS + media_headers(path, cache))
+    return known
+
+
+def media_answer(stream: LiveStream, path: str) -> Answer | None:
+    """An announced media file, one shared Answer while its bytes stay cached."""
+    data = stream.read_media(path)
+    if data is None:
+        return None
+    known = stream.answers.get(path)
+    if known is None or known.body is not data:
+        known = stream.answers[path] = answer(200, data, CORS + media_headers(path, MEDIA_CACHE))
+    return known
+
+
+def media_headers(path: str, cache: bytes) -> list[tuple[bytes, bytes]]:
+    suffix = path[path.rfind("."):]
+    return [
+        (b"content-type", CONTENT_TYPES.get(suffix, b"application/octet-stream")),
+        (b"cache-control", cache),
+    ]

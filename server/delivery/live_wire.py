@@ -1,0 +1,115 @@
+"""The node's HTTP protocol, answering live playlists and parts itself, without ASGI.
+
+500 LL-HLS clients following one stream make ~1,500 requests per part: 500 blocked reloads
+answered at once, 500 part fetches, 500 new blocked reloads. Through ASGI each costs a task,
+a scope, two send messages and uvicorn formatting the same head again. py-spy put that at
+about half of the node's time under such a fan-out, in a burst long enough to make the
+last clients late. Here, once httptools has parsed a request's head, a `/live/` GET is
+answered from `LiveRoutes` in the same callback:
+- an Answer is written at once (one `writelines`, the head formatted once per Answer);
+- a Wait becomes a callback on the stream's event, so one playlist event answers every
+  blocked client in one loop pass, with one shared head.
+
+Everything else goes the usual way, through uvicorn to the ASGI app: other paths, HEAD and
+OPTIONS, DASH's growing segments, HTTP/1.0 or `Connection: close`, requests pipelined
+behind an unfinished response, a connection whose writes are paused, and access logging.
+Whatever is answered here stands in uvicorn's books as a finished request cycle
+(`LiveCycle`), so keep-alive, pipelining and graceful shutdown go on as before.
+"""
+
+from __future__ import annotations
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+
+from server.delivery.live_routes import PREFIX, Answer, Growing, LiveRoutes, Wait
+from server.one_write_http import OneWriteProtocol
+
+LIVE = PREFIX.encode()
+
+
+class _NoEvent:
+    """uvicorn sets its cycle's `message_event` when the request body ends; nothing awaits it here."""
+
+    @staticmethod
+    def set() -> None:
+        pass
+
+
+class LiveCycle:
+    """What uvicorn's protocol sees as the current request cycle while this module answers it."""
+
+    __slots__ = ("protocol", "response_complete", "keep_alive", "disconnected", "more_body", "body")
+    message_event = _NoEvent
+
+    def __init__(self, protocol: LiveWireProtocol) -> None:
+        self.protocol = protocol
+        self.response_complete = False
+        self.keep_alive = True  # uvicorn's shutdown() clears it
+        self.disconnected = False  # uvicorn's connection_lost() sets it
+        self.more_body = True
+        self.body = b""
+
+    def answer(self, found: Answer) -> None:
+        protocol = self.protocol
+        transport = protocol.transport
+        if self.disconnected or transport.is_closing():
+            return
+        head = found.head(STATUS_LINE[found.status], protocol.server_state.default_headers)
+        transport.writelines((head, found.body) if found.body else (head,))
+        self.response_complete = True
+        if not self.keep_alive:
+            transport.close()
+        protocol.on_response_complete()
+
+
+class LiveWireProtocol(OneWriteProtocol):
+    """uvicorn's httptools protocol with live GETs answered in place; `routes` is set by
+    `serving()`."""
+
+    routes: LiveRoutes
+
+    @classmethod
+    def serving(cls, routes: LiveRoutes) -> type[LiveWireProtocol]:
+        """The protocol class to give uvicorn (it builds one per connection from the class)."""
+        return type(cls.__name__, (cls,), {"routes": routes})
+
+    def on_headers_complete(self) -> None:
+        # A request answered at once re-arms the keep-alive timer while the parser goes on
+        # to one pipelined behind it, which may then be held for longer than that timeout.
+        self._unset_keepalive_if_required()
+        if not self._answer_live():
+            super().on_headers_complete()
+
+    def _answer_live(self) -> bool:
+        if not self._may_answer():
+            return False
+        url = httptools.parse_url(self.url)
+        path = url.path.decode("ascii")
+        if "%" in path:
+            return False
+        found = self.routes.route("GET", path, url.query or b"")
+        if isinstance(found, Growing):
+            return False
+        self.cycle = cycle = LiveCycle(self)
+        if isinstance(found, Wait):
+            then = found.then
+            found.stream.call_when(found.condition, found.timeout, found.topic,
+                                   lambda ok: cycle.answer(then(ok)))
+        else:
+            cycle.answer(found)
+        return True
+
+    def _may_answer(self) -> bool:
+        parser = self.parser
+        return (
+            self.url.startswith(LIVE)
+            and parser.get_method() == b"GET"
+            and parser.should_keep_alive()
+            and parser.get_http_version() == "1.1"
+            and not parser.should_upgrade()
+            and (self.cycle is None or self.cycle.response_complete)
+            and not self.flow.write_paused
+            and not self.config.access_log
+            and self.limit_concurrency is None
+        )

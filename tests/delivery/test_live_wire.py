@@ -1,0 +1,156 @@
+"""LiveWireProtocol on a real uvicorn server: which requests it answers itself, and that
+keep-alive, pipelining, HEAD, `Connection: close` and vanished clients behave as through
+uvicorn. What the answers contain is tested for both paths in test_live_http.py."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from server.delivery.live_http import LiveFirst, LiveHttp
+from server.delivery.live_state import LiveStream
+from tests.delivery.test_live_http import not_found_app, publish_part
+from tests.support.live_server import serve_live
+
+RELOAD = b"GET /live/7/origin/index.m3u8?_HLS_msn=1&_HLS_part=0 HTTP/1.1\r\nHost: n\r\n\r\n"
+MASTER = b"GET /live/7/master.m3u8 HTTP/1.1\r\nHost: n\r\n\r\n"
+
+
+class CountingLive(LiveHttp):
+    """LiveHttp that notes each request the ASGI app had to answer."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.asgi_paths: list[str] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.asgi_paths.append(f'{scope["method"]} {scope["path"]}')
+        await super().__call__(scope, receive, send)
+
+
+@pytest.fixture
+async def live(tmp_path) -> LiveStream:
+    stream = LiveStream(7, tmp_path, asyncio.get_running_loop())
+    stream.apply({"event": "master", "path": "master.m3u8", "text": "#EXTM3U\n"})
+    publish_part(stream, 0, 0, b"part zero")
+    return stream
+
+
+@pytest.fixture
+async def app(live) -> CountingLive:
+    return CountingLive(lambda i: live if i == 7 else None, segment_target=1.0, part_target=0.2)
+
+
+@pytest.fixture
+async def port(app):
+    async with serve_live(LiveFirst(not_found_app, app), timeout_keep_alive=0.3) as port:
+        yield port
+
+
+async def read_responses(reader: asyncio.StreamReader, count: int, heads: tuple[int, ...] = ()
+                         ) -> list[tuple[bytes, bytes]]:
+    """`count` responses (head, body) off one connection, each framed by its content-length;
+    those numbered in `heads` answer HEAD requests (no body)."""
+    responses = []
+    for number in range(count):
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        body = b"" if number in heads else await reader.readexactly(length)
+        responses.append((head, body))
+    return responses
+
+
+async def test_live_gets_are_answered_without_the_asgi_app(app, port, live):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(MASTER + b"GET /live/7/origin/seg_0.0.m4s HTTP/1.1\r\nHost: n\r\n\r\n" + RELOAD)
+    first = await read_responses(reader, 2)
+    publish_part(live, 1, 0)
+    (head, body), = await read_responses(reader, 1)
+    writer.close()
+    assert [body for _, body in first] == [b"#EXTM3U\n", b"part zero"]
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"date: " in head and b"server: uvicorn" in head
+    assert b"msn=1 part=0" in body
+    assert app.asgi_paths == []
+
+
+async def test_head_growing_segments_and_other_paths_go_through_asgi(app, port, live):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"HEAD /live/7/master.m3u8 HTTP/1.1\r\nHost: n\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    writer.write(b"GET /live/7/origin/seg_0.m4s HTTP/1.1\r\nHost: n\r\n\r\n")  # still growing
+    await asyncio.sleep(0.05)
+    live.apply({"event": "segment", "rendition": "origin", "msn": 0, "path": "origin/seg_0.m4s",
+                "duration": 1.0})
+    chunked = await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 5)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"content-length: 8\r\n" in head
+    assert b"transfer-encoding: chunked" in chunked and b"part zero" in chunked
+    assert app.asgi_paths == ["HEAD /live/7/master.m3u8", "GET /live/7/origin/seg_0.m4s"]
+
+
+async def test_pipelined_requests_are_answered_in_order(app, port, live):
+    """A request held here, then one for uvicorn's ASGI path behind it, then one for here."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(RELOAD + MASTER.replace(b"GET", b"HEAD") + MASTER)
+    await asyncio.sleep(0.1)
+    publish_part(live, 1, 0)
+    responses = await read_responses(reader, 3, heads=(1,))
+    writer.close()
+    assert b"msn=1 part=0" in responses[0][1]
+    assert b"content-length: 8" in responses[1][0]
+    assert responses[2][1] == b"#EXTM3U\n"
+
+
+async def test_a_held_request_outlives_the_keep_alive_timeout(port, live):
+    """The fixture's keep-alive timeout is 0.3 s; a blocking reload held for longer still gets
+    its answer, also when it came pipelined behind one answered at once."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(MASTER + RELOAD)
+    await asyncio.sleep(0.6)
+    publish_part(live, 1, 0)
+    responses = await read_responses(reader, 2)
+    await asyncio.sleep(0.6)  # idle now: the timeout closes the connection
+    closed = await asyncio.wait_for(reader.read(1), 2)
+    writer.close()
+    assert b"msn=1 part=0" in responses[1][1] and closed == b""
+
+
+async def test_a_client_gone_while_held_does_not_disturb_the_others(port, live):
+    _, gone = await asyncio.open_connection("127.0.0.1", port)
+    gone.write(RELOAD)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(RELOAD)
+    await asyncio.sleep(0.05)
+    gone.close()
+    await asyncio.sleep(0.05)
+    publish_part(live, 1, 0)
+    (_, body), = await read_responses(reader, 1)
+    writer.write(MASTER)
+    (_, again), = await read_responses(reader, 1)
+    writer.close()
+    assert b"msn=1 part=0" in body and again == b"#EXTM3U\n"
+
+
+async def test_many_held_clients_get_the_same_answer_from_one_event(port, live):
+    connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(50)]
+    for _, writer in connections:
+        writer.write(RELOAD)
+    await asyncio.sleep(0.1)
+    publish_part(live, 1, 0)
+    answers = {(await read_responses(reader, 1))[0] for reader, _ in connections}
+    for _, writer in connections:
+        writer.close()
+    assert len(answers) == 1
+    (head, body), = answers
+    assert head.startswith(b"HTTP/1.1 200 OK") and f"content-length: {len(body)}\r\n".encode() in head
+
+
+@pytest.mark.parametrize("request_line", [b"GET /live/7/master.m3u8 HTTP/1.0\r\n",
+                                          b"GET /live/7/master.m3u8 HTTP/1.1\r\nConnection: close\r\n"])
+async def test_a_connection_to_be_closed_is_left_to_uvicorn(app, port, request_line):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request_line + b"Host: n\r\n\r\n")
+    data = await asyncio.wait_for(reader.read(), 5)  # until the server closes
+    writer.close()
+    assert data.endswith(b"\r\n\r\n#EXTM3U\n") and app.asgi_paths == ["GET /live/7/master.m3u8"]
