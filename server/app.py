@@ -18,6 +18,7 @@ from server.db.engine import create_engine_for, session_factory
 from server.db.node_settings import stored_api_key
 from server.delivery import player
 from server.delivery.live_http import LiveFirst, LiveHttp
+from server.gc_tuning import freeze_startup_heap
 from server.media.node_media import NodeMedia
 from server.settings import Settings
 
@@ -48,6 +49,7 @@ async def lifespan(app: FastAPI):
     app.state.api_key = await resolve_api_key(app, settings)
     app.state.media = NodeMedia(settings, app.state.sessions)
     await app.state.media.start()
+    freeze_startup_heap()
     app.state.ready = True
     try:
         yield
