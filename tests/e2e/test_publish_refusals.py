@@ -11,6 +11,7 @@ import httpx
 
 from tests.e2e.conftest import fetch_ok, last_msn, wait_for
 from tests.e2e.restart_check import LLHLS, TS, Snapshot, check_continues, mpd_periods, newest
+from tests.support.node import Node
 from tests.support.publisher import ffmpeg_publish
 
 
@@ -114,3 +115,34 @@ def test_deactivating_a_live_stream_drops_its_publisher(media_node, http, new_st
                  what="live=false")
     finally:
         publisher.kill()
+
+
+def test_worker_stopped_idle_is_started_again_where_it_stopped(tmp_path):
+    """A publisher that stays connected but sends nothing for `publish_idle_timeout` has its
+    worker stopped (playlists end); when its data comes back the new worker's outputs go on
+    from the old numbers, as after a crash."""
+    node = Node(tmp_path / "node", env={"HEADWATER_PUBLISH_IDLE_TIMEOUT": "2"}).start()
+    publisher = None
+    try:
+        with httpx.Client(base_url=node.base_url, headers=node.headers, timeout=15) as http:
+            stream = http.post("/streaming/streams", json={"name": "idle"}).json()
+            stream_id = stream["id"]
+            publisher = ffmpeg_publish(stream["push_url"], seconds=60)
+            wait_for(lambda: newest(http, stream_id, LLHLS) >= 1 and newest(http, stream_id, TS) >= 0
+                     and mpd_periods(http, stream_id), what="segments in every format")
+            publisher.send_signal(signal.SIGSTOP)  # connected, silent
+            wait_for(lambda: "#EXT-X-ENDLIST" in http.get(f"/live/{stream_id}/{LLHLS}").text,
+                     what="the idle stop's final playlist")
+            before = Snapshot.read(http, stream_id)
+            publisher.send_signal(signal.SIGCONT)
+            wait_for(lambda: newest(http, stream_id, LLHLS) > before.last_msn
+                     and newest(http, stream_id, TS) > before.last_ts
+                     and mpd_periods(http, stream_id) - {"0"}, what="new segments in every format")
+            check_continues(http, stream_id, before)
+            assert "stopping its worker" in node.log()
+    finally:
+        if publisher is not None:
+            publisher.send_signal(signal.SIGCONT)
+            publisher.kill()
+            publisher.wait()
+        node.stop()
