@@ -141,7 +141,14 @@ class Supervisor:
         if previous is not None and previous.ended_at is None:
             old = previous.take_over()
             loop = asyncio.get_running_loop()
-            loop.call_later(ENDED_GRACE, lambda: loop.create_task(_remove_media(previous, old)))
+
+            def retire() -> None:
+                # no longer current: its directory went with it, and a later session's
+                # files may have the old names
+                if self.live.get(stream_id) is previous:
+                    loop.create_task(_remove_media(previous, old))
+
+            loop.call_later(ENDED_GRACE, retire)
             self.live[stream_id] = previous
             return previous
         shutil.rmtree(directory, ignore_errors=True)
