@@ -56,6 +56,12 @@ def media_playlist(
 
     An ended playlist lists whole segments only: every segment is complete, and hls.js in
     low-latency mode was seen stalling on a finished playlist whose first segments had parts.
+
+    A segment marked as a discontinuity keeps its EXT-X-DISCONTINUITY wherever it stands,
+    the first line of the window included: `discontinuity_sequence` counts only the tags
+    that have left the playlist (RFC 8216bis 6.2.2), so a tag that vanished at position 0
+    would change the discontinuity sequence number of every segment after it for a
+    reload, and a playlist that continues an older one (a restarted worker) starts with one.
     """
     lines = [
         "#EXTM3U",
@@ -70,8 +76,8 @@ def media_playlist(
     if discontinuity_sequence:
         lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}")
     current_map = None
-    for position, segment in enumerate(segments):
-        if segment.discontinuity and position > 0:
+    for segment in segments:
+        if segment.discontinuity:
             lines.append("#EXT-X-DISCONTINUITY")
         if segment.init_path != current_map:
             current_map = segment.init_path

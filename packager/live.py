@@ -15,6 +15,10 @@ first packet (`clock`, injectable for tests).
 
 Numbering: media sequence numbers (= DASH `$Number$`) start at 0; part M of segment N is
 `seg_N.M.m4s` with M counted from 0, served by the node as a byte range of `seg_N.m4s`.
+A worker that replaces one of the same stream starts where that one stopped
+(`PackagerConfig.resume`, see `packager/resume.py`): numbers, init generation and
+discontinuity count go on, the first segment is a discontinuity, and the media timeline
+continues the old MPD's on the wall clock.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from packager.atomic import remove_quietly, write_atomic
 from packager.boundaries import SegmentBoundaries
 from packager.cmaf import Frame
 from packager.moof import Fragment
+from packager.resume import ResumePoint
 from packager.track import AudioTrackId, Sample, TrackId, TrackOutput, VideoTrackId
 from packager.window import Expired
 
@@ -50,6 +55,7 @@ class PackagerConfig:
     segment_target: float = 2.0
     window_segments: int = 8
     utc_timing_url: str = "/time"  # the node serves /time; absolute if the MPD is served elsewhere
+    resume: ResumePoint | None = None  # where a previous worker of this stream stopped
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -92,6 +98,10 @@ class LiveOutput:
         self._master_final = False
         self._closed = False
         self._continue_from: float | None = None
+        self._resume_timeline = config.resume.timeline if config.resume else None
+        if self._resume_timeline is not None:  # the MPD keeps its clock
+            self._stream_start = self._resume_timeline.stream_start
+            self._availability_start = self._resume_timeline.availability_start
         config.out_dir.mkdir(parents=True, exist_ok=True)
 
     # -- setup -------------------------------------------------------------------------
@@ -119,6 +129,8 @@ class LiveOutput:
             raise RuntimeError("add every track before the first mux()")
         output = TrackOutput(name, template, self.config.out_dir, self.config.part_target,
                              self.config.window_segments, bandwidth)
+        if self.config.resume is not None:
+            output.resume(self.config.resume)
         self._tracks[track] = output
         return output
 
@@ -197,6 +209,11 @@ class LiveOutput:
 
     def _set_origin(self, dts: Fraction, pts: Fraction) -> None:
         self._shifts.clear()
+        if self._origin is None and self._resume_timeline is not None:
+            # a previous worker's timeline: go on where the wall clock says, never backwards
+            resumed = self._resume_timeline
+            wall = resumed.stream_start + self._clock() - resumed.availability_start
+            self._continue_from = max(resumed.media_end, wall)
         if self._continue_from is None:
             self._origin = dts - ORIGIN_MARGIN
         else:  # after a discontinuity: continue the timeline where it stopped
@@ -279,7 +296,8 @@ class LiveOutput:
     def _place_frame(self, output: TrackOutput, fragment: Fragment, head: Sample, following: Sample | None) -> None:
         if output.new_init:
             output.new_init = False
-            self._emit({"event": "init", "rendition": output.name, "path": output.init_path})
+            self._emit({"event": "init", "rendition": output.name, "path": output.init_path,
+                        "generation": output.init_generation})
         if head.starts_segment or output.window.current is None:
             assert output.info is not None and self._anchor is not None
             start = fragment.base_decode_time + round((head.pts - head.dts) * output.info.timescale)
@@ -297,7 +315,8 @@ class LiveOutput:
         segment = output.window.current
         self._emit({"event": "part", "rendition": output.name, "msn": part.msn, "part": part.index,
                     "path": part.path, "duration": part.duration, "independent": part.independent,
-                    "file": segment.path, "offset": part.offset, "size": part.size})
+                    "file": segment.path, "offset": part.offset, "size": part.size,
+                    "discontinuity_sequence": output.discontinuity_sequence})
         if ends_segment:
             output.complete_segment()
             self._emit({"event": "segment", "rendition": output.name, "msn": segment.msn,
@@ -356,7 +375,21 @@ class LiveOutput:
             publish_time=self._clock(), stream_start=self._stream_start, ended=self._closed,
         )
         self._write(self.config.out_dir / "index.mpd", text)
-        self._emit({"event": "mpd", "path": "index.mpd", "text": text})
+        self._emit({"event": "mpd", "path": "index.mpd", "text": text,
+                    "availability_start": self._availability_start, "stream_start": self._stream_start,
+                    "media_end": self._announced_end()})
+
+    def _announced_end(self) -> float:
+        """Media seconds where the MPD's timelines end, the segment being written included
+        (announced with the last one's duration): a next worker's Period starts after it."""
+        ends = [0.0]
+        for track in self._live_tracks():
+            complete = [s for s in track.window.segments if s.complete]
+            if complete:
+                last = complete[-1]
+                growing = 0 if self._closed else last.ticks
+                ends.append((last.start + last.ticks + growing) / last.timescale)
+        return max(ends)
 
     # -- lifecycle ---------------------------------------------------------------------
 

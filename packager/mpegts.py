@@ -75,6 +75,7 @@ class TsRendition:
         *,
         window_segments: int = 8,
         start_sequence: int = 0,
+        discontinuity_sequence: int = 0,
         follows: TsRendition | None = None,
         remove: Callable[[Path], object] = remove_quietly,
         write: Callable[[Path, bytes | str], None] = write_atomic,
@@ -86,7 +87,7 @@ class TsRendition:
         self._write = write
         self._dir = self._out_dir / rendition
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._playlist = TsMediaPlaylist(window_segments, start_sequence)
+        self._playlist = TsMediaPlaylist(window_segments, start_sequence, discontinuity_sequence)
         self._next_sequence = start_sequence
         self._retired: list[tuple[float, TsSegment]] = []  # (deletable from media time, segment)
         self._media_time = 0.0
@@ -227,6 +228,7 @@ class TsRendition:
             "sequence": sequence,
             "path": segment.path,
             "duration": segment.duration,
+            "discontinuity_sequence": self._playlist.discontinuities + segment.discontinuity,
         })
         playlist_duration = self._playlist.duration + segment.duration
         self._media_time += segment.duration

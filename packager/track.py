@@ -19,6 +19,7 @@ from packager.cmaf import Frame, StreamTemplate, TrackFragmenter
 from packager.hls import target_duration
 from packager.isobmff import TrackInfo
 from packager.moof import Fragment, build_fragment
+from packager.resume import ResumePoint
 from packager.window import Part, Segment, TrackWindow
 
 
@@ -78,7 +79,7 @@ class TrackOutput:
         self.next_msn = 0
         self.segments_completed = 0
         self.pending_discontinuity = False
-        self.discontinuity_sequence = 0
+        self.discontinuity_sequence = 0  # of the segment opened last: discontinuities up to it
         self.last_duration = 0  # of the last packet, in its time base, to fill missing ones
         self.last_dts: int | None = None
         self.dropped_packets = 0  # decode timestamps that did not increase
@@ -127,10 +128,19 @@ class TrackOutput:
         write_new(self.out_dir / self.init_path, data)
         self.new_init = True
 
+    def resume(self, point: ResumePoint) -> None:
+        """Continue a previous worker's track: its numbers, after a discontinuity."""
+        self.next_msn = point.msn
+        self.init_generation = point.init_generation
+        self.discontinuity_sequence = point.discontinuity_sequence
+        self.window.discontinuity_sequence = point.discontinuity_sequence
+        self.pending_discontinuity = True
+
     def open_segment(self, start: int, wall_clock: float) -> Segment:
         assert self.info is not None and self.init_path is not None
         msn = self.next_msn
         self.next_msn += 1
+        self.discontinuity_sequence += self.pending_discontinuity
         segment = Segment(
             msn=msn, path=f"{self.name}/seg_{msn}.m4s", init_path=self.init_path, start=start,
             timescale=self.info.timescale, wall_clock=wall_clock, discontinuity=self.pending_discontinuity,

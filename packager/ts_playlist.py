@@ -47,14 +47,17 @@ class TsMediaPlaylist:
     one comes (a source with a longer GOP than announced).
     """
 
-    def __init__(self, window_segments: int, start_sequence: int = 0):
+    def __init__(self, window_segments: int, start_sequence: int = 0, discontinuity_sequence: int = 0):
+        """`start_sequence` and `discontinuity_sequence` continue an older playlist of the
+        same rendition (a restarted worker): its number of the next segment and the
+        discontinuities before it."""
         if window_segments < 1:
             raise ValueError("window_segments must be at least 1")
         self._window = window_segments
         self._segments: deque[TsSegment] = deque()
         self._media_sequence = start_sequence
-        self._discontinuity_sequence = 0
-        self._has_discontinuity = False
+        self._discontinuity_sequence = discontinuity_sequence
+        self._has_discontinuity = discontinuity_sequence > 0
         self._target_duration = 1
         self.ended = False
 
@@ -65,6 +68,12 @@ class TsMediaPlaylist:
     @property
     def duration(self) -> float:
         return sum(segment.duration for segment in self._segments)
+
+    @property
+    def discontinuities(self) -> int:
+        """Every EXT-X-DISCONTINUITY so far, slid out or listed: the last segment's
+        discontinuity sequence number."""
+        return self._discontinuity_sequence + sum(segment.discontinuity for segment in self._segments)
 
     def add(self, segment: TsSegment) -> list[TsSegment]:
         """Append a segment; return the ones that slid out of the window."""

@@ -67,8 +67,16 @@ class StreamOutputs:
             variant.ts_audio = variant.ts.add_stream(template)
 
     def _new_ts(self, name: str, follows: TsRendition | None = None) -> TsRendition:
-        return TsRendition(self.out_dir, name, self._on_ts_event, window_segments=self.config.window_segments,
-                           follows=follows, remove=self.files.remove, write=self.files.write_atomic)
+        """A variant's TS packager; it continues `follows` (a source switch) or, for a worker
+        that replaces one, that worker's playlist of the variant (`config.resume`)."""
+        resumed = self.config.resume.ts.get(name) if self.config.resume and follows is None else None
+        ts = TsRendition(self.out_dir, name, self._on_ts_event, window_segments=self.config.window_segments,
+                         start_sequence=resumed.sequence if resumed else 0,
+                         discontinuity_sequence=resumed.discontinuity_sequence if resumed else 0,
+                         follows=follows, remove=self.files.remove, write=self.files.write_atomic)
+        if resumed is not None:
+            ts.discontinuity()
+        return ts
 
     # -- packets ------------------------------------------------------------------------
     def mux_video(self, name: str, packet: av.Packet, *, segment_start: bool) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 
 from packager.live import PackagerConfig
+from packager.resume import ResumePoint
 from transcode.events import EventChannel
 from transcode.heap import keep_freed_memory
 from transcode.ladder import Rendition
@@ -50,11 +51,14 @@ class WorkerConfig:
     x264_preset: str = "superfast"
     hardware_encoder: bool = True
     degrade_after: float = 5.0  # seconds behind real time before a rendition is shed
+    resume: ResumePoint | None = None  # this replaces a worker of the same stream: continue it
+
 
     @classmethod
     def from_json(cls, text: str) -> "WorkerConfig":
         data = json.loads(text)
         data["renditions"] = [Rendition.from_json(r) for r in data.get("renditions", [])]
+        data["resume"] = ResumePoint.from_json(data.get("resume"))
         return cls(**data)
 
     def packager(self) -> PackagerConfig:
@@ -63,6 +67,7 @@ class WorkerConfig:
             part_target=self.part_target,
             segment_target=self.segment_target,
             window_segments=self.window_segments,
+            resume=self.resume,
         )
 
 

@@ -111,6 +111,15 @@ class LiveStream:
         for segment in self.growing.values():
             segment.complete = True
 
+    def take_over(self) -> set[str]:
+        """A new worker goes on where a crashed one stopped: the old one's segments still
+        growing end where they are (their chunked responses finish); returns what the old
+        one announced, for the caller to retire once nobody reads it any more."""
+        for segment in self.growing.values():
+            segment.complete = True
+        self._notify([MEDIA])
+        return set(self.media) | set(self.growing)
+
     def _notify(self, topics) -> None:
         for topic in topics:
             for waiter in self.waiters.pop(topic, ()):

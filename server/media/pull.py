@@ -13,6 +13,7 @@ import logging
 
 from sqlalchemy import select
 
+from packager.resume import ResumeTracker
 from server.db.models import Stream
 from server.media.ladders import ladder_of
 from server.media.worker_process import WorkerProcess
@@ -35,6 +36,7 @@ class PullSession:
         self.stopping = False
         self.restarts = 0
         self.live = False  # a source is delivering (between `started` and `source_lost`)
+        self.resume = ResumeTracker()  # a restarted worker continues the outputs (packager/resume.py)
         self.task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -49,26 +51,32 @@ class PullSession:
 
     async def _run(self) -> None:
         supervisor = self.manager.supervisor
-        while not self.stopping:
-            config = {**supervisor.base_worker_config(self.stream_id, self.mpegts_endlist),
-                      **self.manager.pull_config(self.urls), "renditions": self.renditions}
-            self.worker = worker = WorkerProcess(self.stream_id, config, self._on_event)
-            live = supervisor.open_live(self.stream_id)
-            await worker.start()
-            code = await worker.wait(timeout=None)
-            supervisor.close_live(self.stream_id, live)
-            self._offline()
-            if self.stopping or code == 0:
-                break
-            self.restarts += 1
-            if self.restarts > supervisor.settings.worker_restart_limit:
-                log.error("stream %s: pull worker failed %d times; stopping it", self.stream_id, self.restarts)
-                supervisor.status.set(self.stream_id, source_error="pull worker keeps failing")
-                break
-            log.warning("stream %s: pull worker exited with %s; restarting", self.stream_id, code)
-            await asyncio.sleep(RESTART_DELAY)
-        self.worker = None
-        self.manager.session_ended(self)
+        live = None  # a crashed worker's delivery state goes to the next (see Supervisor.open_live)
+        try:
+            while not self.stopping:
+                resume = self.resume.point()
+                config = {**supervisor.base_worker_config(self.stream_id, self.mpegts_endlist),
+                          **self.manager.pull_config(self.urls), "renditions": self.renditions,
+                          "resume": resume.to_json() if resume else None}
+                self.worker = worker = WorkerProcess(self.stream_id, config, self._on_event)
+                live = supervisor.open_live(self.stream_id, live)
+                await worker.start()
+                code = await worker.wait(timeout=None)
+                self._offline()
+                if self.stopping or code == 0:
+                    break
+                self.restarts += 1
+                if self.restarts > supervisor.settings.worker_restart_limit:
+                    log.error("stream %s: pull worker failed %d times; stopping it", self.stream_id, self.restarts)
+                    supervisor.status.set(self.stream_id, source_error="pull worker keeps failing")
+                    break
+                log.warning("stream %s: pull worker exited with %s; restarting", self.stream_id, code)
+                await asyncio.sleep(RESTART_DELAY)
+        finally:
+            if live is not None:
+                supervisor.close_live(self.stream_id, live)
+            self.worker = None
+            self.manager.session_ended(self)
 
     def _offline(self) -> None:
         """live=false (and finished_at_primary) only when a source was actually live."""
@@ -80,6 +88,7 @@ class PullSession:
         supervisor = self.manager.supervisor
         status = supervisor.status
         kind = event.get("event")
+        self.resume.observe(event)
         live = supervisor.lookup(self.stream_id)
         if live is not None and kind != "ended":  # `ended` comes from close_live
             live.apply(event)

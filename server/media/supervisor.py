@@ -108,8 +108,9 @@ class Supervisor:
 
     # -- workers and their output -------------------------------------------------------------
     def worker_config(self, session: StreamSession) -> dict:
+        resume = session.resume.point()
         return {**self.base_worker_config(session.stream_id, session.mpegts_endlist),
-                "renditions": session.renditions}
+                "renditions": session.renditions, "resume": resume.to_json() if resume else None}
 
     def base_worker_config(self, stream_id: int, mpegts_endlist: bool) -> dict:
         """The packaging part of a WorkerConfig, the same for every kind of source."""
@@ -128,9 +129,28 @@ class Supervisor:
     def output_dir(self, stream_id: int):
         return self.settings.live_dir / str(stream_id)
 
-    def open_live(self, stream_id: int) -> LiveStream:
-        """A fresh output directory and delivery state for a worker that is starting."""
+    def open_live(self, stream_id: int, previous: LiveStream | None = None) -> LiveStream:
+        """The delivery state for a worker that is starting: a fresh one in a fresh output
+        directory, or `previous`, a crashed worker's, taken over by its successor.
+
+        Taken over, the old playlists are served until the new worker's replace them and its
+        blocked requests wait on; the old worker's media stay (under names the new worker
+        does not use, see `packager/resume.py`) for ENDED_GRACE, as long as a player reading
+        the old playlist may still fetch them."""
         directory = self.output_dir(stream_id)
+        if previous is not None and previous.ended_at is None:
+            old = previous.take_over()
+            loop = asyncio.get_running_loop()
+
+            def retire() -> None:
+                # no longer current: its directory went with it, and a later session's
+                # files may have the old names
+                if self.live.get(stream_id) is previous:
+                    loop.create_task(_remove_media(previous, old))
+
+            loop.call_later(ENDED_GRACE, retire)
+            self.live[stream_id] = previous
+            return previous
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True, exist_ok=True)
         live = LiveStream(stream_id, directory, asyncio.get_running_loop())
@@ -151,10 +171,10 @@ class Supervisor:
     def lookup(self, stream_id: int) -> LiveStream | None:
         return self.live.get(stream_id)
 
-    def on_worker_event(self, session: StreamSession, event: dict) -> None:
+    def on_worker_event(self, session: StreamSession, event: dict, live: LiveStream) -> None:
+        """`live`: the delivery state of the worker that sent the event."""
         kind = event.get("event")
-        live = self.live.get(session.stream_id)
-        if live is not None and kind != "ended":
+        if kind != "ended":  # `ended` comes from close_live
             live.apply(event)
         if kind == "started":
             self.status.went_live(session.stream_id, session.source_type, event)
@@ -176,6 +196,19 @@ class Supervisor:
             session.close_all("node shutting down")
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await self.status.close()
+
+
+async def _remove_media(live: LiveStream, paths: set[str]) -> None:
+    """Stop serving a crashed worker's media and delete their files (off the loop: an
+    unlink can wait for its TRIM)."""
+    files = {live.ranges[path][0] if path in live.ranges else path for path in paths}
+    live.apply({"event": "removed", "paths": sorted(paths)})
+    await asyncio.to_thread(_unlink_all, live.directory, files)
+
+
+def _unlink_all(directory: Path, paths: set[str]) -> None:
+    for path in paths:
+        (directory / path).unlink(missing_ok=True)
 
 
 def _empty_directory(directory: Path) -> None:

@@ -167,3 +167,35 @@ async def test_ended_stream_releases_waiters(client, live):
     await asyncio.sleep(0.05)
     live.apply({"event": "ended"})
     assert (await asyncio.wait_for(request, 1)).status_code == 404
+
+
+async def test_a_crashed_workers_waiters_are_answered_by_its_successor(client, live):
+    """The worker died: its state is taken over, not ended. A blocked playlist request gets
+    the next worker's playlist (numbered on, see packager/resume.py), a segment that was
+    growing ends where it stopped, the old media stay served until retired."""
+    publish_part(live, 3, 0, b"AA")
+    publish_part(live, 3, 1, b"BB")
+    reload = asyncio.create_task(client.get("/live/7/origin/index.m3u8?_HLS_msn=3&_HLS_part=2"))
+    growing = asyncio.create_task(client.get("/live/7/origin/seg_3.m4s"))
+    await asyncio.sleep(0.05)
+    old = live.take_over()
+    assert {"origin/seg_3.0.m4s", "origin/seg_3.1.m4s", "origin/seg_3.m4s"} <= old
+    assert (await asyncio.wait_for(growing, 2)).content == b"AABB"
+    await asyncio.sleep(0.05)
+    assert not reload.done()  # no "ended": it waits for the next worker
+    publish_part(live, 5, 0, b"new")
+    response = await asyncio.wait_for(reload, 2)
+    assert response.status_code == 200 and "msn=5 part=0" in response.text
+    assert (await client.get("/live/7/origin/seg_3.1.m4s")).content == b"BB"
+
+
+async def test_a_crashed_workers_media_are_retired_with_their_files(client, live):
+    from server.media.supervisor import _remove_media
+
+    publish_part(live, 3, 0, b"AA")
+    old = live.take_over()
+    publish_part(live, 5, 0, b"new")
+    await _remove_media(live, old)
+    assert (await client.get("/live/7/origin/seg_3.0.m4s")).status_code == 404
+    assert not (live.directory / "origin" / "seg_3.m4s").exists()
+    assert (await client.get("/live/7/origin/seg_5.0.m4s")).content == b"new"

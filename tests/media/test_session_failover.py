@@ -79,13 +79,13 @@ class FakeSupervisor:
     def worker_config(self, session):
         return {}
 
-    def open_live(self, stream_id):
+    def open_live(self, stream_id, previous=None):
         return None
 
     def close_live(self, stream_id, live):
         pass
 
-    def on_worker_event(self, session, event):
+    def on_worker_event(self, session, event, live):
         pass
 
     def session_ended(self, session):

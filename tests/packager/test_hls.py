@@ -63,3 +63,42 @@ def test_master_playlist():
     assert lines[4] == ('#EXT-X-STREAM-INF:BANDWIDTH=3000000,AVERAGE-BANDWIDTH=2500000,'
                         'CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=1280x720,FRAME-RATE=30.000,AUDIO="audio"')
     assert lines[5] == "720p/index.m3u8" and "FRAME-RATE" not in lines[6]
+
+
+def discontinuity_numbers(text: str) -> dict[int, int]:
+    """msn → its discontinuity sequence number, as hls.js counts it (`cc`): the playlist's
+    EXT-X-DISCONTINUITY-SEQUENCE, plus one for every EXT-X-DISCONTINUITY up to the segment."""
+    playlist = parse_media_playlist(text)
+    number = int(playlist.tags.get("EXT-X-DISCONTINUITY-SEQUENCE", "0"))
+    numbers = {}
+    for segment in playlist.segments:
+        number += segment.discontinuity
+        numbers[segment.msn] = number
+    return numbers
+
+
+def _slide(window, segments, target=2):
+    for segment in segments:
+        window.open_segment(segment)
+        window.complete_current()
+        window.trim(target)
+        yield media_playlist(window.segments, playlist_dir="v", target_duration=target, part_target=0.5,
+                             parts_from_msn=segment.msn, preload_hint=None,
+                             discontinuity_sequence=window.discontinuity_sequence)
+
+
+def test_a_discontinuity_keeps_its_tag_at_the_head_of_the_window_and_numbers_never_change():
+    from packager.window import TrackWindow
+
+    window = TrackWindow(2)
+    segments = [_segment(n, [90000, 90000], complete=False, discontinuity=n in (2, 3),
+                         init=f"v/init_{min(n, 2)}.mp4")
+                for n in range(7)]
+    seen: dict[int, int] = {}
+    for text in _slide(window, segments):
+        for msn, number in discontinuity_numbers(text).items():
+            assert seen.setdefault(msn, number) == number, f"segment {msn} changed its discontinuity number"
+    assert seen == {0: 0, 1: 0, 2: 1, 3: 2, 4: 2, 5: 2, 6: 2}
+    text = media_playlist([segments[3], segments[4]], playlist_dir="v", target_duration=2, part_target=0.5,
+                          parts_from_msn=3, preload_hint=None, discontinuity_sequence=1)
+    assert text.splitlines()[6:8] == ["#EXT-X-DISCONTINUITY-SEQUENCE:1", "#EXT-X-DISCONTINUITY"]

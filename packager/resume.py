@@ -1,0 +1,107 @@
+"""Where a restarted worker's outputs go on: the numbers and the timeline its predecessor reached.
+
+A stream's worker can end while the stream goes on (it crashed, or it was stopped idle and
+data came back); a new worker then packages the same stream. Players following it hold the
+numbers and URLs they were given, so the new outputs continue them rather than start over:
+RFC 8216bis forbids EXT-X-MEDIA-SEQUENCE going back, and a name used again (`seg_0.m4s`,
+`init.mp4`) would get its old bytes from a CDN or from the node's `immutable` cache. The new
+worker goes on after a discontinuity, as after a source switch: new init segments, the first
+segment tagged EXT-X-DISCONTINUITY, a new DASH Period.
+
+The node learns the point from the old worker's events (`ResumeTracker.observe`), passes it
+to the new worker in its WorkerConfig (`resume`, as JSON) and the packagers start there
+(`LiveOutput`, `TsRendition`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class TsResume:
+    """One legacy-HLS rendition: its next segment number and the discontinuities before it."""
+
+    sequence: int
+    discontinuity_sequence: int
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The old MPD's clock, which the new one keeps: DASH-IF wants availabilityStartTime never
+    to change in a live MPD (dash.js measures its live edge from it), so the new Period starts
+    at the truthful wall-clock offset on the same timeline."""
+
+    availability_start: float  # POSIX seconds at media time `stream_start`
+    stream_start: float  # media seconds
+    media_end: float  # end of the media the old MPD announced (the growing segment included)
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    msn: int  # the next CMAF media sequence number (= DASH $Number$), every track alike
+    discontinuity_sequence: int  # discontinuities before it (EXT-X-DISCONTINUITY-SEQUENCE once it is first)
+    init_generation: int  # the next `init_<n>.mp4`, which also names its DASH Period
+    ts: dict[str, TsResume] = field(default_factory=dict)  # by rendition
+    timeline: Timeline | None = None  # None: no MPD was published, the new one starts its own
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> ResumePoint | None:
+        if data is None:
+            return None
+        timeline = data.get("timeline")
+        return cls(
+            msn=data["msn"], discontinuity_sequence=data["discontinuity_sequence"],
+            init_generation=data["init_generation"],
+            ts={name: TsResume(**ts) for name, ts in data.get("ts", {}).items()},
+            timeline=Timeline(**timeline) if timeline else None,
+        )
+
+
+class ResumeTracker:
+    """Follows a stream's worker events and says where the next worker resumes.
+
+    msn: one after the highest any player was told of. A part names its msn; a complete
+    segment makes the preload hint (and the MPD's growing segment) name the next one, which
+    is never written by the old worker; the new worker skips it too, so a request a player
+    made for it cannot get bytes of the new worker's first segment, packaged after a
+    discontinuity under another init segment.
+    """
+
+    def __init__(self) -> None:
+        self.named_msn = -1
+        self.discontinuities = 0
+        self.generation = -1
+        self.ts: dict[str, TsResume] = {}
+        self.timeline: Timeline | None = None
+        self.seen = False
+
+    def observe(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "part":
+            self.named_msn = max(self.named_msn, event["msn"])
+            self.discontinuities = max(self.discontinuities, event.get("discontinuity_sequence", 0))
+        elif kind == "segment":
+            self.named_msn = max(self.named_msn, event["msn"] + 1)
+        elif kind == "init":
+            self.generation = max(self.generation, event.get("generation", 0))
+        elif kind == "ts_segment":
+            rendition, sequence = event["rendition"], event["sequence"]
+            old = self.ts.get(rendition)
+            if old is None or sequence >= old.sequence:
+                self.ts[rendition] = TsResume(sequence + 1, event.get("discontinuity_sequence", 0))
+        elif kind == "mpd" and "availability_start" in event:
+            self.timeline = Timeline(event["availability_start"], event["stream_start"], event["media_end"])
+        else:
+            return
+        self.seen = True
+
+    def point(self) -> ResumePoint | None:
+        """None before any output was announced: the next worker starts from scratch."""
+        if not self.seen:
+            return None
+        return ResumePoint(self.named_msn + 1, self.discontinuities, self.generation + 1, dict(self.ts),
+                           self.timeline)

@@ -1,0 +1,141 @@
+"""What a player following a stream sees across a worker restart: numbers, tags, URLs, media."""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+import av
+import httpx
+
+from tests.e2e.media_check import segment_maps
+from tests.support.hls import parse_media_playlist
+
+LLHLS = "origin/index.m3u8"
+TS = "origin/mpegts.m3u8"
+MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
+
+
+def newest(http: httpx.Client, stream_id: int, path: str) -> int:
+    """The msn of the playlist's newest complete segment; -1 while there is none (or no playlist)."""
+    response = http.get(f"/live/{stream_id}/{path}")
+    if response.status_code != 200:
+        return -1
+    playlist = parse_media_playlist(response.text)
+    return playlist.segments[-1].msn if playlist.segments else -1
+
+
+def mpd_periods(http: httpx.Client, stream_id: int) -> set[str]:
+    response = http.get(f"/live/{stream_id}/index.mpd")
+    if response.status_code != 200:
+        return set()
+    return {p.get("id") for p in ET.fromstring(response.text).findall("d:Period", MPD_NS)}
+
+
+def discontinuity_numbers(playlist) -> dict[int, int]:
+    """msn → discontinuity sequence number as hls.js counts it (`cc`)."""
+    number = int(playlist.tag("EXT-X-DISCONTINUITY-SEQUENCE") or 0)
+    numbers = {}
+    for segment in playlist.segments:
+        number += segment.discontinuity
+        numbers[segment.msn] = number
+    return numbers
+
+
+def named_msn(playlist) -> int:
+    """The highest msn this playlist tells a player of: a segment, a part of the segment in
+    progress, or the preload hint."""
+    highest = playlist.segments[-1].msn if playlist.segments else playlist.media_sequence - 1
+    if playlist.pending_parts:
+        highest += 1
+    hint = (playlist.preload_hint or {}).get("URI", "")
+    if hint.startswith("seg_"):
+        highest = max(highest, int(hint[4:].split(".")[0]))
+    return highest
+
+
+def uris(text: str) -> set[str]:
+    """Every media URI a playlist names: segments, parts, init segments, the preload hint."""
+    playlist = parse_media_playlist(text)
+    names = {s.uri for s in playlist.segments} | set(segment_maps(text).values())
+    names |= {p.uri for s in playlist.segments for p in s.parts} | {p.uri for p in playlist.pending_parts}
+    if playlist.preload_hint:
+        names.add(playlist.preload_hint["URI"])
+    return names - {None}
+
+
+@dataclass
+class Snapshot:
+    """The stream as a player last read it before the restart."""
+
+    llhls: str
+    ts: str
+    mpd: str
+    seen: set[str] = field(default_factory=set)
+
+    @classmethod
+    def read(cls, http: httpx.Client, stream_id: int) -> Snapshot:
+        texts = [http.get(f"/live/{stream_id}/{path}").text for path in (LLHLS, TS, "index.mpd")]
+        snapshot = cls(*texts)
+        snapshot.seen = uris(snapshot.llhls) | {s.uri for s in parse_media_playlist(snapshot.ts).segments}
+        return snapshot
+
+    @property
+    def last_msn(self) -> int:
+        return named_msn(parse_media_playlist(self.llhls))
+
+    @property
+    def last_ts(self) -> int:
+        return parse_media_playlist(self.ts).segments[-1].msn
+
+    @property
+    def last_discontinuity(self) -> int:
+        return max(discontinuity_numbers(parse_media_playlist(self.llhls)).values())
+
+
+def decodes(http: httpx.Client, stream_id: int, init_uri: str | None, uri: str) -> tuple[int, int]:
+    """The first video frame's size, decoded with PyAV from (init +) the segment."""
+    data = b""
+    if init_uri is not None:
+        data = http.get(f"/live/{stream_id}/origin/{init_uri}").raise_for_status().content
+    data += http.get(f"/live/{stream_id}/origin/{uri}").raise_for_status().content
+    with av.open(io.BytesIO(data)) as container:
+        frame = next(container.decode(video=0))
+        return frame.width, frame.height
+
+
+def check_continues(http: httpx.Client, stream_id: int, before: Snapshot) -> dict[str, str]:
+    """Assert that what the new worker serves continues `before`, as RFC 8216bis and the
+    DASH-IF guidelines want; returns the texts read."""
+    llhls_text = http.get(f"/live/{stream_id}/{LLHLS}").text
+    llhls = parse_media_playlist(llhls_text)
+    assert llhls.media_sequence > before.last_msn, "EXT-X-MEDIA-SEQUENCE went back"
+    assert all(s.msn > before.last_msn for s in llhls.segments)
+    numbers = discontinuity_numbers(llhls)
+    assert min(numbers.values()) == before.last_discontinuity + 1, (
+        "the first new segment is not a counted discontinuity:\n" + llhls_text)
+    assert not uris(llhls_text) & before.seen, "a URL of the old worker names new media"
+    maps = segment_maps(llhls_text)
+    newest = llhls.segments[-1].uri
+    assert decodes(http, stream_id, maps[newest], newest)
+
+    ts_text = http.get(f"/live/{stream_id}/{TS}").text
+    ts = parse_media_playlist(ts_text)
+    assert ts.media_sequence > before.last_ts, "the TS playlist's EXT-X-MEDIA-SEQUENCE went back"
+    old_ts = max(discontinuity_numbers(parse_media_playlist(before.ts)).values())
+    assert min(discontinuity_numbers(ts).values()) == old_ts + 1, (
+        "the first new TS segment is not a counted discontinuity:\n" + ts_text)
+    first = ts.segments[0]
+    assert first.uri == f"ts_{first.msn}.ts" and first.uri not in before.seen
+    assert decodes(http, stream_id, None, first.uri)
+
+    mpd_text = http.get(f"/live/{stream_id}/index.mpd").text
+    old, new = ET.fromstring(before.mpd), ET.fromstring(mpd_text)
+    assert new.get("availabilityStartTime") == old.get("availabilityStartTime")
+    old_periods = {p.get("id") for p in old.findall("d:Period", MPD_NS)}
+    new_periods = new.findall("d:Period", MPD_NS)
+    assert new_periods and not old_periods & {p.get("id") for p in new_periods}
+    numbers = [int(t.get("startNumber")) for t in new.iter(f"{{{MPD_NS['d']}}}SegmentTemplate")]
+    assert min(numbers) > before.last_msn
+    return {"llhls": llhls_text, "ts": ts_text, "mpd": mpd_text}
