@@ -53,7 +53,6 @@ class WorkerConfig:
     degrade_after: float = 5.0  # seconds behind real time before a rendition is shed
     resume: ResumePoint | None = None  # this replaces a worker of the same stream: continue it
 
-
     @classmethod
     def from_json(cls, text: str) -> "WorkerConfig":
         data = json.loads(text)
