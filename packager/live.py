@@ -305,9 +305,11 @@ class LiveOutput:
             output.open_segment(start, anchor_wall + head.pts - anchor_media)
             if self._stream_start is None and output is self._leader:
                 self._stream_start = head.pts
+        if output.part_fragments and not output.fits(fragment.duration):
+            self._publish_part(output, ends_segment=False)  # it waited for this frame, which is too long
         output.add_to_part(fragment)
         ends_segment = following is None or bool(following.starts_segment)
-        if ends_segment or output.part_is_full(fragment.duration):
+        if ends_segment or output.part_is_full():
             self._publish_part(output, ends_segment)
 
     def _publish_part(self, output: TrackOutput, ends_segment: bool) -> None:

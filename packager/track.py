@@ -87,6 +87,7 @@ class TrackOutput:
         self.part_fragments: list[Fragment] = []
         self.fragment_sequence = 0
         self.part_ticks = 0
+        self.part_shortest = 0  # ticks of the part's shortest frame
         self.part_independent: bool | None = None
         self.total_bits = 0
         self.total_seconds = 0.0
@@ -155,14 +156,27 @@ class TrackOutput:
         assert self.info is not None
         if not self.part_fragments:
             self.part_independent = fragment.first_sample_is_sync
+            self.part_shortest = fragment.duration
         self.part_fragments.append(fragment)
         self.part_ticks += fragment.duration
+        self.part_shortest = min(self.part_shortest, fragment.duration)
         self.total_samples += 1
 
-    def part_is_full(self, next_ticks: int) -> bool:
-        """Would one more frame of `next_ticks` push the part past the part target?"""
+    def part_is_full(self) -> bool:
+        """Would even a frame as short as the part's shortest push it past the part target?
+
+        Not "one more frame like the last": timestamps in milliseconds (RTMP) make 30 fps
+        frames 33, 33, 34 ms long, 15 of them exactly the 0.5 s target, but 14 plus one more
+        34 ms frame past it, so every segment came out as parts of 14, 15, 15, 15 frames and a
+        1-frame tail. A part that is not full waits for the next frame, whose own length
+        decides (`fits`); the part never exceeds the target.
+        """
+        return not self.fits(self.part_shortest)
+
+    def fits(self, ticks: int) -> bool:
+        """Does a frame of `ticks` still fit in the part being assembled?"""
         assert self.info is not None
-        return self.part_ticks + next_ticks > self.part_target * self.info.timescale + PART_TICKS_SLACK
+        return self.part_ticks + ticks <= self.part_target * self.info.timescale + PART_TICKS_SLACK
 
     def write_part(self) -> Part:
         """Write the assembled part (`seg_N.M.m4s`) and list it in the window."""

@@ -19,6 +19,13 @@ def clip_1s_gop(media_dir):
 
 
 @pytest.fixture(scope="session")
+def clip_30fps(media_dir):
+    """6 s, 30 fps, a keyframe every 2 s, no B-frames, FLV: as OBS sends by default. FLV
+    timestamps are whole milliseconds, so frames last 33, 33, 34 ms."""
+    return make_clip(media_dir / "30fps.flv", gop=60, rate=30, b_frames=False)
+
+
+@pytest.fixture(scope="session")
 def clip_3s_gop(media_dir):
     """7 s with 3 s GOPs: longer than the 2 s segment target."""
     return make_clip(media_dir / "gop3.flv", gop=75, seconds=7)

@@ -14,16 +14,19 @@ from packager.live import LiveOutput, PackagerConfig
 FAKE_NOW = 1_800_000_000.0
 
 
-def make_clip(path: Path, *, gop: int = 25, seconds: float = 6, sizes: tuple[str, ...] = ("320x240",)) -> Path:
-    """x264 (with B-frames) + AAC test clip; several sizes = several video streams, same GOPs."""
+def make_clip(path: Path, *, gop: int = 25, seconds: float = 6, sizes: tuple[str, ...] = ("320x240",),
+              rate: int = 25, b_frames: bool = True) -> Path:
+    """x264 + AAC test clip; several sizes = several video streams, same GOPs. Without
+    B-frames it is encoded as the test publisher (and OBS's x264 by default) does."""
     if path.exists():
         return path
-    args = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+    args = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={rate}",
             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds)]
     for index, size in enumerate(sizes):
         args += ["-map", "0:v"]
         args += [f"-s:v:{index}", size]
-    args += ["-map", "1:a", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+    x264 = ["-preset", "veryfast"] if b_frames else ["-preset", "ultrafast", "-tune", "zerolatency"]
+    args += ["-map", "1:a", "-c:v", "libx264", *x264, "-pix_fmt", "yuv420p",
              "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
              "-c:a", "aac", "-b:a", "64k", str(path)]
     subprocess.run(args, check=True)

@@ -235,6 +235,18 @@ def test_events_are_json_and_init_precedes_parts(gop1_run):
         assert kinds.index(("init", rendition)) < kinds.index(("part", rendition))
 
 
+def test_30fps_over_millisecond_timestamps_makes_whole_parts(clip_30fps, tmp_path):
+    """15 frames of 33, 33 and 34 ms are exactly the 0.5 s target: four such parts per 2 s
+    segment, not 14 + 15 + 15 + 15 frames and a 1-frame tail."""
+    run = package(clip_30fps, tmp_path / "out", part_target=0.5, segment_target=2.0)
+    playlist = _check_media_playlist(run, "origin")
+    live = _last_live_playlist(run, "origin")
+    complete = [s for s in live.segments if s.parts and s.duration == 2.0]
+    assert complete and playlist.part_target == 0.5
+    for segment in complete:
+        assert [p.duration for p in segment.parts] == [0.5, 0.5, 0.5, 0.5]
+
+
 def test_long_gops_make_long_segments(clip_3s_gop, tmp_path):
     run = package(clip_3s_gop, tmp_path)
     video = _check_media_playlist(run, "origin")
