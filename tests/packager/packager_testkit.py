@@ -194,3 +194,14 @@ def decode_times(data: bytes, path: Path) -> list[tuple[float, float, bool]]:
             (float(p.pts * p.time_base), float(p.duration * p.time_base), p.is_keyframe)
             for p in container.demux(stream) if p.pts is not None
         ]
+
+
+def discontinuity_numbers(playlist: MediaPlaylist) -> dict[int, int]:
+    """msn → its discontinuity sequence number, as hls.js counts it (`cc`): the playlist's
+    EXT-X-DISCONTINUITY-SEQUENCE, plus one for every EXT-X-DISCONTINUITY up to the segment."""
+    number = int(playlist.tags.get("EXT-X-DISCONTINUITY-SEQUENCE", "0"))
+    numbers = {}
+    for segment in playlist.segments:
+        number += segment.discontinuity
+        numbers[segment.msn] = number
+    return numbers

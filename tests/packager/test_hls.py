@@ -2,7 +2,7 @@
 
 from packager.hls import AudioRendition, RenditionReport, Variant, master_playlist, media_playlist, target_duration
 from packager.window import Part, Segment
-from packager_testkit import parse_media_playlist
+from packager_testkit import discontinuity_numbers, parse_media_playlist
 
 
 def _segment(msn, parts, complete=True, discontinuity=False, init="v/init.mp4"):
@@ -65,18 +65,6 @@ def test_master_playlist():
     assert lines[5] == "720p/index.m3u8" and "FRAME-RATE" not in lines[6]
 
 
-def discontinuity_numbers(text: str) -> dict[int, int]:
-    """msn → its discontinuity sequence number, as hls.js counts it (`cc`): the playlist's
-    EXT-X-DISCONTINUITY-SEQUENCE, plus one for every EXT-X-DISCONTINUITY up to the segment."""
-    playlist = parse_media_playlist(text)
-    number = int(playlist.tags.get("EXT-X-DISCONTINUITY-SEQUENCE", "0"))
-    numbers = {}
-    for segment in playlist.segments:
-        number += segment.discontinuity
-        numbers[segment.msn] = number
-    return numbers
-
-
 def _slide(window, segments, target=2):
     for segment in segments:
         window.open_segment(segment)
@@ -96,7 +84,7 @@ def test_a_discontinuity_keeps_its_tag_at_the_head_of_the_window_and_numbers_nev
                 for n in range(7)]
     seen: dict[int, int] = {}
     for text in _slide(window, segments):
-        for msn, number in discontinuity_numbers(text).items():
+        for msn, number in discontinuity_numbers(parse_media_playlist(text)).items():
             assert seen.setdefault(msn, number) == number, f"segment {msn} changed its discontinuity number"
     assert seen == {0: 0, 1: 0, 2: 1, 3: 2, 4: 2, 5: 2, 6: 2}
     text = media_playlist([segments[3], segments[4]], playlist_dir="v", target_duration=2, part_target=0.5,

@@ -15,7 +15,7 @@ import pytest
 from packager.mpegts import TsRendition
 from packager.resume import ResumePoint, ResumeTracker, Timeline, TsResume
 from packager.ts_playlist import TsMediaPlaylist, TsSegment
-from packager_testkit import FAKE_NOW, decode_times, package, parse_media_playlist
+from packager_testkit import FAKE_NOW, decode_times, discontinuity_numbers, package, parse_media_playlist
 
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 LATER = 30.0  # seconds of wall clock between the two workers
@@ -35,16 +35,6 @@ def announced(run) -> set[str]:
 def live_playlists(run, rendition="origin"):
     return [parse_media_playlist(e["text"]) for e in run.of("playlist", rendition)
             if "#EXT-X-ENDLIST" not in e["text"]]
-
-
-def discontinuity_numbers(playlist) -> dict[int, int]:
-    """msn → discontinuity sequence number, counted as hls.js counts `cc`."""
-    number = int(playlist.tags.get("EXT-X-DISCONTINUITY-SEQUENCE", "0"))
-    numbers = {}
-    for segment in playlist.segments:
-        number += segment.discontinuity
-        numbers[segment.msn] = number
-    return numbers
 
 
 @pytest.fixture(scope="module")
