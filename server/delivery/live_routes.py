@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
-from server.delivery.live_state import LiveStream
+from server.delivery.live_state import MEDIA, LiveStream
 
 CONTENT_TYPES = {
     ".m3u8": b"application/vnd.apple.mpegurl",
@@ -120,7 +120,7 @@ class LiveRoutes:
         return self.media(stream, path)
 
     def playlist(self, stream: LiveStream, path: str, query: bytes) -> Answer | Wait:
-        params = parse_qs(query.decode()) if b"_HLS_" in query else {}
+        params = parse_qs(query.decode(errors="replace")) if b"_HLS_" in query else {}
         blocking = "_HLS_msn" in params or "_HLS_part" in params
         if blocking and MEDIA_PLAYLIST.fullmatch(path):
             return self.block(stream, path, params)
@@ -158,7 +158,7 @@ class LiveRoutes:
             return Growing(stream, path)
         if PART.fullmatch(path):
             # A preload hint names the next part before it exists: hold until it does.
-            return Wait(stream, "media", lambda: path in stream.media, self.early_wait,
+            return Wait(stream, MEDIA, lambda: path in stream.media, self.early_wait,
                         lambda _ok: media_answer(stream, path) or NO_FILE)
         return NO_FILE
 

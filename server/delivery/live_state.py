@@ -147,7 +147,6 @@ class LiveStream:
         return await future
 
     # -- reads -------------------------------------------------------------------------------
-
     def read_media(self, path: str) -> bytes | None:
         """An announced media file's bytes, from memory or read once from disk."""
         data = self.cache.get(path)

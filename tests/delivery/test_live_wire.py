@@ -154,3 +154,18 @@ async def test_a_connection_to_be_closed_is_left_to_uvicorn(app, port, request_l
     data = await asyncio.wait_for(reader.read(), 5)  # until the server closes
     writer.close()
     assert data.endswith(b"\r\n\r\n#EXTM3U\n") and app.asgi_paths == ["GET /live/7/master.m3u8"]
+
+
+async def test_bad_queries_are_bad_requests_and_the_server_goes_on(port, live):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /live/7/origin/index.m3u8?_HLS_msn=%ff%fe HTTP/1.1\r\nHost: n\r\n\r\n" + MASTER)
+    (bad, _), (_, body) = await read_responses(reader, 2)
+    writer.write(b"GET /live/7/origin/index.m3u8?_HLS_msn=\xff HTTP/1.1\r\nHost: n\r\n\r\n")
+    rejected = await asyncio.wait_for(reader.read(), 5)  # httptools refuses the URL: 400, closed
+    writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(MASTER)
+    (_, again), = await read_responses(reader, 1)
+    writer.close()
+    assert bad.startswith(b"HTTP/1.1 400 ") and body == b"#EXTM3U\n"
+    assert rejected.startswith(b"HTTP/1.1 400 ") and again == b"#EXTM3U\n"
