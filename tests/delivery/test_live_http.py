@@ -190,12 +190,12 @@ async def test_a_crashed_workers_waiters_are_answered_by_its_successor(client, l
 
 
 async def test_a_crashed_workers_media_are_retired_with_their_files(client, live):
-    from server.media.supervisor import _remove_media
+    from server.media.succession import remove_media
 
     publish_part(live, 3, 0, b"AA")
     old = live.take_over()
     publish_part(live, 5, 0, b"new")
-    await _remove_media(live, old)
+    await remove_media(live, old)
     assert (await client.get("/live/7/origin/seg_3.0.m4s")).status_code == 404
     assert not (live.directory / "origin" / "seg_3.m4s").exists()
     assert (await client.get("/live/7/origin/seg_5.0.m4s")).content == b"new"
