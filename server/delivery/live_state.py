@@ -112,9 +112,19 @@ class LiveStream:
             segment.complete = True
 
     def take_over(self) -> set[str]:
-        """A new worker goes on where a crashed one stopped: the old one's segments still
+        """A new worker goes on where the last one stopped: the old one's segments still
         growing end where they are (their chunked responses finish); returns what the old
-        one announced, for the caller to retire once nobody reads it any more."""
+        one announced, for the caller to retire once nobody reads it any more.
+
+        A crashed worker's playlists stay served until the new worker's replace them, so
+        blocked reloads wait on. An ended one's, final (ENDLIST), go at once: a player that
+        loads the stream now waits for the new live playlists instead of reading that it is
+        over."""
+        if self.ended_at is not None:
+            self.ended_at = None
+            self.texts.clear()
+            self.progress.clear()
+            self.answers.clear()
         for segment in self.growing.values():
             segment.complete = True
         self._notify([MEDIA])

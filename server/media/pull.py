@@ -13,7 +13,6 @@ import logging
 
 from sqlalchemy import select
 
-from packager.resume import ResumeTracker
 from server.db.models import Stream
 from server.media.ladders import ladder_of
 from server.media.worker_process import WorkerProcess
@@ -36,7 +35,6 @@ class PullSession:
         self.stopping = False
         self.restarts = 0
         self.live = False  # a source is delivering (between `started` and `source_lost`)
-        self.resume = ResumeTracker()  # a restarted worker continues the outputs (packager/resume.py)
         self.task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -50,33 +48,38 @@ class PullSession:
             await asyncio.gather(self.task, return_exceptions=True)
 
     async def _run(self) -> None:
+        """Workers one after another (server/media/succession.py): each continues the
+        outputs of the one before; a crashed one's delivery state goes to the next."""
         supervisor = self.manager.supervisor
-        live = None  # a crashed worker's delivery state goes to the next (see Supervisor.open_live)
+        succession = supervisor.succession(self.stream_id)
+        worker = None
         try:
             while not self.stopping:
-                resume = self.resume.point()
-                config = {**supervisor.base_worker_config(self.stream_id, self.mpegts_endlist),
-                          **self.manager.pull_config(self.urls), "renditions": self.renditions,
-                          "resume": resume.to_json() if resume else None}
-                self.worker = worker = WorkerProcess(self.stream_id, config, self._on_event)
-                live = supervisor.open_live(self.stream_id, live)
-                await worker.start()
-                code = await worker.wait(timeout=None)
-                self._offline()
-                if self.stopping or code == 0:
-                    break
-                self.restarts += 1
-                if self.restarts > supervisor.settings.worker_restart_limit:
-                    log.error("stream %s: pull worker failed %d times; stopping it", self.stream_id, self.restarts)
-                    supervisor.status.set(self.stream_id, source_error="pull worker keeps failing")
-                    break
+                self.worker = worker = WorkerProcess(self.stream_id, self._on_event)
+                async with succession.turn(worker):
+                    await worker.start({
+                        **supervisor.worker_config(self.stream_id, self.mpegts_endlist, self.renditions),
+                        **self.manager.pull_config(self.urls)})
+                    code = await worker.wait(timeout=None)
+                    self._offline()
+                    if self.stopping or code == 0 or self._gives_up():
+                        succession.end(worker)
+                        break
                 log.warning("stream %s: pull worker exited with %s; restarting", self.stream_id, code)
                 await asyncio.sleep(RESTART_DELAY)
         finally:
-            if live is not None:
-                supervisor.close_live(self.stream_id, live)
+            if worker is not None:
+                succession.end(worker)  # stopped while waiting to restart (nothing if a successor took over)
             self.worker = None
             self.manager.session_ended(self)
+
+    def _gives_up(self) -> bool:
+        self.restarts += 1
+        if self.restarts <= self.manager.settings.worker_restart_limit:
+            return False
+        log.error("stream %s: pull worker failed %d times; stopping it", self.stream_id, self.restarts)
+        self.manager.supervisor.status.set(self.stream_id, source_error="pull worker keeps failing")
+        return True
 
     def _offline(self) -> None:
         """live=false (and finished_at_primary) only when a source was actually live."""
@@ -88,10 +91,7 @@ class PullSession:
         supervisor = self.manager.supervisor
         status = supervisor.status
         kind = event.get("event")
-        self.resume.observe(event)
-        live = supervisor.lookup(self.stream_id)
-        if live is not None and kind != "ended":  # `ended` comes from close_live
-            live.apply(event)
+        supervisor.succession(self.stream_id).observe(event)
         if kind == "started":
             self.live = True
             status.went_live(self.stream_id, event.get("source_type", "https"), event)

@@ -9,9 +9,9 @@ sequence numbers keep rising, so players keep playing.
 
 A worker that dies is replaced at the active publisher's next keyframe (up to
 `worker_restart_limit`); with no publisher sending for `publish_idle_timeout` the worker is
-stopped cleanly and started again when data returns. Either way the next worker continues
-the outputs of the one before (`packager/resume.py`: numbers go on after a discontinuity,
-no URL is used twice), read from that one's events. A crashed worker's delivery state is
+stopped cleanly and started again when data returns. Either way, and after the encoder
+reconnects (a new session), the next worker starts once the one before has exited and
+continues its outputs (`server/media/succession.py`). A crashed worker's delivery state is
 handed to its successor, so players blocked on a playlist are answered by the new worker.
 """
 
@@ -25,9 +25,7 @@ from typing import TYPE_CHECKING
 from ingest.media import MediaMessage
 from ingest.publish import PublishRejected, PublishRequest
 from ingest.rtmp.rests import grid_delay
-from packager.resume import ResumeTracker
 from server.db.models import Stream
-from server.delivery.live_state import LiveStream
 from server.media.flv_feed import FlvFeed
 from server.media.ts_feed import TsFeed
 from server.media.worker_process import WorkerProcess
@@ -99,8 +97,7 @@ class StreamSession:
         self.active: Publisher | None = None  # whose bytes the worker gets
         self.target: Publisher | None = None  # switching to it at its next keyframe
         self.worker: WorkerProcess | None = None
-        self.live: LiveStream | None = None  # the delivery state a crashed worker leaves to the next
-        self.resume = ResumeTracker()  # where the next worker's outputs go on
+        self.crashed: WorkerProcess | None = None  # its delivery state waits for a successor
         self.restarts = 0
         self.gave_up = False
         self.closed = False
@@ -198,51 +195,44 @@ class StreamSession:
 
     # -- worker lifecycle ------------------------------------------------------------------
     def _start_worker(self, first_bytes: bytes) -> None:
-        config = self.supervisor.worker_config(self)
-        live = self.live = self.supervisor.open_live(self.stream_id, self.live)
-        self.worker = worker = WorkerProcess(
-            self.stream_id, config, lambda event: self._on_event(worker, live, event)
-        )
-        worker.feed(first_bytes)  # queued now, so it precedes whatever arrives during the spawn
+        self.worker = worker = WorkerProcess(self.stream_id, self._on_event)
+        worker.feed(first_bytes)  # queued now, so it precedes whatever arrives until the spawn
+        asyncio.create_task(self._run(worker))
 
-        async def run() -> None:
-            await worker.start()
+    async def _run(self, worker: WorkerProcess) -> None:
+        """Its turn on the stream: once the stream's last worker, this session's or an
+        earlier one's, has exited; it resumes where that one stopped."""
+        succession = self.supervisor.succession(self.stream_id)
+        async with succession.turn(worker):
+            self.crashed = None
+            await worker.start(self.supervisor.worker_config(self.stream_id, self.mpegts_endlist, self.renditions))
             code = await worker.wait(timeout=None)
-            self._worker_exited(worker, code, live)
+            self._worker_exited(worker, code)
 
-        asyncio.create_task(run())
+    def _on_event(self, event: dict) -> None:
+        self.supervisor.on_worker_event(self, event)
 
-    def _on_event(self, worker: WorkerProcess, live: LiveStream, event: dict) -> None:
-        """Each worker's events go to its own delivery state. The resume point follows the
-        current worker (or the one finishing when none has replaced it yet)."""
-        if self.worker is None or self.worker is worker:
-            self.resume.observe(event)
-        self.supervisor.on_worker_event(self, event, live)
-
-    def _worker_exited(self, worker: WorkerProcess, code: int, live: LiveStream) -> None:
+    def _worker_exited(self, worker: WorkerProcess, code: int) -> None:
         if self.worker is worker:
             self.worker = None
+        succession = self.supervisor.succession(self.stream_id)
         if self.closed or code == 0:
-            self._close_live(live)
+            succession.end(worker)
             self.supervisor.status.went_offline(self.stream_id)
             return
         self.restarts += 1
         if self.restarts > self.settings.worker_restart_limit:
             log.error("stream %s: worker failed %d times; giving up until the publishers reconnect",
                       self.stream_id, self.restarts)
-            self._close_live(live)
+            succession.end(worker)
             self.supervisor.status.went_offline(self.stream_id)
             self.gave_up = True
             return
         # the state stays up, not ended: its last playlists are served and blocked requests
         # wait until the next worker's first parts (or their timeout)
+        self.crashed = worker
         log.warning("stream %s: worker exited with %s; restarting at the next keyframe",
                     self.stream_id, code)
-
-    def _close_live(self, live: LiveStream) -> None:
-        if self.live is live:
-            self.live = None
-        self.supervisor.close_live(self.stream_id, live)
 
     def _worker_lost(self) -> None:
         worker, self.worker = self.worker, None
@@ -254,8 +244,8 @@ class StreamSession:
         self.watchdog.cancel()
         if self.worker is not None:
             self.worker.finish()
-        elif self.live is not None:  # a crashed worker's state, still waiting for a successor
-            self._close_live(self.live)
+        elif self.crashed is not None:  # its state will have no successor from this session
+            self.supervisor.succession(self.stream_id).end(self.crashed)
         self.supervisor.session_ended(self)
 
     async def _watch(self) -> None:
@@ -272,5 +262,4 @@ class StreamSession:
                 log.warning("stream %s: no data for %.0fs; stopping its worker", self.stream_id, idle)
                 worker, self.worker = self.worker, None
                 self.target = None
-                self.live = None  # it ends with its worker; data that returns gets a new one
-                worker.finish()
+                worker.finish()  # its state ends with it; data that returns gets a new worker

@@ -3,7 +3,9 @@
 A publisher is admitted when its stream exists, is active, the token matches and its slot
 (main: app `in`, backup: app `backup`; RTMP or SRT) is free. A stream with any publisher
 has one `StreamSession` (server/media/session.py) that owns the stream's worker and decides
-whose bytes feed it: main while it sends, the backup when main is gone or silent.
+whose bytes feed it: main while it sends, the backup when main is gone or silent. Whatever
+ingest runs them, a stream's workers follow one another through its `Succession`
+(server/media/succession.py), which also holds what the node serves of the stream.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ from server.delivery.live_state import LiveStream
 from server.media.ladders import ladder_of
 from server.media.session import BACKUP, MAIN, Publisher, StreamSession
 from server.media.status import StatusWriter
+from server.media.succession import Succession
 from server.settings import Settings
 from server.urls import BACKUP_APP, MAIN_APP
 
 log = logging.getLogger("headwater.supervisor")
 
-ENDED_GRACE = 10.0  # seconds a finished stream's final playlists stay up (ENDLIST reaches players)
 SLOTS = {MAIN_APP: MAIN, BACKUP_APP: BACKUP}
 
 
@@ -38,7 +40,7 @@ class Supervisor:
         self.sessions = sessions
         self.status = StatusWriter(sessions)
         self.streams: dict[int, StreamSession] = {}
-        self.live: dict[int, LiveStream] = {}
+        self.successions: dict[int, Succession] = {}
         # Ingests that hold a stream outside this class (pull workers, WHIP sessions).
         self.held_elsewhere: Callable[[int], bool] = lambda stream_id: False
 
@@ -107,13 +109,17 @@ class Supervisor:
             session.drop_all("stream deleted or deactivated")
 
     # -- workers and their output -------------------------------------------------------------
-    def worker_config(self, session: StreamSession) -> dict:
-        resume = session.resume.point()
-        return {**self.base_worker_config(session.stream_id, session.mpegts_endlist),
-                "renditions": session.renditions, "resume": resume.to_json() if resume else None}
+    def succession(self, stream_id: int) -> Succession:
+        """The stream's workers on this node, whatever ingest runs them (see succession.py)."""
+        succession = self.successions.get(stream_id)
+        if succession is None:
+            succession = self.successions[stream_id] = Succession(stream_id, self.output_dir(stream_id))
+        return succession
 
-    def base_worker_config(self, stream_id: int, mpegts_endlist: bool) -> dict:
-        """The packaging part of a WorkerConfig, the same for every kind of source."""
+    def worker_config(self, stream_id: int, mpegts_endlist: bool, renditions: list[dict]) -> dict:
+        """The packaging part of a WorkerConfig, the same for every kind of source. Call it
+        in the worker's turn: it resumes where the stream's last worker stopped."""
+        resume = self.succession(stream_id).resume.point()
         return {
             "stream_id": stream_id,
             "out_dir": str(self.output_dir(stream_id)),
@@ -121,61 +127,23 @@ class Supervisor:
             "segment_target": self.settings.segment_target,
             "window_segments": self.settings.live_window_segments,
             "mpegts_endlist": mpegts_endlist,
+            "renditions": renditions,
             "x264_preset": self.settings.x264_preset,
             "hardware_encoder": self.settings.hardware_encoder,
             "degrade_after": self.settings.transcode_degrade_after,
+            "resume": resume.to_json() if resume else None,
         }
 
-    def output_dir(self, stream_id: int):
+    def output_dir(self, stream_id: int) -> Path:
         return self.settings.live_dir / str(stream_id)
 
-    def open_live(self, stream_id: int, previous: LiveStream | None = None) -> LiveStream:
-        """The delivery state for a worker that is starting: a fresh one in a fresh output
-        directory, or `previous`, a crashed worker's, taken over by its successor.
-
-        Taken over, the old playlists are served until the new worker's replace them and its
-        blocked requests wait on; the old worker's media stay (under names the new worker
-        does not use, see `packager/resume.py`) for ENDED_GRACE, as long as a player reading
-        the old playlist may still fetch them."""
-        directory = self.output_dir(stream_id)
-        if previous is not None and previous.ended_at is None:
-            old = previous.take_over()
-            loop = asyncio.get_running_loop()
-
-            def retire() -> None:
-                # no longer current: its directory went with it, and a later session's
-                # files may have the old names
-                if self.live.get(stream_id) is previous:
-                    loop.create_task(_remove_media(previous, old))
-
-            loop.call_later(ENDED_GRACE, retire)
-            self.live[stream_id] = previous
-            return previous
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True, exist_ok=True)
-        live = LiveStream(stream_id, directory, asyncio.get_running_loop())
-        self.live[stream_id] = live
-        return live
-
-    def close_live(self, stream_id: int, live: LiveStream) -> None:
-        """Keep the final playlists up briefly so players see the end, then forget them."""
-        live.apply({"event": "ended"})
-
-        def forget() -> None:
-            if self.live.get(stream_id) is live:
-                del self.live[stream_id]
-                shutil.rmtree(live.directory, ignore_errors=True)
-
-        asyncio.get_running_loop().call_later(ENDED_GRACE, forget)
-
     def lookup(self, stream_id: int) -> LiveStream | None:
-        return self.live.get(stream_id)
+        succession = self.successions.get(stream_id)
+        return succession.live if succession else None
 
-    def on_worker_event(self, session: StreamSession, event: dict, live: LiveStream) -> None:
-        """`live`: the delivery state of the worker that sent the event."""
+    def on_worker_event(self, session: StreamSession, event: dict) -> None:
         kind = event.get("event")
-        if kind != "ended":  # `ended` comes from close_live
-            live.apply(event)
+        self.succession(session.stream_id).observe(event)
         if kind == "started":
             self.status.went_live(session.stream_id, session.source_type, event)
         elif kind == "source_changed":
@@ -196,19 +164,6 @@ class Supervisor:
             session.close_all("node shutting down")
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await self.status.close()
-
-
-async def _remove_media(live: LiveStream, paths: set[str]) -> None:
-    """Stop serving a crashed worker's media and delete their files (off the loop: an
-    unlink can wait for its TRIM)."""
-    files = {live.ranges[path][0] if path in live.ranges else path for path in paths}
-    live.apply({"event": "removed", "paths": sorted(paths)})
-    await asyncio.to_thread(_unlink_all, live.directory, files)
-
-
-def _unlink_all(directory: Path, paths: set[str]) -> None:
-    for path in paths:
-        (directory / path).unlink(missing_ok=True)
 
 
 def _empty_directory(directory: Path) -> None:

@@ -38,35 +38,40 @@ class WhipSession:
         self.went_live = False
 
     async def start(self, offer: str, renditions: list[dict]) -> str:
-        supervisor = self.manager.supervisor
-        settings = supervisor.settings
-        config = {**supervisor.base_worker_config(self.stream_id, self.mpegts_endlist),
-                  "renditions": renditions, "whip_offer": offer, "whip_ice_loopback": settings.whip_ice_loopback,
-                  "whip_media_timeout": settings.whip_media_timeout}
-        self.worker = WorkerProcess(self.stream_id, config, self._on_event)
-        live = supervisor.open_live(self.stream_id)
-        await self.worker.start()
-        asyncio.create_task(self._wait(live))
+        self.worker = worker = WorkerProcess(self.stream_id, self._on_event)
+        asyncio.create_task(self._run(worker, offer, renditions))
         try:
             return await asyncio.wait_for(asyncio.shield(self.answer), ANSWER_TIMEOUT)
         except asyncio.TimeoutError:
-            self.worker.kill()
+            worker.kill()
             raise WhipRefused(503, "the media worker did not answer the offer in time")
 
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.finish()
 
-    async def _wait(self, live) -> None:
-        code = await self.worker.wait(timeout=None)
+    async def _run(self, worker: WorkerProcess, offer: str, renditions: list[dict]) -> None:
+        """The worker's turn on the stream (server/media/succession.py): it starts once the
+        stream's previous worker has exited, and continues its outputs."""
         supervisor = self.manager.supervisor
-        supervisor.close_live(self.stream_id, live)
-        if self.went_live:
-            supervisor.status.went_offline(self.stream_id)
-        if not self.answer.done():
-            self.answer.set_exception(WhipRefused(500, f"the media worker exited ({code}) before answering"))
-        log.info("stream %s: WHIP session ended (worker exit %s)", self.stream_id, code)
-        self.manager.ended(self)
+        settings = supervisor.settings
+        succession = supervisor.succession(self.stream_id)
+        code = None
+        try:
+            async with succession.turn(worker):
+                await worker.start({
+                    **supervisor.worker_config(self.stream_id, self.mpegts_endlist, renditions),
+                    "whip_offer": offer, "whip_ice_loopback": settings.whip_ice_loopback,
+                    "whip_media_timeout": settings.whip_media_timeout})
+                code = await worker.wait(timeout=None)
+                succession.end(worker)
+        finally:
+            if self.went_live:
+                supervisor.status.went_offline(self.stream_id)
+            if not self.answer.done():
+                self.answer.set_exception(WhipRefused(500, f"the media worker exited ({code}) before answering"))
+            log.info("stream %s: WHIP session ended (worker exit %s)", self.stream_id, code)
+            self.manager.ended(self)
 
     def _on_event(self, event: dict) -> None:
         supervisor = self.manager.supervisor
@@ -77,9 +82,7 @@ class WhipSession:
         if kind == "whip_failed" and not self.answer.done():
             self.answer.set_exception(WhipRefused(event.get("status", 400), event.get("message", "offer refused")))
             return
-        live = supervisor.lookup(self.stream_id)
-        if live is not None and kind != "ended":
-            live.apply(event)
+        supervisor.succession(self.stream_id).observe(event)
         if kind == "started":
             self.went_live = True
             supervisor.status.went_live(self.stream_id, "webrtc", event)

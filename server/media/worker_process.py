@@ -45,9 +45,8 @@ def enlarge_input(transport: asyncio.WriteTransport) -> None:
 
 
 class WorkerProcess:
-    def __init__(self, stream_id: int, config: dict, on_event: Callable[[dict], None]) -> None:
+    def __init__(self, stream_id: int, on_event: Callable[[dict], None]) -> None:
         self.stream_id = stream_id
-        self.config = config
         self.on_event = on_event
         self.process: asyncio.subprocess.Process | None = None
         self.tasks: list[asyncio.Task] = []
@@ -55,9 +54,11 @@ class WorkerProcess:
         self.queued: list[bytes] = []  # bytes fed during this turn of the event loop
         self.finishing = False
 
-    async def start(self) -> None:
+    async def start(self, config: dict) -> None:
+        """Spawn the worker with its WorkerConfig, known only now: where it resumes is where
+        the worker before it stopped (server/media/succession.py). Bytes fed until now go first."""
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "transcode.worker", json.dumps(self.config),
+            sys.executable, "-m", "transcode.worker", json.dumps(config),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

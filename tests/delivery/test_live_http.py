@@ -190,12 +190,30 @@ async def test_a_crashed_workers_waiters_are_answered_by_its_successor(client, l
 
 
 async def test_a_crashed_workers_media_are_retired_with_their_files(client, live):
-    from server.media.supervisor import _remove_media
+    from server.media.succession import remove_media
 
     publish_part(live, 3, 0, b"AA")
     old = live.take_over()
     publish_part(live, 5, 0, b"new")
-    await _remove_media(live, old)
+    await remove_media(live, old)
     assert (await client.get("/live/7/origin/seg_3.0.m4s")).status_code == 404
     assert not (live.directory / "origin" / "seg_3.m4s").exists()
     assert (await client.get("/live/7/origin/seg_5.0.m4s")).content == b"new"
+
+
+async def test_an_ended_stream_taken_over_serves_the_new_workers_playlists_only(client, live):
+    """A new session within the ended stream's grace: players loading it now do not read its
+    end; they wait (404, the built-in player retries) for the new worker's live playlists."""
+    publish_part(live, 3, 0, b"AA")
+    live.apply({"event": "master", "path": "master.m3u8", "text": "#EXTM3U\n"})
+    live.apply({"event": "ended"})
+    assert (await client.get("/live/7/origin/index.m3u8")).status_code == 200
+    live.take_over()
+    assert (await client.get("/live/7/master.m3u8")).status_code == 404
+    assert (await client.get("/live/7/origin/index.m3u8")).status_code == 404
+    assert (await client.get("/live/7/origin/seg_3.0.m4s")).content == b"AA"
+    reload = asyncio.create_task(client.get("/live/7/origin/index.m3u8?_HLS_msn=5&_HLS_part=0"))
+    await asyncio.sleep(0.05)
+    publish_part(live, 5, 0, b"new")
+    response = await asyncio.wait_for(reload, 2)
+    assert response.status_code == 200 and "msn=5 part=0" in response.text

@@ -4,6 +4,7 @@ and a controlled clock: which publisher feeds the one worker, and when it switch
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -20,12 +21,12 @@ TIMEOUT = 4.0
 class FakeWorker:
     instances: list[FakeWorker] = []
 
-    def __init__(self, stream_id, config, on_event) -> None:
+    def __init__(self, stream_id, on_event) -> None:
         self.input = bytearray()
         self.finished = asyncio.Event()
         FakeWorker.instances.append(self)
 
-    async def start(self) -> None:
+    async def start(self, config) -> None:
         pass
 
     async def wait(self, timeout=None) -> int:
@@ -76,20 +77,28 @@ class FakeSupervisor:
         self.status = FakeStatus()
         self.ended = []
 
-    def worker_config(self, session):
+    def worker_config(self, stream_id, mpegts_endlist, renditions):
         return {}
 
-    def open_live(self, stream_id, previous=None):
-        return None
+    def succession(self, stream_id):
+        return FakeSuccession()
 
-    def close_live(self, stream_id, live):
-        pass
-
-    def on_worker_event(self, session, event, live):
+    def on_worker_event(self, session, event):
         pass
 
     def session_ended(self, session):
         self.ended.append(session)
+
+
+class FakeSuccession:
+    """No predecessor to wait for, no delivery state (tests/media/test_succession.py has those)."""
+
+    @asynccontextmanager
+    async def turn(self, worker):
+        yield None
+
+    def end(self, worker) -> None:
+        pass
 
 
 class Stream:

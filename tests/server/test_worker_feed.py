@@ -34,7 +34,7 @@ class FakeProcess:
 
 
 def started_worker() -> WorkerProcess:
-    worker = WorkerProcess(1, {}, lambda event: None)
+    worker = WorkerProcess(1, lambda event: None)
     worker.pending = None
     worker.process = FakeProcess()
     return worker

@@ -1,0 +1,128 @@
+"""One stream's workers on this node, one after another: their numbering, files and delivery state.
+
+A stream's worker ends and another one packages the stream for many reasons: it crashed, it
+was stopped idle and data came back, the encoder reconnected (OBS does on any network hiccup,
+and that is a new `StreamSession`), the stream went from RTMP to SRT, pull or WHIP. Players
+and caches keep the numbers and URLs they were told, and media are served `immutable`, so the
+numbering belongs to the stream, not to a session: every worker resumes where the one before
+it stopped (`packager/resume.py`), whichever session or ingest ran either.
+
+One worker at a time writes the stream's directory: a worker starts only once the one before
+has exited and its owner has handled the exit (`Succession.turn`). Then every name the old one
+used is known (a finishing worker still announces its last segments) and nothing deletes files
+under a worker still writing them. A predecessor that has not exited within FINISH_TIMEOUT is
+killed: the newer worker is the stream's.
+
+Kept while the node runs (a `ResumeTracker` is a few numbers per stream). A node that restarts
+empties `live/` and starts every stream at msn 0 again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from packager.resume import ResumeTracker
+from server.delivery.live_state import LiveStream
+from server.media.worker_process import WorkerProcess
+
+log = logging.getLogger("headwater.supervisor")
+
+ENDED_GRACE = 10.0  # seconds a worker's last media (and, if nobody follows, its final playlists) stay up
+FINISH_TIMEOUT = 15.0  # seconds a starting worker waits for the one before it to exit
+
+
+class Succession:
+    def __init__(self, stream_id: int, directory: Path) -> None:
+        self.stream_id = stream_id
+        self.directory = directory
+        self.resume = ResumeTracker()
+        self.live: LiveStream | None = None  # what the node serves of the stream
+        self.holder: WorkerProcess | None = None  # the worker `live` follows
+        self._last: tuple[WorkerProcess, asyncio.Future] | None = None  # the newest worker, its turn's end
+        self._forget: asyncio.TimerHandle | None = None
+
+    @asynccontextmanager
+    async def turn(self, worker: WorkerProcess) -> AsyncIterator[LiveStream]:
+        """`worker`'s time on the stream. Entered once the worker before it has exited and its
+        owner has left that one's turn; yields the delivery state `worker` feeds. Start the
+        worker inside, with `resume.point()`, and leave once it has exited (after `end` if
+        no successor is to take its state over)."""
+        previous, done = self._last, asyncio.get_running_loop().create_future()
+        self._last = (worker, done)
+        try:
+            if previous is not None:
+                await self._exit_of(*previous)
+            yield self._open(worker)
+        finally:
+            done.set_result(None)
+
+    async def _exit_of(self, worker: WorkerProcess, done: asyncio.Future) -> None:
+        try:
+            await asyncio.wait_for(asyncio.shield(done), FINISH_TIMEOUT)
+        except asyncio.TimeoutError:
+            log.warning("stream %s: the previous worker did not exit in %.0fs; killing it",
+                        self.stream_id, FINISH_TIMEOUT)
+            worker.kill()
+            await done
+
+    def _open(self, worker: WorkerProcess) -> LiveStream:
+        """The stream's state, taken over if the last worker's is still up (crashed, or ended
+        within ENDED_GRACE): the new worker writes next to the old files, since no name
+        collides, and the old media are retired by name after ENDED_GRACE. Else a new state
+        in the directory the last one's removal emptied."""
+        loop = asyncio.get_running_loop()
+        if self._forget is not None:
+            self._forget.cancel()
+            self._forget = None
+        live = self.live
+        if live is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            live = self.live = LiveStream(self.stream_id, self.directory, loop)
+        else:
+            old = live.take_over()
+            loop.call_later(ENDED_GRACE, self._retire, live, old)
+        self.holder = worker
+        return live
+
+    def _retire(self, live: LiveStream, paths: set[str]) -> None:
+        if self.live is live:  # else its directory went with it
+            asyncio.get_running_loop().create_task(remove_media(live, paths))
+
+    def observe(self, event: dict) -> None:
+        """An event of the stream's worker (there is one at a time)."""
+        self.resume.observe(event)
+        if self.live is not None and event.get("event") != "ended":  # `ended` comes from `end`
+            self.live.apply(event)
+
+    def end(self, worker: WorkerProcess) -> None:
+        """`worker` is done and no successor is expected: its final playlists stay up for
+        ENDED_GRACE (ENDLIST reaches players), then go with the directory, unless a worker
+        starting meanwhile takes them over. Nothing if a successor already has."""
+        live = self.live
+        if self.holder is not worker or live is None or live.ended_at is not None:
+            return
+        live.apply({"event": "ended"})
+        self._forget = asyncio.get_running_loop().call_later(ENDED_GRACE, self._forget_live)
+
+    def _forget_live(self) -> None:
+        self._forget = None
+        self.live = self.holder = None
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+async def remove_media(live: LiveStream, paths: set[str]) -> None:
+    """Stop serving a previous worker's media and delete their files (off the loop: an
+    unlink can wait for its TRIM)."""
+    files = {live.ranges[path][0] if path in live.ranges else path for path in paths}
+    live.apply({"event": "removed", "paths": sorted(paths)})
+    await asyncio.to_thread(_unlink_all, live.directory, files)
+
+
+def _unlink_all(directory: Path, paths: set[str]) -> None:
+    for path in paths:
+        (directory / path).unlink(missing_ok=True)

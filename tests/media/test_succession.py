@@ -1,0 +1,132 @@
+"""A stream's workers one after another (server/media/succession.py): each starts once the one
+before has exited, continues its numbering whichever session ran it, and takes its delivery
+state over without deleting anything the new worker writes. Stand-in workers here (only
+`kill` is called on them); tests/e2e/test_reconnect.py runs real ones."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from server.media import succession as succession_module
+from server.media.succession import Succession
+
+GRACE = 0.2  # ENDED_GRACE for these tests
+
+
+class StandIn:
+    """What a Succession sees of a worker: its owner's turn, and `kill`."""
+
+    def __init__(self) -> None:
+        self.killed = asyncio.Event()
+
+    def kill(self) -> None:
+        self.killed.set()
+
+
+@pytest.fixture(autouse=True)
+def short_grace(monkeypatch):
+    monkeypatch.setattr(succession_module, "ENDED_GRACE", GRACE)
+
+
+@pytest.fixture
+def succession(tmp_path) -> Succession:
+    return Succession(7, tmp_path / "live" / "7")
+
+
+def write_part(succession: Succession, msn: int, data: bytes = b"part") -> str:
+    """As a worker does: the bytes in the segment's file, then the events announcing them."""
+    file = f"origin/seg_{msn}.m4s"
+    (succession.directory / "origin").mkdir(parents=True, exist_ok=True)
+    (succession.directory / file).write_bytes(data)
+    succession.observe({"event": "part", "rendition": "origin", "msn": msn, "part": 0,
+                        "path": f"origin/seg_{msn}.0.m4s", "file": file, "offset": 0, "size": len(data),
+                        "discontinuity_sequence": 0})
+    succession.observe({"event": "playlist", "rendition": "origin", "path": "origin/index.m3u8",
+                        "msn": msn, "part": 0, "text": f"#EXTM3U\n# msn={msn}\n"})
+    return f"origin/seg_{msn}.0.m4s"
+
+
+async def test_a_worker_starts_only_once_the_one_before_has_left_its_turn(succession):
+    order = []
+    old_left = asyncio.Event()
+
+    async def old(worker):
+        async with succession.turn(worker):
+            order.append("old starts")
+            await old_left.wait()
+            order.append("old exits")
+            succession.end(worker)
+
+    async def new(worker):
+        async with succession.turn(worker):
+            order.append("new starts")
+
+    first = asyncio.create_task(old(StandIn()))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(new(StandIn()))
+    await asyncio.sleep(0.05)
+    assert order == ["old starts"]
+    old_left.set()
+    await asyncio.gather(first, second)
+    assert order == ["old starts", "old exits", "new starts"]
+
+
+async def test_a_predecessor_that_does_not_exit_is_killed(succession, monkeypatch):
+    monkeypatch.setattr(succession_module, "FINISH_TIMEOUT", 0.05)
+    stuck = StandIn()
+
+    async def old():
+        async with succession.turn(stuck):
+            await stuck.killed.wait()  # as a worker's exit follows its kill
+
+    first = asyncio.create_task(old())
+    await asyncio.sleep(0)
+    async with succession.turn(StandIn()):
+        assert stuck.killed.is_set()
+    await first
+
+
+async def test_numbering_goes_on_across_workers_whoever_runs_them(succession):
+    first = StandIn()
+    async with succession.turn(first):
+        assert succession.resume.point() is None
+        write_part(succession, 4)
+        succession.end(first)
+    await asyncio.sleep(GRACE * 2)  # forgotten: nothing served, the directory gone
+    assert succession.live is None and not succession.directory.exists()
+    async with succession.turn(StandIn()) as live:
+        assert succession.resume.point().msn == 5 and succession.resume.point().init_generation == 0
+        assert live.texts == {} and succession.directory.is_dir()
+
+
+async def test_a_worker_after_an_ended_one_writes_beside_its_files_and_retires_them(succession):
+    first, second = StandIn(), StandIn()
+    async with succession.turn(first) as live:
+        old = write_part(succession, 0, b"old")
+        succession.end(first)
+    assert live.ended_at is not None and b"msn=0" in live.texts["origin/index.m3u8"]
+    async with succession.turn(second) as taken:
+        assert taken is live and live.ended_at is None
+        assert "origin/index.m3u8" not in live.texts  # the final playlist is not served on
+        assert live.read_media(old) == b"old"  # its media are, for a while
+        new = write_part(succession, 2, b"new")
+        await asyncio.sleep(GRACE * 2)
+        # the first worker's end did not take the new one's files with it
+        assert succession.live is live and live.read_media(new) == b"new"
+        assert live.read_media(old) is None and not (live.directory / "origin/seg_0.m4s").exists()
+        assert (live.directory / "origin/seg_2.m4s").exists()
+        succession.end(second)
+
+
+async def test_a_crashed_workers_state_goes_to_its_successor_not_ended(succession):
+    crashed, successor = StandIn(), StandIn()
+    async with succession.turn(crashed) as live:
+        write_part(succession, 0)
+    async with succession.turn(successor) as taken:
+        assert taken is live and "origin/index.m3u8" in live.texts  # served until replaced
+        succession.end(crashed)  # e.g. the crashed one's session ends: its state is not its own now
+        assert live.ended_at is None
+        succession.end(successor)
+        assert live.ended_at is not None
