@@ -81,6 +81,15 @@ def assert_master_leads_to_live_playlists(http: httpx.Client, stream_id: int, be
     assert not playlist.ended and playlist.media_sequence > before.last_msn
 
 
+def assert_resumed(http, stream_id: int, before, seen: dict[str, bytes]) -> None:
+    """The new worker's output continues `before`, the old URLs kept their bytes, and the
+    master playlist leads to the new live playlists."""
+    wait_for_segments(http, stream_id, after=before)
+    check_continues(http, stream_id, before)
+    assert_same_bytes_or_gone(http, stream_id, seen)
+    assert_master_leads_to_live_playlists(http, stream_id, before)
+
+
 def test_an_rtmp_encoder_reconnecting_within_and_after_the_grace_numbers_on(media_node, http, new_stream):
     stream = new_stream()
     stream_id, url = stream["id"], stream["push_url"]
@@ -97,10 +106,7 @@ def test_an_rtmp_encoder_reconnecting_within_and_after_the_grace_numbers_on(medi
                 wait_for(lambda: http.get(f"/live/{stream_id}/master.m3u8").status_code == 404,
                          timeout=GRACE_PASSED, what="the ended stream to be forgotten")
             publisher = publish(url)
-            wait_for_segments(http, stream_id, after=before)
-            check_continues(http, stream_id, before)
-            assert_same_bytes_or_gone(http, stream_id, seen)
-            assert_master_leads_to_live_playlists(http, stream_id, before)
+            assert_resumed(http, stream_id, before, seen)
     finally:
         publisher.kill()
         publisher.wait()
@@ -121,10 +127,7 @@ def test_an_encoder_back_at_once_waits_for_the_finishing_worker(media_node, http
         seen = media_bytes(http, stream_id, before)
         stop(publisher)
         publisher = publish(url)
-        wait_for_segments(http, stream_id, after=before)
-        check_continues(http, stream_id, before)
-        assert_same_bytes_or_gone(http, stream_id, seen)
-        assert_master_leads_to_live_playlists(http, stream_id, before)
+        assert_resumed(http, stream_id, before, seen)
     finally:
         publisher.kill()
         publisher.wait()
