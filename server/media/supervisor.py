@@ -99,7 +99,9 @@ class Supervisor:
             del self.streams[session.stream_id]
 
     async def stream_changed(self, stream_id: int) -> None:
-        """After an API change: a deleted or deactivated stream loses its publishers."""
+        """After an API change: a deleted or deactivated stream loses its publishers, and so
+        does one switched to pulling its source (a pulled stream refuses pushes, see
+        `_check`; its pull worker starts once the pushed one has finished)."""
         session = self.streams.get(stream_id)
         if session is None:
             return
@@ -107,6 +109,8 @@ class Supervisor:
             stream = await db.get(Stream, stream_id)
         if stream is None or not stream.active:
             session.drop_all("stream deleted or deactivated")
+        elif stream.pull and stream.uri:
+            session.drop_all("stream now pulls its source")
 
     # -- workers and their output -------------------------------------------------------------
     def succession(self, stream_id: int) -> Succession:

@@ -184,3 +184,43 @@ def test_no_working_source_for_the_give_up_time_deactivates(pulls):
 def test_pull_false_stops_the_worker_and_ends_the_playlists(pulls):
     assert pulls["after_stop"]["live"] is False
     assert "#EXT-X-ENDLIST" in pulls["final"]
+
+
+def test_a_pushed_stream_switched_to_pull_drops_its_publisher_and_numbers_on(pull_node):
+    """The operator turns a live RTMP stream into a pulled one: the encoder is dropped (a
+    pulled stream refuses pushes), the pull worker starts once the pushed one has finished,
+    and the playlist goes on past the numbers the push reached."""
+    with httpx.Client(base_url=pull_node.base_url, headers=pull_node.headers, timeout=15) as http:
+        stream = http.post("/streaming/streams", json={"name": "push then pull"}).json()
+        pusher = ffmpeg_publish(stream["push_url"], seconds=60)
+        source_url, source = rtmp_server(seconds=30)
+        try:
+            base = f"/live/{stream['id']}"
+            wait_for(lambda: status(http, stream["id"])["live"], what="live from the push")
+            master = wait_for(lambda: fetch_ok(http, f"{base}/master.m3u8"), what="master").text
+            playlist_url = f"{base}/{parse_master_playlist(master)[0][0].uri}"
+            pushed = wait_for(lambda: (r := fetch_ok(http, playlist_url)) and len(
+                parse_media_playlist(r.text).segments) >= 2 and parse_media_playlist(r.text), what="pushed segments")
+            patched = http.patch(f"/streaming/streams/{stream['id']}",
+                                 json={"stream": {"pull": True, "uri": source_url}})
+            assert patched.status_code == 200, patched.text
+            assert pusher.wait(timeout=20) is not None
+            last_pushed = pushed.segments[-1].msn
+
+            def pulled() -> bool:
+                response = fetch_ok(http, playlist_url)
+                if response is None:
+                    return False
+                segments = parse_media_playlist(response.text).segments
+                return any(s.discontinuity and s.msn > last_pushed for s in segments) and not parse_media_playlist(
+                    response.text).ended
+            wait_for(pulled, timeout=40, interval=0.5, what="pulled segments after the pushed ones")
+        finally:
+            pusher.kill()
+            source.kill()
+            pusher.wait()
+            source.wait()
+    log = pull_node.log()
+    assert "dropping main publisher" in log and "stream now pulls its source" in log
+    assert "did not exit" not in log
+
