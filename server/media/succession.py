@@ -45,6 +45,7 @@ class Succession:
         self.holder: WorkerProcess | None = None  # the worker `live` follows
         self._last: tuple[WorkerProcess, asyncio.Future] | None = None  # the newest worker, its turn's end
         self._forget: asyncio.TimerHandle | None = None
+        self._removal: asyncio.Future | None = None  # the forgotten directory's removal, running
 
     @asynccontextmanager
     async def turn(self, worker: WorkerProcess) -> AsyncIterator[LiveStream]:
@@ -57,6 +58,7 @@ class Succession:
         try:
             if previous is not None:
                 await self._exit_of(*previous)
+            await self._removed()
             yield self._open(worker)
         finally:
             done.set_result(None)
@@ -110,9 +112,17 @@ class Succession:
         self._forget = asyncio.get_running_loop().call_later(ENDED_GRACE, self._forget_live)
 
     def _forget_live(self) -> None:
+        """The directory goes on a thread: each unlink can wait for its TRIM (100-375 ms
+        under load on a `discard` mount), which on the loop would stall every viewer and
+        publisher. A worker whose turn comes meanwhile waits for it (`_removed`)."""
         self._forget = None
         self.live = self.holder = None
-        shutil.rmtree(self.directory, ignore_errors=True)
+        self._removal = asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, self.directory, True))
+
+    async def _removed(self) -> None:
+        removal, self._removal = self._removal, None
+        if removal is not None:
+            await removal
 
 
 async def remove_media(live: LiveStream, paths: set[str]) -> None:

@@ -6,6 +6,8 @@ state over without deleting anything the new worker writes. Stand-in workers her
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
 
@@ -130,3 +132,30 @@ async def test_a_crashed_workers_state_goes_to_its_successor_not_ended(successio
         assert live.ended_at is None
         succession.end(successor)
         assert live.ended_at is not None
+
+
+async def test_a_worker_coming_while_the_directory_is_removed_waits_for_it(succession, monkeypatch):
+    """The removal runs on a thread, not the loop (slowed down here, as unlinks waiting for
+    their TRIM are); the next worker waits for it, so its files are not removed with it."""
+    real_rmtree = succession_module.shutil.rmtree
+    threads = []
+
+    def slow_rmtree(path, ignore_errors=False):
+        threads.append(threading.current_thread())
+        time.sleep(0.3)
+        real_rmtree(path, ignore_errors)
+
+    monkeypatch.setattr(succession_module.shutil, "rmtree", slow_rmtree)
+    first = StandIn()
+    async with succession.turn(first):
+        write_part(succession, 0)
+        succession.end(first)
+    await asyncio.sleep(GRACE + 0.05)  # forgotten; the removal is under way
+    assert succession.live is None
+    async with succession.turn(StandIn()):
+        new = write_part(succession, 1, b"new")
+        await asyncio.sleep(0.4)
+        assert succession.live.read_media(new) == b"new"
+        assert not (succession.directory / "origin/seg_0.m4s").exists()
+    assert threads and threading.main_thread() not in threads  # not on the event loop
+
