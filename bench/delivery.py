@@ -6,7 +6,9 @@
 2. Fan-out: CLIENTS concurrent LL-HLS clients (blocking reload + part fetch, in two client
    processes) follow one stream; for every part, each client's arrival time is compared with
    the first client's; prints the spread (target: every part to every client within 100 ms)
-   and whether every client got every part.
+   and whether every client got every part. Run twice: as hls.js plays (the part is asked
+   for once the reload's answer is read), then as Apple's players do (the preload-hinted
+   part is asked for along with the reload, so both are answered the moment it is ready).
 
     python -m bench.delivery [--clients 500] [--seconds 20]
 """
@@ -67,13 +69,13 @@ def report(name: str, size: int, headwater: float, reference: float) -> None:
           f" → ratio {headwater / reference:.3f} (target ≥ 0.10)")
 
 
-def client_process(port: int, playlist: str, clients: int, seconds: float, queue) -> None:
+def client_process(port: int, playlist: str, clients: int, seconds: float, queue, hints: bool = False) -> None:
     import uvloop
 
     async def run() -> list[tuple[dict, dict]]:
         until = time.monotonic() + seconds
         results = [(dict(), dict()) for _ in range(clients)]
-        await asyncio.gather(*(follow("127.0.0.1", port, playlist, until, parts, listed=listed)
+        await asyncio.gather(*(follow("127.0.0.1", port, playlist, until, parts, listed=listed, hints=hints)
                                for parts, listed in results))
         return results
 
@@ -101,11 +103,12 @@ def describe(name: str, spreads: list[float]) -> str:
             f"p99 {1000 * p99:.1f} ms, max {1000 * spreads[-1]:.1f} ms; within 100 ms: {100 * within:.2f} %")
 
 
-def fan_out(node: Node, stream_id: int, clients: int, seconds: float) -> None:
+def fan_out(node: Node, stream_id: int, clients: int, seconds: float, *, hints: bool) -> None:
     playlist = f"/live/{stream_id}/origin/index.m3u8"
     queue = multiprocessing.Queue()
     halves = [clients // 2, clients - clients // 2]
-    workers = [multiprocessing.Process(target=client_process, args=(node.http_port, playlist, n, seconds, queue))
+    workers = [multiprocessing.Process(target=client_process,
+                                       args=(node.http_port, playlist, n, seconds, queue, hints))
                for n in halves]
     for worker in workers:
         worker.start()
@@ -116,7 +119,8 @@ def fan_out(node: Node, stream_id: int, clients: int, seconds: float) -> None:
         worker.join()
     part_spreads, checked, missing = spread([parts for parts, _ in results])
     listed_spreads, _, _ = spread([listed for _, listed in results])
-    print(f"fan-out: {clients} blocking-reload clients (reload, then fetch the part), {seconds:.0f} s, "
+    way = "reload and preload-hinted part together" if hints else "reload, then fetch the part"
+    print(f"fan-out: {clients} blocking-reload clients ({way}), {seconds:.0f} s, "
           f"{checked} parts checked; node process (without its worker) {100 * node_cpu:.0f} % of a core")
     print(describe("playlist naming the part", listed_spreads))
     print(describe("part bytes              ", part_spreads))
@@ -139,14 +143,15 @@ def run(work: Path, clients: int, seconds: float) -> None:
     try:
         stream = httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers,
                             json={"name": "delivery"}).json()
-        publisher = ffmpeg_publish(stream["push_url"], seconds=3 * WRK_SECONDS + seconds + 30,
+        publisher = ffmpeg_publish(stream["push_url"], seconds=3 * WRK_SECONDS + 2 * seconds + 40,
                                    size="1280x720", rate=30, gop=60,
                                    extra=["-b:v", "2M", "-maxrate", "2M", "-bufsize", "2M"])
         url = f"{node.base_url}/live/{stream['id']}/origin/index.m3u8"
         while httpx.get(url).status_code != 200 or len(last_part(httpx.get(url).text)[2]) < 4:
             time.sleep(0.2)
         throughput(node, stream["id"], nginx)
-        fan_out(node, stream["id"], clients, seconds)
+        fan_out(node, stream["id"], clients, seconds, hints=False)
+        fan_out(node, stream["id"], clients, seconds, hints=True)
     finally:
         if publisher is not None:
             publisher.kill()

@@ -14,6 +14,7 @@ import time
 PART = re.compile(r'#EXT-X-PART:DURATION=([0-9.]+),URI="([^"]+)"')
 MEDIA_SEQUENCE = re.compile(r"#EXT-X-MEDIA-SEQUENCE:(\d+)")
 EXTINF = re.compile(r"#EXTINF:([0-9.]+)")
+PRELOAD_HINT = re.compile(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"')
 
 
 class Connection:
@@ -60,6 +61,11 @@ def last_part(text: str) -> tuple[int, int, list[tuple[str, float]]]:
 class _Follower(asyncio.BufferedProtocol):
     """One LL-HLS client on one keep-alive connection: blocking reload, then each new part.
 
+    With `hints`, it behaves as Apple's players do: the request for the part the playlist's
+    preload hint names goes out with the blocking reload (pipelined behind it), so both are
+    answered when that part is ready, instead of the part being asked for only once the
+    reload's answer has been read (hls.js's way, the default).
+
     Hundreds of these share one client process on the machine being measured, so each costs
     as little as a client can. With asyncio streams, a follower's stamp waited behind the
     tasks of those ahead of it and each part was copied five times on its way in: at 250
@@ -70,8 +76,9 @@ class _Follower(asyncio.BufferedProtocol):
     """
 
     def __init__(self, playlist: str, until: float, arrivals: dict, durations: dict | None,
-                 listed: dict | None, done: asyncio.Future) -> None:
+                 listed: dict | None, done: asyncio.Future, hints: bool = False) -> None:
         self.playlist, self.base = playlist, playlist.rsplit("/", 1)[0]
+        self.hints = hints
         self.until, self.done = until, done
         self.arrivals, self.durations, self.listed = arrivals, durations, listed
         self.transport: asyncio.Transport | None = None
@@ -83,8 +90,9 @@ class _Follower(asyncio.BufferedProtocol):
         self.seen: set[str] | None = None  # parts listed so far; None before the first playlist
         self.last: tuple[str, int, int] | None = None  # newest part seen: uri, msn, index
         self.reload: tuple[int, int] | None = None  # msn and part the next reload asks for
-        self.queue: list[tuple[str, float]] = []  # new parts to fetch, in order
-        self.fetching: tuple[str, float] | None = None
+        self.queue: list[str] = []  # new parts to fetch, in order
+        self.hinted: str | None = None  # the part the newest playlist's preload hint names
+        self.expected: list[str | None] = []  # what the responses in flight are: a part uri, or None for a playlist
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -113,7 +121,7 @@ class _Follower(asyncio.BufferedProtocol):
             at = head.find(b"content-length:")
             self.remaining = int(head[at + 15:].split(b"\r\n", 1)[0]) if at >= 0 else 0
             self._shift(end + 4)
-        if self.fetching is None:  # a playlist: wait for all of it
+        if self.expected[0] is None:  # a playlist: wait for all of it
             if self.filled < self.remaining:
                 return False
             body = bytes(self.buffer[:self.remaining])
@@ -135,30 +143,36 @@ class _Follower(asyncio.BufferedProtocol):
             self.buffer[:rest] = self.buffer[used:self.filled]
         self.filled = rest
 
-    def _get(self, path: str) -> None:
+    def _get(self, path: str, part: str | None = None) -> None:
+        self.expected.append(part)
         self.transport.write(f"GET {path} HTTP/1.1\r\nHost: node\r\n\r\n".encode())
 
     def _on_response(self, status: int, body: bytes, now: float) -> None:
-        if self.fetching is not None:
-            (uri, duration), self.fetching = self.fetching, None
+        uri = self.expected.pop(0)
+        if uri is not None:
             if status == 200:
                 self.arrivals[uri] = now
-                if self.durations is not None:
-                    self.durations[uri] = duration
+            self.seen.add(uri)
         elif status == 200:
             self._on_playlist(body.decode(), now)
-        else:  # not live yet, or a reload that timed out: ask again shortly
+        elif not self.expected:  # not live yet, or a reload that timed out: ask again shortly
             asyncio.get_running_loop().call_later(0.05, self._next)
             return
-        self._next()
+        if not self.expected:
+            self._next()
 
     def _on_playlist(self, text: str, now: float) -> None:
         fresh = self._new_parts(text)
         for uri, duration in fresh:
             self.seen.add(uri)
-            self.queue.append((uri, duration))
+            if uri != self.hinted:  # a hinted part is on its way already
+                self.queue.append(uri)
             if self.listed is not None:
                 self.listed[uri] = now
+            if self.durations is not None:
+                self.durations[uri] = duration
+        hint = PRELOAD_HINT.search(text) if self.hints else None
+        self.hinted = hint.group(1) if hint else None
 
     def _new_parts(self, text: str) -> list[tuple[str, float]]:
         """Parts listed after the newest one seen; the whole playlist only when that one is
@@ -191,22 +205,26 @@ class _Follower(asyncio.BufferedProtocol):
         if time.monotonic() >= self.until:
             self.transport.close()
         elif self.queue:
-            self.fetching = self.queue.pop(0)
-            self._get(f"{self.base}/{self.fetching[0]}")
+            uri = self.queue.pop(0)
+            self._get(f"{self.base}/{uri}", part=uri)
         elif self.reload is None:
             self._get(self.playlist)
         else:
             self._get(f"{self.playlist}?_HLS_msn={self.reload[0]}&_HLS_part={self.reload[1]}")
+            if self.hinted is not None and self.hinted not in self.seen:
+                self._get(f"{self.base}/{self.hinted}", part=self.hinted)
 
 
 async def follow(host: str, port: int, playlist: str, until: float, arrivals: dict[str, float],
-                 durations: dict[str, float] | None = None, listed: dict[str, float] | None = None) -> None:
+                 durations: dict[str, float] | None = None, listed: dict[str, float] | None = None,
+                 hints: bool = False) -> None:
     """Blocking-reload loop until `until` (monotonic): arrivals[part uri] = when its bytes came
-    (time.time()), listed[part uri] = when a playlist naming it came."""
+    (time.time()), listed[part uri] = when a playlist naming it came. `hints`: ask for the
+    preload-hinted part along with each reload (see `_Follower`)."""
     loop = asyncio.get_running_loop()
     done = loop.create_future()
     transport, _ = await loop.create_connection(
-        lambda: _Follower(playlist, until, arrivals, durations, listed, done), host, port)
+        lambda: _Follower(playlist, until, arrivals, durations, listed, done, hints), host, port)
     try:
         await done
     finally:

@@ -17,6 +17,10 @@ RELOAD = b"GET /live/7/origin/index.m3u8?_HLS_msn=1&_HLS_part=0 HTTP/1.1\r\nHost
 MASTER = b"GET /live/7/master.m3u8 HTTP/1.1\r\nHost: n\r\n\r\n"
 
 
+def part_get(msn: int, part: int) -> bytes:
+    return f"GET /live/7/origin/seg_{msn}.{part}.m4s HTTP/1.1\r\nHost: n\r\n\r\n".encode()
+
+
 class CountingLive(LiveHttp):
     """LiveHttp that notes each request the ASGI app had to answer."""
 
@@ -100,6 +104,60 @@ async def test_pipelined_requests_are_answered_in_order(app, port, live):
     assert b"msn=1 part=0" in responses[0][1]
     assert b"content-length: 8" in responses[1][0]
     assert responses[2][1] == b"#EXTM3U\n"
+
+
+async def test_a_hinted_part_pipelined_behind_a_reload_is_answered_here_by_the_same_event(app, port, live):
+    """As Apple's players ask: the blocking reload and the preload-hinted part together."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(RELOAD + part_get(1, 0))
+    await asyncio.sleep(0.1)
+    publish_part(live, 1, 0, b"part one")
+    responses = await read_responses(reader, 2)
+    writer.write(MASTER)  # and the connection goes on
+    (_, master), = await read_responses(reader, 1)
+    writer.close()
+    assert b"msn=1 part=0" in responses[0][1] and responses[1][1] == b"part one"
+    assert master == b"#EXTM3U\n" and app.asgi_paths == []
+
+
+async def test_an_answer_ready_behind_a_held_request_waits_for_it(app, port, live):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(RELOAD + part_get(0, 0))
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(reader.read(1), 0.2)
+    publish_part(live, 1, 0)
+    responses = await read_responses(reader, 2)
+    writer.close()
+    assert b"msn=1 part=0" in responses[0][1] and responses[1][1] == b"part zero"
+    assert app.asgi_paths == []
+
+
+async def test_a_third_request_behind_two_held_goes_through_uvicorn_in_order(app, port, live):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(RELOAD + part_get(1, 0) + MASTER)
+    await asyncio.sleep(0.1)
+    publish_part(live, 1, 0, b"part one")
+    responses = await read_responses(reader, 3)
+    writer.close()
+    assert [body for _, body in responses[1:]] == [b"part one", b"#EXTM3U\n"]
+    assert app.asgi_paths == ["GET /live/7/master.m3u8"]
+
+
+async def test_a_follower_held_past_the_keep_alive_timeout_keeps_its_connection(app, port, live):
+    """The reload is answered; the part behind it (hinted further ahead) comes 0.6 s later,
+    past the fixture's 0.3 s keep-alive timeout."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(RELOAD + part_get(1, 1))
+    await asyncio.sleep(0.05)
+    publish_part(live, 1, 0)
+    (_, reload), = await read_responses(reader, 1)
+    await asyncio.sleep(0.6)
+    publish_part(live, 1, 1, b"part 1.1")
+    (_, part), = await read_responses(reader, 1)
+    writer.write(MASTER)
+    (_, master), = await read_responses(reader, 1)
+    writer.close()
+    assert b"msn=1 part=0" in reload and part == b"part 1.1" and master == b"#EXTM3U\n"
 
 
 async def test_a_held_request_outlives_the_keep_alive_timeout(port, live):
