@@ -10,7 +10,8 @@ segment tagged EXT-X-DISCONTINUITY, a new DASH Period.
 
 The node learns the point from the old worker's events (`ResumeTracker.observe`), passes it
 to the new worker in its WorkerConfig (`resume`, as JSON) and the packagers start there
-(`LiveOutput`, `TsRendition`).
+(`LiveOutput`, `TsRendition`). It also stores the point with the stream, so that a node that
+restarts numbers on too (`ResumeTracker.restore`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class ResumePoint:
     init_generation: int  # the next `init_<n>.mp4`, which also names its DASH Period
     ts: dict[str, TsResume] = field(default_factory=dict)  # by rendition
     timeline: Timeline | None = None  # None: no MPD was published, the new one starts its own
+    ts_floor: TsResume | None = None  # for a rendition `ts` does not list (None: it starts at 0)
+
+    def ts_for(self, rendition: str) -> TsResume | None:
+        """Where the rendition's TS playlist goes on; None: it starts afresh."""
+        return self.ts.get(rendition) or self.ts_floor
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -52,12 +58,13 @@ class ResumePoint:
     def from_json(cls, data: dict | None) -> ResumePoint | None:
         if data is None:
             return None
-        timeline = data.get("timeline")
+        timeline, floor = data.get("timeline"), data.get("ts_floor")
         return cls(
             msn=data["msn"], discontinuity_sequence=data["discontinuity_sequence"],
             init_generation=data["init_generation"],
             ts={name: TsResume(**ts) for name, ts in data.get("ts", {}).items()},
             timeline=Timeline(**timeline) if timeline else None,
+            ts_floor=TsResume(**floor) if floor else None,
         )
 
 
@@ -76,6 +83,7 @@ class ResumeTracker:
         self.discontinuities = 0
         self.generation = -1
         self.ts: dict[str, TsResume] = {}
+        self.ts_floor: TsResume | None = None
         self.timeline: Timeline | None = None
         self.seen = False
 
@@ -99,9 +107,24 @@ class ResumeTracker:
             return
         self.seen = True
 
+    def restore(self, point: ResumePoint, margin: int) -> None:
+        """Go on from a point an earlier run of the node stored, which may be behind what that
+        run went on to announce: up to `margin` more segments (and TS segments), and one more
+        worker's discontinuity and init segment. A TS rendition the point does not list may
+        have written segments since: it starts at the restored msn, which no TS sequence
+        number passes (both count the same segments, and the msn skips one per restart)."""
+        self.named_msn = max(self.named_msn, point.msn - 1 + margin)
+        self.discontinuities = max(self.discontinuities, point.discontinuity_sequence + 1)
+        self.generation = max(self.generation, point.init_generation)
+        for rendition, ts in point.ts.items():
+            self.ts[rendition] = TsResume(ts.sequence + margin, ts.discontinuity_sequence + 1)
+        self.ts_floor = TsResume(self.named_msn + 1, self.discontinuities)
+        self.timeline = self.timeline or point.timeline
+        self.seen = True
+
     def point(self) -> ResumePoint | None:
         """None before any output was announced: the next worker starts from scratch."""
         if not self.seen:
             return None
         return ResumePoint(self.named_msn + 1, self.discontinuities, self.generation + 1, dict(self.ts),
-                           self.timeline)
+                           self.timeline, self.ts_floor)

@@ -69,7 +69,7 @@ class StreamOutputs:
     def _new_ts(self, name: str, follows: TsRendition | None = None) -> TsRendition:
         """A variant's TS packager; it continues `follows` (a source switch) or, for a worker
         that replaces one, that worker's playlist of the variant (`config.resume`)."""
-        resumed = self.config.resume.ts.get(name) if self.config.resume and follows is None else None
+        resumed = self.config.resume.ts_for(name) if self.config.resume and follows is None else None
         ts = TsRendition(self.out_dir, name, self._on_ts_event, window_segments=self.config.window_segments,
                          start_sequence=resumed.sequence if resumed else 0,
                          discontinuity_sequence=resumed.discontinuity_sequence if resumed else 0,

@@ -13,16 +13,21 @@ used is known (a finishing worker still announces its last segments) and nothing
 under a worker still writing them. A predecessor that has not exited within FINISH_TIMEOUT is
 killed: the newer worker is the stream's.
 
-Kept while the node runs (a `ResumeTracker` is a few numbers per stream). A node that restarts
-empties `live/` and starts every stream at msn 0 again.
+The numbers (a `ResumeTracker`, a few per stream) are kept in memory and, through `save`, in
+the stream's row: when a worker starts its outputs, when it ends them, when the MPD's clock is
+first known, and every SAVE_EVERY seconds of segments in between. A node that restarts empties `live/` and goes on from the
+stored point, SAVE_EVERY's worth of segments further on (`restore_margin`): after a crash
+the point may be that old, and a CDN may hold every URL the lost run announced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import shutil
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -34,13 +39,27 @@ log = logging.getLogger("headwater.supervisor")
 
 ENDED_GRACE = 10.0  # seconds a worker's last media (and, if nobody follows, its final playlists) stay up
 FINISH_TIMEOUT = 15.0  # seconds a starting worker waits for the one before it to exit
+SAVE_EVERY = 10.0  # seconds between stored resume points while segments come
+SAVED_AT_ONCE = ("init", "ended")  # a worker's outputs start or end: store the point now
+
+
+def restore_margin(segment_target: float) -> int:
+    """Segments a stored point may be behind: those of SAVE_EVERY (segments last at least
+    the target), and one being announced as the node went down."""
+    return math.ceil(SAVE_EVERY / segment_target) + 1
 
 
 class Succession:
-    def __init__(self, stream_id: int, directory: Path) -> None:
+    def __init__(self, stream_id: int, directory: Path, save: Callable[[dict], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """`save(point)` stores the resume point (JSON) with the stream."""
         self.stream_id = stream_id
         self.directory = directory
         self.resume = ResumeTracker()
+        self.save = save
+        self.clock = clock
+        self._saved_at = -math.inf
+        self._saved_timeline = None  # the MPD clock in the last stored point
         self.live: LiveStream | None = None  # what the node serves of the stream
         self.holder: WorkerProcess | None = None  # the worker `live` follows
         self._last: tuple[WorkerProcess, asyncio.Future] | None = None  # the newest worker, its turn's end
@@ -98,8 +117,22 @@ class Succession:
     def observe(self, event: dict) -> None:
         """An event of the stream's worker (there is one at a time)."""
         self.resume.observe(event)
-        if self.live is not None and event.get("event") != "ended":  # `ended` comes from `end`
+        kind = event.get("event")
+        if self.live is not None and kind != "ended":  # `ended` comes from `end`
             self.live.apply(event)
+        if self.save is not None and self._save_due(kind):
+            point = self.resume.point()
+            if point is not None:
+                self._saved_at, self._saved_timeline = self.clock(), point.timeline
+                self.save(point.to_json())
+
+    def _save_due(self, kind: str | None) -> bool:
+        """At once when outputs start or end and when the MPD's clock is first known (a restarted
+        node's MPD keeps it); else every SAVE_EVERY seconds while segments come."""
+        if kind in SAVED_AT_ONCE or (kind == "mpd" and self.resume.timeline is not None
+                                     and self._saved_timeline is None):
+            return True
+        return kind in ("segment", "ts_segment") and self.clock() - self._saved_at >= SAVE_EVERY
 
     def end(self, worker: WorkerProcess) -> None:
         """`worker` is done and no successor is expected: its final playlists stay up for

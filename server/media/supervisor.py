@@ -17,15 +17,17 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ingest.publish import PublishRejected, PublishRequest
+from packager.resume import ResumePoint
 from server.db.models import Stream
 from server.delivery.live_state import LiveStream
 from server.media.ladders import ladder_of
 from server.media.session import BACKUP, MAIN, Publisher, StreamSession
 from server.media.status import StatusWriter
-from server.media.succession import Succession
+from server.media.succession import Succession, restore_margin
 from server.settings import Settings
 from server.urls import BACKUP_APP, MAIN_APP
 
@@ -49,8 +51,25 @@ class Supervisor:
         under `live/` is what its workers left at the last stop (final playlists and the
         last window of each stream, tens of MB each)."""
         await self.status.reset_all()
+        await self._restore_numbering()
         await asyncio.to_thread(_empty_directory, self.settings.live_dir)
         self.status.start()
+
+    async def _restore_numbering(self) -> None:
+        """Every stream goes on from the resume point stored by the node's last run."""
+        async with self.sessions() as db:
+            rows = (await db.execute(select(Stream.id, Stream.resume_point)
+                                     .where(Stream.resume_point.is_not(None)))).all()
+        margin = restore_margin(self.settings.segment_target)
+        for stream_id, stored in rows:
+            try:
+                point = ResumePoint.from_json(stored)
+            except (KeyError, TypeError, ValueError):
+                point = None
+            if point is None:
+                log.warning("stream %s: stored resume point unreadable; its numbering starts over", stream_id)
+                continue
+            self.succession(stream_id).resume.restore(point, margin)
 
     # -- admission ---------------------------------------------------------------------------
     async def vet(self, request: PublishRequest) -> str | None:
@@ -117,7 +136,9 @@ class Supervisor:
         """The stream's workers on this node, whatever ingest runs them (see succession.py)."""
         succession = self.successions.get(stream_id)
         if succession is None:
-            succession = self.successions[stream_id] = Succession(stream_id, self.output_dir(stream_id))
+            succession = self.successions[stream_id] = Succession(
+                stream_id, self.output_dir(stream_id),
+                save=lambda point: self.status.set(stream_id, resume_point=point))
         return succession
 
     def worker_config(self, stream_id: int, mpegts_endlist: bool, renditions: list[dict]) -> dict:

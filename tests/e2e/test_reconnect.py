@@ -7,14 +7,13 @@ the old worker is still finishing, within the ended stream's grace, or after it.
 from __future__ import annotations
 
 import subprocess
-import xml.etree.ElementTree as ET
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import wait_for
 from tests.e2e.media_check import segment_maps
-from tests.e2e.restart_check import LLHLS, MPD_NS, TS, Snapshot, check_continues, mpd_periods, newest
+from tests.e2e.restart_check import LLHLS, Snapshot, check_continues, wait_for_segments
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.publisher import ffmpeg_publish
 
@@ -32,27 +31,6 @@ def stop(publisher: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         publisher.kill()
         publisher.wait()
-
-
-def wait_for_segments(http: httpx.Client, stream_id: int, after: Snapshot | None = None) -> None:
-    """Complete segments in every format; with `after`, live ones of a new worker: past its
-    numbers, and a new MPD Period."""
-    if after is None:
-        wait_for(lambda: newest(http, stream_id, LLHLS) >= 1 and newest(http, stream_id, TS) >= 0
-                 and mpd_periods(http, stream_id), timeout=30, what="segments in every format")
-        return
-    old_periods = {p.get("id") for p in ET.fromstring(after.mpd).findall("d:Period", MPD_NS)}
-    wait_for(lambda: live_past(http, stream_id, LLHLS, after.last_msn)
-             and live_past(http, stream_id, TS, after.last_ts)
-             and mpd_periods(http, stream_id) - old_periods, timeout=30, what="new segments in every format")
-
-
-def live_past(http: httpx.Client, stream_id: int, path: str, number: int) -> bool:
-    response = http.get(f"/live/{stream_id}/{path}")
-    if response.status_code != 200:
-        return False
-    playlist = parse_media_playlist(response.text)
-    return not playlist.ended and bool(playlist.segments) and playlist.segments[-1].msn > number
 
 
 def ended(http: httpx.Client, stream_id: int) -> bool:

@@ -103,6 +103,30 @@ async def test_numbering_goes_on_across_workers_whoever_runs_them(succession):
         assert live.texts == {} and succession.directory.is_dir()
 
 
+async def test_the_point_is_stored_as_outputs_start_and_end_and_every_save_interval(tmp_path):
+    saved, clock = [], [0.0]
+    succession = Succession(7, tmp_path / "7", save=saved.append, clock=lambda: clock[0])
+    succession.observe({"event": "init", "rendition": "origin", "generation": 0})
+    assert [p["init_generation"] for p in saved] == [1]
+    for msn in range(4):  # 2 s segments: within SAVE_EVERY of the last save
+        clock[0] += 2.0
+        succession.observe({"event": "part", "msn": msn, "discontinuity_sequence": 0})
+        succession.observe({"event": "segment", "rendition": "origin", "msn": msn})
+    assert len(saved) == 1
+    succession.observe({"event": "mpd", "availability_start": 1e9, "stream_start": 1.0, "media_end": 9.0})
+    assert len(saved) == 2 and saved[1]["timeline"]["availability_start"] == 1e9
+    succession.observe({"event": "mpd", "availability_start": 1e9, "stream_start": 1.0, "media_end": 11.0})
+    clock[0] += succession_module.SAVE_EVERY
+    succession.observe({"event": "segment", "rendition": "origin", "msn": 4})
+    succession.observe({"event": "ended"})
+    assert [p["msn"] for p in saved] == [0, 5, 6, 6]
+
+
+def test_the_restore_margin_covers_the_segments_of_a_save_interval():
+    assert succession_module.restore_margin(2.0) * 2.0 > succession_module.SAVE_EVERY
+    assert succession_module.restore_margin(1.0) > succession_module.SAVE_EVERY
+
+
 async def test_a_worker_after_an_ended_one_writes_beside_its_files_and_retires_them(succession):
     first, second = StandIn(), StandIn()
     async with succession.turn(first) as live:

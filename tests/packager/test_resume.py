@@ -138,10 +138,23 @@ def test_a_timeline_behind_the_old_media_starts_after_it(clip_1s_gop, tmp_path):
 
 
 def test_point_round_trips_through_json():
-    point = ResumePoint(4, 1, 2, {"origin": TsResume(9, 1)}, Timeline(1.5, 10.0, 30.25))
+    point = ResumePoint(4, 1, 2, {"origin": TsResume(9, 1)}, Timeline(1.5, 10.0, 30.25), TsResume(6, 2))
     assert ResumePoint.from_json(point.to_json()) == point
     assert ResumePoint.from_json(None) is None
     assert ResumeTracker().point() is None
+
+
+def test_a_restored_point_is_past_what_the_lost_run_could_have_announced():
+    """A point stored by the node's last run, up to `margin` segments and one worker old."""
+    stored = ResumePoint(4, 1, 2, {"origin": TsResume(9, 1)}, Timeline(1.5, 10.0, 30.25))
+    tracker = ResumeTracker()
+    tracker.restore(stored, margin=6)
+    restored = tracker.point()
+    assert (restored.msn, restored.discontinuity_sequence, restored.init_generation) == (10, 2, 3)
+    assert restored.ts == {"origin": TsResume(15, 2)} and restored.timeline == stored.timeline
+    assert restored.ts_for("720p") == TsResume(10, 2)  # not in the stored point: past any it wrote
+    tracker.observe({"event": "part", "msn": 12, "discontinuity_sequence": 3})  # this run goes on
+    assert tracker.point().msn == 13 and tracker.point().discontinuity_sequence == 3
 
 
 # -- legacy HLS (MPEG-TS) ---------------------------------------------------------------
