@@ -4,6 +4,9 @@
 (function () {
   "use strict";
   const config = window.HEADWATER;
+  // dash.js needs absolute URLs: its CMCD reporter throws on a relative one (`new URL`), and
+  // the throw ended its manifest refreshes, so playback stopped at the first MPD's end.
+  const absolute = (path) => new URL(path, location.href).href;
   const video = document.getElementById("video");
   const status = document.getElementById("status");
   const RETRY_MS = 3000;
@@ -47,19 +50,23 @@
     hls() {
       const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
       hls.on(Hls.Events.ERROR, (event, data) => { if (data.fatal) offline("hls: " + data.details); });
-      hls.loadSource(config.hls);
+      hls.loadSource(absolute(config.hls));
       hls.attachMedia(video);
+      video.play().catch(() => {});
       return () => hls.destroy();
     },
     native() {
       video.src = config.hls;
+      video.play().catch(() => {});
       return () => { video.removeAttribute("src"); video.load(); };
     },
+    // dash.js starts playback itself (autoplay): a play() of ours while it seeks to the
+    // live edge left it without manifest refreshes, stalled at the first MPD's end.
     dash() {
       const player = dashjs.MediaPlayer().create();
       player.updateSettings({ streaming: { delay: { liveDelay: 2 }, liveCatchup: { enabled: true } } });
       player.on(dashjs.MediaPlayer.events.ERROR, (event) => offline("dash: " + JSON.stringify(event.error || event)));
-      player.initialize(video, config.dash, true);
+      player.initialize(video, absolute(config.dash), true);
       return () => player.reset();
     },
   };
@@ -69,7 +76,6 @@
     state.engine = chooseEngine();
     show("Loading…", false);
     detach = engines[state.engine]();
-    video.play().catch(() => {});
   }
 
   video.addEventListener("playing", () => show("", true));
