@@ -83,8 +83,10 @@ def media_playlist(
             current_map = segment.init_path
             lines.append(f'#EXT-X-MAP:URI="{_uri(current_map, playlist_dir)}"')
         lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{program_date_time(segment.wall_clock)}")
-        if not ended and (segment.msn >= parts_from_msn or not segment.complete):
+        if not ended and segment.parts_served and (segment.msn >= parts_from_msn or not segment.complete):
             lines.extend(_part_line(part, playlist_dir) for part in segment.parts)
+        if segment.gap:
+            lines.append("#EXT-X-GAP")
         if segment.complete:
             lines.append(_segment_lines(segment, playlist_dir))
     if ended:

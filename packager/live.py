@@ -39,7 +39,7 @@ from packager.cmaf import Frame
 from packager.moof import Fragment
 from packager.resume import ResumePoint
 from packager.track import AudioTrackId, Sample, TrackId, TrackOutput, VideoTrackId
-from packager.window import Expired
+from packager.window import Expired, Segment
 
 ORIGIN_MARGIN = Fraction(10)
 BOUNDARY_TOLERANCE = 0.005  # seconds: same source frame, different time bases
@@ -131,6 +131,7 @@ class LiveOutput:
                              self.config.window_segments, bandwidth)
         if self.config.resume is not None:
             output.resume(self.config.resume)
+            output.carry(self.config.resume.carried.get(name, []))
         self._tracks[track] = output
         return output
 
@@ -302,7 +303,9 @@ class LiveOutput:
             assert output.info is not None and self._anchor is not None
             start = fragment.base_decode_time + round((head.pts - head.dts) * output.info.timescale)
             anchor_media, anchor_wall = self._anchor
-            output.open_segment(start, anchor_wall + head.pts - anchor_media)
+            _, adopted = output.open_segment(start, anchor_wall + head.pts - anchor_media)
+            if adopted:  # a crashed predecessor's window goes on: its files are this worker's now
+                self._emit({"event": "carried", "paths": adopted})
             if self._stream_start is None and output is self._leader:
                 self._stream_start = head.pts
         if output.part_fragments and not output.fits(fragment.duration):
@@ -321,8 +324,7 @@ class LiveOutput:
                     "discontinuity_sequence": output.discontinuity_sequence})
         if ends_segment:
             output.complete_segment()
-            self._emit({"event": "segment", "rendition": output.name, "msn": segment.msn,
-                        "path": segment.path, "duration": segment.duration})
+            self._emit(segment_event(output.name, segment, output.discontinuity_sequence))
         expired = output.window.trim(output.target_duration) if ends_segment else Expired()
         self._write_media_playlist(output)
         self._delete(expired)
@@ -366,8 +368,9 @@ class LiveOutput:
     def _write_mpd(self) -> None:
         if self._stream_start is None or self._anchor is None:
             return
-        if not all(any(s.complete for s in t.window.segments) for t in self._live_tracks()):
-            return
+        if not all(any(s.complete and s.init_path == t.init_path for s in t.window.segments)
+                   for t in self._live_tracks()):
+            return  # (a carried window alone: the segment being written is not in its Period)
         if self._availability_start is None:  # fixed for the life of the MPD
             anchor_media, anchor_wall = self._anchor
             self._availability_start = anchor_wall + self._stream_start - anchor_media
@@ -481,3 +484,13 @@ class LiveOutput:
             output.flush()
         self._leader_done = True
         self._publish()
+
+
+def segment_event(rendition: str, segment: Segment, discontinuity_sequence: int) -> dict:
+    """A complete segment, with what a worker that follows a crash needs to list it on
+    (`packager/resume.py`, `track.carried_segment`)."""
+    return {"event": "segment", "rendition": rendition, "msn": segment.msn, "path": segment.path,
+            "duration": segment.duration, "init": segment.init_path, "start": segment.start,
+            "ticks": segment.ticks, "timescale": segment.timescale, "size": segment.size,
+            "wall_clock": segment.wall_clock, "discontinuity": segment.discontinuity,
+            "discontinuity_sequence": discontinuity_sequence}

@@ -77,9 +77,12 @@ class TsRendition:
         start_sequence: int = 0,
         discontinuity_sequence: int = 0,
         follows: TsRendition | None = None,
+        carried: list[dict] = (),
         remove: Callable[[Path], object] = remove_quietly,
         write: Callable[[Path, bytes | str], None] = write_atomic,
     ):
+        """`carried`: a crashed predecessor's last window ("ts_segment" events), listed on
+        before this rendition's segments (see packager/resume.py)."""
         self._out_dir = Path(out_dir)
         self._rendition = rendition
         self._on_event = on_event
@@ -88,6 +91,13 @@ class TsRendition:
         self._dir = self._out_dir / rendition
         self._dir.mkdir(parents=True, exist_ok=True)
         self._playlist = TsMediaPlaylist(window_segments, start_sequence, discontinuity_sequence)
+        if carried:
+            first = carried[0]
+            self._playlist = TsMediaPlaylist(window_segments, first["sequence"],
+                                             first["discontinuity_sequence"] - first["discontinuity"])
+            for event in carried:
+                self._playlist.add(TsSegment(event["sequence"], event["path"], event["duration"],
+                                             event["discontinuity"]))
         self._next_sequence = start_sequence
         self._retired: list[tuple[float, TsSegment]] = []  # (deletable from media time, segment)
         self._media_time = 0.0
@@ -228,6 +238,7 @@ class TsRendition:
             "sequence": sequence,
             "path": segment.path,
             "duration": segment.duration,
+            "discontinuity": segment.discontinuity,
             "discontinuity_sequence": self._playlist.discontinuities + segment.discontinuity,
         })
         playlist_duration = self._playlist.duration + segment.duration

@@ -8,6 +8,12 @@ RFC 8216bis forbids EXT-X-MEDIA-SEQUENCE going back, and a name used again (`seg
 worker goes on after a discontinuity, as after a source switch: new init segments, the first
 segment tagged EXT-X-DISCONTINUITY, a new DASH Period.
 
+After a crash, the old worker's last window is still on disk and players are in the middle of
+it: the new worker's playlists and MPD then go on listing it (`carried`, `ts_carried`: the
+complete segments the old playlists listed), so that no playlist shrinks to one partial
+segment (hls.js: a fatal `levelEmptyError`; RFC 8216bis wants three target durations) and
+no DASH Period a player is in vanishes (dash.js stalled). They slide out as usual.
+
 The node learns the point from the old worker's events (`ResumeTracker.observe`), passes it
 to the new worker in its WorkerConfig (`resume`, as JSON) and the packagers start there
 (`LiveOutput`, `TsRendition`). It also stores the point with the stream, so that a node that
@@ -16,7 +22,10 @@ restarts numbers on too (`ResumeTracker.restore`).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass, field
+
+CARRY_LIMIT = 64  # segments per rendition the tracker remembers for a window to carry
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,9 @@ class ResumePoint:
     ts: dict[str, TsResume] = field(default_factory=dict)  # by rendition
     timeline: Timeline | None = None  # None: no MPD was published, the new one starts its own
     ts_floor: TsResume | None = None  # for a rendition `ts` does not list (None: it starts at 0)
+    # the old window to list on, by rendition, oldest first: "segment" / "ts_segment" events
+    carried: dict[str, list[dict]] = field(default_factory=dict)
+    ts_carried: dict[str, list[dict]] = field(default_factory=dict)
 
     def ts_for(self, rendition: str) -> TsResume | None:
         """Where the rendition's TS playlist goes on; None: it starts afresh."""
@@ -65,6 +77,7 @@ class ResumePoint:
             ts={name: TsResume(**ts) for name, ts in data.get("ts", {}).items()},
             timeline=Timeline(**timeline) if timeline else None,
             ts_floor=TsResume(**floor) if floor else None,
+            carried=data.get("carried", {}), ts_carried=data.get("ts_carried", {}),
         )
 
 
@@ -86,6 +99,8 @@ class ResumeTracker:
         self.ts_floor: TsResume | None = None
         self.timeline: Timeline | None = None
         self.seen = False
+        self.windows: dict[str, deque[dict]] = {}  # complete CMAF segments by rendition
+        self.ts_windows: dict[str, deque[dict]] = {}
 
     def observe(self, event: dict) -> None:
         kind = event.get("event")
@@ -94,6 +109,7 @@ class ResumeTracker:
             self.discontinuities = max(self.discontinuities, event.get("discontinuity_sequence", 0))
         elif kind == "segment":
             self.named_msn = max(self.named_msn, event["msn"] + 1)
+            self._remember(self.windows, event)
         elif kind == "init":
             self.generation = max(self.generation, event.get("generation", 0))
         elif kind == "ts_segment":
@@ -101,6 +117,7 @@ class ResumeTracker:
             old = self.ts.get(rendition)
             if old is None or sequence >= old.sequence:
                 self.ts[rendition] = TsResume(sequence + 1, event.get("discontinuity_sequence", 0))
+            self._remember(self.ts_windows, event)
         elif kind == "mpd" and "availability_start" in event:
             self.timeline = Timeline(event["availability_start"], event["stream_start"], event["media_end"])
         else:
@@ -122,9 +139,25 @@ class ResumeTracker:
         self.timeline = self.timeline or point.timeline
         self.seen = True
 
-    def point(self) -> ResumePoint | None:
-        """None before any output was announced: the next worker starts from scratch."""
+    def forget_windows(self) -> None:
+        """The next worker starts its windows afresh (its predecessor's ended): a later crash
+        of it must not carry segments it never listed."""
+        self.windows.clear()
+        self.ts_windows.clear()
+
+    @staticmethod
+    def _remember(windows: dict[str, deque[dict]], event: dict) -> None:
+        window = windows.get(event["rendition"])
+        if window is None:
+            window = windows[event["rendition"]] = deque(maxlen=CARRY_LIMIT)
+        window.append(event)
+
+    def point(self, *, carry: bool = False) -> ResumePoint | None:
+        """None before any output was announced: the next worker starts from scratch.
+        `carry`: with the old windows, for a worker that follows a crashed one."""
         if not self.seen:
             return None
+        carried = {name: list(w) for name, w in self.windows.items()} if carry else {}
+        ts_carried = {name: list(w) for name, w in self.ts_windows.items()} if carry else {}
         return ResumePoint(self.named_msn + 1, self.discontinuities, self.generation + 1, dict(self.ts),
-                           self.timeline, self.ts_floor)
+                           self.timeline, self.ts_floor, carried, ts_carried)

@@ -96,6 +96,7 @@ class TrackOutput:
         self.target_duration = 0
         self.new_init = False
         self.retired = False  # shed by the transcoder: no longer listed or fed
+        self.carried: list[dict] = []  # a crashed predecessor's window, until the first segment
         (out_dir / name).mkdir(parents=True, exist_ok=True)
 
     @property
@@ -137,8 +138,48 @@ class TrackOutput:
         self.window.discontinuity_sequence = point.discontinuity_sequence
         self.pending_discontinuity = True
 
-    def open_segment(self, start: int, wall_clock: float) -> Segment:
+    def carry(self, segments: list[dict]) -> None:
+        """List a crashed predecessor's last window ("segment" events) before this worker's
+        segments; taken in at the first segment, once this track's timescale is known."""
+        self.carried = segments[-self.window.window_segments:]
+
+    def _take_carried(self, start: int) -> list[str]:
+        """Put the carried segments in the window (same timescale only: the MPD gives each
+        Representation one), then a GAP for each number between them and this worker's first
+        (`start`): HLS numbers segments by position, and the crashed worker named one more (a
+        part, or the preload hint) than it completed. The gaps share the media time between:
+        HLS players skip them (EXT-X-GAP); the MPD lists them so that its first Period runs up
+        to the second (dash.js stalled at a Period whose timeline ended early) and a DASH player
+        reads what the crashed worker wrote of the segment (an empty file if nothing) and jumps
+        the rest. Returns the carried paths and init paths, now this worker's."""
+        carried, self.carried = self.carried, []
+        if not carried or any(s["timescale"] != self.info.timescale for s in carried):
+            return []
+        segments = [carried_segment(event) for event in carried]
+        last = segments[-1]
+        missing = range(last.msn + 1, self.next_msn)
+        end = last.start + last.ticks
+        share = max(1, (start - end) // len(missing)) if missing else 0
+        for index, msn in enumerate(missing):
+            part = Part(msn, 0, "", share, last.timescale, True, 0)
+            segments.append(Segment(msn=msn, path=f"{self.name}/seg_{msn}.m4s", init_path=last.init_path,
+                                    start=end + index * share, timescale=last.timescale,
+                                    wall_clock=last.wall_clock + (end + index * share - last.start) / last.timescale,
+                                    parts=[part], complete=True, parts_served=False, gap=True))
+        for segment in segments[len(carried):]:
+            path = self.out_dir / segment.path
+            if not path.exists():
+                write_new(path, b"")
+        self.window.segments.extend(segments)
+        first = carried[0]
+        self.window.discontinuity_sequence = first["discontinuity_sequence"] - first["discontinuity"]
+        self.window.max_segment_duration = max(s.duration for s in segments)
+        return [s.path for s in segments] + sorted({s["init"] for s in carried})
+
+    def open_segment(self, start: int, wall_clock: float) -> tuple[Segment, list[str]]:
+        """The new segment, and the paths of carried segments taken in now (see `carry`)."""
         assert self.info is not None and self.init_path is not None
+        adopted = self._take_carried(start) if self.carried else []
         msn = self.next_msn
         self.next_msn += 1
         self.discontinuity_sequence += self.pending_discontinuity
@@ -148,7 +189,7 @@ class TrackOutput:
         )
         self.pending_discontinuity = False
         self.window.open_segment(segment)
-        return segment
+        return segment, adopted
 
     def add_to_part(self, fragment: Fragment) -> None:
         """Append one frame's fragment to the part being assembled (independent = it starts
@@ -232,3 +273,13 @@ class TrackOutput:
         if current is None:
             return f"{self.name}/seg_{self.next_msn}.0.m4s"
         return f"{self.name}/seg_{current.msn}.{len(current.parts)}.m4s"
+
+
+def carried_segment(event: dict) -> Segment:
+    """A complete segment of a crashed predecessor, from its "segment" event: listed whole,
+    its parts neither listed nor served (one stand-in part gives its duration and size)."""
+    stand_in = Part(event["msn"], 0, "", event["ticks"], event["timescale"], True, event["size"])
+    return Segment(msn=event["msn"], path=event["path"], init_path=event["init"], start=event["start"],
+                   timescale=event["timescale"], wall_clock=event["wall_clock"],
+                   discontinuity=event["discontinuity"], parts=[stand_in], complete=True,
+                   parts_served=False)

@@ -55,6 +55,7 @@ class Segment:
     parts: list[Part] = field(default_factory=list)
     complete: bool = False
     parts_served: bool = True
+    gap: bool = False  # EXT-X-GAP: a number a crashed worker named but never finished (see track.py)
     # (parts counted, their ticks, their bytes): parts are only ever appended, and the sums
     # are read for every playlist and MPD, so only new parts are added up
     _sums: tuple[int, int, int] = field(default=(0, 0, 0), init=False, compare=False, repr=False)

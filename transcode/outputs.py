@@ -70,10 +70,15 @@ class StreamOutputs:
         """A variant's TS packager; it continues `follows` (a source switch) or, for a worker
         that replaces one, that worker's playlist of the variant (`config.resume`)."""
         resumed = self.config.resume.ts_for(name) if self.config.resume and follows is None else None
+        carried = self.config.resume.ts_carried.get(name, [])[-self.config.window_segments:] \
+            if resumed is not None else []
         ts = TsRendition(self.out_dir, name, self._on_ts_event, window_segments=self.config.window_segments,
                          start_sequence=resumed.sequence if resumed else 0,
                          discontinuity_sequence=resumed.discontinuity_sequence if resumed else 0,
-                         follows=follows, remove=self.files.remove, write=self.files.write_atomic)
+                         follows=follows, carried=carried, remove=self.files.remove,
+                         write=self.files.write_atomic)
+        if carried:  # their files are this worker's to delete now
+            self.emit({"event": "carried", "paths": [event["path"] for event in carried]})
         if resumed is not None:
             ts.discontinuity()
         return ts

@@ -63,6 +63,7 @@ class LiveStream:
         self.answers: dict = {}  # path or (path, kind) → live_routes.Answer over bytes held here
         self.ended_at: float | None = None
         self.waiters: dict[str, list[Waiter]] = {}
+        self.adopted: set[str] = set()  # a crashed worker's files its successor lists on
 
     # -- events from the worker ------------------------------------------------------------
     def apply(self, event: dict) -> None:
@@ -95,6 +96,11 @@ class LiveStream:
 
     def _on_ts_segment(self, event: dict) -> None:
         self.media.add(event["path"])
+
+    def _on_carried(self, event: dict) -> None:
+        """A worker after a crash lists these on (its gap segments are new files)."""
+        self.adopted.update(event["paths"])
+        self.media.update(event["paths"])
 
     def _on_removed(self, event: dict) -> None:
         for path in event["paths"]:

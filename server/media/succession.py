@@ -60,6 +60,7 @@ class Succession:
         self.clock = clock
         self._saved_at = -math.inf
         self._saved_timeline = None  # the MPD clock in the last stored point
+        self.carries = False  # the worker whose turn it is follows a crashed one
         self.live: LiveStream | None = None  # what the node serves of the stream
         self.holder: WorkerProcess | None = None  # the worker `live` follows
         self._last: tuple[WorkerProcess, asyncio.Future] | None = None  # the newest worker, its turn's end
@@ -101,6 +102,11 @@ class Succession:
             self._forget.cancel()
             self._forget = None
         live = self.live
+        # A crashed predecessor (its state not ended) leaves players mid-window: the new
+        # worker lists that window on (`resume.point(carry=True)`).
+        self.carries = live is not None and live.ended_at is None
+        if not self.carries:
+            self.resume.forget_windows()
         if live is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             live = self.live = LiveStream(self.stream_id, self.directory, loop)
@@ -111,8 +117,9 @@ class Succession:
         return live
 
     def _retire(self, live: LiveStream, paths: set[str]) -> None:
+        """The old worker's media, but what the new one carried on (its window deletes those)."""
         if self.live is live:  # else its directory went with it
-            asyncio.get_running_loop().create_task(remove_media(live, paths))
+            asyncio.get_running_loop().create_task(remove_media(live, paths - live.adopted))
 
     def observe(self, event: dict) -> None:
         """An event of the stream's worker (there is one at a time)."""
@@ -160,8 +167,8 @@ class Succession:
 
 async def remove_media(live: LiveStream, paths: set[str]) -> None:
     """Stop serving a previous worker's media and delete their files (off the loop: an
-    unlink can wait for its TRIM)."""
-    files = {live.ranges[path][0] if path in live.ranges else path for path in paths}
+    unlink can wait for its TRIM). A part's file is its segment's, which may be carried on."""
+    files = {live.ranges[path][0] if path in live.ranges else path for path in paths} - live.adopted
     live.apply({"event": "removed", "paths": sorted(paths)})
     await asyncio.to_thread(_unlink_all, live.directory, files)
 

@@ -144,7 +144,8 @@ class Supervisor:
     def worker_config(self, stream_id: int, mpegts_endlist: bool, renditions: list[dict]) -> dict:
         """The packaging part of a WorkerConfig, the same for every kind of source. Call it
         in the worker's turn: it resumes where the stream's last worker stopped."""
-        resume = self.succession(stream_id).resume.point()
+        succession = self.succession(stream_id)
+        resume = succession.resume.point(carry=succession.carries)
         return {
             "stream_id": stream_id,
             "out_dir": str(self.output_dir(stream_id)),

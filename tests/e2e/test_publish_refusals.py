@@ -78,25 +78,16 @@ def test_garbage_on_the_rtmp_port_leaves_the_node_running(media_node, http, live
         half_open.close()
 
 
-def worker_pid(node, stream_id: int) -> int | None:
-    """The pid of `node`'s worker for the stream, told apart by its output directory: other
-    nodes on the machine (other tests, benchmarks) have workers of the same stream id."""
-    out_dir = f'"out_dir": "{node.data_dir / "live" / str(stream_id)}"'
-    result = subprocess.run(["pgrep", "-af", "transcode.worker"], capture_output=True, text=True)
-    pids = [int(line.split()[0]) for line in result.stdout.splitlines() if out_dir in line]
-    return pids[0] if pids else None
-
-
 def test_crashed_worker_is_restarted_while_publisher_stays(media_node, http, live_stream):
     """The new worker's outputs continue the old ones: numbers rise after a counted
     discontinuity, no URL names other bytes, the new media decode (see restart_check)."""
     stream_id = live_stream["id"]
-    pid = wait_for(lambda: worker_pid(media_node, stream_id), what="worker process")
+    pid = wait_for(lambda: media_node.worker_pid(stream_id), what="worker process")
     wait_for(lambda: newest(http, stream_id, LLHLS) >= 1 and newest(http, stream_id, TS) >= 0
              and mpd_periods(http, stream_id), what="segments in every format")
     before = Snapshot.read(http, stream_id)
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: (p := worker_pid(media_node, stream_id)) and p != pid, what="a new worker")
+    wait_for(lambda: (p := media_node.worker_pid(stream_id)) and p != pid, what="a new worker")
     wait_for(lambda: newest(http, stream_id, LLHLS) > before.last_msn and newest(http, stream_id, TS) > before.last_ts
              and mpd_periods(http, stream_id) - {"0"}, what="new segments in every format")
     check_continues(http, stream_id, before)

@@ -158,6 +158,25 @@ async def test_a_crashed_workers_state_goes_to_its_successor_not_ended(successio
         assert live.ended_at is not None
 
 
+async def test_after_a_crash_the_old_window_goes_on_and_only_the_rest_is_retired(succession):
+    crashed, successor = StandIn(), StandIn()
+    async with succession.turn(crashed):
+        write_part(succession, 0, b"seg 0")
+        succession.observe({"event": "segment", "rendition": "origin", "msn": 0, "path": "origin/seg_0.m4s"})
+        old_part = write_part(succession, 1, b"seg 1")  # in progress when it crashed
+    assert succession.resume.point(carry=True).carried["origin"][0]["msn"] == 0
+    async with succession.turn(successor) as live:
+        assert succession.carries  # the crashed worker's state was not ended
+        succession.observe({"event": "carried", "paths": ["origin/seg_0.m4s", "origin/seg_1.m4s"]})
+        await asyncio.sleep(GRACE * 2)
+        assert live.read_media("origin/seg_0.m4s") == b"seg 0"  # listed on: served and kept
+        assert (live.directory / "origin/seg_1.m4s").exists()  # its parts' file, carried as a gap
+        assert live.read_media(old_part) is None  # the old parts are retired
+        succession.end(successor)
+    async with succession.turn(StandIn()):  # after an ended worker: nothing is carried
+        assert not succession.carries and succession.resume.point(carry=True).carried == {}
+
+
 async def test_a_worker_coming_while_the_directory_is_removed_waits_for_it(succession, monkeypatch):
     """The removal runs on a thread, not the loop (slowed down here, as unlinks waiting for
     their TRIM are); the next worker waits for it, so its files are not removed with it."""

@@ -198,3 +198,73 @@ def test_a_resumed_ts_rendition_names_its_files_on_and_marks_the_first(clip_1s_g
     assert text.count("#EXT-X-DISCONTINUITY\n") == 1
     with av.open(str(tmp_path / "origin" / "ts_40.ts")) as container:
         assert next(container.decode(video=0)).key_frame
+
+
+# -- after a crash: the old window is listed on ------------------------------------------
+
+def crashed_at(run, segments: int) -> list[dict]:
+    """The run's events up to the moment its worker crashed: `segments` origin segments
+    complete, one part of the next announced."""
+    completed, events = 0, []
+    for event in run.events:
+        events.append(event)
+        if event["event"] == "segment" and event["rendition"] == "origin":
+            completed += 1
+        if completed == segments and event["event"] == "part" and event["rendition"] == "origin":
+            return events
+    raise AssertionError("the clip is too short")
+
+
+@pytest.fixture(scope="module")
+def after_crash(clip_1s_gop, tmp_path_factory):
+    """A worker that crashed mid-segment, and the one that follows it in the same directory."""
+    out = tmp_path_factory.mktemp("crash")
+    first = package(clip_1s_gop, out, window_segments=3, segment_target=1.0)
+    tracker = ResumeTracker()
+    for event in crashed_at(first, 4):
+        tracker.observe(event)
+    point = tracker.point(carry=True)
+    second = package(clip_1s_gop, out, window_segments=3, segment_target=1.0, resume=point,
+                     now=FAKE_NOW + 3.0)
+    return point, second
+
+
+def test_the_worker_after_a_crash_lists_the_old_window_on(after_crash):
+    point, second = after_crash
+    assert [e["msn"] for e in point.carried["origin"]][-3:] == [1, 2, 3]
+    first_live = second.of("playlist", "origin")[0]["text"]
+    playlist = parse_media_playlist(first_live)
+    assert "#EXT-X-MEDIA-SEQUENCE:1\n" in first_live and [s.msn for s in playlist.segments] == [1, 2, 3, 4, 5]
+    assert [s.uri for s in playlist.segments] == ["seg_1.m4s", "seg_2.m4s", "seg_3.m4s", "seg_4.m4s", None]
+    head, new = first_live.split("#EXT-X-DISCONTINUITY\n")
+    assert "#EXT-X-GAP\n#EXTINF:" in head and head.count("#EXT-X-PART:") == 0  # the old ones: whole
+    assert new.startswith('#EXT-X-MAP:URI="init_1.mp4"') and 'URI="seg_5.0.m4s"' in new
+    assert point.msn == 5  # msn 4 was being written: a GAP now, so msn 5 is fifth by position
+    carried = second.of("carried")[0]["paths"]
+    assert {"origin/seg_1.m4s", "origin/seg_4.m4s", "origin/init.mp4"} <= set(carried)
+
+
+def test_the_mpd_after_a_crash_keeps_the_old_period_up_to_the_new_one(after_crash):
+    _, second = after_crash
+    mpd = ET.fromstring(second.of("mpd")[0]["text"])
+    old, new = mpd.findall("d:Period", MPD_NS)
+    template = old.find(".//d:Representation[@id='origin']/d:SegmentTemplate", MPD_NS)
+    timescale, offset = int(template.get("timescale")), int(template.get("presentationTimeOffset"))
+    end = 0
+    for entry in template.find("d:SegmentTimeline", MPD_NS):
+        end = int(entry.get("t", end)) + int(entry.get("d")) * (1 + int(entry.get("r", 0)))
+    old_start = float(old.get("start")[2:-1])
+    assert old.get("id") == "0" and new.get("id") == "1"
+    assert template.find("d:SegmentTimeline", MPD_NS)  # the first MPD comes once msn 5 is complete
+    assert float(new.get("start")[2:-1]) == pytest.approx(old_start + (end - offset) / timescale, abs=0.002)
+
+
+def test_a_ts_rendition_after_a_crash_lists_the_old_window_on(tmp_path):
+    carried = [{"event": "ts_segment", "rendition": "origin", "sequence": n, "path": f"origin/ts_{n}.ts",
+                "duration": 2.0, "discontinuity": n == 7, "discontinuity_sequence": 1 + (n >= 7)}
+               for n in range(5, 9)]
+    rendition = TsRendition(tmp_path, "origin", lambda e: None, window_segments=3,
+                            start_sequence=9, discontinuity_sequence=2, carried=carried[-3:])
+    text = rendition.playlist.render()
+    assert "#EXT-X-MEDIA-SEQUENCE:6\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n" in text
+    assert text.count("#EXT-X-DISCONTINUITY\n") == 1 and text.rstrip().endswith("ts_8.ts")

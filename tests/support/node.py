@@ -69,6 +69,14 @@ class Node:
             time.sleep(0.1)
         raise RuntimeError(f"node not healthy after {timeout}s:\n{self.log()}")
 
+    def worker_pid(self, stream_id: int) -> int | None:
+        """The pid of this node's worker for the stream, told apart by its output directory:
+        other nodes on the machine (other tests, benchmarks) have workers of the same stream id."""
+        out_dir = f'"out_dir": "{self.data_dir / "live" / str(stream_id)}"'
+        result = subprocess.run(["pgrep", "-af", "transcode.worker"], capture_output=True, text=True)
+        pids = [int(line.split()[0]) for line in result.stdout.splitlines() if out_dir in line]
+        return pids[0] if pids else None
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
