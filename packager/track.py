@@ -147,7 +147,8 @@ class TrackOutput:
         """Put the carried segments in the window (same timescale only: the MPD gives each
         Representation one), then a GAP for each number between them and this worker's first
         (`start`): HLS numbers segments by position, and the crashed worker named one more (a
-        part, or the preload hint) than it completed. The gaps share the media time between:
+        part, or the preload hint) than it completed. The gaps share the media time between
+        (none longer than the longest carried segment: the target duration must not change):
         HLS players skip them (EXT-X-GAP); the MPD lists them so that its first Period runs up
         to the second (dash.js stalled at a Period whose timeline ended early) and a DASH player
         reads what the crashed worker wrote of the segment (an empty file if nothing) and jumps
@@ -159,7 +160,8 @@ class TrackOutput:
         last = segments[-1]
         missing = range(last.msn + 1, self.next_msn)
         end = last.start + last.ticks
-        share = max(1, (start - end) // len(missing)) if missing else 0
+        longest = max(segment.ticks for segment in segments)  # the target duration stays
+        share = min(longest, max(1, (start - end) // len(missing))) if missing else 0
         for index, msn in enumerate(missing):
             part = Part(msn, 0, "", share, last.timescale, True, 0)
             segments.append(Segment(msn=msn, path=f"{self.name}/seg_{msn}.m4s", init_path=last.init_path,

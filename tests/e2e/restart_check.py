@@ -127,39 +127,57 @@ def decodes(http: httpx.Client, stream_id: int, init_uri: str | None, uri: str) 
         return frame.width, frame.height
 
 
-def check_continues(http: httpx.Client, stream_id: int, before: Snapshot, *, exact: bool = True) -> dict[str, str]:
+def check_continues(http: httpx.Client, stream_id: int, before: Snapshot, *, exact: bool = True,
+                    carried: bool = False) -> dict[str, str]:
     """Assert that what the new worker serves continues `before`, as RFC 8216bis and the
     DASH-IF guidelines want; returns the texts read. `exact`: the numbers go on right after
-    `before`'s (else past them: after a node restart, by the stored point's margin)."""
+    `before`'s (else past them: after a node restart, by the stored point's margin).
+    `carried`: the old window is listed on (after a crash), the same URIs at the same
+    numbers (or a GAP where the old worker left a segment unfinished), and its DASH Period."""
     llhls_text = http.get(f"/live/{stream_id}/{LLHLS}").text
     llhls = parse_media_playlist(llhls_text)
-    assert llhls.media_sequence > before.last_msn, "EXT-X-MEDIA-SEQUENCE went back"
-    assert all(s.msn > before.last_msn for s in llhls.segments)
+    old_llhls = parse_media_playlist(before.llhls)
+    kept = [s for s in llhls.segments if s.msn <= before.last_msn]
+    new = [s for s in llhls.segments if s.msn > before.last_msn]
+    if carried:
+        assert llhls.media_sequence >= old_llhls.media_sequence, "EXT-X-MEDIA-SEQUENCE went back"
+        listed = {s.msn: s.uri for s in old_llhls.segments}
+        assert kept and all(s.gap or listed.get(s.msn) == s.uri for s in kept), (
+            "the old window is not listed on:\n" + llhls_text)
+    else:
+        assert llhls.media_sequence > before.last_msn and not kept, "EXT-X-MEDIA-SEQUENCE went back"
     numbers = discontinuity_numbers(llhls)
-    assert _follows(min(numbers.values()), before.last_discontinuity, exact), (
+    assert new and _follows(numbers[new[0].msn], before.last_discontinuity, exact), (
         "the first new segment is not a counted discontinuity:\n" + llhls_text)
-    assert not uris(llhls_text) & before.seen, "a URL of the old worker names new media"
+    new_uris = {s.uri for s in new} | {p.uri for s in new for p in s.parts} | {p.uri for p in llhls.pending_parts}
+    assert not new_uris & before.seen, "a URL of the old worker names new media"
     maps = segment_maps(llhls_text)
     newest = llhls.segments[-1].uri
     assert decodes(http, stream_id, maps[newest], newest)
 
     ts_text = http.get(f"/live/{stream_id}/{TS}").text
     ts = parse_media_playlist(ts_text)
-    assert ts.media_sequence > before.last_ts, "the TS playlist's EXT-X-MEDIA-SEQUENCE went back"
-    old_ts = max(discontinuity_numbers(parse_media_playlist(before.ts)).values())
-    assert _follows(min(discontinuity_numbers(ts).values()), old_ts, exact), (
+    old_ts = parse_media_playlist(before.ts)
+    if carried:
+        assert ts.media_sequence >= old_ts.media_sequence, "the TS playlist's EXT-X-MEDIA-SEQUENCE went back"
+    else:
+        assert ts.media_sequence > before.last_ts, "the TS playlist's EXT-X-MEDIA-SEQUENCE went back"
+    new_ts = [s for s in ts.segments if s.msn > before.last_ts]
+    assert _follows(discontinuity_numbers(ts)[new_ts[0].msn], max(discontinuity_numbers(old_ts).values()), exact), (
         "the first new TS segment is not a counted discontinuity:\n" + ts_text)
-    first = ts.segments[0]
+    first = new_ts[0]
     assert first.uri == f"ts_{first.msn}.ts" and first.uri not in before.seen
     assert decodes(http, stream_id, None, first.uri)
 
     mpd_text = http.get(f"/live/{stream_id}/index.mpd").text
-    old, new = ET.fromstring(before.mpd), ET.fromstring(mpd_text)
-    assert new.get("availabilityStartTime") == old.get("availabilityStartTime")
+    old, current = ET.fromstring(before.mpd), ET.fromstring(mpd_text)
+    assert current.get("availabilityStartTime") == old.get("availabilityStartTime")
     old_periods = {p.get("id") for p in old.findall("d:Period", MPD_NS)}
-    new_periods = new.findall("d:Period", MPD_NS)
-    assert new_periods and not old_periods & {p.get("id") for p in new_periods}
-    numbers = [int(t.get("startNumber")) for t in new.iter(f"{{{MPD_NS['d']}}}SegmentTemplate")]
+    periods = current.findall("d:Period", MPD_NS)
+    assert periods and periods[-1].get("id") not in old_periods
+    if not carried:
+        assert not old_periods & {p.get("id") for p in periods}
+    numbers = [int(t.get("startNumber")) for t in periods[-1].iter(f"{{{MPD_NS['d']}}}SegmentTemplate")]
     assert min(numbers) > before.last_msn
     return {"llhls": llhls_text, "ts": ts_text, "mpd": mpd_text}
 

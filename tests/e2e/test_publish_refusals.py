@@ -79,8 +79,8 @@ def test_garbage_on_the_rtmp_port_leaves_the_node_running(media_node, http, live
 
 
 def test_crashed_worker_is_restarted_while_publisher_stays(media_node, http, live_stream):
-    """The new worker's outputs continue the old ones: numbers rise after a counted
-    discontinuity, no URL names other bytes, the new media decode (see restart_check)."""
+    """The new worker lists the old window on, then its own outputs: numbers rise after a
+    counted discontinuity, no URL names other bytes, the new media decode (see restart_check)."""
     stream_id = live_stream["id"]
     pid = wait_for(lambda: media_node.worker_pid(stream_id), what="worker process")
     wait_for(lambda: newest(http, stream_id, LLHLS) >= 1 and newest(http, stream_id, TS) >= 0
@@ -90,7 +90,7 @@ def test_crashed_worker_is_restarted_while_publisher_stays(media_node, http, liv
     wait_for(lambda: (p := media_node.worker_pid(stream_id)) and p != pid, what="a new worker")
     wait_for(lambda: newest(http, stream_id, LLHLS) > before.last_msn and newest(http, stream_id, TS) > before.last_ts
              and mpd_periods(http, stream_id) - {"0"}, what="new segments in every format")
-    check_continues(http, stream_id, before)
+    check_continues(http, stream_id, before, carried=True)
     wait_for(lambda: http.get(f"/streaming/streams/{stream_id}").json()["live"], what="live again")
     assert "restarting at the next keyframe" in media_node.log()
 

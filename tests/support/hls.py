@@ -27,6 +27,7 @@ class Segment:
     parts: list[Part] = field(default_factory=list)
     discontinuity: bool = False
     program_date_time: str | None = None
+    gap: bool = False  # EXT-X-GAP: not to be loaded
 
 
 @dataclass
@@ -57,7 +58,7 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
     segments: list[Segment] = []
     parts: list[Part] = []
     duration = None
-    discontinuity = False
+    discontinuity = gap = False
     pdt = None
     hint = None
     sequence = None
@@ -74,6 +75,8 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
                 parts.append(Part(a["URI"], float(a["DURATION"]), a.get("INDEPENDENT") == "YES"))
             elif name == "EXT-X-DISCONTINUITY":
                 discontinuity = True
+            elif name == "EXT-X-GAP":
+                gap = True
             elif name == "EXT-X-PROGRAM-DATE-TIME":
                 pdt = value
             elif name == "EXT-X-PRELOAD-HINT":
@@ -81,8 +84,8 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
             continue
         assert duration is not None, f"URI without EXTINF: {line}"
         msn = (sequence or 0) + len(segments)
-        segments.append(Segment(line, duration, msn, parts, discontinuity, pdt))
-        duration, parts, discontinuity, pdt = None, [], False, None
+        segments.append(Segment(line, duration, msn, parts, discontinuity, pdt, gap))
+        duration, parts, discontinuity, pdt, gap = None, [], False, None, False
     return MediaPlaylist(tags, segments, parts, hint, "EXT-X-ENDLIST" in tags)
 
 
