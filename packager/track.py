@@ -157,21 +157,12 @@ class TrackOutput:
         if not carried or any(s["timescale"] != self.info.timescale for s in carried):
             return []
         segments = [carried_segment(event) for event in carried]
-        last = segments[-1]
-        missing = range(last.msn + 1, self.next_msn)
-        end = last.start + last.ticks
-        longest = max(segment.ticks for segment in segments)  # the target duration stays
-        share = min(longest, max(1, (start - end) // len(missing))) if missing else 0
-        for index, msn in enumerate(missing):
-            part = Part(msn, 0, "", share, last.timescale, True, 0)
-            segments.append(Segment(msn=msn, path=f"{self.name}/seg_{msn}.m4s", init_path=last.init_path,
-                                    start=end + index * share, timescale=last.timescale,
-                                    wall_clock=last.wall_clock + (end + index * share - last.start) / last.timescale,
-                                    parts=[part], complete=True, parts_served=False, gap=True))
-        for segment in segments[len(carried):]:
-            path = self.out_dir / segment.path
+        gaps = gap_segments(self.name, segments, self.next_msn, start)
+        for gap in gaps:
+            path = self.out_dir / gap.path
             if not path.exists():
                 write_new(path, b"")
+        segments += gaps
         self.window.segments.extend(segments)
         first = carried[0]
         self.window.discontinuity_sequence = first["discontinuity_sequence"] - first["discontinuity"]
@@ -285,3 +276,23 @@ def carried_segment(event: dict) -> Segment:
                    timescale=event["timescale"], wall_clock=event["wall_clock"],
                    discontinuity=event["discontinuity"], parts=[stand_in], complete=True,
                    parts_served=False)
+
+
+def gap_segments(name: str, carried: list[Segment], next_msn: int, start: int) -> list[Segment]:
+    """EXT-X-GAP segments for the numbers between the carried ones and `next_msn`, sharing
+    the media time up to `start`, none longer than the longest carried segment."""
+    last = carried[-1]
+    missing = range(last.msn + 1, next_msn)
+    if not missing:
+        return []
+    end = last.start + last.ticks
+    share = min(max(s.ticks for s in carried), max(1, (start - end) // len(missing)))
+    gaps = []
+    for index, msn in enumerate(missing):
+        at = end + index * share
+        gaps.append(Segment(msn=msn, path=f"{name}/seg_{msn}.m4s", init_path=last.init_path, start=at,
+                            timescale=last.timescale,
+                            wall_clock=last.wall_clock + (at - last.start) / last.timescale,
+                            parts=[Part(msn, 0, "", share, last.timescale, True, 0)], complete=True,
+                            parts_served=False, gap=True))
+    return gaps
