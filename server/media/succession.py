@@ -15,9 +15,10 @@ killed: the newer worker is the stream's.
 
 The numbers (a `ResumeTracker`, a few per stream) are kept in memory and, through `save`, in
 the stream's row: when a worker starts its outputs, when it ends them, when the MPD's clock is
-first known, and every SAVE_EVERY seconds of segments in between. A node that restarts empties `live/` and goes on from the
-stored point, SAVE_EVERY's worth of segments further on (`restore_margin`): after a crash
-the point may be that old, and a CDN may hold every URL the lost run announced.
+first known, and every SAVE_EVERY seconds of segments in between. A node that restarts
+empties `live/` and goes on from the stored point, SAVE_EVERY's worth of segments further on
+(`restore_margin`): after a crash the point may be that old, and a CDN may hold every URL
+the lost run announced.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ class Succession:
     def _retire(self, live: LiveStream, paths: set[str]) -> None:
         """The old worker's media, but what the new one carried on (its window deletes those)."""
         if self.live is live:  # else its directory went with it
-            asyncio.get_running_loop().create_task(remove_media(live, paths - live.adopted))
+            asyncio.get_running_loop().create_task(remove_media(live, paths))
 
     def observe(self, event: dict) -> None:
         """An event of the stream's worker (there is one at a time)."""
@@ -167,7 +168,9 @@ class Succession:
 
 async def remove_media(live: LiveStream, paths: set[str]) -> None:
     """Stop serving a previous worker's media and delete their files (off the loop: an
-    unlink can wait for its TRIM). A part's file is its segment's, which may be carried on."""
+    unlink can wait for its TRIM), all but those its successor carried on (`live.adopted`;
+    a part's file is its segment's)."""
+    paths = paths - live.adopted
     files = {live.ranges[path][0] if path in live.ranges else path for path in paths} - live.adopted
     live.apply({"event": "removed", "paths": sorted(paths)})
     await asyncio.to_thread(_unlink_all, live.directory, files)
