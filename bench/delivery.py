@@ -4,9 +4,11 @@
    memory), then against nginx serving identical bytes as static files, same run, same
    settings; prints requests/s and the ratio (target ≥ 10 % of nginx).
 2. Fan-out: CLIENTS concurrent LL-HLS clients (blocking reload + part fetch, in two client
-   processes) follow one stream; for every part, each client's arrival time is compared with
-   the first client's; prints the spread (target: every part to every client within 100 ms)
-   and whether every client got every part. Run twice: as hls.js plays (the part is asked
+   processes) follow one stream; for every part, each client's arrival time (when its kernel
+   received the last byte) is compared with the first client's; prints the spread (target:
+   every part to every client within 100 ms) and whether every client got every part; and
+   the same spread of the times the client processes read the parts, which adds their own
+   queue (two Python processes sharing the server's two cores). Run twice: as hls.js plays (the part is asked
    for once the reload's answer is read), then as Apple's players do (the preload-hinted
    part is asked for along with the reload, so both are answered the moment it is ready).
 
@@ -74,9 +76,9 @@ def client_process(port: int, playlist: str, clients: int, seconds: float, queue
 
     async def run() -> list[tuple[dict, dict]]:
         until = time.monotonic() + seconds
-        results = [(dict(), dict()) for _ in range(clients)]
-        await asyncio.gather(*(follow("127.0.0.1", port, playlist, until, parts, listed=listed, hints=hints)
-                               for parts, listed in results))
+        results = [(dict(), dict(), dict()) for _ in range(clients)]
+        await asyncio.gather(*(follow("127.0.0.1", port, playlist, until, parts, listed=listed, hints=hints,
+                                      handled=handled) for parts, listed, handled in results))
         return results
 
     queue.put(uvloop.run(run()))
@@ -117,13 +119,15 @@ def fan_out(node: Node, stream_id: int, clients: int, seconds: float, *, hints: 
     node_cpu = (cpu_seconds([node.process.pid]) - node_cpu) / (time.monotonic() - started)
     for worker in workers:
         worker.join()
-    part_spreads, checked, missing = spread([parts for parts, _ in results])
-    listed_spreads, _, _ = spread([listed for _, listed in results])
+    part_spreads, checked, missing = spread([parts for parts, _, _ in results])
+    listed_spreads, _, _ = spread([listed for _, listed, _ in results])
+    handled_spreads, _, _ = spread([handled for _, _, handled in results])
     way = "reload and preload-hinted part together" if hints else "reload, then fetch the part"
     print(f"fan-out: {clients} blocking-reload clients ({way}), {seconds:.0f} s, "
           f"{checked} parts checked; node process (without its worker) {100 * node_cpu:.0f} % of a core")
     print(describe("playlist naming the part", listed_spreads))
     print(describe("part bytes              ", part_spreads))
+    print(describe("  (read by the client   ", handled_spreads) + ")")
     print(f"  parts missed by some client: {missing} of {checked * len(results)}")
 
 

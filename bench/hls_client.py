@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import struct
 import time
 
 PART = re.compile(r'#EXT-X-PART:DURATION=([0-9.]+),URI="([^"]+)"')
 MEDIA_SEQUENCE = re.compile(r"#EXT-X-MEDIA-SEQUENCE:(\d+)")
 EXTINF = re.compile(r"#EXTINF:([0-9.]+)")
 PRELOAD_HINT = re.compile(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"')
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # <asm-generic/socket.h>
+TIMESPEC = struct.Struct("qq")
 
 
 class Connection:
@@ -70,18 +74,24 @@ class _Follower(asyncio.BufferedProtocol):
     as little as a client can. With asyncio streams, a follower's stamp waited behind the
     tasks of those ahead of it and each part was copied five times on its way in: at 250
     followers that was ~100 ms of the client's own queue, not the server's. Here the kernel
-    reads straight into a reused buffer, part bodies are counted and dropped, a response is
-    stamped in the callback where its last byte arrives, and a reload's playlist is read only
-    after the last part already seen.
+    reads straight into a reused buffer, part bodies are counted and dropped, and a reload's
+    playlist is read only after the last part already seen.
+
+    A response is stamped twice: `arrivals` get the time the kernel received its last byte
+    (SO_TIMESTAMPNS, see `_SocketTransport`), which is when a client on another machine would
+    have it; `handled` (optional) gets the time this process got round to it. The difference
+    is the client processes' own queue on a machine they share with the server.
     """
 
     def __init__(self, playlist: str, until: float, arrivals: dict, durations: dict | None,
-                 listed: dict | None, done: asyncio.Future, hints: bool = False) -> None:
+                 listed: dict | None, done: asyncio.Future, hints: bool = False,
+                 handled: dict | None = None) -> None:
         self.playlist, self.base = playlist, playlist.rsplit("/", 1)[0]
         self.hints = hints
         self.until, self.done = until, done
-        self.arrivals, self.durations, self.listed = arrivals, durations, listed
-        self.transport: asyncio.Transport | None = None
+        self.arrivals, self.durations, self.listed, self.handled = arrivals, durations, listed, handled
+        self.received_at: float | None = None  # kernel time of the latest bytes read
+        self.transport: _SocketTransport | None = None
         self.buffer = bytearray(1 << 18)
         self.view = memoryview(self.buffer)
         self.filled = 0
@@ -134,7 +144,7 @@ class _Follower(asyncio.BufferedProtocol):
                 return False
             body = b""
         self.remaining = None
-        self._on_response(self.status, body, time.time())
+        self._on_response(self.status, body, self.received_at or time.time())
         return self.filled > 0
 
     def _shift(self, used: int) -> None:
@@ -152,6 +162,8 @@ class _Follower(asyncio.BufferedProtocol):
         if uri is not None:
             if status == 200:
                 self.arrivals[uri] = now
+                if self.handled is not None:
+                    self.handled[uri] = time.time()
             self.seen.add(uri)
         elif status == 200:
             self._on_playlist(body.decode(), now)
@@ -215,16 +227,63 @@ class _Follower(asyncio.BufferedProtocol):
                 self._get(f"{self.base}/{self.hinted}", part=self.hinted)
 
 
+class _SocketTransport:
+    """Just enough of an asyncio transport for `_Follower`, over a socket read with
+    `recvmsg_into`: asyncio's own transports drop the receive timestamps the kernel attaches."""
+
+    def __init__(self, sock: socket.socket, protocol: _Follower) -> None:
+        self.sock, self.protocol = sock, protocol
+        self.loop = asyncio.get_running_loop()
+        self.closing = False
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.ancillary = socket.CMSG_SPACE(TIMESPEC.size)
+        self.loop.add_reader(sock.fileno(), self._readable)
+        protocol.connection_made(self)
+
+    def write(self, data: bytes) -> None:
+        self.sock.send(data)  # a request line: the socket's send buffer always has room
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+        self.protocol.connection_lost(None)
+
+    def _readable(self) -> None:
+        try:
+            size, ancillary, _, _ = self.sock.recvmsg_into([self.protocol.get_buffer(-1)], self.ancillary)
+        except BlockingIOError:
+            return
+        except OSError:
+            size, ancillary = 0, []
+        if size == 0:
+            self.close()
+            return
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                seconds, nanoseconds = TIMESPEC.unpack_from(data)
+                self.protocol.received_at = seconds + nanoseconds / 1e9
+        self.protocol.buffer_updated(size)
+
+
 async def follow(host: str, port: int, playlist: str, until: float, arrivals: dict[str, float],
                  durations: dict[str, float] | None = None, listed: dict[str, float] | None = None,
-                 hints: bool = False) -> None:
-    """Blocking-reload loop until `until` (monotonic): arrivals[part uri] = when its bytes came
-    (time.time()), listed[part uri] = when a playlist naming it came. `hints`: ask for the
-    preload-hinted part along with each reload (see `_Follower`)."""
+                 hints: bool = False, handled: dict[str, float] | None = None) -> None:
+    """Blocking-reload loop until `until` (monotonic): arrivals[part uri] = when the kernel
+    received its last byte (time.time() clock), handled[part uri] = when this process read it,
+    listed[part uri] = when a playlist naming it came. `hints`: ask for the preload-hinted part
+    along with each reload (see `_Follower`)."""
     loop = asyncio.get_running_loop()
     done = loop.create_future()
-    transport, _ = await loop.create_connection(
-        lambda: _Follower(playlist, until, arrivals, durations, listed, done, hints), host, port)
+    sock = socket.socket()
+    sock.setblocking(False)
+    await loop.sock_connect(sock, (host, port))
+    transport = _SocketTransport(sock, _Follower(playlist, until, arrivals, durations, listed, done, hints, handled))
     try:
         await done
     finally:
