@@ -326,7 +326,7 @@ class LiveOutput:
             output.complete_segment()
             self._emit(segment_event(output.name, segment, output.discontinuity_sequence))
         expired = output.window.trim(output.target_duration) if ends_segment else Expired()
-        self._write_media_playlist(output)
+        self._write_media_playlist(output, to_disk=ends_segment)
         self._delete(expired)
         self._update_master()
         if ends_segment:
@@ -334,12 +334,17 @@ class LiveOutput:
 
     # -- files and manifests -----------------------------------------------------------
 
-    def _write_media_playlist(self, output: TrackOutput) -> None:
+    def _write_media_playlist(self, output: TrackOutput, to_disk: bool = True) -> None:
+        """Report the playlist (the node serves its text to players at once); its on-disk copy
+        is rewritten only when a segment completes: nobody can play LL-HLS parts from disk
+        (they are byte ranges the node serves), and every rewrite costs the worker's file
+        thread — per part, half of all its writes."""
         others = [t for t in self._live_tracks() if t is not output]
         text = manifests.media_playlist(output, others, self.config.part_target,
                                         ended=self._closed or output.retired)
         path = f"{output.name}/index.m3u8"
-        self._write(self.config.out_dir / path, text)
+        if to_disk:
+            self._write(self.config.out_dir / path, text)
         last = output.window.last_part
         self._emit({"event": "playlist", "rendition": output.name, "path": path,
                     "msn": last.msn if last else -1, "part": last.index if last else -1, "text": text})
