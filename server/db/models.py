@@ -30,6 +30,11 @@ class Base(DeclarativeBase):
     pass
 
 
+# SQLite's AUTOINCREMENT: an id is never handed out again, even after the newest row is deleted
+# (its URLs may still sit in caches). PostgreSQL's sequences behave so anyway.
+NEVER_REUSED_IDS = {"sqlite_autoincrement": True}
+
+
 class NodeSetting(Base):
     """Small key/value facts the node keeps across restarts (the generated API key)."""
 
@@ -73,6 +78,7 @@ class Quality(Base):
 
 class Stream(Base):
     __tablename__ = "streams"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -128,6 +134,7 @@ class Stream(Base):
 
 class Overlay(Base):
     __tablename__ = "overlays"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     stream_id: Mapped[int] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"), index=True)
@@ -148,6 +155,7 @@ class Video(Base):
     """A video entity: what a recording of a live stream produces."""
 
     __tablename__ = "videos"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))

@@ -102,6 +102,14 @@ def test_delete_then_404(client: Gcore):
         client.streaming.streams.delete(stream.id)
 
 
+def test_a_deleted_streams_id_is_never_handed_out_again(client: Gcore):
+    """Its URLs (segments are cached as immutable) must not start serving another stream."""
+    client.streaming.streams.create(name="older")
+    newest = client.streaming.streams.create(name="newest")
+    client.streaming.streams.delete(newest.id)
+    assert client.streaming.streams.create(name="next").id > newest.id
+
+
 @pytest.mark.parametrize("action", ["start_recording", "stop_recording", "clear_dvr"])
 def test_live_only_actions_refuse_an_idle_stream(client: Gcore, action):
     stream = client.streaming.streams.create(name="idle", dvr_enabled=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.orm import Session
 
 from server.db.engine import sync_url
 from server.db.migrate import downgrade, upgrade
+from server.db.models import Overlay, Stream, Video
 
 TABLES = {"streams", "overlays", "quality_sets", "qualities", "videos", "node_settings"}
 
@@ -33,3 +35,28 @@ def test_upgrade_downgrade_upgrade(database_url):
     assert tables(database_url) == set()
     upgrade(database_url)
     assert tables(database_url) == TABLES
+
+
+def test_sqlite_ids_stop_being_reused_and_the_rebuild_keeps_every_row(tmp_path):
+    """0004 rebuilds streams, videos and overlays on SQLite: their rows, and the rows pointing
+    at them (ON DELETE CASCADE / SET NULL must not fire), survive, and the newest id deleted is
+    never handed out again."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url, "0003")  # the same columns as head: the models can write them
+    engine = create_engine(url)
+    with Session(engine) as session, session.begin():
+        session.add_all([Stream(name="older", token="a"), Stream(name="newest", token="b")])
+        session.flush()
+        session.add_all([Overlay(stream_id=2, url="https://overlay"), Video(name="recording", stream_id=2)])
+    engine.dispose()
+    upgrade(url)
+    engine = create_engine(url)
+    with Session(engine) as session, session.begin():
+        assert session.scalars(select(Overlay.stream_id)).all() == [2]
+        assert session.scalars(select(Video.stream_id)).all() == [2]
+        session.delete(session.get(Stream, 2))
+    with Session(engine) as session, session.begin():
+        session.add(Stream(name="next", token="c"))
+        session.flush()
+        assert session.scalars(select(Stream.id)).all() == [1, 3]
+    engine.dispose()
