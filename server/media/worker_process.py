@@ -22,6 +22,7 @@ from collections.abc import Callable
 log = logging.getLogger("headwater.worker")
 
 MAX_PENDING_BYTES = 32 * 1024 * 1024  # a worker this far behind is stuck: restart it
+NEVER_STARTED = -1  # `wait()`'s code for a worker cancelled before its process was spawned
 EVENT_LINE_LIMIT = 8 * 1024 * 1024
 INPUT_BUFFER_BYTES = 1 << 20
 
@@ -51,12 +52,17 @@ class WorkerProcess:
         self.process: asyncio.subprocess.Process | None = None
         self.tasks: list[asyncio.Task] = []
         self.pending: list[bytes] | None = []  # bytes fed before the process exists
+        self.pending_bytes = 0
         self.queued: list[bytes] = []  # bytes fed during this turn of the event loop
         self.finishing = False
+        self.cancelled = False  # killed before it was spawned: `start` spawns nothing
 
     async def start(self, config: dict) -> None:
         """Spawn the worker with its WorkerConfig, known only now: where it resumes is where
-        the worker before it stopped (server/media/succession.py). Bytes fed until now go first."""
+        the worker before it stopped (server/media/succession.py). Bytes fed until now go first.
+        A worker cancelled meanwhile is not spawned (`wait` then returns NEVER_STARTED)."""
+        if self.cancelled:
+            return
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "transcode.worker", json.dumps(config),
             stdin=asyncio.subprocess.PIPE,
@@ -82,8 +88,7 @@ class WorkerProcess:
         """Queue source bytes for this turn's write; False when the worker is gone or
         hopelessly behind."""
         if self.pending is not None:
-            self.pending.append(data)
-            return True
+            return self._hold(data)
         if not data:
             return self.running
         stdin = self.process.stdin if self.process else None
@@ -97,6 +102,21 @@ class WorkerProcess:
         if not self.queued:
             asyncio.get_running_loop().call_soon(self._write_queued)
         self.queued.append(data)
+        return True
+
+    def _hold(self, data: bytes) -> bool:
+        """Keep bytes fed while the worker waits its turn (the stream's previous worker is
+        finishing, up to `succession.FINISH_TIMEOUT`), up to MAX_PENDING_BYTES: past that the
+        worker is cancelled, and the caller starts another at a later keyframe."""
+        if self.cancelled:
+            return False
+        self.pending_bytes += len(data)
+        if self.pending_bytes > MAX_PENDING_BYTES:
+            log.error("stream %s: over %d MiB arrived while its worker waited to start; dropping them",
+                      self.stream_id, MAX_PENDING_BYTES >> 20)
+            self.kill()
+            return False
+        self.pending.append(data)
         return True
 
     def _write_queued(self) -> None:
@@ -114,7 +134,9 @@ class WorkerProcess:
 
     async def wait(self, timeout: float | None = 15.0) -> int:
         """Exit code; kills the worker if it does not end within `timeout` (None: no limit)."""
-        assert self.process is not None
+        if self.process is None:
+            assert self.cancelled, "wait() before start()"
+            return NEVER_STARTED
         try:
             code = await asyncio.wait_for(self.process.wait(), timeout)
         except asyncio.TimeoutError:
@@ -126,7 +148,10 @@ class WorkerProcess:
 
     def kill(self) -> None:
         self.queued = []
-        if self.running:
+        if self.process is None:  # still waiting its turn: it will never be spawned
+            self.cancelled = True
+            self.pending, self.pending_bytes = [], 0
+        elif self.running:
             self.process.kill()
 
     async def _read_events(self) -> None:

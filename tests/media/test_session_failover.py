@@ -210,3 +210,50 @@ async def test_main_connected_but_never_sending_yields_to_the_backup(clock):
     backup.write(keyframe(b"B2"))
     assert b"B2" in FakeWorker.instances[0].inputs()[0]
     session._end()
+
+
+async def test_a_worker_flooded_while_waiting_its_turn_is_dropped_and_the_next_keyframe_starts_another(
+        clock, monkeypatch):
+    """The real WorkerProcess, its turn held back (a predecessor still finishing): past
+    MAX_PENDING_BYTES it is cancelled, never spawned; the publisher stays, and its next
+    keyframe gets a new worker in line."""
+    from server.media import worker_process
+
+    monkeypatch.setattr(session_module, "WorkerProcess", worker_process.WorkerProcess)
+    monkeypatch.setattr(worker_process, "MAX_PENDING_BYTES", 64)
+    spawned = []
+
+    async def spawn(*args, **kwargs):
+        spawned.append(args)
+        raise OSError("not in this test")
+
+    monkeypatch.setattr(worker_process.asyncio, "create_subprocess_exec", spawn)
+    released = asyncio.Event()
+
+    class HeldSuccession(FakeSuccession):
+        @asynccontextmanager
+        async def turn(self, worker):
+            await released.wait()
+            yield None
+
+    session, supervisor = await new_session(clock)
+    supervisor.succession = lambda stream_id: HeldSuccession()
+    main = join(session, MAIN)
+    main.write(keyframe(b"K1"))
+    first = session.worker
+    for _ in range(10):
+        main.write(inter(b"x" * 20))
+    assert first.cancelled and session.worker is None
+    released.set()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert session.crashed is first and spawned == []
+    main.write(inter(b"y"))
+    main.write(keyframe(b"K2"))
+    second = session.worker
+    assert second is not None and second is not first and not second.cancelled
+    second.kill()  # not spawned either: the test ends without a process
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert spawned == []
+    session._end()

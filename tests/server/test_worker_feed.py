@@ -76,3 +76,25 @@ def test_a_killed_worker_gets_nothing_more():
         return worker.process.stdin.writes, worker.feed(VIDEO_1)
 
     assert asyncio.run(run()) == ([], False)
+
+
+def test_bytes_held_for_a_worker_waiting_its_turn_are_capped(monkeypatch):
+    """Past MAX_PENDING_BYTES the waiting worker is cancelled: it holds nothing more and is
+    never spawned, so a stream that waits on a finishing predecessor cannot eat the memory."""
+    from server.media import worker_process
+
+    monkeypatch.setattr(worker_process, "MAX_PENDING_BYTES", 10)
+
+    async def spawn(*args, **kwargs):
+        raise AssertionError("a cancelled worker was spawned")
+
+    monkeypatch.setattr(worker_process.asyncio, "create_subprocess_exec", spawn)
+
+    async def run():
+        worker = WorkerProcess(1, lambda event: None)
+        held = worker.feed(b"123456")
+        over = worker.feed(b"789012")
+        await worker.start({})
+        return held, over, worker.feed(b"x"), worker.pending_bytes, await worker.wait()
+
+    assert asyncio.run(run()) == (True, False, False, 0, worker_process.NEVER_STARTED)
