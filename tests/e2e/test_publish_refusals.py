@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+from pathlib import Path
 
 import httpx
 
@@ -93,6 +94,15 @@ def test_crashed_worker_is_restarted_while_publisher_stays(media_node, http, liv
     check_continues(http, stream_id, before, carried=True)
     wait_for(lambda: http.get(f"/streaming/streams/{stream_id}").json()["live"], what="live again")
     assert "restarting at the next keyframe" in media_node.log()
+
+
+def test_a_passthrough_worker_runs_on_two_threads(media_node, live_stream):
+    """Its packaging thread and its file thread; numpy's OpenBLAS pool is kept from starting
+    (its threads spin through a fifth of a worker's start-up CPU)."""
+    pid = wait_for(lambda: media_node.worker_pid(live_stream["id"]), what="worker process")
+    environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert b"OPENBLAS_NUM_THREADS=1" in environment
+    assert len(os.listdir(f"/proc/{pid}/task")) <= 2
 
 
 def test_deactivating_a_live_stream_drops_its_publisher(media_node, http, new_stream):
