@@ -7,6 +7,7 @@ opened the input after a few tags repeats it (issue 17); a template stream that 
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import av
 import pytest
 
 from packager.aac import AacConfig, parse_audio_specific_config, try_parse_audio_specific_config
-from packager.cmaf import Frame, FrameClock, StreamTemplate, TrackFragmenter, _NullSink
+from packager.cmaf import Frame, FrameClock, StreamTemplate, TrackFragmenter
 from packager.live import LiveOutput, PackagerConfig
 from packager_testkit import FAKE_NOW
 from tests.support.hls import parse_master_playlist
@@ -106,7 +107,7 @@ def audio_frames(clip: Path) -> list[Frame]:
 
 @pytest.mark.parametrize("container", ["flv", "ts"])
 def test_init_and_samples_follow_the_config_not_the_stream_header(mono_48k, container):
-    holder = av.open(_NullSink(), mode="w", format="mp4")
+    holder = av.open(io.BytesIO(), mode="w", format="mp4")
     inits, fragments = [], []
     config = MONO_48K if container == "flv" else b""  # MPEG-TS: only the ADTS headers say it
     fragmenter = TrackFragmenter(StreamTemplate(lying_template(holder, config)),
@@ -129,7 +130,7 @@ def test_manifests_signal_the_config(mono_48k, tmp_path):
     """Master CHANNELS, the MPD's timescale/audioSamplingRate/AudioChannelConfiguration and
     the segments' sample durations, for an FLV source whose stream header says 44.1 kHz stereo;
     audio stays in sync with video."""
-    holder = av.open(_NullSink(), mode="w", format="mp4")
+    holder = av.open(io.BytesIO(), mode="w", format="mp4")
     output = LiveOutput(PackagerConfig(tmp_path), lambda event: None, clock=lambda: FAKE_NOW)
     video_input, audio_input = {}, []
     with av.open(str(mono_48k["flv"])) as container:
