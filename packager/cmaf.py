@@ -29,9 +29,10 @@ a drifting encoder clock). Millisecond timestamps (FLV) would otherwise make fra
 21/22 ms, i.e. 1008/1056 ticks at 48 kHz.
 
 Timestamps: samples keep the input timeline (tfdt = dts, rescaled to the track timescale as
-the muxer rounds them; AAC within half a frame of it), so separate tracks stay in sync. Composition offsets are the muxer's
-CMAF ones (signed, version-1 trun): pts − dts minus the first sample's pts − dts, so the first
-frame presents at its decode time, which is what the muxer's moov (no edit list) announces.
+the muxer rounds them; AAC within half a frame of it), so separate tracks stay in sync.
+Composition offsets are the muxer's CMAF ones (signed, version-1 trun): pts − dts minus the
+first sample's pts − dts, so the first frame presents at its decode time, which is what the
+muxer's moov (no edit list) announces.
 The init's muxer sees the first packet shifted by that difference (with `frag_discont` it
 anchors its decode timeline on the first pts), so its moov is the one it writes for a stream.
 """
@@ -144,6 +145,9 @@ class StreamTemplate:
         layout = getattr(context, "layout", None)
         self.channels = getattr(layout, "nb_channels", None) or getattr(context, "channels", None)
         self.aac = try_parse_audio_specific_config(self.extradata) if self.codec_name == "aac" else None
+        if self.aac is not None:  # the config, not FLV's 44.1 kHz stereo (MPEG-TS: no config yet)
+            self.sample_rate = self.aac.sample_rate
+            self.channels = self.aac.channel_count or self.channels
 
 
 class Frame(NamedTuple):
