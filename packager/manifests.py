@@ -91,8 +91,8 @@ def mpd(
             id=track.name, content_type=track.kind, codecs=track.info.codec, bandwidth=peak,
             timescale=track.info.timescale, segments=complete, width=width, height=height,
             frame_rate=f"{rate:g}" if rate else None,
-            sample_rate=None if track.is_video else (track.info.sample_rate or track.stream_template.sample_rate),
-            channels=None if track.is_video else channels(track),
+            sample_rate=None if track.is_video else sample_rate(track),
+            channels=None if track.is_video else channel_configuration(track),
             next_segment_ticks=complete[-1].ticks if complete else None,
         ))
     longest = max(t.window.max_segment_duration for t in tracks)
@@ -128,5 +128,22 @@ def frame_rate(track: TrackOutput) -> float | None:
     return None
 
 
+def sample_rate(track: TrackOutput) -> int | None:
+    """AAC: its AudioSpecificConfig's (a container's header may say 44100 whatever it is)."""
+    return track.info.sample_rate or track.stream_template.sample_rate
+
+
 def channels(track: TrackOutput) -> int | None:
+    """How many channels (HLS CHANNELS): AAC's from its AudioSpecificConfig, as `sample_rate`."""
+    aac = track.info.aac if track.info else None
+    if aac is not None and aac.channels:
+        return aac.channel_count
+    return track.stream_template.channels
+
+
+def channel_configuration(track: TrackOutput) -> int | None:
+    """The MPEG channel configuration DASH signals (ISO/IEC 23091-3; 1 = mono, 2 = stereo)."""
+    aac = track.info.aac if track.info else None
+    if aac is not None and aac.channels:
+        return aac.channels
     return track.stream_template.channels

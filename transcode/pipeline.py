@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from packager.aac import try_parse_audio_specific_config
 from transcode.encoders import detect_h264_encoder
 from transcode.hub import StreamHub
 from transcode.keyframes import KeyframePlan
@@ -114,5 +115,10 @@ def source_event(video, audio, renditions: list[str], kind: str = "started") -> 
         event.update(video_codec=context.name, width=context.width, height=context.height,
                      frame_rate=source_rate(video))
     if audio is not None:
-        event.update(audio_codec=audio.codec_context.name, sample_rate=audio.codec_context.sample_rate)
+        context = audio.codec_context
+        sample_rate, channels = context.sample_rate, context.channels
+        aac = try_parse_audio_specific_config(bytes(context.extradata or b"")) if context.name == "aac" else None
+        if aac is not None:  # FLV's header says 44.1 kHz stereo for any AAC
+            sample_rate, channels = aac.sample_rate, aac.channel_count or channels
+        event.update(audio_codec=context.name, sample_rate=sample_rate, channels=channels)
     return event

@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.conftest import fetch_ok, wait_for
 from tests.support.hls import parse_master_playlist, parse_media_playlist
+from tests.support.init_conformance import audio_segment_ready, conformance, conformed
 from tests.support.publisher import ffmpeg_publish
 
 SECONDS = 9
@@ -35,12 +36,13 @@ def assert_continuous(runs: list[list[float]], step: float, tolerance: float) ->
 
 @pytest.fixture(scope="module")
 def broadcast(media_node):
-    """One 9 s broadcast observed live by a player, then read back complete after it ends."""
+    """One 9 s broadcast (48 kHz mono AAC, which FLV's audio header calls 44 kHz stereo)
+    observed live by a player, then read back complete after it ends."""
     with httpx.Client(base_url=media_node.base_url, headers=media_node.headers, timeout=15) as http:
         stream = http.post("/streaming/streams", json={"name": "e2e broadcast"}).json()
         base = f"/live/{stream['id']}"
         started = time.monotonic()
-        publisher = ffmpeg_publish(stream["push_url"], seconds=SECONDS)
+        publisher = ffmpeg_publish(stream["push_url"], seconds=SECONDS, sample_rate=48000)
         seen: dict = {"stream": stream, "base": base}
         master = wait_for(lambda: fetch_ok(http, f"{base}/master.m3u8"), what="master playlist")
         seen["first_playlist_after"] = time.monotonic() - started
@@ -58,6 +60,8 @@ def broadcast(media_node):
         seen["parts_check"] = read_parts_and_segment(http, playlist_url)
         seen["status_live"] = http.get(f"/streaming/streams/{stream['id']}").json()
         seen["mpd_live"] = wait_for(lambda: fetch_ok(http, f"{base}/index.mpd"), what="MPD").text
+        wait_for(lambda: audio_segment_ready(http, stream["id"]), what="an audio segment")
+        seen["conformance"] = conformance(http, stream["id"])
         assert publisher.wait(timeout=SECONDS + 30) == 0, publisher.stderr.read().decode()
         final = wait_for(
             lambda: (r := fetch_ok(http, playlist_url)) and "#EXT-X-ENDLIST" in r.text and r,
@@ -200,6 +204,14 @@ def test_audio_rendition_decodes_continuously(broadcast):
     for previous, current in zip(runs, runs[1:]):
         gap = min(current) - max(previous)
         assert 0 < gap < 0.05, f"audio gap {gap:.3f}s"
+
+
+def test_init_segments_and_manifests_say_what_the_source_is(broadcast):
+    """Issue 17: mdhd, mp4a, the MPD and the master said 44.1 kHz stereo, samples jittered."""
+    facts = conformed(broadcast["conformance"])
+    audio = facts["audio"]
+    assert (audio.timescale, audio.sample_rate, audio.channel_count) == (48000, 48000, 1)
+    assert facts["origin"].sps_size == (320, 240)
 
 
 def test_mpegts_playlist_and_segments(broadcast):

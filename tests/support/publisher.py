@@ -17,9 +17,10 @@ def ffmpeg_publish(
     extra: list[str] | None = None,
     container: str = "flv",
     pattern: str = "testsrc2",
+    sample_rate: int = 44100,
 ) -> subprocess.Popen:
-    """Starts ffmpeg pushing `seconds` of a test pattern + sine to `url`: FLV over RTMP, or
-    `container="mpegts"` for SRT (`srt://…?streamid=…`)."""
+    """Starts ffmpeg pushing `seconds` of a test pattern + sine (mono, `sample_rate` Hz) to
+    `url`: FLV over RTMP, or `container="mpegts"` for SRT (`srt://…?streamid=…`)."""
     video_codec = video_codec or [
         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
         "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-pix_fmt", "yuv420p",
@@ -28,7 +29,7 @@ def ffmpeg_publish(
     command = [
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
         "-f", "lavfi", "-i", f"{pattern}=size={size}:rate={rate}",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={sample_rate}",
         "-t", str(seconds), *video_codec, *audio_codec, *(extra or []), "-f", container, url,
     ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
