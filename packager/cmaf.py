@@ -29,6 +29,7 @@ anchors its decode timeline on the first pts), so its moov is the one it writes 
 
 from __future__ import annotations
 
+import copy
 from fractions import Fraction
 from typing import Callable, NamedTuple
 
@@ -133,6 +134,15 @@ class StreamTemplate:
         self.sample_rate = getattr(context, "sample_rate", None)
         layout = getattr(context, "layout", None)
         self.channels = getattr(layout, "nb_channels", None) or getattr(context, "channels", None)
+        self.reformatted = False  # width, height, extradata differ from the stream's
+
+    def with_format(self, width: int, height: int, extradata: bytes) -> StreamTemplate:
+        """The same stream after an in-band format change: another picture size and other
+        parameter sets (see `packager/parameter_sets.py`); init segments get them."""
+        changed = copy.copy(self)
+        changed.width, changed.height, changed.extradata = width, height, bytes(extradata)
+        changed.reformatted = True
+        return changed
 
 
 class Frame(NamedTuple):
@@ -220,6 +230,10 @@ class TrackFragmenter:
         inits: list[bytes] = []
         container = av.open(BoxSplitter(inits.append, lambda fragment: None), mode="w", format="mp4", options=options)
         stream = container.add_stream_from_template(self._template.stream)
+        if self._template.reformatted:  # the muxer writes tkhd, avc1 and avcC from these
+            context = stream.codec_context
+            context.width, context.height = self._template.width, self._template.height
+            context.extradata = self._template.extradata
         config = adts_audio_specific_config(first.data) if self._template.codec_name == "aac" else None
         if config is not None:
             # AAC from MPEG-TS comes with ADTS headers; MP4 wants raw frames + the config in esds

@@ -20,9 +20,9 @@ Timeline: segment times are in the packager's media timeline; `presentation_offs
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Sequence
+from typing import Mapping, Sequence
 from xml.sax.saxutils import quoteattr
 
 from packager.window import Segment
@@ -46,6 +46,7 @@ class Representation:
     frame_rate: str | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    per_init: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # init name → codecs, width, height
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ def periods(
             segments = [s for s in rep.segments if posixpath.basename(s.init_path) == name]
             if segments or not rep.segments:
                 chosen.append(replace(rep, segments=segments,
-                                      next_segment_ticks=rep.next_segment_ticks if last and not ended else None))
+                                      next_segment_ticks=rep.next_segment_ticks if last and not ended else None,
+                                      **rep.per_init.get(name, {})))
         starts = [rep.segments[0].start / rep.timescale for rep in chosen if rep.segments]
         generation = name.removeprefix("init").removesuffix(".mp4").lstrip("_") or "0"
         result.append(Period(generation, name, min(starts, default=presentation_offset), chosen,
