@@ -230,10 +230,12 @@ class TrackFragmenter:
         inits: list[bytes] = []
         container = av.open(BoxSplitter(inits.append, lambda fragment: None), mode="w", format="mp4", options=options)
         stream = container.add_stream_from_template(self._template.stream)
-        if self._template.reformatted:  # the muxer writes tkhd, avc1 and avcC from these
-            context = stream.codec_context
-            context.width, context.height = self._template.width, self._template.height
-            context.extradata = self._template.extradata
+        if self.is_video and self._template.width and self._template.height:
+            # tkhd and the sample entry's size: an encoder's stream has them only in its codec
+            # context (its parameters said 640x480 whatever the rung), a changed format only here
+            stream.codec_context.width, stream.codec_context.height = self._template.width, self._template.height
+        if self._template.reformatted:  # avcC from the new parameter sets
+            stream.codec_context.extradata = self._template.extradata
         config = adts_audio_specific_config(first.data) if self._template.codec_name == "aac" else None
         if config is not None:
             # AAC from MPEG-TS comes with ADTS headers; MP4 wants raw frames + the config in esds
