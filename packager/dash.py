@@ -4,9 +4,10 @@ The timeline of a live MPD ends with the segment being written, announced with t
 of the last complete one (exact for a fixed GOP; corrected by the next MPD otherwise): its
 availability starts one part after its start, which is what makes the MPD low latency.
 
-One Period per init segment (a discontinuity starts a new one), each with one video
-AdaptationSet holding every video Representation and one audio
-AdaptationSet. Each Representation has its own SegmentTemplate + SegmentTimeline (exact
+One Period per init segment (a discontinuity or a source's format change starts a new one),
+each with one video AdaptationSet holding every video Representation and one audio
+AdaptationSet; a Representation's codecs, width and height are those of that Period's init
+segment (`per_init`). Each Representation has its own SegmentTemplate + SegmentTimeline (exact
 durations read from the fragments, in that track's timescale). Low latency per the DASH-IF
 guidelines: `availabilityTimeOffset` (segment duration − part duration) with
 `availabilityTimeComplete="false"` on the SegmentTemplate — the node serves the growing
