@@ -452,7 +452,7 @@ class LiveOutput:
             output.generation_from = None
             output.last_dts = None
 
-    def change_format(self, track: VideoTrackId, width: int, height: int, extradata: bytes) -> None:
+    def change_format(self, track: VideoTrackId, width: int, height: int, extradata: bytes) -> bool:
         """The leading video track changes picture format at the keyframe muxed next (a new
         SPS: another size, profile or level). That keyframe starts a segment, the track's
         new init segment (`init_<n>.mp4`) has that size and parameter sets (`extradata`, in
@@ -461,10 +461,17 @@ class LiveOutput:
         the same media sequence number, a new DASH Period, as after `discontinuity`. Unlike
         there, the timeline and the other tracks' muxers go on untouched: only the leader's
         last frame is flushed, and frames still on their way (an encoder's) land in the
-        segment they belong to."""
+        segment they belong to.
+
+        Before the track's first init segment (a worker that resumes a stream whose cached
+        sequence header is older than its keyframes' SPS) the first one simply gets the new
+        format. Returns whether a new generation starts."""
         output = self._tracks[track]
         if output is not self._leader or not output.is_video:
             raise ValueError("only the leading video track can change format")
+        if output.info is None:
+            output.replace_template(output.stream_template.with_format(width, height, extradata))
+            return False
         output.flush()
         self._publish()
         output.flushed = False
@@ -474,6 +481,7 @@ class LiveOutput:
         self._boundaries.reset()  # the next keyframe starts a segment
         self._generation_pending = True
         self._master_final = False
+        return True
 
     def _mark_generation(self, boundary: float) -> None:
         """The leader's format change takes effect at `boundary`: every other track opens

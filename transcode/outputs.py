@@ -127,9 +127,11 @@ class StreamOutputs:
         next segment (all variants stay aligned), and both masters tell the new size once
         its first segment is out. TS carries the new SPS in-band, so its muxers go on."""
         variant = self.variants[name]
-        self.cmaf.change_format(variant.track, width, height, extradata)
+        new_generation = self.cmaf.change_format(variant.track, width, height, extradata)
         variant.resolution = (width, height)
         variant.ts.parameter_sets_changed(variant.ts_video, extradata)
+        if not new_generation:  # nothing was packaged yet: the outputs simply start at this size
+            return
         variant.master_stale = True
         for other in self.variants.values():
             if not other.retired:

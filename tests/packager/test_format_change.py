@@ -225,3 +225,27 @@ def test_only_the_leading_video_track_changes_format(tmp_path):
     for track in (second, audio):
         with pytest.raises(ValueError):
             output.change_format(track, 160, 120, b"")
+
+
+def test_a_format_change_before_the_first_init_segment_is_its_format(clips, tmp_path):
+    """A worker resumed on a keyframe whose SPS is newer than the sequence header it was given."""
+    events: list[dict] = []
+    output = LiveOutput(PackagerConfig(tmp_path), events.append, clock=lambda: FAKE_NOW)
+    with av.open(str(clips["mpegts"])) as container:
+        stream = container.streams.video[0]
+        video = output.add_video("origin", stream)
+        audio = output.add_audio(container.streams.audio[0])
+        watch = VideoFormatWatch(bytes(stream.codec_context.extradata))
+        for packet in container.demux():
+            if not packet.size or float((packet.pts - stream.start_time) * packet.time_base) < 4:
+                continue  # the 640x360 part never reaches the packager
+            if packet.stream.type == "video" and (changed := watch.check(packet)) is not None:
+                assert output.change_format(video, changed.sps.width, changed.sps.height, changed.extradata) is False
+            output.mux(video if packet.stream.type == "video" else audio, packet)
+    output.close()
+    assert [e["path"] for e in events if e["event"] == "init"] == ["origin/init.mp4", "audio/init.mp4"]
+    init = (tmp_path / "origin/init.mp4").read_bytes()
+    assert (init_sps(init).width, init_sps(init).height) == (320, 180) and init_sizes(init)[0] == (320, 180)
+    playlist = parse_media_playlist((tmp_path / "origin/index.m3u8").read_text())
+    assert not any(s.discontinuity for s in playlist.segments)
+    assert "RESOLUTION=320x180" in (tmp_path / "master.m3u8").read_text()
