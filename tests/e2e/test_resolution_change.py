@@ -18,6 +18,8 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import fetch_ok, wait_for
+from tests.e2e.test_player import watch
+from tests.support.browser import chromium_page
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.quality_sets import add_live_quality_set
 from tests.support.size_change import init_sizes, init_sps, size_changing_clip
@@ -143,3 +145,23 @@ def test_ffmpeg_plays_every_variant_across_the_change(changed_stream):
         assert frames[name]["320x180"] >= 5 * 25, (name, frames[name])  # the new size plays on
     assert set(frames["240p/index.m3u8"]) == {"426x240"}
     assert sum(frames["240p/index.m3u8"].values()) == sum(frames["origin/index.m3u8"].values())
+
+
+@pytest.mark.parametrize("engine", ["hls", "dash"])
+def test_the_built_in_player_plays_on_at_the_new_size(media_node, new_stream, tmp_path_factory, engine):
+    """hls.js across the EXT-X-DISCONTINUITY and new EXT-X-MAP, dash.js across the new Period:
+    the picture becomes 320 wide and playback goes on past the change, without an error."""
+    clip = size_changing_clip(tmp_path_factory.mktemp("size-change-player"), (("640x360", 8), ("320x180", 8)))
+    stream = new_stream(name=f"resize {engine}")
+    publisher = push(clip, stream["push_url"], "flv")
+    try:
+        with chromium_page() as tab:
+            tab.goto(stream["iframe_url"] + ("" if engine == "hls" else "?engine=dash"))
+            before = watch(tab, lambda s: s["t"] > 0 and s["width"] == 640, timeout=25)
+            assert before["width"] == 640, before
+            after = watch(tab, lambda s: s["width"] == 320 and s["t"] > before["t"] + 2, timeout=30)
+    finally:
+        publisher.kill()
+        publisher.wait()
+    assert after["width"] == 320 and after["t"] > before["t"] + 2, after
+    assert after["status"] == "" and after["state"] == "playing", after
