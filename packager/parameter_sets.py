@@ -205,7 +205,7 @@ class VideoFormatWatch:
 
     def __init__(self, extradata: bytes) -> None:
         self.extradata = bytes(extradata)
-        self.length_size = parse_avcc(self.extradata)[0] if self.extradata[:1] == b"\x01" else 0
+        self.length_size = _length_size(self.extradata)
         self.current = _first_sps(extradata_units(self.extradata))
         self.pending_header: bytes | None = None
 
@@ -241,7 +241,7 @@ class VideoFormatWatch:
         if extradata == self.extradata or sps is None:
             return None
         self.extradata = extradata
-        self.length_size = parse_avcc(extradata)[0] if extradata[:1] == b"\x01" else 0
+        self.length_size = _length_size(extradata)
         self.current = sps
         return VideoFormat(sps, extradata)
 
@@ -254,6 +254,13 @@ class VideoFormatWatch:
                 break
             units.append(unit)
         return [u for u in units if u]
+
+
+def _length_size(extradata: bytes) -> int:
+    """NAL length size of an avcC record (a truncated one counts as 4, FLV's); 0 for Annex B."""
+    if extradata[:1] != b"\x01":
+        return 0
+    return (extradata[4] & 0x03) + 1 if len(extradata) > 4 else 4
 
 
 def _first_sps(units: list[bytes]) -> SequenceParameters | None:

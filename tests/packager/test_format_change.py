@@ -63,6 +63,12 @@ def test_broken_parameter_sets_are_an_error_not_a_crash(tmp_path):
             parse_sps(broken)
 
 
+@pytest.mark.parametrize("extradata", [b"\x01", b"\x01\x64\x00", b"\x01" + b"\xff" * 40, b"\x00\x00\x01\x67"])
+def test_broken_extradata_gives_no_format_and_no_crash(extradata):
+    watch = VideoFormatWatch(extradata)
+    assert watch.size is None
+
+
 def test_garbage_keyframes_leave_the_format_as_it_was(tmp_path):
     clip = make_clip(tmp_path / "c.flv", seconds=1)
     with av.open(str(clip)) as container:
