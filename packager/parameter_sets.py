@@ -108,6 +108,8 @@ def parse_sps(nal: bytes) -> SequenceParameters:
             separate_planes = bits.bit()
         bit_depth = bits.ue() + 8
         bits.ue()  # bit_depth_chroma_minus8
+        if chroma_format > 3 or bit_depth > 14:
+            raise ParameterSetError(f"SPS with chroma format {chroma_format}, {bit_depth} bits")
         bits.bit()  # qpprime_y_zero_transform_bypass_flag
         if bits.bit():  # seq_scaling_matrix_present_flag
             for index in range(8 if chroma_format != 3 else 12):

@@ -61,6 +61,13 @@ def test_broken_parameter_sets_are_an_error_not_a_crash(tmp_path):
     for broken in (sps[:5], sps[:1], b"", b"\x68\xee\x3c\x80", b"\x67" + b"\x00" * 40, b"\x67" + b"\xff" * 3):
         with pytest.raises(ParameterSetError):
             parse_sps(broken)
+    mutated = [sps[:n] for n in range(len(sps))] + [
+        sps[:i] + bytes((sps[i] ^ flip,)) + sps[i + 1:] for i in range(1, len(sps)) for flip in (0x01, 0x80, 0xFF)]
+    for broken in mutated:  # an error or some SPS, never another exception
+        try:
+            avcc_record([broken], parse_sps(broken), 4)
+        except ParameterSetError:
+            pass
 
 
 @pytest.mark.parametrize("extradata", [b"\x01", b"\x01\x64\x00", b"\x01" + b"\xff" * 40, b"\x00\x00\x01\x67"])
