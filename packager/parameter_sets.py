@@ -174,7 +174,9 @@ def annex_b_units(data: bytes) -> list[bytes]:
         if H264.is_vcl(nal_type):
             break
         end = len(data) if following < 0 else following
-        units.append(data[start:end].rstrip(b"\x00"))
+        unit = data[start:end].rstrip(b"\x00")
+        if unit:
+            units.append(unit)
         position = following
     return units
 

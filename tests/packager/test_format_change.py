@@ -85,6 +85,11 @@ def test_garbage_keyframes_leave_the_format_as_it_was(tmp_path):
                 packet = av.Packet(b"\x00\x00\x00\x05\x67\xff\xff\xff\xff" + bytes(packet)[:40])
                 packet.is_keyframe = True
                 assert watch.check(packet) is None
+    annex_b = VideoFormatWatch(b"\x00\x00\x00\x01" + sps_of(clip))
+    for garbage in (b"\x00\x00\x01\x00\x00\x01\x67", b"\x00\x00\x01", b"\x00\x00\x01\x67\x00\x00\x01\x65\x88"):
+        packet = av.Packet(garbage)
+        packet.is_keyframe = True
+        assert annex_b.check(packet) is None
     assert watch.size == (320, 240)
 
 
