@@ -90,6 +90,11 @@ def test_garbage_keyframes_leave_the_format_as_it_was(tmp_path):
         packet = av.Packet(garbage)
         packet.is_keyframe = True
         assert annex_b.check(packet) is None
+    other = sps_of(make_clip(tmp_path / "small.flv", seconds=1, sizes=("160x120",)))
+    packet = av.Packet(b"\x00\x00\x01\x00\x00\x01" + other + b"\x00\x00\x01\x65\x88")  # an empty unit first
+    packet.is_keyframe = True
+    changed = annex_b.check(packet)
+    assert (changed.sps.width, changed.sps.height) == (160, 120) and changed.extradata == b"\x00\x00\x00\x01" + other
     assert watch.size == (320, 240)
 
 
