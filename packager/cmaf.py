@@ -39,6 +39,7 @@ anchors its decode timeline on the first pts), so its moov is the one it writes 
 
 from __future__ import annotations
 
+import copy
 from fractions import Fraction
 from typing import Callable, NamedTuple
 
@@ -148,6 +149,15 @@ class StreamTemplate:
         if self.aac is not None:  # the config, not FLV's 44.1 kHz stereo (MPEG-TS: no config yet)
             self.sample_rate = self.aac.sample_rate
             self.channels = self.aac.channel_count or self.channels
+        self.reformatted = False  # width, height, extradata differ from the stream's
+
+    def with_format(self, width: int, height: int, extradata: bytes) -> StreamTemplate:
+        """The same stream after an in-band format change: another picture size and other
+        parameter sets (see `packager/parameter_sets.py`); init segments get them."""
+        changed = copy.copy(self)
+        changed.width, changed.height, changed.extradata = width, height, bytes(extradata)
+        changed.reformatted = True
+        return changed
 
 
 class Frame(NamedTuple):
@@ -241,6 +251,12 @@ class TrackFragmenter:
         inits: list[bytes] = []
         container = av.open(BoxSplitter(inits.append, lambda fragment: None), mode="w", format="mp4", options=options)
         stream = container.add_stream_from_template(self._template.stream)
+        if self.is_video and self._template.width and self._template.height:
+            # tkhd and the sample entry's size: an encoder's stream has them only in its codec
+            # context (its parameters said 640x480 whatever the rung), a changed format only here
+            stream.codec_context.width, stream.codec_context.height = self._template.width, self._template.height
+        if self._template.reformatted:  # avcC from the new parameter sets
+            stream.codec_context.extradata = self._template.extradata
         aac = None
         if self._template.codec_name == "aac":
             # AAC from MPEG-TS comes with ADTS headers; MP4 wants raw frames + the config in esds

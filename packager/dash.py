@@ -4,9 +4,10 @@ The timeline of a live MPD ends with the segment being written, announced with t
 of the last complete one (exact for a fixed GOP; corrected by the next MPD otherwise): its
 availability starts one part after its start, which is what makes the MPD low latency.
 
-One Period per init segment (a discontinuity starts a new one), each with one video
-AdaptationSet holding every video Representation and one audio
-AdaptationSet. Each Representation has its own SegmentTemplate + SegmentTimeline (exact
+One Period per init segment (a discontinuity or a source's format change starts a new one),
+each with one video AdaptationSet holding every video Representation and one audio
+AdaptationSet; a Representation's codecs, width and height are those of that Period's init
+segment (`per_init`). Each Representation has its own SegmentTemplate + SegmentTimeline (exact
 durations read from the fragments, in that track's timescale). Low latency per the DASH-IF
 guidelines: `availabilityTimeOffset` (segment duration − part duration) with
 `availabilityTimeComplete="false"` on the SegmentTemplate — the node serves the growing
@@ -20,9 +21,9 @@ Timeline: segment times are in the packager's media timeline; `presentation_offs
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Sequence
+from typing import Mapping, Sequence
 from xml.sax.saxutils import quoteattr
 
 from packager.window import Segment
@@ -46,6 +47,7 @@ class Representation:
     frame_rate: str | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    per_init: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # init name → codecs, width, height
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,8 @@ def periods(
             segments = [s for s in rep.segments if posixpath.basename(s.init_path) == name]
             if segments or not rep.segments:
                 chosen.append(replace(rep, segments=segments,
-                                      next_segment_ticks=rep.next_segment_ticks if last and not ended else None))
+                                      next_segment_ticks=rep.next_segment_ticks if last and not ended else None,
+                                      **rep.per_init.get(name, {})))
         starts = [rep.segments[0].start / rep.timescale for rep in chosen if rep.segments]
         generation = name.removeprefix("init").removesuffix(".mp4").lstrip("_") or "0"
         result.append(Period(generation, name, min(starts, default=presentation_offset), chosen,

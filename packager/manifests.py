@@ -94,6 +94,7 @@ def mpd(
             sample_rate=None if track.is_video else sample_rate(track),
             channels=None if track.is_video else channel_configuration(track),
             next_segment_ticks=complete[-1].ticks if complete else None,
+            per_init=formats_by_init(track, complete),
         ))
     longest = max(t.window.max_segment_duration for t in tracks)
     end = max((s.start + s.ticks) / s.timescale for t in tracks for s in t.window.segments if s.complete)
@@ -112,6 +113,19 @@ def mpd(
         media_duration=end - stream_start,
     )
     return dash.mpd(presentation, representations)
+
+
+def formats_by_init(track: TrackOutput, segments) -> dict[str, dict]:
+    """Codecs and size of each init segment the listed segments use (a source that changed
+    format mid-stream has had more than one; each is its own Period's)."""
+    formats = {}
+    for init_path in {s.init_path for s in segments}:
+        known = track.formats.get(init_path)
+        if known is not None:
+            codec, width, height = known
+            formats[posixpath.basename(init_path)] = {"codecs": codec} | (
+                {"width": width, "height": height} if track.is_video else {})
+    return formats
 
 
 def video_size(track: TrackOutput) -> tuple[int, int]:

@@ -39,14 +39,15 @@ class StreamPipeline:
         self.timeline = ContinuousTimeline()
         if video is not None:
             self.outputs.add_video(ORIGIN, video, resolution=source_size(video), frame_rate=source_rate(video))
-        self.hub.subscribe(PassthroughJob(self.outputs, self.keyframes, video))
+        passthrough = PassthroughJob(self.outputs, self.keyframes, video)
+        self.hub.subscribe(passthrough)
         self.transcoder = start_transcoder(config, video, self.outputs, self.keyframes, emit, clock)
         if self.transcoder is not None:
             self.hub.subscribe(self.transcoder)
         if audio is not None:
             self.outputs.add_audio(audio)
         progress = self.transcoder.media_seconds if self.transcoder else None
-        self.hub.subscribe(StatsJob(video, emit, progress=progress))
+        self.hub.subscribe(StatsJob(video, emit, progress=progress, size=lambda: passthrough.size))
 
     @property
     def renditions(self) -> list[str]:
