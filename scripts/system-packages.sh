@@ -2,10 +2,11 @@
 # Installs the Debian packages Headwater runs and tests with, when any is missing.
 # ffmpeg: test publisher and ffprobe; libsrt1.5-openssl: SRT ingest (ctypes);
 # postgresql: the PostgreSQL half of the test matrix; chromium: player tests and HTML overlays;
-# nodejs/npm: installing hls.js and dash.js for the player.
+# nodejs/npm: installing hls.js and dash.js for the player (and Shaka Player for the tests);
+# GStreamer and VLC: third-party players (and GStreamer publishers) in the tests.
 # Arguments, when given, replace the list (e.g. the benchmarks' nginx, libnginx-mod-rtmp, wrk).
 set -eu
-PACKAGES="${*:-ffmpeg libsrt1.5-openssl postgresql chromium nodejs npm}"
+PACKAGES="${*:-ffmpeg libsrt1.5-openssl postgresql chromium nodejs npm vlc-bin vlc-plugin-base}"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

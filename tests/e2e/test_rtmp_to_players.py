@@ -49,6 +49,10 @@ def broadcast(media_node):
         seen["master"] = master.text
         variants, media = parse_master_playlist(master.text)
         seen["variants"], seen["media"] = variants, media
+        seen["first_media_playlists"] = {  # as a player loads them right after the master
+            uri: parse_media_playlist(http.get(f"{base}/{uri}").text)
+            for uri in [v.uri for v in variants] + [m["URI"] for m in media if "URI" in m]
+        }
         playlist_url = f"{base}/{variants[0].uri}"
         live_text = wait_for(lambda: fetch_ok(http, playlist_url), what="media playlist").text
         seen["live_playlist"] = parse_media_playlist(live_text)
@@ -136,6 +140,14 @@ def test_master_playlist_lists_the_origin_with_codecs(broadcast):
     assert variant.attributes["CODECS"].startswith("avc1.") and "mp4a.40.2" in variant.attributes["CODECS"]
     assert int(variant.attributes["BANDWIDTH"]) > 0
     assert float(variant.attributes["FRAME-RATE"]) == pytest.approx(25, abs=0.1)
+
+
+def test_the_first_media_playlists_list_a_complete_segment(broadcast):
+    """hls.js takes a first media playlist of parts only for a dead level (levelEmptyError)."""
+    first = broadcast["first_media_playlists"]
+    assert len(first) == 2  # the origin and the audio
+    for uri, playlist in first.items():
+        assert playlist.segments and not playlist.segments[0].gap, (uri, playlist)
 
 
 def test_live_media_playlist_is_low_latency_hls(broadcast):
