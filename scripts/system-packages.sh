@@ -2,10 +2,13 @@
 # Installs the Debian packages Headwater runs and tests with, when any is missing.
 # ffmpeg: test publisher and ffprobe; libsrt1.5-openssl: SRT ingest (ctypes);
 # postgresql: the PostgreSQL half of the test matrix; chromium: player tests and HTML overlays;
-# nodejs/npm: installing hls.js and dash.js for the player.
+# nodejs/npm: installing hls.js and dash.js for the player; GStreamer as a test publisher:
+# gst-launch-1.0 (tools), videotestsrc/audiotestsrc (base), flvmux, aacparse (good), rtmp2sink, rtmpsink,
+# srtsink, mpegtsmux, h264parse, voaacenc (bad), x264enc (ugly).
 # Arguments, when given, replace the list (e.g. the benchmarks' nginx, libnginx-mod-rtmp, wrk).
 set -eu
-PACKAGES="${*:-ffmpeg libsrt1.5-openssl postgresql chromium nodejs npm}"
+PACKAGES="${*:-ffmpeg libsrt1.5-openssl postgresql chromium nodejs npm gstreamer1.0-tools
+    gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly}"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -140,6 +141,23 @@ def test_rtmp_32_bit_timestamp_wrap(clips, tmp_path):
     wrapped = rewrite_timestamps((clips / "plain.flv").read_bytes(), (1 << 32) - 2000)
     run_worker(wrapped, tmp_path)
     assert_renditions_play(tmp_path, 5, SIZES)
+
+
+def test_gstreamer_flv_with_a_stream_appearing_mid_input(clips, tmp_path):
+    """GStreamer's flvmux repeats onMetaData at later timestamps; FFmpeg's FLV demuxer makes a
+    subtitle stream of the first repeat, one PyAV did not see at open: its demux raised
+    IndexError at the end of the input and the worker died."""
+    clip = clips / "gstreamer.flv"
+    subprocess.run(["gst-launch-1.0", "-q", "-e", *shlex.split(
+        "videotestsrc num-buffers=100 ! video/x-raw,width=320,height=240,framerate=25/1,format=I420"
+        " ! x264enc speed-preset=ultrafast key-int-max=25 ! h264parse ! flvmux streamable=true name=mux"
+        f" ! filesink location={clip} audiotestsrc num-buffers=180 ! voaacenc ! aacparse ! mux.")],
+        check=True, timeout=60)
+    streams = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0",
+                              str(clip)], capture_output=True, text=True, check=True).stdout.split()
+    assert streams == ["video", "audio", "subtitle"]  # what made the worker trip
+    run_worker(clip.read_bytes(), tmp_path)
+    assert_renditions_play(tmp_path, 4, SIZES)
 
 
 def test_video_only_source(clips, tmp_path):
