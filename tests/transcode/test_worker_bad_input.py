@@ -42,9 +42,9 @@ def clips(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("bad-input")
 
 
-def run_worker(source: bytes, out_dir: Path, ladder=LADDER) -> list[dict]:
+def run_worker(source: bytes, out_dir: Path, ladder=LADDER, container: str = "flv") -> list[dict]:
     config = {"stream_id": 1, "out_dir": str(out_dir), "renditions": ladder, "x264_preset": "ultrafast"}
-    records = start_record("flv") + data_record(source)  # as the node frames a pushed input
+    records = start_record(container) + data_record(source)  # as the node frames a pushed input
     done = subprocess.run([sys.executable, "-m", "transcode.worker", json.dumps(config)], input=records,
                           capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
@@ -158,6 +158,17 @@ def test_gstreamer_flv_with_a_stream_appearing_mid_input(clips, tmp_path):
     assert streams == ["video", "audio", "subtitle"]  # what made the worker trip
     run_worker(clip.read_bytes(), tmp_path)
     assert_renditions_play(tmp_path, 4, SIZES)
+
+
+def test_mpegts_stream_added_mid_input(clips, tmp_path):
+    """An SRT publisher adds a second audio track after 3 s (a new PID in a new PMT): PyAV's
+    demux raised IndexError at the end of such an input too."""
+    ffmpeg(*PATTERN, *TONE, "-t", "3", *X264, *AAC, "-f", "mpegts", str(clips / "two.ts"))
+    ffmpeg(*PATTERN, *TONE, "-f", "lavfi", "-i", "sine=frequency=880", "-t", "3", "-map", "0", "-map", "1",
+           "-map", "2", *X264, *AAC, "-output_ts_offset", "3", "-f", "mpegts", str(clips / "three.ts"))
+    source = (clips / "two.ts").read_bytes() + (clips / "three.ts").read_bytes()
+    run_worker(source, tmp_path, container="mpegts")
+    assert_renditions_play(tmp_path, 6, SIZES)
 
 
 def test_video_only_source(clips, tmp_path):
