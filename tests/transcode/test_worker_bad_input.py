@@ -19,6 +19,7 @@ import pytest
 
 from ingest.flv import flv_header, flv_tag
 from ingest.media import MediaMessage
+from ingest.mpegts import PACKET_SIZE, PAT_PID, packet_header
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from transcode.pipe_source import data_record, start_record
 
@@ -169,6 +170,24 @@ def test_mpegts_stream_added_mid_input(clips, tmp_path):
     source = (clips / "two.ts").read_bytes() + (clips / "three.ts").read_bytes()
     run_worker(source, tmp_path, container="mpegts")
     assert_renditions_play(tmp_path, 6, SIZES)
+
+
+def test_mpegts_input_whose_first_probe_finds_no_keyframe(clips, tmp_path):
+    """An encoder that flags no random access point is started by the node at any PAT: here
+    mid-GOP, 2.4 s before the next keyframe (a 4 s GOP), more than one probe's worth of media.
+    The worker skipped the whole input ("ended before its streams were known") and stayed dark.
+
+    Each new probe starts where the last stopped, so a keyframe split between two probes is
+    lost to both: the stream starts at the first keyframe a probe sees whole."""
+    ffmpeg(*PATTERN, *TONE, "-t", "16", "-c:v", "libx264", "-preset", "ultrafast", "-g", "100", "-keyint_min",
+           "100", "-sc_threshold", "0", "-pix_fmt", "yuv420p", *AAC, "-f", "mpegts", str(clips / "long_gop.ts"))
+    whole = (clips / "long_gop.ts").read_bytes()
+    start = len(whole) // 10 // PACKET_SIZE * PACKET_SIZE
+    while packet_header(whole[start:start + PACKET_SIZE]).pid != PAT_PID:
+        start += PACKET_SIZE
+    events = run_worker(whole[start:], tmp_path, container="mpegts")
+    assert next(e for e in events if e["event"] == "started")["width"] == 320
+    assert_renditions_play(tmp_path, 4, SIZES)
 
 
 def test_video_only_source(clips, tmp_path):
