@@ -8,7 +8,7 @@ input is 10-bit or 4:4:4 (e.g. `videotestsrc` with no caps), and ffmpeg does wit
 10-bit 4:2:0).
 
 The origin variant passes such a source through as it is (its CODECS attribute, read from the
-init segment, names the profile, so players that check it skip the variant); the renditions
+init segment, names the profile, so players that check it can skip the variant); the renditions
 of a quality set are always encoded as 8-bit 4:2:0 (`transcode/encoders.PIXEL_FORMAT`).
 """
 
