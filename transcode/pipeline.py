@@ -23,6 +23,7 @@ from transcode.keyframes import KeyframePlan
 from transcode.ladder import PlannedRendition, plan
 from transcode.outputs import StreamOutputs
 from transcode.passthrough import ORIGIN, PassthroughJob
+from transcode.playability import playability_warning
 from transcode.stats import StatsJob
 from transcode.timeline import ContinuousTimeline
 from transcode.transcoder import TranscodeJob
@@ -33,6 +34,7 @@ log = logging.getLogger("headwater.worker")
 class StreamPipeline:
     def __init__(self, config, video, audio, emit: Callable[[dict], None],
                  clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream_id = config.stream_id
         self.keyframes = KeyframePlan(config.segment_target)
         self.outputs = StreamOutputs(config.packager(), emit, mpegts_endlist=config.mpegts_endlist)
         self.hub = StreamHub()
@@ -54,7 +56,12 @@ class StreamPipeline:
         return [ORIGIN, *(self.transcoder.renditions if self.transcoder else [])]
 
     def source_event(self, video, audio, kind: str = "started") -> dict:
-        return source_event(video, audio, self.renditions, kind)
+        """The event telling the node what this source holds; a source whose video most
+        players cannot decode is also logged, once per source."""
+        event = source_event(video, audio, self.renditions, kind)
+        if event["source_warning"]:
+            log.warning("stream %s: %s", self.stream_id, event["source_warning"])
+        return event
 
     def publish(self, packet) -> None:
         self.timeline.apply(packet)
@@ -110,7 +117,8 @@ def source_rate(video) -> float | None:
 def source_event(video, audio, renditions: list[str], kind: str = "started") -> dict:
     """What the source turned out to hold, reported once demuxing starts (`started`) and
     after each switch to another source (`source_changed`)."""
-    event: dict = {"event": kind, "renditions": renditions}
+    event: dict = {"event": kind, "renditions": renditions,
+                   "source_warning": playability_warning(video, transcoded=len(renditions) > 1)}
     if video is not None:
         context = video.codec_context
         event.update(video_codec=context.name, width=context.width, height=context.height,
