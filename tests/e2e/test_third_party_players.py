@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import fetch_ok, wait_for
-from tests.support.players import ffmpeg_read, gstreamer_read, shaka_play, vlc_read
+from tests.support.players import browser_play, ffmpeg_read, gstreamer_read, vlc_read
 from tests.support.publisher import ffmpeg_publish
 from tests.support.quality_sets import add_live_quality_set
 
@@ -43,8 +43,8 @@ def abr_broadcast(media_node):
 
 
 @pytest.mark.parametrize("output", ["cmaf", "dash", "mpegts"])
-def test_shaka_player_plays(media_node, abr_broadcast, output):
-    playback = shaka_play(media_node.base_url, abr_broadcast[URL_FIELDS[output]], seconds=6)
+def test_shaka_player_plays(abr_broadcast, output):
+    playback = browser_play("shaka", abr_broadcast[URL_FIELDS[output]], seconds=6)
     print(f"Shaka {output}: live latency it reports {playback.latencies[-3:]}")
     assert playback.end["errors"] == [], playback.end
     # Both variants as loaded (Shaka may later disable one for frames this busy machine dropped)

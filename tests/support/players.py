@@ -79,56 +79,86 @@ def vlc_read(url: str, seconds: float = 8) -> Decoded:
         return Decoded(decoded.times, (process.stdout + process.stderr)[-4000:])
 
 
-SHAKA_PAGE = """<!doctype html><html><body>
+VENDOR = REPOSITORY / "server" / "delivery" / "static" / "vendor"
+
+# Each engine's page script: load `src` into the video element, push errors to
+# `window.result.errors`, and define `window.reportLatency()` (the engine's own figure, s).
+ENGINES = {
+    "shaka": (SHAKA, """
+      shaka.polyfill.installAll();
+      const player = window.engine = new shaka.Player();
+      await player.attach(video);
+      player.configure({streaming: {lowLatencyMode: true}});
+      player.addEventListener("error", (e) => result.errors.push("shaka " + e.detail.code));
+      window.reportLatency = () => player.getStats().liveLatency;
+      window.variantCount = () => player.getVariantTracks().length;
+      window.isLive = () => player.isLive();
+      await player.load(src);"""),
+    "hls.js": (VENDOR / "hls.min.js", """
+      const hls = window.engine = new Hls({lowLatencyMode: true});
+      hls.on(Hls.Events.ERROR, (event, data) => { if (data.fatal) result.errors.push("hls.js " + data.details); });
+      window.reportLatency = () => hls.latency;
+      window.variantCount = () => hls.levels.length;
+      window.isLive = () => Boolean(hls.levels[hls.currentLevel]?.details?.live);
+      hls.loadSource(src);
+      hls.attachMedia(video);"""),
+    "dash.js": (VENDOR / "dash.all.min.js", """
+      const player = window.engine = dashjs.MediaPlayer().create();
+      player.on(dashjs.MediaPlayer.events.ERROR, (e) => result.errors.push("dash.js " + JSON.stringify(e.error || e)));
+      window.reportLatency = () => player.getCurrentLiveLatency();
+      window.variantCount = () => player.getRepresentationsByType("video").length;
+      window.isLive = () => player.isDynamic();
+      player.initialize(video, src, true);"""),
+}
+
+PAGE = """<!doctype html><html><body>
 <video id="video" muted autoplay playsinline></video>
-<script src="shaka-player.compiled.js"></script>
+<script src="engine.js"></script>
 <script>
-window.shakaResult = {errors: [], loaded: false};
+const result = window.result = {errors: []};
+const video = document.getElementById("video");
+const src = new URLSearchParams(location.search).get("src");
 (async () => {
-  shaka.polyfill.installAll();
-  const video = document.getElementById("video");
-  const player = window.shakaPlayer = new shaka.Player();
-  await player.attach(video);
-  player.configure({streaming: {lowLatencyMode: true}});
-  player.addEventListener("error", (e) => window.shakaResult.errors.push(String(e.detail.code)));
   try {
-    await player.load(new URLSearchParams(location.search).get("src"));
-    window.shakaResult.loaded = true;
+    %s
   } catch (e) {
-    window.shakaResult.errors.push("load " + (e.code || e));
+    result.errors.push("load " + (e.code || e));
   }
 })();
 </script></body></html>"""
 
-SHAKA_STATE = """(() => {
-  const video = document.getElementById("video"), player = window.shakaPlayer;
-  const stats = player ? player.getStats() : {};
-  return {...window.shakaResult, t: video.currentTime, paused: video.paused,
-          latency: stats.liveLatency, variants: player ? player.getVariantTracks().length : 0,
-          live: player ? player.isLive() : null};
+STATE = """(() => {
+  const video = document.getElementById("video"), ask = (f) => { try { return f(); } catch (e) { return null; } };
+  return {errors: window.result.errors, t: video.currentTime, paused: video.paused,
+          latency: window.reportLatency ? ask(window.reportLatency) : null,
+          variants: window.variantCount ? ask(window.variantCount) : 0,
+          live: window.isLive ? ask(window.isLive) : null};
 })()"""
 
 
 @dataclass
-class ShakaPlayback:
-    start: dict
+class Playback:
+    start: dict  # the state once playback started (or failed)
     end: dict
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # the engine's own figure, every 0.5 s
 
     @property
     def played(self) -> float:
         return self.end["t"] - self.start["t"]
 
 
-def shaka_play(node_url: str, url: str, seconds: float = 8, timeout: float = 30) -> ShakaPlayback:
-    """Shaka Player 5 (low-latency mode) in headless Chromium plays `url` for `seconds` once it
-    has started; the page is served at the node's own origin (Playwright answers for it)."""
-    page_url = f"{node_url}/__shaka__/index.html"
+def browser_play(engine: str, url: str, seconds: float = 8, timeout: float = 30) -> Playback:
+    """`engine` ("shaka", "hls.js" or "dash.js", in low-latency mode) plays `url` in headless
+    Chromium for `seconds` once it has started. Its page is served at the URL's own origin
+    (Playwright answers for it), so no request is cross-origin."""
+    script, setup = ENGINES[engine]
+    origin = "/".join(url.split("/", 3)[:3])
+    page_url = f"{origin}/__player__/index.html"
     with chromium_page() as tab:
-        tab.route(lambda url: url.startswith(page_url), lambda route: route.fulfill(
-            body=SHAKA_PAGE, content_type="text/html"))
-        tab.route(f"{node_url}/__shaka__/shaka-player.compiled.js", lambda route: route.fulfill(
-            path=str(SHAKA), content_type="text/javascript"))
+        tab.route(lambda address: address.startswith(page_url), lambda route: route.fulfill(
+            body=PAGE % setup, content_type="text/html"))
+        tab.route(f"{origin}/__player__/engine.js", lambda route: route.fulfill(
+            path=str(script), content_type="text/javascript"))
         tab.goto(f"{page_url}?src={quote(url)}")
         start = _watch(tab, lambda s: s["t"] > 0.5 or s["errors"], timeout)
         latencies = []
@@ -136,16 +166,16 @@ def shaka_play(node_url: str, url: str, seconds: float = 8, timeout: float = 30)
         state = start
         while time.monotonic() < deadline and not state["errors"]:
             time.sleep(0.5)
-            state = tab.evaluate(SHAKA_STATE)
-            if state.get("latency") is not None and state["latency"] == state["latency"]:  # not NaN
-                latencies.append(state["latency"])
-        return ShakaPlayback(start, state, latencies)
+            state = tab.evaluate(STATE)
+            if isinstance(state.get("latency"), (int, float)) and state["latency"] == state["latency"]:
+                latencies.append(state["latency"])  # (not NaN)
+        return Playback(start, state, latencies)
 
 
 def _watch(tab, until, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
-    state = tab.evaluate(SHAKA_STATE)
+    state = tab.evaluate(STATE)
     while time.monotonic() < deadline and not until(state):
         time.sleep(0.25)
-        state = tab.evaluate(SHAKA_STATE)
+        state = tab.evaluate(STATE)
     return state
