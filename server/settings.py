@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.rtmp.rests import BUSY_INTERVAL, BUSY_PUBLISHERS
@@ -55,7 +55,8 @@ class Settings(BaseSettings):
         default=0.25, ge=0.0, le=0.5,
         description="Seconds an RTMP publisher's socket rests between reads: one wake-up per batch of "
                     "frames instead of per frame (less CPU, at most this much more latency); at most "
-                    f"{BUSY_INTERVAL} s while more than {BUSY_PUBLISHERS} publishers rest together",
+                    f"{BUSY_INTERVAL} s while more than {BUSY_PUBLISHERS} publishers rest together; "
+                    "never more than half a part",
     )
     srt_latency_ms: int = Field(default=120, ge=20, le=8000, description="SRT receiver latency")
     worker_restart_limit: int = Field(default=5, ge=0)
@@ -100,6 +101,14 @@ class Settings(BaseSettings):
     @property
     def live_dir(self) -> Path:
         return self.data_dir / "live"
+
+    @model_validator(mode="after")
+    def _rest_at_most_half_a_part(self) -> Settings:
+        """Frames come in batches one rest apart, and a part is cut only once its last frame
+        is in: with short parts (0.2 s, MediaMTX's default) a rest of 0.25 s made parts come
+        in pairs and players that fetch one part per playlist update (hls.js) fell behind."""
+        self.ingest_read_interval = min(self.ingest_read_interval, self.part_target / 2)
+        return self
 
     def on_rest_grid(self, seconds: float) -> float:
         """The multiple of `ingest_read_interval` nearest `seconds` (at least one interval): a
