@@ -95,7 +95,7 @@ ENGINES = {
       window.isLive = () => player.isLive();
       await player.load(src);"""),
     "hls.js": (VENDOR / "hls.min.js", """
-      const hls = window.engine = new Hls({lowLatencyMode: true});
+      const hls = window.engine = new Hls({lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.1});  // as player.js
       hls.on(Hls.Events.ERROR, (event, data) => { if (data.fatal) result.errors.push("hls.js " + data.details); });
       window.reportLatency = () => hls.latency;
       window.variantCount = () => hls.levels.length;
@@ -159,13 +159,15 @@ def browser_play(engine: str, url: str, seconds: float = 8, timeout: float = 30)
             body=PAGE % setup, content_type="text/html"))
         tab.route(f"{origin}/__player__/engine.js", lambda route: route.fulfill(
             path=str(script), content_type="text/javascript"))
-        tab.goto(f"{page_url}?src={quote(url)}")
+        tab.goto(f"{page_url}?src={quote(url)}", wait_until="load")
+        # Routed requests wait for this process to look at them; the stream's must not.
+        tab.unroute_all()
         start = _watch(tab, lambda s: s["t"] > 0.5 or s["errors"], timeout)
         latencies = []
         deadline = time.monotonic() + seconds
         state = start
         while time.monotonic() < deadline and not state["errors"]:
-            time.sleep(0.5)
+            tab.wait_for_timeout(500)
             state = tab.evaluate(STATE)
             if isinstance(state.get("latency"), (int, float)) and state["latency"] == state["latency"]:
                 latencies.append(state["latency"])  # (not NaN)
@@ -176,6 +178,6 @@ def _watch(tab, until, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     state = tab.evaluate(STATE)
     while time.monotonic() < deadline and not until(state):
-        time.sleep(0.25)
+        tab.wait_for_timeout(250)
         state = tab.evaluate(STATE)
     return state

@@ -48,7 +48,9 @@
 
   const engines = {
     hls() {
-      const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
+      // Catch up (at most 10 % faster) to the playlist's PART-HOLD-BACK: hls.js starts about
+      // one part behind it (the parts it fetches before playing) and by default never catches up.
+      const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30, maxLiveSyncPlaybackRate: 1.1 });
       hls.on(Hls.Events.ERROR, (event, data) => { if (data.fatal) offline("hls: " + data.details); });
       hls.loadSource(absolute(config.hls));
       hls.attachMedia(video);
