@@ -2,7 +2,7 @@
 
 One 640x360 RTMP publish on a two-variant quality set (the origin and 240p): Shaka Player 5
 in Chromium plays its LL-HLS master, its DASH MPD and its MPEG-TS master; ffmpeg, GStreamer's
-`playbin3` and VLC 3 decode the CMAF and the MPEG-TS masters. Each must decode frames with
+`playbin3` and VLC 3 decode the CMAF and the MPEG-TS masters, ffmpeg the MPD too. Each must decode frames with
 timestamps that go forward. The players' own latency figures are printed (`-s` shows them);
 `bench.latency` measures them properly.
 """
@@ -52,7 +52,7 @@ def test_shaka_player_plays(abr_broadcast, output):
     assert playback.played > 4, (playback.start, playback.end)
 
 
-@pytest.mark.parametrize("output", ["cmaf", "mpegts"])
+@pytest.mark.parametrize("output", ["cmaf", "mpegts", "dash"])
 def test_ffmpeg_decodes(abr_broadcast, output):
     decoded = ffmpeg_read(abr_broadcast[URL_FIELDS[output]], seconds=4)
     assert len(decoded.times) >= 80 and decoded.monotonic, decoded  # 25 fps
