@@ -13,24 +13,32 @@ The node ends the worker by closing its stdin.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 
 import av
 
+from transcode.contract import Command, Event, PullGaveUp, SourceFailed, SourceLost
+from transcode.pipe_source import PipeInput
 from transcode.pipeline import StreamPipeline
 from transcode.pull_source import OpenedSource, PullRotation, describe_error, redacted
 
 log = logging.getLogger("headwater.pull")
 
 
-def watch_stdin(on_eof: Callable[[], None], fd: int = 0) -> None:
-    """Call `on_eof` when the node closes our stdin (how it ends a pull or WHIP worker)."""
+def watch_stdin(on_eof: Callable[[], None], on_command: Callable[[Command], None] | None = None,
+                fd: int = 0) -> None:
+    """Hand the node's commands to `on_command` (on this thread) and call `on_eof` when the
+    node closes our stdin (how it ends a pull or WHIP worker); they read no media from it."""
     def run() -> None:
-        while os.read(fd, 4096):
-            pass
-        on_eof()
+        try:
+            pipe = PipeInput(fd, on_command=on_command)
+            while pipe.next_input() is not None:
+                log.warning("ignoring an input the node sent to a worker that opens its own source")
+        except ValueError as error:
+            log.error("worker input unreadable: %s", error)
+        finally:
+            on_eof()
 
     threading.Thread(target=run, name="stdin-eof", daemon=True).start()
 
@@ -67,14 +75,14 @@ class PullWorker:
                 self.current.close()
 
     def on_failure(self, url: str, message: str) -> None:
-        self.emit({"event": "source_failed", "source_url": redacted(url), "message": message})
+        self.emit(SourceFailed(source_url=redacted(url), message=message))
         self.gave_up()
 
     def gave_up(self) -> bool:
         if self.stop.is_set() or self.rotation.idle_for() < self.config.pull_give_up_after:
             return self.stop.is_set()
         log.warning("no pull source worked for %.0fs; giving up", self.rotation.idle_for())
-        self.emit({"event": "pull_gave_up", "idle_seconds": round(self.rotation.idle_for(), 1)})
+        self.emit(PullGaveUp(idle_seconds=round(self.rotation.idle_for(), 1)))
         self.stop.set()
         return True
 
@@ -96,7 +104,7 @@ class PullWorker:
                 self.on_failure(source.url, f"{redacted(source.url)}: {describe_error(error)}")
                 return
         if delivered:
-            self.emit({"event": "source_lost", "source_url": redacted(source.url)})
+            self.emit(SourceLost(source_url=redacted(source.url)))
         elif not self.stop.is_set():
             self.on_failure(source.url, f"{redacted(source.url)}: no media received")
 
@@ -109,11 +117,12 @@ class PullWorker:
             self.pipeline.source_changed(video, audio)  # the old container must outlive this call
             self.current.close()
         self.current = source
-        self.emit({**self.pipeline.source_event(video, audio), "source_type": source.source_type,
-                   "source_url": redacted(source.url)})
+        self.emit(self.pipeline.source_event(video, audio, source_type=source.source_type,
+                                             source_url=redacted(source.url)))
 
 
-def run_pull(config, emit: Callable[[dict], None], clock: Callable[[], float]) -> None:
+def run_pull(config, emit: Callable[[Event | dict], None], clock: Callable[[], float],
+             on_command: Callable[[Command], None] | None = None) -> None:
     stop = threading.Event()
-    watch_stdin(stop.set)
+    watch_stdin(stop.set, on_command)
     PullWorker(config, emit, stop, clock).run()

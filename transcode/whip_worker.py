@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import av
 
+from transcode.contract import Command, Event
 from transcode.pipeline import StreamPipeline
 from transcode.pull_worker import watch_stdin
 from transcode.whip_source import TsPipeSource, open_session
@@ -19,13 +20,14 @@ from transcode.whip_source import TsPipeSource, open_session
 log = logging.getLogger("headwater.whip")
 
 
-def run_whip(config, emit: Callable[[dict], None], clock: Callable[[], float]) -> None:
+def run_whip(config, emit: Callable[[Event | dict], None], clock: Callable[[], float],
+             on_command: Callable[[Command], None] | None = None) -> None:
     logging.getLogger("aioice").setLevel(logging.WARNING)  # a line per candidate pair otherwise
     opened = open_session(config, emit)
     if opened is None:
         return
     peer, read_fd = opened
-    watch_stdin(peer.stop)
+    watch_stdin(peer.stop, on_command)
     try:
         source = TsPipeSource(read_fd)  # blocks until media flows, or the session ends
     except av.error.FFmpegError as error:
