@@ -21,13 +21,20 @@ from collections.abc import Callable, Iterator
 
 import av
 
-from transcode.contract import (DATA_RECORD, FORMATS, MESSAGE_RECORD, RECORD_HEADER, START_RECORD, Command,
-                                ContractError, decode_message)
+from transcode.contract import (
+    DATA_RECORD,
+    FORMATS,
+    MESSAGE_RECORD,
+    RECORD_HEADER,
+    START_RECORD,
+    Command,
+    ContractError,
+    decode_message,
+)
 from transcode.demuxed import DemuxedSource
 
 log = logging.getLogger("headwater.worker")
 
-HEADER = RECORD_HEADER
 READ_SIZE = 1 << 18  # a whole batch of the node's (0.25 s of 6 Mbit/s: ~190 KB) in one read
 
 # Start demuxing after the first few tags instead of probing seconds of media. MPEG-TS has
@@ -89,10 +96,10 @@ class PipeInput:
 
     def _next_record(self) -> bytes | None:
         """Read one record header (and an S or M record's payload); None at EOF."""
-        if not self._fill_to(HEADER.size):
+        if not self._fill_to(RECORD_HEADER.size):
             return None
-        kind, length = HEADER.unpack(self.buffer[: HEADER.size])
-        del self.buffer[: HEADER.size]
+        kind, length = RECORD_HEADER.unpack(self.buffer[: RECORD_HEADER.size])
+        del self.buffer[: RECORD_HEADER.size]
         if kind == DATA_RECORD:
             self.remaining = length
             return kind

@@ -20,8 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transcode.contract import (Carried, Ended, Event, Init, Part, Playlist, PublishedText, Removed, Segment,
-                                TsSegment)
+from transcode.contract import Carried, Ended, Event, Init, Part, Playlist, PublishedText, Removed, Segment, TsSegment
 
 CACHE_BYTES = 64 * 1024 * 1024  # per stream: recent parts and segments
 MEDIA = "media"  # wait topic: a new media file (part, segment, init) was announced

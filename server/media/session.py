@@ -28,8 +28,8 @@ from ingest.rtmp.rests import grid_delay
 from server.db.models import Stream
 from server.media.flv_feed import FlvFeed
 from server.media.ts_feed import TsFeed
-from server.media.worker_process import WorkerProcess
 from server.media.worker_events import WorkerEvents
+from server.media.worker_process import WorkerProcess
 from transcode.contract import InputData, Rendition, StartInput, encode_command
 
 if TYPE_CHECKING:

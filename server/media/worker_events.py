@@ -15,8 +15,19 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from transcode.contract import (Degraded, Error, Event, PullGaveUp, SourceChanged, SourceFailed, SourceLost,
-                                Started, Stats, WhipAnswer, WhipFailed)
+from transcode.contract import (
+    Degraded,
+    Error,
+    Event,
+    PullGaveUp,
+    SourceChanged,
+    SourceFailed,
+    SourceLost,
+    Started,
+    Stats,
+    WhipAnswer,
+    WhipFailed,
+)
 
 if TYPE_CHECKING:
     from server.media.supervisor import Supervisor

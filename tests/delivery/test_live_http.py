@@ -19,7 +19,6 @@ from tests.support.live_server import serve_live
 from tests.support.worker_events import worker_event
 
 
-
 def playlist_text(msn: int, part: int) -> str:
     """A media playlist as far as part `part` of segment `msn`: the segments before it
     complete, as the packager lists them."""

@@ -9,9 +9,22 @@ import sys
 import pytest
 
 from packager.resume import ResumePoint, TsResume
-from transcode.contract import (VERSION, ContractError, Degraded, InputData, Part, StartInput, WorkerConfig,
-                                config_record, decode_config, decode_event, encode_command, encode_event,
-                                event_from_plain, RECORD_HEADER)
+from transcode.contract import (
+    RECORD_HEADER,
+    VERSION,
+    ContractError,
+    Degraded,
+    InputData,
+    Part,
+    StartInput,
+    WorkerConfig,
+    config_record,
+    decode_config,
+    decode_event,
+    encode_command,
+    encode_event,
+    event_from_plain,
+)
 from transcode.ladder import Rendition
 
 

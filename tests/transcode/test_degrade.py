@@ -13,9 +13,9 @@ import subprocess
 import pytest
 
 from tests.support.hls import parse_master_playlist, parse_media_playlist
-from transcode.ladder import Rendition
 from tests.support.worker_events import plain
 from transcode.contract import InputData, StartInput, WorkerConfig, encode_command
+from transcode.ladder import Rendition
 from transcode.worker import run
 
 FAST_CALLS = 600  # clock reads before the machine "slows down" (~3 s of media in)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import threading
 
-from transcode.events import EventChannel
 from tests.support.worker_events import worker_run
 from transcode.contract import Ended, InputData, Removed, StartInput, Stats, decode_event, encode_command
+from transcode.events import EventChannel
 from transcode.pipe_source import PipeInput
 
 

@@ -18,9 +18,9 @@ import pytest
 
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.size_change import init_sizes, init_sps, size_changing_clip
-from transcode.ladder import Rendition
 from tests.support.worker_events import plain
 from transcode.contract import InputData, StartInput, WorkerConfig, encode_command
+from transcode.ladder import Rendition
 from transcode.worker import run
 
 SOURCE_FRAMES = 200  # 8 s at 25 fps
