@@ -114,6 +114,11 @@ def config_record(config: WorkerConfig) -> bytes:
     return record(CONFIG_RECORD, json.dumps({"v": VERSION, "config": config.to_json()}).encode())
 
 
+def worker_input(config: WorkerConfig, *commands: Command) -> bytes:
+    """A whole stdin for a worker run by hand (a benchmark, a test): its config, then `commands`."""
+    return config_record(config) + b"".join(encode_command(command) for command in commands)
+
+
 def decode_config(payload: bytes) -> WorkerConfig:
     try:
         data = json.loads(payload)

@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 import av
 
-from transcode.contract import Command, Event, PullGaveUp, SourceFailed, SourceLost
+from transcode.commands import WorkerContext
+from transcode.contract import Command, PullGaveUp, SourceFailed, SourceLost
 from transcode.pipe_source import PipeInput
 from transcode.pipeline import StreamPipeline
 from transcode.pull_source import OpenedSource, PullRotation, describe_error, redacted
@@ -28,8 +29,9 @@ log = logging.getLogger("headwater.pull")
 
 def watch_stdin(on_eof: Callable[[], None], on_command: Callable[[Command], None] | None = None,
                 fd: int = 0) -> None:
-    """Hand the node's commands to `on_command` (on this thread) and call `on_eof` when the
-    node closes our stdin (how it ends a pull or WHIP worker); they read no media from it."""
+    """Hand the node's commands to `on_command` (from this thread: queue them) and call
+    `on_eof` when the node closes our stdin (how it ends a pull or WHIP worker); they read
+    no media from it."""
     def run() -> None:
         try:
             pipe = PipeInput(fd, on_command=on_command)
@@ -44,10 +46,10 @@ def watch_stdin(on_eof: Callable[[], None], on_command: Callable[[Command], None
 
 
 class PullWorker:
-    def __init__(self, config, emit: Callable[[dict], None], stop: threading.Event,
-                 clock: Callable[[], float]) -> None:
-        self.config = config
-        self.emit = emit
+    def __init__(self, context: WorkerContext, stop: threading.Event, clock: Callable[[], float]) -> None:
+        self.context = context
+        self.config = config = context.config
+        self.emit = context.emit
         self.stop = stop
         self.clock = clock
         self.pipeline: StreamPipeline | None = None
@@ -96,6 +98,7 @@ class PullWorker:
                     self.attach(source)
                 self.rotation.worked()
                 self.pipeline.publish(packet)
+                self.context.run_pending()
                 if self.stop.is_set():
                     return
         except (av.error.FFmpegError, OSError) as error:
@@ -112,7 +115,7 @@ class PullWorker:
         """Point the packager at a source that just delivered its first packet."""
         video, audio = source.video, source.audio
         if self.pipeline is None:
-            self.pipeline = StreamPipeline(self.config, video, audio, self.emit, self.clock)
+            self.pipeline = self.context.pipeline = StreamPipeline(self.config, video, audio, self.emit, self.clock)
         else:
             self.pipeline.source_changed(video, audio)  # the old container must outlive this call
             self.current.close()
@@ -121,8 +124,7 @@ class PullWorker:
                                              source_url=redacted(source.url)))
 
 
-def run_pull(config, emit: Callable[[Event | dict], None], clock: Callable[[], float],
-             on_command: Callable[[Command], None] | None = None) -> None:
+def run_pull(context: WorkerContext, clock: Callable[[], float]) -> None:
     stop = threading.Event()
-    watch_stdin(stop.set, on_command)
-    PullWorker(config, emit, stop, clock).run()
+    watch_stdin(stop.set, context.queue)
+    PullWorker(context, stop, clock).run()

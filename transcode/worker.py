@@ -19,7 +19,8 @@ from pathlib import Path
 
 import av
 
-from transcode.contract import Command, ContractError, Error, Event, WorkerConfig, read_config
+from transcode.commands import WorkerContext
+from transcode.contract import ContractError, Error, Event, WorkerConfig, read_config
 from transcode.events import EventChannel
 from transcode.heap import keep_freed_memory
 from transcode.pipe_source import PipeInput, PipeSource
@@ -27,28 +28,6 @@ from transcode.pipeline import StreamPipeline
 from transcode.pull_worker import run_pull
 
 log = logging.getLogger("headwater.worker")
-
-
-Handler = Callable[[Command, Callable[[Event | dict], None]], None]
-# The worker's one dispatch of the node's commands (besides the media records, which
-# `PipeInput` reads): command type → handler(command, emit). Pushed streams handle them on the
-# main thread between inputs' records, pull and WHIP workers on their stdin thread.
-COMMAND_HANDLERS: dict[type[Command], Handler] = {}
-
-
-def handles(command_type: type[Command]) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        COMMAND_HANDLERS[command_type] = handler
-        return handler
-    return register
-
-
-def dispatch(command: Command, emit: Callable[[Event | dict], None]) -> None:
-    handler = COMMAND_HANDLERS.get(type(command))
-    if handler is None:
-        log.warning("no handler for the node's %s command; ignored", command.kind)
-        return
-    handler(command, emit)
 
 
 def next_source(pipe: PipeInput) -> PipeSource | None:
@@ -82,21 +61,19 @@ def next_source(pipe: PipeInput) -> PipeSource | None:
 def run(config: WorkerConfig, emit: Callable[[Event | dict], None], source_fd: int = 0,
         clock: Callable[[], float] = time.monotonic, flush: Callable[[], None] | None = None) -> None:
     """Package (and transcode) what feeds the stream until it ends."""
-    def on_command(command: Command) -> None:
-        dispatch(command, emit)
-
+    context = WorkerContext(config, emit)
     if config.pull_urls:
-        run_pull(config, emit, clock, on_command)
+        run_pull(context, clock)
         return
     if config.whip_offer:
         from transcode.whip_worker import run_whip  # aiortc loads only in WHIP workers
-        run_whip(config, emit, clock, on_command)
+        run_whip(context, clock)
         return
-    pipe = PipeInput(source_fd, before_wait=flush, on_command=on_command)
+    pipe = PipeInput(source_fd, before_wait=flush, on_command=context.dispatch)
     source = next_source(pipe)
     if source is None:
         return  # the node gave up before sending anything usable
-    pipeline = StreamPipeline(config, source.video, source.audio, emit, clock)
+    pipeline = context.pipeline = StreamPipeline(config, source.video, source.audio, emit, clock)
     emit(pipeline.source_event(source.video, source.audio))
     try:
         while True:

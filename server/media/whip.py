@@ -15,15 +15,19 @@ import secrets
 
 from server.db.models import Stream
 from server.media.ladders import ladder_of
-from server.media.worker_events import WhipRefused, WorkerEvents
+from server.media.worker_events import WorkerEvents
 from server.media.worker_process import WorkerProcess
-from transcode.contract import Rendition
-
-__all__ = ["WhipRefused", "WhipSession", "WhipSessions"]
+from transcode.contract import Rendition, WhipAnswer, WhipFailed
 
 log = logging.getLogger("headwater.whip")
 
 ANSWER_TIMEOUT = 25.0  # seconds the node waits for the worker's answer
+
+
+class WhipRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class WhipSession:
@@ -32,7 +36,7 @@ class WhipSession:
         self.stream_id = stream.id
         self.id = secrets.token_urlsafe(16)
         self.mpegts_endlist = stream.hls_mpegts_endlist_tag
-        self.answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.answer: asyncio.Future[WhipAnswer | WhipFailed] = asyncio.get_running_loop().create_future()
         self.worker: WorkerProcess | None = None
         self.events = WorkerEvents(manager.supervisor, self.stream_id, lambda: "webrtc", self.answer)
 
@@ -40,10 +44,13 @@ class WhipSession:
         self.worker = worker = WorkerProcess(self.stream_id, self.events)
         asyncio.create_task(self._run(worker, offer, renditions))
         try:
-            return await asyncio.wait_for(asyncio.shield(self.answer), ANSWER_TIMEOUT)
+            answer = await asyncio.wait_for(asyncio.shield(self.answer), ANSWER_TIMEOUT)
         except asyncio.TimeoutError:
             worker.kill()
-            raise WhipRefused(503, "the media worker did not answer the offer in time")
+            raise WhipRefused(503, "the media worker did not answer the offer in time") from None
+        if isinstance(answer, WhipFailed):
+            raise WhipRefused(answer.status, answer.message)
+        return answer.sdp
 
     def stop(self) -> None:
         if self.worker is not None:

@@ -47,22 +47,15 @@ def handles(event_type: type[Event]) -> Callable[[H], H]:
     return register
 
 
-class WhipRefused(Exception):
-    """The worker could not answer the WHIP offer; `status` is the HTTP status to return."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 class WorkerEvents:
     """What one worker of a stream tells the node: `WorkerProcess` calls it with each event."""
 
     def __init__(self, supervisor: Supervisor, stream_id: int,
                  source_type: Callable[[], str | None] = lambda: None,
-                 answer: asyncio.Future[str] | None = None) -> None:
+                 answer: asyncio.Future[WhipAnswer | WhipFailed] | None = None) -> None:
         """`source_type()` is the API's `stream_source_type` of whatever feeds the worker now,
-        unless the `Started` event names it (a pull); `answer` receives a WHIP worker's SDP."""
+        unless the `Started` event names it (a pull); `answer` receives a WHIP worker's answer
+        (or its refusal)."""
         self.supervisor = supervisor
         self.stream_id = stream_id
         self.source_type = source_type
@@ -136,12 +129,7 @@ def _pull_gave_up(events: WorkerEvents, event: PullGaveUp) -> None:
 
 
 @handles(WhipAnswer)
-def _whip_answer(events: WorkerEvents, event: WhipAnswer) -> None:
-    if events.answer is not None and not events.answer.done():
-        events.answer.set_result(event.sdp)
-
-
 @handles(WhipFailed)
-def _whip_failed(events: WorkerEvents, event: WhipFailed) -> None:
+def _whip_answer(events: WorkerEvents, event: WhipAnswer | WhipFailed) -> None:
     if events.answer is not None and not events.answer.done():
-        events.answer.set_exception(WhipRefused(event.status, event.message))
+        events.answer.set_result(event)

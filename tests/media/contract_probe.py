@@ -5,12 +5,12 @@ feature adds its own (tests/media/test_worker_contract.py runs it under a real W
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from transcode.commands import WorkerContext, handles
 from transcode.contract import Command, Event, command, event
-from transcode.worker import handles, main
+from transcode.worker import main
 
 
 @command
@@ -26,11 +26,12 @@ class Pong(Event):
     kind: ClassVar[str] = "test_pong"
     text: str
     count: int
+    stream_id: int
 
 
 @handles(Ping)
-def answer_ping(ping: Ping, emit: Callable[[Event], None]) -> None:
-    emit(Pong(text=ping.text[::-1], count=len(ping.text)))
+def answer_ping(ping: Ping, worker: WorkerContext) -> None:
+    worker.emit(Pong(text=ping.text[::-1], count=len(ping.text), stream_id=worker.config.stream_id))
 
 
 if __name__ == "__main__":

@@ -35,4 +35,4 @@ async def test_a_command_and_an_event_defined_in_a_test_cross_the_real_pipes(tmp
     worker.send(Ping(text="node"))
     worker.finish()
     assert await worker.wait() == 0
-    assert received == [Pong(text="retawdaeh", count=9), Pong(text="edon", count=4)]
+    assert received == [Pong(text="retawdaeh", count=9, stream_id=5), Pong(text="edon", count=4, stream_id=5)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import MISSING, fields
 
-from transcode.contract import EVENTS, Command, Event, WorkerConfig, config_record, encode_command
+from transcode.contract import EVENTS, Command, Event, WorkerConfig, worker_input
 
 BLANKS = {"int": 0, "float": 0.0, "str": "", "bool": False}
 
@@ -30,5 +30,4 @@ def worker_run(config: WorkerConfig | dict, *commands: Command) -> tuple[list[st
     """The command line and stdin of a real `python -m transcode.worker` (config first)."""
     if isinstance(config, dict):
         config = WorkerConfig.from_json(config)
-    stdin = config_record(config) + b"".join(encode_command(command) for command in commands)
-    return [sys.executable, "-m", "transcode.worker", *config.labels()], stdin
+    return [sys.executable, "-m", "transcode.worker", *config.labels()], worker_input(config, *commands)
