@@ -42,7 +42,7 @@ class WorkerContext:
     """What a command's handler may act on."""
 
     config: WorkerConfig
-    emit: Callable[[Event | dict], None]
+    emit: Callable[[Event | dict[str, Any]], None]
     pipeline: StreamPipeline | None = None  # None until the source's first packets
     pending: deque[Command] = field(default_factory=deque)  # queued by the stdin thread
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -76,7 +76,7 @@ class WorkerConfig:
     degrade_after: float = 5.0  # seconds behind real time before a rendition is shed
     resume: ResumePoint | None = None  # this replaces a worker of the same stream: continue it
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["pull_urls"] = list(self.pull_urls)
         data["renditions"] = [r.to_json() for r in self.renditions]
@@ -84,7 +84,7 @@ class WorkerConfig:
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> WorkerConfig:
+    def from_json(cls, data: dict[str, Any]) -> WorkerConfig:
         data = dict(data)
         data["pull_urls"] = tuple(data.get("pull_urls", ()))
         data["renditions"] = [Rendition.from_json(r) for r in data.get("renditions", [])]
@@ -192,7 +192,7 @@ def encode_command(item: Command) -> bytes:
         return record(START_RECORD, item.format.encode())
     if COMMANDS.get(item.kind) is not type(item):
         raise ContractError(f"unregistered command type {type(item).__name__}")
-    return record(MESSAGE_RECORD, json.dumps({"v": VERSION, "command": item.kind, **asdict(item)}).encode())
+    return record(MESSAGE_RECORD, json.dumps({"v": VERSION, "command": item.kind, **item.__dict__}).encode())
 
 
 def decode_message(payload: bytes) -> Command:
@@ -212,7 +212,7 @@ def decode_message(payload: bytes) -> Command:
 class Event:
     kind: ClassVar[str] = ""
 
-    def plain(self) -> dict:
+    def plain(self) -> dict[str, Any]:
         """The packager's form of the event (`packager/` speaks dicts)."""
         return {"event": self.kind, **self.__dict__}
 
@@ -457,7 +457,7 @@ class WhipFailed(Event):
     message: str
 
 
-def event_from_plain(data: dict) -> Event:
+def event_from_plain(data: dict[str, Any]) -> Event:
     """A typed event from its plain form (`{"event": kind, ...fields}`)."""
     try:
         data = dict(data)
@@ -467,7 +467,7 @@ def event_from_plain(data: dict) -> Event:
         raise ContractError(f"not an event of this contract: {error!r}") from None
 
 
-def encode_event(item: Event | dict) -> bytes:
+def encode_event(item: Event | dict[str, Any]) -> bytes:
     """One line of the worker's stdout. A plain dict (the packager's) is checked first."""
     if isinstance(item, dict):
         item = event_from_plain(item)

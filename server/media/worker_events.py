@@ -30,6 +30,7 @@ from transcode.contract import (
 )
 
 if TYPE_CHECKING:
+    from server.media.status import StatusWriter
     from server.media.supervisor import Supervisor
 
 log = logging.getLogger("headwater.supervisor")
@@ -76,7 +77,7 @@ class WorkerEvents:
             self.supervisor.status.went_offline(self.stream_id)
 
     @property
-    def status(self):
+    def status(self) -> StatusWriter:
         return self.supervisor.status
 
 
