@@ -78,7 +78,7 @@ def master_playlist(tracks: Iterable[TrackOutput]) -> str:
 
 def mpd(
     tracks: Iterable[TrackOutput], config: PackagerConfig, *, availability_start: float,
-    publish_time: float, stream_start: float, ended: bool,
+    publish_time: float, stream_start: float, periods: dict[str, dash.PeriodClock], ended: bool,
 ) -> str:
     tracks = list(tracks)
     representations = []
@@ -93,7 +93,6 @@ def mpd(
             frame_rate=f"{rate:g}" if rate else None,
             sample_rate=None if track.is_video else (track.info.sample_rate or track.stream_template.sample_rate),
             channels=None if track.is_video else channels(track),
-            next_segment_ticks=complete[-1].ticks if complete else None,
         ))
     longest = max(t.window.max_segment_duration for t in tracks)
     end = max((s.start + s.ticks) / s.timescale for t in tracks for s in t.window.segments if s.complete)
@@ -108,6 +107,7 @@ def mpd(
         suggested_presentation_delay=max(3 * config.part_target, config.segment_target),
         target_latency=max(3 * config.part_target, config.segment_target),
         utc_timing_url=config.utc_timing_url,
+        periods=periods,
         ended=ended,
         media_duration=end - stream_start,
     )
