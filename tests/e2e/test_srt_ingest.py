@@ -10,6 +10,7 @@ import subprocess
 import time
 
 from tests.e2e.conftest import fetch_ok, last_msn, wait_for
+from tests.support.mpd_conformance import watch_mpd
 from tests.e2e.media_check import newest_segment
 from tests.support.publisher import ffmpeg_publish
 
@@ -50,6 +51,7 @@ def test_srt_push_plays_as_ll_hls(media_node, http, new_stream):
     try:
         playing(http, stream["id"], (320, 240))
         assert fetch_ok(http, f"/live/{stream['id']}/master_mpegts.m3u8")
+        watch_mpd(http, f"/live/{stream['id']}/index.mpd", seconds=3).assert_conformant()
         status = http.get(f"/streaming/streams/{stream['id']}").json()
         assert status["live"] is True and status["stream_source_type"] == "srt"
         assert status["backup_live"] is False

@@ -7,9 +7,9 @@ slides). Within each MPD: the ServiceDescription's Latency@referenceId names an 
 ProducerReferenceTime, every UTCTiming URL is absolute, and a dynamic MPD has the DASH-IF
 low-latency profile.
 
-`check_mpds(texts)` checks MPD texts in the order they were published; `watch_mpd(url, …)`
-fetches a live stream's MPD a few times over some seconds and checks what it got. Both raise
-AssertionError saying what changed.
+`check_mpds(texts)` checks MPD texts in the order they were published (AssertionError saying
+what changed); `MpdWatch` / `watch_mpd` fetch a live stream's MPD again and again and collect
+what is wrong, for e2e tests to assert on.
 """
 
 from __future__ import annotations
@@ -106,25 +106,42 @@ def _check_representation(representation: ET.Element, period_id: str, announced:
     assert not later, f"{name}: {rep_id} segments {sorted(later)} were announced, then left the end of the timeline"
 
 
-def watch_mpd(url: str, *, seconds: float = 6.0, every: float = 0.5, client: httpx.Client | None = None) -> Announced:
-    """Fetch a live MPD every `every` s for `seconds` s and check every version seen."""
-    own = client is None
-    client = client or httpx.Client(timeout=10)
-    announced = Announced()
-    texts: list[str] = []
-    try:
-        deadline = time.monotonic() + seconds
-        while True:
-            response = client.get(url)
-            assert response.status_code == 200, f"{url}: {response.status_code}"
-            if not texts or response.text != texts[-1]:
-                texts.append(response.text)
-                check_mpd(ET.fromstring(response.text), announced, f"MPD #{len(texts) - 1} of {url}")
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(every)
-    finally:
-        if own:
-            client.close()
-    assert announced.refreshes >= 2, f"{url}: the MPD did not change in {seconds} s"
-    return announced
+class MpdWatch:
+    """A live MPD fetched again and again (`poll`), each new version checked against the
+    earlier ones. Problems are collected, not raised, so a fixture can watch while it does
+    other things and a test can assert on `problems` afterwards."""
+
+    def __init__(self, client: httpx.Client, url: str) -> None:
+        self.client = client
+        self.url = url
+        self.announced = Announced()
+        self.texts: list[str] = []
+        self.problems: list[str] = []
+
+    def poll(self) -> str | None:
+        """Fetch once; the MPD's text, or None if it is not served (yet, or any more)."""
+        response = self.client.get(self.url)
+        if response.status_code != 200:
+            return None
+        if not self.texts or response.text != self.texts[-1]:
+            self.texts.append(response.text)
+            try:
+                check_mpd(ET.fromstring(response.text), self.announced, f"MPD #{len(self.texts) - 1} of {self.url}")
+            except (AssertionError, ET.ParseError) as problem:
+                self.problems.append(str(problem))
+        return response.text
+
+    def assert_conformant(self, refreshes: int = 2) -> None:
+        assert not self.problems, self.problems
+        assert self.announced.refreshes >= refreshes, f"{self.url}: {self.announced.refreshes} MPD version(s) seen"
+
+
+def watch_mpd(client: httpx.Client, url: str, *, seconds: float = 4.0, every: float = 0.25) -> MpdWatch:
+    """Fetch a live MPD every `every` s for `seconds` s; the watch holds what was seen."""
+    watch = MpdWatch(client, url)
+    deadline = time.monotonic() + seconds
+    while True:
+        watch.poll()
+        if time.monotonic() >= deadline:
+            return watch
+        time.sleep(every)
