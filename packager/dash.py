@@ -96,7 +96,7 @@ def mpd(presentation: Presentation, representations: Sequence[Representation]) -
     if p.ended:
         attributes["mediaPresentationDuration"] = duration(p.media_duration or 0.0)
     else:
-        attributes["minimumUpdatePeriod"] = duration(p.segment_target)
+        attributes["minimumUpdatePeriod"] = duration(p.part_target)
         attributes["timeShiftBufferDepth"] = duration(p.time_shift_buffer_depth)
         attributes["suggestedPresentationDelay"] = duration(p.suggested_presentation_delay)
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', f"<MPD{_attrs(attributes)}>"]

@@ -104,14 +104,22 @@ def mpd(
         part_target=config.part_target,
         max_segment_duration=longest,
         time_shift_buffer_depth=config.window_segments * config.segment_target,
-        suggested_presentation_delay=max(3 * config.part_target, config.segment_target),
-        target_latency=max(3 * config.part_target, config.segment_target),
+        suggested_presentation_delay=live_delay(config),
+        target_latency=live_delay(config),
         utc_timing_url=config.utc_timing_url,
         periods=periods,
         ended=ended,
         media_duration=end - stream_start,
     )
     return dash.mpd(presentation, representations)
+
+
+def live_delay(config: PackagerConfig) -> float:
+    """How far behind the live edge a DASH player should play: a segment is listed once
+    complete (see `dash`), the player sees it at its next MPD refresh (every part), then
+    fetches it. Closer, players stall at each segment (dash.js 5: 6 stalls in 30 s at
+    segment + 1 part, 1 at segment + 2 parts)."""
+    return config.segment_target + 2 * config.part_target
 
 
 def video_size(track: TrackOutput) -> tuple[int, int]:
