@@ -8,7 +8,12 @@ when the frame left the publisher, over every frame (the first frame of a part w
 whole part to be cut: that wait is part of the latency a player sees).
 Also reported: publish → first playable playlist, for both.
 
-    python -m bench.latency [--seconds 40]
+Then the live latency that players themselves report in Chromium (`tests/support/players`:
+Shaka Player's `liveLatency`, hls.js's `latency`, dash.js's `getCurrentLiveLatency()`), for
+Headwater's LL-HLS and DASH at each part duration asked for (`HEADWATER_PART_TARGET`), with
+hls.js playing nginx-rtmp's HLS from the same publisher as the reference.
+
+    python -m bench.latency [--seconds 40] [--player-seconds 20] [--parts 0.5 0.2]
 """
 
 from __future__ import annotations
@@ -29,6 +34,12 @@ from bench.nginx_rtmp import NginxRtmp
 from bench.rtmp_publisher import NumberedPublisher
 from tests.support.hls import parse_media_playlist
 from tests.support.node import Node
+from tests.support.players import browser_play
+from tests.support.publisher import ffmpeg_publish
+
+PLAYERS = [("Shaka, LL-HLS", "shaka", "hls_cmaf_url"), ("hls.js, LL-HLS", "hls.js", "hls_cmaf_url"),
+           ("Shaka, DASH", "shaka", "dash_url"), ("dash.js, DASH", "dash.js", "dash_url")]
+SETTLE = 4.0  # s of playback before the reported latency counts (players catch up first)
 
 
 def frame_times(data: bytes, decode: bool) -> list[tuple[float, int | None]]:
@@ -131,9 +142,65 @@ def report(name: str, out: dict) -> None:
           f"p95 {percentile(values, 0.95):.3f} s, max {max(values):.3f} s")
 
 
-async def main(seconds: float) -> None:
+async def main(seconds: float, player_seconds: float, parts: list[float]) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as work:
-        await run(Path(work), seconds)
+        if seconds > 0:
+            await run(Path(work), seconds)
+        if player_seconds > 0:
+            await asyncio.to_thread(players_report, Path(work), player_seconds, parts)
+
+
+def players_report(work: Path, seconds: float, parts: list[float]) -> None:
+    """What players report as their live latency: each engine on Headwater at each part
+    duration, and hls.js on nginx-rtmp's HLS fed by the same publisher (the reference)."""
+    print(f"\nLive latency the players report ({seconds:.0f} s each after {SETTLE:.0f} s to settle; "
+          "640x360 25 fps, 1 s GOP; median and max of their figure every 0.5 s)")
+    reference = None
+    for part in parts:
+        node = Node(work / f"players-{part}", env={"HEADWATER_PART_TARGET": str(part)}).start()
+        nginx = NginxRtmp().start()
+        try:
+            stream = httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers,
+                                json={"name": "player latency"}).json()
+            both = f"[f=flv]{stream['push_url']}|[f=flv]rtmp://127.0.0.1:{nginx.rtmp_port}/in/bench"
+            publisher = ffmpeg_publish(both, seconds=len(PLAYERS) * (seconds + 20) + 60, size="640x360", gop=25,
+                                       extra=["-map", "0:v", "-map", "1:a"], container="tee")
+            try:
+                time.sleep(4)
+                for name, engine, field in PLAYERS:
+                    print_player(f"Headwater {name}, parts {part} s", browser_play(engine, stream[field], seconds + SETTLE))
+                if reference is None:
+                    wait_for_playlist(nginx.url("hls/bench.m3u8"))
+                    reference = browser_play("hls.js", nginx.url("hls/bench.m3u8"), seconds + SETTLE, timeout=40)
+                    print_player("nginx-rtmp HLS, hls.js (ref)", reference)
+            finally:
+                publisher.kill()
+                publisher.wait()
+        finally:
+            nginx.stop()
+            node.stop()
+    if reference is not None and settled(reference):
+        print(f"(ratios are against the reference's median, {statistics.median(settled(reference)):.2f} s; "
+              "goal: <= 1.5 s with 0.5 s parts)")
+
+
+def wait_for_playlist(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and httpx.get(url).status_code != 200:
+        time.sleep(0.2)
+
+
+def settled(playback) -> list[float]:
+    return playback.latencies[int(SETTLE / 0.5):]
+
+
+def print_player(name: str, playback) -> None:
+    values = settled(playback)
+    if not values:
+        print(f"{name:>40}: no latency reported; errors {playback.end['errors']}")
+        return
+    print(f"{name:>40}: median {statistics.median(values):.2f} s, max {max(values):.2f} s, "
+          f"played {playback.played:.1f} s, errors {playback.end['errors'] or 'none'}")
 
 
 async def run(work: Path, seconds: float) -> None:
@@ -166,5 +233,8 @@ async def run(work: Path, seconds: float) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=40)
-    asyncio.run(main(parser.parse_args().seconds))
+    parser.add_argument("--seconds", type=float, default=40, help="frame-level run (0: skip)")
+    parser.add_argument("--player-seconds", type=float, default=20, help="each player's run (0: skip)")
+    parser.add_argument("--parts", type=float, nargs="+", default=[0.5, 0.2], help="part durations (s)")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.seconds, arguments.player_seconds, arguments.parts))

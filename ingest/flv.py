@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 
-from ingest.media import AUDIO, VIDEO, MediaMessage
+from ingest.media import AUDIO, DATA, VIDEO, MediaMessage
 
 _TAG_HEADER = struct.Struct(">BHBBHBHB")  # type, size 24 (H+B), ts 24 (B+H), ts ext, stream id 24 (H+B)
 _PREVIOUS_TAG_SIZE = struct.Struct(">I")
@@ -18,6 +18,7 @@ HEVC_LEGACY_CODEC_ID = 12  # the widespread pre-E-RTMP extension (ffmpeg < 6 for
 AAC_SOUND_FORMAT = 10
 EX_AUDIO_SOUND_FORMAT = 9  # enhanced RTMP v2 audio: FourCC follows
 SUPPORTED_VIDEO_FOURCCS = (b"avc1", b"hvc1")
+_ON_METADATA = b"\x02\x00\x0aonMetaData"  # AMF0 string "onMetaData"
 
 _VIDEO_CODEC_NAMES = {2: "Sorenson H.263", 3: "screen video", 4: "VP6", 5: "VP6 alpha",
                       6: "screen video 2", 7: "AVC", 12: "HEVC"}
@@ -69,6 +70,11 @@ def is_video_keyframe(message: MediaMessage) -> bool:
     if payload[0] & 0x0F in (AVC_CODEC_ID, HEVC_LEGACY_CODEC_ID):
         return len(payload) > 1 and payload[1] == 1
     return True
+
+
+def is_metadata(message: MediaMessage) -> bool:
+    """True for an `onMetaData` script tag (`@setDataFrame` already stripped by the session)."""
+    return message.kind == DATA and message.payload.startswith(_ON_METADATA)
 
 
 def is_sequence_header(message: MediaMessage) -> bool:

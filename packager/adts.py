@@ -7,8 +7,9 @@ MPEG-TS source) pass unchanged.
 """
 from __future__ import annotations
 
+from packager.aac import SAMPLE_RATES, try_parse_audio_specific_config
+
 ADTS_HEADER_SIZE = 7
-SAMPLE_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 AAC_LC = 2
 MAX_FRAME_LENGTH = (1 << 13) - 1
 
@@ -46,7 +47,9 @@ class AdtsFramer:
 
 def audio_specific_config(extradata: bytes, sample_rate: int | None, channels: int | None) -> tuple[int, int, int]:
     """(object type, sampling frequency index, channel configuration) from an AudioSpecificConfig,
-    or from the stream's sample rate and channels (AAC LC) when there is none."""
+    or from the stream's sample rate and channels (AAC LC) when there is none. A config that
+    escapes the rate (index 15) gets the nearest index: ADTS has no escape. The stream's own
+    parameters come last: FLV's say 44.1 kHz stereo for any AAC."""
     if len(extradata) >= 2:
         bits = int.from_bytes(extradata[:2], "big")
         object_type = bits >> 11
@@ -54,6 +57,9 @@ def audio_specific_config(extradata: bytes, sample_rate: int | None, channels: i
         channel_config = (bits >> 3) & 0x0F
         if object_type != 31 and frequency_index != 15:  # no escape codes: the plain layout
             return object_type, frequency_index, channel_config
+    escaped = try_parse_audio_specific_config(extradata)  # an explicit rate: the nearest index
+    if escaped is not None:
+        sample_rate, channels = escaped.sample_rate, escaped.channels or channels
     rate = sample_rate or 48000
     index = min(range(len(SAMPLE_RATES)), key=lambda i: abs(SAMPLE_RATES[i] - rate))
     return AAC_LC, index, channels or 2

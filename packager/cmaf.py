@@ -19,21 +19,33 @@ length-prefixed already; from MPEG-TS or an encoder without global header it is 
 converted here (4-byte lengths, as the muxer's avcC says). ADTS headers are stripped and their
 AudioSpecificConfig goes into the esds.
 
+AAC: the AudioSpecificConfig (the extradata, or the first frame's ADTS header) is the truth,
+not the stream's parameters (`packager.aac`: FLV says 44.1 kHz stereo for every AAC stream).
+The muxer's stream is given its rate and channels before the init is written, so the track
+timescale is the sample rate and mp4a's channelcount/samplerate are the config's; each frame
+then lasts exactly its frame length (1024 ticks) — `FrameClock` places it one frame after the
+previous one, back on the input's time only when that is more than half a frame away (a gap,
+a drifting encoder clock). Millisecond timestamps (FLV) would otherwise make frames of
+21/22 ms, i.e. 1008/1056 ticks at 48 kHz.
+
 Timestamps: samples keep the input timeline (tfdt = dts, rescaled to the track timescale as
-the muxer rounds them), so separate tracks stay in sync. Composition offsets are the muxer's
-CMAF ones (signed, version-1 trun): pts − dts minus the first sample's pts − dts, so the first
-frame presents at its decode time, which is what the muxer's moov (no edit list) announces.
+the muxer rounds them; AAC within half a frame of it), so separate tracks stay in sync.
+Composition offsets are the muxer's CMAF ones (signed, version-1 trun): pts − dts minus the
+first sample's pts − dts, so the first frame presents at its decode time, which is what the
+muxer's moov (no edit list) announces.
 The init's muxer sees the first packet shifted by that difference (with `frag_discont` it
 anchors its decode timeline on the first pts), so its moov is the one it writes for a stream.
 """
 
 from __future__ import annotations
 
+import copy
 from fractions import Fraction
 from typing import Callable, NamedTuple
 
 import av
 
+from packager.aac import AacConfig, try_parse_audio_specific_config
 from packager.isobmff import BoxError, TrackInfo, parse_init, read_box_header
 from packager.moof import SAMPLE_DEPENDS_ON_NONE, SAMPLE_DEPENDS_ON_OTHERS, SAMPLE_IS_NON_SYNC, Fragment, Sample
 
@@ -133,6 +145,19 @@ class StreamTemplate:
         self.sample_rate = getattr(context, "sample_rate", None)
         layout = getattr(context, "layout", None)
         self.channels = getattr(layout, "nb_channels", None) or getattr(context, "channels", None)
+        self.aac = try_parse_audio_specific_config(self.extradata) if self.codec_name == "aac" else None
+        if self.aac is not None:  # the config, not FLV's 44.1 kHz stereo (MPEG-TS: no config yet)
+            self.sample_rate = self.aac.sample_rate
+            self.channels = self.aac.channel_count or self.channels
+        self.reformatted = False  # width, height, extradata differ from the stream's
+
+    def with_format(self, width: int, height: int, extradata: bytes) -> StreamTemplate:
+        """The same stream after an in-band format change: another picture size and other
+        parameter sets (see `packager/parameter_sets.py`); init segments get them."""
+        changed = copy.copy(self)
+        changed.width, changed.height, changed.extradata = width, height, bytes(extradata)
+        changed.reformatted = True
+        return changed
 
 
 class Frame(NamedTuple):
@@ -170,6 +195,7 @@ class TrackFragmenter:
         self._held: tuple[int, int, int, bytes] | None = None  # (dts, composition offset, flags, bytes)
         self._first_offset: int | None = None  # pts − dts of the first sample, in the timescale
         self._last_duration = 0
+        self._frame_clock: FrameClock | None = None  # AAC: constant frame durations
         self.is_video = template.type == "video"
 
     def mux(self, frame: Frame) -> None:
@@ -182,6 +208,8 @@ class TrackFragmenter:
         numerator, denominator = self._scale
         dts = _rescale(frame.dts, numerator, denominator)
         pts = _rescale(frame.pts, numerator, denominator)
+        if self._frame_clock is not None:
+            dts = pts = self._frame_clock.place(dts)
         data = frame.data
         if self._strip_adts:
             data = without_adts_header(data)
@@ -192,7 +220,10 @@ class TrackFragmenter:
             self._first_offset = pts - dts
         if self._held is not None:
             self._emit(dts - self._held[0])
-        self._last_duration = _rescale(frame.duration, numerator, denominator) if frame.duration else self._last_duration
+        if self._frame_clock is not None:
+            self._last_duration = self._frame_clock.ticks
+        elif frame.duration:
+            self._last_duration = _rescale(frame.duration, numerator, denominator)
         self._held = (dts, pts - dts - self._first_offset, flags, data)
 
     def close(self) -> None:
@@ -220,12 +251,22 @@ class TrackFragmenter:
         inits: list[bytes] = []
         container = av.open(BoxSplitter(inits.append, lambda fragment: None), mode="w", format="mp4", options=options)
         stream = container.add_stream_from_template(self._template.stream)
-        config = adts_audio_specific_config(first.data) if self._template.codec_name == "aac" else None
-        if config is not None:
+        if self.is_video and self._template.width and self._template.height:
+            # tkhd and the sample entry's size: an encoder's stream has them only in its codec
+            # context (its parameters said 640x480 whatever the rung), a changed format only here
+            stream.codec_context.width, stream.codec_context.height = self._template.width, self._template.height
+        if self._template.reformatted:  # avcC from the new parameter sets
+            stream.codec_context.extradata = self._template.extradata
+        aac = None
+        if self._template.codec_name == "aac":
             # AAC from MPEG-TS comes with ADTS headers; MP4 wants raw frames + the config in esds
             # (the header is written before any packet, so the muxer's own filter is too late).
-            self._strip_adts = True
-            stream.codec_context.extradata = config
+            config = adts_audio_specific_config(first.data)
+            self._strip_adts = config is not None
+            config = config or self._template.extradata
+            aac = try_parse_audio_specific_config(config)
+            if aac is not None:
+                _configure_audio(stream, config, aac)
         self._annex_b = self._template.codec_id in LENGTH_PREFIXED_CODECS and self._template.extradata[:1] != b"\x01"
         packet = av.Packet(without_adts_header(first.data) if self._strip_adts else first.data)
         packet.dts = first.dts - compensation
@@ -238,7 +279,43 @@ class TrackFragmenter:
         if not inits:
             raise BoxError("the mp4 muxer wrote no init segment")
         self._info = parse_init(inits[0])
+        if aac is not None and self._info.timescale == aac.sample_rate:
+            self._frame_clock = FrameClock(aac.frame_length)
         self._on_init(inits[0], self._info)
+
+
+class FrameClock:
+    """Decode times, in the track timescale, of frames that each last `ticks` (AAC: 1024).
+
+    A frame starts where the previous one ended, so sample durations are exact; the input's
+    time wins when it is more than half a frame from that (a gap in the audio, a jump, an
+    encoder whose clock drifts from its sample count), so the track never strays more than
+    half a frame from the input timeline the other tracks follow. Never earlier than one tick
+    after the previous frame.
+    """
+
+    def __init__(self, ticks: int) -> None:
+        self.ticks = ticks
+        self._next: int | None = None
+
+    def place(self, dts: int) -> int:
+        expected = self._next
+        if expected is None or abs(dts - expected) > self.ticks // 2:
+            placed = dts if expected is None else max(dts, expected - self.ticks + 1)
+        else:
+            placed = expected
+        self._next = placed + self.ticks
+        return placed
+
+
+def _configure_audio(stream: av.stream.Stream, config: bytes, aac: AacConfig) -> None:
+    """Give the muxer's stream the AudioSpecificConfig and its rate and channels: its track
+    timescale is the sample rate, and its mp4a entry says both."""
+    context = stream.codec_context
+    context.extradata = config
+    context.sample_rate = aac.sample_rate
+    if aac.channel_count:
+        context.layout = f"{aac.channel_count}c"
 
 
 def _rescale(value: int, numerator: int, denominator: int) -> int:

@@ -8,15 +8,17 @@ being written is not known until the next keyframe ends it (segments are cut at 
 keyframes, so no constant @duration describes them). Segments that slide out of the window
 just leave the timeline; the first remaining one carries an explicit `t`.
 
-One Period per init segment (a discontinuity starts a new one), each with one video
-AdaptationSet holding every video Representation and one audio AdaptationSet. Each
-Representation has its own SegmentTemplate + SegmentTimeline (exact durations read from the
-fragments, in that track's timescale). Low-latency signalling per the DASH-IF "Low-latency
-Modes for DASH" guidelines: the `low-latency-live-v5` profile, `availabilityTimeOffset`
-(segment duration − part duration) with `availabilityTimeComplete="false"` (the node serves a
-segment by chunked transfer while it grows), UTCTiming (an absolute URL), a ServiceDescription
-latency target and the ProducerReferenceTime it refers to (each fragment also carries a `prft`
-box, see `packager/moof.py`).
+One Period per init segment (a discontinuity or a source's format change starts a new one),
+each with one video AdaptationSet holding every video Representation and one audio
+AdaptationSet; a Representation's codecs, width and height are those of that Period's init
+segment (`per_init`). Each Representation has its own SegmentTemplate + SegmentTimeline (exact
+durations read from the fragments, in that track's timescale). Low-latency signalling per the
+DASH-IF "Low-latency Modes for DASH" guidelines: the `low-latency-live-v5` profile,
+`availabilityTimeOffset` (segment duration − part duration) with
+`availabilityTimeComplete="false"` (the node serves a segment by chunked transfer while it
+grows), UTCTiming (an absolute URL), a ServiceDescription latency target and the
+ProducerReferenceTime it refers to (each fragment also carries a `prft` box, see
+`packager/moof.py`).
 
 Timeline: segment times are in the packager's media timeline; `presentation_offset`
 (seconds, the stream's start) is where `availability_start` (the wall clock at that instant)
@@ -27,9 +29,9 @@ first appeared) is given by the caller, and is its presentationTimeOffset.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Sequence
+from typing import Mapping, Sequence
 from xml.sax.saxutils import quoteattr
 
 from packager.window import Segment
@@ -54,6 +56,7 @@ class Representation:
     frame_rate: str | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    per_init: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # init name → codecs, width, height
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ def periods(
         for rep in representations:
             segments = [s for s in rep.segments if posixpath.basename(s.init_path) == name]
             if segments or not rep.segments:
-                chosen.append(replace(rep, segments=segments))
+                chosen.append(replace(rep, segments=segments, **rep.per_init.get(name, {})))
         generation = name.removeprefix("init").removesuffix(".mp4").lstrip("_") or "0"
         result.append(Period(generation, name, clock, chosen, availability_time_offset))
     return result

@@ -142,6 +142,7 @@ def master_playlist(variants: Sequence[Variant], audio: AudioRendition | None) -
             attributes.append(f"FRAME-RATE={variant.frame_rate:.3f}")
         if audio is not None:
             attributes.append(f'AUDIO="{AUDIO_GROUP}"')
+        attributes.append("CLOSED-CAPTIONS=NONE")
         lines.append("#EXT-X-STREAM-INF:" + ",".join(attributes))
         lines.append(variant.uri)
     return "\n".join(lines) + "\n"

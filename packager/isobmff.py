@@ -10,6 +10,8 @@ import struct
 from dataclasses import dataclass
 from typing import Iterator
 
+from packager.aac import AacConfig, try_parse_audio_specific_config
+
 BOX_HEADER_SIZE = 8
 LARGE_BOX_HEADER_SIZE = 16
 
@@ -96,7 +98,11 @@ class TrackInfo:
     codec: str
     default_sample_duration: int
     default_sample_flags: int = 0
-    sample_rate: int | None = None  # audio: from the AudioSpecificConfig when AAC
+    aac: AacConfig | None = None  # AAC: its AudioSpecificConfig, the truth about rate and channels
+
+    @property
+    def sample_rate(self) -> int | None:
+        return self.aac.sample_rate if self.aac else None
 
 
 def parse_init(init: bytes) -> TrackInfo:
@@ -114,7 +120,7 @@ def parse_init(init: bytes) -> TrackInfo:
     if stsd is None:
         raise BoxError("no stsd")
     codec = _codec_string(init, stsd)
-    sample_rate = _sample_rate(init, stsd) if codec.startswith("mp4a") else None
+    aac = _aac_config(init, stsd) if codec.startswith("mp4a") else None
     trex = find_box(init, "moov/mvex/trex")
     default_duration = default_flags = 0
     if trex is not None:
@@ -123,7 +129,7 @@ def parse_init(init: bytes) -> TrackInfo:
             default_duration, _, default_flags = struct.unpack_from(">III", init, pos + 8)
         except struct.error as exc:
             raise BoxError("truncated trex") from exc
-    return TrackInfo(timescale, codec, default_duration, default_flags, sample_rate)
+    return TrackInfo(timescale, codec, default_duration, default_flags, aac)
 
 
 VISUAL_SAMPLE_ENTRY_SIZE = 78  # fields before the child boxes of avc1/hvc1/...
@@ -138,9 +144,9 @@ def _sample_entry(data: bytes, stsd: BoxHeader) -> BoxHeader:
     return entry
 
 
-def _sample_rate(data: bytes, stsd: BoxHeader) -> int | None:
-    _, config = _esds_config(data, _sample_entry(data, stsd))
-    return aac_sample_rate(config)
+def _aac_config(data: bytes, stsd: BoxHeader) -> AacConfig | None:
+    object_type, config = _esds_config(data, _sample_entry(data, stsd))
+    return try_parse_audio_specific_config(config) if object_type == MPEG4_AUDIO else None
 
 
 def _codec_string(data: bytes, stsd: BoxHeader) -> str:
@@ -163,24 +169,12 @@ def _mp4a_codec_string(data: bytes, entry: BoxHeader) -> str:
     object_type, config = _esds_config(data, entry)
     if object_type is None:
         return "mp4a.40.2"
-    if object_type == 0x40 and config:
+    if object_type == MPEG4_AUDIO and config:
         return f"mp4a.40.{config[0] >> 3}"
     return f"mp4a.{object_type:02x}"
 
 
-AAC_SAMPLE_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
-
-
-def aac_sample_rate(config: bytes) -> int | None:
-    """Sampling rate from an AudioSpecificConfig (FLV headers claim 44100 whatever it is)."""
-    if len(config) < 2:
-        return None
-    index = ((config[0] & 0x07) << 1) | (config[1] >> 7)
-    if index == 15:
-        if len(config) < 5:
-            return None
-        return ((config[1] & 0x7F) << 17) | (config[2] << 9) | (config[3] << 1) | (config[4] >> 7)
-    return AAC_SAMPLE_RATES[index] if index < len(AAC_SAMPLE_RATES) else None
+MPEG4_AUDIO = 0x40  # objectTypeIndication of MPEG-4 audio (AAC)
 
 
 def _esds_config(data: bytes, entry: BoxHeader) -> tuple[int | None, bytes]:

@@ -103,6 +103,7 @@ class LiveOutput:
         self._early_audio: deque[tuple[Frame, Sample]] = deque()
         self._master_text: str | None = None
         self._master_final = False
+        self._generation_pending = False  # a format change waits for the leader's next boundary
         self._closed = False
         self._continue_from: float | None = None
         self._resume_timeline = config.resume.timeline if config.resume else None
@@ -163,6 +164,8 @@ class LiveOutput:
             sample.starts_segment = self._boundaries.is_segment_start(sample.pts, sample.keyframe)
             if sample.starts_segment:
                 self._boundary_times.append(sample.pts)
+                if self._generation_pending:
+                    self._mark_generation(sample.pts)
             self._leader_progress = max(self._leader_progress, sample.dts)
         if not output.is_video and output is not self._leader and not output.started:
             self._hold_early_audio(output, frame, sample)
@@ -304,6 +307,10 @@ class LiveOutput:
         return False
 
     def _place_frame(self, output: TrackOutput, fragment: Fragment, head: Sample, following: Sample | None) -> None:
+        due = output.generation_from
+        if due is not None and head.starts_segment and head.pts >= due - BOUNDARY_TOLERANCE:
+            output.generation_from = None
+            output.start_generation()
         if output.new_init:
             output.new_init = False
             self._emit({"event": "init", "rendition": output.name, "path": output.init_path,
@@ -466,6 +473,7 @@ class LiveOutput:
         self._leader_done = False
         self._early_audio.clear()
         self._master_final = False
+        self._generation_pending = False
         if end is not None and self._anchor is not None:
             # continue on the wall clock (PDT and DASH availability stay true), never backwards
             anchor_media, anchor_wall = self._anchor
@@ -480,7 +488,47 @@ class LiveOutput:
             output.next_msn = next_msn
             output.pending_discontinuity = True
             output.init_generation += 1
+            output.generation_from = None
             output.last_dts = None
+
+    def change_format(self, track: VideoTrackId, width: int, height: int, extradata: bytes) -> bool:
+        """The leading video track changes picture format at the keyframe muxed next (a new
+        SPS: another size, profile or level). That keyframe starts a segment, the track's
+        new init segment (`init_<n>.mp4`) has that size and parameter sets (`extradata`, in
+        the form the packets use: avcC or Annex B), and every track starts
+        the next init generation at that segment: EXT-X-DISCONTINUITY in every playlist at
+        the same media sequence number, a new DASH Period, as after `discontinuity`. Unlike
+        there, the timeline and the other tracks' muxers go on untouched: only the leader's
+        last frame is flushed, and frames still on their way (an encoder's) land in the
+        segment they belong to.
+
+        Before the track's first init segment (a worker that resumes a stream whose cached
+        sequence header is older than its keyframes' SPS) the first one simply gets the new
+        format. Returns whether a new generation starts."""
+        output = self._tracks[track]
+        if output is not self._leader or not output.is_video:
+            raise ValueError("only the leading video track can change format")
+        if output.info is None:
+            output.replace_template(output.stream_template.with_format(width, height, extradata))
+            return False
+        output.flush()
+        self._publish()
+        output.flushed = False
+        output.replace_template(output.stream_template.with_format(width, height, extradata))
+        output.init_generation += 1
+        output.pending_discontinuity = True
+        self._boundaries.reset()  # the next keyframe starts a segment
+        self._generation_pending = True
+        self._master_final = False
+        return True
+
+    def _mark_generation(self, boundary: float) -> None:
+        """The leader's format change takes effect at `boundary`: every other track opens
+        its segment from there in the next generation."""
+        self._generation_pending = False
+        for output in self._tracks.values():
+            if output is not self._leader:
+                output.generation_from = boundary
 
     def codec_string(self, track: TrackId) -> str | None:
         """The track's RFC 6381 codec string (e.g. `avc1.64001f`), once its init segment exists."""

@@ -91,8 +91,9 @@ def mpd(
             id=track.name, content_type=track.kind, codecs=track.info.codec, bandwidth=peak,
             timescale=track.info.timescale, segments=complete, width=width, height=height,
             frame_rate=f"{rate:g}" if rate else None,
-            sample_rate=None if track.is_video else (track.info.sample_rate or track.stream_template.sample_rate),
-            channels=None if track.is_video else channels(track),
+            sample_rate=None if track.is_video else sample_rate(track),
+            channels=None if track.is_video else channel_configuration(track),
+            per_init=formats_by_init(track, complete),
         ))
     longest = max(t.window.max_segment_duration for t in tracks)
     end = max((s.start + s.ticks) / s.timescale for t in tracks for s in t.window.segments if s.complete)
@@ -122,6 +123,19 @@ def live_delay(config: PackagerConfig) -> float:
     return config.segment_target + 2 * config.part_target
 
 
+def formats_by_init(track: TrackOutput, segments) -> dict[str, dict]:
+    """Codecs and size of each init segment the listed segments use (a source that changed
+    format mid-stream has had more than one; each is its own Period's)."""
+    formats = {}
+    for init_path in {s.init_path for s in segments}:
+        known = track.formats.get(init_path)
+        if known is not None:
+            codec, width, height = known
+            formats[posixpath.basename(init_path)] = {"codecs": codec} | (
+                {"width": width, "height": height} if track.is_video else {})
+    return formats
+
+
 def video_size(track: TrackOutput) -> tuple[int, int]:
     return track.stream_template.width or 0, track.stream_template.height or 0
 
@@ -136,5 +150,22 @@ def frame_rate(track: TrackOutput) -> float | None:
     return None
 
 
+def sample_rate(track: TrackOutput) -> int | None:
+    """AAC: its AudioSpecificConfig's (a container's header may say 44100 whatever it is)."""
+    return track.info.sample_rate or track.stream_template.sample_rate
+
+
 def channels(track: TrackOutput) -> int | None:
+    """How many channels (HLS CHANNELS): AAC's from its AudioSpecificConfig, as `sample_rate`."""
+    aac = track.info.aac if track.info else None
+    if aac is not None and aac.channels:
+        return aac.channel_count
+    return track.stream_template.channels
+
+
+def channel_configuration(track: TrackOutput) -> int | None:
+    """The MPEG channel configuration DASH signals (ISO/IEC 23091-3; 1 = mono, 2 = stereo)."""
+    aac = track.info.aac if track.info else None
+    if aac is not None and aac.channels:
+        return aac.channels
     return track.stream_template.channels

@@ -140,6 +140,13 @@ class TsRendition:
             self._lead_index = index
         return index
 
+    def parameter_sets_changed(self, index: int, extradata: bytes) -> None:
+        """Stream `index` changed format in-band (a new SPS at a keyframe): its later
+        keyframes without parameter sets of their own get these (avcC or Annex B)."""
+        track = self._tracks[index]
+        if track is not None and track.video is not None:
+            track.video.set_extradata(extradata)
+
     def discontinuity(self) -> None:
         """Mark the next segment with #EXT-X-DISCONTINUITY (e.g. the source switched)."""
         self._discontinuity_pending = True

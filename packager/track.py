@@ -97,6 +97,9 @@ class TrackOutput:
         self.peak_bandwidth = 0
         self.target_duration = 0
         self.new_init = False
+        self.init_bytes = b""
+        self.formats: dict[str, tuple[str, int | None, int | None]] = {}  # init path → codec, width, height
+        self.generation_from: float | None = None  # open a new init generation at the segment from here
         self.retired = False  # shed by the transcoder: no longer listed or fed
         self.carried: list[dict] = []  # a crashed predecessor's window, until the first segment
         (out_dir / name).mkdir(parents=True, exist_ok=True)
@@ -116,8 +119,8 @@ class TrackOutput:
             self.samples.pop()  # keep samples and fragments paired one to one
             raise
 
-    def replace_template(self, template: av.stream.Stream) -> None:
-        self.stream_template = StreamTemplate(template)
+    def replace_template(self, template: av.stream.Stream | StreamTemplate) -> None:
+        self.stream_template = template if isinstance(template, StreamTemplate) else StreamTemplate(template)
 
     def flush(self) -> None:
         if self.fragmenter is not None:
@@ -131,6 +134,17 @@ class TrackOutput:
         self.init_path = f"{self.name}/init{suffix}.mp4"
         write_new(self.out_dir / self.init_path, data)
         self.new_init = True
+        self.init_bytes = data
+        self.formats[self.init_path] = (info.codec, self.stream_template.width, self.stream_template.height)
+
+    def start_generation(self) -> None:
+        """Go on in the next init generation (another track changed format, and every track's
+        segments from here on belong to a new Period): the same init segment under the new
+        name, the next segment after a discontinuity. The muxer is untouched."""
+        self.init_generation += 1
+        self.pending_discontinuity = True
+        if self.info is not None:
+            self._take_init(self.init_bytes, self.info)
 
     def resume(self, point: ResumePoint) -> None:
         """Continue a previous worker's track: its numbers, after a discontinuity."""

@@ -2,10 +2,16 @@
 # Installs the Debian packages Headwater runs and tests with, when any is missing.
 # ffmpeg: test publisher and ffprobe; libsrt1.5-openssl: SRT ingest (ctypes);
 # postgresql: the PostgreSQL half of the test matrix; chromium: player tests and HTML overlays;
-# nodejs/npm: installing hls.js and dash.js for the player.
+# nodejs/npm: installing hls.js and dash.js for the player (and Shaka Player for the tests);
+# GStreamer as a test publisher and player: gst-launch-1.0 (tools), videotestsrc/audiotestsrc,
+# playbin3 (base), flvmux, aacparse, hlsdemux2/dashdemux2 (good), rtmp2sink, rtmpsink, srtsink,
+# mpegtsmux, h264parse, voaacenc (bad), x264enc (ugly), avdec_h264 (libav);
+# VLC 3 (vlc-bin, vlc-plugin-base): a third-party player in the tests.
 # Arguments, when given, replace the list (e.g. the benchmarks' nginx, libnginx-mod-rtmp, wrk).
 set -eu
-PACKAGES="${*:-ffmpeg libsrt1.5-openssl postgresql chromium nodejs npm}"
+PACKAGES="${*:-ffmpeg libsrt1.5-openssl postgresql chromium nodejs npm gstreamer1.0-tools
+    gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+    gstreamer1.0-libav vlc-bin vlc-plugin-base}"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -3,8 +3,9 @@
 One place builds them so that what the API hands to operators is exactly what the ingest
 listeners and the delivery routes accept. The scheme (documented in the README):
 
-- RTMP main   `rtmp://HOST:RTMP_PORT/in/<id>?<token>`
-- RTMP backup `rtmp://HOST:RTMP_PORT/backup/<id>?<token>`
+- RTMP main   `rtmp://HOST:RTMP_PORT/in/<id>?<token>`, or `rtmps://HOST:RTMPS_PORT/in/<id>?<token>`
+              once a certificate is configured (the plain listener still takes the rtmp:// form)
+- RTMP backup the same with `backup` for `in`
 - SRT main    `srt://HOST:SRT_PORT?streamid=in/<id>/<token>`
 - SRT backup  `srt://HOST:SRT_PORT?streamid=backup/<id>/<token>`
 - WHIP        `http://HOST:HTTP_PORT/whip/<id>` (token as `Authorization: Bearer <token>`)
@@ -51,9 +52,17 @@ def srt_stream_id(app: str, stream_id: int, token: str) -> str:
     return f"{app}/{stream_id}/{token}"
 
 
+def rtmp_base(settings: Settings) -> str:
+    """Where encoders push RTMP: over TLS whenever the node has a certificate, since an
+    operator pastes the URL the API hands out into the encoder as it is."""
+    if settings.rtmps_enabled:
+        return f"rtmps://{settings.public_host}:{settings.rtmps_port}"
+    return f"rtmp://{settings.public_host}:{settings.rtmp_port}"
+
+
 def stream_urls(settings: Settings, stream_id: int, token: str) -> StreamUrls:
     host = settings.public_host
-    rtmp = f"rtmp://{host}:{settings.rtmp_port}"
+    rtmp = rtmp_base(settings)
     srt = f"srt://{host}:{settings.srt_port}?streamid="
     http = settings.http_base_url
     live = f"{http}/live/{stream_id}"

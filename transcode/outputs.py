@@ -34,6 +34,7 @@ class _Variant:
     template: av.stream.Stream | None = None  # what the TS variant's video stream copies
     ts_audio: int | None = None
     first_segment: dict | None = None
+    master_stale: bool = False  # changed format: the TS master follows at its next segment
     retired: bool = False
 
 
@@ -119,6 +120,23 @@ class StreamOutputs:
             has_audio = audio is not None and self.audio_track is not None
             variant.ts_audio = variant.ts.add_stream(audio) if has_audio else None
 
+    def format_changed(self, name: str, width: int, height: int, extradata: bytes) -> None:
+        """Variant `name`'s video changes picture format at the keyframe muxed next (see
+        `packager/parameter_sets.py`): a new CMAF init generation for every track from that
+        segment on (`LiveOutput.change_format`), EXT-X-DISCONTINUITY on every TS variant's
+        next segment (all variants stay aligned), and both masters tell the new size once
+        its first segment is out. TS carries the new SPS in-band, so its muxers go on."""
+        variant = self.variants[name]
+        new_generation = self.cmaf.change_format(variant.track, width, height, extradata)
+        variant.resolution = (width, height)
+        variant.ts.parameter_sets_changed(variant.ts_video, extradata)
+        if not new_generation:  # nothing was packaged yet: the outputs simply start at this size
+            return
+        variant.master_stale = True
+        for other in self.variants.values():
+            if not other.retired:
+                other.ts.discontinuity()
+
     def retire(self, name: str) -> None:
         """Stop a variant for good (the transcoder shed it): it leaves the masters and the MPD,
         its playlists end, players on it switch to another variant."""
@@ -137,8 +155,9 @@ class StreamOutputs:
         if event.get("event") != "ts_segment":
             return
         variant = self.variants.get(event["rendition"])
-        if variant is not None and variant.first_segment is None:
-            variant.first_segment = event
+        if variant is not None and (variant.first_segment is None or (variant.master_stale and event["discontinuity"])):
+            variant.first_segment = event  # BANDWIDTH is measured on it (after a change: the first at the new size)
+            variant.master_stale = False
             if all(v.first_segment or v.retired for v in self.variants.values()):
                 self._write_ts_master()
 

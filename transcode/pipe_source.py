@@ -152,6 +152,15 @@ class InputReader:
         self.pipe = pipe
         self.generation = generation
         self.format = container_format
+        self.reprobed = False  # opened again after a probe that did not tell its streams
+
+    @property
+    def ended(self) -> bool:
+        """Whether the input is over: the node started another, or stdin ended and nothing of
+        it is left to read."""
+        pipe = self.pipe
+        return (pipe.generation != self.generation or pipe.next_format is not None
+                or (pipe.eof and not pipe.buffer))
 
     def read(self, size: int = -1) -> bytes:
         return self.pipe.read(self.generation, size if size > 0 else READ_SIZE)

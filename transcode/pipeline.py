@@ -16,12 +16,14 @@ import logging
 import time
 from collections.abc import Callable
 
+from packager.aac import try_parse_audio_specific_config
 from transcode.encoders import detect_h264_encoder
 from transcode.hub import StreamHub
 from transcode.keyframes import KeyframePlan
 from transcode.ladder import PlannedRendition, plan
 from transcode.outputs import StreamOutputs
 from transcode.passthrough import ORIGIN, PassthroughJob
+from transcode.playability import playability_warning
 from transcode.stats import StatsJob
 from transcode.timeline import ContinuousTimeline
 from transcode.transcoder import TranscodeJob
@@ -32,27 +34,34 @@ log = logging.getLogger("headwater.worker")
 class StreamPipeline:
     def __init__(self, config, video, audio, emit: Callable[[dict], None],
                  clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream_id = config.stream_id
         self.keyframes = KeyframePlan(config.segment_target)
         self.outputs = StreamOutputs(config.packager(), emit, mpegts_endlist=config.mpegts_endlist)
         self.hub = StreamHub()
         self.timeline = ContinuousTimeline()
         if video is not None:
             self.outputs.add_video(ORIGIN, video, resolution=source_size(video), frame_rate=source_rate(video))
-        self.hub.subscribe(PassthroughJob(self.outputs, self.keyframes, video))
+        passthrough = PassthroughJob(self.outputs, self.keyframes, video)
+        self.hub.subscribe(passthrough)
         self.transcoder = start_transcoder(config, video, self.outputs, self.keyframes, emit, clock)
         if self.transcoder is not None:
             self.hub.subscribe(self.transcoder)
         if audio is not None:
             self.outputs.add_audio(audio)
         progress = self.transcoder.media_seconds if self.transcoder else None
-        self.hub.subscribe(StatsJob(video, emit, progress=progress))
+        self.hub.subscribe(StatsJob(video, emit, progress=progress, size=lambda: passthrough.size))
 
     @property
     def renditions(self) -> list[str]:
         return [ORIGIN, *(self.transcoder.renditions if self.transcoder else [])]
 
     def source_event(self, video, audio, kind: str = "started") -> dict:
-        return source_event(video, audio, self.renditions, kind)
+        """The event telling the node what this source holds; a source whose video most
+        players cannot decode is also logged, once per source."""
+        event = source_event(video, audio, self.renditions, kind)
+        if event["source_warning"]:
+            log.warning("stream %s: %s", self.stream_id, event["source_warning"])
+        return event
 
     def publish(self, packet) -> None:
         self.timeline.apply(packet)
@@ -108,11 +117,17 @@ def source_rate(video) -> float | None:
 def source_event(video, audio, renditions: list[str], kind: str = "started") -> dict:
     """What the source turned out to hold, reported once demuxing starts (`started`) and
     after each switch to another source (`source_changed`)."""
-    event: dict = {"event": kind, "renditions": renditions}
+    event: dict = {"event": kind, "renditions": renditions,
+                   "source_warning": playability_warning(video, transcoded=len(renditions) > 1)}
     if video is not None:
         context = video.codec_context
         event.update(video_codec=context.name, width=context.width, height=context.height,
                      frame_rate=source_rate(video))
     if audio is not None:
-        event.update(audio_codec=audio.codec_context.name, sample_rate=audio.codec_context.sample_rate)
+        context = audio.codec_context
+        sample_rate, channels = context.sample_rate, context.channels
+        aac = try_parse_audio_specific_config(bytes(context.extradata or b"")) if context.name == "aac" else None
+        if aac is not None:  # FLV's header says 44.1 kHz stereo for any AAC
+            sample_rate, channels = aac.sample_rate, aac.channel_count or channels
+        event.update(audio_codec=context.name, sample_rate=sample_rate, channels=channels)
     return event

@@ -26,9 +26,13 @@ class StatsJob:
 
     def __init__(self, video: av.video.stream.VideoStream | None, emit: Callable[[dict], None],
                  clock: Callable[[], float] = time.monotonic,
-                 progress: Callable[[], float | None] | None = None) -> None:
+                 progress: Callable[[], float | None] | None = None,
+                 size: Callable[[], tuple[int, int] | None] | None = None) -> None:
+        """`size` gives the source's picture size as its latest SPS says (it may change
+        mid-stream); without it, or when it knows none, the demuxer's is reported."""
         self.video = video
         self.progress = progress
+        self.size = size
         self.emit = emit
         self.clock = clock
         self.window_start = clock()
@@ -72,10 +76,11 @@ class StatsJob:
         event = {"event": "stats", "speed": self._output_speed(wall) if self.progress else self._input_speed(media, wall)}
         if self.video is not None:
             context = self.video.codec_context
+            width, height = (self.size() if self.size else None) or (context.width, context.height)
             span = (self.video_now or 0.0) - (self.video_start or 0.0)
             event.update(
-                width=context.width or None,
-                height=context.height or None,
+                width=width or None,
+                height=height or None,
                 frame_rate=round(self.frames / span, 3) if span > 0 else None,
             )
         self.emit(event)

@@ -73,17 +73,30 @@ class WorkerConfig:
 
 
 def next_source(pipe: PipeInput) -> PipeSource | None:
-    """The next input whose streams are fully known (see `PipeSource.complete`)."""
-    while (reader := pipe.next_input()) is not None:
+    """The next input whose streams are fully known (see `PipeSource.complete`).
+
+    An input still going whose first bytes did not tell is probed again where the last probe
+    stopped, until it tells or ends: an MPEG-TS encoder that flags no random access point is
+    started by the node at any PAT (`server/media/ts_feed.py`), and its first SPS may come with
+    a keyframe seconds later."""
+    reader = pipe.next_input()
+    while reader is not None:
         try:
             source = PipeSource(reader)
         except av.error.FFmpegError as error:
             log.warning("skipping a %s input that could not be opened: %s", reader.format, error)
+            reader = pipe.next_input()
             continue
         if source.complete:
             return source
-        log.warning("skipping a %s input that ended before its streams were known", reader.format)
         source.close()
+        if reader.ended:
+            log.warning("skipping a %s input that ended before its streams were known", reader.format)
+            reader = pipe.next_input()
+        elif not reader.reprobed:
+            log.warning("the %s input's first bytes do not tell its streams (no keyframe yet?); probing on",
+                        reader.format)
+            reader.reprobed = True
     return None
 
 

@@ -41,7 +41,7 @@ CONFIG_FIELDS = (
 )
 STATUS_FIELDS = (
     "live", "backup_live", "stream_source_type", "transcoding_speed", "frame_rate",
-    "video_width", "video_height", "recording_duration", "source_error",
+    "video_width", "video_height", "recording_duration", "source_error", "source_warning",
 )
 TIME_FIELDS = ("created_at", "started_at_primary", "started_at_backup", "finished_at_primary")
 

@@ -119,6 +119,9 @@ class Stream(Base):
     recording_video_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Why the stream's source does not work (a pull URL that fails, ...); None while it works.
     source_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What in the current (or last) publish's source most players cannot decode, e.g. 10-bit
+    # H.264; the source is still packaged. Set at each publish, None when all is playable.
+    source_warning: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Where the stream's next worker numbers on (packager.resume.ResumePoint as JSON), kept
     # across node restarts; not part of the API.
     resume_point: Mapped[dict | None] = mapped_column(JSON, nullable=True)

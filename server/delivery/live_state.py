@@ -22,6 +22,7 @@ from pathlib import Path
 
 CACHE_BYTES = 64 * 1024 * 1024  # per stream: recent parts and segments
 MEDIA = "media"  # wait topic: a new media file (part, segment, init) was announced
+COMPLETE_SEGMENT = b"#EXTINF:"  # a media playlist line that only a complete segment has
 
 
 @dataclass
@@ -64,6 +65,7 @@ class LiveStream:
         self.ended_at: float | None = None
         self.waiters: dict[str, list[Waiter]] = {}
         self.adopted: set[str] = set()  # a crashed worker's files its successor lists on
+        self.playable: set[str] = set()  # media playlists whose text lists a complete segment
 
     # -- events from the worker ------------------------------------------------------------
     def apply(self, event: dict) -> None:
@@ -72,8 +74,15 @@ class LiveStream:
         if handler is not None:
             handler(event)
         if "text" in event and "path" in event:
-            self.texts[event["path"]] = event["text"].encode()
+            self._set_text(event["path"], event["text"].encode())
         self._notify(event_topics(event) if kind != "ended" else list(self.waiters))
+
+    def _set_text(self, path: str, text: bytes) -> None:
+        self.texts[path] = text
+        if COMPLETE_SEGMENT in text:
+            self.playable.add(path)
+        else:
+            self.playable.discard(path)
 
     def _on_init(self, event: dict) -> None:
         self.media.add(event["path"])
@@ -129,6 +138,7 @@ class LiveStream:
         if self.ended_at is not None:
             self.ended_at = None
             self.texts.clear()
+            self.playable.clear()
             self.progress.clear()
             self.answers.clear()
         for segment in self.growing.values():

@@ -75,11 +75,12 @@ class StatusWriter:
             video_height=started.get("height"),
             frame_rate=started.get("frame_rate"),
             transcoded_qualities=started.get("renditions", []),
+            source_warning=started.get("source_warning"),
         )
 
     def source_changed(self, stream_id: int, source_type: str | None, source: dict) -> None:
         """The output now comes from the other publisher (main ↔ backup)."""
-        values = {"stream_source_type": source_type}
+        values = {"stream_source_type": source_type, "source_warning": source.get("source_warning")}
         for field, key in (("video_width", "width"), ("video_height", "height"), ("frame_rate", "frame_rate")):
             if source.get(key):
                 values[field] = source[key]

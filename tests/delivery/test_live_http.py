@@ -17,7 +17,13 @@ from server.delivery.live_http import LiveFirst, LiveHttp
 from server.delivery.live_state import LiveStream
 from tests.support.live_server import serve_live
 
-PLAYLIST = "#EXTM3U\n#EXT-X-VERSION:9\n# msn={msn} part={part}\n"
+
+
+def playlist_text(msn: int, part: int) -> str:
+    """A media playlist as far as part `part` of segment `msn`: the segments before it
+    complete, as the packager lists them."""
+    complete = "".join(f"#EXTINF:1.0,\nseg_{n}.m4s\n" for n in range(msn))
+    return f"#EXTM3U\n#EXT-X-VERSION:9\n{complete}# msn={msn} part={part}\n"
 
 
 async def not_found_app(scope, receive, send) -> None:
@@ -53,7 +59,7 @@ def publish_part(live: LiveStream, msn: int, part: int, data: bytes = b"") -> No
     live.apply({"event": "part", "rendition": "origin", "msn": msn, "part": part, "path": path,
                 "duration": 0.2, "independent": part == 0, "file": file, "offset": offset, "size": len(data)})
     live.apply({"event": "playlist", "rendition": "origin", "path": "origin/index.m3u8",
-                "msn": msn, "part": part, "text": PLAYLIST.format(msn=msn, part=part)})
+                "msn": msn, "part": part, "text": playlist_text(msn, part)})
 
 
 def complete_segment(live: LiveStream, msn: int, parts: int) -> None:
@@ -89,6 +95,28 @@ async def test_media_served_and_forgotten_when_removed(client, live):
     assert response.headers["content-type"] == "video/iso.segment"
     live.apply({"event": "removed", "paths": ["origin/seg_0.0.m4s"]})
     assert (await client.get("/live/7/origin/seg_0.0.m4s")).status_code == 404
+
+
+async def test_a_playlist_of_parts_only_is_held_until_it_lists_a_complete_segment(client, live):
+    """hls.js takes a first media playlist without a complete segment for a dead level
+    (fatal levelEmptyError): a stream's first second, or a worker after a crash that
+    carried nothing, must not answer one."""
+    publish_part(live, 0, 0)
+    plain = asyncio.create_task(client.get("/live/7/origin/index.m3u8"))
+    blocking = asyncio.create_task(client.get("/live/7/origin/index.m3u8?_HLS_msn=0&_HLS_part=1"))
+    publish_part(live, 0, 1)
+    await asyncio.sleep(0.1)
+    assert not plain.done() and not blocking.done()
+    publish_part(live, 1, 0)  # segment 0 is complete: the playlist lists it
+    for request in (plain, blocking):
+        response = await asyncio.wait_for(request, 2)
+        assert response.status_code == 200 and "#EXTINF:" in response.text, response.text
+
+
+async def test_a_playlist_that_never_lists_a_segment_times_out(client, live):
+    publish_part(live, 0, 0)
+    response = await asyncio.wait_for(client.get("/live/7/origin/index.m3u8"), 5)
+    assert response.status_code == 503 and "#EXTINF" not in response.text
 
 
 async def test_blocking_reload_waits_for_the_part(client, live):

@@ -18,6 +18,7 @@ import pytest
 from tests.e2e.conftest import fetch_ok, wait_for
 from tests.support.mpd_conformance import MpdWatch
 from tests.support.hls import parse_master_playlist, parse_media_playlist
+from tests.support.init_conformance import audio_segment_ready, conformance, conformed
 from tests.support.node import Node
 from tests.support.ports import free_port
 from tests.support.publisher import ffmpeg_publish
@@ -85,6 +86,8 @@ def pulls(pull_node, tmp_path_factory):
             lambda: (s := status(http, srt_stream["id"]))["live"] and s, timeout=20, what="pull live from SRT")
         seen["srt_master"] = wait_for(lambda: fetch_ok(http, f"/live/{srt_stream['id']}/master.m3u8"),
                                       what="SRT master").text
+        wait_for(lambda: audio_segment_ready(http, srt_stream["id"]), what="an SRT audio segment")
+        seen["srt_conformance"] = conformance(http, srt_stream["id"])
         seen["html_status"] = wait_for(
             lambda: (s := status(http, html["id"]))["source_error"] and s, what="HTML error state")
         base = f"/live/{stream['id']}"
@@ -146,6 +149,8 @@ def test_srt_source_through_the_ffmpeg_caller(pulls):
     assert (live["video_width"], live["video_height"]) == (192, 144)
     variants, _ = parse_master_playlist(pulls["srt_master"])
     assert "avc1." in variants[0].attributes["CODECS"] and "mp4a.40.2" in variants[0].attributes["CODECS"]
+    facts = conformed(pulls["srt_conformance"])
+    assert facts["origin"].sps_size == (192, 144) and facts["audio"].timescale == 48000
 
 
 def test_failover_to_hls_continues_the_playlist(pulls):

@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.conftest import fetch_ok, wait_for
 from tests.support.hls import parse_master_playlist, parse_media_playlist
+from tests.support.init_conformance import audio_segment_ready, conformance, conformed
 from tests.support.mpd_conformance import watch_mpd
 from tests.support.publisher import ffmpeg_publish
 
@@ -36,18 +37,23 @@ def assert_continuous(runs: list[list[float]], step: float, tolerance: float) ->
 
 @pytest.fixture(scope="module")
 def broadcast(media_node):
-    """One 9 s broadcast observed live by a player, then read back complete after it ends."""
+    """One 9 s broadcast (48 kHz mono AAC, which FLV's audio header calls 44 kHz stereo)
+    observed live by a player, then read back complete after it ends."""
     with httpx.Client(base_url=media_node.base_url, headers=media_node.headers, timeout=15) as http:
         stream = http.post("/streaming/streams", json={"name": "e2e broadcast"}).json()
         base = f"/live/{stream['id']}"
         started = time.monotonic()
-        publisher = ffmpeg_publish(stream["push_url"], seconds=SECONDS)
+        publisher = ffmpeg_publish(stream["push_url"], seconds=SECONDS, sample_rate=48000)
         seen: dict = {"stream": stream, "base": base}
         master = wait_for(lambda: fetch_ok(http, f"{base}/master.m3u8"), what="master playlist")
         seen["first_playlist_after"] = time.monotonic() - started
         seen["master"] = master.text
         variants, media = parse_master_playlist(master.text)
         seen["variants"], seen["media"] = variants, media
+        seen["first_media_playlists"] = {  # as a player loads them right after the master
+            uri: parse_media_playlist(http.get(f"{base}/{uri}").text)
+            for uri in [v.uri for v in variants] + [m["URI"] for m in media if "URI" in m]
+        }
         playlist_url = f"{base}/{variants[0].uri}"
         live_text = wait_for(lambda: fetch_ok(http, playlist_url), what="media playlist").text
         seen["live_playlist"] = parse_media_playlist(live_text)
@@ -61,6 +67,8 @@ def broadcast(media_node):
         wait_for(lambda: fetch_ok(http, f"{base}/index.mpd"), what="MPD")
         seen["mpd_watch"] = watch_mpd(http, f"{base}/index.mpd", seconds=3)
         seen["mpd_live"] = seen["mpd_watch"].texts[-1]
+        wait_for(lambda: audio_segment_ready(http, stream["id"]), what="an audio segment")
+        seen["conformance"] = conformance(http, stream["id"])
         assert publisher.wait(timeout=SECONDS + 30) == 0, publisher.stderr.read().decode()
         final = wait_for(
             lambda: (r := fetch_ok(http, playlist_url)) and "#EXT-X-ENDLIST" in r.text and r,
@@ -137,6 +145,14 @@ def test_master_playlist_lists_the_origin_with_codecs(broadcast):
     assert float(variant.attributes["FRAME-RATE"]) == pytest.approx(25, abs=0.1)
 
 
+def test_the_first_media_playlists_list_a_complete_segment(broadcast):
+    """hls.js takes a first media playlist of parts only for a dead level (levelEmptyError)."""
+    first = broadcast["first_media_playlists"]
+    assert len(first) == 2  # the origin and the audio
+    for uri, playlist in first.items():
+        assert playlist.segments and not playlist.segments[0].gap, (uri, playlist)
+
+
 def test_live_media_playlist_is_low_latency_hls(broadcast):
     playlist = broadcast["live_playlist"]
     assert int(playlist.tag("EXT-X-VERSION")) >= 9
@@ -203,6 +219,14 @@ def test_audio_rendition_decodes_continuously(broadcast):
     for previous, current in zip(runs, runs[1:]):
         gap = min(current) - max(previous)
         assert 0 < gap < 0.05, f"audio gap {gap:.3f}s"
+
+
+def test_init_segments_and_manifests_say_what_the_source_is(broadcast):
+    """Issue 17: mdhd, mp4a, the MPD and the master said 44.1 kHz stereo, samples jittered."""
+    facts = conformed(broadcast["conformance"])
+    audio = facts["audio"]
+    assert (audio.timescale, audio.sample_rate, audio.channel_count) == (48000, 48000, 1)
+    assert facts["origin"].sps_size == (320, 240)
 
 
 def test_mpegts_playlist_and_segments(broadcast):

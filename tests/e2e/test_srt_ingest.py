@@ -12,6 +12,7 @@ import time
 from tests.e2e.conftest import fetch_ok, last_msn, wait_for
 from tests.support.mpd_conformance import watch_mpd
 from tests.e2e.media_check import newest_segment
+from tests.support.init_conformance import audio_segment_ready, check_init_segments
 from tests.support.publisher import ffmpeg_publish
 
 PASSPHRASE = "correct-horse-battery"
@@ -47,9 +48,12 @@ def test_srt_push_plays_as_ll_hls(media_node, http, new_stream):
     stream = new_stream()
     url = stream["push_url_srt"]
     assert url == srt_url(media_node, f"in/{stream['id']}/{stream['token']}")
-    publisher = srt_push(url, seconds=8)
+    publisher = srt_push(url, seconds=8, sample_rate=48000)  # mono: ADTS says so, and the output must
     try:
         playing(http, stream["id"], (320, 240))
+        wait_for(lambda: audio_segment_ready(http, stream["id"]), what="an audio segment")
+        audio = check_init_segments(http, stream["id"])["audio"]
+        assert (audio.timescale, audio.channel_count) == (48000, 1)
         assert fetch_ok(http, f"/live/{stream['id']}/master_mpegts.m3u8")
         watch_mpd(http, f"/live/{stream['id']}/index.mpd", seconds=3).assert_conformant()
         status = http.get(f"/streaming/streams/{stream['id']}").json()

@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import fetch_ok, wait_for
-from tests.support.mpd_conformance import watch_mpd
 from tests.support.hls import parse_master_playlist, parse_media_playlist
+from tests.support.init_conformance import conformance, conformed
+from tests.support.mpd_conformance import watch_mpd
 from tests.support.node import Node
 from tests.support import whip_client
 from tests.support.whip_client import WhipPublisher
@@ -99,6 +100,7 @@ def read_output(api: httpx.Client, base: str, seen: dict) -> None:
     audio_init = api.get(f"{audio_dir}/init.mp4").content
     seen["audio_frames"] = decode(audio_init + api.get(f"{audio_dir}/{audio.segments[0].uri}").content, "audio")
     seen["mpd_watch"] = watch_mpd(api, f"{base}/index.mpd", seconds=3)
+    seen["conformance"] = conformance(api, int(base.rsplit("/", 1)[1]))
 
 
 def test_publish_answers_201_with_sdp_and_a_location(session):
@@ -132,6 +134,12 @@ def test_hls_output_plays_h264_and_aac(session):
 
 def test_dash_output_keeps_what_it_announced_across_refreshes(session):
     session["mpd_watch"].assert_conformant()
+
+
+def test_init_segments_and_manifests_agree_with_the_aac_encoder(session):
+    """Opus is encoded to 48 kHz stereo AAC: the init segments, the MPD and the master say so."""
+    audio = conformed(session["conformance"])["audio"]
+    assert (audio.timescale, audio.channel_count) == (48000, 2)
 
 
 def test_delete_ends_the_session_and_the_stream_goes_offline(session):

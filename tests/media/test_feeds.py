@@ -112,3 +112,51 @@ def test_flv_feed_restart_and_observed_headers():
     assert feed.bytes_for(INTER) == b""
     out = feed.bytes_for(KEY)
     assert out.startswith(b"FLV\x01") and b"avcC" in out and b"onMetaData" in out
+
+
+def test_flv_feed_sends_script_tags_only_in_the_prefix_as_one_metadata_at_zero():
+    """A repeated onMetaData (GStreamer's flvmux) or any other script tag with a timestamp
+    would become a new stream in the worker's demuxer mid-input."""
+    later_metadata = MediaMessage(DATA, 5000, b"\x02\x00\x0aonMetaData" + b"later")
+    cue = MediaMessage(DATA, 6000, b"\x02\x00\x0aonCuePoint")
+    feed = FlvFeed()
+    for message in (METADATA, SEQUENCE, AAC_CONFIG):
+        feed.bytes_for(message)
+    assert feed.bytes_for(KEY)
+    assert feed.bytes_for(later_metadata) == b"" and feed.bytes_for(cue) == b""
+    feed.restart()
+    out = feed.bytes_for(KEY)
+    metadata_tag = out[13:13 + 11]
+    assert metadata_tag[0] == DATA and metadata_tag[4:8] == b"\x00\x00\x00\x00"  # timestamp 0
+    assert b"later" in out and b"onCuePoint" not in out
+
+
+def flv_messages(flv: bytes) -> list[MediaMessage]:
+    messages, position = [], 13
+    while position + 11 <= len(flv):
+        size = int.from_bytes(flv[position + 1:position + 4], "big")
+        timestamp = int.from_bytes(flv[position + 4:position + 7], "big") | (flv[position + 7] << 24)
+        messages.append(MediaMessage(flv[position], timestamp, flv[position + 11:position + 11 + size]))
+        position += 11 + size + 4
+    return messages
+
+
+def stream_types(flv: bytes) -> list[str]:
+    """Every stream FFmpeg finds reading the whole input (`-count_packets` reads to the end)."""
+    return subprocess.run(["ffprobe", "-v", "error", "-count_packets", "-show_entries", "stream=codec_type",
+                           "-of", "csv=p=0", "-f", "flv", "-"], input=flv, capture_output=True,
+                          check=True).stdout.decode().split()
+
+
+def test_flv_feed_of_a_gstreamer_publisher_has_only_audio_and_video(tmp_path):
+    clip = tmp_path / "gstreamer.flv"
+    subprocess.run(["gst-launch-1.0", "-q", "-e", "videotestsrc", "num-buffers=75", "!",
+                    "video/x-raw,width=160,height=120,format=I420", "!", "x264enc", "speed-preset=ultrafast", "!",
+                    "h264parse", "!", "flvmux", "streamable=true", "name=mux", "!", "filesink", f"location={clip}",
+                    "audiotestsrc", "num-buffers=130", "!", "voaacenc", "!", "aacparse", "!", "mux."],
+                   check=True, timeout=60)
+    gstreamer = clip.read_bytes()
+    assert stream_types(gstreamer) == ["video", "audio", "subtitle"]
+    feed = FlvFeed()
+    out = b"".join(feed.bytes_for(message) for message in flv_messages(gstreamer))
+    assert stream_types(out) == ["video", "audio"]

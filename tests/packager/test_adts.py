@@ -47,7 +47,9 @@ def test_adts_frames_pass_unchanged_and_are_recognised(tmp_path):
 def test_config_from_the_stream_when_the_extradata_is_missing_or_escaped():
     assert audio_specific_config(b"", 44100, 1) == (2, 4, 1)
     assert audio_specific_config(b"\x12\x10", None, None) == (2, 4, 2)  # LC, 44.1 kHz, stereo
-    assert audio_specific_config(b"\x17\x80\x00", 48000, 2) == (2, 3, 2)  # frequency index 15 escape
+    assert audio_specific_config(b"\x17\x80\x00", 48000, 2) == (2, 3, 2)  # frequency index 15 escape, truncated
+    explicit_8k_mono = bytes([0x17, 0x80, 0x0F, 0xA0, 0x08])  # escaped rate: the config's, not the stream's
+    assert audio_specific_config(explicit_8k_mono, 44100, 2) == (2, 11, 1)
     he_aac = AdtsFramer(b"\x2b\x92\x08\x00")  # object type 5 (SBR): ADTS says LC
     assert he_aac.frame(b"x")[2] >> 6 == 1
 

@@ -61,8 +61,12 @@ def test_master_playlist():
     assert lines[3] == ('#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,'
                         'CHANNELS="2",URI="audio/index.m3u8"')
     assert lines[4] == ('#EXT-X-STREAM-INF:BANDWIDTH=3000000,AVERAGE-BANDWIDTH=2500000,'
-                        'CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=1280x720,FRAME-RATE=30.000,AUDIO="audio"')
+                        'CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=1280x720,FRAME-RATE=30.000,AUDIO="audio",'
+                        'CLOSED-CAPTIONS=NONE')
     assert lines[5] == "720p/index.m3u8" and "FRAME-RATE" not in lines[6]
+    # Without it, Shaka Player probes a segment for CEA-608 captions, and at a stream's start
+    # picks a partial one that has no URI of its own (TypeError in its manifest load).
+    assert lines[6].endswith(",CLOSED-CAPTIONS=NONE")
 
 
 def _slide(window, segments, target=2):

@@ -125,15 +125,6 @@ def test_box_header_sizes():
     assert read_box_header(struct.pack(">I4s", 1, b"mdat"), 0) is None  # large size not there yet
 
 
-def test_aac_sample_rate_from_audio_specific_config():
-    from packager.isobmff import aac_sample_rate
-
-    assert aac_sample_rate(bytes([0x11, 0x88])) == 48000
-    assert aac_sample_rate(bytes([0x12, 0x10])) == 44100
-    assert aac_sample_rate(b"\x11") is None
-    assert aac_sample_rate(bytes([0x17, 0x80, 0x00, 0x00])) is None  # explicit rate, truncated
-
-
 def test_adts_config():
     # AAC LC, 48 kHz (index 3), mono: ASC 0x1188
     header = bytes([0xFF, 0xF1, 0x4C, 0x40, 0x20, 0x1F, 0xFC])

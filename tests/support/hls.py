@@ -28,6 +28,7 @@ class Segment:
     discontinuity: bool = False
     program_date_time: str | None = None
     gap: bool = False  # EXT-X-GAP: not to be loaded
+    map_uri: str | None = None  # the EXT-X-MAP (init segment) in effect
 
 
 @dataclass
@@ -59,7 +60,7 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
     parts: list[Part] = []
     duration = None
     discontinuity = gap = False
-    pdt = None
+    pdt = map_uri = None
     hint = None
     sequence = None
     for line in lines[1:]:
@@ -81,10 +82,12 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
                 pdt = value
             elif name == "EXT-X-PRELOAD-HINT":
                 hint = attributes(value)
+            elif name == "EXT-X-MAP":
+                map_uri = attributes(value)["URI"]
             continue
         assert duration is not None, f"URI without EXTINF: {line}"
         msn = (sequence or 0) + len(segments)
-        segments.append(Segment(line, duration, msn, parts, discontinuity, pdt, gap))
+        segments.append(Segment(line, duration, msn, parts, discontinuity, pdt, gap, map_uri))
         duration, parts, discontinuity, pdt, gap = None, [], False, None, False
     return MediaPlaylist(tags, segments, parts, hint, "EXT-X-ENDLIST" in tags)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from ingest.flv import flv_header, flv_tag
 from ingest.media import MediaMessage
+from ingest.mpegts import PACKET_SIZE, PAT_PID, packet_header
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from transcode.pipe_source import data_record, start_record
 
@@ -41,9 +43,9 @@ def clips(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("bad-input")
 
 
-def run_worker(source: bytes, out_dir: Path, ladder=LADDER) -> list[dict]:
+def run_worker(source: bytes, out_dir: Path, ladder=LADDER, container: str = "flv") -> list[dict]:
     config = {"stream_id": 1, "out_dir": str(out_dir), "renditions": ladder, "x264_preset": "ultrafast"}
-    records = start_record("flv") + data_record(source)  # as the node frames a pushed input
+    records = start_record(container) + data_record(source)  # as the node frames a pushed input
     done = subprocess.run([sys.executable, "-m", "transcode.worker", json.dumps(config)], input=records,
                           capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
@@ -140,6 +142,52 @@ def test_rtmp_32_bit_timestamp_wrap(clips, tmp_path):
     wrapped = rewrite_timestamps((clips / "plain.flv").read_bytes(), (1 << 32) - 2000)
     run_worker(wrapped, tmp_path)
     assert_renditions_play(tmp_path, 5, SIZES)
+
+
+def test_gstreamer_flv_with_a_stream_appearing_mid_input(clips, tmp_path):
+    """GStreamer's flvmux repeats onMetaData at later timestamps; FFmpeg's FLV demuxer makes a
+    subtitle stream of the first repeat, one PyAV did not see at open: its demux raised
+    IndexError at the end of the input and the worker died."""
+    clip = clips / "gstreamer.flv"
+    subprocess.run(["gst-launch-1.0", "-q", "-e", *shlex.split(
+        "videotestsrc num-buffers=100 ! video/x-raw,width=320,height=240,framerate=25/1,format=I420"
+        " ! x264enc speed-preset=ultrafast key-int-max=25 ! h264parse ! flvmux streamable=true name=mux"
+        f" ! filesink location={clip} audiotestsrc num-buffers=180 ! voaacenc ! aacparse ! mux.")],
+        check=True, timeout=60)
+    streams = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0",
+                              str(clip)], capture_output=True, text=True, check=True).stdout.split()
+    assert streams == ["video", "audio", "subtitle"]  # what made the worker trip
+    run_worker(clip.read_bytes(), tmp_path)
+    assert_renditions_play(tmp_path, 4, SIZES)
+
+
+def test_mpegts_stream_added_mid_input(clips, tmp_path):
+    """An SRT publisher adds a second audio track after 3 s (a new PID in a new PMT): PyAV's
+    demux raised IndexError at the end of such an input too."""
+    ffmpeg(*PATTERN, *TONE, "-t", "3", *X264, *AAC, "-f", "mpegts", str(clips / "two.ts"))
+    ffmpeg(*PATTERN, *TONE, "-f", "lavfi", "-i", "sine=frequency=880", "-t", "3", "-map", "0", "-map", "1",
+           "-map", "2", *X264, *AAC, "-output_ts_offset", "3", "-f", "mpegts", str(clips / "three.ts"))
+    source = (clips / "two.ts").read_bytes() + (clips / "three.ts").read_bytes()
+    run_worker(source, tmp_path, container="mpegts")
+    assert_renditions_play(tmp_path, 6, SIZES)
+
+
+def test_mpegts_input_whose_first_probe_finds_no_keyframe(clips, tmp_path):
+    """An encoder that flags no random access point is started by the node at any PAT: here
+    mid-GOP, 2.4 s before the next keyframe (a 4 s GOP), more than one probe's worth of media.
+    The worker skipped the whole input ("ended before its streams were known") and stayed dark.
+
+    Each new probe starts where the last stopped, so a keyframe split between two probes is
+    lost to both: the stream starts at the first keyframe a probe sees whole."""
+    ffmpeg(*PATTERN, *TONE, "-t", "16", "-c:v", "libx264", "-preset", "ultrafast", "-g", "100", "-keyint_min",
+           "100", "-sc_threshold", "0", "-pix_fmt", "yuv420p", *AAC, "-f", "mpegts", str(clips / "long_gop.ts"))
+    whole = (clips / "long_gop.ts").read_bytes()
+    start = len(whole) // 10 // PACKET_SIZE * PACKET_SIZE
+    while packet_header(whole[start:start + PACKET_SIZE]).pid != PAT_PID:
+        start += PACKET_SIZE
+    events = run_worker(whole[start:], tmp_path, container="mpegts")
+    assert next(e for e in events if e["event"] == "started")["width"] == 320
+    assert_renditions_play(tmp_path, 4, SIZES)
 
 
 def test_video_only_source(clips, tmp_path):
