@@ -52,6 +52,7 @@ class WorkerConfig:
     hardware_encoder: bool = True
     degrade_after: float = 5.0  # seconds behind real time before a rendition is shed
     resume: ResumePoint | None = None  # this replaces a worker of the same stream: continue it
+    utc_timing_url: str = "/time"  # the node's clock for the MPD's UTCTiming: absolute (server/urls.py)
 
     @classmethod
     def from_json(cls, text: str) -> "WorkerConfig":
@@ -66,6 +67,7 @@ class WorkerConfig:
             part_target=self.part_target,
             segment_target=self.segment_target,
             window_segments=self.window_segments,
+            utc_timing_url=self.utc_timing_url,
             resume=self.resume,
         )
 

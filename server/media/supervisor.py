@@ -29,7 +29,7 @@ from server.media.session import BACKUP, MAIN, Publisher, StreamSession
 from server.media.status import StatusWriter
 from server.media.succession import Succession, restore_margin
 from server.settings import Settings
-from server.urls import BACKUP_APP, MAIN_APP
+from server.urls import BACKUP_APP, MAIN_APP, utc_timing_url
 
 log = logging.getLogger("headwater.supervisor")
 
@@ -158,6 +158,7 @@ class Supervisor:
             "hardware_encoder": self.settings.hardware_encoder,
             "degrade_after": self.settings.transcode_degrade_after,
             "resume": resume.to_json() if resume else None,
+            "utc_timing_url": utc_timing_url(self.settings),
         }
 
     def output_dir(self, stream_id: int) -> Path:
