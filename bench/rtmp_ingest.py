@@ -37,7 +37,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 def make_clip(clip: Path = CLIP, size: str = "1920x1080", seconds: int = CLIP_SECONDS) -> None:
     """`seconds` of `size` 30 fps H.264 at ~6 Mbit/s (noise keeps x264 from undershooting) + AAC:
-    10 s of 1080p30 unless smoking."""
+    10 s of 1080p30 for a measurement, a small one for a smoke run."""
     if clip.exists():
         return
     clip.parent.mkdir(exist_ok=True)
@@ -181,7 +181,7 @@ def main() -> None:
     if args.smoke:  # 2 s of a 2 s 360p clip each, in a temp directory
         with tempfile.TemporaryDirectory(prefix="bench-rtmp-") as work:
             clip = Path(work) / "rtmp_360p.flv"
-            make_clip(clip, "640x360", smoke.CLIP_SECONDS)
+            make_clip(clip, "{}x{}".format(*smoke.CLIP_SIZE), smoke.CLIP_SECONDS)
             compare(smoke.CLIP_SECONDS, args.loop, args.read_interval, clip)
         return
     make_clip()
