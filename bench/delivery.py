@@ -141,8 +141,8 @@ def main() -> None:
     smoke.add_flag(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-delivery-") as work:
-        if args.smoke:  # 4 clients for 3 s, wrk for 1 s, a 360p publish
-            run(Path(work), 4, 3.0, wrk_seconds=1, part_seconds=1, size="640x360")
+        if args.smoke:  # 4 clients for 4 s, wrk for 1 s, a 360p publish
+            run(Path(work), 4, 4.0, wrk_seconds=1, part_seconds=1, size="640x360")
         else:
             run(Path(work), args.clients, args.seconds)
 

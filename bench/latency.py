@@ -15,7 +15,7 @@ hls.js playing nginx-rtmp's HLS from the same publisher as the reference.
 
     python -m bench.latency [--seconds 40] [--player-seconds 20] [--parts 0.5 0.2] [--smoke]
 
-`--smoke` runs both halves for a few seconds each (5 s frame-level, 2 s per player after 1 s
+`--smoke` runs both halves for a few seconds each (6 s frame-level, 2 s per player after 1 s
 to settle, 0.5 s parts): the machinery end to end, no figure worth reading.
 """
 
@@ -266,6 +266,6 @@ if __name__ == "__main__":
     smoke.add_flag(parser)
     arguments = parser.parse_args()
     if arguments.smoke:
-        asyncio.run(main(5, 2, [0.5], SMOKE))
+        asyncio.run(main(6, 2, [0.5], SMOKE))
     else:
         asyncio.run(main(arguments.seconds, arguments.player_seconds, arguments.parts))

@@ -42,8 +42,8 @@ def main() -> None:
     parser.add_argument("--quality-set", default="abr_1080p")
     smoke.add_flag(parser)
     args = parser.parse_args()
-    if args.smoke:  # 6 s of a 360p clip on abr_480p, sampled after 2 s, in a temp directory
-        args.seconds, args.quality_set = 6, "abr_480p"
+    if args.smoke:  # 8 s of a 360p clip on abr_480p, sampled after 2 s, in a temp directory
+        args.seconds, args.quality_set = 8, "abr_480p"
         with tempfile.TemporaryDirectory(prefix="bench-realtime-") as work:
             clip = make_clip(smoke.CLIP_SECONDS, size=smoke.CLIP_SIZE, directory=Path(work))
             measure(clip, Path(work) / "node", args, warmup=2, source="360p30")

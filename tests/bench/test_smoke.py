@@ -38,7 +38,7 @@ REPORTS = {
                     rf"^nginx-rtmp \(live on, no hls\): +{NUMBER} % of a core"],
     "idle_node": [r"^pid \d+: idle node", r"whole process +\S+ % of a core",
                   r"^pid \d+: reference: the same node without its SRT listener", r"^idle node / node without SRT"],
-    "transcode_realtime": [r"^abr_480p, x264 superfast, 6 s real-time 360p30 publish", r"^transcoding_speed: min",
+    "transcode_realtime": [r"^abr_480p, x264 superfast, 8 s real-time 360p30 publish", r"^transcoding_speed: min",
                            r"^transcoded_qualities: \{\('origin'", r"^shed: "],
     "stream_cost": [r"1/1 live", r"packaging, no viewers:", rf"Headwater \(node \+ workers.* {NUMBER} %",
                     rf"nginx-rtmp \(hls on, 2 s fragments\), reference +{NUMBER} %", r"ratio Headwater / nginx-rtmp",
