@@ -28,14 +28,16 @@ player:
 	@if [ ! -f $(VENDOR_STAMP) ] || [ player/package-lock.json -nt $(VENDOR_STAMP) ]; then \
 		npm --prefix player ci --no-audit --no-fund && touch $(VENDOR_STAMP); fi
 
-# The benchmarks' reference servers and load tool (not needed to run or test Headwater).
-bench: venv
-	./scripts/system-packages.sh nginx libnginx-mod-rtmp wrk
+# The benchmarks' reference servers and load tool (nginx, libnginx-mod-rtmp, wrk) come with the
+# system packages: `make test` runs every benchmark's smoke mode (tests/bench/test_smoke.py).
+bench: system-packages venv
 	@echo "Benchmarks (each prints Headwater next to its reference, same run):"
 	@echo "  $(BIN)/python -m bench.latency        glass-to-fetchable LL-HLS latency vs nginx-rtmp HLS"
 	@echo "  $(BIN)/python -m bench.delivery       req/s vs nginx static; N blocking-reload clients"
 	@echo "  $(BIN)/python -m bench.stream_cost    CPU per passthrough stream vs nginx-rtmp; parts on time"
 	@echo "  $(BIN)/python bench/packager_cost.py  CMAF packager vs ffmpeg -c copy -f hls"
+	@echo "  (and the rest of bench/). Each takes --smoke: a few seconds on tiny inputs, to check it"
+	@echo "  runs end to end (figures meaningless); make test runs every smoke mode."
 
 clean:
 	rm -rf $(VENV) player/node_modules server/delivery/static/vendor
