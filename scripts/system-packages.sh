@@ -6,10 +6,10 @@
 # GStreamer as a test publisher and player: gst-launch-1.0 (tools), videotestsrc/audiotestsrc,
 # playbin3 (base), flvmux, aacparse, hlsdemux2/dashdemux2 (good), rtmp2sink, rtmpsink, srtsink,
 # mpegtsmux, h264parse, voaacenc (bad), x264enc (ugly), avdec_h264 (libav);
-# VLC 3 (vlc-bin, vlc-plugin-base): a third-party player in the tests;
-# nginx, libnginx-mod-rtmp, wrk: the benchmarks' reference server and load tool, which the
-# benchmarks' smoke runs in the tests use too (tests/bench/test_smoke.py).
-# Arguments, when given, replace the list.
+# VLC 3 (vlc-bin, vlc-plugin-base): a third-party player in the tests.
+# Arguments, when given, replace the list: `make test` and `make bench` add the benchmarks'
+# reference server and load tool (nginx, libnginx-mod-rtmp, wrk; the tests run every
+# benchmark's smoke mode, tests/bench/test_smoke.py); `make run` does without them.
 #
 # nginx is only ever started by the benchmarks, on their own ports and config: installing it
 # must not leave a system nginx on port 80 (nor fail when port 80 is taken). So no service is
@@ -18,7 +18,7 @@
 set -eu
 PACKAGES="${*:-ffmpeg libsrt1.5-openssl postgresql chromium nodejs npm gstreamer1.0-tools
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
-    gstreamer1.0-libav vlc-bin vlc-plugin-base nginx libnginx-mod-rtmp wrk}"
+    gstreamer1.0-libav vlc-bin vlc-plugin-base}"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
