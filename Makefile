@@ -4,16 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 VENDOR_STAMP := server/delivery/static/vendor/.installed
 
-.PHONY: run test system-packages venv player bench clean
+.PHONY: run test system-packages bench-packages venv player bench clean
 
 run: system-packages venv player
 	$(BIN)/headwater serve
 
-test: system-packages venv player
+test: system-packages bench-packages venv player
 	$(BIN)/python -m pytest -q
 
 system-packages:
 	./scripts/system-packages.sh
+
+# The benchmarks' reference server and load tool: `make test` runs every benchmark's smoke mode.
+bench-packages:
+	./scripts/system-packages.sh nginx libnginx-mod-rtmp wrk
 
 venv: $(BIN)/.installed
 
@@ -28,14 +32,15 @@ player:
 	@if [ ! -f $(VENDOR_STAMP) ] || [ player/package-lock.json -nt $(VENDOR_STAMP) ]; then \
 		npm --prefix player ci --no-audit --no-fund && touch $(VENDOR_STAMP); fi
 
-# The benchmarks' reference servers and load tool (not needed to run or test Headwater).
-bench: venv
-	./scripts/system-packages.sh nginx libnginx-mod-rtmp wrk
+# Prints how to run the benchmarks (`make test` runs each one's smoke mode, tests/bench/test_smoke.py).
+bench: system-packages bench-packages venv
 	@echo "Benchmarks (each prints Headwater next to its reference, same run):"
 	@echo "  $(BIN)/python -m bench.latency        glass-to-fetchable LL-HLS latency vs nginx-rtmp HLS"
 	@echo "  $(BIN)/python -m bench.delivery       req/s vs nginx static; N blocking-reload clients"
 	@echo "  $(BIN)/python -m bench.stream_cost    CPU per passthrough stream vs nginx-rtmp; parts on time"
 	@echo "  $(BIN)/python bench/packager_cost.py  CMAF packager vs ffmpeg -c copy -f hls"
+	@echo "  (and the rest of bench/). Each takes --smoke: a few seconds on tiny inputs, to check it"
+	@echo "  runs end to end (figures meaningless); make test runs every smoke mode."
 
 clean:
 	rm -rf $(VENV) player/node_modules server/delivery/static/vendor

@@ -1,7 +1,8 @@
 """The benchmarks' shared source: a 1080p30 ~6 Mbit/s H.264 + AAC clip (FLV, as RTMP delivers it).
 
 Encoded once per length under bench/out/ (not committed) with a 2 s GOP, so every benchmark
-measures against the same bytes.
+measures against the same bytes. Smoke runs (`--smoke`, see bench/smoke.py) ask for a small
+one in their own temp directory instead.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
 GOP = 60  # 2 s at 30 fps
+FULL_HD = (1920, 1080)
 
 
-def make_clip(seconds: int) -> Path:
-    clip = OUT / f"clip_1080p30_{seconds}s.flv"
+def make_clip(seconds: int, *, size: tuple[int, int] = FULL_HD, directory: Path = OUT) -> Path:
+    width, height = size
+    clip = directory / f"clip_{height}p30_{seconds}s.flv"
     if clip.exists():
         return clip
-    OUT.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     print(f"encoding {clip.name} once (x264 veryfast, 6 Mbit/s, 2 s GOP)...", flush=True)
     subprocess.run([
-        "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
+        "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30",
         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
         "-c:v", "libx264", "-preset", "veryfast", "-b:v", "6M", "-maxrate", "6M", "-bufsize", "12M",
         "-g", str(GOP), "-keyint_min", str(GOP), "-sc_threshold", "0", "-pix_fmt", "yuv420p",

@@ -12,7 +12,7 @@
    for once the reload's answer is read), then as Apple's players do (the preload-hinted
    part is asked for along with the reload, so both are answered the moment it is ready).
 
-    python -m bench.delivery [--clients 500] [--seconds 20]
+    python -m bench.delivery [--clients 500] [--seconds 20] [--smoke]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import smoke
 from bench.hls_client import follow, last_part
 from bench.nginx_rtmp import NginxRtmp
 from bench.proctree import cpu_seconds
@@ -54,16 +55,16 @@ def newest_part(base: str) -> tuple[str, bytes]:
     return uri, httpx.get(f"{base}/{uri}").content
 
 
-def throughput(node: Node, stream_id: int, nginx: NginxRtmp) -> None:
+def throughput(node: Node, stream_id: int, nginx: NginxRtmp, wrk_seconds: int, part_seconds: int) -> None:
     base = f"{node.base_url}/live/{stream_id}/origin"
     print(f"throughput: wrk -t2 -c{WRK_CONNECTIONS}, same machine, same run")
     text = httpx.get(f"{base}/index.m3u8").text
     (nginx.static_dir / "index.m3u8").write_text(text)
-    report("playlist", len(text), wrk(f"{base}/index.m3u8", WRK_SECONDS),
-           wrk(nginx.url("static/index.m3u8"), WRK_SECONDS))
+    report("playlist", len(text), wrk(f"{base}/index.m3u8", wrk_seconds),
+           wrk(nginx.url("static/index.m3u8"), wrk_seconds))
     uri, part = newest_part(base)  # parts leave the window ~3 segments later: short runs
     (nginx.static_dir / "part.m4s").write_bytes(part)
-    report("part", len(part), wrk(f"{base}/{uri}", PART_SECONDS), wrk(nginx.url("static/part.m4s"), PART_SECONDS))
+    report("part", len(part), wrk(f"{base}/{uri}", part_seconds), wrk(nginx.url("static/part.m4s"), part_seconds))
 
 
 def report(name: str, size: int, headwater: float, reference: float) -> None:
@@ -99,6 +100,8 @@ def spread(arrivals: list[dict]) -> tuple[list[float], int, int]:
 
 
 def describe(name: str, spreads: list[float]) -> str:
+    if not spreads:
+        return f"  {name}: no part reached every client"
     within = sum(s <= 0.100 for s in spreads) / len(spreads)
     p99 = spreads[int(0.99 * (len(spreads) - 1))]
     return (f"  {name}: after the first client median {1000 * statistics.median(spreads):.1f} ms, "
@@ -135,25 +138,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=20)
+    smoke.add_flag(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-delivery-") as work:
-        run(Path(work), args.clients, args.seconds)
+        if args.smoke:  # 4 clients for 4 s, wrk for 1 s, a 360p publish
+            run(Path(work), 4, 4.0, wrk_seconds=1, part_seconds=1, size="640x360")
+        else:
+            run(Path(work), args.clients, args.seconds)
 
 
-def run(work: Path, clients: int, seconds: float) -> None:
+def run(work: Path, clients: int, seconds: float, *, wrk_seconds: int = WRK_SECONDS,
+        part_seconds: int = PART_SECONDS, size: str = "1280x720") -> None:
     node = Node(work / "node").start()
     nginx = NginxRtmp(hls=False).start()
     publisher = None
     try:
         stream = httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers,
                             json={"name": "delivery"}).json()
-        publisher = ffmpeg_publish(stream["push_url"], seconds=3 * WRK_SECONDS + 2 * seconds + 40,
-                                   size="1280x720", rate=30, gop=60,
+        publisher = ffmpeg_publish(stream["push_url"], seconds=3 * wrk_seconds + 2 * seconds + 40,
+                                   size=size, rate=30, gop=60,
                                    extra=["-b:v", "2M", "-maxrate", "2M", "-bufsize", "2M"])
         url = f"{node.base_url}/live/{stream['id']}/origin/index.m3u8"
         while httpx.get(url).status_code != 200 or len(last_part(httpx.get(url).text)[2]) < 4:
             time.sleep(0.2)
-        throughput(node, stream["id"], nginx)
+        throughput(node, stream["id"], nginx, wrk_seconds, part_seconds)
         fan_out(node, stream["id"], clients, seconds, hints=False)
         fan_out(node, stream["id"], clients, seconds, hints=True)
     finally:

@@ -4,24 +4,26 @@ Why `server/one_write_http.py` exists: the same responses, written as `write(hea
 write(body)` or as one `writelines([head, body])`, served to `wrk` on loopback. Prints
 requests/s of each and the ratio, for a playlist-sized and a part-sized body.
 
-    python -m bench.http_writes
+    python -m bench.http_writes [--smoke]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import multiprocessing
 import re
 import subprocess
 import time
 
+from bench import smoke
 from tests.support.ports import free_port
 
 SIZES = {"playlist": 640, "part": 125_000}
 WRK_SECONDS = 4
 
 
-def serve(port: int, mode: str, size: int, ready) -> None:
+def serve(port: int, mode: str, size: int, seconds: int, ready) -> None:
     import uvloop
 
     body = b"x" * size
@@ -42,18 +44,18 @@ def serve(port: int, mode: str, size: int, ready) -> None:
     async def main() -> None:
         await asyncio.get_running_loop().create_server(Responder, "127.0.0.1", port)
         ready.set()
-        await asyncio.sleep(WRK_SECONDS + 5)
+        await asyncio.sleep(seconds + 5)
 
     uvloop.run(main())
 
 
-def requests_per_second(mode: str, size: int) -> float:
+def requests_per_second(mode: str, size: int, seconds: int) -> float:
     port, ready = free_port(), multiprocessing.Event()
-    server = multiprocessing.Process(target=serve, args=(port, mode, size, ready))
+    server = multiprocessing.Process(target=serve, args=(port, mode, size, seconds, ready))
     server.start()
     try:
         ready.wait(10)
-        out = subprocess.run(["wrk", "-t2", "-c64", f"-d{WRK_SECONDS}s", f"http://127.0.0.1:{port}/"],
+        out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", f"http://127.0.0.1:{port}/"],
                              capture_output=True, text=True, check=True).stdout
         return float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
     finally:
@@ -62,10 +64,13 @@ def requests_per_second(mode: str, size: int) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    smoke.add_flag(parser)
+    seconds = 1 if parser.parse_args().smoke else WRK_SECONDS
     for name, size in SIZES.items():
-        two = requests_per_second("two writes", size)
+        two = requests_per_second("two writes", size, seconds)
         time.sleep(0.5)
-        one = requests_per_second("one write", size)
+        one = requests_per_second("one write", size, seconds)
         print(f"{name:8} ({size:6d} B): two writes {two:8.0f} req/s, one write {one:8.0f} req/s → ratio {one / two:.2f}")
 
 

@@ -1,7 +1,7 @@
 """What an idle node costs, per thread: CPU % of each thread of `headwater serve` with no
 client at all, against the same node with its SRT listener left out (the reference).
 
-    python -m bench.idle_node [--seconds 20] [--no-reference]
+    python -m bench.idle_node [--seconds 20] [--no-reference] [--smoke]
 
 Threads are told apart by their kernel name (`comm`): libsrt names its own (`SRT:RcvQ:w1`,
 `SRT:SndQ:w1`, `SRT:GC`), the SRT listener names its threads `srt-*`; the rest are `python`.
@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import smoke
 from tests.support.node import Node
 
 SETTLE = 3.0
@@ -50,10 +51,10 @@ def thread_cpu(pid: int) -> dict[tuple[int, str], float]:
     return found
 
 
-def measure(node: Node, seconds: float) -> tuple[list[tuple[str, int, float]], float]:
+def measure(node: Node, seconds: float, settle: float) -> tuple[list[tuple[str, int, float]], float]:
     """(name, tid, CPU %) per thread, busiest first, and the whole process's CPU %."""
     pid = node.process.pid
-    time.sleep(SETTLE)
+    time.sleep(settle)
     before, started = thread_cpu(pid), time.monotonic()
     time.sleep(seconds)
     after, elapsed = thread_cpu(pid), time.monotonic() - started
@@ -63,12 +64,12 @@ def measure(node: Node, seconds: float) -> tuple[list[tuple[str, int, float]], f
     return rows, sum(row[2] for row in rows)
 
 
-def run(label: str, seconds: float, env: dict | None = None) -> float:
+def run(label: str, seconds: float, settle: float, env: dict | None = None) -> float:
     with tempfile.TemporaryDirectory(prefix="headwater-idle-") as directory:
         node = Node(Path(directory) / "node", env=env).start()
         try:
             print(f"pid {node.process.pid}: {label}")
-            rows, total = measure(node, seconds)
+            rows, total = measure(node, seconds, settle)
         finally:
             node.stop()
     for name, tid, percent in rows:
@@ -84,14 +85,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--no-reference", action="store_true", help="skip the node without SRT")
+    smoke.add_flag(parser)
     args = parser.parse_args()
-    with_srt = run("idle node", args.seconds)
+    settle = SETTLE
+    if args.smoke:
+        args.seconds, settle = 1.0, 0.5
+    with_srt = run("idle node", args.seconds, settle)
     if args.no_reference:
         return
     with tempfile.TemporaryDirectory(prefix="headwater-nosrt-") as shim:
         Path(shim, "sitecustomize.py").write_text(NO_SRT)
         path = os.pathsep.join(filter(None, [shim, os.getcwd(), os.environ.get("PYTHONPATH")]))
-        without = run("reference: the same node without its SRT listener", args.seconds,
+        without = run("reference: the same node without its SRT listener", args.seconds, settle,
                       env={"PYTHONPATH": path})
     print(f"idle node / node without SRT: {with_srt:.2f} % / {without:.2f} % = "
           f"{with_srt / without:.2f}" if without else "reference used no CPU")

@@ -5,7 +5,7 @@ under bench/out/) through LiveOutput as fast as possible and prints CPU-seconds 
 second: PyAV demux alone, demux + LiveOutput, and the reference
 `ffmpeg -c copy -f hls -hls_segment_type fmp4` (children's rusage), and the ratio.
 
-Run: PYTHONPATH=. python bench/packager_cost.py [--seconds 60]
+Run: PYTHONPATH=. python bench/packager_cost.py [--seconds 60] [--smoke]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import smoke  # noqa: E402
 from bench.clips import OUT, make_clip  # noqa: E402
 from packager.live import LiveOutput, PackagerConfig  # noqa: E402
 
@@ -75,23 +77,31 @@ def ffmpeg_reference(clip: Path, out_dir: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
+    smoke.add_flag(parser)
     args = parser.parse_args()
-    clip = make_clip(args.seconds)
+    if args.smoke:  # a 2 s 360p clip in a temp directory
+        with tempfile.TemporaryDirectory(prefix="bench-packager-") as work:
+            compare(make_clip(smoke.CLIP_SECONDS, size=smoke.CLIP_SIZE, directory=Path(work)), Path(work) / "run")
+        return
+    compare(make_clip(args.seconds), OUT / "run")
+
+
+def compare(clip: Path, work: Path) -> None:
     with av.open(str(clip)) as container:
         media = float(container.duration / av.time_base)
         bitrate = container.bit_rate
-    work = OUT / "run"
+        height = container.streams.video[0].height
     shutil.rmtree(work, ignore_errors=True)
     demux = demux_only(clip)
     packaged, wall, events = package(clip, work / "headwater")
     reference = ffmpeg_reference(clip, work / "ffmpeg")
-    print(f"clip: {media:.1f} s, {bitrate / 1e6:.1f} Mbit/s, 1080p30 H.264 + AAC (FLV)")
+    print(f"clip: {media:.1f} s, {bitrate / 1e6:.1f} Mbit/s, {height}p30 H.264 + AAC (FLV)")
     print(f"PyAV demux only          : {demux / media:.4f} CPU-s per media s")
     print(f"demux + LiveOutput       : {packaged / media:.4f} CPU-s per media s "
           f"({wall:.2f} s wall, {events} events)")
     print(f"  of which LiveOutput    : {(packaged - demux) / media:.4f} CPU-s per media s")
     print(f"ffmpeg -c copy -f hls fmp4: {reference / media:.4f} CPU-s per media s")
-    print(f"ratio (demux + LiveOutput) / ffmpeg: {packaged / reference:.1f}x")
+    print(f"ratio (demux + LiveOutput) / ffmpeg: {smoke.ratio(packaged, reference):.1f}x")
     print(f"one stream at real time  : {100 * packaged / media:.2f} % of a core")
 
 

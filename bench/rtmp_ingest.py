@@ -5,7 +5,7 @@ into (a) RtmpServer in a child process whose sink wraps every message as an FLV 
 (b) nginx-rtmp (`live on`, no HLS), measuring each server process's CPU from
 /proc/<pid>/stat over the publish. Prints % of one core for each and the ratio.
 
-    python -m bench.rtmp_ingest [--seconds 20] [--loop asyncio] [--read-interval 0.3]
+    python -m bench.rtmp_ingest [--seconds 20] [--loop asyncio] [--read-interval 0.3] [--smoke]
 
 `--read-interval` is the node's `ingest_read_interval` (its default unless given; 0 reads as data comes).
 """
@@ -23,27 +23,32 @@ import tempfile
 import time
 from pathlib import Path
 
+import av
+
+from bench import smoke
 from server.settings import Settings
 
 OUT = Path(__file__).resolve().parent / "out"
 CLIP = OUT / "rtmp_1080p_6M.flv"
+CLIP_SECONDS = 10
 NGINX_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def make_clip() -> None:
-    """10 s of 1080p30 H.264 at ~6 Mbit/s (noise keeps x264 from undershooting) + AAC."""
-    if CLIP.exists():
+def make_clip(clip: Path = CLIP, size: str = "1920x1080", seconds: int = CLIP_SECONDS) -> None:
+    """`seconds` of `size` 30 fps H.264 at ~6 Mbit/s (noise keeps x264 from undershooting) + AAC:
+    10 s of 1080p30 for a measurement, a small one for a smoke run."""
+    if clip.exists():
         return
-    OUT.mkdir(exist_ok=True)
-    print(f"encoding {CLIP} once ...", flush=True)
+    clip.parent.mkdir(exist_ok=True)
+    print(f"encoding {clip} once ...", flush=True)
     subprocess.run([
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
+        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",
         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-        "-t", "10", "-vf", "noise=alls=12:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
+        "-t", str(seconds), "-vf", "noise=alls=12:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
         "-b:v", "6M", "-maxrate", "6M", "-bufsize", "6M", "-g", "60",
-        "-c:a", "aac", "-b:a", "128k", "-f", "flv", str(CLIP)], check=True)
+        "-c:a", "aac", "-b:a", "128k", "-f", "flv", str(clip)], check=True)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -68,25 +73,27 @@ def wait_for_port(port: int, timeout: float = 10) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
-def publish_and_measure(pid: int, port: int, seconds: float) -> tuple[float, float]:
-    """Returns (% of one core, Mbit/s sent) while ffmpeg publishes for ``seconds``."""
-    size = CLIP.stat().st_size
+def publish_and_measure(pid: int, port: int, seconds: float, clip: Path) -> tuple[float, float]:
+    """Returns (% of one core, Mbit/s sent) while ffmpeg publishes ``clip`` for ``seconds``."""
+    size = clip.stat().st_size
     cpu0, wall0 = cpu_seconds(pid), time.monotonic()
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
-                    "-i", str(CLIP), "-t", str(seconds), "-c", "copy", "-f", "flv",
+                    "-i", str(clip), "-t", str(seconds), "-c", "copy", "-f", "flv",
                     f"rtmp://127.0.0.1:{port}/in/bench?token"], check=True)
     cpu1, wall1 = cpu_seconds(pid), time.monotonic()
-    return 100 * (cpu1 - cpu0) / (wall1 - wall0), size * 8 / 10 / 1e6
+    with av.open(str(clip)) as container:
+        duration = container.duration / av.time_base
+    return 100 * (cpu1 - cpu0) / (wall1 - wall0), size * 8 / duration / 1e6
 
 
-def bench_headwater(seconds: float, loop: str, read_interval: float) -> float:
+def bench_headwater(seconds: float, loop: str, read_interval: float, clip: Path) -> float:
     port = free_port()
     child = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--loop", loop,
                               "--read-interval", str(read_interval)],
                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     try:
         wait_for_port(port)
-        percent, mbits = publish_and_measure(child.pid, port, seconds)
+        percent, mbits = publish_and_measure(child.pid, port, seconds, clip)
     finally:
         child.terminate()  # SIGTERM: a background job's children ignore SIGINT
         child.wait(10)
@@ -95,7 +102,7 @@ def bench_headwater(seconds: float, loop: str, read_interval: float) -> float:
     return percent
 
 
-def bench_nginx(seconds: float) -> float | None:
+def bench_nginx(seconds: float, clip: Path) -> float | None:
     if shutil.which("nginx") is None or not Path(NGINX_MODULE).exists():
         print("nginx-rtmp: not installed, skipped")
         return None
@@ -115,7 +122,7 @@ rtmp {{ server {{ listen 127.0.0.1:{port}; application in {{ live on; }} }} }}
         nginx = subprocess.Popen(["nginx", "-p", directory, "-c", str(conf)], stderr=subprocess.DEVNULL)
         try:
             wait_for_port(port)
-            percent, _ = publish_and_measure(nginx.pid, port, seconds)
+            percent, _ = publish_and_measure(nginx.pid, port, seconds, clip)
         finally:
             nginx.terminate()
             nginx.wait(10)
@@ -163,6 +170,7 @@ def main() -> None:
     parser.add_argument("--read-interval", type=float,
                         default=Settings.model_fields["ingest_read_interval"].default)  # the node's
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    smoke.add_flag(parser)
     args = parser.parse_args()
     if args.serve:
         try:
@@ -170,9 +178,19 @@ def main() -> None:
         except KeyboardInterrupt:
             pass
         return
+    if args.smoke:  # 2 s of a 2 s 360p clip each, in a temp directory
+        with tempfile.TemporaryDirectory(prefix="bench-rtmp-") as work:
+            clip = Path(work) / "rtmp_360p.flv"
+            make_clip(clip, "{}x{}".format(*smoke.CLIP_SIZE), smoke.CLIP_SECONDS)
+            compare(smoke.CLIP_SECONDS, args.loop, args.read_interval, clip)
+        return
     make_clip()
-    ours = bench_headwater(args.seconds, args.loop, args.read_interval)
-    reference = bench_nginx(args.seconds)
+    compare(args.seconds, args.loop, args.read_interval, CLIP)
+
+
+def compare(seconds: float, loop: str, read_interval: float, clip: Path) -> None:
+    ours = bench_headwater(seconds, loop, read_interval, clip)
+    reference = bench_nginx(seconds, clip)
     if reference:
         print(f"ratio headwater / nginx-rtmp: {ours / reference:.2f}")
 

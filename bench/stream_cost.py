@@ -16,13 +16,14 @@ A part is on time when its bytes arrive no later than one part duration after th
 its stream keeps (arrival − media time, against that stream's best): prints the share of
 parts on time and the worst lateness.
 
-    python -m bench.stream_cost [--streams 1] [--seconds 30]
+    python -m bench.stream_cost [--streams 1] [--seconds 30] [--smoke]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import subprocess
 import tempfile
 import time
@@ -30,9 +31,10 @@ from pathlib import Path
 
 import httpx
 
+from bench import smoke
+from bench.clips import make_clip
 from bench.hls_client import follow, follow_segments
 from bench.nginx_rtmp import NginxRtmp
-from bench.clips import make_clip
 from bench.proctree import TreeCpu
 from tests.support.node import Node
 
@@ -88,7 +90,7 @@ async def follow_all(node: Node, stream_ids: list[int], seconds: float) -> list[
     return runs
 
 
-def headwater(clip: Path, streams: int, seconds: float, work: Path) -> tuple[float, float, tuple]:
+def headwater(clip: Path, streams: int, seconds: float, work: Path, warm_up: float) -> tuple[float, float, tuple]:
     """(CPU without viewers, CPU with one LL-HLS viewer per stream, punctuality)."""
     node = Node(work / "node").start()
     publishers = []
@@ -97,7 +99,7 @@ def headwater(clip: Path, streams: int, seconds: float, work: Path) -> tuple[flo
                               json={"name": f"cost {i}"}).json() for i in range(streams)]
         publishers = [push(clip, stream["push_url"]) for stream in created]
         wait_live(node, created)  # 30 workers starting at once take a while on 2 cores
-        time.sleep(WARM_UP)
+        time.sleep(warm_up)
         tree = TreeCpu([node.process.pid])
         packaging = measure(tree, seconds)
         tree.start()
@@ -126,13 +128,13 @@ def wait_live(node: Node, created: list[dict], timeout: float = 60.0) -> None:
     raise RuntimeError(f"only {live} of {len(created)} streams live after {timeout:.0f} s")
 
 
-def nginx_rtmp(clip: Path, streams: int, seconds: float) -> tuple[float, float]:
+def nginx_rtmp(clip: Path, streams: int, seconds: float, warm_up: float) -> tuple[float, float]:
     """(CPU without viewers, CPU with one legacy HLS viewer per stream)."""
     nginx = NginxRtmp(hls=True).start()
     publishers = []
     try:
         publishers = [push(clip, f"rtmp://127.0.0.1:{nginx.rtmp_port}/in/s{i}") for i in range(streams)]
-        time.sleep(WARM_UP)
+        time.sleep(warm_up)
         tree = TreeCpu([nginx.process.pid])
         packaging = measure(tree, seconds)
         tree.start()
@@ -153,21 +155,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=30)
+    smoke.add_flag(parser)
     args = parser.parse_args()
-    clip = make_clip(60)
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as work:  # 30 streams' windows: GBs
-        ours, ours_viewed, (on_time, parts, worst) = headwater(clip, args.streams, args.seconds, Path(work))
-    reference, reference_viewed = nginx_rtmp(clip, args.streams, args.seconds)
-    print(f"{args.streams} × 1080p30 ~6 Mbit/s passthrough, two windows of {args.seconds:.0f} s after "
-          f"{WARM_UP:.0f} s warm-up; % of a core per stream")
+        if args.smoke:  # one stream of a 2 s 360p clip, 1 s warm-up, 2 s windows
+            args.streams, args.seconds = 1, 2.0
+            clip = make_clip(smoke.CLIP_SECONDS, size=smoke.CLIP_SIZE, directory=Path(work))
+            compare(clip, args.streams, args.seconds, Path(work), 1.0, "360p30")
+        else:
+            compare(make_clip(60), args.streams, args.seconds, Path(work), WARM_UP, "1080p30")
+
+
+def compare(clip: Path, streams: int, seconds: float, work: Path, warm_up: float, source: str) -> None:
+    ours, ours_viewed, (on_time, parts, worst) = headwater(clip, streams, seconds, work, warm_up)
+    shutil.rmtree(work / "node", ignore_errors=True)
+    reference, reference_viewed = nginx_rtmp(clip, streams, seconds, warm_up)
+    print(f"{streams} × {source} ~6 Mbit/s passthrough, two windows of {seconds:.0f} s after "
+          f"{warm_up:.0f} s warm-up; % of a core per stream")
     print("  packaging, no viewers:")
-    report(f"    Headwater (node + workers; CMAF, LL-HLS, TS, DASH) {per_stream(ours, args.streams)}",
-           f"    nginx-rtmp (hls on, 2 s fragments), reference      {per_stream(reference, args.streams)}",
-           ours / reference, "  (target ≤ 2.0)")
+    report(f"    Headwater (node + workers; CMAF, LL-HLS, TS, DASH) {per_stream(ours, streams)}",
+           f"    nginx-rtmp (hls on, 2 s fragments), reference      {per_stream(reference, streams)}",
+           smoke.ratio(ours, reference), "  (target ≤ 2.0)")
     print("  one viewer per stream:")
-    report(f"    Headwater, an LL-HLS client (blocking reloads, every part) {per_stream(ours_viewed, args.streams)}",
-           f"    nginx-rtmp, a legacy HLS client (every segment)         {per_stream(reference_viewed, args.streams)}",
-           ours_viewed / reference_viewed, "")
+    report(f"    Headwater, an LL-HLS client (blocking reloads, every part) {per_stream(ours_viewed, streams)}",
+           f"    nginx-rtmp, a legacy HLS client (every segment)         {per_stream(reference_viewed, streams)}",
+           smoke.ratio(ours_viewed, reference_viewed), "")
     print(f"  LL-HLS parts on time (≤ one part late): {on_time}/{parts} ({100 * on_time / max(parts, 1):.2f} %), "
           f"worst lateness {worst:.3f} s")
 

@@ -9,7 +9,7 @@ over the run means real time was held, a growing one that the transcoder fell be
 the samples' min/median, the lag at the start and end of the run, and whether a rendition was
 shed.
 
-Run: PYTHONPATH=. python bench/transcode_realtime.py [--seconds 60] [--preset superfast]
+Run: PYTHONPATH=. python bench/transcode_realtime.py [--seconds 60] [--preset superfast] [--smoke]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import smoke  # noqa: E402
 from bench.clips import OUT, make_clip  # noqa: E402
 from tests.support.node import Node  # noqa: E402
 
@@ -38,10 +40,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--preset", default="superfast")
     parser.add_argument("--quality-set", default="abr_1080p")
+    smoke.add_flag(parser)
     args = parser.parse_args()
-    clip = make_clip(24)
+    if args.smoke:  # 8 s of a 360p clip on abr_480p, sampled after 2 s, in a temp directory
+        args.seconds, args.quality_set = 8, "abr_480p"
+        with tempfile.TemporaryDirectory(prefix="bench-realtime-") as work:
+            clip = make_clip(smoke.CLIP_SECONDS, size=smoke.CLIP_SIZE, directory=Path(work))
+            measure(clip, Path(work) / "node", args, warmup=2, source="360p30")
+        return
     data = OUT / "realtime_node"
     shutil.rmtree(data, ignore_errors=True)
+    measure(make_clip(24), data, args, warmup=WARMUP, source="1080p30")
+
+
+def measure(clip: Path, data: Path, args: argparse.Namespace, warmup: float, source: str) -> None:
     node = Node(data, env={"HEADWATER_X264_PRESET": args.preset}).start()
     try:
         with httpx.Client(base_url=node.base_url, headers=node.headers, timeout=10) as http:
@@ -52,12 +64,12 @@ def main() -> None:
             publisher = subprocess.Popen(
                 ["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", str(clip), "-t", str(args.seconds),
                  "-c", "copy", "-f", "flv", stream["push_url"]], stdin=subprocess.DEVNULL)
-            samples, qualities, lags = sample(http, stream["id"], args.seconds)
+            samples, qualities, lags = sample(http, stream["id"], args.seconds, warmup)
             publisher.wait(timeout=30)
     finally:
         node.stop()
     shed = [line for line in node.log().splitlines() if "dropped rendition" in line]
-    print(f"{args.quality_set}, x264 {args.preset}, {args.seconds} s real-time 1080p30 publish")
+    print(f"{args.quality_set}, x264 {args.preset}, {args.seconds} s real-time {source} publish")
     if samples:
         print(f"transcoding_speed: min {min(samples):.3f}, median {statistics.median(samples):.3f}, "
               f"{sum(s < 1.0 for s in samples)} of {len(samples)} samples below 1.0")
@@ -69,7 +81,8 @@ def main() -> None:
     print("shed: " + ("; ".join(shed) if shed else "nothing"))
 
 
-def sample(http: httpx.Client, stream_id: int, seconds: int) -> tuple[list[float], set[tuple], list[float]]:
+def sample(http: httpx.Client, stream_id: int, seconds: int,
+           warmup: float) -> tuple[list[float], set[tuple], list[float]]:
     samples, qualities, lags = [], set(), []
     start = time.monotonic()
     while time.monotonic() - start < seconds - 1:
@@ -77,11 +90,11 @@ def sample(http: httpx.Client, stream_id: int, seconds: int) -> tuple[list[float
         status = http.get(f"/streaming/streams/{stream_id}").json()
         if status.get("live"):
             qualities.add(tuple(status["transcoded_qualities"]))
-            if time.monotonic() - start > WARMUP and status.get("transcoding_speed") is not None:
+            if time.monotonic() - start > warmup and status.get("transcoding_speed") is not None:
                 samples.append(status["transcoding_speed"])
             renditions = status["transcoded_qualities"]
             lag = media_lag(http, stream_id, renditions[1]) if len(renditions) > 1 else None
-            if lag is not None and time.monotonic() - start > WARMUP:
+            if lag is not None and time.monotonic() - start > warmup:
                 lags.append(lag)
     return samples, qualities, lags
 

@@ -1,11 +1,12 @@
 """CPU cost of the MPEG-TS packager against a plain `-c copy`-style PyAV remux of the same packets.
 
-Run: PYTHONPATH=. python bench/ts_packager.py [seconds]. Prints CPU-seconds per media second
+Run: PYTHONPATH=. python bench/ts_packager.py [seconds] [--smoke]. Prints CPU-seconds per media second
 (the best of three runs each, since the figures are small and the machine is shared) and the
 packager's cost as a multiple of the plain remux.
 """
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tempfile
@@ -14,7 +15,10 @@ from pathlib import Path
 
 import av
 
-from packager.mpegts import TsRendition
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import smoke  # noqa: E402
+from packager.mpegts import TsRendition  # noqa: E402
 
 RUNS = 3
 
@@ -63,13 +67,17 @@ def run_plain_remux(source: Path, out_path: Path) -> float:
 
 
 def main() -> None:
-    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("seconds", type=int, nargs="?", default=10)
+    smoke.add_flag(parser)
+    args = parser.parse_args()
+    seconds, runs = (2, 1) if args.smoke else (args.seconds, RUNS)
     with tempfile.TemporaryDirectory() as temp:
         directory = Path(temp)
         source = make_source(directory, seconds)
         megabits = source.stat().st_size * 8 / seconds / 1e6
-        remux = min(run_plain_remux(source, directory / f"plain{n}.ts") for n in range(RUNS))
-        packaged = min(run_packager(source, directory / f"out{n}") for n in range(RUNS))
+        remux = min(run_plain_remux(source, directory / f"plain{n}.ts") for n in range(runs))
+        packaged = min(run_packager(source, directory / f"out{n}") for n in range(runs))
         print(f"source: 720p30, {megabits:.1f} Mbit/s, {seconds} s")
         print(f"plain PyAV remux to one .ts : {remux / seconds:.4f} CPU-s per media second")
         print(f"TsRendition (cut + playlist): {packaged / seconds:.4f} CPU-s per media second")

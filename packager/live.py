@@ -11,7 +11,10 @@ Timeline. All tracks share one media timeline: source time minus an origin taken
 packet (minus ORIGIN_MARGIN, so tracks that start slightly earlier stay non-negative). The
 fragments carry it in `tfdt`, so players keep audio and video in sync. PROGRAM-DATE-TIME and
 the MPD's availabilityStartTime come from one media-time → wall-clock anchor taken at the
-first packet (`clock`, injectable for tests).
+first packet (`clock`, injectable for tests). Each packet's arrival (`clock` again) goes into
+its part's `prft` box and, for a Period's first leader sample, the MPD's ProducerReferenceTime.
+A DASH Period's start is fixed when it first appears in the MPD (`dash.PeriodClock`) and kept
+until its last segment leaves the window.
 
 Numbering: media sequence numbers (= DASH `$Number$`) start at 0; part M of segment N is
 `seg_N.M.m4s` with M counted from 0, served by the node as a byte range of `seg_N.m4s`.
@@ -23,9 +26,10 @@ continues the old MPD's on the wall clock.
 
 from __future__ import annotations
 
+import posixpath
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -33,6 +37,7 @@ from typing import Callable
 import av
 
 from packager import manifests
+from packager.dash import PeriodClock
 from packager.atomic import remove_quietly, write_atomic
 from packager.boundaries import SegmentBoundaries
 from packager.cmaf import Frame
@@ -54,7 +59,7 @@ class PackagerConfig:
     part_target: float = 0.5
     segment_target: float = 2.0
     window_segments: int = 8
-    utc_timing_url: str = "/time"  # the node serves /time; absolute if the MPD is served elsewhere
+    utc_timing_url: str = "/time"  # the node's clock; the worker is given the absolute URL (GStreamer needs it)
     resume: ResumePoint | None = None  # where a previous worker of this stream stopped
 
     def __post_init__(self) -> None:
@@ -93,6 +98,8 @@ class LiveOutput:
         self._anchor: tuple[float, float] | None = None  # (media seconds, wall clock)
         self._stream_start: float | None = None
         self._availability_start: float | None = None
+        self._period_clocks: dict[str, PeriodClock] = {}  # by init segment name: fixed once listed
+        self._period_references: dict[str, tuple[float, float]] = {}  # (media s, received) of its first leader sample
         self._early_audio: deque[tuple[Frame, Sample]] = deque()
         self._master_text: str | None = None
         self._master_final = False
@@ -103,6 +110,8 @@ class LiveOutput:
         if self._resume_timeline is not None:  # the MPD keeps its clock
             self._stream_start = self._resume_timeline.stream_start
             self._availability_start = self._resume_timeline.availability_start
+            self._period_clocks = {name: PeriodClock(*values)
+                                   for name, values in self._resume_timeline.periods.items()}
         config.out_dir.mkdir(parents=True, exist_ok=True)
 
     # -- setup -------------------------------------------------------------------------
@@ -181,7 +190,7 @@ class LiveOutput:
         numerator, denominator = time_base.numerator, time_base.denominator
         shift = self._shift(numerator, denominator)
         sample = Sample((pts - shift) * numerator / denominator, (dts - shift) * numerator / denominator,
-                        packet.is_keyframe)
+                        packet.is_keyframe, self._clock())
         if sample.dts < 0:
             return None
         if output.last_dts is not None and dts - shift <= output.last_dts:
@@ -313,11 +322,13 @@ class LiveOutput:
             _, adopted = output.open_segment(start, anchor_wall + head.pts - anchor_media)
             if adopted:  # a crashed predecessor's window goes on: its files are this worker's now
                 self._emit({"event": "carried", "paths": adopted})
-            if self._stream_start is None and output is self._leader:
-                self._stream_start = head.pts
+            if output is self._leader:
+                if self._stream_start is None:
+                    self._stream_start = head.pts
+                self._period_references.setdefault(posixpath.basename(output.init_path), (head.pts, head.received))
         if output.part_fragments and not output.fits(fragment.duration):
             self._publish_part(output, ends_segment=False)  # it waited for this frame, which is too long
-        output.add_to_part(fragment)
+        output.add_to_part(fragment, head.received)
         ends_segment = following is None or bool(following.starts_segment)
         if ends_segment or output.part_is_full():
             self._publish_part(output, ends_segment)
@@ -383,29 +394,57 @@ class LiveOutput:
         if not all(any(s.complete and s.init_path == t.init_path for s in t.window.segments)
                    for t in self._live_tracks()):
             return  # (a carried window alone: the segment being written is not in its Period)
+        self._fix_period_clocks()
         if self._availability_start is None:  # fixed for the life of the MPD
+            # the zero of the MPD timeline: no Period may start before it
+            self._stream_start = min([self._stream_start] + [c.start for c in self._period_clocks.values()])
             anchor_media, anchor_wall = self._anchor
             self._availability_start = anchor_wall + self._stream_start - anchor_media
         text = manifests.mpd(
             self._live_tracks(), self.config,
             availability_start=self._availability_start,
-            publish_time=self._clock(), stream_start=self._stream_start, ended=self._closed,
+            publish_time=self._clock(), stream_start=self._stream_start,
+            periods=self._period_clocks, ended=self._closed,
         )
         self._write(self.config.out_dir / "index.mpd", text)
         self._emit({"event": "mpd", "path": "index.mpd", "text": text,
                     "availability_start": self._availability_start, "stream_start": self._stream_start,
-                    "media_end": self._announced_end()})
+                    "media_end": self._announced_end(),
+                    "periods": {name: list(astuple(clock)) for name, clock in self._period_clocks.items()}})
+
+    def _fix_period_clocks(self) -> None:
+        """Give each Period that appears for the first time its clock, kept from then on: its
+        start is the earliest start of its tracks' first segments (the MPD is only written
+        once every track has a complete segment in the newest Period). Forget the Periods
+        that left the window."""
+        starts: dict[str, float] = {}
+        walls: dict[str, tuple[float, float]] = {}
+        for track in self._live_tracks():
+            for segment in track.window.segments:
+                if not segment.complete:
+                    continue
+                name = posixpath.basename(segment.init_path)
+                start = segment.start / segment.timescale
+                if start < starts.get(name, float("inf")):
+                    starts[name] = start
+                    walls[name] = (start, segment.wall_clock)
+        for name, start in starts.items():
+            if name not in self._period_clocks:
+                reference = self._period_references.get(name, walls[name])
+                self._period_clocks[name] = PeriodClock(start, *reference)
+        for name in set(self._period_clocks) - set(starts):
+            del self._period_clocks[name]
+            self._period_references.pop(name, None)
 
     def _announced_end(self) -> float:
-        """Media seconds where the MPD's timelines end, the segment being written included
-        (announced with the last one's duration): a next worker's Period starts after it."""
+        """Media seconds where the MPD's timelines end (complete segments only): a next
+        worker's Period starts after it."""
         ends = [0.0]
         for track in self._live_tracks():
             complete = [s for s in track.window.segments if s.complete]
             if complete:
                 last = complete[-1]
-                growing = 0 if self._closed else last.ticks
-                ends.append((last.start + last.ticks + growing) / last.timescale)
+                ends.append((last.start + last.ticks) / last.timescale)
         return max(ends)
 
     # -- lifecycle ---------------------------------------------------------------------

@@ -78,7 +78,7 @@ def master_playlist(tracks: Iterable[TrackOutput]) -> str:
 
 def mpd(
     tracks: Iterable[TrackOutput], config: PackagerConfig, *, availability_start: float,
-    publish_time: float, stream_start: float, ended: bool,
+    publish_time: float, stream_start: float, periods: dict[str, dash.PeriodClock], ended: bool,
 ) -> str:
     tracks = list(tracks)
     representations = []
@@ -93,7 +93,6 @@ def mpd(
             frame_rate=f"{rate:g}" if rate else None,
             sample_rate=None if track.is_video else sample_rate(track),
             channels=None if track.is_video else channel_configuration(track),
-            next_segment_ticks=complete[-1].ticks if complete else None,
             per_init=formats_by_init(track, complete),
         ))
     longest = max(t.window.max_segment_duration for t in tracks)
@@ -106,13 +105,22 @@ def mpd(
         part_target=config.part_target,
         max_segment_duration=longest,
         time_shift_buffer_depth=config.window_segments * config.segment_target,
-        suggested_presentation_delay=max(3 * config.part_target, config.segment_target),
-        target_latency=max(3 * config.part_target, config.segment_target),
+        suggested_presentation_delay=live_delay(config),
+        target_latency=live_delay(config),
         utc_timing_url=config.utc_timing_url,
+        periods=periods,
         ended=ended,
         media_duration=end - stream_start,
     )
     return dash.mpd(presentation, representations)
+
+
+def live_delay(config: PackagerConfig) -> float:
+    """How far behind the live edge a DASH player should play: a segment is listed once
+    complete (see `dash`), the player sees it at its next MPD refresh (every part), then
+    fetches it. Closer, players stall at each segment (dash.js 5: 6 stalls in 30 s at
+    segment + 1 part, 1 at segment + 2 parts)."""
+    return config.segment_target + 2 * config.part_target
 
 
 def formats_by_init(track: TrackOutput, segments) -> dict[str, dict]:

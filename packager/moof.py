@@ -4,6 +4,11 @@
 into a single moof+mdat: one CMAF chunk, ~100 bytes of boxes per part instead of per frame.
 Playlist and MPD durations are the sums of the same sample durations the trun carries.
 `parse_fragment` reads any single-traf moof+mdat back (the tests check files with it).
+
+Each chunk is preceded by a `prft` box (ISO/IEC 14496-12 §8.16.5, allowed before a CMAF
+chunk's moof): the wall clock at which the part's first frame reached the packager, paired
+with that frame's presentation time, as the DASH-IF low-latency guidelines want (players
+measure their live latency with it). The part's byte range (LL-HLS, DASH chunks) covers it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ TRUN_SAMPLE_COMPOSITION_OFFSET = 0x000800
 SAMPLE_IS_NON_SYNC = 0x00010000
 SAMPLE_DEPENDS_ON_OTHERS = 0x01000000  # sample_depends_on = 1
 SAMPLE_DEPENDS_ON_NONE = 0x02000000  # sample_depends_on = 2: an I-frame, or audio
+
+NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (POSIX)
+PRFT_INPUT_TO_ENCODER = 0  # flags: the wall clock is when the frame came in (MPD type "encoder")
 
 
 @dataclass(frozen=True)
@@ -165,9 +173,10 @@ def _read_trun(
     return data_offset, samples
 
 
-def build_fragment(sequence_number: int, fragments: list[Fragment]) -> bytes:
+def build_fragment(sequence_number: int, fragments: list[Fragment], received: float | None = None) -> bytes:
     """One moof+mdat holding the samples of `fragments` (consecutive, same track), every
-    sample field explicit in a version-1 trun (signed composition offsets, as CMAF wants)."""
+    sample field explicit in a version-1 trun (signed composition offsets, as CMAF wants);
+    with `received` (POSIX seconds the first frame came in), a `prft` box before it."""
     first = fragments[0]
     samples = [sample for fragment in fragments for sample in fragment.samples]
     trun_flags = TRUN_DATA_OFFSET | TRUN_SAMPLE_DURATION | TRUN_SAMPLE_SIZE | TRUN_SAMPLE_FLAGS
@@ -188,7 +197,30 @@ def build_fragment(sequence_number: int, fragments: list[Fragment]) -> bytes:
     trun = _full_box_bytes("trun", 1, trun_flags,
                            struct.pack(">Ii", len(samples), moof_size + BOX_HEADER_SIZE) + entries)
     moof = _box_bytes("moof", mfhd + _box_bytes("traf", tfhd + tfdt + trun))
-    return moof + _box_bytes("mdat", b"".join(fragment.payload for fragment in fragments))
+    mdat = _box_bytes("mdat", b"".join(fragment.payload for fragment in fragments))
+    if received is None:
+        return moof + mdat
+    presentation_time = first.base_decode_time + (first.samples[0].composition_offset if first.samples else 0)
+    return producer_reference_box(first.track_id, received, presentation_time) + moof + mdat
+
+
+def producer_reference_box(track_id: int, wall_clock: float, media_time: int) -> bytes:
+    """A version-1 `prft`: NTP 32.32 fixed-point wall clock, 64-bit media time (track ticks)."""
+    ntp = round((wall_clock + NTP_EPOCH_OFFSET) * (1 << 32))
+    return _full_box_bytes("prft", 1, PRFT_INPUT_TO_ENCODER, struct.pack(">IQQ", track_id, ntp, media_time))
+
+
+def parse_producer_reference(data: bytes) -> tuple[int, float, int] | None:
+    """(reference track ID, POSIX wall clock, media time) of the first top-level `prft`, if any."""
+    header = find_box(data, "prft")
+    if header is None:
+        return None
+    version, _, pos = full_box(data, header)
+    layout = ">IQQ" if version == 1 else ">IQI"
+    if pos + struct.calcsize(layout) > header.end:
+        raise BoxError("truncated prft")
+    track_id, ntp, media_time = struct.unpack_from(layout, data, pos)
+    return track_id, ntp / (1 << 32) - NTP_EPOCH_OFFSET, media_time
 
 
 def _box_bytes(box_type: str, payload: bytes) -> bytes:

@@ -44,7 +44,10 @@ class Timeline:
 
     availability_start: float  # POSIX seconds at media time `stream_start`
     stream_start: float  # media seconds
-    media_end: float  # end of the media the old MPD announced (the growing segment included)
+    media_end: float  # end of the media the old MPD announced
+    # its Periods' fixed clocks by init segment name (`dash.PeriodClock` fields): a carried
+    # Period keeps its start in the new worker's MPD
+    periods: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ class ResumeTracker:
                 self.ts[rendition] = TsResume(sequence + 1, event.get("discontinuity_sequence", 0))
             self._remember(self.ts_windows, event)
         elif kind == "mpd" and "availability_start" in event:
-            self.timeline = Timeline(event["availability_start"], event["stream_start"], event["media_end"])
+            self.timeline = Timeline(event["availability_start"], event["stream_start"], event["media_end"],
+                                     event.get("periods", {}))
         else:
             return
         self.seen = True

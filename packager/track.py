@@ -50,6 +50,7 @@ class Sample:
     pts: float
     dts: float
     keyframe: bool
+    received: float = 0.0  # POSIX wall clock when the packager got it (the fragment's `prft`)
     starts_segment: bool | None = None
 
 
@@ -85,6 +86,7 @@ class TrackOutput:
         self.dropped_packets = 0  # decode timestamps that did not increase
         self.segment_file: GrowingFile | None = None
         self.part_fragments: list[Fragment] = []
+        self.part_received = 0.0  # wall clock of the part's first frame
         self.fragment_sequence = 0
         self.part_ticks = 0
         self.part_shortest = 0  # ticks of the part's shortest frame
@@ -198,12 +200,13 @@ class TrackOutput:
         self.window.open_segment(segment)
         return segment, adopted
 
-    def add_to_part(self, fragment: Fragment) -> None:
-        """Append one frame's fragment to the part being assembled (independent = it starts
-        with a sync sample)."""
+    def add_to_part(self, fragment: Fragment, received: float) -> None:
+        """Append one frame's fragment (its frame received at that wall clock) to the part
+        being assembled (independent = it starts with a sync sample)."""
         assert self.info is not None
         if not self.part_fragments:
             self.part_independent = fragment.first_sample_is_sync
+            self.part_received = received
             self.part_shortest = fragment.duration
         self.part_fragments.append(fragment)
         self.part_ticks += fragment.duration
@@ -249,9 +252,9 @@ class TrackOutput:
         return part
 
     def _merge_part_fragments(self) -> bytes:
-        """The part's frames as one moof+mdat (one CMAF chunk), not one fragment per frame."""
+        """The part's frames as one prft+moof+mdat (one CMAF chunk), not one fragment per frame."""
         self.fragment_sequence += 1
-        return build_fragment(self.fragment_sequence, self.part_fragments)
+        return build_fragment(self.fragment_sequence, self.part_fragments, self.part_received)
 
     def complete_segment(self) -> Segment:
         segment = self.window.complete_current()

@@ -21,6 +21,7 @@ from server.delivery.live_http import LiveFirst, LiveHttp
 from server.gc_tuning import freeze_startup_heap
 from server.media.node_media import NodeMedia
 from server.settings import Settings
+from server.urls import UTC_TIMING_PATH
 
 log = logging.getLogger("headwater")
 
@@ -70,7 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
         ready = request.app.state.ready
         return JSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
 
-    @app.get("/time", include_in_schema=False)
+    @app.get(UTC_TIMING_PATH, include_in_schema=False)
     async def utc_time() -> PlainTextResponse:
         """DASH `UTCTiming` (urn:mpeg:dash:utc:http-iso:2014): players sync their clocks here."""
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         description="Seconds an RTMP publisher's socket rests between reads: one wake-up per batch of "
                     "frames instead of per frame (less CPU, at most this much more latency); at most "
                     f"{BUSY_INTERVAL} s while more than {BUSY_PUBLISHERS} publishers rest together; "
-                    "never more than half a part",
+                    "by default never more than half a part",
     )
     srt_latency_ms: int = Field(default=120, ge=20, le=8000, description="SRT receiver latency")
     worker_restart_limit: int = Field(default=5, ge=0)
@@ -104,10 +104,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _rest_at_most_half_a_part(self) -> Settings:
-        """Frames come in batches one rest apart, and a part is cut only once its last frame
-        is in: with short parts (0.2 s, MediaMTX's default) a rest of 0.25 s made parts come
-        in pairs and players that fetch one part per playlist update (hls.js) fell behind."""
-        self.ingest_read_interval = min(self.ingest_read_interval, self.part_target / 2)
+        """Unless set, a publisher rests at most half a part: frames come in batches one rest
+        apart and a part is cut once its last frame is in, so with short parts (0.2 s,
+        MediaMTX's default) a 0.25 s rest would deliver parts in pairs and add up to a
+        whole part to the latency."""
+        if "ingest_read_interval" not in self.model_fields_set:
+            self.ingest_read_interval = min(self.ingest_read_interval, self.part_target / 2)
         return self
 
     def on_rest_grid(self, seconds: float) -> float:

@@ -11,6 +11,7 @@ listeners and the delivery routes accept. The scheme (documented in the README):
 - WHIP        `http://HOST:HTTP_PORT/whip/<id>` (token as `Authorization: Bearer <token>`)
 - delivery    `/live/<id>/master.m3u8`, `/live/<id>/master_mpegts.m3u8`, `/live/<id>/index.mpd`,
               `/live/<id>/screenshot.jpg`, player `/player/<id>`
+- clock       `http://HOST:HTTP_PORT/time` (the MPD's UTCTiming: absolute, as GStreamer needs)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ CMAF_MASTER = "master.m3u8"
 MPEGTS_MASTER = "master_mpegts.m3u8"
 DASH_MANIFEST = "index.mpd"
 SCREENSHOT = "screenshot.jpg"
+UTC_TIMING_PATH = "/time"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,11 @@ class StreamUrls:
     dash_url: str
     iframe_url: str
     screenshot: str
+
+
+def utc_timing_url(settings: Settings) -> str:
+    """Where DASH players read the node's clock (urn:mpeg:dash:utc:http-iso:2014)."""
+    return f"{settings.http_base_url}{UTC_TIMING_PATH}"
 
 
 def srt_stream_id(app: str, stream_id: int, token: str) -> str:

@@ -75,6 +75,7 @@ class WorkerConfig:
     hardware_encoder: bool = True
     degrade_after: float = 5.0  # seconds behind real time before a rendition is shed
     resume: ResumePoint | None = None  # this replaces a worker of the same stream: continue it
+    utc_timing_url: str = "/time"  # the node's clock for the MPD's UTCTiming: absolute (server/urls.py)
 
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -97,6 +98,7 @@ class WorkerConfig:
             part_target=self.part_target,
             segment_target=self.segment_target,
             window_segments=self.window_segments,
+            utc_timing_url=self.utc_timing_url,
             resume=self.resume,
         )
 
@@ -324,6 +326,7 @@ class Mpd(PublishedText):
     availability_start: float  # the MPD's clock, kept by a worker that follows
     stream_start: float
     media_end: float
+    periods: dict[str, list[float]] = field(default_factory=dict)  # each Period's start and reference
 
 
 @event

@@ -30,7 +30,7 @@ from server.media.session import BACKUP, MAIN, Publisher, StreamSession
 from server.media.status import StatusWriter
 from server.media.succession import Succession, restore_margin
 from server.settings import Settings
-from server.urls import BACKUP_APP, MAIN_APP
+from server.urls import BACKUP_APP, MAIN_APP, utc_timing_url
 from transcode.contract import Rendition, WorkerConfig
 
 log = logging.getLogger("headwater.supervisor")
@@ -161,6 +161,7 @@ class Supervisor:
             hardware_encoder=self.settings.hardware_encoder,
             degrade_after=self.settings.transcode_degrade_after,
             resume=succession.resume.point(carry=succession.carries),
+            utc_timing_url=utc_timing_url(self.settings),
             **source,
         )
 

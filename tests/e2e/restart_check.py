@@ -12,6 +12,7 @@ import httpx
 from tests.e2e.conftest import wait_for
 from tests.e2e.media_check import segment_maps
 from tests.support.hls import parse_media_playlist
+from tests.support.mpd_conformance import check_mpds
 
 LLHLS = "origin/index.m3u8"
 TS = "origin/mpegts.m3u8"
@@ -179,6 +180,7 @@ def check_continues(http: httpx.Client, stream_id: int, before: Snapshot, *, exa
         assert not old_periods & {p.get("id") for p in periods}
     numbers = [int(t.get("startNumber")) for t in periods[-1].iter(f"{{{MPD_NS['d']}}}SegmentTemplate")]
     assert min(numbers) > before.last_msn
+    check_mpds([before.mpd, mpd_text])  # a carried Period keeps its start, its segments their t and d
     return {"llhls": llhls_text, "ts": ts_text, "mpd": mpd_text}
 
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import fetch_ok, wait_for
+from tests.support.mpd_conformance import MpdWatch
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.init_conformance import audio_segment_ready, conformance, conformed
 from tests.support.node import Node
@@ -94,8 +95,10 @@ def pulls(pull_node, tmp_path_factory):
         variants, _ = parse_master_playlist(master)
         playlist_url = f"{base}/{variants[0].uri}"
         directory = playlist_url.rsplit("/", 1)[0]
+        seen["mpd_watch"] = mpd = MpdWatch(http, f"{base}/index.mpd")
 
         def switched() -> list[dict] | None:
+            mpd.poll()  # across the source switch: a new Period, the old one unchanged
             response = fetch_ok(http, playlist_url)
             if response is None:
                 return None
@@ -165,6 +168,13 @@ def test_failover_to_hls_continues_the_playlist(pulls):
         assert {(w, h) for _, w, h in decoded[:first_new]} == {(320, 240)}  # the RTMP source
     assert pulls["live_hls"]["live"] is True and pulls["live_hls"]["stream_source_type"] == "https"
     assert "https" in pulls["sources"] and "#EXT-X-DISCONTINUITY" in pulls["ts_playlist"]
+
+
+def test_the_mpd_keeps_what_it_announced_across_the_switch(pulls):
+    """The failover starts a new Period; the old one keeps its start and its segments."""
+    watch = pulls["mpd_watch"]
+    watch.assert_conformant()
+    assert len(watch.announced.period_starts) >= 2, watch.texts[-1]
 
 
 def test_html_answer_is_a_clear_error_on_that_stream_only(pulls):

@@ -13,6 +13,7 @@ import pytest
 from tests.e2e.conftest import fetch_ok, wait_for
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.init_conformance import audio_segment_ready, conformance, conformed
+from tests.support.mpd_conformance import watch_mpd
 from tests.support.publisher import ffmpeg_publish
 
 SECONDS = 9
@@ -63,7 +64,9 @@ def broadcast(media_node):
         time.sleep(2)
         seen["parts_check"] = read_parts_and_segment(http, playlist_url)
         seen["status_live"] = http.get(f"/streaming/streams/{stream['id']}").json()
-        seen["mpd_live"] = wait_for(lambda: fetch_ok(http, f"{base}/index.mpd"), what="MPD").text
+        wait_for(lambda: fetch_ok(http, f"{base}/index.mpd"), what="MPD")
+        seen["mpd_watch"] = watch_mpd(http, f"{base}/index.mpd", seconds=3)
+        seen["mpd_live"] = seen["mpd_watch"].texts[-1]
         wait_for(lambda: audio_segment_ready(http, stream["id"]), what="an audio segment")
         seen["conformance"] = conformance(http, stream["id"])
         assert publisher.wait(timeout=SECONDS + 30) == 0, publisher.stderr.read().decode()
@@ -249,6 +252,12 @@ def test_dash_manifest_describes_the_same_segments(broadcast):
         e.get("availabilityTimeOffset") for e in root.iter()
     )
     assert broadcast["mpd_final"].status_code == 200
+
+
+def test_dash_manifest_keeps_what_it_announced_across_refreshes(broadcast):
+    """Period ids keep their start, segments their t and d, availabilityStartTime its value;
+    the latency target's ProducerReferenceTime exists; UTCTiming is absolute."""
+    broadcast["mpd_watch"].assert_conformant()
 
 
 def test_first_playlist_within_a_gop_and_a_bit(broadcast):

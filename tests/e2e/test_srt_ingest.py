@@ -10,6 +10,7 @@ import subprocess
 import time
 
 from tests.e2e.conftest import fetch_ok, last_msn, wait_for
+from tests.support.mpd_conformance import watch_mpd
 from tests.e2e.media_check import newest_segment
 from tests.support.init_conformance import audio_segment_ready, check_init_segments
 from tests.support.publisher import ffmpeg_publish
@@ -54,6 +55,7 @@ def test_srt_push_plays_as_ll_hls(media_node, http, new_stream):
         audio = check_init_segments(http, stream["id"])["audio"]
         assert (audio.timescale, audio.channel_count) == (48000, 1)
         assert fetch_ok(http, f"/live/{stream['id']}/master_mpegts.m3u8")
+        watch_mpd(http, f"/live/{stream['id']}/index.mpd", seconds=3).assert_conformant()
         status = http.get(f"/streaming/streams/{stream['id']}").json()
         assert status["live"] is True and status["stream_source_type"] == "srt"
         assert status["backup_live"] is False

@@ -13,6 +13,7 @@ import pytest
 from tests.e2e.conftest import fetch_ok, wait_for
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.init_conformance import conformance, conformed
+from tests.support.mpd_conformance import watch_mpd
 from tests.support.node import Node
 from tests.support import whip_client
 from tests.support.whip_client import WhipPublisher
@@ -98,6 +99,7 @@ def read_output(api: httpx.Client, base: str, seen: dict) -> None:
                      and parse_media_playlist(r.text), 20, 0.3, "audio segments")
     audio_init = api.get(f"{audio_dir}/init.mp4").content
     seen["audio_frames"] = decode(audio_init + api.get(f"{audio_dir}/{audio.segments[0].uri}").content, "audio")
+    seen["mpd_watch"] = watch_mpd(api, f"{base}/index.mpd", seconds=3)
     seen["conformance"] = conformance(api, int(base.rsplit("/", 1)[1]))
 
 
@@ -128,6 +130,10 @@ def test_hls_output_plays_h264_and_aac(session):
     assert sum(len(run) for run in frames) >= 25  # ≥ 1 s of video at 25 fps
     audio = session["audio_frames"]
     assert audio and audio[0].sample_rate == 48000 and sum(f.samples for f in audio) >= 48000
+
+
+def test_dash_output_keeps_what_it_announced_across_refreshes(session):
+    session["mpd_watch"].assert_conformant()
 
 
 def test_init_segments_and_manifests_agree_with_the_aac_encoder(session):

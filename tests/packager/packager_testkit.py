@@ -44,17 +44,17 @@ class Run:
 
 
 def package(clip: Path, out_dir: Path, *, names: tuple[str, ...] = ("origin",),
-            lag: dict[str, int] | None = None, now: float = FAKE_NOW, **config) -> Run:
+            lag: dict[str, int] | None = None, now: float = FAKE_NOW, clock=None, **config) -> Run:
     """Demux `clip` with PyAV and feed every packet to a LiveOutput, as fast as possible.
 
     `lag` holds a track's packets back by that many packets of the whole stream, the way a
     slower encoder thread would deliver them late (order within the track is kept). `now` is
-    the wall clock the packager reads (fixed).
+    the wall clock the packager reads (fixed), unless a `clock` is given.
     """
     lag = lag or {}
     held: list[tuple[int, object, av.Packet]] = []  # (release at packet count, track, packet)
     events: list[dict] = []
-    output = LiveOutput(PackagerConfig(out_dir, **config), events.append, clock=lambda: now)
+    output = LiveOutput(PackagerConfig(out_dir, **config), events.append, clock=clock or (lambda: now))
     run = Run(out_dir, events)
     with av.open(str(clip)) as container:
         tracks = {}

@@ -10,9 +10,11 @@ import av
 import pytest
 
 from packager.isobmff import iter_boxes, parse_init
-from packager.moof import SAMPLE_IS_NON_SYNC, parse_fragment
+from packager.dash import iso_time
+from packager.moof import SAMPLE_IS_NON_SYNC, parse_fragment, parse_producer_reference
 from packager.live import LiveOutput, PackagerConfig
 from packager_testkit import FAKE_NOW, Run, decode_times, fragment_ticks, package, parse_media_playlist
+from tests.support.mpd_conformance import check_mpds
 
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 
@@ -86,7 +88,7 @@ def test_part_flags_match_keyframes_and_segments_equal_their_parts(gop1_run, tmp
             parts = [data[e["offset"]:e["offset"] + e["size"]] for e in listed]
             for part, listed in zip(parts, segment.parts):
                 boxes = [b.type for b in iter_boxes(part)]
-                assert boxes == ["moof", "mdat"], "a part is one CMAF chunk"
+                assert boxes == ["prft", "moof", "mdat"], "a part is one CMAF chunk, after its producer reference"
                 samples = parse_fragment(part, info.default_sample_duration, info.default_sample_flags).samples
                 assert listed.independent == (not samples[0].flags & SAMPLE_IS_NON_SYNC)
                 decoded = decode_times((out / rendition / "init.mp4").read_bytes() + part, tmp_path / "p.mp4")
@@ -180,10 +182,10 @@ def test_mpd_timeline_matches_segment_files(gop1_run):
 
 def test_live_mpd_is_dynamic_and_low_latency(gop1_run):
     mpds = [e["text"] for e in gop1_run.events if e["event"] == "mpd"]
-    # the live timeline announces the segment being written after the complete ones
+    # the live timeline lists complete segments only: a duration once announced never changes
     first = ET.fromstring(mpds[0])
     video = first.find(".//d:Representation[@id='origin']/d:SegmentTemplate/d:SegmentTimeline", MPD_NS)
-    assert [(s.get("d"), s.get("r")) for s in video] == [("180000", "1")]
+    assert [(s.get("t"), s.get("d"), s.get("r")) for s in video] == [(video[0].get("t"), "180000", None)]
     root = ET.fromstring(mpds[-2])
     assert root.get("type") == "dynamic"
     for attribute in ("availabilityStartTime", "publishTime", "minimumUpdatePeriod",
@@ -200,6 +202,45 @@ def test_live_mpd_is_dynamic_and_low_latency(gop1_run):
         assert template.get("availabilityTimeComplete") == "false"
         assert template.get("initialization") == "$RepresentationID$/init.mp4"
         assert template.get("media") == "$RepresentationID$/seg_$Number$.m4s"
+
+
+def test_live_mpds_keep_what_they_announced(clip_1s_gop, tmp_path):
+    """Across every MPD a stream publishes, while its window slides: a Period keeps its id and
+    start, each segment its t and d, availabilityStartTime its value (ISO/IEC 23009-1 §5.4)."""
+    run = package(clip_1s_gop, tmp_path, window_segments=2, segment_target=1.0,
+                  utc_timing_url="http://node.example:8080/time")
+    texts = [e["text"] for e in run.of("mpd")]
+    announced = check_mpds(texts)
+    assert len(announced.period_starts) == 1 and announced.refreshes == len(texts) > 6
+    first_numbers = {int(ET.fromstring(t).find(".//d:SegmentTemplate", MPD_NS).get("startNumber")) for t in texts}
+    assert len(first_numbers) > 2  # the window did slide
+
+
+def test_every_part_begins_with_a_producer_reference(clip_1s_gop, tmp_path):
+    """Each part (a CMAF chunk) starts with a prft: the wall clock its first frame came in,
+    paired with that frame's presentation time; the MPD's ProducerReferenceTime is the first
+    leader frame's pair."""
+    ticks = iter(range(10**6))
+    run = package(clip_1s_gop, tmp_path, clock=lambda: FAKE_NOW + next(ticks) / 1000)
+    last_wall = {}
+    for part in run.of("part"):
+        data = (tmp_path / part["file"]).read_bytes()[part["offset"]:part["offset"] + part["size"]]
+        assert [box.type for box in iter_boxes(data)] == ["prft", "moof", "mdat"]
+        track_id, wall, media_time = parse_producer_reference(data)
+        fragment = parse_fragment(data)
+        assert track_id == fragment.track_id
+        assert media_time == fragment.base_decode_time + fragment.samples[0].composition_offset
+        assert FAKE_NOW <= wall < FAKE_NOW + 1000 and wall > last_wall.get(part["rendition"], 0)
+        last_wall[part["rendition"]] = wall
+    root = ET.fromstring(run.of("mpd")[0]["text"])
+    latency = root.find("d:ServiceDescription/d:Latency", MPD_NS)
+    reference = root.find(".//d:AdaptationSet[@contentType='video']/d:ProducerReferenceTime", MPD_NS)
+    assert reference.get("id") == latency.get("referenceId")
+    first = (tmp_path / "origin" / "seg_0.m4s").read_bytes()
+    _, wall, _ = parse_producer_reference(first)
+    timeline = root.find(".//d:Representation[@id='origin']//d:S", MPD_NS)
+    assert reference.get("presentationTime") == timeline.get("t")  # on the MPD's timeline
+    assert reference.get("wallClockTime") == iso_time(wall)
 
 
 def test_every_playlist_event_is_valid_and_lists_the_part_just_announced(gop1_run):

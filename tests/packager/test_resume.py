@@ -15,10 +15,12 @@ import pytest
 from packager.mpegts import TsRendition
 from packager.resume import ResumePoint, ResumeTracker, Timeline, TsResume
 from packager.ts_playlist import TsMediaPlaylist, TsSegment
+from tests.support.mpd_conformance import check_mpds
 from packager_testkit import FAKE_NOW, decode_times, discontinuity_numbers, package, parse_media_playlist
 
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 LATER = 30.0  # seconds of wall clock between the two workers
+CLOCK_URL = "http://node.example:8080/time"
 
 
 def tracked(run) -> ResumePoint:
@@ -219,18 +221,19 @@ def crashed_at(run, segments: int) -> list[dict]:
 def after_crash(clip_1s_gop, tmp_path_factory):
     """A worker that crashed mid-segment, and the one that follows it in the same directory."""
     out = tmp_path_factory.mktemp("crash")
-    first = package(clip_1s_gop, out, window_segments=3, segment_target=1.0)
+    first = package(clip_1s_gop, out, window_segments=3, segment_target=1.0, utc_timing_url=CLOCK_URL)
     tracker = ResumeTracker()
-    for event in crashed_at(first, 4):
+    before = crashed_at(first, 4)
+    for event in before:
         tracker.observe(event)
     point = tracker.point(carry=True)
     second = package(clip_1s_gop, out, window_segments=3, segment_target=1.0, resume=point,
-                     now=FAKE_NOW + 3.0)
-    return point, second
+                     now=FAKE_NOW + 3.0, utc_timing_url=CLOCK_URL)
+    return point, second, [e["text"] for e in before if e["event"] == "mpd"]
 
 
 def test_the_worker_after_a_crash_lists_the_old_window_on(after_crash):
-    point, second = after_crash
+    point, second, _ = after_crash
     assert [e["msn"] for e in point.carried["origin"]][-3:] == [1, 2, 3]
     first_live = second.of("playlist", "origin")[0]["text"]
     playlist = parse_media_playlist(first_live)
@@ -244,8 +247,15 @@ def test_the_worker_after_a_crash_lists_the_old_window_on(after_crash):
     assert {"origin/seg_1.m4s", "origin/seg_4.m4s", "origin/init.mp4"} <= set(carried)
 
 
+def test_the_mpd_after_a_crash_keeps_what_the_old_one_announced(after_crash):
+    """The old Period keeps its start and its segments their t and d in the new worker's MPD."""
+    _, second, old_mpds = after_crash
+    announced = check_mpds(old_mpds + [e["text"] for e in second.of("mpd")])
+    assert set(announced.period_starts) == {"0", "1"}
+
+
 def test_the_mpd_after_a_crash_keeps_the_old_period_up_to_the_new_one(after_crash):
-    _, second = after_crash
+    _, second, _ = after_crash
     mpd = ET.fromstring(second.of("mpd")[0]["text"])
     old, new = mpd.findall("d:Period", MPD_NS)
     template = old.find(".//d:Representation[@id='origin']/d:SegmentTemplate", MPD_NS)

@@ -66,7 +66,8 @@
     // live edge left it without manifest refreshes, stalled at the first MPD's end.
     dash() {
       const player = dashjs.MediaPlayer().create();
-      player.updateSettings({ streaming: { delay: { liveDelay: 2 }, liveCatchup: { enabled: true } } });
+      // the MPD's ServiceDescription sets the live delay (a segment and two parts)
+      player.updateSettings({ streaming: { liveCatchup: { enabled: true } } });
       player.on(dashjs.MediaPlayer.events.ERROR, (event) => offline("dash: " + JSON.stringify(event.error || event)));
       player.initialize(video, absolute(config.dash), true);
       return () => player.reset();
