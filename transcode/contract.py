@@ -3,8 +3,8 @@ node sends it and the events it sends back, with their one encoder and decoder.
 
 Both sides import this module and nothing else of each other: the node
 (`server/media/worker_process.py`, `server/media/worker_events.py`) and the worker
-(`transcode/worker.py`, `transcode/events.py`). `server/` imports `transcode/` only here and
-to start a worker.
+(`transcode/worker.py`, `transcode/commands.py`, `transcode/events.py`). `server/` imports
+`transcode/` only here and to start a worker.
 
 The pipe:
 - the worker's command line carries no secret, only labels for `ps` (`--stream <id>
@@ -18,7 +18,7 @@ The pipe:
 
 Adding a command or an event means one dataclass here (or in a module that registers it
 with `command` / `event`, as a test does) and one handler on the side that receives it
-(`transcode/worker.py`'s `COMMAND_HANDLERS`, `server/media/worker_events.py`'s `HANDLERS`).
+(`transcode/commands.py`'s `COMMAND_HANDLERS`, `server/media/worker_events.py`'s `HANDLERS`).
 
 `packager/` imports nothing of the project, so the packager reports its events as plain
 dicts (`{"event": "part", ...}`); the worker's encoder takes those through `event_from_plain`,
