@@ -5,8 +5,8 @@ goes to a 720p/480p/360p ladder (3000k/1500k/800k, 2 s GOP, no scene cuts, IDR f
 source's segment-start keyframes):
 
 - Headwater: `python -m transcode.worker` with that ladder, the clip on stdin as fast as it
-  reads, framed as the node frames it (`transcode/pipe_source.py` records: one `S` record
-  starting an FLV input, then `D` records of READ_SIZE bytes); it also packages the origin and every rendition to CMAF/LL-HLS/DASH and MPEG-TS.
+  reads, framed as the node frames it (`transcode/contract.py`: the config record, a
+  `StartInput` of an FLV input, then `InputData` records of READ_SIZE bytes); it also packages the origin and every rendition to CMAF/LL-HLS/DASH and MPEG-TS.
 - ffmpeg: the same filter graph (split + scale, FFmpeg's default bicubic scaler — the worker's
   `VideoEncoder` uses bicubic too) and the same x264 settings (preset, bitrate, maxrate = bufsize,
   -g, sc_threshold 0, keyframes forced on the source's), audio copied (the worker passes the
@@ -23,7 +23,6 @@ Run: PYTHONPATH=. python bench/transcode_cost.py [--seconds 24] [--preset superf
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import shutil
 import subprocess
@@ -38,7 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench import smoke  # noqa: E402
 from bench.clips import GOP, OUT, make_clip  # noqa: E402
-from transcode.pipe_source import READ_SIZE, data_record, start_record  # noqa: E402
+from transcode.contract import InputData, StartInput, WorkerConfig, encode_command, worker_input  # noqa: E402
+from transcode.ladder import Rendition  # noqa: E402
+from transcode.pipe_source import READ_SIZE  # noqa: E402
 
 LADDER = [("720p", 1280, 720, 3000), ("480p", 854, 480, 1500), ("360p", 640, 360, 800)]
 
@@ -63,22 +64,25 @@ def measure(command: list[str], stdin: Iterator[bytes] = iter(())) -> tuple[floa
     return cpu_children() - start_cpu, time.perf_counter() - start_wall
 
 
-def worker_input(clip: Path) -> Iterator[bytes]:
-    """The clip as the node feeds a worker: an FLV input's start record, then its bytes in
-    data records of the size the worker reads at once."""
-    yield start_record("flv")
+def worker_config(out_dir: Path, preset: str) -> WorkerConfig:
+    return WorkerConfig(
+        stream_id=0, out_dir=str(out_dir), x264_preset=preset, hardware_encoder=False,
+        degrade_after=1e9,  # measure the whole ladder, never shed
+        renditions=[Rendition(name=n, width=w, height=h, video_bitrate=b) for n, w, h, b in LADDER],
+    )
+
+
+def headwater_input(config: WorkerConfig, clip: Path) -> Iterator[bytes]:
+    """The clip as the node feeds a worker: its config and an FLV input's start, then the
+    clip's bytes in data records of the size the worker reads at once."""
+    yield worker_input(config, StartInput("flv"))
     with open(clip, "rb") as source:
         while chunk := source.read(READ_SIZE):
-            yield data_record(chunk)
+            yield encode_command(InputData(chunk))
 
 
-def headwater_command(out_dir: Path, preset: str) -> list[str]:
-    config = {
-        "stream_id": 0, "out_dir": str(out_dir), "x264_preset": preset, "hardware_encoder": False,
-        "degrade_after": 1e9,  # measure the whole ladder, never shed
-        "renditions": [{"name": n, "width": w, "height": h, "video_bitrate": b} for n, w, h, b in LADDER],
-    }
-    return [sys.executable, "-m", "transcode.worker", json.dumps(config)]
+def headwater(clip: Path, config: WorkerConfig) -> tuple[float, float]:
+    return measure([sys.executable, "-m", "transcode.worker", *config.labels()], headwater_input(config, clip))
 
 
 def ffmpeg_command(clip: Path, out_dir: Path, preset: str) -> list[str]:
@@ -129,7 +133,7 @@ def compare(clip: Path, work: Path, args: argparse.Namespace, source: str) -> No
     for _ in range(args.rounds):
         shutil.rmtree(work, ignore_errors=True)
         for name, run in (
-            ("headwater", lambda: measure(headwater_command(work / "headwater", args.preset), worker_input(clip))),
+            ("headwater", lambda: headwater(clip, worker_config(work / "headwater", args.preset))),
             ("ffmpeg", lambda: measure(ffmpeg_command(clip, work / "ffmpeg", args.preset))),
         ):
             cpu, wall = run()

@@ -1,4 +1,5 @@
-"""The worker's report channel to the node: one JSON object per line on stdout.
+"""The worker's report channel to the node: one event per line on stdout, encoded by the
+contract (`transcode/contract.py`; a packager's plain dict is checked against it first).
 
 stdout belongs to events only; logs go to stderr. Writes are locked because jobs may
 report from their own threads.
@@ -11,9 +12,10 @@ flush at once.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
+
+from transcode.contract import Event, encode_event
 
 
 class EventChannel:
@@ -25,8 +27,8 @@ class EventChannel:
         self.owner = threading.get_ident()
         self.buffer: list[bytes] = []
 
-    def send(self, event: dict) -> None:
-        line = (json.dumps(event, separators=(",", ":")) + "\n").encode()
+    def send(self, event: Event | dict) -> None:
+        line = encode_event(event)
         with self.lock:
             self.buffer.append(line)
             if not self.batched or threading.get_ident() != self.owner:

@@ -1,32 +1,40 @@
-"""The source of a pushed stream: what the node writes into the worker's stdin.
+"""The worker's stdin after its config: the source of a pushed stream, and the node's commands.
 
-Wire format (both ends live here so they cannot drift apart). stdin is a sequence of
-records, `kind (1 byte) + length (4 bytes, big-endian) + payload`:
+The records are the contract's (`transcode/contract.py`, both ends import it):
 
-- `S` starts a new input; the payload is its container format (`flv` or `mpegts`). The
-  node sends one first, and one at every switch between publishers (main ↔ backup), so a
-  worker keeps its packagers across a switch and marks a discontinuity instead of
-  starting the playlists over.
-- `D` carries source bytes of the current input.
+- `S` (`StartInput`) starts a new input; the payload is its container format (`flv` or
+  `mpegts`). The node sends one first, and one at every switch between publishers (main ↔
+  backup), so a worker keeps its packagers across a switch and marks a discontinuity instead
+  of starting the playlists over.
+- `D` (`InputData`) carries source bytes of the current input.
+- `M` carries any other command, handed to `on_command` where it falls between the inputs.
 
 EOF on stdin ends the stream.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import select
-import struct
 from collections.abc import Callable, Iterator
 
 import av
 
+from transcode.contract import (
+    DATA_RECORD,
+    FORMATS,
+    MESSAGE_RECORD,
+    RECORD_HEADER,
+    START_RECORD,
+    Command,
+    ContractError,
+    decode_message,
+)
 from transcode.demuxed import DemuxedSource
 
-HEADER = struct.Struct(">cI")
-START = b"S"
-DATA = b"D"
-FORMATS = ("flv", "mpegts")
+log = logging.getLogger("headwater.worker")
+
 READ_SIZE = 1 << 18  # a whole batch of the node's (0.25 s of 6 Mbit/s: ~190 KB) in one read
 
 # Start demuxing after the first few tags instead of probing seconds of media. MPEG-TS has
@@ -38,17 +46,6 @@ DEMUX_OPTIONS = {
 }
 
 
-def start_record(container_format: str) -> bytes:
-    if container_format not in FORMATS:
-        raise ValueError(f"unknown container format {container_format!r}")
-    payload = container_format.encode()
-    return HEADER.pack(START, len(payload)) + payload
-
-
-def data_record(data: bytes) -> bytes:
-    return HEADER.pack(DATA, len(data)) + data
-
-
 class PipeInput:
     """stdin split into inputs at `S` records; `next_input()` moves to the next one.
 
@@ -56,11 +53,14 @@ class PipeInput:
     so a demuxer never reads past it into the next input's bytes.
     """
 
-    def __init__(self, fd: int = 0, before_wait: Callable[[], None] | None = None) -> None:
+    def __init__(self, fd: int = 0, before_wait: Callable[[], None] | None = None,
+                 on_command: Callable[[Command], None] | None = None) -> None:
         """`before_wait()` runs whenever the pipe is empty, before waiting for more: the
-        node's batch has been handled (e.g. flush the events it produced, in one write)."""
+        node's batch has been handled (e.g. flush the events it produced, in one write).
+        `on_command(command)` handles the node's commands (`M` records) as they come."""
         self.fd = fd
         self.before_wait = before_wait
+        self.on_command = on_command
         os.set_blocking(fd, False)
         self.buffer = bytearray()
         self.remaining = 0  # payload bytes of the current D record not yet handed out
@@ -95,22 +95,37 @@ class PipeInput:
         return b""
 
     def _next_record(self) -> bytes | None:
-        """Read one record header (and an S record's payload); None at EOF."""
-        if not self._fill_to(HEADER.size):
+        """Read one record header (and an S or M record's payload); None at EOF."""
+        if not self._fill_to(RECORD_HEADER.size):
             return None
-        kind, length = HEADER.unpack(self.buffer[: HEADER.size])
-        del self.buffer[: HEADER.size]
-        if kind == DATA:
+        kind, length = RECORD_HEADER.unpack(self.buffer[: RECORD_HEADER.size])
+        del self.buffer[: RECORD_HEADER.size]
+        if kind == DATA_RECORD:
             self.remaining = length
             return kind
-        if kind != START or not self._fill_to(length):
+        if kind not in (START_RECORD, MESSAGE_RECORD) or not self._fill_to(length):
             raise ValueError(f"corrupt worker input record {kind!r}")
-        container_format = self.buffer[:length].decode()
+        payload = bytes(self.buffer[:length])
         del self.buffer[:length]
+        if kind == MESSAGE_RECORD:
+            self._command(payload)
+            return kind
+        container_format = payload.decode()
         if container_format not in FORMATS:
             raise ValueError(f"unknown container format {container_format!r}")
         self.next_format = container_format
         return kind
+
+    def _command(self, payload: bytes) -> None:
+        try:
+            command = decode_message(payload)
+        except ContractError as error:
+            log.warning("ignoring a command: %s", error)
+            return
+        if self.on_command is None:
+            log.warning("ignoring a %s command: nothing handles commands here", command.kind)
+        else:
+            self.on_command(command)
 
     def _skip_data(self) -> bool:
         """Drop the rest of the current D record; False at EOF."""

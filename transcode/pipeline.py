@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from packager.aac import try_parse_audio_specific_config
+from transcode.contract import SourceChanged, SourceEvent, Started
 from transcode.encoders import detect_h264_encoder
 from transcode.hub import StreamHub
 from transcode.keyframes import KeyframePlan
@@ -55,12 +56,13 @@ class StreamPipeline:
     def renditions(self) -> list[str]:
         return [ORIGIN, *(self.transcoder.renditions if self.transcoder else [])]
 
-    def source_event(self, video, audio, kind: str = "started") -> dict:
-        """The event telling the node what this source holds; a source whose video most
+    def source_event(self, video, audio, changed: bool = False, **source: str) -> SourceEvent:
+        """The event telling the node what this source holds (`Started`, `SourceChanged`
+        after a switch; `source` adds a pull's URL and type); a source whose video most
         players cannot decode is also logged, once per source."""
-        event = source_event(video, audio, self.renditions, kind)
-        if event["source_warning"]:
-            log.warning("stream %s: %s", self.stream_id, event["source_warning"])
+        event = source_event(video, audio, self.renditions, SourceChanged if changed else Started, **source)
+        if event.source_warning:
+            log.warning("stream %s: %s", self.stream_id, event.source_warning)
         return event
 
     def publish(self, packet) -> None:
@@ -114,11 +116,12 @@ def source_rate(video) -> float | None:
     return float(video.average_rate) if video.average_rate else None
 
 
-def source_event(video, audio, renditions: list[str], kind: str = "started") -> dict:
-    """What the source turned out to hold, reported once demuxing starts (`started`) and
-    after each switch to another source (`source_changed`)."""
-    event: dict = {"event": kind, "renditions": renditions,
-                   "source_warning": playability_warning(video, transcoded=len(renditions) > 1)}
+def source_event(video, audio, renditions: list[str], kind: type[SourceEvent] = Started,
+                 **source: str) -> SourceEvent:
+    """What the source turned out to hold, reported once demuxing starts (`Started`) and
+    after each switch to another source (`SourceChanged`)."""
+    event: dict = {"renditions": renditions,
+                   "source_warning": playability_warning(video, transcoded=len(renditions) > 1), **source}
     if video is not None:
         context = video.codec_context
         event.update(video_codec=context.name, width=context.width, height=context.height,
@@ -130,4 +133,4 @@ def source_event(video, audio, renditions: list[str], kind: str = "started") -> 
         if aac is not None:  # FLV's header says 44.1 kHz stereo for any AAC
             sample_rate, channels = aac.sample_rate, aac.channel_count or channels
         event.update(audio_codec=context.name, sample_rate=sample_rate, channels=channels)
-    return event
+    return kind(**event)

@@ -13,33 +13,43 @@ The node ends the worker by closing its stdin.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 
 import av
 
+from transcode.commands import WorkerContext
+from transcode.contract import Command, PullGaveUp, SourceFailed, SourceLost
+from transcode.pipe_source import PipeInput
 from transcode.pipeline import StreamPipeline
 from transcode.pull_source import OpenedSource, PullRotation, describe_error, redacted
 
 log = logging.getLogger("headwater.pull")
 
 
-def watch_stdin(on_eof: Callable[[], None], fd: int = 0) -> None:
-    """Call `on_eof` when the node closes our stdin (how it ends a pull or WHIP worker)."""
+def watch_stdin(on_eof: Callable[[], None], on_command: Callable[[Command], None] | None = None,
+                fd: int = 0) -> None:
+    """Hand the node's commands to `on_command` (from this thread: queue them) and call
+    `on_eof` when the node closes our stdin (how it ends a pull or WHIP worker); they read
+    no media from it."""
     def run() -> None:
-        while os.read(fd, 4096):
-            pass
-        on_eof()
+        try:
+            pipe = PipeInput(fd, on_command=on_command)
+            while pipe.next_input() is not None:
+                log.warning("ignoring an input the node sent to a worker that opens its own source")
+        except ValueError as error:
+            log.error("worker input unreadable: %s", error)
+        finally:
+            on_eof()
 
     threading.Thread(target=run, name="stdin-eof", daemon=True).start()
 
 
 class PullWorker:
-    def __init__(self, config, emit: Callable[[dict], None], stop: threading.Event,
-                 clock: Callable[[], float]) -> None:
-        self.config = config
-        self.emit = emit
+    def __init__(self, context: WorkerContext, stop: threading.Event, clock: Callable[[], float]) -> None:
+        self.context = context
+        self.config = config = context.config
+        self.emit = context.emit
         self.stop = stop
         self.clock = clock
         self.pipeline: StreamPipeline | None = None
@@ -67,14 +77,14 @@ class PullWorker:
                 self.current.close()
 
     def on_failure(self, url: str, message: str) -> None:
-        self.emit({"event": "source_failed", "source_url": redacted(url), "message": message})
+        self.emit(SourceFailed(source_url=redacted(url), message=message))
         self.gave_up()
 
     def gave_up(self) -> bool:
         if self.stop.is_set() or self.rotation.idle_for() < self.config.pull_give_up_after:
             return self.stop.is_set()
         log.warning("no pull source worked for %.0fs; giving up", self.rotation.idle_for())
-        self.emit({"event": "pull_gave_up", "idle_seconds": round(self.rotation.idle_for(), 1)})
+        self.emit(PullGaveUp(idle_seconds=round(self.rotation.idle_for(), 1)))
         self.stop.set()
         return True
 
@@ -88,6 +98,7 @@ class PullWorker:
                     self.attach(source)
                 self.rotation.worked()
                 self.pipeline.publish(packet)
+                self.context.run_pending()
                 if self.stop.is_set():
                     return
         except (av.error.FFmpegError, OSError) as error:
@@ -96,7 +107,7 @@ class PullWorker:
                 self.on_failure(source.url, f"{redacted(source.url)}: {describe_error(error)}")
                 return
         if delivered:
-            self.emit({"event": "source_lost", "source_url": redacted(source.url)})
+            self.emit(SourceLost(source_url=redacted(source.url)))
         elif not self.stop.is_set():
             self.on_failure(source.url, f"{redacted(source.url)}: no media received")
 
@@ -104,16 +115,16 @@ class PullWorker:
         """Point the packager at a source that just delivered its first packet."""
         video, audio = source.video, source.audio
         if self.pipeline is None:
-            self.pipeline = StreamPipeline(self.config, video, audio, self.emit, self.clock)
+            self.pipeline = self.context.pipeline = StreamPipeline(self.config, video, audio, self.emit, self.clock)
         else:
             self.pipeline.source_changed(video, audio)  # the old container must outlive this call
             self.current.close()
         self.current = source
-        self.emit({**self.pipeline.source_event(video, audio), "source_type": source.source_type,
-                   "source_url": redacted(source.url)})
+        self.emit(self.pipeline.source_event(video, audio, source_type=source.source_type,
+                                             source_url=redacted(source.url)))
 
 
-def run_pull(config, emit: Callable[[dict], None], clock: Callable[[], float]) -> None:
+def run_pull(context: WorkerContext, clock: Callable[[], float]) -> None:
     stop = threading.Event()
-    watch_stdin(stop.set)
-    PullWorker(config, emit, stop, clock).run()
+    watch_stdin(stop.set, context.queue)
+    PullWorker(context, stop, clock).run()

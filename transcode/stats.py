@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import av
 
+from transcode.contract import Stats
+
 REPORT_EVERY = 1.0  # seconds of wall time
 
 
@@ -73,16 +75,13 @@ class StatsJob:
     def report(self, now: float) -> None:
         wall = now - self.window_start
         media = (self.media_now or 0.0) - (self.media_start or 0.0)
-        event = {"event": "stats", "speed": self._output_speed(wall) if self.progress else self._input_speed(media, wall)}
+        event = Stats(speed=self._output_speed(wall) if self.progress else self._input_speed(media, wall))
         if self.video is not None:
             context = self.video.codec_context
             width, height = (self.size() if self.size else None) or (context.width, context.height)
             span = (self.video_now or 0.0) - (self.video_start or 0.0)
-            event.update(
-                width=width or None,
-                height=height or None,
-                frame_rate=round(self.frames / span, 3) if span > 0 else None,
-            )
+            event.width, event.height = width or None, height or None
+            event.frame_rate = round(self.frames / span, 3) if span > 0 else None
         self.emit(event)
         self.window_start, self.media_start, self.frames = now, self.media_now, 0
         self.video_start = self.video_now

@@ -21,6 +21,7 @@ from fractions import Fraction
 import av
 from av.video.frame import PictureType
 
+from transcode.contract import Degraded
 from transcode.degrader import Degrader
 from transcode.encoders import VideoEncoder
 from transcode.keyframes import FrameRateCap, KeyframePlan
@@ -176,8 +177,7 @@ class TranscodeJob:
         self.progress.pop(name, None)
         self.outputs.retire(name)
         log.warning("transcoding: dropped rendition %s: %s", name, reason)
-        self.emit({"event": "degraded", "dropped": name, "reason": reason,
-                   "renditions": ["origin", *self.threads]})
+        self.emit(Degraded(dropped=name, reason=reason, renditions=["origin", *self.threads]))
 
     # -- end ----------------------------------------------------------------------------
     def close(self) -> None:

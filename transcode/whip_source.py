@@ -21,6 +21,7 @@ import av
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from transcode.contract import Event, WhipAnswer, WhipFailed
 from transcode.demuxed import DemuxedSource
 from transcode.webrtc_media import TsRemuxer, keep_h264_encoded
 
@@ -186,7 +187,7 @@ class TsPipeSource(DemuxedSource):
         self.container.close()
 
 
-def open_session(config, emit: Callable[[dict], None]) -> tuple[WhipPeer, int] | None:
+def open_session(config, emit: Callable[[Event], None]) -> tuple[WhipPeer, int] | None:
     """Answer the offer; on success the peer runs and the pipe's read end is returned."""
     keep_h264_encoded()
     if config.whip_ice_loopback:
@@ -199,8 +200,8 @@ def open_session(config, emit: Callable[[dict], None]) -> tuple[WhipPeer, int] |
     try:
         answer = peer.answer.result(timeout=ANSWER_TIMEOUT + 5)
     except OfferRefused as error:
-        emit({"event": "whip_failed", "status": error.status, "message": str(error)})
+        emit(WhipFailed(status=error.status, message=str(error)))
         os.close(read_fd)
         return None
-    emit({"event": "whip_answer", "sdp": answer})
+    emit(WhipAnswer(sdp=answer))
     return peer, read_fd

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import av
 
+from transcode.commands import WorkerContext
 from transcode.pipeline import StreamPipeline
 from transcode.pull_worker import watch_stdin
 from transcode.whip_source import TsPipeSource, open_session
@@ -19,13 +20,14 @@ from transcode.whip_source import TsPipeSource, open_session
 log = logging.getLogger("headwater.whip")
 
 
-def run_whip(config, emit: Callable[[dict], None], clock: Callable[[], float]) -> None:
+def run_whip(context: WorkerContext, clock: Callable[[], float]) -> None:
+    config, emit = context.config, context.emit
     logging.getLogger("aioice").setLevel(logging.WARNING)  # a line per candidate pair otherwise
     opened = open_session(config, emit)
     if opened is None:
         return
     peer, read_fd = opened
-    watch_stdin(peer.stop)
+    watch_stdin(peer.stop, context.queue)
     try:
         source = TsPipeSource(read_fd)  # blocks until media flows, or the session ends
     except av.error.FFmpegError as error:
@@ -33,11 +35,12 @@ def run_whip(config, emit: Callable[[dict], None], clock: Callable[[], float]) -
         peer.stop()
         return
     video, audio = source.video, source.audio
-    pipeline = StreamPipeline(config, video, audio, emit, clock)
+    pipeline = context.pipeline = StreamPipeline(config, video, audio, emit, clock)
     emit(pipeline.source_event(video, audio))
     try:
         for packet in source.packets():
             pipeline.publish(packet)
+            context.run_pending()
     finally:
         pipeline.close()
         source.close()

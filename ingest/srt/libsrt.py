@@ -1,4 +1,4 @@
-"""ctypes bindings to Debian's libsrt (`libsrt1.5-openssl`): only what the listener uses.
+"""ctypes bindings to Debian's libsrt (`libsrt1.5-openssl`): only what the listener and a pull's caller use.
 
 PyAV's bundled FFmpeg has no SRT, so the node speaks to libsrt directly. Option numbers and
 codes are from `srt.h` 1.5; the function signatures are declared so ctypes converts
@@ -19,11 +19,14 @@ LIBRARY_NAMES = ("libsrt.so.1.5", "libsrt-openssl.so.1.5", "libsrt.so")
 # socket options (SRT_SOCKOPT)
 SRTO_SNDSYN = 1
 SRTO_RCVSYN = 2
+SRTO_RCVTIMEO = 14
 SRTO_LATENCY = 23
 SRTO_PASSPHRASE = 26
 SRTO_PBKEYLEN = 27
+SRTO_CONNTIMEO = 36
 SRTO_RCVKMSTATE = 41
 SRTO_RCVLATENCY = 43
+SRTO_PEERLATENCY = 44
 SRTO_STREAMID = 46
 
 # socket states (SRT_SOCKSTATUS)
@@ -94,6 +97,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "srt_bind_acquire": ([c_int, c_int], c_int),
         "srt_listen": ([c_int, c_int], c_int),
         "srt_accept": ([c_int, c_void_p, ctypes.POINTER(c_int)], c_int),
+        "srt_connect": ([c_int, c_char_p, c_int], c_int),
         "srt_close": ([c_int], c_int),
         "srt_setsockflag": ([c_int, c_int, c_void_p, c_int], c_int),
         "srt_getsockflag": ([c_int, c_int, c_void_p, ctypes.POINTER(c_int)], c_int),

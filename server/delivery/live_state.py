@@ -20,6 +20,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from transcode.contract import Carried, Ended, Event, Init, Part, Playlist, PublishedText, Removed, Segment, TsSegment
+
 CACHE_BYTES = 64 * 1024 * 1024  # per stream: recent parts and segments
 MEDIA = "media"  # wait topic: a new media file (part, segment, init) was announced
 COMPLETE_SEGMENT = b"#EXTINF:"  # a media playlist line that only a complete segment has
@@ -68,14 +70,15 @@ class LiveStream:
         self.playable: set[str] = set()  # media playlists whose text lists a complete segment
 
     # -- events from the worker ------------------------------------------------------------
-    def apply(self, event: dict) -> None:
-        kind = event.get("event")
-        handler = getattr(self, f"_on_{kind}", None)
+    def apply(self, event: Event) -> None:
+        """Take a worker's event (`transcode/contract.py`): its handler by type in APPLY,
+        the text it publishes, then the requests waiting on it."""
+        handler = APPLY.get(type(event))
         if handler is not None:
-            handler(event)
-        if "text" in event and "path" in event:
-            self._set_text(event["path"], event["text"].encode())
-        self._notify(event_topics(event) if kind != "ended" else list(self.waiters))
+            handler(self, event)
+        if isinstance(event, PublishedText):
+            self._set_text(event.path, event.text.encode())
+        self._notify(event_topics(event) if not isinstance(event, Ended) else list(self.waiters))
 
     def _set_text(self, path: str, text: bytes) -> None:
         self.texts[path] = text
@@ -84,35 +87,35 @@ class LiveStream:
         else:
             self.playable.discard(path)
 
-    def _on_init(self, event: dict) -> None:
-        self.media.add(event["path"])
+    def _on_init(self, event: Init) -> None:
+        self.media.add(event.path)
 
-    def _on_part(self, event: dict) -> None:
-        self.media.add(event["path"])
-        self.ranges[event["path"]] = (event["file"], event["offset"], event["size"])
-        segment = segment_path(event["rendition"], event["msn"])
-        self.growing.setdefault(segment, GrowingSegment()).parts.append(event["path"])
+    def _on_part(self, event: Part) -> None:
+        self.media.add(event.path)
+        self.ranges[event.path] = (event.file, event.offset, event.size)
+        segment = segment_path(event.rendition, event.msn)
+        self.growing.setdefault(segment, GrowingSegment()).parts.append(event.path)
 
-    def _on_segment(self, event: dict) -> None:
-        self.media.add(event["path"])
-        self.growing.setdefault(event["path"], GrowingSegment()).complete = True
-        progress = self.progress.setdefault(playlist_path(event["rendition"]), HlsProgress())
-        progress.complete_msn = max(progress.complete_msn, event["msn"])
+    def _on_segment(self, event: Segment) -> None:
+        self.media.add(event.path)
+        self.growing.setdefault(event.path, GrowingSegment()).complete = True
+        progress = self.progress.setdefault(playlist_path(event.rendition), HlsProgress())
+        progress.complete_msn = max(progress.complete_msn, event.msn)
 
-    def _on_playlist(self, event: dict) -> None:
-        progress = self.progress.setdefault(event["path"], HlsProgress())
-        progress.msn, progress.part = event["msn"], event["part"]
+    def _on_playlist(self, event: Playlist) -> None:
+        progress = self.progress.setdefault(event.path, HlsProgress())
+        progress.msn, progress.part = event.msn, event.part
 
-    def _on_ts_segment(self, event: dict) -> None:
-        self.media.add(event["path"])
+    def _on_ts_segment(self, event: TsSegment) -> None:
+        self.media.add(event.path)
 
-    def _on_carried(self, event: dict) -> None:
+    def _on_carried(self, event: Carried) -> None:
         """A worker after a crash lists these on (its gap segments are new files)."""
-        self.adopted.update(event["paths"])
-        self.media.update(event["paths"])
+        self.adopted.update(event.paths)
+        self.media.update(event.paths)
 
-    def _on_removed(self, event: dict) -> None:
-        for path in event["paths"]:
+    def _on_removed(self, event: Removed) -> None:
+        for path in event.paths:
             self.media.discard(path)
             self.ranges.pop(path, None)
             self.growing.pop(path, None)
@@ -121,7 +124,7 @@ class LiveStream:
             if data is not None:
                 self.cache_bytes -= len(data)
 
-    def _on_ended(self, _event: dict) -> None:
+    def _on_ended(self, _event: Ended) -> None:
         self.ended_at = time.monotonic()
         for segment in self.growing.values():
             segment.complete = True
@@ -242,14 +245,26 @@ class Waiter:
         callback(ok)
 
 
-def event_topics(event: dict) -> list[str]:
+# The delivery state's handler of each event type that changes what it serves.
+APPLY = {
+    Init: LiveStream._on_init,
+    Part: LiveStream._on_part,
+    Segment: LiveStream._on_segment,
+    Playlist: LiveStream._on_playlist,
+    TsSegment: LiveStream._on_ts_segment,
+    Carried: LiveStream._on_carried,
+    Removed: LiveStream._on_removed,
+    Ended: LiveStream._on_ended,
+}
+
+
+def event_topics(event: Event) -> list[str]:
     """Whom an event can satisfy: waiters on new media, on a media playlist, or both."""
-    kind = event.get("event")
-    if kind == "playlist":
-        return [event["path"]]
-    if kind == "segment":
-        return [MEDIA, playlist_path(event["rendition"])]
-    if kind in ("part", "init", "ts_segment"):
+    if isinstance(event, Playlist):
+        return [event.path]
+    if isinstance(event, Segment):
+        return [MEDIA, playlist_path(event.rendition)]
+    if isinstance(event, (Part, Init, TsSegment)):
         return [MEDIA]
     return []
 

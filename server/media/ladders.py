@@ -6,9 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import QualitySet, Stream
+from transcode.contract import Rendition
 
 
-async def ladder_of(session: AsyncSession, stream: Stream) -> list[dict]:
+async def ladder_of(session: AsyncSession, stream: Stream) -> list[Rendition]:
     """The renditions a publish of `stream` gets: its own live quality set, else the account
     default (`PUT /streaming/quality_sets/default`); the built-in "origin" set has none."""
     quality_set = await session.get(QualitySet, stream.quality_set_id) if stream.quality_set_id else None
@@ -19,7 +20,7 @@ async def ladder_of(session: AsyncSession, stream: Stream) -> list[dict]:
     if quality_set is None:
         return []
     return [
-        {"name": q.name, "width": q.width, "height": q.height, "video_bitrate": q.video_bitrate,
-         "audio_bitrate": q.audio_bitrate, "max_frame_rate": q.max_frame_rate}
+        Rendition(name=q.name, width=q.width, height=q.height, video_bitrate=q.video_bitrate,
+                  audio_bitrate=q.audio_bitrate, max_frame_rate=q.max_frame_rate)
         for q in quality_set.qualities
     ]

@@ -1,21 +1,24 @@
 """PULL streams on the node: one worker per active pull stream, kept in step with the DB.
 
 The worker opens the sources itself (transcode/pull_worker.py); the node only decides which
-streams should have one (`pull=true`, `active=true`, a `uri`), restarts a worker that
-crashed, relays its events to delivery and status, and deactivates a stream whose worker
-gave up. `sync(stream_id)` is called at node start and after every API change.
+streams should have one (`pull=true`, `active=true`, a `uri`) and restarts a worker that
+crashed; its events go through `WorkerEvents` like any worker's (status, delivery, and a
+stream whose worker gave up is deactivated). `sync(stream_id)` is called at node start and after every API change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from sqlalchemy import select
 
 from server.db.models import Stream
 from server.media.ladders import ladder_of
+from server.media.worker_events import WorkerEvents
 from server.media.worker_process import WorkerProcess
+from transcode.contract import Rendition
 
 log = logging.getLogger("headwater.pull")
 
@@ -25,7 +28,7 @@ RESTART_DELAY = 2.0  # seconds before a crashed pull worker is started again
 class PullSession:
     """One pull stream's worker, from start until the node stops it or it gives up."""
 
-    def __init__(self, manager: PullManager, stream: Stream, renditions: list[dict]) -> None:
+    def __init__(self, manager: PullManager, stream: Stream, renditions: list[Rendition]) -> None:
         self.manager = manager
         self.renditions = renditions  # the stream's quality set when the pull started
         self.stream_id = stream.id
@@ -34,7 +37,6 @@ class PullSession:
         self.worker: WorkerProcess | None = None
         self.stopping = False
         self.restarts = 0
-        self.live = False  # a source is delivering (between `started` and `source_lost`)
         self.task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -55,13 +57,13 @@ class PullSession:
         worker = None
         try:
             while not self.stopping:
-                self.worker = worker = WorkerProcess(self.stream_id, self._on_event)
+                events = WorkerEvents(supervisor, self.stream_id)
+                self.worker = worker = WorkerProcess(self.stream_id, events)
                 async with succession.turn(worker):
-                    await worker.start({
-                        **supervisor.worker_config(self.stream_id, self.mpegts_endlist, self.renditions),
-                        **self.manager.pull_config(self.urls)})
+                    await worker.start(supervisor.worker_config(
+                        self.stream_id, self.mpegts_endlist, self.renditions, **self.manager.pull_source(self.urls)))
                     code = await worker.wait(timeout=None)
-                    self._offline()
+                    events.went_offline()
                     if self.stopping or code == 0 or self._gives_up():
                         succession.end(worker)
                         break
@@ -81,36 +83,6 @@ class PullSession:
         self.manager.supervisor.status.set(self.stream_id, source_error="pull worker keeps failing")
         return True
 
-    def _offline(self) -> None:
-        """live=false (and finished_at_primary) only when a source was actually live."""
-        if self.live:
-            self.live = False
-            self.manager.supervisor.status.went_offline(self.stream_id)
-
-    def _on_event(self, event: dict) -> None:
-        supervisor = self.manager.supervisor
-        status = supervisor.status
-        kind = event.get("event")
-        supervisor.succession(self.stream_id).observe(event)
-        if kind == "started":
-            self.live = True
-            status.went_live(self.stream_id, event.get("source_type", "https"), event)
-            status.set(self.stream_id, source_error=None)
-            log.info("stream %s: pulling from %s", self.stream_id, event.get("source_url"))
-        elif kind == "stats":
-            status.stats(self.stream_id, event)
-        elif kind == "source_failed":
-            status.set(self.stream_id, source_error=event.get("message"))
-        elif kind == "source_lost":
-            self._offline()
-        elif kind == "pull_gave_up":
-            log.warning("stream %s: no pull source worked for %ss; deactivating the stream",
-                        self.stream_id, event.get("idle_seconds"))
-            status.set(self.stream_id, active=False,
-                       source_error=f"no source worked for {event.get('idle_seconds')} s; deactivated")
-        elif kind == "error":
-            log.error("stream %s pull worker: %s", self.stream_id, event.get("message"))
-
 
 class PullManager:
     def __init__(self, supervisor) -> None:
@@ -119,15 +91,12 @@ class PullManager:
         self.sessions: dict[int, PullSession] = {}
         self.locks: dict[int, asyncio.Lock] = {}
 
-    def pull_config(self, urls: list[str]) -> dict:
+    def pull_source(self, urls: list[str]) -> dict[str, Any]:
+        """The pull fields of the worker's `WorkerConfig`."""
         settings = self.settings
-        return {
-            "pull_urls": urls,
-            "pull_open_timeout": settings.pull_open_timeout,
-            "pull_read_timeout": settings.pull_read_timeout,
-            "pull_backoff_max": settings.pull_backoff_max,
-            "pull_give_up_after": settings.pull_give_up_after,
-        }
+        return dict(pull_urls=tuple(urls), pull_open_timeout=settings.pull_open_timeout,
+                    pull_read_timeout=settings.pull_read_timeout, pull_backoff_max=settings.pull_backoff_max,
+                    pull_give_up_after=settings.pull_give_up_after)
 
     async def start(self) -> None:
         """At node start: every active pull stream gets its worker."""

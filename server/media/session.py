@@ -4,7 +4,7 @@ The stream keeps ONE worker (one output) whatever its publishers do. The session
 whose bytes feed it: main while main sends; the backup once main has left or been silent
 for `failover_timeout`; main again as soon as it sends again. A switch waits for the new
 publisher's next keyframe (the old one keeps feeding until then), then starts a new worker
-input (`transcode/pipe_source.py` records): the packagers mark a discontinuity and media
+input (the contract's `StartInput` command, `transcode/contract.py`): the packagers mark a discontinuity and media
 sequence numbers keep rising, so players keep playing.
 
 A worker that dies is replaced at the active publisher's next keyframe (up to
@@ -28,8 +28,9 @@ from ingest.rtmp.rests import grid_delay
 from server.db.models import Stream
 from server.media.flv_feed import FlvFeed
 from server.media.ts_feed import TsFeed
+from server.media.worker_events import WorkerEvents
 from server.media.worker_process import WorkerProcess
-from transcode.pipe_source import data_record, start_record
+from transcode.contract import InputData, Rendition, StartInput, encode_command
 
 if TYPE_CHECKING:
     from server.media.supervisor import Supervisor
@@ -87,7 +88,7 @@ class Publisher:
 
 
 class StreamSession:
-    def __init__(self, supervisor: Supervisor, stream: Stream, renditions: list[dict] | None = None) -> None:
+    def __init__(self, supervisor: Supervisor, stream: Stream, renditions: list[Rendition] | None = None) -> None:
         self.supervisor = supervisor
         self.settings = supervisor.settings
         self.renditions = renditions or []  # the stream's quality set at its first publish
@@ -151,7 +152,7 @@ class StreamSession:
                 self._switch(publisher, data)
         elif publisher is self.active:
             data = publisher.feed.bytes_for(message)
-            if data and self.worker is not None and not self.worker.feed(data_record(data)):
+            if data and self.worker is not None and not self.worker.send(InputData(data)):
                 self._worker_lost()
         else:
             publisher.feed.observe(message)
@@ -183,7 +184,7 @@ class StreamSession:
     def _switch(self, publisher: Publisher, first: bytes) -> None:
         """`publisher` reached a keyframe: its bytes feed the worker from here on."""
         previous, self.active, self.target = self.active, publisher, None
-        records = start_record(publisher.feed.format) + data_record(first)
+        records = encode_command(StartInput(publisher.feed.format)) + encode_command(InputData(first))
         if self.worker is None:
             self._start_worker(records)
             return
@@ -195,7 +196,8 @@ class StreamSession:
 
     # -- worker lifecycle ------------------------------------------------------------------
     def _start_worker(self, first_bytes: bytes) -> None:
-        self.worker = worker = WorkerProcess(self.stream_id, self._on_event)
+        events = WorkerEvents(self.supervisor, self.stream_id, lambda: self.source_type)
+        self.worker = worker = WorkerProcess(self.stream_id, events)
         worker.feed(first_bytes)  # queued now, so it precedes whatever arrives until the spawn
         asyncio.create_task(self._run(worker))
 
@@ -208,9 +210,6 @@ class StreamSession:
             await worker.start(self.supervisor.worker_config(self.stream_id, self.mpegts_endlist, self.renditions))
             code = await worker.wait(timeout=None)
             self._worker_exited(worker, code)
-
-    def _on_event(self, event: dict) -> None:
-        self.supervisor.on_worker_event(self, event)
 
     def _worker_exited(self, worker: WorkerProcess, code: int) -> None:
         if self.worker is worker:

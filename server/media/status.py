@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server.db.models import Stream
+from transcode.contract import SourceEvent, Stats
 
 log = logging.getLogger("headwater.status")
 
@@ -64,26 +65,26 @@ class StatusWriter:
         self.idle.clear()
         self.wakeup.set()
 
-    def went_live(self, stream_id: int, source_type: str, started: dict) -> None:
+    def went_live(self, stream_id: int, source_type: str, started: SourceEvent) -> None:
         self.stats_written.pop(stream_id, None)
         self.set(
             stream_id,
             live=True,
             stream_source_type=source_type,
             started_at_primary=now(),
-            video_width=started.get("width"),
-            video_height=started.get("height"),
-            frame_rate=started.get("frame_rate"),
-            transcoded_qualities=started.get("renditions", []),
-            source_warning=started.get("source_warning"),
+            video_width=started.width,
+            video_height=started.height,
+            frame_rate=started.frame_rate,
+            transcoded_qualities=started.renditions,
+            source_warning=started.source_warning,
         )
 
-    def source_changed(self, stream_id: int, source_type: str | None, source: dict) -> None:
+    def source_changed(self, stream_id: int, source_type: str | None, source: SourceEvent) -> None:
         """The output now comes from the other publisher (main ↔ backup)."""
-        values = {"stream_source_type": source_type, "source_warning": source.get("source_warning")}
+        values = {"stream_source_type": source_type, "source_warning": source.source_warning}
         for field, key in (("video_width", "width"), ("video_height", "height"), ("frame_rate", "frame_rate")):
-            if source.get(key):
-                values[field] = source[key]
+            if getattr(source, key):
+                values[field] = getattr(source, key)
         self.set(stream_id, **values)
 
     def backup_joined(self, stream_id: int) -> None:
@@ -92,11 +93,11 @@ class StatusWriter:
     def backup_left(self, stream_id: int) -> None:
         self.set(stream_id, backup_live=False)
 
-    def stats(self, stream_id: int, stats: dict) -> None:
-        values = {"transcoding_speed": stats.get("speed")}
+    def stats(self, stream_id: int, stats: Stats) -> None:
+        values = {"transcoding_speed": stats.speed}
         for field, key in (("frame_rate", "frame_rate"), ("video_width", "width"), ("video_height", "height")):
-            if stats.get(key):
-                values[field] = stats[key]
+            if getattr(stats, key):
+                values[field] = getattr(stats, key)
         moment = self.clock()
         last = self.stats_written.get(stream_id)
         if last is not None and moment - last[0] < STATS_EVERY and not _stats_moved(last[1], values):

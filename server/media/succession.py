@@ -35,13 +35,15 @@ from pathlib import Path
 from packager.resume import ResumeTracker
 from server.delivery.live_state import LiveStream
 from server.media.worker_process import WorkerProcess
+from transcode.contract import Ended, Event, Init, Mpd, Part, Removed, Segment, TsSegment
 
 log = logging.getLogger("headwater.supervisor")
 
 ENDED_GRACE = 10.0  # seconds a worker's last media (and, if nobody follows, its final playlists) stay up
 FINISH_TIMEOUT = 15.0  # seconds a starting worker waits for the one before it to exit
+RESUME_EVENTS = (Part, Segment, Init, TsSegment, Mpd)  # what `ResumeTracker.observe` reads
 SAVE_EVERY = 10.0  # seconds between stored resume points while segments come
-SAVED_AT_ONCE = ("init", "ended")  # a worker's outputs start or end: store the point now
+SAVED_AT_ONCE = (Init, Ended)  # a worker's outputs start or end: store the point now
 
 
 def restore_margin(segment_target: float) -> int:
@@ -122,25 +124,25 @@ class Succession:
         if self.live is live:  # else its directory went with it
             asyncio.get_running_loop().create_task(remove_media(live, paths))
 
-    def observe(self, event: dict) -> None:
+    def observe(self, event: Event) -> None:
         """An event of the stream's worker (there is one at a time)."""
-        self.resume.observe(event)
-        kind = event.get("event")
-        if self.live is not None and kind != "ended":  # `ended` comes from `end`
+        if isinstance(event, RESUME_EVENTS):
+            self.resume.observe(event.plain())  # packager/ speaks plain dicts
+        if self.live is not None and not isinstance(event, Ended):  # `ended` comes from `end`
             self.live.apply(event)
-        if self.save is not None and self._save_due(kind):
+        if self.save is not None and self._save_due(event):
             point = self.resume.point()
             if point is not None:
                 self._saved_at, self._saved_timeline = self.clock(), point.timeline
                 self.save(point.to_json())
 
-    def _save_due(self, kind: str | None) -> bool:
+    def _save_due(self, event: Event) -> bool:
         """At once when outputs start or end and when the MPD's clock is first known (a restarted
         node's MPD keeps it); else every SAVE_EVERY seconds while segments come."""
-        if kind in SAVED_AT_ONCE or (kind == "mpd" and self.resume.timeline is not None
-                                     and self._saved_timeline is None):
+        if isinstance(event, SAVED_AT_ONCE) or (isinstance(event, Mpd) and self.resume.timeline is not None
+                                                and self._saved_timeline is None):
             return True
-        return kind in ("segment", "ts_segment") and self.clock() - self._saved_at >= SAVE_EVERY
+        return isinstance(event, (Segment, TsSegment)) and self.clock() - self._saved_at >= SAVE_EVERY
 
     def end(self, worker: WorkerProcess) -> None:
         """`worker` is done and no successor is expected: its final playlists stay up for
@@ -149,7 +151,7 @@ class Succession:
         live = self.live
         if self.holder is not worker or live is None or live.ended_at is not None:
             return
-        live.apply({"event": "ended"})
+        live.apply(Ended())
         self._forget = asyncio.get_running_loop().call_later(ENDED_GRACE, self._forget_live)
 
     def _forget_live(self) -> None:
@@ -172,7 +174,7 @@ async def remove_media(live: LiveStream, paths: set[str]) -> None:
     a part's file is its segment's)."""
     paths = paths - live.adopted
     files = {live.ranges[path][0] if path in live.ranges else path for path in paths} - live.adopted
-    live.apply({"event": "removed", "paths": sorted(paths)})
+    live.apply(Removed(paths=sorted(paths)))
     await asyncio.to_thread(_unlink_all, live.directory, files)
 
 

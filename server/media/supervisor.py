@@ -16,6 +16,7 @@ import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -30,6 +31,7 @@ from server.media.status import StatusWriter
 from server.media.succession import Succession, restore_margin
 from server.settings import Settings
 from server.urls import BACKUP_APP, MAIN_APP, utc_timing_url
+from transcode.contract import Rendition, WorkerConfig
 
 log = logging.getLogger("headwater.supervisor")
 
@@ -141,25 +143,27 @@ class Supervisor:
                 save=lambda point: self.status.set(stream_id, resume_point=point))
         return succession
 
-    def worker_config(self, stream_id: int, mpegts_endlist: bool, renditions: list[dict]) -> dict:
-        """The packaging part of a WorkerConfig, the same for every kind of source. Call it
+    def worker_config(self, stream_id: int, mpegts_endlist: bool, renditions: list[Rendition],
+                      **source: Any) -> WorkerConfig:
+        """The stream's WorkerConfig: packaging as settings say, and `source` (a pull's
+        `pull_urls`..., a WHIP session's `whip_offer`...; nothing for a pushed stream). Call it
         in the worker's turn: it resumes where the stream's last worker stopped."""
         succession = self.succession(stream_id)
-        resume = succession.resume.point(carry=succession.carries)
-        return {
-            "stream_id": stream_id,
-            "out_dir": str(self.output_dir(stream_id)),
-            "part_target": self.settings.part_target,
-            "segment_target": self.settings.segment_target,
-            "window_segments": self.settings.live_window_segments,
-            "mpegts_endlist": mpegts_endlist,
-            "renditions": renditions,
-            "x264_preset": self.settings.x264_preset,
-            "hardware_encoder": self.settings.hardware_encoder,
-            "degrade_after": self.settings.transcode_degrade_after,
-            "resume": resume.to_json() if resume else None,
-            "utc_timing_url": utc_timing_url(self.settings),
-        }
+        return WorkerConfig(
+            stream_id=stream_id,
+            out_dir=str(self.output_dir(stream_id)),
+            part_target=self.settings.part_target,
+            segment_target=self.settings.segment_target,
+            window_segments=self.settings.live_window_segments,
+            mpegts_endlist=mpegts_endlist,
+            renditions=renditions,
+            x264_preset=self.settings.x264_preset,
+            hardware_encoder=self.settings.hardware_encoder,
+            degrade_after=self.settings.transcode_degrade_after,
+            resume=succession.resume.point(carry=succession.carries),
+            utc_timing_url=utc_timing_url(self.settings),
+            **source,
+        )
 
     def output_dir(self, stream_id: int) -> Path:
         return self.settings.live_dir / str(stream_id)
@@ -167,22 +171,6 @@ class Supervisor:
     def lookup(self, stream_id: int) -> LiveStream | None:
         succession = self.successions.get(stream_id)
         return succession.live if succession else None
-
-    def on_worker_event(self, session: StreamSession, event: dict) -> None:
-        kind = event.get("event")
-        self.succession(session.stream_id).observe(event)
-        if kind == "started":
-            self.status.went_live(session.stream_id, session.source_type, event)
-        elif kind == "source_changed":
-            self.status.source_changed(session.stream_id, session.source_type, event)
-        elif kind == "stats":
-            self.status.stats(session.stream_id, event)
-        elif kind == "degraded":
-            log.warning("stream %s: transcoder dropped %s (%s)", session.stream_id,
-                        event.get("dropped"), event.get("reason"))
-            self.status.set(session.stream_id, transcoded_qualities=event.get("renditions", []))
-        elif kind == "error":
-            log.error("stream %s worker: %s", session.stream_id, event.get("message"))
 
     async def close(self) -> None:
         sessions = list(self.streams.values())

@@ -1,7 +1,8 @@
 """WHIP sessions on the node: admission, one worker per session, the answer relayed back.
 
 The node never touches the media: it checks the stream, token and slot, starts a worker with
-the offer in its WorkerConfig, and waits for the worker's `whip_answer` (or `whip_failed`).
+the offer in its WorkerConfig (sent over the worker's stdin, never its command line), and
+waits for the worker's `WhipAnswer` (or `WhipFailed`), which `WorkerEvents` hands to `answer`.
 The session resource (`/whip/<id>/<session>`) is named by 128 random bits.
 """
 
@@ -14,7 +15,9 @@ import secrets
 
 from server.db.models import Stream
 from server.media.ladders import ladder_of
+from server.media.worker_events import WorkerEvents
 from server.media.worker_process import WorkerProcess
+from transcode.contract import Rendition, WhipAnswer, WhipFailed
 
 log = logging.getLogger("headwater.whip")
 
@@ -33,24 +36,27 @@ class WhipSession:
         self.stream_id = stream.id
         self.id = secrets.token_urlsafe(16)
         self.mpegts_endlist = stream.hls_mpegts_endlist_tag
-        self.answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.answer: asyncio.Future[WhipAnswer | WhipFailed] = asyncio.get_running_loop().create_future()
         self.worker: WorkerProcess | None = None
-        self.went_live = False
+        self.events = WorkerEvents(manager.supervisor, self.stream_id, lambda: "webrtc", self.answer)
 
-    async def start(self, offer: str, renditions: list[dict]) -> str:
-        self.worker = worker = WorkerProcess(self.stream_id, self._on_event)
+    async def start(self, offer: str, renditions: list[Rendition]) -> str:
+        self.worker = worker = WorkerProcess(self.stream_id, self.events)
         asyncio.create_task(self._run(worker, offer, renditions))
         try:
-            return await asyncio.wait_for(asyncio.shield(self.answer), ANSWER_TIMEOUT)
+            answer = await asyncio.wait_for(asyncio.shield(self.answer), ANSWER_TIMEOUT)
         except asyncio.TimeoutError:
             worker.kill()
-            raise WhipRefused(503, "the media worker did not answer the offer in time")
+            raise WhipRefused(503, "the media worker did not answer the offer in time") from None
+        if isinstance(answer, WhipFailed):
+            raise WhipRefused(answer.status, answer.message)
+        return answer.sdp
 
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.finish()
 
-    async def _run(self, worker: WorkerProcess, offer: str, renditions: list[dict]) -> None:
+    async def _run(self, worker: WorkerProcess, offer: str, renditions: list[Rendition]) -> None:
         """The worker's turn on the stream (server/media/succession.py): it starts once the
         stream's previous worker has exited, and continues its outputs."""
         supervisor = self.manager.supervisor
@@ -59,37 +65,17 @@ class WhipSession:
         code = None
         try:
             async with succession.turn(worker):
-                await worker.start({
-                    **supervisor.worker_config(self.stream_id, self.mpegts_endlist, renditions),
-                    "whip_offer": offer, "whip_ice_loopback": settings.whip_ice_loopback,
-                    "whip_media_timeout": settings.whip_media_timeout})
+                await worker.start(supervisor.worker_config(
+                    self.stream_id, self.mpegts_endlist, renditions, whip_offer=offer,
+                    whip_ice_loopback=settings.whip_ice_loopback, whip_media_timeout=settings.whip_media_timeout))
                 code = await worker.wait(timeout=None)
                 succession.end(worker)
         finally:
-            if self.went_live:
-                supervisor.status.went_offline(self.stream_id)
+            self.events.went_offline()
             if not self.answer.done():
                 self.answer.set_exception(WhipRefused(500, f"the media worker exited ({code}) before answering"))
             log.info("stream %s: WHIP session ended (worker exit %s)", self.stream_id, code)
             self.manager.ended(self)
-
-    def _on_event(self, event: dict) -> None:
-        supervisor = self.manager.supervisor
-        kind = event.get("event")
-        if kind == "whip_answer" and not self.answer.done():
-            self.answer.set_result(event["sdp"])
-            return
-        if kind == "whip_failed" and not self.answer.done():
-            self.answer.set_exception(WhipRefused(event.get("status", 400), event.get("message", "offer refused")))
-            return
-        supervisor.succession(self.stream_id).observe(event)
-        if kind == "started":
-            self.went_live = True
-            supervisor.status.went_live(self.stream_id, "webrtc", event)
-        elif kind == "stats":
-            supervisor.status.stats(self.stream_id, event)
-        elif kind == "error":
-            log.error("stream %s WHIP worker: %s", self.stream_id, event.get("message"))
 
 
 class WhipSessions:
@@ -98,7 +84,7 @@ class WhipSessions:
         self.slot_taken = slot_taken  # (stream_id) -> bool: another ingest holds the stream
         self.by_stream: dict[int, WhipSession] = {}
 
-    async def admit(self, stream_id: int, token: str | None) -> tuple[Stream, list[dict]]:
+    async def admit(self, stream_id: int, token: str | None) -> tuple[Stream, list[Rendition]]:
         """The stream and its renditions, if this token may publish to it now; WhipRefused otherwise."""
         async with self.supervisor.sessions() as session:
             stream = await session.get(Stream, stream_id)
@@ -115,7 +101,7 @@ class WhipSessions:
             raise WhipRefused(409, f"stream {stream_id} already has a publisher")
         return stream, renditions
 
-    async def open(self, stream: Stream, offer: str, renditions: list[dict]) -> tuple[WhipSession, str]:
+    async def open(self, stream: Stream, offer: str, renditions: list[Rendition]) -> tuple[WhipSession, str]:
         """Start the session of an admitted stream; the slot is checked again and taken
         without awaiting in between, so two racing offers cannot both get it."""
         stream_id = stream.id

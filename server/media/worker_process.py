@@ -1,4 +1,9 @@
-"""One stream worker subprocess as the node sees it: bytes in, events out, logs relayed.
+"""One stream worker subprocess as the node sees it: config and commands in, events out, logs relayed.
+
+The node's end of the contract (`transcode/contract.py`): the worker's command line carries
+labels only (`--stream`, `--out-dir`); its `WorkerConfig` is the first record on its stdin, so
+no pull URL, passphrase or WHIP offer shows in `ps`. Each stdout line is decoded into a typed
+event and handed to `on_event` (`server/media/worker_events.py`).
 
 Source bytes fed during one turn of the event loop go to the worker in one pipe write. Every
 write wakes the worker, and each wake costs it more than the few packets it then handles
@@ -11,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import json
 import logging
 import os
 import socket
 import stat
 import sys
 from collections.abc import Callable
+
+from transcode.contract import Command, ContractError, Event, WorkerConfig, config_record, decode_event, encode_command
 
 log = logging.getLogger("headwater.worker")
 
@@ -49,9 +55,12 @@ def enlarge_input(transport: asyncio.WriteTransport) -> None:
 
 
 class WorkerProcess:
-    def __init__(self, stream_id: int, on_event: Callable[[dict], None]) -> None:
+    MODULE = "transcode.worker"  # what `python -m` runs (a test runs a worker with its own hooks)
+
+    def __init__(self, stream_id: int, on_event: Callable[[Event], None], module: str | None = None) -> None:
         self.stream_id = stream_id
         self.on_event = on_event
+        self.module = module or self.MODULE
         self.process: asyncio.subprocess.Process | None = None
         self.tasks: list[asyncio.Task] = []
         self.pending: list[bytes] | None = []  # bytes fed before the process exists
@@ -60,14 +69,14 @@ class WorkerProcess:
         self.finishing = False
         self.cancelled = False  # killed before it was spawned: `start` spawns nothing
 
-    async def start(self, config: dict) -> None:
+    async def start(self, config: WorkerConfig) -> None:
         """Spawn the worker with its WorkerConfig, known only now: where it resumes is where
         the worker before it stopped (server/media/succession.py). Bytes fed until now go first.
         A worker cancelled meanwhile is not spawned (`wait` then returns NEVER_STARTED)."""
         if self.cancelled:
             return
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "transcode.worker", json.dumps(config),
+            sys.executable, "-m", self.module, *config.labels(),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -80,7 +89,7 @@ class WorkerProcess:
         ]
         enlarge_input(self.process.stdin.transport)
         pending, self.pending = self.pending, None
-        self.process.stdin.write(b"".join(pending))
+        self.process.stdin.write(config_record(config) + b"".join(pending))
         if self.finishing:
             self.process.stdin.close()
 
@@ -88,8 +97,12 @@ class WorkerProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
+    def send(self, *commands: Command) -> bool:
+        """Queue commands for this turn's write (see `feed`)."""
+        return self.feed(b"".join(encode_command(command) for command in commands))
+
     def feed(self, data: bytes) -> bool:
-        """Queue source bytes for this turn's write; False when the worker is gone or
+        """Queue encoded commands for this turn's write; False when the worker is gone or
         hopelessly behind."""
         if self.pending is not None:
             return self._hold(data)
@@ -162,14 +175,14 @@ class WorkerProcess:
         stdout = self.process.stdout
         while line := await stdout.readline():
             try:
-                event = json.loads(line)
-            except ValueError:
-                log.warning("stream %s worker wrote a non-event line: %.200r", self.stream_id, line)
+                event = decode_event(line)
+            except ContractError as error:
+                log.warning("stream %s worker wrote a line that is no event (%s): %.200r", self.stream_id, error, line)
                 continue
             try:
                 self.on_event(event)
             except Exception:
-                log.exception("stream %s: handling worker event %s failed", self.stream_id, event.get("event"))
+                log.exception("stream %s: handling worker event %s failed", self.stream_id, event.kind)
 
     async def _relay_logs(self) -> None:
         stderr = self.process.stderr

@@ -16,7 +16,7 @@ import pytest
 from server.delivery.live_http import LiveFirst, LiveHttp
 from server.delivery.live_state import LiveStream
 from tests.support.live_server import serve_live
-
+from tests.support.worker_events import worker_event
 
 
 def playlist_text(msn: int, part: int) -> str:
@@ -56,16 +56,16 @@ def publish_part(live: LiveStream, msn: int, part: int, data: bytes = b"") -> No
     with open(live.directory / file, "ab") as segment:
         offset = segment.tell()
         segment.write(data)
-    live.apply({"event": "part", "rendition": "origin", "msn": msn, "part": part, "path": path,
-                "duration": 0.2, "independent": part == 0, "file": file, "offset": offset, "size": len(data)})
-    live.apply({"event": "playlist", "rendition": "origin", "path": "origin/index.m3u8",
-                "msn": msn, "part": part, "text": playlist_text(msn, part)})
+    live.apply(worker_event({"event": "part", "rendition": "origin", "msn": msn, "part": part, "path": path,
+                "duration": 0.2, "independent": part == 0, "file": file, "offset": offset, "size": len(data)}))
+    live.apply(worker_event({"event": "playlist", "rendition": "origin", "path": "origin/index.m3u8",
+                "msn": msn, "part": part, "text": playlist_text(msn, part)}))
 
 
 def complete_segment(live: LiveStream, msn: int, parts: int) -> None:
     path = f"origin/seg_{msn}.m4s"
     assert len(live.ranges) >= parts  # the parts' bytes are already in the file
-    live.apply({"event": "segment", "rendition": "origin", "msn": msn, "path": path, "duration": 1.0})
+    live.apply(worker_event({"event": "segment", "rendition": "origin", "msn": msn, "path": path, "duration": 1.0}))
 
 
 async def test_unknown_stream_and_bad_paths_are_404(client, live):
@@ -78,7 +78,7 @@ async def test_unknown_stream_and_bad_paths_are_404(client, live):
 
 
 async def test_playlist_from_memory_with_headers(client, live):
-    live.apply({"event": "master", "path": "master.m3u8", "text": "#EXTM3U\n"})
+    live.apply(worker_event({"event": "master", "path": "master.m3u8", "text": "#EXTM3U\n"}))
     response = await client.get("/live/7/master.m3u8")
     assert response.status_code == 200 and response.text == "#EXTM3U\n"
     assert response.headers["content-type"] == "application/vnd.apple.mpegurl"
@@ -93,7 +93,7 @@ async def test_media_served_and_forgotten_when_removed(client, live):
     response = await client.get("/live/7/origin/seg_0.0.m4s")
     assert response.content == b"abc" and "immutable" in response.headers["cache-control"]
     assert response.headers["content-type"] == "video/iso.segment"
-    live.apply({"event": "removed", "paths": ["origin/seg_0.0.m4s"]})
+    live.apply(worker_event({"event": "removed", "paths": ["origin/seg_0.0.m4s"]}))
     assert (await client.get("/live/7/origin/seg_0.0.m4s")).status_code == 404
 
 
@@ -193,7 +193,7 @@ async def test_ended_stream_releases_waiters(client, live):
     publish_part(live, 0, 0)
     request = asyncio.create_task(client.get("/live/7/origin/index.m3u8?_HLS_msn=1&_HLS_part=0"))
     await asyncio.sleep(0.05)
-    live.apply({"event": "ended"})
+    live.apply(worker_event({"event": "ended"}))
     assert (await asyncio.wait_for(request, 1)).status_code == 404
 
 
@@ -233,8 +233,8 @@ async def test_an_ended_stream_taken_over_serves_the_new_workers_playlists_only(
     """A new session within the ended stream's grace: players loading it now do not read its
     end; they wait (404, the built-in player retries) for the new worker's live playlists."""
     publish_part(live, 3, 0, b"AA")
-    live.apply({"event": "master", "path": "master.m3u8", "text": "#EXTM3U\n"})
-    live.apply({"event": "ended"})
+    live.apply(worker_event({"event": "master", "path": "master.m3u8", "text": "#EXTM3U\n"}))
+    live.apply(worker_event({"event": "ended"}))
     assert (await client.get("/live/7/origin/index.m3u8")).status_code == 200
     live.take_over()
     assert (await client.get("/live/7/master.m3u8")).status_code == 404

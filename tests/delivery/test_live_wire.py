@@ -12,6 +12,7 @@ from server.delivery.live_http import LiveFirst, LiveHttp
 from server.delivery.live_state import LiveStream
 from tests.delivery.test_live_http import not_found_app, publish_part
 from tests.support.live_server import serve_live
+from tests.support.worker_events import worker_event
 
 RELOAD = b"GET /live/7/origin/index.m3u8?_HLS_msn=1&_HLS_part=0 HTTP/1.1\r\nHost: n\r\n\r\n"
 MASTER = b"GET /live/7/master.m3u8 HTTP/1.1\r\nHost: n\r\n\r\n"
@@ -36,7 +37,7 @@ class CountingLive(LiveHttp):
 @pytest.fixture
 async def live(tmp_path) -> LiveStream:
     stream = LiveStream(7, tmp_path, asyncio.get_running_loop())
-    stream.apply({"event": "master", "path": "master.m3u8", "text": "#EXTM3U\n"})
+    stream.apply(worker_event({"event": "master", "path": "master.m3u8", "text": "#EXTM3U\n"}))
     publish_part(stream, 0, 0, b"part zero")
     return stream
 
@@ -84,8 +85,8 @@ async def test_head_growing_segments_and_other_paths_go_through_asgi(app, port, 
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     writer.write(b"GET /live/7/origin/seg_0.m4s HTTP/1.1\r\nHost: n\r\n\r\n")  # still growing
     await asyncio.sleep(0.05)
-    live.apply({"event": "segment", "rendition": "origin", "msn": 0, "path": "origin/seg_0.m4s",
-                "duration": 1.0})
+    live.apply(worker_event({"event": "segment", "rendition": "origin", "msn": 0, "path": "origin/seg_0.m4s",
+                "duration": 1.0}))
     chunked = await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 5)
     writer.close()
     assert head.startswith(b"HTTP/1.1 200 OK") and b"content-length: 8\r\n" in head

@@ -13,7 +13,10 @@ from ingest.publish import PublishRequest
 from server.media import session as session_module
 from server.media.session import BACKUP, MAIN, StreamSession
 from server.settings import Settings
-from transcode.pipe_source import DATA, HEADER, START
+from transcode.contract import DATA_RECORD as DATA
+from transcode.contract import RECORD_HEADER as HEADER
+from transcode.contract import START_RECORD as START
+from transcode.contract import WorkerConfig, encode_command
 
 TIMEOUT = 4.0
 
@@ -36,6 +39,9 @@ class FakeWorker:
     def feed(self, data: bytes, *, hold: bool = False) -> bool:
         self.input += data
         return True
+
+    def send(self, *commands) -> bool:
+        return self.feed(b"".join(encode_command(command) for command in commands))
 
     def finish(self) -> None:
         self.finished.set()
@@ -78,13 +84,10 @@ class FakeSupervisor:
         self.ended = []
 
     def worker_config(self, stream_id, mpegts_endlist, renditions):
-        return {}
+        return WorkerConfig(stream_id=stream_id, out_dir="/nonexistent")
 
     def succession(self, stream_id):
         return FakeSuccession()
-
-    def on_worker_event(self, session, event):
-        pass
 
     def session_ended(self, session):
         self.ended.append(session)

@@ -13,6 +13,7 @@ import pytest
 
 from server.media import succession as succession_module
 from server.media.succession import Succession
+from tests.support.worker_events import worker_event
 
 GRACE = 0.2  # ENDED_GRACE for these tests
 
@@ -42,11 +43,11 @@ def write_part(succession: Succession, msn: int, data: bytes = b"part") -> str:
     file = f"origin/seg_{msn}.m4s"
     (succession.directory / "origin").mkdir(parents=True, exist_ok=True)
     (succession.directory / file).write_bytes(data)
-    succession.observe({"event": "part", "rendition": "origin", "msn": msn, "part": 0,
+    succession.observe(worker_event({"event": "part", "rendition": "origin", "msn": msn, "part": 0,
                         "path": f"origin/seg_{msn}.0.m4s", "file": file, "offset": 0, "size": len(data),
-                        "discontinuity_sequence": 0})
-    succession.observe({"event": "playlist", "rendition": "origin", "path": "origin/index.m3u8",
-                        "msn": msn, "part": 0, "text": f"#EXTM3U\n# msn={msn}\n"})
+                        "discontinuity_sequence": 0}))
+    succession.observe(worker_event({"event": "playlist", "rendition": "origin", "path": "origin/index.m3u8",
+                        "msn": msn, "part": 0, "text": f"#EXTM3U\n# msn={msn}\n"}))
     return f"origin/seg_{msn}.0.m4s"
 
 
@@ -106,19 +107,19 @@ async def test_numbering_goes_on_across_workers_whoever_runs_them(succession):
 async def test_the_point_is_stored_as_outputs_start_and_end_and_every_save_interval(tmp_path):
     saved, clock = [], [0.0]
     succession = Succession(7, tmp_path / "7", save=saved.append, clock=lambda: clock[0])
-    succession.observe({"event": "init", "rendition": "origin", "generation": 0})
+    succession.observe(worker_event({"event": "init", "rendition": "origin", "generation": 0}))
     assert [p["init_generation"] for p in saved] == [1]
     for msn in range(4):  # 2 s segments: within SAVE_EVERY of the last save
         clock[0] += 2.0
-        succession.observe({"event": "part", "msn": msn, "discontinuity_sequence": 0})
-        succession.observe({"event": "segment", "rendition": "origin", "msn": msn})
+        succession.observe(worker_event({"event": "part", "msn": msn, "discontinuity_sequence": 0}))
+        succession.observe(worker_event({"event": "segment", "rendition": "origin", "msn": msn}))
     assert len(saved) == 1
-    succession.observe({"event": "mpd", "availability_start": 1e9, "stream_start": 1.0, "media_end": 9.0})
+    succession.observe(worker_event({"event": "mpd", "availability_start": 1e9, "stream_start": 1.0, "media_end": 9.0}))
     assert len(saved) == 2 and saved[1]["timeline"]["availability_start"] == 1e9
-    succession.observe({"event": "mpd", "availability_start": 1e9, "stream_start": 1.0, "media_end": 11.0})
+    succession.observe(worker_event({"event": "mpd", "availability_start": 1e9, "stream_start": 1.0, "media_end": 11.0}))
     clock[0] += succession_module.SAVE_EVERY
-    succession.observe({"event": "segment", "rendition": "origin", "msn": 4})
-    succession.observe({"event": "ended"})
+    succession.observe(worker_event({"event": "segment", "rendition": "origin", "msn": 4}))
+    succession.observe(worker_event({"event": "ended"}))
     assert [p["msn"] for p in saved] == [0, 5, 6, 6]
 
 
@@ -162,12 +163,12 @@ async def test_after_a_crash_the_old_window_goes_on_and_only_the_rest_is_retired
     crashed, successor = StandIn(), StandIn()
     async with succession.turn(crashed):
         write_part(succession, 0, b"seg 0")
-        succession.observe({"event": "segment", "rendition": "origin", "msn": 0, "path": "origin/seg_0.m4s"})
+        succession.observe(worker_event({"event": "segment", "rendition": "origin", "msn": 0, "path": "origin/seg_0.m4s"}))
         old_part = write_part(succession, 1, b"seg 1")  # in progress when it crashed
     assert succession.resume.point(carry=True).carried["origin"][0]["msn"] == 0
     async with succession.turn(successor) as live:
         assert succession.carries  # the crashed worker's state was not ended
-        succession.observe({"event": "carried", "paths": ["origin/seg_0.m4s", "origin/seg_1.m4s"]})
+        succession.observe(worker_event({"event": "carried", "paths": ["origin/seg_0.m4s", "origin/seg_1.m4s"]}))
         await asyncio.sleep(GRACE * 2)
         assert live.read_media("origin/seg_0.m4s") == b"seg 0"  # listed on: served and kept
         assert (live.directory / "origin/seg_1.m4s").exists()  # its parts' file, carried as a gap

@@ -53,12 +53,18 @@ def test_source_type_and_redaction():
     assert redacted("rtmp://user:secret@host:1935/app/key?token=abc") == "rtmp://host:1935/app/key"
 
 
-def test_srt_timeouts_are_added_unless_set():
-    from transcode.pull_srt import with_timeouts
+def test_an_srt_urls_options_mean_what_they_mean_to_ffmpeg_and_the_pulls_timeouts_fill_in():
+    from ingest.srt import libsrt
+    from transcode.pull_srt import caller_options
 
-    assert with_timeouts("srt://h:9000", 3, 2) == "srt://h:9000?connect_timeout=3000&timeout=2000000"
-    assert with_timeouts("srt://h:9000?streamid=a&timeout=5", 3, 2) == \
-        "srt://h:9000?streamid=a&timeout=5&connect_timeout=3000"
+    host, port, options = caller_options("srt://h:9000?passphrase=p4ssphrase-x&latency=200000&streamid=a", 3, 2)
+    assert (host, port) == ("h", 9000)
+    assert options == {libsrt.SRTO_CONNTIMEO: 3000, libsrt.SRTO_RCVTIMEO: 2000, libsrt.SRTO_LATENCY: 200,
+                       libsrt.SRTO_PASSPHRASE: b"p4ssphrase-x", libsrt.SRTO_STREAMID: b"a"}
+    _, _, options = caller_options("srt://h:9000?connect_timeout=500&timeout=7000000", 3, 2)
+    assert options == {libsrt.SRTO_CONNTIMEO: 500, libsrt.SRTO_RCVTIMEO: 7000}
+    with pytest.raises(ValueError, match="caller"):
+        caller_options("srt://h:9000?mode=listener", 3, 2)
 
 
 def test_an_srt_url_nobody_answers_fails_within_the_timeouts():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from server.media.status import STATS_EVERY, StatusWriter
+from transcode.contract import Started, Stats
 
 
 class RecordingWriter(StatusWriter):
@@ -15,8 +16,8 @@ class RecordingWriter(StatusWriter):
         self.written.append(values)
 
 
-def stats(speed: float, frame_rate: float = 30.0, width: int = 1920) -> dict:
-    return {"event": "stats", "speed": speed, "frame_rate": frame_rate, "width": width, "height": 1080}
+def stats(speed: float, frame_rate: float = 30.0, width: int = 1920) -> Stats:
+    return Stats(speed=speed, frame_rate=frame_rate, width=width, height=1080)
 
 
 def test_stats_are_written_when_they_move_or_every_few_seconds():
@@ -38,7 +39,7 @@ def test_a_new_publication_writes_its_first_stats_at_once():
     writer = RecordingWriter()
     writer.stats(1, stats(1.0))
     writer.went_offline(1)
-    writer.went_live(1, "rtmp", {"renditions": ["origin"]})
+    writer.went_live(1, "rtmp", Started(renditions=["origin"]))
     writer.now = 0.5
     writer.stats(1, stats(1.0))
     assert [w.get("transcoding_speed") for w in writer.written] == [1.0, None, None, 1.0]

@@ -1,14 +1,13 @@
-"""What the supervisor tells every worker, whatever its ingest: here, the clock URL its MPD gives players."""
+"""What the supervisor tells every worker, whatever its ingest (as the worker reads it from its
+pipe): here, the clock URL its MPD gives players."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
 from server.media.supervisor import Supervisor
 from server.settings import Settings
-from transcode.worker import WorkerConfig
+from transcode.contract import RECORD_HEADER, config_record, decode_config
 
 
 @pytest.mark.parametrize(("overrides", "expected"), [
@@ -19,5 +18,5 @@ def test_the_mpds_utc_timing_is_the_nodes_absolute_clock_url(tmp_path, overrides
     """GStreamer's dashdemux cannot resolve a relative UTCTiming URL: the MPD's is absolute,
     built from the public HTTP base as every other URL the node hands out."""
     supervisor = Supervisor(Settings(data_dir=tmp_path, **overrides), sessions=None)
-    config = WorkerConfig.from_json(json.dumps(supervisor.worker_config(7, True, [])))
+    config = decode_config(config_record(supervisor.worker_config(7, True, []))[RECORD_HEADER.size:])
     assert config.packager().utc_timing_url == expected

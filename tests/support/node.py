@@ -15,6 +15,19 @@ import httpx
 from tests.support.ports import free_port
 
 
+def command_lines() -> list[tuple[int, list[str]]]:
+    """(pid, arguments) of every process on the machine that is still there."""
+    result = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                raw = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            result.append((int(entry.name), [arg.decode(errors="replace") for arg in raw.split(b"\0")[:-1]]))
+    return result
+
+
 class Node:
     """Starts `python -m server.cli serve` with its own data dir, ports and API key."""
 
@@ -70,12 +83,14 @@ class Node:
         raise RuntimeError(f"node not healthy after {timeout}s:\n{self.log()}")
 
     def worker_pid(self, stream_id: int) -> int | None:
-        """The pid of this node's worker for the stream, told apart by its output directory:
-        other nodes on the machine (other tests, benchmarks) have workers of the same stream id."""
-        out_dir = f'"out_dir": "{self.data_dir / "live" / str(stream_id)}"'
-        result = subprocess.run(["pgrep", "-af", "transcode.worker"], capture_output=True, text=True)
-        pids = [int(line.split()[0]) for line in result.stdout.splitlines() if out_dir in line]
-        return pids[0] if pids else None
+        """The pid of this node's worker for the stream, told apart by the output directory
+        its command line names (`--out-dir`): other nodes on the machine (other tests,
+        benchmarks) have workers of the same stream id."""
+        labels = ["--out-dir", str(self.data_dir / "live" / str(stream_id))]
+        for pid, args in command_lines():
+            if "transcode.worker" in args and any(args[i:i + 2] == labels for i in range(len(args))):
+                return pid
+        return None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

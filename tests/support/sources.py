@@ -3,6 +3,7 @@ written by ffmpeg into a directory served over HTTP, and an HTTP server answerin
 
 from __future__ import annotations
 
+import base64
 import functools
 import socket
 import subprocess
@@ -22,18 +23,20 @@ def rtmp_server(seconds: float, **kwargs) -> tuple[str, subprocess.Popen]:
     return url, ffmpeg_publish(url, seconds=seconds, extra=["-listen", "1"], **kwargs)
 
 
-def srt_listener(seconds: float) -> tuple[str, subprocess.Popen]:
-    """Debian's ffmpeg as an SRT listener sending `seconds` of MPEG-TS to the caller."""
+def srt_listener(seconds: float, passphrase: str | None = None) -> tuple[str, subprocess.Popen]:
+    """Debian's ffmpeg as an SRT listener sending `seconds` of MPEG-TS to the caller (which
+    must know `passphrase`, if given: the URL returned has it)."""
     port = free_port(socket.SOCK_DGRAM)
+    secret = f"&passphrase={passphrase}" if passphrase else ""
     command = [
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
         "-f", "lavfi", "-i", "testsrc2=size=192x144:rate=25",
         "-f", "lavfi", "-i", "sine=frequency=550:sample_rate=48000", "-t", str(seconds),
         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
-        "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", f"srt://127.0.0.1:{port}?mode=listener",
+        "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", f"srt://127.0.0.1:{port}?mode=listener{secret}",
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return f"srt://127.0.0.1:{port}?latency=200000", process
+    return f"srt://127.0.0.1:{port}?latency=200000{secret}", process
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -51,12 +54,32 @@ class QuietHandler(SimpleHTTPRequestHandler):
         super().do_GET()
 
 
-class HttpDirectory:
-    """A directory on a loopback HTTP server (thread); `*.html` paths answer an HTML page."""
+class BasicAuthHandler(QuietHandler):
+    """QuietHandler behind HTTP Basic authentication (`credentials`: user, password)."""
 
-    def __init__(self, directory: Path) -> None:
+    credentials: tuple[str, str] = ("", "")
+
+    def do_GET(self) -> None:
+        expected = "Basic " + base64.b64encode(":".join(self.credentials).encode()).decode()
+        if self.headers.get("Authorization") != expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="source"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
+
+class HttpDirectory:
+    """A directory on a loopback HTTP server (thread); `*.html` paths answer an HTML page;
+    with `credentials` (user, password) every request needs them (HTTP Basic)."""
+
+    def __init__(self, directory: Path, credentials: tuple[str, str] | None = None) -> None:
         self.directory = directory
-        handler = functools.partial(QuietHandler, directory=str(directory))
+        base = QuietHandler
+        if credentials is not None:
+            base = type("Guarded", (BasicAuthHandler,), {"credentials": credentials})
+        handler = functools.partial(base, directory=str(directory))
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

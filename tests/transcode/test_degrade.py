@@ -13,9 +13,10 @@ import subprocess
 import pytest
 
 from tests.support.hls import parse_master_playlist, parse_media_playlist
+from tests.support.worker_events import plain
+from transcode.contract import InputData, StartInput, WorkerConfig, encode_command
 from transcode.ladder import Rendition
-from transcode.pipe_source import data_record, start_record
-from transcode.worker import WorkerConfig, run
+from transcode.worker import run
 
 FAST_CALLS = 600  # clock reads before the machine "slows down" (~3 s of media in)
 
@@ -44,10 +45,10 @@ def degraded_run(tmp_path_factory):
                           renditions=[Rendition("240p", 426, 240, 250), Rendition("160p", 284, 160, 120)])
     events: list[dict] = []
     records = directory / "clip.records"  # what the node writes into a worker's stdin
-    records.write_bytes(start_record("flv") + data_record(clip.read_bytes()))
+    records.write_bytes(encode_command(StartInput("flv")) + encode_command(InputData(clip.read_bytes())))
     fd = os.open(records, os.O_RDONLY)
     try:
-        run(config, events.append, source_fd=fd, clock=SlowingClock())
+        run(config, lambda event: events.append(plain(event)), source_fd=fd, clock=SlowingClock())
     finally:
         os.close(fd)
     return out, events

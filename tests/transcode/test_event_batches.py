@@ -6,19 +6,21 @@ from __future__ import annotations
 import os
 import threading
 
+from tests.support.worker_events import worker_run
+from transcode.contract import Ended, InputData, Removed, StartInput, Stats, decode_event, encode_command
 from transcode.events import EventChannel
-from transcode.pipe_source import PipeInput, data_record, start_record
+from transcode.pipe_source import PipeInput
 
 
 def test_pipe_input_flushes_only_when_the_pipe_runs_dry():
     read_fd, write_fd = os.pipe()
-    os.write(write_fd, start_record("flv") + data_record(b"abc") + data_record(b"def"))
+    os.write(write_fd, encode_command(StartInput("flv")) + encode_command(InputData(b"abc")) + encode_command(InputData(b"def")))
     calls: list[str] = []
 
     def before_wait() -> None:  # the node's next batch arrives, then the node goes away
         calls.append("flush")
         if len(calls) == 1:
-            os.write(write_fd, data_record(b"ghi"))
+            os.write(write_fd, encode_command(InputData(b"ghi")))
         else:
             os.close(write_fd)
 
@@ -33,35 +35,34 @@ def test_pipe_input_flushes_only_when_the_pipe_runs_dry():
 def test_batched_events_wait_for_flush_and_other_threads_do_not():
     read_fd, write_fd = os.pipe()
     channel = EventChannel(write_fd, batched=True)
-    channel.send({"event": "part"})
-    channel.send({"event": "playlist"})
+    channel.send(Removed(paths=["a"]))
+    channel.send({"event": "removed", "paths": ["b"]})  # the packager's plain form
     os.set_blocking(read_fd, False)
     assert _read(read_fd) == b""
     channel.flush()
-    assert _read(read_fd) == b'{"event":"part"}\n{"event":"playlist"}\n'
-    thread = threading.Thread(target=channel.send, args=({"event": "stats"},))
+    assert _read(read_fd) == b'{"v":1,"event":"removed","paths":["a"]}\n{"v":1,"event":"removed","paths":["b"]}\n'
+    thread = threading.Thread(target=channel.send, args=(Stats(speed=1.0),))
     thread.start()
     thread.join()
-    assert _read(read_fd) == b'{"event":"stats"}\n'
+    assert decode_event(_read(read_fd)) == Stats(speed=1.0)
     unbatched = EventChannel(write_fd)
-    unbatched.send({"event": "ended"})
-    assert _read(read_fd) == b'{"event":"ended"}\n'
+    unbatched.send(Ended())
+    assert _read(read_fd) == b'{"v":1,"event":"ended"}\n'
 
 
 def test_a_worker_run_flushes_its_events(tmp_path):
     """Every event reaches the node: the last batch's events are flushed at the end."""
     import subprocess
-    import sys
 
     clip = tmp_path / "clip.flv"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
                     "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", str(clip)], check=True)
-    config = '{"stream_id": 1, "out_dir": "%s"}' % (tmp_path / "out")
-    done = subprocess.run([sys.executable, "-m", "transcode.worker", config], capture_output=True,
-                          input=start_record("flv") + data_record(clip.read_bytes()), check=True)
+    command, stdin = worker_run({"stream_id": 1, "out_dir": str(tmp_path / "out")},
+                                StartInput("flv"), InputData(clip.read_bytes()))
+    done = subprocess.run(command, capture_output=True, input=stdin, check=True)
     events = [line for line in done.stdout.decode().splitlines()]
-    assert events[0].startswith('{"event":"started"')
-    assert any(line.startswith('{"event":"ended"') for line in events)
+    assert events[0].startswith('{"v":1,"event":"started"')
+    assert any(line.startswith('{"v":1,"event":"ended"') for line in events)
     assert any('"event":"ts_playlist"' in line and "EXT-X-ENDLIST" in line for line in events)
 
 
@@ -77,16 +78,15 @@ def test_a_worker_has_deleted_what_its_window_let_go_when_it_exits(tmp_path):
     the worker waits for it."""
     import json
     import subprocess
-    import sys
 
     clip = tmp_path / "clip.flv"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
                     "-f", "lavfi", "-i", "sine", "-t", "8", "-c:v", "libx264", "-preset", "ultrafast",
                     "-g", "30", "-c:a", "aac", str(clip)], check=True)
     out = tmp_path / "out"
-    config = json.dumps({"stream_id": 1, "out_dir": str(out), "segment_target": 1.0, "window_segments": 1})
-    done = subprocess.run([sys.executable, "-m", "transcode.worker", config], capture_output=True,
-                          input=start_record("flv") + data_record(clip.read_bytes()), check=True)
+    command, stdin = worker_run({"stream_id": 1, "out_dir": str(out), "segment_target": 1.0, "window_segments": 1},
+                                StartInput("flv"), InputData(clip.read_bytes()))
+    done = subprocess.run(command, capture_output=True, input=stdin, check=True)
     events = [json.loads(line) for line in done.stdout.decode().splitlines()]
     removed = [path for event in events if event["event"] == "removed" for path in event["paths"]]
     segments = [path for path in removed if path.endswith(".ts") or path.count(".") == 1]

@@ -18,9 +18,10 @@ import pytest
 
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.size_change import init_sizes, init_sps, size_changing_clip
+from tests.support.worker_events import plain
+from transcode.contract import InputData, StartInput, WorkerConfig, encode_command
 from transcode.ladder import Rendition
-from transcode.pipe_source import data_record, start_record
-from transcode.worker import WorkerConfig, run
+from transcode.worker import run
 
 SOURCE_FRAMES = 200  # 8 s at 25 fps
 CHANGE_MSN = 2  # 2 s segments: the new size starts segment 2
@@ -36,10 +37,10 @@ def changed_run(tmp_path_factory):
                           renditions=[Rendition("240p", 426, 240, 250)])
     events: list[dict] = []
     records = directory / "clip.records"  # what the node writes into a worker's stdin
-    records.write_bytes(start_record("flv") + data_record(clip.read_bytes()))
+    records.write_bytes(encode_command(StartInput("flv")) + encode_command(InputData(clip.read_bytes())))
     fd = os.open(records, os.O_RDONLY)
     try:
-        run(config, events.append, source_fd=fd)
+        run(config, lambda event: events.append(plain(event)), source_fd=fd)
     finally:
         os.close(fd)
     return out, events

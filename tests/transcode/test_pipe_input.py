@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 from tests.support.hls import parse_media_playlist
-from transcode.pipe_source import PipeInput, data_record, start_record
+from tests.support.worker_events import worker_run
+from transcode.contract import InputData, StartInput, encode_command
+from transcode.pipe_source import PipeInput
 
 
 def pipe_with(data: bytes) -> PipeInput:
@@ -35,8 +36,8 @@ def read_all(reader) -> bytes:
 
 
 def test_inputs_are_split_at_start_records():
-    pipe = pipe_with(start_record("flv") + data_record(b"abc") + data_record(b"defgh")
-                     + start_record("mpegts") + data_record(b"xyz"))
+    pipe = pipe_with(encode_command(StartInput("flv")) + encode_command(InputData(b"abc")) + encode_command(InputData(b"defgh"))
+                     + encode_command(StartInput("mpegts")) + encode_command(InputData(b"xyz")))
     first = pipe.next_input()
     assert first.format == "flv" and read_all(first) == b"abcdefgh"
     second = pipe.next_input()
@@ -47,8 +48,8 @@ def test_inputs_are_split_at_start_records():
 
 
 def test_unread_bytes_of_an_input_are_skipped():
-    pipe = pipe_with(start_record("flv") + data_record(b"a" * 100) + data_record(b"b" * 10)
-                     + start_record("flv") + data_record(b"next"))
+    pipe = pipe_with(encode_command(StartInput("flv")) + encode_command(InputData(b"a" * 100)) + encode_command(InputData(b"b" * 10))
+                     + encode_command(StartInput("flv")) + encode_command(InputData(b"next")))
     first = pipe.next_input()
     assert first.read(3) == b"aaa"
     assert read_all(pipe.next_input()) == b"next"
@@ -56,7 +57,7 @@ def test_unread_bytes_of_an_input_are_skipped():
 
 def test_bad_records_are_an_error():
     with pytest.raises(ValueError):
-        start_record("mp4")
+        encode_command(StartInput("mp4"))
     pipe = pipe_with(b"X\x00\x00\x00\x01z")
     with pytest.raises(ValueError):
         pipe.next_input()
@@ -71,14 +72,12 @@ def ffmpeg(size: str, container: str, seconds: int = 3) -> bytes:
 
 
 def test_worker_packages_two_inputs_with_a_discontinuity(tmp_path: Path):
-    records = b""
+    commands = []
     for size, container in (("160x120", "mpegts"), ("176x144", "flv")):
         data = ffmpeg(size, container)
-        records += start_record(container) + b"".join(
-            data_record(data[i:i + 1316]) for i in range(0, len(data), 1316))
-    config = json.dumps({"stream_id": 1, "out_dir": str(tmp_path)})
-    result = subprocess.run([sys.executable, "-m", "transcode.worker", config], input=records,
-                            capture_output=True, timeout=60)
+        commands += [StartInput(container), *(InputData(data[i:i + 1316]) for i in range(0, len(data), 1316))]
+    command, stdin = worker_run({"stream_id": 1, "out_dir": str(tmp_path)}, *commands)
+    result = subprocess.run(command, input=stdin, capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr.decode()
     events = [json.loads(line) for line in result.stdout.splitlines()]
     kinds = [e["event"] for e in events]

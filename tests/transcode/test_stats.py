@@ -29,11 +29,11 @@ def test_frame_rate_counts_video_only_and_speed_counts_all_media():
                 job.on_packet(packet(AUDIO, t + audio_lead))
         clock[0] = second + 1.0
         job.on_packet(packet(AUDIO, second + 1 + audio_lead))
-    rates = [e["frame_rate"] for e in events]
+    rates = [e.frame_rate for e in events]
     assert len(events) == 3
     assert all(abs(rate - 30) < 0.05 for rate in rates), rates
-    assert events[-1]["width"] == 1280 and events[-1]["height"] == 720
-    assert abs(events[-1]["speed"] - 1.0) < 0.05
+    assert events[-1].width == 1280 and events[-1].height == 720
+    assert abs(events[-1].speed - 1.0) < 0.05
 
 
 def test_a_source_change_starts_a_new_frame_rate_window():
@@ -48,7 +48,7 @@ def test_a_source_change_starts_a_new_frame_rate_window():
         job.on_packet(packet(VIDEO, 500 + frame / 25))
     clock[0] = 1.0
     job.on_packet(packet(VIDEO, 500 + 26 / 25))
-    assert abs(events[-1]["frame_rate"] - 25) < 0.05, events
+    assert abs(events[-1].frame_rate - 25) < 0.05, events
 
 
 def speeds_for(batch: float, rate: float, seconds: float = 6.0) -> list[float]:
@@ -64,7 +64,7 @@ def speeds_for(batch: float, rate: float, seconds: float = 6.0) -> list[float]:
         while media < clock[0] * rate:  # the batch's frames, all read at the same moment
             job.on_packet(packet(VIDEO, media))
             media += 1 / 30
-    return [e["speed"] for e in events[1:]]  # the first window has no lag to compare with
+    return [e.speed for e in events[1:]]  # the first window has no lag to compare with
 
 
 def test_input_read_in_batches_reads_a_steady_speed():

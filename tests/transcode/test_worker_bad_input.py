@@ -11,7 +11,6 @@ import io
 import json
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import av
@@ -21,7 +20,8 @@ from ingest.flv import flv_header, flv_tag
 from ingest.media import MediaMessage
 from ingest.mpegts import PACKET_SIZE, PAT_PID, packet_header
 from tests.support.hls import parse_master_playlist, parse_media_playlist
-from transcode.pipe_source import data_record, start_record
+from tests.support.worker_events import worker_run
+from transcode.contract import InputData, StartInput
 
 LADDER = [
     {"name": "240p", "width": 426, "height": 240, "video_bitrate": 250},
@@ -45,9 +45,8 @@ def clips(tmp_path_factory) -> Path:
 
 def run_worker(source: bytes, out_dir: Path, ladder=LADDER, container: str = "flv") -> list[dict]:
     config = {"stream_id": 1, "out_dir": str(out_dir), "renditions": ladder, "x264_preset": "ultrafast"}
-    records = start_record(container) + data_record(source)  # as the node frames a pushed input
-    done = subprocess.run([sys.executable, "-m", "transcode.worker", json.dumps(config)], input=records,
-                          capture_output=True, timeout=120)
+    command, stdin = worker_run(config, StartInput(container), InputData(source))  # as the node frames a pushed input
+    done = subprocess.run(command, input=stdin, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert not [e for e in events if e["event"] == "error"]

@@ -1,0 +1,136 @@
+"""The node's one dispatch of a stream worker's events, the same for pushed, pulled and WHIP streams.
+
+Every event first reaches the stream's `Succession` (delivery state and resume point), then
+its handler here, found by the event's type (`transcode/contract.py`). Adding an event means
+one type in the contract and one handler below (`@handles(Type)`); an event without a handler
+only feeds delivery. What differs between kinds of source is data, not code: the source type
+a pushed stream reports is its active publisher's, a pull worker's `Started` names its own,
+a WHIP session waits on `answer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from transcode.contract import (
+    Degraded,
+    Error,
+    Event,
+    PullGaveUp,
+    SourceChanged,
+    SourceFailed,
+    SourceLost,
+    Started,
+    Stats,
+    WhipAnswer,
+    WhipFailed,
+)
+
+if TYPE_CHECKING:
+    from server.media.status import StatusWriter
+    from server.media.supervisor import Supervisor
+
+log = logging.getLogger("headwater.supervisor")
+
+Handler = Callable[["WorkerEvents", Any], None]
+HANDLERS: dict[type[Event], Handler] = {}
+H = TypeVar("H", bound=Handler)
+
+
+def handles(event_type: type[Event]) -> Callable[[H], H]:
+    """Register the node's handler of one event type (a test adds its own the same way)."""
+    def register(handler: H) -> H:
+        HANDLERS[event_type] = handler
+        return handler
+    return register
+
+
+class WorkerEvents:
+    """What one worker of a stream tells the node: `WorkerProcess` calls it with each event."""
+
+    def __init__(self, supervisor: Supervisor, stream_id: int,
+                 source_type: Callable[[], str | None] = lambda: None,
+                 answer: asyncio.Future[WhipAnswer | WhipFailed] | None = None) -> None:
+        """`source_type()` is the API's `stream_source_type` of whatever feeds the worker now,
+        unless the `Started` event names it (a pull); `answer` receives a WHIP worker's answer
+        (or its refusal)."""
+        self.supervisor = supervisor
+        self.stream_id = stream_id
+        self.source_type = source_type
+        self.answer = answer
+        self.live = False  # a source is delivering (between `Started` and its end)
+
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, (WhipAnswer, WhipFailed)):
+            self.supervisor.succession(self.stream_id).observe(event)
+        handler = HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    def went_offline(self) -> None:
+        """live=false (and finished_at_primary), only when a source was actually live."""
+        if self.live:
+            self.live = False
+            self.supervisor.status.went_offline(self.stream_id)
+
+    @property
+    def status(self) -> StatusWriter:
+        return self.supervisor.status
+
+
+@handles(Started)
+def _started(events: WorkerEvents, event: Started) -> None:
+    events.live = True
+    events.status.went_live(events.stream_id, event.source_type or events.source_type() or "rtmp", event)
+    if event.source_url is not None:  # a pull: its source works again
+        events.status.set(events.stream_id, source_error=None)
+        log.info("stream %s: pulling from %s", events.stream_id, event.source_url)
+
+
+@handles(SourceChanged)
+def _source_changed(events: WorkerEvents, event: SourceChanged) -> None:
+    events.status.source_changed(events.stream_id, event.source_type or events.source_type(), event)
+
+
+@handles(Stats)
+def _stats(events: WorkerEvents, event: Stats) -> None:
+    events.status.stats(events.stream_id, event)
+
+
+@handles(Degraded)
+def _degraded(events: WorkerEvents, event: Degraded) -> None:
+    log.warning("stream %s: transcoder dropped %s (%s)", events.stream_id, event.dropped, event.reason)
+    events.status.set(events.stream_id, transcoded_qualities=event.renditions)
+
+
+@handles(Error)
+def _error(events: WorkerEvents, event: Error) -> None:
+    log.error("stream %s worker: %s", events.stream_id, event.message)
+
+
+@handles(SourceFailed)
+def _source_failed(events: WorkerEvents, event: SourceFailed) -> None:
+    events.status.set(events.stream_id, source_error=event.message)
+
+
+@handles(SourceLost)
+def _source_lost(events: WorkerEvents, event: SourceLost) -> None:
+    events.went_offline()
+
+
+@handles(PullGaveUp)
+def _pull_gave_up(events: WorkerEvents, event: PullGaveUp) -> None:
+    log.warning("stream %s: no pull source worked for %ss; deactivating the stream",
+                events.stream_id, event.idle_seconds)
+    events.status.set(events.stream_id, active=False,
+                      source_error=f"no source worked for {event.idle_seconds} s; deactivated")
+
+
+@handles(WhipAnswer)
+@handles(WhipFailed)
+def _whip_answer(events: WorkerEvents, event: WhipAnswer | WhipFailed) -> None:
+    if events.answer is not None and not events.answer.done():
+        events.answer.set_result(event)

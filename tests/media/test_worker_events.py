@@ -1,0 +1,124 @@
+"""Every kind of stream session hands its worker's events to the same dispatch
+(server/media/worker_events.py): a rendition shed for load leaves `transcoded_qualities` of a
+pulled or WHIP stream as it does of a pushed one (pull and WHIP sessions used to dispatch on
+their own and ignored `degraded`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from server.media import pull as pull_module
+from server.media import whip as whip_module
+from server.media.pull import PullManager
+from server.media.succession import Succession
+from server.media.whip import WhipSessions
+from server.settings import Settings
+from transcode.contract import Degraded, Started, WhipAnswer, WorkerConfig
+
+
+class RecordingStatus:
+    def __init__(self) -> None:
+        self.values: dict[int, dict] = {}
+
+    def set(self, stream_id: int, **values) -> None:
+        self.values.setdefault(stream_id, {}).update(values)
+
+    def went_live(self, stream_id: int, source_type: str, started: Started) -> None:
+        self.set(stream_id, live=True, stream_source_type=source_type, transcoded_qualities=started.renditions)
+
+    def went_offline(self, stream_id: int) -> None:
+        self.set(stream_id, live=False)
+
+
+class StandInSupervisor:
+    def __init__(self, directory) -> None:
+        self.settings = Settings(worker_restart_limit=0)
+        self.status = RecordingStatus()
+        self.directory = directory
+        self.successions: dict[int, Succession] = {}
+
+    def succession(self, stream_id: int) -> Succession:
+        return self.successions.setdefault(stream_id, Succession(stream_id, self.directory / str(stream_id)))
+
+    def worker_config(self, stream_id, mpegts_endlist, renditions, **source) -> WorkerConfig:
+        return WorkerConfig(stream_id=stream_id, out_dir=str(self.directory / str(stream_id)), **source)
+
+
+class CapturedWorker:
+    """Stands in for WorkerProcess: keeps the handler its session gives it."""
+
+    instances: list[CapturedWorker] = []
+
+    def __init__(self, stream_id: int, on_event) -> None:
+        self.on_event = on_event
+        self.done = asyncio.Event()
+        self.process = None
+        CapturedWorker.instances.append(self)
+
+    async def start(self, config: WorkerConfig) -> None:
+        self.config = config
+
+    async def wait(self, timeout=None) -> int:
+        await self.done.wait()
+        return 0
+
+    def finish(self) -> None:
+        self.done.set()
+
+    def kill(self) -> None:
+        self.done.set()
+
+
+class Stream:
+    id = 9
+    uri = "http://127.0.0.1:1/a.m3u8"
+    hls_mpegts_endlist_tag = True
+    pull = active = True
+
+
+@pytest.fixture
+def supervisor(tmp_path, monkeypatch) -> StandInSupervisor:
+    CapturedWorker.instances = []
+    monkeypatch.setattr(pull_module, "WorkerProcess", CapturedWorker)
+    monkeypatch.setattr(whip_module, "WorkerProcess", CapturedWorker)
+    return StandInSupervisor(tmp_path)
+
+
+async def started_worker() -> CapturedWorker:
+    await asyncio.sleep(0.01)
+    (worker,) = CapturedWorker.instances
+    return worker
+
+
+def shed(worker: CapturedWorker, **source) -> None:
+    worker.on_event(Started(renditions=["origin", "720p", "360p"], **source))
+    worker.on_event(Degraded(dropped="720p", reason="behind real time", renditions=["origin", "360p"]))
+
+
+async def test_a_pulled_stream_loses_a_shed_rendition_from_its_status(supervisor):
+    session = pull_module.PullSession(PullManager(supervisor), Stream(), [])
+    session.start()
+    worker = await started_worker()
+    assert worker.config.pull_urls == (Stream.uri,)
+    shed(worker, source_type="https", source_url="http://127.0.0.1:1/a.m3u8")
+    assert supervisor.status.values[9]["transcoded_qualities"] == ["origin", "360p"]
+    await session.stop()
+    assert supervisor.status.values[9]["live"] is False
+
+
+async def test_a_whip_stream_loses_a_shed_rendition_from_its_status(supervisor):
+    sessions = WhipSessions(supervisor, slot_taken=lambda stream_id: False)
+    opening = asyncio.create_task(sessions.open(Stream(), "v=0 offer", []))
+    worker = await started_worker()
+    assert worker.config.whip_offer == "v=0 offer"
+    worker.on_event(WhipAnswer(sdp="v=0 answer"))
+    session, answer = await opening
+    assert answer == "v=0 answer"
+    shed(worker)
+    assert supervisor.status.values[9]["transcoded_qualities"] == ["origin", "360p"]
+    assert supervisor.status.values[9]["stream_source_type"] == "webrtc"
+    session.stop()
+    await asyncio.sleep(0.01)
+    assert supervisor.status.values[9]["live"] is False

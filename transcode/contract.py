@@ -1,0 +1,491 @@
+"""The contract between the node and a stream worker: the worker's config, the commands the
+node sends it and the events it sends back, with their one encoder and decoder.
+
+Both sides import this module and nothing else of each other: the node
+(`server/media/worker_process.py`, `server/media/worker_events.py`) and the worker
+(`transcode/worker.py`, `transcode/commands.py`, `transcode/events.py`). `server/` imports
+`transcode/` only here and to start a worker.
+
+The pipe:
+- the worker's command line carries no secret, only labels for `ps` (`--stream <id>
+  --out-dir <dir>`);
+- stdin is a sequence of records, `kind (1 byte) + length (4 bytes, big-endian) + payload`.
+  The first record is `C`: the `WorkerConfig` as JSON, with the contract version; the worker
+  reads it before anything else. Then commands: `S` (`StartInput`) and `D` (`InputData`),
+  binary because they carry the media, and `M` + JSON for every other `Command`. EOF on stdin
+  ends the stream;
+- stdout is one JSON object per line, an `Event`: `{"v": <version>, "event": <kind>, ...fields}`.
+
+Adding a command or an event means one dataclass here (or in a module that registers it
+with `command` / `event`, as a test does) and one handler on the side that receives it
+(`transcode/commands.py`'s `COMMAND_HANDLERS`, `server/media/worker_events.py`'s `HANDLERS`).
+
+`packager/` imports nothing of the project, so the packager reports its events as plain
+dicts (`{"event": "part", ...}`); the worker's encoder takes those through `event_from_plain`,
+which checks them against the types below, so what crosses the pipe is always a typed event.
+The node hands `ResumeTracker` (packager) the plain form back (`Event.plain`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from packager.live import PackagerConfig
+from packager.resume import ResumePoint
+from transcode.ladder import Rendition
+
+VERSION = 1
+RECORD_HEADER = struct.Struct(">cI")
+CONFIG_RECORD = b"C"
+START_RECORD = b"S"
+DATA_RECORD = b"D"
+MESSAGE_RECORD = b"M"
+FORMATS = ("flv", "mpegts")
+
+
+class ContractError(ValueError):
+    """A record, command or event that does not follow this contract (or another version of it)."""
+
+
+# -- the worker's config --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    stream_id: int
+    out_dir: str
+    part_target: float = 0.5
+    segment_target: float = 2.0
+    window_segments: int = 8
+    mpegts_endlist: bool = True
+    pull_urls: tuple[str, ...] = ()  # a PULL stream: the worker opens these itself
+    pull_open_timeout: float = 10.0
+    pull_read_timeout: float = 5.0
+    pull_backoff_max: float = 30.0
+    pull_give_up_after: float = 7200.0
+    whip_offer: str | None = None  # a WHIP stream: the worker answers this SDP offer itself
+    whip_ice_loopback: bool = False
+    whip_media_timeout: float = 15.0
+    renditions: list[Rendition] = field(default_factory=list)  # the quality set; empty = origin only
+    x264_preset: str = "superfast"
+    hardware_encoder: bool = True
+    degrade_after: float = 5.0  # seconds behind real time before a rendition is shed
+    resume: ResumePoint | None = None  # this replaces a worker of the same stream: continue it
+    utc_timing_url: str = "/time"  # the node's clock for the MPD's UTCTiming: absolute (server/urls.py)
+
+    def to_json(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["pull_urls"] = list(self.pull_urls)
+        data["renditions"] = [r.to_json() for r in self.renditions]
+        data["resume"] = self.resume.to_json() if self.resume else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WorkerConfig:
+        data = dict(data)
+        data["pull_urls"] = tuple(data.get("pull_urls", ()))
+        data["renditions"] = [Rendition.from_json(r) for r in data.get("renditions", [])]
+        data["resume"] = ResumePoint.from_json(data.get("resume"))
+        return cls(**data)
+
+    def packager(self) -> PackagerConfig:
+        return PackagerConfig(
+            out_dir=Path(self.out_dir),
+            part_target=self.part_target,
+            segment_target=self.segment_target,
+            window_segments=self.window_segments,
+            utc_timing_url=self.utc_timing_url,
+            resume=self.resume,
+        )
+
+    def labels(self) -> list[str]:
+        """The worker's command line arguments: what `ps` may show (never a secret)."""
+        return ["--stream", str(self.stream_id), "--out-dir", self.out_dir]
+
+
+def record(kind: bytes, payload: bytes) -> bytes:
+    return RECORD_HEADER.pack(kind, len(payload)) + payload
+
+
+def config_record(config: WorkerConfig) -> bytes:
+    """The first record on a worker's stdin."""
+    return record(CONFIG_RECORD, json.dumps({"v": VERSION, "config": config.to_json()}).encode())
+
+
+def worker_input(config: WorkerConfig, *commands: Command) -> bytes:
+    """A whole stdin for a worker run by hand (a benchmark, a test): its config, then `commands`."""
+    return config_record(config) + b"".join(encode_command(command) for command in commands)
+
+
+def decode_config(payload: bytes) -> WorkerConfig:
+    try:
+        data = json.loads(payload)
+        version = data.get("v")
+        if version != VERSION:
+            raise ContractError(f"worker config of contract version {version!r}; this worker speaks {VERSION}")
+        return WorkerConfig.from_json(data["config"])
+    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as error:
+        raise ContractError(f"unreadable worker config: {error}") from None
+
+
+def read_config(fd: int = 0) -> WorkerConfig:
+    """Block until the config record is read from `fd`, and not a byte further."""
+    kind, length = RECORD_HEADER.unpack(_read_exactly(fd, RECORD_HEADER.size))
+    if kind != CONFIG_RECORD:
+        raise ContractError(f"a worker's first record must be its config, not {kind!r}")
+    return decode_config(_read_exactly(fd, length))
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            raise ContractError("stdin ended before the worker's config")
+        data += chunk
+    return data
+
+
+# -- commands: node → worker ----------------------------------------------------------------
+
+class Command:
+    """A command the node sends a worker (besides the media records)."""
+
+    kind: ClassVar[str] = ""
+
+
+@dataclass(frozen=True)
+class StartInput(Command):
+    """A new input starts (the first, and one at each main ↔ backup switch): `flv` (RTMP) or
+    `mpegts` (SRT). The worker keeps its packagers and marks a discontinuity."""
+
+    kind: ClassVar[str] = "start_input"
+    format: str
+
+
+@dataclass(frozen=True)
+class InputData(Command):
+    """Source bytes of the current input."""
+
+    kind: ClassVar[str] = "input_data"
+    data: bytes
+
+
+COMMANDS: dict[str, type[Command]] = {}
+C = TypeVar("C", bound=type[Command])
+
+
+def command(cls: C) -> C:
+    """Register a JSON command type (sent as an `M` record)."""
+    COMMANDS[cls.kind] = cls
+    return cls
+
+
+def encode_command(item: Command) -> bytes:
+    if isinstance(item, InputData):
+        return record(DATA_RECORD, item.data)
+    if isinstance(item, StartInput):
+        if item.format not in FORMATS:
+            raise ContractError(f"unknown container format {item.format!r}")
+        return record(START_RECORD, item.format.encode())
+    if COMMANDS.get(item.kind) is not type(item):
+        raise ContractError(f"unregistered command type {type(item).__name__}")
+    return record(MESSAGE_RECORD, json.dumps({"v": VERSION, "command": item.kind, **item.__dict__}).encode())
+
+
+def decode_message(payload: bytes) -> Command:
+    """An `M` record's command."""
+    try:
+        data = json.loads(payload)
+        if data.pop("v", None) != VERSION:
+            raise ContractError("a command of another contract version")
+        cls = COMMANDS[data.pop("command")]
+        return cls(**data)
+    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as error:
+        raise ContractError(f"unreadable command: {error!r}") from None
+
+
+# -- events: worker → node ------------------------------------------------------------------
+
+class Event:
+    kind: ClassVar[str] = ""
+
+    def plain(self) -> dict[str, Any]:
+        """The packager's form of the event (`packager/` speaks dicts)."""
+        return {"event": self.kind, **self.__dict__}
+
+
+EVENTS: dict[str, type[Event]] = {}
+E = TypeVar("E", bound=type[Event])
+
+
+def event(cls: E) -> E:
+    """Register an event type under its `kind`."""
+    if cls.kind in EVENTS and EVENTS[cls.kind] is not cls:
+        raise ContractError(f"two event types for {cls.kind!r}")
+    EVENTS[cls.kind] = cls
+    return cls
+
+
+class PublishedText(Event):
+    """A playlist or manifest: the node serves `text` at `path`."""
+
+    path: str
+    text: str
+
+
+# packager/live.py (CMAF: LL-HLS and DASH)
+@event
+@dataclass
+class Init(Event):
+    kind: ClassVar[str] = "init"
+    rendition: str
+    path: str
+    generation: int
+
+
+@event
+@dataclass
+class Carried(Event):
+    """A worker after a crash lists these files of its predecessor's on."""
+
+    kind: ClassVar[str] = "carried"
+    paths: list[str]
+
+
+@event
+@dataclass
+class Part(Event):
+    kind: ClassVar[str] = "part"
+    rendition: str
+    msn: int
+    part: int
+    path: str
+    duration: float
+    independent: bool
+    file: str  # the part is bytes `offset`..`offset + size` of its segment's file
+    offset: int
+    size: int
+    discontinuity_sequence: int
+
+
+@event
+@dataclass
+class Segment(Event):
+    kind: ClassVar[str] = "segment"
+    rendition: str
+    msn: int
+    path: str
+    duration: float
+    init: str
+    start: int
+    ticks: int
+    timescale: int
+    size: int
+    wall_clock: float
+    discontinuity: bool
+    discontinuity_sequence: int
+
+
+@event
+@dataclass
+class Playlist(PublishedText):
+    kind: ClassVar[str] = "playlist"
+    rendition: str
+    path: str
+    msn: int  # the last complete part
+    part: int
+    text: str
+
+
+@event
+@dataclass
+class Removed(Event):
+    kind: ClassVar[str] = "removed"
+    paths: list[str]
+
+
+@event
+@dataclass
+class Master(PublishedText):
+    kind: ClassVar[str] = "master"
+    path: str
+    text: str
+
+
+@event
+@dataclass
+class Mpd(PublishedText):
+    kind: ClassVar[str] = "mpd"
+    path: str
+    text: str
+    availability_start: float  # the MPD's clock, kept by a worker that follows
+    stream_start: float
+    media_end: float
+    periods: dict[str, list[float]] = field(default_factory=dict)  # each Period's start and reference
+
+
+@event
+@dataclass
+class Ended(Event):
+    kind: ClassVar[str] = "ended"
+
+
+# packager/mpegts.py, transcode/outputs.py (HLS over MPEG-TS)
+@event
+@dataclass
+class TsSegment(Event):
+    kind: ClassVar[str] = "ts_segment"
+    rendition: str
+    sequence: int
+    path: str
+    duration: float
+    discontinuity: bool
+    discontinuity_sequence: int
+
+
+@event
+@dataclass
+class TsPlaylist(PublishedText):
+    kind: ClassVar[str] = "ts_playlist"
+    rendition: str
+    path: str
+    text: str
+
+
+@event
+@dataclass
+class TsMaster(PublishedText):
+    kind: ClassVar[str] = "ts_master"
+    path: str
+    text: str
+
+
+# transcode/: the source, the transcoder, the worker
+@dataclass
+class SourceEvent(Event):
+    """What the source holds (`transcode/pipeline.source_event`); a pull worker adds which URL."""
+
+    renditions: list[str]
+    source_warning: str | None = None
+    video_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    frame_rate: float | None = None
+    audio_codec: str | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    source_type: str | None = None
+    source_url: str | None = None  # without credentials
+
+
+@event
+@dataclass
+class Started(SourceEvent):
+    kind: ClassVar[str] = "started"
+
+
+@event
+@dataclass
+class SourceChanged(SourceEvent):
+    kind: ClassVar[str] = "source_changed"
+
+
+@event
+@dataclass
+class Stats(Event):
+    kind: ClassVar[str] = "stats"
+    speed: float | None
+    width: int | None = None
+    height: int | None = None
+    frame_rate: float | None = None
+
+
+@event
+@dataclass
+class Degraded(Event):
+    """A rendition was shed (load, or its encoder failed); `renditions` are those left."""
+
+    kind: ClassVar[str] = "degraded"
+    dropped: str
+    reason: str
+    renditions: list[str]
+
+
+@event
+@dataclass
+class Error(Event):
+    kind: ClassVar[str] = "error"
+    message: str
+
+
+@event
+@dataclass
+class SourceFailed(Event):
+    kind: ClassVar[str] = "source_failed"
+    source_url: str
+    message: str
+
+
+@event
+@dataclass
+class SourceLost(Event):
+    kind: ClassVar[str] = "source_lost"
+    source_url: str
+
+
+@event
+@dataclass
+class PullGaveUp(Event):
+    kind: ClassVar[str] = "pull_gave_up"
+    idle_seconds: float
+
+
+@event
+@dataclass
+class WhipAnswer(Event):
+    kind: ClassVar[str] = "whip_answer"
+    sdp: str
+
+
+@event
+@dataclass
+class WhipFailed(Event):
+    kind: ClassVar[str] = "whip_failed"
+    status: int
+    message: str
+
+
+def event_from_plain(data: dict[str, Any]) -> Event:
+    """A typed event from its plain form (`{"event": kind, ...fields}`)."""
+    try:
+        data = dict(data)
+        cls = EVENTS[data.pop("event")]
+        return cls(**data)
+    except (KeyError, TypeError) as error:
+        raise ContractError(f"not an event of this contract: {error!r}") from None
+
+
+def encode_event(item: Event | dict[str, Any]) -> bytes:
+    """One line of the worker's stdout. A plain dict (the packager's) is checked first."""
+    if isinstance(item, dict):
+        item = event_from_plain(item)
+    return (json.dumps({"v": VERSION, "event": item.kind, **item.__dict__}, separators=(",", ":"))
+            + "\n").encode()
+
+
+def decode_event(line: bytes) -> Event:
+    try:
+        data: Any = json.loads(line)
+    except ValueError as error:
+        raise ContractError(f"not an event line: {error}") from None
+    if not isinstance(data, dict):
+        raise ContractError("not an event line: no JSON object")
+    version = data.pop("v", None)
+    if version != VERSION:
+        raise ContractError(f"an event of contract version {version!r}; this node speaks {VERSION}")
+    return event_from_plain(data)
