@@ -49,8 +49,11 @@ def _sibling_playlist_uri(rendition: str, playlist_dir: str) -> str:
 
 
 def master_ready(tracks: Iterable[TrackOutput]) -> bool:
-    """Codecs are known once every track has its init segment and a first part."""
-    return all(t.info is not None and t.window.last_part is not None for t in tracks)
+    """Codecs are known once every track has its init segment and a first part; players may
+    load the master once every media playlist lists a complete segment: hls.js takes a
+    first media playlist of parts only for a dead level (fatal `levelEmptyError`), and no
+    player can start from parts alone anyway."""
+    return all(t.info is not None and any(s.complete for s in t.window.segments) for t in tracks)
 
 
 def master_playlist(tracks: Iterable[TrackOutput]) -> str:

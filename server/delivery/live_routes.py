@@ -122,26 +122,9 @@ class LiveRoutes:
     def playlist(self, stream: LiveStream, path: str, query: bytes) -> Answer | Wait:
         params = parse_qs(query.decode(errors="replace")) if b"_HLS_" in query else {}
         blocking = "_HLS_msn" in params or "_HLS_part" in params
-        if not MEDIA_PLAYLIST.fullmatch(path):
-            return playlist_answer(stream, path, blocking=blocking)
-        if blocking:
+        if blocking and MEDIA_PLAYLIST.fullmatch(path):
             return self.block(stream, path, params)
-        if path not in stream.playable and path in stream.texts:
-            return self.first_segment(stream, path)
-        return playlist_answer(stream, path, blocking=False)
-
-    def first_segment(self, stream: LiveStream, path: str) -> Wait:
-        """A media playlist of parts only (a stream's first second, or a worker that follows a
-        crash with nothing to carry) is held until it lists a complete segment: hls.js takes
-        a first playlist without one for a dead level (fatal `levelEmptyError`), and no
-        player can start from parts alone anyway."""
-
-        def then(ok: bool) -> Answer:
-            if ok:
-                return playlist_answer(stream, path, blocking=False)
-            return EMPTY[404 if stream.ended_at is not None else 503]
-
-        return Wait(stream, path, lambda: path in stream.playable, self.block_timeout, then)
+        return playlist_answer(stream, path, blocking=blocking)
 
     def block(self, stream: LiveStream, path: str, query: dict) -> Answer | Wait:
         """RFC 8216bis 6.2.5.2: hold until the playlist has part N of segment M (or later)."""
@@ -156,10 +139,9 @@ class LiveRoutes:
         if progress is not None and msn > progress.msn + 2:
             return EMPTY[400]
         if part is None:
-            reached = lambda: (p := stream.progress.get(path)) is not None and p.has_segment(msn)
+            condition = lambda: (p := stream.progress.get(path)) is not None and p.has_segment(msn)
         else:
-            reached = lambda: (p := stream.progress.get(path)) is not None and p.has_part(msn, part)
-        condition = lambda: path in stream.playable and reached()
+            condition = lambda: (p := stream.progress.get(path)) is not None and p.has_part(msn, part)
 
         def then(ok: bool) -> Answer:
             if ok:

@@ -24,7 +24,6 @@ from transcode.contract import Carried, Ended, Event, Init, Part, Playlist, Publ
 
 CACHE_BYTES = 64 * 1024 * 1024  # per stream: recent parts and segments
 MEDIA = "media"  # wait topic: a new media file (part, segment, init) was announced
-COMPLETE_SEGMENT = b"#EXTINF:"  # a media playlist line that only a complete segment has
 
 
 @dataclass
@@ -67,7 +66,6 @@ class LiveStream:
         self.ended_at: float | None = None
         self.waiters: dict[str, list[Waiter]] = {}
         self.adopted: set[str] = set()  # a crashed worker's files its successor lists on
-        self.playable: set[str] = set()  # media playlists whose text lists a complete segment
 
     # -- events from the worker ------------------------------------------------------------
     def apply(self, event: Event) -> None:
@@ -77,15 +75,8 @@ class LiveStream:
         if handler is not None:
             handler(self, event)
         if isinstance(event, PublishedText):
-            self._set_text(event.path, event.text.encode())
+            self.texts[event.path] = event.text.encode()
         self._notify(event_topics(event) if not isinstance(event, Ended) else list(self.waiters))
-
-    def _set_text(self, path: str, text: bytes) -> None:
-        self.texts[path] = text
-        if COMPLETE_SEGMENT in text:
-            self.playable.add(path)
-        else:
-            self.playable.discard(path)
 
     def _on_init(self, event: Init) -> None:
         self.media.add(event.path)
@@ -141,7 +132,6 @@ class LiveStream:
         if self.ended_at is not None:
             self.ended_at = None
             self.texts.clear()
-            self.playable.clear()
             self.progress.clear()
             self.answers.clear()
         for segment in self.growing.values():

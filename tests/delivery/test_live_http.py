@@ -97,28 +97,6 @@ async def test_media_served_and_forgotten_when_removed(client, live):
     assert (await client.get("/live/7/origin/seg_0.0.m4s")).status_code == 404
 
 
-async def test_a_playlist_of_parts_only_is_held_until_it_lists_a_complete_segment(client, live):
-    """hls.js takes a first media playlist without a complete segment for a dead level
-    (fatal levelEmptyError): a stream's first second, or a worker after a crash that
-    carried nothing, must not answer one."""
-    publish_part(live, 0, 0)
-    plain = asyncio.create_task(client.get("/live/7/origin/index.m3u8"))
-    blocking = asyncio.create_task(client.get("/live/7/origin/index.m3u8?_HLS_msn=0&_HLS_part=1"))
-    publish_part(live, 0, 1)
-    await asyncio.sleep(0.1)
-    assert not plain.done() and not blocking.done()
-    publish_part(live, 1, 0)  # segment 0 is complete: the playlist lists it
-    for request in (plain, blocking):
-        response = await asyncio.wait_for(request, 2)
-        assert response.status_code == 200 and "#EXTINF:" in response.text, response.text
-
-
-async def test_a_playlist_that_never_lists_a_segment_times_out(client, live):
-    publish_part(live, 0, 0)
-    response = await asyncio.wait_for(client.get("/live/7/origin/index.m3u8"), 5)
-    assert response.status_code == 503 and "#EXTINF" not in response.text
-
-
 async def test_blocking_reload_waits_for_the_part(client, live):
     publish_part(live, 3, 0)
     request = asyncio.create_task(client.get("/live/7/origin/index.m3u8?_HLS_msn=3&_HLS_part=2"))

@@ -133,6 +133,17 @@ def test_audio_and_video_keep_their_source_offset(clip_1s_gop, gop1_run, tmp_pat
     assert abs((starts["audio"] - audio_source) - video_shift) < 0.002
 
 
+def test_the_master_comes_once_every_media_playlist_lists_a_complete_segment(gop1_run):
+    """Players load the master first; a media playlist of parts only is a dead level to hls.js
+    on its first load (fatal levelEmptyError)."""
+    events = gop1_run.events
+    first_master = next(i for i, e in enumerate(events) if e["event"] == "master")
+    for rendition in ("origin", "audio"):
+        before = [e for e in events[:first_master] if e["event"] == "playlist" and e["rendition"] == rendition]
+        assert before and "#EXTINF:" in before[-1]["text"], rendition
+        assert any("#EXTINF:" not in e["text"] for e in before), rendition  # it did have parts first
+
+
 def test_master_playlist(gop1_run):
     text = (gop1_run.out_dir / "master.m3u8").read_text()
     assert "#EXT-X-INDEPENDENT-SEGMENTS" in text
