@@ -11,7 +11,7 @@ import io
 
 import av
 
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import fetch_ok, wait_for
 from tests.e2e.media_check import segment_maps
 from tests.e2e.test_backup_failover import BACKUP_SIZE, MAIN_SIZE, SWITCH_WITHIN, PlaylistWatch
 from tests.support.hls import parse_master_playlist, parse_media_playlist
@@ -45,7 +45,8 @@ def test_renditions_play_on_across_a_failover(media_node, http, new_stream):
                             pattern="testsrc", container="mpegts")
     try:
         watch.wait_for_size(MAIN_SIZE, timeout=20)
-        variants, _ = parse_master_playlist(http.get(f"/live/{stream_id}/master.m3u8").text)
+        master = wait_for(lambda: fetch_ok(http, f"/live/{stream_id}/master.m3u8"), what="master playlist")
+        variants, _ = parse_master_playlist(master.text)
         assert [v.uri for v in variants] == ["origin/index.m3u8", "160p/index.m3u8"]
         wait_for(lambda: http.get(f"/streaming/streams/{stream_id}").json()["backup_live"], what="backup_live")
         main.kill()

@@ -52,7 +52,8 @@ def test_10_bit_h264_is_flagged_and_its_renditions_are_8_bit_4_2_0(media_node, h
         assert rendition["pix_fmt"] == "yuv420p" and rendition["profile"] in ("High", "Main"), rendition
         origin = probe(newest_segment_bytes(http, base, "origin"))
         assert origin["pix_fmt"] == "yuv420p10le" and origin["profile"] == "High 10", origin
-        variants, _ = parse_master_playlist(fetch_ok(http, f"{base}/master.m3u8").text)
+        master = wait_for(lambda: fetch_ok(http, f"{base}/master.m3u8"), what="master playlist")
+        variants, _ = parse_master_playlist(master.text)
         codecs = {v.uri.split("/")[0]: v.attributes["CODECS"] for v in variants}
         assert codecs["origin"].startswith("avc1.6e"), codecs  # profile_idc 110: High 10
         assert codecs["160p"].startswith(("avc1.64", "avc1.4d")), codecs  # High or Main
