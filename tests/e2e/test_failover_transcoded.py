@@ -41,10 +41,13 @@ def test_renditions_play_on_across_a_failover(media_node, http, new_stream):
     stream_id = stream["id"]
     watch = PlaylistWatch(http, stream_id)
     main = ffmpeg_publish(stream["push_url"], seconds=120, size="320x240")
-    backup = ffmpeg_publish(stream["backup_push_url_srt"], seconds=120, size="352x288",
-                            pattern="testsrc", container="mpegts")
+    backup = None
     try:
+        # The backup joins once main feeds the worker: a backup first on air would start the
+        # worker itself, and the ladder would follow its shape (as it should), not main's.
         watch.wait_for_size(MAIN_SIZE, timeout=20)
+        backup = ffmpeg_publish(stream["backup_push_url_srt"], seconds=120, size="352x288",
+                                pattern="testsrc", container="mpegts")
         master = wait_for(lambda: fetch_ok(http, f"/live/{stream_id}/master.m3u8"), what="master playlist")
         variants, _ = parse_master_playlist(master.text)
         assert [v.uri for v in variants] == ["origin/index.m3u8", "160p/index.m3u8"]
@@ -63,8 +66,9 @@ def test_renditions_play_on_across_a_failover(media_node, http, new_stream):
         status = http.get(f"/streaming/streams/{stream_id}").json()
     finally:
         for publisher in (main, backup):
-            publisher.kill()
-            publisher.wait()
+            if publisher is not None:
+                publisher.kill()
+                publisher.wait()
     # The rung's height, the width from the first source's 4:3, kept for the backup's source too.
     assert all(size == (214, 160) for *_, size in segments), segments
     for (_, _, last, _), (_, first, _, _) in zip(segments, segments[1:]):
