@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 
 import httpx
 import pytest
 
+from tests.support import browser
 from tests.support.browser import chromium_page
 from tests.support.publisher import ffmpeg_publish
 
@@ -37,12 +37,7 @@ def test_page_is_public_embeddable_and_serves_its_own_players(new_stream, media_
 
 
 def watch(tab, until, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    state = tab.evaluate(STATE)
-    while time.monotonic() < deadline and not until(state):
-        time.sleep(0.25)
-        state = tab.evaluate(STATE)
-    return state
+    return browser.watch(tab, STATE, until, timeout)
 
 
 @pytest.mark.parametrize("engine", ["hls", "dash"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
@@ -28,3 +29,15 @@ def chromium_page():
             yield browser.new_page()
         finally:
             browser.close()
+
+
+def watch(tab, expression: str, until, timeout: float, interval: float = 0.25) -> dict:
+    """Evaluates `expression` in the tab every `interval` s until `until(state)` holds or
+    `timeout` s pass; the last state. Waits inside Playwright, so the page's events are
+    handled meanwhile."""
+    deadline = time.monotonic() + timeout
+    state = tab.evaluate(expression)
+    while time.monotonic() < deadline and not until(state):
+        tab.wait_for_timeout(interval * 1000)
+        state = tab.evaluate(expression)
+    return state

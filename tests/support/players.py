@@ -17,7 +17,7 @@ from urllib.parse import quote
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.browser import chromium_page
+from tests.support.browser import chromium_page, watch
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SHAKA = REPOSITORY / "player" / "node_modules" / "shaka-player" / "dist" / "shaka-player.compiled.js"
@@ -162,7 +162,7 @@ def browser_play(engine: str, url: str, seconds: float = 8, timeout: float = 30)
         tab.goto(f"{page_url}?src={quote(url)}", wait_until="load")
         # Routed requests wait for this process to look at them; the stream's must not.
         tab.unroute_all()
-        start = _watch(tab, lambda s: s["t"] > 0.5 or s["errors"], timeout)
+        start = watch(tab, STATE, lambda s: s["t"] > 0.5 or s["errors"], timeout)
         latencies = []
         deadline = time.monotonic() + seconds
         state = start
@@ -172,12 +172,3 @@ def browser_play(engine: str, url: str, seconds: float = 8, timeout: float = 30)
             if isinstance(state.get("latency"), (int, float)) and state["latency"] == state["latency"]:
                 latencies.append(state["latency"])  # (not NaN)
         return Playback(start, state, latencies)
-
-
-def _watch(tab, until, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    state = tab.evaluate(STATE)
-    while time.monotonic() < deadline and not until(state):
-        tab.wait_for_timeout(250)
-        state = tab.evaluate(STATE)
-    return state
