@@ -144,9 +144,12 @@ class LiveRoutes:
             condition = lambda: (p := stream.progress.get(path)) is not None and p.has_part(msn, part)
 
         def then(ok: bool) -> Answer:
-            if ok:
+            # Past the end of an ended playlist the answer is the final one (ENDLIST): a player
+            # whose reload got an error instead reloaded after the next worker took over, read
+            # that one track went on live while the others had ended, and stalled.
+            if ok or stream.ended_at is not None:
                 return playlist_answer(stream, path, blocking=True)
-            return EMPTY[404 if stream.ended_at is not None else 503]
+            return EMPTY[503]
 
         return Wait(stream, path, condition, self.block_timeout, then)
 
