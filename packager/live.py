@@ -449,11 +449,6 @@ class LiveOutput:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def set_window(self, window_segments: int) -> None:
-        """Change how many segments the playlists keep (DVR); applies from the next segment."""
-        for output in self._tracks.values():
-            output.window.resize(window_segments)
-
     def discontinuity(self, templates: dict[TrackId, av.stream.Stream] | None = None) -> None:
         """Start over after a source switch or a codec change, keeping the same playlists.
 
