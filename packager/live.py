@@ -43,7 +43,7 @@ from packager.boundaries import SegmentBoundaries
 from packager.cmaf import Frame
 from packager.moof import Fragment
 from packager.resume import ResumePoint
-from packager.track import AudioTrackId, Sample, TrackId, TrackOutput, VideoTrackId
+from packager.track import AudioTrackId, PendingSample, TrackId, TrackOutput, VideoTrackId
 from packager.window import Expired, Segment
 
 ORIGIN_MARGIN = Fraction(10)
@@ -100,7 +100,7 @@ class LiveOutput:
         self._availability_start: float | None = None
         self._period_clocks: dict[str, PeriodClock] = {}  # by init segment name: fixed once listed
         self._period_references: dict[str, tuple[float, float]] = {}  # (media s, received) of its first leader sample
-        self._early_audio: deque[tuple[Frame, Sample]] = deque()
+        self._early_audio: deque[tuple[Frame, PendingSample]] = deque()
         self._master_text: str | None = None
         self._master_final = False
         self._generation_pending = False  # a format change waits for the leader's next boundary
@@ -175,7 +175,7 @@ class LiveOutput:
                 self._release_early_audio()
         self._publish()
 
-    def _prepare(self, output: TrackOutput, packet: av.Packet) -> tuple[Frame, Sample] | None:
+    def _prepare(self, output: TrackOutput, packet: av.Packet) -> tuple[Frame, PendingSample] | None:
         """The packager's own record of the packet on the shared timeline, or None to drop it
         (empty, no timestamps, dts not increasing, or video before the track's first keyframe)."""
         if packet.size == 0:
@@ -189,7 +189,7 @@ class LiveOutput:
             self._set_origin(Fraction(dts) * time_base, Fraction(pts) * time_base)
         numerator, denominator = time_base.numerator, time_base.denominator
         shift = self._shift(numerator, denominator)
-        sample = Sample((pts - shift) * numerator / denominator, (dts - shift) * numerator / denominator,
+        sample = PendingSample((pts - shift) * numerator / denominator, (dts - shift) * numerator / denominator,
                         packet.is_keyframe, self._clock())
         if sample.dts < 0:
             return None
@@ -234,7 +234,7 @@ class LiveOutput:
             self._continue_from = None
         self._anchor = (float(pts - self._origin), self._clock())
 
-    def _hold_early_audio(self, output: TrackOutput, frame: Frame, sample: Sample) -> None:
+    def _hold_early_audio(self, output: TrackOutput, frame: Frame, sample: PendingSample) -> None:
         """Audio before the first video boundary waits: it is dropped if it ends up earlier."""
         if self._boundary_times:
             if sample.pts < self._boundary_times[0] - BOUNDARY_TOLERANCE:
@@ -284,7 +284,7 @@ class LiveOutput:
         others = [t for t in self._live_tracks() if t is not self._leader]
         return ([self._leader] if self._leader else []) + others
 
-    def _decide(self, output: TrackOutput, sample: Sample) -> bool:
+    def _decide(self, output: TrackOutput, sample: PendingSample) -> bool:
         """Decide whether `sample` (a fragment's first) starts a segment; False = not yet known."""
         if sample.starts_segment is not None:
             return True
@@ -306,7 +306,7 @@ class LiveOutput:
             return True
         return False
 
-    def _place_frame(self, output: TrackOutput, fragment: Fragment, head: Sample, following: Sample | None) -> None:
+    def _place_frame(self, output: TrackOutput, fragment: Fragment, head: PendingSample, following: PendingSample | None) -> None:
         due = output.generation_from
         if due is not None and head.starts_segment and head.pts >= due - BOUNDARY_TOLERANCE:
             output.generation_from = None

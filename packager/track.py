@@ -40,7 +40,7 @@ TrackId = VideoTrackId | AudioTrackId
 
 
 @dataclass
-class Sample:
+class PendingSample:
     """What the packager remembers of a packet until its fragment comes out.
 
     Times are seconds on the packager's media timeline (the source's, shifted to start near
@@ -68,7 +68,7 @@ class TrackOutput:
         self.part_target = part_target
         self.configured_bandwidth = bandwidth
         self.window = TrackWindow(window_segments)
-        self.samples: deque[Sample] = deque()
+        self.samples: deque[PendingSample] = deque()
         self.fragments: deque[Fragment] = deque()
         self.fragmenter: TrackFragmenter | None = None
         self.flushed = False  # fragmenter closed: the last fragment has no follower
@@ -108,7 +108,7 @@ class TrackOutput:
     def is_video(self) -> bool:
         return self.kind == "video"
 
-    def feed(self, frame: Frame, sample: Sample) -> None:
+    def feed(self, frame: Frame, sample: PendingSample) -> None:
         """Record the sample, then fragment: the previous frame's fragment comes back during the call."""
         if self.fragmenter is None:
             self.fragmenter = TrackFragmenter(self.stream_template, self._take_init, self.fragments.append)
