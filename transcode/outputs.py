@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 
 from packager.live import LiveOutput, PackagerConfig, VideoTrackId
-from packager.mpegts import TsRendition, TsVariant, write_ts_master
+from packager.ts_output import TsRendition, TsVariant, write_ts_master
 from packager.file_thread import FileThread
 
 AUDIO_ONLY = "origin"  # an audio-only stream's TS variant keeps the origin's name

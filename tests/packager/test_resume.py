@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from packager.mpegts import TsRendition
+from packager.ts_output import TsRendition
 from packager.resume import ResumePoint, ResumeTracker, Timeline, TsResume
 from packager.ts_playlist import TsMediaPlaylist, TsSegment
 from tests.support.mpd_conformance import check_mpds
