@@ -84,8 +84,10 @@ def parse_fragment(data: bytes, default_duration: int = 0, default_flags: int = 
     if moof is None or mdat is None:
         raise BoxError("fragment without moof or mdat")
     traf = find_box(data, "traf", moof.payload_offset, moof.end)
-    tfhd = traf and find_box(data, "tfhd", traf.payload_offset, traf.end)
-    tfdt = traf and find_box(data, "tfdt", traf.payload_offset, traf.end)
+    if traf is None:
+        raise BoxError("moof without traf")
+    tfhd = find_box(data, "tfhd", traf.payload_offset, traf.end)
+    tfdt = find_box(data, "tfdt", traf.payload_offset, traf.end)
     if tfhd is None or tfdt is None:
         raise BoxError("traf without tfhd or tfdt")
     track_id, duration, size, flags = _read_tfhd(data, tfhd, default_duration, default_flags)
@@ -133,7 +135,8 @@ def _read_tfdt(data: bytes, tfdt: BoxHeader) -> int:
     version, _, pos = full_box(data, tfdt)
     if pos + (8 if version == 1 else 4) > tfdt.end:
         raise BoxError("truncated tfdt")
-    return struct.unpack_from(">Q" if version == 1 else ">I", data, pos)[0]
+    decode_time: int = struct.unpack_from(">Q" if version == 1 else ">I", data, pos)[0]
+    return decode_time
 
 
 def _read_trun(

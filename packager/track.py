@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -101,7 +102,7 @@ class TrackOutput:
         self.formats: dict[str, tuple[str, int | None, int | None]] = {}  # init path → codec, width, height
         self.generation_from: float | None = None  # open a new init generation at the segment from here
         self.retired = False  # shed by the transcoder: no longer listed or fed
-        self.carried: list[dict] = []  # a crashed predecessor's window, until the first segment
+        self.carried: list[dict[str, Any]] = []  # a crashed predecessor's window, until the first segment
         (out_dir / name).mkdir(parents=True, exist_ok=True)
 
     @property
@@ -154,7 +155,7 @@ class TrackOutput:
         self.window.discontinuity_sequence = point.discontinuity_sequence
         self.pending_discontinuity = True
 
-    def carry(self, segments: list[dict]) -> None:
+    def carry(self, segments: list[dict[str, Any]]) -> None:
         """List a crashed predecessor's last window ("segment" events) before this worker's
         segments; taken in at the first segment, once this track's timescale is known."""
         self.carried = segments[-self.window.window_segments:]
@@ -170,7 +171,10 @@ class TrackOutput:
         reads what the crashed worker wrote of the segment (an empty file if nothing) and jumps
         the rest. Returns the carried paths and init paths, now this worker's."""
         carried, self.carried = self.carried, []
-        if not carried or any(s["timescale"] != self.info.timescale for s in carried):
+        if not carried:
+            return []
+        assert self.info is not None  # the first segment opens after the init segment
+        if any(s["timescale"] != self.info.timescale for s in carried):
             return []
         segments = [carried_segment(event) for event in carried]
         gaps = gap_segments(self.name, segments, self.next_msn, start)
@@ -285,7 +289,7 @@ class TrackOutput:
         return f"{self.name}/seg_{current.msn}.{len(current.parts)}.m4s"
 
 
-def carried_segment(event: dict) -> Segment:
+def carried_segment(event: dict[str, Any]) -> Segment:
     """A complete segment of a crashed predecessor, from its "segment" event: listed whole,
     its parts neither listed nor served (one stand-in part gives its duration and size)."""
     stand_in = Part(event["msn"], 0, "", event["ticks"], event["timescale"], True, event["size"])
