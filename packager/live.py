@@ -137,7 +137,8 @@ class LiveOutput:
             return
         frame, sample = prepared
         if output is self._leader and output.is_video:
-            if self._decisions.leader_video_sample(sample):
+            new_generation = self._decisions.leader_video_sample(sample)  # decides the sample
+            if new_generation:
                 self._mark_generation(sample.pts)
         if not output.is_video and output is not self._leader and not output.started:
             self._audio_hold.hold(output, frame, sample)

@@ -69,7 +69,7 @@ class SrtAdmission:
         except (StreamIdError, UnicodeDecodeError):
             return _reject(sock, libsrt.REJECT_NOT_FOUND, peer_text, "malformed or missing streamid")
         request = PublishRequest("srt", stream_id.app, stream_id.name, stream_id.token, peer_text)
-        future = asyncio.run_coroutine_threadsafe(self._vet(request), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self._ask_node(request), self._loop)
         try:
             passphrase = future.result(timeout=VET_TIMEOUT)
         except PublishRejected as rejected:
@@ -91,6 +91,10 @@ class SrtAdmission:
         # nobody else looks at the vetted callers while no caller comes: the loop checks them once stale
         call_on_loop(self._loop, self._loop.call_later, VETTED_TTL + 1, self._forget_stale_vetted)
         return 0
+
+    async def _ask_node(self, request: PublishRequest) -> str | None:
+        """The stream's passphrase (None: unencrypted), or PublishRejected."""
+        return await self._vet(request)
 
     def _forget_stale_vetted(self) -> None:
         """Callers vetted but never accepted (e.g. wrong passphrase) are dropped after a while."""

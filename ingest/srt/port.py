@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import ctypes
 import logging
 import os
 import socket
@@ -47,7 +46,7 @@ BACKLOG = 16
 
 class SrtPort:
     def __init__(
-        self, callers: Callers, listen_callback: ctypes._CFuncPtr, *, latency_ms: int,
+        self, callers: Callers, listen_callback: object, *, latency_ms: int,
         accept: Callable[[int], None], stop_callers: Callable[[float], list[threading.Thread]],
     ) -> None:
         """`listen_callback` must outlive every listener (the caller keeps it); `accept` runs
@@ -112,9 +111,14 @@ class SrtPort:
     async def _datagram(self) -> None:
         """Returns once a datagram waits on the port, left unread: it is libsrt's."""
         assert self._loop is not None and self._udp is not None
-        waiting = self._loop.create_future()
+        waiting: asyncio.Future[None] = self._loop.create_future()
+
+        def readable() -> None:
+            if not waiting.done():
+                waiting.set_result(None)
+
         fd = self._udp.fileno()
-        self._loop.add_reader(fd, lambda: waiting.done() or waiting.set_result(None))
+        self._loop.add_reader(fd, readable)
         try:
             await waiting
         finally:

@@ -71,19 +71,19 @@ class SrtReader:
         """Blocks in srt_recvmsg; on data, takes whatever else is ready and hands it to the loop."""
         name_native_thread("srt-read")
         buffer = ctypes.create_string_buffer(MESSAGE_BYTES)
-        reason: str | None = None
+        reason = "reader failed"
         try:
             while True:
                 size = lib.srt_recvmsg(connection.sock, buffer, MESSAGE_BYTES)
                 if size <= 0:
                     reason = _ended()
                     break
-                reason = self._drain(connection, buffer, bytearray(buffer.raw[:size]))
-                if reason is not None:
+                ended = self._drain(connection, buffer, bytearray(buffer.raw[:size]))
+                if ended is not None:
+                    reason = ended
                     break
         except Exception:
             log.exception("srt %s: reader failed", connection.label)
-            reason = "reader failed"
         finally:
             lib.srt_close(connection.sock)  # again when another thread closed it: harmless
             self._callers.left(connection)
@@ -153,7 +153,7 @@ class SrtReader:
         connection.close_reason = "closed by the node"
         self._loop.run_in_executor(None, lib.srt_close, connection.sock)
 
-    def _closed(self, connection: SrtConnection, reason: str | None) -> None:
+    def _closed(self, connection: SrtConnection, reason: str) -> None:
         if connection.closed:
             return
         connection.closed = True
