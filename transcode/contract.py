@@ -335,7 +335,7 @@ class Ended(Event):
     kind: ClassVar[str] = "ended"
 
 
-# packager/mpegts.py, transcode/outputs.py (HLS over MPEG-TS)
+# packager/ts_output.py, transcode/outputs.py (HLS over MPEG-TS)
 @event
 @dataclass
 class TsSegment(Event):
