@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,3 +62,9 @@ async def notify_media(request: Request, stream_id: int) -> None:
     media = getattr(request.app.state, "media", None)
     if media is not None:
         await media.stream_changed(stream_id)
+
+
+# What a route declares as a parameter to be handed these (`db: DB`, `config: Config`, `page: Paging`).
+DB = Annotated[AsyncSession, Depends(db_session)]
+Config = Annotated[Settings, Depends(settings)]
+Paging = Annotated[Page, Depends(page_params)]

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.api import schemas
-from server.api.deps import Authorized, db_session, notify_media
+from server.api.deps import DB, Authorized, notify_media
 from server.db.models import Overlay
 from server.db.overlays import OverlayRepository
 from server.db.streams import StreamRepository
@@ -67,8 +66,7 @@ def apply(overlay: Overlay, changes: dict[str, object], where: str = "") -> None
 
 @router.post("/streams/{stream_id}/overlays", status_code=201, response_model=list[schemas.Overlay])
 async def create_overlays(
-    stream_id: int, request: Request, body: list[OverlayCreate] = Body(...),
-    db: AsyncSession = Depends(db_session),
+    stream_id: int, request: Request, body: Annotated[list[OverlayCreate], Body()], db: DB
 ) -> list[schemas.Overlay]:
     stream = await StreamRepository(db).require(stream_id)
     if len(stream.overlays) + len(body) > MAX_OVERLAYS:
@@ -84,15 +82,14 @@ async def create_overlays(
 
 
 @router.get("/streams/{stream_id}/overlays", response_model=list[schemas.Overlay])
-async def list_overlays(stream_id: int, db: AsyncSession = Depends(db_session)) -> list[schemas.Overlay]:
+async def list_overlays(stream_id: int, db: DB) -> list[schemas.Overlay]:
     stream = await StreamRepository(db).require(stream_id)
     return [schemas.Overlay.of(o) for o in stream.overlays]
 
 
 @router.patch("/streams/{stream_id}/overlays", response_model=list[schemas.Overlay])
 async def update_overlays(
-    stream_id: int, request: Request, body: list[OverlayBulkChange] = Body(...),
-    db: AsyncSession = Depends(db_session),
+    stream_id: int, request: Request, body: Annotated[list[OverlayBulkChange], Body()], db: DB
 ) -> list[schemas.Overlay]:
     await StreamRepository(db).require(stream_id)
     overlays = OverlayRepository(db)
@@ -107,15 +104,14 @@ async def update_overlays(
 
 
 @router.get("/streams/{stream_id}/overlays/{overlay_id}", response_model=schemas.Overlay)
-async def get_overlay(stream_id: int, overlay_id: int, db: AsyncSession = Depends(db_session)) -> schemas.Overlay:
+async def get_overlay(stream_id: int, overlay_id: int, db: DB) -> schemas.Overlay:
     await StreamRepository(db).require(stream_id)
     return schemas.Overlay.of(await OverlayRepository(db).require(stream_id, overlay_id))
 
 
 @router.patch("/streams/{stream_id}/overlays/{overlay_id}", response_model=schemas.Overlay)
 async def update_overlay(
-    stream_id: int, overlay_id: int, body: OverlayFields, request: Request,
-    db: AsyncSession = Depends(db_session),
+    stream_id: int, overlay_id: int, body: OverlayFields, request: Request, db: DB
 ) -> schemas.Overlay:
     await StreamRepository(db).require(stream_id)
     overlays = OverlayRepository(db)
@@ -127,9 +123,7 @@ async def update_overlay(
 
 
 @router.delete("/streams/{stream_id}/overlays/{overlay_id}", status_code=204, response_class=Response)
-async def delete_overlay(
-    stream_id: int, overlay_id: int, request: Request, db: AsyncSession = Depends(db_session)
-) -> Response:
+async def delete_overlay(stream_id: int, overlay_id: int, request: Request, db: DB) -> Response:
     await StreamRepository(db).require(stream_id)
     overlays = OverlayRepository(db)
     await overlays.delete(await overlays.require(stream_id, overlay_id))

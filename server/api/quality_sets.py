@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.api import schemas
-from server.api.deps import Authorized, db_session
+from server.api.deps import DB, Authorized
 from server.db.quality_sets import KINDS, QualitySetRepository
 from server.errors import ERROR_RESPONSES, invalid_field
 
@@ -24,12 +23,12 @@ class DefaultChoices(BaseModel):
 
 
 @router.get("/quality_sets", response_model=schemas.QualitySets)
-async def list_quality_sets(db: AsyncSession = Depends(db_session)) -> schemas.QualitySets:
+async def list_quality_sets(db: DB) -> schemas.QualitySets:
     return schemas.QualitySets.of(await QualitySetRepository(db).all())
 
 
 @router.put("/quality_sets/default", response_model=schemas.QualitySets)
-async def set_default_quality_sets(body: DefaultChoices, db: AsyncSession = Depends(db_session)) -> schemas.QualitySets:
+async def set_default_quality_sets(body: DefaultChoices, db: DB) -> schemas.QualitySets:
     quality_sets = QualitySetRepository(db)
     for kind in KINDS:
         choice: DefaultChoice | None = getattr(body, kind)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import secrets
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.api import schemas
-from server.api.deps import Authorized, db_session, notify_media, page_params, settings, with_total
+from server.api.deps import DB, Authorized, Config, Paging, notify_media, with_total
 from server.api.stream_fields import StreamCreate, StreamUpdate
 from server.db.models import Stream
-from server.db.paging import Page
 from server.db.quality_sets import QualitySetRepository
 from server.db.streams import StreamRepository
 from server.errors import ERROR_RESPONSES, BadRequest, NotAvailable, invalid_field
-from server.settings import Settings
 
 router = APIRouter(tags=["streams"], dependencies=[Authorized], responses=ERROR_RESPONSES)
 
@@ -31,10 +29,7 @@ async def check_consistency(db: AsyncSession, stream: Stream) -> None:
 
 
 @router.post("/streams", status_code=201, response_model=schemas.Stream)
-async def create_stream(
-    body: StreamCreate, request: Request, db: AsyncSession = Depends(db_session),
-    config: Settings = Depends(settings),
-) -> schemas.Stream:
+async def create_stream(body: StreamCreate, request: Request, db: DB, config: Config) -> schemas.Stream:
     stream = Stream(**body.model_dump(), token=secrets.token_hex(TOKEN_BYTES))
     await check_consistency(db, stream)
     stream = await StreamRepository(db).add(stream)
@@ -43,26 +38,20 @@ async def create_stream(
 
 
 @router.get("/streams", response_model=list[schemas.Stream])
-async def list_streams(
-    response: Response, page: Page = Depends(page_params), db: AsyncSession = Depends(db_session),
-    config: Settings = Depends(settings),
-) -> list[schemas.Stream]:
+async def list_streams(response: Response, page: Paging, db: DB, config: Config) -> list[schemas.Stream]:
     found = await StreamRepository(db).page(page)
     with_total(response, found.total)
     return [schemas.Stream.of(s, config) for s in found.rows]
 
 
 @router.get("/streams/{stream_id}", response_model=schemas.Stream)
-async def get_stream(
-    stream_id: int, db: AsyncSession = Depends(db_session), config: Settings = Depends(settings)
-) -> schemas.Stream:
+async def get_stream(stream_id: int, db: DB, config: Config) -> schemas.Stream:
     return schemas.Stream.of(await StreamRepository(db).require(stream_id), config)
 
 
 @router.patch("/streams/{stream_id}", response_model=schemas.Stream)
 async def update_stream(
-    stream_id: int, body: StreamUpdate, request: Request, db: AsyncSession = Depends(db_session),
-    config: Settings = Depends(settings),
+    stream_id: int, body: StreamUpdate, request: Request, db: DB, config: Config
 ) -> schemas.Stream:
     streams = StreamRepository(db)
     stream = await streams.require(stream_id)
@@ -75,7 +64,7 @@ async def update_stream(
 
 
 @router.delete("/streams/{stream_id}", status_code=204, response_class=Response)
-async def delete_stream(stream_id: int, request: Request, db: AsyncSession = Depends(db_session)) -> Response:
+async def delete_stream(stream_id: int, request: Request, db: DB) -> Response:
     streams = StreamRepository(db)
     await streams.delete(await streams.require(stream_id))
     await notify_media(request, stream_id)
@@ -91,19 +80,19 @@ async def live_stream(db: AsyncSession, stream_id: int, action: str) -> Stream:
 
 
 @router.put("/streams/{stream_id}/start_recording", response_class=Response)
-async def start_recording(stream_id: int, db: AsyncSession = Depends(db_session)) -> Response:
+async def start_recording(stream_id: int, db: DB) -> Response:
     await live_stream(db, stream_id, "recording")
     raise NotAvailable("Recording is not available yet on this node")
 
 
 @router.put("/streams/{stream_id}/stop_recording", response_class=Response)
-async def stop_recording(stream_id: int, db: AsyncSession = Depends(db_session)) -> Response:
+async def stop_recording(stream_id: int, db: DB) -> Response:
     await live_stream(db, stream_id, "stopping a recording")
     raise NotAvailable("Recording is not available yet on this node")
 
 
 @router.put("/streams/{stream_id}/dvr_cleanup", status_code=204, response_class=Response)
-async def dvr_cleanup(stream_id: int, db: AsyncSession = Depends(db_session)) -> Response:
+async def dvr_cleanup(stream_id: int, db: DB) -> Response:
     stream = await live_stream(db, stream_id, "DVR cleanup")
     if not stream.dvr_enabled:
         raise BadRequest(f"Stream {stream_id} has DVR disabled")

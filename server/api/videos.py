@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.api import schemas
-from server.api.deps import Authorized, db_session, page_params, settings, with_total
-from server.db.paging import Page
+from server.api.deps import DB, Authorized, Config, Paging, with_total
 from server.db.videos import VideoFilter, VideoRepository
 from server.errors import ERROR_RESPONSES
-from server.settings import Settings
 
 router = APIRouter(tags=["videos"], dependencies=[Authorized], responses=ERROR_RESPONSES)
 
@@ -28,13 +25,13 @@ class VideoChanges(BaseModel):
 @router.get("/videos", response_model=list[schemas.Video])
 async def list_videos(
     response: Response,
-    page: Page = Depends(page_params),
-    stream_id: int | None = Query(None),
-    status: str | None = Query(None),
-    search: str | None = Query(None),
-    client_user_id: int | None = Query(None),
-    db: AsyncSession = Depends(db_session),
-    config: Settings = Depends(settings),
+    page: Paging,
+    db: DB,
+    config: Config,
+    stream_id: int | None = None,
+    status: str | None = None,
+    search: str | None = Query(None, description="Part of the name"),
+    client_user_id: int | None = None,
 ) -> list[schemas.Video]:
     where = VideoFilter(stream_id=stream_id, status=status, search=search, client_user_id=client_user_id)
     found = await VideoRepository(db).page(page, where)
@@ -43,16 +40,12 @@ async def list_videos(
 
 
 @router.get("/videos/{video_id}", response_model=schemas.Video)
-async def get_video(
-    video_id: int, db: AsyncSession = Depends(db_session), config: Settings = Depends(settings)
-) -> schemas.Video:
+async def get_video(video_id: int, db: DB, config: Config) -> schemas.Video:
     return schemas.Video.of(await VideoRepository(db).require(video_id), config)
 
 
 @router.patch("/videos/{video_id}", response_model=schemas.Video)
-async def update_video(
-    video_id: int, body: VideoChanges, db: AsyncSession = Depends(db_session), config: Settings = Depends(settings),
-) -> schemas.Video:
+async def update_video(video_id: int, body: VideoChanges, db: DB, config: Config) -> schemas.Video:
     videos = VideoRepository(db)
     video = await videos.require(video_id)
     for field, value in body.model_dump(include=body.model_fields_set).items():
@@ -62,7 +55,7 @@ async def update_video(
 
 
 @router.delete("/videos/{video_id}", status_code=204, response_class=Response)
-async def delete_video(video_id: int, db: AsyncSession = Depends(db_session)) -> Response:
+async def delete_video(video_id: int, db: DB) -> Response:
     videos = VideoRepository(db)
     await videos.delete(await videos.require(video_id))
     return Response(status_code=204)

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 from gcore.types.streaming import QualitySets, Stream, Video
 from gcore.types.streaming.streams import Overlay
 from pydantic import BaseModel
@@ -79,13 +80,9 @@ class Recorder(httpx.Client):
 def api_routes() -> list[tuple[str, str, Any]]:
     """(method, path template, matcher) of every route under /streaming."""
     app = create_app(Settings(data_dir="/nonexistent"))
-    routes = []
-    for route in app.routes:
-        path = getattr(route, "path", "")
-        if path.startswith("/streaming"):
-            for method in route.methods:  # type: ignore[attr-defined]
-                routes.append((method, path, lambda p, r=route: r.path_regex.match(p) is not None))
-    return routes
+    return [(method, route.path, lambda p, r=route: r.path_regex.match(p) is not None)
+            for route in app.routes if isinstance(route, APIRoute) and route.path.startswith("/streaming")
+            for method in route.methods]
 
 
 @pytest.fixture
