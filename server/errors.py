@@ -34,12 +34,14 @@ class ErrorBody(BaseModel):
 
 # For a router's `responses=`: the control API's errors in /openapi.json (instead of FastAPI's
 # `HTTPValidationError`, which the node never answers).
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in ((400, "Not possible in the resource's state"), (401, "No API key"),
-                                (403, "Wrong API key"), (404, "Unknown id"),
-                                (422, "Invalid fields, each named in `errors`"))
-}
+def error_responses(*documented: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody, "description": description} for status, description in documented}
+
+
+ERROR_RESPONSES = error_responses(
+    (400, "Not possible in the resource's state"), (401, "No API key"), (403, "Wrong API key"),
+    (404, "Unknown id"), (422, "Invalid fields, each named in `errors`"))
+NOT_AVAILABLE = error_responses((501, "Not available on this node yet"))
 
 
 class HeadwaterError(Exception):

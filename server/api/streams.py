@@ -13,7 +13,7 @@ from server.api.stream_fields import StreamCreate, StreamUpdate
 from server.db.models import Stream
 from server.db.quality_sets import QualitySetRepository
 from server.db.streams import StreamRepository
-from server.errors import ERROR_RESPONSES, BadRequest, NotAvailable, invalid_field
+from server.errors import ERROR_RESPONSES, NOT_AVAILABLE, BadRequest, NotAvailable, invalid_field
 
 router = APIRouter(tags=["streams"], dependencies=[Authorized], responses=ERROR_RESPONSES)
 
@@ -79,19 +79,20 @@ async def live_stream(db: AsyncSession, stream_id: int, action: str) -> Stream:
     return stream
 
 
-@router.put("/streams/{stream_id}/start_recording", response_class=Response)
+@router.put("/streams/{stream_id}/start_recording", response_class=Response, responses=NOT_AVAILABLE)
 async def start_recording(stream_id: int, db: DB) -> Response:
     await live_stream(db, stream_id, "recording")
     raise NotAvailable("Recording is not available yet on this node")
 
 
-@router.put("/streams/{stream_id}/stop_recording", response_class=Response)
+@router.put("/streams/{stream_id}/stop_recording", response_class=Response, responses=NOT_AVAILABLE)
 async def stop_recording(stream_id: int, db: DB) -> Response:
     await live_stream(db, stream_id, "stopping a recording")
     raise NotAvailable("Recording is not available yet on this node")
 
 
-@router.put("/streams/{stream_id}/dvr_cleanup", status_code=204, response_class=Response)
+@router.put("/streams/{stream_id}/dvr_cleanup", status_code=204, response_class=Response,
+            responses=NOT_AVAILABLE)
 async def dvr_cleanup(stream_id: int, db: DB) -> Response:
     stream = await live_stream(db, stream_id, "DVR cleanup")
     if not stream.dvr_enabled:
