@@ -18,12 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.publish import PublishRejected, PublishRequest
 from packager.resume import ResumePoint
 from server.db.models import Stream
+from server.db.streams import StreamRepository
 from server.delivery.live_state import LiveStream
 from server.media.ladders import ladder_of
 from server.media.session import BACKUP, MAIN, Publisher, StreamSession
@@ -39,10 +39,10 @@ SLOTS = {MAIN_APP: MAIN, BACKUP_APP: BACKUP}
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, sessions: async_sessionmaker) -> None:
+    def __init__(self, settings: Settings, db_sessions: async_sessionmaker[AsyncSession]) -> None:
         self.settings = settings
-        self.sessions = sessions
-        self.status = StatusWriter(sessions)
+        self.db_sessions = db_sessions
+        self.status = StatusWriter(db_sessions)
         self.streams: dict[int, StreamSession] = {}
         self.successions: dict[int, Succession] = {}
         # Ingests that hold a stream outside this class (pull workers, WHIP sessions).
@@ -59,9 +59,8 @@ class Supervisor:
 
     async def _restore_numbering(self) -> None:
         """Every stream goes on from the resume point stored by the node's last run."""
-        async with self.sessions() as db:
-            rows = (await db.execute(select(Stream.id, Stream.resume_point)
-                                     .where(Stream.resume_point.is_not(None)))).all()
+        async with self.db_sessions() as db:
+            rows = await StreamRepository(db).resume_points()
         margin = restore_margin(self.settings.segment_target)
         for stream_id, stored in rows:
             try:
@@ -83,7 +82,7 @@ class Supervisor:
         stream, slot = await self._check(request)
         session = self.streams.get(stream.id)
         if session is None:
-            async with self.sessions() as db:
+            async with self.db_sessions() as db:
                 renditions = await ladder_of(db, stream)
             if stream.id in self.streams:  # another publisher of this stream won the race
                 session = self.streams[stream.id]
@@ -100,8 +99,8 @@ class Supervisor:
         if not request.name.isdigit():
             raise PublishRejected("unknown stream", unknown_stream=True)
         stream_id = int(request.name)
-        async with self.sessions() as session:
-            stream = await session.get(Stream, stream_id)
+        async with self.db_sessions() as db:
+            stream = await StreamRepository(db).get(stream_id)
         if stream is None:
             raise PublishRejected(f"unknown stream {stream_id}", unknown_stream=True)
         if not hmac.compare_digest(request.query.encode(), stream.token.encode()):
@@ -126,8 +125,8 @@ class Supervisor:
         session = self.streams.get(stream_id)
         if session is None:
             return
-        async with self.sessions() as db:
-            stream = await db.get(Stream, stream_id)
+        async with self.db_sessions() as db:
+            stream = await StreamRepository(db).get(stream_id)
         if stream is None or not stream.active:
             session.drop_all("stream deleted or deactivated")
         elif stream.pull and stream.uri:
