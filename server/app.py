@@ -16,6 +16,7 @@ from server.db.engine import create_engine_for, db_session_factory
 from server.db.node_settings import stored_api_key
 from server.delivery import player
 from server.delivery.live_http import LiveFirst, LiveHttp
+from server.delivery.screenshots import ScreenshotFiles
 from server.gc_tuning import freeze_startup_heap
 from server.media.node_media import NodeMedia
 from server.settings import Settings
@@ -61,6 +62,7 @@ async def lifespan(app: FastAPI):
 def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Headwater", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.screenshots = ScreenshotFiles(settings.screenshot_dir, settings.screenshot_interval)
     app.state.ready = False
     errors.install(app)
 
@@ -89,5 +91,6 @@ def create_asgi(settings: Settings) -> LiveFirst:
         lambda stream_id: app.state.media.lookup(stream_id) if app.state.ready else None,
         segment_target=settings.segment_target,
         part_target=settings.part_target,
+        screenshot=app.state.screenshots.answer,
     )
     return LiveFirst(app, live)

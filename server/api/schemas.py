@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from server.db import models
+from server.delivery.screenshots import screenshot_file
 from server.settings import Settings
 from server.urls import stream_urls
 
@@ -134,7 +135,8 @@ class Stream(BaseModel):
             backup_push_url_srt=urls.backup_push_url_srt, push_url_whip=urls.push_url_whip,
             hls_cmaf_url=urls.hls_cmaf_url, hls_mpegts_url=urls.hls_mpegts_url, dash_url=urls.dash_url,
             iframe_url=urls.iframe_url,
-            screenshot=None,  # no worker takes screenshots yet: hand out no URL that would answer 404
+            # none taken yet (or no video): hand out no URL that would answer 404
+            screenshot=urls.screenshot if screenshot_file(settings.screenshot_dir, stream.id).exists() else None,
         )
 
 

@@ -68,6 +68,7 @@ async def delete_stream(stream_id: int, request: Request, db: DB) -> Response:
     streams = StreamRepository(db)
     await streams.delete(await streams.require(stream_id))
     await notify_media(request, stream_id)
+    request.app.state.screenshots.remove(stream_id)
     return Response(status_code=204)
 
 

@@ -25,6 +25,7 @@ from packager.resume import ResumePoint
 from server.db.models import Stream
 from server.db.streams import StreamRepository
 from server.delivery.live_state import LiveStream
+from server.delivery.screenshots import screenshot_file
 from server.media.ladders import ladder_of
 from server.media.session import BACKUP, MAIN, Publisher, StreamSession
 from server.media.status import StatusWriter
@@ -161,6 +162,8 @@ class Supervisor:
             degrade_after=self.settings.transcode_degrade_after,
             resume=succession.resume.point(carry=succession.carries),
             utc_timing_url=utc_timing_url(self.settings),
+            screenshot_file=str(screenshot_file(self.settings.screenshot_dir, stream_id)),
+            screenshot_interval=self.settings.screenshot_interval,
             **source,
         )
 
