@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         default=10.0, ge=1.0, le=3600.0,
         description="seconds between two JPEG screenshots of a live stream (the API's `screenshot`)",
     )
+    overlay_allow_private: bool = Field(
+        default=False,
+        description="Let HTML overlay pages reach loopback, link-local, private and cloud-metadata addresses "
+                    "(refused by default: overlay URLs are chosen by API users)",
+    )
     x264_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
         default="superfast", description="libx264 preset of the live renditions (see bench/transcode_cost.py)"
     )
