@@ -12,13 +12,16 @@ while no source delivers, they wait).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from transcode.contract import Command, Event, WorkerConfig
+from transcode.contract import Command, Event, KeepOverlays, SetOverlay, WorkerConfig
+from transcode.overlay import Compositor, OverlayError, Placement
 
 if TYPE_CHECKING:
     from transcode.pipeline import StreamPipeline
@@ -44,6 +47,7 @@ class WorkerContext:
     config: WorkerConfig
     emit: Callable[[Event | dict[str, Any]], None]
     pipeline: StreamPipeline | None = None  # None until the source's first packets
+    compositor: Compositor = field(default_factory=Compositor)  # the overlays, before the pipeline too
     pending: deque[Command] = field(default_factory=deque)  # queued by the stdin thread
 
     def dispatch(self, command: Command) -> None:
@@ -61,3 +65,21 @@ class WorkerContext:
     def run_pending(self) -> None:
         while self.pending:
             self.dispatch(self.pending.popleft())
+
+
+@handles(SetOverlay)
+def set_overlay(command: SetOverlay, context: WorkerContext) -> None:
+    """A new image is decoded here (a few ms); its conversion waits for the next frame."""
+    if command.png:
+        try:
+            context.compositor.set_image(command.overlay_id, base64.b64decode(command.png, validate=True))
+        except (OverlayError, binascii.Error) as error:
+            log.warning("overlay %d: image refused: %s", command.overlay_id, error)
+            return
+    context.compositor.place(command.overlay_id, Placement(command.x, command.y, command.width, command.height,
+                                                           command.stretch))
+
+
+@handles(KeepOverlays)
+def keep_overlays(command: KeepOverlays, context: WorkerContext) -> None:
+    context.compositor.keep_only(set(command.overlay_ids))

@@ -78,6 +78,7 @@ class WorkerConfig:
     utc_timing_url: str = "/time"  # the node's clock for the MPD's UTCTiming: absolute (server/urls.py)
     screenshot_file: str | None = None  # where the JPEG of the live picture goes; None: no screenshots
     screenshot_interval: float = 10.0
+    overlays: bool = False  # html_overlay: the origin is re-encoded from the composited picture
 
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -185,6 +186,31 @@ def command(cls: C) -> C:
     """Register a JSON command type (sent as an `M` record)."""
     COMMANDS[cls.kind] = cls
     return cls
+
+
+@command
+@dataclass(frozen=True)
+class SetOverlay(Command):
+    """An overlay's placement and, when `png` is not empty, its new image (PNG, base64: the
+    `M` record is JSON). Sent for each new capture and each change of position or size."""
+
+    kind: ClassVar[str] = "set_overlay"
+    overlay_id: int
+    x: int
+    y: int
+    width: int
+    height: int
+    stretch: bool = False
+    png: str = ""
+
+
+@command
+@dataclass(frozen=True)
+class KeepOverlays(Command):
+    """The stream's overlays are these (any other is removed from the picture)."""
+
+    kind: ClassVar[str] = "keep_overlays"
+    overlay_ids: list[int]
 
 
 def encode_command(item: Command) -> bytes:
@@ -416,6 +442,16 @@ class Degraded(Event):
     dropped: str
     reason: str
     renditions: list[str]
+
+
+@event
+@dataclass
+class OverlaysNotApplied(Event):
+    """html_overlay is on but the source is larger than overlays allow (1920×1080)."""
+
+    kind: ClassVar[str] = "overlays_not_applied"
+    width: int
+    height: int
 
 
 @event

@@ -28,8 +28,11 @@ log = logging.getLogger("headwater.worker")
 
 class PassthroughJob:
     def __init__(self, outputs: StreamOutputs, plan: KeyframePlan,
-                 video: av.video.stream.VideoStream | None) -> None:
+                 video: av.video.stream.VideoStream | None, *, mux_video: bool = True) -> None:
+        """`mux_video` False: the origin's video is encoded by the transcoder (html_overlay);
+        this job still leads the segmenting with the source's keyframes and muxes the audio."""
         self.outputs = outputs
+        self.mux_video = mux_video
         self.plan = plan
         self.video = video
         self.watch = _watch(video)
@@ -49,11 +52,12 @@ class PassthroughJob:
         if packet.stream.type == "video":
             if self.video is None or packet.stream.index != self.video.index:
                 return
-            if self.watch is not None:
+            if self.watch is not None and self.mux_video:
                 self._check_format(packet)
             start = self.plan.on_source_packet(packet.pts, seconds, packet.is_keyframe) \
                 if packet.pts is not None else False
-            self.outputs.mux_video(ORIGIN, packet, segment_start=start)
+            if self.mux_video:
+                self.outputs.mux_video(ORIGIN, packet, segment_start=start)
         elif packet.stream.type == "audio":
             start = self.plan.on_source_packet(packet.pts, seconds, True) if self.video is None else False
             self.outputs.mux_audio(packet, segment_start=start)

@@ -18,11 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from packager.aac import try_parse_audio_specific_config
-from transcode.contract import SourceChanged, SourceEvent, Started
+from transcode.contract import OverlaysNotApplied, SourceChanged, SourceEvent, Started
 from transcode.encoders import detect_h264_encoder
 from transcode.hub import StreamHub
 from transcode.keyframes import KeyframePlan
-from transcode.ladder import PlannedRendition, plan
+from transcode.ladder import PlannedRendition, Rendition, even, plan
+from transcode.overlay import Compositor
 from transcode.outputs import StreamOutputs
 from transcode.passthrough import ORIGIN, PassthroughJob
 from transcode.playability import playability_warning
@@ -33,20 +34,24 @@ from transcode.transcoder import TranscodeJob
 
 log = logging.getLogger("headwater.worker")
 
+ORIGIN_KBITS_1080P = 6000  # the re-encoded origin's bitrate when the source does not tell its own
+
 
 class StreamPipeline:
     def __init__(self, config, video, audio, emit: Callable[[dict], None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, compositor: Compositor | None = None) -> None:
         self.stream_id = config.stream_id
         self.keyframes = KeyframePlan(config.segment_target)
         self.outputs = StreamOutputs(config.packager(), emit, mpegts_endlist=config.mpegts_endlist)
         self.hub = StreamHub()
         self.timeline = ContinuousTimeline()
-        if video is not None:
+        # html_overlay: the origin too is encoded, from the composited picture
+        overlaid = compositor if config.overlays and overlays_apply(config, video, emit) else None
+        if video is not None and overlaid is None:
             self.outputs.add_video(ORIGIN, video, resolution=source_size(video), frame_rate=source_rate(video))
-        passthrough = PassthroughJob(self.outputs, self.keyframes, video)
+        passthrough = PassthroughJob(self.outputs, self.keyframes, video, mux_video=overlaid is None)
         self.hub.subscribe(passthrough)
-        self.transcoder = start_transcoder(config, video, self.outputs, self.keyframes, emit, clock)
+        self.transcoder = start_transcoder(config, video, self.outputs, self.keyframes, emit, clock, overlaid)
         if self.transcoder is not None:
             self.hub.subscribe(self.transcoder)
         if audio is not None:
@@ -58,7 +63,8 @@ class StreamPipeline:
 
     @property
     def renditions(self) -> list[str]:
-        return [ORIGIN, *(self.transcoder.renditions if self.transcoder else [])]
+        transcoded = self.transcoder.renditions if self.transcoder else []
+        return [ORIGIN, *(name for name in transcoded if name != ORIGIN)]
 
     def source_event(self, video, audio, changed: bool = False, **source: str) -> SourceEvent:
         """The event telling the node what this source holds (`Started`, `SourceChanged`
@@ -88,15 +94,43 @@ class StreamPipeline:
 
 
 def start_transcoder(config, video, outputs: StreamOutputs, keyframes: KeyframePlan,
-                     emit: Callable[[dict], None], clock: Callable[[], float]) -> TranscodeJob | None:
+                     emit: Callable[[dict], None], clock: Callable[[], float],
+                     compositor: Compositor | None = None) -> TranscodeJob | None:
+    """The transcoder of the quality set's rungs; with a compositor, of the origin too (first,
+    so it leads the segmenting), all scaled from the composited picture."""
     ladder = planned_renditions(config, video)
+    if compositor is not None:
+        ladder = [origin_rendition(video), *ladder]
     if not ladder:
         return None
     codec = detect_h264_encoder(config.hardware_encoder)
     log.info("stream %s: transcoding to %s with %s (preset %s)", config.stream_id,
              ", ".join(f"{r.name} {r.width}x{r.height}" for r in ladder), codec, config.x264_preset)
     return TranscodeJob(outputs, video, ladder, keyframes, codec=codec, preset=config.x264_preset,
-                        emit=emit, degrade_after=config.degrade_after, clock=clock)
+                        emit=emit, degrade_after=config.degrade_after, clock=clock, compositor=compositor)
+
+
+def overlays_apply(config, video, emit: Callable[[dict], None]) -> bool:
+    """Overlays go on sources of known size up to 1920×1080 (Gcore's limit); a larger one is
+    packaged as it is, with a log line and an event (the node shows it in the stream's status)."""
+    size = source_size(video) if video is not None else None
+    if size is None:
+        return False
+    if not Compositor.applicable(*size):
+        log.warning("stream %s: html_overlay is on but the source is %dx%d, above 1920x1080: overlays not applied",
+                    config.stream_id, *size)
+        emit(OverlaysNotApplied(width=size[0], height=size[1]))
+        return False
+    return True
+
+
+def origin_rendition(video) -> PlannedRendition:
+    """The origin re-encoded at the source's size (and frame rate), for html_overlay."""
+    width, height = source_size(video)
+    bitrate = video.codec_context.bit_rate or video.bit_rate or 0
+    kbits = bitrate // 1000 if bitrate else max(1000, ORIGIN_KBITS_1080P * width * height // (1920 * 1080))
+    rung = Rendition(ORIGIN, width, height, video_bitrate=kbits, max_frame_rate=0.0)
+    return PlannedRendition(rung, even(width), even(height))
 
 
 def planned_renditions(config, video) -> list[PlannedRendition]:

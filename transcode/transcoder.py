@@ -27,6 +27,8 @@ from transcode.encoders import VideoEncoder
 from transcode.keyframes import FrameRateCap, KeyframePlan
 from transcode.ladder import PlannedRendition
 from transcode.outputs import StreamOutputs
+from transcode.overlay import Compositor
+from transcode.passthrough import ORIGIN
 from transcode.rendition import RenditionThread
 
 log = logging.getLogger("headwater.transcode")
@@ -38,8 +40,9 @@ class TranscodeJob:
     def __init__(self, outputs: StreamOutputs, video: av.video.stream.VideoStream,
                  planned: list[PlannedRendition], plan: KeyframePlan, *, codec: str, preset: str,
                  emit: Callable[[dict], None], degrade_after: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, compositor: Compositor | None = None) -> None:
         self.outputs = outputs
+        self.compositor = compositor  # html_overlay: drawn on every decoded frame before scaling
         self.video = video
         self.plan = plan
         self.emit = emit
@@ -125,6 +128,8 @@ class TranscodeJob:
         seconds = float(frame.pts * self.time_base)
         if forced:
             self.forced.append(frame.pts)
+        if self.compositor is not None:
+            frame = self.compositor.apply(frame)
         frame.time_base = self.time_base
         frame.pict_type = PictureType.I if forced else PictureType.NONE
         start = self.clock()
@@ -166,9 +171,11 @@ class TranscodeJob:
 
     # -- degrading ----------------------------------------------------------------------
     def _shed_top(self) -> None:
-        if len(self.threads) <= 1:
+        """The tallest rendition goes, never the origin (encoded here under html_overlay)."""
+        sheddable = [name for name in self.threads if name != ORIGIN]
+        if len(sheddable) <= 1:
             return
-        name = next(iter(self.threads))  # tallest first
+        name = sheddable[0]  # tallest first
         self.threads[name].finish()
         self._drop(name, f"behind real time (speed {self.degrader.last_speed or 0:.2f})")
 
@@ -177,7 +184,8 @@ class TranscodeJob:
         self.progress.pop(name, None)
         self.outputs.retire(name)
         log.warning("transcoding: dropped rendition %s: %s", name, reason)
-        self.emit(Degraded(dropped=name, reason=reason, renditions=["origin", *self.threads]))
+        left = [ORIGIN, *(other for other in self.threads if other != ORIGIN)]
+        self.emit(Degraded(dropped=name, reason=reason, renditions=left))
 
     # -- end ----------------------------------------------------------------------------
     def close(self) -> None:

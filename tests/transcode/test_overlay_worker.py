@@ -1,0 +1,161 @@
+"""html_overlay through a real worker: an FLV source (what RTMP brings) with overlay images
+and moves sent as the node sends them; the origin is re-encoded at the source's size with the
+box in it, the rendition is scaled from the composited picture, the picture outside the box is
+the source's, a move mid-stream moves the box, and a source above 1080p is left alone."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import subprocess
+
+import av
+import numpy as np
+import pytest
+
+from tests.support.hls import parse_media_playlist
+from tests.support.worker_events import plain
+from transcode.contract import (Command, InputData, KeepOverlays, SetOverlay, StartInput, WorkerConfig,
+                                encode_command)
+from transcode.ladder import Rendition
+from transcode.overlay import encode_png
+from transcode.worker import run
+
+RED_601 = (81, 90, 240)  # Y, U, V of rgb(255, 0, 0), BT.601 limited range (sources under 720 lines)
+FIRST = (96, 64)  # the box's first position (x, y), then MOVED
+MOVED = (400, 200)
+BOX = (128, 64)
+
+
+def flv_clip(path, size: str, seconds: int) -> bytes:
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", str(seconds),
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac",
+         "-f", "flv", str(path)],
+        check=True,
+    )
+    return path.read_bytes()
+
+
+def red_box(x: int, y: int, png: bool = True) -> SetOverlay:
+    image = np.zeros((BOX[1], BOX[0], 4), np.uint8)
+    image[...] = (255, 0, 0, 255)
+    data = base64.b64encode(encode_png(image)).decode() if png else ""
+    return SetOverlay(overlay_id=5, x=x, y=y, width=BOX[0], height=BOX[1], png=data)
+
+
+def run_worker(directory, config: WorkerConfig, commands: list[Command]) -> list[dict]:
+    records = directory / "records"
+    records.write_bytes(b"".join(encode_command(command) for command in commands))
+    events: list[dict] = []
+    fd = os.open(records, os.O_RDONLY)
+    try:
+        run(config, lambda event: events.append(plain(event)), source_fd=fd)
+    finally:
+        os.close(fd)
+    return events
+
+
+def frames(out, rendition: str) -> list[np.ndarray]:
+    """Every frame of a CMAF rendition as (Y, U, V) planes."""
+    playlist = parse_media_playlist((out / rendition / "index.m3u8").read_text())
+    pictures = []
+    for segment in playlist.segments:
+        data = (out / rendition / segment.map_uri).read_bytes() + (out / rendition / segment.uri).read_bytes()
+        with av.open(io.BytesIO(data)) as container:
+            for frame in container.decode(video=0):
+                pictures.append([np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:p.height, :p.width].copy()
+                                 for p in frame.reformat(format="yuv420p").planes])
+    return pictures
+
+
+def luma(frame: av.VideoFrame) -> np.ndarray:
+    plane = frame.planes[0]
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:plane.height, :plane.width].copy()
+
+
+def source_frames(path) -> list[np.ndarray]:
+    """The source's luma planes, frame by frame."""
+    with av.open(str(path)) as container:
+        return [luma(frame) for frame in container.decode(video=0)]
+
+
+def is_red(planes, x: int, y: int, w: int, h: int, margin: int = 4) -> bool:
+    """The box's inside (less a margin for the encoder's blur) is red."""
+    y_plane, u_plane, v_plane = planes
+    inside = y_plane[y + margin:y + h - margin, x + margin:x + w - margin]
+    u = u_plane[(y + margin) // 2:(y + h - margin) // 2, (x + margin) // 2:(x + w - margin) // 2]
+    v = v_plane[(y + margin) // 2:(y + h - margin) // 2, (x + margin) // 2:(x + w - margin) // 2]
+    return (abs(float(inside.mean()) - RED_601[0]) < 6 and abs(float(u.mean()) - RED_601[1]) < 6
+            and abs(float(v.mean()) - RED_601[2]) < 6)
+
+
+@pytest.fixture(scope="module")
+def overlaid_run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("overlay-worker")
+    clip = flv_clip(directory / "clip.flv", "640x360", seconds=6)
+    half = len(clip) // 2
+    out = directory / "out"
+    config = WorkerConfig(stream_id=1, out_dir=str(out), x264_preset="ultrafast", overlays=True,
+                          renditions=[Rendition("240p", 426, 240, 400)])
+    events = run_worker(directory, config, [
+        red_box(*FIRST), StartInput("flv"), InputData(clip[:half]),
+        red_box(*MOVED, png=False), InputData(clip[half:]),  # moved: the image stays
+    ])
+    return out, events, source_frames(directory / "clip.flv")
+
+
+def test_the_origin_is_reencoded_at_the_source_size_with_the_box_in_it(overlaid_run):
+    out, events, source = overlaid_run
+    started = next(e for e in events if e["event"] == "started")
+    assert started["renditions"] == ["origin", "240p"]
+    origin = frames(out, "origin")
+    assert len(origin) >= 140 and origin[0][0].shape == (360, 640)
+    assert is_red(origin[0], *FIRST, *BOX)
+    # outside the box: the source's picture (re-encoded: close, not equal)
+    outside = np.ones((360, 640), bool)
+    outside[FIRST[1] - 8:FIRST[1] + BOX[1] + 8, FIRST[0] - 8:FIRST[0] + BOX[0] + 8] = False
+    difference = np.abs(origin[10][0].astype(int) - source[10].astype(int))[outside]
+    assert difference.mean() < 2, difference.mean()
+
+
+def test_a_move_mid_stream_moves_the_box_and_keeps_the_image(overlaid_run):
+    out, _, _ = overlaid_run
+    origin = frames(out, "origin")
+    assert is_red(origin[-1], *MOVED, *BOX)
+    assert not is_red(origin[-1], *FIRST, *BOX)
+    moved_at = next(index for index, planes in enumerate(origin) if is_red(planes, *MOVED, *BOX))
+    assert 20 < moved_at < len(origin) - 20  # in the middle, where the node sent it
+
+
+def test_the_rendition_is_scaled_from_the_composited_picture(overlaid_run):
+    out, _, _ = overlaid_run
+    first = frames(out, "240p")[0]
+    assert first[0].shape == (240, 426)
+    scale = 240 / 360
+    assert is_red(first, round(FIRST[0] * scale), round(FIRST[1] * scale), round(BOX[0] * scale),
+                  round(BOX[1] * scale))
+
+
+def test_overlays_removed_leave_the_source_picture(tmp_path):
+    clip = flv_clip(tmp_path / "clip.flv", "320x180", seconds=2)
+    out = tmp_path / "out"
+    config = WorkerConfig(stream_id=1, out_dir=str(out), x264_preset="ultrafast", overlays=True)
+    run_worker(tmp_path, config, [red_box(16, 16), KeepOverlays(overlay_ids=[]), StartInput("flv"),
+                                  InputData(clip)])
+    origin = frames(out, "origin")
+    assert not any(is_red(planes, 16, 16, *BOX) for planes in origin)
+
+
+def test_a_source_above_1080p_is_packaged_as_it_is(tmp_path):
+    clip = flv_clip(tmp_path / "clip.flv", "2048x1152", seconds=1)
+    config = WorkerConfig(stream_id=1, out_dir=str(tmp_path / "out"), overlays=True)
+    events = run_worker(tmp_path, config, [red_box(16, 16), StartInput("flv"), InputData(clip)])
+    assert {"event": "overlays_not_applied", "width": 2048, "height": 1152} in events
+    origin = (tmp_path / "out/origin/init.mp4").read_bytes()
+    first = source_frames(tmp_path / "clip.flv")[0]
+    with av.open(io.BytesIO(origin + next((tmp_path / "out/origin").glob("*.m4s")).read_bytes())) as container:
+        picture = luma(next(container.decode(video=0)))
+    assert np.array_equal(picture, first)  # passthrough: the very same picture
