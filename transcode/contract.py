@@ -446,16 +446,6 @@ class Degraded(Event):
 
 @event
 @dataclass
-class OverlaysNotApplied(Event):
-    """html_overlay is on but the source is larger than overlays allow (1920×1080)."""
-
-    kind: ClassVar[str] = "overlays_not_applied"
-    width: int
-    height: int
-
-
-@event
-@dataclass
 class Error(Event):
     kind: ClassVar[str] = "error"
     message: str

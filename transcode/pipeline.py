@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from packager.aac import try_parse_audio_specific_config
-from transcode.contract import OverlaysNotApplied, SourceChanged, SourceEvent, Started
+from transcode.contract import SourceChanged, SourceEvent, Started
 from transcode.encoders import detect_h264_encoder
 from transcode.hub import StreamHub
 from transcode.keyframes import KeyframePlan
@@ -46,7 +46,10 @@ class StreamPipeline:
         self.hub = StreamHub()
         self.timeline = ContinuousTimeline()
         # html_overlay: the origin too is encoded, from the composited picture
-        overlaid = compositor if config.overlays and overlays_apply(config, video, emit) else None
+        self.overlay_warning = overlay_warning(video) if config.overlays else None
+        if self.overlay_warning:
+            log.warning("stream %s: %s", self.stream_id, self.overlay_warning)
+        overlaid = compositor if config.overlays and video is not None and not self.overlay_warning else None
         if video is not None and overlaid is None:
             self.outputs.add_video(ORIGIN, video, resolution=source_size(video), frame_rate=source_rate(video))
         passthrough = PassthroughJob(self.outputs, self.keyframes, video, mux_video=overlaid is None)
@@ -73,6 +76,8 @@ class StreamPipeline:
         event = source_event(video, audio, self.renditions, SourceChanged if changed else Started, **source)
         if event.source_warning:
             log.warning("stream %s: %s", self.stream_id, event.source_warning)
+        if self.overlay_warning:  # the API's source_warning shows it too
+            event.source_warning = " ".join(filter(None, [event.source_warning, self.overlay_warning]))
         return event
 
     def publish(self, packet) -> None:
@@ -110,18 +115,14 @@ def start_transcoder(config, video, outputs: StreamOutputs, keyframes: KeyframeP
                         emit=emit, degrade_after=config.degrade_after, clock=clock, compositor=compositor)
 
 
-def overlays_apply(config, video, emit: Callable[[dict], None]) -> bool:
-    """Overlays go on sources of known size up to 1920×1080 (Gcore's limit); a larger one is
-    packaged as it is, with a log line and an event (the node shows it in the stream's status)."""
+def overlay_warning(video) -> str | None:
+    """Why html_overlay cannot be applied to this source (Gcore's limit: up to 1920×1080), or None."""
     size = source_size(video) if video is not None else None
-    if size is None:
-        return False
-    if not Compositor.applicable(*size):
-        log.warning("stream %s: html_overlay is on but the source is %dx%d, above 1920x1080: overlays not applied",
-                    config.stream_id, *size)
-        emit(OverlaysNotApplied(width=size[0], height=size[1]))
-        return False
-    return True
+    if video is not None and size is None:
+        return "html_overlay: the source's video size is unknown; overlays not applied"
+    if size is not None and not Compositor.applicable(*size):
+        return f"html_overlay: the source is {size[0]}x{size[1]}, above 1920x1080; overlays not applied"
+    return None
 
 
 def origin_rendition(video) -> PlannedRendition:

@@ -94,6 +94,8 @@ class StreamSession:
         self.renditions = renditions or []  # the stream's quality set at its first publish
         self.stream_id = stream.id
         self.mpegts_endlist = stream.hls_mpegts_endlist_tag
+        self.html_overlay = stream.html_overlay  # the worker re-encodes the origin with overlays
+        self.replaced: WorkerProcess | None = None  # stopped for a new encoding, not crashed
         self.slots: dict[str, Publisher] = {}
         self.active: Publisher | None = None  # whose bytes the worker gets
         self.target: Publisher | None = None  # switching to it at its next keyframe
@@ -195,10 +197,24 @@ class StreamSession:
             self._worker_lost()
 
     # -- worker lifecycle ------------------------------------------------------------------
+    def set_html_overlay(self, on: bool) -> None:
+        """html_overlay switched while live: the origin's encoding changes, so the worker is
+        replaced at the active publisher's next keyframe, as after a crash (players go on
+        after a discontinuity; the publisher stays connected)."""
+        if on == self.html_overlay:
+            return
+        self.html_overlay = on
+        if self.worker is not None and self.active is not None:
+            log.info("stream %s: html_overlay %s; a new worker from the next keyframe",
+                     self.stream_id, "on" if on else "off")
+            self.replaced = self.worker
+            self._worker_lost()
+
     def _start_worker(self, first_bytes: bytes) -> None:
         events = WorkerEvents(self.supervisor, self.stream_id, lambda: self.source_type)
         self.worker = worker = WorkerProcess(self.stream_id, events)
         worker.feed(first_bytes)  # queued now, so it precedes whatever arrives until the spawn
+        worker.send(*self.supervisor.overlays.commands(self.stream_id))
         asyncio.create_task(self._run(worker))
 
     async def _run(self, worker: WorkerProcess) -> None:
@@ -207,7 +223,8 @@ class StreamSession:
         succession = self.supervisor.succession(self.stream_id)
         async with succession.turn(worker):
             self.crashed = None
-            await worker.start(self.supervisor.worker_config(self.stream_id, self.mpegts_endlist, self.renditions))
+            await worker.start(self.supervisor.worker_config(self.stream_id, self.mpegts_endlist, self.renditions,
+                                                             overlays=self.html_overlay))
             code = await worker.wait(timeout=None)
             self._worker_exited(worker, code)
 
@@ -215,6 +232,10 @@ class StreamSession:
         if self.worker is worker:
             self.worker = None
         succession = self.supervisor.succession(self.stream_id)
+        if worker is self.replaced and not self.closed:
+            self.replaced = None
+            self.crashed = worker  # its state waits for the next worker, as after a crash
+            return
         if self.closed or code == 0:
             succession.end(worker)
             self.supervisor.status.went_offline(self.stream_id)

@@ -30,9 +30,10 @@ from server.media.ladders import ladder_of
 from server.media.session import BACKUP, MAIN, Publisher, StreamSession
 from server.media.status import StatusWriter
 from server.media.succession import Succession, restore_margin
+from server.overlays.live import LiveOverlays
 from server.settings import Settings
 from server.urls import BACKUP_APP, MAIN_APP, utc_timing_url
-from transcode.contract import Rendition, WorkerConfig
+from transcode.contract import Command, Rendition, WorkerConfig
 
 log = logging.getLogger("headwater.supervisor")
 
@@ -48,6 +49,8 @@ class Supervisor:
         self.successions: dict[int, Succession] = {}
         # Ingests that hold a stream outside this class (pull workers, WHIP sessions).
         self.held_elsewhere: Callable[[int], bool] = lambda stream_id: False
+        self.overlays = LiveOverlays(db_sessions, self._to_worker, lambda stream_id: stream_id in self.streams,
+                                     allow_private=settings.overlay_allow_private)
 
     async def start(self) -> None:
         """A node that starts has no live stream: none is live in the DB, and whatever is
@@ -89,6 +92,7 @@ class Supervisor:
                 session = self.streams[stream.id]
             else:
                 session = self.streams[stream.id] = StreamSession(self, stream, renditions)
+                asyncio.create_task(self.overlays.sync(stream.id))
         publisher = session.join(slot, request)
         log.info("stream %s: %s publisher %s admitted (%s)", stream.id, slot, request.peer, request.protocol)
         return publisher
@@ -118,11 +122,20 @@ class Supervisor:
     def session_ended(self, session: StreamSession) -> None:
         if self.streams.get(session.stream_id) is session:
             del self.streams[session.stream_id]
+            self.overlays.stream_ended(session.stream_id)
+
+    def _to_worker(self, stream_id: int, commands: list[Command]) -> None:
+        """Overlay commands for the stream's current worker (a worker to come gets them from
+        `overlays.commands` when it starts)."""
+        session = self.streams.get(stream_id)
+        if session is not None and session.worker is not None:
+            session.worker.send(*commands)
 
     async def stream_changed(self, stream_id: int) -> None:
         """After an API change: a deleted or deactivated stream loses its publishers, and so
         does one switched to pulling its source (a pulled stream refuses pushes, see
-        `_check`; its pull worker starts once the pushed one has finished)."""
+        `_check`; its pull worker starts once the pushed one has finished); else its overlays
+        follow the rows (html_overlay switched: a new worker, see `StreamSession`)."""
         session = self.streams.get(stream_id)
         if session is None:
             return
@@ -132,6 +145,9 @@ class Supervisor:
             session.drop_all("stream deleted or deactivated")
         elif stream.pull and stream.uri:
             session.drop_all("stream now pulls its source")
+        else:
+            session.set_html_overlay(stream.html_overlay)
+            await self.overlays.sync(stream_id)
 
     # -- workers and their output -------------------------------------------------------------
     def succession(self, stream_id: int) -> Succession:
@@ -180,6 +196,7 @@ class Supervisor:
         for session in sessions:
             session.close_all("node shutting down")
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
+        await self.overlays.close()
         await self.status.close()
 
 

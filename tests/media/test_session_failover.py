@@ -30,7 +30,7 @@ class FakeWorker:
         FakeWorker.instances.append(self)
 
     async def start(self, config) -> None:
-        pass
+        self.config = config
 
     async def wait(self, timeout=None) -> int:
         await self.finished.wait()
@@ -82,15 +82,21 @@ class FakeSupervisor:
         self.settings = Settings(failover_timeout=TIMEOUT, publish_idle_timeout=30)
         self.status = FakeStatus()
         self.ended = []
+        self.overlays = FakeOverlays()
 
-    def worker_config(self, stream_id, mpegts_endlist, renditions):
-        return WorkerConfig(stream_id=stream_id, out_dir="/nonexistent")
+    def worker_config(self, stream_id, mpegts_endlist, renditions, **source):
+        return WorkerConfig(stream_id=stream_id, out_dir="/nonexistent", **source)
 
     def succession(self, stream_id):
         return FakeSuccession()
 
     def session_ended(self, session):
         self.ended.append(session)
+
+
+class FakeOverlays:
+    def commands(self, stream_id) -> list:
+        return []
 
 
 class FakeSuccession:
@@ -107,6 +113,7 @@ class FakeSuccession:
 class Stream:
     id = 1
     hls_mpegts_endlist_tag = True
+    html_overlay = False
 
 
 class Clock:
@@ -260,3 +267,27 @@ async def test_a_worker_flooded_while_waiting_its_turn_is_dropped_and_the_next_k
         await asyncio.sleep(0)
     assert spawned == []
     session._end()
+
+
+async def test_switching_html_overlay_replaces_the_worker_at_the_next_keyframe(clock):
+    """The origin's encoding changes: a new worker with `overlays` from the active publisher's
+    next keyframe, the old one's state handed over as after a crash, the publisher kept."""
+    session, supervisor = await new_session(clock)
+    main = join(session, MAIN)
+    main.write(keyframe(b"K1"))
+    await asyncio.sleep(0)
+    first = FakeWorker.instances[0]
+    assert first.config.overlays is False
+    session.set_html_overlay(True)
+    await asyncio.sleep(0)
+    assert session.worker is None and session.crashed is first and session.restarts == 0
+    main.write(inter(b"P1"))  # no worker before a keyframe
+    assert len(FakeWorker.instances) == 1
+    main.write(keyframe(b"K2"))
+    await asyncio.sleep(0)
+    second = FakeWorker.instances[1]
+    (only,) = second.inputs()
+    assert second.config.overlays is True and b"K2" in only and b"P1" not in only
+    assert session.slots[MAIN] is main and supervisor.ended == []
+    session.set_html_overlay(True)  # no change: the worker stays
+    assert session.worker is second

@@ -16,8 +16,15 @@ import pytest
 
 from tests.support.hls import parse_media_playlist
 from tests.support.worker_events import plain
-from transcode.contract import (Command, InputData, KeepOverlays, SetOverlay, StartInput, WorkerConfig,
-                                encode_command)
+from transcode.contract import (
+    Command,
+    InputData,
+    KeepOverlays,
+    SetOverlay,
+    StartInput,
+    WorkerConfig,
+    encode_command,
+)
 from transcode.ladder import Rendition
 from transcode.overlay import encode_png
 from transcode.worker import run
@@ -153,7 +160,8 @@ def test_a_source_above_1080p_is_packaged_as_it_is(tmp_path):
     clip = flv_clip(tmp_path / "clip.flv", "2048x1152", seconds=1)
     config = WorkerConfig(stream_id=1, out_dir=str(tmp_path / "out"), overlays=True)
     events = run_worker(tmp_path, config, [red_box(16, 16), StartInput("flv"), InputData(clip)])
-    assert {"event": "overlays_not_applied", "width": 2048, "height": 1152} in events
+    started = next(e for e in events if e["event"] == "started")
+    assert started["source_warning"] == "html_overlay: the source is 2048x1152, above 1920x1080; overlays not applied"
     origin = (tmp_path / "out/origin/init.mp4").read_bytes()
     first = source_frames(tmp_path / "clip.flv")[0]
     with av.open(io.BytesIO(origin + next((tmp_path / "out/origin").glob("*.m4s")).read_bytes())) as container:
