@@ -7,7 +7,8 @@ third looks like: a half-transparent dark band, opaque white bars (text), soft e
 transparent corners. Each figure is the median over the frames, in ms per frame, timed right
 after each frame is decoded (so the copy a decoder's reference frame needs before it is
 drawn on is counted, as in the worker). The issue's bound: ≤ 1.5 ms per 1080p frame. The
-conversion of a new image (once a second at most) is reported apart.
+cost of a new image (once a second at most; on the compositor's own thread in the worker) is
+reported apart, for the lower third and for a full-frame page with a clock in a corner.
 """
 
 from __future__ import annotations
@@ -40,6 +41,26 @@ def lower_third(width: int, height: int) -> bytes:
     image[18:20, 10:width - 10, 3] = 90  # soft top and bottom edges
     image[height - 20:height - 18, 10:width - 10, 3] = 90
     return encode_png(image)
+
+
+def full_frame_clock(width: int, height: int) -> bytes:
+    """A `stretch` page: a clock in the top-right corner of an otherwise transparent frame."""
+    image = np.zeros((height, width, 4), np.uint8)
+    image[40:130, width - 360:width - 40] = (0, 0, 0, 128)
+    image[60:110, width - 340:width - 60] = (255, 255, 255, 255)
+    return encode_png(image)
+
+
+def new_image_cost(png: bytes, placement: Placement, size: tuple[int, int]) -> tuple[float, float]:
+    """ms to decode a new image and to convert it for frames of `size` (the compositor's thread
+    does both in the worker)."""
+    compositor = Compositor()
+    compositor.apply(av.VideoFrame(size[0], size[1], "yuv420p"))  # the frames' geometry, known
+    started = time.perf_counter()
+    compositor.set_image(1, png)
+    decoded = time.perf_counter()
+    compositor.place(1, placement)
+    return (decoded - started) * 1000, (time.perf_counter() - decoded) * 1000
 
 
 def make_source(directory: Path, frames: int, size: tuple[int, int]) -> Path:
@@ -95,6 +116,9 @@ def main() -> None:
     print(f"composite the overlay         : {median['composite']:.3f} ms per frame")
     print(f"ratio composite / frame copy  : {smoke.ratio(median['composite'], median['copy']):.2f}")
     print(f"a new image: PNG decode {median['decode PNG']:.1f} ms, conversion {median['convert']:.1f} ms (once each)")
+    decode, convert = new_image_cost(full_frame_clock(*size), Placement(0, 0, *size, stretch=True), size)
+    print(f"a new full-frame clock page (stretch): PNG decode {decode:.1f} ms, conversion {convert:.1f} ms"
+          " (on the compositor's thread)")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ class WorkerContext:
     config: WorkerConfig
     emit: Callable[[Event | dict[str, Any]], None]
     pipeline: StreamPipeline | None = None  # None until the source's first packets
-    compositor: Compositor = field(default_factory=Compositor)  # the overlays, before the pipeline too
+    # the overlays (they may come before the pipeline), converted on a thread of their own
+    compositor: Compositor = field(default_factory=lambda: Compositor(background=True))
     pending: deque[Command] = field(default_factory=deque)  # queued by the stdin thread
 
     def dispatch(self, command: Command) -> None:
@@ -69,7 +70,7 @@ class WorkerContext:
 
 @handles(SetOverlay)
 def set_overlay(command: SetOverlay, context: WorkerContext) -> None:
-    """A new image is decoded here (a few ms); its conversion waits for the next frame."""
+    """The image is decoded and converted on the compositor's thread, not here."""
     if command.png:
         try:
             context.compositor.set_image(command.overlay_id, base64.b64decode(command.png, validate=True))

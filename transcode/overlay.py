@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import io
 import logging
+import queue
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 import av
 import numpy as np
@@ -30,6 +33,7 @@ MAX_SOURCE = (1920, 1080)  # Gcore applies overlays to sources up to 1080p
 
 Pixels = npt.NDArray[np.uint8]
 Wide = npt.NDArray[np.uint16]
+Geometry = tuple[int, int, str]  # a frame's width, height and pixel format (after conversion)
 
 
 class OverlayError(ValueError):
@@ -90,11 +94,14 @@ class _Run:
 
 
 class PreparedOverlay:
-    """One overlay image converted for frames of one size and colour space."""
+    """One overlay image converted for frames of one geometry (size, pixel format): BT.709
+    from 720 lines up, else BT.601; full range for yuvj420p."""
 
-    def __init__(self, rgba: Pixels, placement: Placement, frame_width: int, frame_height: int,
-                 *, bt709: bool, full_range: bool) -> None:
+    def __init__(self, rgba: Pixels, placement: Placement, geometry: Geometry) -> None:
+        self.geometry = geometry
         self.runs: list[_Run] = []
+        frame_width, frame_height, pixel_format = geometry
+        bt709, full_range = frame_height >= 720, pixel_format == "yuvj420p"
         if placement.stretch:
             left, top, width, height = 0, 0, frame_width, frame_height
         else:
@@ -114,7 +121,14 @@ class PreparedOverlay:
         if right <= left or bottom <= top:
             return
         image = image[crop_top:crop_top + bottom - top, crop_left:crop_left + right - left]
-        self._prepare(image, left, top, bt709, full_range)
+        # only the part with alpha is converted (a clock on a full-frame page is a small part)
+        rows = np.flatnonzero(image[..., 3].any(axis=1))
+        cols = np.flatnonzero(image[..., 3].any(axis=0))
+        if not len(rows):
+            return
+        r0, r1 = rows[0] & ~1, min(image.shape[0], (rows[-1] + 2) & ~1)
+        c0, c1 = cols[0] & ~1, min(image.shape[1], (cols[-1] + 2) & ~1)
+        self._prepare(image[r0:r1, c0:c1], left + int(c0), top + int(r0), bt709, full_range)
 
     def _prepare(self, image: Pixels, left: int, top: int, bt709: bool, full_range: bool) -> None:
         alpha = image[..., 3].astype(np.float32) / 255.0
@@ -197,44 +211,47 @@ def _runs(plane: int, premultiplied: npt.NDArray[np.float32], alpha: npt.NDArray
     return runs
 
 
+Job = tuple[str, int, Any]
+
+
 class Compositor:
     """A stream's overlays, drawn onto each decoded frame in the order they were set.
 
-    `set` takes a new image (PNG bytes) or a new placement; the conversion for a frame size is
-    done once, at the first frame of that size. Frames not in yuv420p are converted first
-    (one kept reformatter); sources larger than MAX_SOURCE are left alone (`applicable`).
+    `set_image` takes a new capture (PNG bytes), `place` a placement, `remove`/`keep_only` take
+    overlays out. Decoding an image and converting it for the frames' size (5–60 ms and up to
+    tens of ms for a full-frame page, once a second for a clock) is done on a thread of its own
+    when `background` (the worker): the frames go on with the overlays as they were until the
+    new ones are ready, then `apply` picks them up at once (one reference swapped). Without
+    `background` it is done in the call (tests, benchmarks). Frames not in yuv420p are
+    converted first (one kept reformatter); sources larger than MAX_SOURCE are left alone
+    (`applicable`).
     """
 
-    def __init__(self) -> None:
-        self.images: dict[int, Pixels] = {}
-        self.placements: dict[int, Placement] = {}
-        self.prepared: dict[int, PreparedOverlay] = {}
-        self.prepared_for: tuple[int, int, str] | None = None
+    def __init__(self, *, background: bool = False) -> None:
         self.reformatter = av.video.reformatter.VideoReformatter()
-
-    @property
-    def active(self) -> bool:
-        return any(key in self.placements for key in self.images)
+        self.geometry: Geometry | None = None  # of the frames `apply` last saw
+        self.drawn: tuple[PreparedOverlay, ...] = ()  # what `apply` draws; replaced whole
+        self.jobs: queue.SimpleQueue[Job] | None = queue.SimpleQueue() if background else None
+        self.thread: threading.Thread | None = None
+        # the preparing side's state (the thread's alone when `background`)
+        self._images: dict[int, Pixels] = {}
+        self._placements: dict[int, Placement] = {}
+        self._prepared: dict[int, PreparedOverlay] = {}
+        self._geometry: Geometry | None = None
 
     def set_image(self, key: int, png: bytes) -> None:
-        """A new capture of overlay `key` (raises OverlayError for an unreadable image)."""
-        self.images[key] = decode_png(png)
-        self.prepared.pop(key, None)
+        """A new capture of overlay `key` (an unreadable image: OverlayError, or a log line
+        when `background`)."""
+        self._submit(("image", key, png))
 
     def place(self, key: int, placement: Placement) -> None:
-        if self.placements.get(key) != placement:
-            self.placements[key] = placement
-            self.prepared.pop(key, None)
+        self._submit(("place", key, placement))
 
     def remove(self, key: int) -> None:
-        self.images.pop(key, None)
-        self.placements.pop(key, None)
-        self.prepared.pop(key, None)
+        self._submit(("remove", key, None))
 
     def keep_only(self, keys: set[int]) -> None:
-        for key in set(self.images) | set(self.placements):
-            if key not in keys:
-                self.remove(key)
+        self._submit(("keep", 0, set(keys)))
 
     @staticmethod
     def applicable(width: int, height: int) -> bool:
@@ -243,33 +260,84 @@ class Compositor:
     def apply(self, frame: av.VideoFrame) -> av.VideoFrame:
         """`frame` with every overlay drawn (a yuv420p frame, possibly `frame` itself made
         writable: a decoder's frame may share its buffers with the decoder's references)."""
-        if not self.active or not self.applicable(frame.width, frame.height):
+        if not self.applicable(frame.width, frame.height):
             return frame
-        if frame.format.name not in FORMATS:
+        name = frame.format.name
+        geometry = (frame.width, frame.height, name if name in FORMATS else "yuv420p")
+        if geometry != self.geometry:
+            self.geometry = geometry
+            self._submit(("geometry", 0, geometry))
+        drawn = [overlay for overlay in self.drawn if overlay.geometry == geometry]
+        if not drawn:
+            return frame
+        if name not in FORMATS:
             frame = self.reformatter.reformat(frame, format="yuv420p")
         frame.make_writable()
         planes = [_plane_view(frame, index) for index in range(3)]
-        for overlay in self._prepared(frame):
+        for overlay in drawn:
             overlay.apply(planes)
         return frame
 
-    def _prepared(self, frame: av.VideoFrame) -> list[PreparedOverlay]:
-        shape = (frame.width, frame.height, frame.format.name)
-        if shape != self.prepared_for:
-            self.prepared.clear()
-            self.prepared_for = shape
-        bt709 = frame.height >= 720
-        full_range = frame.format.name == "yuvj420p"
-        result = []
-        for key, image in self.images.items():
-            placement = self.placements.get(key)
+    # -- the preparing side ----------------------------------------------------------------
+    def _submit(self, job: Job) -> None:
+        if self.jobs is None:
+            self._handle(job)
+            self._publish()
+            return
+        self.jobs.put(job)
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="overlays", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        assert self.jobs is not None
+        while True:
+            jobs = [self.jobs.get()]
+            while not self.jobs.empty():  # a burst (a new worker's state) is published once
+                jobs.append(self.jobs.get())
+            for job in jobs:
+                try:
+                    self._handle(job)
+                except OverlayError as error:
+                    log.warning("overlay %d: image refused: %s", job[1], error)
+                except Exception:  # an overlay must never take the picture down
+                    log.exception("overlay %d: %s failed", job[1], job[0])
+            self._publish()
+
+    def _handle(self, job: Job) -> None:
+        kind, key, value = job
+        if kind == "image":
+            self._images[key] = decode_png(value)
+            self._prepared.pop(key, None)
+        elif kind == "place":
+            if self._placements.get(key) != value:
+                self._placements[key] = value
+                self._prepared.pop(key, None)
+        elif kind == "remove":
+            value = set(self._placements) - {key}
+            kind = "keep"
+        if kind == "keep":
+            for gone in (set(self._images) | set(self._placements)) - value:
+                self._images.pop(gone, None)
+                self._placements.pop(gone, None)
+                self._prepared.pop(gone, None)
+        elif kind == "geometry":
+            self._geometry = value
+            self._prepared.clear()
+
+    def _publish(self) -> None:
+        geometry = self._geometry
+        if geometry is None:
+            return
+        drawn = []
+        for key, image in self._images.items():
+            placement = self._placements.get(key)
             if placement is None:
                 continue
-            if key not in self.prepared:
-                self.prepared[key] = PreparedOverlay(image, placement, frame.width, frame.height,
-                                                     bt709=bt709, full_range=full_range)
-            result.append(self.prepared[key])
-        return result
+            if key not in self._prepared:
+                self._prepared[key] = PreparedOverlay(image, placement, geometry)
+            drawn.append(self._prepared[key])
+        self.drawn = tuple(drawn)
 
 
 def _plane_view(frame: av.VideoFrame, index: int) -> Pixels:

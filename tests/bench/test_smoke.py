@@ -53,7 +53,8 @@ REPORTS = {
                         rf"^screenshots \(decode\+JPEG\): {NUMBER} %", r"^ratio screenshots / demux"],
     "overlay_cost": [r"^source: \d+p H\.264, \d+ frames; overlay 600x200", rf"^plain frame copy \(reference\) +: {NUMBER} ms",
                      rf"^scale to 2/3 size \(reference\) +: {NUMBER} ms", rf"^composite the overlay +: {NUMBER} ms",
-                     r"^ratio composite / frame copy", rf"^a new image: PNG decode {NUMBER} ms, conversion {NUMBER} ms"],
+                     r"^ratio composite / frame copy", rf"^a new image: PNG decode {NUMBER} ms, conversion {NUMBER} ms",
+                     rf"^a new full-frame clock page \(stretch\): PNG decode {NUMBER} ms, conversion {NUMBER} ms"],
     "latency": [r"Headwater LL-HLS: first playlist .* latency p50", r"nginx-rtmp HLS \(ref\): first playlist .* latency p50",
                 r"^p95 ratio Headwater / nginx-rtmp: \d", r"^Live latency the players report",
                 *(rf"Headwater {player}, parts 0\.5 s: median" for player in

@@ -4,7 +4,9 @@ frame with `stretch`, and a decoder's reference frames left intact."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
+import time
 
 import av
 import numpy as np
@@ -135,10 +137,46 @@ def test_removed_and_unplaced_overlays_are_not_drawn(tmp_path):
     assert np.array_equal(planes(compositor.apply(frame))[0], before[0])
     compositor.place(1, Placement(x=0, y=0, width=32, height=32))
     compositor.keep_only(set())
-    assert not compositor.active
+    assert not compositor.drawn
 
 
 @pytest.mark.parametrize("data", [b"", b"not a png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20])
 def test_a_broken_image_is_a_clear_error(data):
     with pytest.raises(OverlayError):
         Compositor().set_image(1, data)
+
+
+def test_in_the_background_frames_go_on_until_the_new_image_is_ready(tmp_path, caplog):
+    """The worker's compositor decodes and converts on its own thread: the frames before that
+    are drawn with what was ready (here nothing), the ones after with the new image; a broken
+    image is a log line there, and the picture goes on."""
+    frame = decoded_frames(tmp_path, "640x360", count=1)[0]
+    before = planes(frame)[0]
+    compositor = Compositor(background=True)
+    compositor.set_image(1, box(64, 64, (255, 255, 255, 255)))
+    compositor.place(1, Placement(x=0, y=0, width=64, height=64))
+    compositor.set_image(2, b"not a png")
+    compositor.place(2, Placement(x=100, y=100, width=64, height=64))
+    caplog.set_level(logging.WARNING, logger="headwater.overlay")
+    first = planes(compositor.apply(frame))[0]  # its geometry starts the conversion
+    assert np.array_equal(first, before)
+    deadline = time.monotonic() + 10
+    while not compositor.drawn and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(compositor.drawn) == 1
+    assert np.all(planes(compositor.apply(frame))[0][:64, :64] == 235)
+    assert any("overlay 2: image refused" in record.message for record in caplog.records)
+
+
+def test_only_the_part_with_alpha_is_converted():
+    """A full-frame page with a small clock in it: the runs cover the clock, not the frame."""
+    image = np.zeros((1080, 1920, 4), np.uint8)
+    image[40:130, 1560:1880] = (0, 0, 0, 128)
+    compositor = Compositor()
+    compositor.set_image(1, encode_png(image))
+    compositor.place(1, Placement(x=0, y=0, width=1920, height=1080, stretch=True))
+    compositor.apply(av.VideoFrame(1920, 1080, "yuv420p"))
+    (overlay,) = compositor.drawn
+    luma = [run for run in overlay.runs if run.plane == 0]
+    assert min(run.top for run in luma) == 40 and max(run.bottom for run in luma) == 130
+    assert min(run.left for run in luma) == 1560 and max(run.right for run in luma) == 1880
