@@ -1,12 +1,15 @@
-"""HTML overlays end to end: a real node rendering a page the test serves on 127.0.0.1 (a solid
-red box) into a live RTMP stream. The LL-HLS origin is decoded as a player gets it: red inside
-the overlay's rectangle, the test pattern around it; the overlay moved through the API moves
-in the picture; html_overlay switched off gives the plain picture back, all without dropping
-the publisher."""
+"""HTML overlays end to end: a real node rendering pages the test serves on 127.0.0.1 into a
+live RTMP stream. The LL-HLS origin is decoded as a player gets it: the box's colour inside the
+overlay's rectangle, the test pattern around it; the overlay moved through the API moves in the
+picture; html_overlay switched off gives the plain picture back, all without dropping the
+publisher. A `stretch` page lands scaled on the whole frame, a page that answers 404 draws
+nothing and leaves the stream live, and a page that changes shows its change."""
 
 from __future__ import annotations
 
 import io
+import logging
+import time
 
 import av
 import httpx
@@ -23,6 +26,8 @@ from tests.support.publisher import ffmpeg_publish
 pytestmark = pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium")
 
 RED_601 = (81, 90, 240)  # Y, U, V of rgb(255, 0, 0) in BT.601 limited range (a 360p source)
+GREEN_601 = (145, 54, 34)
+BLUE_601 = (41, 240, 110)
 FIRST = (64, 48, 96, 64)  # x, y, width, height
 MOVED = (400, 240, 96, 64)
 
@@ -63,12 +68,18 @@ def live_edge(http: httpx.Client, stream_id: int) -> list[np.ndarray] | None:
 
 
 def red_at(planes: list[np.ndarray] | None, x: int, y: int, width: int, height: int, margin: int = 6) -> bool:
+    return colour_at(planes, RED_601, x, y, width, height, margin)
+
+
+def colour_at(planes: list[np.ndarray] | None, colour: tuple[int, int, int], x: int, y: int, width: int,
+              height: int, margin: int = 6) -> bool:
+    """The rectangle's inside (less a margin for the encoder's blur) has `colour` (Y, U, V)."""
     if planes is None:
         return False
     inner = (slice(y + margin, y + height - margin), slice(x + margin, x + width - margin))
     chroma = (slice(inner[0].start // 2, inner[0].stop // 2), slice(inner[1].start // 2, inner[1].stop // 2))
     means = (planes[0][inner].mean(), planes[1][chroma].mean(), planes[2][chroma].mean())
-    return all(abs(float(mean) - want) < 8 for mean, want in zip(means, RED_601))
+    return all(abs(float(mean) - want) < 8 for mean, want in zip(means, colour))
 
 
 def test_an_overlay_is_burned_in_moved_live_and_switched_off(http, new_stream, pages, media_node):
@@ -100,6 +111,48 @@ def test_an_overlay_is_burned_in_moved_live_and_switched_off(http, new_stream, p
                  timeout=40, interval=0.5, what="the picture without the overlay")
         assert publisher.poll() is None, "the publisher was dropped"
         assert http.get(f"/streaming/streams/{stream_id}").json()["live"]
+    finally:
+        publisher.kill()
+        publisher.wait()
+
+
+CORNER = """<!doctype html><html><body style="margin:0;background:transparent">
+<div style="position:absolute;left:1500px;top:60px;width:300px;height:180px;background:rgb(0,255,0)"></div>
+</body></html>"""  # on a 1920x1080 page; stretched onto 640x360: (500, 20, 100, 60)
+POLLING = """<!doctype html><html><body style="margin:0;background:transparent">
+<div id="b" style="width:100%;height:100vh"></div>
+<script>setInterval(async () => {
+  document.getElementById("b").style.background = await (await fetch("/colour")).text();
+}, 200)</script></body></html>"""
+
+
+def test_stretch_a_failing_page_and_a_page_that_changes(http, new_stream, pages):
+    pages.pages["/corner.html"] = CORNER
+    pages.pages["/poll.html"] = POLLING
+    pages.pages["/colour"] = "rgb(255, 0, 0)"
+    stream = new_stream(name="overlays", html_overlay=True)
+    stream_id = stream["id"]
+    created = http.post(f"/streaming/streams/{stream_id}/overlays", json=[
+        {"url": pages.url("/corner.html"), "stretch": True},
+        {"url": pages.url("/missing"), "x": 300, "y": 100, "width": 96, "height": 64},
+        {"url": pages.url("/poll.html"), "x": 64, "y": 200, "width": 96, "height": 64},
+    ])
+    assert created.status_code == 201, created.text
+    publisher = ffmpeg_publish(stream["push_url"], seconds=90, size="640x360", rate=25, gop=25)
+    try:
+        planes = wait_for(lambda: (p := live_edge(http, stream_id)) is not None
+                          and colour_at(p, GREEN_601, 500, 20, 100, 60) and red_at(p, 64, 200, 96, 64) and p,
+                          timeout=60, interval=0.5, what="the stretched corner box and the polling page")
+        missing = planes[0][100:164, 300:396]
+        assert missing.std() > 10  # the 404 page drew nothing: the test pattern is there
+        changed = time.monotonic()
+        pages.pages["/colour"] = "rgb(0, 0, 255)"
+        wait_for(lambda: colour_at(live_edge(http, stream_id), BLUE_601, 64, 200, 96, 64),
+                 timeout=30, interval=0.25, what="the page's change in the output")
+        # a figure for the record (bench/ measures it properly), not an assertion
+        logging.getLogger(__name__).info("page change visible in the LL-HLS origin after %.1f s",
+                                         time.monotonic() - changed)
+        assert publisher.poll() is None and http.get(f"/streaming/streams/{stream_id}").json()["live"]
     finally:
         publisher.kill()
         publisher.wait()
