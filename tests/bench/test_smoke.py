@@ -55,6 +55,9 @@ REPORTS = {
                      rf"^scale to 2/3 size \(reference\) +: {NUMBER} ms", rf"^composite the overlay +: {NUMBER} ms",
                      r"^ratio composite / frame copy", rf"^a new image: PNG decode {NUMBER} ms, conversion {NUMBER} ms",
                      rf"^a new full-frame clock page \(stretch\): PNG decode {NUMBER} ms, conversion {NUMBER} ms"],
+    "overlay_capture": [rf"^renderer tree, browser up, no page \(reference\): {NUMBER} % of a core, {NUMBER} MiB PSS",
+                        rf"^renderer tree, 1 clock overlays 600x200: {NUMBER} % of a core, {NUMBER} MiB PSS, {NUMBER} images/s",
+                        rf"^per overlay: {NUMBER} % of a core, {NUMBER} MiB", r"^ratio with overlays / browser alone"],
     "latency": [r"Headwater LL-HLS: first playlist .* latency p50", r"nginx-rtmp HLS \(ref\): first playlist .* latency p50",
                 r"^p95 ratio Headwater / nginx-rtmp: \d", r"^Live latency the players report",
                 *(rf"Headwater {player}, parts 0\.5 s: median" for player in
