@@ -33,13 +33,15 @@ from transcode.overlay import Compositor, Placement, encode_png  # noqa: E402
 OVERLAY = (600, 200)
 
 
-def lower_third(width: int, height: int) -> bytes:
+def lower_third(width: int, height: int, tick: int = 0) -> bytes:
+    """The lower third; `tick` moves a white dot along its top (a clock's new image)."""
     image = np.zeros((height, width, 4), np.uint8)
     image[20:height - 20, 10:width - 10] = (10, 20, 60, 180)  # the band, half transparent
     for row in range(50, height - 50, 40):  # "text": opaque white bars
         image[row:row + 20, 40:width - 120] = (255, 255, 255, 255)
     image[18:20, 10:width - 10, 3] = 90  # soft top and bottom edges
     image[height - 20:height - 18, 10:width - 10, 3] = 90
+    image[30, 20 + tick % (width - 40)] = (255, 255, 255, 255)
     return encode_png(image)
 
 

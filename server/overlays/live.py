@@ -80,7 +80,9 @@ class LiveOverlays:
 
     def commands(self, stream_id: int) -> list[Command]:
         """What a new worker of the stream is told first: every overlay with its last image."""
-        placed = self.streams.get(stream_id, {})
+        placed = self.streams.get(stream_id)
+        if not placed:
+            return []
         return [*(p.command(self.images.get(key)) for key, p in placed.items()),
                 KeepOverlays(overlay_ids=list(placed))]
 
@@ -114,8 +116,7 @@ class LiveOverlays:
 
     def _image(self, overlay_id: int, png: bytes) -> None:
         stream_id = self.owners.get(overlay_id)
-        placed = self.streams.get(stream_id, {}).get(overlay_id) if stream_id is not None else None
-        if placed is None:
-            return
+        if stream_id is None or overlay_id not in self.streams.get(stream_id, {}):
+            return  # a capture of an overlay dropped meanwhile
         self.images[overlay_id] = png
-        self.send(stream_id, [placed.command(png)])  # type: ignore[arg-type]
+        self.send(stream_id, [self.streams[stream_id][overlay_id].command(png)])

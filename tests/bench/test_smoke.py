@@ -58,6 +58,10 @@ REPORTS = {
     "overlay_capture": [rf"^renderer tree, browser up, no page \(reference\): {NUMBER} % of a core, {NUMBER} MiB PSS",
                         rf"^renderer tree, 1 clock overlays 600x200: {NUMBER} % of a core, {NUMBER} MiB PSS, {NUMBER} images/s",
                         rf"^per overlay: {NUMBER} % of a core, {NUMBER} MiB", r"^ratio with overlays / browser alone"],
+    "overlay_stream_cost": [r"^clip: 2 s 360p30 → 720p/480p/360p", rf"^ladder, no overlays \(reference\) +: {NUMBER} CPU-s",
+                            rf"^html_overlay on, origin re-encoded +: {NUMBER} CPU-s",
+                            rf"^html_overlay on, one lower third +: {NUMBER} CPU-s", r"^ratio lower third / reference",
+                            r"^ratio lower third / on without an image"],
     "latency": [r"Headwater LL-HLS: first playlist .* latency p50", r"nginx-rtmp HLS \(ref\): first playlist .* latency p50",
                 r"^p95 ratio Headwater / nginx-rtmp: \d", r"^Live latency the players report",
                 *(rf"Headwater {player}, parts 0\.5 s: median" for player in
