@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from tests.e2e.conftest import wait_for
-from tests.support.browser import chromium_available
+from tests.support import browser
+from tests.support.browser import chromium_available, chromium_page
 from tests.support.hls import parse_media_playlist
 from tests.support.node import Node
 from tests.support.overlay_pages import OverlayPages, box_page
@@ -153,6 +154,30 @@ def test_stretch_a_failing_page_and_a_page_that_changes(http, new_stream, pages)
         logging.getLogger(__name__).info("page change visible in the LL-HLS origin after %.1f s",
                                          time.monotonic() - changed)
         assert publisher.poll() is None and http.get(f"/streaming/streams/{stream_id}").json()["live"]
+    finally:
+        publisher.kill()
+        publisher.wait()
+
+
+PLAYER = "({...window.headwaterPlayer, t: document.getElementById('video').currentTime," \
+         " width: document.getElementById('video').videoWidth})"
+
+
+def test_the_overlaid_stream_plays_in_the_built_in_player(http, new_stream, pages):
+    stream = new_stream(name="overlay player", html_overlay=True)
+    created = http.post(f"/streaming/streams/{stream['id']}/overlays",
+                        json=[{"url": pages.url("/red.html"), "x": 64, "y": 48, "width": 96, "height": 64}])
+    assert created.status_code == 201, created.text
+    publisher = ffmpeg_publish(stream["push_url"], seconds=60, size="640x360", rate=25, gop=25)
+    try:
+        wait_for(lambda: red_at(live_edge(http, stream["id"]), *FIRST), timeout=60, interval=0.5,
+                 what="the overlay in the origin")
+        with chromium_page() as tab:
+            tab.goto(stream["iframe_url"])
+            started = browser.watch(tab, PLAYER, lambda s: s["t"] > 0, timeout=30)
+            assert started["t"] > 0, started
+            playing = browser.watch(tab, PLAYER, lambda s: s["t"] > started["t"] + 4, timeout=20)
+        assert playing["t"] > started["t"] + 4 and playing["width"] > 0, playing
     finally:
         publisher.kill()
         publisher.wait()
