@@ -56,3 +56,28 @@ async def test_without_the_setting_the_renderer_refuses_the_local_page():
         finally:
             await renderer.close()
     assert server.requests == []
+
+
+async def test_the_renderer_stops_once_no_overlay_is_left_and_starts_again(monkeypatch):
+    monkeypatch.setattr(renderer_module, "IDLE_STOP", 0.5)
+    images: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+    with OverlayPages() as server:
+        server.pages["/box.html"] = BOX
+        renderer = OverlayRenderer(lambda key, png: images.put_nowait((key, png)), allow_private=True)
+        try:
+            renderer.set(OverlaySpec(1, server.url("/box.html"), 120, 60))
+            await next_image(images)
+            process = renderer.process
+            assert process is not None
+            renderer.drop(1)
+            await asyncio.wait_for(process.wait(), 30)
+            for _ in range(200):  # the close finishing
+                if renderer.process is None:
+                    break
+                await asyncio.sleep(0.05)
+            assert renderer.task is None and renderer.process is None
+            renderer.set(OverlaySpec(2, server.url("/box.html"), 120, 60))
+            key, _ = await next_image(images)
+            assert key == 2 and renderer.starts == 2
+        finally:
+            await renderer.close()
