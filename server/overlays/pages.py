@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,10 +43,12 @@ log = logging.getLogger("headwater.overlays")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-default-apps", "--mute-audio",
     "--disable-dev-shm-usage", "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
+# Chromium refuses its sandbox as root (a container's usual user): only then is it turned off.
+SANDBOX_ARGS = ["--no-sandbox"] if os.geteuid() == 0 else []
 CAPTURE_INTERVAL = 1.0  # seconds between two captures of a page
 LOAD_TIMEOUT = 10.0  # a page not loaded by then counts as failed (kept: its last image)
 CAPTURE_TIMEOUT = 5.0
@@ -107,7 +110,8 @@ class OverlayBrowser:
 
     async def _browse(self, playwright: Playwright) -> None:
         gone = asyncio.Event()
-        self.browser = await playwright.chromium.launch(executable_path=self.executable, args=CHROMIUM_ARGS)
+        self.browser = await playwright.chromium.launch(executable_path=self.executable,
+                                                        args=[*CHROMIUM_ARGS, *SANDBOX_ARGS])
         self.launches += 1
         self.browser.on("disconnected", lambda _: gone.set())
         log.info("overlay browser started (launch %d)", self.launches)
