@@ -62,6 +62,8 @@ REPORTS = {
                             rf"^html_overlay on, origin re-encoded +: {NUMBER} CPU-s",
                             rf"^html_overlay on, one lower third +: {NUMBER} CPU-s", r"^ratio lower third / reference",
                             r"^ratio lower third / on without an image"],
+    "overlay_latency": [r"^LL-HLS origin, 0\.5 s parts", rf"^API move → visible \(reference\): median {NUMBER} s, worst {NUMBER} s",
+                        rf"^page change → visible +: median {NUMBER} s, worst {NUMBER} s"],
     "latency": [r"Headwater LL-HLS: first playlist .* latency p50", r"nginx-rtmp HLS \(ref\): first playlist .* latency p50",
                 r"^p95 ratio Headwater / nginx-rtmp: \d", r"^Live latency the players report",
                 *(rf"Headwater {player}, parts 0\.5 s: median" for player in
