@@ -146,6 +146,7 @@ class OverlayPage:
         self.refuses = refuses
         self.interval = interval
         self.last: bytes | None = None
+        self.last_fault: str | None = None
         self.refused: set[str] = set()  # hosts already logged as refused
 
     async def run(self) -> None:
@@ -157,8 +158,7 @@ class OverlayPage:
                 try:
                     await self._show(page)
                 except (Error, Refused, PageFault) as fault:
-                    log.warning("overlay %d (%s): %s; keeping its last image, loading again in %.0f s",
-                                self.spec.overlay_id, self.spec.url, fault, RETRY_AFTER)
+                    self._fault(str(fault).splitlines()[0] if str(fault) else type(fault).__name__)
                 await context.close()
                 context = None
                 await asyncio.sleep(RETRY_AFTER)
@@ -167,6 +167,13 @@ class OverlayPage:
         finally:
             if context is not None:
                 await asyncio.shield(_close_quietly(context))
+
+    def _fault(self, reason: str) -> None:
+        """One warning per new reason (a page that stays broken is retried quietly)."""
+        level = logging.WARNING if reason != self.last_fault else logging.DEBUG
+        self.last_fault = reason
+        log.log(level, "overlay %d (%s): %s; keeping its last image, loading again every %.0f s",
+                self.spec.overlay_id, self.spec.url, reason, RETRY_AFTER)
 
     async def _open_context(self) -> BrowserContext:
         context = await self.browser.new_context(
@@ -189,6 +196,7 @@ class OverlayPage:
             raise PageFault(f"the page answered HTTP {response.status}")
         while not crashed.is_set():
             image = await page.screenshot(type="png", omit_background=True, timeout=CAPTURE_TIMEOUT * 1000)
+            self.last_fault = None  # working again: the next fault is news
             if image != self.last:
                 self.last = image
                 self.on_image(self.spec.overlay_id, image)
