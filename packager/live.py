@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from packager.publishing import Event, LivePublisher
 from packager.resume import ResumePoint
 from packager.segment_decisions import BOUNDARY_TOLERANCE, SegmentDecisions
 from packager.track import AudioTrackId, PendingSample, TrackId, TrackOutput, VideoTrackId
+from packager.window import WindowSpan
 
 __all__ = ["PackagerConfig", "LiveOutput", "VideoTrackId", "AudioTrackId"]
 
@@ -56,8 +57,13 @@ class PackagerConfig:
     window_segments: int = 8
     utc_timing_url: str = "/time"  # the node's clock; the worker is given the absolute URL (GStreamer needs it)
     resume: ResumePoint | None = None  # where a previous worker of this stream stopped
+    dvr_seconds: float | None = None  # DVR: every output lists the last this many seconds
+    # what every output of the stream lists, shared by its CMAF tracks and TS playlists (and changed
+    # at runtime through `LiveOutput.set_dvr`)
+    span: WindowSpan = field(init=False)
 
     def __post_init__(self) -> None:
+        self.span = WindowSpan(self.window_segments, self.dvr_seconds)
         self.out_dir = Path(self.out_dir)
         if not 0 < self.part_target < self.segment_target:
             raise ValueError("need 0 < part_target < segment_target")
@@ -114,7 +120,7 @@ class LiveOutput:
         if self._timeline.started:
             raise RuntimeError("add every track before the first mux()")
         output = TrackOutput(name, template, self.config.out_dir, self.config.part_target,
-                             self.config.window_segments, bandwidth)
+                             self.config.span, bandwidth)
         if self.config.resume is not None:
             output.resume(self.config.resume)
             output.carry(self.config.resume.carried.get(name, []))
@@ -338,6 +344,17 @@ class LiveOutput:
         self._publisher.reopen_master()
         self._publisher.master()
         self._publisher.mpd()
+
+    def set_dvr(self, dvr_seconds: float | None) -> None:
+        """The DVR window changed while live (None: DVR off): shrinking unlists and deletes at
+        once, growing keeps what is listed and lets the window fill."""
+        self.config.span.dvr_seconds = dvr_seconds
+        self._publisher.retrim(restart=False)
+
+    def clear_dvr(self) -> None:
+        """Restart the DVR window at the live edge (clear_dvr): the short live window stays
+        listed, so players at the live edge play on; the rest is unlisted and deleted."""
+        self._publisher.retrim(restart=True)
 
     def close(self) -> None:
         """Flush the last fragments, end the playlists (EXT-X-ENDLIST) and the MPD (static)."""

@@ -107,7 +107,7 @@ def mpd(
         segment_target=config.segment_target,
         part_target=config.part_target,
         max_segment_duration=longest,
-        time_shift_buffer_depth=config.window_segments * config.segment_target,
+        time_shift_buffer_depth=time_shift_buffer_depth(config),
         suggested_presentation_delay=live_delay(config),
         target_latency=live_delay(config),
         utc_timing_url=config.utc_timing_url,
@@ -116,6 +116,12 @@ def mpd(
         media_duration=end - stream_start,
     )
     return dash.mpd(presentation, representations)
+
+
+def time_shift_buffer_depth(config: PackagerConfig) -> float:
+    """What the MPD promises a player can seek back: the DVR window, else the short live one."""
+    span = config.span
+    return span.dvr_seconds if span.dvr_seconds else span.live_segments * config.segment_target
 
 
 def live_delay(config: PackagerConfig) -> float:

@@ -106,6 +106,18 @@ class LivePublisher:
         if ends_segment:
             self.mpd()
 
+    def retrim(self, restart: bool) -> None:
+        """Apply the window's span to every track now (a changed DVR window, `restart`:
+        clear_dvr): the playlists that stop listing segments, their deletion, the MPD."""
+        if self.ended:
+            return
+        for output in self._tracks():
+            expired = output.window.trim(output.target_duration, restart)
+            if expired.paths:
+                self.media_playlist(output)
+                self._delete(expired)
+        self.mpd()
+
     def closed(self) -> None:
         self._emit({"event": "ended"})
 

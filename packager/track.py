@@ -21,7 +21,7 @@ from packager.hls import target_duration
 from packager.isobmff import TrackInfo
 from packager.moof import Fragment, build_fragment
 from packager.resume import ResumePoint
-from packager.window import Part, Segment, TrackWindow
+from packager.window import Part, Segment, TrackWindow, WindowSpan
 
 
 PART_TICKS_SLACK = 1  # a tick of rounding in the timescale
@@ -60,7 +60,7 @@ class TrackOutput:
 
     def __init__(
         self, name: str, template: av.stream.Stream, out_dir: Path, part_target: float,
-        window_segments: int, bandwidth: int | None,
+        span: WindowSpan | int, bandwidth: int | None,
     ) -> None:
         self.name = name
         self.kind = template.type
@@ -68,7 +68,7 @@ class TrackOutput:
         self.out_dir = out_dir
         self.part_target = part_target
         self.configured_bandwidth = bandwidth
-        self.window = TrackWindow(window_segments)
+        self.window = TrackWindow(span)
         self.samples: deque[PendingSample] = deque()
         self.fragments: deque[Fragment] = deque()
         self.fragmenter: TrackFragmenter | None = None

@@ -30,6 +30,7 @@ from packager.ts_playlist import (
     TsVariant,
     write_ts_master,
 )
+from packager.window import WindowSpan
 
 __all__ = ["TsRendition", "TsSegment", "TsVariant", "write_ts_master"]
 
@@ -73,7 +74,7 @@ class TsRendition:
         rendition: str,
         on_event: Callable[[dict], None],
         *,
-        window_segments: int = 8,
+        window_segments: WindowSpan | int = 8,
         start_sequence: int = 0,
         discontinuity_sequence: int = 0,
         follows: TsRendition | None = None,
@@ -248,15 +249,27 @@ class TsRendition:
             "discontinuity": segment.discontinuity,
             "discontinuity_sequence": self._playlist.discontinuities + segment.discontinuity,
         })
-        playlist_duration = self._playlist.duration + segment.duration
+        keep = self._playlist.live_duration + segment.duration  # the longest playlist that listed it
         self._media_time += segment.duration
-        for old in self._playlist.add(segment):
-            # RFC 8216 6.2.2: a removed segment stays available for its duration plus the
-            # duration of the longest playlist that contained it.
-            self._retired.append((self._media_time + old.duration + playlist_duration, old))
+        self._retire(self._playlist.add(segment), keep)
         self._playlist.ended = ended
         self._write_playlist()
         self._delete_expired()
+
+    def retrim(self, restart: bool = False) -> None:
+        """Apply the window's span now (a changed DVR window; `restart`: clear_dvr)."""
+        slid_out = self._playlist.trim(restart)
+        if slid_out and not self._playlist.ended:
+            self._retire(slid_out, self._playlist.live_duration)
+            self._write_playlist()
+            self._delete_expired()
+
+    def _retire(self, slid_out: list[TsSegment], keep: float) -> None:
+        """RFC 8216 6.2.2: a removed segment stays available for its duration plus the
+        duration of the playlist that contained it (`keep`); with DVR that of the short live
+        window (see `packager.window`: a player reloads at least every target duration)."""
+        for old in slid_out:
+            self._retired.append((self._media_time + old.duration + keep, old))
 
     def _write_playlist(self) -> None:
         text = self._playlist.render()

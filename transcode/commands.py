@@ -15,10 +15,10 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from transcode.contract import Command, Event, WorkerConfig
+from transcode.contract import ClearDvr, Command, Event, SetDvrWindow, WorkerConfig
 
 if TYPE_CHECKING:
     from transcode.pipeline import StreamPipeline
@@ -61,3 +61,19 @@ class WorkerContext:
     def run_pending(self) -> None:
         while self.pending:
             self.dispatch(self.pending.popleft())
+
+
+@handles(SetDvrWindow)
+def set_dvr_window(command: SetDvrWindow, context: WorkerContext) -> None:
+    """A pipeline started later (the source's first packets) takes the new window from the config."""
+    context.config = replace(context.config, dvr_seconds=command.dvr_seconds)
+    if context.pipeline is not None:
+        context.pipeline.outputs.set_dvr(command.dvr_seconds)
+    log.info("DVR window now %s", f"{command.dvr_seconds:g} s" if command.dvr_seconds else "off")
+
+
+@handles(ClearDvr)
+def clear_dvr(_command: ClearDvr, context: WorkerContext) -> None:
+    if context.pipeline is not None:
+        context.pipeline.outputs.clear_dvr()
+        log.info("DVR window cleared: it restarts at the live edge")

@@ -60,7 +60,8 @@ class WorkerConfig:
     out_dir: str
     part_target: float = 0.5
     segment_target: float = 2.0
-    window_segments: int = 8
+    window_segments: int = 8  # the short live window (DVR off), and the least any window lists
+    dvr_seconds: float | None = None  # DVR on: every output lists the last this many seconds
     mpegts_endlist: bool = True
     pull_urls: tuple[str, ...] = ()  # a PULL stream: the worker opens these itself
     pull_open_timeout: float = 10.0
@@ -100,6 +101,7 @@ class WorkerConfig:
             part_target=self.part_target,
             segment_target=self.segment_target,
             window_segments=self.window_segments,
+            dvr_seconds=self.dvr_seconds,
             utc_timing_url=self.utc_timing_url,
             resume=self.resume,
         )
@@ -185,6 +187,26 @@ def command(cls: C) -> C:
     """Register a JSON command type (sent as an `M` record)."""
     COMMANDS[cls.kind] = cls
     return cls
+
+
+@command
+@dataclass(frozen=True)
+class SetDvrWindow(Command):
+    """The stream's DVR settings changed while live: every output now lists the last
+    `dvr_seconds` (None: DVR off, the short live window). Shrinking trims at once, growing
+    keeps what is listed."""
+
+    kind: ClassVar[str] = "set_dvr_window"
+    dvr_seconds: float | None
+
+
+@command
+@dataclass(frozen=True)
+class ClearDvr(Command):
+    """`PUT /streaming/streams/{id}/dvr_cleanup`: the DVR window restarts at the live edge (the
+    short live window stays listed, players play on) and the rest of it is deleted."""
+
+    kind: ClassVar[str] = "clear_dvr"
 
 
 def encode_command(item: Command) -> bytes:

@@ -73,7 +73,7 @@ class StreamOutputs:
         resumed = self.config.resume.ts_for(name) if self.config.resume and follows is None else None
         carried = self.config.resume.ts_carried.get(name, [])[-self.config.window_segments:] \
             if resumed is not None else []
-        ts = TsRendition(self.out_dir, name, self._on_ts_event, window_segments=self.config.window_segments,
+        ts = TsRendition(self.out_dir, name, self._on_ts_event, window_segments=self.config.span,
                          start_sequence=resumed.sequence if resumed else 0,
                          discontinuity_sequence=resumed.discontinuity_sequence if resumed else 0,
                          follows=follows, carried=carried, remove=self.files.remove,
@@ -136,6 +136,22 @@ class StreamOutputs:
         for other in self.variants.values():
             if not other.retired:
                 other.ts.discontinuity()
+
+    def set_dvr(self, dvr_seconds: float | None) -> None:
+        """The stream's DVR window changed while live: every output follows at once (they share
+        the config's `WindowSpan`)."""
+        self.cmaf.set_dvr(dvr_seconds)
+        self._retrim(restart=False)
+
+    def clear_dvr(self) -> None:
+        """clear_dvr: every output's window restarts at the live edge; its files go."""
+        self.cmaf.clear_dvr()
+        self._retrim(restart=True)
+
+    def _retrim(self, restart: bool) -> None:
+        for variant in self.variants.values():
+            if not variant.retired:
+                variant.ts.retrim(restart)
 
     def retire(self, name: str) -> None:
         """Stop a variant for good (the transcoder shed it): it leaves the masters and the MPD,

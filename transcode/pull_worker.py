@@ -115,7 +115,7 @@ class PullWorker:
         """Point the packager at a source that just delivered its first packet."""
         video, audio = source.video, source.audio
         if self.pipeline is None:
-            self.pipeline = self.context.pipeline = StreamPipeline(self.config, video, audio, self.emit, self.clock)
+            self.pipeline = self.context.pipeline = StreamPipeline(self.context.config, video, audio, self.emit, self.clock)
         else:
             self.pipeline.source_changed(video, audio)  # the old container must outlive this call
             self.current.close()

@@ -35,7 +35,7 @@ def run_whip(context: WorkerContext, clock: Callable[[], float]) -> None:
         peer.stop()
         return
     video, audio = source.video, source.audio
-    pipeline = context.pipeline = StreamPipeline(config, video, audio, emit, clock)
+    pipeline = context.pipeline = StreamPipeline(context.config, video, audio, emit, clock)
     emit(pipeline.source_event(video, audio))
     try:
         for packet in source.packets():

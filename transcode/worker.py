@@ -73,7 +73,7 @@ def run(config: WorkerConfig, emit: Callable[[Event | dict], None], source_fd: i
     source = next_source(pipe)
     if source is None:
         return  # the node gave up before sending anything usable
-    pipeline = context.pipeline = StreamPipeline(config, source.video, source.audio, emit, clock)
+    pipeline = context.pipeline = StreamPipeline(context.config, source.video, source.audio, emit, clock)
     emit(pipeline.source_event(source.video, source.audio))
     try:
         while True:
