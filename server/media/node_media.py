@@ -60,6 +60,10 @@ class NodeMedia:
     def lookup(self, stream_id: int) -> LiveStream | None:
         return self.supervisor.lookup(stream_id)
 
+    def clear_dvr(self, stream_id: int) -> bool:
+        """Restart the stream's DVR window at the live edge; False when no worker runs it here."""
+        return self.supervisor.clear_dvr(stream_id)
+
     async def stream_changed(self, stream_id: int) -> None:
         await self.supervisor.stream_changed(stream_id)
         await self.pull.sync(stream_id)

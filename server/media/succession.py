@@ -35,7 +35,7 @@ from pathlib import Path
 from packager.resume import ResumeTracker
 from server.delivery.live_state import LiveStream
 from server.media.worker_process import WorkerProcess
-from transcode.contract import Ended, Event, Init, Mpd, Part, Removed, Segment, TsSegment
+from transcode.contract import ClearDvr, Ended, Event, Init, Mpd, Part, Removed, Segment, SetDvrWindow, TsSegment
 
 log = logging.getLogger("headwater.supervisor")
 
@@ -69,6 +69,8 @@ class Succession:
         self._last: tuple[WorkerProcess, asyncio.Future] | None = None  # the newest worker, its turn's end
         self._forget: asyncio.TimerHandle | None = None
         self._removal: asyncio.Future | None = None  # the forgotten directory's removal, running
+        self.dvr_seconds: float | None = None  # the stream's DVR window (None: DVR off)
+        self.kept = False  # an ended DVR window stays served until the stream is live again or deleted
 
     @asynccontextmanager
     async def turn(self, worker: WorkerProcess) -> AsyncIterator[LiveStream]:
@@ -104,6 +106,7 @@ class Succession:
         if self._forget is not None:
             self._forget.cancel()
             self._forget = None
+        self.kept = False  # a kept window's files go ENDED_GRACE after the new worker starts
         live = self.live
         # A crashed predecessor (its state not ended) leaves players mid-window: the new
         # worker lists that window on (`resume.point(carry=True)`).
@@ -144,14 +147,50 @@ class Succession:
             return True
         return isinstance(event, (Segment, TsSegment)) and self.clock() - self._saved_at >= SAVE_EVERY
 
+    # -- the DVR window -----------------------------------------------------------------------
+    def set_dvr(self, dvr_seconds: float | None) -> None:
+        """The stream's DVR settings (at node start and after every API change): the running
+        worker follows at once (SetDvrWindow); the next one gets it in its WorkerConfig. An
+        ended window kept for DVR goes when DVR is switched off."""
+        if dvr_seconds == self.dvr_seconds:
+            return
+        self.dvr_seconds = dvr_seconds
+        if self.holder is not None and self.live is not None and self.live.ended_at is None:
+            self.holder.send(SetDvrWindow(dvr_seconds))
+        if dvr_seconds is None and self.kept:
+            self.discard()
+
+    def clear_dvr(self) -> bool:
+        """clear_dvr: the running worker restarts its window at the live edge. False when no
+        worker of the stream runs here."""
+        if self.holder is None or self.live is None or self.live.ended_at is not None:
+            return False
+        return self.holder.send(ClearDvr())
+
+    def discard(self) -> None:
+        """The stream was deleted (or its kept window is no longer wanted): an ended window
+        goes now. A running worker's outputs end with it as usual."""
+        if self.live is not None and self.live.ended_at is not None:
+            if self._forget is not None:
+                self._forget.cancel()
+            self.kept = False
+            self._forget_live()
+
     def end(self, worker: WorkerProcess) -> None:
         """`worker` is done and no successor is expected: its final playlists stay up for
         ENDED_GRACE (ENDLIST reaches players), then go with the directory, unless a worker
-        starting meanwhile takes them over. Nothing if a successor already has."""
+        starting meanwhile takes them over. Nothing if a successor already has. With DVR the
+        window stays (EXT-X-ENDLIST, a static MPD) until the stream is live again (the new
+        worker takes the state over and retires the old files) or deleted (`discard`)."""
         live = self.live
         if self.holder is not worker or live is None or live.ended_at is not None:
             return
         live.apply(Ended())
+        if self.dvr_seconds is not None:
+            self.kept = True
+            log.info("stream %s ended: its DVR window stays served until it is live again or deleted",
+                     self.stream_id)
+            return
         self._forget = asyncio.get_running_loop().call_later(ENDED_GRACE, self._forget_live)
 
     def _forget_live(self) -> None:

@@ -55,6 +55,7 @@ class Supervisor:
         last window of each stream, tens of MB each)."""
         await self.status.reset_all()
         await self._restore_numbering()
+        await self._load_dvr_windows()
         await asyncio.to_thread(_empty_directory, self.settings.live_dir)
         self.status.start()
 
@@ -72,6 +73,12 @@ class Supervisor:
                 log.warning("stream %s: stored resume point unreadable; its numbering starts over", stream_id)
                 continue
             self.succession(stream_id).resume.restore(point, margin)
+
+    async def _load_dvr_windows(self) -> None:
+        async with self.db_sessions() as db:
+            rows = await StreamRepository(db).dvr_windows()
+        for stream_id, seconds in rows:
+            self.succession(stream_id).set_dvr(float(seconds))
 
     # -- admission ---------------------------------------------------------------------------
     async def vet(self, request: PublishRequest) -> str | None:
@@ -123,15 +130,31 @@ class Supervisor:
         """After an API change: a deleted or deactivated stream loses its publishers, and so
         does one switched to pulling its source (a pulled stream refuses pushes, see
         `_check`; its pull worker starts once the pushed one has finished)."""
+        async with self.db_sessions() as db:
+            stream = await StreamRepository(db).get(stream_id)
+        self._dvr_changed(stream_id, stream)
         session = self.streams.get(stream_id)
         if session is None:
             return
-        async with self.db_sessions() as db:
-            stream = await StreamRepository(db).get(stream_id)
         if stream is None or not stream.active:
             session.drop_all("stream deleted or deactivated")
         elif stream.pull and stream.uri:
             session.drop_all("stream now pulls its source")
+
+    def _dvr_changed(self, stream_id: int, stream: Stream | None) -> None:
+        """The stream's DVR window follows its row; a deleted stream's kept window goes."""
+        if stream is None:
+            succession = self.successions.get(stream_id)
+            if succession is not None:
+                succession.set_dvr(None)
+                succession.discard()
+            return
+        self.succession(stream_id).set_dvr(float(stream.dvr_duration) if stream.dvr_enabled else None)
+
+    def clear_dvr(self, stream_id: int) -> bool:
+        """Restart the stream's DVR window at the live edge; False when no worker runs it here."""
+        succession = self.successions.get(stream_id)
+        return succession is not None and succession.clear_dvr()
 
     # -- workers and their output -------------------------------------------------------------
     def succession(self, stream_id: int) -> Succession:
@@ -155,6 +178,7 @@ class Supervisor:
             part_target=self.settings.part_target,
             segment_target=self.settings.segment_target,
             window_segments=self.settings.live_window_segments,
+            dvr_seconds=succession.dvr_seconds,
             mpegts_endlist=mpegts_endlist,
             renditions=renditions,
             x264_preset=self.settings.x264_preset,
