@@ -144,3 +144,45 @@ def test_the_window_covers_its_seconds_resizes_clears_and_outlives_the_broadcast
     sdk.streaming.streams.delete(sid)
     wait_for(lambda: not origin_dir.parent.exists(), timeout=10, what="the window's directory removed")
     assert http.get(f"/live/{sid}/origin/index.m3u8").status_code == 404
+
+
+PLAYER = "({...window.headwaterPlayer, t: document.getElementById('video').currentTime," \
+         " bar: !document.getElementById('dvr').hidden, behind: document.getElementById('behind').textContent})"
+
+
+def test_the_built_in_player_seeks_20s_back_in_the_window_and_returns_live(new_stream):
+    """hls.js and dash.js, each in its own tab of one Chromium, on one real-time broadcast."""
+    from tests.support.browser import chromium_page, watch
+    from tests.support.publisher import ffmpeg_publish
+
+    stream = new_stream(name="dvr player", dvr_enabled=True, dvr_duration=30)
+    publisher = ffmpeg_publish(stream["push_url"], seconds=60)
+    try:
+        with chromium_page() as hls_tab:
+            dash_tab = hls_tab.context.browser.new_page()
+            hls_tab.goto(stream["iframe_url"] + "?engine=hls")
+            dash_tab.goto(stream["iframe_url"] + "?engine=dash")
+            tabs = {"hls": hls_tab, "dash": dash_tab}
+            for engine, tab in tabs.items():  # a window of 24 s or more behind the player
+                ready = watch(tab, PLAYER, lambda s: s["state"] == "playing" and s.get("window")
+                              and s["t"] - s["window"]["start"] > 23, timeout=45)
+                assert ready["state"] == "playing" and ready["t"] - ready["window"]["start"] > 23, (engine, ready)
+                assert ready["bar"] and ready["behind"] == "", (engine, ready)  # at the live edge
+            targets = {}
+            for engine, tab in tabs.items():
+                now = tab.evaluate(PLAYER)
+                targets[engine] = now["t"] - 20
+                tab.evaluate(f"window.headwaterPlayer.seekTo({targets[engine]})")  # the seek bar's input
+            for engine, tab in tabs.items():
+                target = targets[engine]
+                back = watch(tab, PLAYER, lambda s: s["state"] == "playing" and s["t"] > target + 3, timeout=20)
+                assert back["state"] == "playing" and target + 3 < back["t"] < target + 12, (engine, back)
+                assert back["window"]["end"] - back["t"] > 12, (engine, back)  # it plays back there
+                assert back["behind"].startswith("−"), (engine, back)
+                tab.evaluate("window.headwaterPlayer.goLive()")
+                live = watch(tab, PLAYER, lambda s: s["window"]["end"] - s["t"] < 8 and s["state"] == "playing",
+                             timeout=15)
+                assert live["window"]["end"] - live["t"] < 8 and live["state"] == "playing", (engine, live)
+    finally:
+        publisher.kill()
+        publisher.wait()
