@@ -46,6 +46,13 @@ class FileThread:
     def write_atomic(self, path: Path, data: bytes | str) -> None:
         self._put("write", write_atomic, path, data)
 
+    def drain(self) -> None:
+        """Wait until every call queued so far has run (a full disk waits for its deletions)."""
+        if self._thread is not None:
+            done = threading.Event()
+            self._put("signal", lambda _path: done.set(), Path())
+            done.wait()
+
     def close(self) -> None:
         if self._thread is not None:
             self._calls.put(_STOP)

@@ -27,6 +27,7 @@ continues the old MPD's on the wall clock.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ import av
 from packager.atomic import remove_quietly, write_atomic
 from packager.audio_hold import AudioHold
 from packager.cmaf import Frame
+from packager.disk_full import MakeRoom, shrunk_window
 from packager.media_timeline import MediaTimeline
 from packager.moof import Fragment
 from packager.publishing import Event, LivePublisher
@@ -47,6 +49,8 @@ from packager.track import AudioTrackId, PendingSample, TrackId, TrackOutput, Vi
 from packager.window import WindowSpan
 
 __all__ = ["PackagerConfig", "LiveOutput", "VideoTrackId", "AudioTrackId"]
+
+log = logging.getLogger("headwater.packager")
 
 
 @dataclass
@@ -80,10 +84,14 @@ class LiveOutput:
         self, config: PackagerConfig, on_event: Callable[[Event], None], clock: Callable[[], float] = time.time,
         remove: Callable[[Path], object] = remove_quietly,
         write: Callable[[Path, bytes | str], None] = write_atomic,
+        make_room: MakeRoom | None = None,
     ) -> None:
         """`remove` deletes an expired file and `write` replaces a playlist's on-disk copy (a
-        worker passes its `FileThread`'s: off this thread)."""
+        worker passes its `FileThread`'s: off this thread). `make_room` frees disk space when a
+        media write finds the disk full (default: `shrink_for_space`; a worker's also trims its
+        TS playlists and waits for the deletions, see `packager/disk_full.py`)."""
         self.config = config
+        self._make_room = make_room or self.shrink_for_space
         self._clock = clock
         self._tracks: dict[TrackId, TrackOutput] = {}
         self._leader: TrackOutput | None = None
@@ -121,6 +129,7 @@ class LiveOutput:
             raise RuntimeError("add every track before the first mux()")
         output = TrackOutput(name, template, self.config.out_dir, self.config.part_target,
                              self.config.span, bandwidth)
+        output.make_room = lambda: self._make_room()
         if self.config.resume is not None:
             output.resume(self.config.resume)
             output.carry(self.config.resume.carried.get(name, []))
@@ -350,6 +359,21 @@ class LiveOutput:
         once, growing keeps what is listed and lets the window fill."""
         self.config.span.dvr_seconds = dvr_seconds
         self._publisher.retrim(restart=False)
+
+    def shrink_for_space(self) -> bool:
+        """The disk is full: halve the DVR window (not below the live window) and delete what
+        left it, and what was kept for a grace after leaving it. False when nothing was left
+        to delete."""
+        span = self.config.span
+        listed = max((sum(s.duration for s in t.window.segments if s.complete) for t in self._live_tracks()),
+                     default=0.0)
+        smaller = shrunk_window(listed, span.live_segments * self.config.segment_target) \
+            if span.dvr_seconds else None
+        if smaller is not None:
+            log.warning("disk full under %s: the DVR window shrinks from %.0f s to %.0f s to free space",
+                        self.config.out_dir, listed, smaller)
+            span.dvr_seconds = smaller
+        return self._publisher.retrim(restart=False, release=True) or smaller is not None
 
     def clear_dvr(self) -> None:
         """Restart the DVR window at the live edge (clear_dvr): the short live window stays

@@ -106,17 +106,27 @@ class LivePublisher:
         if ends_segment:
             self.mpd()
 
-    def retrim(self, restart: bool) -> None:
+    def retrim(self, restart: bool, release: bool = False) -> bool:
         """Apply the window's span to every track now (a changed DVR window, `restart`:
-        clear_dvr): the playlists that stop listing segments, their deletion, the MPD."""
+        clear_dvr): the playlists that stop listing segments, their deletion, the MPD.
+        `release` (a full disk): the unlisted segments kept for a grace go too. Whether a
+        file was deleted."""
         if self.ended:
-            return
+            return False
+        deleted = False
         for output in self._tracks():
+            listed = len(output.window.segments)
             expired = output.window.trim(output.target_duration, restart)
-            if expired.paths:
+            if release:
+                released = output.window.release_retired()
+                expired.segments += released.segments
+                expired.parts += released.parts
+            if len(output.window.segments) != listed:
                 self.media_playlist(output)
-                self._delete(expired)
+            self._delete(expired)
+            deleted |= bool(expired.segments)
         self.mpd()
+        return deleted
 
     def closed(self) -> None:
         self._emit({"event": "ended"})

@@ -16,6 +16,7 @@ from typing import Any
 import av
 
 from packager.atomic import GrowingFile, write_new
+from packager.disk_full import MakeRoom, no_room, write_with_room
 from packager.cmaf import Frame, StreamTemplate, TrackFragmenter
 from packager.hls import target_duration
 from packager.isobmff import TrackInfo
@@ -103,6 +104,7 @@ class TrackOutput:
         self.generation_from: float | None = None  # open a new init generation at the segment from here
         self.retired = False  # shed by the transcoder: no longer listed or fed
         self.carried: list[dict[str, Any]] = []  # a crashed predecessor's window, until the first segment
+        self.make_room: MakeRoom = no_room  # a full disk: what frees space (LiveOutput's DVR window)
         (out_dir / name).mkdir(parents=True, exist_ok=True)
 
     @property
@@ -133,7 +135,8 @@ class TrackOutput:
         self.info = info
         suffix = f"_{self.init_generation}" if self.init_generation else ""
         self.init_path = f"{self.name}/init{suffix}.mp4"
-        write_new(self.out_dir / self.init_path, data)
+        path = self.out_dir / self.init_path
+        write_with_room(lambda: write_new(path, data), self.make_room)
         self.new_init = True
         self.init_bytes = data
         self.formats[self.init_path] = (info.codec, self.stream_template.width, self.stream_template.height)
@@ -240,8 +243,8 @@ class TrackOutput:
         index = len(segment.parts)
         data = self._merge_part_fragments()
         if self.segment_file is None:
-            self.segment_file = GrowingFile(self.out_dir / segment.path)
-        offset = self.segment_file.append(data)
+            self.segment_file = write_with_room(lambda: GrowingFile(self.out_dir / segment.path), self.make_room)
+        offset = write_with_room(lambda: self.segment_file.append(data), self.make_room)
         part = Part(
             msn=segment.msn, index=index, path=f"{self.name}/seg_{segment.msn}.{index}.m4s",
             ticks=self.part_ticks, timescale=self.info.timescale,

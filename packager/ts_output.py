@@ -21,6 +21,7 @@ from av.packet import PacketSideData
 from packager.adts import AdtsFramer
 from packager.annexb import AnnexBFramer
 from packager.atomic import remove_quietly, write_atomic, write_new
+from packager.disk_full import MakeRoom, no_room, write_with_room
 from packager.ts_mux import ElementaryStream, TsMuxer, TsMuxError
 from packager.ts_packet import PTS_CLOCK_HZ
 from packager.ts_playlist import (
@@ -81,6 +82,7 @@ class TsRendition:
         carried: list[dict] = (),
         remove: Callable[[Path], object] = remove_quietly,
         write: Callable[[Path, bytes | str], None] = write_atomic,
+        make_room: MakeRoom = no_room,
     ):
         """`carried`: a crashed predecessor's last window ("ts_segment" events), listed on
         before this rendition's segments (see packager/resume.py)."""
@@ -89,6 +91,7 @@ class TsRendition:
         self._on_event = on_event
         self._remove = remove  # a worker passes its `FileThread`'s: off this thread
         self._write = write
+        self._make_room = make_room  # a full disk: what frees space (the stream's DVR window)
         self._dir = self._out_dir / rendition
         self._dir.mkdir(parents=True, exist_ok=True)
         self._playlist = TsMediaPlaylist(window_segments, start_sequence, discontinuity_sequence)
@@ -239,7 +242,8 @@ class TsRendition:
             duration=round(duration, 3),
             discontinuity=finished.discontinuity,
         )
-        write_new(self._dir / name, finished.data)  # announced by the event below, never rewritten
+        path = self._dir / name  # announced by the event below, never rewritten
+        write_with_room(lambda: write_new(path, finished.data), self._make_room)
         self._on_event({
             "event": "ts_segment",
             "rendition": self._rendition,
@@ -263,6 +267,20 @@ class TsRendition:
             self._retire(slid_out, self._playlist.live_duration)
             self._write_playlist()
             self._delete_expired()
+
+    def release(self) -> bool:
+        """A full disk: apply the (shrunk) span now and delete what left the playlist without
+        its grace. Whether a file was deleted."""
+        slid_out = self._playlist.trim()
+        if slid_out and not self._playlist.ended:
+            self._write_playlist()
+        expired = [old for _, old in self._retired] + slid_out
+        self._retired = []
+        for old in expired:
+            self._remove(self._out_dir / old.path)
+        if expired:
+            self._on_event({"event": "removed", "paths": [old.path for old in expired]})
+        return bool(expired)
 
     def _retire(self, slid_out: list[TsSegment], keep: float) -> None:
         """RFC 8216 6.2.2: a removed segment stays available for its duration plus the

@@ -219,6 +219,15 @@ class TrackWindow:
                 expired.parts.extend(self._drop_parts(segment))
         return expired
 
+    def release_retired(self) -> Expired:
+        """A full disk: the unlisted segments kept for players holding an older playlist go now."""
+        expired = Expired()
+        while self.retired:
+            segment = self.retired.popleft()
+            expired.segments.append(segment.path)
+            expired.parts.extend(self._drop_parts(segment))
+        return expired
+
     @staticmethod
     def _drop_parts(segment: Segment) -> list[str]:
         if not segment.parts_served:

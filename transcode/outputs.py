@@ -47,7 +47,8 @@ class StreamOutputs:
         self.out_dir = Path(config.out_dir)
         self.mpegts_endlist = mpegts_endlist
         self.files = FileThread()  # deletions and playlist copies: off the packaging thread
-        self.cmaf = LiveOutput(config, emit, remove=self.files.remove, write=self.files.write_atomic)
+        self.cmaf = LiveOutput(config, emit, remove=self.files.remove, write=self.files.write_atomic,
+                               make_room=self.make_room)
         self.variants: dict[str, _Variant] = {}
         self.audio_track = None
         self.ts_master_text: str | None = None
@@ -77,7 +78,7 @@ class StreamOutputs:
                          start_sequence=resumed.sequence if resumed else 0,
                          discontinuity_sequence=resumed.discontinuity_sequence if resumed else 0,
                          follows=follows, carried=carried, remove=self.files.remove,
-                         write=self.files.write_atomic)
+                         write=self.files.write_atomic, make_room=self.make_room)
         if carried:  # their files are this worker's to delete now
             self.emit({"event": "carried", "paths": [event["path"] for event in carried]})
         if resumed is not None:
@@ -147,6 +148,17 @@ class StreamOutputs:
         """clear_dvr: every output's window restarts at the live edge; its files go."""
         self.cmaf.clear_dvr()
         self._retrim(restart=True)
+
+    def make_room(self) -> bool:
+        """A media write found the disk full: the DVR window shrinks in every output and this
+        waits for its files to go (see `packager/disk_full.py`)."""
+        freed = self.cmaf.shrink_for_space()
+        for variant in self.variants.values():
+            if not variant.retired:
+                freed = variant.ts.release() or freed
+        if freed:
+            self.files.drain()
+        return freed
 
     def _retrim(self, restart: bool) -> None:
         for variant in self.variants.values():
