@@ -106,6 +106,12 @@ def test_the_window_covers_its_seconds_resizes_clears_and_outlives_the_broadcast
                  what="the trimmed segments' files deleted")
         assert http.get(f"/live/{sid}/origin/{full.segments[0].uri}").status_code == 404
 
+        # a window out of range is refused, naming the field; the broadcast goes on
+        with pytest.raises(gcore.UnprocessableEntityError) as bad:
+            sdk.streaming.streams.update(sid, stream={"dvr_duration": 14401})
+        assert "stream.dvr_duration" in bad.value.body["errors"]
+        assert sdk.streaming.streams.get(sid).dvr_duration == 30 and sdk.streaming.streams.get(sid).live
+
         # clear_dvr: the window restarts at the live edge, players play on
         before = playlist(http, sid)
         sdk.streaming.streams.clear_dvr(sid)
