@@ -192,3 +192,35 @@ def test_the_built_in_player_seeks_20s_back_in_the_window_and_returns_live(new_s
     finally:
         publisher.kill()
         publisher.wait()
+
+
+def test_a_node_restart_leaves_no_window_files_and_keeps_the_streams_windows(tmp_path):
+    """A kept (ended) window is deleted when the node starts again; the stream's DVR setting is
+    loaded at start, so its next broadcast has its window again."""
+    from tests.support.node import Node
+
+    node = Node(tmp_path / "node").start()
+    publisher = None
+    try:
+        with httpx.Client(base_url=node.base_url, headers=node.headers, timeout=15) as http:
+            stream = http.post("/streaming/streams", json={"name": "dvr restart", "dvr_enabled": True,
+                                                           "dvr_duration": 30}).json()
+            sid = stream["id"]
+            publisher = fast_publish(stream["push_url"], seconds=12, readrate=4)
+            publisher.wait(timeout=30)
+            wait_for(lambda: (p := playlist(http, sid)) and p.ended, timeout=30, what="the kept, ended window")
+            stream_dir = node.data_dir / "live" / str(sid)
+            assert list(stream_dir.rglob("seg_*.m4s"))
+            node.stop()
+            node.start()
+            assert not list((node.data_dir / "live").rglob("*.m4s")), "window files left after a restart"
+            assert http.get(f"/live/{sid}/origin/index.m3u8").status_code == 404
+            publisher = fast_publish(stream["push_url"], seconds=40, readrate=4)
+            wait_for(lambda: listed_seconds(playlist(http, sid)) >= 24, timeout=30,
+                     what="a window longer than the live one after the restart")
+    finally:
+        if publisher is not None:
+            publisher.kill()
+            publisher.wait()
+        node.stop()
+    assert "Traceback" not in node.log()
