@@ -203,3 +203,45 @@ async def test_a_worker_coming_while_the_directory_is_removed_waits_for_it(succe
         assert not (succession.directory / "origin/seg_0.m4s").exists()
     assert threads and threading.main_thread() not in threads  # not on the event loop
 
+
+
+class Commanded(StandIn):
+    """A stand-in that records the commands its succession sends it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commands = []
+
+    def send(self, *commands) -> bool:
+        self.commands.extend(commands)
+        return True
+
+
+async def test_a_dvr_window_outlives_its_broadcast_until_dvr_is_switched_off(succession):
+    from transcode.contract import ClearDvr, SetDvrWindow
+
+    succession.set_dvr(60.0)
+    worker = Commanded()
+    async with succession.turn(worker):
+        write_part(succession, 0)
+        succession.set_dvr(30.0)  # while live: the worker follows at once
+        assert succession.clear_dvr()
+        succession.end(worker)
+    assert worker.commands == [SetDvrWindow(30.0), ClearDvr()]
+    await asyncio.sleep(GRACE * 3)
+    assert succession.live is not None and succession.live.texts  # still served past the grace
+    assert (succession.directory / "origin" / "seg_0.m4s").exists()
+    assert not succession.clear_dvr()  # ended: nothing to clear
+    succession.set_dvr(None)  # DVR off: the kept window goes
+    assert succession.live is None
+    await succession._removed()
+    assert not succession.directory.exists()
+
+
+async def test_a_window_without_dvr_goes_after_the_grace(succession):
+    worker = Commanded()
+    async with succession.turn(worker):
+        write_part(succession, 0)
+        succession.end(worker)
+    await asyncio.sleep(GRACE * 3)
+    assert succession.live is None and worker.commands == []
