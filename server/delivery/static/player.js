@@ -127,7 +127,7 @@
     state.goLive = () => live.click();
     setInterval(() => {
       const ranges = video.seekable;
-      if (!ranges.length || state.state === "offline — waiting for the broadcast") { bar.hidden = true; return; }
+      if (!ranges.length || state.state.startsWith("offline")) { bar.hidden = true; return; }
       const start = ranges.start(0), end = ranges.end(ranges.length - 1);
       state.window = { start, end };
       bar.hidden = false;
