@@ -16,8 +16,8 @@ from typing import Any
 import av
 
 from packager.atomic import GrowingFile, write_new
-from packager.disk_full import MakeRoom, no_room, write_with_room
 from packager.cmaf import Frame, StreamTemplate, TrackFragmenter
+from packager.disk_full import MakeRoom, no_room, write_with_room
 from packager.hls import target_duration
 from packager.isobmff import TrackInfo
 from packager.moof import Fragment, build_fragment

@@ -35,7 +35,18 @@ from pathlib import Path
 from packager.resume import ResumeTracker
 from server.delivery.live_state import LiveStream
 from server.media.worker_process import WorkerProcess
-from transcode.contract import ClearDvr, Ended, Event, Init, Mpd, Part, Removed, Segment, SetDvrWindow, TsSegment
+from transcode.contract import (
+    ClearDvr,
+    Ended,
+    Event,
+    Init,
+    Mpd,
+    Part,
+    Removed,
+    Segment,
+    SetDvrWindow,
+    TsSegment,
+)
 
 log = logging.getLogger("headwater.supervisor")
 

@@ -6,7 +6,7 @@ fills in about 14 s; the packager's timeline follows the source's timestamps."""
 from __future__ import annotations
 
 import io
-import re
+import itertools
 import subprocess
 import time
 from pathlib import Path
@@ -17,7 +17,7 @@ import httpx
 import pytest
 from gcore import Gcore
 
-from tests.e2e.conftest import fetch_ok, wait_for
+from tests.e2e.conftest import wait_for
 from tests.support.hls import parse_media_playlist
 from tests.support.mpd_conformance import check_mpds
 
@@ -87,7 +87,7 @@ def test_the_window_covers_its_seconds_resizes_clears_and_outlives_the_broadcast
         check_mpds([mpd])
         # the window's first and last segments decode, and its frames run on without a gap
         times = decoded_times(http, sid, full)
-        steps = [b - a for a, b in zip(times, times[1:])]
+        steps = [b - a for a, b in itertools.pairwise(times)]
         assert max(steps) <= 0.041, max(steps)  # 25 fps: every frame there
         assert times[-1] - times[0] >= listed_seconds(full) - 0.1
         assert full.segments[0].program_date_time and full.segments[-1].program_date_time
@@ -181,7 +181,8 @@ def test_the_built_in_player_seeks_20s_back_in_the_window_and_returns_live(new_s
                 tab.evaluate(f"window.headwaterPlayer.seekTo({targets[engine]})")  # the seek bar's input
             for engine, tab in tabs.items():
                 target = targets[engine]
-                back = watch(tab, PLAYER, lambda s: s["state"] == "playing" and s["t"] > target + 3, timeout=20)
+                back = watch(tab, PLAYER, lambda s, target=target: s["state"] == "playing" and s["t"] > target + 3,
+                             timeout=20)
                 assert back["state"] == "playing" and target + 3 < back["t"] < target + 12, (engine, back)
                 assert back["window"]["end"] - back["t"] > 12, (engine, back)  # it plays back there
                 assert back["behind"].startswith("−"), (engine, back)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from packager_testkit import make_clip, package, parse_media_playlist
 
-from packager.manifests import time_shift_buffer_depth
 from packager.live import PackagerConfig
+from packager.manifests import time_shift_buffer_depth
 from packager.ts_playlist import TsMediaPlaylist, TsSegment
 from packager.window import Part, Segment, TrackWindow, WindowSpan
-from packager_testkit import make_clip, package, parse_media_playlist
 
 
 def _fill(window: TrackWindow, msn: int, ticks: int = 90000) -> None:
