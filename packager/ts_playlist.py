@@ -5,6 +5,7 @@ discontinuity sequence numbers, attribute quoting) can be read and tested on the
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ class TsMediaPlaylist:
     def live_duration(self) -> float:
         """The newest `live_segments` segments' duration: how long a segment that left the
         playlist stays on disk (see `packager.window`)."""
-        newest = list(self._segments)[-self.span.live_segments:]
+        newest = itertools.islice(reversed(self._segments), self.span.live_segments)
         return sum(segment.duration for segment in newest)
 
     def add(self, segment: TsSegment) -> list[TsSegment]:

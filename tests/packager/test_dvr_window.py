@@ -86,12 +86,12 @@ def test_the_mpd_time_shift_buffer_depth_is_the_dvr_window(tmp_path):
 
 @pytest.fixture(scope="module")
 def clip_20s(tmp_path_factory):
-    return make_clip(tmp_path_factory.mktemp("dvr") / "clip.flv", gop=25, seconds=20)
+    return make_clip(tmp_path_factory.mktemp("dvr") / "clip.mp4", gop=25, seconds=20, sizes=("320x240", "160x120"))
 
 
 def test_a_packaged_dvr_stream_lists_its_window_in_every_playlist_and_the_mpd(clip_20s, tmp_path):
-    run = package(clip_20s, tmp_path / "out", window_segments=2, dvr_seconds=12)
-    for rendition in ("origin", "audio"):
+    run = package(clip_20s, tmp_path / "out", names=("origin", "low"), window_segments=2, dvr_seconds=12)
+    for rendition in ("origin", "low", "audio"):
         playlist = parse_media_playlist(run.of("playlist", rendition)[-1]["text"])
         assert playlist.ended
         assert 12 - 2.1 <= sum(s.duration for s in playlist.segments) <= 12  # the last 12 s, not 2 segments
@@ -103,4 +103,4 @@ def test_a_packaged_dvr_stream_lists_its_window_in_every_playlist_and_the_mpd(cl
     final = run.of("mpd")[-1]["text"]
     assert 'type="static"' in final
     starts = [int(t) for t in re.findall(r'<S t="(\d+)"', final)]
-    assert len(starts) == 2  # one timeline per Representation, each from the window's first segment
+    assert len(starts) == 3  # one timeline per Representation, each from the window's first segment
