@@ -104,3 +104,33 @@ def test_a_packaged_dvr_stream_lists_its_window_in_every_playlist_and_the_mpd(cl
     assert 'type="static"' in final
     starts = [int(t) for t in re.findall(r'<S t="(\d+)"', final)]
     assert len(starts) == 3  # one timeline per Representation, each from the window's first segment
+
+
+def test_a_full_disk_shrinks_the_window_and_the_segments_go_on(clip_20s, tmp_path, monkeypatch, caplog):
+    """ENOSPC injected at the media write once the out dir holds BUDGET bytes (where no tmpfs can
+    be mounted; tests/transcode/test_disk_full.py fills a real one)."""
+    import errno
+    import os
+
+    from packager import atomic
+
+    out = tmp_path / "out"
+    budget = 900_000  # about 8 s of the clip's CMAF
+    real_write_all = atomic._write_all
+
+    def write_all(fd: int, data: bytes, offset: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if path.endswith((".m4s", ".mp4")):
+            used = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+            if used + len(data) > budget:
+                raise OSError(errno.ENOSPC, "No space left on device (injected)")
+        real_write_all(fd, data, offset)
+
+    monkeypatch.setattr(atomic, "_write_all", write_all)
+    run = package(clip_20s, out, names=("origin", "low"), window_segments=2, dvr_seconds=3600)
+    assert any("DVR window shrinks" in r.getMessage() for r in caplog.records)
+    segments = run.of("segment", "origin")
+    assert segments[-1]["msn"] >= 8 and [s["msn"] for s in segments] == list(range(len(segments)))
+    final = parse_media_playlist(run.of("playlist", "origin")[-1]["text"])
+    assert final.ended and final.segments[-1].msn == segments[-1]["msn"]
+    assert sum(s.duration for s in final.segments) < 19  # the window gave way
