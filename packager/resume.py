@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import asdict, dataclass, field
 
-CARRY_LIMIT = 64  # segments per rendition the tracker remembers for a window to carry
+CARRY_LIMIT = 64  # segments per rendition the tracker remembers for a window to carry (a DVR window too)
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,7 @@ class TrackOutput:
     def carry(self, segments: list[dict[str, Any]]) -> None:
         """List a crashed predecessor's last window ("segment" events) before this worker's
         segments; taken in at the first segment, once this track's timescale is known."""
-        self.carried = segments[-self.window.window_segments:]
+        self.carried = self.window.span.newest(segments)
 
     def _take_carried(self, start: int) -> list[str]:
         """Put the carried segments in the window (same timescale only: the MPD gives each

@@ -50,6 +50,12 @@ class WindowSpan:
             covered += duration
         return kept
 
+    def newest(self, events: list[dict], key: str = "duration") -> list[dict]:
+        """The newest of a crashed predecessor's segment events that this span lists (what a
+        following worker carries on: with DVR, more than the live window)."""
+        kept = self.keeps(event[key] for event in reversed(events))
+        return events[len(events) - kept:]
+
     @property
     def retained(self) -> int:
         """Segments kept on disk after leaving the playlist (see the module's docstring)."""

@@ -72,7 +72,7 @@ class StreamOutputs:
         """A variant's TS packager; it continues `follows` (a source switch) or, for a worker
         that replaces one, that worker's playlist of the variant (`config.resume`)."""
         resumed = self.config.resume.ts_for(name) if self.config.resume and follows is None else None
-        carried = self.config.resume.ts_carried.get(name, [])[-self.config.window_segments:] \
+        carried = self.config.span.newest(self.config.resume.ts_carried.get(name, [])) \
             if resumed is not None else []
         ts = TsRendition(self.out_dir, name, self._on_ts_event, window_segments=self.config.span,
                          start_sequence=resumed.sequence if resumed else 0,

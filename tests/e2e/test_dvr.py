@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -225,3 +227,26 @@ def test_a_node_restart_leaves_no_window_files_and_keeps_the_streams_windows(tmp
             publisher.wait()
         node.stop()
     assert "Traceback" not in node.log()
+
+
+def test_a_worker_after_a_crash_lists_the_dvr_window_on(media_node, http, new_stream):
+    """The worker that replaces a crashed one carries its DVR window (not only the live one) and
+    its files stay served."""
+    stream = new_stream(name="dvr crash", dvr_enabled=True, dvr_duration=30)
+    sid = stream["id"]
+    publisher = fast_publish(stream["push_url"], seconds=90)
+    try:
+        before = wait_for(lambda: (p := playlist(http, sid)) and listed_seconds(p) >= 26 and p,
+                          timeout=40, what="a 26 s window")
+        pid = media_node.worker_pid(sid)
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: (p := media_node.worker_pid(sid)) and p != pid, what="a new worker")
+        after = wait_for(lambda: (p := playlist(http, sid)) and any(s.discontinuity for s in p.segments)
+                         and p.segments[-1].msn > before.segments[-1].msn + 1 and p, timeout=30,
+                         what="the new worker's playlist")
+        old = [s for s in after.segments if s.msn <= before.segments[-1].msn and not s.gap]
+        assert listed_seconds(after) >= 20 and len(old) > LIVE_SEGMENTS, after.segments  # the window went on
+        assert http.get(f"/live/{sid}/origin/{old[0].uri}").status_code == 200
+    finally:
+        publisher.kill()
+        publisher.wait()

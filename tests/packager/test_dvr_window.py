@@ -134,3 +134,10 @@ def test_a_full_disk_shrinks_the_window_and_the_segments_go_on(clip_20s, tmp_pat
     final = parse_media_playlist(run.of("playlist", "origin")[-1]["text"])
     assert final.ended and final.segments[-1].msn == segments[-1]["msn"]
     assert sum(s.duration for s in final.segments) < 19  # the window gave way
+
+
+def test_a_worker_after_a_crash_carries_the_dvr_window_not_only_the_live_one():
+    events = [{"msn": msn, "duration": 2.0} for msn in range(30)]
+    assert [e["msn"] for e in WindowSpan(3, dvr_seconds=20).newest(events)] == list(range(20, 30))
+    assert [e["msn"] for e in WindowSpan(3).newest(events)] == [27, 28, 29]
+    assert WindowSpan(3).newest([]) == []
