@@ -16,7 +16,6 @@ from fractions import Fraction
 
 import aiortc.rtcrtpreceiver
 import av
-
 from aiortc.codecs import get_decoder as aiortc_get_decoder
 
 from ingest.whip.video import InitialResolution
