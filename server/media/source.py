@@ -89,8 +89,8 @@ S = TypeVar("S", bound=StreamSource)
 
 class Sources:
     """Every source that holds a stream on this node. Usually one per stream; while a stream
-    changes kind (a pushed stream switched to pull) the next is registered as the last one's
-    worker finishes, and their workers take turns (`Succession`)."""
+    changes kind (a pushed stream switched to pull) the next is registered before the last
+    one's dropped publishers have left, and their workers take turns (`Succession`)."""
 
     def __init__(self) -> None:
         self.by_stream: dict[int, list[StreamSource]] = {}
