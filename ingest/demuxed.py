@@ -23,6 +23,9 @@ class DemuxedSource:
     def audio(self) -> av.audio.stream.AudioStream | None:
         return next(iter(self.container.streams.audio), None)
 
+    def close(self) -> None:
+        self.container.close()
+
     def packets(self) -> Iterator[av.Packet[Stream]]:
         """Packets of the first video and audio streams in arrival order; demux flush packets
         (no data) and other streams (e.g. a TS data stream) are skipped.

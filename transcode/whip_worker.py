@@ -16,7 +16,7 @@ from ingest.whip.peer import OfferRefused, TsPipeSource, open_session
 from transcode.commands import WorkerContext
 from transcode.contract import WhipAnswer, WhipFailed
 from transcode.pipe_input import watch_stdin
-from transcode.pipeline import StreamPipeline
+from transcode.sources import package
 
 log = logging.getLogger("headwater.whip")
 
@@ -39,15 +39,8 @@ def run_whip(context: WorkerContext, clock: Callable[[], float]) -> None:
         log.info("the WHIP session ended before media arrived (%s)", error)
         peer.stop()
         return
-    video, audio = source.video, source.audio
-    pipeline = context.pipeline = StreamPipeline(config, video, audio, emit, clock)
-    emit(pipeline.source_event(video, audio))
     try:
-        for packet in source.packets():
-            pipeline.publish(packet)
-            context.run_pending()
+        package(context, iter([source]), clock)
     finally:
-        pipeline.close()
-        source.close()
         peer.stop()
         peer.thread.join(timeout=5)

@@ -183,9 +183,6 @@ class TsPipeSource(DemuxedSource):
     def __init__(self, fd: int) -> None:
         self.container = av.open(_FdReader(fd), mode="r", format="mpegts", options=TS_PROBE)
 
-    def close(self) -> None:
-        self.container.close()
-
 
 def open_session(offer: str, *, keyframe_interval: float, media_timeout: float,
                  ice_loopback: bool) -> tuple[WhipPeer, str, int]:
