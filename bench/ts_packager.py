@@ -18,7 +18,7 @@ import av
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import smoke  # noqa: E402
-from packager.mpegts import TsRendition  # noqa: E402
+from packager.ts_output import TsRendition  # noqa: E402
 
 RUNS = 3
 

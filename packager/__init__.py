@@ -14,6 +14,11 @@ Modules, by concept: `boundaries` (where segments start), `isobmff` (box headers
 segment, codec strings), `moof` (a part's frames written as one fragment, and read back),
 `cmaf` (frames to fragments; the init segment from PyAV's mp4 muxer), `window` (segment/part
 bookkeeping and deletion), `hls` and `dash` (playlist / MPD text, pure), `manifests` (their
-inputs from the tracks' state), `track` (one track's files), `live` (orchestration),
-`atomic` (file writes: atomic rewrites, growing segments). Nothing here imports `server`, `ingest`, `transcode` or the DB.
+inputs from the tracks' state), `track` (one track's files), `live` (orchestration) with
+`media_timeline` (the shared timeline), `segment_decisions` (which fragment starts a segment,
+for every track), `audio_hold` (audio before the first video boundary) and `publishing`
+(events, playlists, MPD), `atomic` (file writes: atomic rewrites, growing segments).
+HLS over MPEG-TS: `ts_output` (one TS rendition's segments), `ts_mux` (the muxer), `ts_packet`
+(packet headers, CRC), `ts_playlist` (its playlists). Nothing here imports `server`, `ingest`,
+`transcode` or the DB.
 """

@@ -47,7 +47,9 @@ import av
 
 from packager.aac import AacConfig, try_parse_audio_specific_config
 from packager.isobmff import BoxError, TrackInfo, parse_init, read_box_header
-from packager.moof import SAMPLE_DEPENDS_ON_NONE, SAMPLE_DEPENDS_ON_OTHERS, SAMPLE_IS_NON_SYNC, Fragment, Sample
+from packager.moof import (
+    SAMPLE_DEPENDS_ON_NONE, SAMPLE_DEPENDS_ON_OTHERS, SAMPLE_IS_NON_SYNC, Fragment, TrunSample,
+)
 
 MOVFLAGS = "frag_every_frame+empty_moov+delay_moov+default_base_moof+cmaf+frag_discont"
 VIDEO_TIMESCALE = 90000
@@ -238,7 +240,7 @@ class TrackFragmenter:
     def _emit(self, duration: int) -> None:
         dts, offset, flags, data = self._held
         self._held = None
-        self._on_fragment(Fragment(TRACK_ID, dts, [Sample(duration, len(data), flags, offset)], data))
+        self._on_fragment(Fragment(TRACK_ID, dts, [TrunSample(duration, len(data), flags, offset)], data))
 
     def _open(self, first: Frame) -> None:
         """Write the init segment with a throwaway muxer fed the first packet."""

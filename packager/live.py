@@ -1,20 +1,21 @@
 """LiveOutput: encoded packets in; CMAF parts and segments, LL-HLS playlists and a DASH MPD out.
 
-Segment boundaries. The first video rendition (the leader) decides with `SegmentBoundaries`
-as its packets are muxed. Every other track starts segment k at its first fragment at or
-after the leader's k-th boundary (video: a fragment that starts with a keyframe), so all
-tracks share media sequence numbers. A non-leader fragment is published only once the leader
-has muxed past its time — until then nobody knows whether it starts a segment. Without video,
-the audio track leads on its own fragments.
+The conductor of one stream's CMAF output. Each of its jobs has its own module:
+- `packager.media_timeline`: the one timeline every track shares (an origin at the first packet,
+  a media-time → wall-clock anchor for PROGRAM-DATE-TIME and the MPD), and how it goes on after a
+  discontinuity or from a previous worker;
+- `packager.segment_decisions`: which fragment starts a segment, decided by the leading track
+  and followed by the others, so all tracks share media sequence numbers;
+- `packager.audio_hold`: audio that comes before the first video boundary waits for it;
+- `packager.publishing`: events for every init, part and segment, the playlists, the master,
+  the MPD, and deleting what left the window;
+- `packager.track`: one track's muxer, files and window.
+Here: the packet path (`mux`: a packet becomes a frame on the shared timeline, is decided, fed to
+its track, and whatever is decided is placed into parts and segments) and the stream's lifecycle
+(`discontinuity`, `change_format`, `retire_video`, `close`).
 
-Timeline. All tracks share one media timeline: source time minus an origin taken at the first
-packet (minus ORIGIN_MARGIN, so tracks that start slightly earlier stay non-negative). The
-fragments carry it in `tfdt`, so players keep audio and video in sync. PROGRAM-DATE-TIME and
-the MPD's availabilityStartTime come from one media-time → wall-clock anchor taken at the
-first packet (`clock`, injectable for tests). Each packet's arrival (`clock` again) goes into
-its part's `prft` box and, for a Period's first leader sample, the MPD's ProducerReferenceTime.
-A DASH Period's start is fixed when it first appears in the MPD (`dash.PeriodClock`) and kept
-until its last segment leaves the window.
+Each packet's arrival (`clock`, injectable for tests) goes into its part's `prft` box and, for a
+Period's first leader sample, the MPD's ProducerReferenceTime.
 
 Numbering: media sequence numbers (= DASH `$Number$`) start at 0; part M of segment N is
 `seg_N.M.m4s` with M counted from 0, served by the node as a byte range of `seg_N.m4s`.
@@ -26,29 +27,23 @@ continues the old MPD's on the wall clock.
 
 from __future__ import annotations
 
-import posixpath
 import time
-from collections import deque
-from dataclasses import astuple, dataclass
-from fractions import Fraction
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import av
 
-from packager import manifests
-from packager.dash import PeriodClock
 from packager.atomic import remove_quietly, write_atomic
-from packager.boundaries import SegmentBoundaries
+from packager.audio_hold import AudioHold
 from packager.cmaf import Frame
+from packager.media_timeline import MediaTimeline
 from packager.moof import Fragment
+from packager.publishing import Event, LivePublisher
 from packager.resume import ResumePoint
-from packager.track import AudioTrackId, Sample, TrackId, TrackOutput, VideoTrackId
-from packager.window import Expired, Segment
-
-ORIGIN_MARGIN = Fraction(10)
-BOUNDARY_TOLERANCE = 0.005  # seconds: same source frame, different time bases
-MAX_EARLY_AUDIO = 500  # audio packets held while waiting for the first video keyframe
+from packager.segment_decisions import BOUNDARY_TOLERANCE, SegmentDecisions
+from packager.track import AudioTrackId, PendingSample, TrackId, TrackOutput, VideoTrackId
 
 __all__ = ["PackagerConfig", "LiveOutput", "VideoTrackId", "AudioTrackId"]
 
@@ -76,47 +71,28 @@ class LiveOutput:
     """
 
     def __init__(
-        self, config: PackagerConfig, on_event: Callable[[dict], None], clock: Callable[[], float] = time.time,
+        self, config: PackagerConfig, on_event: Callable[[Event], None], clock: Callable[[], float] = time.time,
         remove: Callable[[Path], object] = remove_quietly,
         write: Callable[[Path, bytes | str], None] = write_atomic,
     ) -> None:
         """`remove` deletes an expired file and `write` replaces a playlist's on-disk copy (a
         worker passes its `FileThread`'s: off this thread)."""
         self.config = config
-        self._emit = on_event
         self._clock = clock
-        self._remove = remove
-        self._write = write
         self._tracks: dict[TrackId, TrackOutput] = {}
         self._leader: TrackOutput | None = None
-        self._boundaries = SegmentBoundaries(config.segment_target)
-        self._boundary_times: list[float] = []
-        self._leader_progress = float("-inf")
-        self._leader_done = False
-        self._origin: Fraction | None = None
-        self._shifts: dict[tuple[int, int], int] = {}  # time base → origin in its ticks
-        self._anchor: tuple[float, float] | None = None  # (media seconds, wall clock)
-        self._stream_start: float | None = None
-        self._availability_start: float | None = None
-        self._period_clocks: dict[str, PeriodClock] = {}  # by init segment name: fixed once listed
-        self._period_references: dict[str, tuple[float, float]] = {}  # (media s, received) of its first leader sample
-        self._early_audio: deque[tuple[Frame, Sample]] = deque()
-        self._master_text: str | None = None
-        self._master_final = False
-        self._generation_pending = False  # a format change waits for the leader's next boundary
         self._closed = False
-        self._continue_from: float | None = None
-        self._resume_timeline = config.resume.timeline if config.resume else None
-        if self._resume_timeline is not None:  # the MPD keeps its clock
-            self._stream_start = self._resume_timeline.stream_start
-            self._availability_start = self._resume_timeline.availability_start
-            self._period_clocks = {name: PeriodClock(*values)
-                                   for name, values in self._resume_timeline.periods.items()}
+        self._timeline = MediaTimeline(clock, config.resume.timeline if config.resume else None)
+        self._decisions = SegmentDecisions(config.segment_target)
+        self._audio_hold = AudioHold(self._decisions)
+        self._publisher = LivePublisher(config, on_event, clock, self._timeline, self._live_tracks,
+                                        lambda: self._leader, remove, write)
         config.out_dir.mkdir(parents=True, exist_ok=True)
 
     # -- setup -------------------------------------------------------------------------
 
-    def add_video(self, rendition: str, template: av.video.stream.VideoStream, *, bandwidth: int | None = None) -> VideoTrackId:
+    def add_video(self, rendition: str, template: av.video.stream.VideoStream, *,
+                  bandwidth: int | None = None) -> VideoTrackId:
         if rendition == "audio":
             raise ValueError('"audio" is reserved for the audio track')
         track = VideoTrackId(rendition)
@@ -135,7 +111,7 @@ class LiveOutput:
     def _add(self, track: TrackId, name: str, template: av.stream.Stream, bandwidth: int | None) -> TrackOutput:
         if track in self._tracks:
             raise ValueError(f"track {name!r} already added")
-        if self._origin is not None:
+        if self._timeline.started:
             raise RuntimeError("add every track before the first mux()")
         output = TrackOutput(name, template, self.config.out_dir, self.config.part_target,
                              self.config.window_segments, bandwidth)
@@ -147,7 +123,7 @@ class LiveOutput:
 
     # -- packets -----------------------------------------------------------------------
 
-    def mux(self, track: TrackId, packet: av.Packet) -> None:
+    def mux(self, track: TrackId, packet: av.Packet[Any]) -> None:
         """Package one encoded packet of `track` (decode order; pts/dts in packet.time_base).
 
         The caller's packet is left untouched: the packager keeps a `Frame` (the bytes and
@@ -161,36 +137,33 @@ class LiveOutput:
             return
         frame, sample = prepared
         if output is self._leader and output.is_video:
-            sample.starts_segment = self._boundaries.is_segment_start(sample.pts, sample.keyframe)
-            if sample.starts_segment:
-                self._boundary_times.append(sample.pts)
-                if self._generation_pending:
-                    self._mark_generation(sample.pts)
-            self._leader_progress = max(self._leader_progress, sample.dts)
+            new_generation = self._decisions.leader_video_sample(sample)  # decides the sample
+            if new_generation:
+                self._mark_generation(sample.pts)
         if not output.is_video and output is not self._leader and not output.started:
-            self._hold_early_audio(output, frame, sample)
+            self._audio_hold.hold(output, frame, sample)
         else:
             output.feed(frame, sample)
-            if output is self._leader and self._early_audio:
-                self._release_early_audio()
+            if output is self._leader and self._audio_hold:
+                self._audio_hold.release(self._audio_track())
         self._publish()
 
-    def _prepare(self, output: TrackOutput, packet: av.Packet) -> tuple[Frame, Sample] | None:
+    def _prepare(self, output: TrackOutput, packet: av.Packet[Any]) -> tuple[Frame, PendingSample] | None:
         """The packager's own record of the packet on the shared timeline, or None to drop it
-        (empty, no timestamps, dts not increasing, or video before the track's first keyframe)."""
+        (empty, no timestamps or time base, dts not increasing, or video before the track's first keyframe)."""
         if packet.size == 0:
             return None
         dts = packet.dts if packet.dts is not None else packet.pts
         pts = packet.pts if packet.pts is not None else dts
-        if dts is None:
+        if dts is None or pts is None:
             return None
         time_base = packet.time_base or output.stream_template.time_base
-        if self._origin is None or self._continue_from is not None:
-            self._set_origin(Fraction(dts) * time_base, Fraction(pts) * time_base)
+        if time_base is None:
+            return None
+        shift = self._timeline.shift(time_base, dts, pts)
         numerator, denominator = time_base.numerator, time_base.denominator
-        shift = self._shift(numerator, denominator)
-        sample = Sample((pts - shift) * numerator / denominator, (dts - shift) * numerator / denominator,
-                        packet.is_keyframe, self._clock())
+        sample = PendingSample((pts - shift) * numerator / denominator, (dts - shift) * numerator / denominator,
+                               packet.is_keyframe, self._clock())
         if sample.dts < 0:
             return None
         if output.last_dts is not None and dts - shift <= output.last_dts:
@@ -202,7 +175,7 @@ class LiveOutput:
             output.started = True
         return self._frame(packet, output, pts - shift, dts - shift, (numerator, denominator)), sample
 
-    def _frame(self, packet: av.Packet, output: TrackOutput, pts: int, dts: int, time_base: tuple[int, int]) -> Frame:
+    def _frame(self, packet: av.Packet[Any], output: TrackOutput, pts: int, dts: int, time_base: tuple[int, int]) -> Frame:
         """The bytes (a copy: the caller keeps its packet) with shifted timestamps; a missing
         duration is the previous dts step."""
         if output.last_dts is not None and dts > output.last_dts:
@@ -210,51 +183,10 @@ class LiveOutput:
         output.last_dts = dts
         return Frame(bytes(packet), pts, dts, packet.duration or output.last_duration, time_base, packet.is_keyframe)
 
-    def _shift(self, numerator: int, denominator: int) -> int:
-        """The origin in ticks of that time base. Cached per time base: Fraction arithmetic on
-        every packet was a measurable share of the packager's CPU. (Integer products divided
-        once give the same correctly rounded seconds as float(Fraction).)"""
-        key = (numerator, denominator)
-        shift = self._shifts.get(key)
-        if shift is None:
-            shift = self._shifts[key] = round(self._origin * denominator / numerator)
-        return shift
+    def _audio_track(self) -> TrackOutput:
+        return next(t for t in self._tracks.values() if not t.is_video)
 
-    def _set_origin(self, dts: Fraction, pts: Fraction) -> None:
-        self._shifts.clear()
-        if self._origin is None and self._resume_timeline is not None:
-            # a previous worker's timeline: go on where the wall clock says, never backwards
-            resumed = self._resume_timeline
-            wall = resumed.stream_start + self._clock() - resumed.availability_start
-            self._continue_from = max(resumed.media_end, wall)
-        if self._continue_from is None:
-            self._origin = dts - ORIGIN_MARGIN
-        else:  # after a discontinuity: continue the timeline where it stopped
-            self._origin = dts - Fraction(self._continue_from)
-            self._continue_from = None
-        self._anchor = (float(pts - self._origin), self._clock())
-
-    def _hold_early_audio(self, output: TrackOutput, frame: Frame, sample: Sample) -> None:
-        """Audio before the first video boundary waits: it is dropped if it ends up earlier."""
-        if self._boundary_times:
-            if sample.pts < self._boundary_times[0] - BOUNDARY_TOLERANCE:
-                return
-            output.started = True
-            output.feed(frame, sample)
-            return
-        self._early_audio.append((frame, sample))
-        if len(self._early_audio) > MAX_EARLY_AUDIO:
-            self._early_audio.popleft()
-
-    def _release_early_audio(self) -> None:
-        if not self._boundary_times:
-            return
-        audio = next(t for t in self._tracks.values() if not t.is_video)
-        while self._early_audio:
-            frame, sample = self._early_audio.popleft()
-            self._hold_early_audio(audio, frame, sample)
-
-    # -- segment decisions and publishing ----------------------------------------------
+    # -- placing decided frames into parts and segments --------------------------------
 
     def _publish(self) -> None:
         """Move every frame whose fate is known from the muxer's output into parts/segments.
@@ -263,6 +195,7 @@ class LiveOutput:
         the next frame does (then the part and the segment end with it).
         """
         for output in self._ordered_tracks():
+            leader = output is self._leader
             while output.fragments:
                 fragment = output.fragments[0]
                 if fragment.sample_count != 1:
@@ -271,7 +204,8 @@ class LiveOutput:
                 following = output.samples[1] if len(output.samples) > 1 else None
                 if following is None and not output.flushed:
                     break
-                if not self._decide(output, head) or (following is not None and not self._decide(output, following)):
+                if not self._decisions.decide(output, head, leader=leader) or (
+                        following is not None and not self._decisions.decide(output, following, leader=leader)):
                     break
                 output.samples.popleft()
                 output.fragments.popleft()
@@ -284,175 +218,31 @@ class LiveOutput:
         others = [t for t in self._live_tracks() if t is not self._leader]
         return ([self._leader] if self._leader else []) + others
 
-    def _decide(self, output: TrackOutput, sample: Sample) -> bool:
-        """Decide whether `sample` (a fragment's first) starts a segment; False = not yet known."""
-        if sample.starts_segment is not None:
-            return True
-        if output is self._leader:  # audio-only: the audio fragments are the decision points
-            sample.starts_segment = self._boundaries.is_segment_start(sample.pts, True)
-            if sample.starts_segment:
-                self._boundary_times.append(sample.pts)
-            return True
-        claimed = output.segments_claimed
-        if claimed < len(self._boundary_times):
-            boundary = self._boundary_times[claimed]
-            eligible = output.kind == "audio" or sample.keyframe
-            sample.starts_segment = claimed == 0 or (eligible and sample.pts >= boundary - BOUNDARY_TOLERANCE)
-            if sample.starts_segment:
-                output.segments_claimed += 1
-            return True
-        if self._leader_done or self._leader_progress >= sample.pts + BOUNDARY_TOLERANCE:
-            sample.starts_segment = False
-            return True
-        return False
-
-    def _place_frame(self, output: TrackOutput, fragment: Fragment, head: Sample, following: Sample | None) -> None:
+    def _place_frame(self, output: TrackOutput, fragment: Fragment, head: PendingSample,
+                     following: PendingSample | None) -> None:
         due = output.generation_from
         if due is not None and head.starts_segment and head.pts >= due - BOUNDARY_TOLERANCE:
             output.generation_from = None
             output.start_generation()
         if output.new_init:
             output.new_init = False
-            self._emit({"event": "init", "rendition": output.name, "path": output.init_path,
-                        "generation": output.init_generation})
+            self._publisher.new_init(output)
         if head.starts_segment or output.window.current is None:
-            assert output.info is not None and self._anchor is not None
+            assert output.info is not None
             start = fragment.base_decode_time + round((head.pts - head.dts) * output.info.timescale)
-            anchor_media, anchor_wall = self._anchor
-            _, adopted = output.open_segment(start, anchor_wall + head.pts - anchor_media)
+            _, adopted = output.open_segment(start, self._timeline.wall_clock(head.pts))
             if adopted:  # a crashed predecessor's window goes on: its files are this worker's now
-                self._emit({"event": "carried", "paths": adopted})
+                self._publisher.carried(adopted)
             if output is self._leader:
-                if self._stream_start is None:
-                    self._stream_start = head.pts
-                self._period_references.setdefault(posixpath.basename(output.init_path), (head.pts, head.received))
+                self._publisher.leader_segment(output, head)
         if output.part_fragments and not output.fits(fragment.duration):
-            self._publish_part(output, ends_segment=False)  # it waited for this frame, which is too long
+            self._publisher.part(output, ends_segment=False)  # it waited for this frame, which is too long
         output.add_to_part(fragment, head.received)
         ends_segment = following is None or bool(following.starts_segment)
         if ends_segment or output.part_is_full():
-            self._publish_part(output, ends_segment)
-
-    def _publish_part(self, output: TrackOutput, ends_segment: bool) -> None:
-        part = output.write_part()
-        segment = output.window.current
-        self._emit({"event": "part", "rendition": output.name, "msn": part.msn, "part": part.index,
-                    "path": part.path, "duration": part.duration, "independent": part.independent,
-                    "file": segment.path, "offset": part.offset, "size": part.size,
-                    "discontinuity_sequence": output.discontinuity_sequence})
-        if ends_segment:
-            output.complete_segment()
-            self._emit(segment_event(output.name, segment, output.discontinuity_sequence))
-        expired = output.window.trim(output.target_duration) if ends_segment else Expired()
-        self._write_media_playlist(output, to_disk=ends_segment)
-        self._delete(expired)
-        self._update_master()
-        if ends_segment:
-            self._write_mpd()
-
-    # -- files and manifests -----------------------------------------------------------
-
-    def _write_media_playlist(self, output: TrackOutput, to_disk: bool = True) -> None:
-        """Report the playlist (the node serves its text to players at once); its on-disk copy
-        is rewritten only when a segment completes: nobody can play LL-HLS parts from disk
-        (they are byte ranges the node serves), and every rewrite costs the worker's file
-        thread — per part, half of all its writes."""
-        others = [t for t in self._live_tracks() if t is not output]
-        text = manifests.media_playlist(output, others, self.config.part_target,
-                                        ended=self._closed or output.retired)
-        path = f"{output.name}/index.m3u8"
-        if to_disk:
-            self._write(self.config.out_dir / path, text)
-        last = output.window.last_part
-        self._emit({"event": "playlist", "rendition": output.name, "path": path,
-                    "msn": last.msn if last else -1, "part": last.index if last else -1, "text": text})
-
-    def _delete(self, expired: Expired) -> None:
-        """Delete the segment files the window let go and stop serving its expired parts
-        (after the playlist that stopped listing them)."""
-        for path in expired.segments:
-            self._remove(self.config.out_dir / path)
-        if expired.paths:
-            self._emit({"event": "removed", "paths": expired.paths})
-
-    def _update_master(self) -> None:
-        """Write the master once codecs are known; refine measured bandwidths until the
-        leader has completed MASTER_MEASURED_SEGMENTS segments, then leave it alone."""
-        if self._master_final or not manifests.master_ready(self._live_tracks()):
-            return
-        text = manifests.master_playlist(self._live_tracks())
-        if self._leader is not None and self._leader.segments_completed >= manifests.MASTER_MEASURED_SEGMENTS:
-            self._master_final = True
-        if text != self._master_text:
-            self._master_text = text
-            self._write(self.config.out_dir / "master.m3u8", text)
-            self._emit({"event": "master", "path": "master.m3u8", "text": text})
-
-    def _write_mpd(self) -> None:
-        if self._stream_start is None or self._anchor is None:
-            return
-        if not all(any(s.complete and s.init_path == t.init_path for s in t.window.segments)
-                   for t in self._live_tracks()):
-            return  # (a carried window alone: the segment being written is not in its Period)
-        self._fix_period_clocks()
-        if self._availability_start is None:  # fixed for the life of the MPD
-            # the zero of the MPD timeline: no Period may start before it
-            self._stream_start = min([self._stream_start] + [c.start for c in self._period_clocks.values()])
-            anchor_media, anchor_wall = self._anchor
-            self._availability_start = anchor_wall + self._stream_start - anchor_media
-        text = manifests.mpd(
-            self._live_tracks(), self.config,
-            availability_start=self._availability_start,
-            publish_time=self._clock(), stream_start=self._stream_start,
-            periods=self._period_clocks, ended=self._closed,
-        )
-        self._write(self.config.out_dir / "index.mpd", text)
-        self._emit({"event": "mpd", "path": "index.mpd", "text": text,
-                    "availability_start": self._availability_start, "stream_start": self._stream_start,
-                    "media_end": self._announced_end(),
-                    "periods": {name: list(astuple(clock)) for name, clock in self._period_clocks.items()}})
-
-    def _fix_period_clocks(self) -> None:
-        """Give each Period that appears for the first time its clock, kept from then on: its
-        start is the earliest start of its tracks' first segments (the MPD is only written
-        once every track has a complete segment in the newest Period). Forget the Periods
-        that left the window."""
-        starts: dict[str, float] = {}
-        walls: dict[str, tuple[float, float]] = {}
-        for track in self._live_tracks():
-            for segment in track.window.segments:
-                if not segment.complete:
-                    continue
-                name = posixpath.basename(segment.init_path)
-                start = segment.start / segment.timescale
-                if start < starts.get(name, float("inf")):
-                    starts[name] = start
-                    walls[name] = (start, segment.wall_clock)
-        for name, start in starts.items():
-            if name not in self._period_clocks:
-                reference = self._period_references.get(name, walls[name])
-                self._period_clocks[name] = PeriodClock(start, *reference)
-        for name in set(self._period_clocks) - set(starts):
-            del self._period_clocks[name]
-            self._period_references.pop(name, None)
-
-    def _announced_end(self) -> float:
-        """Media seconds where the MPD's timelines end (complete segments only): a next
-        worker's Period starts after it."""
-        ends = [0.0]
-        for track in self._live_tracks():
-            complete = [s for s in track.window.segments if s.complete]
-            if complete:
-                last = complete[-1]
-                ends.append((last.start + last.ticks) / last.timescale)
-        return max(ends)
+            self._publisher.part(output, ends_segment)
 
     # -- lifecycle ---------------------------------------------------------------------
-
-    def set_window(self, window_segments: int) -> None:
-        """Change how many segments the playlists keep (DVR); applies from the next segment."""
-        for output in self._tracks.values():
-            output.window.resize(window_segments)
 
     def discontinuity(self, templates: dict[TrackId, av.stream.Stream] | None = None) -> None:
         """Start over after a source switch or a codec change, keeping the same playlists.
@@ -467,17 +257,10 @@ class LiveOutput:
         self._flush_all()
         end = max((s.start + s.ticks) / s.timescale for t in self._tracks.values() for s in t.window.segments[-1:]) \
             if any(t.window.segments for t in self._tracks.values()) else None
-        self._boundaries.reset()
-        self._boundary_times = []
-        self._leader_progress = float("-inf")
-        self._leader_done = False
-        self._early_audio.clear()
-        self._master_final = False
-        self._generation_pending = False
-        if end is not None and self._anchor is not None:
-            # continue on the wall clock (PDT and DASH availability stay true), never backwards
-            anchor_media, anchor_wall = self._anchor
-            self._continue_from = max(end, anchor_media + self._clock() - anchor_wall)
+        self._decisions.reset()
+        self._audio_hold.clear()
+        self._publisher.reopen_master()
+        self._timeline.continue_after(end)
         next_msn = max(t.next_msn for t in self._tracks.values())
         for track, output in self._tracks.items():
             if templates and track in templates:
@@ -517,15 +300,13 @@ class LiveOutput:
         output.replace_template(output.stream_template.with_format(width, height, extradata))
         output.init_generation += 1
         output.pending_discontinuity = True
-        self._boundaries.reset()  # the next keyframe starts a segment
-        self._generation_pending = True
-        self._master_final = False
+        self._decisions.new_generation()  # the next keyframe starts a segment
+        self._publisher.reopen_master()
         return True
 
     def _mark_generation(self, boundary: float) -> None:
         """The leader's format change takes effect at `boundary`: every other track opens
         its segment from there in the next generation."""
-        self._generation_pending = False
         for output in self._tracks.values():
             if output is not self._leader:
                 output.generation_from = boundary
@@ -553,36 +334,26 @@ class LiveOutput:
         output.samples.clear()
         output.close_segment_file()
         if output.window.segments:
-            self._write_media_playlist(output)
-        self._master_final = False
-        self._update_master()
-        self._write_mpd()
+            self._publisher.media_playlist(output)
+        self._publisher.reopen_master()
+        self._publisher.master()
+        self._publisher.mpd()
 
     def close(self) -> None:
         """Flush the last fragments, end the playlists (EXT-X-ENDLIST) and the MPD (static)."""
         if self._closed:
             return
         self._flush_all()
-        self._closed = True
+        self._closed = self._publisher.ended = True
         for output in self._live_tracks():
             if output.window.segments:
-                self._write_media_playlist(output)
-        self._update_master()
-        self._write_mpd()
-        self._emit({"event": "ended"})
+                self._publisher.media_playlist(output)
+        self._publisher.master()
+        self._publisher.mpd()
+        self._publisher.closed()
 
     def _flush_all(self) -> None:
         for output in self._live_tracks():
             output.flush()
-        self._leader_done = True
+        self._decisions.leader_done = True
         self._publish()
-
-
-def segment_event(rendition: str, segment: Segment, discontinuity_sequence: int) -> dict:
-    """A complete segment, with what a worker that follows a crash needs to list it on
-    (`packager/resume.py`, `track.carried_segment`)."""
-    return {"event": "segment", "rendition": rendition, "msn": segment.msn, "path": segment.path,
-            "duration": segment.duration, "init": segment.init_path, "start": segment.start,
-            "ticks": segment.ticks, "timescale": segment.timescale, "size": segment.size,
-            "wall_clock": segment.wall_clock, "discontinuity": segment.discontinuity,
-            "discontinuity_sequence": discontinuity_sequence}

@@ -41,7 +41,7 @@ PRFT_INPUT_TO_ENCODER = 0  # flags: the wall clock is when the frame came in (MP
 
 
 @dataclass(frozen=True)
-class Sample:
+class TrunSample:
     """One sample with every field resolved (trun, else tfhd, else the trex defaults)."""
 
     duration: int
@@ -56,7 +56,7 @@ class Fragment:
 
     track_id: int
     base_decode_time: int
-    samples: list[Sample]
+    samples: list[TrunSample]
     payload: bytes  # the samples' bytes back to back (the mdat body they use)
     data: bytes = b""  # the moof+mdat as parsed
 
@@ -84,12 +84,14 @@ def parse_fragment(data: bytes, default_duration: int = 0, default_flags: int = 
     if moof is None or mdat is None:
         raise BoxError("fragment without moof or mdat")
     traf = find_box(data, "traf", moof.payload_offset, moof.end)
-    tfhd = traf and find_box(data, "tfhd", traf.payload_offset, traf.end)
-    tfdt = traf and find_box(data, "tfdt", traf.payload_offset, traf.end)
+    if traf is None:
+        raise BoxError("moof without traf")
+    tfhd = find_box(data, "tfhd", traf.payload_offset, traf.end)
+    tfdt = find_box(data, "tfdt", traf.payload_offset, traf.end)
     if tfhd is None or tfdt is None:
         raise BoxError("traf without tfhd or tfdt")
     track_id, duration, size, flags = _read_tfhd(data, tfhd, default_duration, default_flags)
-    samples: list[Sample] = []
+    samples: list[TrunSample] = []
     data_start: int | None = None
     for header in iter_boxes(data, traf.payload_offset, traf.end):
         if header.type == "trun":
@@ -133,12 +135,13 @@ def _read_tfdt(data: bytes, tfdt: BoxHeader) -> int:
     version, _, pos = full_box(data, tfdt)
     if pos + (8 if version == 1 else 4) > tfdt.end:
         raise BoxError("truncated tfdt")
-    return struct.unpack_from(">Q" if version == 1 else ">I", data, pos)[0]
+    decode_time: int = struct.unpack_from(">Q" if version == 1 else ">I", data, pos)[0]
+    return decode_time
 
 
 def _read_trun(
     data: bytes, trun: BoxHeader, default_duration: int, default_size: int, default_flags: int
-) -> tuple[int | None, list[Sample]]:
+) -> tuple[int | None, list[TrunSample]]:
     version, flags, pos = full_box(data, trun)
     try:
         (count,) = struct.unpack_from(">I", data, pos)
@@ -166,7 +169,7 @@ def _read_trun(
                 pos += 4
             if index == 0 and first_flags is not None:
                 values[TRUN_SAMPLE_FLAGS] = first_flags
-            samples.append(Sample(values[TRUN_SAMPLE_DURATION], values[TRUN_SAMPLE_SIZE],
+            samples.append(TrunSample(values[TRUN_SAMPLE_DURATION], values[TRUN_SAMPLE_SIZE],
                                   values[TRUN_SAMPLE_FLAGS], values[TRUN_SAMPLE_COMPOSITION_OFFSET]))
     except struct.error as exc:
         raise BoxError("truncated trun") from exc

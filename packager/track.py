@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -40,7 +41,7 @@ TrackId = VideoTrackId | AudioTrackId
 
 
 @dataclass
-class Sample:
+class PendingSample:
     """What the packager remembers of a packet until its fragment comes out.
 
     Times are seconds on the packager's media timeline (the source's, shifted to start near
@@ -68,7 +69,7 @@ class TrackOutput:
         self.part_target = part_target
         self.configured_bandwidth = bandwidth
         self.window = TrackWindow(window_segments)
-        self.samples: deque[Sample] = deque()
+        self.samples: deque[PendingSample] = deque()
         self.fragments: deque[Fragment] = deque()
         self.fragmenter: TrackFragmenter | None = None
         self.flushed = False  # fragmenter closed: the last fragment has no follower
@@ -101,14 +102,14 @@ class TrackOutput:
         self.formats: dict[str, tuple[str, int | None, int | None]] = {}  # init path → codec, width, height
         self.generation_from: float | None = None  # open a new init generation at the segment from here
         self.retired = False  # shed by the transcoder: no longer listed or fed
-        self.carried: list[dict] = []  # a crashed predecessor's window, until the first segment
+        self.carried: list[dict[str, Any]] = []  # a crashed predecessor's window, until the first segment
         (out_dir / name).mkdir(parents=True, exist_ok=True)
 
     @property
     def is_video(self) -> bool:
         return self.kind == "video"
 
-    def feed(self, frame: Frame, sample: Sample) -> None:
+    def feed(self, frame: Frame, sample: PendingSample) -> None:
         """Record the sample, then fragment: the previous frame's fragment comes back during the call."""
         if self.fragmenter is None:
             self.fragmenter = TrackFragmenter(self.stream_template, self._take_init, self.fragments.append)
@@ -154,7 +155,7 @@ class TrackOutput:
         self.window.discontinuity_sequence = point.discontinuity_sequence
         self.pending_discontinuity = True
 
-    def carry(self, segments: list[dict]) -> None:
+    def carry(self, segments: list[dict[str, Any]]) -> None:
         """List a crashed predecessor's last window ("segment" events) before this worker's
         segments; taken in at the first segment, once this track's timescale is known."""
         self.carried = segments[-self.window.window_segments:]
@@ -170,7 +171,10 @@ class TrackOutput:
         reads what the crashed worker wrote of the segment (an empty file if nothing) and jumps
         the rest. Returns the carried paths and init paths, now this worker's."""
         carried, self.carried = self.carried, []
-        if not carried or any(s["timescale"] != self.info.timescale for s in carried):
+        if not carried:
+            return []
+        assert self.info is not None  # the first segment opens after the init segment
+        if any(s["timescale"] != self.info.timescale for s in carried):
             return []
         segments = [carried_segment(event) for event in carried]
         gaps = gap_segments(self.name, segments, self.next_msn, start)
@@ -285,7 +289,7 @@ class TrackOutput:
         return f"{self.name}/seg_{current.msn}.{len(current.parts)}.m4s"
 
 
-def carried_segment(event: dict) -> Segment:
+def carried_segment(event: dict[str, Any]) -> Segment:
     """A complete segment of a crashed predecessor, from its "segment" event: listed whole,
     its parts neither listed nor served (one stand-in part gives its duration and size)."""
     stand_in = Part(event["msn"], 0, "", event["ticks"], event["timescale"], True, event["size"])

@@ -143,12 +143,6 @@ class TrackWindow:
         current.complete = True
         return current
 
-    def resize(self, window_segments: int) -> None:
-        """Change the window at runtime (DVR); takes effect at the next `trim`."""
-        if window_segments < 1:
-            raise ValueError("window_segments must be at least 1")
-        self.window_segments = window_segments
-
     def parts_listed_from(self, target_duration: int) -> int:
         """Media sequence number of the oldest segment whose parts the playlist lists."""
         if not self.segments:

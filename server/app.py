@@ -8,16 +8,15 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from server import whip
+from server import errors, whip
 from server.api import overlays, quality_sets, streams, videos
-from server.api.errors import validation_error
-from server.db.engine import create_engine_for, session_factory
+from server.db.engine import create_engine_for, db_session_factory
 from server.db.node_settings import stored_api_key
 from server.delivery import player
 from server.delivery.live_http import LiveFirst, LiveHttp
+from server.delivery.screenshots import ScreenshotFiles
 from server.gc_tuning import freeze_startup_heap
 from server.media.node_media import NodeMedia
 from server.settings import Settings
@@ -30,8 +29,8 @@ async def resolve_api_key(app: FastAPI, settings: Settings) -> str:
     """HEADWATER_API_KEY wins; otherwise the stored key, generated and printed on first start."""
     if settings.api_key:
         return settings.api_key
-    async with app.state.sessions() as session:
-        key, created = await stored_api_key(session, create=True)
+    async with app.state.db_sessions() as db:
+        key, created = await stored_api_key(db, create=True)
     if created:
         print(
             "\n  Headwater generated an API key (shown once; `headwater api-key` shows it again):\n"
@@ -46,9 +45,9 @@ async def lifespan(app: FastAPI):
     settings: Settings = app.state.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app.state.engine = create_engine_for(settings.resolved_database_url)
-    app.state.sessions = session_factory(app.state.engine)
+    app.state.db_sessions = db_session_factory(app.state.engine)
     app.state.api_key = await resolve_api_key(app, settings)
-    app.state.media = NodeMedia(settings, app.state.sessions)
+    app.state.media = NodeMedia(settings, app.state.db_sessions)
     await app.state.media.start()
     freeze_startup_heap()
     app.state.ready = True
@@ -63,8 +62,9 @@ async def lifespan(app: FastAPI):
 def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Headwater", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.screenshots = ScreenshotFiles(settings.screenshot_dir, settings.screenshot_interval)
     app.state.ready = False
-    app.add_exception_handler(RequestValidationError, validation_error)
+    errors.install(app)
 
     @app.get("/health", include_in_schema=False)
     async def health(request: Request) -> JSONResponse:
@@ -91,5 +91,6 @@ def create_asgi(settings: Settings) -> LiveFirst:
         lambda stream_id: app.state.media.lookup(stream_id) if app.state.ready else None,
         segment_target=settings.segment_target,
         part_target=settings.part_target,
+        screenshot=app.state.screenshots.answer,
     )
     return LiveFirst(app, live)

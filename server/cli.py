@@ -65,7 +65,7 @@ def serve(settings: Settings) -> None:
 
 
 async def api_key(settings: Settings, rotate: bool) -> str:
-    from server.db.engine import create_engine_for, session_factory
+    from server.db.engine import create_engine_for, db_session_factory
     from server.db.migrate import upgrade
     from server.db.node_settings import rotate_api_key, stored_api_key
 
@@ -73,10 +73,10 @@ async def api_key(settings: Settings, rotate: bool) -> str:
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
     engine = create_engine_for(settings.resolved_database_url)
     try:
-        async with session_factory(engine)() as session:
+        async with db_session_factory(engine)() as db:
             if rotate:
-                return await rotate_api_key(session)
-            key, _ = await stored_api_key(session, create=True)
+                return await rotate_api_key(db)
+            key, _ = await stored_api_key(db, create=True)
             return key
     finally:
         await engine.dispose()

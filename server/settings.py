@@ -72,6 +72,10 @@ class Settings(BaseSettings):
         default=False, description="Offer 127.0.0.1 as a WebRTC host candidate (same-host publishers, tests)"
     )
     whip_media_timeout: float = Field(default=15.0, gt=0, description="Seconds after the answer to wait for media")
+    screenshot_interval: float = Field(
+        default=10.0, ge=1.0, le=3600.0,
+        description="seconds between two JPEG screenshots of a live stream (the API's `screenshot`)",
+    )
     x264_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
         default="superfast", description="libx264 preset of the live renditions (see bench/transcode_cost.py)"
     )
@@ -101,6 +105,11 @@ class Settings(BaseSettings):
     @property
     def live_dir(self) -> Path:
         return self.data_dir / "live"
+
+    @property
+    def screenshot_dir(self) -> Path:
+        """Outside `live_dir`: a stream's last screenshot outlives its broadcast."""
+        return self.data_dir / "screenshots"
 
     @model_validator(mode="after")
     def _rest_at_most_half_a_part(self) -> Settings:

@@ -3,7 +3,8 @@
 "go live from this browser" page at `/whip/<id>/publish`.
 
 Routes stay thin: offer checks live in `server/whip_sdp.py`, admission and the worker in
-`server/media/whip.py`.
+`server/media/whip.py`; their refusals (`OfferError`, `WhipRefused`) leave here as
+`HeadwaterError`s with the CORS headers a browser needs to read them (server/errors.py).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 from importlib.resources import files
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse
 
+from server.errors import HeadwaterError
 from server.media.whip import WhipRefused
 from server.whip_sdp import MAX_OFFER_BYTES, OfferError, check_offer
 
@@ -26,8 +28,8 @@ CORS = {
 }
 
 
-def refusal(status: int, message: str) -> PlainTextResponse:
-    return PlainTextResponse(message + "\n", status_code=status, headers=CORS)
+def refusal(status: int, message: str) -> HeadwaterError:
+    return HeadwaterError(message, status=status, headers=CORS)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -45,10 +47,10 @@ async def preflight(stream_id: int, session_id: str | None = None) -> Response:
 async def publish(stream_id: int, request: Request) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/sdp":
-        return refusal(415, "send the SDP offer with Content-Type: application/sdp")
+        raise refusal(415, "send the SDP offer with Content-Type: application/sdp")
     body = await request.body()
     if len(body) > MAX_OFFER_BYTES:
-        return refusal(413, "the SDP offer is too large")
+        raise refusal(413, "the SDP offer is too large")
     whip = request.app.state.media.whip
     try:
         stream, renditions = await whip.admit(stream_id, bearer_token(request))
@@ -56,9 +58,9 @@ async def publish(stream_id: int, request: Request) -> Response:
         check_offer(offer)
         session, answer = await whip.open(stream, offer, renditions)
     except UnicodeDecodeError:
-        return refusal(400, "malformed SDP offer: not UTF-8 text")
+        raise refusal(400, "malformed SDP offer: not UTF-8 text") from None
     except (WhipRefused, OfferError) as error:
-        return refusal(error.status, str(error))
+        raise refusal(error.status, str(error)) from error
     location = f"/whip/{stream_id}/{session.id}"
     return Response(answer, status_code=201, media_type="application/sdp",
                     headers={**CORS, "Location": location})
@@ -68,7 +70,7 @@ async def publish(stream_id: int, request: Request) -> Response:
 async def end_session(stream_id: int, session_id: str, request: Request) -> Response:
     session = request.app.state.media.whip.find(stream_id, session_id)
     if session is None:
-        return refusal(404, "no such WHIP session")
+        raise refusal(404, "no such WHIP session")
     session.stop()
     return Response(status_code=200, headers=CORS)
 

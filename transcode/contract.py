@@ -76,6 +76,8 @@ class WorkerConfig:
     degrade_after: float = 5.0  # seconds behind real time before a rendition is shed
     resume: ResumePoint | None = None  # this replaces a worker of the same stream: continue it
     utc_timing_url: str = "/time"  # the node's clock for the MPD's UTCTiming: absolute (server/urls.py)
+    screenshot_file: str | None = None  # where the JPEG of the live picture goes; None: no screenshots
+    screenshot_interval: float = 10.0
 
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -335,7 +337,7 @@ class Ended(Event):
     kind: ClassVar[str] = "ended"
 
 
-# packager/mpegts.py, transcode/outputs.py (HLS over MPEG-TS)
+# packager/ts_output.py, transcode/outputs.py (HLS over MPEG-TS)
 @event
 @dataclass
 class TsSegment(Event):

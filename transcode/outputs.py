@@ -15,9 +15,9 @@ from pathlib import Path
 
 import av
 
-from packager.live import LiveOutput, PackagerConfig, VideoTrackId
-from packager.mpegts import TsRendition, TsVariant, write_ts_master
 from packager.file_thread import FileThread
+from packager.live import LiveOutput, PackagerConfig, VideoTrackId
+from packager.ts_output import TsRendition, TsVariant, write_ts_master
 
 AUDIO_ONLY = "origin"  # an audio-only stream's TS variant keeps the origin's name
 BANDWIDTH_MARGIN = 1.2  # measured first TS segment → BANDWIDTH in the TS master

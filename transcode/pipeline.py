@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from packager.aac import try_parse_audio_specific_config
 from transcode.contract import SourceChanged, SourceEvent, Started
@@ -25,6 +26,7 @@ from transcode.ladder import PlannedRendition, plan
 from transcode.outputs import StreamOutputs
 from transcode.passthrough import ORIGIN, PassthroughJob
 from transcode.playability import playability_warning
+from transcode.screenshots import ScreenshotJob
 from transcode.stats import StatsJob
 from transcode.timeline import ContinuousTimeline
 from transcode.transcoder import TranscodeJob
@@ -51,6 +53,8 @@ class StreamPipeline:
             self.outputs.add_audio(audio)
         progress = self.transcoder.media_seconds if self.transcoder else None
         self.hub.subscribe(StatsJob(video, emit, progress=progress, size=lambda: passthrough.size))
+        if video is not None and config.screenshot_file:
+            self.hub.subscribe(ScreenshotJob(video, Path(config.screenshot_file), config.screenshot_interval))
 
     @property
     def renditions(self) -> list[str]:

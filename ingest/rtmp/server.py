@@ -41,10 +41,6 @@ class RtmpServer:
             raise RuntimeError("server not started")
         return self._server.sockets[0].getsockname()[1]
 
-    @property
-    def session_count(self) -> int:
-        return len(self._sessions)
-
     async def close(self) -> None:
         """Stop listening and end every session (their sinks get close())."""
         if self._server is None:

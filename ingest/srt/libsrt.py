@@ -55,7 +55,6 @@ SRT_LOGF_DISABLE_THREADNAME = 2
 SRT_LOGF_DISABLE_SEVERITY = 4
 SRT_LOGF_DISABLE_EOL = 8
 
-STREAMID_MAX = 512
 INVALID_SOCKET = -1
 
 log = logging.getLogger("headwater.ingest.srt.libsrt")
@@ -100,7 +99,6 @@ def _declare(lib: ctypes.CDLL) -> None:
         "srt_connect": ([c_int, c_char_p, c_int], c_int),
         "srt_close": ([c_int], c_int),
         "srt_setsockflag": ([c_int, c_int, c_void_p, c_int], c_int),
-        "srt_getsockflag": ([c_int, c_int, c_void_p, ctypes.POINTER(c_int)], c_int),
         "srt_recvmsg": ([c_int, c_char_p, c_int], c_int),
         "srt_getlasterror": ([ctypes.POINTER(c_int)], c_int),
         "srt_getlasterror_str": ([], c_char_p),
@@ -143,13 +141,6 @@ def set_int(sock: int, option: int, value: int) -> None:
 
 def set_bytes(sock: int, option: int, value: bytes) -> None:
     check(lib.srt_setsockflag(sock, option, ctypes.c_char_p(value), len(value)), f"option {option}")
-
-
-def get_bytes(sock: int, option: int, size: int = STREAMID_MAX) -> bytes:
-    buffer = ctypes.create_string_buffer(size)
-    length = ctypes.c_int(size)
-    check(lib.srt_getsockflag(sock, option, buffer, ctypes.byref(length)), f"option {option}")
-    return buffer.raw[: length.value]
 
 
 def peer_text(pointer: int | None) -> str:

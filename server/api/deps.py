@@ -1,25 +1,32 @@
-"""Dependencies every control route shares: the DB session and the API-key check."""
+"""What every control route may depend on: a DB session, the settings, the API-key check,
+paging, and telling the media side that a stream changed."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.db.paging import Page
+from server.errors import Forbidden, Unauthorized
 from server.settings import Settings
 
 SCHEME = "apikey"
+DEFAULT_PER_PAGE = 25
+TOTAL_HEADER = "X-Total-Count"
 
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessions() as session:
-        yield session
+    async with request.app.state.db_sessions() as db:
+        yield db
 
 
 def settings(request: Request) -> Settings:
-    return request.app.state.settings
+    config: Settings = request.app.state.settings
+    return config
 
 
 def require_api_key(request: Request) -> None:
@@ -27,14 +34,37 @@ def require_api_key(request: Request) -> None:
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != SCHEME or not credential.strip():
-        raise HTTPException(
-            status_code=401,
-            detail="Missing credentials: send 'Authorization: APIKey <key>'",
-            headers={"WWW-Authenticate": "APIKey"},
-        )
+        raise Unauthorized("Missing credentials: send 'Authorization: APIKey <key>'",
+                           headers={"WWW-Authenticate": "APIKey"})
     expected: str = request.app.state.api_key
     if not hmac.compare_digest(credential.strip().encode(), expected.encode()):
-        raise HTTPException(status_code=403, detail="Invalid API key")
+        raise Forbidden("Invalid API key")
 
 
 Authorized = Depends(require_api_key)
+
+
+def page_params(
+    page: int = Query(1, ge=1, description="Page number, from 1"),
+    per_page: int = Query(DEFAULT_PER_PAGE, ge=1, le=1000, description="Items per page"),
+) -> Page:
+    """Page-numbered lists, as the Gcore API pages them: `?page=N&per_page=M`."""
+    return Page(page, per_page)
+
+
+def with_total(response: Response, total: int) -> None:
+    """The total number of rows in `X-Total-Count`, as Gcore answers a list."""
+    response.headers[TOTAL_HEADER] = str(total)
+
+
+async def notify_media(request: Request, stream_id: int) -> None:
+    """Tell the media side a stream's configuration changed (deactivated, deleted, pull, ...)."""
+    media = getattr(request.app.state, "media", None)
+    if media is not None:
+        await media.stream_changed(stream_id)
+
+
+# What a route declares as a parameter to be handed these (`db: DB`, `config: Config`, `page: Paging`).
+DB = Annotated[AsyncSession, Depends(db_session)]
+Config = Annotated[Settings, Depends(settings)]
+Paging = Annotated[Page, Depends(page_params)]

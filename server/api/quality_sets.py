@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.api.deps import Authorized, db_session
-from server.api.errors import unprocessable
-from server.db.models import QualitySet
+from server.api import schemas
+from server.api.deps import DB, Authorized
+from server.db.quality_sets import KINDS, QualitySetRepository
+from server.errors import ERROR_RESPONSES, invalid_field
 
-router = APIRouter(tags=["quality sets"], dependencies=[Authorized])
-
-KINDS = ("live", "vod")
-SYSTEM_DEFAULT = {"live": "origin", "vod": "vod_default"}
+router = APIRouter(tags=["quality sets"], dependencies=[Authorized], responses=ERROR_RESPONSES)
 
 
 class DefaultChoice(BaseModel):
-    id: int | None = None
+    id: int | None = None  # null: back to the built-in default
 
 
 class DefaultChoices(BaseModel):
@@ -26,57 +22,25 @@ class DefaultChoices(BaseModel):
     vod: DefaultChoice | None = None
 
 
-def quality_set_out(quality_set: QualitySet) -> dict:
-    return {
-        "id": quality_set.id,
-        "name": quality_set.name,
-        "default": quality_set.is_default,
-        "qualities": [
-            {
-                "id": q.id,
-                "name": q.name,
-                "width": q.width,
-                "height": q.height,
-                "video_bitrate": q.video_bitrate,
-                "audio_bitrate": q.audio_bitrate,
-                "max_frame_rate": q.max_frame_rate,
-            }
-            for q in quality_set.qualities
-        ],
-    }
+@router.get("/quality_sets", response_model=schemas.QualitySets)
+async def list_quality_sets(db: DB) -> schemas.QualitySets:
+    return schemas.QualitySets.of(await QualitySetRepository(db).all())
 
 
-async def all_sets(session: AsyncSession) -> dict:
-    sets = (await session.scalars(select(QualitySet).order_by(QualitySet.id))).all()
-    return {kind: [quality_set_out(s) for s in sets if s.kind == kind] for kind in KINDS}
-
-
-async def make_default(session: AsyncSession, kind: str, choice: DefaultChoice) -> None:
-    if choice.id is None:
-        target = await session.scalar(
-            select(QualitySet).where(QualitySet.kind == kind, QualitySet.name == SYSTEM_DEFAULT[kind])
-        )
-    else:
-        target = await session.get(QualitySet, choice.id)
-        if target is None or target.kind != kind:
-            raise unprocessable(f"{kind}.id", f"no {kind} quality set {choice.id}")
-    await session.execute(update(QualitySet).where(QualitySet.kind == kind).values(is_default=False))
-    target.is_default = True
-
-
-@router.get("/quality_sets")
-async def list_quality_sets(session: AsyncSession = Depends(db_session)) -> dict:
-    return await all_sets(session)
-
-
-@router.put("/quality_sets/default")
-async def set_default_quality_sets(
-    body: DefaultChoices, session: AsyncSession = Depends(db_session)
-) -> dict:
+@router.put("/quality_sets/default", response_model=schemas.QualitySets)
+async def set_default_quality_sets(body: DefaultChoices, db: DB) -> schemas.QualitySets:
+    quality_sets = QualitySetRepository(db)
     for kind in KINDS:
-        choice = getattr(body, kind)
-        if choice is not None:
-            await make_default(session, kind, choice)
-    await session.commit()
-    session.expire_all()
-    return await all_sets(session)
+        choice: DefaultChoice | None = getattr(body, kind)
+        if choice is None:
+            continue
+        if choice.id is None:
+            target = await quality_sets.built_in_default(kind)
+        else:
+            target = await quality_sets.get(choice.id, kind)
+            if target is None:
+                raise invalid_field(f"{kind}.id", f"no {kind} quality set {choice.id}")
+        if target is not None:
+            await quality_sets.make_default(target)
+    await quality_sets.commit()
+    return schemas.QualitySets.of(await quality_sets.all())

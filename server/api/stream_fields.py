@@ -7,7 +7,7 @@ changes only the fields it names (`srt_passphrase: null` clears the passphrase).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
@@ -44,7 +44,24 @@ def check_srt_passphrase(value: str | None) -> str | None:
     return value
 
 
-class StreamFieldsBase(BaseModel):
+class StreamFieldChecks(BaseModel):
+    """The checks of a stream's URL-like fields, for create and update alike."""
+
+    @field_validator("uri", check_fields=False)
+    @classmethod
+    def _valid_uri(cls, value: str | None) -> str | None:
+        return check_pull_uri(value)
+
+    @field_validator("srt_passphrase", check_fields=False)
+    @classmethod
+    def _valid_passphrase(cls, value: str | None) -> str | None:
+        return check_srt_passphrase(value)
+
+
+class StreamCreate(StreamFieldChecks):
+    """Every field with Gcore's default."""
+
+    name: Name
     active: bool = True
     auto_record: bool = False
     broadcast_ids: list[int] = Field(default_factory=list)
@@ -62,37 +79,29 @@ class StreamFieldsBase(BaseModel):
     srt_passphrase: str | None = None
     uri: str | None = None
 
-    @field_validator("uri")
-    @classmethod
-    def _valid_uri(cls, value: str | None) -> str | None:
-        return check_pull_uri(value)
 
-    @field_validator("srt_passphrase")
-    @classmethod
-    def _valid_passphrase(cls, value: str | None) -> str | None:
-        return check_srt_passphrase(value)
-
-
-class StreamCreate(StreamFieldsBase):
-    name: Name
-
-
-class StreamChanges(StreamFieldsBase):
+class StreamChanges(StreamFieldChecks):
     """Every field optional; only the fields present in the body are applied."""
 
     name: Name | None = None
     active: bool | None = None
     auto_record: bool | None = None
     broadcast_ids: list[int] | None = None
+    cdn_id: int | None = None
+    client_entity_data: str | None = Field(default=None, max_length=65536)
+    client_user_id: int | None = None
     dvr_duration: DvrDuration | None = None
     dvr_enabled: bool | None = None
     hls_mpegts_endlist_tag: bool | None = None
     html_overlay: bool | None = None
     projection: Projection | None = None
     pull: bool | None = None
+    quality_set_id: int | None = None
     record_type: RecordType | None = None
+    srt_passphrase: str | None = None
+    uri: str | None = None
 
-    def changes(self) -> dict:
+    def changes(self) -> dict[str, Any]:
         """Fields the client sent; a null means "clear" only where the column is nullable."""
         sent = self.model_dump(include=self.model_fields_set)
         return {k: v for k, v in sent.items() if v is not None or k in NULLABLE}

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.api.deps import Authorized, db_session, settings
-from server.api.errors import not_found
-from server.api.paging import Page, fetch_page, page_params
-from server.api.serialize import video_out
-from server.db.models import Video
-from server.settings import Settings
+from server.api import schemas
+from server.api.deps import DB, Authorized, Config, Paging, with_total
+from server.db.videos import VideoFilter, VideoRepository
+from server.errors import ERROR_RESPONSES
 
-router = APIRouter(tags=["videos"], dependencies=[Authorized])
+router = APIRouter(tags=["videos"], dependencies=[Authorized], responses=ERROR_RESPONSES)
+
+CLEARABLE = ("description", "client_user_id")  # a null in the body clears these
 
 
 class VideoChanges(BaseModel):
@@ -24,61 +22,40 @@ class VideoChanges(BaseModel):
     projection: str | None = Field(default=None, pattern="^(regular|vr360|vr180|vr360tb)$")
 
 
-async def load_video(session: AsyncSession, video_id: int) -> Video:
-    video = await session.get(Video, video_id)
-    if video is None:
-        raise not_found("Video", video_id)
-    return video
-
-
-@router.get("/videos")
+@router.get("/videos", response_model=list[schemas.Video])
 async def list_videos(
     response: Response,
-    page: Page = Depends(page_params),
-    stream_id: int | None = Query(None),
-    status: str | None = Query(None),
-    search: str | None = Query(None),
-    client_user_id: int | None = Query(None),
-    session: AsyncSession = Depends(db_session),
-    config: Settings = Depends(settings),
-) -> list[dict]:
-    query = select(Video).order_by(Video.id.desc())
-    if stream_id is not None:
-        query = query.where(Video.stream_id == stream_id)
-    if status:
-        query = query.where(Video.status == status)
-    if search:
-        query = query.where(Video.name.contains(search))
-    if client_user_id is not None:
-        query = query.where(Video.client_user_id == client_user_id)
-    return [video_out(v, config) for v in await fetch_page(session, query, page, response)]
+    page: Paging,
+    db: DB,
+    config: Config,
+    stream_id: int | None = None,
+    status: str | None = None,
+    search: str | None = Query(None, description="Part of the name"),
+    client_user_id: int | None = None,
+) -> list[schemas.Video]:
+    where = VideoFilter(stream_id=stream_id, status=status, search=search, client_user_id=client_user_id)
+    found = await VideoRepository(db).page(page, where)
+    with_total(response, found.total)
+    return [schemas.Video.of(v, config) for v in found.rows]
 
 
-@router.get("/videos/{video_id}")
-async def get_video(
-    video_id: int, session: AsyncSession = Depends(db_session), config: Settings = Depends(settings)
-) -> dict:
-    return video_out(await load_video(session, video_id), config)
+@router.get("/videos/{video_id}", response_model=schemas.Video)
+async def get_video(video_id: int, db: DB, config: Config) -> schemas.Video:
+    return schemas.Video.of(await VideoRepository(db).require(video_id), config)
 
 
-@router.patch("/videos/{video_id}")
-async def update_video(
-    video_id: int,
-    body: VideoChanges,
-    session: AsyncSession = Depends(db_session),
-    config: Settings = Depends(settings),
-) -> dict:
-    video = await load_video(session, video_id)
+@router.patch("/videos/{video_id}", response_model=schemas.Video)
+async def update_video(video_id: int, body: VideoChanges, db: DB, config: Config) -> schemas.Video:
+    videos = VideoRepository(db)
+    video = await videos.require(video_id)
     for field, value in body.model_dump(include=body.model_fields_set).items():
-        if value is not None or field in ("description", "client_user_id"):
+        if value is not None or field in CLEARABLE:
             setattr(video, field, value)
-    await session.commit()
-    await session.refresh(video)
-    return video_out(video, config)
+    return schemas.Video.of(await videos.save(video), config)
 
 
-@router.delete("/videos/{video_id}", status_code=204)
-async def delete_video(video_id: int, session: AsyncSession = Depends(db_session)) -> Response:
-    await session.delete(await load_video(session, video_id))
-    await session.commit()
+@router.delete("/videos/{video_id}", status_code=204, response_class=Response)
+async def delete_video(video_id: int, db: DB) -> Response:
+    videos = VideoRepository(db)
+    await videos.delete(await videos.require(video_id))
     return Response(status_code=204)

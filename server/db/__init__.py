@@ -1,1 +1,2 @@
-"""Database access: engine, tables and the few queries the node needs."""
+"""Database access: engine, tables, and one repository module per resource (streams,
+overlays, quality sets, videos, node settings) holding every query the node runs."""

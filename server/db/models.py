@@ -7,6 +7,7 @@ writes (`live`, `transcoding_speed`, ...): the API reads one row to answer a GET
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -99,7 +100,7 @@ class Stream(Base):
     client_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     client_entity_data: Mapped[str | None] = mapped_column(Text, nullable=True)
     srt_passphrase: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    broadcast_ids: Mapped[list] = mapped_column(JSON, default=list)
+    broadcast_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     cdn_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -114,7 +115,7 @@ class Stream(Base):
     frame_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
     video_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     video_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    transcoded_qualities: Mapped[list] = mapped_column(JSON, default=list)
+    transcoded_qualities: Mapped[list[str]] = mapped_column(JSON, default=list)
     recording_duration: Mapped[float | None] = mapped_column(Float, nullable=True)
     recording_video_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Why the stream's source does not work (a pull URL that fails, ...); None while it works.
@@ -124,7 +125,7 @@ class Stream(Base):
     source_warning: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Where the stream's next worker numbers on (packager.resume.ResumePoint as JSON), kept
     # across node restarts; not part of the API.
-    resume_point: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    resume_point: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     overlays: Mapped[list[Overlay]] = relationship(
         back_populates="stream",

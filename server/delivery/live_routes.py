@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from server.delivery.live_state import MEDIA, LiveStream
+from server.urls import SCREENSHOT
 
 CONTENT_TYPES = {
     ".m3u8": b"application/vnd.apple.mpegurl",
@@ -101,8 +102,11 @@ EMPTY = {status: answer(status, b"", CORS) for status in (400, 404, 503)}
 class LiveRoutes:
     """Decides the answer to a `/live/…` request; `lookup(stream_id)` gives the stream or None."""
 
-    def __init__(self, lookup: Lookup, *, segment_target: float, part_target: float) -> None:
+    def __init__(self, lookup: Lookup, *, segment_target: float, part_target: float,
+                 screenshot: Callable[[int], Answer] | None = None) -> None:
+        """`screenshot(stream_id)` answers `screenshot.jpg`, live or not (the last one stays)."""
         self.lookup = lookup
+        self.screenshot = screenshot
         self.block_timeout = 3 * segment_target
         self.early_wait = 2 * part_target + 0.5
 
@@ -112,6 +116,8 @@ class LiveRoutes:
         if method not in ("GET", "HEAD"):
             return NOT_ALLOWED
         stream_id, _, path = path.removeprefix(PREFIX).partition("/")
+        if path == SCREENSHOT and self.screenshot is not None and stream_id.isdigit():
+            return self.screenshot(int(stream_id))
         stream = self.lookup(int(stream_id)) if stream_id.isdigit() else None
         if stream is None or not SAFE_PATH.fullmatch(path):
             return NOT_LIVE
@@ -144,9 +150,12 @@ class LiveRoutes:
             condition = lambda: (p := stream.progress.get(path)) is not None and p.has_part(msn, part)
 
         def then(ok: bool) -> Answer:
-            if ok:
+            # Past the end of an ended playlist the answer is the final one (ENDLIST): a player
+            # whose reload got an error instead reloaded after the next worker took over, read
+            # that one track went on live while the others had ended, and stalled.
+            if ok or stream.ended_at is not None:
                 return playlist_answer(stream, path, blocking=True)
-            return EMPTY[404 if stream.ended_at is not None else 503]
+            return EMPTY[503]
 
         return Wait(stream, path, condition, self.block_timeout, then)
 

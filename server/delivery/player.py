@@ -13,10 +13,11 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from server.db.models import Stream
+from server.db.streams import StreamRepository
+from server.errors import HeadwaterError
 from server.urls import CMAF_MASTER, DASH_MANIFEST
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -43,16 +44,14 @@ def asset_bytes(name: str) -> bytes | None:
 async def player_asset(name: str) -> Response:
     data = asset_bytes(name) if name in ASSETS else None
     if data is None:
-        raise HTTPException(404, f"no player asset {name!r} (run `make player` to install the players)")
+        raise HeadwaterError(f"no player asset {name!r} (run `make player` to install the players)", status=404)
     return Response(data, media_type="text/javascript", headers={"Cache-Control": ASSET_CACHE})
 
 
 @router.get("/player/{stream_id}", response_class=HTMLResponse)
 async def player_page(stream_id: int, request: Request) -> HTMLResponse:
-    async with request.app.state.sessions() as session:
-        stream = await session.get(Stream, stream_id)
-    if stream is None:
-        raise HTTPException(404, f"Stream {stream_id} not found")
+    async with request.app.state.db_sessions() as db:
+        stream = await StreamRepository(db).require(stream_id)
     config = {
         "hls": f"/live/{stream_id}/{CMAF_MASTER}",
         "dash": f"/live/{stream_id}/{DASH_MANIFEST}",
@@ -66,7 +65,7 @@ async def player_page(stream_id: int, request: Request) -> HTMLResponse:
     })
 
 
-def render_page(config: dict) -> str:
+def render_page(config: dict[str, str]) -> str:
     # Names are user data: no `<` reaches the page raw (JSON's \\u003c inside the script).
     blob = json.dumps(config).replace("<", "\\u003c").replace(">", "\\u003e")
     title = html.escape(config["title"] or "Headwater player")

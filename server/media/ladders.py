@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import QualitySet, Stream
+from server.db.models import Stream
+from server.db.quality_sets import QualitySetRepository
 from transcode.contract import Rendition
 
 
-async def ladder_of(session: AsyncSession, stream: Stream) -> list[Rendition]:
+async def ladder_of(db: AsyncSession, stream: Stream) -> list[Rendition]:
     """The renditions a publish of `stream` gets: its own live quality set, else the account
     default (`PUT /streaming/quality_sets/default`); the built-in "origin" set has none."""
-    quality_set = await session.get(QualitySet, stream.quality_set_id) if stream.quality_set_id else None
-    if quality_set is None or quality_set.kind != "live":
-        quality_set = await session.scalar(
-            select(QualitySet).where(QualitySet.kind == "live", QualitySet.is_default.is_(True))
-        )
+    quality_set = await QualitySetRepository(db).live_set_of(stream)
     if quality_set is None:
         return []
     return [

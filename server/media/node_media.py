@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import ssl
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.rtmp.server import RtmpServer
 from ingest.srt.server import SrtServer
@@ -19,9 +19,9 @@ log = logging.getLogger("headwater.media")
 
 
 class NodeMedia:
-    def __init__(self, settings: Settings, sessions: async_sessionmaker) -> None:
+    def __init__(self, settings: Settings, db_sessions: async_sessionmaker[AsyncSession]) -> None:
         self.settings = settings
-        self.supervisor = Supervisor(settings, sessions)
+        self.supervisor = Supervisor(settings, db_sessions)
         self.pull = PullManager(self.supervisor)
         self.whip = WhipSessions(self.supervisor)  # the kinds of source share `supervisor.sources`
         self.listeners: list[RtmpServer | SrtServer] = []

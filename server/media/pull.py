@@ -13,9 +13,8 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import select
-
 from server.db.models import Stream
+from server.db.streams import StreamRepository
 from server.media.ladders import ladder_of
 from server.media.source import StreamSource
 from server.media.worker_process import WorkerProcess
@@ -104,10 +103,8 @@ class PullManager:
 
     async def start(self) -> None:
         """At node start: every active pull stream gets its worker."""
-        async with self.supervisor.sessions() as session:
-            ids = (await session.scalars(
-                select(Stream.id).where(Stream.pull.is_(True), Stream.active.is_(True))
-            )).all()
+        async with self.supervisor.db_sessions() as db:
+            ids = await StreamRepository(db).active_pull_ids()
         for stream_id in ids:
             await self.sync(stream_id)
 
@@ -115,9 +112,9 @@ class PullManager:
         """Start, stop or restart the stream's pull worker to match its row."""
         lock = self.locks.setdefault(stream_id, asyncio.Lock())
         async with lock:
-            async with self.supervisor.sessions() as session:
-                stream = await session.get(Stream, stream_id)
-                renditions = await ladder_of(session, stream) if stream is not None else []
+            async with self.supervisor.db_sessions() as db:
+                stream = await StreamRepository(db).get(stream_id)
+                renditions = await ladder_of(db, stream) if stream is not None else []
             wanted = stream is not None and stream.pull and stream.active and bool(stream.uri)
             current = self.sources.find(stream_id, PullSession)
             if current is not None and (not wanted or current.urls != stream.uri.split()):

@@ -18,24 +18,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.db.models import Stream
+from server.db.streams import OFFLINE, StreamRepository
 from transcode.contract import SourceEvent, Stats
 
 log = logging.getLogger("headwater.status")
-
-OFFLINE = {
-    "live": False,
-    "stream_source_type": None,
-    "transcoding_speed": None,
-    "frame_rate": None,
-    "video_width": None,
-    "video_height": None,
-    "transcoded_qualities": [],
-}
-
 
 STATS_EVERY = 5.0  # seconds
 STATS_SPEED_STEP = 0.05  # media seconds per wall second
@@ -47,8 +35,9 @@ def now() -> datetime:
 
 
 class StatusWriter:
-    def __init__(self, sessions: async_sessionmaker, clock: Callable[[], float] = time.monotonic) -> None:
-        self.sessions = sessions
+    def __init__(self, db_sessions: async_sessionmaker[AsyncSession],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.db_sessions = db_sessions
         self.clock = clock
         self.stats_written: dict[int, tuple[float, dict]] = {}  # stream → (when, values)
         self.pending: dict[int, dict] = {}
@@ -123,10 +112,8 @@ class StatusWriter:
             self.wakeup.clear()
             batch, self.pending = self.pending, {}
             try:
-                async with self.sessions() as session:
-                    for stream_id, values in batch.items():
-                        await session.execute(update(Stream).where(Stream.id == stream_id).values(**values))
-                    await session.commit()
+                async with self.db_sessions() as db:
+                    await StreamRepository(db).set_status(batch)
             except Exception:
                 log.exception("writing stream status failed")
             if not self.pending:
@@ -134,10 +121,8 @@ class StatusWriter:
 
     async def reset_all(self) -> None:
         """At start: no stream is live on a node that just started."""
-        async with self.sessions() as session:
-            await session.execute(update(Stream).where(Stream.live.is_(True)).values(**OFFLINE))
-            await session.execute(update(Stream).where(Stream.backup_live.is_(True)).values(backup_live=False))
-            await session.commit()
+        async with self.db_sessions() as db:
+            await StreamRepository(db).reset_live()
 
 
 def _stats_moved(written: dict, values: dict) -> bool:

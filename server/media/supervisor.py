@@ -18,13 +18,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.publish import PublishRejected, PublishRequest
 from packager.resume import ResumePoint
 from server.db.models import Stream
+from server.db.streams import StreamRepository
 from server.delivery.live_state import LiveStream
+from server.delivery.screenshots import screenshot_file
 from server.media.ladders import ladder_of
 from server.media.push import BACKUP, MAIN, Publisher, PushSession
 from server.media.source import Sources
@@ -40,10 +41,10 @@ SLOTS = {MAIN_APP: MAIN, BACKUP_APP: BACKUP}
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, sessions: async_sessionmaker) -> None:
+    def __init__(self, settings: Settings, db_sessions: async_sessionmaker[AsyncSession]) -> None:
         self.settings = settings
-        self.sessions = sessions
-        self.status = StatusWriter(sessions)
+        self.db_sessions = db_sessions
+        self.status = StatusWriter(db_sessions)
         self.sources = Sources()  # what feeds each stream: push, pull and WHIP sessions
         self.successions: dict[int, Succession] = {}
 
@@ -58,9 +59,8 @@ class Supervisor:
 
     async def _restore_numbering(self) -> None:
         """Every stream goes on from the resume point stored by the node's last run."""
-        async with self.sessions() as db:
-            rows = (await db.execute(select(Stream.id, Stream.resume_point)
-                                     .where(Stream.resume_point.is_not(None)))).all()
+        async with self.db_sessions() as db:
+            rows = await StreamRepository(db).resume_points()
         margin = restore_margin(self.settings.segment_target)
         for stream_id, stored in rows:
             try:
@@ -82,7 +82,7 @@ class Supervisor:
         stream, slot = await self._check(request)
         push = self.sources.find(stream.id, PushSession)
         if push is None:
-            async with self.sessions() as db:
+            async with self.db_sessions() as db:
                 renditions = await ladder_of(db, stream)
             push = self.sources.find(stream.id, PushSession)  # another publisher of this stream won the race
             if push is None:
@@ -99,8 +99,8 @@ class Supervisor:
         if not request.name.isdigit():
             raise PublishRejected("unknown stream", unknown_stream=True)
         stream_id = int(request.name)
-        async with self.sessions() as session:
-            stream = await session.get(Stream, stream_id)
+        async with self.db_sessions() as db:
+            stream = await StreamRepository(db).get(stream_id)
         if stream is None:
             raise PublishRejected(f"unknown stream {stream_id}", unknown_stream=True)
         if not hmac.compare_digest(request.query.encode(), stream.token.encode()):
@@ -124,8 +124,8 @@ class Supervisor:
         push = self.sources.find(stream_id, PushSession)
         if push is None:
             return
-        async with self.sessions() as db:
-            stream = await db.get(Stream, stream_id)
+        async with self.db_sessions() as db:
+            stream = await StreamRepository(db).get(stream_id)
         if stream is None or not stream.active:
             push.drop_all("stream deleted or deactivated")
         elif stream.pull and stream.uri:
@@ -160,6 +160,8 @@ class Supervisor:
             degrade_after=self.settings.transcode_degrade_after,
             resume=succession.resume.point(carry=succession.carries),
             utc_timing_url=utc_timing_url(self.settings),
+            screenshot_file=str(screenshot_file(self.settings.screenshot_dir, stream_id)),
+            screenshot_interval=self.settings.screenshot_interval,
             **source,
         )
 

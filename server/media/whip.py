@@ -16,6 +16,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from server.db.models import Stream
+from server.db.streams import StreamRepository
 from server.media.ladders import ladder_of
 from server.media.source import StreamSource
 from server.media.worker_process import WorkerProcess
@@ -100,9 +101,9 @@ class WhipSessions:
 
     async def admit(self, stream_id: int, token: str | None) -> tuple[Stream, list[Rendition]]:
         """The stream and its renditions, if this token may publish to it now; WhipRefused otherwise."""
-        async with self.supervisor.sessions() as session:
-            stream = await session.get(Stream, stream_id)
-            renditions = await ladder_of(session, stream) if stream is not None else []
+        async with self.supervisor.db_sessions() as db:
+            stream = await StreamRepository(db).get(stream_id)
+            renditions = await ladder_of(db, stream) if stream is not None else []
         if stream is None:
             raise WhipRefused(404, f"unknown stream {stream_id}")
         if token is None:
@@ -146,8 +147,8 @@ class WhipSessions:
         whip = self.sources.find(stream_id, WhipSession)
         if whip is None:
             return
-        async with self.supervisor.sessions() as db:
-            stream = await db.get(Stream, stream_id)
+        async with self.supervisor.db_sessions() as db:
+            stream = await StreamRepository(db).get(stream_id)
         if stream is None or not stream.active:
             whip.stop()
 

@@ -81,3 +81,24 @@ def test_openapi_docs_are_served(api_node):
     assert httpx.get(f"{api_node.base_url}/docs").status_code == 200
     paths = httpx.get(f"{api_node.base_url}/openapi.json").json()["paths"]
     assert "/streaming/streams/{stream_id}/overlays" in paths
+
+
+def test_every_error_has_one_shape(api_node, http):
+    """status + message + the offending fields, whoever raised it (route, FastAPI, Starlette)."""
+    unauthenticated = httpx.get(f"{api_node.base_url}/streaming/streams")
+    assert unauthenticated.headers["WWW-Authenticate"] == "APIKey"
+    answers = {
+        401: unauthenticated,
+        403: httpx.get(f"{api_node.base_url}/streaming/streams", headers={"Authorization": "APIKey no"}),
+        404: http.get("/streaming/streams/424242"),
+        405: http.put("/streaming/streams"),
+        422: http.post("/streaming/streams", json={"name": "x", "dvr_duration": 1}),
+    }
+    for status, response in answers.items():
+        body = response.json()
+        assert response.status_code == status and set(body) == {"status", "message", "errors"}, body
+        assert body["status"] == status and body["message"], body
+    assert http.get("/no/such/path").json()["status"] == 404
+    invalid = answers[422].json()
+    assert list(invalid["errors"]) == ["dvr_duration"] and "dvr_duration" in invalid["message"], invalid
+    assert answers[404].json() == {"status": 404, "message": "Stream 424242 not found", "errors": {}}

@@ -2,34 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import gcore
 import pytest
 from gcore import Gcore
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
-
-from server.db.engine import sync_url
-from server.db.models import Video
-
-
-@pytest.fixture
-def video_ids(api_node, client: Gcore) -> list[int]:
-    stream = client.streaming.streams.create(name="recorded")
-    engine = create_engine(sync_url(api_node.database_url))
-    with Session(engine) as session:
-        videos = [
-            Video(name="Stream recorded part 1", stream_id=stream.id, status="ready", duration=4000,
-                  width=1280, height=720, record_type="origin", origin_size=1000,
-                  recording_started_at=datetime.now(timezone.utc)),
-            Video(name="Stream recorded part 2", stream_id=stream.id, status="pending"),
-        ]
-        session.add_all(videos)
-        session.commit()
-        ids = [v.id for v in videos]
-    engine.dispose()
-    return ids
 
 
 def test_list_get_update_delete(client: Gcore, video_ids, http):

@@ -49,6 +49,8 @@ REPORTS = {
                  r"clients \(reload, then fetch the part\)", r"clients \(reload and preload-hinted part together\)",
                  r"playlist naming the part: after the first client median", r"part bytes +: after the first client median",
                  r"read by the client +: after the first client median", r"parts missed by some client"],
+    "screenshot_cost": [r"^source: \d+p30 H\.264", rf"^demux only \(reference\) +: {NUMBER} %",
+                        rf"^screenshots \(decode\+JPEG\): {NUMBER} %", r"^ratio screenshots / demux"],
     "latency": [r"Headwater LL-HLS: first playlist .* latency p50", r"nginx-rtmp HLS \(ref\): first playlist .* latency p50",
                 r"^p95 ratio Headwater / nginx-rtmp: \d", r"^Live latency the players report",
                 *(rf"Headwater {player}, parts 0\.5 s: median" for player in

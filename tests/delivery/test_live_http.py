@@ -167,12 +167,22 @@ async def test_growing_segment_streams_parts_until_complete(client, live):
     assert again.content == b"AABBCC" and again.headers["content-length"] == "6"
 
 
-async def test_ended_stream_releases_waiters(client, live):
+async def test_ended_stream_answers_its_waiters_with_the_final_playlist(client, live):
+    """A reload blocked past the end gets the final playlist (ENDLIST), as does one that
+    arrives after the end: each track of a player reads that the broadcast ended."""
     publish_part(live, 0, 0)
     request = asyncio.create_task(client.get("/live/7/origin/index.m3u8?_HLS_msn=1&_HLS_part=0"))
     await asyncio.sleep(0.05)
+    final = playlist_text(0, 0) + "#EXT-X-ENDLIST\n"
+    live.apply(worker_event({"event": "playlist", "rendition": "origin", "path": "origin/index.m3u8",
+                             "msn": 0, "part": 0, "text": final}))
     live.apply(worker_event({"event": "ended"}))
-    assert (await asyncio.wait_for(request, 1)).status_code == 404
+    response = await asyncio.wait_for(request, 1)
+    assert response.status_code == 200 and response.text == final
+    late = await client.get("/live/7/origin/index.m3u8?_HLS_msn=1&_HLS_part=1")
+    assert late.status_code == 200 and late.text == final
+    unknown = await client.get("/live/7/other/index.m3u8?_HLS_msn=1&_HLS_part=0")
+    assert unknown.status_code == 404
 
 
 async def test_a_crashed_workers_waiters_are_answered_by_its_successor(client, live):

@@ -57,3 +57,4 @@ def test_the_player_comes_back_after_the_encoder_reconnects(new_stream):
         publisher.wait()
     assert gone["state"] != "playing", gone  # the old broadcast ended (ENDLIST)
     assert back["state"] == "playing" and back["t"] > PLAYED_ON, back
+    assert back["errors"] == [], back  # every track read the end, none an error or an empty playlist

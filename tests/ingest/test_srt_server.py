@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ingest.publish import PublishRejected
-from ingest.srt import server as srt_server
+from ingest.srt import port as srt_port
 from ingest.srt.server import SrtServer
 from tests.support.ports import free_port
 
@@ -78,7 +78,7 @@ async def listener():
 @pytest.fixture
 async def lingering(monkeypatch):
     """A listener whose libsrt lets go of the port one second after the last caller."""
-    monkeypatch.setattr(srt_server, "LINGER", 1.0)
+    monkeypatch.setattr(srt_port, "LINGER", 1.0)
     server, node = await started_server()
     yield server, node
     await server.close()
@@ -287,7 +287,7 @@ async def test_libsrt_keeps_the_port_while_a_caller_publishes(lingering):
     server, node = lingering
     process, sink = await publishing(server, node)
     try:
-        await asyncio.sleep(3 * srt_server.LINGER)
+        await asyncio.sleep(3 * srt_port.LINGER)
         assert receive_queue_running()
         size = len(sink.data)
         await eventually(lambda: len(sink.data) > size, what="more data")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ingest.publish import PublishRejected, PublishRequest
-from server.db.engine import create_engine_for, session_factory
+from server.db.engine import create_engine_for, db_session_factory
 from server.db.migrate import upgrade
 from server.db.models import Stream
 from server.media import source as source_module
@@ -44,9 +44,9 @@ async def supervisor(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'headwater.db'}"
     upgrade(url)
     engine = create_engine_for(url)
-    supervisor = Supervisor(Settings(data_dir=tmp_path), session_factory(engine))
+    supervisor = Supervisor(Settings(data_dir=tmp_path), db_session_factory(engine))
     supervisor.status = RecordingStatus()
-    async with supervisor.sessions() as db:
+    async with supervisor.db_sessions() as db:
         db.add(Stream(id=4, name="screen", token=TOKEN))
         await db.commit()
     CapturedWorker.instances = []

@@ -24,7 +24,7 @@ from packager.parameter_sets import (
 )
 from packager.annexb import parse_avcc
 from packager_testkit import FAKE_NOW, make_clip, parse_media_playlist
-from test_mpegts import splice_flv
+from test_ts_output import splice_flv
 from tests.support.size_change import init_sizes, init_sps, size_changing_clip
 
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}

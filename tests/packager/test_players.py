@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import pytest
 
-from packager.mpegts import TsRendition
+from packager.ts_output import TsRendition
 from packager_testkit import package
 from tests.support.browser import chromium_available, chromium_page
 

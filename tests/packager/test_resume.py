@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from packager.mpegts import TsRendition
 from packager.resume import ResumePoint, ResumeTracker, Timeline, TsResume
+from packager.ts_output import TsRendition
 from packager.ts_playlist import TsMediaPlaylist, TsSegment
 from tests.support.mpd_conformance import check_mpds
 from packager_testkit import FAKE_NOW, decode_times, discontinuity_numbers, package, parse_media_playlist

@@ -43,13 +43,3 @@ def test_parts_must_continue_the_open_segment():
         window.add_part(Part(0, 1, "v/seg_0.1.m4s", 1, 90000, False, 1))
     with pytest.raises(RuntimeError):
         window.open_segment(Segment(1, "v/seg_1.m4s", "v/init.mp4", 0, 90000, 0.0))
-
-
-def test_resize_applies_at_next_trim():
-    window = TrackWindow(5)
-    for msn in range(6):
-        _fill(window, msn)
-        window.trim(2)
-    window.resize(2)
-    window.trim(2)
-    assert [s.msn for s in window.segments] == [4, 5]

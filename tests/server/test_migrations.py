@@ -53,12 +53,12 @@ def test_sqlite_ids_stop_being_reused_and_the_rebuild_keeps_every_row(tmp_path):
     engine.dispose()
     upgrade(url)
     engine = create_engine(url)
-    with Session(engine) as session, session.begin():
-        assert session.scalars(select(Overlay.stream_id)).all() == [2]
-        assert session.scalars(select(Video.stream_id)).all() == [2]
-        session.delete(session.get(Stream, 2))
-    with Session(engine) as session, session.begin():
-        session.add(Stream(name="next", token="c"))
-        session.flush()
-        assert session.scalars(select(Stream.id)).all() == [1, 3]
+    with Session(engine) as db, db.begin():
+        assert db.scalars(select(Overlay.stream_id)).all() == [2]
+        assert db.scalars(select(Video.stream_id)).all() == [2]
+        db.delete(db.get(Stream, 2))
+    with Session(engine) as db, db.begin():
+        db.add(Stream(name="next", token="c"))
+        db.flush()
+        assert db.scalars(select(Stream.id)).all() == [1, 3]
     engine.dispose()

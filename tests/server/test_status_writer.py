@@ -9,7 +9,7 @@ from transcode.contract import Started, Stats
 class RecordingWriter(StatusWriter):
     def __init__(self) -> None:
         self.now = 0.0
-        super().__init__(sessions=None, clock=lambda: self.now)
+        super().__init__(db_sessions=None, clock=lambda: self.now)
         self.written: list[dict] = []
 
     def set(self, stream_id: int, **values) -> None:

@@ -22,7 +22,8 @@ def ffmpeg_publish(
     sample_rate: int = 44100,
 ) -> subprocess.Popen:
     """Starts ffmpeg pushing `seconds` of a test pattern + sine (mono, `sample_rate` Hz) to
-    `url`: FLV over RTMP, or `container="mpegts"` for SRT (`srt://…?streamid=…`)."""
+    `url`: FLV over RTMP, or `container="mpegts"` for SRT (`srt://…?streamid=…`). `pattern`
+    is a lavfi source, with options of its own if need be (`color=c=gray`)."""
     video_codec = video_codec or [
         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
         "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-pix_fmt", "yuv420p",
@@ -30,7 +31,7 @@ def ffmpeg_publish(
     audio_codec = audio_codec or ["-c:a", "aac", "-b:a", "64k"]
     command = [
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-        "-f", "lavfi", "-i", f"{pattern}=size={size}:rate={rate}",
+        "-f", "lavfi", "-i", f"{pattern}{':' if '=' in pattern else '='}size={size}:rate={rate}",
         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={sample_rate}",
         "-t", str(seconds), *video_codec, *audio_codec, *(extra or []), "-f", container, url,
     ]

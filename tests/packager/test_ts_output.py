@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from packager.mpegts import TsRendition
+from packager.ts_output import TsRendition
 
 FRAME = 0.04  # 25 fps
 VIDEO_PID = 0x100
@@ -552,7 +552,7 @@ def test_an_audio_codec_the_muxer_does_not_write_is_left_out(tmp_path, caplog):
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25",
                     "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "3", "-c:v", "libx264",
                     "-preset", "ultrafast", "-g", "25", "-c:a", "ac3", str(source)], check=True)
-    with caplog.at_level("WARNING", logger="packager.mpegts"):
+    with caplog.at_level("WARNING", logger="packager.ts_output"):
         events, _ = package(source, tmp_path / "out")
     assert "leaves out the audio stream (ac3)" in caplog.text
     files = segment_files(tmp_path / "out", events)

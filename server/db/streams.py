@@ -1,0 +1,80 @@
+"""Every query of the `streams` table: the API's reads and writes, the media side's lookups
+and live status writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import Stream
+from server.db.paging import Page, PageOf, fetch_page
+from server.errors import NotFound
+
+# The live status of a stream on a node that is not running it.
+OFFLINE: dict[str, Any] = {
+    "live": False,
+    "stream_source_type": None,
+    "transcoding_speed": None,
+    "frame_rate": None,
+    "video_width": None,
+    "video_height": None,
+    "transcoded_qualities": [],
+}
+
+
+class StreamRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def get(self, stream_id: int) -> Stream | None:
+        return await self.db.get(Stream, stream_id)
+
+    async def require(self, stream_id: int) -> Stream:
+        """The stream, or a 404."""
+        stream = await self.get(stream_id)
+        if stream is None:
+            raise NotFound("Stream", stream_id)
+        return stream
+
+    async def page(self, page: Page) -> PageOf[Stream]:
+        """Newest first."""
+        return await fetch_page(self.db, select(Stream).order_by(Stream.id.desc()), page)
+
+    async def add(self, stream: Stream) -> Stream:
+        self.db.add(stream)
+        await self.db.commit()
+        await self.db.refresh(stream)
+        return stream
+
+    async def save(self, stream: Stream) -> Stream:
+        await self.db.commit()
+        await self.db.refresh(stream)
+        return stream
+
+    async def delete(self, stream: Stream) -> None:
+        await self.db.delete(stream)
+        await self.db.commit()
+
+    async def active_pull_ids(self) -> list[int]:
+        """Streams that pull their source and are active (each wants a pull worker)."""
+        query = select(Stream.id).where(Stream.pull.is_(True), Stream.active.is_(True))
+        return list((await self.db.scalars(query)).all())
+
+    async def resume_points(self) -> list[tuple[int, Any]]:
+        """(stream id, stored resume point) of every stream that has one."""
+        query = select(Stream.id, Stream.resume_point).where(Stream.resume_point.is_not(None))
+        return [(row[0], row[1]) for row in (await self.db.execute(query)).all()]
+
+    async def set_status(self, batch: dict[int, dict[str, Any]]) -> None:
+        """Live status fields (`live`, `transcoding_speed`, …) of several streams, one commit."""
+        for stream_id, values in batch.items():
+            await self.db.execute(update(Stream).where(Stream.id == stream_id).values(**values))
+        await self.db.commit()
+
+    async def reset_live(self) -> None:
+        """No stream is live (a node that just started runs none)."""
+        await self.db.execute(update(Stream).where(Stream.live.is_(True)).values(**OFFLINE))
+        await self.db.execute(update(Stream).where(Stream.backup_live.is_(True)).values(backup_live=False))
+        await self.db.commit()
