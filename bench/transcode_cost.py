@@ -39,7 +39,7 @@ from bench import smoke  # noqa: E402
 from bench.clips import GOP, OUT, make_clip  # noqa: E402
 from transcode.contract import InputData, StartInput, WorkerConfig, encode_command, worker_input  # noqa: E402
 from transcode.ladder import Rendition  # noqa: E402
-from transcode.pipe_source import READ_SIZE  # noqa: E402
+from transcode.pipe_input import READ_SIZE  # noqa: E402
 
 LADDER = [("720p", 1280, 720, 3000), ("480p", 854, 480, 1500), ("360p", 640, 360, 800)]
 

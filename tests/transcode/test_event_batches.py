@@ -9,7 +9,7 @@ import threading
 from tests.support.worker_events import worker_run
 from transcode.contract import Ended, InputData, Removed, StartInput, Stats, decode_event, encode_command
 from transcode.events import EventChannel
-from transcode.pipe_source import PipeInput
+from transcode.pipe_input import PipeInput
 
 
 def test_pipe_input_flushes_only_when_the_pipe_runs_dry():
