@@ -10,6 +10,8 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
+
 from tests.e2e.conftest import wait_for
 from tests.e2e.media_check import newest_segment
 from tests.support.publisher import ffmpeg_publish
@@ -49,6 +51,7 @@ def status(http, stream_id: int) -> dict:
     return http.get(f"/streaming/streams/{stream_id}").json()
 
 
+@pytest.mark.both_databases
 def test_failover_to_backup_and_back(media_node, http, new_stream):
     stream = new_stream()
     stream_id = stream["id"]
@@ -97,6 +100,7 @@ def test_failover_to_backup_and_back(media_node, http, new_stream):
             publisher.kill()
             publisher.wait()
 
+@pytest.mark.both_databases
 
 def test_backup_alone_feeds_the_stream_and_slot_is_single(media_node, http, new_stream):
     stream = new_stream()
