@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # figure's place (not its value): that half did not run end to end.
 NUMBER = r"-?(\d+\.?\d*|nan)"
 REPORTS = {
+    "wakeup_latency": [rf"^HttpServer ticks .*: median +{NUMBER} ms", rf"^HttpServer SIGTERM .*: median +{NUMBER} ms",
+                       rf"^SrtServer.close\(\), idle +: median +{NUMBER} ms",
+                       rf"^SrtServer.close\(\), one publisher sending +: median +{NUMBER} ms",
+                       rf"^SRT pull nobody answers .*: median +{NUMBER} ms"],
     "wake_cost": [r"^job size +back to back", rf"^ +100 steps +{NUMBER} µs +{NUMBER} µs", r"^ +10000 steps"],
     "ts_packager": [r"^source: 720p30", rf"^plain PyAV remux to one \.ts : {NUMBER} CPU-s",
                     rf"^TsRendition \(cut \+ playlist\): {NUMBER} CPU-s", r"^ratio TsRendition / plain remux"],
@@ -42,14 +46,16 @@ REPORTS = {
                            r"^transcoded_qualities: \{\('origin'", r"^shed: "],
     "stream_cost": [r"1/1 live", r"packaging, no viewers:", rf"Headwater \(node \+ workers.* {NUMBER} %",
                     rf"nginx-rtmp \(hls on, 2 s fragments\), reference +{NUMBER} %", r"ratio Headwater / nginx-rtmp",
-                    r"one viewer per stream:", rf"an LL-HLS client .* {NUMBER} %", rf"a legacy HLS client .* {NUMBER} %",
-                    r"LL-HLS parts on time"],
+                    r"one viewer per stream:", rf"an LL-HLS client .* {NUMBER} %",
+                    rf"a legacy HLS client .* {NUMBER} %", r"LL-HLS parts on time"],
     "delivery": [rf"^  playlist \(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
                  rf"^  part +\(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
                  r"clients \(reload, then fetch the part\)", r"clients \(reload and preload-hinted part together\)",
-                 r"playlist naming the part: after the first client median", r"part bytes +: after the first client median",
-                 r"read by the client +: after the first client median", r"parts missed by some client"],
-    "latency": [r"Headwater LL-HLS: first playlist .* latency p50", r"nginx-rtmp HLS \(ref\): first playlist .* latency p50",
+                 r"playlist naming the part: after the first client median",
+                 r"part bytes +: after the first client median", r"read by the client +: after the first client median",
+                 r"parts missed by some client"],
+    "latency": [r"Headwater LL-HLS: first playlist .* latency p50",
+                r"nginx-rtmp HLS \(ref\): first playlist .* latency p50",
                 r"^p95 ratio Headwater / nginx-rtmp: \d", r"^Live latency the players report",
                 *(rf"Headwater {player}, parts 0\.5 s: median" for player in
                   ("Shaka, LL-HLS", "hls\\.js, LL-HLS", "Shaka, DASH", "dash\\.js, DASH")),

@@ -18,7 +18,6 @@ from tests.support.hls import parse_media_playlist
 from tests.support.node import Node
 from tests.support.publisher import ffmpeg_publish
 
-
 NODE_FIXTURES = ("media_node", "pull_node")  # module-scoped nodes a test module shares
 
 

@@ -87,7 +87,6 @@ def test_failover_to_backup_and_back(media_node, http, new_stream):
             took = watch.wait_for_size(BACKUP_SIZE, timeout=SWITCH_WITHIN + 2)
         finally:
             main.send_signal(signal.SIGCONT)
-        assert took <= SWITCH_WITHIN + 2
         back = watch.wait_for_size(MAIN_SIZE, timeout=SWITCH_WITHIN)  # sends again: back to main
         print(f"main silent: backup after {took:.1f}s; main resumed: main after {back:.1f}s")
 
@@ -100,8 +99,8 @@ def test_failover_to_backup_and_back(media_node, http, new_stream):
             publisher.kill()
             publisher.wait()
 
-@pytest.mark.both_databases
 
+@pytest.mark.both_databases
 def test_backup_alone_feeds_the_stream_and_slot_is_single(media_node, http, new_stream):
     stream = new_stream()
     backup = ffmpeg_publish(stream["backup_push_url"], seconds=30, size="352x288", pattern="testsrc")

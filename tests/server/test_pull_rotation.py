@@ -43,7 +43,7 @@ def test_backoff_doubles_per_failed_round_up_to_the_limit():
 
 
 def test_no_urls_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one URL"):
         rotation([], refusing_opener([], set()), threading.Event(), [])
 
 
@@ -67,14 +67,11 @@ def test_an_srt_urls_options_mean_what_they_mean_to_ffmpeg_and_the_pulls_timeout
         caller_options("srt://h:9000?mode=listener", 3, 2)
 
 
-def test_an_srt_url_nobody_answers_fails_within_the_timeouts():
-    import time
-
+def test_an_srt_url_nobody_answers_fails_with_a_clear_error():
+    """How soon it gives up (its timeouts): bench/wakeup_latency.py."""
     from tests.support.ports import free_port
     from transcode.pull_srt import open_srt
 
-    started = time.monotonic()
-    with pytest.raises(ValueError) as failure:
+    with pytest.raises(ValueError, match="srt_connect") as failure:
         open_srt(f"srt://127.0.0.1:{free_port()}?passphrase=secret-phrase-1", 1, 1)
-    assert time.monotonic() - started < 5
     assert "secret" not in str(failure.value)  # the message names the URL without its query
