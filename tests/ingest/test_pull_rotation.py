@@ -43,7 +43,7 @@ def test_backoff_doubles_per_failed_round_up_to_the_limit():
 
 
 def test_no_urls_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one URL"):
         rotation([], refusing_opener([], set()), threading.Event(), [])
 
 
@@ -80,14 +80,11 @@ def libsrt_in_this_process():
         srt.start_libsrt.cache_clear()
 
 
-def test_an_srt_url_nobody_answers_fails_within_the_timeouts(libsrt_in_this_process):
-    import time
-
+def test_an_srt_url_nobody_answers_fails_with_a_clear_error(libsrt_in_this_process):
+    """How soon it gives up (its timeouts): bench/wakeup_latency.py."""
     from ingest.pull.srt import open_srt
     from tests.support.ports import free_port
 
-    started = time.monotonic()
-    with pytest.raises(ValueError) as failure:
+    with pytest.raises(ValueError, match="srt_connect") as failure:
         open_srt(f"srt://127.0.0.1:{free_port()}?passphrase=secret-phrase-1", 1, 1)
-    assert time.monotonic() - started < 5
     assert "secret" not in str(failure.value)  # the message names the URL without its query
