@@ -77,7 +77,7 @@ def client_process(port: int, playlist: str, clients: int, seconds: float, queue
 
     async def run() -> list[tuple[dict, dict]]:
         until = time.monotonic() + seconds
-        results = [(dict(), dict(), dict()) for _ in range(clients)]
+        results = [({}, {}, {}) for _ in range(clients)]
         await asyncio.gather(*(follow("127.0.0.1", port, playlist, until, parts, listed=listed, hints=hints,
                                       handled=handled) for parts, listed, handled in results))
         return results

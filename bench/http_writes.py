@@ -71,7 +71,8 @@ def main() -> None:
         two = requests_per_second("two writes", size, seconds)
         time.sleep(0.5)
         one = requests_per_second("one write", size, seconds)
-        print(f"{name:8} ({size:6d} B): two writes {two:8.0f} req/s, one write {one:8.0f} req/s → ratio {one / two:.2f}")
+        print(f"{name:8} ({size:6d} B): two writes {two:8.0f} req/s, one write {one:8.0f} req/s "
+              f"→ ratio {one / two:.2f}")
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ def punctuality(runs: list[tuple[dict, dict]], part_target: float) -> tuple[int,
 
 async def follow_all(node: Node, stream_ids: list[int], seconds: float) -> list[tuple[dict, dict]]:
     until = time.monotonic() + seconds
-    runs = [(dict(), dict()) for _ in stream_ids]
+    runs = [({}, {}) for _ in stream_ids]
     await asyncio.gather(*(follow("127.0.0.1", node.http_port, f"/live/{sid}/origin/index.m3u8", until,
                                   arrivals, durations) for sid, (arrivals, durations) in zip(stream_ids, runs)))
     return runs

@@ -6,7 +6,8 @@ source's segment-start keyframes):
 
 - Headwater: `python -m transcode.worker` with that ladder, the clip on stdin as fast as it
   reads, framed as the node frames it (`transcode/contract.py`: the config record, a
-  `StartInput` of an FLV input, then `InputData` records of READ_SIZE bytes); it also packages the origin and every rendition to CMAF/LL-HLS/DASH and MPEG-TS.
+  `StartInput` of an FLV input, then `InputData` records of READ_SIZE bytes); it also packages
+  the origin and every rendition to CMAF/LL-HLS/DASH and MPEG-TS.
 - ffmpeg: the same filter graph (split + scale, FFmpeg's default bicubic scaler — the worker's
   `VideoEncoder` uses bicubic too) and the same x264 settings (preset, bitrate, maxrate = bufsize,
   -g, sc_threshold 0, keyframes forced on the source's), audio copied (the worker passes the
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +40,7 @@ from bench import smoke  # noqa: E402
 from bench.clips import GOP, OUT, make_clip  # noqa: E402
 from transcode.contract import InputData, StartInput, WorkerConfig, encode_command, worker_input  # noqa: E402
 from transcode.ladder import Rendition  # noqa: E402
-from transcode.pipe_source import READ_SIZE  # noqa: E402
+from transcode.pipe_input import READ_SIZE  # noqa: E402
 
 LADDER = [("720p", 1280, 720, 3000), ("480p", 854, 480, 1500), ("360p", 640, 360, 800)]
 
@@ -49,7 +50,7 @@ def cpu_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(command: list[str], stdin: Iterator[bytes] = iter(())) -> tuple[float, float]:
+def measure(command: list[str], stdin: Iterable[bytes] = ()) -> tuple[float, float]:
     """(CPU seconds, wall seconds) of one child process run to completion, fed `stdin`."""
     start_cpu, start_wall = cpu_children(), time.perf_counter()
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=ROOT)

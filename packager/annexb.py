@@ -143,7 +143,7 @@ def leading_nal_types(data: bytes, syntax: NalSyntax) -> list[int]:
 def parse_avcc(record: bytes) -> tuple[int, list[bytes]]:
     """(NAL length size, [SPS…, PPS…]) of an AVCDecoderConfigurationRecord."""
     length_size = (record[4] & 0x03) + 1
-    units = []
+    units: list[bytes] = []
     position = 5
     for count_mask in (0x1F, 0xFF):  # SPS count (5 bits), then PPS count
         if position >= len(record):
@@ -155,7 +155,7 @@ def parse_avcc(record: bytes) -> tuple[int, list[bytes]]:
 def parse_hvcc(record: bytes) -> tuple[int, list[bytes]]:
     """(NAL length size, its NAL units: VPS, SPS, PPS, maybe SEI) of an HEVCDecoderConfigurationRecord."""
     length_size = (record[21] & 0x03) + 1
-    units = []
+    units: list[bytes] = []
     position = 23
     for _ in range(record[22]):
         count = int.from_bytes(record[position + 1:position + 3], "big")

@@ -31,7 +31,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, TypedDict
 from xml.sax.saxutils import quoteattr
 
 from packager.window import Segment
@@ -41,6 +41,14 @@ LOW_LATENCY_PROFILE = "http://www.dashif.org/guidelines/low-latency-live-v5"
 UTC_TIMING_SCHEME = "urn:mpeg:dash:utc:http-iso:2014"
 CHANNEL_SCHEME = "urn:mpeg:mpegB:cicp:ChannelConfiguration"
 REFERENCE_ID = "0"  # the ProducerReferenceTime the latency target is measured against
+
+
+class InitFormat(TypedDict, total=False):
+    """What one init segment changes of its Representation (the fields of the same name)."""
+
+    codecs: str
+    width: int | None
+    height: int | None
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class Representation:
     frame_rate: str | None = None
     sample_rate: int | None = None
     channels: int | None = None
-    per_init: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # init name → codecs, width, height
+    per_init: Mapping[str, InitFormat] = field(default_factory=dict)  # by init segment name
 
 
 @dataclass(frozen=True)
@@ -144,7 +152,7 @@ def periods(
             name = posixpath.basename(segment.init_path)
             first_seen[name] = min(first_seen.get(name, segment.msn), segment.msn)
     result = []
-    for name in sorted(first_seen, key=first_seen.get):
+    for name in sorted(first_seen, key=first_seen.__getitem__):
         clock = clocks.get(name)
         if clock is None:
             continue
@@ -163,8 +171,8 @@ def _adaptation_set(
 ) -> list[str]:
     mime = f"{content_type}/mp4"
     lines = [
-        f'    <AdaptationSet id="{0 if content_type == "video" else 1}" contentType="{content_type}" '
-        f'mimeType="{mime}" segmentAlignment="true" startWithSAP="1">'
+        (f'    <AdaptationSet id="{0 if content_type == "video" else 1}" contentType="{content_type}" '
+         f'mimeType="{mime}" segmentAlignment="true" startWithSAP="1">')
     ]
     timescales = {rep.timescale for rep in representations}
     shared_reference = not presentation.ended and len(timescales) == 1

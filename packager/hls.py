@@ -68,9 +68,9 @@ def media_playlist(
         f"#EXT-X-VERSION:{HLS_VERSION}",
         f"#EXT-X-TARGETDURATION:{target_duration}",
         f"#EXT-X-PART-INF:PART-TARGET={_decimal(part_target)}",
-        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"
-        f"PART-HOLD-BACK={_decimal(PART_HOLD_BACK_PARTS * part_target)},"
-        f"HOLD-BACK={_decimal(HOLD_BACK_TARGET_DURATIONS * target_duration)}",
+        ("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"
+         f"PART-HOLD-BACK={_decimal(PART_HOLD_BACK_PARTS * part_target)},"
+         f"HOLD-BACK={_decimal(HOLD_BACK_TARGET_DURATIONS * target_duration)}"),
         f"#EXT-X-MEDIA-SEQUENCE:{segments[0].msn if segments else 0}",
     ]
     if discontinuity_sequence:
@@ -94,11 +94,10 @@ def media_playlist(
     else:
         if preload_hint is not None:
             lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{_uri(preload_hint, playlist_dir)}"')
-        for report in rendition_reports:
-            lines.append(
-                f'#EXT-X-RENDITION-REPORT:URI="{report.uri}",'
-                f"LAST-MSN={report.last_msn},LAST-PART={report.last_part}"
-            )
+        lines.extend(
+            f'#EXT-X-RENDITION-REPORT:URI="{report.uri}",LAST-MSN={report.last_msn},LAST-PART={report.last_part}'
+            for report in rendition_reports
+        )
     return "\n".join(lines) + "\n"
 
 

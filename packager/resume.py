@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 CARRY_LIMIT = 64  # segments per rendition the tracker remembers for a window to carry (a DVR window too)
 
@@ -59,18 +60,18 @@ class ResumePoint:
     timeline: Timeline | None = None  # None: no MPD was published, the new one starts its own
     ts_floor: TsResume | None = None  # for a rendition `ts` does not list (None: it starts at 0)
     # the old window to list on, by rendition, oldest first: "segment" / "ts_segment" events
-    carried: dict[str, list[dict]] = field(default_factory=dict)
-    ts_carried: dict[str, list[dict]] = field(default_factory=dict)
+    carried: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ts_carried: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def ts_for(self, rendition: str) -> TsResume | None:
         """Where the rendition's TS playlist goes on; None: it starts afresh."""
         return self.ts.get(rendition) or self.ts_floor
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict | None) -> ResumePoint | None:
+    def from_json(cls, data: dict[str, Any] | None) -> ResumePoint | None:
         if data is None:
             return None
         timeline, floor = data.get("timeline"), data.get("ts_floor")
@@ -102,10 +103,10 @@ class ResumeTracker:
         self.ts_floor: TsResume | None = None
         self.timeline: Timeline | None = None
         self.seen = False
-        self.windows: dict[str, deque[dict]] = {}  # complete CMAF segments by rendition
-        self.ts_windows: dict[str, deque[dict]] = {}
+        self.windows: dict[str, deque[dict[str, Any]]] = {}  # complete CMAF segments by rendition
+        self.ts_windows: dict[str, deque[dict[str, Any]]] = {}
 
-    def observe(self, event: dict) -> None:
+    def observe(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "part":
             self.named_msn = max(self.named_msn, event["msn"])
@@ -150,7 +151,7 @@ class ResumeTracker:
         self.ts_windows.clear()
 
     @staticmethod
-    def _remember(windows: dict[str, deque[dict]], event: dict) -> None:
+    def _remember(windows: dict[str, deque[dict[str, Any]]], event: dict[str, Any]) -> None:
         window = windows.get(event["rendition"])
         if window is None:
             window = windows[event["rendition"]] = deque(maxlen=CARRY_LIMIT)

@@ -4,8 +4,9 @@ Publishers restart their encoders, splice files, or send a clock that leaps (or 
 packagers and encoders need decode timestamps that keep rising without holes. Per stream, a
 packet whose dts goes back, or leaps forward by more than `MAX_GAP`, re-anchors that stream:
 it continues one packet duration after the previous packet. A small step back or a repeated
-stamp (seen when files are spliced) only moves that packet one tick past the previous one. Audio and video re-anchor each
-on their own, so they stay within a frame of each other, as they were before the jump.
+stamp (seen when files are spliced) only moves that packet one tick past the previous one. Audio
+and video re-anchor each on their own, so they stay within a frame of each other, as they were
+before the jump.
 
 A source switch (failover, pull rotation) is a jump too, across streams: after
 `source_changed()` each stream of the new source continues where the same kind of stream

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Literal
 
 DEFAULT_CHUNK_SIZE = 128
 MAX_CHUNK_SIZE = 16 * 1024 * 1024  # the spec allows up to 0x7FFFFFFF; nobody sane needs that
@@ -109,7 +110,7 @@ class ChunkReader:
             if parsed is not True:
                 return parsed
 
-    def _parse_chunk(self) -> RtmpMessage | bool | None:
+    def _parse_chunk(self) -> RtmpMessage | Literal[True] | None:
         """Consume one chunk. Returns the message it completed, True if it completed none,
         or None if the buffer does not hold a whole chunk yet (nothing consumed)."""
         buf = self._buffer

@@ -38,7 +38,8 @@ CORS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", b"content-length, date"),
 ]
-PREFLIGHT = CORS + [
+PREFLIGHT = [
+    *CORS,
     (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
     (b"access-control-allow-headers", b"*"),
     (b"access-control-max-age", b"86400"),
@@ -87,7 +88,7 @@ class Growing:
 
 
 def answer(status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> Answer:
-    return Answer(status, body, headers + [(b"content-length", str(len(body)).encode())])
+    return Answer(status, body, [*headers, (b"content-length", str(len(body)).encode())])
 
 
 NOT_LIVE = answer(404, b"stream not live\n", CORS)
@@ -144,10 +145,12 @@ class LiveRoutes:
         progress = stream.progress.get(path)
         if progress is not None and msn > progress.msn + 2:
             return EMPTY[400]
-        if part is None:
-            condition = lambda: (p := stream.progress.get(path)) is not None and p.has_segment(msn)
-        else:
-            condition = lambda: (p := stream.progress.get(path)) is not None and p.has_part(msn, part)
+
+        def condition() -> bool:
+            now = stream.progress.get(path)
+            if now is None:
+                return False
+            return now.has_segment(msn) if part is None else now.has_part(msn, part)
 
         def then(ok: bool) -> Answer:
             # Past the end of an ended playlist the answer is the final one (ENDLIST): a player

@@ -23,8 +23,7 @@ class NodeMedia:
         self.settings = settings
         self.supervisor = Supervisor(settings, db_sessions)
         self.pull = PullManager(self.supervisor)
-        self.whip = WhipSessions(self.supervisor, self.slot_taken)
-        self.supervisor.held_elsewhere = self.held_elsewhere
+        self.whip = WhipSessions(self.supervisor)  # the kinds of source share `supervisor.sources`
         self.listeners: list[RtmpServer | SrtServer] = []
 
     async def start(self) -> None:
@@ -48,14 +47,6 @@ class NodeMedia:
         self.listeners.append(srt)
         log.info("SRT ingest on %s:%d", host, srt.port)
         await self.pull.start()
-
-    def slot_taken(self, stream_id: int) -> bool:
-        """For WHIP admission: an RTMP/SRT publisher (main or backup) or a pull worker feeds the stream."""
-        return stream_id in self.supervisor.streams or self.pull.pulling(stream_id)
-
-    def held_elsewhere(self, stream_id: int) -> bool:
-        """For RTMP/SRT admission: a pull worker or a WHIP session already feeds the stream."""
-        return self.pull.pulling(stream_id) or stream_id in self.whip.by_stream
 
     def lookup(self, stream_id: int) -> LiveStream | None:
         return self.supervisor.lookup(stream_id)

@@ -2,7 +2,7 @@
 
 A stream's worker ends and another one packages the stream for many reasons: it crashed, it
 was stopped idle and data came back, the encoder reconnected (OBS does on any network hiccup,
-and that is a new `StreamSession`), the stream went from RTMP to SRT, pull or WHIP. Players
+and that is a new `PushSession`), the stream went from RTMP to SRT, pull or WHIP. Players
 and caches keep the numbers and URLs they were told, and media are served `immutable`, so the
 numbering belongs to the stream, not to a session: every worker resumes where the one before
 it stopped (`packager/resume.py`), whichever session or ingest ran either.

@@ -1,10 +1,11 @@
 """The supervisor: admits publishers, runs one worker per live stream, keeps status true.
 
-A publisher is admitted when its stream exists, is active, the token matches and its slot
-(main: app `in`, backup: app `backup`; RTMP or SRT) is free. A stream with any publisher
-has one `StreamSession` (server/media/session.py) that owns the stream's worker and decides
-whose bytes feed it: main while it sends, the backup when main is gone or silent. Whatever
-ingest runs them, a stream's workers follow one another through its `Succession`
+A publisher is admitted when its stream exists, is active, the token matches, no other kind
+of source feeds it (`sources`: pull, WHIP) and its slot (main: app `in`, backup: app
+`backup`; RTMP or SRT) is free. A stream with any publisher has one `PushSession`
+(server/media/push.py) that owns the stream's worker and decides whose bytes feed it: main
+while it sends, the backup when main is gone or silent. Whatever source runs them
+(server/media/source.py), a stream's workers follow one another through its `Succession`
 (server/media/succession.py), which also holds what the node serves of the stream.
 """
 
@@ -14,7 +15,6 @@ import asyncio
 import hmac
 import logging
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ from server.db.streams import StreamRepository
 from server.delivery.live_state import LiveStream
 from server.delivery.screenshots import screenshot_file
 from server.media.ladders import ladder_of
-from server.media.session import BACKUP, MAIN, Publisher, StreamSession
+from server.media.push import BACKUP, MAIN, Publisher, PushSession
+from server.media.source import Sources
 from server.media.status import StatusWriter
 from server.media.succession import Succession, restore_margin
 from server.settings import Settings
@@ -44,10 +45,8 @@ class Supervisor:
         self.settings = settings
         self.db_sessions = db_sessions
         self.status = StatusWriter(db_sessions)
-        self.streams: dict[int, StreamSession] = {}
+        self.sources = Sources()  # what feeds each stream: push, pull and WHIP sessions
         self.successions: dict[int, Succession] = {}
-        # Ingests that hold a stream outside this class (pull workers, WHIP sessions).
-        self.held_elsewhere: Callable[[int], bool] = lambda stream_id: False
 
     async def start(self) -> None:
         """A node that starts has no live stream: none is live in the DB, and whatever is
@@ -88,15 +87,15 @@ class Supervisor:
 
     async def authorize(self, request: PublishRequest) -> Publisher:
         stream, slot = await self._check(request)
-        session = self.streams.get(stream.id)
-        if session is None:
+        push = self.sources.find(stream.id, PushSession)
+        if push is None:
             async with self.db_sessions() as db:
                 renditions = await ladder_of(db, stream)
-            if stream.id in self.streams:  # another publisher of this stream won the race
-                session = self.streams[stream.id]
-            else:
-                session = self.streams[stream.id] = StreamSession(self, stream, renditions)
-        publisher = session.join(slot, request)
+            push = self.sources.find(stream.id, PushSession)  # another publisher of this stream won the race
+            if push is None:
+                push = PushSession(self, stream, renditions)
+                self.sources.add(push)
+        publisher = push.join(slot, request)
         log.info("stream %s: %s publisher %s admitted (%s)", stream.id, slot, request.peer, request.protocol)
         return publisher
 
@@ -115,16 +114,15 @@ class Supervisor:
             raise PublishRejected(f"wrong token for stream {stream_id}")
         if not stream.active:
             raise PublishRejected(f"stream {stream_id} is not active")
-        if self.held_elsewhere(stream_id):
+        if self.sources.held_by_another_kind(stream_id, PushSession):
             raise PublishRejected(f"stream {stream_id} is fed by a pull source or a WHIP session", busy=True)
-        existing = self.streams.get(stream_id)
+        existing = self.sources.find(stream_id, PushSession)
         if existing is not None and existing.slots.get(slot) is not None:
             raise PublishRejected(f"stream {stream_id} already has a {slot} publisher", busy=True)
         return stream, slot
 
-    def session_ended(self, session: StreamSession) -> None:
-        if self.streams.get(session.stream_id) is session:
-            del self.streams[session.stream_id]
+    def session_ended(self, push: PushSession) -> None:
+        self.sources.remove(push)
 
     async def stream_changed(self, stream_id: int) -> None:
         """After an API change: a deleted or deactivated stream loses its publishers, and so
@@ -133,13 +131,13 @@ class Supervisor:
         async with self.db_sessions() as db:
             stream = await StreamRepository(db).get(stream_id)
         self._dvr_changed(stream_id, stream)
-        session = self.streams.get(stream_id)
-        if session is None:
+        push = self.sources.find(stream_id, PushSession)
+        if push is None:
             return
         if stream is None or not stream.active:
-            session.drop_all("stream deleted or deactivated")
+            push.drop_all("stream deleted or deactivated")
         elif stream.pull and stream.uri:
-            session.drop_all("stream now pulls its source")
+            push.drop_all("stream now pulls its source")
 
     def _dvr_changed(self, stream_id: int, stream: Stream | None) -> None:
         """The stream's DVR window follows its row; a deleted stream's kept window goes."""
@@ -199,10 +197,10 @@ class Supervisor:
         return succession.live if succession else None
 
     async def close(self) -> None:
-        sessions = list(self.streams.values())
-        workers = [s.worker for s in sessions if s.worker]
-        for session in sessions:
-            session.close_all("node shutting down")
+        pushed = list(self.sources.every(PushSession))
+        workers = [s.worker for s in pushed if s.worker]
+        for push in pushed:
+            push.close_all("node shutting down")
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await self.status.close()
 

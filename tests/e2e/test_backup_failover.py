@@ -10,6 +10,8 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
+
 from tests.e2e.conftest import wait_for
 from tests.e2e.media_check import newest_segment
 from tests.support.publisher import ffmpeg_publish
@@ -49,6 +51,7 @@ def status(http, stream_id: int) -> dict:
     return http.get(f"/streaming/streams/{stream_id}").json()
 
 
+@pytest.mark.both_databases
 def test_failover_to_backup_and_back(media_node, http, new_stream):
     stream = new_stream()
     stream_id = stream["id"]
@@ -84,7 +87,6 @@ def test_failover_to_backup_and_back(media_node, http, new_stream):
             took = watch.wait_for_size(BACKUP_SIZE, timeout=SWITCH_WITHIN + 2)
         finally:
             main.send_signal(signal.SIGCONT)
-        assert took <= SWITCH_WITHIN + 2
         back = watch.wait_for_size(MAIN_SIZE, timeout=SWITCH_WITHIN)  # sends again: back to main
         print(f"main silent: backup after {took:.1f}s; main resumed: main after {back:.1f}s")
 
@@ -98,6 +100,7 @@ def test_failover_to_backup_and_back(media_node, http, new_stream):
             publisher.wait()
 
 
+@pytest.mark.both_databases
 def test_backup_alone_feeds_the_stream_and_slot_is_single(media_node, http, new_stream):
     stream = new_stream()
     backup = ffmpeg_publish(stream["backup_push_url"], seconds=30, size="352x288", pattern="testsrc")

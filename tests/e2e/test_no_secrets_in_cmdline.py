@@ -99,7 +99,8 @@ async def publish_whip_and_read(node: Node, api: httpx.Client, streams: dict) ->
     assert response.status_code == 201, response.text
     try:
         for name, stream in streams.items():
-            await asyncio.to_thread(wait_for, lambda stream_id=stream["id"]: live(api, stream_id), 40, 0.2, f"{name} live")
+            await asyncio.to_thread(
+                wait_for, lambda stream_id=stream["id"]: live(api, stream_id), 40, 0.2, f"{name} live")
         return publisher.pc.localDescription.sdp, command_lines(node.process.pid)
     finally:
         await publisher.stop()

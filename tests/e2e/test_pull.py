@@ -15,7 +15,7 @@ import av
 import httpx
 import pytest
 
-from tests.e2e.conftest import fetch_ok, wait_for
+from tests.e2e.conftest import fetch_ok, node_database_url, wait_for
 from tests.support.mpd_conformance import MpdWatch
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.init_conformance import audio_segment_ready, conformance, conformed
@@ -28,10 +28,10 @@ GIVE_UP_AFTER = 8
 
 
 @pytest.fixture(scope="module")
-def pull_node(tmp_path_factory):
+def pull_node(request, tmp_path_factory):
     env = {"HEADWATER_PULL_READ_TIMEOUT": "2", "HEADWATER_PULL_OPEN_TIMEOUT": "3",
            "HEADWATER_PULL_BACKOFF_MAX": "1", "HEADWATER_PULL_GIVE_UP_AFTER": str(GIVE_UP_AFTER)}
-    node = Node(tmp_path_factory.mktemp("pull-node"), env=env).start()
+    node = Node(tmp_path_factory.mktemp("pull-node"), database_url=node_database_url(request), env=env).start()
     yield node
     node.stop()
 
@@ -201,6 +201,7 @@ def test_pull_false_stops_the_worker_and_ends_the_playlists(pulls):
     assert "#EXT-X-ENDLIST" in pulls["final"]
 
 
+@pytest.mark.both_databases
 def test_a_pushed_stream_switched_to_pull_drops_its_publisher_and_numbers_on(pull_node):
     """The operator turns a live RTMP stream into a pulled one: the encoder is dropped (a
     pulled stream refuses pushes), the pull worker starts once the pushed one has finished,

@@ -74,8 +74,9 @@ def changed_stream(request, media_node, tmp_path_factory):
                 timeout=20, what="status video_width 320")
             assert publisher.wait(timeout=60) == 0, publisher.stderr.read().decode()
             for rendition in ("origin", "240p"):
-                seen[rendition] = wait_for(lambda: (r := fetch_ok(http, f"{base}/{rendition}/index.m3u8"))
-                                           and "#EXT-X-ENDLIST" in r.text and r.text, what=f"{rendition} ENDLIST")
+                seen[rendition] = wait_for(lambda rendition=rendition: (
+                    r := fetch_ok(http, f"{base}/{rendition}/index.m3u8")) and "#EXT-X-ENDLIST" in r.text and r.text,
+                    what=f"{rendition} ENDLIST")
                 seen[f"{rendition}_ts"] = http.get(f"{base}/{rendition}/mpegts.m3u8").text
             seen["inits"] = {name: http.get(f"{base}/origin/{name}").content for name in ("init.mp4", "init_1.mp4")}
             seen["rendition_init"] = http.get(f"{base}/240p/init_1.mp4").content

@@ -62,7 +62,7 @@ def ladder_broadcast(media_node):
         seen["variants"] = {}
         for variant in seen["master"]:
             url = f"{base}/{variant.uri}"
-            final = wait_for(lambda: (r := fetch_ok(http, url)) and "#EXT-X-ENDLIST" in r.text and r,
+            final = wait_for(lambda url=url: (r := fetch_ok(http, url)) and "#EXT-X-ENDLIST" in r.text and r,
                              what=f"ENDLIST of {url}")
             playlist = parse_media_playlist(final.text)
             directory = url.rsplit("/", 1)[0]

@@ -34,7 +34,8 @@ def newest_segment_bytes(http: httpx.Client, base: str, variant: str) -> bytes |
     playlist = parse_media_playlist(response.text)
     if not playlist.segments:
         return None
-    return http.get(f"{base}/{variant}/init.mp4").content + http.get(f"{base}/{variant}/{playlist.segments[-1].uri}").content
+    init = http.get(f"{base}/{variant}/init.mp4").content
+    return init + http.get(f"{base}/{variant}/{playlist.segments[-1].uri}").content
 
 
 def warning_of(http: httpx.Client, stream_id: int) -> str | None:

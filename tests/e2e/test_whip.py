@@ -76,7 +76,7 @@ def session(whip_node):
             seen["final"] = await asyncio.to_thread(wait_for, lambda: (
                 r := fetch_ok(api, seen["playlist_url"])) and "#EXT-X-ENDLIST" in r.text and r.text,
                 20, 0.2, "ENDLIST after DELETE")
-            seen["delete_again"] = httpx.delete(publisher.location)
+            seen["delete_again"] = await asyncio.to_thread(httpx.delete, publisher.location)
 
         asyncio.run(scenario())
     return seen
@@ -155,7 +155,7 @@ def post_offer(node: Node, stream: dict, sdp: str, token: str | None = None, **h
         "Content-Type": "application/sdp", "Authorization": f"Bearer {token}", **headers})
 
 
-@pytest.mark.parametrize("kwargs, reason", [
+@pytest.mark.parametrize(("kwargs", "reason"), [
     ({"video": None}, "no video"),
     ({"video": "video/VP8"}, "VP8"),
     ({"audio": False}, "no Opus audio"),

@@ -10,8 +10,9 @@ import asyncio
 import pytest
 
 from server.media import pull as pull_module
-from server.media import whip as whip_module
+from server.media import source as source_module
 from server.media.pull import PullManager
+from server.media.source import Sources
 from server.media.succession import Succession
 from server.media.whip import WhipSessions
 from server.settings import Settings
@@ -38,6 +39,7 @@ class StandInSupervisor:
         self.status = RecordingStatus()
         self.directory = directory
         self.successions: dict[int, Succession] = {}
+        self.sources = Sources()
 
     def succession(self, stream_id: int) -> Succession:
         return self.successions.setdefault(stream_id, Succession(stream_id, self.directory / str(stream_id)))
@@ -81,8 +83,7 @@ class Stream:
 @pytest.fixture
 def supervisor(tmp_path, monkeypatch) -> StandInSupervisor:
     CapturedWorker.instances = []
-    monkeypatch.setattr(pull_module, "WorkerProcess", CapturedWorker)
-    monkeypatch.setattr(whip_module, "WorkerProcess", CapturedWorker)
+    monkeypatch.setattr(source_module, "WorkerProcess", CapturedWorker)
     return StandInSupervisor(tmp_path)
 
 
@@ -109,7 +110,7 @@ async def test_a_pulled_stream_loses_a_shed_rendition_from_its_status(supervisor
 
 
 async def test_a_whip_stream_loses_a_shed_rendition_from_its_status(supervisor):
-    sessions = WhipSessions(supervisor, slot_taken=lambda stream_id: False)
+    sessions = WhipSessions(supervisor)
     opening = asyncio.create_task(sessions.open(Stream(), "v=0 offer", []))
     worker = await started_worker()
     assert worker.config.whip_offer == "v=0 offer"

@@ -25,7 +25,7 @@ MONO_48K = bytes([0x11, 0x88])  # AAC LC, 48 kHz, 1 channel
 FRAME = 1024
 
 
-@pytest.mark.parametrize("config, expected", [
+@pytest.mark.parametrize(("config", "expected"), [
     (MONO_48K, AacConfig(2, 48000, 1, 1024)),
     (bytes([0x12, 0x10]), AacConfig(2, 44100, 2, 1024)),
     (bytes([0x11, 0x8C]), AacConfig(2, 48000, 1, 960)),  # frameLengthFlag
@@ -45,7 +45,7 @@ def test_channel_configuration_seven_is_eight_channels():
 def test_truncated_or_reserved_configs_are_refused(config):
     assert try_parse_audio_specific_config(config) is None
     if config:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"truncated|reserved"):
             parse_audio_specific_config(config)
 
 

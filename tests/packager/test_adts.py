@@ -24,7 +24,7 @@ def frames(path: Path) -> tuple[list[bytes], tuple[bytes, int, int]]:
         return data, (bytes(stream.codec_context.extradata or b""), stream.sample_rate, stream.channels)
 
 
-@pytest.mark.parametrize("rate, channels", [(48000, 2), (44100, 1), (22050, 2)])
+@pytest.mark.parametrize(("rate", "channels"), [(48000, 2), (44100, 1), (22050, 2)])
 def test_headers_match_ffmpegs_for_raw_frames(tmp_path, rate, channels):
     raw, (extradata, sample_rate, layout_channels) = frames(encode(tmp_path / "a.flv", rate=rate, channels=channels))
     adts, _ = frames(encode(tmp_path / "a.aac", rate=rate, channels=channels))  # ffmpeg's ADTS muxer
@@ -55,5 +55,5 @@ def test_config_from_the_stream_when_the_extradata_is_missing_or_escaped():
 
 
 def test_a_frame_too_long_for_adts_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not fit an ADTS header"):
         AdtsFramer(b"\x11\x90").frame(b"\x00" * 9000)

@@ -44,7 +44,7 @@ def decode_count(codec: str, units: list[bytes]) -> int:
     return frames + len(decoder.decode(None))
 
 
-@pytest.mark.parametrize("source, codec, syntax, aud", [
+@pytest.mark.parametrize(("source", "codec", "syntax", "aud"), [
     ("h264.flv", "libx264", H264, AUD_H264),
     ("hevc.mp4", "libx265", HEVC, AUD_HEVC),
 ])

@@ -41,7 +41,7 @@ def sps_of(path, **options) -> bytes:
         return extradata_units(bytes(container.streams.video[0].codec_context.extradata))[0]
 
 
-@pytest.mark.parametrize("size, x264", [
+@pytest.mark.parametrize(("size", "x264"), [
     ("426x240", []), ("320x180", []), ("1280x720", []), ("854x480", ["-profile:v", "baseline"]),
     ("98x62", ["-pix_fmt", "yuv444p"]), ("176x144", ["-pix_fmt", "yuv422p", "-x264-params", "interlaced=1"]),
 ])
@@ -100,15 +100,14 @@ def test_garbage_keyframes_leave_the_format_as_it_was(tmp_path):
 
 @pytest.mark.parametrize("kind", ["mpegts", "flv"])
 def test_the_watch_tells_the_first_keyframe_at_the_new_size(clips, kind):
-    changes = []
     with av.open(str(clips[kind])) as container:
         stream = container.streams.video[0]
         watch = VideoFormatWatch(bytes(stream.codec_context.extradata or b""))
         assert watch.size == (640, 360)
-        for packet in container.demux(stream):
-            if packet.size and (changed := watch.check(packet)) is not None:
-                changes.append((round(float(packet.pts * packet.time_base) - stream.start_time * stream.time_base, 2),
-                                packet.is_keyframe, changed))
+        start = stream.start_time * stream.time_base
+        changes = [(round(float(packet.pts * packet.time_base) - start, 2), packet.is_keyframe, changed)
+                   for packet in container.demux(stream)  # in order: the watch keeps state
+                   if packet.size and (changed := watch.check(packet)) is not None]
     assert [(key, (c.sps.width, c.sps.height)) for _, key, c in changes] == [(True, (320, 180))]
     assert changes[0][0] == pytest.approx(4.0, abs=0.05)  # the second encode's first frame
     extradata = changes[0][2].extradata
@@ -246,7 +245,7 @@ def test_only_the_leading_video_track_changes_format(tmp_path):
         second = output.add_video("low", container.streams.video[1])
         audio = output.add_audio(container.streams.audio[0])
     for track in (second, audio):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="only the leading video track"):
             output.change_format(track, 160, 120, b"")
 
 

@@ -23,7 +23,7 @@ def fragmented_mp4(path: Path, *, size: str, profile: str, rate: int, channels: 
     return path.read_bytes()
 
 
-@pytest.mark.parametrize("size, profile, rate, channels", [
+@pytest.mark.parametrize(("size", "profile", "rate", "channels"), [
     ("1920x1080", "high", 48000, 2),  # cropped to 1080 from 1088
     ("854x480", "main", 44100, 2),
     ("318x182", "baseline", 22050, 2),

@@ -73,7 +73,7 @@ def test_no_discontinuity_tags_when_there_was_none():
 
 
 def test_window_must_hold_a_segment():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least 1"):
         TsMediaPlaylist(window_segments=0)
 
 

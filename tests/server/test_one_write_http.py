@@ -61,7 +61,7 @@ async def server():
                             lifespan="off", log_level="warning")
     instance = uvicorn.Server(config)
     task = asyncio.create_task(instance.serve())
-    while not instance.started:
+    while not instance.started:  # noqa: ASYNC110 - uvicorn sets a flag, it has no event to wait on
         await asyncio.sleep(0.01)
     WRITES.clear()
     yield port

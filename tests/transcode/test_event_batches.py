@@ -9,7 +9,7 @@ import threading
 from tests.support.worker_events import worker_run
 from transcode.contract import Ended, InputData, Removed, StartInput, Stats, decode_event, encode_command
 from transcode.events import EventChannel
-from transcode.pipe_source import PipeInput
+from transcode.pipe_input import PipeInput
 
 
 def test_pipe_input_flushes_only_when_the_pipe_runs_dry():
@@ -60,7 +60,7 @@ def test_a_worker_run_flushes_its_events(tmp_path):
     command, stdin = worker_run({"stream_id": 1, "out_dir": str(tmp_path / "out")},
                                 StartInput("flv"), InputData(clip.read_bytes()))
     done = subprocess.run(command, capture_output=True, input=stdin, check=True)
-    events = [line for line in done.stdout.decode().splitlines()]
+    events = done.stdout.decode().splitlines()
     assert events[0].startswith('{"v":1,"event":"started"')
     assert any(line.startswith('{"v":1,"event":"ended"') for line in events)
     assert any('"event":"ts_playlist"' in line and "EXT-X-ENDLIST" in line for line in events)

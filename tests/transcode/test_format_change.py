@@ -92,9 +92,8 @@ def test_the_rendition_keeps_its_size_and_every_frame_and_cuts_with_the_origin(c
 def test_the_masters_tell_the_new_size(changed_run):
     out, events = changed_run
     new_codec = init_sps((out / "origin/init_1.mp4").read_bytes()).codec
-    for name, first_event, final_event in (("master.m3u8", "master", "master"),
-                                            ("master_mpegts.m3u8", "ts_master", "ts_master")):
-        texts = [e["text"] for e in events if e["event"] == first_event]
+    for name, event in (("master.m3u8", "master"), ("master_mpegts.m3u8", "ts_master")):
+        texts = [e["text"] for e in events if e["event"] == event]
         first = {v.uri.split("/")[0]: v.attributes for v in parse_master_playlist(texts[0])[0]}
         final = {v.uri.split("/")[0]: v.attributes for v in parse_master_playlist((out / name).read_text())[0]}
         assert first["origin"]["RESOLUTION"] == "640x360", name

@@ -14,7 +14,7 @@ import pytest
 from tests.support.hls import parse_media_playlist
 from tests.support.worker_events import worker_run
 from transcode.contract import InputData, StartInput, encode_command
-from transcode.pipe_source import PipeInput
+from transcode.pipe_input import PipeInput
 
 
 def pipe_with(data: bytes) -> PipeInput:

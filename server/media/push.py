@@ -1,6 +1,7 @@
-"""One live stream on this node: its publishers (main and backup slot), its worker, failover.
+"""A pushed stream's source on this node: its publishers (main and backup slot), its worker, failover.
 
-The stream keeps ONE worker (one output) whatever its publishers do. The session decides
+A `PushSession` is the `StreamSource` (server/media/source.py) of a stream that RTMP/RTMPS or
+SRT publishers push to; the node relays their bytes to the worker. The stream keeps ONE worker (one output) whatever its publishers do. The session decides
 whose bytes feed it: main while main sends; the backup once main has left or been silent
 for `failover_timeout`; main again as soon as it sends again. A switch waits for the new
 publisher's next keyframe (the old one keeps feeding until then), then starts a new worker
@@ -27,8 +28,8 @@ from ingest.publish import PublishRejected, PublishRequest
 from ingest.rtmp.rests import grid_delay
 from server.db.models import Stream
 from server.media.flv_feed import FlvFeed
+from server.media.source import StreamSource
 from server.media.ts_feed import TsFeed
-from server.media.worker_events import WorkerEvents
 from server.media.worker_process import WorkerProcess
 from transcode.contract import InputData, Rendition, StartInput, encode_command
 
@@ -47,7 +48,7 @@ WATCH_INTERVAL = 1.0
 class Publisher:
     """One admitted connection in one slot of a stream (a PublishSink for the ingest servers)."""
 
-    def __init__(self, session: StreamSession, slot: str, request: PublishRequest) -> None:
+    def __init__(self, session: PushSession, slot: str, request: PublishRequest) -> None:
         self.session = session
         self.slot = slot
         self.source_type = "rtmp" if request.protocol in ("rtmp", "rtmps") else request.protocol
@@ -87,17 +88,15 @@ class Publisher:
         return self.sending(now, within) or (self.last_data is None and now - self.joined <= within)
 
 
-class StreamSession:
+class PushSession(StreamSource):
+    kind = "push"
+
     def __init__(self, supervisor: Supervisor, stream: Stream, renditions: list[Rendition] | None = None) -> None:
-        self.supervisor = supervisor
+        super().__init__(supervisor, stream.id, stream.hls_mpegts_endlist_tag, renditions or [])
         self.settings = supervisor.settings
-        self.renditions = renditions or []  # the stream's quality set at its first publish
-        self.stream_id = stream.id
-        self.mpegts_endlist = stream.hls_mpegts_endlist_tag
         self.slots: dict[str, Publisher] = {}
         self.active: Publisher | None = None  # whose bytes the worker gets
         self.target: Publisher | None = None  # switching to it at its next keyframe
-        self.worker: WorkerProcess | None = None
         self.crashed: WorkerProcess | None = None  # its delivery state waits for a successor
         self.restarts = 0
         self.gave_up = False
@@ -196,25 +195,16 @@ class StreamSession:
 
     # -- worker lifecycle ------------------------------------------------------------------
     def _start_worker(self, first_bytes: bytes) -> None:
-        events = WorkerEvents(self.supervisor, self.stream_id, lambda: self.source_type)
-        self.worker = worker = WorkerProcess(self.stream_id, events)
+        worker = self.new_worker()
         worker.feed(first_bytes)  # queued now, so it precedes whatever arrives until the spawn
-        asyncio.create_task(self._run(worker))
+        asyncio.create_task(self.run_worker(worker))
 
-    async def _run(self, worker: WorkerProcess) -> None:
-        """Its turn on the stream: once the stream's last worker, this session's or an
-        earlier one's, has exited; it resumes where that one stopped."""
-        succession = self.supervisor.succession(self.stream_id)
-        async with succession.turn(worker):
-            self.crashed = None
-            await worker.start(self.supervisor.worker_config(self.stream_id, self.mpegts_endlist, self.renditions))
-            code = await worker.wait(timeout=None)
-            self._worker_exited(worker, code)
+    def turn_began(self, worker: WorkerProcess) -> None:
+        self.crashed = None  # the crashed worker's delivery state is this one's now
 
-    def _worker_exited(self, worker: WorkerProcess, code: int) -> None:
-        if self.worker is worker:
-            self.worker = None
-        succession = self.supervisor.succession(self.stream_id)
+    def worker_exited(self, worker: WorkerProcess, code: int) -> None:
+        super().worker_exited(worker, code)
+        succession = self.succession
         if self.closed or code == 0:
             succession.end(worker)
             self.supervisor.status.went_offline(self.stream_id)
@@ -244,7 +234,7 @@ class StreamSession:
         if self.worker is not None:
             self.worker.finish()
         elif self.crashed is not None:  # its state will have no successor from this session
-            self.supervisor.succession(self.stream_id).end(self.crashed)
+            self.succession.end(self.crashed)
         self.supervisor.session_ended(self)
 
     async def _watch(self) -> None:

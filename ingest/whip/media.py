@@ -16,10 +16,9 @@ from fractions import Fraction
 
 import aiortc.rtcrtpreceiver
 import av
-
 from aiortc.codecs import get_decoder as aiortc_get_decoder
 
-from transcode.webrtc_video import InitialResolution
+from ingest.whip.video import InitialResolution
 
 VIDEO_TIME_BASE = Fraction(1, 90000)
 AUDIO_RATE = 48000

@@ -7,7 +7,7 @@ import threading
 import av
 import pytest
 
-from transcode.pull_source import PullRotation, redacted, source_type
+from ingest.pull.source import PullRotation, redacted, source_type
 
 
 def refusing_opener(opened: list[str], working: set[str]):
@@ -43,7 +43,7 @@ def test_backoff_doubles_per_failed_round_up_to_the_limit():
 
 
 def test_no_urls_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one URL"):
         rotation([], refusing_opener([], set()), threading.Event(), [])
 
 
@@ -54,8 +54,8 @@ def test_source_type_and_redaction():
 
 
 def test_an_srt_urls_options_mean_what_they_mean_to_ffmpeg_and_the_pulls_timeouts_fill_in():
+    from ingest.pull.srt import caller_options
     from ingest.srt import libsrt
-    from transcode.pull_srt import caller_options
 
     host, port, options = caller_options("srt://h:9000?passphrase=p4ssphrase-x&latency=200000&streamid=a", 3, 2)
     assert (host, port) == ("h", 9000)
@@ -67,14 +67,24 @@ def test_an_srt_urls_options_mean_what_they_mean_to_ffmpeg_and_the_pulls_timeout
         caller_options("srt://h:9000?mode=listener", 3, 2)
 
 
-def test_an_srt_url_nobody_answers_fails_within_the_timeouts():
-    import time
+@pytest.fixture
+def libsrt_in_this_process():
+    """A worker starts libsrt once and keeps it; in the test process, end it again, since the
+    SRT listener's tests count libsrt's threads."""
+    from ingest.pull import srt
+    from ingest.srt import libsrt
 
+    yield
+    if srt.start_libsrt.cache_info().currsize:
+        libsrt.lib.srt_cleanup()
+        srt.start_libsrt.cache_clear()
+
+
+def test_an_srt_url_nobody_answers_fails_with_a_clear_error(libsrt_in_this_process):
+    """How soon it gives up (its timeouts): bench/wakeup_latency.py."""
+    from ingest.pull.srt import open_srt
     from tests.support.ports import free_port
-    from transcode.pull_srt import open_srt
 
-    started = time.monotonic()
-    with pytest.raises(ValueError) as failure:
+    with pytest.raises(ValueError, match="srt_connect") as failure:
         open_srt(f"srt://127.0.0.1:{free_port()}?passphrase=secret-phrase-1", 1, 1)
-    assert time.monotonic() - started < 5
     assert "secret" not in str(failure.value)  # the message names the URL without its query

@@ -21,8 +21,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import av
 
+from ingest.pull.source import DEMUX_OPTIONS, OpenedSource
 from ingest.srt import libsrt
-from transcode.pull_source import DEMUX_OPTIONS, OpenedSource
 
 MESSAGE_BYTES = 1500  # one live-mode SRT message (7 TS packets: 1316 bytes)
 MICROSECONDS_OPTIONS = {"latency": libsrt.SRTO_LATENCY, "rcvlatency": libsrt.SRTO_RCVLATENCY,

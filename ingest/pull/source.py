@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import av
 
-from transcode.demuxed import DemuxedSource
+from ingest.demuxed import DemuxedSource
 
 log = logging.getLogger("headwater.pull")
 
@@ -82,7 +82,7 @@ def open_source(url: str, open_timeout: float, read_timeout: float) -> OpenedSou
     """Open `url` for demuxing; raises av.error.FFmpegError (or ValueError) when it is not
     a media source with video or audio (an HTML page, a dead host, an unknown protocol)."""
     if urlsplit(url).scheme.lower() == "srt":
-        from transcode.pull_srt import open_srt  # it needs this module's OpenedSource
+        from ingest.pull.srt import open_srt  # it needs this module's OpenedSource
         return open_srt(url, open_timeout, read_timeout)
     container = av.open(url, "r", options=open_options(url, read_timeout),
                         timeout=(open_timeout, read_timeout))

@@ -1,4 +1,4 @@
-"""StreamSession's choice of source, with a stand-in worker that records its input records
+"""PushSession's choice of source, with a stand-in worker that records its input records
 and a controlled clock: which publisher feeds the one worker, and when it switches."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import pytest
 
 from ingest.media import VIDEO, MediaMessage
 from ingest.publish import PublishRequest
-from server.media import session as session_module
-from server.media.session import BACKUP, MAIN, StreamSession
+from server.media import push as push_module
+from server.media import source as source_module
+from server.media.push import BACKUP, MAIN, PushSession
 from server.settings import Settings
 from transcode.contract import DATA_RECORD as DATA
 from transcode.contract import RECORD_HEADER as HEADER
@@ -120,8 +121,8 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     clock = Clock()
-    monkeypatch.setattr(session_module.time, "monotonic", clock)
-    monkeypatch.setattr(session_module, "WorkerProcess", FakeWorker)
+    monkeypatch.setattr(push_module.time, "monotonic", clock)
+    monkeypatch.setattr(source_module, "WorkerProcess", FakeWorker)
     FakeWorker.instances = []
     return clock
 
@@ -134,14 +135,14 @@ def inter(tag: bytes) -> MediaMessage:
     return MediaMessage(VIDEO, 0, b"\x27\x01\x00\x00\x00" + tag)
 
 
-def join(session: StreamSession, slot: str):
+def join(session: PushSession, slot: str):
     app = "in" if slot == MAIN else "backup"
     return session.join(slot, PublishRequest("rtmp", app, "1", "token", f"{slot}:1"))
 
 
-async def new_session(clock) -> tuple[StreamSession, FakeSupervisor]:
+async def new_session(clock) -> tuple[PushSession, FakeSupervisor]:
     supervisor = FakeSupervisor()
-    return StreamSession(supervisor, Stream()), supervisor
+    return PushSession(supervisor, Stream()), supervisor
 
 
 async def test_main_feeds_the_worker_backup_waits(clock):
@@ -222,7 +223,7 @@ async def test_a_worker_flooded_while_waiting_its_turn_is_dropped_and_the_next_k
     keyframe gets a new worker in line."""
     from server.media import worker_process
 
-    monkeypatch.setattr(session_module, "WorkerProcess", worker_process.WorkerProcess)
+    monkeypatch.setattr(source_module, "WorkerProcess", worker_process.WorkerProcess)
     monkeypatch.setattr(worker_process, "MAX_PENDING_BYTES", 64)
     spawned = []
 
