@@ -48,7 +48,7 @@ from packager.segment_decisions import BOUNDARY_TOLERANCE, SegmentDecisions
 from packager.track import AudioTrackId, PendingSample, TrackId, TrackOutput, VideoTrackId
 from packager.window import WindowSpan
 
-__all__ = ["PackagerConfig", "LiveOutput", "VideoTrackId", "AudioTrackId"]
+__all__ = ["AudioTrackId", "LiveOutput", "PackagerConfig", "VideoTrackId"]
 
 log = logging.getLogger("headwater.packager")
 
@@ -81,7 +81,10 @@ class LiveOutput:
     """
 
     def __init__(
-        self, config: PackagerConfig, on_event: Callable[[Event], None], clock: Callable[[], float] = time.time,
+        self,
+        config: PackagerConfig,
+        on_event: Callable[[Event], None],
+        clock: Callable[[], float] = time.time,
         remove: Callable[[Path], object] = remove_quietly,
         write: Callable[[Path, bytes | str], None] = write_atomic,
         make_room: MakeRoom | None = None,
@@ -99,14 +102,16 @@ class LiveOutput:
         self._timeline = MediaTimeline(clock, config.resume.timeline if config.resume else None)
         self._decisions = SegmentDecisions(config.segment_target)
         self._audio_hold = AudioHold(self._decisions)
-        self._publisher = LivePublisher(config, on_event, clock, self._timeline, self._live_tracks,
-                                        lambda: self._leader, remove, write)
+        self._publisher = LivePublisher(
+            config, on_event, clock, self._timeline, self._live_tracks, lambda: self._leader, remove, write
+        )
         config.out_dir.mkdir(parents=True, exist_ok=True)
 
     # -- setup -------------------------------------------------------------------------
 
-    def add_video(self, rendition: str, template: av.video.stream.VideoStream, *,
-                  bandwidth: int | None = None) -> VideoTrackId:
+    def add_video(
+        self, rendition: str, template: av.video.stream.VideoStream, *, bandwidth: int | None = None
+    ) -> VideoTrackId:
         if rendition == "audio":
             raise ValueError('"audio" is reserved for the audio track')
         track = VideoTrackId(rendition)
@@ -127,8 +132,7 @@ class LiveOutput:
             raise ValueError(f"track {name!r} already added")
         if self._timeline.started:
             raise RuntimeError("add every track before the first mux()")
-        output = TrackOutput(name, template, self.config.out_dir, self.config.part_target,
-                             self.config.span, bandwidth)
+        output = TrackOutput(name, template, self.config.out_dir, self.config.part_target, self.config.span, bandwidth)
         output.make_room = lambda: self._make_room()
         if self.config.resume is not None:
             output.resume(self.config.resume)
@@ -177,8 +181,12 @@ class LiveOutput:
             return None
         shift = self._timeline.shift(time_base, dts, pts)
         numerator, denominator = time_base.numerator, time_base.denominator
-        sample = PendingSample((pts - shift) * numerator / denominator, (dts - shift) * numerator / denominator,
-                               packet.is_keyframe, self._clock())
+        sample = PendingSample(
+            (pts - shift) * numerator / denominator,
+            (dts - shift) * numerator / denominator,
+            packet.is_keyframe,
+            self._clock(),
+        )
         if sample.dts < 0:
             return None
         if output.last_dts is not None and dts - shift <= output.last_dts:
@@ -190,7 +198,9 @@ class LiveOutput:
             output.started = True
         return self._frame(packet, output, pts - shift, dts - shift, (numerator, denominator)), sample
 
-    def _frame(self, packet: av.Packet[Any], output: TrackOutput, pts: int, dts: int, time_base: tuple[int, int]) -> Frame:
+    def _frame(
+        self, packet: av.Packet[Any], output: TrackOutput, pts: int, dts: int, time_base: tuple[int, int]
+    ) -> Frame:
         """The bytes (a copy: the caller keeps its packet) with shifted timestamps; a missing
         duration is the previous dts step."""
         if output.last_dts is not None and dts > output.last_dts:
@@ -220,7 +230,8 @@ class LiveOutput:
                 if following is None and not output.flushed:
                     break
                 if not self._decisions.decide(output, head, leader=leader) or (
-                        following is not None and not self._decisions.decide(output, following, leader=leader)):
+                    following is not None and not self._decisions.decide(output, following, leader=leader)
+                ):
                     break
                 output.samples.popleft()
                 output.fragments.popleft()
@@ -233,8 +244,9 @@ class LiveOutput:
         others = [t for t in self._live_tracks() if t is not self._leader]
         return ([self._leader] if self._leader else []) + others
 
-    def _place_frame(self, output: TrackOutput, fragment: Fragment, head: PendingSample,
-                     following: PendingSample | None) -> None:
+    def _place_frame(
+        self, output: TrackOutput, fragment: Fragment, head: PendingSample, following: PendingSample | None
+    ) -> None:
         due = output.generation_from
         if due is not None and head.starts_segment and head.pts >= due - BOUNDARY_TOLERANCE:
             output.generation_from = None
@@ -270,8 +282,11 @@ class LiveOutput:
         (the end of the last segment at the earliest), so a gap in the source is a gap in time.
         """
         self._flush_all()
-        end = max((s.start + s.ticks) / s.timescale for t in self._tracks.values() for s in t.window.segments[-1:]) \
-            if any(t.window.segments for t in self._tracks.values()) else None
+        end = (
+            max((s.start + s.ticks) / s.timescale for t in self._tracks.values() for s in t.window.segments[-1:])
+            if any(t.window.segments for t in self._tracks.values())
+            else None
+        )
         self._decisions.reset()
         self._audio_hold.clear()
         self._publisher.reopen_master()
@@ -365,13 +380,17 @@ class LiveOutput:
         left it, and what was kept for a grace after leaving it. False when nothing was left
         to delete."""
         span = self.config.span
-        listed = max((sum(s.duration for s in t.window.segments if s.complete) for t in self._live_tracks()),
-                     default=0.0)
-        smaller = shrunk_window(listed, span.live_segments * self.config.segment_target) \
-            if span.dvr_seconds else None
+        listed = max(
+            (sum(s.duration for s in t.window.segments if s.complete) for t in self._live_tracks()), default=0.0
+        )
+        smaller = shrunk_window(listed, span.live_segments * self.config.segment_target) if span.dvr_seconds else None
         if smaller is not None:
-            log.warning("disk full under %s: the DVR window shrinks from %.0f s to %.0f s to free space",
-                        self.config.out_dir, listed, smaller)
+            log.warning(
+                "disk full under %s: the DVR window shrinks from %.0f s to %.0f s to free space",
+                self.config.out_dir,
+                listed,
+                smaller,
+            )
             span.dvr_seconds = smaller
         return self._publisher.retrim(restart=False, release=True) or smaller is not None
 

@@ -6,6 +6,7 @@ The caller chooses the keyframes (`segment_start=True`) so the TS segments begin
 ones do; at such a keyframe the finished segment is written out and the next one opens with
 PAT + PMT, so no output has to be parsed to find the cut.
 """
+
 from __future__ import annotations
 
 import logging
@@ -97,11 +98,13 @@ class TsRendition:
         self._playlist = TsMediaPlaylist(window_segments, start_sequence, discontinuity_sequence)
         if carried:
             first = carried[0]
-            self._playlist = TsMediaPlaylist(window_segments, first["sequence"],
-                                             first["discontinuity_sequence"] - first["discontinuity"])
+            self._playlist = TsMediaPlaylist(
+                window_segments, first["sequence"], first["discontinuity_sequence"] - first["discontinuity"]
+            )
             for event in carried:
-                self._playlist.add(TsSegment(event["sequence"], event["path"], event["duration"],
-                                             event["discontinuity"]))
+                self._playlist.add(
+                    TsSegment(event["sequence"], event["path"], event["duration"], event["discontinuity"])
+                )
         self._next_sequence = start_sequence
         self._retired: list[tuple[float, TsSegment]] = []  # (deletable from media time, segment)
         self._media_time = 0.0
@@ -134,13 +137,17 @@ class TsRendition:
         track = _Track.of(template, FIRST_ELEMENTARY_PID + index, same_kind)
         self._tracks.append(track)
         if track is None:
-            LOG.warning("%s: MPEG-TS output leaves out the %s stream (%s)", self._rendition,
-                        template.type, template.codec_context.name)
+            LOG.warning(
+                "%s: MPEG-TS output leaves out the %s stream (%s)",
+                self._rendition,
+                template.type,
+                template.codec_context.name,
+            )
             return index
         lead = None if self._lead_index is None else self._tracks[self._lead_index]
-        if track.kind == "video" and (lead is None or lead.kind != "video"):
-            self._lead_index = index
-        elif lead is None and track.kind == "audio":
+        if (track.kind == "video" and (lead is None or lead.kind != "video")) or (
+            lead is None and track.kind == "audio"
+        ):
             self._lead_index = index
         return index
 
@@ -182,8 +189,9 @@ class TsRendition:
         if not segment.data:
             self._muxer.write_tables(segment.data)
         payload = track.payload(packet, keyframe)
-        self._muxer.write_pes(segment.data, track.stream, payload, pts + TIMESTAMP_OFFSET,
-                              dts + TIMESTAMP_OFFSET, random_access=keyframe)
+        self._muxer.write_pes(
+            segment.data, track.stream, payload, pts + TIMESTAMP_OFFSET, dts + TIMESTAMP_OFFSET, random_access=keyframe
+        )
         segment.add(pts, lead)
 
     def close(self, *, endlist: bool) -> None:
@@ -244,15 +252,17 @@ class TsRendition:
         )
         path = self._dir / name  # announced by the event below, never rewritten
         write_with_room(lambda: write_new(path, finished.data), self._make_room)
-        self._on_event({
-            "event": "ts_segment",
-            "rendition": self._rendition,
-            "sequence": sequence,
-            "path": segment.path,
-            "duration": segment.duration,
-            "discontinuity": segment.discontinuity,
-            "discontinuity_sequence": self._playlist.discontinuities + segment.discontinuity,
-        })
+        self._on_event(
+            {
+                "event": "ts_segment",
+                "rendition": self._rendition,
+                "sequence": sequence,
+                "path": segment.path,
+                "duration": segment.duration,
+                "discontinuity": segment.discontinuity,
+                "discontinuity_sequence": self._playlist.discontinuities + segment.discontinuity,
+            }
+        )
         keep = self._playlist.live_duration + segment.duration  # the longest playlist that listed it
         self._media_time += segment.duration
         self._retire(self._playlist.add(segment), keep)
@@ -292,12 +302,14 @@ class TsRendition:
     def _write_playlist(self) -> None:
         text = self._playlist.render()
         self._write(self._dir / MEDIA_PLAYLIST_NAME, text)
-        self._on_event({
-            "event": "ts_playlist",
-            "rendition": self._rendition,
-            "path": f"{self._rendition}/{MEDIA_PLAYLIST_NAME}",
-            "text": text,
-        })
+        self._on_event(
+            {
+                "event": "ts_playlist",
+                "rendition": self._rendition,
+                "path": f"{self._rendition}/{MEDIA_PLAYLIST_NAME}",
+                "text": text,
+            }
+        )
 
     def _delete_expired(self) -> None:
         expired = [old for deadline, old in self._retired if deadline <= self._media_time + 1e-6]

@@ -54,7 +54,7 @@ class WindowSpan:
         """The newest of a crashed predecessor's segment events that this span lists (what a
         following worker carries on: with DVR, more than the live window)."""
         kept = self.keeps(event[key] for event in reversed(events))
-        return events[len(events) - kept:]
+        return events[len(events) - kept :]
 
     @property
     def retained(self) -> int:

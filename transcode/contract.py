@@ -54,6 +54,7 @@ class ContractError(ValueError):
 
 # -- the worker's config --------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class WorkerConfig:
     stream_id: int
@@ -156,6 +157,7 @@ def _read_exactly(fd: int, size: int) -> bytes:
 
 # -- commands: node → worker ----------------------------------------------------------------
 
+
 class Command:
     """A command the node sends a worker (besides the media records)."""
 
@@ -234,6 +236,7 @@ def decode_message(payload: bytes) -> Command:
 
 
 # -- events: worker → node ------------------------------------------------------------------
+
 
 class Event:
     kind: ClassVar[str] = ""
@@ -498,8 +501,7 @@ def encode_event(item: Event | dict[str, Any]) -> bytes:
     """One line of the worker's stdout. A plain dict (the packager's) is checked first."""
     if isinstance(item, dict):
         item = event_from_plain(item)
-    return (json.dumps({"v": VERSION, "event": item.kind, **item.__dict__}, separators=(",", ":"))
-            + "\n").encode()
+    return (json.dumps({"v": VERSION, "event": item.kind, **item.__dict__}, separators=(",", ":")) + "\n").encode()
 
 
 def decode_event(line: bytes) -> Event:

@@ -26,8 +26,11 @@ def run_whip(context: WorkerContext, clock: Callable[[], float]) -> None:
     logging.getLogger("aioice").setLevel(logging.WARNING)  # a line per candidate pair otherwise
     try:
         peer, answer, read_fd = open_session(
-            config.whip_offer, keyframe_interval=config.segment_target,
-            media_timeout=config.whip_media_timeout, ice_loopback=config.whip_ice_loopback)
+            config.whip_offer,
+            keyframe_interval=config.segment_target,
+            media_timeout=config.whip_media_timeout,
+            ice_loopback=config.whip_ice_loopback,
+        )
     except OfferRefused as error:
         emit(WhipFailed(status=error.status, message=str(error)))
         return

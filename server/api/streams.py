@@ -50,9 +50,7 @@ async def get_stream(stream_id: int, db: DB, config: Config) -> schemas.Stream:
 
 
 @router.patch("/streams/{stream_id}", response_model=schemas.Stream)
-async def update_stream(
-    stream_id: int, body: StreamUpdate, request: Request, db: DB, config: Config
-) -> schemas.Stream:
+async def update_stream(stream_id: int, body: StreamUpdate, request: Request, db: DB, config: Config) -> schemas.Stream:
     streams = StreamRepository(db)
     stream = await streams.require(stream_id)
     for field, value in body.stream.changes().items():

@@ -188,8 +188,12 @@ class PushSession(StreamSource):
             self._start_worker(records)
             return
         if previous is not publisher:
-            log.info("stream %s: output now from the %s publisher (%s)",
-                     self.stream_id, publisher.slot, publisher.source_type)
+            log.info(
+                "stream %s: output now from the %s publisher (%s)",
+                self.stream_id,
+                publisher.slot,
+                publisher.source_type,
+            )
         if not self.worker.feed(records):
             self._worker_lost()
 
@@ -211,8 +215,11 @@ class PushSession(StreamSource):
             return
         self.restarts += 1
         if self.restarts > self.settings.worker_restart_limit:
-            log.error("stream %s: worker failed %d times; giving up until the publishers reconnect",
-                      self.stream_id, self.restarts)
+            log.error(
+                "stream %s: worker failed %d times; giving up until the publishers reconnect",
+                self.stream_id,
+                self.restarts,
+            )
             succession.end(worker)
             self.supervisor.status.went_offline(self.stream_id)
             self.gave_up = True
@@ -220,8 +227,7 @@ class PushSession(StreamSource):
         # the state stays up, not ended: its last playlists are served and blocked requests
         # wait until the next worker's first parts (or their timeout)
         self.crashed = worker
-        log.warning("stream %s: worker exited with %s; restarting at the next keyframe",
-                    self.stream_id, code)
+        log.warning("stream %s: worker exited with %s; restarting at the next keyframe", self.stream_id, code)
 
     def _worker_lost(self) -> None:
         worker, self.worker = self.worker, None

@@ -52,8 +52,11 @@ class WhipSession(StreamSource):
 
     def worker_source(self) -> dict[str, Any]:
         settings = self.supervisor.settings
-        return {"whip_offer": self.offer, "whip_ice_loopback": settings.whip_ice_loopback,
-                "whip_media_timeout": settings.whip_media_timeout}
+        return {
+            "whip_offer": self.offer,
+            "whip_ice_loopback": settings.whip_ice_loopback,
+            "whip_media_timeout": settings.whip_media_timeout,
+        }
 
     def answered(self, event: WhipAnswer | WhipFailed) -> None:
         if not self.answer.done():
@@ -64,7 +67,7 @@ class WhipSession(StreamSource):
         asyncio.create_task(self._run(worker))
         try:
             answer = await asyncio.wait_for(asyncio.shield(self.answer), ANSWER_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             worker.kill()
             raise WhipRefused(503, "the media worker did not answer the offer in time") from None
         if isinstance(answer, WhipFailed):
@@ -156,5 +159,6 @@ class WhipSessions:
         sessions = list(self.sources.every(WhipSession))
         for whip in sessions:
             whip.stop()
-        await asyncio.gather(*(s.worker.wait() for s in sessions if s.worker and s.worker.process),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(s.worker.wait() for s in sessions if s.worker and s.worker.process), return_exceptions=True
+        )

@@ -33,13 +33,50 @@ def sdk(media_node):
 
 def fast_publish(url: str, seconds: float, readrate: float = 3.0) -> subprocess.Popen:
     """ffmpeg pushing `seconds` of a test pattern + sine at `readrate` × real time (GOP 1 s)."""
-    return subprocess.Popen([
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-readrate", str(readrate),
-        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
-        "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
-        "-keyint_min", "25", "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
-        "-f", "flv", url,
-    ], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-readrate",
+            str(readrate),
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "25",
+            "-keyint_min",
+            "25",
+            "-sc_threshold",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            "-f",
+            "flv",
+            url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def playlist(http: httpx.Client, stream_id: int, rendition: str = "origin", name: str = "index.m3u8"):
@@ -77,8 +114,9 @@ def test_the_window_covers_its_seconds_resizes_clears_and_outlives_the_broadcast
     origin_dir = media_node.data_dir / "live" / str(sid) / "origin"
     publisher = fast_publish(stream["push_url"], seconds=120)
     try:
-        full = wait_for(lambda: (p := playlist(http, sid)) and listed_seconds(p) >= 38 and p,
-                        timeout=60, what="a full 40 s window")
+        full = wait_for(
+            lambda: (p := playlist(http, sid)) and listed_seconds(p) >= 38 and p, timeout=60, what="a full 40 s window"
+        )
         # every output lists the last 40 s, no more
         assert listed_seconds(full) <= 40 + 1e-6
         assert 38 <= listed_seconds(playlist(http, sid, "audio")) <= 40 + 1e-6
@@ -96,16 +134,25 @@ def test_the_window_covers_its_seconds_resizes_clears_and_outlives_the_broadcast
 
         # shrinking trims at once
         sdk.streaming.streams.update(sid, stream={"dvr_duration": 30})
-        shrunk = wait_for(lambda: (p := playlist(http, sid)) and listed_seconds(p) <= 30 + 1e-6 and p,
-                          timeout=10, what="the window trimmed to 30 s")
+        shrunk = wait_for(
+            lambda: (p := playlist(http, sid)) and listed_seconds(p) <= 30 + 1e-6 and p,
+            timeout=10,
+            what="the window trimmed to 30 s",
+        )
         assert shrunk.segments[0].msn > full.segments[0].msn + 3
         assert playlist(http, sid, "origin", "mpegts.m3u8").segments[0].duration  # TS too
-        wait_for(lambda: listed_seconds(playlist(http, sid, "origin", "mpegts.m3u8")) <= 30 + 1e-6,
-                 timeout=10, what="the TS window trimmed")
+        wait_for(
+            lambda: listed_seconds(playlist(http, sid, "origin", "mpegts.m3u8")) <= 30 + 1e-6,
+            timeout=10,
+            what="the TS window trimmed",
+        )
         # what left the playlist is freed after the live window's grace (a player holding the
         # previous playlist may still fetch it)
-        wait_for(lambda: f"seg_{full.segments[0].msn}.m4s" not in segment_files(origin_dir), timeout=20,
-                 what="the trimmed segments' files deleted")
+        wait_for(
+            lambda: f"seg_{full.segments[0].msn}.m4s" not in segment_files(origin_dir),
+            timeout=20,
+            what="the trimmed segments' files deleted",
+        )
         assert http.get(f"/live/{sid}/origin/{full.segments[0].uri}").status_code == 404
 
         # a window out of range is refused, naming the field; the broadcast goes on
@@ -117,11 +164,17 @@ def test_the_window_covers_its_seconds_resizes_clears_and_outlives_the_broadcast
         # clear_dvr: the window restarts at the live edge, players play on
         before = playlist(http, sid)
         sdk.streaming.streams.clear_dvr(sid)
-        cleared = wait_for(lambda: (p := playlist(http, sid)) and len(p.segments) <= LIVE_SEGMENTS and p,
-                           timeout=10, what="the cleared window")
+        cleared = wait_for(
+            lambda: (p := playlist(http, sid)) and len(p.segments) <= LIVE_SEGMENTS and p,
+            timeout=10,
+            what="the cleared window",
+        )
         assert cleared.segments[-1].msn >= before.segments[-1].msn  # the live edge went on
-        grown = wait_for(lambda: (p := playlist(http, sid)) and p.segments[-1].msn > cleared.segments[-1].msn + 2
-                         and p, timeout=20, what="the live edge after clear_dvr")
+        grown = wait_for(
+            lambda: (p := playlist(http, sid)) and p.segments[-1].msn > cleared.segments[-1].msn + 2 and p,
+            timeout=20,
+            what="the live edge after clear_dvr",
+        )
         # listed + retained (live window + 1) + the one growing
         assert len(segment_files(origin_dir)) <= len(grown.segments) + LIVE_SEGMENTS + 2
         assert grown.segments[0].msn == cleared.segments[0].msn  # it grows again from there
@@ -154,8 +207,10 @@ def test_the_window_covers_its_seconds_resizes_clears_and_outlives_the_broadcast
     assert http.get(f"/live/{sid}/origin/index.m3u8").status_code == 404
 
 
-PLAYER = "({...window.headwaterPlayer, t: document.getElementById('video').currentTime," \
-         " bar: !document.getElementById('dvr').hidden, behind: document.getElementById('behind').textContent})"
+PLAYER = (
+    "({...window.headwaterPlayer, t: document.getElementById('video').currentTime,"
+    " bar: !document.getElementById('dvr').hidden, behind: document.getElementById('behind').textContent})"
+)
 
 
 def test_the_built_in_player_seeks_20s_back_in_the_window_and_returns_live(new_stream):
@@ -172,8 +227,12 @@ def test_the_built_in_player_seeks_20s_back_in_the_window_and_returns_live(new_s
             dash_tab.goto(stream["iframe_url"] + "?engine=dash")
             tabs = {"hls": hls_tab, "dash": dash_tab}
             for engine, tab in tabs.items():  # a window of 24 s or more behind the player
-                ready = watch(tab, PLAYER, lambda s: s["state"] == "playing" and s.get("window")
-                              and s["t"] - s["window"]["start"] > 23, timeout=45)
+                ready = watch(
+                    tab,
+                    PLAYER,
+                    lambda s: s["state"] == "playing" and s.get("window") and s["t"] - s["window"]["start"] > 23,
+                    timeout=45,
+                )
                 assert ready["state"] == "playing" and ready["t"] - ready["window"]["start"] > 23, (engine, ready)
                 assert ready["bar"] and ready["behind"] == "", (engine, ready)  # at the live edge
             targets = {}
@@ -183,14 +242,16 @@ def test_the_built_in_player_seeks_20s_back_in_the_window_and_returns_live(new_s
                 tab.evaluate(f"window.headwaterPlayer.seekTo({targets[engine]})")  # the seek bar's input
             for engine, tab in tabs.items():
                 target = targets[engine]
-                back = watch(tab, PLAYER, lambda s, target=target: s["state"] == "playing" and s["t"] > target + 3,
-                             timeout=20)
+                back = watch(
+                    tab, PLAYER, lambda s, target=target: s["state"] == "playing" and s["t"] > target + 3, timeout=20
+                )
                 assert back["state"] == "playing" and target + 3 < back["t"] < target + 12, (engine, back)
                 assert back["window"]["end"] - back["t"] > 12, (engine, back)  # it plays back there
                 assert back["behind"].startswith("−"), (engine, back)
                 tab.evaluate("window.headwaterPlayer.goLive()")
-                live = watch(tab, PLAYER, lambda s: s["window"]["end"] - s["t"] < 8 and s["state"] == "playing",
-                             timeout=15)
+                live = watch(
+                    tab, PLAYER, lambda s: s["window"]["end"] - s["t"] < 8 and s["state"] == "playing", timeout=15
+                )
                 assert live["window"]["end"] - live["t"] < 8 and live["state"] == "playing", (engine, live)
     finally:
         publisher.kill()
@@ -206,8 +267,9 @@ def test_a_node_restart_leaves_no_window_files_and_keeps_the_streams_windows(tmp
     publisher = None
     try:
         with httpx.Client(base_url=node.base_url, headers=node.headers, timeout=15) as http:
-            stream = http.post("/streaming/streams", json={"name": "dvr restart", "dvr_enabled": True,
-                                                           "dvr_duration": 30}).json()
+            stream = http.post(
+                "/streaming/streams", json={"name": "dvr restart", "dvr_enabled": True, "dvr_duration": 30}
+            ).json()
             sid = stream["id"]
             publisher = fast_publish(stream["push_url"], seconds=12, readrate=4)
             publisher.wait(timeout=30)
@@ -219,8 +281,11 @@ def test_a_node_restart_leaves_no_window_files_and_keeps_the_streams_windows(tmp
             assert not list((node.data_dir / "live").rglob("*.m4s")), "window files left after a restart"
             assert http.get(f"/live/{sid}/origin/index.m3u8").status_code == 404
             publisher = fast_publish(stream["push_url"], seconds=40, readrate=4)
-            wait_for(lambda: listed_seconds(playlist(http, sid)) >= 24, timeout=30,
-                     what="a window longer than the live one after the restart")
+            wait_for(
+                lambda: listed_seconds(playlist(http, sid)) >= 24,
+                timeout=30,
+                what="a window longer than the live one after the restart",
+            )
     finally:
         if publisher is not None:
             publisher.kill()
@@ -236,14 +301,22 @@ def test_a_worker_after_a_crash_lists_the_dvr_window_on(media_node, http, new_st
     sid = stream["id"]
     publisher = fast_publish(stream["push_url"], seconds=90)
     try:
-        before = wait_for(lambda: (p := playlist(http, sid)) and listed_seconds(p) >= 26 and p,
-                          timeout=40, what="a 26 s window")
+        before = wait_for(
+            lambda: (p := playlist(http, sid)) and listed_seconds(p) >= 26 and p, timeout=40, what="a 26 s window"
+        )
         pid = media_node.worker_pid(sid)
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: (p := media_node.worker_pid(sid)) and p != pid, what="a new worker")
-        after = wait_for(lambda: (p := playlist(http, sid)) and any(s.discontinuity for s in p.segments)
-                         and p.segments[-1].msn > before.segments[-1].msn + 1 and p, timeout=30,
-                         what="the new worker's playlist")
+        after = wait_for(
+            lambda: (
+                (p := playlist(http, sid))
+                and any(s.discontinuity for s in p.segments)
+                and p.segments[-1].msn > before.segments[-1].msn + 1
+                and p
+            ),
+            timeout=30,
+            what="the new worker's playlist",
+        )
         old = [s for s in after.segments if s.msn <= before.segments[-1].msn and not s.gap]
         assert listed_seconds(after) >= 20 and len(old) > LIVE_SEGMENTS, after.segments  # the window went on
         assert http.get(f"/live/{sid}/origin/{old[0].uri}").status_code == 200

@@ -55,7 +55,7 @@ class FakeWorker:
         while position < len(self.input):
             kind, length = HEADER.unpack_from(self.input, position)
             position += HEADER.size
-            out.append((kind, bytes(self.input[position:position + length])))
+            out.append((kind, bytes(self.input[position : position + length])))
             position += length
         return out
 
@@ -217,7 +217,8 @@ async def test_main_connected_but_never_sending_yields_to_the_backup(clock):
 
 
 async def test_a_worker_flooded_while_waiting_its_turn_is_dropped_and_the_next_keyframe_starts_another(
-        clock, monkeypatch):
+    clock, monkeypatch
+):
     """The real WorkerProcess, its turn held back (a predecessor still finishing): past
     MAX_PENDING_BYTES it is cancelled, never spawned; the publisher stays, and its next
     keyframe gets a new worker in line."""

@@ -24,8 +24,9 @@ def tiny_disk(tmp_path):
     mount = tmp_path / "disk"
     mount.mkdir()
     try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(mount)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(mount)], check=True, capture_output=True
+        )
     except (OSError, subprocess.CalledProcessError) as error:
         pytest.skip(f"cannot mount a tmpfs here: {error}")
     yield mount

@@ -18,9 +18,9 @@ from transcode.contract import (
 
 def _round_trip(command):
     record = encode_command(command)
-    kind, length = RECORD_HEADER.unpack(record[:RECORD_HEADER.size])
+    kind, length = RECORD_HEADER.unpack(record[: RECORD_HEADER.size])
     assert kind == b"M" and len(record) == RECORD_HEADER.size + length
-    return decode_message(record[RECORD_HEADER.size:])
+    return decode_message(record[RECORD_HEADER.size :])
 
 
 def test_the_dvr_commands_and_config_cross_the_pipe():
@@ -28,7 +28,7 @@ def test_the_dvr_commands_and_config_cross_the_pipe():
     assert _round_trip(SetDvrWindow(None)) == SetDvrWindow(None)
     assert _round_trip(ClearDvr()) == ClearDvr()
     config = WorkerConfig(stream_id=3, out_dir="/x", dvr_seconds=40.0)
-    assert decode_config(config_record(config)[RECORD_HEADER.size:]).dvr_seconds == 40.0
+    assert decode_config(config_record(config)[RECORD_HEADER.size :]).dvr_seconds == 40.0
     assert config.packager().span.dvr_seconds == 40.0
 
 
