@@ -67,7 +67,10 @@ def measure(command: list[str], stdin: Iterable[bytes] = ()) -> tuple[float, flo
 
 def worker_config(out_dir: Path, preset: str) -> WorkerConfig:
     return WorkerConfig(
-        stream_id=0, out_dir=str(out_dir), x264_preset=preset, hardware_encoder=False,
+        stream_id=0,
+        out_dir=str(out_dir),
+        x264_preset=preset,
+        hardware_encoder=False,
         degrade_after=1e9,  # measure the whole ladder, never shed
         renditions=[Rendition(name=n, width=w, height=h, video_bitrate=b) for n, w, h, b in LADDER],
     )
@@ -90,15 +93,56 @@ def ffmpeg_command(clip: Path, out_dir: Path, preset: str) -> list[str]:
     """The same job for the CLI: origin copied + the ladder, each variant to HLS fMP4 and HLS TS."""
     labels = "".join(f"[s{i}]" for i in range(len(LADDER)))
     scales = ";".join(f"[s{i}]scale={w}:{h}[v{i}]" for i, (_, w, h, _) in enumerate(LADDER))
-    command = ["ffmpeg", "-v", "error", "-y", "-i", str(clip),
-               "-filter_complex", f"[0:v]split={len(LADDER)}{labels};{scales}",
-               "-map", "0:v", "-map", "0:a", "-c", "copy", "-f", "tee", packaged(out_dir / "origin")]
+    command = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-i",
+        str(clip),
+        "-filter_complex",
+        f"[0:v]split={len(LADDER)}{labels};{scales}",
+        "-map",
+        "0:v",
+        "-map",
+        "0:a",
+        "-c",
+        "copy",
+        "-f",
+        "tee",
+        packaged(out_dir / "origin"),
+    ]
     for i, (name, _, _, kbit) in enumerate(LADDER):
         command += [
-            "-map", f"[v{i}]", "-map", "0:a", "-c:v", "libx264", "-preset", preset,
-            "-b:v", f"{kbit}k", "-maxrate", f"{kbit}k", "-bufsize", f"{kbit}k",
-            "-g", str(GOP), "-sc_threshold", "0", "-forced-idr", "1", "-force_key_frames", "source",
-            "-pix_fmt", "yuv420p", "-c:a", "copy", "-f", "tee", packaged(out_dir / name),
+            "-map",
+            f"[v{i}]",
+            "-map",
+            "0:a",
+            "-c:v",
+            "libx264",
+            "-preset",
+            preset,
+            "-b:v",
+            f"{kbit}k",
+            "-maxrate",
+            f"{kbit}k",
+            "-bufsize",
+            f"{kbit}k",
+            "-g",
+            str(GOP),
+            "-sc_threshold",
+            "0",
+            "-forced-idr",
+            "1",
+            "-force_key_frames",
+            "source",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "copy",
+            "-f",
+            "tee",
+            packaged(out_dir / name),
         ]
     return command
 
@@ -108,8 +152,10 @@ def packaged(directory: Path) -> str:
     segments, an 8-segment window."""
     directory.mkdir(parents=True, exist_ok=True)
     hls = "f=hls:hls_time=2:hls_list_size=8:hls_flags=delete_segments"
-    return (f"[{hls}:hls_segment_type=fmp4:hls_segment_filename={directory}/seg_%d.m4s]{directory}/index.m3u8|"
-            f"[{hls}:hls_segment_filename={directory}/ts_%d.ts]{directory}/mpegts.m3u8")
+    return (
+        f"[{hls}:hls_segment_type=fmp4:hls_segment_filename={directory}/seg_%d.m4s]{directory}/index.m3u8|"
+        f"[{hls}:hls_segment_filename={directory}/ts_%d.ts]{directory}/mpegts.m3u8"
+    )
 
 
 def main() -> None:
@@ -142,8 +188,10 @@ def compare(clip: Path, work: Path, args: argparse.Namespace, source: str) -> No
             totals[name][1] += wall
             print(f"  {name:9s}: {cpu / media:.3f} CPU-s per media s, speed {media / wall:.2f}x", flush=True)
     media_total = media * args.rounds
-    print(f"clip: {args.seconds} s {source} H.264 + AAC → 720p/480p/360p (3000k/1500k/800k), "
-          f"x264 {args.preset}, {args.rounds} round(s)")
+    print(
+        f"clip: {args.seconds} s {source} H.264 + AAC → 720p/480p/360p (3000k/1500k/800k), "
+        f"x264 {args.preset}, {args.rounds} round(s)"
+    )
     for name, (cpu, wall) in totals.items():
         print(f"{name:9s}: {cpu / media_total:.3f} CPU-s per media s, speed {media_total / wall:.2f}x")
     ratio = totals["headwater"][0] / totals["ffmpeg"][0]

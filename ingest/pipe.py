@@ -44,8 +44,7 @@ class PipeSource(DemuxedSource):
 
     def __init__(self, reader: PushedInput) -> None:
         self.format = reader.format
-        self.container = av.open(reader, mode="r", format=reader.format,
-                                 options=DEMUX_OPTIONS[reader.format])
+        self.container = av.open(reader, mode="r", format=reader.format, options=DEMUX_OPTIONS[reader.format])
         self.closed = False
 
     @property
@@ -101,8 +100,8 @@ def next_source(next_input: Callable[[], PushedInput | None]) -> PipeSource | No
             log.warning("skipping a %s input that ended before its streams were known", reader.format)
             reader = next_input()
         elif not reader.reprobed:
-            log.warning("the %s input's first bytes do not tell its streams (no keyframe yet?); probing on",
-                        reader.format)
+            log.warning(
+                "the %s input's first bytes do not tell its streams (no keyframe yet?); probing on", reader.format
+            )
             reader.reprobed = True
     return None
-

@@ -40,15 +40,20 @@ anchors its decode timeline on the first pts), so its moov is the one it writes 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Callable, NamedTuple, cast
+from typing import NamedTuple, cast
 
 import av
 
 from packager.aac import AacConfig, try_parse_audio_specific_config
 from packager.isobmff import BoxError, TrackInfo, parse_init, read_box_header
 from packager.moof import (
-    SAMPLE_DEPENDS_ON_NONE, SAMPLE_DEPENDS_ON_OTHERS, SAMPLE_IS_NON_SYNC, Fragment, TrunSample,
+    SAMPLE_DEPENDS_ON_NONE,
+    SAMPLE_DEPENDS_ON_OTHERS,
+    SAMPLE_IS_NON_SYNC,
+    Fragment,
+    TrunSample,
 )
 
 MOVFLAGS = "frag_every_frame+empty_moov+delay_moov+default_base_moof+cmaf+frag_discont"

@@ -45,7 +45,7 @@ from packager.resume import ResumePoint
 from packager.segment_decisions import BOUNDARY_TOLERANCE, SegmentDecisions
 from packager.track import AudioTrackId, PendingSample, TrackId, TrackOutput, VideoTrackId
 
-__all__ = ["PackagerConfig", "LiveOutput", "VideoTrackId", "AudioTrackId"]
+__all__ = ["AudioTrackId", "LiveOutput", "PackagerConfig", "VideoTrackId"]
 
 
 @dataclass
@@ -71,7 +71,10 @@ class LiveOutput:
     """
 
     def __init__(
-        self, config: PackagerConfig, on_event: Callable[[Event], None], clock: Callable[[], float] = time.time,
+        self,
+        config: PackagerConfig,
+        on_event: Callable[[Event], None],
+        clock: Callable[[], float] = time.time,
         remove: Callable[[Path], object] = remove_quietly,
         write: Callable[[Path, bytes | str], None] = write_atomic,
     ) -> None:
@@ -85,14 +88,16 @@ class LiveOutput:
         self._timeline = MediaTimeline(clock, config.resume.timeline if config.resume else None)
         self._decisions = SegmentDecisions(config.segment_target)
         self._audio_hold = AudioHold(self._decisions)
-        self._publisher = LivePublisher(config, on_event, clock, self._timeline, self._live_tracks,
-                                        lambda: self._leader, remove, write)
+        self._publisher = LivePublisher(
+            config, on_event, clock, self._timeline, self._live_tracks, lambda: self._leader, remove, write
+        )
         config.out_dir.mkdir(parents=True, exist_ok=True)
 
     # -- setup -------------------------------------------------------------------------
 
-    def add_video(self, rendition: str, template: av.video.stream.VideoStream, *,
-                  bandwidth: int | None = None) -> VideoTrackId:
+    def add_video(
+        self, rendition: str, template: av.video.stream.VideoStream, *, bandwidth: int | None = None
+    ) -> VideoTrackId:
         if rendition == "audio":
             raise ValueError('"audio" is reserved for the audio track')
         track = VideoTrackId(rendition)
@@ -113,8 +118,9 @@ class LiveOutput:
             raise ValueError(f"track {name!r} already added")
         if self._timeline.started:
             raise RuntimeError("add every track before the first mux()")
-        output = TrackOutput(name, template, self.config.out_dir, self.config.part_target,
-                             self.config.window_segments, bandwidth)
+        output = TrackOutput(
+            name, template, self.config.out_dir, self.config.part_target, self.config.window_segments, bandwidth
+        )
         if self.config.resume is not None:
             output.resume(self.config.resume)
             output.carry(self.config.resume.carried.get(name, []))
@@ -162,8 +168,12 @@ class LiveOutput:
             return None
         shift = self._timeline.shift(time_base, dts, pts)
         numerator, denominator = time_base.numerator, time_base.denominator
-        sample = PendingSample((pts - shift) * numerator / denominator, (dts - shift) * numerator / denominator,
-                               packet.is_keyframe, self._clock())
+        sample = PendingSample(
+            (pts - shift) * numerator / denominator,
+            (dts - shift) * numerator / denominator,
+            packet.is_keyframe,
+            self._clock(),
+        )
         if sample.dts < 0:
             return None
         if output.last_dts is not None and dts - shift <= output.last_dts:
@@ -175,7 +185,9 @@ class LiveOutput:
             output.started = True
         return self._frame(packet, output, pts - shift, dts - shift, (numerator, denominator)), sample
 
-    def _frame(self, packet: av.Packet[Any], output: TrackOutput, pts: int, dts: int, time_base: tuple[int, int]) -> Frame:
+    def _frame(
+        self, packet: av.Packet[Any], output: TrackOutput, pts: int, dts: int, time_base: tuple[int, int]
+    ) -> Frame:
         """The bytes (a copy: the caller keeps its packet) with shifted timestamps; a missing
         duration is the previous dts step."""
         if output.last_dts is not None and dts > output.last_dts:
@@ -205,7 +217,8 @@ class LiveOutput:
                 if following is None and not output.flushed:
                     break
                 if not self._decisions.decide(output, head, leader=leader) or (
-                        following is not None and not self._decisions.decide(output, following, leader=leader)):
+                    following is not None and not self._decisions.decide(output, following, leader=leader)
+                ):
                     break
                 output.samples.popleft()
                 output.fragments.popleft()
@@ -218,8 +231,9 @@ class LiveOutput:
         others = [t for t in self._live_tracks() if t is not self._leader]
         return ([self._leader] if self._leader else []) + others
 
-    def _place_frame(self, output: TrackOutput, fragment: Fragment, head: PendingSample,
-                     following: PendingSample | None) -> None:
+    def _place_frame(
+        self, output: TrackOutput, fragment: Fragment, head: PendingSample, following: PendingSample | None
+    ) -> None:
         due = output.generation_from
         if due is not None and head.starts_segment and head.pts >= due - BOUNDARY_TOLERANCE:
             output.generation_from = None
@@ -255,8 +269,11 @@ class LiveOutput:
         (the end of the last segment at the earliest), so a gap in the source is a gap in time.
         """
         self._flush_all()
-        end = max((s.start + s.ticks) / s.timescale for t in self._tracks.values() for s in t.window.segments[-1:]) \
-            if any(t.window.segments for t in self._tracks.values()) else None
+        end = (
+            max((s.start + s.ticks) / s.timescale for t in self._tracks.values() for s in t.window.segments[-1:])
+            if any(t.window.segments for t in self._tracks.values())
+            else None
+        )
         self._decisions.reset()
         self._audio_hold.clear()
         self._publisher.reopen_master()

@@ -68,23 +68,45 @@ def master_playlist(tracks: Iterable[TrackOutput]) -> str:
         peak, average = video.bandwidths()
         codecs = track_info(video).codec + (f",{track_info(audio).codec}" if audio else "")
         width, height = video_size(video)
-        variants.append(hls.Variant(
-            uri=f"{video.name}/index.m3u8", bandwidth=peak + audio_peak,
-            average_bandwidth=average + audio_average, width=width, height=height,
-            codecs=codecs, frame_rate=frame_rate(video),
-        ))
+        variants.append(
+            hls.Variant(
+                uri=f"{video.name}/index.m3u8",
+                bandwidth=peak + audio_peak,
+                average_bandwidth=average + audio_average,
+                width=width,
+                height=height,
+                codecs=codecs,
+                frame_rate=frame_rate(video),
+            )
+        )
     if not variants and audio is not None:  # audio-only stream: the audio playlist is the variant
-        return hls.master_playlist([hls.Variant(
-            uri=f"{audio.name}/index.m3u8", bandwidth=audio_peak, average_bandwidth=audio_average,
-            width=None, height=None, codecs=track_info(audio).codec, frame_rate=None,
-        )], None)
+        return hls.master_playlist(
+            [
+                hls.Variant(
+                    uri=f"{audio.name}/index.m3u8",
+                    bandwidth=audio_peak,
+                    average_bandwidth=audio_average,
+                    width=None,
+                    height=None,
+                    codecs=track_info(audio).codec,
+                    frame_rate=None,
+                )
+            ],
+            None,
+        )
     rendition = hls.AudioRendition(f"{audio.name}/index.m3u8", channels(audio)) if audio else None
     return hls.master_playlist(variants, rendition)
 
 
 def mpd(
-    tracks: Iterable[TrackOutput], config: PackagerConfig, *, availability_start: float,
-    publish_time: float, stream_start: float, periods: dict[str, dash.PeriodClock], ended: bool,
+    tracks: Iterable[TrackOutput],
+    config: PackagerConfig,
+    *,
+    availability_start: float,
+    publish_time: float,
+    stream_start: float,
+    periods: dict[str, dash.PeriodClock],
+    ended: bool,
 ) -> str:
     tracks = list(tracks)
     representations = []
@@ -93,14 +115,22 @@ def mpd(
         peak, _ = track.bandwidths()
         width, height = video_size(track) if track.is_video else (None, None)
         rate = frame_rate(track) if track.is_video else None
-        representations.append(dash.Representation(
-            id=track.name, content_type=track.kind, codecs=track_info(track).codec, bandwidth=peak,
-            timescale=track_info(track).timescale, segments=complete, width=width, height=height,
-            frame_rate=f"{rate:g}" if rate else None,
-            sample_rate=None if track.is_video else sample_rate(track),
-            channels=None if track.is_video else channel_configuration(track),
-            per_init=formats_by_init(track, complete),
-        ))
+        representations.append(
+            dash.Representation(
+                id=track.name,
+                content_type=track.kind,
+                codecs=track_info(track).codec,
+                bandwidth=peak,
+                timescale=track_info(track).timescale,
+                segments=complete,
+                width=width,
+                height=height,
+                frame_rate=f"{rate:g}" if rate else None,
+                sample_rate=None if track.is_video else sample_rate(track),
+                channels=None if track.is_video else channel_configuration(track),
+                per_init=formats_by_init(track, complete),
+            )
+        )
     longest = max(t.window.max_segment_duration for t in tracks)
     end = max((s.start + s.ticks) / s.timescale for t in tracks for s in t.window.segments if s.complete)
     presentation = dash.Presentation(
@@ -138,7 +168,8 @@ def formats_by_init(track: TrackOutput, segments: Sequence[Segment]) -> dict[str
         if known is not None:
             codec, width, height = known
             formats[posixpath.basename(init_path)] = (
-                {"codecs": codec, "width": width, "height": height} if track.is_video else {"codecs": codec})
+                {"codecs": codec, "width": width, "height": height} if track.is_video else {"codecs": codec}
+            )
     return formats
 
 

@@ -76,12 +76,14 @@ class ResumePoint:
             return None
         timeline, floor = data.get("timeline"), data.get("ts_floor")
         return cls(
-            msn=data["msn"], discontinuity_sequence=data["discontinuity_sequence"],
+            msn=data["msn"],
+            discontinuity_sequence=data["discontinuity_sequence"],
             init_generation=data["init_generation"],
             ts={name: TsResume(**ts) for name, ts in data.get("ts", {}).items()},
             timeline=Timeline(**timeline) if timeline else None,
             ts_floor=TsResume(**floor) if floor else None,
-            carried=data.get("carried", {}), ts_carried=data.get("ts_carried", {}),
+            carried=data.get("carried", {}),
+            ts_carried=data.get("ts_carried", {}),
         )
 
 
@@ -123,8 +125,9 @@ class ResumeTracker:
                 self.ts[rendition] = TsResume(sequence + 1, event.get("discontinuity_sequence", 0))
             self._remember(self.ts_windows, event)
         elif kind == "mpd" and "availability_start" in event:
-            self.timeline = Timeline(event["availability_start"], event["stream_start"], event["media_end"],
-                                     event.get("periods", {}))
+            self.timeline = Timeline(
+                event["availability_start"], event["stream_start"], event["media_end"], event.get("periods", {})
+            )
         else:
             return
         self.seen = True
@@ -164,5 +167,13 @@ class ResumeTracker:
             return None
         carried = {name: list(w) for name, w in self.windows.items()} if carry else {}
         ts_carried = {name: list(w) for name, w in self.ts_windows.items()} if carry else {}
-        return ResumePoint(self.named_msn + 1, self.discontinuities, self.generation + 1, dict(self.ts),
-                           self.timeline, self.ts_floor, carried, ts_carried)
+        return ResumePoint(
+            self.named_msn + 1,
+            self.discontinuities,
+            self.generation + 1,
+            dict(self.ts),
+            self.timeline,
+            self.ts_floor,
+            carried,
+            ts_carried,
+        )

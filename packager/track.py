@@ -23,7 +23,6 @@ from packager.moof import Fragment, build_fragment
 from packager.resume import ResumePoint
 from packager.window import Part, Segment, TrackWindow
 
-
 PART_TICKS_SLACK = 1  # a tick of rounding in the timescale
 
 
@@ -59,8 +58,13 @@ class TrackOutput:
     """Files and window of one track under `<out_dir>/<name>/`."""
 
     def __init__(
-        self, name: str, template: av.stream.Stream, out_dir: Path, part_target: float,
-        window_segments: int, bandwidth: int | None,
+        self,
+        name: str,
+        template: av.stream.Stream,
+        out_dir: Path,
+        part_target: float,
+        window_segments: int,
+        bandwidth: int | None,
     ) -> None:
         self.name = name
         self.kind = template.type
@@ -158,7 +162,7 @@ class TrackOutput:
     def carry(self, segments: list[dict[str, Any]]) -> None:
         """List a crashed predecessor's last window ("segment" events) before this worker's
         segments; taken in at the first segment, once this track's timescale is known."""
-        self.carried = segments[-self.window.window_segments:]
+        self.carried = segments[-self.window.window_segments :]
 
     def _take_carried(self, start: int) -> list[str]:
         """Put the carried segments in the window (same timescale only: the MPD gives each
@@ -197,8 +201,13 @@ class TrackOutput:
         self.next_msn += 1
         self.discontinuity_sequence += self.pending_discontinuity
         segment = Segment(
-            msn=msn, path=f"{self.name}/seg_{msn}.m4s", init_path=self.init_path, start=start,
-            timescale=self.info.timescale, wall_clock=wall_clock, discontinuity=self.pending_discontinuity,
+            msn=msn,
+            path=f"{self.name}/seg_{msn}.m4s",
+            init_path=self.init_path,
+            start=start,
+            timescale=self.info.timescale,
+            wall_clock=wall_clock,
+            discontinuity=self.pending_discontinuity,
         )
         self.pending_discontinuity = False
         self.window.open_segment(segment)
@@ -243,9 +252,14 @@ class TrackOutput:
             self.segment_file = GrowingFile(self.out_dir / segment.path)
         offset = self.segment_file.append(data)
         part = Part(
-            msn=segment.msn, index=index, path=f"{self.name}/seg_{segment.msn}.{index}.m4s",
-            ticks=self.part_ticks, timescale=self.info.timescale,
-            independent=bool(self.part_independent), size=len(data), offset=offset,
+            msn=segment.msn,
+            index=index,
+            path=f"{self.name}/seg_{segment.msn}.{index}.m4s",
+            ticks=self.part_ticks,
+            timescale=self.info.timescale,
+            independent=bool(self.part_independent),
+            size=len(data),
+            offset=offset,
         )
         self.part_fragments = []
         self.part_ticks = 0
@@ -293,10 +307,18 @@ def carried_segment(event: dict[str, Any]) -> Segment:
     """A complete segment of a crashed predecessor, from its "segment" event: listed whole,
     its parts neither listed nor served (one stand-in part gives its duration and size)."""
     stand_in = Part(event["msn"], 0, "", event["ticks"], event["timescale"], True, event["size"])
-    return Segment(msn=event["msn"], path=event["path"], init_path=event["init"], start=event["start"],
-                   timescale=event["timescale"], wall_clock=event["wall_clock"],
-                   discontinuity=event["discontinuity"], parts=[stand_in], complete=True,
-                   parts_served=False)
+    return Segment(
+        msn=event["msn"],
+        path=event["path"],
+        init_path=event["init"],
+        start=event["start"],
+        timescale=event["timescale"],
+        wall_clock=event["wall_clock"],
+        discontinuity=event["discontinuity"],
+        parts=[stand_in],
+        complete=True,
+        parts_served=False,
+    )
 
 
 def gap_segments(name: str, carried: list[Segment], next_msn: int, start: int) -> list[Segment]:
@@ -311,9 +333,18 @@ def gap_segments(name: str, carried: list[Segment], next_msn: int, start: int) -
     gaps = []
     for index, msn in enumerate(missing):
         at = end + index * share
-        gaps.append(Segment(msn=msn, path=f"{name}/seg_{msn}.m4s", init_path=last.init_path, start=at,
-                            timescale=last.timescale,
-                            wall_clock=last.wall_clock + (at - last.start) / last.timescale,
-                            parts=[Part(msn, 0, "", share, last.timescale, True, 0)], complete=True,
-                            parts_served=False, gap=True))
+        gaps.append(
+            Segment(
+                msn=msn,
+                path=f"{name}/seg_{msn}.m4s",
+                init_path=last.init_path,
+                start=at,
+                timescale=last.timescale,
+                wall_clock=last.wall_clock + (at - last.start) / last.timescale,
+                parts=[Part(msn, 0, "", share, last.timescale, True, 0)],
+                complete=True,
+                parts_served=False,
+                gap=True,
+            )
+        )
     return gaps

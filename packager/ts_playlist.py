@@ -3,6 +3,7 @@
 Kept apart from the muxing so the text rules of RFC 8216 (target duration rounding, media and
 discontinuity sequence numbers, attribute quoting) can be read and tested on their own.
 """
+
 from __future__ import annotations
 
 import math

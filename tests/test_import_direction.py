@@ -86,7 +86,11 @@ def test_the_check_catches_every_form_of_import(tmp_path: Path) -> None:
     write(tmp_path, "ingest/__init__.py", "")
     write(tmp_path, "ingest/a.py", "import transcode.worker\n")
     write(tmp_path, "ingest/b.py", "def f():\n    from server import app\n")
-    write(tmp_path, "ingest/c.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from packager.live import X\n")
+    write(
+        tmp_path,
+        "ingest/c.py",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from packager.live import X\n",
+    )
     write(tmp_path, "ingest/d.py", "from . import media\nfrom .rtmp import server\nimport av\n")
     write(tmp_path, "packager/e.py", "from ..server import settings\n")
     write(tmp_path, "server/f.py", "from transcode.contract import WorkerConfig\nfrom transcode import contract\n")

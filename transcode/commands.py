@@ -31,9 +31,11 @@ COMMAND_HANDLERS: dict[type[Command], Handler] = {}
 
 def handles(command_type: type[Command]) -> Callable[[Handler], Handler]:
     """Register the worker's handler of one command type (a test adds its own the same way)."""
+
     def register(handler: Handler) -> Handler:
         COMMAND_HANDLERS[command_type] = handler
         return handler
+
     return register
 
 

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, TypeVar
 
 from packager.live import PackagerConfig
 from packager.resume import ResumePoint
-from transcode.ladder import Rendition
+from transcode.ladder import Rendition as Rendition  # re-exported: part of the contract
 
 VERSION = 1
 RECORD_HEADER = struct.Struct(">cI")
@@ -53,6 +53,7 @@ class ContractError(ValueError):
 
 
 # -- the worker's config --------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class WorkerConfig:
@@ -154,6 +155,7 @@ def _read_exactly(fd: int, size: int) -> bytes:
 
 # -- commands: node → worker ----------------------------------------------------------------
 
+
 class Command:
     """A command the node sends a worker (besides the media records)."""
 
@@ -212,6 +214,7 @@ def decode_message(payload: bytes) -> Command:
 
 
 # -- events: worker → node ------------------------------------------------------------------
+
 
 class Event:
     kind: ClassVar[str] = ""
@@ -476,8 +479,7 @@ def encode_event(item: Event | dict[str, Any]) -> bytes:
     """One line of the worker's stdout. A plain dict (the packager's) is checked first."""
     if isinstance(item, dict):
         item = event_from_plain(item)
-    return (json.dumps({"v": VERSION, "event": item.kind, **item.__dict__}, separators=(",", ":"))
-            + "\n").encode()
+    return (json.dumps({"v": VERSION, "event": item.kind, **item.__dict__}, separators=(",", ":")) + "\n").encode()
 
 
 def decode_event(line: bytes) -> Event:

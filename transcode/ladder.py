@@ -26,7 +26,7 @@ class Rendition:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "Rendition":
+    def from_json(cls, data: dict) -> Rendition:
         return cls(**data)
 
 

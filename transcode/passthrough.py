@@ -27,8 +27,7 @@ log = logging.getLogger("headwater.worker")
 
 
 class PassthroughJob:
-    def __init__(self, outputs: StreamOutputs, plan: KeyframePlan,
-                 video: av.video.stream.VideoStream | None) -> None:
+    def __init__(self, outputs: StreamOutputs, plan: KeyframePlan, video: av.video.stream.VideoStream | None) -> None:
         self.outputs = outputs
         self.plan = plan
         self.video = video
@@ -51,8 +50,9 @@ class PassthroughJob:
                 return
             if self.watch is not None:
                 self._check_format(packet)
-            start = self.plan.on_source_packet(packet.pts, seconds, packet.is_keyframe) \
-                if packet.pts is not None else False
+            start = (
+                self.plan.on_source_packet(packet.pts, seconds, packet.is_keyframe) if packet.pts is not None else False
+            )
             self.outputs.mux_video(ORIGIN, packet, segment_start=start)
         elif packet.stream.type == "audio":
             start = self.plan.on_source_packet(packet.pts, seconds, True) if self.video is None else False
@@ -63,8 +63,13 @@ class PassthroughJob:
         if changed is None:
             return
         sps = changed.sps
-        log.info("source video changed to %dx%d (%s) at %.3f s: new init segment, discontinuity",
-                 sps.width, sps.height, sps.codec, _pts_seconds(packet))
+        log.info(
+            "source video changed to %dx%d (%s) at %.3f s: new init segment, discontinuity",
+            sps.width,
+            sps.height,
+            sps.codec,
+            _pts_seconds(packet),
+        )
         self.plan.reset()  # this keyframe starts a segment in every variant
         self.outputs.format_changed(ORIGIN, sps.width, sps.height, changed.extradata)
 

@@ -43,8 +43,12 @@ class PipeInput:
     so a demuxer never reads past it into the next input's bytes.
     """
 
-    def __init__(self, fd: int = 0, before_wait: Callable[[], None] | None = None,
-                 on_command: Callable[[Command], None] | None = None) -> None:
+    def __init__(
+        self,
+        fd: int = 0,
+        before_wait: Callable[[], None] | None = None,
+        on_command: Callable[[Command], None] | None = None,
+    ) -> None:
         """`before_wait()` runs whenever the pipe is empty, before waiting for more: the
         node's batch has been handled (e.g. flush the events it produced, in one write).
         `on_command(command)` handles the node's commands (`M` records) as they come."""
@@ -165,18 +169,17 @@ class InputReader:
         """Whether the input is over: the node started another, or stdin ended and nothing of
         it is left to read."""
         pipe = self.pipe
-        return (pipe.generation != self.generation or pipe.next_format is not None
-                or (pipe.eof and not pipe.buffer))
+        return pipe.generation != self.generation or pipe.next_format is not None or (pipe.eof and not pipe.buffer)
 
     def read(self, size: int = -1) -> bytes:
         return self.pipe.read(self.generation, size if size > 0 else READ_SIZE)
 
 
-def watch_stdin(on_eof: Callable[[], None], on_command: Callable[[Command], None] | None = None,
-                fd: int = 0) -> None:
+def watch_stdin(on_eof: Callable[[], None], on_command: Callable[[Command], None] | None = None, fd: int = 0) -> None:
     """Hand the node's commands to `on_command` (from this thread: queue them) and call
     `on_eof` when the node closes our stdin (how it ends a pull or WHIP worker); they read
     no media from it."""
+
     def run() -> None:
         try:
             pipe = PipeInput(fd, on_command=on_command)

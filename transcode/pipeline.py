@@ -35,8 +35,9 @@ log = logging.getLogger("headwater.worker")
 
 
 class StreamPipeline:
-    def __init__(self, config, video, audio, emit: Callable[[dict], None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, config, video, audio, emit: Callable[[dict], None], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.stream_id = config.stream_id
         self.keyframes = KeyframePlan(config.segment_target)
         self.outputs = StreamOutputs(config.packager(), emit, mpegts_endlist=config.mpegts_endlist)
@@ -87,16 +88,36 @@ class StreamPipeline:
             self.outputs.close()
 
 
-def start_transcoder(config, video, outputs: StreamOutputs, keyframes: KeyframePlan,
-                     emit: Callable[[dict], None], clock: Callable[[], float]) -> TranscodeJob | None:
+def start_transcoder(
+    config,
+    video,
+    outputs: StreamOutputs,
+    keyframes: KeyframePlan,
+    emit: Callable[[dict], None],
+    clock: Callable[[], float],
+) -> TranscodeJob | None:
     ladder = planned_renditions(config, video)
     if not ladder:
         return None
     codec = detect_h264_encoder(config.hardware_encoder)
-    log.info("stream %s: transcoding to %s with %s (preset %s)", config.stream_id,
-             ", ".join(f"{r.name} {r.width}x{r.height}" for r in ladder), codec, config.x264_preset)
-    return TranscodeJob(outputs, video, ladder, keyframes, codec=codec, preset=config.x264_preset,
-                        emit=emit, degrade_after=config.degrade_after, clock=clock)
+    log.info(
+        "stream %s: transcoding to %s with %s (preset %s)",
+        config.stream_id,
+        ", ".join(f"{r.name} {r.width}x{r.height}" for r in ladder),
+        codec,
+        config.x264_preset,
+    )
+    return TranscodeJob(
+        outputs,
+        video,
+        ladder,
+        keyframes,
+        codec=codec,
+        preset=config.x264_preset,
+        emit=emit,
+        degrade_after=config.degrade_after,
+        clock=clock,
+    )
 
 
 def planned_renditions(config, video) -> list[PlannedRendition]:
@@ -105,8 +126,7 @@ def planned_renditions(config, video) -> list[PlannedRendition]:
         return []
     size = source_size(video)
     if size is None:
-        log.warning("stream %s: source video size unknown at start; packaging the origin only",
-                    config.stream_id)
+        log.warning("stream %s: source video size unknown at start; packaging the origin only", config.stream_id)
         return []
     return plan(config.renditions, *size)
 
@@ -120,16 +140,19 @@ def source_rate(video) -> float | None:
     return float(video.average_rate) if video.average_rate else None
 
 
-def source_event(video, audio, renditions: list[str], kind: type[SourceEvent] = Started,
-                 **source: str) -> SourceEvent:
+def source_event(video, audio, renditions: list[str], kind: type[SourceEvent] = Started, **source: str) -> SourceEvent:
     """What the source turned out to hold, reported once demuxing starts (`Started`) and
     after each switch to another source (`SourceChanged`)."""
-    event: dict = {"renditions": renditions,
-                   "source_warning": playability_warning(video, transcoded=len(renditions) > 1), **source}
+    event: dict = {
+        "renditions": renditions,
+        "source_warning": playability_warning(video, transcoded=len(renditions) > 1),
+        **source,
+    }
     if video is not None:
         context = video.codec_context
-        event.update(video_codec=context.name, width=context.width, height=context.height,
-                     frame_rate=source_rate(video))
+        event.update(
+            video_codec=context.name, width=context.width, height=context.height, frame_rate=source_rate(video)
+        )
     if audio is not None:
         context = audio.codec_context
         sample_rate, channels = context.sample_rate, context.channels

@@ -39,9 +39,12 @@ class PullWorker:
         # templates point into it, until the next working source replaces it.
         self.current: OpenedSource | None = None
         self.rotation = PullRotation(
-            list(config.pull_urls), open_timeout=config.pull_open_timeout,
-            read_timeout=config.pull_read_timeout, backoff_max=config.pull_backoff_max,
-            stop=stop, on_failure=self.on_failure,
+            list(config.pull_urls),
+            open_timeout=config.pull_open_timeout,
+            read_timeout=config.pull_read_timeout,
+            backoff_max=config.pull_backoff_max,
+            stop=stop,
+            on_failure=self.on_failure,
         )
 
     def run(self) -> None:
@@ -102,8 +105,9 @@ class PullWorker:
             self.pipeline.source_changed(video, audio)  # the old container must outlive this call
             self.current.close()
         self.current = source
-        self.emit(self.pipeline.source_event(video, audio, source_type=source.source_type,
-                                             source_url=redacted(source.url)))
+        self.emit(
+            self.pipeline.source_event(video, audio, source_type=source.source_type, source_url=redacted(source.url))
+        )
 
 
 def run_pull(context: WorkerContext, clock: Callable[[], float]) -> None:

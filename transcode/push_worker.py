@@ -23,7 +23,8 @@ def inputs(pipe: PipeInput) -> Iterator[PipeSource]:
         yield source
 
 
-def run_push(context: WorkerContext, clock: Callable[[], float], source_fd: int = 0,
-             flush: Callable[[], None] | None = None) -> None:
+def run_push(
+    context: WorkerContext, clock: Callable[[], float], source_fd: int = 0, flush: Callable[[], None] | None = None
+) -> None:
     pipe = PipeInput(source_fd, before_wait=flush, on_command=context.dispatch)
     package(context, inputs(pipe), clock)

@@ -33,6 +33,7 @@ DEFAULT_STEP = Fraction(1, 50)
 class _Clock:
     """One stream's state. The limits are in its own ticks, computed once: Fraction arithmetic
     on every packet was a measurable share of a passthrough worker's CPU."""
+
     time_base: Fraction
     kind: str = ""
     offset: int = 0
@@ -87,8 +88,9 @@ class ContinuousTimeline:
         if pts != packet.pts:
             packet.pts = pts
 
-    def shift(self, stream: int, dts: int, pts: int | None, time_base: Fraction,
-              kind: str = "") -> tuple[int, int | None]:
+    def shift(
+        self, stream: int, dts: int, pts: int | None, time_base: Fraction, kind: str = ""
+    ) -> tuple[int, int | None]:
         """(dts, pts) of one packet of `stream` on its continuous timeline."""
         clock = self.clocks.get(stream)
         if clock is None:
@@ -108,8 +110,11 @@ class ContinuousTimeline:
                 clock.offset += shift
                 dts += shift
                 self.jumps += 1
-                log.warning("source %s timestamps jumped by %.3fs; continuing without the jump",
-                            kind or stream, float(delta * time_base))
+                log.warning(
+                    "source %s timestamps jumped by %.3fs; continuing without the jump",
+                    kind or stream,
+                    float(delta * time_base),
+                )
             elif delta <= clock.one_second:
                 clock.step = delta  # the next re-anchor continues one packet later
         clock.last_dts = dts

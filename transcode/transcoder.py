@@ -35,10 +35,19 @@ DEFAULT_FRAME_RATE = 30.0
 
 
 class TranscodeJob:
-    def __init__(self, outputs: StreamOutputs, video: av.video.stream.VideoStream,
-                 planned: list[PlannedRendition], plan: KeyframePlan, *, codec: str, preset: str,
-                 emit: Callable[[dict], None], degrade_after: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        outputs: StreamOutputs,
+        video: av.video.stream.VideoStream,
+        planned: list[PlannedRendition],
+        plan: KeyframePlan,
+        *,
+        codec: str,
+        preset: str,
+        emit: Callable[[dict], None],
+        degrade_after: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.outputs = outputs
         self.video = video
         self.plan = plan
@@ -64,8 +73,16 @@ class TranscodeJob:
     def _start_rendition(self, rung: PlannedRendition, codec: str, preset: str, source_rate: float) -> None:
         rate = min(rung.rendition.max_frame_rate or source_rate, source_rate)
         try:
-            encoder = VideoEncoder(codec, rung.width, rung.height, rung.bits_per_second, rate,
-                                   self.time_base, self.plan.boundaries.segment_target, preset)
+            encoder = VideoEncoder(
+                codec,
+                rung.width,
+                rung.height,
+                rung.bits_per_second,
+                rate,
+                self.time_base,
+                self.plan.boundaries.segment_target,
+                preset,
+            )
         except av.error.FFmpegError as error:  # this rung cannot be made; the others can
             log.error("rendition %s (%dx%d): encoder did not open: %s", rung.name, rung.width, rung.height, error)
             return
@@ -192,7 +209,6 @@ class TranscodeJob:
             self._mux_ready(wait_for=pending)
         for thread in list(self.threads.values()):
             thread.join()
-
 
 
 class EncoderClock:

@@ -29,8 +29,13 @@ from transcode.push_worker import run_push
 log = logging.getLogger("headwater.worker")
 
 
-def run(config: WorkerConfig, emit: Callable[[Event | dict[str, Any]], None], source_fd: int = 0,
-        clock: Callable[[], float] = time.monotonic, flush: Callable[[], None] | None = None) -> None:
+def run(
+    config: WorkerConfig,
+    emit: Callable[[Event | dict[str, Any]], None],
+    source_fd: int = 0,
+    clock: Callable[[], float] = time.monotonic,
+    flush: Callable[[], None] | None = None,
+) -> None:
     """Package (and transcode) what feeds the stream until it ends: the source the config
     names (pull URLs, a WHIP offer), else the inputs the node pushes on `source_fd`."""
     context = WorkerContext(config, emit)
@@ -38,22 +43,23 @@ def run(config: WorkerConfig, emit: Callable[[Event | dict[str, Any]], None], so
         run_pull(context, clock)
     elif config.whip_offer:
         from transcode.whip_worker import run_whip  # aiortc loads only in WHIP workers
+
         run_whip(context, clock)
     else:
         run_push(context, clock, source_fd, flush)
 
 
 def labels(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m transcode.worker",
-                                     description="A stream worker; its config comes first on stdin.")
+    parser = argparse.ArgumentParser(
+        prog="python -m transcode.worker", description="A stream worker; its config comes first on stdin."
+    )
     parser.add_argument("--stream", type=int, help="the stream's id (a label for ps)")
     parser.add_argument("--out-dir", help="the stream's output directory (a label for ps)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     keep_freed_memory()
     label = labels(argv[1:])
     try:

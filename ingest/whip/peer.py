@@ -37,7 +37,7 @@ def allow_loopback_candidates() -> None:
 
     def with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
         addresses = original(use_ipv4, use_ipv6)
-        return addresses + ["127.0.0.1"] if use_ipv4 else addresses
+        return [*addresses, "127.0.0.1"] if use_ipv4 else addresses
 
     aioice.ice.get_host_addresses = with_loopback
 
@@ -51,8 +51,7 @@ class OfferRefused(Exception):
 class WhipPeer:
     """One peer connection on its own loop (thread); media goes into `remuxer`."""
 
-    def __init__(self, offer: str, remuxer: TsRemuxer, *, keyframe_interval: float,
-                 media_timeout: float) -> None:
+    def __init__(self, offer: str, remuxer: TsRemuxer, *, keyframe_interval: float, media_timeout: float) -> None:
         self.offer = offer
         self.remuxer = remuxer
         self.keyframe_interval = keyframe_interval
@@ -184,8 +183,9 @@ class TsPipeSource(DemuxedSource):
         self.container = av.open(_FdReader(fd), mode="r", format="mpegts", options=TS_PROBE)
 
 
-def open_session(offer: str, *, keyframe_interval: float, media_timeout: float,
-                 ice_loopback: bool) -> tuple[WhipPeer, str, int]:
+def open_session(
+    offer: str, *, keyframe_interval: float, media_timeout: float, ice_loopback: bool
+) -> tuple[WhipPeer, str, int]:
     """Answer the offer: the running peer, its SDP answer and the read end of the pipe its
     media arrives on (as MPEG-TS). OfferRefused, with the HTTP status the node answers, when
     the offer cannot be answered."""

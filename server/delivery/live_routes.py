@@ -103,8 +103,14 @@ EMPTY = {status: answer(status, b"", CORS) for status in (400, 404, 503)}
 class LiveRoutes:
     """Decides the answer to a `/live/…` request; `lookup(stream_id)` gives the stream or None."""
 
-    def __init__(self, lookup: Lookup, *, segment_target: float, part_target: float,
-                 screenshot: Callable[[int], Answer] | None = None) -> None:
+    def __init__(
+        self,
+        lookup: Lookup,
+        *,
+        segment_target: float,
+        part_target: float,
+        screenshot: Callable[[int], Answer] | None = None,
+    ) -> None:
         """`screenshot(stream_id)` answers `screenshot.jpg`, live or not (the last one stays)."""
         self.lookup = lookup
         self.screenshot = screenshot
@@ -170,8 +176,13 @@ class LiveRoutes:
             return Growing(stream, path)
         if PART.fullmatch(path):
             # A preload hint names the next part before it exists: hold until it does.
-            return Wait(stream, MEDIA, lambda: path in stream.media, self.early_wait,
-                        lambda _ok: media_answer(stream, path) or NO_FILE)
+            return Wait(
+                stream,
+                MEDIA,
+                lambda: path in stream.media,
+                self.early_wait,
+                lambda _ok: media_answer(stream, path) or NO_FILE,
+            )
         return NO_FILE
 
 
@@ -200,7 +211,7 @@ def media_answer(stream: LiveStream, path: str) -> Answer | None:
 
 
 def media_headers(path: str, cache: bytes) -> list[tuple[bytes, bytes]]:
-    suffix = path[path.rfind("."):]
+    suffix = path[path.rfind(".") :]
     return [
         (b"content-type", CONTENT_TYPES.get(suffix, b"application/octet-stream")),
         (b"cache-control", cache),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -31,7 +31,7 @@ ASSET_CACHE = "public, max-age=3600"
 router = APIRouter(include_in_schema=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset_bytes(name: str) -> bytes | None:
     """Assets are read once: they change only when the node is reinstalled."""
     try:
@@ -58,11 +58,14 @@ async def player_page(stream_id: int, request: Request) -> HTMLResponse:
         "projection": stream.projection,
         "title": stream.name,
     }
-    return HTMLResponse(render_page(config), headers={
-        "Cache-Control": "no-cache",
-        # Embeddable everywhere: the player is meant to live in other sites' iframes.
-        "Content-Security-Policy": "frame-ancestors *",
-    })
+    return HTMLResponse(
+        render_page(config),
+        headers={
+            "Cache-Control": "no-cache",
+            # Embeddable everywhere: the player is meant to live in other sites' iframes.
+            "Content-Security-Policy": "frame-ancestors *",
+        },
+    )
 
 
 def render_page(config: dict[str, str]) -> str:

@@ -37,8 +37,9 @@ class NodeMedia:
         if self.settings.rtmps_enabled:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.settings.rtmps_cert_file, self.settings.rtmps_key_file)
-            rtmps = RtmpServer(self.supervisor.authorize, ssl_context=context, protocol="rtmps",
-                                read_interval=read_interval)
+            rtmps = RtmpServer(
+                self.supervisor.authorize, ssl_context=context, protocol="rtmps", read_interval=read_interval
+            )
             await rtmps.start(host, self.settings.rtmps_port)
             self.listeners.append(rtmps)
             log.info("RTMPS ingest on %s:%d", host, rtmps.port)

@@ -97,9 +97,13 @@ class PullManager:
     def pull_source(self, urls: list[str]) -> dict[str, Any]:
         """The pull fields of the worker's `WorkerConfig`."""
         settings = self.settings
-        return dict(pull_urls=tuple(urls), pull_open_timeout=settings.pull_open_timeout,
-                    pull_read_timeout=settings.pull_read_timeout, pull_backoff_max=settings.pull_backoff_max,
-                    pull_give_up_after=settings.pull_give_up_after)
+        return dict(
+            pull_urls=tuple(urls),
+            pull_open_timeout=settings.pull_open_timeout,
+            pull_read_timeout=settings.pull_read_timeout,
+            pull_backoff_max=settings.pull_backoff_max,
+            pull_give_up_after=settings.pull_give_up_after,
+        )
 
     async def start(self) -> None:
         """At node start: every active pull stream gets its worker."""

@@ -1,12 +1,13 @@
 """A pushed stream's source on this node: its publishers (main and backup slot), its worker, failover.
 
 A `PushSession` is the `StreamSource` (server/media/source.py) of a stream that RTMP/RTMPS or
-SRT publishers push to; the node relays their bytes to the worker. The stream keeps ONE worker (one output) whatever its publishers do. The session decides
-whose bytes feed it: main while main sends; the backup once main has left or been silent
-for `failover_timeout`; main again as soon as it sends again. A switch waits for the new
-publisher's next keyframe (the old one keeps feeding until then), then starts a new worker
-input (the contract's `StartInput` command, `transcode/contract.py`): the packagers mark a discontinuity and media
-sequence numbers keep rising, so players keep playing.
+SRT publishers push to; the node relays their bytes to the worker. The stream keeps ONE worker
+(one output) whatever its publishers do. The session decides whose bytes feed it: main while
+main sends; the backup once main has left or been silent for `failover_timeout`; main again as
+soon as it sends again. A switch waits for the new publisher's next keyframe (the old one keeps
+feeding until then), then starts a new worker input (the contract's `StartInput` command,
+`transcode/contract.py`): the packagers mark a discontinuity and media sequence numbers keep
+rising, so players keep playing.
 
 A worker that dies is replaced at the active publisher's next keyframe (up to
 `worker_restart_limit`); with no publisher sending for `publish_idle_timeout` the worker is
@@ -188,8 +189,12 @@ class PushSession(StreamSource):
             self._start_worker(records)
             return
         if previous is not publisher:
-            log.info("stream %s: output now from the %s publisher (%s)",
-                     self.stream_id, publisher.slot, publisher.source_type)
+            log.info(
+                "stream %s: output now from the %s publisher (%s)",
+                self.stream_id,
+                publisher.slot,
+                publisher.source_type,
+            )
         if not self.worker.feed(records):
             self._worker_lost()
 
@@ -197,7 +202,7 @@ class PushSession(StreamSource):
     def _start_worker(self, first_bytes: bytes) -> None:
         worker = self.new_worker()
         worker.feed(first_bytes)  # queued now, so it precedes whatever arrives until the spawn
-        asyncio.create_task(self.run_worker(worker))
+        self.worker_task = asyncio.create_task(self.run_worker(worker))  # held: the loop keeps weak references
 
     def turn_began(self, worker: WorkerProcess) -> None:
         self.crashed = None  # the crashed worker's delivery state is this one's now
@@ -211,8 +216,11 @@ class PushSession(StreamSource):
             return
         self.restarts += 1
         if self.restarts > self.settings.worker_restart_limit:
-            log.error("stream %s: worker failed %d times; giving up until the publishers reconnect",
-                      self.stream_id, self.restarts)
+            log.error(
+                "stream %s: worker failed %d times; giving up until the publishers reconnect",
+                self.stream_id,
+                self.restarts,
+            )
             succession.end(worker)
             self.supervisor.status.went_offline(self.stream_id)
             self.gave_up = True
@@ -220,8 +228,7 @@ class PushSession(StreamSource):
         # the state stays up, not ended: its last playlists are served and blocked requests
         # wait until the next worker's first parts (or their timeout)
         self.crashed = worker
-        log.warning("stream %s: worker exited with %s; restarting at the next keyframe",
-                    self.stream_id, code)
+        log.warning("stream %s: worker exited with %s; restarting at the next keyframe", self.stream_id, code)
 
     def _worker_lost(self) -> None:
         worker, self.worker = self.worker, None

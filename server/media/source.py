@@ -29,8 +29,9 @@ class StreamSource:
 
     kind: ClassVar[str] = ""  # for logs: "push", "pull", "whip"
 
-    def __init__(self, supervisor: Supervisor, stream_id: int, mpegts_endlist: bool,
-                 renditions: list[Rendition]) -> None:
+    def __init__(
+        self, supervisor: Supervisor, stream_id: int, mpegts_endlist: bool, renditions: list[Rendition]
+    ) -> None:
         self.supervisor = supervisor
         self.stream_id = stream_id
         self.mpegts_endlist = mpegts_endlist
@@ -69,8 +70,11 @@ class StreamSource:
         runs before the next one's turn. The exit code."""
         async with self.succession.turn(worker):
             self.turn_began(worker)
-            await worker.start(self.supervisor.worker_config(
-                self.stream_id, self.mpegts_endlist, self.renditions, **self.worker_source()))
+            await worker.start(
+                self.supervisor.worker_config(
+                    self.stream_id, self.mpegts_endlist, self.renditions, **self.worker_source()
+                )
+            )
             code = await worker.wait(timeout=None)
             self.worker_exited(worker, code)
         return code

@@ -53,8 +53,13 @@ def restore_margin(segment_target: float) -> int:
 
 
 class Succession:
-    def __init__(self, stream_id: int, directory: Path, save: Callable[[dict], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        stream_id: int,
+        directory: Path,
+        save: Callable[[dict], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """`save(point)` stores the resume point (JSON) with the stream."""
         self.stream_id = stream_id
         self.directory = directory
@@ -89,9 +94,10 @@ class Succession:
     async def _exit_of(self, worker: WorkerProcess, done: asyncio.Future) -> None:
         try:
             await asyncio.wait_for(asyncio.shield(done), FINISH_TIMEOUT)
-        except asyncio.TimeoutError:
-            log.warning("stream %s: the previous worker did not exit in %.0fs; killing it",
-                        self.stream_id, FINISH_TIMEOUT)
+        except TimeoutError:
+            log.warning(
+                "stream %s: the previous worker did not exit in %.0fs; killing it", self.stream_id, FINISH_TIMEOUT
+            )
             worker.kill()
             await done
 
@@ -139,8 +145,9 @@ class Succession:
     def _save_due(self, event: Event) -> bool:
         """At once when outputs start or end and when the MPD's clock is first known (a restarted
         node's MPD keeps it); else every SAVE_EVERY seconds while segments come."""
-        if isinstance(event, SAVED_AT_ONCE) or (isinstance(event, Mpd) and self.resume.timeline is not None
-                                                and self._saved_timeline is None):
+        if isinstance(event, SAVED_AT_ONCE) or (
+            isinstance(event, Mpd) and self.resume.timeline is not None and self._saved_timeline is None
+        ):
             return True
         return isinstance(event, (Segment, TsSegment)) and self.clock() - self._saved_at >= SAVE_EVERY
 

@@ -137,12 +137,13 @@ class Supervisor:
         succession = self.successions.get(stream_id)
         if succession is None:
             succession = self.successions[stream_id] = Succession(
-                stream_id, self.output_dir(stream_id),
-                save=lambda point: self.status.set(stream_id, resume_point=point))
+                stream_id, self.output_dir(stream_id), save=lambda point: self.status.set(stream_id, resume_point=point)
+            )
         return succession
 
-    def worker_config(self, stream_id: int, mpegts_endlist: bool, renditions: list[Rendition],
-                      **source: Any) -> WorkerConfig:
+    def worker_config(
+        self, stream_id: int, mpegts_endlist: bool, renditions: list[Rendition], **source: Any
+    ) -> WorkerConfig:
         """The stream's WorkerConfig: packaging as settings say, and `source` (a pull's
         `pull_urls`..., a WHIP session's `whip_offer`...; nothing for a pushed stream). Call it
         in the worker's turn: it resumes where the stream's last worker stopped."""

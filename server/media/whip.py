@@ -1,11 +1,11 @@
 """WHIP sessions on the node: admission, one worker per session, the answer relayed back.
 
 A `WhipSession` is the `StreamSource` (server/media/source.py) of a stream a browser publishes
-to with WHIP. The node never touches the media (the worker runs the peer: ingest/whip/): it checks the stream, token and slot, starts a worker with
-the offer in its WorkerConfig (sent over the worker's stdin, never its command line), and
-waits for the worker's `WhipAnswer` (or `WhipFailed`), which `WorkerEvents` hands to `answered`.
-The session resource (`/whip/<id>/<session>`) is named by 128 random bits.
-"""
+to with WHIP. The node never touches the media (the worker runs the peer: ingest/whip/): it
+checks the stream, token and slot, starts a worker with the offer in its WorkerConfig (sent over
+the worker's stdin, never its command line), and waits for the worker's `WhipAnswer` (or
+`WhipFailed`), which `WorkerEvents` hands to `answered`. The session resource
+(`/whip/<id>/<session>`) is named by 128 random bits."""
 
 from __future__ import annotations
 
@@ -52,8 +52,11 @@ class WhipSession(StreamSource):
 
     def worker_source(self) -> dict[str, Any]:
         settings = self.supervisor.settings
-        return {"whip_offer": self.offer, "whip_ice_loopback": settings.whip_ice_loopback,
-                "whip_media_timeout": settings.whip_media_timeout}
+        return {
+            "whip_offer": self.offer,
+            "whip_ice_loopback": settings.whip_ice_loopback,
+            "whip_media_timeout": settings.whip_media_timeout,
+        }
 
     def answered(self, event: WhipAnswer | WhipFailed) -> None:
         if not self.answer.done():
@@ -61,10 +64,10 @@ class WhipSession(StreamSource):
 
     async def start(self) -> str:
         worker = self.new_worker()
-        asyncio.create_task(self._run(worker))
+        self.worker_task = asyncio.create_task(self._run(worker))  # held: the loop keeps weak references
         try:
             answer = await asyncio.wait_for(asyncio.shield(self.answer), ANSWER_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             worker.kill()
             raise WhipRefused(503, "the media worker did not answer the offer in time") from None
         if isinstance(answer, WhipFailed):
@@ -156,5 +159,6 @@ class WhipSessions:
         sessions = list(self.sources.every(WhipSession))
         for whip in sessions:
             whip.stop()
-        await asyncio.gather(*(s.worker.wait() for s in sessions if s.worker and s.worker.process),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(s.worker.wait() for s in sessions if s.worker and s.worker.process), return_exceptions=True
+        )

@@ -42,9 +42,11 @@ H = TypeVar("H", bound=Handler)
 
 def handles(event_type: type[Event]) -> Callable[[H], H]:
     """Register the node's handler of one event type (a test adds its own the same way)."""
+
     def register(handler: H) -> H:
         HANDLERS[event_type] = handler
         return handler
+
     return register
 
 
@@ -123,10 +125,12 @@ def _source_lost(events: WorkerEvents, event: SourceLost) -> None:
 
 @handles(PullGaveUp)
 def _pull_gave_up(events: WorkerEvents, event: PullGaveUp) -> None:
-    log.warning("stream %s: no pull source worked for %ss; deactivating the stream",
-                events.stream_id, event.idle_seconds)
-    events.status.set(events.stream_id, active=False,
-                      source_error=f"no source worked for {event.idle_seconds} s; deactivated")
+    log.warning(
+        "stream %s: no pull source worked for %ss; deactivating the stream", events.stream_id, event.idle_seconds
+    )
+    events.status.set(
+        events.stream_id, active=False, source_error=f"no source worked for {event.idle_seconds} s; deactivated"
+    )
 
 
 @handles(WhipAnswer)

@@ -57,8 +57,9 @@ def test_failover_to_backup_and_back(media_node, http, new_stream):
     stream_id = stream["id"]
     watch = PlaylistWatch(http, stream_id)
     main = ffmpeg_publish(stream["push_url"], seconds=120, size="320x240")
-    backup = ffmpeg_publish(stream["backup_push_url_srt"], seconds=120, size="352x288",
-                            pattern="testsrc", container="mpegts")
+    backup = ffmpeg_publish(
+        stream["backup_push_url_srt"], seconds=120, size="352x288", pattern="testsrc", container="mpegts"
+    )
     publishers = [main, backup]
     try:
         watch.wait_for_size(MAIN_SIZE, timeout=20)
@@ -72,10 +73,11 @@ def test_failover_to_backup_and_back(media_node, http, new_stream):
         print(f"main disconnected: backup in the newest segment after {took:.1f}s")
         assert watch.discontinuities >= 1
         wait_for(lambda: status(http, stream_id)["stream_source_type"] == "srt", what="source type srt")
-        wait_for(lambda: "#EXT-X-DISCONTINUITY" in http.get(f"/live/{stream_id}/origin/mpegts.m3u8").text,
-                 what="discontinuity in the TS playlist")
-        wait_for(lambda: http.get(f"/live/{stream_id}/index.mpd").text.count("<Period") >= 2,
-                 what="a new DASH Period")
+        wait_for(
+            lambda: "#EXT-X-DISCONTINUITY" in http.get(f"/live/{stream_id}/origin/mpegts.m3u8").text,
+            what="discontinuity in the TS playlist",
+        )
+        wait_for(lambda: http.get(f"/live/{stream_id}/index.mpd").text.count("<Period") >= 2, what="a new DASH Period")
 
         main = ffmpeg_publish(stream["push_url"], seconds=120, size="320x240")  # main is back
         publishers.append(main)

@@ -82,8 +82,9 @@ def broadcast(media_node):
             lambda: (s := http.get(f"/streaming/streams/{stream['id']}").json())["live"] is False and s,
             what="live=false",
         )
-        wait_for(lambda: http.get(f"{base}/master.m3u8").status_code == 404, timeout=30,
-                 what="offline stream to answer 404")
+        wait_for(
+            lambda: http.get(f"{base}/master.m3u8").status_code == 404, timeout=30, what="offline stream to answer 404"
+        )
         return seen
 
 
@@ -235,9 +236,9 @@ def test_mpegts_playlist_and_segments(broadcast):
     runs = [decode_times(data) for data in ts["segments"]]
     assert_continuous(runs, FRAME, 0.002)
     cmaf = broadcast["final_playlist"]
-    assert [round(s.duration, 2) for s in playlist.segments][-3:] == [
-        round(s.duration, 2) for s in cmaf.segments
-    ][-3:], "TS and CMAF segments should cut on the same keyframes"
+    assert [round(s.duration, 2) for s in playlist.segments][-3:] == [round(s.duration, 2) for s in cmaf.segments][
+        -3:
+    ], "TS and CMAF segments should cut on the same keyframes"
 
 
 def test_dash_manifest_describes_the_same_segments(broadcast):

@@ -16,12 +16,20 @@ def refusing_opener(opened: list[str], working: set[str]):
         if url not in working:
             raise av.error.ConnectionRefusedError(111, "Connection refused", url)
         return url
+
     return opener
 
 
 def rotation(urls, opener, stop, failures, backoff_max=0.01):
-    return PullRotation(urls, open_timeout=1, read_timeout=1, backoff_max=backoff_max, stop=stop,
-                        on_failure=lambda url, message: failures.append(message), opener=opener)
+    return PullRotation(
+        urls,
+        open_timeout=1,
+        read_timeout=1,
+        backoff_max=backoff_max,
+        stop=stop,
+        on_failure=lambda url, message: failures.append(message),
+        opener=opener,
+    )
 
 
 def test_round_robin_skips_failing_urls_and_wraps_around():
@@ -37,7 +45,7 @@ def test_backoff_doubles_per_failed_round_up_to_the_limit():
     stop, failures = threading.Event(), []
     pull = rotation(["rtmp://a/x", "rtmp://b/x"], refusing_opener([], set()), stop, failures, backoff_max=3)
     waits = []
-    stop.wait = lambda seconds: waits.append(seconds) or len(waits) >= 5 and stop.set()
+    stop.wait = lambda seconds: waits.append(seconds) or (len(waits) >= 5 and stop.set())
     assert list(pull.sources()) == []
     assert waits == [0.5, 1.0, 2.0, 3, 3] and len(failures) == 10
 
@@ -48,8 +56,12 @@ def test_no_urls_is_refused():
 
 
 def test_source_type_and_redaction():
-    assert [source_type(u) for u in ("rtmps://h/a", "https://h/a.m3u8", "rtsp://h/s", "srt://h:1")] == \
-        ["rtmp", "https", "rtsp", "srt"]
+    assert [source_type(u) for u in ("rtmps://h/a", "https://h/a.m3u8", "rtsp://h/s", "srt://h:1")] == [
+        "rtmp",
+        "https",
+        "rtsp",
+        "srt",
+    ]
     assert redacted("rtmp://user:secret@host:1935/app/key?token=abc") == "rtmp://host:1935/app/key"
 
 
@@ -59,8 +71,13 @@ def test_an_srt_urls_options_mean_what_they_mean_to_ffmpeg_and_the_pulls_timeout
 
     host, port, options = caller_options("srt://h:9000?passphrase=p4ssphrase-x&latency=200000&streamid=a", 3, 2)
     assert (host, port) == ("h", 9000)
-    assert options == {libsrt.SRTO_CONNTIMEO: 3000, libsrt.SRTO_RCVTIMEO: 2000, libsrt.SRTO_LATENCY: 200,
-                       libsrt.SRTO_PASSPHRASE: b"p4ssphrase-x", libsrt.SRTO_STREAMID: b"a"}
+    assert options == {
+        libsrt.SRTO_CONNTIMEO: 3000,
+        libsrt.SRTO_RCVTIMEO: 2000,
+        libsrt.SRTO_LATENCY: 200,
+        libsrt.SRTO_PASSPHRASE: b"p4ssphrase-x",
+        libsrt.SRTO_STREAMID: b"a",
+    }
     _, _, options = caller_options("srt://h:9000?connect_timeout=500&timeout=7000000", 3, 2)
     assert options == {libsrt.SRTO_CONNTIMEO: 500, libsrt.SRTO_RCVTIMEO: 7000}
     with pytest.raises(ValueError, match="caller"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
+from typing import ClassVar
 
 import pytest
 
@@ -23,7 +24,7 @@ TIMEOUT = 4.0
 
 
 class FakeWorker:
-    instances: list[FakeWorker] = []
+    instances: ClassVar[list[FakeWorker]] = []
 
     def __init__(self, stream_id, on_event) -> None:
         self.input = bytearray()
@@ -55,7 +56,7 @@ class FakeWorker:
         while position < len(self.input):
             kind, length = HEADER.unpack_from(self.input, position)
             position += HEADER.size
-            out.append((kind, bytes(self.input[position:position + length])))
+            out.append((kind, bytes(self.input[position : position + length])))
             position += length
         return out
 
@@ -155,7 +156,7 @@ async def test_main_feeds_the_worker_backup_waits(clock):
     backup.write(keyframe(b"B2"))
     main.write(inter(b"M2"))
     (worker,) = FakeWorker.instances
-    assert [k for k, _ in worker.records()][0] == START
+    assert next(k for k, _ in worker.records()) == START
     (only,) = worker.inputs()
     assert b"M1" in only and b"M2" in only and b"M0" not in only and b"B" not in only
     assert "backup_joined" in supervisor.status.calls
@@ -217,7 +218,8 @@ async def test_main_connected_but_never_sending_yields_to_the_backup(clock):
 
 
 async def test_a_worker_flooded_while_waiting_its_turn_is_dropped_and_the_next_keyframe_starts_another(
-        clock, monkeypatch):
+    clock, monkeypatch
+):
     """The real WorkerProcess, its turn held back (a predecessor still finishing): past
     MAX_PENDING_BYTES it is cancelled, never spawned; the publisher stays, and its next
     keyframe gets a new worker in line."""

@@ -1,4 +1,5 @@
 """AdtsFramer against the ADTS headers ffmpeg itself writes for the same AAC stream."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,8 +12,28 @@ from packager.adts import AdtsFramer, audio_specific_config, is_adts
 
 
 def encode(path: Path, *, rate: int, channels: int) -> Path:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=sample_rate={rate}",
-                    "-t", "1", "-ac", str(channels), "-c:a", "aac", "-b:a", "64k", str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=sample_rate={rate}",
+            "-t",
+            "1",
+            "-ac",
+            str(channels),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 

@@ -86,7 +86,7 @@ def test_growing_file_appends_pieces_at_the_offsets_it_returns(tmp_path):
     growing = GrowingFile(tmp_path / "seg_0.m4s")
     offsets = [growing.append(piece) for piece in pieces]
     data = (tmp_path / "seg_0.m4s").read_bytes()  # readable while it grows
-    assert [data[o:o + len(p)] for o, p in zip(offsets, pieces)] == pieces
+    assert [data[o : o + len(p)] for o, p in zip(offsets, pieces)] == pieces
     growing.close()
     assert (tmp_path / "seg_0.m4s").read_bytes() == b"".join(pieces)
     with pytest.raises(ValueError, match="is closed"):

@@ -1,4 +1,5 @@
 """HLS v3 playlist text: target duration, sequences, discontinuities and the master."""
+
 from __future__ import annotations
 
 import os
@@ -78,13 +79,16 @@ def test_window_must_hold_a_segment():
 
 
 def test_master_attributes_follow_the_spec(tmp_path):
-    text = write_ts_master(tmp_path, [
-        TsVariant("720p", 3_000_000, (1280, 720), "avc1.64001f,mp4a.40.2", 29.97),
-        TsVariant("audio", 128_000.0, None, None, None),
-    ])
+    text = write_ts_master(
+        tmp_path,
+        [
+            TsVariant("720p", 3_000_000, (1280, 720), "avc1.64001f,mp4a.40.2", 29.97),
+            TsVariant("audio", 128_000.0, None, None, None),
+        ],
+    )
     assert text == (
         "#EXTM3U\n#EXT-X-VERSION:3\n"
-        '#EXT-X-STREAM-INF:BANDWIDTH=3000000,RESOLUTION=1280x720,FRAME-RATE=29.970,'
+        "#EXT-X-STREAM-INF:BANDWIDTH=3000000,RESOLUTION=1280x720,FRAME-RATE=29.970,"
         'CODECS="avc1.64001f,mp4a.40.2"\n720p/mpegts.m3u8\n'
         "#EXT-X-STREAM-INF:BANDWIDTH=128000\naudio/mpegts.m3u8\n"
     )
