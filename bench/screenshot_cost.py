@@ -65,7 +65,7 @@ def demux(source: Path) -> tuple[av.container.InputContainer, list[av.Packet]]:
 
 def demux_cost(source: Path) -> float:
     started = time.process_time()
-    container, packets = demux(source)
+    container, _packets = demux(source)
     container.close()
     return time.process_time() - started
 

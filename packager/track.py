@@ -251,9 +251,11 @@ class TrackOutput:
         assert segment is not None and self.info is not None and self.part_fragments
         index = len(segment.parts)
         data = self._merge_part_fragments()
-        if self.segment_file is None:
-            self.segment_file = write_with_room(lambda: GrowingFile(self.out_dir / segment.path), self.make_room)
-        offset = write_with_room(lambda: self.segment_file.append(data), self.make_room)
+        segment_file = self.segment_file
+        if segment_file is None:
+            segment_file = write_with_room(lambda: GrowingFile(self.out_dir / segment.path), self.make_room)
+            self.segment_file = segment_file
+        offset = write_with_room(lambda: segment_file.append(data), self.make_room)
         part = Part(
             msn=segment.msn,
             index=index,

@@ -10,10 +10,11 @@ PAT + PMT, so no output has to be parsed to find the cut.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.stream
@@ -74,13 +75,13 @@ class TsRendition:
         self,
         out_dir: Path,
         rendition: str,
-        on_event: Callable[[dict], None],
+        on_event: Callable[[dict[str, Any]], None],
         *,
         window_segments: WindowSpan | int = 8,
         start_sequence: int = 0,
         discontinuity_sequence: int = 0,
         follows: TsRendition | None = None,
-        carried: list[dict] = (),
+        carried: Sequence[dict[str, Any]] = (),
         remove: Callable[[Path], object] = remove_quietly,
         write: Callable[[Path, bytes | str], None] = write_atomic,
         make_room: MakeRoom = no_room,
@@ -162,7 +163,7 @@ class TsRendition:
         """Mark the next segment with #EXT-X-DISCONTINUITY (e.g. the source switched)."""
         self._discontinuity_pending = True
 
-    def mux(self, index: int, packet: av.Packet, *, segment_start: bool = False) -> None:
+    def mux(self, index: int, packet: av.Packet[Any], *, segment_start: bool = False) -> None:
         """Write `packet` into output stream `index` (see the class docstring).
 
         `segment_start` counts only on a keyframe of the video stream; elsewhere it is ignored.
@@ -171,7 +172,7 @@ class TsRendition:
         if packet.size == 0 or track is None:
             return  # nothing to write (an empty keyframe would leave no PES to cut at), or left out
         if self._muxer is None:
-            self._start_muxer()
+            self._muxer = self._start_muxer()
         time_base = packet.time_base or track.time_base
         keyframe = packet.is_keyframe
         try:
@@ -185,11 +186,11 @@ class TsRendition:
         if lead:
             self._lead_frame_seconds = _seconds(packet.duration, time_base) or self._lead_frame_seconds
             self._consider_cut(track, pts, segment_start and keyframe)
-        segment = self._segment
+        segment, muxer = self._segment, self._muxer
         if not segment.data:
-            self._muxer.write_tables(segment.data)
+            muxer.write_tables(segment.data)
         payload = track.payload(packet, keyframe)
-        self._muxer.write_pes(
+        muxer.write_pes(
             segment.data, track.stream, payload, pts + TIMESTAMP_OFFSET, dts + TIMESTAMP_OFFSET, random_access=keyframe
         )
         segment.add(pts, lead)
@@ -209,11 +210,11 @@ class TsRendition:
     def playlist(self) -> TsMediaPlaylist:
         return self._playlist
 
-    def _start_muxer(self) -> None:
+    def _start_muxer(self) -> TsMuxer:
         if self._lead_index is None:
             raise RuntimeError("add_stream() a video or audio stream before mux()")
         streams = [track.stream for track in self._tracks if track is not None]
-        self._muxer = TsMuxer(streams, FIRST_ELEMENTARY_PID + self._lead_index)
+        return TsMuxer(streams, FIRST_ELEMENTARY_PID + self._lead_index)
 
     def _consider_cut(self, lead: _Track, pts: int, flagged_keyframe: bool) -> None:
         """Close the segment before this lead frame if it starts a new one.
@@ -251,7 +252,7 @@ class TsRendition:
             discontinuity=finished.discontinuity,
         )
         path = self._dir / name  # announced by the event below, never rewritten
-        write_with_room(lambda: write_new(path, finished.data), self._make_room)
+        write_with_room(lambda: write_new(path, bytes(finished.data)), self._make_room)
         self._on_event(
             {
                 "event": "ts_segment",
@@ -334,20 +335,22 @@ class _OpenSegment:
 
     def add(self, pts: int, lead: bool) -> None:
         if lead:
-            if self.lead_first_pts is None:
+            if self.lead_first_pts is None or self.lead_last_pts is None:
                 self.lead_first_pts = self.lead_last_pts = pts
             elif pts > self.lead_last_pts:
                 self.lead_last_pts = pts
-        if self.first_pts is None:
+        if self.first_pts is None or self.last_pts is None:
             self.first_pts = self.last_pts = pts
         elif pts > self.last_pts:
             self.last_pts = pts
 
     def span_seconds(self) -> float:
         """From the first to the highest PTS, of the lead stream if it has any here."""
-        if self.lead_first_pts is not None:
+        if self.lead_first_pts is not None and self.lead_last_pts is not None:
             return (self.lead_last_pts - self.lead_first_pts) / PTS_CLOCK_HZ
-        return (self.last_pts - self.first_pts) / PTS_CLOCK_HZ
+        if self.first_pts is not None and self.last_pts is not None:
+            return (self.last_pts - self.first_pts) / PTS_CLOCK_HZ
+        return 0.0
 
 
 @dataclass
@@ -377,14 +380,14 @@ class _Track:
         adts = None
         if codec == "aac":
             layout = getattr(context, "layout", None)
-            adts = AdtsFramer(extradata, context.sample_rate, getattr(layout, "nb_channels", None))
+            adts = AdtsFramer(extradata, getattr(context, "sample_rate", None), getattr(layout, "nb_channels", None))
         return cls("audio", stream, time_base, adts=adts)
 
-    def timestamps(self, packet: av.Packet, time_base: Fraction) -> tuple[int, int]:
+    def timestamps(self, packet: av.Packet[Any], time_base: Fraction) -> tuple[int, int]:
         """(pts, dts) in 90 kHz ticks, not yet wrapped; raises TsMuxError if the DTS does not rise."""
         pts = packet.pts if packet.pts is not None else packet.dts
         dts = packet.dts if packet.dts is not None else pts
-        if pts is None:
+        if pts is None or dts is None:
             raise TsMuxError("packet without timestamps")
         pts, dts = _to_90k(pts, time_base), _to_90k(dts, time_base)
         if self.last_dts is not None and dts <= self.last_dts:
@@ -394,7 +397,7 @@ class _Track:
         self.last_dts = dts
         return pts, dts
 
-    def payload(self, packet: av.Packet, keyframe: bool) -> bytes:
+    def payload(self, packet: av.Packet[Any], keyframe: bool) -> bytes:
         """The frame as TS carries it; new parameter sets in the side data are taken first."""
         data = bytes(packet)
         if self.video is not None:

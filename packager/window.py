@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 PART_LISTING_TARGET_DURATIONS = 3
 PART_GRACE_SEGMENTS = 1
@@ -50,7 +51,7 @@ class WindowSpan:
             covered += duration
         return kept
 
-    def newest(self, events: list[dict], key: str = "duration") -> list[dict]:
+    def newest(self, events: list[dict[str, Any]], key: str = "duration") -> list[dict[str, Any]]:
         """The newest of a crashed predecessor's segment events that this span lists (what a
         following worker carries on: with DVR, more than the live window)."""
         kept = self.keeps(event[key] for event in reversed(events))

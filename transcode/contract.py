@@ -37,7 +37,7 @@ from typing import Any, ClassVar, TypeVar
 
 from packager.live import PackagerConfig
 from packager.resume import ResumePoint
-from transcode.ladder import Rendition
+from transcode.ladder import Rendition as Rendition  # re-exported: part of the contract
 
 VERSION = 1
 RECORD_HEADER = struct.Struct(">cI")

@@ -80,6 +80,7 @@ def decode_keyframe(codec: str, extradata: bytes, packet: av.Packet) -> av.Video
     frame delay never holds it back). `extradata`: the stream's parameter sets (avcC) when
     its packets do not carry them in-band."""
     decoder = av.CodecContext.create(codec, "r")
+    assert isinstance(decoder, av.VideoCodecContext)
     if extradata:
         decoder.extradata = extradata
     decoder.thread_count = 1  # no thread pool: one picture per interval, and a worker keeps to two threads

@@ -24,6 +24,7 @@ log = logging.getLogger("headwater.whip")
 def run_whip(context: WorkerContext, clock: Callable[[], float]) -> None:
     config, emit = context.config, context.emit
     logging.getLogger("aioice").setLevel(logging.WARNING)  # a line per candidate pair otherwise
+    assert config.whip_offer is not None  # the worker runs this loop for a WHIP config only
     try:
         peer, answer, read_fd = open_session(
             config.whip_offer,

@@ -250,7 +250,7 @@ class RtmpSession(asyncio.Protocol):
 
     def _dispatch(self, message: RtmpMessage) -> None:
         type_id = message.type_id
-        if type_id == VIDEO or type_id == AUDIO:
+        if type_id in (VIDEO, AUDIO):
             self._on_media(type_id, message)
         elif type_id == AMF0_DATA:
             self._on_data(message.timestamp, message.payload)

@@ -37,7 +37,7 @@ def allow_loopback_candidates() -> None:
 
     def with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
         addresses = original(use_ipv4, use_ipv6)
-        return addresses + ["127.0.0.1"] if use_ipv4 else addresses
+        return [*addresses, "127.0.0.1"] if use_ipv4 else addresses
 
     aioice.ice.get_host_addresses = with_loopback
 

@@ -92,7 +92,8 @@ PAGE = """<!doctype html>
   #dvr { position: absolute; left: 8px; right: 8px; bottom: 44px; display: flex; gap: 8px; align-items: center; }
   #dvr[hidden] { display: none; }
   #seek { flex: 1; }
-  #live { background: #444; color: #eee; border: 0; border-radius: 3px; padding: 2px 8px; font: inherit; cursor: pointer; }
+  #live { background: #444; color: #eee; border: 0; border-radius: 3px; padding: 2px 8px;
+          font: inherit; cursor: pointer; }
   #live.at-edge { background: #c00; }
 </style></head>
 <body><div id="stage">

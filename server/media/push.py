@@ -1,12 +1,13 @@
 """A pushed stream's source on this node: its publishers (main and backup slot), its worker, failover.
 
 A `PushSession` is the `StreamSource` (server/media/source.py) of a stream that RTMP/RTMPS or
-SRT publishers push to; the node relays their bytes to the worker. The stream keeps ONE worker (one output) whatever its publishers do. The session decides
-whose bytes feed it: main while main sends; the backup once main has left or been silent
-for `failover_timeout`; main again as soon as it sends again. A switch waits for the new
-publisher's next keyframe (the old one keeps feeding until then), then starts a new worker
-input (the contract's `StartInput` command, `transcode/contract.py`): the packagers mark a discontinuity and media
-sequence numbers keep rising, so players keep playing.
+SRT publishers push to; the node relays their bytes to the worker. The stream keeps ONE worker
+(one output) whatever its publishers do. The session decides whose bytes feed it: main while
+main sends; the backup once main has left or been silent for `failover_timeout`; main again as
+soon as it sends again. A switch waits for the new publisher's next keyframe (the old one keeps
+feeding until then), then starts a new worker input (the contract's `StartInput` command,
+`transcode/contract.py`): the packagers mark a discontinuity and media sequence numbers keep
+rising, so players keep playing.
 
 A worker that dies is replaced at the active publisher's next keyframe (up to
 `worker_restart_limit`); with no publisher sending for `publish_idle_timeout` the worker is
@@ -201,7 +202,7 @@ class PushSession(StreamSource):
     def _start_worker(self, first_bytes: bytes) -> None:
         worker = self.new_worker()
         worker.feed(first_bytes)  # queued now, so it precedes whatever arrives until the spawn
-        asyncio.create_task(self.run_worker(worker))
+        self.worker_task = asyncio.create_task(self.run_worker(worker))  # held: the loop keeps weak references
 
     def turn_began(self, worker: WorkerProcess) -> None:
         self.crashed = None  # the crashed worker's delivery state is this one's now

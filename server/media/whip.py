@@ -1,11 +1,11 @@
 """WHIP sessions on the node: admission, one worker per session, the answer relayed back.
 
 A `WhipSession` is the `StreamSource` (server/media/source.py) of a stream a browser publishes
-to with WHIP. The node never touches the media (the worker runs the peer: ingest/whip/): it checks the stream, token and slot, starts a worker with
-the offer in its WorkerConfig (sent over the worker's stdin, never its command line), and
-waits for the worker's `WhipAnswer` (or `WhipFailed`), which `WorkerEvents` hands to `answered`.
-The session resource (`/whip/<id>/<session>`) is named by 128 random bits.
-"""
+to with WHIP. The node never touches the media (the worker runs the peer: ingest/whip/): it
+checks the stream, token and slot, starts a worker with the offer in its WorkerConfig (sent over
+the worker's stdin, never its command line), and waits for the worker's `WhipAnswer` (or
+`WhipFailed`), which `WorkerEvents` hands to `answered`. The session resource
+(`/whip/<id>/<session>`) is named by 128 random bits."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class WhipSession(StreamSource):
 
     async def start(self) -> str:
         worker = self.new_worker()
-        asyncio.create_task(self._run(worker))
+        self.worker_task = asyncio.create_task(self._run(worker))  # held: the loop keeps weak references
         try:
             answer = await asyncio.wait_for(asyncio.shield(self.answer), ANSWER_TIMEOUT)
         except TimeoutError:

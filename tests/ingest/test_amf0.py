@@ -82,7 +82,7 @@ def test_every_truncation_raises():
 
 
 @pytest.mark.parametrize(
-    "data, message",
+    ("data", "message"),
     [
         (b"\x0d", "unsupported AMF0 type"),  # unsupported marker
         (b"\x11\x00", "unsupported AMF0 type"),  # AMF3 switch

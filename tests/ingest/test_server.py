@@ -40,7 +40,7 @@ async def test_ffmpeg_publish_end_to_end(server, authorizer, ffmpeg_publish):
 
     flv = flv_header() + b"".join(flv_tag(m) for m in messages)
     with av.open(io.BytesIO(flv), format="flv") as container:
-        frames = [f for f in container.decode(video=0)]
+        frames = list(container.decode(video=0))
     assert len(frames) >= 70
     assert (frames[0].width, frames[0].height) == (320, 240)
 
@@ -57,7 +57,7 @@ async def test_refused_publish_logs_without_token(server, authorizer, ffmpeg_pub
 
 
 @pytest.mark.parametrize(
-    "stream, code",
+    ("stream", "code"),
     [
         ("unknown1?good", "NetStream.Publish.BadName"),
         ("stream3?bad", "NetStream.Publish.Denied"),
@@ -193,7 +193,7 @@ async def test_publisher_vanishes_mid_chunk(server, authorizer, raw_client, heal
 
 
 @pytest.mark.parametrize(
-    "codec, words",
+    ("codec", "words"),
     [
         ({"video": ("-c:v", "flv"), "audio": ("-c:a", "aac")}, "Sorenson"),
         ({"video": ("-c:v", "libx264", "-preset", "ultrafast"), "audio": ("-c:a", "libmp3lame")}, "MP3"),

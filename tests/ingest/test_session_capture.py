@@ -58,8 +58,9 @@ class MemoryTransport(asyncio.Transport):
 
 
 async def replay(
-    authorizer, pieces: list[bytes], disconnect: bool = True, limits: SessionLimits = SessionLimits()
+    authorizer, pieces: list[bytes], disconnect: bool = True, limits: SessionLimits | None = None
 ) -> tuple[RtmpSession, MemoryTransport]:
+    limits = limits or SessionLimits()
     closed: list[RtmpSession] = []
     session = RtmpSession(authorizer, "rtmp", limits, closed.append)
     transport = MemoryTransport()
@@ -68,7 +69,7 @@ async def replay(
     for piece in pieces:
         if transport.is_closing():
             break
-        while transport.paused and not transport.is_closing():
+        while transport.paused and not transport.is_closing():  # noqa: ASYNC110 (the fake transport has no event)
             await asyncio.sleep(0.001)  # a paused socket delivers nothing
         session.data_received(piece)
         await asyncio.sleep(0)  # let a pending authorization run

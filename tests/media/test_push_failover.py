@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
+from typing import ClassVar
 
 import pytest
 
@@ -23,7 +24,7 @@ TIMEOUT = 4.0
 
 
 class FakeWorker:
-    instances: list[FakeWorker] = []
+    instances: ClassVar[list[FakeWorker]] = []
 
     def __init__(self, stream_id, on_event) -> None:
         self.input = bytearray()
@@ -155,7 +156,7 @@ async def test_main_feeds_the_worker_backup_waits(clock):
     backup.write(keyframe(b"B2"))
     main.write(inter(b"M2"))
     (worker,) = FakeWorker.instances
-    assert [k for k, _ in worker.records()][0] == START
+    assert next(k for k, _ in worker.records()) == START
     (only,) = worker.inputs()
     assert b"M1" in only and b"M2" in only and b"M0" not in only and b"B" not in only
     assert "backup_joined" in supervisor.status.calls

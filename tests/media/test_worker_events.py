@@ -6,6 +6,7 @@ their own and ignored `degraded`)."""
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 import pytest
 
@@ -51,7 +52,7 @@ class StandInSupervisor:
 class CapturedWorker:
     """Stands in for WorkerProcess: keeps the handler its session gives it."""
 
-    instances: list[CapturedWorker] = []
+    instances: ClassVar[list[CapturedWorker]] = []
 
     def __init__(self, stream_id: int, on_event) -> None:
         self.on_event = on_event

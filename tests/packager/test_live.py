@@ -357,7 +357,7 @@ def test_two_renditions_share_boundaries(clip_two_sizes, tmp_path):
         if line.startswith("#EXT-X-RENDITION-REPORT")
     ]
     assert reports == []  # ended playlists carry no reports
-    live_text = [e for e in run.of("playlist", "240p")][-2]["text"]
+    live_text = list(run.of("playlist", "240p"))[-2]["text"]
     assert '#EXT-X-RENDITION-REPORT:URI="../120p/index.m3u8"' in live_text
     root = ET.fromstring((tmp_path / "index.mpd").read_text())
     video_set = root.find(".//d:AdaptationSet[@contentType='video']", MPD_NS)

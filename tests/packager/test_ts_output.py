@@ -49,7 +49,7 @@ def make_clip(
         ]
     if audio:
         args += ["-c:a", "aac", "-b:a", "64k"]
-    subprocess.run(args + [str(path)], check=True)
+    subprocess.run([*args, str(path)], check=True)
     return path
 
 
@@ -179,7 +179,7 @@ def test_continuity_counters_run_on_across_segment_files(clip, tmp_path):
 
 
 def test_segments_decode_alone_with_continuous_pts_and_exact_extinf(clip, tmp_path):
-    events, rendition = package(clip, tmp_path)
+    events, _rendition = package(clip, tmp_path)
     files = segment_files(tmp_path, events)
     durations = [e["duration"] for e in events if e["event"] == "ts_segment"]
     assert durations == [2.0, 2.0, 2.0, 1.0]
@@ -248,7 +248,7 @@ def test_window_slides_and_old_files_are_deleted_after_the_spec_grace(tmp_path):
 
 
 def test_discontinuity_marks_the_next_segment(clip, tmp_path):
-    events, _ = package(clip, tmp_path, discontinuity_after=4.0)
+    _events, _ = package(clip, tmp_path, discontinuity_after=4.0)
     playlist = parse_media_playlist((tmp_path / "origin" / "mpegts.m3u8").read_text())
     assert [(n, disc) for n, _, disc in playlist["segments"]] == [
         ("ts_0.ts", False),

@@ -66,10 +66,10 @@ def test_unread_bytes_of_an_input_are_skipped():
 
 
 def test_bad_records_are_an_error():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="mp4"):
         encode_command(StartInput("mp4"))
     pipe = pipe_with(b"X\x00\x00\x00\x01z")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="corrupt"):
         pipe.next_input()
 
 
