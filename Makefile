@@ -1,16 +1,23 @@
 # The two commands of the README: `make run` and `make test`. Each installs what it needs first.
+# `make check` (lint, format, types; seconds) runs first in `make test`, so CI fails on any of them.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 VENDOR_STAMP := server/delivery/static/vendor/.installed
 
-.PHONY: run test system-packages bench-packages venv player bench clean
+.PHONY: run test check system-packages bench-packages venv player bench clean
 
 run: system-packages venv player
 	$(BIN)/headwater serve
 
-test: system-packages bench-packages venv player
+test: check system-packages bench-packages player
 	$(BIN)/python -m pytest -q
+
+# ruff and mypy as configured in pyproject.toml (the strict areas are listed there).
+check: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 system-packages:
 	./scripts/system-packages.sh
@@ -24,7 +31,7 @@ venv: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,dev]'
 	touch $@
 
 # hls.js and dash.js from npm, copied into server/delivery/static/vendor/ (not committed).

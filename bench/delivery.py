@@ -42,8 +42,9 @@ PART_SECONDS = 3
 
 
 def wrk(url: str, seconds: int) -> float:
-    out = subprocess.run(["wrk", "-t2", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", url], capture_output=True, text=True, check=True
+    ).stdout
     if "Non-2xx" in out:
         raise RuntimeError(f"{url} answered errors under load:\n{out}")
     return float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
@@ -60,16 +61,19 @@ def throughput(node: Node, stream_id: int, nginx: NginxRtmp, wrk_seconds: int, p
     print(f"throughput: wrk -t2 -c{WRK_CONNECTIONS}, same machine, same run")
     text = httpx.get(f"{base}/index.m3u8").text
     (nginx.static_dir / "index.m3u8").write_text(text)
-    report("playlist", len(text), wrk(f"{base}/index.m3u8", wrk_seconds),
-           wrk(nginx.url("static/index.m3u8"), wrk_seconds))
+    report(
+        "playlist", len(text), wrk(f"{base}/index.m3u8", wrk_seconds), wrk(nginx.url("static/index.m3u8"), wrk_seconds)
+    )
     uri, part = newest_part(base)  # parts leave the window ~3 segments later: short runs
     (nginx.static_dir / "part.m4s").write_bytes(part)
     report("part", len(part), wrk(f"{base}/{uri}", part_seconds), wrk(nginx.url("static/part.m4s"), part_seconds))
 
 
 def report(name: str, size: int, headwater: float, reference: float) -> None:
-    print(f"  {name:8} ({size:7d} B): Headwater {headwater:8.0f} req/s, nginx static {reference:8.0f} req/s"
-          f" → ratio {headwater / reference:.3f} (target ≥ 0.10)")
+    print(
+        f"  {name:8} ({size:7d} B): Headwater {headwater:8.0f} req/s, nginx static {reference:8.0f} req/s"
+        f" → ratio {headwater / reference:.3f} (target ≥ 0.10)"
+    )
 
 
 def client_process(port: int, playlist: str, clients: int, seconds: float, queue, hints: bool = False) -> None:
@@ -77,9 +81,13 @@ def client_process(port: int, playlist: str, clients: int, seconds: float, queue
 
     async def run() -> list[tuple[dict, dict]]:
         until = time.monotonic() + seconds
-        results = [(dict(), dict(), dict()) for _ in range(clients)]
-        await asyncio.gather(*(follow("127.0.0.1", port, playlist, until, parts, listed=listed, hints=hints,
-                                      handled=handled) for parts, listed, handled in results))
+        results = [({}, {}, {}) for _ in range(clients)]
+        await asyncio.gather(
+            *(
+                follow("127.0.0.1", port, playlist, until, parts, listed=listed, hints=hints, handled=handled)
+                for parts, listed, handled in results
+            )
+        )
         return results
 
     queue.put(uvloop.run(run()))
@@ -104,17 +112,20 @@ def describe(name: str, spreads: list[float]) -> str:
         return f"  {name}: no part reached every client"
     within = sum(s <= 0.100 for s in spreads) / len(spreads)
     p99 = spreads[int(0.99 * (len(spreads) - 1))]
-    return (f"  {name}: after the first client median {1000 * statistics.median(spreads):.1f} ms, "
-            f"p99 {1000 * p99:.1f} ms, max {1000 * spreads[-1]:.1f} ms; within 100 ms: {100 * within:.2f} %")
+    return (
+        f"  {name}: after the first client median {1000 * statistics.median(spreads):.1f} ms, "
+        f"p99 {1000 * p99:.1f} ms, max {1000 * spreads[-1]:.1f} ms; within 100 ms: {100 * within:.2f} %"
+    )
 
 
 def fan_out(node: Node, stream_id: int, clients: int, seconds: float, *, hints: bool) -> None:
     playlist = f"/live/{stream_id}/origin/index.m3u8"
     queue = multiprocessing.Queue()
     halves = [clients // 2, clients - clients // 2]
-    workers = [multiprocessing.Process(target=client_process,
-                                       args=(node.http_port, playlist, n, seconds, queue, hints))
-               for n in halves]
+    workers = [
+        multiprocessing.Process(target=client_process, args=(node.http_port, playlist, n, seconds, queue, hints))
+        for n in halves
+    ]
     for worker in workers:
         worker.start()
     node_cpu, started = cpu_seconds([node.process.pid]), time.monotonic()
@@ -126,8 +137,10 @@ def fan_out(node: Node, stream_id: int, clients: int, seconds: float, *, hints: 
     listed_spreads, _, _ = spread([listed for _, listed, _ in results])
     handled_spreads, _, _ = spread([handled for _, _, handled in results])
     way = "reload and preload-hinted part together" if hints else "reload, then fetch the part"
-    print(f"fan-out: {clients} blocking-reload clients ({way}), {seconds:.0f} s, "
-          f"{checked} parts checked; node process (without its worker) {100 * node_cpu:.0f} % of a core")
+    print(
+        f"fan-out: {clients} blocking-reload clients ({way}), {seconds:.0f} s, "
+        f"{checked} parts checked; node process (without its worker) {100 * node_cpu:.0f} % of a core"
+    )
     print(describe("playlist naming the part", listed_spreads))
     print(describe("part bytes              ", part_spreads))
     print(describe("  (read by the client   ", handled_spreads) + ")")
@@ -147,17 +160,30 @@ def main() -> None:
             run(Path(work), args.clients, args.seconds)
 
 
-def run(work: Path, clients: int, seconds: float, *, wrk_seconds: int = WRK_SECONDS,
-        part_seconds: int = PART_SECONDS, size: str = "1280x720") -> None:
+def run(
+    work: Path,
+    clients: int,
+    seconds: float,
+    *,
+    wrk_seconds: int = WRK_SECONDS,
+    part_seconds: int = PART_SECONDS,
+    size: str = "1280x720",
+) -> None:
     node = Node(work / "node").start()
     nginx = NginxRtmp(hls=False).start()
     publisher = None
     try:
-        stream = httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers,
-                            json={"name": "delivery"}).json()
-        publisher = ffmpeg_publish(stream["push_url"], seconds=3 * wrk_seconds + 2 * seconds + 40,
-                                   size=size, rate=30, gop=60,
-                                   extra=["-b:v", "2M", "-maxrate", "2M", "-bufsize", "2M"])
+        stream = httpx.post(
+            f"{node.base_url}/streaming/streams", headers=node.headers, json={"name": "delivery"}
+        ).json()
+        publisher = ffmpeg_publish(
+            stream["push_url"],
+            seconds=3 * wrk_seconds + 2 * seconds + 40,
+            size=size,
+            rate=30,
+            gop=60,
+            extra=["-b:v", "2M", "-maxrate", "2M", "-bufsize", "2M"],
+        )
         url = f"{node.base_url}/live/{stream['id']}/origin/index.m3u8"
         while httpx.get(url).status_code != 200 or len(last_part(httpx.get(url).text)[2]) < 4:
             time.sleep(0.2)

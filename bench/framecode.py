@@ -16,13 +16,13 @@ def stamp(luma: np.ndarray, number: int) -> None:
     """Writes `number` into the top rows of a (height, width) uint8 luma plane, in place."""
     for bit in range(BITS):
         value = 235 if (number >> bit) & 1 else 16
-        luma[0:BLOCK, bit * BLOCK:(bit + 1) * BLOCK] = value
+        luma[0:BLOCK, bit * BLOCK : (bit + 1) * BLOCK] = value
 
 
 def read(luma: np.ndarray) -> int:
     number = 0
     for bit in range(BITS):
-        block = luma[2:BLOCK - 2, bit * BLOCK + 2:(bit + 1) * BLOCK - 2]
+        block = luma[2 : BLOCK - 2, bit * BLOCK + 2 : (bit + 1) * BLOCK - 2]
         if block.mean() > 128:
             number |= 1 << bit
     return number

@@ -83,9 +83,17 @@ class _Follower(asyncio.BufferedProtocol):
     is the client processes' own queue on a machine they share with the server.
     """
 
-    def __init__(self, playlist: str, until: float, arrivals: dict, durations: dict | None,
-                 listed: dict | None, done: asyncio.Future, hints: bool = False,
-                 handled: dict | None = None) -> None:
+    def __init__(
+        self,
+        playlist: str,
+        until: float,
+        arrivals: dict,
+        durations: dict | None,
+        listed: dict | None,
+        done: asyncio.Future,
+        hints: bool = False,
+        handled: dict | None = None,
+    ) -> None:
         self.playlist, self.base = playlist, playlist.rsplit("/", 1)[0]
         self.hints = hints
         self.until, self.done = until, done
@@ -113,7 +121,7 @@ class _Follower(asyncio.BufferedProtocol):
             self.done.set_result(None)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self.view[self.filled:]
+        return self.view[self.filled :]
 
     def buffer_updated(self, nbytes: int) -> None:
         self.filled += nbytes
@@ -129,12 +137,12 @@ class _Follower(asyncio.BufferedProtocol):
             head = bytes(self.buffer[:end]).lower()
             self.status = int(head[9:12])
             at = head.find(b"content-length:")
-            self.remaining = int(head[at + 15:].split(b"\r\n", 1)[0]) if at >= 0 else 0
+            self.remaining = int(head[at + 15 :].split(b"\r\n", 1)[0]) if at >= 0 else 0
             self._shift(end + 4)
         if self.expected[0] is None:  # a playlist: wait for all of it
             if self.filled < self.remaining:
                 return False
-            body = bytes(self.buffer[:self.remaining])
+            body = bytes(self.buffer[: self.remaining])
             self._shift(self.remaining)
         else:  # a part: count its bytes and drop them
             taken = min(self.filled, self.remaining)
@@ -150,7 +158,7 @@ class _Follower(asyncio.BufferedProtocol):
     def _shift(self, used: int) -> None:
         rest = self.filled - used
         if rest:
-            self.buffer[:rest] = self.buffer[used:self.filled]
+            self.buffer[:rest] = self.buffer[used : self.filled]
         self.filled = rest
 
     def _get(self, path: str, part: str | None = None) -> None:
@@ -193,7 +201,7 @@ class _Follower(asyncio.BufferedProtocol):
         at = text.find(f'URI="{self.last[0]}"') if self.last is not None else -1
         if at >= 0:
             _, msn, index = self.last
-            text = text[text.find("\n", at) + 1:]
+            text = text[text.find("\n", at) + 1 :]
         else:
             msn, index = int(MEDIA_SEQUENCE.search(text).group(1)), -1
         listed = []
@@ -271,9 +279,17 @@ class _SocketTransport:
         self.protocol.buffer_updated(size)
 
 
-async def follow(host: str, port: int, playlist: str, until: float, arrivals: dict[str, float],
-                 durations: dict[str, float] | None = None, listed: dict[str, float] | None = None,
-                 hints: bool = False, handled: dict[str, float] | None = None) -> None:
+async def follow(
+    host: str,
+    port: int,
+    playlist: str,
+    until: float,
+    arrivals: dict[str, float],
+    durations: dict[str, float] | None = None,
+    listed: dict[str, float] | None = None,
+    hints: bool = False,
+    handled: dict[str, float] | None = None,
+) -> None:
     """Blocking-reload loop until `until` (monotonic): arrivals[part uri] = when the kernel
     received its last byte (time.time() clock), handled[part uri] = when this process read it,
     listed[part uri] = when a playlist naming it came. `hints`: ask for the preload-hinted part

@@ -55,8 +55,12 @@ def requests_per_second(mode: str, size: int, seconds: int) -> float:
     server.start()
     try:
         ready.wait(10)
-        out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", f"http://127.0.0.1:{port}/"],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["wrk", "-t2", "-c64", f"-d{seconds}s", f"http://127.0.0.1:{port}/"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
     finally:
         server.terminate()
@@ -71,7 +75,9 @@ def main() -> None:
         two = requests_per_second("two writes", size, seconds)
         time.sleep(0.5)
         one = requests_per_second("one write", size, seconds)
-        print(f"{name:8} ({size:6d} B): two writes {two:8.0f} req/s, one write {one:8.0f} req/s → ratio {one / two:.2f}")
+        print(
+            f"{name:8} ({size:6d} B): two writes {two:8.0f} req/s, one write {one:8.0f} req/s → ratio {one / two:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -23,14 +23,14 @@ SETTLE = 3.0
 TICKS = os.sysconf("SC_CLK_TCK")
 
 # imported by the reference node's interpreter (PYTHONPATH): SrtServer listens on nothing
-NO_SRT = '''
+NO_SRT = """
 from ingest.srt.server import SrtServer
 
 async def _start(self, host, port):
     pass
 
 SrtServer.start = _start
-'''
+"""
 
 
 def thread_cpu(pid: int) -> dict[tuple[int, str], float]:
@@ -58,8 +58,7 @@ def measure(node: Node, seconds: float, settle: float) -> tuple[list[tuple[str, 
     before, started = thread_cpu(pid), time.monotonic()
     time.sleep(seconds)
     after, elapsed = thread_cpu(pid), time.monotonic() - started
-    rows = [(name, tid, 100 * (used - before.get((tid, name), 0.0)) / elapsed)
-            for (tid, name), used in after.items()]
+    rows = [(name, tid, 100 * (used - before.get((tid, name), 0.0)) / elapsed) for (tid, name), used in after.items()]
     rows.sort(key=lambda row: -row[2])
     return rows, sum(row[2] for row in rows)
 
@@ -96,10 +95,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="headwater-nosrt-") as shim:
         Path(shim, "sitecustomize.py").write_text(NO_SRT)
         path = os.pathsep.join(filter(None, [shim, os.getcwd(), os.environ.get("PYTHONPATH")]))
-        without = run("reference: the same node without its SRT listener", args.seconds, settle,
-                      env={"PYTHONPATH": path})
-    print(f"idle node / node without SRT: {with_srt:.2f} % / {without:.2f} % = "
-          f"{with_srt / without:.2f}" if without else "reference used no CPU")
+        without = run(
+            "reference: the same node without its SRT listener", args.seconds, settle, env={"PYTHONPATH": path}
+        )
+    print(
+        f"idle node / node without SRT: {with_srt:.2f} % / {without:.2f} % = {with_srt / without:.2f}"
+        if without
+        else "reference used no CPU"
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,12 @@ from tests.support.node import Node
 from tests.support.players import browser_play
 from tests.support.publisher import ffmpeg_publish
 
-PLAYERS = [("Shaka, LL-HLS", "shaka", "hls_cmaf_url"), ("hls.js, LL-HLS", "hls.js", "hls_cmaf_url"),
-           ("Shaka, DASH", "shaka", "dash_url"), ("dash.js, DASH", "dash.js", "dash_url")]
+PLAYERS = [
+    ("Shaka, LL-HLS", "shaka", "hls_cmaf_url"),
+    ("hls.js, LL-HLS", "hls.js", "hls_cmaf_url"),
+    ("Shaka, DASH", "shaka", "dash_url"),
+    ("dash.js, DASH", "dash.js", "dash_url"),
+]
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,7 @@ def frame_times(data: bytes, decode: bool) -> list[tuple[float, int | None]]:
     with av.open(io.BytesIO(data)) as container:
         stream = container.streams.video[0]
         if decode:
-            return [(float(f.pts * f.time_base), read(f.to_ndarray(format="gray")))
-                    for f in container.decode(stream)]
+            return [(float(f.pts * f.time_base), read(f.to_ndarray(format="gray"))) for f in container.decode(stream)]
         return [(float(p.pts * p.time_base), None) for p in container.demux(stream) if p.size]
 
 
@@ -98,7 +101,7 @@ async def follow_ll_hls(base: str, publisher: NumberedPublisher, until: float, o
     """Blocking reload for the next part, fetch it, measure — the LL-HLS player loop."""
     clock = FrameClock(publisher.fps)
     async with httpx.AsyncClient(timeout=10) as http:
-        while (response := await http.get(f"{base}/origin/index.m3u8")).status_code != 200:
+        while (response := await http.get(f"{base}/origin/index.m3u8")).status_code != 200:  # noqa: ASYNC110 - polls the node
             await asyncio.sleep(0.05)
         out["first_playlist"] = time.monotonic() - publisher.started_at
         init = (await http.get(f"{base}/origin/init.mp4")).content
@@ -148,18 +151,22 @@ async def follow_nginx(url: str, publisher: NumberedPublisher, until: float, out
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def report(name: str, out: dict) -> None:
     values = out["latencies"]
     if not values:
-        print(f"{name:>22}: first playlist {out.get('first_playlist', float('nan')):5.2f} s after publish; "
-              f"{out.get('pieces', 0)} pieces, no frame measured")
+        print(
+            f"{name:>22}: first playlist {out.get('first_playlist', float('nan')):5.2f} s after publish; "
+            f"{out.get('pieces', 0)} pieces, no frame measured"
+        )
         return
-    print(f"{name:>22}: first playlist {out.get('first_playlist', float('nan')):5.2f} s after publish; "
-          f"{out['pieces']} pieces, {len(values)} frames; latency p50 {statistics.median(values):.3f} s, "
-          f"p95 {percentile(values, 0.95):.3f} s, max {max(values):.3f} s")
+    print(
+        f"{name:>22}: first playlist {out.get('first_playlist', float('nan')):5.2f} s after publish; "
+        f"{out['pieces']} pieces, {len(values)} frames; latency p50 {statistics.median(values):.3f} s, "
+        f"p95 {percentile(values, 0.95):.3f} s, max {max(values):.3f} s"
+    )
 
 
 async def main(seconds: float, player_seconds: float, parts: list[float], pace: Pace = Pace()) -> None:
@@ -173,26 +180,37 @@ async def main(seconds: float, player_seconds: float, parts: list[float], pace: 
 def players_report(work: Path, seconds: float, parts: list[float], pace: Pace) -> None:
     """What players report as their live latency: each engine on Headwater at each part
     duration, and hls.js on nginx-rtmp's HLS fed by the same publisher (the reference)."""
-    print(f"\nLive latency the players report ({seconds:.0f} s each after {pace.settle:.0f} s to settle; "
-          "640x360 25 fps, 1 s GOP; median and max of their figure every 0.5 s)")
+    print(
+        f"\nLive latency the players report ({seconds:.0f} s each after {pace.settle:.0f} s to settle; "
+        "640x360 25 fps, 1 s GOP; median and max of their figure every 0.5 s)"
+    )
     reference = None
     for part in parts:
         node = Node(work / f"players-{part}", env={"HEADWATER_PART_TARGET": str(part)}).start()
         nginx = NginxRtmp().start()
         try:
-            stream = httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers,
-                                json={"name": "player latency"}).json()
+            stream = httpx.post(
+                f"{node.base_url}/streaming/streams", headers=node.headers, json={"name": "player latency"}
+            ).json()
             both = f"[f=flv]{stream['push_url']}|[f=flv]rtmp://127.0.0.1:{nginx.rtmp_port}/in/bench"
             # Through `tee`, x264 puts SPS/PPS in the FLV sequence header only with +global_header;
             # without them nginx-rtmp's HLS fails ("error appenging SPS/PPS NALs") and drops the publisher.
-            publisher = ffmpeg_publish(both, seconds=len(PLAYERS) * (seconds + 20) + 60, size="640x360", gop=25,
-                                       extra=["-map", "0:v", "-map", "1:a", "-flags", "+global_header"],
-                                       container="tee")
+            publisher = ffmpeg_publish(
+                both,
+                seconds=len(PLAYERS) * (seconds + 20) + 60,
+                size="640x360",
+                gop=25,
+                extra=["-map", "0:v", "-map", "1:a", "-flags", "+global_header"],
+                container="tee",
+            )
             try:
                 time.sleep(pace.preroll)
                 for name, engine, field in PLAYERS:
-                    print_player(f"Headwater {name}, parts {part} s",
-                                 browser_play(engine, stream[field], seconds + pace.settle), pace.settle)
+                    print_player(
+                        f"Headwater {name}, parts {part} s",
+                        browser_play(engine, stream[field], seconds + pace.settle),
+                        pace.settle,
+                    )
                 if reference is None:
                     wait_for_playlist(nginx.url("hls/bench.m3u8"))
                     reference = browser_play("hls.js", nginx.url("hls/bench.m3u8"), seconds + pace.settle, timeout=40)
@@ -204,8 +222,8 @@ def players_report(work: Path, seconds: float, parts: list[float], pace: Pace) -
             nginx.stop()
             node.stop()
     if reference is not None and settled(reference, pace.settle):
-        print(f"(ratios are against the reference's median, {statistics.median(settled(reference, pace.settle)):.2f} s; "
-              "goal: <= 1.5 s with 0.5 s parts)")
+        median = statistics.median(settled(reference, pace.settle))
+        print(f"(ratios are against the reference's median, {median:.2f} s; goal: <= 1.5 s with 0.5 s parts)")
 
 
 def wait_for_playlist(url: str, timeout: float = 30) -> None:
@@ -215,7 +233,7 @@ def wait_for_playlist(url: str, timeout: float = 30) -> None:
 
 
 def settled(playback, settle: float) -> list[float]:
-    return playback.latencies[int(settle / 0.5):]
+    return playback.latencies[int(settle / 0.5) :]
 
 
 def print_player(name: str, playback, settle: float) -> None:
@@ -223,20 +241,25 @@ def print_player(name: str, playback, settle: float) -> None:
     if not values:
         print(f"{name:>40}: no latency reported; errors {playback.end['errors']}")
         return
-    print(f"{name:>40}: median {statistics.median(values):.2f} s, max {max(values):.2f} s, "
-          f"played {playback.played:.1f} s, errors {playback.end['errors'] or 'none'}")
+    print(
+        f"{name:>40}: median {statistics.median(values):.2f} s, max {max(values):.2f} s, "
+        f"played {playback.played:.1f} s, errors {playback.end['errors'] or 'none'}"
+    )
 
 
 async def run(work: Path, seconds: float, tail: float) -> None:
     node = Node(work / "node").start()
     nginx = NginxRtmp().start()
     try:
-        stream = httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers,
-                            json={"name": "latency"}).json()
+        created = await asyncio.to_thread(
+            httpx.post, f"{node.base_url}/streaming/streams", headers=node.headers, json={"name": "latency"}
+        )
+        stream = created.json()
         publisher = NumberedPublisher(
-            [stream["push_url"], f"rtmp://127.0.0.1:{nginx.rtmp_port}/in/bench"], seconds=seconds + tail)
+            [stream["push_url"], f"rtmp://127.0.0.1:{nginx.rtmp_port}/in/bench"], seconds=seconds + tail
+        )
         publisher.start()
-        while publisher.started_at is None:
+        while publisher.started_at is None:  # noqa: ASYNC110 - set by the publisher's thread
             await asyncio.sleep(0.01)
         until = publisher.started_at + seconds
         ours, theirs = {"latencies": []}, {"latencies": []}

@@ -60,13 +60,21 @@ class NginxRtmp:
         os.chmod(self.root, 0o755)
         self.rtmp_port, self.http_port = free_port(), free_port()
         self.config = self.root / "nginx.conf"
-        self.config.write_text(CONFIG.format(module=MODULE, root=self.root, rtmp_port=self.rtmp_port,
-                                             http_port=self.http_port, hls="on" if hls else "off"))
+        self.config.write_text(
+            CONFIG.format(
+                module=MODULE,
+                root=self.root,
+                rtmp_port=self.rtmp_port,
+                http_port=self.http_port,
+                hls="on" if hls else "off",
+            )
+        )
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "NginxRtmp":
-        self.process = subprocess.Popen(["nginx", "-c", str(self.config), "-p", str(self.root)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    def start(self) -> NginxRtmp:
+        self.process = subprocess.Popen(
+            ["nginx", "-c", str(self.config), "-p", str(self.root)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         time.sleep(0.5)
         if self.process.poll() is not None:
             raise RuntimeError(self.process.stderr.read().decode())

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import smoke  # noqa: E402
-from bench.proctree import TreeCpu, descendants  # noqa: E402
-from server.overlays.renderer_process import IMAGE_HEADER  # noqa: E402
-from tests.support.overlay_pages import OverlayPages  # noqa: E402
+from bench import smoke
+from bench.proctree import TreeCpu, descendants
+from server.overlays.renderer_process import IMAGE_HEADER
+from tests.support.overlay_pages import OverlayPages
 
 CLOCK = """<!doctype html><html><body style="margin:0;background:transparent">
 <div id="t" style="width:560px;height:160px;margin:20px;border-radius:16px;background:rgba(10,20,60,.7);
@@ -51,8 +51,12 @@ class Renderer:
     """The renderer process, as the node runs it; counts the images it sends back."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "server.overlays.renderer_process", "--allow-private"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "server.overlays.renderer_process", "--allow-private"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         self.images = 0
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -110,8 +114,10 @@ def main() -> None:
             renderer.close()
     per_overlay = (cpu - idle_cpu) / count
     print(f"renderer tree, browser up, no page (reference): {100 * idle_cpu:.1f} % of a core, {idle_mib:.0f} MiB PSS")
-    print(f"renderer tree, {count} clock overlays {SIZE[0]}x{SIZE[1]}: {100 * cpu:.1f} % of a core, {mib:.0f} MiB PSS,"
-          f" {rate / count:.2f} images/s per overlay")
+    print(
+        f"renderer tree, {count} clock overlays {SIZE[0]}x{SIZE[1]}: {100 * cpu:.1f} % of a core, {mib:.0f} MiB PSS,"
+        f" {rate / count:.2f} images/s per overlay"
+    )
     print(f"per overlay: {100 * per_overlay:.1f} % of a core, {(mib - idle_mib) / count:.0f} MiB")
     print(f"ratio with overlays / browser alone: {smoke.ratio(cpu, idle_cpu):.2f}")
 

@@ -27,8 +27,8 @@ from av.video.reformatter import VideoReformatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import smoke  # noqa: E402
-from transcode.overlay import Compositor, Placement, encode_png  # noqa: E402
+from bench import smoke
+from transcode.overlay import Compositor, Placement, encode_png
 
 OVERLAY = (600, 200)
 
@@ -36,11 +36,11 @@ OVERLAY = (600, 200)
 def lower_third(width: int, height: int, tick: int = 0) -> bytes:
     """The lower third; `tick` moves a white dot along its top (a clock's new image)."""
     image = np.zeros((height, width, 4), np.uint8)
-    image[20:height - 20, 10:width - 10] = (10, 20, 60, 180)  # the band, half transparent
+    image[20 : height - 20, 10 : width - 10] = (10, 20, 60, 180)  # the band, half transparent
     for row in range(50, height - 50, 40):  # "text": opaque white bars
-        image[row:row + 20, 40:width - 120] = (255, 255, 255, 255)
-    image[18:20, 10:width - 10, 3] = 90  # soft top and bottom edges
-    image[height - 20:height - 18, 10:width - 10, 3] = 90
+        image[row : row + 20, 40 : width - 120] = (255, 255, 255, 255)
+    image[18:20, 10 : width - 10, 3] = 90  # soft top and bottom edges
+    image[height - 20 : height - 18, 10 : width - 10, 3] = 90
     image[30, 20 + tick % (width - 40)] = (255, 255, 255, 255)
     return encode_png(image)
 
@@ -48,8 +48,8 @@ def lower_third(width: int, height: int, tick: int = 0) -> bytes:
 def full_frame_clock(width: int, height: int) -> bytes:
     """A `stretch` page: a clock in the top-right corner of an otherwise transparent frame."""
     image = np.zeros((height, width, 4), np.uint8)
-    image[40:130, width - 360:width - 40] = (0, 0, 0, 128)
-    image[60:110, width - 340:width - 60] = (255, 255, 255, 255)
+    image[40:130, width - 360 : width - 40] = (0, 0, 0, 128)
+    image[60:110, width - 340 : width - 60] = (255, 255, 255, 255)
     return encode_png(image)
 
 
@@ -68,9 +68,27 @@ def new_image_cost(png: bytes, placement: Placement, size: tuple[int, int]) -> t
 def make_source(directory: Path, frames: int, size: tuple[int, int]) -> Path:
     path = directory / "source.mp4"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size[0]}x{size[1]}:rate=30",
-         "-frames:v", str(frames), "-c:v", "libx264", "-preset", "ultrafast", "-g", "60",
-         "-pix_fmt", "yuv420p", str(path)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size[0]}x{size[1]}:rate=30",
+            "-frames:v",
+            str(frames),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "60",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
         check=True,
     )
     return path
@@ -88,8 +106,12 @@ def measure(source: Path, size: tuple[int, int]) -> dict[str, list[float]]:
     started = time.perf_counter()
     compositor.set_image(1, png)
     compositor.place(1, Placement(x=100, y=size[1] - OVERLAY[1] - 60, width=OVERLAY[0], height=OVERLAY[1]))
-    figures: dict[str, list[float]] = {"decode PNG": [(time.perf_counter() - started) * 1000],
-                                       "copy": [], "scale": [], "composite": []}
+    figures: dict[str, list[float]] = {
+        "decode PNG": [(time.perf_counter() - started) * 1000],
+        "copy": [],
+        "scale": [],
+        "composite": [],
+    }
     scaler = VideoReformatter()
     scaled = (size[0] * 2 // 3 // 2 * 2, size[1] * 2 // 3 // 2 * 2)
     with av.open(str(source)) as container:
@@ -119,8 +141,10 @@ def main() -> None:
     print(f"ratio composite / frame copy  : {smoke.ratio(median['composite'], median['copy']):.2f}")
     print(f"a new image: PNG decode {median['decode PNG']:.1f} ms, conversion {median['convert']:.1f} ms (once each)")
     decode, convert = new_image_cost(full_frame_clock(*size), Placement(0, 0, *size, stretch=True), size)
-    print(f"a new full-frame clock page (stretch): PNG decode {decode:.1f} ms, conversion {convert:.1f} ms"
-          " (on the compositor's thread)")
+    print(
+        f"a new full-frame clock page (stretch): PNG decode {decode:.1f} ms, conversion {convert:.1f} ms"
+        " (on the compositor's thread)"
+    )
 
 
 if __name__ == "__main__":

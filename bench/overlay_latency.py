@@ -26,11 +26,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import smoke  # noqa: E402
-from tests.support.hls import parse_media_playlist  # noqa: E402
-from tests.support.node import Node  # noqa: E402
-from tests.support.overlay_pages import OverlayPages  # noqa: E402
-from tests.support.publisher import ffmpeg_publish  # noqa: E402
+from bench import smoke
+from tests.support.hls import parse_media_playlist
+from tests.support.node import Node
+from tests.support.overlay_pages import OverlayPages
+from tests.support.publisher import ffmpeg_publish
 
 POLLING = """<!doctype html><html><body style="margin:0;background:transparent">
 <div id="b" style="width:100%;height:100vh"></div>
@@ -62,7 +62,7 @@ def live_picture(http: httpx.Client, stream_id: int) -> list[np.ndarray] | None:
         return None
     if not frames:
         return None
-    return [np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:p.height, :p.width] for p in frames[-1].planes]
+    return [np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[: p.height, : p.width] for p in frames[-1].planes]
 
 
 def shows(picture: list[np.ndarray] | None, x: int, want: tuple[int, int, int]) -> bool:
@@ -71,11 +71,14 @@ def shows(picture: list[np.ndarray] | None, x: int, want: tuple[int, int, int]) 
         return False
     top, left, bottom, right = 48 + 8, x + 8, 48 + BOX[1] - 8, x + BOX[0] - 8
     boxes = [(top, bottom, left, right), *[(top // 2, bottom // 2, left // 2, right // 2)] * 2]
-    return all(abs(float(plane[t:b, l:r].mean()) - value) < 8
-               for plane, (t, b, l, r), value in zip(picture, boxes, want))
+    return all(
+        abs(float(plane[t:b, x0:x1].mean()) - value) < 8 for plane, (t, b, x0, x1), value in zip(picture, boxes, want)
+    )
 
 
-def time_until(http: httpx.Client, stream_id: int, x: int, want: tuple[int, int, int], gone: int | None = None) -> float:
+def time_until(
+    http: httpx.Client, stream_id: int, x: int, want: tuple[int, int, int], gone: int | None = None
+) -> float:
     """Seconds until the box at `x` shows `want` (and no longer at `gone`)."""
     started = time.monotonic()
     while time.monotonic() - started < WAIT:
@@ -102,8 +105,10 @@ def main() -> None:
             with httpx.Client(base_url=node.base_url, headers=node.headers, timeout=15) as http:
                 stream = http.post("/streaming/streams", json={"name": "latency", "html_overlay": True}).json()
                 stream_id = stream["id"]
-                overlay = http.post(f"/streaming/streams/{stream_id}/overlays", json=[
-                    {"url": pages.url("/poll.html"), "x": PLACES[0], "y": 48, "width": BOX[0], "height": BOX[1]}]).json()[0]
+                overlay = http.post(
+                    f"/streaming/streams/{stream_id}/overlays",
+                    json=[{"url": pages.url("/poll.html"), "x": PLACES[0], "y": 48, "width": BOX[0], "height": BOX[1]}],
+                ).json()[0]
                 publisher = ffmpeg_publish(stream["push_url"], seconds=600, size="640x360", rate=25, gop=25)
                 time_until(http, stream_id, PLACES[0], COLOURS[0][1])  # the first image is in
                 x = PLACES[0]

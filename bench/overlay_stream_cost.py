@@ -25,12 +25,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import smoke  # noqa: E402
-from bench.clips import OUT, make_clip  # noqa: E402
+from bench.clips import make_clip  # noqa: E402
 from bench.overlay_cost import lower_third  # noqa: E402
 from bench.transcode_cost import measure, worker_config  # noqa: E402
-from transcode.contract import (InputData, SetOverlay, StartInput, WorkerConfig, encode_command,  # noqa: E402
-                                worker_input)
-from transcode.pipe_source import READ_SIZE  # noqa: E402
+from transcode.contract import (  # noqa: E402
+    InputData,
+    SetOverlay,
+    StartInput,
+    WorkerConfig,
+    encode_command,
+    worker_input,
+)
+from transcode.pipe_input import READ_SIZE  # noqa: E402
+
 
 def worker_stdin(config: WorkerConfig, clip: Path, images: list[bytes]) -> Iterator[bytes]:
     """The clip as the node feeds it, with a new overlay image every second of media (the
@@ -41,10 +48,13 @@ def worker_stdin(config: WorkerConfig, clip: Path, images: list[bytes]) -> Itera
     sent = 0
     for offset in range(0, len(data), READ_SIZE):
         if images and offset >= sent * every and sent < len(images):
-            yield encode_command(SetOverlay(overlay_id=1, x=100, y=800, width=600, height=200,
-                                            png=base64.b64encode(images[sent]).decode()))
+            yield encode_command(
+                SetOverlay(
+                    overlay_id=1, x=100, y=800, width=600, height=200, png=base64.b64encode(images[sent]).decode()
+                )
+            )
             sent += 1
-        yield encode_command(InputData(data[offset:offset + READ_SIZE]))
+        yield encode_command(InputData(data[offset : offset + READ_SIZE]))
 
 
 def run(clip: Path, config: WorkerConfig, images: list[bytes]) -> float:
@@ -68,17 +78,24 @@ def main() -> None:
         images = [lower_third(600, 200, tick=second) for second in range(seconds)]  # each one new
         out = Path(work) / "out"
         figures = {}
-        for name, overlays, sent in (("reference", False, []), ("on, no image", True, []),
-                                     ("lower third", True, images)):
+        for name, overlays, sent in (
+            ("reference", False, []),
+            ("on, no image", True, []),
+            ("lower third", True, images),
+        ):
             shutil.rmtree(out, ignore_errors=True)
             config = dataclasses.replace(worker_config(out, args.preset), overlays=overlays)
             figures[name] = run(clip, config, sent) / seconds
-    print(f"clip: {seconds} s {size[1]}p30 → 720p/480p/360p, x264 {args.preset}; overlay 600x200, a new image each second")
+    print(
+        f"clip: {seconds} s {size[1]}p30 → 720p/480p/360p, x264 {args.preset}; overlay 600x200, a new image each second"
+    )
     print(f"ladder, no overlays (reference)        : {figures['reference']:.3f} CPU-s per media s")
     print(f"html_overlay on, origin re-encoded     : {figures['on, no image']:.3f} CPU-s per media s")
     print(f"html_overlay on, one lower third       : {figures['lower third']:.3f} CPU-s per media s")
     print(f"ratio lower third / reference          : {smoke.ratio(figures['lower third'], figures['reference']):.2f}")
-    print(f"ratio lower third / on without an image: {smoke.ratio(figures['lower third'], figures['on, no image']):.2f}")
+    print(
+        f"ratio lower third / on without an image: {smoke.ratio(figures['lower third'], figures['on, no image']):.2f}"
+    )
 
 
 if __name__ == "__main__":

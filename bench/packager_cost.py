@@ -23,10 +23,9 @@ import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import smoke  # noqa: E402
-from bench.clips import OUT, make_clip  # noqa: E402
-from packager.live import LiveOutput, PackagerConfig  # noqa: E402
-
+from bench import smoke
+from bench.clips import OUT, make_clip
+from packager.live import LiveOutput, PackagerConfig
 
 
 def cpu_self() -> float:
@@ -54,8 +53,9 @@ def package(clip: Path, out_dir: Path) -> tuple[float, float, int]:
     with av.open(str(clip)) as container:
         tracks = {}
         for stream in container.streams:
-            tracks[stream.index] = (output.add_video("origin", stream) if stream.type == "video"
-                                    else output.add_audio(stream))
+            tracks[stream.index] = (
+                output.add_video("origin", stream) if stream.type == "video" else output.add_audio(stream)
+            )
         for packet in container.demux():
             if packet.size:
                 output.mux(tracks[packet.stream.index], packet)
@@ -66,11 +66,30 @@ def package(clip: Path, out_dir: Path) -> tuple[float, float, int]:
 def ffmpeg_reference(clip: Path, out_dir: Path) -> float:
     out_dir.mkdir(parents=True, exist_ok=True)
     start = cpu_children()
-    subprocess.run([
-        "ffmpeg", "-v", "error", "-y", "-i", str(clip), "-c", "copy", "-f", "hls",
-        "-hls_segment_type", "fmp4", "-hls_time", "2", "-hls_list_size", "8",
-        "-hls_flags", "delete_segments", str(out_dir / "index.m3u8"),
-    ], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(clip),
+            "-c",
+            "copy",
+            "-f",
+            "hls",
+            "-hls_segment_type",
+            "fmp4",
+            "-hls_time",
+            "2",
+            "-hls_list_size",
+            "8",
+            "-hls_flags",
+            "delete_segments",
+            str(out_dir / "index.m3u8"),
+        ],
+        check=True,
+    )
     return cpu_children() - start
 
 
@@ -97,8 +116,7 @@ def compare(clip: Path, work: Path) -> None:
     reference = ffmpeg_reference(clip, work / "ffmpeg")
     print(f"clip: {media:.1f} s, {bitrate / 1e6:.1f} Mbit/s, {height}p30 H.264 + AAC (FLV)")
     print(f"PyAV demux only          : {demux / media:.4f} CPU-s per media s")
-    print(f"demux + LiveOutput       : {packaged / media:.4f} CPU-s per media s "
-          f"({wall:.2f} s wall, {events} events)")
+    print(f"demux + LiveOutput       : {packaged / media:.4f} CPU-s per media s ({wall:.2f} s wall, {events} events)")
     print(f"  of which LiveOutput    : {(packaged - demux) / media:.4f} CPU-s per media s")
     print(f"ffmpeg -c copy -f hls fmp4: {reference / media:.4f} CPU-s per media s")
     print(f"ratio (demux + LiveOutput) / ffmpeg: {smoke.ratio(packaged, reference):.1f}x")

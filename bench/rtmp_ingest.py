@@ -42,13 +42,47 @@ def make_clip(clip: Path = CLIP, size: str = "1920x1080", seconds: int = CLIP_SE
         return
     clip.parent.mkdir(exist_ok=True)
     print(f"encoding {clip} once ...", flush=True)
-    subprocess.run([
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-        "-t", str(seconds), "-vf", "noise=alls=12:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
-        "-b:v", "6M", "-maxrate", "6M", "-bufsize", "6M", "-g", "60",
-        "-c:a", "aac", "-b:a", "128k", "-f", "flv", str(clip)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size}:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            str(seconds),
+            "-vf",
+            "noise=alls=12:allf=t",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-b:v",
+            "6M",
+            "-maxrate",
+            "6M",
+            "-bufsize",
+            "6M",
+            "-g",
+            "60",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-f",
+            "flv",
+            str(clip),
+        ],
+        check=True,
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -77,9 +111,28 @@ def publish_and_measure(pid: int, port: int, seconds: float, clip: Path) -> tupl
     """Returns (% of one core, Mbit/s sent) while ffmpeg publishes ``clip`` for ``seconds``."""
     size = clip.stat().st_size
     cpu0, wall0 = cpu_seconds(pid), time.monotonic()
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
-                    "-i", str(clip), "-t", str(seconds), "-c", "copy", "-f", "flv",
-                    f"rtmp://127.0.0.1:{port}/in/bench?token"], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-re",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(clip),
+            "-t",
+            str(seconds),
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            f"rtmp://127.0.0.1:{port}/in/bench?token",
+        ],
+        check=True,
+    )
     cpu1, wall1 = cpu_seconds(pid), time.monotonic()
     with av.open(str(clip)) as container:
         duration = container.duration / av.time_base
@@ -88,17 +141,20 @@ def publish_and_measure(pid: int, port: int, seconds: float, clip: Path) -> tupl
 
 def bench_headwater(seconds: float, loop: str, read_interval: float, clip: Path) -> float:
     port = free_port()
-    child = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--loop", loop,
-                              "--read-interval", str(read_interval)],
-                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), "--loop", loop, "--read-interval", str(read_interval)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
     try:
         wait_for_port(port)
         percent, mbits = publish_and_measure(child.pid, port, seconds, clip)
     finally:
         child.terminate()  # SIGTERM: a background job's children ignore SIGINT
         child.wait(10)
-    print(f"headwater RtmpServer ({loop}, read interval {read_interval} s): {percent:5.2f} % of a core"
-          f"  (clip ≈ {mbits:.1f} Mbit/s)")
+    print(
+        f"headwater RtmpServer ({loop}, read interval {read_interval} s): {percent:5.2f} % of a core"
+        f"  (clip ≈ {mbits:.1f} Mbit/s)"
+    )
     return percent
 
 
@@ -158,6 +214,7 @@ def serve(port: int, loop: str, read_interval: float) -> None:
 
     if loop == "uvloop":
         import uvloop
+
         uvloop.run(main())
     else:
         asyncio.run(main())
@@ -167,8 +224,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
-    parser.add_argument("--read-interval", type=float,
-                        default=Settings.model_fields["ingest_read_interval"].default)  # the node's
+    parser.add_argument(
+        "--read-interval", type=float, default=Settings.model_fields["ingest_read_interval"].default
+    )  # the node's
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     smoke.add_flag(parser)
     args = parser.parse_args()

@@ -20,8 +20,9 @@ MOTION_ROWS = 40  # rows below the frame code that change every frame
 
 
 class NumberedPublisher(threading.Thread):
-    def __init__(self, urls: list[str], *, width=640, height=360, fps=25, gop_seconds=2.0,
-                 bitrate="1500k", seconds=40.0) -> None:
+    def __init__(
+        self, urls: list[str], *, width=640, height=360, fps=25, gop_seconds=2.0, bitrate="1500k", seconds=40.0
+    ) -> None:
         super().__init__(daemon=True)
         self.urls, self.width, self.height, self.fps = urls, width, height, fps
         self.gop = int(gop_seconds * fps)
@@ -33,11 +34,43 @@ class NumberedPublisher(threading.Thread):
     def command(self) -> list[str]:
         outputs = "|".join(f"[f=flv:onfail=ignore]{url}" for url in self.urls)
         return [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "gray",
-            "-s", f"{self.width}x{self.height}", "-r", str(self.fps), "-i", "-",
-            "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
-            "-g", str(self.gop), "-keyint_min", str(self.gop), "-sc_threshold", "0",
-            "-b:v", self.bitrate, "-flags", "+global_header", "-map", "0:v", "-f", "tee", outputs,
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-s",
+            f"{self.width}x{self.height}",
+            "-r",
+            str(self.fps),
+            "-i",
+            "-",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            str(self.gop),
+            "-keyint_min",
+            str(self.gop),
+            "-sc_threshold",
+            "0",
+            "-b:v",
+            self.bitrate,
+            "-flags",
+            "+global_header",
+            "-map",
+            "0:v",
+            "-f",
+            "tee",
+            outputs,
         ]
 
     def run(self) -> None:

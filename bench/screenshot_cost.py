@@ -20,8 +20,8 @@ import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import smoke  # noqa: E402
-from transcode.screenshots import ScreenshotJob  # noqa: E402
+from bench import smoke
+from transcode.screenshots import ScreenshotJob
 
 RUNS = 3
 INTERVAL = 10.0
@@ -30,9 +30,29 @@ INTERVAL = 10.0
 def make_source(directory: Path, seconds: int, size: tuple[int, int]) -> Path:
     path = directory / "source.mp4"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size[0]}x{size[1]}:rate=30",
-         "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "6M", "-g", "60",
-         "-pix_fmt", "yuv420p", str(path)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size[0]}x{size[1]}:rate=30",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-b:v",
+            "6M",
+            "-g",
+            "60",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
         check=True,
     )
     return path
@@ -45,7 +65,7 @@ def demux(source: Path) -> tuple[av.container.InputContainer, list[av.Packet]]:
 
 def demux_cost(source: Path) -> float:
     started = time.process_time()
-    container, packets = demux(source)
+    container, _packets = demux(source)
     container.close()
     return time.process_time() - started
 

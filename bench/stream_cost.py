@@ -43,9 +43,27 @@ WARM_UP = 8.0
 
 def push(clip: Path, url: str) -> subprocess.Popen:
     return subprocess.Popen(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
-         "-i", str(clip), "-c", "copy", "-f", "flv", url],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-re",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(clip),
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            url,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop(publishers: list[subprocess.Popen]) -> None:
@@ -84,9 +102,13 @@ def punctuality(runs: list[tuple[dict, dict]], part_target: float) -> tuple[int,
 
 async def follow_all(node: Node, stream_ids: list[int], seconds: float) -> list[tuple[dict, dict]]:
     until = time.monotonic() + seconds
-    runs = [(dict(), dict()) for _ in stream_ids]
-    await asyncio.gather(*(follow("127.0.0.1", node.http_port, f"/live/{sid}/origin/index.m3u8", until,
-                                  arrivals, durations) for sid, (arrivals, durations) in zip(stream_ids, runs)))
+    runs = [({}, {}) for _ in stream_ids]
+    await asyncio.gather(
+        *(
+            follow("127.0.0.1", node.http_port, f"/live/{sid}/origin/index.m3u8", until, arrivals, durations)
+            for sid, (arrivals, durations) in zip(stream_ids, runs)
+        )
+    )
     return runs
 
 
@@ -95,8 +117,10 @@ def headwater(clip: Path, streams: int, seconds: float, work: Path, warm_up: flo
     node = Node(work / "node").start()
     publishers = []
     try:
-        created = [httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers,
-                              json={"name": f"cost {i}"}).json() for i in range(streams)]
+        created = [
+            httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers, json={"name": f"cost {i}"}).json()
+            for i in range(streams)
+        ]
         publishers = [push(clip, stream["push_url"]) for stream in created]
         wait_live(node, created)  # 30 workers starting at once take a while on 2 cores
         time.sleep(warm_up)
@@ -105,8 +129,10 @@ def headwater(clip: Path, streams: int, seconds: float, work: Path, warm_up: flo
         tree.start()
         runs = asyncio.run(follow_all(node, [s["id"] for s in created], seconds))
         viewed = tree.stop() / seconds
-        live = sum(httpx.get(f"{node.base_url}/streaming/streams/{s['id']}", headers=node.headers).json()["live"]
-                   for s in created)
+        live = sum(
+            httpx.get(f"{node.base_url}/streaming/streams/{s['id']}", headers=node.headers).json()["live"]
+            for s in created
+        )
         if live != streams:
             raise RuntimeError(f"only {live} of {streams} streams live:\n{node.log()[-3000:]}")
         return packaging, viewed, punctuality(runs, 0.5)
@@ -119,8 +145,10 @@ def wait_live(node: Node, created: list[dict], timeout: float = 60.0) -> None:
     until = time.monotonic() + timeout
     while time.monotonic() < until:
         started = time.monotonic()
-        live = sum(httpx.get(f"{node.base_url}/streaming/streams/{s['id']}", headers=node.headers,
-                             timeout=30).json()["live"] for s in created)
+        live = sum(
+            httpx.get(f"{node.base_url}/streaming/streams/{s['id']}", headers=node.headers, timeout=30).json()["live"]
+            for s in created
+        )
         print(f"  {live}/{len(created)} live ({time.monotonic() - started:.1f} s to ask)", flush=True)
         if live == len(created):
             return
@@ -147,8 +175,9 @@ def nginx_rtmp(clip: Path, streams: int, seconds: float, warm_up: float) -> tupl
 
 async def follow_nginx(nginx: NginxRtmp, streams: int, seconds: float) -> None:
     until = time.monotonic() + seconds
-    await asyncio.gather(*(follow_segments("127.0.0.1", nginx.http_port, f"/hls/s{i}.m3u8", until)
-                           for i in range(streams)))
+    await asyncio.gather(
+        *(follow_segments("127.0.0.1", nginx.http_port, f"/hls/s{i}.m3u8", until) for i in range(streams))
+    )
 
 
 def main() -> None:
@@ -170,18 +199,28 @@ def compare(clip: Path, streams: int, seconds: float, work: Path, warm_up: float
     ours, ours_viewed, (on_time, parts, worst) = headwater(clip, streams, seconds, work, warm_up)
     shutil.rmtree(work / "node", ignore_errors=True)
     reference, reference_viewed = nginx_rtmp(clip, streams, seconds, warm_up)
-    print(f"{streams} × {source} ~6 Mbit/s passthrough, two windows of {seconds:.0f} s after "
-          f"{warm_up:.0f} s warm-up; % of a core per stream")
+    print(
+        f"{streams} × {source} ~6 Mbit/s passthrough, two windows of {seconds:.0f} s after "
+        f"{warm_up:.0f} s warm-up; % of a core per stream"
+    )
     print("  packaging, no viewers:")
-    report(f"    Headwater (node + workers; CMAF, LL-HLS, TS, DASH) {per_stream(ours, streams)}",
-           f"    nginx-rtmp (hls on, 2 s fragments), reference      {per_stream(reference, streams)}",
-           smoke.ratio(ours, reference), "  (target ≤ 2.0)")
+    report(
+        f"    Headwater (node + workers; CMAF, LL-HLS, TS, DASH) {per_stream(ours, streams)}",
+        f"    nginx-rtmp (hls on, 2 s fragments), reference      {per_stream(reference, streams)}",
+        smoke.ratio(ours, reference),
+        "  (target ≤ 2.0)",
+    )
     print("  one viewer per stream:")
-    report(f"    Headwater, an LL-HLS client (blocking reloads, every part) {per_stream(ours_viewed, streams)}",
-           f"    nginx-rtmp, a legacy HLS client (every segment)         {per_stream(reference_viewed, streams)}",
-           smoke.ratio(ours_viewed, reference_viewed), "")
-    print(f"  LL-HLS parts on time (≤ one part late): {on_time}/{parts} ({100 * on_time / max(parts, 1):.2f} %), "
-          f"worst lateness {worst:.3f} s")
+    report(
+        f"    Headwater, an LL-HLS client (blocking reloads, every part) {per_stream(ours_viewed, streams)}",
+        f"    nginx-rtmp, a legacy HLS client (every segment)         {per_stream(reference_viewed, streams)}",
+        smoke.ratio(ours_viewed, reference_viewed),
+        "",
+    )
+    print(
+        f"  LL-HLS parts on time (≤ one part late): {on_time}/{parts} ({100 * on_time / max(parts, 1):.2f} %), "
+        f"worst lateness {worst:.3f} s"
+    )
 
 
 def per_stream(cpu: float, streams: int) -> str:

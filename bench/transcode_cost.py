@@ -6,7 +6,8 @@ source's segment-start keyframes):
 
 - Headwater: `python -m transcode.worker` with that ladder, the clip on stdin as fast as it
   reads, framed as the node frames it (`transcode/contract.py`: the config record, a
-  `StartInput` of an FLV input, then `InputData` records of READ_SIZE bytes); it also packages the origin and every rendition to CMAF/LL-HLS/DASH and MPEG-TS.
+  `StartInput` of an FLV input, then `InputData` records of READ_SIZE bytes); it also packages
+  the origin and every rendition to CMAF/LL-HLS/DASH and MPEG-TS.
 - ffmpeg: the same filter graph (split + scale, FFmpeg's default bicubic scaler — the worker's
   `VideoEncoder` uses bicubic too) and the same x264 settings (preset, bitrate, maxrate = bufsize,
   -g, sc_threshold 0, keyframes forced on the source's), audio copied (the worker passes the
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +40,7 @@ from bench import smoke  # noqa: E402
 from bench.clips import GOP, OUT, make_clip  # noqa: E402
 from transcode.contract import InputData, StartInput, WorkerConfig, encode_command, worker_input  # noqa: E402
 from transcode.ladder import Rendition  # noqa: E402
-from transcode.pipe_source import READ_SIZE  # noqa: E402
+from transcode.pipe_input import READ_SIZE  # noqa: E402
 
 LADDER = [("720p", 1280, 720, 3000), ("480p", 854, 480, 1500), ("360p", 640, 360, 800)]
 
@@ -49,7 +50,7 @@ def cpu_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(command: list[str], stdin: Iterator[bytes] = iter(())) -> tuple[float, float]:
+def measure(command: list[str], stdin: Iterable[bytes] = ()) -> tuple[float, float]:
     """(CPU seconds, wall seconds) of one child process run to completion, fed `stdin`."""
     start_cpu, start_wall = cpu_children(), time.perf_counter()
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=ROOT)
@@ -66,7 +67,10 @@ def measure(command: list[str], stdin: Iterator[bytes] = iter(())) -> tuple[floa
 
 def worker_config(out_dir: Path, preset: str) -> WorkerConfig:
     return WorkerConfig(
-        stream_id=0, out_dir=str(out_dir), x264_preset=preset, hardware_encoder=False,
+        stream_id=0,
+        out_dir=str(out_dir),
+        x264_preset=preset,
+        hardware_encoder=False,
         degrade_after=1e9,  # measure the whole ladder, never shed
         renditions=[Rendition(name=n, width=w, height=h, video_bitrate=b) for n, w, h, b in LADDER],
     )
@@ -89,15 +93,56 @@ def ffmpeg_command(clip: Path, out_dir: Path, preset: str) -> list[str]:
     """The same job for the CLI: origin copied + the ladder, each variant to HLS fMP4 and HLS TS."""
     labels = "".join(f"[s{i}]" for i in range(len(LADDER)))
     scales = ";".join(f"[s{i}]scale={w}:{h}[v{i}]" for i, (_, w, h, _) in enumerate(LADDER))
-    command = ["ffmpeg", "-v", "error", "-y", "-i", str(clip),
-               "-filter_complex", f"[0:v]split={len(LADDER)}{labels};{scales}",
-               "-map", "0:v", "-map", "0:a", "-c", "copy", "-f", "tee", packaged(out_dir / "origin")]
+    command = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-i",
+        str(clip),
+        "-filter_complex",
+        f"[0:v]split={len(LADDER)}{labels};{scales}",
+        "-map",
+        "0:v",
+        "-map",
+        "0:a",
+        "-c",
+        "copy",
+        "-f",
+        "tee",
+        packaged(out_dir / "origin"),
+    ]
     for i, (name, _, _, kbit) in enumerate(LADDER):
         command += [
-            "-map", f"[v{i}]", "-map", "0:a", "-c:v", "libx264", "-preset", preset,
-            "-b:v", f"{kbit}k", "-maxrate", f"{kbit}k", "-bufsize", f"{kbit}k",
-            "-g", str(GOP), "-sc_threshold", "0", "-forced-idr", "1", "-force_key_frames", "source",
-            "-pix_fmt", "yuv420p", "-c:a", "copy", "-f", "tee", packaged(out_dir / name),
+            "-map",
+            f"[v{i}]",
+            "-map",
+            "0:a",
+            "-c:v",
+            "libx264",
+            "-preset",
+            preset,
+            "-b:v",
+            f"{kbit}k",
+            "-maxrate",
+            f"{kbit}k",
+            "-bufsize",
+            f"{kbit}k",
+            "-g",
+            str(GOP),
+            "-sc_threshold",
+            "0",
+            "-forced-idr",
+            "1",
+            "-force_key_frames",
+            "source",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "copy",
+            "-f",
+            "tee",
+            packaged(out_dir / name),
         ]
     return command
 
@@ -107,8 +152,10 @@ def packaged(directory: Path) -> str:
     segments, an 8-segment window."""
     directory.mkdir(parents=True, exist_ok=True)
     hls = "f=hls:hls_time=2:hls_list_size=8:hls_flags=delete_segments"
-    return (f"[{hls}:hls_segment_type=fmp4:hls_segment_filename={directory}/seg_%d.m4s]{directory}/index.m3u8|"
-            f"[{hls}:hls_segment_filename={directory}/ts_%d.ts]{directory}/mpegts.m3u8")
+    return (
+        f"[{hls}:hls_segment_type=fmp4:hls_segment_filename={directory}/seg_%d.m4s]{directory}/index.m3u8|"
+        f"[{hls}:hls_segment_filename={directory}/ts_%d.ts]{directory}/mpegts.m3u8"
+    )
 
 
 def main() -> None:
@@ -141,8 +188,10 @@ def compare(clip: Path, work: Path, args: argparse.Namespace, source: str) -> No
             totals[name][1] += wall
             print(f"  {name:9s}: {cpu / media:.3f} CPU-s per media s, speed {media / wall:.2f}x", flush=True)
     media_total = media * args.rounds
-    print(f"clip: {args.seconds} s {source} H.264 + AAC → 720p/480p/360p (3000k/1500k/800k), "
-          f"x264 {args.preset}, {args.rounds} round(s)")
+    print(
+        f"clip: {args.seconds} s {source} H.264 + AAC → 720p/480p/360p (3000k/1500k/800k), "
+        f"x264 {args.preset}, {args.rounds} round(s)"
+    )
     for name, (cpu, wall) in totals.items():
         print(f"{name:9s}: {cpu / media_total:.3f} CPU-s per media s, speed {media_total / wall:.2f}x")
     ratio = totals["headwater"][0] / totals["ffmpeg"][0]

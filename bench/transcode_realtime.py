@@ -28,9 +28,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import smoke  # noqa: E402
-from bench.clips import OUT, make_clip  # noqa: E402
-from tests.support.node import Node  # noqa: E402
+from bench import smoke
+from bench.clips import OUT, make_clip
+from tests.support.node import Node
 
 WARMUP = 5  # seconds before sampling: the worker starts, the encoders fill their pipelines
 
@@ -62,8 +62,25 @@ def measure(clip: Path, data: Path, args: argparse.Namespace, warmup: float, sou
             http.put("/streaming/quality_sets/default", json={"live": {"id": chosen}}).raise_for_status()
             stream = http.post("/streaming/streams", json={"name": "realtime"}).json()
             publisher = subprocess.Popen(
-                ["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", str(clip), "-t", str(args.seconds),
-                 "-c", "copy", "-f", "flv", stream["push_url"]], stdin=subprocess.DEVNULL)
+                [
+                    "ffmpeg",
+                    "-v",
+                    "error",
+                    "-re",
+                    "-stream_loop",
+                    "-1",
+                    "-i",
+                    str(clip),
+                    "-t",
+                    str(args.seconds),
+                    "-c",
+                    "copy",
+                    "-f",
+                    "flv",
+                    stream["push_url"],
+                ],
+                stdin=subprocess.DEVNULL,
+            )
             samples, qualities, lags = sample(http, stream["id"], args.seconds, warmup)
             publisher.wait(timeout=30)
     finally:
@@ -71,18 +88,23 @@ def measure(clip: Path, data: Path, args: argparse.Namespace, warmup: float, sou
     shed = [line for line in node.log().splitlines() if "dropped rendition" in line]
     print(f"{args.quality_set}, x264 {args.preset}, {args.seconds} s real-time {source} publish")
     if samples:
-        print(f"transcoding_speed: min {min(samples):.3f}, median {statistics.median(samples):.3f}, "
-              f"{sum(s < 1.0 for s in samples)} of {len(samples)} samples below 1.0")
+        print(
+            f"transcoding_speed: min {min(samples):.3f}, median {statistics.median(samples):.3f}, "
+            f"{sum(s < 1.0 for s in samples)} of {len(samples)} samples below 1.0"
+        )
     if len(lags) > 20:
         start, end = statistics.median(lags[:10]), statistics.median(lags[-10:])
-        print(f"top rendition behind the wall clock: {start:.2f} s at the start, {end:.2f} s at the end "
-              f"(max {max(lags):.2f} s): fell behind by {end - start:.2f} s over {args.seconds} s")
+        print(
+            f"top rendition behind the wall clock: {start:.2f} s at the start, {end:.2f} s at the end "
+            f"(max {max(lags):.2f} s): fell behind by {end - start:.2f} s over {args.seconds} s"
+        )
     print(f"transcoded_qualities: {qualities}")
     print("shed: " + ("; ".join(shed) if shed else "nothing"))
 
 
-def sample(http: httpx.Client, stream_id: int, seconds: int,
-           warmup: float) -> tuple[list[float], set[tuple], list[float]]:
+def sample(
+    http: httpx.Client, stream_id: int, seconds: int, warmup: float
+) -> tuple[list[float], set[tuple], list[float]]:
     samples, qualities, lags = [], set(), []
     start = time.monotonic()
     while time.monotonic() - start < seconds - 1:

@@ -4,6 +4,7 @@ Run: PYTHONPATH=. python bench/ts_packager.py [seconds] [--smoke]. Prints CPU-se
 (the best of three runs each, since the figures are small and the machine is shared) and the
 packager's cost as a multiple of the plain remux.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,8 @@ import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import smoke  # noqa: E402
-from packager.ts_output import TsRendition  # noqa: E402
+from bench import smoke
+from packager.ts_output import TsRendition
 
 RUNS = 3
 
@@ -26,10 +27,35 @@ RUNS = 3
 def make_source(directory: Path, seconds: int) -> Path:
     path = directory / "source.flv"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
-         "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", str(seconds), "-c:v", "libx264",
-         "-preset", "ultrafast", "-b:v", "6M", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac",
-         str(path)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=48000",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-b:v",
+            "6M",
+            "-g",
+            "60",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(path),
+        ],
         check=True,
     )
     return path

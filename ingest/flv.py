@@ -20,11 +20,30 @@ EX_AUDIO_SOUND_FORMAT = 9  # enhanced RTMP v2 audio: FourCC follows
 SUPPORTED_VIDEO_FOURCCS = (b"avc1", b"hvc1")
 _ON_METADATA = b"\x02\x00\x0aonMetaData"  # AMF0 string "onMetaData"
 
-_VIDEO_CODEC_NAMES = {2: "Sorenson H.263", 3: "screen video", 4: "VP6", 5: "VP6 alpha",
-                      6: "screen video 2", 7: "AVC", 12: "HEVC"}
-_AUDIO_FORMAT_NAMES = {0: "linear PCM", 1: "ADPCM", 2: "MP3", 3: "linear PCM LE", 4: "Nellymoser 16k",
-                       5: "Nellymoser 8k", 6: "Nellymoser", 7: "G.711 A-law", 8: "G.711 mu-law",
-                       9: "enhanced audio", 10: "AAC", 11: "Speex", 14: "MP3 8k"}
+_VIDEO_CODEC_NAMES = {
+    2: "Sorenson H.263",
+    3: "screen video",
+    4: "VP6",
+    5: "VP6 alpha",
+    6: "screen video 2",
+    7: "AVC",
+    12: "HEVC",
+}
+_AUDIO_FORMAT_NAMES = {
+    0: "linear PCM",
+    1: "ADPCM",
+    2: "MP3",
+    3: "linear PCM LE",
+    4: "Nellymoser 16k",
+    5: "Nellymoser 8k",
+    6: "Nellymoser",
+    7: "G.711 A-law",
+    8: "G.711 mu-law",
+    9: "enhanced audio",
+    10: "AAC",
+    11: "Speex",
+    14: "MP3 8k",
+}
 
 # Enhanced RTMP video packet types (low nibble of byte 0 when the ExHeader bit is set).
 _EX_SEQUENCE_START = 0
@@ -48,8 +67,7 @@ def flv_tag(message: MediaMessage) -> bytes:
     """
     size = len(message.payload)
     ts = message.timestamp & 0xFFFFFFFF
-    header = _TAG_HEADER.pack(message.kind, size >> 8, size & 0xFF,
-                              (ts >> 16) & 0xFF, ts & 0xFFFF, ts >> 24, 0, 0)
+    header = _TAG_HEADER.pack(message.kind, size >> 8, size & 0xFF, (ts >> 16) & 0xFF, ts & 0xFFFF, ts >> 24, 0, 0)
     return header + message.payload + _PREVIOUS_TAG_SIZE.pack(11 + size)
 
 

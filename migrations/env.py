@@ -40,9 +40,7 @@ def run_migrations_online() -> None:
     if sqlite:
         event.listen(engine, "connect", _sqlite_foreign_keys_off)
     with engine.connect() as connection:
-        context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
-        )
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
             if sqlite:

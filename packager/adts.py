@@ -5,6 +5,7 @@ extradata; a TS reader has no extradata, so each frame carries the profile, samp
 index and channel configuration in its own 7-byte header. Frames that are ADTS already (from an
 MPEG-TS source) pass unchanged.
 """
+
 from __future__ import annotations
 
 from packager.aac import SAMPLE_RATES, try_parse_audio_specific_config
@@ -34,14 +35,17 @@ class AdtsFramer:
         length = len(data) + ADTS_HEADER_SIZE
         if length > MAX_FRAME_LENGTH:
             raise ValueError(f"AAC frame of {len(data)} bytes does not fit an ADTS header")
-        header = bytes((
-            0xFF, 0xF1,  # sync word, MPEG-4, layer 0, no CRC
-            self._byte2,
-            self._byte3 | (length >> 11),
-            (length >> 3) & 0xFF,
-            ((length & 0x07) << 5) | 0x1F,  # buffer fullness 0x7FF: variable rate
-            0xFC,  # one raw data block
-        ))
+        header = bytes(
+            (
+                0xFF,
+                0xF1,  # sync word, MPEG-4, layer 0, no CRC
+                self._byte2,
+                self._byte3 | (length >> 11),
+                (length >> 3) & 0xFF,
+                ((length & 0x07) << 5) | 0x1F,  # buffer fullness 0x7FF: variable rate
+                0xFC,  # one raw data block
+            )
+        )
         return header + data
 
 

@@ -6,6 +6,7 @@ start codes and an access unit delimiter, and every keyframe without in-band par
 those of the extradata in front. Annex B input (encoders, MPEG-TS sources) is only checked for the
 AUD and, on keyframes, the parameter sets; its slices are never copied NAL by NAL.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -71,10 +72,10 @@ class AnnexBFramer:
             self._length_size, units = parse(extradata)
             sets = self._syntax.parameter_set_types
             self._parameter_sets = b"".join(
-                START_CODE + unit for unit in units if unit and self._syntax.nal_type(unit[0]) in sets)
+                START_CODE + unit for unit in units if unit and self._syntax.nal_type(unit[0]) in sets
+            )
         elif extradata:
-            self._parameter_sets = bytes(extradata) if extradata.startswith(
-                (START_CODE, SHORT_START_CODE)) else b""
+            self._parameter_sets = bytes(extradata) if extradata.startswith((START_CODE, SHORT_START_CODE)) else b""
 
     def access_unit(self, data: bytes, keyframe: bool) -> bytes:
         if self._length_size:
@@ -116,9 +117,9 @@ def split_length_prefixed(data: bytes, length_size: int) -> list[bytes]:
     units = []
     position, end = 0, len(data)
     while position + length_size <= end:
-        size = int.from_bytes(data[position:position + length_size], "big")
+        size = int.from_bytes(data[position : position + length_size], "big")
         position += length_size
-        units.append(data[position:position + size])
+        units.append(data[position : position + size])
         position += size
     return units
 
@@ -143,7 +144,7 @@ def leading_nal_types(data: bytes, syntax: NalSyntax) -> list[int]:
 def parse_avcc(record: bytes) -> tuple[int, list[bytes]]:
     """(NAL length size, [SPS…, PPS…]) of an AVCDecoderConfigurationRecord."""
     length_size = (record[4] & 0x03) + 1
-    units = []
+    units: list[bytes] = []
     position = 5
     for count_mask in (0x1F, 0xFF):  # SPS count (5 bits), then PPS count
         if position >= len(record):
@@ -155,10 +156,10 @@ def parse_avcc(record: bytes) -> tuple[int, list[bytes]]:
 def parse_hvcc(record: bytes) -> tuple[int, list[bytes]]:
     """(NAL length size, its NAL units: VPS, SPS, PPS, maybe SEI) of an HEVCDecoderConfigurationRecord."""
     length_size = (record[21] & 0x03) + 1
-    units = []
+    units: list[bytes] = []
     position = 23
     for _ in range(record[22]):
-        count = int.from_bytes(record[position + 1:position + 3], "big")
+        count = int.from_bytes(record[position + 1 : position + 3], "big")
         position = _read_units(record, position + 3, count, units)
     return length_size, units
 
@@ -166,7 +167,7 @@ def parse_hvcc(record: bytes) -> tuple[int, list[bytes]]:
 def _read_units(record: bytes, position: int, count: int, units: list[bytes]) -> int:
     """Append `count` 16-bit-length-prefixed NAL units from `position`; returns the end."""
     for _ in range(count):
-        size = int.from_bytes(record[position:position + 2], "big")
-        units.append(record[position + 2:position + 2 + size])
+        size = int.from_bytes(record[position : position + 2], "big")
+        units.append(record[position + 2 : position + 2 + size])
         position += 2 + size
     return position

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 AT_FDCWD = -100  # <fcntl.h>
@@ -54,7 +55,7 @@ def spare_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp")
 
 
-def _load_renameat2():
+def _load_renameat2() -> Callable[..., int] | None:
     try:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):  # not glibc ≥ 2.28

@@ -40,15 +40,20 @@ anchors its decode timeline on the first pts), so its moov is the one it writes 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Callable, NamedTuple
+from typing import NamedTuple, cast
 
 import av
 
 from packager.aac import AacConfig, try_parse_audio_specific_config
 from packager.isobmff import BoxError, TrackInfo, parse_init, read_box_header
 from packager.moof import (
-    SAMPLE_DEPENDS_ON_NONE, SAMPLE_DEPENDS_ON_OTHERS, SAMPLE_IS_NON_SYNC, Fragment, TrunSample,
+    SAMPLE_DEPENDS_ON_NONE,
+    SAMPLE_DEPENDS_ON_OTHERS,
+    SAMPLE_IS_NON_SYNC,
+    Fragment,
+    TrunSample,
 )
 
 MOVFLAGS = "frag_every_frame+empty_moov+delay_moov+default_base_moof+cmaf+frag_discont"
@@ -193,7 +198,7 @@ class TrackFragmenter:
         self._strip_adts = False
         self._annex_b = False
         self._scale: tuple[int, int] | None = None  # (numerator, denominator): input ticks → timescale
-        self._time_base = None
+        self._time_base: tuple[int, int] | None = None
         self._held: tuple[int, int, int, bytes] | None = None  # (dts, composition offset, flags, bytes)
         self._first_offset: int | None = None  # pts − dts of the first sample, in the timescale
         self._last_duration = 0
@@ -202,11 +207,10 @@ class TrackFragmenter:
 
     def mux(self, frame: Frame) -> None:
         """Take a frame (decode order); hand on the previous frame's fragment."""
-        if self._info is None:
-            self._open(frame)
-        if frame.time_base != self._time_base:
+        info = self._info if self._info is not None else self._open(frame)
+        if self._scale is None or frame.time_base != self._time_base:
             self._time_base = frame.time_base
-            self._scale = (frame.time_base[0] * self._info.timescale, frame.time_base[1])
+            self._scale = (frame.time_base[0] * info.timescale, frame.time_base[1])
         numerator, denominator = self._scale
         dts = _rescale(frame.dts, numerator, denominator)
         pts = _rescale(frame.pts, numerator, denominator)
@@ -221,7 +225,7 @@ class TrackFragmenter:
         if self._first_offset is None:
             self._first_offset = pts - dts
         if self._held is not None:
-            self._emit(dts - self._held[0])
+            self._emit(self._held, dts - self._held[0])
         if self._frame_clock is not None:
             self._last_duration = self._frame_clock.ticks
         elif frame.duration:
@@ -231,18 +235,18 @@ class TrackFragmenter:
     def close(self) -> None:
         """Hand on the last fragment (its duration is its packet's)."""
         if self._held is not None:
-            self._emit(self._last_duration)
+            self._emit(self._held, self._last_duration)
 
     @property
     def info(self) -> TrackInfo | None:
         return self._info
 
-    def _emit(self, duration: int) -> None:
-        dts, offset, flags, data = self._held
+    def _emit(self, held: tuple[int, int, int, bytes], duration: int) -> None:
+        dts, offset, flags, data = held
         self._held = None
         self._on_fragment(Fragment(TRACK_ID, dts, [TrunSample(duration, len(data), flags, offset)], data))
 
-    def _open(self, first: Frame) -> None:
+    def _open(self, first: Frame) -> TrackInfo:
         """Write the init segment with a throwaway muxer fed the first packet."""
         options = {"movflags": MOVFLAGS}
         compensation = 0
@@ -256,7 +260,8 @@ class TrackFragmenter:
         if self.is_video and self._template.width and self._template.height:
             # tkhd and the sample entry's size: an encoder's stream has them only in its codec
             # context (its parameters said 640x480 whatever the rung), a changed format only here
-            stream.codec_context.width, stream.codec_context.height = self._template.width, self._template.height
+            context = cast(av.VideoCodecContext, stream.codec_context)
+            context.width, context.height = self._template.width, self._template.height
         if self._template.reformatted:  # avcC from the new parameter sets
             stream.codec_context.extradata = self._template.extradata
         aac = None
@@ -284,6 +289,7 @@ class TrackFragmenter:
         if aac is not None and self._info.timescale == aac.sample_rate:
             self._frame_clock = FrameClock(aac.frame_length)
         self._on_init(inits[0], self._info)
+        return self._info
 
 
 class FrameClock:
@@ -313,7 +319,7 @@ class FrameClock:
 def _configure_audio(stream: av.stream.Stream, config: bytes, aac: AacConfig) -> None:
     """Give the muxer's stream the AudioSpecificConfig and its rate and channels: its track
     timescale is the sample rate, and its mp4a entry says both."""
-    context = stream.codec_context
+    context = cast(av.AudioCodecContext, stream.codec_context)
     context.extradata = config
     context.sample_rate = aac.sample_rate
     if aac.channel_count:

@@ -29,9 +29,10 @@ first appeared) is given by the caller, and is its presentationTimeOffset.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TypedDict
 from xml.sax.saxutils import quoteattr
 
 from packager.window import Segment
@@ -41,6 +42,14 @@ LOW_LATENCY_PROFILE = "http://www.dashif.org/guidelines/low-latency-live-v5"
 UTC_TIMING_SCHEME = "urn:mpeg:dash:utc:http-iso:2014"
 CHANNEL_SCHEME = "urn:mpeg:mpegB:cicp:ChannelConfiguration"
 REFERENCE_ID = "0"  # the ProducerReferenceTime the latency target is measured against
+
+
+class InitFormat(TypedDict, total=False):
+    """What one init segment changes of its Representation (the fields of the same name)."""
+
+    codecs: str
+    width: int | None
+    height: int | None
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ class Representation:
     frame_rate: str | None = None
     sample_rate: int | None = None
     channels: int | None = None
-    per_init: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # init name → codecs, width, height
+    per_init: Mapping[str, InitFormat] = field(default_factory=dict)  # by init segment name
 
 
 @dataclass(frozen=True)
@@ -133,7 +142,8 @@ class Period:
 
 
 def periods(
-    representations: Sequence[Representation], clocks: dict[str, PeriodClock],
+    representations: Sequence[Representation],
+    clocks: dict[str, PeriodClock],
     availability_time_offset: float | None,
 ) -> list[Period]:
     """Split each Representation's segments by init segment, in media order. A Period whose
@@ -144,7 +154,7 @@ def periods(
             name = posixpath.basename(segment.init_path)
             first_seen[name] = min(first_seen.get(name, segment.msn), segment.msn)
     result = []
-    for name in sorted(first_seen, key=first_seen.get):
+    for name in sorted(first_seen, key=first_seen.__getitem__):
         clock = clocks.get(name)
         if clock is None:
             continue
@@ -159,12 +169,17 @@ def periods(
 
 
 def _adaptation_set(
-    content_type: str, representations: Sequence[Representation], period: Period, presentation: Presentation,
+    content_type: str,
+    representations: Sequence[Representation],
+    period: Period,
+    presentation: Presentation,
 ) -> list[str]:
     mime = f"{content_type}/mp4"
     lines = [
-        f'    <AdaptationSet id="{0 if content_type == "video" else 1}" contentType="{content_type}" '
-        f'mimeType="{mime}" segmentAlignment="true" startWithSAP="1">'
+        (
+            f'    <AdaptationSet id="{0 if content_type == "video" else 1}" contentType="{content_type}" '
+            f'mimeType="{mime}" segmentAlignment="true" startWithSAP="1">'
+        )
     ]
     timescales = {rep.timescale for rep in representations}
     shared_reference = not presentation.ended and len(timescales) == 1
@@ -192,11 +207,17 @@ def _adaptation_set(
 def _producer_reference_time(clock: PeriodClock, timescale: int, utc_timing_url: str, indent: str) -> list[str]:
     """The pair ServiceDescription/Latency@referenceId points at: the wall clock at which the
     sample at `presentationTime` (this timescale) was received; its UTCTiming says which clock."""
-    attributes = {"id": REFERENCE_ID, "type": "encoder", "wallClockTime": iso_time(clock.reference_wall),
-                  "presentationTime": str(round(clock.reference_media * timescale))}
-    return [f"{indent}<ProducerReferenceTime{_attrs(attributes)}>",
-            f"{indent}  {_utc_timing(utc_timing_url)}",
-            f"{indent}</ProducerReferenceTime>"]
+    attributes = {
+        "id": REFERENCE_ID,
+        "type": "encoder",
+        "wallClockTime": iso_time(clock.reference_wall),
+        "presentationTime": str(round(clock.reference_media * timescale)),
+    }
+    return [
+        f"{indent}<ProducerReferenceTime{_attrs(attributes)}>",
+        f"{indent}  {_utc_timing(utc_timing_url)}",
+        f"{indent}</ProducerReferenceTime>",
+    ]
 
 
 def _utc_timing(url: str) -> str:
@@ -246,7 +267,7 @@ def timeline_entries(segments: Sequence[Segment]) -> list[str]:
 
 
 def iso_time(posix_seconds: float) -> str:
-    moment = datetime.fromtimestamp(posix_seconds, timezone.utc)
+    moment = datetime.fromtimestamp(posix_seconds, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

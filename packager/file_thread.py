@@ -24,6 +24,7 @@ import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from packager.atomic import remove_quietly, write_atomic
 
@@ -31,13 +32,15 @@ log = logging.getLogger("headwater.packager")
 
 _STOP = None
 
+_Call = tuple[str, Callable[..., object], Path, tuple[Any, ...]]  # (verb for the log, function, path, more arguments)
+
 
 class FileThread:
     """`remove(path)` and `write_atomic(path, data)` return at once; the calls run soon
     after, in order, on the thread. A failed call is logged: the next must not depend on it."""
 
     def __init__(self) -> None:
-        self._calls: queue.SimpleQueue[tuple[str, Callable, Path, tuple] | None] = queue.SimpleQueue()
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
     def remove(self, path: Path) -> None:
@@ -46,13 +49,20 @@ class FileThread:
     def write_atomic(self, path: Path, data: bytes | str) -> None:
         self._put("write", write_atomic, path, data)
 
+    def drain(self) -> None:
+        """Wait until every call queued so far has run (a full disk waits for its deletions)."""
+        if self._thread is not None:
+            done = threading.Event()
+            self._put("signal", lambda _path: done.set(), Path())
+            done.wait()
+
     def close(self) -> None:
         if self._thread is not None:
             self._calls.put(_STOP)
             self._thread.join()
             self._thread = None
 
-    def _put(self, verb: str, function: Callable, path: Path, *args) -> None:
+    def _put(self, verb: str, function: Callable[..., object], path: Path, *args: Any) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="files", daemon=True)
             self._thread.start()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Sequence
 
 from packager.window import Part, Segment
 
@@ -68,9 +68,11 @@ def media_playlist(
         f"#EXT-X-VERSION:{HLS_VERSION}",
         f"#EXT-X-TARGETDURATION:{target_duration}",
         f"#EXT-X-PART-INF:PART-TARGET={_decimal(part_target)}",
-        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"
-        f"PART-HOLD-BACK={_decimal(PART_HOLD_BACK_PARTS * part_target)},"
-        f"HOLD-BACK={_decimal(HOLD_BACK_TARGET_DURATIONS * target_duration)}",
+        (
+            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"
+            f"PART-HOLD-BACK={_decimal(PART_HOLD_BACK_PARTS * part_target)},"
+            f"HOLD-BACK={_decimal(HOLD_BACK_TARGET_DURATIONS * target_duration)}"
+        ),
         f"#EXT-X-MEDIA-SEQUENCE:{segments[0].msn if segments else 0}",
     ]
     if discontinuity_sequence:
@@ -94,11 +96,10 @@ def media_playlist(
     else:
         if preload_hint is not None:
             lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{_uri(preload_hint, playlist_dir)}"')
-        for report in rendition_reports:
-            lines.append(
-                f'#EXT-X-RENDITION-REPORT:URI="{report.uri}",'
-                f"LAST-MSN={report.last_msn},LAST-PART={report.last_part}"
-            )
+        lines.extend(
+            f'#EXT-X-RENDITION-REPORT:URI="{report.uri}",LAST-MSN={report.last_msn},LAST-PART={report.last_part}'
+            for report in rendition_reports
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -169,7 +170,7 @@ def _segment_lines(segment: Segment, playlist_dir: str) -> str:
 
 @lru_cache(maxsize=1024)
 def program_date_time(posix_seconds: float) -> str:
-    moment = datetime.fromtimestamp(posix_seconds, timezone.utc)
+    moment = datetime.fromtimestamp(posix_seconds, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -181,5 +182,5 @@ def _decimal(value: float) -> str:
 def _uri(path: str, playlist_dir: str) -> str:
     prefix = f"{playlist_dir}/" if playlist_dir else ""
     if prefix and path.startswith(prefix):
-        return path[len(prefix):]  # the common case, without relpath's cost
+        return path[len(prefix) :]  # the common case, without relpath's cost
     return posixpath.relpath(path, playlist_dir or ".")

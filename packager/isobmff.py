@@ -7,14 +7,13 @@ RFC 6381 codec string the master playlist and the MPD advertise. Fragments: see 
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from packager.aac import AacConfig, try_parse_audio_specific_config
 
 BOX_HEADER_SIZE = 8
 LARGE_BOX_HEADER_SIZE = 16
-
 
 
 class BoxError(ValueError):

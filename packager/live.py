@@ -27,9 +27,10 @@ continues the old MPD's on the wall clock.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,18 @@ import av
 from packager.atomic import remove_quietly, write_atomic
 from packager.audio_hold import AudioHold
 from packager.cmaf import Frame
+from packager.disk_full import MakeRoom, shrunk_window
 from packager.media_timeline import MediaTimeline
 from packager.moof import Fragment
 from packager.publishing import Event, LivePublisher
 from packager.resume import ResumePoint
 from packager.segment_decisions import BOUNDARY_TOLERANCE, SegmentDecisions
 from packager.track import AudioTrackId, PendingSample, TrackId, TrackOutput, VideoTrackId
+from packager.window import WindowSpan
 
-__all__ = ["PackagerConfig", "LiveOutput", "VideoTrackId", "AudioTrackId"]
+__all__ = ["AudioTrackId", "LiveOutput", "PackagerConfig", "VideoTrackId"]
+
+log = logging.getLogger("headwater.packager")
 
 
 @dataclass
@@ -56,8 +61,13 @@ class PackagerConfig:
     window_segments: int = 8
     utc_timing_url: str = "/time"  # the node's clock; the worker is given the absolute URL (GStreamer needs it)
     resume: ResumePoint | None = None  # where a previous worker of this stream stopped
+    dvr_seconds: float | None = None  # DVR: every output lists the last this many seconds
+    # what every output of the stream lists, shared by its CMAF tracks and TS playlists (and changed
+    # at runtime through `LiveOutput.set_dvr`)
+    span: WindowSpan = field(init=False)
 
     def __post_init__(self) -> None:
+        self.span = WindowSpan(self.window_segments, self.dvr_seconds)
         self.out_dir = Path(self.out_dir)
         if not 0 < self.part_target < self.segment_target:
             raise ValueError("need 0 < part_target < segment_target")
@@ -71,13 +81,20 @@ class LiveOutput:
     """
 
     def __init__(
-        self, config: PackagerConfig, on_event: Callable[[Event], None], clock: Callable[[], float] = time.time,
+        self,
+        config: PackagerConfig,
+        on_event: Callable[[Event], None],
+        clock: Callable[[], float] = time.time,
         remove: Callable[[Path], object] = remove_quietly,
         write: Callable[[Path, bytes | str], None] = write_atomic,
+        make_room: MakeRoom | None = None,
     ) -> None:
         """`remove` deletes an expired file and `write` replaces a playlist's on-disk copy (a
-        worker passes its `FileThread`'s: off this thread)."""
+        worker passes its `FileThread`'s: off this thread). `make_room` frees disk space when a
+        media write finds the disk full (default: `shrink_for_space`; a worker's also trims its
+        TS playlists and waits for the deletions, see `packager/disk_full.py`)."""
         self.config = config
+        self._make_room = make_room or self.shrink_for_space
         self._clock = clock
         self._tracks: dict[TrackId, TrackOutput] = {}
         self._leader: TrackOutput | None = None
@@ -85,14 +102,16 @@ class LiveOutput:
         self._timeline = MediaTimeline(clock, config.resume.timeline if config.resume else None)
         self._decisions = SegmentDecisions(config.segment_target)
         self._audio_hold = AudioHold(self._decisions)
-        self._publisher = LivePublisher(config, on_event, clock, self._timeline, self._live_tracks,
-                                        lambda: self._leader, remove, write)
+        self._publisher = LivePublisher(
+            config, on_event, clock, self._timeline, self._live_tracks, lambda: self._leader, remove, write
+        )
         config.out_dir.mkdir(parents=True, exist_ok=True)
 
     # -- setup -------------------------------------------------------------------------
 
-    def add_video(self, rendition: str, template: av.video.stream.VideoStream, *,
-                  bandwidth: int | None = None) -> VideoTrackId:
+    def add_video(
+        self, rendition: str, template: av.video.stream.VideoStream, *, bandwidth: int | None = None
+    ) -> VideoTrackId:
         if rendition == "audio":
             raise ValueError('"audio" is reserved for the audio track')
         track = VideoTrackId(rendition)
@@ -113,8 +132,8 @@ class LiveOutput:
             raise ValueError(f"track {name!r} already added")
         if self._timeline.started:
             raise RuntimeError("add every track before the first mux()")
-        output = TrackOutput(name, template, self.config.out_dir, self.config.part_target,
-                             self.config.window_segments, bandwidth)
+        output = TrackOutput(name, template, self.config.out_dir, self.config.part_target, self.config.span, bandwidth)
+        output.make_room = lambda: self._make_room()
         if self.config.resume is not None:
             output.resume(self.config.resume)
             output.carry(self.config.resume.carried.get(name, []))
@@ -162,8 +181,12 @@ class LiveOutput:
             return None
         shift = self._timeline.shift(time_base, dts, pts)
         numerator, denominator = time_base.numerator, time_base.denominator
-        sample = PendingSample((pts - shift) * numerator / denominator, (dts - shift) * numerator / denominator,
-                               packet.is_keyframe, self._clock())
+        sample = PendingSample(
+            (pts - shift) * numerator / denominator,
+            (dts - shift) * numerator / denominator,
+            packet.is_keyframe,
+            self._clock(),
+        )
         if sample.dts < 0:
             return None
         if output.last_dts is not None and dts - shift <= output.last_dts:
@@ -175,7 +198,9 @@ class LiveOutput:
             output.started = True
         return self._frame(packet, output, pts - shift, dts - shift, (numerator, denominator)), sample
 
-    def _frame(self, packet: av.Packet[Any], output: TrackOutput, pts: int, dts: int, time_base: tuple[int, int]) -> Frame:
+    def _frame(
+        self, packet: av.Packet[Any], output: TrackOutput, pts: int, dts: int, time_base: tuple[int, int]
+    ) -> Frame:
         """The bytes (a copy: the caller keeps its packet) with shifted timestamps; a missing
         duration is the previous dts step."""
         if output.last_dts is not None and dts > output.last_dts:
@@ -205,7 +230,8 @@ class LiveOutput:
                 if following is None and not output.flushed:
                     break
                 if not self._decisions.decide(output, head, leader=leader) or (
-                        following is not None and not self._decisions.decide(output, following, leader=leader)):
+                    following is not None and not self._decisions.decide(output, following, leader=leader)
+                ):
                     break
                 output.samples.popleft()
                 output.fragments.popleft()
@@ -218,8 +244,9 @@ class LiveOutput:
         others = [t for t in self._live_tracks() if t is not self._leader]
         return ([self._leader] if self._leader else []) + others
 
-    def _place_frame(self, output: TrackOutput, fragment: Fragment, head: PendingSample,
-                     following: PendingSample | None) -> None:
+    def _place_frame(
+        self, output: TrackOutput, fragment: Fragment, head: PendingSample, following: PendingSample | None
+    ) -> None:
         due = output.generation_from
         if due is not None and head.starts_segment and head.pts >= due - BOUNDARY_TOLERANCE:
             output.generation_from = None
@@ -255,8 +282,11 @@ class LiveOutput:
         (the end of the last segment at the earliest), so a gap in the source is a gap in time.
         """
         self._flush_all()
-        end = max((s.start + s.ticks) / s.timescale for t in self._tracks.values() for s in t.window.segments[-1:]) \
-            if any(t.window.segments for t in self._tracks.values()) else None
+        end = (
+            max((s.start + s.ticks) / s.timescale for t in self._tracks.values() for s in t.window.segments[-1:])
+            if any(t.window.segments for t in self._tracks.values())
+            else None
+        )
         self._decisions.reset()
         self._audio_hold.clear()
         self._publisher.reopen_master()
@@ -338,6 +368,36 @@ class LiveOutput:
         self._publisher.reopen_master()
         self._publisher.master()
         self._publisher.mpd()
+
+    def set_dvr(self, dvr_seconds: float | None) -> None:
+        """The DVR window changed while live (None: DVR off): shrinking unlists and deletes at
+        once, growing keeps what is listed and lets the window fill."""
+        self.config.span.dvr_seconds = dvr_seconds
+        self._publisher.retrim(restart=False)
+
+    def shrink_for_space(self) -> bool:
+        """The disk is full: halve the DVR window (not below the live window) and delete what
+        left it, and what was kept for a grace after leaving it. False when nothing was left
+        to delete."""
+        span = self.config.span
+        listed = max(
+            (sum(s.duration for s in t.window.segments if s.complete) for t in self._live_tracks()), default=0.0
+        )
+        smaller = shrunk_window(listed, span.live_segments * self.config.segment_target) if span.dvr_seconds else None
+        if smaller is not None:
+            log.warning(
+                "disk full under %s: the DVR window shrinks from %.0f s to %.0f s to free space",
+                self.config.out_dir,
+                listed,
+                smaller,
+            )
+            span.dvr_seconds = smaller
+        return self._publisher.retrim(restart=False, release=True) or smaller is not None
+
+    def clear_dvr(self) -> None:
+        """Restart the DVR window at the live edge (clear_dvr): the short live window stays
+        listed, so players at the live edge play on; the rest is unlisted and deleted."""
+        self._publisher.retrim(restart=True)
 
     def close(self) -> None:
         """Flush the last fragments, end the playlists (EXT-X-ENDLIST) and the MPD (static)."""

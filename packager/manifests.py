@@ -8,13 +8,16 @@ segments) and the codec strings read from the init segments.
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from packager import dash, hls
 
 if TYPE_CHECKING:
+    from packager.isobmff import TrackInfo
     from packager.live import PackagerConfig
     from packager.track import TrackOutput
+    from packager.window import Segment
 
 MASTER_MEASURED_SEGMENTS = 3
 
@@ -63,25 +66,47 @@ def master_playlist(tracks: Iterable[TrackOutput]) -> str:
     variants = []
     for video in (t for t in tracks if t.is_video):
         peak, average = video.bandwidths()
-        codecs = video.info.codec + (f",{audio.info.codec}" if audio else "")
+        codecs = track_info(video).codec + (f",{track_info(audio).codec}" if audio else "")
         width, height = video_size(video)
-        variants.append(hls.Variant(
-            uri=f"{video.name}/index.m3u8", bandwidth=peak + audio_peak,
-            average_bandwidth=average + audio_average, width=width, height=height,
-            codecs=codecs, frame_rate=frame_rate(video),
-        ))
+        variants.append(
+            hls.Variant(
+                uri=f"{video.name}/index.m3u8",
+                bandwidth=peak + audio_peak,
+                average_bandwidth=average + audio_average,
+                width=width,
+                height=height,
+                codecs=codecs,
+                frame_rate=frame_rate(video),
+            )
+        )
     if not variants and audio is not None:  # audio-only stream: the audio playlist is the variant
-        return hls.master_playlist([hls.Variant(
-            uri=f"{audio.name}/index.m3u8", bandwidth=audio_peak, average_bandwidth=audio_average,
-            width=None, height=None, codecs=audio.info.codec, frame_rate=None,
-        )], None)
+        return hls.master_playlist(
+            [
+                hls.Variant(
+                    uri=f"{audio.name}/index.m3u8",
+                    bandwidth=audio_peak,
+                    average_bandwidth=audio_average,
+                    width=None,
+                    height=None,
+                    codecs=track_info(audio).codec,
+                    frame_rate=None,
+                )
+            ],
+            None,
+        )
     rendition = hls.AudioRendition(f"{audio.name}/index.m3u8", channels(audio)) if audio else None
     return hls.master_playlist(variants, rendition)
 
 
 def mpd(
-    tracks: Iterable[TrackOutput], config: PackagerConfig, *, availability_start: float,
-    publish_time: float, stream_start: float, periods: dict[str, dash.PeriodClock], ended: bool,
+    tracks: Iterable[TrackOutput],
+    config: PackagerConfig,
+    *,
+    availability_start: float,
+    publish_time: float,
+    stream_start: float,
+    periods: dict[str, dash.PeriodClock],
+    ended: bool,
 ) -> str:
     tracks = list(tracks)
     representations = []
@@ -90,14 +115,22 @@ def mpd(
         peak, _ = track.bandwidths()
         width, height = video_size(track) if track.is_video else (None, None)
         rate = frame_rate(track) if track.is_video else None
-        representations.append(dash.Representation(
-            id=track.name, content_type=track.kind, codecs=track.info.codec, bandwidth=peak,
-            timescale=track.info.timescale, segments=complete, width=width, height=height,
-            frame_rate=f"{rate:g}" if rate else None,
-            sample_rate=None if track.is_video else sample_rate(track),
-            channels=None if track.is_video else channel_configuration(track),
-            per_init=formats_by_init(track, complete),
-        ))
+        representations.append(
+            dash.Representation(
+                id=track.name,
+                content_type=track.kind,
+                codecs=track_info(track).codec,
+                bandwidth=peak,
+                timescale=track_info(track).timescale,
+                segments=complete,
+                width=width,
+                height=height,
+                frame_rate=f"{rate:g}" if rate else None,
+                sample_rate=None if track.is_video else sample_rate(track),
+                channels=None if track.is_video else channel_configuration(track),
+                per_init=formats_by_init(track, complete),
+            )
+        )
     longest = max(t.window.max_segment_duration for t in tracks)
     end = max((s.start + s.ticks) / s.timescale for t in tracks for s in t.window.segments if s.complete)
     presentation = dash.Presentation(
@@ -107,7 +140,7 @@ def mpd(
         segment_target=config.segment_target,
         part_target=config.part_target,
         max_segment_duration=longest,
-        time_shift_buffer_depth=config.window_segments * config.segment_target,
+        time_shift_buffer_depth=time_shift_buffer_depth(config),
         suggested_presentation_delay=live_delay(config),
         target_latency=live_delay(config),
         utc_timing_url=config.utc_timing_url,
@@ -118,6 +151,12 @@ def mpd(
     return dash.mpd(presentation, representations)
 
 
+def time_shift_buffer_depth(config: PackagerConfig) -> float:
+    """What the MPD promises a player can seek back: the DVR window, else the short live one."""
+    span = config.span
+    return span.dvr_seconds if span.dvr_seconds else span.live_segments * config.segment_target
+
+
 def live_delay(config: PackagerConfig) -> float:
     """How far behind the live edge a DASH player should play: a segment is listed once
     complete (see `dash`), the player sees it at its next MPD refresh (every part), then
@@ -126,17 +165,25 @@ def live_delay(config: PackagerConfig) -> float:
     return config.segment_target + 2 * config.part_target
 
 
-def formats_by_init(track: TrackOutput, segments) -> dict[str, dict]:
+def formats_by_init(track: TrackOutput, segments: Sequence[Segment]) -> dict[str, dash.InitFormat]:
     """Codecs and size of each init segment the listed segments use (a source that changed
     format mid-stream has had more than one; each is its own Period's)."""
-    formats = {}
+    formats: dict[str, dash.InitFormat] = {}
     for init_path in {s.init_path for s in segments}:
         known = track.formats.get(init_path)
         if known is not None:
             codec, width, height = known
-            formats[posixpath.basename(init_path)] = {"codecs": codec} | (
-                {"width": width, "height": height} if track.is_video else {})
+            formats[posixpath.basename(init_path)] = (
+                {"codecs": codec, "width": width, "height": height} if track.is_video else {"codecs": codec}
+            )
     return formats
+
+
+def track_info(track: TrackOutput) -> TrackInfo:
+    """The track's init segment facts; manifests list only tracks that have one (`tracks_ready`)."""
+    if track.info is None:
+        raise ValueError(f"track {track.name} has no init segment yet")
+    return track.info
 
 
 def video_size(track: TrackOutput) -> tuple[int, int]:
@@ -155,7 +202,7 @@ def frame_rate(track: TrackOutput) -> float | None:
 
 def sample_rate(track: TrackOutput) -> int | None:
     """AAC: its AudioSpecificConfig's (a container's header may say 44100 whatever it is)."""
-    return track.info.sample_rate or track.stream_template.sample_rate
+    return track_info(track).sample_rate or track.stream_template.sample_rate
 
 
 def channels(track: TrackOutput) -> int | None:

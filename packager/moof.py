@@ -154,23 +154,36 @@ def _read_trun(
         if flags & TRUN_FIRST_SAMPLE_FLAGS:
             (first_flags,) = struct.unpack_from(">I", data, pos)
             pos += 4
-        fields = [f for f in (TRUN_SAMPLE_DURATION, TRUN_SAMPLE_SIZE, TRUN_SAMPLE_FLAGS,
-                              TRUN_SAMPLE_COMPOSITION_OFFSET) if flags & f]
+        fields = [
+            f
+            for f in (TRUN_SAMPLE_DURATION, TRUN_SAMPLE_SIZE, TRUN_SAMPLE_FLAGS, TRUN_SAMPLE_COMPOSITION_OFFSET)
+            if flags & f
+        ]
         if pos + count * 4 * len(fields) > trun.end:
             raise BoxError("truncated trun")
         offset_format = ">i" if version == 1 else ">I"
         samples = []
         for index in range(count):
-            values = {TRUN_SAMPLE_DURATION: default_duration, TRUN_SAMPLE_SIZE: default_size,
-                      TRUN_SAMPLE_FLAGS: default_flags, TRUN_SAMPLE_COMPOSITION_OFFSET: 0}
+            values = {
+                TRUN_SAMPLE_DURATION: default_duration,
+                TRUN_SAMPLE_SIZE: default_size,
+                TRUN_SAMPLE_FLAGS: default_flags,
+                TRUN_SAMPLE_COMPOSITION_OFFSET: 0,
+            }
             for field in fields:
                 fmt = offset_format if field == TRUN_SAMPLE_COMPOSITION_OFFSET else ">I"
                 (values[field],) = struct.unpack_from(fmt, data, pos)
                 pos += 4
             if index == 0 and first_flags is not None:
                 values[TRUN_SAMPLE_FLAGS] = first_flags
-            samples.append(TrunSample(values[TRUN_SAMPLE_DURATION], values[TRUN_SAMPLE_SIZE],
-                                  values[TRUN_SAMPLE_FLAGS], values[TRUN_SAMPLE_COMPOSITION_OFFSET]))
+            samples.append(
+                TrunSample(
+                    values[TRUN_SAMPLE_DURATION],
+                    values[TRUN_SAMPLE_SIZE],
+                    values[TRUN_SAMPLE_FLAGS],
+                    values[TRUN_SAMPLE_COMPOSITION_OFFSET],
+                )
+            )
     except struct.error as exc:
         raise BoxError("truncated trun") from exc
     return data_offset, samples
@@ -188,7 +201,8 @@ def build_fragment(sequence_number: int, fragments: list[Fragment], received: fl
         trun_flags |= TRUN_SAMPLE_COMPOSITION_OFFSET
     entry = struct.Struct(">IIIi" if with_offsets else ">III")
     entries = b"".join(
-        entry.pack(s.duration, s.size, s.flags, s.composition_offset) if with_offsets
+        entry.pack(s.duration, s.size, s.flags, s.composition_offset)
+        if with_offsets
         else entry.pack(s.duration, s.size, s.flags)
         for s in samples
     )
@@ -197,8 +211,9 @@ def build_fragment(sequence_number: int, fragments: list[Fragment], received: fl
     tfdt = _full_box_bytes("tfdt", 1, 0, struct.pack(">Q", first.base_decode_time))
     trun_size = BOX_HEADER_SIZE + 4 + 8 + len(entries)
     moof_size = 2 * BOX_HEADER_SIZE + len(mfhd) + len(tfhd) + len(tfdt) + trun_size
-    trun = _full_box_bytes("trun", 1, trun_flags,
-                           struct.pack(">Ii", len(samples), moof_size + BOX_HEADER_SIZE) + entries)
+    trun = _full_box_bytes(
+        "trun", 1, trun_flags, struct.pack(">Ii", len(samples), moof_size + BOX_HEADER_SIZE) + entries
+    )
     moof = _box_bytes("moof", mfhd + _box_bytes("traf", tfhd + tfdt + trun))
     mdat = _box_bytes("mdat", b"".join(fragment.payload for fragment in fragments))
     if received is None:

@@ -13,8 +13,9 @@ record for length-prefixed packets, Annex B units otherwise).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from av.packet import PacketSideData
+from av.packet import Packet, PacketSideData
 
 from packager.annexb import H264, START_CODE, leading_nal_types, parse_avcc, split_length_prefixed
 
@@ -217,7 +218,7 @@ class VideoFormatWatch:
     def size(self) -> tuple[int, int] | None:
         return (self.current.width, self.current.height) if self.current else None
 
-    def check(self, packet) -> VideoFormat | None:
+    def check(self, packet: Packet[Any]) -> VideoFormat | None:
         if packet.has_sidedata("new_extradata"):
             self.pending_header = _side_data(packet)
         if not packet.is_keyframe:
@@ -277,5 +278,5 @@ def _first_sps(units: list[bytes]) -> SequenceParameters | None:
     return None
 
 
-def _side_data(packet) -> bytes:
+def _side_data(packet: Packet[Any]) -> bytes:
     return bytes(PacketSideData.from_packet(packet, "new_extradata"))

@@ -40,10 +40,15 @@ Event = dict[str, Any]
 
 class LivePublisher:
     def __init__(
-        self, config: PackagerConfig, emit: Callable[[Event], None], clock: Callable[[], float],
-        timeline: MediaTimeline, tracks: Callable[[], list[TrackOutput]],
+        self,
+        config: PackagerConfig,
+        emit: Callable[[Event], None],
+        clock: Callable[[], float],
+        timeline: MediaTimeline,
+        tracks: Callable[[], list[TrackOutput]],
         leader: Callable[[], TrackOutput | None],
-        remove: Callable[[Path], object], write: Callable[[Path, bytes | str], None],
+        remove: Callable[[Path], object],
+        write: Callable[[Path, bytes | str], None],
     ) -> None:
         """`tracks` gives the live (not retired) tracks in the order they were added, `leader`
         the track that decides the segments."""
@@ -73,8 +78,9 @@ class LivePublisher:
 
     # -- what the tracks made --------------------------------------------------------------
     def new_init(self, output: TrackOutput) -> None:
-        self._emit({"event": "init", "rendition": output.name, "path": output.init_path,
-                    "generation": output.init_generation})
+        self._emit(
+            {"event": "init", "rendition": output.name, "path": output.init_path, "generation": output.init_generation}
+        )
 
     def carried(self, paths: list[str]) -> None:
         """A crashed predecessor's window goes on: its files are this worker's now."""
@@ -92,10 +98,21 @@ class LivePublisher:
         part = output.write_part()
         segment = output.window.current
         assert segment is not None
-        self._emit({"event": "part", "rendition": output.name, "msn": part.msn, "part": part.index,
-                    "path": part.path, "duration": part.duration, "independent": part.independent,
-                    "file": segment.path, "offset": part.offset, "size": part.size,
-                    "discontinuity_sequence": output.discontinuity_sequence})
+        self._emit(
+            {
+                "event": "part",
+                "rendition": output.name,
+                "msn": part.msn,
+                "part": part.index,
+                "path": part.path,
+                "duration": part.duration,
+                "independent": part.independent,
+                "file": segment.path,
+                "offset": part.offset,
+                "size": part.size,
+                "discontinuity_sequence": output.discontinuity_sequence,
+            }
+        )
         if ends_segment:
             output.complete_segment()
             self._emit(segment_event(output.name, segment, output.discontinuity_sequence))
@@ -105,6 +122,28 @@ class LivePublisher:
         self.master()
         if ends_segment:
             self.mpd()
+
+    def retrim(self, restart: bool, release: bool = False) -> bool:
+        """Apply the window's span to every track now (a changed DVR window, `restart`:
+        clear_dvr): the playlists that stop listing segments, their deletion, the MPD.
+        `release` (a full disk): the unlisted segments kept for a grace go too. Whether a
+        file was deleted."""
+        if self.ended:
+            return False
+        deleted = False
+        for output in self._tracks():
+            listed = len(output.window.segments)
+            expired = output.window.trim(output.target_duration, restart)
+            if release:
+                released = output.window.release_retired()
+                expired.segments += released.segments
+                expired.parts += released.parts
+            if len(output.window.segments) != listed:
+                self.media_playlist(output)
+            self._delete(expired)
+            deleted |= bool(expired.segments)
+        self.mpd()
+        return deleted
 
     def closed(self) -> None:
         self._emit({"event": "ended"})
@@ -116,14 +155,21 @@ class LivePublisher:
         (they are byte ranges the node serves), and every rewrite costs the worker's file
         thread — per part, half of all its writes."""
         others = [t for t in self._tracks() if t is not output]
-        text = manifests.media_playlist(output, others, self.config.part_target,
-                                        ended=self.ended or output.retired)
+        text = manifests.media_playlist(output, others, self.config.part_target, ended=self.ended or output.retired)
         path = f"{output.name}/index.m3u8"
         if to_disk:
             self._write(self.config.out_dir / path, text)
         last = output.window.last_part
-        self._emit({"event": "playlist", "rendition": output.name, "path": path,
-                    "msn": last.msn if last else -1, "part": last.index if last else -1, "text": text})
+        self._emit(
+            {
+                "event": "playlist",
+                "rendition": output.name,
+                "path": path,
+                "msn": last.msn if last else -1,
+                "part": last.index if last else -1,
+                "text": text,
+            }
+        )
 
     def _delete(self, expired: Expired) -> None:
         """Delete the segment files the window let go and stop serving its expired parts
@@ -165,16 +211,26 @@ class LivePublisher:
             self._stream_start = min([self._stream_start] + [c.start for c in self._period_clocks.values()])
             self._availability_start = self._timeline.wall_clock(self._stream_start)
         text = manifests.mpd(
-            tracks, self.config,
+            tracks,
+            self.config,
             availability_start=self._availability_start,
-            publish_time=self._clock(), stream_start=self._stream_start,
-            periods=self._period_clocks, ended=self.ended,
+            publish_time=self._clock(),
+            stream_start=self._stream_start,
+            periods=self._period_clocks,
+            ended=self.ended,
         )
         self._write(self.config.out_dir / "index.mpd", text)
-        self._emit({"event": "mpd", "path": "index.mpd", "text": text,
-                    "availability_start": self._availability_start, "stream_start": self._stream_start,
-                    "media_end": _announced_end(tracks),
-                    "periods": {name: list(astuple(clock)) for name, clock in self._period_clocks.items()}})
+        self._emit(
+            {
+                "event": "mpd",
+                "path": "index.mpd",
+                "text": text,
+                "availability_start": self._availability_start,
+                "stream_start": self._stream_start,
+                "media_end": _announced_end(tracks),
+                "periods": {name: list(astuple(clock)) for name, clock in self._period_clocks.items()},
+            }
+        )
 
     def _fix_period_clocks(self, tracks: list[TrackOutput]) -> None:
         """Give each Period that appears for the first time its clock, kept from then on: its
@@ -216,8 +272,18 @@ def _announced_end(tracks: list[TrackOutput]) -> float:
 def segment_event(rendition: str, segment: Segment, discontinuity_sequence: int) -> Event:
     """A complete segment, with what a worker that follows a crash needs to list it on
     (`packager/resume.py`, `track.carried_segment`)."""
-    return {"event": "segment", "rendition": rendition, "msn": segment.msn, "path": segment.path,
-            "duration": segment.duration, "init": segment.init_path, "start": segment.start,
-            "ticks": segment.ticks, "timescale": segment.timescale, "size": segment.size,
-            "wall_clock": segment.wall_clock, "discontinuity": segment.discontinuity,
-            "discontinuity_sequence": discontinuity_sequence}
+    return {
+        "event": "segment",
+        "rendition": rendition,
+        "msn": segment.msn,
+        "path": segment.path,
+        "duration": segment.duration,
+        "init": segment.init_path,
+        "start": segment.start,
+        "ticks": segment.ticks,
+        "timescale": segment.timescale,
+        "size": segment.size,
+        "wall_clock": segment.wall_clock,
+        "discontinuity": segment.discontinuity,
+        "discontinuity_sequence": discontinuity_sequence,
+    }

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
-CARRY_LIMIT = 64  # segments per rendition the tracker remembers for a window to carry
+CARRY_LIMIT = 64  # segments per rendition the tracker remembers for a window to carry (a DVR window too)
 
 
 @dataclass(frozen=True)
@@ -59,28 +60,30 @@ class ResumePoint:
     timeline: Timeline | None = None  # None: no MPD was published, the new one starts its own
     ts_floor: TsResume | None = None  # for a rendition `ts` does not list (None: it starts at 0)
     # the old window to list on, by rendition, oldest first: "segment" / "ts_segment" events
-    carried: dict[str, list[dict]] = field(default_factory=dict)
-    ts_carried: dict[str, list[dict]] = field(default_factory=dict)
+    carried: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ts_carried: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def ts_for(self, rendition: str) -> TsResume | None:
         """Where the rendition's TS playlist goes on; None: it starts afresh."""
         return self.ts.get(rendition) or self.ts_floor
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict | None) -> ResumePoint | None:
+    def from_json(cls, data: dict[str, Any] | None) -> ResumePoint | None:
         if data is None:
             return None
         timeline, floor = data.get("timeline"), data.get("ts_floor")
         return cls(
-            msn=data["msn"], discontinuity_sequence=data["discontinuity_sequence"],
+            msn=data["msn"],
+            discontinuity_sequence=data["discontinuity_sequence"],
             init_generation=data["init_generation"],
             ts={name: TsResume(**ts) for name, ts in data.get("ts", {}).items()},
             timeline=Timeline(**timeline) if timeline else None,
             ts_floor=TsResume(**floor) if floor else None,
-            carried=data.get("carried", {}), ts_carried=data.get("ts_carried", {}),
+            carried=data.get("carried", {}),
+            ts_carried=data.get("ts_carried", {}),
         )
 
 
@@ -102,10 +105,10 @@ class ResumeTracker:
         self.ts_floor: TsResume | None = None
         self.timeline: Timeline | None = None
         self.seen = False
-        self.windows: dict[str, deque[dict]] = {}  # complete CMAF segments by rendition
-        self.ts_windows: dict[str, deque[dict]] = {}
+        self.windows: dict[str, deque[dict[str, Any]]] = {}  # complete CMAF segments by rendition
+        self.ts_windows: dict[str, deque[dict[str, Any]]] = {}
 
-    def observe(self, event: dict) -> None:
+    def observe(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "part":
             self.named_msn = max(self.named_msn, event["msn"])
@@ -122,8 +125,9 @@ class ResumeTracker:
                 self.ts[rendition] = TsResume(sequence + 1, event.get("discontinuity_sequence", 0))
             self._remember(self.ts_windows, event)
         elif kind == "mpd" and "availability_start" in event:
-            self.timeline = Timeline(event["availability_start"], event["stream_start"], event["media_end"],
-                                     event.get("periods", {}))
+            self.timeline = Timeline(
+                event["availability_start"], event["stream_start"], event["media_end"], event.get("periods", {})
+            )
         else:
             return
         self.seen = True
@@ -150,7 +154,7 @@ class ResumeTracker:
         self.ts_windows.clear()
 
     @staticmethod
-    def _remember(windows: dict[str, deque[dict]], event: dict) -> None:
+    def _remember(windows: dict[str, deque[dict[str, Any]]], event: dict[str, Any]) -> None:
         window = windows.get(event["rendition"])
         if window is None:
             window = windows[event["rendition"]] = deque(maxlen=CARRY_LIMIT)
@@ -163,5 +167,13 @@ class ResumeTracker:
             return None
         carried = {name: list(w) for name, w in self.windows.items()} if carry else {}
         ts_carried = {name: list(w) for name, w in self.ts_windows.items()} if carry else {}
-        return ResumePoint(self.named_msn + 1, self.discontinuities, self.generation + 1, dict(self.ts),
-                           self.timeline, self.ts_floor, carried, ts_carried)
+        return ResumePoint(
+            self.named_msn + 1,
+            self.discontinuities,
+            self.generation + 1,
+            dict(self.ts),
+            self.timeline,
+            self.ts_floor,
+            carried,
+            ts_carried,
+        )

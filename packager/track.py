@@ -17,12 +17,12 @@ import av
 
 from packager.atomic import GrowingFile, write_new
 from packager.cmaf import Frame, StreamTemplate, TrackFragmenter
+from packager.disk_full import MakeRoom, no_room, write_with_room
 from packager.hls import target_duration
 from packager.isobmff import TrackInfo
 from packager.moof import Fragment, build_fragment
 from packager.resume import ResumePoint
-from packager.window import Part, Segment, TrackWindow
-
+from packager.window import Part, Segment, TrackWindow, WindowSpan
 
 PART_TICKS_SLACK = 1  # a tick of rounding in the timescale
 
@@ -59,8 +59,13 @@ class TrackOutput:
     """Files and window of one track under `<out_dir>/<name>/`."""
 
     def __init__(
-        self, name: str, template: av.stream.Stream, out_dir: Path, part_target: float,
-        window_segments: int, bandwidth: int | None,
+        self,
+        name: str,
+        template: av.stream.Stream,
+        out_dir: Path,
+        part_target: float,
+        span: WindowSpan | int,
+        bandwidth: int | None,
     ) -> None:
         self.name = name
         self.kind = template.type
@@ -68,7 +73,7 @@ class TrackOutput:
         self.out_dir = out_dir
         self.part_target = part_target
         self.configured_bandwidth = bandwidth
-        self.window = TrackWindow(window_segments)
+        self.window = TrackWindow(span)
         self.samples: deque[PendingSample] = deque()
         self.fragments: deque[Fragment] = deque()
         self.fragmenter: TrackFragmenter | None = None
@@ -103,6 +108,7 @@ class TrackOutput:
         self.generation_from: float | None = None  # open a new init generation at the segment from here
         self.retired = False  # shed by the transcoder: no longer listed or fed
         self.carried: list[dict[str, Any]] = []  # a crashed predecessor's window, until the first segment
+        self.make_room: MakeRoom = no_room  # a full disk: what frees space (LiveOutput's DVR window)
         (out_dir / name).mkdir(parents=True, exist_ok=True)
 
     @property
@@ -133,7 +139,8 @@ class TrackOutput:
         self.info = info
         suffix = f"_{self.init_generation}" if self.init_generation else ""
         self.init_path = f"{self.name}/init{suffix}.mp4"
-        write_new(self.out_dir / self.init_path, data)
+        path = self.out_dir / self.init_path
+        write_with_room(lambda: write_new(path, data), self.make_room)
         self.new_init = True
         self.init_bytes = data
         self.formats[self.init_path] = (info.codec, self.stream_template.width, self.stream_template.height)
@@ -158,7 +165,7 @@ class TrackOutput:
     def carry(self, segments: list[dict[str, Any]]) -> None:
         """List a crashed predecessor's last window ("segment" events) before this worker's
         segments; taken in at the first segment, once this track's timescale is known."""
-        self.carried = segments[-self.window.window_segments:]
+        self.carried = self.window.span.newest(segments)
 
     def _take_carried(self, start: int) -> list[str]:
         """Put the carried segments in the window (same timescale only: the MPD gives each
@@ -197,8 +204,13 @@ class TrackOutput:
         self.next_msn += 1
         self.discontinuity_sequence += self.pending_discontinuity
         segment = Segment(
-            msn=msn, path=f"{self.name}/seg_{msn}.m4s", init_path=self.init_path, start=start,
-            timescale=self.info.timescale, wall_clock=wall_clock, discontinuity=self.pending_discontinuity,
+            msn=msn,
+            path=f"{self.name}/seg_{msn}.m4s",
+            init_path=self.init_path,
+            start=start,
+            timescale=self.info.timescale,
+            wall_clock=wall_clock,
+            discontinuity=self.pending_discontinuity,
         )
         self.pending_discontinuity = False
         self.window.open_segment(segment)
@@ -239,13 +251,20 @@ class TrackOutput:
         assert segment is not None and self.info is not None and self.part_fragments
         index = len(segment.parts)
         data = self._merge_part_fragments()
-        if self.segment_file is None:
-            self.segment_file = GrowingFile(self.out_dir / segment.path)
-        offset = self.segment_file.append(data)
+        segment_file = self.segment_file
+        if segment_file is None:
+            segment_file = write_with_room(lambda: GrowingFile(self.out_dir / segment.path), self.make_room)
+            self.segment_file = segment_file
+        offset = write_with_room(lambda: segment_file.append(data), self.make_room)
         part = Part(
-            msn=segment.msn, index=index, path=f"{self.name}/seg_{segment.msn}.{index}.m4s",
-            ticks=self.part_ticks, timescale=self.info.timescale,
-            independent=bool(self.part_independent), size=len(data), offset=offset,
+            msn=segment.msn,
+            index=index,
+            path=f"{self.name}/seg_{segment.msn}.{index}.m4s",
+            ticks=self.part_ticks,
+            timescale=self.info.timescale,
+            independent=bool(self.part_independent),
+            size=len(data),
+            offset=offset,
         )
         self.part_fragments = []
         self.part_ticks = 0
@@ -293,10 +312,18 @@ def carried_segment(event: dict[str, Any]) -> Segment:
     """A complete segment of a crashed predecessor, from its "segment" event: listed whole,
     its parts neither listed nor served (one stand-in part gives its duration and size)."""
     stand_in = Part(event["msn"], 0, "", event["ticks"], event["timescale"], True, event["size"])
-    return Segment(msn=event["msn"], path=event["path"], init_path=event["init"], start=event["start"],
-                   timescale=event["timescale"], wall_clock=event["wall_clock"],
-                   discontinuity=event["discontinuity"], parts=[stand_in], complete=True,
-                   parts_served=False)
+    return Segment(
+        msn=event["msn"],
+        path=event["path"],
+        init_path=event["init"],
+        start=event["start"],
+        timescale=event["timescale"],
+        wall_clock=event["wall_clock"],
+        discontinuity=event["discontinuity"],
+        parts=[stand_in],
+        complete=True,
+        parts_served=False,
+    )
 
 
 def gap_segments(name: str, carried: list[Segment], next_msn: int, start: int) -> list[Segment]:
@@ -311,9 +338,18 @@ def gap_segments(name: str, carried: list[Segment], next_msn: int, start: int) -
     gaps = []
     for index, msn in enumerate(missing):
         at = end + index * share
-        gaps.append(Segment(msn=msn, path=f"{name}/seg_{msn}.m4s", init_path=last.init_path, start=at,
-                            timescale=last.timescale,
-                            wall_clock=last.wall_clock + (at - last.start) / last.timescale,
-                            parts=[Part(msn, 0, "", share, last.timescale, True, 0)], complete=True,
-                            parts_served=False, gap=True))
+        gaps.append(
+            Segment(
+                msn=msn,
+                path=f"{name}/seg_{msn}.m4s",
+                init_path=last.init_path,
+                start=at,
+                timescale=last.timescale,
+                wall_clock=last.wall_clock + (at - last.start) / last.timescale,
+                parts=[Part(msn, 0, "", share, last.timescale, True, 0)],
+                complete=True,
+                parts_served=False,
+                gap=True,
+            )
+        )
     return gaps

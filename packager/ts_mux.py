@@ -10,6 +10,7 @@ PCR / random access), the middle ones are whole 184-byte payloads (for a video f
 numpy pass from a table of the 16 continuation headers), and the last one is padded by
 adaptation-field stuffing.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,8 +64,9 @@ class TsMuxer:
         out += self._header(PAT_PID, True, PAYLOAD_ONLY) + self._pat_body
         out += self._header(PMT_PID, True, PAYLOAD_ONLY) + self._pmt_body
 
-    def write_pes(self, out: bytearray, stream: ElementaryStream, payload: bytes, pts: int, dts: int,
-                  *, random_access: bool) -> None:
+    def write_pes(
+        self, out: bytearray, stream: ElementaryStream, payload: bytes, pts: int, dts: int, *, random_access: bool
+    ) -> None:
         """One frame as one PES. `pts`/`dts` are 90 kHz (wrapped here); PCR on the PCR PID.
 
         The PCR is the DTS less `PCR_LEAD`: monotonic as long as the DTS rises, and early
@@ -101,16 +103,15 @@ class TsMuxer:
             counter = self._counters[pid]
             packets = np.empty((whole, TS_PACKET_SIZE), np.uint8)
             packets[:, :4] = self._cycles[pid].headers(counter, whole)
-            packets[:, 4:] = np.frombuffer(payload, np.uint8, whole * PAYLOAD_SIZE, start).reshape(
-                whole, PAYLOAD_SIZE)
+            packets[:, 4:] = np.frombuffer(payload, np.uint8, whole * PAYLOAD_SIZE, start).reshape(whole, PAYLOAD_SIZE)
             self._counters[pid] = (counter + whole) & 0x0F
             out += packets.data  # a memoryview: bytearray + ndarray would broadcast
         else:  # a few packets (audio): numpy's fixed cost would outweigh the copying
             for offset in range(start, start + whole * PAYLOAD_SIZE, PAYLOAD_SIZE):
                 out += self._header(pid, False, PAYLOAD_ONLY)
-                out += payload[offset:offset + PAYLOAD_SIZE]
+                out += payload[offset : offset + PAYLOAD_SIZE]
         if tail:
-            chunk = payload[len(payload) - tail:]
+            chunk = payload[len(payload) - tail :]
             out += self._header(pid, False, ADAPTATION_AND_PAYLOAD) + _stuffing_field(PAYLOAD_SIZE - tail) + chunk
 
     def _header(self, pid: int, unit_start: bool, control: int) -> bytes:
@@ -132,7 +133,7 @@ class _HeaderCycle:
     def headers(self, counter: int, count: int) -> np.ndarray:
         if counter + count > len(self._table):
             self._table = np.tile(self._one, ((counter + count) // 16 + 1, 1))
-        return self._table[counter:counter + count]
+        return self._table[counter : counter + count]
 
 
 def pes_header(stream: ElementaryStream, payload_size: int, pts: int, dts: int) -> bytes:
@@ -146,35 +147,47 @@ def pes_header(stream: ElementaryStream, payload_size: int, pts: int, dts: int) 
     length = 3 + len(fields) + payload_size
     if stream.is_video or length > MAX_PES_PACKET_LENGTH:
         length = 0
-    return (b"\x00\x00\x01" + bytes((stream.stream_id, length >> 8, length & 0xFF,
-                                     PES_DATA_ALIGNMENT, flags, len(fields))) + fields)
+    return (
+        b"\x00\x00\x01"
+        + bytes((stream.stream_id, length >> 8, length & 0xFF, PES_DATA_ALIGNMENT, flags, len(fields)))
+        + fields
+    )
 
 
 def encode_timestamp(prefix: int, value: int) -> bytes:
     """A 33-bit PTS/DTS in its 5-byte PES form (4-bit prefix, marker bits)."""
-    return bytes((
-        (prefix << 4) | ((value >> 29) & 0x0E) | 1,
-        (value >> 22) & 0xFF,
-        ((value >> 14) & 0xFE) | 1,
-        (value >> 7) & 0xFF,
-        ((value << 1) & 0xFE) | 1,
-    ))
+    return bytes(
+        (
+            (prefix << 4) | ((value >> 29) & 0x0E) | 1,
+            (value >> 22) & 0xFF,
+            ((value >> 14) & 0xFE) | 1,
+            (value >> 7) & 0xFF,
+            ((value << 1) & 0xFE) | 1,
+        )
+    )
 
 
 def encode_pcr(base: int | None) -> bytes:
     """A PCR (90 kHz base, extension 0) in its 6-byte adaptation-field form; b"" for None."""
     if base is None:
         return b""
-    return bytes((
-        (base >> 25) & 0xFF, (base >> 17) & 0xFF, (base >> 9) & 0xFF, (base >> 1) & 0xFF,
-        ((base & 1) << 7) | PCR_EXTENSION_BITS, 0,
-    ))
+    return bytes(
+        (
+            (base >> 25) & 0xFF,
+            (base >> 17) & 0xFF,
+            (base >> 9) & 0xFF,
+            (base >> 1) & 0xFF,
+            ((base & 1) << 7) | PCR_EXTENSION_BITS,
+            0,
+        )
+    )
 
 
 def pat_section() -> bytes:
     """A PAT naming one program, whose PMT is on PMT_PID."""
-    return _section(0x00, TRANSPORT_STREAM_ID,
-                    PROGRAM_NUMBER.to_bytes(2, "big") + (0xE000 | PMT_PID).to_bytes(2, "big"))
+    return _section(
+        0x00, TRANSPORT_STREAM_ID, PROGRAM_NUMBER.to_bytes(2, "big") + (0xE000 | PMT_PID).to_bytes(2, "big")
+    )
 
 
 def pmt_section(streams: list[ElementaryStream], pcr_pid: int) -> bytes:
@@ -188,8 +201,12 @@ def pmt_section(streams: list[ElementaryStream], pcr_pid: int) -> bytes:
 def _section(table_id: int, table_id_extension: int, body: bytes) -> bytes:
     """A long-form PSI section (version 0, current, section 0 of 0) closed by its CRC32."""
     length = 5 + len(body) + 4
-    section = (bytes((table_id, 0xB0 | length >> 8, length & 0xFF))
-               + table_id_extension.to_bytes(2, "big") + b"\xc1\x00\x00" + body)
+    section = (
+        bytes((table_id, 0xB0 | length >> 8, length & 0xFF))
+        + table_id_extension.to_bytes(2, "big")
+        + b"\xc1\x00\x00"
+        + body
+    )
     return section + crc32_mpeg2(section).to_bytes(4, "big")
 
 

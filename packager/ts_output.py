@@ -6,13 +6,15 @@ The caller chooses the keyframes (`segment_start=True`) so the TS segments begin
 ones do; at such a keyframe the finished segment is written out and the next one opens with
 PAT + PMT, so no output has to be parsed to find the cut.
 """
+
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.stream
@@ -21,6 +23,7 @@ from av.packet import PacketSideData
 from packager.adts import AdtsFramer
 from packager.annexb import AnnexBFramer
 from packager.atomic import remove_quietly, write_atomic, write_new
+from packager.disk_full import MakeRoom, no_room, write_with_room
 from packager.ts_mux import ElementaryStream, TsMuxer, TsMuxError
 from packager.ts_packet import PTS_CLOCK_HZ
 from packager.ts_playlist import (
@@ -30,6 +33,7 @@ from packager.ts_playlist import (
     TsVariant,
     write_ts_master,
 )
+from packager.window import WindowSpan
 
 __all__ = ["TsRendition", "TsSegment", "TsVariant", "write_ts_master"]
 
@@ -71,15 +75,16 @@ class TsRendition:
         self,
         out_dir: Path,
         rendition: str,
-        on_event: Callable[[dict], None],
+        on_event: Callable[[dict[str, Any]], None],
         *,
-        window_segments: int = 8,
+        window_segments: WindowSpan | int = 8,
         start_sequence: int = 0,
         discontinuity_sequence: int = 0,
         follows: TsRendition | None = None,
-        carried: list[dict] = (),
+        carried: Sequence[dict[str, Any]] = (),
         remove: Callable[[Path], object] = remove_quietly,
         write: Callable[[Path, bytes | str], None] = write_atomic,
+        make_room: MakeRoom = no_room,
     ):
         """`carried`: a crashed predecessor's last window ("ts_segment" events), listed on
         before this rendition's segments (see packager/resume.py)."""
@@ -88,16 +93,19 @@ class TsRendition:
         self._on_event = on_event
         self._remove = remove  # a worker passes its `FileThread`'s: off this thread
         self._write = write
+        self._make_room = make_room  # a full disk: what frees space (the stream's DVR window)
         self._dir = self._out_dir / rendition
         self._dir.mkdir(parents=True, exist_ok=True)
         self._playlist = TsMediaPlaylist(window_segments, start_sequence, discontinuity_sequence)
         if carried:
             first = carried[0]
-            self._playlist = TsMediaPlaylist(window_segments, first["sequence"],
-                                             first["discontinuity_sequence"] - first["discontinuity"])
+            self._playlist = TsMediaPlaylist(
+                window_segments, first["sequence"], first["discontinuity_sequence"] - first["discontinuity"]
+            )
             for event in carried:
-                self._playlist.add(TsSegment(event["sequence"], event["path"], event["duration"],
-                                             event["discontinuity"]))
+                self._playlist.add(
+                    TsSegment(event["sequence"], event["path"], event["duration"], event["discontinuity"])
+                )
         self._next_sequence = start_sequence
         self._retired: list[tuple[float, TsSegment]] = []  # (deletable from media time, segment)
         self._media_time = 0.0
@@ -130,13 +138,17 @@ class TsRendition:
         track = _Track.of(template, FIRST_ELEMENTARY_PID + index, same_kind)
         self._tracks.append(track)
         if track is None:
-            LOG.warning("%s: MPEG-TS output leaves out the %s stream (%s)", self._rendition,
-                        template.type, template.codec_context.name)
+            LOG.warning(
+                "%s: MPEG-TS output leaves out the %s stream (%s)",
+                self._rendition,
+                template.type,
+                template.codec_context.name,
+            )
             return index
         lead = None if self._lead_index is None else self._tracks[self._lead_index]
-        if track.kind == "video" and (lead is None or lead.kind != "video"):
-            self._lead_index = index
-        elif lead is None and track.kind == "audio":
+        if (track.kind == "video" and (lead is None or lead.kind != "video")) or (
+            lead is None and track.kind == "audio"
+        ):
             self._lead_index = index
         return index
 
@@ -151,7 +163,7 @@ class TsRendition:
         """Mark the next segment with #EXT-X-DISCONTINUITY (e.g. the source switched)."""
         self._discontinuity_pending = True
 
-    def mux(self, index: int, packet: av.Packet, *, segment_start: bool = False) -> None:
+    def mux(self, index: int, packet: av.Packet[Any], *, segment_start: bool = False) -> None:
         """Write `packet` into output stream `index` (see the class docstring).
 
         `segment_start` counts only on a keyframe of the video stream; elsewhere it is ignored.
@@ -160,7 +172,7 @@ class TsRendition:
         if packet.size == 0 or track is None:
             return  # nothing to write (an empty keyframe would leave no PES to cut at), or left out
         if self._muxer is None:
-            self._start_muxer()
+            self._muxer = self._start_muxer()
         time_base = packet.time_base or track.time_base
         keyframe = packet.is_keyframe
         try:
@@ -174,12 +186,13 @@ class TsRendition:
         if lead:
             self._lead_frame_seconds = _seconds(packet.duration, time_base) or self._lead_frame_seconds
             self._consider_cut(track, pts, segment_start and keyframe)
-        segment = self._segment
+        segment, muxer = self._segment, self._muxer
         if not segment.data:
-            self._muxer.write_tables(segment.data)
+            muxer.write_tables(segment.data)
         payload = track.payload(packet, keyframe)
-        self._muxer.write_pes(segment.data, track.stream, payload, pts + TIMESTAMP_OFFSET,
-                              dts + TIMESTAMP_OFFSET, random_access=keyframe)
+        muxer.write_pes(
+            segment.data, track.stream, payload, pts + TIMESTAMP_OFFSET, dts + TIMESTAMP_OFFSET, random_access=keyframe
+        )
         segment.add(pts, lead)
 
     def close(self, *, endlist: bool) -> None:
@@ -197,11 +210,11 @@ class TsRendition:
     def playlist(self) -> TsMediaPlaylist:
         return self._playlist
 
-    def _start_muxer(self) -> None:
+    def _start_muxer(self) -> TsMuxer:
         if self._lead_index is None:
             raise RuntimeError("add_stream() a video or audio stream before mux()")
         streams = [track.stream for track in self._tracks if track is not None]
-        self._muxer = TsMuxer(streams, FIRST_ELEMENTARY_PID + self._lead_index)
+        return TsMuxer(streams, FIRST_ELEMENTARY_PID + self._lead_index)
 
     def _consider_cut(self, lead: _Track, pts: int, flagged_keyframe: bool) -> None:
         """Close the segment before this lead frame if it starts a new one.
@@ -238,35 +251,66 @@ class TsRendition:
             duration=round(duration, 3),
             discontinuity=finished.discontinuity,
         )
-        write_new(self._dir / name, finished.data)  # announced by the event below, never rewritten
-        self._on_event({
-            "event": "ts_segment",
-            "rendition": self._rendition,
-            "sequence": sequence,
-            "path": segment.path,
-            "duration": segment.duration,
-            "discontinuity": segment.discontinuity,
-            "discontinuity_sequence": self._playlist.discontinuities + segment.discontinuity,
-        })
-        playlist_duration = self._playlist.duration + segment.duration
+        path = self._dir / name  # announced by the event below, never rewritten
+        write_with_room(lambda: write_new(path, bytes(finished.data)), self._make_room)
+        self._on_event(
+            {
+                "event": "ts_segment",
+                "rendition": self._rendition,
+                "sequence": sequence,
+                "path": segment.path,
+                "duration": segment.duration,
+                "discontinuity": segment.discontinuity,
+                "discontinuity_sequence": self._playlist.discontinuities + segment.discontinuity,
+            }
+        )
+        keep = self._playlist.live_duration + segment.duration  # the longest playlist that listed it
         self._media_time += segment.duration
-        for old in self._playlist.add(segment):
-            # RFC 8216 6.2.2: a removed segment stays available for its duration plus the
-            # duration of the longest playlist that contained it.
-            self._retired.append((self._media_time + old.duration + playlist_duration, old))
+        self._retire(self._playlist.add(segment), keep)
         self._playlist.ended = ended
         self._write_playlist()
         self._delete_expired()
 
+    def retrim(self, restart: bool = False) -> None:
+        """Apply the window's span now (a changed DVR window; `restart`: clear_dvr)."""
+        slid_out = self._playlist.trim(restart)
+        if slid_out and not self._playlist.ended:
+            self._retire(slid_out, self._playlist.live_duration)
+            self._write_playlist()
+            self._delete_expired()
+
+    def release(self) -> bool:
+        """A full disk: apply the (shrunk) span now and delete what left the playlist without
+        its grace. Whether a file was deleted."""
+        slid_out = self._playlist.trim()
+        if slid_out and not self._playlist.ended:
+            self._write_playlist()
+        expired = [old for _, old in self._retired] + slid_out
+        self._retired = []
+        for old in expired:
+            self._remove(self._out_dir / old.path)
+        if expired:
+            self._on_event({"event": "removed", "paths": [old.path for old in expired]})
+        return bool(expired)
+
+    def _retire(self, slid_out: list[TsSegment], keep: float) -> None:
+        """RFC 8216 6.2.2: a removed segment stays available for its duration plus the
+        duration of the playlist that contained it (`keep`); with DVR that of the short live
+        window (see `packager.window`: a player reloads at least every target duration)."""
+        for old in slid_out:
+            self._retired.append((self._media_time + old.duration + keep, old))
+
     def _write_playlist(self) -> None:
         text = self._playlist.render()
         self._write(self._dir / MEDIA_PLAYLIST_NAME, text)
-        self._on_event({
-            "event": "ts_playlist",
-            "rendition": self._rendition,
-            "path": f"{self._rendition}/{MEDIA_PLAYLIST_NAME}",
-            "text": text,
-        })
+        self._on_event(
+            {
+                "event": "ts_playlist",
+                "rendition": self._rendition,
+                "path": f"{self._rendition}/{MEDIA_PLAYLIST_NAME}",
+                "text": text,
+            }
+        )
 
     def _delete_expired(self) -> None:
         expired = [old for deadline, old in self._retired if deadline <= self._media_time + 1e-6]
@@ -291,20 +335,22 @@ class _OpenSegment:
 
     def add(self, pts: int, lead: bool) -> None:
         if lead:
-            if self.lead_first_pts is None:
+            if self.lead_first_pts is None or self.lead_last_pts is None:
                 self.lead_first_pts = self.lead_last_pts = pts
             elif pts > self.lead_last_pts:
                 self.lead_last_pts = pts
-        if self.first_pts is None:
+        if self.first_pts is None or self.last_pts is None:
             self.first_pts = self.last_pts = pts
         elif pts > self.last_pts:
             self.last_pts = pts
 
     def span_seconds(self) -> float:
         """From the first to the highest PTS, of the lead stream if it has any here."""
-        if self.lead_first_pts is not None:
+        if self.lead_first_pts is not None and self.lead_last_pts is not None:
             return (self.lead_last_pts - self.lead_first_pts) / PTS_CLOCK_HZ
-        return (self.last_pts - self.first_pts) / PTS_CLOCK_HZ
+        if self.first_pts is not None and self.last_pts is not None:
+            return (self.last_pts - self.first_pts) / PTS_CLOCK_HZ
+        return 0.0
 
 
 @dataclass
@@ -334,14 +380,14 @@ class _Track:
         adts = None
         if codec == "aac":
             layout = getattr(context, "layout", None)
-            adts = AdtsFramer(extradata, context.sample_rate, getattr(layout, "nb_channels", None))
+            adts = AdtsFramer(extradata, getattr(context, "sample_rate", None), getattr(layout, "nb_channels", None))
         return cls("audio", stream, time_base, adts=adts)
 
-    def timestamps(self, packet: av.Packet, time_base: Fraction) -> tuple[int, int]:
+    def timestamps(self, packet: av.Packet[Any], time_base: Fraction) -> tuple[int, int]:
         """(pts, dts) in 90 kHz ticks, not yet wrapped; raises TsMuxError if the DTS does not rise."""
         pts = packet.pts if packet.pts is not None else packet.dts
         dts = packet.dts if packet.dts is not None else pts
-        if pts is None:
+        if pts is None or dts is None:
             raise TsMuxError("packet without timestamps")
         pts, dts = _to_90k(pts, time_base), _to_90k(dts, time_base)
         if self.last_dts is not None and dts <= self.last_dts:
@@ -351,7 +397,7 @@ class _Track:
         self.last_dts = dts
         return pts, dts
 
-    def payload(self, packet: av.Packet, keyframe: bool) -> bytes:
+    def payload(self, packet: av.Packet[Any], keyframe: bool) -> bytes:
         """The frame as TS carries it; new parameter sets in the side data are taken first."""
         data = bytes(packet)
         if self.video is not None:

@@ -4,6 +4,7 @@ reader for what it wrote.
 Why a reader at all: the muxer's output is checked against it (header, random-access flag, PES
 timestamp, PAT with its CRC), independently of the code that wrote the bytes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -72,14 +73,14 @@ def pmt_pids_from_pat(pat: TsPacket) -> list[int]:
     payload = pat.payload
     if not pat.payload_unit_start or not payload:
         raise TsPacketError("PAT packet does not start a section")
-    section = payload[1 + payload[0]:]
+    section = payload[1 + payload[0] :]
     if len(section) < 8 or section[0] != 0x00:
         raise TsPacketError("not a PAT section")
     section_length = ((section[1] & 0x0F) << 8) | section[2]
     end = 3 + section_length - 4  # the CRC32 closes the section
     if end + 4 > len(section):
         raise TsPacketError("PAT section is truncated")
-    if crc32_mpeg2(section[:end + 4]) != 0:
+    if crc32_mpeg2(section[: end + 4]) != 0:
         raise TsPacketError("PAT section fails its CRC32")
     pids = []
     for offset in range(8, end - 3, 4):
@@ -112,10 +113,4 @@ def _pes_pts(payload: bytes) -> int | None:
     if not payload[7] & 0x80:  # PTS_DTS_flags: no PTS
         return None
     p = payload[9:14]
-    return (
-        ((p[0] >> 1) & 0x07) << 30
-        | p[1] << 22
-        | (p[2] >> 1) << 15
-        | p[3] << 7
-        | p[4] >> 1
-    )
+    return ((p[0] >> 1) & 0x07) << 30 | p[1] << 22 | (p[2] >> 1) << 15 | p[3] << 7 | p[4] >> 1

@@ -3,14 +3,17 @@
 Kept apart from the muxing so the text rules of RFC 8216 (target duration rounding, media and
 discontinuity sequence numbers, attribute quoting) can be read and tested on their own.
 """
+
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 from packager.atomic import write_atomic
+from packager.window import WindowSpan
 
 MEDIA_PLAYLIST_NAME = "mpegts.m3u8"
 MASTER_PLAYLIST_NAME = "master_mpegts.m3u8"
@@ -47,13 +50,13 @@ class TsMediaPlaylist:
     one comes (a source with a longer GOP than announced).
     """
 
-    def __init__(self, window_segments: int, start_sequence: int = 0, discontinuity_sequence: int = 0):
-        """`start_sequence` and `discontinuity_sequence` continue an older playlist of the
+    def __init__(self, window_segments: WindowSpan | int, start_sequence: int = 0, discontinuity_sequence: int = 0):
+        """`window_segments`: the stream's shared `WindowSpan` (an int: a window of that many segments).
+        `start_sequence` and `discontinuity_sequence` continue an older playlist of the
         same rendition (a restarted worker): its number of the next segment and the
         discontinuities before it."""
-        if window_segments < 1:
-            raise ValueError("window_segments must be at least 1")
-        self._window = window_segments
+        span = window_segments
+        self.span = span if isinstance(span, WindowSpan) else WindowSpan(span)
         self._segments: deque[TsSegment] = deque()
         self._media_sequence = start_sequence
         self._discontinuity_sequence = discontinuity_sequence
@@ -75,13 +78,26 @@ class TsMediaPlaylist:
         discontinuity sequence number."""
         return self._discontinuity_sequence + sum(segment.discontinuity for segment in self._segments)
 
+    @property
+    def live_duration(self) -> float:
+        """The newest `live_segments` segments' duration: how long a segment that left the
+        playlist stays on disk (see `packager.window`)."""
+        newest = itertools.islice(reversed(self._segments), self.span.live_segments)
+        return sum(segment.duration for segment in newest)
+
     def add(self, segment: TsSegment) -> list[TsSegment]:
         """Append a segment; return the ones that slid out of the window."""
         self._segments.append(segment)
         self._has_discontinuity |= segment.discontinuity
         self._target_duration = max(self._target_duration, rounded_duration(segment.duration))
+        return self.trim()
+
+    def trim(self, restart: bool = False) -> list[TsSegment]:
+        """Unlist what the span no longer covers (`restart`: all but the short live window);
+        return the segments that slid out."""
+        kept = self.span.keeps((segment.duration for segment in reversed(self._segments)), restart)
         slid_out = []
-        while len(self._segments) > self._window:
+        while len(self._segments) > kept:
             old = self._segments.popleft()
             self._media_sequence = old.sequence + 1
             slid_out.append(old)

@@ -2,9 +2,14 @@
 
 Pure bookkeeping, no I/O: it says which relative paths to delete, the caller deletes them.
 
-Retention follows RFC 8216bis: a segment that leaves the playlist stays on disk for its own
-duration plus the playlist's duration (a client holding an old playlist may still fetch it),
-so segment files are kept for twice the window; parts are listed for the segments within
+How much is listed is the stream's `WindowSpan`, one object shared by every track of the
+stream and its MPEG-TS playlists: the last `live_segments` segments (8 × 2 s) without DVR, the
+last `dvr_seconds` of media with it (issue 19), changed at runtime by the node's commands.
+
+Retention follows RFC 8216bis: a segment that leaves the playlist stays on disk for a while (a
+client holding an old playlist may still fetch it): `live_segments` + 1 segments, i.e. the
+short live window's duration, also with DVR (a player deep in a DVR window reloads its
+playlist every target duration, so it never holds one older than that). Parts are listed for the segments within
 `PART_LISTING_TARGET_DURATIONS` target durations of the end, and served one segment longer
 than they are listed. A part is a byte range of its segment's file (`Part.offset`), so
 only segments are files to delete; expired parts are names to stop serving.
@@ -13,10 +18,49 @@ only segments are files to delete; expired parts are names to stop serving.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 PART_LISTING_TARGET_DURATIONS = 3
 PART_GRACE_SEGMENTS = 1
+
+
+@dataclass
+class WindowSpan:
+    """How much of a stream its outputs list: the last `live_segments` complete segments, or with
+    DVR the last `dvr_seconds` of media (never fewer segments than without DVR). Mutable: the
+    node's SetDvrWindow command changes it while live, for every output of the stream at once."""
+
+    live_segments: int = 8
+    dvr_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.live_segments < 1:
+            raise ValueError("live_segments must be at least 1")
+
+    def keeps(self, durations_newest_first: Iterable[float], restart: bool = False) -> int:
+        """How many of the newest complete segments stay listed. `restart` (clear_dvr): only the
+        short live window, from which the DVR window grows again."""
+        dvr = None if restart else self.dvr_seconds
+        kept, covered = 0, 0.0
+        for duration in durations_newest_first:
+            if kept >= self.live_segments and (dvr is None or covered + duration > dvr + 1e-6):
+                break
+            kept += 1
+            covered += duration
+        return kept
+
+    def newest(self, events: list[dict[str, Any]], key: str = "duration") -> list[dict[str, Any]]:
+        """The newest of a crashed predecessor's segment events that this span lists (what a
+        following worker carries on: with DVR, more than the live window)."""
+        kept = self.keeps(event[key] for event in reversed(events))
+        return events[len(events) - kept :]
+
+    @property
+    def retained(self) -> int:
+        """Segments kept on disk after leaving the playlist (see the module's docstring)."""
+        return self.live_segments + 1
 
 
 @dataclass
@@ -101,10 +145,9 @@ class Expired:
 class TrackWindow:
     """Segments of one track, oldest first; the last one may still be growing."""
 
-    def __init__(self, window_segments: int) -> None:
-        if window_segments < 1:
-            raise ValueError("window_segments must be at least 1")
-        self.window_segments = window_segments
+    def __init__(self, span: WindowSpan | int) -> None:
+        """`span`: the stream's shared `WindowSpan` (an int: a window of that many segments)."""
+        self.span = span if isinstance(span, WindowSpan) else WindowSpan(span)
         self.segments: list[Segment] = []
         self.retired: deque[Segment] = deque()
         self.max_segment_duration = 0.0
@@ -157,17 +200,23 @@ class TrackWindow:
             covered += segment.duration
         return listed_from
 
-    def trim(self, target_duration: int) -> Expired:
-        """Unlist segments beyond the window; returns what is no longer to be served."""
+    @property
+    def window_segments(self) -> int:
+        return self.span.live_segments
+
+    def trim(self, target_duration: int, restart: bool = False) -> Expired:
+        """Unlist segments beyond the window (`restart`: beyond the short live window, see
+        `WindowSpan.keeps`); returns what is no longer to be served."""
         expired = Expired()
         complete = [segment for segment in self.segments if segment.complete]
-        excess = len(complete) - self.window_segments
+        kept = self.span.keeps((segment.duration for segment in reversed(complete)), restart)
+        excess = len(complete) - kept
         if excess > 0:
             for segment in self.segments[:excess]:
                 self.retired.append(segment)
                 self.discontinuity_sequence += segment.discontinuity
             del self.segments[:excess]
-        while len(self.retired) > self.window_segments + 1:
+        while len(self.retired) > self.span.retained:
             segment = self.retired.popleft()
             expired.segments.append(segment.path)
             expired.parts.extend(self._drop_parts(segment))
@@ -175,6 +224,15 @@ class TrackWindow:
         for segment in [*self.retired, *self.segments]:
             if segment.msn < parts_kept_from:
                 expired.parts.extend(self._drop_parts(segment))
+        return expired
+
+    def release_retired(self) -> Expired:
+        """A full disk: the unlisted segments kept for players holding an older playlist go now."""
+        expired = Expired()
+        while self.retired:
+            segment = self.retired.popleft()
+            expired.segments.append(segment.path)
+            expired.parts.extend(self._drop_parts(segment))
         return expired
 
     @staticmethod

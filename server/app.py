@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -74,7 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get(UTC_TIMING_PATH, include_in_schema=False)
     async def utc_time() -> PlainTextResponse:
         """DASH `UTCTiming` (urn:mpeg:dash:utc:http-iso:2014): players sync their clocks here."""
-        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return PlainTextResponse(now, headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
 
     for module in (streams, overlays, quality_sets, videos):

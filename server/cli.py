@@ -34,19 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Environment first (pydantic-settings), then the flags that were given."""
-    overrides = {
-        dest: getattr(args, dest)
-        for dest, _ in SERVE_FLAGS.values()
-        if getattr(args, dest, None) is not None
-    }
+    overrides = {dest: getattr(args, dest) for dest, _ in SERVE_FLAGS.values() if getattr(args, dest, None) is not None}
     return Settings(**overrides)
 
 
 def serve(settings: Settings) -> None:
     from server import http_server
     from server.app import create_asgi
-    from server.delivery.live_wire import LiveWireProtocol
     from server.db.migrate import upgrade
+    from server.delivery.live_wire import LiveWireProtocol
 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)

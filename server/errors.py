@@ -39,8 +39,12 @@ def error_responses(*documented: tuple[int, str]) -> dict[int | str, dict[str, A
 
 
 ERROR_RESPONSES = error_responses(
-    (400, "Not possible in the resource's state"), (401, "No API key"), (403, "Wrong API key"),
-    (404, "Unknown id"), (422, "Invalid fields, each named in `errors`"))
+    (400, "Not possible in the resource's state"),
+    (401, "No API key"),
+    (403, "Wrong API key"),
+    (404, "Unknown id"),
+    (422, "Invalid fields, each named in `errors`"),
+)
 NOT_AVAILABLE = error_responses((501, "Not available on this node yet"))
 
 
@@ -49,8 +53,14 @@ class HeadwaterError(Exception):
 
     status = 500
 
-    def __init__(self, message: str, *, status: int | None = None, errors: Mapping[str, str] | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        errors: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if status is not None:

@@ -38,7 +38,7 @@ class HttpServer(uvicorn.Server):
             counter = (counter + TICKS_PER_UVICORN_SECOND) % 864000
             try:
                 await asyncio.wait_for(self._exit_requested.wait(), grid_delay(self._loop.time(), self.tick))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             should_exit = await self.on_tick(counter)
 

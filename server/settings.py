@@ -23,9 +23,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default SQLite at <data_dir>/headwater.db"
     )
-    api_key: str | None = Field(
-        default=None, description="Fixed API key; otherwise one is generated on first start"
-    )
+    api_key: str | None = Field(default=None, description="Fixed API key; otherwise one is generated on first start")
 
     http_host: str = "0.0.0.0"
     http_port: int = 8080
@@ -44,7 +42,9 @@ class Settings(BaseSettings):
     live_window_segments: int = Field(default=8, ge=3, le=100)
     publish_idle_timeout: float = Field(default=10.0, gt=0)
     failover_timeout: float = Field(
-        default=4.0, ge=1.0, le=10.0,
+        default=4.0,
+        ge=1.0,
+        le=10.0,
         description="Seconds of silence from the main publisher before the backup takes over",
     )
     ingest_read_interval: float = Field(
@@ -52,11 +52,13 @@ class Settings(BaseSettings):
         # core at 0.2, 0.25 and 0.3 s (0.25 s is half a part: every other tick carries a part
         # boundary); bench/latency.py: LL-HLS p95 0.55 s at 0.1 s, 0.65 at 0.2, 0.66 at 0.25,
         # 0.71 at 0.3. A busy tick rests less (ingest/rtmp/rests.py).
-        default=0.25, ge=0.0, le=0.5,
+        default=0.25,
+        ge=0.0,
+        le=0.5,
         description="Seconds an RTMP publisher's socket rests between reads: one wake-up per batch of "
-                    "frames instead of per frame (less CPU, at most this much more latency); at most "
-                    f"{BUSY_INTERVAL} s while more than {BUSY_PUBLISHERS} publishers rest together; "
-                    "by default never more than half a part",
+        "frames instead of per frame (less CPU, at most this much more latency); at most "
+        f"{BUSY_INTERVAL} s while more than {BUSY_PUBLISHERS} publishers rest together; "
+        "by default never more than half a part",
     )
     srt_latency_ms: int = Field(default=120, ge=20, le=8000, description="SRT receiver latency")
     worker_restart_limit: int = Field(default=5, ge=0)
@@ -73,13 +75,15 @@ class Settings(BaseSettings):
     )
     whip_media_timeout: float = Field(default=15.0, gt=0, description="Seconds after the answer to wait for media")
     screenshot_interval: float = Field(
-        default=10.0, ge=1.0, le=3600.0,
+        default=10.0,
+        ge=1.0,
+        le=3600.0,
         description="seconds between two JPEG screenshots of a live stream (the API's `screenshot`)",
     )
     overlay_allow_private: bool = Field(
         default=False,
         description="Let HTML overlay pages reach loopback, link-local, private and cloud-metadata addresses "
-                    "(refused by default: overlay URLs are chosen by API users)",
+        "(refused by default: overlay URLs are chosen by API users)",
     )
     x264_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
         default="superfast", description="libx264 preset of the live renditions (see bench/transcode_cost.py)"

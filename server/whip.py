@@ -62,8 +62,7 @@ async def publish(stream_id: int, request: Request) -> Response:
     except (WhipRefused, OfferError) as error:
         raise refusal(error.status, str(error)) from error
     location = f"/whip/{stream_id}/{session.id}"
-    return Response(answer, status_code=201, media_type="application/sdp",
-                    headers={**CORS, "Location": location})
+    return Response(answer, status_code=201, media_type="application/sdp", headers={**CORS, "Location": location})
 
 
 @router.delete("/whip/{stream_id}/{session_id}")
@@ -78,5 +77,4 @@ async def end_session(stream_id: int, session_id: str, request: Request) -> Resp
 @router.get("/whip/{stream_id}/publish")
 async def publish_page(stream_id: int) -> HTMLResponse:
     page = files("server.delivery").joinpath("static/publish.html").read_text()
-    return HTMLResponse(page.replace("{{STREAM_ID}}", str(stream_id)),
-                        headers={"Cache-Control": "no-cache"})
+    return HTMLResponse(page.replace("{{STREAM_ID}}", str(stream_id)), headers={"Cache-Control": "no-cache"})

@@ -17,10 +17,10 @@ import binascii
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from transcode.contract import Command, Event, KeepOverlays, SetOverlay, WorkerConfig
+from transcode.contract import ClearDvr, Command, Event, KeepOverlays, SetDvrWindow, SetOverlay, WorkerConfig
 from transcode.overlay import Compositor, OverlayError, Placement
 
 if TYPE_CHECKING:
@@ -34,9 +34,11 @@ COMMAND_HANDLERS: dict[type[Command], Handler] = {}
 
 def handles(command_type: type[Command]) -> Callable[[Handler], Handler]:
     """Register the worker's handler of one command type (a test adds its own the same way)."""
+
     def register(handler: Handler) -> Handler:
         COMMAND_HANDLERS[command_type] = handler
         return handler
+
     return register
 
 
@@ -77,10 +79,27 @@ def set_overlay(command: SetOverlay, context: WorkerContext) -> None:
         except (OverlayError, binascii.Error) as error:
             log.warning("overlay %d: image refused: %s", command.overlay_id, error)
             return
-    context.compositor.place(command.overlay_id, Placement(command.x, command.y, command.width, command.height,
-                                                           command.stretch))
+    context.compositor.place(
+        command.overlay_id, Placement(command.x, command.y, command.width, command.height, command.stretch)
+    )
 
 
 @handles(KeepOverlays)
 def keep_overlays(command: KeepOverlays, context: WorkerContext) -> None:
     context.compositor.keep_only(set(command.overlay_ids))
+
+
+@handles(SetDvrWindow)
+def set_dvr_window(command: SetDvrWindow, context: WorkerContext) -> None:
+    """A pipeline started later (the source's first packets) takes the new window from the config."""
+    context.config = replace(context.config, dvr_seconds=command.dvr_seconds)
+    if context.pipeline is not None:
+        context.pipeline.outputs.set_dvr(command.dvr_seconds)
+    log.info("DVR window now %s", f"{command.dvr_seconds:g} s" if command.dvr_seconds else "off")
+
+
+@handles(ClearDvr)
+def clear_dvr(_command: ClearDvr, context: WorkerContext) -> None:
+    if context.pipeline is not None:
+        context.pipeline.outputs.clear_dvr()
+        log.info("DVR window cleared: it restarts at the live edge")

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, TypeVar
 
 from packager.live import PackagerConfig
 from packager.resume import ResumePoint
-from transcode.ladder import Rendition
+from transcode.ladder import Rendition as Rendition  # re-exported: part of the contract
 
 VERSION = 1
 RECORD_HEADER = struct.Struct(">cI")
@@ -54,13 +54,15 @@ class ContractError(ValueError):
 
 # -- the worker's config --------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class WorkerConfig:
     stream_id: int
     out_dir: str
     part_target: float = 0.5
     segment_target: float = 2.0
-    window_segments: int = 8
+    window_segments: int = 8  # the short live window (DVR off), and the least any window lists
+    dvr_seconds: float | None = None  # DVR on: every output lists the last this many seconds
     mpegts_endlist: bool = True
     pull_urls: tuple[str, ...] = ()  # a PULL stream: the worker opens these itself
     pull_open_timeout: float = 10.0
@@ -101,6 +103,7 @@ class WorkerConfig:
             part_target=self.part_target,
             segment_target=self.segment_target,
             window_segments=self.window_segments,
+            dvr_seconds=self.dvr_seconds,
             utc_timing_url=self.utc_timing_url,
             resume=self.resume,
         )
@@ -154,6 +157,7 @@ def _read_exactly(fd: int, size: int) -> bytes:
 
 
 # -- commands: node → worker ----------------------------------------------------------------
+
 
 class Command:
     """A command the node sends a worker (besides the media records)."""
@@ -213,6 +217,26 @@ class KeepOverlays(Command):
     overlay_ids: list[int]
 
 
+@command
+@dataclass(frozen=True)
+class SetDvrWindow(Command):
+    """The stream's DVR settings changed while live: every output now lists the last
+    `dvr_seconds` (None: DVR off, the short live window). Shrinking trims at once, growing
+    keeps what is listed."""
+
+    kind: ClassVar[str] = "set_dvr_window"
+    dvr_seconds: float | None
+
+
+@command
+@dataclass(frozen=True)
+class ClearDvr(Command):
+    """`PUT /streaming/streams/{id}/dvr_cleanup`: the DVR window restarts at the live edge (the
+    short live window stays listed, players play on) and the rest of it is deleted."""
+
+    kind: ClassVar[str] = "clear_dvr"
+
+
 def encode_command(item: Command) -> bytes:
     if isinstance(item, InputData):
         return record(DATA_RECORD, item.data)
@@ -238,6 +262,7 @@ def decode_message(payload: bytes) -> Command:
 
 
 # -- events: worker → node ------------------------------------------------------------------
+
 
 class Event:
     kind: ClassVar[str] = ""
@@ -502,8 +527,7 @@ def encode_event(item: Event | dict[str, Any]) -> bytes:
     """One line of the worker's stdout. A plain dict (the packager's) is checked first."""
     if isinstance(item, dict):
         item = event_from_plain(item)
-    return (json.dumps({"v": VERSION, "event": item.kind, **item.__dict__}, separators=(",", ":"))
-            + "\n").encode()
+    return (json.dumps({"v": VERSION, "event": item.kind, **item.__dict__}, separators=(",", ":")) + "\n").encode()
 
 
 def decode_event(line: bytes) -> Event:

@@ -62,8 +62,17 @@ def _opens(name: str) -> bool:
 class VideoEncoder:
     """Scales decoded frames to one rendition's size and encodes them."""
 
-    def __init__(self, codec: str, width: int, height: int, bit_rate: int, frame_rate: float,
-                 time_base: Fraction, gop_seconds: float, preset: str) -> None:
+    def __init__(
+        self,
+        codec: str,
+        width: int,
+        height: int,
+        bit_rate: int,
+        frame_rate: float,
+        time_base: Fraction,
+        gop_seconds: float,
+        preset: str,
+    ) -> None:
         self.width, self.height = width, height
         self.reformatter = VideoReformatter()
         self.format = "nv12" if codec == "h264_qsv" else PIXEL_FORMAT
@@ -88,8 +97,9 @@ class VideoEncoder:
         The same decoded frame goes to every rendition's thread, so it is only read here;
         when no scaling is needed `reformat` returns that very frame and it is encoded as is.
         """
-        scaled = self.reformatter.reformat(frame, width=self.width, height=self.height, format=self.format,
-                                           interpolation=INTERPOLATION)
+        scaled = self.reformatter.reformat(
+            frame, width=self.width, height=self.height, format=self.format, interpolation=INTERPOLATION
+        )
         if scaled is not frame:
             scaled.pts, scaled.time_base, scaled.pict_type = frame.pts, frame.time_base, frame.pict_type
         return self.context.encode(scaled)
@@ -106,9 +116,7 @@ def encoder_options(codec: str, bit_rate: int, preset: str) -> dict[str, str]:
     (IDR frames only where the keyframe plan puts them)."""
     kbit = f"{bit_rate // 1000}k"
     if codec == SOFTWARE_ENCODER:
-        return {"preset": preset, "maxrate": kbit, "bufsize": kbit, "sc_threshold": "0",
-                "forced-idr": "1"}
+        return {"preset": preset, "maxrate": kbit, "bufsize": kbit, "sc_threshold": "0", "forced-idr": "1"}
     if codec == "h264_nvenc":
-        return {"preset": "p3", "tune": "ll", "rc": "cbr", "maxrate": kbit, "bufsize": kbit,
-                "forced-idr": "1"}
+        return {"preset": "p3", "tune": "ll", "rc": "cbr", "maxrate": kbit, "bufsize": kbit, "forced-idr": "1"}
     return {"preset": "veryfast", "maxrate": kbit, "bufsize": kbit, "forced_idr": "1"}

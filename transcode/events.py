@@ -45,6 +45,6 @@ class EventChannel:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(self.fd, view):]
+                view = view[os.write(self.fd, view) :]
         except BrokenPipeError:
             self.closed = True  # the node went away; finish quietly

@@ -29,8 +29,9 @@ class StreamHub:
         for job in self.jobs:
             job.on_packet(packet)
 
-    def source_changed(self, video: av.video.stream.VideoStream | None,
-                       audio: av.audio.stream.AudioStream | None) -> None:
+    def source_changed(
+        self, video: av.video.stream.VideoStream | None, audio: av.audio.stream.AudioStream | None
+    ) -> None:
         """A new input follows (its timestamps and codec parameters may differ). Jobs that
         keep per-source state implement `on_source_change(video, audio)`."""
         for job in self.jobs:

@@ -26,7 +26,7 @@ class Rendition:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "Rendition":
+    def from_json(cls, data: dict) -> Rendition:
         return cls(**data)
 
 
@@ -63,4 +63,4 @@ def plan(ladder: list[Rendition], source_width: int, source_height: int) -> list
 
 def even(value: float) -> int:
     """The nearest even integer, at least 2."""
-    return max(2, int(round(value / 2)) * 2)
+    return max(2, round(value / 2) * 2)

@@ -47,18 +47,20 @@ class StreamOutputs:
         self.out_dir = Path(config.out_dir)
         self.mpegts_endlist = mpegts_endlist
         self.files = FileThread()  # deletions and playlist copies: off the packaging thread
-        self.cmaf = LiveOutput(config, emit, remove=self.files.remove, write=self.files.write_atomic)
+        self.cmaf = LiveOutput(
+            config, emit, remove=self.files.remove, write=self.files.write_atomic, make_room=self.make_room
+        )
         self.variants: dict[str, _Variant] = {}
         self.audio_track = None
         self.ts_master_text: str | None = None
 
     # -- setup --------------------------------------------------------------------------
-    def add_video(self, name: str, template: av.stream.Stream, *, resolution: tuple[int, int] | None,
-                  frame_rate: float | None) -> None:
+    def add_video(
+        self, name: str, template: av.stream.Stream, *, resolution: tuple[int, int] | None, frame_rate: float | None
+    ) -> None:
         track = self.cmaf.add_video(name, template)
         ts = self._new_ts(name)
-        self.variants[name] = _Variant(name, track, ts, ts.add_stream(template), resolution, frame_rate,
-                                       template)
+        self.variants[name] = _Variant(name, track, ts, ts.add_stream(template), resolution, frame_rate, template)
 
     def add_audio(self, template: av.stream.Stream) -> None:
         self.audio_track = self.cmaf.add_audio(template)
@@ -71,13 +73,20 @@ class StreamOutputs:
         """A variant's TS packager; it continues `follows` (a source switch) or, for a worker
         that replaces one, that worker's playlist of the variant (`config.resume`)."""
         resumed = self.config.resume.ts_for(name) if self.config.resume and follows is None else None
-        carried = self.config.resume.ts_carried.get(name, [])[-self.config.window_segments:] \
-            if resumed is not None else []
-        ts = TsRendition(self.out_dir, name, self._on_ts_event, window_segments=self.config.window_segments,
-                         start_sequence=resumed.sequence if resumed else 0,
-                         discontinuity_sequence=resumed.discontinuity_sequence if resumed else 0,
-                         follows=follows, carried=carried, remove=self.files.remove,
-                         write=self.files.write_atomic)
+        carried = self.config.span.newest(self.config.resume.ts_carried.get(name, [])) if resumed is not None else []
+        ts = TsRendition(
+            self.out_dir,
+            name,
+            self._on_ts_event,
+            window_segments=self.config.span,
+            start_sequence=resumed.sequence if resumed else 0,
+            discontinuity_sequence=resumed.discontinuity_sequence if resumed else 0,
+            follows=follows,
+            carried=carried,
+            remove=self.files.remove,
+            write=self.files.write_atomic,
+            make_room=self.make_room,
+        )
         if carried:  # their files are this worker's to delete now
             self.emit({"event": "carried", "paths": [event["path"] for event in carried]})
         if resumed is not None:
@@ -105,8 +114,11 @@ class StreamOutputs:
         variant continues its playlist after a discontinuity. `templates` names the variants
         whose codec parameters now come from the new source (the origin); `audio` is its audio
         track, or None (the audio track then gets no packets)."""
-        cmaf = {self.variants[name].track: template for name, template in templates.items()
-                if name in self.variants and self.variants[name].track is not None}
+        cmaf = {
+            self.variants[name].track: template
+            for name, template in templates.items()
+            if name in self.variants and self.variants[name].track is not None
+        }
         if audio is not None and self.audio_track is not None:
             cmaf[self.audio_track] = audio
         self.cmaf.discontinuity(cmaf)
@@ -136,6 +148,33 @@ class StreamOutputs:
         for other in self.variants.values():
             if not other.retired:
                 other.ts.discontinuity()
+
+    def set_dvr(self, dvr_seconds: float | None) -> None:
+        """The stream's DVR window changed while live: every output follows at once (they share
+        the config's `WindowSpan`)."""
+        self.cmaf.set_dvr(dvr_seconds)
+        self._retrim(restart=False)
+
+    def clear_dvr(self) -> None:
+        """clear_dvr: every output's window restarts at the live edge; its files go."""
+        self.cmaf.clear_dvr()
+        self._retrim(restart=True)
+
+    def make_room(self) -> bool:
+        """A media write found the disk full: the DVR window shrinks in every output and this
+        waits for its files to go (see `packager/disk_full.py`)."""
+        freed = self.cmaf.shrink_for_space()
+        for variant in self.variants.values():
+            if not variant.retired:
+                freed = variant.ts.release() or freed
+        if freed:
+            self.files.drain()
+        return freed
+
+    def _retrim(self, restart: bool) -> None:
+        for variant in self.variants.values():
+            if not variant.retired:
+                variant.ts.retrim(restart)
 
     def retire(self, name: str) -> None:
         """Stop a variant for good (the transcoder shed it): it leaves the masters and the MPD,
@@ -172,9 +211,14 @@ class StreamOutputs:
         first = variant.first_segment
         size = (self.out_dir / first["path"]).stat().st_size if (self.out_dir / first["path"]).exists() else 0
         average = int(size * 8 / max(first["duration"], 0.1))
-        return TsVariant(rendition=variant.name, bandwidth=int(average * BANDWIDTH_MARGIN),
-                         resolution=variant.resolution, codecs=self._codecs(variant),
-                         frame_rate=variant.frame_rate, average_bandwidth=average)
+        return TsVariant(
+            rendition=variant.name,
+            bandwidth=int(average * BANDWIDTH_MARGIN),
+            resolution=variant.resolution,
+            codecs=self._codecs(variant),
+            frame_rate=variant.frame_rate,
+            average_bandwidth=average,
+        )
 
     def _codecs(self, variant: _Variant) -> str | None:
         """The variant's codecs as the CMAF init segments name them (TS carries the same

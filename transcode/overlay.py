@@ -120,7 +120,7 @@ class PreparedOverlay:
         left, top = max(0, left), max(0, top)
         if right <= left or bottom <= top:
             return
-        image = image[crop_top:crop_top + bottom - top, crop_left:crop_left + right - left]
+        image = image[crop_top : crop_top + bottom - top, crop_left : crop_left + right - left]
         # only the part with alpha is converted (a clock on a full-frame page is a small part)
         rows = np.flatnonzero(image[..., 3].any(axis=1))
         cols = np.flatnonzero(image[..., 3].any(axis=0))
@@ -138,8 +138,11 @@ class PreparedOverlay:
         # chroma: premultiplied RGB and alpha averaged over each 2×2 block (linear, so exact)
         rgb2 = _average_2x2(rgb)
         alpha2 = _average_2x2(alpha)
-        planes = [(luma, alpha, left, top), (rgb2 @ u[:3] + u[3] * alpha2, alpha2, left // 2, top // 2),
-                  (rgb2 @ v[:3] + v[3] * alpha2, alpha2, left // 2, top // 2)]
+        planes = [
+            (luma, alpha, left, top),
+            (rgb2 @ u[:3] + u[3] * alpha2, alpha2, left // 2, top // 2),
+            (rgb2 @ v[:3] + v[3] * alpha2, alpha2, left // 2, top // 2),
+        ]
         for index, (premultiplied, plane_alpha, plane_left, plane_top) in enumerate(planes):
             tile_w, tile_h = (TILE_WIDTH, TILE_HEIGHT) if index == 0 else (TILE_WIDTH // 2, TILE_HEIGHT // 2)
             self.runs.extend(_runs(index, premultiplied, plane_alpha, plane_left, plane_top, tile_w, tile_h))
@@ -147,7 +150,7 @@ class PreparedOverlay:
     def apply(self, planes: list[Pixels]) -> None:
         """Blend into the frame's planes (writable uint8 views)."""
         for run in self.runs:
-            region = planes[run.plane][run.top:run.bottom, run.left:run.right]
+            region = planes[run.plane][run.top : run.bottom, run.left : run.right]
             if run.value is not None:
                 region[...] = run.value
                 continue
@@ -174,12 +177,20 @@ def _yuv_matrix(bt709: bool, full_range: bool) -> tuple[npt.NDArray[np.float32],
 
 def _average_2x2(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     h, w = values.shape[0] // 2, values.shape[1] // 2
-    blocks = values[:h * 2, :w * 2].reshape(h, 2, w, 2, *values.shape[2:])
-    return blocks.mean(axis=(1, 3))  # type: ignore[no-any-return]
+    blocks = values[: h * 2, : w * 2].reshape(h, 2, w, 2, *values.shape[2:])
+    averaged: npt.NDArray[np.float32] = blocks.mean(axis=(1, 3))
+    return averaged
 
 
-def _runs(plane: int, premultiplied: npt.NDArray[np.float32], alpha: npt.NDArray[np.float32],
-          left: int, top: int, tile_w: int, tile_h: int) -> list[_Run]:
+def _runs(
+    plane: int,
+    premultiplied: npt.NDArray[np.float32],
+    alpha: npt.NDArray[np.float32],
+    left: int,
+    top: int,
+    tile_w: int,
+    tile_h: int,
+) -> list[_Run]:
     """The plane's tiles with alpha, merged into runs along each tile row."""
     a256 = np.rint(alpha * 256.0).astype(np.uint16)
     runs: list[_Run] = []
@@ -187,7 +198,7 @@ def _runs(plane: int, premultiplied: npt.NDArray[np.float32], alpha: npt.NDArray
     for row in range(0, height, tile_h):
         states = []
         for col in range(0, width, tile_w):
-            tile = a256[row:row + tile_h, col:col + tile_w]
+            tile = a256[row : row + tile_h, col : col + tile_w]
             states.append(0 if not tile.any() else 1 if (tile == 256).all() else 2)
         col_index = 0
         while col_index < len(states):
@@ -343,4 +354,4 @@ class Compositor:
 def _plane_view(frame: av.VideoFrame, index: int) -> Pixels:
     plane = frame.planes[index]
     rows: Pixels = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
-    return rows[:plane.height, :plane.width]
+    return rows[: plane.height, : plane.width]

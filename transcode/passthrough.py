@@ -27,8 +27,14 @@ log = logging.getLogger("headwater.worker")
 
 
 class PassthroughJob:
-    def __init__(self, outputs: StreamOutputs, plan: KeyframePlan,
-                 video: av.video.stream.VideoStream | None, *, mux_video: bool = True) -> None:
+    def __init__(
+        self,
+        outputs: StreamOutputs,
+        plan: KeyframePlan,
+        video: av.video.stream.VideoStream | None,
+        *,
+        mux_video: bool = True,
+    ) -> None:
         """`mux_video` False: the origin's video is encoded by the transcoder (html_overlay);
         this job still leads the segmenting with the source's keyframes and muxes the audio."""
         self.outputs = outputs
@@ -54,8 +60,9 @@ class PassthroughJob:
                 return
             if self.watch is not None and self.mux_video:
                 self._check_format(packet)
-            start = self.plan.on_source_packet(packet.pts, seconds, packet.is_keyframe) \
-                if packet.pts is not None else False
+            start = (
+                self.plan.on_source_packet(packet.pts, seconds, packet.is_keyframe) if packet.pts is not None else False
+            )
             if self.mux_video:
                 self.outputs.mux_video(ORIGIN, packet, segment_start=start)
         elif packet.stream.type == "audio":
@@ -67,8 +74,13 @@ class PassthroughJob:
         if changed is None:
             return
         sps = changed.sps
-        log.info("source video changed to %dx%d (%s) at %.3f s: new init segment, discontinuity",
-                 sps.width, sps.height, sps.codec, _pts_seconds(packet))
+        log.info(
+            "source video changed to %dx%d (%s) at %.3f s: new init segment, discontinuity",
+            sps.width,
+            sps.height,
+            sps.codec,
+            _pts_seconds(packet),
+        )
         self.plan.reset()  # this keyframe starts a segment in every variant
         self.outputs.format_changed(ORIGIN, sps.width, sps.height, changed.extradata)
 

@@ -23,8 +23,8 @@ from transcode.encoders import detect_h264_encoder
 from transcode.hub import StreamHub
 from transcode.keyframes import KeyframePlan
 from transcode.ladder import PlannedRendition, Rendition, even, plan
-from transcode.overlay import Compositor
 from transcode.outputs import StreamOutputs
+from transcode.overlay import Compositor
 from transcode.passthrough import ORIGIN, PassthroughJob
 from transcode.playability import playability_warning
 from transcode.screenshots import ScreenshotJob
@@ -38,8 +38,15 @@ ORIGIN_KBITS_1080P = 6000  # the re-encoded origin's bitrate when the source doe
 
 
 class StreamPipeline:
-    def __init__(self, config, video, audio, emit: Callable[[dict], None],
-                 clock: Callable[[], float] = time.monotonic, compositor: Compositor | None = None) -> None:
+    def __init__(
+        self,
+        config,
+        video,
+        audio,
+        emit: Callable[[dict], None],
+        clock: Callable[[], float] = time.monotonic,
+        compositor: Compositor | None = None,
+    ) -> None:
         self.stream_id = config.stream_id
         self.keyframes = KeyframePlan(config.segment_target)
         self.outputs = StreamOutputs(config.packager(), emit, mpegts_endlist=config.mpegts_endlist)
@@ -98,9 +105,15 @@ class StreamPipeline:
             self.outputs.close()
 
 
-def start_transcoder(config, video, outputs: StreamOutputs, keyframes: KeyframePlan,
-                     emit: Callable[[dict], None], clock: Callable[[], float],
-                     compositor: Compositor | None = None) -> TranscodeJob | None:
+def start_transcoder(
+    config,
+    video,
+    outputs: StreamOutputs,
+    keyframes: KeyframePlan,
+    emit: Callable[[dict], None],
+    clock: Callable[[], float],
+    compositor: Compositor | None = None,
+) -> TranscodeJob | None:
     """The transcoder of the quality set's rungs; with a compositor, of the origin too (first,
     so it leads the segmenting), all scaled from the composited picture."""
     ladder = planned_renditions(config, video)
@@ -109,10 +122,25 @@ def start_transcoder(config, video, outputs: StreamOutputs, keyframes: KeyframeP
     if not ladder:
         return None
     codec = detect_h264_encoder(config.hardware_encoder)
-    log.info("stream %s: transcoding to %s with %s (preset %s)", config.stream_id,
-             ", ".join(f"{r.name} {r.width}x{r.height}" for r in ladder), codec, config.x264_preset)
-    return TranscodeJob(outputs, video, ladder, keyframes, codec=codec, preset=config.x264_preset,
-                        emit=emit, degrade_after=config.degrade_after, clock=clock, compositor=compositor)
+    log.info(
+        "stream %s: transcoding to %s with %s (preset %s)",
+        config.stream_id,
+        ", ".join(f"{r.name} {r.width}x{r.height}" for r in ladder),
+        codec,
+        config.x264_preset,
+    )
+    return TranscodeJob(
+        outputs,
+        video,
+        ladder,
+        keyframes,
+        codec=codec,
+        preset=config.x264_preset,
+        emit=emit,
+        degrade_after=config.degrade_after,
+        clock=clock,
+        compositor=compositor,
+    )
 
 
 def overlay_warning(video) -> str | None:
@@ -126,8 +154,11 @@ def overlay_warning(video) -> str | None:
 
 
 def origin_rendition(video) -> PlannedRendition:
-    """The origin re-encoded at the source's size (and frame rate), for html_overlay."""
-    width, height = source_size(video)
+    """The origin re-encoded at the source's size (and frame rate), for html_overlay (only
+    for a source of known size: `overlay_warning`)."""
+    size = source_size(video)
+    assert size is not None
+    width, height = size
     bitrate = video.codec_context.bit_rate or video.bit_rate or 0
     kbits = bitrate // 1000 if bitrate else max(1000, ORIGIN_KBITS_1080P * width * height // (1920 * 1080))
     rung = Rendition(ORIGIN, width, height, video_bitrate=kbits, max_frame_rate=0.0)
@@ -140,8 +171,7 @@ def planned_renditions(config, video) -> list[PlannedRendition]:
         return []
     size = source_size(video)
     if size is None:
-        log.warning("stream %s: source video size unknown at start; packaging the origin only",
-                    config.stream_id)
+        log.warning("stream %s: source video size unknown at start; packaging the origin only", config.stream_id)
         return []
     return plan(config.renditions, *size)
 
@@ -155,16 +185,19 @@ def source_rate(video) -> float | None:
     return float(video.average_rate) if video.average_rate else None
 
 
-def source_event(video, audio, renditions: list[str], kind: type[SourceEvent] = Started,
-                 **source: str) -> SourceEvent:
+def source_event(video, audio, renditions: list[str], kind: type[SourceEvent] = Started, **source: str) -> SourceEvent:
     """What the source turned out to hold, reported once demuxing starts (`Started`) and
     after each switch to another source (`SourceChanged`)."""
-    event: dict = {"renditions": renditions,
-                   "source_warning": playability_warning(video, transcoded=len(renditions) > 1), **source}
+    event: dict = {
+        "renditions": renditions,
+        "source_warning": playability_warning(video, transcoded=len(renditions) > 1),
+        **source,
+    }
     if video is not None:
         context = video.codec_context
-        event.update(video_codec=context.name, width=context.width, height=context.height,
-                     frame_rate=source_rate(video))
+        event.update(
+            video_codec=context.name, width=context.width, height=context.height, frame_rate=source_rate(video)
+        )
     if audio is not None:
         context = audio.codec_context
         sample_rate, channels = context.sample_rate, context.channels

@@ -57,8 +57,13 @@ def playability_warning(video, transcoded: bool) -> str | None:
         return None
     bits, chroma = format_of
     profile = f" {context.profile}" if context.profile else ""
-    remedy = ("the origin variant passes it through as is, the renditions are 8-bit 4:2:0" if transcoded
-              else "it is passed through as is; a quality set adds 8-bit 4:2:0 renditions")
+    remedy = (
+        "the origin variant passes it through as is, the renditions are 8-bit 4:2:0"
+        if transcoded
+        else "it is passed through as is; a quality set adds 8-bit 4:2:0 renditions"
+    )
     wanted = " or ".join(f"{b}-bit {c}" for b, c in sorted(playable))
-    return (f"source video is {CODEC_NAMES[context.name]}{profile}, {bits}-bit {chroma} ({pixel_format}), "
-            f"which browsers and most devices do not play (they need {wanted}): {remedy}")
+    return (
+        f"source video is {CODEC_NAMES[context.name]}{profile}, {bits}-bit {chroma} ({pixel_format}), "
+        f"which browsers and most devices do not play (they need {wanted}): {remedy}"
+    )

@@ -18,31 +18,13 @@ from collections.abc import Callable
 
 import av
 
+from ingest.pull.source import OpenedSource, PullRotation, describe_error, redacted
 from transcode.commands import WorkerContext
-from transcode.contract import Command, PullGaveUp, SourceFailed, SourceLost
-from transcode.pipe_source import PipeInput
+from transcode.contract import PullGaveUp, SourceFailed, SourceLost
+from transcode.pipe_input import watch_stdin
 from transcode.pipeline import StreamPipeline
-from transcode.pull_source import OpenedSource, PullRotation, describe_error, redacted
 
 log = logging.getLogger("headwater.pull")
-
-
-def watch_stdin(on_eof: Callable[[], None], on_command: Callable[[Command], None] | None = None,
-                fd: int = 0) -> None:
-    """Hand the node's commands to `on_command` (from this thread: queue them) and call
-    `on_eof` when the node closes our stdin (how it ends a pull or WHIP worker); they read
-    no media from it."""
-    def run() -> None:
-        try:
-            pipe = PipeInput(fd, on_command=on_command)
-            while pipe.next_input() is not None:
-                log.warning("ignoring an input the node sent to a worker that opens its own source")
-        except ValueError as error:
-            log.error("worker input unreadable: %s", error)
-        finally:
-            on_eof()
-
-    threading.Thread(target=run, name="stdin-eof", daemon=True).start()
 
 
 class PullWorker:
@@ -57,9 +39,12 @@ class PullWorker:
         # templates point into it, until the next working source replaces it.
         self.current: OpenedSource | None = None
         self.rotation = PullRotation(
-            list(config.pull_urls), open_timeout=config.pull_open_timeout,
-            read_timeout=config.pull_read_timeout, backoff_max=config.pull_backoff_max,
-            stop=stop, on_failure=self.on_failure,
+            list(config.pull_urls),
+            open_timeout=config.pull_open_timeout,
+            read_timeout=config.pull_read_timeout,
+            backoff_max=config.pull_backoff_max,
+            stop=stop,
+            on_failure=self.on_failure,
         )
 
     def run(self) -> None:
@@ -116,13 +101,15 @@ class PullWorker:
         video, audio = source.video, source.audio
         if self.pipeline is None:
             self.pipeline = self.context.pipeline = StreamPipeline(
-                self.config, video, audio, self.emit, self.clock, self.context.compositor)
+                self.context.config, video, audio, self.emit, self.clock, self.context.compositor
+            )
         else:
             self.pipeline.source_changed(video, audio)  # the old container must outlive this call
             self.current.close()
         self.current = source
-        self.emit(self.pipeline.source_event(video, audio, source_type=source.source_type,
-                                             source_url=redacted(source.url)))
+        self.emit(
+            self.pipeline.source_event(video, audio, source_type=source.source_type, source_url=redacted(source.url))
+        )
 
 
 def run_pull(context: WorkerContext, clock: Callable[[], float]) -> None:

@@ -25,8 +25,9 @@ _FLUSH = object()
 
 
 class RenditionThread:
-    def __init__(self, planned: PlannedRendition, encoder: VideoEncoder,
-                 outbox: "queue.SimpleQueue[tuple[str, av.Packet | None]]") -> None:
+    def __init__(
+        self, planned: PlannedRendition, encoder: VideoEncoder, outbox: queue.SimpleQueue[tuple[str, av.Packet | None]]
+    ) -> None:
         self.planned = planned
         self.name = planned.name
         self.encoder = encoder
@@ -68,7 +69,9 @@ class RenditionThread:
 
     def _drain_inbox(self) -> None:
         """A failed rendition keeps taking frames so the decoder never blocks on it."""
+
         def drain() -> None:
             while self.inbox.get() is not _FLUSH:
                 pass
+
         threading.Thread(target=drain, daemon=True).start()

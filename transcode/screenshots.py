@@ -80,9 +80,10 @@ def decode_keyframe(codec: str, extradata: bytes, packet: av.Packet) -> av.Video
     frame delay never holds it back). `extradata`: the stream's parameter sets (avcC) when
     its packets do not carry them in-band."""
     decoder = av.CodecContext.create(codec, "r")
+    assert isinstance(decoder, av.VideoCodecContext)
     if extradata:
         decoder.extradata = extradata
-    decoder.thread_type = "NONE"
+    decoder.thread_count = 1  # no thread pool: one picture per interval, and a worker keeps to two threads
     frames = decoder.decode(packet) + decoder.decode(None)
     return frames[0] if frames else None
 
@@ -109,6 +110,7 @@ class JpegEncoder:
         encoder = av.CodecContext.create("mjpeg", "w")
         encoder.width, encoder.height = width, height
         encoder.pix_fmt = "yuvj420p"
+        encoder.thread_count = 1
         encoder.time_base = Fraction(1, 25)
         encoder.flags |= av.codec.context.Flags.qscale
         encoder.global_quality = 3 * FF_QP2LAMBDA  # ffmpeg's `-q:v 3`: good quality, ~40 KB at 1080 px

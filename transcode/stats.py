@@ -26,10 +26,14 @@ class StatsJob:
     per wall second.
     """
 
-    def __init__(self, video: av.video.stream.VideoStream | None, emit: Callable[[dict], None],
-                 clock: Callable[[], float] = time.monotonic,
-                 progress: Callable[[], float | None] | None = None,
-                 size: Callable[[], tuple[int, int] | None] | None = None) -> None:
+    def __init__(
+        self,
+        video: av.video.stream.VideoStream | None,
+        emit: Callable[[dict], None],
+        clock: Callable[[], float] = time.monotonic,
+        progress: Callable[[], float | None] | None = None,
+        size: Callable[[], tuple[int, int] | None] | None = None,
+    ) -> None:
         """`size` gives the source's picture size as its latest SPS says (it may change
         mid-stream); without it, or when it knows none, the demuxer's is reported."""
         self.video = video

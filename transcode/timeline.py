@@ -4,8 +4,9 @@ Publishers restart their encoders, splice files, or send a clock that leaps (or 
 packagers and encoders need decode timestamps that keep rising without holes. Per stream, a
 packet whose dts goes back, or leaps forward by more than `MAX_GAP`, re-anchors that stream:
 it continues one packet duration after the previous packet. A small step back or a repeated
-stamp (seen when files are spliced) only moves that packet one tick past the previous one. Audio and video re-anchor each
-on their own, so they stay within a frame of each other, as they were before the jump.
+stamp (seen when files are spliced) only moves that packet one tick past the previous one. Audio
+and video re-anchor each on their own, so they stay within a frame of each other, as they were
+before the jump.
 
 A source switch (failover, pull rotation) is a jump too, across streams: after
 `source_changed()` each stream of the new source continues where the same kind of stream
@@ -32,6 +33,7 @@ DEFAULT_STEP = Fraction(1, 50)
 class _Clock:
     """One stream's state. The limits are in its own ticks, computed once: Fraction arithmetic
     on every packet was a measurable share of a passthrough worker's CPU."""
+
     time_base: Fraction
     kind: str = ""
     offset: int = 0
@@ -86,8 +88,9 @@ class ContinuousTimeline:
         if pts != packet.pts:
             packet.pts = pts
 
-    def shift(self, stream: int, dts: int, pts: int | None, time_base: Fraction,
-              kind: str = "") -> tuple[int, int | None]:
+    def shift(
+        self, stream: int, dts: int, pts: int | None, time_base: Fraction, kind: str = ""
+    ) -> tuple[int, int | None]:
         """(dts, pts) of one packet of `stream` on its continuous timeline."""
         clock = self.clocks.get(stream)
         if clock is None:
@@ -107,8 +110,11 @@ class ContinuousTimeline:
                 clock.offset += shift
                 dts += shift
                 self.jumps += 1
-                log.warning("source %s timestamps jumped by %.3fs; continuing without the jump",
-                            kind or stream, float(delta * time_base))
+                log.warning(
+                    "source %s timestamps jumped by %.3fs; continuing without the jump",
+                    kind or stream,
+                    float(delta * time_base),
+                )
             elif delta <= clock.one_second:
                 clock.step = delta  # the next re-anchor continues one packet later
         clock.last_dts = dts

@@ -37,10 +37,20 @@ DEFAULT_FRAME_RATE = 30.0
 
 
 class TranscodeJob:
-    def __init__(self, outputs: StreamOutputs, video: av.video.stream.VideoStream,
-                 planned: list[PlannedRendition], plan: KeyframePlan, *, codec: str, preset: str,
-                 emit: Callable[[dict], None], degrade_after: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic, compositor: Compositor | None = None) -> None:
+    def __init__(
+        self,
+        outputs: StreamOutputs,
+        video: av.video.stream.VideoStream,
+        planned: list[PlannedRendition],
+        plan: KeyframePlan,
+        *,
+        codec: str,
+        preset: str,
+        emit: Callable[[dict], None],
+        degrade_after: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        compositor: Compositor | None = None,
+    ) -> None:
         self.outputs = outputs
         self.compositor = compositor  # html_overlay: drawn on every decoded frame before scaling
         self.video = video
@@ -67,8 +77,16 @@ class TranscodeJob:
     def _start_rendition(self, rung: PlannedRendition, codec: str, preset: str, source_rate: float) -> None:
         rate = min(rung.rendition.max_frame_rate or source_rate, source_rate)
         try:
-            encoder = VideoEncoder(codec, rung.width, rung.height, rung.bits_per_second, rate,
-                                   self.time_base, self.plan.boundaries.segment_target, preset)
+            encoder = VideoEncoder(
+                codec,
+                rung.width,
+                rung.height,
+                rung.bits_per_second,
+                rate,
+                self.time_base,
+                self.plan.boundaries.segment_target,
+                preset,
+            )
         except av.error.FFmpegError as error:  # this rung cannot be made; the others can
             log.error("rendition %s (%dx%d): encoder did not open: %s", rung.name, rung.width, rung.height, error)
             return
@@ -200,7 +218,6 @@ class TranscodeJob:
             self._mux_ready(wait_for=pending)
         for thread in list(self.threads.values()):
             thread.join()
-
 
 
 class EncoderClock:

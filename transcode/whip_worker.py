@@ -12,10 +12,11 @@ from collections.abc import Callable
 
 import av
 
+from ingest.whip.peer import OfferRefused, TsPipeSource, open_session
 from transcode.commands import WorkerContext
-from transcode.pipeline import StreamPipeline
-from transcode.pull_worker import watch_stdin
-from transcode.whip_source import TsPipeSource, open_session
+from transcode.contract import WhipAnswer, WhipFailed
+from transcode.pipe_input import watch_stdin
+from transcode.sources import package
 
 log = logging.getLogger("headwater.whip")
 
@@ -23,10 +24,18 @@ log = logging.getLogger("headwater.whip")
 def run_whip(context: WorkerContext, clock: Callable[[], float]) -> None:
     config, emit = context.config, context.emit
     logging.getLogger("aioice").setLevel(logging.WARNING)  # a line per candidate pair otherwise
-    opened = open_session(config, emit)
-    if opened is None:
+    assert config.whip_offer is not None  # the worker runs this loop for a WHIP config only
+    try:
+        peer, answer, read_fd = open_session(
+            config.whip_offer,
+            keyframe_interval=config.segment_target,
+            media_timeout=config.whip_media_timeout,
+            ice_loopback=config.whip_ice_loopback,
+        )
+    except OfferRefused as error:
+        emit(WhipFailed(status=error.status, message=str(error)))
         return
-    peer, read_fd = opened
+    emit(WhipAnswer(sdp=answer))
     watch_stdin(peer.stop, context.queue)
     try:
         source = TsPipeSource(read_fd)  # blocks until media flows, or the session ends
@@ -34,15 +43,8 @@ def run_whip(context: WorkerContext, clock: Callable[[], float]) -> None:
         log.info("the WHIP session ended before media arrived (%s)", error)
         peer.stop()
         return
-    video, audio = source.video, source.audio
-    pipeline = context.pipeline = StreamPipeline(config, video, audio, emit, clock, context.compositor)
-    emit(pipeline.source_event(video, audio))
     try:
-        for packet in source.packets():
-            pipeline.publish(packet)
-            context.run_pending()
+        package(context, iter([source]), clock)
     finally:
-        pipeline.close()
-        source.close()
         peer.stop()
         peer.thread.join(timeout=5)

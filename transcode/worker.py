@@ -1,11 +1,12 @@
 """The stream worker: one process per live stream, `python -m transcode.worker --stream <id> --out-dir <dir>`.
 
-The arguments are labels for `ps`; the config comes first on stdin (`transcode/contract.py`),
-then the source as records (`transcode/pipe_source.py`): one input (FLV from the node's RTMP
-server, MPEG-TS from its SRT listener) after another, a new one at each switch between the
-stream's main and backup publishers, and the node's other commands. stdout carries typed
-events to the node, stderr carries logs. The worker ends when stdin ends: it finalizes the
-playlists (the packager reports `ended`) and exits 0.
+The arguments are labels for `ps`; the config comes first on stdin (`transcode/contract.py`)
+and says which source the worker opens: a pushed stream's inputs, relayed by the node on
+stdin (`transcode/push_worker.py`), the pull URLs (`transcode/pull_worker.py`) or the WHIP
+offer (`transcode/whip_worker.py`); the sources themselves live in `ingest/`. Then stdin
+carries the node's commands. stdout carries typed events to the node, stderr carries logs.
+The worker ends when stdin ends: it finalizes the playlists (the packager reports `ended`)
+and exits 0.
 """
 
 from __future__ import annotations
@@ -16,95 +17,49 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import av
+from typing import Any
 
 from transcode.commands import WorkerContext
 from transcode.contract import ContractError, Error, Event, WorkerConfig, read_config
 from transcode.events import EventChannel
 from transcode.heap import keep_freed_memory
-from transcode.pipe_source import PipeInput, PipeSource
-from transcode.pipeline import StreamPipeline
 from transcode.pull_worker import run_pull
+from transcode.push_worker import run_push
 
 log = logging.getLogger("headwater.worker")
 
 
-def next_source(pipe: PipeInput) -> PipeSource | None:
-    """The next input whose streams are fully known (see `PipeSource.complete`).
-
-    An input still going whose first bytes did not tell is probed again where the last probe
-    stopped, until it tells or ends: an MPEG-TS encoder that flags no random access point is
-    started by the node at any PAT (`server/media/ts_feed.py`), and its first SPS may come with
-    a keyframe seconds later."""
-    reader = pipe.next_input()
-    while reader is not None:
-        try:
-            source = PipeSource(reader)
-        except av.error.FFmpegError as error:
-            log.warning("skipping a %s input that could not be opened: %s", reader.format, error)
-            reader = pipe.next_input()
-            continue
-        if source.complete:
-            return source
-        source.close()
-        if reader.ended:
-            log.warning("skipping a %s input that ended before its streams were known", reader.format)
-            reader = pipe.next_input()
-        elif not reader.reprobed:
-            log.warning("the %s input's first bytes do not tell its streams (no keyframe yet?); probing on",
-                        reader.format)
-            reader.reprobed = True
-    return None
-
-
-def run(config: WorkerConfig, emit: Callable[[Event | dict], None], source_fd: int = 0,
-        clock: Callable[[], float] = time.monotonic, flush: Callable[[], None] | None = None) -> None:
-    """Package (and transcode) what feeds the stream until it ends."""
+def run(
+    config: WorkerConfig,
+    emit: Callable[[Event | dict[str, Any]], None],
+    source_fd: int = 0,
+    clock: Callable[[], float] = time.monotonic,
+    flush: Callable[[], None] | None = None,
+) -> None:
+    """Package (and transcode) what feeds the stream until it ends: the source the config
+    names (pull URLs, a WHIP offer), else the inputs the node pushes on `source_fd`."""
     context = WorkerContext(config, emit)
     if config.pull_urls:
         run_pull(context, clock)
-        return
-    if config.whip_offer:
+    elif config.whip_offer:
         from transcode.whip_worker import run_whip  # aiortc loads only in WHIP workers
+
         run_whip(context, clock)
-        return
-    pipe = PipeInput(source_fd, before_wait=flush, on_command=context.dispatch)
-    source = next_source(pipe)
-    if source is None:
-        return  # the node gave up before sending anything usable
-    pipeline = context.pipeline = StreamPipeline(config, source.video, source.audio, emit, clock,
-                                                         context.compositor)
-    emit(pipeline.source_event(source.video, source.audio))
-    try:
-        while True:
-            for packet in source.packets():
-                pipeline.publish(packet)
-            following = next_source(pipe)
-            if following is None:
-                break
-            emit(pipeline.source_event(following.video, following.audio, changed=True))
-            pipeline.source_changed(following.video, following.audio)
-            source.close()
-            source = following
-    finally:
-        try:
-            pipeline.close()
-        finally:
-            source.close()
+    else:
+        run_push(context, clock, source_fd, flush)
 
 
 def labels(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m transcode.worker",
-                                     description="A stream worker; its config comes first on stdin.")
+    parser = argparse.ArgumentParser(
+        prog="python -m transcode.worker", description="A stream worker; its config comes first on stdin."
+    )
     parser.add_argument("--stream", type=int, help="the stream's id (a label for ps)")
     parser.add_argument("--out-dir", help="the stream's output directory (a label for ps)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     keep_freed_memory()
     label = labels(argv[1:])
     try:

@@ -118,7 +118,7 @@ def decode_value(view: memoryview, offset: int, depth: int = 0) -> tuple[Any, in
 def _read(view: memoryview, offset: int, size: int) -> memoryview:
     if offset + size > len(view):
         raise Amf0Error(f"AMF0 data truncated at offset {offset} (need {size} bytes)")
-    return view[offset:offset + size]
+    return view[offset : offset + size]
 
 
 def _read_string(view: memoryview, offset: int, length_struct: struct.Struct) -> tuple[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Literal
 
 DEFAULT_CHUNK_SIZE = 128
 MAX_CHUNK_SIZE = 16 * 1024 * 1024  # the spec allows up to 0x7FFFFFFF; nobody sane needs that
@@ -41,8 +42,17 @@ class RtmpMessage:
 class _ChunkStream:
     """Per chunk-stream-id state: the last header seen and the message being assembled."""
 
-    __slots__ = ("timestamp", "ts_field", "length", "type_id", "stream_id",
-                 "extended", "parts", "received", "started")
+    __slots__ = (
+        "extended",
+        "length",
+        "parts",
+        "received",
+        "started",
+        "stream_id",
+        "timestamp",
+        "ts_field",
+        "type_id",
+    )
 
     def __init__(self) -> None:
         self.timestamp = 0
@@ -57,8 +67,7 @@ class _ChunkStream:
 
 
 class ChunkReader:
-    def __init__(self, max_message_length: int = MAX_MESSAGE_LENGTH,
-                 max_chunk_size: int = MAX_CHUNK_SIZE) -> None:
+    def __init__(self, max_message_length: int = MAX_MESSAGE_LENGTH, max_chunk_size: int = MAX_CHUNK_SIZE) -> None:
         self.chunk_size = DEFAULT_CHUNK_SIZE
         self.max_message_length = max_message_length
         self.max_chunk_size = max_chunk_size
@@ -80,7 +89,7 @@ class ChunkReader:
             self._buffer.clear()
             self._pos = 0
         elif self._pos >= _COMPACT_THRESHOLD and self._pos * 2 >= len(self._buffer):
-            del self._buffer[:self._pos]
+            del self._buffer[: self._pos]
             self._pos = 0
         self._buffer += data
 
@@ -109,7 +118,7 @@ class ChunkReader:
             if parsed is not True:
                 return parsed
 
-    def _parse_chunk(self) -> RtmpMessage | bool | None:
+    def _parse_chunk(self) -> RtmpMessage | Literal[True] | None:
         """Consume one chunk. Returns the message it completed, True if it completed none,
         or None if the buffer does not hold a whole chunk yet (nothing consumed)."""
         buf = self._buffer
@@ -205,7 +214,7 @@ class ChunkReader:
         if fmt != 3:
             stream.extended = extended
         stream.ts_field = ts_field
-        payload = bytes(buf[pos:pos + size])
+        payload = bytes(buf[pos : pos + size])
         self._pos = pos + size
 
         if new_message and size == stream.length:
@@ -242,11 +251,11 @@ class ChunkWriter:
         out += _U24_U24_U8.pack(ts_field >> 8, ts_field & 0xFF, length >> 8, length & 0xFF, type_id)
         out += _U32_LE.pack(stream_id)
         out += ext
-        out += payload[:self.chunk_size]
+        out += payload[: self.chunk_size]
         continuation = _basic_header(3, csid) + ext
         for offset in range(self.chunk_size, length, self.chunk_size):
             out += continuation
-            out += payload[offset:offset + self.chunk_size]
+            out += payload[offset : offset + self.chunk_size]
         return bytes(out)
 
 

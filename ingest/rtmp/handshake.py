@@ -40,8 +40,8 @@ class ServerHandshake:
                 raise HandshakeError(f"unsupported RTMP version byte 0x{self._buffer[0]:02x}")
             if len(self._buffer) < 1 + PACKET_SIZE:
                 return b""
-            c1 = bytes(self._buffer[1:1 + PACKET_SIZE])
-            del self._buffer[:1 + PACKET_SIZE]
+            c1 = bytes(self._buffer[1 : 1 + PACKET_SIZE])
+            del self._buffer[: 1 + PACKET_SIZE]
             self._sent_s012 = True
             reply = bytes((RTMP_VERSION,)) + _s1() + c1
         if len(self._buffer) >= PACKET_SIZE:

@@ -16,11 +16,17 @@ log = logging.getLogger("headwater.ingest.rtmp")
 class RtmpServer:
     """Listens for publishers; RTMPS when given an ``ssl_context`` (pass protocol="rtmps")."""
 
-    def __init__(self, authorize: Authorize, *, ssl_context: ssl.SSLContext | None = None,
-                 protocol: str = "rtmp", handshake_timeout: float = SessionLimits.handshake_timeout,
-                 idle_timeout: float = SessionLimits.idle_timeout,
-                 max_message_length: int = SessionLimits.max_message_length,
-                 read_interval: float = SessionLimits.read_interval) -> None:
+    def __init__(
+        self,
+        authorize: Authorize,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        protocol: str = "rtmp",
+        handshake_timeout: float = SessionLimits.handshake_timeout,
+        idle_timeout: float = SessionLimits.idle_timeout,
+        max_message_length: int = SessionLimits.max_message_length,
+        read_interval: float = SessionLimits.read_interval,
+    ) -> None:
         self._authorize = authorize
         self._ssl_context = ssl_context
         self._protocol = protocol

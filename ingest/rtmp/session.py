@@ -78,8 +78,14 @@ FULL_READ = 256_000
 
 
 class RtmpSession(asyncio.Protocol):
-    def __init__(self, authorize: Authorize, protocol_name: str, limits: SessionLimits,
-                 on_closed: Callable[[RtmpSession], None], rests: RestTicker | None = None) -> None:
+    def __init__(
+        self,
+        authorize: Authorize,
+        protocol_name: str,
+        limits: SessionLimits,
+        on_closed: Callable[[RtmpSession], None],
+        rests: RestTicker | None = None,
+    ) -> None:
         self._authorize = authorize
         self._protocol_name = protocol_name
         self._limits = limits
@@ -244,7 +250,7 @@ class RtmpSession(asyncio.Protocol):
 
     def _dispatch(self, message: RtmpMessage) -> None:
         type_id = message.type_id
-        if type_id == VIDEO or type_id == AUDIO:
+        if type_id in (VIDEO, AUDIO):
             self._on_media(type_id, message)
         elif type_id == AMF0_DATA:
             self._on_data(message.timestamp, message.payload)
@@ -294,7 +300,7 @@ class RtmpSession(asyncio.Protocol):
         if self._sink is None:
             return
         if payload.startswith(_SET_DATA_FRAME):
-            payload = payload[len(_SET_DATA_FRAME):]
+            payload = payload[len(_SET_DATA_FRAME) :]
         self._sink.write(MediaMessage(DATA, self._unwrapper.unwrap(timestamp), payload))
 
     # ------------------------------------------------------------ commands
@@ -338,8 +344,12 @@ class RtmpSession(asyncio.Protocol):
         self._send_result(
             transaction,
             {"fmsVer": "FMS/3,0,1,123", "capabilities": 31.0},
-            {"level": "status", "code": "NetConnection.Connect.Success",
-             "description": "Connection succeeded.", "objectEncoding": 0.0},
+            {
+                "level": "status",
+                "code": "NetConnection.Connect.Success",
+                "description": "Connection succeeded.",
+                "objectEncoding": 0.0,
+            },
         )
 
     def _on_publish(self, stream_id: int, args: list[Any]) -> None:
@@ -348,8 +358,9 @@ class RtmpSession(asyncio.Protocol):
         if self._request is not None:
             raise _ProtocolViolation("second publish on one connection")
         name, _, query = args[1].partition("?")
-        self._request = PublishRequest(protocol=self._protocol_name, app=self._app,
-                                       name=name, query=query, peer=self._peer)
+        self._request = PublishRequest(
+            protocol=self._protocol_name, app=self._app, name=name, query=query, peer=self._peer
+        )
         self._authorizing = True
         self._transport.pause_reading()
         self._auth_task = self._loop.create_task(self._run_authorization(stream_id or PUBLISH_STREAM_ID))
@@ -360,8 +371,9 @@ class RtmpSession(asyncio.Protocol):
             sink = await self._authorize(request)
         except PublishRejected as exc:
             code = "NetStream.Publish.BadName" if exc.unknown_stream else "NetStream.Publish.Denied"
-            log.warning("rtmp %s: publish refused app=%s name=%s: %s",
-                        self._peer, request.app, request.name, exc.reason)
+            log.warning(
+                "rtmp %s: publish refused app=%s name=%s: %s", self._peer, request.app, request.name, exc.reason
+            )
             self._send_status(stream_id, "error", code, exc.reason)
             self.close(f"refused: {exc.reason}")
             return

@@ -32,7 +32,11 @@ MAX_CALLERS = 256  # connected + vetted callers, hence reader threads; more are 
 
 class SrtAdmission:
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, vet: Vet, authorize: Authorize, callers: Callers,
+        self,
+        loop: asyncio.AbstractEventLoop,
+        vet: Vet,
+        authorize: Authorize,
+        callers: Callers,
         stopping: threading.Event,
     ) -> None:
         self._loop = loop
@@ -43,8 +47,7 @@ class SrtAdmission:
         self.listen_callback = libsrt.LISTEN_CALLBACK(self._on_listen)  # must outlive the listener
 
     # -- the listen callback (libsrt's thread) -------------------------------------------------
-    def _on_listen(self, opaque: object, sock: int, hs_version: int, peer: int | None,
-                   streamid: bytes | None) -> int:
+    def _on_listen(self, opaque: object, sock: int, hs_version: int, peer: int | None, streamid: bytes | None) -> int:
         """Accept (0) or reject (-1, with a reason) a caller before its handshake completes.
 
         Nothing may escape: ctypes would print the exception and return 0, i.e. accept."""
@@ -73,8 +76,9 @@ class SrtAdmission:
         try:
             passphrase = future.result(timeout=VET_TIMEOUT)
         except PublishRejected as rejected:
-            return _reject(sock, _reject_code(rejected), peer_text,
-                           f"{stream_id.app}/{stream_id.name}: {rejected.reason}")
+            return _reject(
+                sock, _reject_code(rejected), peer_text, f"{stream_id.app}/{stream_id.name}: {rejected.reason}"
+            )
         except concurrent.futures.TimeoutError:
             future.cancel()
             return _reject(sock, libsrt.REJECT_OVERLOAD, peer_text, "node too slow to answer")
@@ -85,8 +89,12 @@ class SrtAdmission:
             if passphrase:
                 libsrt.set_bytes(sock, libsrt.SRTO_PASSPHRASE, passphrase.encode())
         except libsrt.SrtError:
-            return _reject(sock, libsrt.REJECT_FORBIDDEN, peer_text,
-                           f"stream {stream_id.name}: its passphrase is unusable for libsrt (10-79 chars)")
+            return _reject(
+                sock,
+                libsrt.REJECT_FORBIDDEN,
+                peer_text,
+                f"stream {stream_id.name}: its passphrase is unusable for libsrt (10-79 chars)",
+            )
         self._callers.vetted(sock, request)
         # nobody else looks at the vetted callers while no caller comes: the loop checks them once stale
         call_on_loop(self._loop, self._loop.call_later, VETTED_TTL + 1, self._forget_stale_vetted)
@@ -99,8 +107,12 @@ class SrtAdmission:
     def _forget_stale_vetted(self) -> None:
         """Callers vetted but never accepted (e.g. wrong passphrase) are dropped after a while."""
         for request in self._callers.forget_stale_vetted():
-            log.info("srt %s (%s/%s) never completed its handshake (wrong or missing passphrase?)",
-                     request.peer, request.app, request.name)
+            log.info(
+                "srt %s (%s/%s) never completed its handshake (wrong or missing passphrase?)",
+                request.peer,
+                request.app,
+                request.name,
+            )
 
     # -- admission (event loop) ---------------------------------------------------------------
     async def admit(self, connection: SrtConnection) -> PublishSink | None:

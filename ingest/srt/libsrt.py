@@ -61,11 +61,13 @@ log = logging.getLogger("headwater.ingest.srt.libsrt")
 
 
 # int (*)(void* opaque, SRTSOCKET ns, int hsversion, const struct sockaddr* peer, const char* streamid)
-LISTEN_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
-                                   ctypes.c_void_p, ctypes.c_char_p)
+LISTEN_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p
+)
 # void (*)(void* opaque, int level, const char* file, int line, const char* area, const char* message)
-LOG_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
-                               ctypes.c_char_p, ctypes.c_char_p)
+LOG_HANDLER = ctypes.CFUNCTYPE(
+    None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p
+)
 
 
 class SrtError(OSError):
@@ -182,6 +184,7 @@ def route_logs(level: int = LOG_ERR) -> None:
     datagrams), which would flood the node's log.
     """
     lib.srt_setloglevel(level)
-    lib.srt_setlogflags(SRT_LOGF_DISABLE_TIME | SRT_LOGF_DISABLE_THREADNAME
-                        | SRT_LOGF_DISABLE_SEVERITY | SRT_LOGF_DISABLE_EOL)
+    lib.srt_setlogflags(
+        SRT_LOGF_DISABLE_TIME | SRT_LOGF_DISABLE_THREADNAME | SRT_LOGF_DISABLE_SEVERITY | SRT_LOGF_DISABLE_EOL
+    )
     lib.srt_setloghandler(None, _log_handler)

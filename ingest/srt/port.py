@@ -46,8 +46,13 @@ BACKLOG = 16
 
 class SrtPort:
     def __init__(
-        self, callers: Callers, listen_callback: object, *, latency_ms: int,
-        accept: Callable[[int], None], stop_callers: Callable[[float], list[threading.Thread]],
+        self,
+        callers: Callers,
+        listen_callback: object,
+        *,
+        latency_ms: int,
+        accept: Callable[[int], None],
+        stop_callers: Callable[[float], list[threading.Thread]],
     ) -> None:
         """`listen_callback` must outlive every listener (the caller keeps it); `accept` runs
         on the `srt-accept` thread with the listener; `stop_callers` closes every caller and
@@ -75,7 +80,8 @@ class SrtPort:
         self._udp = _bind_udp(host, port)
         self._number = port
         self._thread = concurrent.futures.ThreadPoolExecutor(
-            1, thread_name_prefix="srt-port", initializer=name_native_thread, initargs=("srt-port",))
+            1, thread_name_prefix="srt-port", initializer=name_native_thread, initargs=("srt-port",)
+        )
         self._task = self._loop.create_task(self._lend_while_called())
 
     async def close(self) -> None:
@@ -138,8 +144,7 @@ class SrtPort:
         try:
             self._listener = self._listen()
             self._callers.seen()
-            thread = threading.Thread(target=self._accept, args=(self._listener,),
-                                      name="srt-accept", daemon=True)
+            thread = threading.Thread(target=self._accept, args=(self._listener,), name="srt-accept", daemon=True)
             thread.start()
             self._accept_thread = thread
         except Exception:
@@ -195,8 +200,7 @@ class SrtPort:
         if self._accept_thread is not None and self._accept_thread.is_alive():
             alive.insert(0, self._accept_thread)
         if alive:  # libsrt did not wake them: cleaning up under them would crash the process
-            log.error("srt: %d thread(s) still in libsrt after %.0f s; libsrt left running",
-                      len(alive), JOIN_TIMEOUT)
+            log.error("srt: %d thread(s) still in libsrt after %.0f s; libsrt left running", len(alive), JOIN_TIMEOUT)
             return
         self._accept_thread = None
         lib.srt_cleanup()  # ends libsrt's threads and closes its duplicate of the port's socket

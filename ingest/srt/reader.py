@@ -40,8 +40,9 @@ class SrtReader:
 
     def start(self, connection: SrtConnection) -> bool:
         """Start the caller's reader thread (from the accept thread); False when none could start."""
-        connection.thread = threading.Thread(target=self._read_loop, args=(connection,),
-                                             name=f"srt-read-{connection.sock}", daemon=True)
+        connection.thread = threading.Thread(
+            target=self._read_loop, args=(connection,), name=f"srt-read-{connection.sock}", daemon=True
+        )
         self._callers.connected(connection)
         try:
             connection.thread.start()

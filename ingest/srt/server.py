@@ -57,8 +57,13 @@ class SrtServer:
         self._loop = asyncio.get_running_loop()
         self._admission = SrtAdmission(self._loop, self._vet, self._authorize, self._callers, self._stopping)
         self._reader = SrtReader(self._loop, self._callers)
-        srt_port = SrtPort(self._callers, self._admission.listen_callback, latency_ms=self._latency_ms,
-                           accept=self._accept_loop, stop_callers=self._reader.stop_all)
+        srt_port = SrtPort(
+            self._callers,
+            self._admission.listen_callback,
+            latency_ms=self._latency_ms,
+            accept=self._accept_loop,
+            stop_callers=self._reader.stop_all,
+        )
         srt_port.open(host, port)
         self._port = srt_port
         libsrt.route_logs()

@@ -34,8 +34,9 @@ def require_api_key(request: Request) -> None:
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != SCHEME or not credential.strip():
-        raise Unauthorized("Missing credentials: send 'Authorization: APIKey <key>'",
-                           headers={"WWW-Authenticate": "APIKey"})
+        raise Unauthorized(
+            "Missing credentials: send 'Authorization: APIKey <key>'", headers={"WWW-Authenticate": "APIKey"}
+        )
     expected: str = request.app.state.api_key
     if not hmac.compare_digest(credential.strip().encode(), expected.encode()):
         raise Forbidden("Invalid API key")

@@ -51,9 +51,16 @@ class Overlay(BaseModel):
     @classmethod
     def of(cls, overlay: models.Overlay) -> Overlay:
         return cls(
-            id=overlay.id, stream_id=overlay.stream_id, url=overlay.url, width=overlay.width,
-            height=overlay.height, x=overlay.x, y=overlay.y, stretch=overlay.stretch,
-            created_at=iso(overlay.created_at) or "", updated_at=iso(overlay.updated_at) or "",
+            id=overlay.id,
+            stream_id=overlay.stream_id,
+            url=overlay.url,
+            width=overlay.width,
+            height=overlay.height,
+            x=overlay.x,
+            y=overlay.y,
+            stretch=overlay.stretch,
+            created_at=iso(overlay.created_at) or "",
+            updated_at=iso(overlay.updated_at) or "",
         )
 
 
@@ -113,27 +120,51 @@ class Stream(BaseModel):
     def of(cls, stream: models.Stream, settings: Settings) -> Stream:
         urls = stream_urls(settings, stream.id, stream.token)
         return cls(
-            id=stream.id, name=stream.name, token=stream.token, active=stream.active, pull=stream.pull,
-            uri=stream.uri, dvr_enabled=stream.dvr_enabled, dvr_duration=stream.dvr_duration,
-            auto_record=stream.auto_record, record_type=stream.record_type,  # type: ignore[arg-type]
+            id=stream.id,
+            name=stream.name,
+            token=stream.token,
+            active=stream.active,
+            pull=stream.pull,
+            uri=stream.uri,
+            dvr_enabled=stream.dvr_enabled,
+            dvr_duration=stream.dvr_duration,
+            auto_record=stream.auto_record,
+            record_type=stream.record_type,  # type: ignore[arg-type]
             projection=stream.projection,  # type: ignore[arg-type]
-            html_overlay=stream.html_overlay, html_overlays=[Overlay.of(o) for o in stream.overlays],
-            hls_mpegts_endlist_tag=stream.hls_mpegts_endlist_tag, quality_set_id=stream.quality_set_id,
-            client_user_id=stream.client_user_id, client_entity_data=stream.client_entity_data,
-            srt_passphrase=stream.srt_passphrase, cdn_id=stream.cdn_id,
-            broadcast_ids=list(stream.broadcast_ids or []), created_at=iso(stream.created_at),
-            live=stream.live, backup_live=stream.backup_live,
+            html_overlay=stream.html_overlay,
+            html_overlays=[Overlay.of(o) for o in stream.overlays],
+            hls_mpegts_endlist_tag=stream.hls_mpegts_endlist_tag,
+            quality_set_id=stream.quality_set_id,
+            client_user_id=stream.client_user_id,
+            client_entity_data=stream.client_entity_data,
+            srt_passphrase=stream.srt_passphrase,
+            cdn_id=stream.cdn_id,
+            broadcast_ids=list(stream.broadcast_ids or []),
+            created_at=iso(stream.created_at),
+            live=stream.live,
+            backup_live=stream.backup_live,
             stream_source_type=stream.stream_source_type,  # type: ignore[arg-type]
-            started_at_primary=iso(stream.started_at_primary), started_at_backup=iso(stream.started_at_backup),
-            finished_at_primary=iso(stream.finished_at_primary), transcoding_speed=stream.transcoding_speed,
-            frame_rate=stream.frame_rate, video_width=stream.video_width, video_height=stream.video_height,
+            started_at_primary=iso(stream.started_at_primary),
+            started_at_backup=iso(stream.started_at_backup),
+            finished_at_primary=iso(stream.finished_at_primary),
+            transcoding_speed=stream.transcoding_speed,
+            frame_rate=stream.frame_rate,
+            video_width=stream.video_width,
+            video_height=stream.video_height,
             transcoded_qualities=list(stream.transcoded_qualities or []),
             recording_duration=stream.recording_duration,
-            active_ingest_region_primary=None, active_ingest_region_backup=None,
-            source_error=stream.source_error, source_warning=stream.source_warning,
-            push_url=urls.push_url, backup_push_url=urls.backup_push_url, push_url_srt=urls.push_url_srt,
-            backup_push_url_srt=urls.backup_push_url_srt, push_url_whip=urls.push_url_whip,
-            hls_cmaf_url=urls.hls_cmaf_url, hls_mpegts_url=urls.hls_mpegts_url, dash_url=urls.dash_url,
+            active_ingest_region_primary=None,
+            active_ingest_region_backup=None,
+            source_error=stream.source_error,
+            source_warning=stream.source_warning,
+            push_url=urls.push_url,
+            backup_push_url=urls.backup_push_url,
+            push_url_srt=urls.push_url_srt,
+            backup_push_url_srt=urls.backup_push_url_srt,
+            push_url_whip=urls.push_url_whip,
+            hls_cmaf_url=urls.hls_cmaf_url,
+            hls_mpegts_url=urls.hls_mpegts_url,
+            dash_url=urls.dash_url,
             iframe_url=urls.iframe_url,
             # none taken yet (or no video): hand out no URL that would answer 404
             screenshot=urls.screenshot if screenshot_file(settings.screenshot_dir, stream.id).exists() else None,
@@ -153,9 +184,15 @@ class Quality(BaseModel):
 
     @classmethod
     def of(cls, quality: models.Quality) -> Quality:
-        return cls(id=quality.id, name=quality.name, width=quality.width, height=quality.height,
-                   video_bitrate=quality.video_bitrate, audio_bitrate=quality.audio_bitrate,
-                   max_frame_rate=quality.max_frame_rate)
+        return cls(
+            id=quality.id,
+            name=quality.name,
+            width=quality.width,
+            height=quality.height,
+            video_bitrate=quality.video_bitrate,
+            audio_bitrate=quality.audio_bitrate,
+            max_frame_rate=quality.max_frame_rate,
+        )
 
 
 class QualitySet(BaseModel):
@@ -166,8 +203,12 @@ class QualitySet(BaseModel):
 
     @classmethod
     def of(cls, quality_set: models.QualitySet) -> QualitySet:
-        return cls(id=quality_set.id, name=quality_set.name, default=quality_set.is_default,
-                   qualities=[Quality.of(q) for q in quality_set.qualities])
+        return cls(
+            id=quality_set.id,
+            name=quality_set.name,
+            default=quality_set.is_default,
+            qualities=[Quality.of(q) for q in quality_set.qualities],
+        )
 
 
 class QualitySets(BaseModel):
@@ -176,8 +217,10 @@ class QualitySets(BaseModel):
 
     @classmethod
     def of(cls, sets: list[models.QualitySet]) -> QualitySets:
-        return cls(live=[QualitySet.of(s) for s in sets if s.kind == "live"],
-                   vod=[QualitySet.of(s) for s in sets if s.kind == "vod"])
+        return cls(
+            live=[QualitySet.of(s) for s in sets if s.kind == "live"],
+            vod=[QualitySet.of(s) for s in sets if s.kind == "vod"],
+        )
 
 
 class ConvertedVideo(BaseModel):
@@ -237,19 +280,37 @@ class Video(BaseModel):
     def of(cls, video: models.Video, settings: Settings) -> Video:
         base = f"{settings.http_base_url}/videos/{video.id}"
         playable = video.status == "ready"
-        converted = [ConvertedVideo(name="origin", width=video.width, height=video.height, status="complete",
-                                    progress=100, size=video.origin_size, mp4_url=f"{base}/video.mp4")]
+        converted = [
+            ConvertedVideo(
+                name="origin",
+                width=video.width,
+                height=video.height,
+                status="complete",
+                progress=100,
+                size=video.origin_size,
+                mp4_url=f"{base}/video.mp4",
+            )
+        ]
         return cls(
-            id=video.id, name=video.name, description=video.description, stream_id=video.stream_id,
+            id=video.id,
+            name=video.name,
+            description=video.description,
+            stream_id=video.stream_id,
             status=video.status,  # type: ignore[arg-type]
-            duration=video.duration, origin_size=video.origin_size, origin_video_duration=video.duration,
+            duration=video.duration,
+            origin_size=video.origin_size,
+            origin_video_duration=video.duration,
             record_type=video.record_type,  # type: ignore[arg-type]
-            projection=video.projection, recording_started_at=iso(video.recording_started_at),
-            client_user_id=video.client_user_id, error=video.error, created_at=iso(video.created_at),
+            projection=video.projection,
+            recording_started_at=iso(video.recording_started_at),
+            client_user_id=video.client_user_id,
+            error=video.error,
+            created_at=iso(video.created_at),
             updated_at=iso(video.updated_at),
             hls_url=f"{base}/master.m3u8" if playable else None,
             hls_cmaf_url=f"{base}/master.m3u8" if playable else None,
             dash_url=None,
             iframe_url=f"{settings.http_base_url}/player/videos/{video.id}" if playable else None,
-            screenshots=[], converted_videos=converted if playable else [],
+            screenshots=[],
+            converted_videos=converted if playable else [],
         )

@@ -50,9 +50,7 @@ async def get_stream(stream_id: int, db: DB, config: Config) -> schemas.Stream:
 
 
 @router.patch("/streams/{stream_id}", response_model=schemas.Stream)
-async def update_stream(
-    stream_id: int, body: StreamUpdate, request: Request, db: DB, config: Config
-) -> schemas.Stream:
+async def update_stream(stream_id: int, body: StreamUpdate, request: Request, db: DB, config: Config) -> schemas.Stream:
     streams = StreamRepository(db)
     stream = await streams.require(stream_id)
     for field, value in body.stream.changes().items():
@@ -92,10 +90,13 @@ async def stop_recording(stream_id: int, db: DB) -> Response:
     raise NotAvailable("Recording is not available yet on this node")
 
 
-@router.put("/streams/{stream_id}/dvr_cleanup", status_code=204, response_class=Response,
-            responses=NOT_AVAILABLE)
-async def dvr_cleanup(stream_id: int, db: DB) -> Response:
+@router.put("/streams/{stream_id}/dvr_cleanup", status_code=204, response_class=Response)
+async def dvr_cleanup(stream_id: int, request: Request, db: DB) -> Response:
+    """Restart the live DVR window at the live edge and free its disk (players play on live)."""
     stream = await live_stream(db, stream_id, "DVR cleanup")
     if not stream.dvr_enabled:
-        raise BadRequest(f"Stream {stream_id} has DVR disabled")
-    raise NotAvailable("DVR is not available yet on this node")
+        raise BadRequest(f"Stream {stream_id} has DVR disabled: there is no DVR window to clean up")
+    media = getattr(request.app.state, "media", None)
+    if media is None or not media.clear_dvr(stream_id):
+        raise BadRequest(f"Stream {stream_id} is not live on this node: there is no DVR window to clean up")
+    return Response(status_code=204)

@@ -43,4 +43,3 @@ async def rotate_api_key(db: AsyncSession) -> str:
     key = new_api_key()
     await set_value(db, API_KEY, key)
     return key
-

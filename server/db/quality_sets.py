@@ -26,13 +26,13 @@ class QualitySetRepository:
         return quality_set if quality_set is not None and quality_set.kind == kind else None
 
     async def default(self, kind: str) -> QualitySet | None:
-        return await self.db.scalar(
-            select(QualitySet).where(QualitySet.kind == kind, QualitySet.is_default.is_(True)))
+        return await self.db.scalar(select(QualitySet).where(QualitySet.kind == kind, QualitySet.is_default.is_(True)))
 
     async def built_in_default(self, kind: str) -> QualitySet | None:
         """The set a kind falls back to (`origin` for live: no transcoding)."""
         return await self.db.scalar(
-            select(QualitySet).where(QualitySet.kind == kind, QualitySet.name == SYSTEM_DEFAULT[kind]))
+            select(QualitySet).where(QualitySet.kind == kind, QualitySet.name == SYSTEM_DEFAULT[kind])
+        )
 
     async def make_default(self, target: QualitySet) -> None:
         """`target` becomes its kind's only default (committed by `commit`)."""

@@ -67,6 +67,11 @@ class StreamRepository:
         query = select(Stream.id, Stream.resume_point).where(Stream.resume_point.is_not(None))
         return [(row[0], row[1]) for row in (await self.db.execute(query)).all()]
 
+    async def dvr_windows(self) -> list[tuple[int, int]]:
+        """(stream id, dvr_duration) of every stream with DVR enabled."""
+        query = select(Stream.id, Stream.dvr_duration).where(Stream.dvr_enabled.is_(True))
+        return [(row[0], row[1]) for row in (await self.db.execute(query)).all()]
+
     async def set_status(self, batch: dict[int, dict[str, Any]]) -> None:
         """Live status fields (`live`, `transcoding_speed`, …) of several streams, one commit."""
         for stream_id, values in batch.items():

@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from server.delivery.live_routes import (
-    CORS, MEDIA_CACHE, NO_SEGMENT, PREFIX, Answer, Growing, LiveRoutes, Lookup, Wait, media_headers,
+    CORS,
+    MEDIA_CACHE,
+    NO_SEGMENT,
+    PREFIX,
+    Answer,
+    Growing,
+    LiveRoutes,
+    Lookup,
+    Wait,
+    media_headers,
 )
 
 
@@ -22,10 +31,15 @@ class LiveHttp:
     segments, HEAD/OPTIONS, pipelined requests, access logging.
     """
 
-    def __init__(self, lookup: Lookup, *, segment_target: float, part_target: float,
-                 screenshot: Callable[[int], Answer] | None = None) -> None:
-        self.routes = LiveRoutes(lookup, segment_target=segment_target, part_target=part_target,
-                                 screenshot=screenshot)
+    def __init__(
+        self,
+        lookup: Lookup,
+        *,
+        segment_target: float,
+        part_target: float,
+        screenshot: Callable[[int], Answer] | None = None,
+    ) -> None:
+        self.routes = LiveRoutes(lookup, segment_target=segment_target, part_target=part_target, screenshot=screenshot)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":

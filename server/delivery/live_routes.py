@@ -38,7 +38,8 @@ CORS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", b"content-length, date"),
 ]
-PREFLIGHT = CORS + [
+PREFLIGHT = [
+    *CORS,
     (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
     (b"access-control-allow-headers", b"*"),
     (b"access-control-max-age", b"86400"),
@@ -87,7 +88,7 @@ class Growing:
 
 
 def answer(status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> Answer:
-    return Answer(status, body, headers + [(b"content-length", str(len(body)).encode())])
+    return Answer(status, body, [*headers, (b"content-length", str(len(body)).encode())])
 
 
 NOT_LIVE = answer(404, b"stream not live\n", CORS)
@@ -102,8 +103,14 @@ EMPTY = {status: answer(status, b"", CORS) for status in (400, 404, 503)}
 class LiveRoutes:
     """Decides the answer to a `/live/…` request; `lookup(stream_id)` gives the stream or None."""
 
-    def __init__(self, lookup: Lookup, *, segment_target: float, part_target: float,
-                 screenshot: Callable[[int], Answer] | None = None) -> None:
+    def __init__(
+        self,
+        lookup: Lookup,
+        *,
+        segment_target: float,
+        part_target: float,
+        screenshot: Callable[[int], Answer] | None = None,
+    ) -> None:
         """`screenshot(stream_id)` answers `screenshot.jpg`, live or not (the last one stays)."""
         self.lookup = lookup
         self.screenshot = screenshot
@@ -144,10 +151,12 @@ class LiveRoutes:
         progress = stream.progress.get(path)
         if progress is not None and msn > progress.msn + 2:
             return EMPTY[400]
-        if part is None:
-            condition = lambda: (p := stream.progress.get(path)) is not None and p.has_segment(msn)
-        else:
-            condition = lambda: (p := stream.progress.get(path)) is not None and p.has_part(msn, part)
+
+        def condition() -> bool:
+            now = stream.progress.get(path)
+            if now is None:
+                return False
+            return now.has_segment(msn) if part is None else now.has_part(msn, part)
 
         def then(ok: bool) -> Answer:
             # Past the end of an ended playlist the answer is the final one (ENDLIST): a player
@@ -167,8 +176,13 @@ class LiveRoutes:
             return Growing(stream, path)
         if PART.fullmatch(path):
             # A preload hint names the next part before it exists: hold until it does.
-            return Wait(stream, MEDIA, lambda: path in stream.media, self.early_wait,
-                        lambda _ok: media_answer(stream, path) or NO_FILE)
+            return Wait(
+                stream,
+                MEDIA,
+                lambda: path in stream.media,
+                self.early_wait,
+                lambda _ok: media_answer(stream, path) or NO_FILE,
+            )
         return NO_FILE
 
 
@@ -197,7 +211,7 @@ def media_answer(stream: LiveStream, path: str) -> Answer | None:
 
 
 def media_headers(path: str, cache: bytes) -> list[tuple[bytes, bytes]]:
-    suffix = path[path.rfind("."):]
+    suffix = path[path.rfind(".") :]
     return [
         (b"content-type", CONTENT_TYPES.get(suffix, b"application/octet-stream")),
         (b"cache-control", cache),

@@ -186,7 +186,6 @@ class LiveStream:
             self.answers.pop(old_path, None)
         return data
 
-
     def _read(self, path: str) -> bytes:
         where = self.ranges.get(path)
         if where is None:
@@ -206,7 +205,7 @@ class Waiter:
     """One held request: re-checks its condition on its topic's events until it holds, the
     stream ends or the timer fires, then calls back once."""
 
-    __slots__ = ("stream", "condition", "topic", "callback", "timer")
+    __slots__ = ("callback", "condition", "stream", "timer", "topic")
 
     def __init__(self, stream: LiveStream, condition, topic: str, callback, timeout: float) -> None:
         self.stream, self.condition, self.topic, self.callback = stream, condition, topic, callback

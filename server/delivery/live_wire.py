@@ -48,8 +48,17 @@ class LiveCycle:
     `ahead` is the held cycle this one was pipelined behind (None once it needs no waiting):
     an answer that comes first is kept in `ready` until that one's is written."""
 
-    __slots__ = ("protocol", "response_complete", "keep_alive", "disconnected", "more_body", "body",
-                 "ahead", "follower", "ready")
+    __slots__ = (
+        "ahead",
+        "body",
+        "disconnected",
+        "follower",
+        "keep_alive",
+        "more_body",
+        "protocol",
+        "ready",
+        "response_complete",
+    )
     message_event = _NoEvent
 
     def __init__(self, protocol: LiveWireProtocol, ahead: LiveCycle | None = None) -> None:
@@ -121,8 +130,7 @@ class LiveWireProtocol(OneWriteProtocol):
         self.cycle = cycle = LiveCycle(self, held)
         if isinstance(found, Wait):
             then = found.then
-            found.stream.call_when(found.condition, found.timeout, found.topic,
-                                   lambda ok: cycle.answer(then(ok)))
+            found.stream.call_when(found.condition, found.timeout, found.topic, lambda ok: cycle.answer(then(ok)))
         else:
             cycle.answer(found)
         return True
@@ -144,5 +152,4 @@ class LiveWireProtocol(OneWriteProtocol):
     def _may_follow(self, cycle) -> bool:
         """Whether a request may be answered here behind the unfinished `cycle`: one of ours,
         itself behind none (at most two held per connection), on a connection kept open."""
-        return (type(cycle) is LiveCycle and cycle.ahead is None and cycle.keep_alive
-                and not self.pipeline)
+        return type(cycle) is LiveCycle and cycle.ahead is None and cycle.keep_alive and not self.pipeline

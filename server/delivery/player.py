@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import html
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -31,7 +32,7 @@ ASSET_CACHE = "public, max-age=3600"
 router = APIRouter(include_in_schema=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset_bytes(name: str) -> bytes | None:
     """Assets are read once: they change only when the node is reinstalled."""
     try:
@@ -57,15 +58,19 @@ async def player_page(stream_id: int, request: Request) -> HTMLResponse:
         "dash": f"/live/{stream_id}/{DASH_MANIFEST}",
         "projection": stream.projection,
         "title": stream.name,
+        "dvr": stream.dvr_enabled,
     }
-    return HTMLResponse(render_page(config), headers={
-        "Cache-Control": "no-cache",
-        # Embeddable everywhere: the player is meant to live in other sites' iframes.
-        "Content-Security-Policy": "frame-ancestors *",
-    })
+    return HTMLResponse(
+        render_page(config),
+        headers={
+            "Cache-Control": "no-cache",
+            # Embeddable everywhere: the player is meant to live in other sites' iframes.
+            "Content-Security-Policy": "frame-ancestors *",
+        },
+    )
 
 
-def render_page(config: dict[str, str]) -> str:
+def render_page(config: dict[str, Any]) -> str:
     # Names are user data: no `<` reaches the page raw (JSON's \\u003c inside the script).
     blob = json.dumps(config).replace("<", "\\u003c").replace(">", "\\u003e")
     title = html.escape(config["title"] or "Headwater player")
@@ -84,10 +89,18 @@ PAGE = """<!doctype html>
   #status { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
             pointer-events: none; letter-spacing: .05em; }
   #status[hidden] { display: none; }
+  #dvr { position: absolute; left: 8px; right: 8px; bottom: 44px; display: flex; gap: 8px; align-items: center; }
+  #dvr[hidden] { display: none; }
+  #seek { flex: 1; }
+  #live { background: #444; color: #eee; border: 0; border-radius: 3px; padding: 2px 8px;
+          font: inherit; cursor: pointer; }
+  #live.at-edge { background: #c00; }
 </style></head>
 <body><div id="stage">
   <video id="video" muted autoplay playsinline controls></video>
   <div id="status">Connecting…</div>
+  <div id="dvr" hidden><input id="seek" type="range" min="0" max="0" step="0.1" value="0"
+    aria-label="Position in the DVR window"><span id="behind"></span><button id="live" type="button">LIVE</button></div>
 </div>
 <script>window.HEADWATER = {config};</script>
 <script src="/player/assets/hls.min.js"></script>

@@ -9,7 +9,7 @@ Script tags go only into that prefix, as one `onMetaData` at timestamp 0. FFmpeg
 demuxer turns any script tag with a non-zero timestamp (GStreamer's `flvmux` repeats
 `onMetaData` every few seconds; `onTextData`, `onCuePoint`…) into a new subtitle or data
 stream in the middle of the input, which the worker has no track for and which PyAV's demux
-stumbles on (see `transcode/demuxed.py`). The worker packages audio and video only.
+stumbles on (see `ingest/demuxed.py`). The worker packages audio and video only.
 """
 
 from __future__ import annotations

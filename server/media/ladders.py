@@ -16,7 +16,13 @@ async def ladder_of(db: AsyncSession, stream: Stream) -> list[Rendition]:
     if quality_set is None:
         return []
     return [
-        Rendition(name=q.name, width=q.width, height=q.height, video_bitrate=q.video_bitrate,
-                  audio_bitrate=q.audio_bitrate, max_frame_rate=q.max_frame_rate)
+        Rendition(
+            name=q.name,
+            width=q.width,
+            height=q.height,
+            video_bitrate=q.video_bitrate,
+            audio_bitrate=q.audio_bitrate,
+            max_frame_rate=q.max_frame_rate,
+        )
         for q in quality_set.qualities
     ]

@@ -23,8 +23,7 @@ class NodeMedia:
         self.settings = settings
         self.supervisor = Supervisor(settings, db_sessions)
         self.pull = PullManager(self.supervisor)
-        self.whip = WhipSessions(self.supervisor, self.slot_taken)
-        self.supervisor.held_elsewhere = self.held_elsewhere
+        self.whip = WhipSessions(self.supervisor)  # the kinds of source share `supervisor.sources`
         self.listeners: list[RtmpServer | SrtServer] = []
 
     async def start(self) -> None:
@@ -38,8 +37,9 @@ class NodeMedia:
         if self.settings.rtmps_enabled:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.settings.rtmps_cert_file, self.settings.rtmps_key_file)
-            rtmps = RtmpServer(self.supervisor.authorize, ssl_context=context, protocol="rtmps",
-                                read_interval=read_interval)
+            rtmps = RtmpServer(
+                self.supervisor.authorize, ssl_context=context, protocol="rtmps", read_interval=read_interval
+            )
             await rtmps.start(host, self.settings.rtmps_port)
             self.listeners.append(rtmps)
             log.info("RTMPS ingest on %s:%d", host, rtmps.port)
@@ -49,16 +49,12 @@ class NodeMedia:
         log.info("SRT ingest on %s:%d", host, srt.port)
         await self.pull.start()
 
-    def slot_taken(self, stream_id: int) -> bool:
-        """For WHIP admission: an RTMP/SRT publisher (main or backup) or a pull worker feeds the stream."""
-        return stream_id in self.supervisor.streams or self.pull.pulling(stream_id)
-
-    def held_elsewhere(self, stream_id: int) -> bool:
-        """For RTMP/SRT admission: a pull worker or a WHIP session already feeds the stream."""
-        return self.pull.pulling(stream_id) or stream_id in self.whip.by_stream
-
     def lookup(self, stream_id: int) -> LiveStream | None:
         return self.supervisor.lookup(stream_id)
+
+    def clear_dvr(self, stream_id: int) -> bool:
+        """Restart the stream's DVR window at the live edge; False when no worker runs it here."""
+        return self.supervisor.clear_dvr(stream_id)
 
     async def stream_changed(self, stream_id: int) -> None:
         await self.supervisor.stream_changed(stream_id)

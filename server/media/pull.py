@@ -1,6 +1,7 @@
 """PULL streams on the node: one worker per active pull stream, kept in step with the DB.
 
-The worker opens the sources itself (transcode/pull_worker.py); the node only decides which
+A `PullSession` is the `StreamSource` (server/media/source.py) of a pulled stream. The worker
+opens the sources itself (transcode/pull_worker.py, ingest/pull/); the node only decides which
 streams should have one (`pull=true`, `active=true`, a `uri`) and restarts a worker that
 crashed; its events go through `WorkerEvents` like any worker's (status, delivery, and a
 stream whose worker gave up is deactivated). `sync(stream_id)` is called at node start and after every API change.
@@ -15,7 +16,7 @@ from typing import Any
 from server.db.models import Stream
 from server.db.streams import StreamRepository
 from server.media.ladders import ladder_of
-from server.media.worker_events import WorkerEvents
+from server.media.source import StreamSource
 from server.media.worker_process import WorkerProcess
 from transcode.contract import Rendition
 
@@ -24,17 +25,19 @@ log = logging.getLogger("headwater.pull")
 RESTART_DELAY = 2.0  # seconds before a crashed pull worker is started again
 
 
-class PullSession:
+class PullSession(StreamSource):
     """One pull stream's worker, from start until the node stops it or it gives up."""
 
+    kind = "pull"
+
     def __init__(self, manager: PullManager, stream: Stream, renditions: list[Rendition]) -> None:
+        super().__init__(
+            manager.supervisor, stream.id, stream.hls_mpegts_endlist_tag, renditions, html_overlay=stream.html_overlay
+        )
         self.manager = manager
-        self.renditions = renditions  # the stream's quality set when the pull started
-        self.stream_id = stream.id
         self.urls = stream.uri.split()
-        self.mpegts_endlist = stream.hls_mpegts_endlist_tag
-        self.worker: WorkerProcess | None = None
         self.stopping = False
+        self.done = False  # the last worker's exit ends the session
         self.restarts = 0
         self.task: asyncio.Task | None = None
 
@@ -48,31 +51,46 @@ class PullSession:
         if self.task is not None:
             await asyncio.gather(self.task, return_exceptions=True)
 
+    def worker_source(self) -> dict[str, Any]:
+        return self.manager.pull_source(self.urls)
+
     async def _run(self) -> None:
         """Workers one after another (server/media/succession.py): each continues the
         outputs of the one before; a crashed one's delivery state goes to the next."""
-        supervisor = self.manager.supervisor
-        succession = supervisor.succession(self.stream_id)
         worker = None
         try:
             while not self.stopping:
-                events = WorkerEvents(supervisor, self.stream_id)
-                self.worker = worker = WorkerProcess(self.stream_id, events)
-                async with succession.turn(worker):
-                    await worker.start(supervisor.worker_config(
-                        self.stream_id, self.mpegts_endlist, self.renditions, **self.manager.pull_source(self.urls)))
-                    code = await worker.wait(timeout=None)
-                    events.went_offline()
-                    if self.stopping or code == 0 or self._gives_up():
-                        succession.end(worker)
-                        break
+                worker = self.new_worker()
+                code = await self.run_worker(worker)
+                if self.done:
+                    break
+                if self.was_replaced(worker):
+                    continue  # html_overlay switched: the next worker at once
                 log.warning("stream %s: pull worker exited with %s; restarting", self.stream_id, code)
                 await asyncio.sleep(RESTART_DELAY)
         finally:
             if worker is not None:
-                succession.end(worker)  # stopped while waiting to restart (nothing if a successor took over)
+                self.succession.end(worker)  # stopped while waiting to restart (nothing if a successor took over)
             self.worker = None
             self.manager.session_ended(self)
+
+    def replace_worker(self) -> bool:
+        """html_overlay switched: the worker is killed and the next one opens the sources at once
+        and takes its state over, as after a crash (the stream stays live)."""
+        if self.worker is None:
+            return False
+        self.worker.kill()
+        return True
+
+    def worker_exited(self, worker: WorkerProcess, code: int) -> None:
+        super().worker_exited(worker, code)
+        if worker is self.replaced and not self.stopping:
+            return  # its state waits for the next worker (`_run`)
+        if self.events is not None:
+            self.events.went_offline()
+        if self.stopping or code == 0 or self._gives_up():
+            self.done = True
+            self.succession.end(worker)
 
     def _gives_up(self) -> bool:
         self.restarts += 1
@@ -87,15 +105,19 @@ class PullManager:
     def __init__(self, supervisor) -> None:
         self.supervisor = supervisor
         self.settings = supervisor.settings
-        self.sessions: dict[int, PullSession] = {}
+        self.sources = supervisor.sources
         self.locks: dict[int, asyncio.Lock] = {}
 
     def pull_source(self, urls: list[str]) -> dict[str, Any]:
         """The pull fields of the worker's `WorkerConfig`."""
         settings = self.settings
-        return dict(pull_urls=tuple(urls), pull_open_timeout=settings.pull_open_timeout,
-                    pull_read_timeout=settings.pull_read_timeout, pull_backoff_max=settings.pull_backoff_max,
-                    pull_give_up_after=settings.pull_give_up_after)
+        return dict(
+            pull_urls=tuple(urls),
+            pull_open_timeout=settings.pull_open_timeout,
+            pull_read_timeout=settings.pull_read_timeout,
+            pull_backoff_max=settings.pull_backoff_max,
+            pull_give_up_after=settings.pull_give_up_after,
+        )
 
     async def start(self) -> None:
         """At node start: every active pull stream gets its worker."""
@@ -112,22 +134,18 @@ class PullManager:
                 stream = await StreamRepository(db).get(stream_id)
                 renditions = await ladder_of(db, stream) if stream is not None else []
             wanted = stream is not None and stream.pull and stream.active and bool(stream.uri)
-            current = self.sessions.get(stream_id)
+            current = self.sources.find(stream_id, PullSession)
             if current is not None and (not wanted or current.urls != stream.uri.split()):
                 await current.stop()
                 current = None
             if wanted and current is None:
                 log.info("stream %s: starting its pull worker", stream_id)
-                session = PullSession(self, stream, renditions)
-                self.sessions[stream_id] = session
-                session.start()
+                pull = PullSession(self, stream, renditions)
+                self.sources.add(pull)
+                pull.start()
 
-    def session_ended(self, session: PullSession) -> None:
-        if self.sessions.get(session.stream_id) is session:
-            del self.sessions[session.stream_id]
-
-    def pulling(self, stream_id: int) -> bool:
-        return stream_id in self.sessions
+    def session_ended(self, pull: PullSession) -> None:
+        self.sources.remove(pull)
 
     async def close(self) -> None:
-        await asyncio.gather(*(s.stop() for s in list(self.sessions.values())), return_exceptions=True)
+        await asyncio.gather(*(s.stop() for s in list(self.sources.every(PullSession))), return_exceptions=True)

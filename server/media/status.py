@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,12 +31,13 @@ STATS_FRAME_RATE_STEP = 0.5  # frames per second
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class StatusWriter:
-    def __init__(self, db_sessions: async_sessionmaker[AsyncSession],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, db_sessions: async_sessionmaker[AsyncSession], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.db_sessions = db_sessions
         self.clock = clock
         self.stats_written: dict[int, tuple[float, dict]] = {}  # stream → (when, values)

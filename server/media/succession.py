@@ -2,7 +2,7 @@
 
 A stream's worker ends and another one packages the stream for many reasons: it crashed, it
 was stopped idle and data came back, the encoder reconnected (OBS does on any network hiccup,
-and that is a new `StreamSession`), the stream went from RTMP to SRT, pull or WHIP. Players
+and that is a new `PushSession`), the stream went from RTMP to SRT, pull or WHIP. Players
 and caches keep the numbers and URLs they were told, and media are served `immutable`, so the
 numbering belongs to the stream, not to a session: every worker resumes where the one before
 it stopped (`packager/resume.py`), whichever session or ingest ran either.
@@ -35,7 +35,18 @@ from pathlib import Path
 from packager.resume import ResumeTracker
 from server.delivery.live_state import LiveStream
 from server.media.worker_process import WorkerProcess
-from transcode.contract import Ended, Event, Init, Mpd, Part, Removed, Segment, TsSegment
+from transcode.contract import (
+    ClearDvr,
+    Ended,
+    Event,
+    Init,
+    Mpd,
+    Part,
+    Removed,
+    Segment,
+    SetDvrWindow,
+    TsSegment,
+)
 
 log = logging.getLogger("headwater.supervisor")
 
@@ -53,8 +64,13 @@ def restore_margin(segment_target: float) -> int:
 
 
 class Succession:
-    def __init__(self, stream_id: int, directory: Path, save: Callable[[dict], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        stream_id: int,
+        directory: Path,
+        save: Callable[[dict], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """`save(point)` stores the resume point (JSON) with the stream."""
         self.stream_id = stream_id
         self.directory = directory
@@ -69,6 +85,8 @@ class Succession:
         self._last: tuple[WorkerProcess, asyncio.Future] | None = None  # the newest worker, its turn's end
         self._forget: asyncio.TimerHandle | None = None
         self._removal: asyncio.Future | None = None  # the forgotten directory's removal, running
+        self.dvr_seconds: float | None = None  # the stream's DVR window (None: DVR off)
+        self.kept = False  # an ended DVR window stays served until the stream is live again or deleted
 
     @asynccontextmanager
     async def turn(self, worker: WorkerProcess) -> AsyncIterator[LiveStream]:
@@ -89,9 +107,10 @@ class Succession:
     async def _exit_of(self, worker: WorkerProcess, done: asyncio.Future) -> None:
         try:
             await asyncio.wait_for(asyncio.shield(done), FINISH_TIMEOUT)
-        except asyncio.TimeoutError:
-            log.warning("stream %s: the previous worker did not exit in %.0fs; killing it",
-                        self.stream_id, FINISH_TIMEOUT)
+        except TimeoutError:
+            log.warning(
+                "stream %s: the previous worker did not exit in %.0fs; killing it", self.stream_id, FINISH_TIMEOUT
+            )
             worker.kill()
             await done
 
@@ -104,6 +123,7 @@ class Succession:
         if self._forget is not None:
             self._forget.cancel()
             self._forget = None
+        self.kept = False  # a kept window's files go ENDED_GRACE after the new worker starts
         live = self.live
         # A crashed predecessor (its state not ended) leaves players mid-window: the new
         # worker lists that window on (`resume.point(carry=True)`).
@@ -139,19 +159,55 @@ class Succession:
     def _save_due(self, event: Event) -> bool:
         """At once when outputs start or end and when the MPD's clock is first known (a restarted
         node's MPD keeps it); else every SAVE_EVERY seconds while segments come."""
-        if isinstance(event, SAVED_AT_ONCE) or (isinstance(event, Mpd) and self.resume.timeline is not None
-                                                and self._saved_timeline is None):
+        if isinstance(event, SAVED_AT_ONCE) or (
+            isinstance(event, Mpd) and self.resume.timeline is not None and self._saved_timeline is None
+        ):
             return True
         return isinstance(event, (Segment, TsSegment)) and self.clock() - self._saved_at >= SAVE_EVERY
+
+    # -- the DVR window -----------------------------------------------------------------------
+    def set_dvr(self, dvr_seconds: float | None) -> None:
+        """The stream's DVR settings (at node start and after every API change): the running
+        worker follows at once (SetDvrWindow); the next one gets it in its WorkerConfig. An
+        ended window kept for DVR goes when DVR is switched off."""
+        if dvr_seconds == self.dvr_seconds:
+            return
+        self.dvr_seconds = dvr_seconds
+        if self.holder is not None and self.live is not None and self.live.ended_at is None:
+            self.holder.send(SetDvrWindow(dvr_seconds))
+        if dvr_seconds is None and self.kept:
+            self.discard()
+
+    def clear_dvr(self) -> bool:
+        """clear_dvr: the running worker restarts its window at the live edge. False when no
+        worker of the stream runs here."""
+        if self.holder is None or self.live is None or self.live.ended_at is not None:
+            return False
+        return self.holder.send(ClearDvr())
+
+    def discard(self) -> None:
+        """The stream was deleted (or its kept window is no longer wanted): an ended window
+        goes now. A running worker's outputs end with it as usual."""
+        if self.live is not None and self.live.ended_at is not None:
+            if self._forget is not None:
+                self._forget.cancel()
+            self.kept = False
+            self._forget_live()
 
     def end(self, worker: WorkerProcess) -> None:
         """`worker` is done and no successor is expected: its final playlists stay up for
         ENDED_GRACE (ENDLIST reaches players), then go with the directory, unless a worker
-        starting meanwhile takes them over. Nothing if a successor already has."""
+        starting meanwhile takes them over. Nothing if a successor already has. With DVR the
+        window stays (EXT-X-ENDLIST, a static MPD) until the stream is live again (the new
+        worker takes the state over and retires the old files) or deleted (`discard`)."""
         live = self.live
         if self.holder is not worker or live is None or live.ended_at is not None:
             return
         live.apply(Ended())
+        if self.dvr_seconds is not None:
+            self.kept = True
+            log.info("stream %s ended: its DVR window stays served until it is live again or deleted", self.stream_id)
+            return
         self._forget = asyncio.get_running_loop().call_later(ENDED_GRACE, self._forget_live)
 
     def _forget_live(self) -> None:

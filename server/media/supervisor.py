@@ -1,10 +1,11 @@
 """The supervisor: admits publishers, runs one worker per live stream, keeps status true.
 
-A publisher is admitted when its stream exists, is active, the token matches and its slot
-(main: app `in`, backup: app `backup`; RTMP or SRT) is free. A stream with any publisher
-has one `StreamSession` (server/media/session.py) that owns the stream's worker and decides
-whose bytes feed it: main while it sends, the backup when main is gone or silent. Whatever
-ingest runs them, a stream's workers follow one another through its `Succession`
+A publisher is admitted when its stream exists, is active, the token matches, no other kind
+of source feeds it (`sources`: pull, WHIP) and its slot (main: app `in`, backup: app
+`backup`; RTMP or SRT) is free. A stream with any publisher has one `PushSession`
+(server/media/push.py) that owns the stream's worker and decides whose bytes feed it: main
+while it sends, the backup when main is gone or silent. Whatever source runs them
+(server/media/source.py), a stream's workers follow one another through its `Succession`
 (server/media/succession.py), which also holds what the node serves of the stream.
 """
 
@@ -14,7 +15,6 @@ import asyncio
 import hmac
 import logging
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ from server.db.streams import StreamRepository
 from server.delivery.live_state import LiveStream
 from server.delivery.screenshots import screenshot_file
 from server.media.ladders import ladder_of
-from server.media.session import BACKUP, MAIN, Publisher, StreamSession
+from server.media.push import BACKUP, MAIN, Publisher, PushSession
+from server.media.source import Sources
 from server.media.status import StatusWriter
 from server.media.succession import Succession, restore_margin
 from server.overlays.live import LiveOverlays
@@ -45,12 +46,12 @@ class Supervisor:
         self.settings = settings
         self.db_sessions = db_sessions
         self.status = StatusWriter(db_sessions)
-        self.streams: dict[int, StreamSession] = {}
+        self.sources = Sources(changed=self._sources_changed)  # what feeds each stream: push, pull, WHIP
         self.successions: dict[int, Succession] = {}
-        # Ingests that hold a stream outside this class (pull workers, WHIP sessions).
-        self.held_elsewhere: Callable[[int], bool] = lambda stream_id: False
-        self.overlays = LiveOverlays(db_sessions, self._to_worker, lambda stream_id: stream_id in self.streams,
-                                     allow_private=settings.overlay_allow_private)
+        self.overlays = LiveOverlays(
+            db_sessions, self._to_workers, self._fed, allow_private=settings.overlay_allow_private
+        )
+        self.syncs: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """A node that starts has no live stream: none is live in the DB, and whatever is
@@ -58,6 +59,7 @@ class Supervisor:
         last window of each stream, tens of MB each)."""
         await self.status.reset_all()
         await self._restore_numbering()
+        await self._load_dvr_windows()
         await asyncio.to_thread(_empty_directory, self.settings.live_dir)
         self.status.start()
 
@@ -76,6 +78,12 @@ class Supervisor:
                 continue
             self.succession(stream_id).resume.restore(point, margin)
 
+    async def _load_dvr_windows(self) -> None:
+        async with self.db_sessions() as db:
+            rows = await StreamRepository(db).dvr_windows()
+        for stream_id, seconds in rows:
+            self.succession(stream_id).set_dvr(float(seconds))
+
     # -- admission ---------------------------------------------------------------------------
     async def vet(self, request: PublishRequest) -> str | None:
         """Every check of `authorize`, admitting nobody; the stream's SRT passphrase."""
@@ -84,16 +92,15 @@ class Supervisor:
 
     async def authorize(self, request: PublishRequest) -> Publisher:
         stream, slot = await self._check(request)
-        session = self.streams.get(stream.id)
-        if session is None:
+        push = self.sources.find(stream.id, PushSession)
+        if push is None:
             async with self.db_sessions() as db:
                 renditions = await ladder_of(db, stream)
-            if stream.id in self.streams:  # another publisher of this stream won the race
-                session = self.streams[stream.id]
-            else:
-                session = self.streams[stream.id] = StreamSession(self, stream, renditions)
-                asyncio.create_task(self.overlays.sync(stream.id))
-        publisher = session.join(slot, request)
+            push = self.sources.find(stream.id, PushSession)  # another publisher of this stream won the race
+            if push is None:
+                push = PushSession(self, stream, renditions)
+                self.sources.add(push)
+        publisher = push.join(slot, request)
         log.info("stream %s: %s publisher %s admitted (%s)", stream.id, slot, request.peer, request.protocol)
         return publisher
 
@@ -112,42 +119,72 @@ class Supervisor:
             raise PublishRejected(f"wrong token for stream {stream_id}")
         if not stream.active:
             raise PublishRejected(f"stream {stream_id} is not active")
-        if self.held_elsewhere(stream_id):
+        if self.sources.held_by_another_kind(stream_id, PushSession):
             raise PublishRejected(f"stream {stream_id} is fed by a pull source or a WHIP session", busy=True)
-        existing = self.streams.get(stream_id)
+        existing = self.sources.find(stream_id, PushSession)
         if existing is not None and existing.slots.get(slot) is not None:
             raise PublishRejected(f"stream {stream_id} already has a {slot} publisher", busy=True)
         return stream, slot
 
-    def session_ended(self, session: StreamSession) -> None:
-        if self.streams.get(session.stream_id) is session:
-            del self.streams[session.stream_id]
-            self.overlays.stream_ended(session.stream_id)
+    def session_ended(self, push: PushSession) -> None:
+        self.sources.remove(push)
 
-    def _to_worker(self, stream_id: int, commands: list[Command]) -> None:
-        """Overlay commands for the stream's current worker (a worker to come gets them from
-        `overlays.commands` when it starts)."""
-        session = self.streams.get(stream_id)
-        if session is not None and session.worker is not None:
-            session.worker.send(*commands)
+    # -- overlays -------------------------------------------------------------------------------
+    def _fed(self, stream_id: int) -> bool:
+        return bool(self.sources.feeding(stream_id))
+
+    def _sources_changed(self, stream_id: int) -> None:
+        """A source came or went: a stream that goes live renders its overlays, one that ends
+        here drops them."""
+        if self._fed(stream_id):
+            task = asyncio.create_task(self.overlays.sync(stream_id))
+            self.syncs.add(task)  # held: the loop keeps weak references
+            task.add_done_callback(self.syncs.discard)
+        else:
+            self.overlays.stream_ended(stream_id)
+
+    def _to_workers(self, stream_id: int, commands: list[Command]) -> None:
+        """Overlay commands for the stream's workers, running or waiting their turn (a worker
+        created later gets them from `overlays.commands`, see `StreamSource.new_worker`)."""
+        for source in self.sources.feeding(stream_id):
+            if source.worker is not None:
+                source.worker.send(*commands)
 
     async def stream_changed(self, stream_id: int) -> None:
         """After an API change: a deleted or deactivated stream loses its publishers, and so
         does one switched to pulling its source (a pulled stream refuses pushes, see
-        `_check`; its pull worker starts once the pushed one has finished); else its overlays
-        follow the rows (html_overlay switched: a new worker, see `StreamSession`)."""
-        session = self.streams.get(stream_id)
-        if session is None:
-            return
+        `_check`; its pull worker starts once the pushed one has finished). Every source
+        of the stream follows its html_overlay (`StreamSource.set_html_overlay`) and its
+        overlays follow the rows."""
         async with self.db_sessions() as db:
             stream = await StreamRepository(db).get(stream_id)
+        self._dvr_changed(stream_id, stream)
+        if stream is not None:
+            for source in self.sources.feeding(stream_id):
+                source.set_html_overlay(stream.html_overlay)
+        await self.overlays.sync(stream_id)
+        push = self.sources.find(stream_id, PushSession)
+        if push is None:
+            return
         if stream is None or not stream.active:
-            session.drop_all("stream deleted or deactivated")
+            push.drop_all("stream deleted or deactivated")
         elif stream.pull and stream.uri:
-            session.drop_all("stream now pulls its source")
-        else:
-            session.set_html_overlay(stream.html_overlay)
-            await self.overlays.sync(stream_id)
+            push.drop_all("stream now pulls its source")
+
+    def _dvr_changed(self, stream_id: int, stream: Stream | None) -> None:
+        """The stream's DVR window follows its row; a deleted stream's kept window goes."""
+        if stream is None:
+            succession = self.successions.get(stream_id)
+            if succession is not None:
+                succession.set_dvr(None)
+                succession.discard()
+            return
+        self.succession(stream_id).set_dvr(float(stream.dvr_duration) if stream.dvr_enabled else None)
+
+    def clear_dvr(self, stream_id: int) -> bool:
+        """Restart the stream's DVR window at the live edge; False when no worker runs it here."""
+        succession = self.successions.get(stream_id)
+        return succession is not None and succession.clear_dvr()
 
     # -- workers and their output -------------------------------------------------------------
     def succession(self, stream_id: int) -> Succession:
@@ -155,12 +192,13 @@ class Supervisor:
         succession = self.successions.get(stream_id)
         if succession is None:
             succession = self.successions[stream_id] = Succession(
-                stream_id, self.output_dir(stream_id),
-                save=lambda point: self.status.set(stream_id, resume_point=point))
+                stream_id, self.output_dir(stream_id), save=lambda point: self.status.set(stream_id, resume_point=point)
+            )
         return succession
 
-    def worker_config(self, stream_id: int, mpegts_endlist: bool, renditions: list[Rendition],
-                      **source: Any) -> WorkerConfig:
+    def worker_config(
+        self, stream_id: int, mpegts_endlist: bool, renditions: list[Rendition], **source: Any
+    ) -> WorkerConfig:
         """The stream's WorkerConfig: packaging as settings say, and `source` (a pull's
         `pull_urls`..., a WHIP session's `whip_offer`...; nothing for a pushed stream). Call it
         in the worker's turn: it resumes where the stream's last worker stopped."""
@@ -171,6 +209,7 @@ class Supervisor:
             part_target=self.settings.part_target,
             segment_target=self.settings.segment_target,
             window_segments=self.settings.live_window_segments,
+            dvr_seconds=succession.dvr_seconds,
             mpegts_endlist=mpegts_endlist,
             renditions=renditions,
             x264_preset=self.settings.x264_preset,
@@ -191,10 +230,10 @@ class Supervisor:
         return succession.live if succession else None
 
     async def close(self) -> None:
-        sessions = list(self.streams.values())
-        workers = [s.worker for s in sessions if s.worker]
-        for session in sessions:
-            session.close_all("node shutting down")
+        pushed = list(self.sources.every(PushSession))
+        workers = [s.worker for s in pushed if s.worker]
+        for push in pushed:
+            push.close_all("node shutting down")
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await self.overlays.close()
         await self.status.close()

@@ -46,13 +46,13 @@ class TsFeed:
             if data[position] != SYNC:
                 position = self._resync(data, position + 1)
                 continue
-            start = self._start_at(data[position:position + PACKET_SIZE])
+            start = self._start_at(data[position : position + PACKET_SIZE])
             if start is not None:
                 self.waiting = False
                 self.carry = b""
                 return start + data[position:]
             position += PACKET_SIZE
-        self.carry = data[position:] if data[position:position + 1] == bytes([SYNC]) else b""
+        self.carry = data[position:] if data[position : position + 1] == bytes([SYNC]) else b""
         return b""
 
     def _start_at(self, packet: bytes) -> bytes | None:

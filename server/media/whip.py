@@ -1,10 +1,11 @@
 """WHIP sessions on the node: admission, one worker per session, the answer relayed back.
 
-The node never touches the media: it checks the stream, token and slot, starts a worker with
-the offer in its WorkerConfig (sent over the worker's stdin, never its command line), and
-waits for the worker's `WhipAnswer` (or `WhipFailed`), which `WorkerEvents` hands to `answer`.
-The session resource (`/whip/<id>/<session>`) is named by 128 random bits.
-"""
+A `WhipSession` is the `StreamSource` (server/media/source.py) of a stream a browser publishes
+to with WHIP. The node never touches the media (the worker runs the peer: ingest/whip/): it
+checks the stream, token and slot, starts a worker with the offer in its WorkerConfig (sent over
+the worker's stdin, never its command line), and waits for the worker's `WhipAnswer` (or
+`WhipFailed`), which `WorkerEvents` hands to `answered`. The session resource
+(`/whip/<id>/<session>`) is named by 128 random bits."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ import asyncio
 import hmac
 import logging
 import secrets
+from typing import TYPE_CHECKING, Any
 
 from server.db.models import Stream
 from server.db.streams import StreamRepository
 from server.media.ladders import ladder_of
-from server.media.worker_events import WorkerEvents
+from server.media.source import StreamSource
 from server.media.worker_process import WorkerProcess
 from transcode.contract import Rendition, WhipAnswer, WhipFailed
+
+if TYPE_CHECKING:
+    from server.media.supervisor import Supervisor
 
 log = logging.getLogger("headwater.whip")
 
@@ -31,22 +36,42 @@ class WhipRefused(Exception):
         self.status = status
 
 
-class WhipSession:
-    def __init__(self, manager: WhipSessions, stream: Stream) -> None:
-        self.manager = manager
-        self.stream_id = stream.id
-        self.id = secrets.token_urlsafe(16)
-        self.mpegts_endlist = stream.hls_mpegts_endlist_tag
-        self.answer: asyncio.Future[WhipAnswer | WhipFailed] = asyncio.get_running_loop().create_future()
-        self.worker: WorkerProcess | None = None
-        self.events = WorkerEvents(manager.supervisor, self.stream_id, lambda: "webrtc", self.answer)
+class WhipSession(StreamSource):
+    kind = "whip"
 
-    async def start(self, offer: str, renditions: list[Rendition]) -> str:
-        self.worker = worker = WorkerProcess(self.stream_id, self.events)
-        asyncio.create_task(self._run(worker, offer, renditions))
+    def __init__(self, manager: WhipSessions, stream: Stream, offer: str, renditions: list[Rendition]) -> None:
+        # html_overlay is read once: the peer lives in the worker, which cannot be replaced
+        # (`replace_worker`), so a switch applies from the browser's next session
+        super().__init__(
+            manager.supervisor, stream.id, stream.hls_mpegts_endlist_tag, renditions, html_overlay=stream.html_overlay
+        )
+        self.manager = manager
+        self.id = secrets.token_urlsafe(16)
+        self.offer = offer
+        self.answer: asyncio.Future[WhipAnswer | WhipFailed] = asyncio.get_running_loop().create_future()
+
+    @property
+    def source_type(self) -> str:
+        return "webrtc"
+
+    def worker_source(self) -> dict[str, Any]:
+        settings = self.supervisor.settings
+        return {
+            "whip_offer": self.offer,
+            "whip_ice_loopback": settings.whip_ice_loopback,
+            "whip_media_timeout": settings.whip_media_timeout,
+        }
+
+    def answered(self, event: WhipAnswer | WhipFailed) -> None:
+        if not self.answer.done():
+            self.answer.set_result(event)
+
+    async def start(self) -> str:
+        worker = self.new_worker()
+        self.worker_task = asyncio.create_task(self._run(worker))  # held: the loop keeps weak references
         try:
             answer = await asyncio.wait_for(asyncio.shield(self.answer), ANSWER_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             worker.kill()
             raise WhipRefused(503, "the media worker did not answer the offer in time") from None
         if isinstance(answer, WhipFailed):
@@ -57,22 +82,19 @@ class WhipSession:
         if self.worker is not None:
             self.worker.finish()
 
-    async def _run(self, worker: WorkerProcess, offer: str, renditions: list[Rendition]) -> None:
+    def worker_exited(self, worker: WorkerProcess, code: int) -> None:
+        super().worker_exited(worker, code)
+        self.succession.end(worker)
+
+    async def _run(self, worker: WorkerProcess) -> None:
         """The worker's turn on the stream (server/media/succession.py): it starts once the
         stream's previous worker has exited, and continues its outputs."""
-        supervisor = self.manager.supervisor
-        settings = supervisor.settings
-        succession = supervisor.succession(self.stream_id)
         code = None
         try:
-            async with succession.turn(worker):
-                await worker.start(supervisor.worker_config(
-                    self.stream_id, self.mpegts_endlist, renditions, whip_offer=offer,
-                    whip_ice_loopback=settings.whip_ice_loopback, whip_media_timeout=settings.whip_media_timeout))
-                code = await worker.wait(timeout=None)
-                succession.end(worker)
+            code = await self.run_worker(worker)
         finally:
-            self.events.went_offline()
+            if self.events is not None:
+                self.events.went_offline()
             if not self.answer.done():
                 self.answer.set_exception(WhipRefused(500, f"the media worker exited ({code}) before answering"))
             log.info("stream %s: WHIP session ended (worker exit %s)", self.stream_id, code)
@@ -80,10 +102,9 @@ class WhipSession:
 
 
 class WhipSessions:
-    def __init__(self, supervisor, slot_taken) -> None:
+    def __init__(self, supervisor: Supervisor) -> None:
         self.supervisor = supervisor
-        self.slot_taken = slot_taken  # (stream_id) -> bool: another ingest holds the stream
-        self.by_stream: dict[int, WhipSession] = {}
+        self.sources = supervisor.sources  # a stream fed by any other source refuses WHIP
 
     async def admit(self, stream_id: int, token: str | None) -> tuple[Stream, list[Rendition]]:
         """The stream and its renditions, if this token may publish to it now; WhipRefused otherwise."""
@@ -98,7 +119,7 @@ class WhipSessions:
             raise WhipRefused(403, f"wrong token for stream {stream_id}")
         if not stream.active:
             raise WhipRefused(403, f"stream {stream_id} is not active")
-        if stream_id in self.by_stream or self.slot_taken(stream_id):
+        if self.sources.feeding(stream_id):
             raise WhipRefused(409, f"stream {stream_id} already has a publisher")
         return stream, renditions
 
@@ -106,43 +127,42 @@ class WhipSessions:
         """Start the session of an admitted stream; the slot is checked again and taken
         without awaiting in between, so two racing offers cannot both get it."""
         stream_id = stream.id
-        if stream_id in self.by_stream or self.slot_taken(stream_id):
+        if self.sources.feeding(stream_id):
             raise WhipRefused(409, f"stream {stream_id} already has a publisher")
-        session = WhipSession(self, stream)
-        self.by_stream[stream_id] = session
+        whip = WhipSession(self, stream, offer, renditions)
+        self.sources.add(whip)
         try:
-            answer = await session.start(offer, renditions)
+            answer = await whip.start()
         except BaseException:
-            session.stop()
-            if self.by_stream.get(stream_id) is session:
-                del self.by_stream[stream_id]
+            whip.stop()
+            self.sources.remove(whip)
             raise
-        log.info("stream %s: WHIP session %s… started", stream_id, session.id[:4])
-        return session, answer
+        log.info("stream %s: WHIP session %s… started", stream_id, whip.id[:4])
+        return whip, answer
 
     def find(self, stream_id: int, session_id: str) -> WhipSession | None:
-        session = self.by_stream.get(stream_id)
-        if session is not None and hmac.compare_digest(session.id.encode(), session_id.encode()):
-            return session
+        whip = self.sources.find(stream_id, WhipSession)
+        if whip is not None and hmac.compare_digest(whip.id.encode(), session_id.encode()):
+            return whip
         return None
 
-    def ended(self, session: WhipSession) -> None:
-        if self.by_stream.get(session.stream_id) is session:
-            del self.by_stream[session.stream_id]
+    def ended(self, whip: WhipSession) -> None:
+        self.sources.remove(whip)
 
     async def stream_changed(self, stream_id: int) -> None:
         """A deleted or deactivated stream loses its WHIP session."""
-        session = self.by_stream.get(stream_id)
-        if session is None:
+        whip = self.sources.find(stream_id, WhipSession)
+        if whip is None:
             return
         async with self.supervisor.db_sessions() as db:
             stream = await StreamRepository(db).get(stream_id)
         if stream is None or not stream.active:
-            session.stop()
+            whip.stop()
 
     async def close(self) -> None:
-        sessions = list(self.by_stream.values())
-        for session in sessions:
-            session.stop()
-        await asyncio.gather(*(s.worker.wait() for s in sessions if s.worker and s.worker.process),
-                             return_exceptions=True)
+        sessions = list(self.sources.every(WhipSession))
+        for whip in sessions:
+            whip.stop()
+        await asyncio.gather(
+            *(s.worker.wait() for s in sessions if s.worker and s.worker.process), return_exceptions=True
+        )

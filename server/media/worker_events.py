@@ -3,14 +3,13 @@
 Every event first reaches the stream's `Succession` (delivery state and resume point), then
 its handler here, found by the event's type (`transcode/contract.py`). Adding an event means
 one type in the contract and one handler below (`@handles(Type)`); an event without a handler
-only feeds delivery. What differs between kinds of source is data, not code: the source type
-a pushed stream reports is its active publisher's, a pull worker's `Started` names its own,
-a WHIP session waits on `answer`.
+only feeds delivery. What differs between kinds of source is asked of the worker's
+`StreamSource` (server/media/source.py): the source type a pushed stream reports is its
+active publisher's, a pull worker's `Started` names its own, a WHIP session takes the answer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,6 +29,7 @@ from transcode.contract import (
 )
 
 if TYPE_CHECKING:
+    from server.media.source import StreamSource
     from server.media.status import StatusWriter
     from server.media.supervisor import Supervisor
 
@@ -42,25 +42,22 @@ H = TypeVar("H", bound=Handler)
 
 def handles(event_type: type[Event]) -> Callable[[H], H]:
     """Register the node's handler of one event type (a test adds its own the same way)."""
+
     def register(handler: H) -> H:
         HANDLERS[event_type] = handler
         return handler
+
     return register
 
 
 class WorkerEvents:
     """What one worker of a stream tells the node: `WorkerProcess` calls it with each event."""
 
-    def __init__(self, supervisor: Supervisor, stream_id: int,
-                 source_type: Callable[[], str | None] = lambda: None,
-                 answer: asyncio.Future[WhipAnswer | WhipFailed] | None = None) -> None:
-        """`source_type()` is the API's `stream_source_type` of whatever feeds the worker now,
-        unless the `Started` event names it (a pull); `answer` receives a WHIP worker's answer
-        (or its refusal)."""
+    def __init__(self, supervisor: Supervisor, stream_id: int, source: StreamSource | None = None) -> None:
+        """`source` is what runs the worker (none: a worker run on its own, as in a test)."""
         self.supervisor = supervisor
         self.stream_id = stream_id
-        self.source_type = source_type
-        self.answer = answer
+        self.source = source
         self.live = False  # a source is delivering (between `Started` and its end)
 
     def __call__(self, event: Event) -> None:
@@ -79,6 +76,11 @@ class WorkerEvents:
     @property
     def status(self) -> StatusWriter:
         return self.supervisor.status
+
+    def source_type(self) -> str | None:
+        """The API's `stream_source_type` of whatever feeds the worker now, unless the
+        worker's `Started` names it (a pull)."""
+        return self.source.source_type if self.source is not None else None
 
 
 @handles(Started)
@@ -123,14 +125,16 @@ def _source_lost(events: WorkerEvents, event: SourceLost) -> None:
 
 @handles(PullGaveUp)
 def _pull_gave_up(events: WorkerEvents, event: PullGaveUp) -> None:
-    log.warning("stream %s: no pull source worked for %ss; deactivating the stream",
-                events.stream_id, event.idle_seconds)
-    events.status.set(events.stream_id, active=False,
-                      source_error=f"no source worked for {event.idle_seconds} s; deactivated")
+    log.warning(
+        "stream %s: no pull source worked for %ss; deactivating the stream", events.stream_id, event.idle_seconds
+    )
+    events.status.set(
+        events.stream_id, active=False, source_error=f"no source worked for {event.idle_seconds} s; deactivated"
+    )
 
 
 @handles(WhipAnswer)
 @handles(WhipFailed)
 def _whip_answer(events: WorkerEvents, event: WhipAnswer | WhipFailed) -> None:
-    if events.answer is not None and not events.answer.done():
-        events.answer.set_result(event)
+    if events.source is not None:
+        events.source.answered(event)

@@ -76,7 +76,10 @@ class WorkerProcess:
         if self.cancelled:
             return
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", self.module, *config.labels(),
+            sys.executable,
+            "-m",
+            self.module,
+            *config.labels(),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -112,8 +115,7 @@ class WorkerProcess:
         if stdin is None or stdin.is_closing() or not self.running:
             return False
         if stdin.transport.get_write_buffer_size() > MAX_PENDING_BYTES:
-            log.error("stream %s worker is %d MiB behind; restarting it", self.stream_id,
-                      MAX_PENDING_BYTES >> 20)
+            log.error("stream %s worker is %d MiB behind; restarting it", self.stream_id, MAX_PENDING_BYTES >> 20)
             self.process.kill()
             return False
         if not self.queued:
@@ -129,8 +131,11 @@ class WorkerProcess:
             return False
         self.pending_bytes += len(data)
         if self.pending_bytes > MAX_PENDING_BYTES:
-            log.error("stream %s: over %d MiB arrived while its worker waited to start; dropping them",
-                      self.stream_id, MAX_PENDING_BYTES >> 20)
+            log.error(
+                "stream %s: over %d MiB arrived while its worker waited to start; dropping them",
+                self.stream_id,
+                MAX_PENDING_BYTES >> 20,
+            )
             self.kill()
             return False
         self.pending.append(data)
@@ -156,7 +161,7 @@ class WorkerProcess:
             return NEVER_STARTED
         try:
             code = await asyncio.wait_for(self.process.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("stream %s worker did not stop in %.0fs; killing it", self.stream_id, timeout)
             self.process.kill()
             code = await self.process.wait()

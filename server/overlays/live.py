@@ -46,18 +46,29 @@ class Placed:
         height = overlay.height or DEFAULT_SIZE[1]
         if overlay.stretch:
             width, height = DEFAULT_SIZE
-        return cls(OverlaySpec(overlay.id, overlay.url, width, height), overlay.x or 0, overlay.y or 0,
-                   overlay.stretch)
+        return cls(OverlaySpec(overlay.id, overlay.url, width, height), overlay.x or 0, overlay.y or 0, overlay.stretch)
 
     def command(self, png: bytes | None) -> SetOverlay:
-        return SetOverlay(overlay_id=self.spec.overlay_id, x=self.x, y=self.y, width=self.spec.width,
-                          height=self.spec.height, stretch=self.stretch,
-                          png=base64.b64encode(png).decode() if png else "")
+        return SetOverlay(
+            overlay_id=self.spec.overlay_id,
+            x=self.x,
+            y=self.y,
+            width=self.spec.width,
+            height=self.spec.height,
+            stretch=self.stretch,
+            png=base64.b64encode(png).decode() if png else "",
+        )
 
 
 class LiveOverlays:
-    def __init__(self, db_sessions: async_sessionmaker[AsyncSession], send: Callable[[int, list[Command]], None],
-                 is_live: Callable[[int], bool], *, allow_private: bool = False) -> None:
+    def __init__(
+        self,
+        db_sessions: async_sessionmaker[AsyncSession],
+        send: Callable[[int, list[Command]], None],
+        is_live: Callable[[int], bool],
+        *,
+        allow_private: bool = False,
+    ) -> None:
         """`send(stream_id, commands)` reaches the stream's current worker, if any."""
         self.db_sessions = db_sessions
         self.send = send
@@ -83,8 +94,7 @@ class LiveOverlays:
         placed = self.streams.get(stream_id)
         if not placed:
             return []
-        return [*(p.command(self.images.get(key)) for key, p in placed.items()),
-                KeepOverlays(overlay_ids=list(placed))]
+        return [*(p.command(self.images.get(key)) for key, p in placed.items()), KeepOverlays(overlay_ids=list(placed))]
 
     async def close(self) -> None:
         await self.renderer.close()

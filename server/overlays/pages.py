@@ -43,9 +43,15 @@ log = logging.getLogger("headwater.overlays")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-default-apps", "--mute-audio",
-    "--disable-dev-shm-usage", "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--mute-audio",
+    "--disable-dev-shm-usage",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
 # Chromium refuses its sandbox as root (a container's usual user): only then is it turned off.
 SANDBOX_ARGS = ["--no-sandbox"] if os.geteuid() == 0 else []
@@ -72,8 +78,9 @@ class OverlaySpec:
 class OverlayBrowser:
     """The node's one browser and its overlay pages; `set`/`drop` change them at any time."""
 
-    def __init__(self, on_image: OnImage, refuses: Refuses, *, executable: str = CHROMIUM,
-                 interval: float = CAPTURE_INTERVAL) -> None:
+    def __init__(
+        self, on_image: OnImage, refuses: Refuses, *, executable: str = CHROMIUM, interval: float = CAPTURE_INTERVAL
+    ) -> None:
         self.on_image = on_image
         self.refuses = refuses
         self.executable = executable
@@ -110,8 +117,9 @@ class OverlayBrowser:
 
     async def _browse(self, playwright: Playwright) -> None:
         gone = asyncio.Event()
-        self.browser = await playwright.chromium.launch(executable_path=self.executable,
-                                                        args=[*CHROMIUM_ARGS, *SANDBOX_ARGS])
+        self.browser = await playwright.chromium.launch(
+            executable_path=self.executable, args=[*CHROMIUM_ARGS, *SANDBOX_ARGS]
+        )
         self.launches += 1
         self.browser.on("disconnected", lambda _: gone.set())
         log.info("overlay browser started (launch %d)", self.launches)
@@ -138,8 +146,9 @@ class OverlayBrowser:
 class OverlayPage:
     """One overlay's page: load, then capture every interval; faults keep the last image."""
 
-    def __init__(self, spec: OverlaySpec, browser: Browser, on_image: OnImage, refuses: Refuses,
-                 interval: float) -> None:
+    def __init__(
+        self, spec: OverlaySpec, browser: Browser, on_image: OnImage, refuses: Refuses, interval: float
+    ) -> None:
         self.spec = spec
         self.browser = browser
         self.on_image = on_image
@@ -172,13 +181,22 @@ class OverlayPage:
         """One warning per new reason (a page that stays broken is retried quietly)."""
         level = logging.WARNING if reason != self.last_fault else logging.DEBUG
         self.last_fault = reason
-        log.log(level, "overlay %d (%s): %s; keeping its last image, loading again every %.0f s",
-                self.spec.overlay_id, self.spec.url, reason, RETRY_AFTER)
+        log.log(
+            level,
+            "overlay %d (%s): %s; keeping its last image, loading again every %.0f s",
+            self.spec.overlay_id,
+            self.spec.url,
+            reason,
+            RETRY_AFTER,
+        )
 
     async def _open_context(self) -> BrowserContext:
         context = await self.browser.new_context(
-            viewport={"width": self.spec.width, "height": self.spec.height}, accept_downloads=False,
-            service_workers="block", java_script_enabled=True)
+            viewport={"width": self.spec.width, "height": self.spec.height},
+            accept_downloads=False,
+            service_workers="block",
+            java_script_enabled=True,
+        )
         await context.route("**/*", self._route)
         await context.route_web_socket("**/*", self._route_web_socket)
         return context

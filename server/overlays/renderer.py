@@ -36,6 +36,7 @@ class OverlayRenderer:
         self.process: asyncio.subprocess.Process | None = None
         self.task: asyncio.Task[None] | None = None
         self.idle: asyncio.TimerHandle | None = None
+        self.stopping: asyncio.Task[None] | None = None  # an idle stop under way
         self.starts = 0
 
     def set(self, spec: OverlaySpec) -> None:
@@ -60,7 +61,7 @@ class OverlayRenderer:
         self.idle = None
         if not self.specs:
             log.info("no overlay to render for %.0f s; stopping the renderer", IDLE_STOP)
-            asyncio.ensure_future(self.close())
+            self.stopping = asyncio.get_running_loop().create_task(self.close())  # held: weak refs otherwise
 
     async def close(self) -> None:
         if self.idle is not None:
@@ -96,7 +97,8 @@ class OverlayRenderer:
     async def _spawn(self) -> asyncio.subprocess.Process:
         args = ["--allow-private"] if self.allow_private else []
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", MODULE, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            sys.executable, "-m", MODULE, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        )
         self.starts += 1
         for spec in self.specs.values():
             self._tell({"set": asdict(spec)})

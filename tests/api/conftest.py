@@ -32,9 +32,17 @@ def video_ids(api_node, client: Gcore) -> list[int]:
     engine = create_engine(sync_url(api_node.database_url))
     with Session(engine) as db:
         videos = [
-            Video(name="Stream recorded part 1", stream_id=stream.id, status="ready", duration=4000,
-                  width=1280, height=720, record_type="origin", origin_size=1000,
-                  recording_started_at=datetime.now(UTC)),
+            Video(
+                name="Stream recorded part 1",
+                stream_id=stream.id,
+                status="ready",
+                duration=4000,
+                width=1280,
+                height=720,
+                record_type="origin",
+                origin_size=1000,
+                recording_started_at=datetime.now(UTC),
+            ),
             Video(name="Stream recorded part 2", stream_id=stream.id, status="pending"),
         ]
         db.add_all(videos)

@@ -13,9 +13,7 @@ def test_missing_and_malformed_key_are_401(api_node):
 
 
 def test_wrong_key_is_403(api_node):
-    response = httpx.get(
-        f"{api_node.base_url}/streaming/streams", headers={"Authorization": "APIKey wrong"}
-    )
+    response = httpx.get(f"{api_node.base_url}/streaming/streams", headers={"Authorization": "APIKey wrong"})
     assert response.status_code == 403
 
 
@@ -69,9 +67,7 @@ def test_unknown_ids_are_404(http):
 
 def test_garbage_bodies_are_422_not_500(http):
     for content in (b"not json", b"[]", b'{"name": {"nested": 1}}'):
-        response = http.post(
-            "/streaming/streams", content=content, headers={"Content-Type": "application/json"}
-        )
+        response = http.post("/streaming/streams", content=content, headers={"Content-Type": "application/json"})
         assert response.status_code == 422, (content, response.text)
     assert http.get("/streaming/streams", params={"page": 0}).status_code == 422
     assert http.get("/streaming/streams/not-a-number").status_code == 422

@@ -6,8 +6,14 @@ import ast
 from pathlib import Path
 
 SERVER = Path(__file__).resolve().parents[2] / "server"
-ROUTE_MODULES = {"server.api.streams", "server.api.overlays", "server.api.quality_sets", "server.api.videos",
-                 "server.whip", "server.delivery.player"}
+ROUTE_MODULES = {
+    "server.api.streams",
+    "server.api.overlays",
+    "server.api.quality_sets",
+    "server.api.videos",
+    "server.whip",
+    "server.delivery.player",
+}
 # What a module outside server/db/ may take from SQLAlchemy: the session types it is handed.
 SESSION_TYPES = {"AsyncSession", "async_sessionmaker"}
 QUERY_CALLS = {"execute", "scalar", "scalars", "get", "add", "add_all", "delete", "commit", "refresh", "flush"}
@@ -49,7 +55,11 @@ def test_sql_lives_in_server_db():
                 assert node.module == "sqlalchemy.ext.asyncio" and taken <= SESSION_TYPES, (name, taken)
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("sqlalchemy") for a in node.names), name
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                  and isinstance(node.func.value, ast.Name) and node.func.value.id in ("db", "session")
-                  and node.func.attr in QUERY_CALLS):
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in ("db", "session")
+                and node.func.attr in QUERY_CALLS
+            ):
                 raise AssertionError(f"{name}:{node.lineno} queries the DB ({node.func.value.id}.{node.func.attr})")

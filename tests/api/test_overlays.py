@@ -68,9 +68,9 @@ def test_limits(http, stream_id, overlay, field):
 
 
 def test_update_cannot_combine_stretch_with_position(http, client: Gcore, stream_id):
-    overlay = client.streaming.streams.overlays.create(
-        stream_id, body=[{"url": "https://w.example", "x": 1, "y": 1}]
-    )[0]
+    overlay = client.streaming.streams.overlays.create(stream_id, body=[{"url": "https://w.example", "x": 1, "y": 1}])[
+        0
+    ]
     response = http.patch(f"/streaming/streams/{stream_id}/overlays/{overlay.id}", json={"stretch": True})
     assert response.status_code == 422 and "stretch" in response.json()["errors"]
     unset = {"stretch": True, "x": None, "y": None}

@@ -19,8 +19,13 @@ def test_rungs_carry_their_encoding(http):
     live = http.get("/streaming/quality_sets").json()["live"]
     rung = next(s for s in live if s["name"] == "abr_720p")["qualities"][0]
     assert rung | {"id": 0} == {
-        "id": 0, "name": "720p", "width": 1280, "height": 720,
-        "video_bitrate": 3000, "audio_bitrate": 128, "max_frame_rate": 30.0,
+        "id": 0,
+        "name": "720p",
+        "width": 1280,
+        "height": 720,
+        "video_bitrate": 3000,
+        "audio_bitrate": 128,
+        "max_frame_rate": 30.0,
     }
 
 

@@ -87,6 +87,9 @@ def test_openapi_documents_errors_as_answered(openapi):
     assert set(openapi["components"]["schemas"]["ErrorBody"]["properties"]) == {"status", "message", "errors"}
     for path, operations in openapi["paths"].items():
         for method, operation in operations.items():
-            refs = {r["content"]["application/json"]["schema"]["$ref"]
-                    for status, r in operation["responses"].items() if status[0] in "45"}
+            refs = {
+                r["content"]["application/json"]["schema"]["$ref"]
+                for status, r in operation["responses"].items()
+                if status[0] in "45"
+            }
             assert refs == {"#/components/schemas/ErrorBody"}, (method, path)

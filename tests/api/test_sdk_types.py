@@ -80,9 +80,12 @@ class Recorder(httpx.Client):
 def api_routes() -> list[tuple[str, str, Any]]:
     """(method, path template, matcher) of every route under /streaming."""
     app = create_app(Settings(data_dir="/nonexistent"))
-    return [(method, route.path, lambda p, r=route: r.path_regex.match(p) is not None)
-            for route in app.routes if isinstance(route, APIRoute) and route.path.startswith("/streaming")
-            for method in route.methods]
+    return [
+        (method, route.path, lambda p, r=route: r.path_regex.match(p) is not None)
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.path.startswith("/streaming")
+        for method in route.methods
+    ]
 
 
 @pytest.fixture
@@ -101,8 +104,11 @@ def test_every_route_answers_what_the_sdk_types_say(recorder, video_ids):
     for action in ("start_recording", "stop_recording", "dvr_cleanup"):
         is_error(http.put(f"/streaming/streams/{sid}/{action}"), 400)  # not live
 
-    overlays = conforms(Overlay, http.post(f"/streaming/streams/{sid}/overlays",
-                                           json=[{"url": "https://w.example/a", "x": 1, "y": 2}]), 201)
+    overlays = conforms(
+        Overlay,
+        http.post(f"/streaming/streams/{sid}/overlays", json=[{"url": "https://w.example/a", "x": 1, "y": 2}]),
+        201,
+    )
     oid = overlays[0]["id"]
     conforms(Overlay, http.get(f"/streaming/streams/{sid}/overlays"))
     conforms(Overlay, http.patch(f"/streaming/streams/{sid}/overlays", json=[{"id": oid, "width": 100}]))

@@ -18,9 +18,7 @@ def test_create_returns_defaults_and_urls(client: Gcore, api_node):
     assert len(stream.token) == 32 and int(stream.token, 16) >= 0  # 128 random bits, hex
     assert stream.push_url == f"rtmp://127.0.0.1:{api_node.rtmp_port}/in/{stream.id}?{stream.token}"
     assert stream.backup_push_url == f"rtmp://127.0.0.1:{api_node.rtmp_port}/backup/{stream.id}?{stream.token}"
-    assert stream.push_url_srt == (
-        f"srt://127.0.0.1:{api_node.srt_port}?streamid=in/{stream.id}/{stream.token}"
-    )
+    assert stream.push_url_srt == (f"srt://127.0.0.1:{api_node.srt_port}?streamid=in/{stream.id}/{stream.token}")
     assert stream.backup_push_url_srt.endswith(f"streamid=backup/{stream.id}/{stream.token}")
     base = api_node.base_url
     assert stream.push_url_whip == f"{base}/whip/{stream.id}"

@@ -24,51 +24,123 @@ ROOT = Path(__file__).resolve().parents[2]
 # figure's place (not its value): that half did not run end to end.
 NUMBER = r"-?(\d+\.?\d*|nan)"
 REPORTS = {
+    "wakeup_latency": [
+        rf"^HttpServer ticks .*: median +{NUMBER} ms",
+        rf"^HttpServer SIGTERM .*: median +{NUMBER} ms",
+        rf"^SrtServer.close\(\), idle +: median +{NUMBER} ms",
+        rf"^SrtServer.close\(\), one publisher sending +: median +{NUMBER} ms",
+        rf"^SRT pull nobody answers .*: median +{NUMBER} ms",
+    ],
     "wake_cost": [r"^job size +back to back", rf"^ +100 steps +{NUMBER} µs +{NUMBER} µs", r"^ +10000 steps"],
-    "ts_packager": [r"^source: 720p30", rf"^plain PyAV remux to one \.ts : {NUMBER} CPU-s",
-                    rf"^TsRendition \(cut \+ playlist\): {NUMBER} CPU-s", r"^ratio TsRendition / plain remux"],
-    "packager_cost": [r"^clip: ", rf"^PyAV demux only +: {NUMBER}", rf"^demux \+ LiveOutput +: {NUMBER}",
-                      r"of which LiveOutput", rf"^ffmpeg -c copy -f hls fmp4: {NUMBER}",
-                      r"^ratio \(demux \+ LiveOutput\) / ffmpeg", r"^one stream at real time"],
-    "transcode_cost": [rf"^  headwater: {NUMBER} CPU-s", rf"^  ffmpeg   : {NUMBER} CPU-s", r"^clip: 2 s 360p30",
-                       rf"^headwater: {NUMBER} CPU-s", rf"^ffmpeg   : {NUMBER} CPU-s", r"^ratio headwater / ffmpeg"],
-    "http_writes": [rf"^playlist \(.*two writes +{NUMBER} req/s, one write +{NUMBER} req/s",
-                    rf"^part +\(.*two writes +{NUMBER} req/s, one write +{NUMBER} req/s"],
-    "rtmp_ingest": [rf"^headwater RtmpServer \(uvloop, .*: +{NUMBER} % of a core",
-                    rf"^nginx-rtmp \(live on, no hls\): +{NUMBER} % of a core"],
-    "idle_node": [r"^pid \d+: idle node", r"whole process +\S+ % of a core",
-                  r"^pid \d+: reference: the same node without its SRT listener", r"^idle node / node without SRT"],
-    "transcode_realtime": [r"^abr_480p, x264 superfast, 8 s real-time 360p30 publish", r"^transcoding_speed: min",
-                           r"^transcoded_qualities: \{\('origin'", r"^shed: "],
-    "stream_cost": [r"1/1 live", r"packaging, no viewers:", rf"Headwater \(node \+ workers.* {NUMBER} %",
-                    rf"nginx-rtmp \(hls on, 2 s fragments\), reference +{NUMBER} %", r"ratio Headwater / nginx-rtmp",
-                    r"one viewer per stream:", rf"an LL-HLS client .* {NUMBER} %", rf"a legacy HLS client .* {NUMBER} %",
-                    r"LL-HLS parts on time"],
-    "delivery": [rf"^  playlist \(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
-                 rf"^  part +\(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
-                 r"clients \(reload, then fetch the part\)", r"clients \(reload and preload-hinted part together\)",
-                 r"playlist naming the part: after the first client median", r"part bytes +: after the first client median",
-                 r"read by the client +: after the first client median", r"parts missed by some client"],
-    "screenshot_cost": [r"^source: \d+p30 H\.264", rf"^demux only \(reference\) +: {NUMBER} %",
-                        rf"^screenshots \(decode\+JPEG\): {NUMBER} %", r"^ratio screenshots / demux"],
-    "overlay_cost": [r"^source: \d+p H\.264, \d+ frames; overlay 600x200", rf"^plain frame copy \(reference\) +: {NUMBER} ms",
-                     rf"^scale to 2/3 size \(reference\) +: {NUMBER} ms", rf"^composite the overlay +: {NUMBER} ms",
-                     r"^ratio composite / frame copy", rf"^a new image: PNG decode {NUMBER} ms, conversion {NUMBER} ms",
-                     rf"^a new full-frame clock page \(stretch\): PNG decode {NUMBER} ms, conversion {NUMBER} ms"],
-    "overlay_capture": [rf"^renderer tree, browser up, no page \(reference\): {NUMBER} % of a core, {NUMBER} MiB PSS",
-                        rf"^renderer tree, 1 clock overlays 600x200: {NUMBER} % of a core, {NUMBER} MiB PSS, {NUMBER} images/s",
-                        rf"^per overlay: {NUMBER} % of a core, {NUMBER} MiB", r"^ratio with overlays / browser alone"],
-    "overlay_stream_cost": [r"^clip: 2 s 360p30 → 720p/480p/360p", rf"^ladder, no overlays \(reference\) +: {NUMBER} CPU-s",
-                            rf"^html_overlay on, origin re-encoded +: {NUMBER} CPU-s",
-                            rf"^html_overlay on, one lower third +: {NUMBER} CPU-s", r"^ratio lower third / reference",
-                            r"^ratio lower third / on without an image"],
-    "overlay_latency": [r"^LL-HLS origin, 0\.5 s parts", rf"^API move → visible \(reference\): median {NUMBER} s, worst {NUMBER} s",
-                        rf"^page change → visible +: median {NUMBER} s, worst {NUMBER} s"],
-    "latency": [r"Headwater LL-HLS: first playlist .* latency p50", r"nginx-rtmp HLS \(ref\): first playlist .* latency p50",
-                r"^p95 ratio Headwater / nginx-rtmp: \d", r"^Live latency the players report",
-                *(rf"Headwater {player}, parts 0\.5 s: median" for player in
-                  ("Shaka, LL-HLS", "hls\\.js, LL-HLS", "Shaka, DASH", "dash\\.js, DASH")),
-                r"nginx-rtmp HLS, hls\.js \(ref\): median"],
+    "ts_packager": [
+        r"^source: 720p30",
+        rf"^plain PyAV remux to one \.ts : {NUMBER} CPU-s",
+        rf"^TsRendition \(cut \+ playlist\): {NUMBER} CPU-s",
+        r"^ratio TsRendition / plain remux",
+    ],
+    "packager_cost": [
+        r"^clip: ",
+        rf"^PyAV demux only +: {NUMBER}",
+        rf"^demux \+ LiveOutput +: {NUMBER}",
+        r"of which LiveOutput",
+        rf"^ffmpeg -c copy -f hls fmp4: {NUMBER}",
+        r"^ratio \(demux \+ LiveOutput\) / ffmpeg",
+        r"^one stream at real time",
+    ],
+    "transcode_cost": [
+        rf"^  headwater: {NUMBER} CPU-s",
+        rf"^  ffmpeg   : {NUMBER} CPU-s",
+        r"^clip: 2 s 360p30",
+        rf"^headwater: {NUMBER} CPU-s",
+        rf"^ffmpeg   : {NUMBER} CPU-s",
+        r"^ratio headwater / ffmpeg",
+    ],
+    "http_writes": [
+        rf"^playlist \(.*two writes +{NUMBER} req/s, one write +{NUMBER} req/s",
+        rf"^part +\(.*two writes +{NUMBER} req/s, one write +{NUMBER} req/s",
+    ],
+    "rtmp_ingest": [
+        rf"^headwater RtmpServer \(uvloop, .*: +{NUMBER} % of a core",
+        rf"^nginx-rtmp \(live on, no hls\): +{NUMBER} % of a core",
+    ],
+    "idle_node": [
+        r"^pid \d+: idle node",
+        r"whole process +\S+ % of a core",
+        r"^pid \d+: reference: the same node without its SRT listener",
+        r"^idle node / node without SRT",
+    ],
+    "transcode_realtime": [
+        r"^abr_480p, x264 superfast, 8 s real-time 360p30 publish",
+        r"^transcoding_speed: min",
+        r"^transcoded_qualities: \{\('origin'",
+        r"^shed: ",
+    ],
+    "stream_cost": [
+        r"1/1 live",
+        r"packaging, no viewers:",
+        rf"Headwater \(node \+ workers.* {NUMBER} %",
+        rf"nginx-rtmp \(hls on, 2 s fragments\), reference +{NUMBER} %",
+        r"ratio Headwater / nginx-rtmp",
+        r"one viewer per stream:",
+        rf"an LL-HLS client .* {NUMBER} %",
+        rf"a legacy HLS client .* {NUMBER} %",
+        r"LL-HLS parts on time",
+    ],
+    "delivery": [
+        rf"^  playlist \(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
+        rf"^  part +\(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
+        r"clients \(reload, then fetch the part\)",
+        r"clients \(reload and preload-hinted part together\)",
+        r"playlist naming the part: after the first client median",
+        r"part bytes +: after the first client median",
+        r"read by the client +: after the first client median",
+        r"parts missed by some client",
+    ],
+    "screenshot_cost": [
+        r"^source: \d+p30 H\.264",
+        rf"^demux only \(reference\) +: {NUMBER} %",
+        rf"^screenshots \(decode\+JPEG\): {NUMBER} %",
+        r"^ratio screenshots / demux",
+    ],
+    "overlay_cost": [
+        r"^source: \d+p H\.264, \d+ frames; overlay 600x200",
+        rf"^plain frame copy \(reference\) +: {NUMBER} ms",
+        rf"^scale to 2/3 size \(reference\) +: {NUMBER} ms",
+        rf"^composite the overlay +: {NUMBER} ms",
+        r"^ratio composite / frame copy",
+        rf"^a new image: PNG decode {NUMBER} ms, conversion {NUMBER} ms",
+        rf"^a new full-frame clock page \(stretch\): PNG decode {NUMBER} ms, conversion {NUMBER} ms",
+    ],
+    "overlay_capture": [
+        rf"^renderer tree, browser up, no page \(reference\): {NUMBER} % of a core, {NUMBER} MiB PSS",
+        rf"^renderer tree, 1 clock overlays 600x200: {NUMBER} % of a core, {NUMBER} MiB PSS, {NUMBER} images/s",
+        rf"^per overlay: {NUMBER} % of a core, {NUMBER} MiB",
+        r"^ratio with overlays / browser alone",
+    ],
+    "overlay_stream_cost": [
+        r"^clip: 2 s 360p30 → 720p/480p/360p",
+        rf"^ladder, no overlays \(reference\) +: {NUMBER} CPU-s",
+        rf"^html_overlay on, origin re-encoded +: {NUMBER} CPU-s",
+        rf"^html_overlay on, one lower third +: {NUMBER} CPU-s",
+        r"^ratio lower third / reference",
+        r"^ratio lower third / on without an image",
+    ],
+    "overlay_latency": [
+        r"^LL-HLS origin, 0\.5 s parts",
+        rf"^API move → visible \(reference\): median {NUMBER} s, worst {NUMBER} s",
+        rf"^page change → visible +: median {NUMBER} s, worst {NUMBER} s",
+    ],
+    "latency": [
+        r"Headwater LL-HLS: first playlist .* latency p50",
+        r"nginx-rtmp HLS \(ref\): first playlist .* latency p50",
+        r"^p95 ratio Headwater / nginx-rtmp: \d",
+        r"^Live latency the players report",
+        *(
+            rf"Headwater {player}, parts 0\.5 s: median"
+            for player in ("Shaka, LL-HLS", "hls\\.js, LL-HLS", "Shaka, DASH", "dash\\.js, DASH")
+        ),
+        r"nginx-rtmp HLS, hls\.js \(ref\): median",
+    ],
 }
 
 
@@ -81,8 +153,9 @@ def test_every_benchmark_has_a_smoke_run() -> None:
 
 @pytest.mark.parametrize("script", REPORTS)
 def test_smoke_run(script: str) -> None:
-    done = subprocess.run([sys.executable, "-m", f"bench.{script}", "--smoke"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{script}", "--smoke"], cwd=ROOT, capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, f"bench.{script} --smoke failed:\n{done.stdout}\n{done.stderr[-4000:]}"
     missing = [line for line in REPORTS[script] if not re.search(line, done.stdout, re.MULTILINE)]
     assert not missing, f"bench.{script} --smoke did not print {missing}:\n{done.stdout}"

@@ -56,10 +56,34 @@ def publish_part(live: LiveStream, msn: int, part: int, data: bytes = b"") -> No
     with open(live.directory / file, "ab") as segment:
         offset = segment.tell()
         segment.write(data)
-    live.apply(worker_event({"event": "part", "rendition": "origin", "msn": msn, "part": part, "path": path,
-                "duration": 0.2, "independent": part == 0, "file": file, "offset": offset, "size": len(data)}))
-    live.apply(worker_event({"event": "playlist", "rendition": "origin", "path": "origin/index.m3u8",
-                "msn": msn, "part": part, "text": playlist_text(msn, part)}))
+    live.apply(
+        worker_event(
+            {
+                "event": "part",
+                "rendition": "origin",
+                "msn": msn,
+                "part": part,
+                "path": path,
+                "duration": 0.2,
+                "independent": part == 0,
+                "file": file,
+                "offset": offset,
+                "size": len(data),
+            }
+        )
+    )
+    live.apply(
+        worker_event(
+            {
+                "event": "playlist",
+                "rendition": "origin",
+                "path": "origin/index.m3u8",
+                "msn": msn,
+                "part": part,
+                "text": playlist_text(msn, part),
+            }
+        )
+    )
 
 
 def complete_segment(live: LiveStream, msn: int, parts: int) -> None:
@@ -174,8 +198,18 @@ async def test_ended_stream_answers_its_waiters_with_the_final_playlist(client, 
     request = asyncio.create_task(client.get("/live/7/origin/index.m3u8?_HLS_msn=1&_HLS_part=0"))
     await asyncio.sleep(0.05)
     final = playlist_text(0, 0) + "#EXT-X-ENDLIST\n"
-    live.apply(worker_event({"event": "playlist", "rendition": "origin", "path": "origin/index.m3u8",
-                             "msn": 0, "part": 0, "text": final}))
+    live.apply(
+        worker_event(
+            {
+                "event": "playlist",
+                "rendition": "origin",
+                "path": "origin/index.m3u8",
+                "msn": 0,
+                "part": 0,
+                "text": final,
+            }
+        )
+    )
     live.apply(worker_event({"event": "ended"}))
     response = await asyncio.wait_for(request, 1)
     assert response.status_code == 200 and response.text == final

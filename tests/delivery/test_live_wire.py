@@ -30,7 +30,7 @@ class CountingLive(LiveHttp):
         self.asgi_paths: list[str] = []
 
     async def __call__(self, scope, receive, send) -> None:
-        self.asgi_paths.append(f'{scope["method"]} {scope["path"]}')
+        self.asgi_paths.append(f"{scope['method']} {scope['path']}")
         await super().__call__(scope, receive, send)
 
 
@@ -53,8 +53,9 @@ async def port(app):
         yield port
 
 
-async def read_responses(reader: asyncio.StreamReader, count: int, heads: tuple[int, ...] = ()
-                         ) -> list[tuple[bytes, bytes]]:
+async def read_responses(
+    reader: asyncio.StreamReader, count: int, heads: tuple[int, ...] = ()
+) -> list[tuple[bytes, bytes]]:
     """`count` responses (head, body) off one connection, each framed by its content-length;
     those numbered in `heads` answer HEAD requests (no body)."""
     responses = []
@@ -71,7 +72,7 @@ async def test_live_gets_are_answered_without_the_asgi_app(app, port, live):
     writer.write(MASTER + b"GET /live/7/origin/seg_0.0.m4s HTTP/1.1\r\nHost: n\r\n\r\n" + RELOAD)
     first = await read_responses(reader, 2)
     publish_part(live, 1, 0)
-    (head, body), = await read_responses(reader, 1)
+    ((head, body),) = await read_responses(reader, 1)
     writer.close()
     assert [body for _, body in first] == [b"#EXTM3U\n", b"part zero"]
     assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"date: " in head and b"server: uvicorn" in head
@@ -85,8 +86,9 @@ async def test_head_growing_segments_and_other_paths_go_through_asgi(app, port, 
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     writer.write(b"GET /live/7/origin/seg_0.m4s HTTP/1.1\r\nHost: n\r\n\r\n")  # still growing
     await asyncio.sleep(0.05)
-    live.apply(worker_event({"event": "segment", "rendition": "origin", "msn": 0, "path": "origin/seg_0.m4s",
-                "duration": 1.0}))
+    live.apply(
+        worker_event({"event": "segment", "rendition": "origin", "msn": 0, "path": "origin/seg_0.m4s", "duration": 1.0})
+    )
     chunked = await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 5)
     writer.close()
     assert head.startswith(b"HTTP/1.1 200 OK") and b"content-length: 8\r\n" in head
@@ -115,7 +117,7 @@ async def test_a_hinted_part_pipelined_behind_a_reload_is_answered_here_by_the_s
     publish_part(live, 1, 0, b"part one")
     responses = await read_responses(reader, 2)
     writer.write(MASTER)  # and the connection goes on
-    (_, master), = await read_responses(reader, 1)
+    ((_, master),) = await read_responses(reader, 1)
     writer.close()
     assert b"msn=1 part=0" in responses[0][1] and responses[1][1] == b"part one"
     assert master == b"#EXTM3U\n" and app.asgi_paths == []
@@ -151,12 +153,12 @@ async def test_a_follower_held_past_the_keep_alive_timeout_keeps_its_connection(
     writer.write(RELOAD + part_get(1, 1))
     await asyncio.sleep(0.05)
     publish_part(live, 1, 0)
-    (_, reload), = await read_responses(reader, 1)
+    ((_, reload),) = await read_responses(reader, 1)
     await asyncio.sleep(0.6)
     publish_part(live, 1, 1, b"part 1.1")
-    (_, part), = await read_responses(reader, 1)
+    ((_, part),) = await read_responses(reader, 1)
     writer.write(MASTER)
-    (_, master), = await read_responses(reader, 1)
+    ((_, master),) = await read_responses(reader, 1)
     writer.close()
     assert b"msn=1 part=0" in reload and part == b"part 1.1" and master == b"#EXTM3U\n"
 
@@ -184,9 +186,9 @@ async def test_a_client_gone_while_held_does_not_disturb_the_others(port, live):
     gone.close()
     await asyncio.sleep(0.05)
     publish_part(live, 1, 0)
-    (_, body), = await read_responses(reader, 1)
+    ((_, body),) = await read_responses(reader, 1)
     writer.write(MASTER)
-    (_, again), = await read_responses(reader, 1)
+    ((_, again),) = await read_responses(reader, 1)
     writer.close()
     assert b"msn=1 part=0" in body and again == b"#EXTM3U\n"
 
@@ -201,12 +203,14 @@ async def test_many_held_clients_get_the_same_answer_from_one_event(port, live):
     for _, writer in connections:
         writer.close()
     assert len(answers) == 1
-    (head, body), = answers
+    ((head, body),) = answers
     assert head.startswith(b"HTTP/1.1 200 OK") and f"content-length: {len(body)}\r\n".encode() in head
 
 
-@pytest.mark.parametrize("request_line", [b"GET /live/7/master.m3u8 HTTP/1.0\r\n",
-                                          b"GET /live/7/master.m3u8 HTTP/1.1\r\nConnection: close\r\n"])
+@pytest.mark.parametrize(
+    "request_line",
+    [b"GET /live/7/master.m3u8 HTTP/1.0\r\n", b"GET /live/7/master.m3u8 HTTP/1.1\r\nConnection: close\r\n"],
+)
 async def test_a_connection_to_be_closed_is_left_to_uvicorn(app, port, request_line):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(request_line + b"Host: n\r\n\r\n")
@@ -224,7 +228,7 @@ async def test_bad_queries_are_bad_requests_and_the_server_goes_on(port, live):
     writer.close()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(MASTER)
-    (_, again), = await read_responses(reader, 1)
+    ((_, again),) = await read_responses(reader, 1)
     writer.close()
     assert bad.startswith(b"HTTP/1.1 400 ") and body == b"#EXTM3U\n"
     assert rejected.startswith(b"HTTP/1.1 400 ") and again == b"#EXTM3U\n"

@@ -1,4 +1,10 @@
-"""End-to-end fixtures: a real node, real publishers, and HTTP reads as a player makes them."""
+"""End-to-end fixtures: a real node, real publishers, and HTTP reads as a player makes them.
+
+Nodes run on SQLite; a test marked `both_databases` runs once more on a node backed by a real
+PostgreSQL (the database `docker compose` runs), so what the media path writes to the database
+(live status, failover flags, pulls, the status fields a worker reports) is checked on both.
+Only a representative subset is marked: every e2e test twice would double the suite's time.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,34 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import BACKENDS
 from tests.support.hls import parse_media_playlist
 from tests.support.node import Node
 from tests.support.publisher import ffmpeg_publish
 
+NODE_FIXTURES = ("media_node", "pull_node")  # module-scoped nodes a test module shares
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test on a shared node names its database in its id (`[sqlite]`); a test marked
+    `both_databases` gets a `[postgresql]` run too, on a node of its own per module."""
+    backends = BACKENDS if metafunc.definition.get_closest_marker("both_databases") else ["sqlite"]
+    for name in NODE_FIXTURES:
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, backends, indirect=True, scope="module")
+
+
+def node_database_url(request: pytest.FixtureRequest) -> str | None:
+    """The database URL for a node fixture's `request.param` backend (None: the node's own SQLite)."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return request.getfixturevalue("postgres_server").create_database()
+    return None
+
 
 @pytest.fixture(scope="module")
-def media_node(tmp_path_factory):
-    node = Node(tmp_path_factory.mktemp("media-node")).start()
+def media_node(request, tmp_path_factory):
+    backend = getattr(request, "param", "sqlite")
+    node = Node(tmp_path_factory.mktemp(f"media-node-{backend}"), database_url=node_database_url(request)).start()
     yield node
     node.stop()
 

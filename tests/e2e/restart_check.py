@@ -100,13 +100,26 @@ def wait_for_segments(http: httpx.Client, stream_id: int, after: Snapshot | None
     """Complete segments in every format; with `after`, live ones of a new worker: past its
     numbers, and a new MPD Period."""
     if after is None:
-        wait_for(lambda: newest(http, stream_id, LLHLS) >= 1 and newest(http, stream_id, TS) >= 0
-                 and mpd_periods(http, stream_id), timeout=30, what="segments in every format")
+        wait_for(
+            lambda: (
+                newest(http, stream_id, LLHLS) >= 1
+                and newest(http, stream_id, TS) >= 0
+                and mpd_periods(http, stream_id)
+            ),
+            timeout=30,
+            what="segments in every format",
+        )
         return
     old_periods = {p.get("id") for p in ET.fromstring(after.mpd).findall("d:Period", MPD_NS)}
-    wait_for(lambda: live_past(http, stream_id, LLHLS, after.last_msn)
-             and live_past(http, stream_id, TS, after.last_ts)
-             and mpd_periods(http, stream_id) - old_periods, timeout=30, what="new segments in every format")
+    wait_for(
+        lambda: (
+            live_past(http, stream_id, LLHLS, after.last_msn)
+            and live_past(http, stream_id, TS, after.last_ts)
+            and mpd_periods(http, stream_id) - old_periods
+        ),
+        timeout=30,
+        what="new segments in every format",
+    )
 
 
 def live_past(http: httpx.Client, stream_id: int, path: str, number: int) -> bool:
@@ -128,8 +141,9 @@ def decodes(http: httpx.Client, stream_id: int, init_uri: str | None, uri: str) 
         return frame.width, frame.height
 
 
-def check_continues(http: httpx.Client, stream_id: int, before: Snapshot, *, exact: bool = True,
-                    carried: bool = False) -> dict[str, str]:
+def check_continues(
+    http: httpx.Client, stream_id: int, before: Snapshot, *, exact: bool = True, carried: bool = False
+) -> dict[str, str]:
     """Assert that what the new worker serves continues `before`, as RFC 8216bis and the
     DASH-IF guidelines want; returns the texts read. `exact`: the numbers go on right after
     `before`'s (else past them: after a node restart, by the stored point's margin).
@@ -144,12 +158,14 @@ def check_continues(http: httpx.Client, stream_id: int, before: Snapshot, *, exa
         assert llhls.media_sequence >= old_llhls.media_sequence, "EXT-X-MEDIA-SEQUENCE went back"
         listed = {s.msn: s.uri for s in old_llhls.segments}
         assert kept and all(s.gap or listed.get(s.msn) == s.uri for s in kept), (
-            "the old window is not listed on:\n" + llhls_text)
+            "the old window is not listed on:\n" + llhls_text
+        )
     else:
         assert llhls.media_sequence > before.last_msn and not kept, "EXT-X-MEDIA-SEQUENCE went back"
     numbers = discontinuity_numbers(llhls)
     assert new and _follows(numbers[new[0].msn], before.last_discontinuity, exact), (
-        "the first new segment is not a counted discontinuity:\n" + llhls_text)
+        "the first new segment is not a counted discontinuity:\n" + llhls_text
+    )
     new_uris = {s.uri for s in new} | {p.uri for s in new for p in s.parts} | {p.uri for p in llhls.pending_parts}
     assert not new_uris & before.seen, "a URL of the old worker names new media"
     maps = segment_maps(llhls_text)
@@ -165,7 +181,8 @@ def check_continues(http: httpx.Client, stream_id: int, before: Snapshot, *, exa
         assert ts.media_sequence > before.last_ts, "the TS playlist's EXT-X-MEDIA-SEQUENCE went back"
     new_ts = [s for s in ts.segments if s.msn > before.last_ts]
     assert _follows(discontinuity_numbers(ts)[new_ts[0].msn], max(discontinuity_numbers(old_ts).values()), exact), (
-        "the first new TS segment is not a counted discontinuity:\n" + ts_text)
+        "the first new TS segment is not a counted discontinuity:\n" + ts_text
+    )
     first = new_ts[0]
     assert first.uri == f"ts_{first.msn}.ts" and first.uri not in before.seen
     assert decodes(http, stream_id, None, first.uri)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
+
 from tests.e2e.conftest import wait_for
 from tests.e2e.media_check import newest_segment
 from tests.support.publisher import ffmpeg_publish
@@ -49,13 +51,15 @@ def status(http, stream_id: int) -> dict:
     return http.get(f"/streaming/streams/{stream_id}").json()
 
 
+@pytest.mark.both_databases
 def test_failover_to_backup_and_back(media_node, http, new_stream):
     stream = new_stream()
     stream_id = stream["id"]
     watch = PlaylistWatch(http, stream_id)
     main = ffmpeg_publish(stream["push_url"], seconds=120, size="320x240")
-    backup = ffmpeg_publish(stream["backup_push_url_srt"], seconds=120, size="352x288",
-                            pattern="testsrc", container="mpegts")
+    backup = ffmpeg_publish(
+        stream["backup_push_url_srt"], seconds=120, size="352x288", pattern="testsrc", container="mpegts"
+    )
     publishers = [main, backup]
     try:
         watch.wait_for_size(MAIN_SIZE, timeout=20)
@@ -69,10 +73,11 @@ def test_failover_to_backup_and_back(media_node, http, new_stream):
         print(f"main disconnected: backup in the newest segment after {took:.1f}s")
         assert watch.discontinuities >= 1
         wait_for(lambda: status(http, stream_id)["stream_source_type"] == "srt", what="source type srt")
-        wait_for(lambda: "#EXT-X-DISCONTINUITY" in http.get(f"/live/{stream_id}/origin/mpegts.m3u8").text,
-                 what="discontinuity in the TS playlist")
-        wait_for(lambda: http.get(f"/live/{stream_id}/index.mpd").text.count("<Period") >= 2,
-                 what="a new DASH Period")
+        wait_for(
+            lambda: "#EXT-X-DISCONTINUITY" in http.get(f"/live/{stream_id}/origin/mpegts.m3u8").text,
+            what="discontinuity in the TS playlist",
+        )
+        wait_for(lambda: http.get(f"/live/{stream_id}/index.mpd").text.count("<Period") >= 2, what="a new DASH Period")
 
         main = ffmpeg_publish(stream["push_url"], seconds=120, size="320x240")  # main is back
         publishers.append(main)
@@ -84,7 +89,6 @@ def test_failover_to_backup_and_back(media_node, http, new_stream):
             took = watch.wait_for_size(BACKUP_SIZE, timeout=SWITCH_WITHIN + 2)
         finally:
             main.send_signal(signal.SIGCONT)
-        assert took <= SWITCH_WITHIN + 2
         back = watch.wait_for_size(MAIN_SIZE, timeout=SWITCH_WITHIN)  # sends again: back to main
         print(f"main silent: backup after {took:.1f}s; main resumed: main after {back:.1f}s")
 
@@ -98,6 +102,7 @@ def test_failover_to_backup_and_back(media_node, http, new_stream):
             publisher.wait()
 
 
+@pytest.mark.both_databases
 def test_backup_alone_feeds_the_stream_and_slot_is_single(media_node, http, new_stream):
     stream = new_stream()
     backup = ffmpeg_publish(stream["backup_push_url"], seconds=30, size="352x288", pattern="testsrc")

@@ -46,8 +46,9 @@ def test_renditions_play_on_across_a_failover(media_node, http, new_stream):
         # The backup joins once main feeds the worker: a backup first on air would start the
         # worker itself, and the ladder would follow its shape (as it should), not main's.
         watch.wait_for_size(MAIN_SIZE, timeout=20)
-        backup = ffmpeg_publish(stream["backup_push_url_srt"], seconds=120, size="352x288",
-                                pattern="testsrc", container="mpegts")
+        backup = ffmpeg_publish(
+            stream["backup_push_url_srt"], seconds=120, size="352x288", pattern="testsrc", container="mpegts"
+        )
         master = wait_for(lambda: fetch_ok(http, f"/live/{stream_id}/master.m3u8"), what="master playlist")
         variants, _ = parse_master_playlist(master.text)
         assert [v.uri for v in variants] == ["origin/index.m3u8", "160p/index.m3u8"]
@@ -61,8 +62,7 @@ def test_renditions_play_on_across_a_failover(media_node, http, new_stream):
             flags = [s[0] for s in segments]
             return segments if True in flags and len(flags) - flags.index(True) >= 2 else None
 
-        segments = wait_for(switched_and_two_more, timeout=20, interval=0.5,
-                            what="two 160p segments after the switch")
+        segments = wait_for(switched_and_two_more, timeout=20, interval=0.5, what="two 160p segments after the switch")
         status = http.get(f"/streaming/streams/{stream_id}").json()
     finally:
         for publisher in (main, backup):

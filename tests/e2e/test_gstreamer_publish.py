@@ -28,9 +28,12 @@ SINKS = ("rtmp2sink", "rtmpsink", "srtsink")
 def crash_lines(log: str, stream_id: int) -> list[str]:
     """The node's log lines telling of a worker of this stream failing or being restarted."""
     ours = (f"stream {stream_id} worker:", f"stream {stream_id}:")
-    return [line for line in log.splitlines()
-            if any(tag in line for tag in ours)
-            and any(sign in line for sign in ("ERROR", "Traceback", "exited with", "failed"))]
+    return [
+        line
+        for line in log.splitlines()
+        if any(tag in line for tag in ours)
+        and any(sign in line for sign in ("ERROR", "Traceback", "exited with", "failed"))
+    ]
 
 
 def serving_parts(http, stream_id: int):
@@ -63,8 +66,7 @@ def stop(publisher: subprocess.Popen, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["eos", "kill"])
 @pytest.mark.parametrize("sink", SINKS)
-def test_gstreamer_publisher_plays_then_stops_and_the_stream_ends_cleanly(media_node, http, new_stream,
-                                                                          sink, how):
+def test_gstreamer_publisher_plays_then_stops_and_the_stream_ends_cleanly(media_node, http, new_stream, sink, how):
     stream = new_stream()
     stream_id = stream["id"]
     url = stream["push_url_srt"] if sink == "srtsink" else stream["push_url"]
@@ -83,8 +85,7 @@ def test_gstreamer_publisher_plays_then_stops_and_the_stream_ends_cleanly(media_
         wait_for(lambda: ended(http, stream_id, "origin/index.m3u8"), timeout=20, what="origin ENDLIST")
         assert ended(http, stream_id, "audio/index.m3u8")
         assert ended(http, stream_id, "origin/mpegts.m3u8")
-        wait_for(lambda: http.get(f"/streaming/streams/{stream_id}").json()["live"] is False,
-                 what="live=false")
+        wait_for(lambda: http.get(f"/streaming/streams/{stream_id}").json()["live"] is False, what="live=false")
     finally:
         publisher.kill()
         publisher.wait()

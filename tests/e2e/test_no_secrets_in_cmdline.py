@@ -62,8 +62,10 @@ def live(api: httpx.Client, stream_id: int) -> dict | None:
 
 def test_no_secret_shows_on_a_command_line_while_every_kind_of_source_is_live(node, tmp_path):
     hls_dir = tmp_path / "hls"
-    with httpx.Client(base_url=node.base_url, headers=node.headers, timeout=30) as api, \
-            HttpDirectory(hls_dir, credentials=(USER, PASSWORD)) as web:
+    with (
+        httpx.Client(base_url=node.base_url, headers=node.headers, timeout=30) as api,
+        HttpDirectory(hls_dir, credentials=(USER, PASSWORD)) as web,
+    ):
         hls = hls_writer(hls_dir, seconds=60)
         srt_url, srt = srt_listener(seconds=60, passphrase=PASSPHRASE)
         try:
@@ -85,9 +87,13 @@ def test_no_secret_shows_on_a_command_line_while_every_kind_of_source_is_live(no
                 process.wait()
     workers = [line for line in lines.values() if "transcode.worker" in line]
     assert len(workers) == len(streams), lines  # every stream's worker was seen, at once
-    secrets = {"password": PASSWORD, "query token": QUERY_TOKEN, "passphrase": PASSPHRASE,
-               **{f"{name} stream token": stream["token"] for name, stream in streams.items()},
-               **offer_secrets(offer)}
+    secrets = {
+        "password": PASSWORD,
+        "query token": QUERY_TOKEN,
+        "passphrase": PASSPHRASE,
+        **{f"{name} stream token": stream["token"] for name, stream in streams.items()},
+        **offer_secrets(offer),
+    }
     shown = {(name, pid) for name, secret in secrets.items() for pid, line in lines.items() if secret in line}
     assert not shown, {pid: lines[pid] for _, pid in shown}
 
@@ -99,7 +105,9 @@ async def publish_whip_and_read(node: Node, api: httpx.Client, streams: dict) ->
     assert response.status_code == 201, response.text
     try:
         for name, stream in streams.items():
-            await asyncio.to_thread(wait_for, lambda stream_id=stream["id"]: live(api, stream_id), 40, 0.2, f"{name} live")
+            await asyncio.to_thread(
+                wait_for, lambda stream_id=stream["id"]: live(api, stream_id), 40, 0.2, f"{name} live"
+            )
         return publisher.pc.localDescription.sdp, command_lines(node.process.pid)
     finally:
         await publisher.stop()
@@ -112,6 +120,6 @@ def offer_secrets(offer: str) -> dict[str, str]:
     for line in offer.splitlines():
         for attribute in ("a=ice-pwd:", "a=fingerprint:"):
             if line.startswith(attribute):
-                found[f"offer {attribute[2:-1]}"] = line[len(attribute):].strip()
+                found[f"offer {attribute[2:-1]}"] = line[len(attribute) :].strip()
     assert len(found) == 2, offer
     return found

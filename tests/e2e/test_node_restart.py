@@ -17,8 +17,9 @@ from tests.support.publisher import ffmpeg_publish
 
 def kill_tree(pid: int) -> None:
     """SIGKILL the node, then the workers it started (before it could restart them)."""
-    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-                for child in (task / "children").read_text().split()]
+    children = [
+        int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+    ]
     os.kill(pid, signal.SIGKILL)
     for child in children:
         try:

@@ -64,16 +64,24 @@ def live_edge(http: httpx.Client, stream_id: int) -> list[np.ndarray] | None:
         decoded = list(container.decode(video=0))
     if not decoded:
         return None
-    return [np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:p.height, :p.width].copy()
-            for p in decoded[-1].planes]
+    return [
+        np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[: p.height, : p.width].copy() for p in decoded[-1].planes
+    ]
 
 
 def red_at(planes: list[np.ndarray] | None, x: int, y: int, width: int, height: int, margin: int = 6) -> bool:
     return colour_at(planes, RED_601, x, y, width, height, margin)
 
 
-def colour_at(planes: list[np.ndarray] | None, colour: tuple[int, int, int], x: int, y: int, width: int,
-              height: int, margin: int = 6) -> bool:
+def colour_at(
+    planes: list[np.ndarray] | None,
+    colour: tuple[int, int, int],
+    x: int,
+    y: int,
+    width: int,
+    height: int,
+    margin: int = 6,
+) -> bool:
     """The rectangle's inside (less a margin for the encoder's blur) has `colour` (Y, U, V)."""
     if planes is None:
         return False
@@ -87,29 +95,44 @@ def test_an_overlay_is_burned_in_moved_live_and_switched_off(http, new_stream, p
     stream = new_stream(name="overlay", html_overlay=True)
     stream_id = stream["id"]
     x, y, width, height = FIRST
-    created = http.post(f"/streaming/streams/{stream_id}/overlays",
-                        json=[{"url": pages.url("/red.html"), "x": x, "y": y, "width": width, "height": height}])
+    created = http.post(
+        f"/streaming/streams/{stream_id}/overlays",
+        json=[{"url": pages.url("/red.html"), "x": x, "y": y, "width": width, "height": height}],
+    )
     assert created.status_code == 201, created.text
     overlay_id = created.json()[0]["id"]
     publisher = ffmpeg_publish(stream["push_url"], seconds=90, size="640x360", rate=25, gop=25)
     try:
-        planes = wait_for(lambda: (p := live_edge(http, stream_id)) is not None and red_at(p, *FIRST) and p,
-                          timeout=60, interval=0.5, what="the red box in the origin")
+        planes = wait_for(
+            lambda: (p := live_edge(http, stream_id)) is not None and red_at(p, *FIRST) and p,
+            timeout=60,
+            interval=0.5,
+            what="the red box in the origin",
+        )
         assert planes[0].shape == (360, 640)  # the origin keeps the source's size
         # around it, the test pattern: neither red nor one flat colour
-        right_of_box = planes[0][y:y + height, x + width + 8:x + width + 200]
+        right_of_box = planes[0][y : y + height, x + width + 8 : x + width + 200]
         assert not red_at(planes, x + width + 8, y, width, height) and right_of_box.std() > 10
 
-        changed = http.patch(f"/streaming/streams/{stream_id}/overlays/{overlay_id}",
-                             json={"x": MOVED[0], "y": MOVED[1]})
+        changed = http.patch(
+            f"/streaming/streams/{stream_id}/overlays/{overlay_id}", json={"x": MOVED[0], "y": MOVED[1]}
+        )
         assert changed.status_code == 200, changed.text
-        wait_for(lambda: (p := live_edge(http, stream_id)) is not None and red_at(p, *MOVED)
-                 and not red_at(p, *FIRST), timeout=30, interval=0.5, what="the box at its new place")
+        wait_for(
+            lambda: (p := live_edge(http, stream_id)) is not None and red_at(p, *MOVED) and not red_at(p, *FIRST),
+            timeout=30,
+            interval=0.5,
+            what="the box at its new place",
+        )
 
         off = http.patch(f"/streaming/streams/{stream_id}", json={"stream": {"html_overlay": False}})
         assert off.status_code == 200, off.text
-        wait_for(lambda: (p := live_edge(http, stream_id)) is not None and not red_at(p, *MOVED),
-                 timeout=40, interval=0.5, what="the picture without the overlay")
+        wait_for(
+            lambda: (p := live_edge(http, stream_id)) is not None and not red_at(p, *MOVED),
+            timeout=40,
+            interval=0.5,
+            what="the picture without the overlay",
+        )
         assert publisher.poll() is None, "the publisher was dropped"
         assert http.get(f"/streaming/streams/{stream_id}").json()["live"]
     finally:
@@ -133,45 +156,69 @@ def test_stretch_a_failing_page_and_a_page_that_changes(http, new_stream, pages)
     pages.pages["/colour"] = "rgb(255, 0, 0)"
     stream = new_stream(name="overlays", html_overlay=True)
     stream_id = stream["id"]
-    created = http.post(f"/streaming/streams/{stream_id}/overlays", json=[
-        {"url": pages.url("/corner.html"), "stretch": True},
-        {"url": pages.url("/missing"), "x": 300, "y": 100, "width": 96, "height": 64},
-        {"url": pages.url("/poll.html"), "x": 64, "y": 200, "width": 96, "height": 64},
-    ])
+    created = http.post(
+        f"/streaming/streams/{stream_id}/overlays",
+        json=[
+            {"url": pages.url("/corner.html"), "stretch": True},
+            {"url": pages.url("/missing"), "x": 300, "y": 100, "width": 96, "height": 64},
+            {"url": pages.url("/poll.html"), "x": 64, "y": 200, "width": 96, "height": 64},
+        ],
+    )
     assert created.status_code == 201, created.text
     publisher = ffmpeg_publish(stream["push_url"], seconds=90, size="640x360", rate=25, gop=25)
     try:
-        planes = wait_for(lambda: (p := live_edge(http, stream_id)) is not None
-                          and colour_at(p, GREEN_601, 500, 20, 100, 60) and red_at(p, 64, 200, 96, 64) and p,
-                          timeout=60, interval=0.5, what="the stretched corner box and the polling page")
+        planes = wait_for(
+            lambda: (
+                (p := live_edge(http, stream_id)) is not None
+                and colour_at(p, GREEN_601, 500, 20, 100, 60)
+                and red_at(p, 64, 200, 96, 64)
+                and p
+            ),
+            timeout=60,
+            interval=0.5,
+            what="the stretched corner box and the polling page",
+        )
         missing = planes[0][100:164, 300:396]
         assert missing.std() > 10  # the 404 page drew nothing: the test pattern is there
         changed = time.monotonic()
         pages.pages["/colour"] = "rgb(0, 0, 255)"
-        wait_for(lambda: colour_at(live_edge(http, stream_id), BLUE_601, 64, 200, 96, 64),
-                 timeout=30, interval=0.25, what="the page's change in the output")
+        wait_for(
+            lambda: colour_at(live_edge(http, stream_id), BLUE_601, 64, 200, 96, 64),
+            timeout=30,
+            interval=0.25,
+            what="the page's change in the output",
+        )
         # a figure for the record (bench/ measures it properly), not an assertion
-        logging.getLogger(__name__).info("page change visible in the LL-HLS origin after %.1f s",
-                                         time.monotonic() - changed)
+        logging.getLogger(__name__).info(
+            "page change visible in the LL-HLS origin after %.1f s", time.monotonic() - changed
+        )
         assert publisher.poll() is None and http.get(f"/streaming/streams/{stream_id}").json()["live"]
     finally:
         publisher.kill()
         publisher.wait()
 
 
-PLAYER = "({...window.headwaterPlayer, t: document.getElementById('video').currentTime," \
-         " width: document.getElementById('video').videoWidth})"
+PLAYER = (
+    "({...window.headwaterPlayer, t: document.getElementById('video').currentTime,"
+    " width: document.getElementById('video').videoWidth})"
+)
 
 
 def test_the_overlaid_stream_plays_in_the_built_in_player(http, new_stream, pages):
     stream = new_stream(name="overlay player", html_overlay=True)
-    created = http.post(f"/streaming/streams/{stream['id']}/overlays",
-                        json=[{"url": pages.url("/red.html"), "x": 64, "y": 48, "width": 96, "height": 64}])
+    created = http.post(
+        f"/streaming/streams/{stream['id']}/overlays",
+        json=[{"url": pages.url("/red.html"), "x": 64, "y": 48, "width": 96, "height": 64}],
+    )
     assert created.status_code == 201, created.text
     publisher = ffmpeg_publish(stream["push_url"], seconds=60, size="640x360", rate=25, gop=25)
     try:
-        wait_for(lambda: red_at(live_edge(http, stream["id"]), *FIRST), timeout=60, interval=0.5,
-                 what="the overlay in the origin")
+        wait_for(
+            lambda: red_at(live_edge(http, stream["id"]), *FIRST),
+            timeout=60,
+            interval=0.5,
+            what="the overlay in the origin",
+        )
         with chromium_page() as tab:
             tab.goto(stream["iframe_url"])
             started = browser.watch(tab, PLAYER, lambda s: s["t"] > 0, timeout=30)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 
@@ -10,9 +9,11 @@ from tests.support import browser
 from tests.support.browser import chromium_page
 from tests.support.publisher import ffmpeg_publish
 
-STATE = "({...window.headwaterPlayer, t: document.getElementById('video').currentTime," \
-        " width: document.getElementById('video').videoWidth," \
-        " status: document.getElementById('status').hidden ? '' : document.getElementById('status').textContent})"
+STATE = (
+    "({...window.headwaterPlayer, t: document.getElementById('video').currentTime,"
+    " width: document.getElementById('video').videoWidth,"
+    " status: document.getElementById('status').hidden ? '' : document.getElementById('status').textContent})"
+)
 
 
 def test_unknown_stream_has_no_player_page(media_node):

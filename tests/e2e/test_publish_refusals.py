@@ -84,13 +84,23 @@ def test_crashed_worker_is_restarted_while_publisher_stays(media_node, http, liv
     counted discontinuity, no URL names other bytes, the new media decode (see restart_check)."""
     stream_id = live_stream["id"]
     pid = wait_for(lambda: media_node.worker_pid(stream_id), what="worker process")
-    wait_for(lambda: newest(http, stream_id, LLHLS) >= 1 and newest(http, stream_id, TS) >= 0
-             and mpd_periods(http, stream_id), what="segments in every format")
+    wait_for(
+        lambda: (
+            newest(http, stream_id, LLHLS) >= 1 and newest(http, stream_id, TS) >= 0 and mpd_periods(http, stream_id)
+        ),
+        what="segments in every format",
+    )
     before = Snapshot.read(http, stream_id)
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: (p := media_node.worker_pid(stream_id)) and p != pid, what="a new worker")
-    wait_for(lambda: newest(http, stream_id, LLHLS) > before.last_msn and newest(http, stream_id, TS) > before.last_ts
-             and mpd_periods(http, stream_id) - {"0"}, what="new segments in every format")
+    wait_for(
+        lambda: (
+            newest(http, stream_id, LLHLS) > before.last_msn
+            and newest(http, stream_id, TS) > before.last_ts
+            and mpd_periods(http, stream_id) - {"0"}
+        ),
+        what="new segments in every format",
+    )
     check_continues(http, stream_id, before, carried=True)
     wait_for(lambda: http.get(f"/streaming/streams/{stream_id}").json()["live"], what="live again")
     assert "restarting at the next keyframe" in media_node.log()
@@ -112,8 +122,7 @@ def test_deactivating_a_live_stream_drops_its_publisher(media_node, http, new_st
         wait_for(lambda: fetch_ok(http, f"/live/{stream['id']}/master.m3u8"), what="playlist")
         http.patch(f"/streaming/streams/{stream['id']}", json={"stream": {"active": False}})
         assert publisher.wait(timeout=20) is not None
-        wait_for(lambda: http.get(f"/streaming/streams/{stream['id']}").json()["live"] is False,
-                 what="live=false")
+        wait_for(lambda: http.get(f"/streaming/streams/{stream['id']}").json()["live"] is False, what="live=false")
     finally:
         publisher.kill()
 
@@ -129,16 +138,29 @@ def test_worker_stopped_idle_is_started_again_where_it_stopped(tmp_path):
             stream = http.post("/streaming/streams", json={"name": "idle"}).json()
             stream_id = stream["id"]
             publisher = ffmpeg_publish(stream["push_url"], seconds=60)
-            wait_for(lambda: newest(http, stream_id, LLHLS) >= 1 and newest(http, stream_id, TS) >= 0
-                     and mpd_periods(http, stream_id), what="segments in every format")
+            wait_for(
+                lambda: (
+                    newest(http, stream_id, LLHLS) >= 1
+                    and newest(http, stream_id, TS) >= 0
+                    and mpd_periods(http, stream_id)
+                ),
+                what="segments in every format",
+            )
             publisher.send_signal(signal.SIGSTOP)  # connected, silent
-            wait_for(lambda: "#EXT-X-ENDLIST" in http.get(f"/live/{stream_id}/{LLHLS}").text,
-                     what="the idle stop's final playlist")
+            wait_for(
+                lambda: "#EXT-X-ENDLIST" in http.get(f"/live/{stream_id}/{LLHLS}").text,
+                what="the idle stop's final playlist",
+            )
             before = Snapshot.read(http, stream_id)
             publisher.send_signal(signal.SIGCONT)
-            wait_for(lambda: newest(http, stream_id, LLHLS) > before.last_msn
-                     and newest(http, stream_id, TS) > before.last_ts
-                     and mpd_periods(http, stream_id) - {"0"}, what="new segments in every format")
+            wait_for(
+                lambda: (
+                    newest(http, stream_id, LLHLS) > before.last_msn
+                    and newest(http, stream_id, TS) > before.last_ts
+                    and mpd_periods(http, stream_id) - {"0"}
+                ),
+                what="new segments in every format",
+            )
             check_continues(http, stream_id, before)
             assert "stopping its worker" in node.log()
     finally:

@@ -15,10 +15,10 @@ import av
 import httpx
 import pytest
 
-from tests.e2e.conftest import fetch_ok, wait_for
-from tests.support.mpd_conformance import MpdWatch
+from tests.e2e.conftest import fetch_ok, node_database_url, wait_for
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.init_conformance import audio_segment_ready, conformance, conformed
+from tests.support.mpd_conformance import MpdWatch
 from tests.support.node import Node
 from tests.support.ports import free_port
 from tests.support.publisher import ffmpeg_publish
@@ -28,10 +28,14 @@ GIVE_UP_AFTER = 8
 
 
 @pytest.fixture(scope="module")
-def pull_node(tmp_path_factory):
-    env = {"HEADWATER_PULL_READ_TIMEOUT": "2", "HEADWATER_PULL_OPEN_TIMEOUT": "3",
-           "HEADWATER_PULL_BACKOFF_MAX": "1", "HEADWATER_PULL_GIVE_UP_AFTER": str(GIVE_UP_AFTER)}
-    node = Node(tmp_path_factory.mktemp("pull-node"), env=env).start()
+def pull_node(request, tmp_path_factory):
+    env = {
+        "HEADWATER_PULL_READ_TIMEOUT": "2",
+        "HEADWATER_PULL_OPEN_TIMEOUT": "3",
+        "HEADWATER_PULL_BACKOFF_MAX": "1",
+        "HEADWATER_PULL_GIVE_UP_AFTER": str(GIVE_UP_AFTER),
+    }
+    node = Node(tmp_path_factory.mktemp("pull-node"), database_url=node_database_url(request), env=env).start()
     yield node
     node.stop()
 
@@ -45,8 +49,10 @@ def segments_with_maps(text: str) -> list[dict]:
             current = line.split('URI="')[1].split('"')[0]
         elif line and not line.startswith("#"):
             maps.append(current)
-    return [{"uri": s.uri, "msn": s.msn, "discontinuity": s.discontinuity, "map": m}
-            for s, m in zip(playlist.segments, maps)]
+    return [
+        {"uri": s.uri, "msn": s.msn, "discontinuity": s.discontinuity, "map": m}
+        for s, m in zip(playlist.segments, maps)
+    ]
 
 
 def decode_size(data: bytes) -> tuple[int, int, int]:
@@ -64,8 +70,11 @@ def status(http: httpx.Client, stream_id: int) -> dict:
 def pulls(pull_node, tmp_path_factory):
     hls_dir = tmp_path_factory.mktemp("hls-source")
     seen: dict = {"msns": [], "sources": []}
-    with httpx.Client(base_url=pull_node.base_url, headers=pull_node.headers, timeout=15) as http, \
-            HttpDirectory(hls_dir) as web, SilentServer() as silent:
+    with (
+        httpx.Client(base_url=pull_node.base_url, headers=pull_node.headers, timeout=15) as http,
+        HttpDirectory(hls_dir) as web,
+        SilentServer() as silent,
+    ):
         hls = hls_writer(hls_dir, seconds=45)
         wait_for(lambda: (hls_dir / "index.m3u8").exists(), what="HLS source playlist")
         rtmp_url, rtmp = rtmp_server(seconds=8)
@@ -74,22 +83,24 @@ def pulls(pull_node, tmp_path_factory):
         dead = f"rtmp://127.0.0.1:{free_port()}/live/dead"
         uri = f"{dead} {rtmp_url} {web.url('index.m3u8')}"
         stream = http.post("/streaming/streams", json={"name": "pull", "pull": True, "uri": uri}).json()
-        html = http.post("/streaming/streams", json={"name": "html", "pull": True,
-                                                     "uri": web.url("page.html")}).json()
+        html = http.post("/streaming/streams", json={"name": "html", "pull": True, "uri": web.url("page.html")}).json()
         hanging = f"http://127.0.0.1:{silent.port}/live.m3u8 rtmp://127.0.0.1:{silent.port}/live/x"
-        gone = http.post("/streaming/streams", json={"name": "dead", "pull": True,
-                                                     "uri": f"{dead} {hanging}"}).json()
+        gone = http.post("/streaming/streams", json={"name": "dead", "pull": True, "uri": f"{dead} {hanging}"}).json()
         seen.update(stream=stream, html=html, gone=gone)
         seen["live_rtmp"] = wait_for(
-            lambda: (s := status(http, stream["id"]))["live"] and s, timeout=20, what="pull live from RTMP")
+            lambda: (s := status(http, stream["id"]))["live"] and s, timeout=20, what="pull live from RTMP"
+        )
         seen["srt_live"] = wait_for(
-            lambda: (s := status(http, srt_stream["id"]))["live"] and s, timeout=20, what="pull live from SRT")
-        seen["srt_master"] = wait_for(lambda: fetch_ok(http, f"/live/{srt_stream['id']}/master.m3u8"),
-                                      what="SRT master").text
+            lambda: (s := status(http, srt_stream["id"]))["live"] and s, timeout=20, what="pull live from SRT"
+        )
+        seen["srt_master"] = wait_for(
+            lambda: fetch_ok(http, f"/live/{srt_stream['id']}/master.m3u8"), what="SRT master"
+        ).text
         wait_for(lambda: audio_segment_ready(http, srt_stream["id"]), what="an SRT audio segment")
         seen["srt_conformance"] = conformance(http, srt_stream["id"])
         seen["html_status"] = wait_for(
-            lambda: (s := status(http, html["id"]))["source_error"] and s, what="HTML error state")
+            lambda: (s := status(http, html["id"]))["source_error"] and s, what="HTML error state"
+        )
         base = f"/live/{stream['id']}"
         master = wait_for(lambda: fetch_ok(http, f"{base}/master.m3u8"), what="master").text
         variants, _ = parse_master_playlist(master)
@@ -110,24 +121,30 @@ def pulls(pull_node, tmp_path_factory):
 
         segments = wait_for(switched, timeout=40, interval=0.5, what="a discontinuity, then 2 segments")
         seen["segments"] = segments
-        seen["decoded"] = [decode_size(http.get(f"{directory}/{s['map']}").content
-                                       + http.get(f"{directory}/{s['uri']}").content) for s in segments]
+        seen["decoded"] = [
+            decode_size(http.get(f"{directory}/{s['map']}").content + http.get(f"{directory}/{s['uri']}").content)
+            for s in segments
+        ]
         seen["live_hls"] = status(http, stream["id"])
         ts_variants, _ = parse_master_playlist(http.get(f"{base}/master_mpegts.m3u8").text)
         seen["ts_playlist"] = http.get(f"{base}/{ts_variants[0].uri}").text
         seen["gone_status"] = wait_for(
             lambda: (s := status(http, gone["id"]))["active"] is False and s,
-            timeout=GIVE_UP_AFTER + 15, what="the dead-only stream deactivated")
+            timeout=GIVE_UP_AFTER + 15,
+            what="the dead-only stream deactivated",
+        )
         seen["still_live"] = status(http, stream["id"])
         pusher = ffmpeg_publish(stream["push_url"], seconds=3)
         seen["push_exit"] = pusher.wait(timeout=30)
         patched = http.patch(f"/streaming/streams/{stream['id']}", json={"stream": {"pull": False}})
         assert patched.status_code == 200, patched.text
         seen["after_stop"] = wait_for(
-            lambda: (s := status(http, stream["id"]))["live"] is False and s, what="offline after pull=false")
+            lambda: (s := status(http, stream["id"]))["live"] is False and s, what="offline after pull=false"
+        )
         seen["final"] = wait_for(
             lambda: (r := fetch_ok(http, playlist_url)) and "#EXT-X-ENDLIST" in r.text and r.text,
-            what="ENDLIST after pull=false")
+            what="ENDLIST after pull=false",
+        )
         rtmp.wait(timeout=20)
         srt.kill()
         srt.wait()
@@ -201,6 +218,7 @@ def test_pull_false_stops_the_worker_and_ends_the_playlists(pulls):
     assert "#EXT-X-ENDLIST" in pulls["final"]
 
 
+@pytest.mark.both_databases
 def test_a_pushed_stream_switched_to_pull_drops_its_publisher_and_numbers_on(pull_node):
     """The operator turns a live RTMP stream into a pulled one: the encoder is dropped (a
     pulled stream refuses pushes), the pull worker starts once the pushed one has finished,
@@ -214,10 +232,17 @@ def test_a_pushed_stream_switched_to_pull_drops_its_publisher_and_numbers_on(pul
             wait_for(lambda: status(http, stream["id"])["live"], what="live from the push")
             master = wait_for(lambda: fetch_ok(http, f"{base}/master.m3u8"), what="master").text
             playlist_url = f"{base}/{parse_master_playlist(master)[0][0].uri}"
-            pushed = wait_for(lambda: (r := fetch_ok(http, playlist_url)) and len(
-                parse_media_playlist(r.text).segments) >= 2 and parse_media_playlist(r.text), what="pushed segments")
-            patched = http.patch(f"/streaming/streams/{stream['id']}",
-                                 json={"stream": {"pull": True, "uri": source_url}})
+            pushed = wait_for(
+                lambda: (
+                    (r := fetch_ok(http, playlist_url))
+                    and len(parse_media_playlist(r.text).segments) >= 2
+                    and parse_media_playlist(r.text)
+                ),
+                what="pushed segments",
+            )
+            patched = http.patch(
+                f"/streaming/streams/{stream['id']}", json={"stream": {"pull": True, "uri": source_url}}
+            )
             assert patched.status_code == 200, patched.text
             assert pusher.wait(timeout=20) is not None
             last_pushed = pushed.segments[-1].msn
@@ -227,8 +252,11 @@ def test_a_pushed_stream_switched_to_pull_drops_its_publisher_and_numbers_on(pul
                 if response is None:
                     return False
                 segments = parse_media_playlist(response.text).segments
-                return any(s.discontinuity and s.msn > last_pushed for s in segments) and not parse_media_playlist(
-                    response.text).ended
+                return (
+                    any(s.discontinuity and s.msn > last_pushed for s in segments)
+                    and not parse_media_playlist(response.text).ended
+                )
+
             wait_for(pulled, timeout=40, interval=0.5, what="pulled segments after the pushed ones")
         finally:
             pusher.kill()
@@ -238,4 +266,3 @@ def test_a_pushed_stream_switched_to_pull_drops_its_publisher_and_numbers_on(pul
     log = pull_node.log()
     assert "dropping main publisher" in log and "stream now pulls its source" in log
     assert "did not exit" not in log
-

@@ -81,8 +81,11 @@ def test_an_rtmp_encoder_reconnecting_within_and_after_the_grace_numbers_on(medi
             before = Snapshot.read(http, stream_id)
             seen |= media_bytes(http, stream_id, before)
             if attempt == "after the grace":
-                wait_for(lambda: http.get(f"/live/{stream_id}/master.m3u8").status_code == 404,
-                         timeout=GRACE_PASSED, what="the ended stream to be forgotten")
+                wait_for(
+                    lambda: http.get(f"/live/{stream_id}/master.m3u8").status_code == 404,
+                    timeout=GRACE_PASSED,
+                    what="the ended stream to be forgotten",
+                )
             publisher = publish(url)
             assert_resumed(http, stream_id, before, seen)
     finally:

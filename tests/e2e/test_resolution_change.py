@@ -29,9 +29,25 @@ MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 
 
 def push(clip, url: str, container: str) -> subprocess.Popen:
-    return subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-i", str(clip),
-                             "-c", "copy", "-f", container, url],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-re",
+            "-i",
+            str(clip),
+            "-c",
+            "copy",
+            "-f",
+            container,
+            url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def resolutions(text: str) -> dict[str, str]:
@@ -40,8 +56,12 @@ def resolutions(text: str) -> dict[str, str]:
 
 def origin_sizes_in_mpd(text: str) -> list[tuple[str, str]]:
     root = ET.fromstring(text)
-    return [(r.get("width"), r.get("height")) for period in root.findall("d:Period", MPD_NS)
-            for r in period.iter(f"{{{MPD_NS['d']}}}Representation") if r.get("id") == "origin"]
+    return [
+        (r.get("width"), r.get("height"))
+        for period in root.findall("d:Period", MPD_NS)
+        for r in period.iter(f"{{{MPD_NS['d']}}}Representation")
+        if r.get("id") == "origin"
+    ]
 
 
 @pytest.fixture(scope="module", params=["rtmp", "srt"])
@@ -56,31 +76,55 @@ def changed_stream(request, media_node, tmp_path_factory):
         seen: dict = {"stream": stream, "base": base}
         try:
             seen["first_master"] = wait_for(lambda: fetch_ok(http, f"{base}/master.m3u8"), what="master").text
-            seen["first_ts_master"] = wait_for(lambda: fetch_ok(http, f"{base}/master_mpegts.m3u8"),
-                                               what="TS master").text
+            seen["first_ts_master"] = wait_for(
+                lambda: fetch_ok(http, f"{base}/master_mpegts.m3u8"), what="TS master"
+            ).text
             seen["first_status"] = wait_for(
                 lambda: (s := http.get(f"/streaming/streams/{stream['id']}").json())["video_width"] and s,
-                what="live status")
+                what="live status",
+            )
             # while live, after the change: what a player loading the stream now reads
-            seen["master"] = wait_for(lambda: (r := fetch_ok(http, f"{base}/master.m3u8"))
-                                      and "320x180" in r.text and r.text, timeout=30, what="master at 320x180")
-            seen["ts_master"] = wait_for(lambda: (r := fetch_ok(http, f"{base}/master_mpegts.m3u8"))
-                                         and "320x180" in r.text and r.text, timeout=20, what="TS master at 320x180")
-            seen["mpd"] = wait_for(lambda: (r := fetch_ok(http, f"{base}/index.mpd"))
-                                   and ("320", "180") in origin_sizes_in_mpd(r.text) and r.text,
-                                   timeout=20, what="MPD Period at 320x180")
+            seen["master"] = wait_for(
+                lambda: (r := fetch_ok(http, f"{base}/master.m3u8")) and "320x180" in r.text and r.text,
+                timeout=30,
+                what="master at 320x180",
+            )
+            seen["ts_master"] = wait_for(
+                lambda: (r := fetch_ok(http, f"{base}/master_mpegts.m3u8")) and "320x180" in r.text and r.text,
+                timeout=20,
+                what="TS master at 320x180",
+            )
+            seen["mpd"] = wait_for(
+                lambda: (
+                    (r := fetch_ok(http, f"{base}/index.mpd"))
+                    and ("320", "180") in origin_sizes_in_mpd(r.text)
+                    and r.text
+                ),
+                timeout=20,
+                what="MPD Period at 320x180",
+            )
             seen["status"] = wait_for(
                 lambda: (s := http.get(f"/streaming/streams/{stream['id']}").json())["video_width"] == 320 and s,
-                timeout=20, what="status video_width 320")
+                timeout=20,
+                what="status video_width 320",
+            )
             assert publisher.wait(timeout=60) == 0, publisher.stderr.read().decode()
             for rendition in ("origin", "240p"):
-                seen[rendition] = wait_for(lambda: (r := fetch_ok(http, f"{base}/{rendition}/index.m3u8"))
-                                           and "#EXT-X-ENDLIST" in r.text and r.text, what=f"{rendition} ENDLIST")
+                seen[rendition] = wait_for(
+                    lambda rendition=rendition: (
+                        (r := fetch_ok(http, f"{base}/{rendition}/index.m3u8"))
+                        and "#EXT-X-ENDLIST" in r.text
+                        and r.text
+                    ),
+                    what=f"{rendition} ENDLIST",
+                )
                 seen[f"{rendition}_ts"] = http.get(f"{base}/{rendition}/mpegts.m3u8").text
             seen["inits"] = {name: http.get(f"{base}/origin/{name}").content for name in ("init.mp4", "init_1.mp4")}
             seen["rendition_init"] = http.get(f"{base}/240p/init_1.mp4").content
-            seen["frames"] = {name: decoded_sizes(f"{media_node.base_url}{base}/{name}")
-                              for name in ("origin/index.m3u8", "240p/index.m3u8", "origin/mpegts.m3u8")}
+            seen["frames"] = {
+                name: decoded_sizes(f"{media_node.base_url}{base}/{name}")
+                for name in ("origin/index.m3u8", "240p/index.m3u8", "origin/mpegts.m3u8")
+            }
         finally:
             publisher.kill()
             publisher.wait()
@@ -89,8 +133,12 @@ def changed_stream(request, media_node, tmp_path_factory):
 
 def decoded_sizes(url: str) -> dict[str, int]:
     """'WxH' → frames ffmpeg decodes at that size when it plays `url`; ffmpeg must say nothing."""
-    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=width,height",
-                            "-of", "json", url], capture_output=True, text=True, timeout=60)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=width,height", "-of", "json", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert probe.returncode == 0 and probe.stderr == "", probe.stderr
     sizes: dict[str, int] = {}
     for frame in json.loads(probe.stdout)["frames"]:

@@ -42,11 +42,9 @@ def broadcast(media_node):
     with httpx.Client(base_url=media_node.base_url, headers=media_node.headers, timeout=15) as http:
         stream = http.post("/streaming/streams", json={"name": "e2e broadcast"}).json()
         base = f"/live/{stream['id']}"
-        started = time.monotonic()
         publisher = ffmpeg_publish(stream["push_url"], seconds=SECONDS, sample_rate=48000)
         seen: dict = {"stream": stream, "base": base}
         master = wait_for(lambda: fetch_ok(http, f"{base}/master.m3u8"), what="master playlist")
-        seen["first_playlist_after"] = time.monotonic() - started
         seen["master"] = master.text
         variants, media = parse_master_playlist(master.text)
         seen["variants"], seen["media"] = variants, media
@@ -84,8 +82,9 @@ def broadcast(media_node):
             lambda: (s := http.get(f"/streaming/streams/{stream['id']}").json())["live"] is False and s,
             what="live=false",
         )
-        wait_for(lambda: http.get(f"{base}/master.m3u8").status_code == 404, timeout=30,
-                 what="offline stream to answer 404")
+        wait_for(
+            lambda: http.get(f"{base}/master.m3u8").status_code == 404, timeout=30, what="offline stream to answer 404"
+        )
         return seen
 
 
@@ -93,9 +92,8 @@ def blocking_reload(http: httpx.Client, url: str, playlist) -> dict:
     """Ask for the part after the last one listed, as hls.js does in low-latency mode."""
     msn = playlist.segments[-1].msn + 1 if playlist.segments else playlist.media_sequence
     part = len(playlist.pending_parts)
-    started = time.monotonic()
     response = http.get(url, params={"_HLS_msn": msn, "_HLS_part": part})
-    return {"msn": msn, "part": part, "response": response, "waited": time.monotonic() - started}
+    return {"msn": msn, "part": part, "response": response}
 
 
 def read_parts_and_segment(http: httpx.Client, url: str) -> dict:
@@ -178,6 +176,7 @@ def test_blocking_reload_returns_the_requested_part(broadcast):
     assert broadcast["hinted_part"] is not None and broadcast["hinted_part"].status_code == 200
 
 
+@pytest.mark.both_databases
 def test_status_is_true_while_live_and_after(broadcast):
     live, after = broadcast["status_live"], broadcast["status_after"]
     assert live["live"] is True and live["stream_source_type"] == "rtmp"
@@ -237,9 +236,9 @@ def test_mpegts_playlist_and_segments(broadcast):
     runs = [decode_times(data) for data in ts["segments"]]
     assert_continuous(runs, FRAME, 0.002)
     cmaf = broadcast["final_playlist"]
-    assert [round(s.duration, 2) for s in playlist.segments][-3:] == [
-        round(s.duration, 2) for s in cmaf.segments
-    ][-3:], "TS and CMAF segments should cut on the same keyframes"
+    assert [round(s.duration, 2) for s in playlist.segments][-3:] == [round(s.duration, 2) for s in cmaf.segments][
+        -3:
+    ], "TS and CMAF segments should cut on the same keyframes"
 
 
 def test_dash_manifest_describes_the_same_segments(broadcast):
@@ -258,9 +257,3 @@ def test_dash_manifest_keeps_what_it_announced_across_refreshes(broadcast):
     """Period ids keep their start, segments their t and d, availabilityStartTime its value;
     the latency target's ProducerReferenceTime exists; UTCTiming is absolute."""
     broadcast["mpd_watch"].assert_conformant()
-
-
-def test_first_playlist_within_a_gop_and_a_bit(broadcast):
-    """Reported, not asserted tightly: the machine is shared. A generous bound catches stalls."""
-    print(f"first playlist {broadcast['first_playlist_after']:.2f}s after publish")
-    assert broadcast["first_playlist_after"] < 15

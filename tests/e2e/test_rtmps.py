@@ -14,9 +14,24 @@ from tests.support.publisher import ffmpeg_publish
 def self_signed(directory) -> tuple[str, str]:
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return str(cert), str(key)
 
@@ -38,8 +53,9 @@ def test_rtmps_push_plays_at_the_url_the_api_hands_out(tmp_path):
 
             # encoders without TLS still reach the plain listener (README: "URLs")
             plain = http.post("/streaming/streams", json={"name": "plain"}).json()
-            publisher = ffmpeg_publish(f"rtmp://127.0.0.1:{node.rtmp_port}/in/{plain['id']}?{plain['token']}",
-                                       seconds=5)
+            publisher = ffmpeg_publish(
+                f"rtmp://127.0.0.1:{node.rtmp_port}/in/{plain['id']}?{plain['token']}", seconds=5
+            )
             wait_for(lambda: fetch_ok(http, f"/live/{plain['id']}/master.m3u8"), what="playlist over RTMP")
             assert publisher.wait(timeout=30) == 0
         assert "RTMPS ingest on" in node.log()

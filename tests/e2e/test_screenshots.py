@@ -22,8 +22,9 @@ RAMP = ["-vf", "eq=brightness='t/40-0.3':eval=frame"]  # luma climbs ~6 levels a
 
 @pytest.fixture(scope="module")
 def media_node(tmp_path_factory):
-    node = Node(tmp_path_factory.mktemp("screenshot-node"),
-                env={"HEADWATER_SCREENSHOT_INTERVAL": str(INTERVAL)}).start()
+    node = Node(
+        tmp_path_factory.mktemp("screenshot-node"), env={"HEADWATER_SCREENSHOT_INTERVAL": str(INTERVAL)}
+    ).start()
     yield node
     node.stop()
 
@@ -59,15 +60,19 @@ def test_a_live_stream_has_a_current_screenshot_that_outlives_it(http, new_strea
     assert sdk.streaming.streams.get(stream["id"]).screenshot is None  # none taken: no URL that 404s
     url = f"/live/{stream['id']}/screenshot.jpg"
     assert http.get(url).status_code == 404
-    publisher = ffmpeg_publish(stream["push_url"], seconds=30, size="1920x1080", rate=10, gop=10,
-                               pattern="color=c=gray", extra=RAMP)
+    publisher = ffmpeg_publish(
+        stream["push_url"], seconds=30, size="1920x1080", rate=10, gop=10, pattern="color=c=gray", extra=RAMP
+    )
     try:
         first = wait_for(lambda: fetch_ok(http, url), timeout=30, what="a first screenshot")
         assert first.headers["content-type"] == "image/jpeg"
         assert size(first.content) == (1080, 608)  # 1920x1080 scaled to 1080 wide, aspect kept
         assert sdk.streaming.streams.get(stream["id"]).screenshot.endswith(url)
-        second = wait_for(lambda: (r := fetch_ok(http, url)) and r.content != first.content and r,
-                          timeout=4 * INTERVAL + 10, what="a newer screenshot")
+        second = wait_for(
+            lambda: (r := fetch_ok(http, url)) and r.content != first.content and r,
+            timeout=4 * INTERVAL + 10,
+            what="a newer screenshot",
+        )
         assert luma(second.content) > luma(first.content)  # a later moment: brighter
         # The current picture: no older than an interval and a segment behind the live edge.
         shot = http.get(url).content

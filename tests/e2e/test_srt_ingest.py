@@ -10,9 +10,9 @@ import subprocess
 import time
 
 from tests.e2e.conftest import fetch_ok, last_msn, wait_for
-from tests.support.mpd_conformance import watch_mpd
 from tests.e2e.media_check import newest_segment
 from tests.support.init_conformance import audio_segment_ready, check_init_segments
+from tests.support.mpd_conformance import watch_mpd
 from tests.support.publisher import ffmpeg_publish
 
 PASSPHRASE = "correct-horse-battery"
@@ -38,9 +38,11 @@ def srt_url(node, streamid: str, extra: str = "") -> str:
 
 def playing(http, stream_id: int, size: tuple[int, int]) -> None:
     """The stream's LL-HLS output has two segments and the newest decodes at `size`."""
+
     def check():
         playlist, frame_size = newest_segment(http, stream_id)
         return playlist is not None and len(playlist.segments) >= 2 and frame_size == size
+
     wait_for(check, timeout=20, what=f"LL-HLS segments at {size}")
 
 
@@ -147,8 +149,7 @@ def test_deactivating_drops_the_srt_publisher(media_node, http, new_stream):
         wait_for(lambda: fetch_ok(http, f"/live/{stream['id']}/master.m3u8"), what="playlist")
         http.patch(f"/streaming/streams/{stream['id']}", json={"stream": {"active": False}})
         assert publisher.wait(timeout=20) != 0  # its connection was closed by the node
-        wait_for(lambda: http.get(f"/streaming/streams/{stream['id']}").json()["live"] is False,
-                 what="live=false")
+        wait_for(lambda: http.get(f"/streaming/streams/{stream['id']}").json()["live"] is False, what="live=false")
     finally:
         publisher.kill()
         publisher.wait()

@@ -31,11 +31,13 @@ def abr_broadcast(media_node):
         try:
             base = f"/live/{stream['id']}"
             for path in ("master.m3u8", "master_mpegts.m3u8", "index.mpd"):
-                wait_for(lambda: fetch_ok(http, f"{base}/{path}"), timeout=30, what=path)
+                wait_for(lambda path=path: fetch_ok(http, f"{base}/{path}"), timeout=30, what=path)
             master = http.get(f"{base}/master.m3u8").text
             assert master.count("#EXT-X-STREAM-INF") == 2, master
-            wait_for(lambda: http.get(f"{base}/master_mpegts.m3u8").text.count("#EXT-X-STREAM-INF") == 2,
-                     what="both variants in the TS master")
+            wait_for(
+                lambda: http.get(f"{base}/master_mpegts.m3u8").text.count("#EXT-X-STREAM-INF") == 2,
+                what="both variants in the TS master",
+            )
             yield stream
         finally:
             publisher.kill()

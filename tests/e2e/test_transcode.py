@@ -62,8 +62,10 @@ def ladder_broadcast(media_node):
         seen["variants"] = {}
         for variant in seen["master"]:
             url = f"{base}/{variant.uri}"
-            final = wait_for(lambda: (r := fetch_ok(http, url)) and "#EXT-X-ENDLIST" in r.text and r,
-                             what=f"ENDLIST of {url}")
+            final = wait_for(
+                lambda url=url: (r := fetch_ok(http, url)) and "#EXT-X-ENDLIST" in r.text and r,
+                what=f"ENDLIST of {url}",
+            )
             playlist = parse_media_playlist(final.text)
             directory = url.rsplit("/", 1)[0]
             init = http.get(f"{directory}/init.mp4").content
@@ -111,8 +113,10 @@ def test_every_variant_decodes_at_its_resolution(ladder_broadcast):
 
 
 def test_segments_start_at_the_same_frame_in_every_variant(ladder_broadcast):
-    starts = {name: {msn: min(t for t, _, _ in decoded) for msn, decoded in segments}
-              for name, segments in ladder_broadcast["variants"].items()}
+    starts = {
+        name: {msn: min(t for t, _, _ in decoded) for msn, decoded in segments}
+        for name, segments in ladder_broadcast["variants"].items()
+    }
     origin = starts["origin"]
     for name, by_msn in starts.items():
         assert set(by_msn) == set(origin), f"{name} has other media sequence numbers"
@@ -124,8 +128,10 @@ def test_dash_mpd_has_every_representation_in_one_video_adaptation_set(ladder_br
     root = ET.fromstring(ladder_broadcast["mpd"])
     video_sets = [a for a in root.iter(f"{{{MPD_NS['mpd']}}}AdaptationSet") if a.get("contentType") == "video"]
     assert len(video_sets) == 1
-    representations = {r.get("id"): (int(r.get("width")), int(r.get("height")))
-                       for r in video_sets[0].iter(f"{{{MPD_NS['mpd']}}}Representation")}
+    representations = {
+        r.get("id"): (int(r.get("width")), int(r.get("height")))
+        for r in video_sets[0].iter(f"{{{MPD_NS['mpd']}}}Representation")
+    }
     assert representations == EXPECTED
 
 
@@ -167,11 +173,14 @@ def test_a_streams_own_quality_set_overrides_the_default_and_never_upscales(medi
         try:
             master = wait_for(lambda: fetch_ok(http, f"/live/{stream['id']}/master.m3u8"), what="master")
             variants = parse_master_playlist(master.text)[0]
-            status = wait_for(lambda: (s := http.get(f"/streaming/streams/{stream['id']}").json())["live"] and s,
-                              what="live status")
+            status = wait_for(
+                lambda: (s := http.get(f"/streaming/streams/{stream['id']}").json())["live"] and s, what="live status"
+            )
         finally:
             publisher.wait(timeout=30)
             http.put("/streaming/quality_sets/default", json={"live": {"id": None}})
     assert [(v.uri, v.attributes["RESOLUTION"]) for v in variants] == [
-        ("origin/index.m3u8", "640x360"), ("360p/index.m3u8", "640x360")]
+        ("origin/index.m3u8", "640x360"),
+        ("360p/index.m3u8", "640x360"),
+    ]
     assert status["transcoded_qualities"] == ["origin", "360p"]

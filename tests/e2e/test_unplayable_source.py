@@ -15,15 +15,45 @@ from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.publisher import ffmpeg_publish, gst_publish
 from tests.support.quality_sets import add_live_quality_set
 
-HIGH_10 = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-keyint_min", "25",
-           "-sc_threshold", "0", "-pix_fmt", "yuv420p10le", "-profile:v", "high10"]
+HIGH_10 = [
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-tune",
+    "zerolatency",
+    "-g",
+    "25",
+    "-keyint_min",
+    "25",
+    "-sc_threshold",
+    "0",
+    "-pix_fmt",
+    "yuv420p10le",
+    "-profile:v",
+    "high10",
+]
 
 
 def probe(data: bytes) -> dict:
     """ffprobe's view of the video stream of `data` (an init segment + a media segment)."""
-    result = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                             "stream=pix_fmt,profile,width,height", "-of", "json", "-"],
-                            input=data, capture_output=True, check=True)
+    result = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=pix_fmt,profile,width,height",
+            "-of",
+            "json",
+            "-",
+        ],
+        input=data,
+        capture_output=True,
+        check=True,
+    )
     return json.loads(result.stdout)["streams"][0]
 
 
@@ -34,7 +64,8 @@ def newest_segment_bytes(http: httpx.Client, base: str, variant: str) -> bytes |
     playlist = parse_media_playlist(response.text)
     if not playlist.segments:
         return None
-    return http.get(f"{base}/{variant}/init.mp4").content + http.get(f"{base}/{variant}/{playlist.segments[-1].uri}").content
+    init = http.get(f"{base}/{variant}/init.mp4").content
+    return init + http.get(f"{base}/{variant}/{playlist.segments[-1].uri}").content
 
 
 def warning_of(http: httpx.Client, stream_id: int) -> str | None:
@@ -61,8 +92,11 @@ def test_10_bit_h264_is_flagged_and_its_renditions_are_8_bit_4_2_0(media_node, h
         warning = wait_for(lambda: warning_of(http, stream["id"]), what="source_warning")
         assert "H.264 High 10, 10-bit 4:2:0 (yuv420p10le)" in warning
         assert "the renditions are 8-bit 4:2:0" in warning
-        lines = [line for line in media_node.log().splitlines()
-                 if f"stream {stream['id']}: source video is H.264 High 10" in line]
+        lines = [
+            line
+            for line in media_node.log().splitlines()
+            if f"stream {stream['id']}: source video is H.264 High 10" in line
+        ]
         assert len(lines) == 1 and "WARNING" in lines[0], lines
     finally:
         publisher.kill()

@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import fetch_ok, wait_for
+from tests.support import whip_client
 from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.init_conformance import conformance, conformed
 from tests.support.mpd_conformance import watch_mpd
 from tests.support.node import Node
-from tests.support import whip_client
 from tests.support.whip_client import WhipPublisher
 
 
@@ -60,23 +60,50 @@ def session(whip_node):
             publisher = WhipPublisher(stream["push_url_whip"], stream["token"])
             seen["post"] = await publisher.publish()
             assert seen["post"].status_code == 201, seen["post"].text
-            seen["live"] = await asyncio.to_thread(wait_for, lambda: (
-                s := api.get(f"/streaming/streams/{stream['id']}").json())["live"] and s,
-                30, 0.2, "live via WHIP")
+            seen["live"] = await asyncio.to_thread(
+                wait_for,
+                lambda: (s := api.get(f"/streaming/streams/{stream['id']}").json())["live"] and s,
+                30,
+                0.2,
+                "live via WHIP",
+            )
             seen["second"] = await WhipPublisher(stream["push_url_whip"], stream["token"]).publish()
             pusher = await asyncio.create_subprocess_exec(
-                "ffmpeg", "-hide_banner", "-loglevel", "quiet", "-re", "-f", "lavfi", "-i",
-                "testsrc2=size=160x120:rate=25", "-t", "3", "-c:v", "libx264", "-f", "flv", stream["push_url"])
+                "ffmpeg",
+                "-hide_banner",
+                "-loglevel",
+                "quiet",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x120:rate=25",
+                "-t",
+                "3",
+                "-c:v",
+                "libx264",
+                "-f",
+                "flv",
+                stream["push_url"],
+            )
             seen["rtmp_exit"] = await pusher.wait()
             await asyncio.to_thread(read_output, api, base, seen)
             seen["delete"] = await publisher.stop()
-            seen["after"] = await asyncio.to_thread(wait_for, lambda: (
-                s := api.get(f"/streaming/streams/{stream['id']}").json())["live"] is False and s,
-                20, 0.2, "offline after DELETE")
-            seen["final"] = await asyncio.to_thread(wait_for, lambda: (
-                r := fetch_ok(api, seen["playlist_url"])) and "#EXT-X-ENDLIST" in r.text and r.text,
-                20, 0.2, "ENDLIST after DELETE")
-            seen["delete_again"] = httpx.delete(publisher.location)
+            seen["after"] = await asyncio.to_thread(
+                wait_for,
+                lambda: (s := api.get(f"/streaming/streams/{stream['id']}").json())["live"] is False and s,
+                20,
+                0.2,
+                "offline after DELETE",
+            )
+            seen["final"] = await asyncio.to_thread(
+                wait_for,
+                lambda: (r := fetch_ok(api, seen["playlist_url"])) and "#EXT-X-ENDLIST" in r.text and r.text,
+                20,
+                0.2,
+                "ENDLIST after DELETE",
+            )
+            seen["delete_again"] = await asyncio.to_thread(httpx.delete, publisher.location)
 
         asyncio.run(scenario())
     return seen
@@ -87,16 +114,25 @@ def read_output(api: httpx.Client, base: str, seen: dict) -> None:
     variants, media = parse_master_playlist(master)
     seen["variants"], seen["media"] = variants, media
     url = seen["playlist_url"] = f"{base}/{variants[0].uri}"
-    playlist = wait_for(lambda: (r := fetch_ok(api, url)) and len(
-        (p := parse_media_playlist(r.text)).segments) >= 2 and p, 30, 0.3, "two video segments")
+    playlist = wait_for(
+        lambda: (r := fetch_ok(api, url)) and len((p := parse_media_playlist(r.text)).segments) >= 2 and p,
+        30,
+        0.3,
+        "two video segments",
+    )
     directory = url.rsplit("/", 1)[0]
     init = api.get(f"{directory}/init.mp4").content
-    seen["video_frames"] = [decode(init + api.get(f"{directory}/{s.uri}").content, "video")
-                            for s in playlist.segments]
+    seen["video_frames"] = [decode(init + api.get(f"{directory}/{s.uri}").content, "video") for s in playlist.segments]
     audio_url = f"{base}/{next(m for m in media if m['TYPE'] == 'AUDIO')['URI']}"
     audio_dir = audio_url.rsplit("/", 1)[0]
-    audio = wait_for(lambda: (r := fetch_ok(api, audio_url)) and parse_media_playlist(r.text).segments
-                     and parse_media_playlist(r.text), 20, 0.3, "audio segments")
+    audio = wait_for(
+        lambda: (
+            (r := fetch_ok(api, audio_url)) and parse_media_playlist(r.text).segments and parse_media_playlist(r.text)
+        ),
+        20,
+        0.3,
+        "audio segments",
+    )
     audio_init = api.get(f"{audio_dir}/init.mp4").content
     seen["audio_frames"] = decode(audio_init + api.get(f"{audio_dir}/{audio.segments[0].uri}").content, "audio")
     seen["mpd_watch"] = watch_mpd(api, f"{base}/index.mpd", seconds=3)
@@ -151,15 +187,22 @@ def test_delete_ends_the_session_and_the_stream_goes_offline(session):
 
 def post_offer(node: Node, stream: dict, sdp: str, token: str | None = None, **headers) -> httpx.Response:
     token = stream["token"] if token is None else token
-    return httpx.post(stream["push_url_whip"], content=sdp, timeout=30, headers={
-        "Content-Type": "application/sdp", "Authorization": f"Bearer {token}", **headers})
+    return httpx.post(
+        stream["push_url_whip"],
+        content=sdp,
+        timeout=30,
+        headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {token}", **headers},
+    )
 
 
-@pytest.mark.parametrize("kwargs, reason", [
-    ({"video": None}, "no video"),
-    ({"video": "video/VP8"}, "VP8"),
-    ({"audio": False}, "no Opus audio"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"video": None}, "no video"),
+        ({"video": "video/VP8"}, "VP8"),
+        ({"audio": False}, "no Opus audio"),
+    ],
+)
 def test_offers_without_h264_video_or_opus_audio_are_refused(whip_node, api, kwargs, reason):
     stream = new_stream(api)
     response = post_offer(whip_node, stream, offer_sdp(**kwargs))
@@ -167,8 +210,7 @@ def test_offers_without_h264_video_or_opus_audio_are_refused(whip_node, api, kwa
     assert api.get(f"/streaming/streams/{stream['id']}").json()["live"] is False
 
 
-@pytest.mark.parametrize("sdp", ["hello", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ngarbage line\r\n",
-                                 "v=0\r\ns=-\r\n", ""])
+@pytest.mark.parametrize("sdp", ["hello", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ngarbage line\r\n", "v=0\r\ns=-\r\n", ""])
 def test_malformed_sdp_is_400(whip_node, api, sdp):
     response = post_offer(whip_node, new_stream(api), sdp)
     assert response.status_code == 400 and "malformed" in response.text
@@ -180,8 +222,11 @@ def test_credentials_and_stream_state_are_checked_first(whip_node, api):
     assert post_offer(whip_node, stream, sdp, token="0" * 32).status_code == 403
     no_token = httpx.post(stream["push_url_whip"], content=sdp, headers={"Content-Type": "application/sdp"})
     assert no_token.status_code == 401
-    unknown = httpx.post(f"{whip_node.base_url}/whip/999999", content=sdp,
-                         headers={"Content-Type": "application/sdp", "Authorization": "Bearer x"})
+    unknown = httpx.post(
+        f"{whip_node.base_url}/whip/999999",
+        content=sdp,
+        headers={"Content-Type": "application/sdp", "Authorization": "Bearer x"},
+    )
     assert unknown.status_code == 404
     assert post_offer(whip_node, stream, sdp, **{"Content-Type": "text/plain"}).status_code == 415
     api.patch(f"/streaming/streams/{stream['id']}", json={"stream": {"active": False}})
@@ -190,8 +235,9 @@ def test_credentials_and_stream_state_are_checked_first(whip_node, api):
 
 def test_preflight_and_publish_page(whip_node, api):
     stream = new_stream(api)
-    preflight = httpx.options(stream["push_url_whip"], headers={
-        "Origin": "http://example.test", "Access-Control-Request-Method": "POST"})
+    preflight = httpx.options(
+        stream["push_url_whip"], headers={"Origin": "http://example.test", "Access-Control-Request-Method": "POST"}
+    )
     assert preflight.status_code == 204
     assert "POST" in preflight.headers["access-control-allow-methods"]
     assert "Authorization" in preflight.headers["access-control-allow-headers"]
@@ -212,9 +258,15 @@ def test_the_publish_page_goes_live_from_chromium(whip_node, api):
     stream = new_stream(api)
     status = lambda: api.get(f"/streaming/streams/{stream['id']}").json()  # noqa: E731
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            "--allow-loopback-in-peer-connection"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                "--allow-loopback-in-peer-connection",
+            ],
+        )
         try:
             tab = browser.new_page()
             tab.goto(f"{stream['push_url_whip']}/publish")
@@ -226,11 +278,17 @@ def test_the_publish_page_goes_live_from_chromium(whip_node, api):
             master = wait_for(lambda: fetch_ok(api, f"{base}/master.m3u8"), 20, what="master").text
             variants, _ = parse_master_playlist(master)
             url = f"{base}/{variants[0].uri}"
-            playlist = wait_for(lambda: (r := fetch_ok(api, url)) and (p := parse_media_playlist(r.text)).segments
-                                and p, 20, 0.3, "a video segment")
+            playlist = wait_for(
+                lambda: (r := fetch_ok(api, url)) and (p := parse_media_playlist(r.text)).segments and p,
+                20,
+                0.3,
+                "a video segment",
+            )
             directory = url.rsplit("/", 1)[0]
-            frames = decode(api.get(f"{directory}/init.mp4").content
-                            + api.get(f"{directory}/{playlist.segments[0].uri}").content, "video")
+            frames = decode(
+                api.get(f"{directory}/init.mp4").content + api.get(f"{directory}/{playlist.segments[0].uri}").content,
+                "video",
+            )
             tab.click("#stop")
             after = wait_for(lambda: (s := status())["live"] is False and s, 20, 0.3, "offline after Stop")
         finally:
@@ -250,8 +308,19 @@ def test_ffmpeg_whip_muxer_publishes(whip_node, api, tmp_path):
 
     stream = new_stream(api)
     cert, key = ecdsa_certificate(tmp_path)
-    publisher = subprocess.Popen([sys.executable, "-m", "tests.support.ffmpeg_whip", stream["push_url_whip"],
-                                  stream["token"], "6", str(cert), str(key)], stderr=subprocess.PIPE)
+    publisher = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.ffmpeg_whip",
+            stream["push_url_whip"],
+            stream["token"],
+            "6",
+            str(cert),
+            str(key),
+        ],
+        stderr=subprocess.PIPE,
+    )
     status = lambda: api.get(f"/streaming/streams/{stream['id']}").json()  # noqa: E731
     live = wait_for(lambda: (s := status())["live"] and s, 20, 0.3, "live from ffmpeg's whip muxer")
     master = wait_for(lambda: fetch_ok(api, f"/live/{stream['id']}/master.m3u8"), 20, what="master").text
@@ -285,6 +354,7 @@ def read_segments_after(api: httpx.Client, base: str, seconds: float) -> list:
     """Decoded frames of every complete video segment once `seconds` of segments exist."""
     master = wait_for(lambda: fetch_ok(api, f"{base}/master.m3u8"), 20, what="master").text
     url = f"{base}/{parse_master_playlist(master)[0][0].uri}"
+
     def enough():
         response = fetch_ok(api, url)
         playlist = response and parse_media_playlist(response.text)

@@ -83,19 +83,44 @@ async def server(authorizer: Authorizer) -> AsyncIterator[RtmpServer]:
     await rtmp.close()
 
 
-def ffmpeg_publish_args(url: str, seconds: float = 3, video: tuple[str, ...] = ("-c:v", "libx264", "-preset", "ultrafast", "-g", "25"),
-                        audio: tuple[str, ...] = ("-c:a", "aac"), extra: tuple[str, ...] = ()) -> list[str]:
-    return [FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-            "-t", str(seconds), *video, *audio, *extra, "-f", "flv", url]
+def ffmpeg_publish_args(
+    url: str,
+    seconds: float = 3,
+    video: tuple[str, ...] = ("-c:v", "libx264", "-preset", "ultrafast", "-g", "25"),
+    audio: tuple[str, ...] = ("-c:a", "aac"),
+    extra: tuple[str, ...] = (),
+) -> list[str]:
+    return [
+        FFMPEG,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+        "-t",
+        str(seconds),
+        *video,
+        *audio,
+        *extra,
+        "-f",
+        "flv",
+        url,
+    ]
 
 
 async def run_ffmpeg(args: list[str], timeout: float = 30) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(*args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _, stderr = await asyncio.wait_for(process.communicate(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         process.kill()
         await process.wait()
         raise
@@ -149,8 +174,8 @@ class RawRtmpClient:
         self.writer.write(b"\x03" + c1)
         s012 = await asyncio.wait_for(self.reader.readexactly(1 + 2 * PACKET_SIZE), IO_TIMEOUT)
         assert s012[0] == 3
-        assert s012[1 + PACKET_SIZE:] == c1, "S2 must echo C1"
-        self.writer.write(s012[1:1 + PACKET_SIZE])  # C2 echoes S1
+        assert s012[1 + PACKET_SIZE :] == c1, "S2 must echo C1"
+        self.writer.write(s012[1 : 1 + PACKET_SIZE])  # C2 echoes S1
 
     def send(self, type_id: int, payload: bytes, csid: int = 3, stream_id: int = 0, timestamp: int = 0) -> None:
         self.writer.write(self.chunks.encode(csid, type_id, stream_id, timestamp, payload))
@@ -210,7 +235,7 @@ def raw_client() -> type[RawRtmpClient]:
 
 
 @pytest.fixture
-def ffmpeg_publish() -> Callable[..., "asyncio.Future[tuple[int, str]]"]:
+def ffmpeg_publish() -> Callable[..., asyncio.Future[tuple[int, str]]]:
     """``await ffmpeg_publish(url, seconds=3, video=(...), audio=(...), extra=(...))`` → (exit code, stderr)."""
     if FFMPEG is None:
         pytest.skip("ffmpeg not installed")

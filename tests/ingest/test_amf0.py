@@ -6,17 +6,40 @@ from ingest.rtmp import amf0
 from ingest.rtmp.amf0 import UNDEFINED, Amf0Error, AmfDate, EcmaArray
 
 CONNECT = [
-    "connect", 1.0,
-    {"app": "in", "type": "nonprivate", "flashVer": "FMLE/3.0 (compatible; Lavf61.7.100)",
-     "tcUrl": "rtmp://127.0.0.1:1935/in"},
+    "connect",
+    1.0,
+    {
+        "app": "in",
+        "type": "nonprivate",
+        "flashVer": "FMLE/3.0 (compatible; Lavf61.7.100)",
+        "tcUrl": "rtmp://127.0.0.1:1935/in",
+    },
 ]
 
 
-@pytest.mark.parametrize("value", [
-    0.0, -1.5, 1e300, math.inf, True, False, "", "héllo ✓", "x" * 70000, None, UNDEFINED,
-    {"a": 1.0, "nested": {"b": [1.0, "two", None]}}, EcmaArray(duration=3.0, width=320.0),
-    [1.0, [2.0, [3.0]], {"k": False}], AmfDate(1_700_000_000_000.0, 0), {}, [], EcmaArray(),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        0.0,
+        -1.5,
+        1e300,
+        math.inf,
+        True,
+        False,
+        "",
+        "héllo ✓",
+        "x" * 70000,
+        None,
+        UNDEFINED,
+        {"a": 1.0, "nested": {"b": [1.0, "two", None]}},
+        EcmaArray(duration=3.0, width=320.0),
+        [1.0, [2.0, [3.0]], {"k": False}],
+        AmfDate(1_700_000_000_000.0, 0),
+        {},
+        [],
+        EcmaArray(),
+    ],
+)
 def test_round_trip(value):
     assert amf0.decode(amf0.encode(value)) == [value]
 
@@ -58,15 +81,18 @@ def test_every_truncation_raises():
         assert amf0.encode(*values) == encoded[:cut]
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"\x0d", "unsupported AMF0 type"),  # unsupported marker
-    (b"\x11\x00", "unsupported AMF0 type"),  # AMF3 switch
-    (b"\x09", "object end"),  # stray object end
-    (b"\x0a\xff\xff\xff\xff", "exceeds"),  # absurd strict array count
-    (b"\x02\x00\x02\xff\xfe", "UTF-8"),  # invalid UTF-8
-    (b"\x03\x00\x01a", "truncated"),  # property without value
-    (b"\x03" * 100, "truncated"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x0d", "unsupported AMF0 type"),  # unsupported marker
+        (b"\x11\x00", "unsupported AMF0 type"),  # AMF3 switch
+        (b"\x09", "object end"),  # stray object end
+        (b"\x0a\xff\xff\xff\xff", "exceeds"),  # absurd strict array count
+        (b"\x02\x00\x02\xff\xfe", "UTF-8"),  # invalid UTF-8
+        (b"\x03\x00\x01a", "truncated"),  # property without value
+        (b"\x03" * 100, "truncated"),
+    ],
+)
 def test_invalid_input(data, message):
     with pytest.raises(Amf0Error, match=message):
         amf0.decode(data)

@@ -6,8 +6,15 @@ import pytest
 from ingest.rtmp.chunk import MAX_CHUNK_SIZE, ChunkError, ChunkReader, ChunkWriter, RtmpMessage
 
 
-def header(fmt: int, csid: int, ts: int | None = None, length: int | None = None,
-           type_id: int | None = None, stream_id: int | None = None, ext: int | None = None) -> bytes:
+def header(
+    fmt: int,
+    csid: int,
+    ts: int | None = None,
+    length: int | None = None,
+    type_id: int | None = None,
+    stream_id: int | None = None,
+    ext: int | None = None,
+) -> bytes:
     """A hand-made chunk header, independent of ChunkWriter."""
     if csid < 64:
         out = bytes(((fmt << 6) | csid,))
@@ -45,10 +52,16 @@ def strip_csid(messages):
 
 
 def test_all_header_formats_and_deltas():
-    data = (header(0, 4, 1000, 3, 9, 1) + b"abc"
-            + header(1, 4, 40, 2, 8) + b"de"
-            + header(2, 4, 20) + b"fg"
-            + header(3, 4) + b"hi")
+    data = (
+        header(0, 4, 1000, 3, 9, 1)
+        + b"abc"
+        + header(1, 4, 40, 2, 8)
+        + b"de"
+        + header(2, 4, 20)
+        + b"fg"
+        + header(3, 4)
+        + b"hi"
+    )
     expected = [(9, 1, 1000, b"abc"), (8, 1, 1040, b"de"), (8, 1, 1060, b"fg"), (8, 1, 1080, b"hi")]
     assert strip_csid(read_all(ChunkReader(), data)) == expected
     assert strip_csid(feed_byte_by_byte(data)) == expected
@@ -64,7 +77,7 @@ def test_multi_chunk_message_and_three_byte_csid():
     payload = bytes(range(256)) * 2
     data = header(0, 400, 7, len(payload), 9, 1) + payload[:128]
     for offset in range(128, len(payload), 128):
-        data += header(3, 400) + payload[offset:offset + 128]
+        data += header(3, 400) + payload[offset : offset + 128]
     (message,) = feed_byte_by_byte(data)
     assert message.payload == payload and message.csid == 400 and message.timestamp == 7
 
@@ -86,9 +99,14 @@ def test_extended_timestamp_not_repeated_in_continuations():
 
 
 def test_extended_delta_on_fmt1_and_fmt3_new_message():
-    data = (header(0, 4, 0, 1, 8, 1) + b"a"
-            + header(1, 4, 0xFFFFFF, 1, 8, ext=0x01000000) + b"b"
-            + header(3, 4, ext=0x01000000) + b"c")
+    data = (
+        header(0, 4, 0, 1, 8, 1)
+        + b"a"
+        + header(1, 4, 0xFFFFFF, 1, 8, ext=0x01000000)
+        + b"b"
+        + header(3, 4, ext=0x01000000)
+        + b"c"
+    )
     assert [m.timestamp for m in feed_byte_by_byte(data)] == [0, 0x01000000, 0x02000000]
 
 
@@ -99,11 +117,18 @@ def test_timestamp_arithmetic_wraps_at_32_bits():
 
 def test_interleaved_chunk_streams():
     video, audio = b"V" * 300, b"A" * 200
-    data = (header(0, 6, 0, 300, 9, 1) + video[:128]
-            + header(0, 4, 0, 200, 8, 1) + audio[:128]
-            + header(3, 6) + video[128:256]
-            + header(3, 4) + audio[128:]
-            + header(3, 6) + video[256:])
+    data = (
+        header(0, 6, 0, 300, 9, 1)
+        + video[:128]
+        + header(0, 4, 0, 200, 8, 1)
+        + audio[:128]
+        + header(3, 6)
+        + video[128:256]
+        + header(3, 4)
+        + audio[128:]
+        + header(3, 6)
+        + video[256:]
+    )
     messages = feed_byte_by_byte(data)
     assert [(m.csid, m.payload) for m in messages] == [(4, audio), (6, video)]
 
@@ -218,9 +243,13 @@ def test_unfinished_messages_over_many_chunk_streams_are_bounded():
     reader = ChunkReader(max_message_length=1000)
     data = b"".join(header(0, csid, 0, 1000, 9, 1) + b"x" * 128 for csid in range(64, 90))
     reader.feed(data)
-    with pytest.raises(ChunkError, match="unfinished"):
+
+    def read_all() -> None:
         while reader.next_message() is not None:
             pass
+
+    with pytest.raises(ChunkError, match="unfinished"):
+        read_all()
 
 
 def test_unfinished_byte_count_returns_to_zero():
@@ -230,7 +259,7 @@ def test_unfinished_byte_count_returns_to_zero():
     reader.abort(6)
     stream = header(0, 6, 0, 1000, 9, 1) + payload[:128]
     for offset in range(128, 1000, 128):
-        stream += header(3, 6) + payload[offset:offset + 128]
+        stream += header(3, 6) + payload[offset : offset + 128]
     for _ in range(3):
         assert [m.payload for m in read_all(reader, stream)] == [payload]
     assert reader._assembling == 0

@@ -9,7 +9,7 @@ def test_s2_echoes_c1_and_leftover_is_kept():
     reply = handshake.feed(b"\x03" + c1[:100])
     assert reply == b"" and not handshake.done
     reply = handshake.feed(c1[100:])
-    assert len(reply) == 1 + 2 * PACKET_SIZE and reply[0] == 3 and reply[1 + PACKET_SIZE:] == c1
+    assert len(reply) == 1 + 2 * PACKET_SIZE and reply[0] == 3 and reply[1 + PACKET_SIZE :] == c1
     assert handshake.feed(b"c" * (PACKET_SIZE - 1)) == b"" and not handshake.done
     handshake.feed(b"c" + b"\x02chunk")
     assert handshake.done and handshake.leftover == b"\x02chunk"

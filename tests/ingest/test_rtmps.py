@@ -16,8 +16,26 @@ def certificate(tmp_path_factory) -> tuple[str, str]:
         pytest.skip("openssl not installed")
     directory = tmp_path_factory.mktemp("tls")
     cert, key = str(directory / "cert.pem"), str(directory / "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-                    "-days", "1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "1",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -32,8 +50,9 @@ async def tls_server(authorizer, certificate):
 
 
 async def test_ffmpeg_publishes_over_rtmps(tls_server, authorizer, ffmpeg_publish):
-    code, stderr = await ffmpeg_publish(f"rtmps://127.0.0.1:{tls_server.port}/in/secure?good", seconds=2,
-                                        extra=("-tls_verify", "0"))
+    code, stderr = await ffmpeg_publish(
+        f"rtmps://127.0.0.1:{tls_server.port}/in/secure?good", seconds=2, extra=("-tls_verify", "0")
+    )
     assert code == 0, stderr
     sink = await authorizer.sink("secure")
     await sink.wait_closed()

@@ -13,8 +13,9 @@ from ingest.rtmp import amf0
 
 
 async def test_ffmpeg_publish_end_to_end(server, authorizer, ffmpeg_publish):
-    code, stderr = await ffmpeg_publish(f"rtmp://127.0.0.1:{server.port}/in/stream1?good",
-                                        video=("-c:v", "libx264", "-g", "25"))
+    code, stderr = await ffmpeg_publish(
+        f"rtmp://127.0.0.1:{server.port}/in/stream1?good", video=("-c:v", "libx264", "-g", "25")
+    )
     assert code == 0, stderr
     sink = await authorizer.sink("stream1")
     await sink.wait_closed()
@@ -39,7 +40,7 @@ async def test_ffmpeg_publish_end_to_end(server, authorizer, ffmpeg_publish):
 
     flv = flv_header() + b"".join(flv_tag(m) for m in messages)
     with av.open(io.BytesIO(flv), format="flv") as container:
-        frames = [f for f in container.decode(video=0)]
+        frames = list(container.decode(video=0))
     assert len(frames) >= 70
     assert (frames[0].width, frames[0].height) == (320, 240)
 
@@ -55,11 +56,14 @@ async def test_refused_publish_logs_without_token(server, authorizer, ffmpeg_pub
     assert "stream2" not in authorizer.sinks
 
 
-@pytest.mark.parametrize("stream, code", [
-    ("unknown1?good", "NetStream.Publish.BadName"),
-    ("stream3?bad", "NetStream.Publish.Denied"),
-    ("stream4?good", "NetStream.Publish.Start"),
-])
+@pytest.mark.parametrize(
+    ("stream", "code"),
+    [
+        ("unknown1?good", "NetStream.Publish.BadName"),
+        ("stream3?bad", "NetStream.Publish.Denied"),
+        ("stream4?good", "NetStream.Publish.Start"),
+    ],
+)
 async def test_publish_status_codes(server, raw_client, stream, code):
     client = await raw_client.open(server.port)
     status = await client.publish("in?x=1", stream)
@@ -107,7 +111,7 @@ async def test_abort_message_discards_partial_message(server, authorizer, raw_cl
     client = await raw_client.open(server.port)
     await client.publish("in", "aborter?good")
     payload = b"\x17\x00" + bytes(300)
-    first_chunk = client.chunks.encode(6, 9, 1, 0, payload)[:12 + 128]
+    first_chunk = client.chunks.encode(6, 9, 1, 0, payload)[: 12 + 128]
     client.writer.write(first_chunk)
     client.send(2, (6).to_bytes(4, "big"), csid=2)  # Abort csid 6
     client.send(9, b"\x17\x00\x01\x02", csid=6, stream_id=1, timestamp=5)
@@ -188,12 +192,16 @@ async def test_publisher_vanishes_mid_chunk(server, authorizer, raw_client, heal
     await assert_still_accepting(server, raw_client, "after-vanish")
 
 
-@pytest.mark.parametrize("codec, words", [
-    ({"video": ("-c:v", "flv"), "audio": ("-c:a", "aac")}, "Sorenson"),
-    ({"video": ("-c:v", "libx264", "-preset", "ultrafast"), "audio": ("-c:a", "libmp3lame")}, "MP3"),
-])
-async def test_unsupported_codec_ends_that_connection(server, authorizer, ffmpeg_publish, raw_client,
-                                                       healthy_publisher, caplog, codec, words):
+@pytest.mark.parametrize(
+    ("codec", "words"),
+    [
+        ({"video": ("-c:v", "flv"), "audio": ("-c:a", "aac")}, "Sorenson"),
+        ({"video": ("-c:v", "libx264", "-preset", "ultrafast"), "audio": ("-c:a", "libmp3lame")}, "MP3"),
+    ],
+)
+async def test_unsupported_codec_ends_that_connection(
+    server, authorizer, ffmpeg_publish, raw_client, healthy_publisher, caplog, codec, words
+):
     healthy = healthy_publisher()
     code, _ = await ffmpeg_publish(f"rtmp://127.0.0.1:{server.port}/in/oddcodec?good", seconds=2, **codec)
     sink = await authorizer.sink("oddcodec")

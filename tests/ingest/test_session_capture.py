@@ -57,8 +57,10 @@ class MemoryTransport(asyncio.Transport):
         self.paused = False
 
 
-async def replay(authorizer, pieces: list[bytes], disconnect: bool = True,
-                 limits: SessionLimits = SessionLimits()) -> tuple[RtmpSession, MemoryTransport]:
+async def replay(
+    authorizer, pieces: list[bytes], disconnect: bool = True, limits: SessionLimits | None = None
+) -> tuple[RtmpSession, MemoryTransport]:
+    limits = limits or SessionLimits()
     closed: list[RtmpSession] = []
     session = RtmpSession(authorizer, "rtmp", limits, closed.append)
     transport = MemoryTransport()
@@ -67,7 +69,7 @@ async def replay(authorizer, pieces: list[bytes], disconnect: bool = True,
     for piece in pieces:
         if transport.is_closing():
             break
-        while transport.paused and not transport.is_closing():
+        while transport.paused and not transport.is_closing():  # noqa: ASYNC110 (the fake transport has no event)
             await asyncio.sleep(0.001)  # a paused socket delivers nothing
         session.data_received(piece)
         await asyncio.sleep(0)  # let a pending authorization run
@@ -107,7 +109,7 @@ async def test_random_splits_give_the_same_messages(authorizer, seed):
 async def test_byte_by_byte(authorizer):
     await replay(authorizer, [CAPTURE])
     reference = authorizer.sinks.pop("capture").messages
-    await replay(authorizer, [CAPTURE[i:i + 1] for i in range(len(CAPTURE))])
+    await replay(authorizer, [CAPTURE[i : i + 1] for i in range(len(CAPTURE))])
     assert authorizer.sinks["capture"].messages == reference
 
 
@@ -119,7 +121,7 @@ async def test_every_truncation_closes_once_and_keeps_a_prefix(authorizer, caplo
         sink = authorizer.sinks.pop("capture", None)
         if sink is not None:
             assert len(sink.close_reasons) == 1
-            assert sink.messages == reference[:len(sink.messages)]
+            assert sink.messages == reference[: len(sink.messages)]
     assert "unexpected error" not in caplog.text
 
 
@@ -156,7 +158,7 @@ async def test_a_publishing_socket_rests_after_each_read(authorizer):
 async def test_a_full_read_does_not_rest(authorizer, monkeypatch):
     """A read that fills the read size means more is waiting: read on at once."""
     tail = CAPTURE[3073:]
-    pieces = [CAPTURE[:3073]] + [tail[i:i + 2000] for i in range(0, len(tail), 2000)]
+    pieces = [CAPTURE[:3073]] + [tail[i : i + 2000] for i in range(0, len(tail), 2000)]
     limits = SessionLimits(read_interval=0.005)
     _, short_reads = await replay(authorizer, pieces, limits=limits)
     monkeypatch.setattr("ingest.rtmp.session.FULL_READ", 2000)

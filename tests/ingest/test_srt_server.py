@@ -86,11 +86,28 @@ async def lingering(monkeypatch):
 
 async def start_push(port: int, streamid: str, seconds: float = 2) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-        "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-t", str(seconds),
-        "-c:v", "libx264", "-preset", "ultrafast", "-f", "mpegts",
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25",
+        "-t",
+        str(seconds),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-f",
+        "mpegts",
         f"srt://127.0.0.1:{port}?streamid={streamid}",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def push(port: int, streamid: str, seconds: float = 2) -> tuple[int, str]:
@@ -201,8 +218,9 @@ async def test_kicked_publishers_reader_thread_ends(listener):
         assert sink.reasons == ["closed by the node"]
         await eventually(lambda: not server.reader_threads(), what="the reader thread to end")
         # (the thread leaves the server's table a moment before it returns)
-        await eventually(lambda: not any(t.name.startswith("srt-read") for t in srt_threads()),
-                         what="the reader thread to return")
+        await eventually(
+            lambda: not any(t.name.startswith("srt-read") for t in srt_threads()), what="the reader thread to return"
+        )
         assert await asyncio.wait_for(process.wait(), 20) != 0  # the caller saw its connection end
     finally:
         await stop(process)
@@ -220,24 +238,23 @@ async def test_vanished_publishers_reader_thread_ends(listener):
 
 async def test_quick_connects_and_refusals_leave_no_reader_behind(listener):
     server, node = listener
-    results = await asyncio.gather(*(push(server.port, streamid, seconds=1)
-                                     for streamid in ("in/7/nope", "in/8/token", "x", "in/7/token") * 2))
+    results = await asyncio.gather(
+        *(push(server.port, streamid, seconds=1) for streamid in ("in/7/nope", "in/8/token", "x", "in/7/token") * 2)
+    )
     assert sum(1 for code, _ in results if code == 0) >= 1
     await eventually(lambda: not server.reader_threads(), what="every reader thread to end")
     assert all(sink.request.name == "7" for sink in node.sinks)
 
 
 async def test_close_while_idle_does_not_hang():
-    server, node = await started_server()
-    started = time.monotonic()
-    await asyncio.wait_for(server.close(), 10)
-    assert time.monotonic() - started < 2.5
+    server, _ = await started_server()
+    await asyncio.wait_for(server.close(), 10)  # how long it takes: bench/wakeup_latency.py
     assert srt_threads() == [] and libsrt_threads() == []
     assert port_free(server.port)
 
 
 async def test_close_while_libsrt_holds_the_port_ends_its_threads():
-    server, node = await started_server()
+    server, _ = await started_server()
     send_datagrams(server.port, b"garbage")
     await eventually(receive_queue_running, what="libsrt to take the port")
     await asyncio.wait_for(server.close(), 10)
@@ -249,9 +266,7 @@ async def test_close_with_a_publisher_connected_does_not_hang():
     server, node = await started_server()
     process, sink = await publishing(server, node)
     try:
-        started = time.monotonic()
-        await asyncio.wait_for(server.close(), 10)
-        assert time.monotonic() - started < 2.5
+        await asyncio.wait_for(server.close(), 10)  # how long it takes: bench/wakeup_latency.py
         assert sink.closed.is_set() and sink.reasons == ["server shutting down"]
         assert srt_threads() == [] and libsrt_threads() == []
         assert port_free(server.port)

@@ -5,7 +5,13 @@ def test_monotonic_across_wrap():
     unwrapper = TimestampUnwrapper()
     raw = [0xFFFFFF00, 0xFFFFFFF0, 0x10, 0x100, 0xFFFFFFFA, 0x200]  # one late pre-wrap message
     assert [unwrapper.unwrap(t) for t in raw] == [
-        0xFFFFFF00, 0xFFFFFFF0, (1 << 32) + 0x10, (1 << 32) + 0x100, 0xFFFFFFFA, (1 << 32) + 0x200]
+        0xFFFFFF00,
+        0xFFFFFFF0,
+        (1 << 32) + 0x10,
+        (1 << 32) + 0x100,
+        0xFFFFFFFA,
+        (1 << 32) + 0x200,
+    ]
 
 
 def test_two_wraps():

@@ -19,8 +19,11 @@ def ffmpeg_ts(*, video: bool = True, seconds: float = 3) -> bytes:
     if video:
         inputs = ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", *inputs]
     codecs = (["-c:v", "libx264", "-preset", "ultrafast", "-g", "25"] if video else []) + ["-c:a", "aac"]
-    return subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", *inputs, "-t", str(seconds),
-                           *codecs, "-f", "mpegts", "-"], check=True, capture_output=True).stdout
+    return subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", *inputs, "-t", str(seconds), *codecs, "-f", "mpegts", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def ts() -> bytes:
 
 
 def chunks(data: bytes, size: int):
-    return [data[i:i + size] for i in range(0, len(data), size)]
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 def feed_all(feed: TsFeed, pieces) -> bytes:
@@ -47,11 +50,11 @@ def test_ts_feed_resumes_mid_stream_at_tables_then_keyframe(ts, chunk_size):
     middle = len(ts) // 2 // PACKET_SIZE * PACKET_SIZE + 3  # mid-GOP, not even packet-aligned
     out = feed_all(feed, chunks(ts[middle:], chunk_size))
     assert not feed.waiting and len(out) % PACKET_SIZE == 0
-    pat, pmt, first = (packet_header(out[i:i + PACKET_SIZE]) for i in (0, PACKET_SIZE, 2 * PACKET_SIZE))
+    pat, pmt, first = (packet_header(out[i : i + PACKET_SIZE]) for i in (0, PACKET_SIZE, 2 * PACKET_SIZE))
     assert pat.pid == 0 and pmt.pid == pmt_pid(pat.payload)
     assert first.pid == video_pid(pmt.payload) and first.random_access and first.unit_start
     assert first_video_packet(out).is_keyframe
-    assert ts.endswith(out[2 * PACKET_SIZE:])  # everything after the keyframe, untouched
+    assert ts.endswith(out[2 * PACKET_SIZE :])  # everything after the keyframe, untouched
 
 
 def test_ts_feed_passes_chunks_through_once_started_and_waits_again_after_restart(ts):
@@ -75,7 +78,7 @@ def test_ts_feed_skips_garbage_before_the_stream(ts):
 def test_ts_feed_without_video_starts_at_the_first_audio_pes():
     audio_only = ffmpeg_ts(video=False, seconds=1)
     feed = TsFeed()
-    out = feed_all(feed, chunks(audio_only[PACKET_SIZE * 40:], 1316))
+    out = feed_all(feed, chunks(audio_only[PACKET_SIZE * 40 :], 1316))
     with av.open(io.BytesIO(out), format="mpegts") as container:
         assert container.streams.audio and next(container.demux(audio=0)).size
 
@@ -126,7 +129,7 @@ def test_flv_feed_sends_script_tags_only_in_the_prefix_as_one_metadata_at_zero()
     assert feed.bytes_for(later_metadata) == b"" and feed.bytes_for(cue) == b""
     feed.restart()
     out = feed.bytes_for(KEY)
-    metadata_tag = out[13:13 + 11]
+    metadata_tag = out[13 : 13 + 11]
     assert metadata_tag[0] == DATA and metadata_tag[4:8] == b"\x00\x00\x00\x00"  # timestamp 0
     assert b"later" in out and b"onCuePoint" not in out
 
@@ -134,27 +137,74 @@ def test_flv_feed_sends_script_tags_only_in_the_prefix_as_one_metadata_at_zero()
 def flv_messages(flv: bytes) -> list[MediaMessage]:
     messages, position = [], 13
     while position + 11 <= len(flv):
-        size = int.from_bytes(flv[position + 1:position + 4], "big")
-        timestamp = int.from_bytes(flv[position + 4:position + 7], "big") | (flv[position + 7] << 24)
-        messages.append(MediaMessage(flv[position], timestamp, flv[position + 11:position + 11 + size]))
+        size = int.from_bytes(flv[position + 1 : position + 4], "big")
+        timestamp = int.from_bytes(flv[position + 4 : position + 7], "big") | (flv[position + 7] << 24)
+        messages.append(MediaMessage(flv[position], timestamp, flv[position + 11 : position + 11 + size]))
         position += 11 + size + 4
     return messages
 
 
 def stream_types(flv: bytes) -> list[str]:
     """Every stream FFmpeg finds reading the whole input (`-count_packets` reads to the end)."""
-    return subprocess.run(["ffprobe", "-v", "error", "-count_packets", "-show_entries", "stream=codec_type",
-                           "-of", "csv=p=0", "-f", "flv", "-"], input=flv, capture_output=True,
-                          check=True).stdout.decode().split()
+    return (
+        subprocess.run(
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-count_packets",
+                "-show_entries",
+                "stream=codec_type",
+                "-of",
+                "csv=p=0",
+                "-f",
+                "flv",
+                "-",
+            ],
+            input=flv,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split()
+    )
 
 
 def test_flv_feed_of_a_gstreamer_publisher_has_only_audio_and_video(tmp_path):
     clip = tmp_path / "gstreamer.flv"
-    subprocess.run(["gst-launch-1.0", "-q", "-e", "videotestsrc", "num-buffers=75", "!",
-                    "video/x-raw,width=160,height=120,format=I420", "!", "x264enc", "speed-preset=ultrafast", "!",
-                    "h264parse", "!", "flvmux", "streamable=true", "name=mux", "!", "filesink", f"location={clip}",
-                    "audiotestsrc", "num-buffers=130", "!", "voaacenc", "!", "aacparse", "!", "mux."],
-                   check=True, timeout=60)
+    subprocess.run(
+        [
+            "gst-launch-1.0",
+            "-q",
+            "-e",
+            "videotestsrc",
+            "num-buffers=75",
+            "!",
+            "video/x-raw,width=160,height=120,format=I420",
+            "!",
+            "x264enc",
+            "speed-preset=ultrafast",
+            "!",
+            "h264parse",
+            "!",
+            "flvmux",
+            "streamable=true",
+            "name=mux",
+            "!",
+            "filesink",
+            f"location={clip}",
+            "audiotestsrc",
+            "num-buffers=130",
+            "!",
+            "voaacenc",
+            "!",
+            "aacparse",
+            "!",
+            "mux.",
+        ],
+        check=True,
+        timeout=60,
+    )
     gstreamer = clip.read_bytes()
     assert stream_types(gstreamer) == ["video", "audio", "subtitle"]
     feed = FlvFeed()

@@ -43,11 +43,33 @@ def write_part(succession: Succession, msn: int, data: bytes = b"part") -> str:
     file = f"origin/seg_{msn}.m4s"
     (succession.directory / "origin").mkdir(parents=True, exist_ok=True)
     (succession.directory / file).write_bytes(data)
-    succession.observe(worker_event({"event": "part", "rendition": "origin", "msn": msn, "part": 0,
-                        "path": f"origin/seg_{msn}.0.m4s", "file": file, "offset": 0, "size": len(data),
-                        "discontinuity_sequence": 0}))
-    succession.observe(worker_event({"event": "playlist", "rendition": "origin", "path": "origin/index.m3u8",
-                        "msn": msn, "part": 0, "text": f"#EXTM3U\n# msn={msn}\n"}))
+    succession.observe(
+        worker_event(
+            {
+                "event": "part",
+                "rendition": "origin",
+                "msn": msn,
+                "part": 0,
+                "path": f"origin/seg_{msn}.0.m4s",
+                "file": file,
+                "offset": 0,
+                "size": len(data),
+                "discontinuity_sequence": 0,
+            }
+        )
+    )
+    succession.observe(
+        worker_event(
+            {
+                "event": "playlist",
+                "rendition": "origin",
+                "path": "origin/index.m3u8",
+                "msn": msn,
+                "part": 0,
+                "text": f"#EXTM3U\n# msn={msn}\n",
+            }
+        )
+    )
     return f"origin/seg_{msn}.0.m4s"
 
 
@@ -116,7 +138,9 @@ async def test_the_point_is_stored_as_outputs_start_and_end_and_every_save_inter
     assert len(saved) == 1
     succession.observe(worker_event({"event": "mpd", "availability_start": 1e9, "stream_start": 1.0, "media_end": 9.0}))
     assert len(saved) == 2 and saved[1]["timeline"]["availability_start"] == 1e9
-    succession.observe(worker_event({"event": "mpd", "availability_start": 1e9, "stream_start": 1.0, "media_end": 11.0}))
+    succession.observe(
+        worker_event({"event": "mpd", "availability_start": 1e9, "stream_start": 1.0, "media_end": 11.0})
+    )
     clock[0] += succession_module.SAVE_EVERY
     succession.observe(worker_event({"event": "segment", "rendition": "origin", "msn": 4}))
     succession.observe(worker_event({"event": "ended"}))
@@ -163,7 +187,9 @@ async def test_after_a_crash_the_old_window_goes_on_and_only_the_rest_is_retired
     crashed, successor = StandIn(), StandIn()
     async with succession.turn(crashed):
         write_part(succession, 0, b"seg 0")
-        succession.observe(worker_event({"event": "segment", "rendition": "origin", "msn": 0, "path": "origin/seg_0.m4s"}))
+        succession.observe(
+            worker_event({"event": "segment", "rendition": "origin", "msn": 0, "path": "origin/seg_0.m4s"})
+        )
         old_part = write_part(succession, 1, b"seg 1")  # in progress when it crashed
     assert succession.resume.point(carry=True).carried["origin"][0]["msn"] == 0
     async with succession.turn(successor) as live:
@@ -203,3 +229,44 @@ async def test_a_worker_coming_while_the_directory_is_removed_waits_for_it(succe
         assert not (succession.directory / "origin/seg_0.m4s").exists()
     assert threads and threading.main_thread() not in threads  # not on the event loop
 
+
+class Commanded(StandIn):
+    """A stand-in that records the commands its succession sends it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commands = []
+
+    def send(self, *commands) -> bool:
+        self.commands.extend(commands)
+        return True
+
+
+async def test_a_dvr_window_outlives_its_broadcast_until_dvr_is_switched_off(succession):
+    from transcode.contract import ClearDvr, SetDvrWindow
+
+    succession.set_dvr(60.0)
+    worker = Commanded()
+    async with succession.turn(worker):
+        write_part(succession, 0)
+        succession.set_dvr(30.0)  # while live: the worker follows at once
+        assert succession.clear_dvr()
+        succession.end(worker)
+    assert worker.commands == [SetDvrWindow(30.0), ClearDvr()]
+    await asyncio.sleep(GRACE * 3)
+    assert succession.live is not None and succession.live.texts  # still served past the grace
+    assert (succession.directory / "origin" / "seg_0.m4s").exists()
+    assert not succession.clear_dvr()  # ended: nothing to clear
+    succession.set_dvr(None)  # DVR off: the kept window goes
+    assert succession.live is None
+    await succession._removed()
+    assert not succession.directory.exists()
+
+
+async def test_a_window_without_dvr_goes_after_the_grace(succession):
+    worker = Commanded()
+    async with succession.turn(worker):
+        write_part(succession, 0)
+        succession.end(worker)
+    await asyncio.sleep(GRACE * 3)
+    assert succession.live is None and worker.commands == []

@@ -6,16 +6,18 @@ their own and ignored `degraded`)."""
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 import pytest
 
 from server.media import pull as pull_module
-from server.media import whip as whip_module
+from server.media import source as source_module
 from server.media.pull import PullManager
+from server.media.source import Sources
 from server.media.succession import Succession
 from server.media.whip import WhipSessions
 from server.settings import Settings
-from transcode.contract import Degraded, Started, WhipAnswer, WorkerConfig
+from transcode.contract import Degraded, KeepOverlays, Started, WhipAnswer, WorkerConfig
 
 
 class RecordingStatus:
@@ -32,12 +34,24 @@ class RecordingStatus:
         self.set(stream_id, live=False)
 
 
+class StandInOverlays:
+    """The node's overlays as a new worker is told them (server/overlays/live.py)."""
+
+    def __init__(self) -> None:
+        self.current: list = []
+
+    def commands(self, stream_id: int) -> list:
+        return list(self.current)
+
+
 class StandInSupervisor:
     def __init__(self, directory) -> None:
         self.settings = Settings(worker_restart_limit=0)
         self.status = RecordingStatus()
         self.directory = directory
         self.successions: dict[int, Succession] = {}
+        self.sources = Sources()
+        self.overlays = StandInOverlays()
 
     def succession(self, stream_id: int) -> Succession:
         return self.successions.setdefault(stream_id, Succession(stream_id, self.directory / str(stream_id)))
@@ -49,12 +63,14 @@ class StandInSupervisor:
 class CapturedWorker:
     """Stands in for WorkerProcess: keeps the handler its session gives it."""
 
-    instances: list[CapturedWorker] = []
+    instances: ClassVar[list[CapturedWorker]] = []
 
     def __init__(self, stream_id: int, on_event) -> None:
         self.on_event = on_event
         self.done = asyncio.Event()
         self.process = None
+        self.commands: list = []  # sent before and after the start
+        self.killed = False
         CapturedWorker.instances.append(self)
 
     async def start(self, config: WorkerConfig) -> None:
@@ -62,12 +78,17 @@ class CapturedWorker:
 
     async def wait(self, timeout=None) -> int:
         await self.done.wait()
-        return 0
+        return -9 if self.killed else 0
+
+    def send(self, *commands) -> bool:
+        self.commands.extend(commands)
+        return True
 
     def finish(self) -> None:
         self.done.set()
 
     def kill(self) -> None:
+        self.killed = True
         self.done.set()
 
 
@@ -76,13 +97,13 @@ class Stream:
     uri = "http://127.0.0.1:1/a.m3u8"
     hls_mpegts_endlist_tag = True
     pull = active = True
+    html_overlay = False
 
 
 @pytest.fixture
 def supervisor(tmp_path, monkeypatch) -> StandInSupervisor:
     CapturedWorker.instances = []
-    monkeypatch.setattr(pull_module, "WorkerProcess", CapturedWorker)
-    monkeypatch.setattr(whip_module, "WorkerProcess", CapturedWorker)
+    monkeypatch.setattr(source_module, "WorkerProcess", CapturedWorker)
     return StandInSupervisor(tmp_path)
 
 
@@ -109,7 +130,7 @@ async def test_a_pulled_stream_loses_a_shed_rendition_from_its_status(supervisor
 
 
 async def test_a_whip_stream_loses_a_shed_rendition_from_its_status(supervisor):
-    sessions = WhipSessions(supervisor, slot_taken=lambda stream_id: False)
+    sessions = WhipSessions(supervisor)
     opening = asyncio.create_task(sessions.open(Stream(), "v=0 offer", []))
     worker = await started_worker()
     assert worker.config.whip_offer == "v=0 offer"
@@ -122,3 +143,44 @@ async def test_a_whip_stream_loses_a_shed_rendition_from_its_status(supervisor):
     session.stop()
     await asyncio.sleep(0.01)
     assert supervisor.status.values[9]["live"] is False
+
+
+async def test_a_pulled_stream_switched_to_html_overlay_gets_a_new_worker_at_once(supervisor):
+    """The origin's encoding changes: the pull worker is replaced by one with `overlays`, which
+    is told the stream's overlays first; the stream stays live and no restart is counted."""
+    supervisor.overlays.current = [KeepOverlays(overlay_ids=[3])]
+    session = pull_module.PullSession(PullManager(supervisor), Stream(), [])
+    session.start()
+    first = await started_worker()
+    assert first.config.overlays is False
+    first.on_event(Started(renditions=["origin"], source_type="https", source_url=Stream.uri))
+    session.set_html_overlay(True)
+    await asyncio.sleep(0.01)
+    assert first.killed
+    second = CapturedWorker.instances[-1]
+    assert second is not first and second.config.overlays is True
+    assert second.commands == [KeepOverlays(overlay_ids=[3])]
+    assert supervisor.status.values[9]["live"] is True and session.restarts == 0
+    await session.stop()
+    assert len(CapturedWorker.instances) == 2
+
+
+async def test_a_whip_session_draws_the_overlays_and_keeps_its_worker_when_html_overlay_switches(supervisor):
+    """The peer lives in the worker: a switch applies from the browser's next session, while
+    the overlays the stream has are sent to this one."""
+    supervisor.overlays.current = [KeepOverlays(overlay_ids=[3])]
+    sessions = WhipSessions(supervisor)
+    opening = asyncio.create_task(sessions.open(OverlaidStream(), "v=0 offer", []))
+    worker = await started_worker()
+    assert worker.config.overlays is True and worker.commands == [KeepOverlays(overlay_ids=[3])]
+    worker.on_event(WhipAnswer(sdp="v=0 answer"))
+    session, _ = await opening
+    session.set_html_overlay(False)
+    await asyncio.sleep(0.01)
+    assert not worker.killed and session.worker is worker and CapturedWorker.instances == [worker]
+    session.stop()
+    await asyncio.sleep(0.01)
+
+
+class OverlaidStream(Stream):
+    html_overlay = True

@@ -23,8 +23,11 @@ class FakeRenderer:
 
 def live_overlays() -> tuple[LiveOverlays, list[tuple[int, list]]]:
     sent: list[tuple[int, list]] = []
-    overlays = LiveOverlays(None, lambda stream_id, commands: sent.append((stream_id, commands)),  # type: ignore[arg-type]
-                            lambda stream_id: True)
+    overlays = LiveOverlays(
+        None,
+        lambda stream_id, commands: sent.append((stream_id, commands)),  # type: ignore[arg-type]
+        lambda stream_id: True,
+    )
     overlays.renderer = FakeRenderer()  # type: ignore[assignment]
     return overlays, sent
 
@@ -39,8 +42,10 @@ def test_images_moves_and_removals_reach_the_worker():
     assert overlays.renderer.specs == {1: placed(1).spec}
     assert sent.pop() == (7, [placed(1).command(None), KeepOverlays(overlay_ids=[1])])
     overlays._image(1, b"png")
-    assert sent.pop() == (7, [SetOverlay(overlay_id=1, x=0, y=10, width=200, height=100,
-                                         png=base64.b64encode(b"png").decode())])
+    assert sent.pop() == (
+        7,
+        [SetOverlay(overlay_id=1, x=0, y=10, width=200, height=100, png=base64.b64encode(b"png").decode())],
+    )
     overlays._apply(7, {1: placed(1, x=50)})  # a move: no image, the worker keeps its own
     assert sent.pop() == (7, [placed(1, x=50).command(None), KeepOverlays(overlay_ids=[1])])
     overlays._apply(7, {1: placed(1, x=50)})  # nothing changed: nothing sent

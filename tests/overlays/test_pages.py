@@ -22,6 +22,7 @@ from tests.support.overlay_pages import BOX, OverlayPages, rgba
 
 pytestmark = pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium")
 
+
 class Images:
     def __init__(self) -> None:
         self.got: dict[int, list[bytes]] = {}
@@ -37,6 +38,7 @@ class Images:
                 self.arrived.clear()
                 await self.arrived.wait()
             return self.got[overlay_id][0]
+
         return await asyncio.wait_for(wait(), timeout)
 
 
@@ -111,7 +113,7 @@ async def test_a_new_image_follows_a_change_of_the_page_and_none_without_one():
     assert colours == [(255, 0, 0), (0, 0, 255)]  # unchanged captures are not sent again
 
 
-@pytest.mark.parametrize("path, logged", [("/missing", "HTTP 404"), ("/hang", "Timeout")])
+@pytest.mark.parametrize(("path", "logged"), [("/missing", "HTTP 404"), ("/hang", "Timeout")])
 async def test_a_failing_page_gives_no_image_and_a_log_line(path, logged, caplog, monkeypatch):
     monkeypatch.setattr(pages, "LOAD_TIMEOUT", 1.5)
     monkeypatch.setattr(pages, "RETRY_AFTER", 0.5)
@@ -160,7 +162,7 @@ async def test_every_request_and_redirect_is_checked_on_its_address(caplog):
         other.pages["/secret.html"] = BOX
         target = other.url("/secret.html")
         server.pages["/page.html"] = f"""<!doctype html><html><body style="margin:0">
-            <img src="{other.url('/pixel.png')}"><iframe src="{server.url('/redirect?to=' + target)}"></iframe>
+            <img src="{other.url("/pixel.png")}"><iframe src="{server.url("/redirect?to=" + target)}"></iframe>
             </body></html>"""
         images = Images()
         browser = OverlayBrowser(images, lambda address: address == forbidden, interval=0.2)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from packager_testkit import make_clip
 
 

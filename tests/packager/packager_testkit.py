@@ -14,21 +14,59 @@ from packager.live import LiveOutput, PackagerConfig
 FAKE_NOW = 1_800_000_000.0
 
 
-def make_clip(path: Path, *, gop: int = 25, seconds: float = 6, sizes: tuple[str, ...] = ("320x240",),
-              rate: int = 25, b_frames: bool = True) -> Path:
+def make_clip(
+    path: Path,
+    *,
+    gop: int = 25,
+    seconds: float = 6,
+    sizes: tuple[str, ...] = ("320x240",),
+    rate: int = 25,
+    b_frames: bool = True,
+) -> Path:
     """x264 + AAC test clip; several sizes = several video streams, same GOPs. Without
     B-frames it is encoded as the test publisher (and OBS's x264 by default) does."""
     if path.exists():
         return path
-    args = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={rate}",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds)]
+    args = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size=320x240:rate={rate}",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        str(seconds),
+    ]
     for index, size in enumerate(sizes):
         args += ["-map", "0:v"]
         args += [f"-s:v:{index}", size]
     x264 = ["-preset", "veryfast"] if b_frames else ["-preset", "ultrafast", "-tune", "zerolatency"]
-    args += ["-map", "1:a", "-c:v", "libx264", *x264, "-pix_fmt", "yuv420p",
-             "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-             "-c:a", "aac", "-b:a", "64k", str(path)]
+    args += [
+        "-map",
+        "1:a",
+        "-c:v",
+        "libx264",
+        *x264,
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        str(gop),
+        "-keyint_min",
+        str(gop),
+        "-sc_threshold",
+        "0",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        str(path),
+    ]
     subprocess.run(args, check=True)
     return path
 
@@ -43,8 +81,16 @@ class Run:
         return [e for e in self.events if e["event"] == kind and (rendition is None or e.get("rendition") == rendition)]
 
 
-def package(clip: Path, out_dir: Path, *, names: tuple[str, ...] = ("origin",),
-            lag: dict[str, int] | None = None, now: float = FAKE_NOW, clock=None, **config) -> Run:
+def package(
+    clip: Path,
+    out_dir: Path,
+    *,
+    names: tuple[str, ...] = ("origin",),
+    lag: dict[str, int] | None = None,
+    now: float = FAKE_NOW,
+    clock=None,
+    **config,
+) -> Run:
     """Demux `clip` with PyAV and feed every packet to a LiveOutput, as fast as possible.
 
     `lag` holds a track's packets back by that many packets of the whole stream, the way a
@@ -192,7 +238,8 @@ def decode_times(data: bytes, path: Path) -> list[tuple[float, float, bool]]:
         stream = container.streams[0]
         return [
             (float(p.pts * p.time_base), float(p.duration * p.time_base), p.is_keyframe)
-            for p in container.demux(stream) if p.pts is not None
+            for p in container.demux(stream)
+            if p.pts is not None
         ]
 
 

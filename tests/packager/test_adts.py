@@ -1,4 +1,5 @@
 """AdtsFramer against the ADTS headers ffmpeg itself writes for the same AAC stream."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,8 +12,28 @@ from packager.adts import AdtsFramer, audio_specific_config, is_adts
 
 
 def encode(path: Path, *, rate: int, channels: int) -> Path:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=sample_rate={rate}",
-                    "-t", "1", "-ac", str(channels), "-c:a", "aac", "-b:a", "64k", str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=sample_rate={rate}",
+            "-t",
+            "1",
+            "-ac",
+            str(channels),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
@@ -24,7 +45,7 @@ def frames(path: Path) -> tuple[list[bytes], tuple[bytes, int, int]]:
         return data, (bytes(stream.codec_context.extradata or b""), stream.sample_rate, stream.channels)
 
 
-@pytest.mark.parametrize("rate, channels", [(48000, 2), (44100, 1), (22050, 2)])
+@pytest.mark.parametrize(("rate", "channels"), [(48000, 2), (44100, 1), (22050, 2)])
 def test_headers_match_ffmpegs_for_raw_frames(tmp_path, rate, channels):
     raw, (extradata, sample_rate, layout_channels) = frames(encode(tmp_path / "a.flv", rate=rate, channels=channels))
     adts, _ = frames(encode(tmp_path / "a.aac", rate=rate, channels=channels))  # ffmpeg's ADTS muxer
@@ -55,5 +76,5 @@ def test_config_from_the_stream_when_the_extradata_is_missing_or_escaped():
 
 
 def test_a_frame_too_long_for_adts_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not fit an ADTS header"):
         AdtsFramer(b"\x11\x90").frame(b"\x00" * 9000)

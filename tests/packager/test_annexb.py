@@ -1,4 +1,5 @@
 """AnnexBFramer on real avcC/hvcC extradata and packets from ffmpeg, and on hand-made access units."""
+
 from __future__ import annotations
 
 import subprocess
@@ -15,8 +16,29 @@ AUD_HEVC = b"\x00\x00\x00\x01\x46\x01\x50"
 
 def encode(path: Path, codec: str) -> Path:
     extra = ["-x265-params", "log-level=error"] if codec == "libx265" else []
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25",
-                    "-t", "2", "-c:v", codec, "-preset", "ultrafast", "-g", "25", *extra, str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25",
+            "-t",
+            "2",
+            "-c:v",
+            codec,
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            *extra,
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
@@ -44,10 +66,13 @@ def decode_count(codec: str, units: list[bytes]) -> int:
     return frames + len(decoder.decode(None))
 
 
-@pytest.mark.parametrize("source, codec, syntax, aud", [
-    ("h264.flv", "libx264", H264, AUD_H264),
-    ("hevc.mp4", "libx265", HEVC, AUD_HEVC),
-])
+@pytest.mark.parametrize(
+    ("source", "codec", "syntax", "aud"),
+    [
+        ("h264.flv", "libx264", H264, AUD_H264),
+        ("hevc.mp4", "libx265", HEVC, AUD_HEVC),
+    ],
+)
 def test_length_prefixed_input_becomes_self_contained_annex_b(media, source, codec, syntax, aud):
     packets, extradata = packets_and_extradata(encode(media / source, codec))
     assert extradata[0] == 1  # avcC / hvcC: the packets are length-prefixed

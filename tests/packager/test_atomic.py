@@ -73,7 +73,7 @@ def test_a_failed_write_leaves_the_file_as_it_was(tmp_path, monkeypatch, writes_
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(atomic.os, "pwrite", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left"):
         write_atomic(path, "next")
     assert path.read_text() == f"version {writes_before - 1}"
     monkeypatch.undo()
@@ -86,8 +86,8 @@ def test_growing_file_appends_pieces_at_the_offsets_it_returns(tmp_path):
     growing = GrowingFile(tmp_path / "seg_0.m4s")
     offsets = [growing.append(piece) for piece in pieces]
     data = (tmp_path / "seg_0.m4s").read_bytes()  # readable while it grows
-    assert [data[o:o + len(p)] for o, p in zip(offsets, pieces)] == pieces
+    assert [data[o : o + len(p)] for o, p in zip(offsets, pieces)] == pieces
     growing.close()
     assert (tmp_path / "seg_0.m4s").read_bytes() == b"".join(pieces)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="is closed"):
         growing.append(b"late")

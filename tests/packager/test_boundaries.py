@@ -12,7 +12,7 @@ def test_first_keyframe_starts_and_non_keyframes_never_do():
 
 def test_gop_longer_than_target_makes_longer_segments():
     boundaries = SegmentBoundaries(2.0)
-    starts = [t for t in range(0, 13) if boundaries.is_segment_start(float(t), t % 3 == 0)]
+    starts = [t for t in range(13) if boundaries.is_segment_start(float(t), t % 3 == 0)]
     assert starts == [0, 3, 6, 9, 12]
 
 

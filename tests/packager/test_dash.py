@@ -18,18 +18,28 @@ def _segments(starts_and_ticks, timescale=90000):
 
 
 def test_timeline_folds_repeats_and_marks_jumps():
-    segments = _segments([(900000, 180000), (1080000, 180000), (1260000, 180000), (1440000, 90000),
-                          (1600000, 180000)])
+    segments = _segments([(900000, 180000), (1080000, 180000), (1260000, 180000), (1440000, 90000), (1600000, 180000)])
     assert timeline_entries(segments) == [
-        '<S t="900000" d="180000" r="2"/>', '<S d="90000"/>', '<S t="1600000" d="180000"/>',
+        '<S t="900000" d="180000" r="2"/>',
+        '<S d="90000"/>',
+        '<S t="1600000" d="180000"/>',
     ]
 
 
 def _presentation(**overrides):
-    values = dict(availability_start=1_800_000_000.0, publish_time=1_800_000_010.0, presentation_offset=10.0,
-                  segment_target=2.0, part_target=0.5, max_segment_duration=2.0, time_shift_buffer_depth=16.0,
-                  suggested_presentation_delay=2.0, target_latency=2.0, utc_timing_url="http://node:8080/time",
-                  periods={"init.mp4": PeriodClock(10.0, 10.04, 1_800_000_000.25)})
+    values = dict(
+        availability_start=1_800_000_000.0,
+        publish_time=1_800_000_010.0,
+        presentation_offset=10.0,
+        segment_target=2.0,
+        part_target=0.5,
+        max_segment_duration=2.0,
+        time_shift_buffer_depth=16.0,
+        suggested_presentation_delay=2.0,
+        target_latency=2.0,
+        utc_timing_url="http://node:8080/time",
+        periods={"init.mp4": PeriodClock(10.0, 10.04, 1_800_000_000.25)},
+    )
     values.update(overrides)
     return Presentation(**values)
 
@@ -38,8 +48,10 @@ def test_a_period_keeps_its_start_while_the_window_slides():
     """Period@start and presentationTimeOffset come from the Period's clock, fixed when it
     appeared, not from the oldest segment left in the window; the first S keeps its t."""
     window = [(900000, 180000), (1080000, 180000), (1260000, 180000)]
-    texts = [mpd(_presentation(), [Representation("v", "video", "avc1.64001f", 1, 90000, _segments(window)[i:])])
-             for i in range(3)]
+    texts = [
+        mpd(_presentation(), [Representation("v", "video", "avc1.64001f", 1, 90000, _segments(window)[i:])])
+        for i in range(3)
+    ]
     for text in texts:
         root = ET.fromstring(text)
         assert root.find("d:Period", NS).get("start") == "PT0S"
@@ -56,10 +68,29 @@ def test_a_period_without_its_clock_yet_is_not_listed():
 
 
 def test_dynamic_mpd():
-    reps = [Representation("720p", "video", "avc1.64001f", 3_000_000, 90000, _segments([(900000, 180000)]),
-                           width=1280, height=720, frame_rate="30"),
-            Representation("audio", "audio", "mp4a.40.2", 128_000, 48000, _segments([(480000, 96000)], 48000),
-                           sample_rate=48000, channels=2)]
+    reps = [
+        Representation(
+            "720p",
+            "video",
+            "avc1.64001f",
+            3_000_000,
+            90000,
+            _segments([(900000, 180000)]),
+            width=1280,
+            height=720,
+            frame_rate="30",
+        ),
+        Representation(
+            "audio",
+            "audio",
+            "mp4a.40.2",
+            128_000,
+            48000,
+            _segments([(480000, 96000)], 48000),
+            sample_rate=48000,
+            channels=2,
+        ),
+    ]
     root = ET.fromstring(mpd(_presentation(), reps))
     assert root.get("type") == "dynamic"
     assert root.get("availabilityStartTime") == "2027-01-15T08:00:00.000Z"
@@ -82,12 +113,15 @@ def test_dynamic_mpd():
 
 
 def test_renditions_with_their_own_timescales_get_their_own_reference():
-    reps = [Representation("720p", "video", "avc1.64001f", 1, 90000, _segments([(900000, 180000)])),
-            Representation("360p", "video", "avc1.64001e", 1, 15360, _segments([(153600, 30720)], 15360))]
+    reps = [
+        Representation("720p", "video", "avc1.64001f", 1, 90000, _segments([(900000, 180000)])),
+        Representation("360p", "video", "avc1.64001e", 1, 15360, _segments([(153600, 30720)], 15360)),
+    ]
     root = ET.fromstring(mpd(_presentation(), reps))
     assert root.find(".//d:AdaptationSet/d:ProducerReferenceTime", NS) is None
-    times = [r.find("d:ProducerReferenceTime", NS).get("presentationTime")
-             for r in root.iterfind(".//d:Representation", NS)]
+    times = [
+        r.find("d:ProducerReferenceTime", NS).get("presentationTime") for r in root.iterfind(".//d:Representation", NS)
+    ]
     assert times == [str(round(10.04 * 90000)), str(round(10.04 * 15360))]
 
 

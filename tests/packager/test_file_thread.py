@@ -22,6 +22,7 @@ def test_calls_run_in_order_on_the_files_thread(tmp_path, monkeypatch):
         def call(path, *args):
             calls.append((name, path.name, threading.current_thread().name))
             return real(path, *args)
+
         return call
 
     monkeypatch.setattr(file_thread, "remove_quietly", recording("remove", file_thread.remove_quietly))
@@ -33,8 +34,12 @@ def test_calls_run_in_order_on_the_files_thread(tmp_path, monkeypatch):
     files.write_atomic(playlist, "#EXTM3U\n#2\n")
     files.close()
     assert [(name, path) for name, path, _ in calls] == [
-        ("write", "index.m3u8"), ("remove", "seg_0.m4s"), ("remove", "seg_1.m4s"), ("remove", "seg_2.m4s"),
-        ("write", "index.m3u8")]
+        ("write", "index.m3u8"),
+        ("remove", "seg_0.m4s"),
+        ("remove", "seg_1.m4s"),
+        ("remove", "seg_2.m4s"),
+        ("write", "index.m3u8"),
+    ]
     assert {thread for _, _, thread in calls} == {"files"}
     assert playlist.read_text() == "#EXTM3U\n#2\n"
     assert not any(path.exists() for path in segments)

@@ -13,7 +13,10 @@ import xml.etree.ElementTree as ET
 
 import av
 import pytest
+from packager_testkit import FAKE_NOW, make_clip, parse_media_playlist
+from test_ts_output import splice_flv
 
+from packager.annexb import parse_avcc
 from packager.live import LiveOutput, PackagerConfig
 from packager.parameter_sets import (
     ParameterSetError,
@@ -22,9 +25,6 @@ from packager.parameter_sets import (
     extradata_units,
     parse_sps,
 )
-from packager.annexb import parse_avcc
-from packager_testkit import FAKE_NOW, make_clip, parse_media_playlist
-from test_ts_output import splice_flv
 from tests.support.size_change import init_sizes, init_sps, size_changing_clip
 
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
@@ -41,14 +41,40 @@ def sps_of(path, **options) -> bytes:
         return extradata_units(bytes(container.streams.video[0].codec_context.extradata))[0]
 
 
-@pytest.mark.parametrize("size, x264", [
-    ("426x240", []), ("320x180", []), ("1280x720", []), ("854x480", ["-profile:v", "baseline"]),
-    ("98x62", ["-pix_fmt", "yuv444p"]), ("176x144", ["-pix_fmt", "yuv422p", "-x264-params", "interlaced=1"]),
-])
+@pytest.mark.parametrize(
+    ("size", "x264"),
+    [
+        ("426x240", []),
+        ("320x180", []),
+        ("1280x720", []),
+        ("854x480", ["-profile:v", "baseline"]),
+        ("98x62", ["-pix_fmt", "yuv444p"]),
+        ("176x144", ["-pix_fmt", "yuv422p", "-x264-params", "interlaced=1"]),
+    ],
+)
 def test_the_sps_gives_the_cropped_picture_size(tmp_path, size, x264):
     clip = tmp_path / "one.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
-                    "-frames:v", "2", "-c:v", "libx264", "-preset", "ultrafast", *x264, str(clip)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size}:rate=25",
+            "-frames:v",
+            "2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            *x264,
+            str(clip),
+        ],
+        check=True,
+    )
     sps = parse_sps(sps_of(clip))
     assert f"{sps.width}x{sps.height}" == size
     with av.open(str(clip)) as container:
@@ -62,7 +88,8 @@ def test_broken_parameter_sets_are_an_error_not_a_crash(tmp_path):
         with pytest.raises(ParameterSetError):
             parse_sps(broken)
     mutated = [sps[:n] for n in range(len(sps))] + [
-        sps[:i] + bytes((sps[i] ^ flip,)) + sps[i + 1:] for i in range(1, len(sps)) for flip in (0x01, 0x80, 0xFF)]
+        sps[:i] + bytes((sps[i] ^ flip,)) + sps[i + 1 :] for i in range(1, len(sps)) for flip in (0x01, 0x80, 0xFF)
+    ]
     for broken in mutated:  # an error or some SPS, never another exception
         try:
             avcc_record([broken], parse_sps(broken), 4)
@@ -100,15 +127,16 @@ def test_garbage_keyframes_leave_the_format_as_it_was(tmp_path):
 
 @pytest.mark.parametrize("kind", ["mpegts", "flv"])
 def test_the_watch_tells_the_first_keyframe_at_the_new_size(clips, kind):
-    changes = []
     with av.open(str(clips[kind])) as container:
         stream = container.streams.video[0]
         watch = VideoFormatWatch(bytes(stream.codec_context.extradata or b""))
         assert watch.size == (640, 360)
-        for packet in container.demux(stream):
-            if packet.size and (changed := watch.check(packet)) is not None:
-                changes.append((round(float(packet.pts * packet.time_base) - stream.start_time * stream.time_base, 2),
-                                packet.is_keyframe, changed))
+        start = stream.start_time * stream.time_base
+        changes = [
+            (round(float(packet.pts * packet.time_base) - start, 2), packet.is_keyframe, changed)
+            for packet in container.demux(stream)  # in order: the watch keeps state
+            if packet.size and (changed := watch.check(packet)) is not None
+        ]
     assert [(key, (c.sps.width, c.sps.height)) for _, key, c in changes] == [(True, (320, 180))]
     assert changes[0][0] == pytest.approx(4.0, abs=0.05)  # the second encode's first frame
     extradata = changes[0][2].extradata
@@ -127,8 +155,11 @@ def test_a_new_flv_sequence_header_counts_from_the_next_keyframe(tmp_path):
     source = splice_flv(big, small, tmp_path / "both.flv", shift_ms=2200)
     with av.open(str(source)) as container:
         watch = VideoFormatWatch(bytes(container.streams.video[0].codec_context.extradata))
-        changes = [(packet.is_keyframe, changed) for packet in container.demux(video=0)
-                   if (changed := watch.check(packet)) is not None]
+        changes = [
+            (packet.is_keyframe, changed)
+            for packet in container.demux(video=0)
+            if (changed := watch.check(packet)) is not None
+        ]
     assert [(key, c.sps.width, c.sps.height) for key, c in changes] == [(True, 160, 120)]
     assert changes[0][1].extradata[:1] == b"\x01"  # the sequence header itself
 
@@ -173,8 +204,12 @@ def changed_run(request, clips, tmp_path_factory):
 def test_a_new_init_segment_has_the_new_size(changed_run):
     out, events, _ = changed_run
     inits = [(e["rendition"], e["path"], e["generation"]) for e in events if e["event"] == "init"]
-    assert inits == [("origin", "origin/init.mp4", 0), ("audio", "audio/init.mp4", 0),
-                     ("origin", "origin/init_1.mp4", 1), ("audio", "audio/init_1.mp4", 1)]
+    assert inits == [
+        ("origin", "origin/init.mp4", 0),
+        ("audio", "audio/init.mp4", 0),
+        ("origin", "origin/init_1.mp4", 1),
+        ("audio", "audio/init_1.mp4", 1),
+    ]
     first, second = ((out / "origin" / name).read_bytes() for name in ("init.mp4", "init_1.mp4"))
     assert (init_sps(first).width, init_sps(first).height) == (640, 360)
     assert (init_sps(second).width, init_sps(second).height) == (320, 180)
@@ -229,12 +264,21 @@ def test_the_mpd_has_a_period_per_size(changed_run):
     for period in periods:
         video = period.find(".//d:Representation[@id='origin']", MPD_NS)
         template = video.find("d:SegmentTemplate", MPD_NS)
-        seen.append((video.get("width"), video.get("height"), video.get("codecs"), template.get("initialization"),
-                     template.get("startNumber")))
+        seen.append(
+            (
+                video.get("width"),
+                video.get("height"),
+                video.get("codecs"),
+                template.get("initialization"),
+                template.get("startNumber"),
+            )
+        )
         assert period.find(".//d:Representation[@id='audio']", MPD_NS) is not None
     codecs = [init_sps((out / "origin" / name).read_bytes()).codec for name in ("init.mp4", "init_1.mp4")]
-    assert seen == [("640", "360", codecs[0], "$RepresentationID$/init.mp4", "0"),
-                    ("320", "180", codecs[1], "$RepresentationID$/init_1.mp4", "2")]
+    assert seen == [
+        ("640", "360", codecs[0], "$RepresentationID$/init.mp4", "0"),
+        ("320", "180", codecs[1], "$RepresentationID$/init_1.mp4", "2"),
+    ]
     assert float(periods[1].get("start")[2:-1]) == pytest.approx(4.0, abs=0.05)
 
 
@@ -246,7 +290,7 @@ def test_only_the_leading_video_track_changes_format(tmp_path):
         second = output.add_video("low", container.streams.video[1])
         audio = output.add_audio(container.streams.audio[0])
     for track in (second, audio):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="only the leading video track"):
             output.change_format(track, 160, 120, b"")
 
 

@@ -15,19 +15,51 @@ from tests.support.init_conformance import boxes, check_init, read_init
 
 
 def fragmented_mp4(path: Path, *, size: str, profile: str, rate: int, channels: int) -> bytes:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
-                    "-f", "lavfi", "-i", f"sine=sample_rate={rate}", "-t", "1", "-ac", str(channels),
-                    "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", profile, "-pix_fmt", "yuv420p",
-                    "-c:a", "aac", "-movflags", "frag_keyframe+empty_moov+default_base_moof", str(path)],
-                   check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size}:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=sample_rate={rate}",
+            "-t",
+            "1",
+            "-ac",
+            str(channels),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-profile:v",
+            profile,
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-movflags",
+            "frag_keyframe+empty_moov+default_base_moof",
+            str(path),
+        ],
+        check=True,
+    )
     return path.read_bytes()
 
 
-@pytest.mark.parametrize("size, profile, rate, channels", [
-    ("1920x1080", "high", 48000, 2),  # cropped to 1080 from 1088
-    ("854x480", "main", 44100, 2),
-    ("318x182", "baseline", 22050, 2),
-])
+@pytest.mark.parametrize(
+    ("size", "profile", "rate", "channels"),
+    [
+        ("1920x1080", "high", 48000, 2),  # cropped to 1080 from 1088
+        ("854x480", "main", 44100, 2),
+        ("318x182", "baseline", 22050, 2),
+    ],
+)
 def test_ffmpeg_inits_conform(tmp_path, size, profile, rate, channels):
     data = fragmented_mp4(tmp_path / "a.mp4", size=size, profile=profile, rate=rate, channels=channels)
     video, audio = split_tracks(data)

@@ -19,13 +19,17 @@ def fragmented(clip_1s_gop):
     inits, fragments = [], []
     with av.open(str(clip_1s_gop)) as source:
         stream = source.streams.video[0]
-        fragmenter = TrackFragmenter(StreamTemplate(stream), lambda data, info: inits.append(data),
-                                     lambda fragment: fragments.append(build_fragment(len(fragments) + 1, [fragment])))
+        fragmenter = TrackFragmenter(
+            StreamTemplate(stream),
+            lambda data, info: inits.append(data),
+            lambda fragment: fragments.append(build_fragment(len(fragments) + 1, [fragment])),
+        )
         for packet in source.demux(stream):
             if packet.size:
                 time_base = (packet.time_base.numerator, packet.time_base.denominator)
-                fragmenter.mux(Frame(bytes(packet), packet.pts, packet.dts, packet.duration, time_base,
-                                     packet.is_keyframe))
+                fragmenter.mux(
+                    Frame(bytes(packet), packet.pts, packet.dts, packet.duration, time_base, packet.is_keyframe)
+                )
         fragmenter.close()
     return inits[0], fragments
 

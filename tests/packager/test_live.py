@@ -8,12 +8,12 @@ import xml.etree.ElementTree as ET
 
 import av
 import pytest
-
-from packager.isobmff import iter_boxes, parse_init
-from packager.dash import iso_time
-from packager.moof import SAMPLE_IS_NON_SYNC, parse_fragment, parse_producer_reference
-from packager.live import LiveOutput, PackagerConfig
 from packager_testkit import FAKE_NOW, Run, decode_times, fragment_ticks, package, parse_media_playlist
+
+from packager.dash import iso_time
+from packager.isobmff import iter_boxes, parse_init
+from packager.live import LiveOutput, PackagerConfig
+from packager.moof import SAMPLE_IS_NON_SYNC, parse_fragment, parse_producer_reference
 from tests.support.mpd_conformance import check_mpds
 
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
@@ -85,7 +85,7 @@ def test_part_flags_match_keyframes_and_segments_equal_their_parts(gop1_run, tmp
             data = (out / rendition / segment.uri).read_bytes()
             assert [e["offset"] for e in listed] == [sum(e["size"] for e in listed[:i]) for i in range(len(listed))]
             assert sum(e["size"] for e in listed) == len(data)
-            parts = [data[e["offset"]:e["offset"] + e["size"]] for e in listed]
+            parts = [data[e["offset"] : e["offset"] + e["size"]] for e in listed]
             for part, listed in zip(parts, segment.parts):
                 boxes = [b.type for b in iter_boxes(part)]
                 assert boxes == ["prft", "moof", "mdat"], "a part is one CMAF chunk, after its producer reference"
@@ -128,8 +128,11 @@ def test_audio_and_video_keep_their_source_offset(clip_1s_gop, gop1_run, tmp_pat
     video_shift = starts["origin"] - source["origin"]
     # audio before the first video keyframe is dropped: compare with the first kept audio frame
     with av.open(str(clip_1s_gop)) as container:
-        audio_source = sorted(float(p.pts * p.time_base) for p in container.demux(container.streams.audio[0])
-                              if p.pts is not None and float(p.pts * p.time_base) >= source["origin"] - 0.005)[0]
+        audio_source = sorted(
+            float(p.pts * p.time_base)
+            for p in container.demux(container.streams.audio[0])
+            if p.pts is not None and float(p.pts * p.time_base) >= source["origin"] - 0.005
+        )[0]
     assert abs((starts["audio"] - audio_source) - video_shift) < 0.002
 
 
@@ -159,9 +162,19 @@ def test_master_playlist(gop1_run):
 def test_ffprobe_reads_master_playlist_and_mpd(gop1_run):
     for name in ("master.m3u8", "origin/index.m3u8", "audio/index.m3u8", "index.mpd"):
         result = subprocess.run(
-            ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
-             str(gop1_run.out_dir / name)],
-            capture_output=True, text=True, timeout=60,
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name",
+                "-of",
+                "csv=p=0",
+                str(gop1_run.out_dir / name),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 0, result.stderr
         expected = {"origin/index.m3u8": {"h264"}, "audio/index.m3u8": {"aac"}}.get(name, {"h264", "aac"})
@@ -199,8 +212,13 @@ def test_live_mpd_is_dynamic_and_low_latency(gop1_run):
     assert [(s.get("t"), s.get("d"), s.get("r")) for s in video] == [(video[0].get("t"), "180000", None)]
     root = ET.fromstring(mpds[-2])
     assert root.get("type") == "dynamic"
-    for attribute in ("availabilityStartTime", "publishTime", "minimumUpdatePeriod",
-                      "timeShiftBufferDepth", "suggestedPresentationDelay"):
+    for attribute in (
+        "availabilityStartTime",
+        "publishTime",
+        "minimumUpdatePeriod",
+        "timeShiftBufferDepth",
+        "suggestedPresentationDelay",
+    ):
         assert root.get(attribute), attribute
     timing = root.find("d:UTCTiming", MPD_NS)
     assert timing.get("schemeIdUri") == "urn:mpeg:dash:utc:http-iso:2014" and timing.get("value") == "/time"
@@ -218,8 +236,9 @@ def test_live_mpd_is_dynamic_and_low_latency(gop1_run):
 def test_live_mpds_keep_what_they_announced(clip_1s_gop, tmp_path):
     """Across every MPD a stream publishes, while its window slides: a Period keeps its id and
     start, each segment its t and d, availabilityStartTime its value (ISO/IEC 23009-1 §5.4)."""
-    run = package(clip_1s_gop, tmp_path, window_segments=2, segment_target=1.0,
-                  utc_timing_url="http://node.example:8080/time")
+    run = package(
+        clip_1s_gop, tmp_path, window_segments=2, segment_target=1.0, utc_timing_url="http://node.example:8080/time"
+    )
     texts = [e["text"] for e in run.of("mpd")]
     announced = check_mpds(texts)
     assert len(announced.period_starts) == 1 and announced.refreshes == len(texts) > 6
@@ -235,7 +254,7 @@ def test_every_part_begins_with_a_producer_reference(clip_1s_gop, tmp_path):
     run = package(clip_1s_gop, tmp_path, clock=lambda: FAKE_NOW + next(ticks) / 1000)
     last_wall = {}
     for part in run.of("part"):
-        data = (tmp_path / part["file"]).read_bytes()[part["offset"]:part["offset"] + part["size"]]
+        data = (tmp_path / part["file"]).read_bytes()[part["offset"] : part["offset"] + part["size"]]
         assert [box.type for box in iter_boxes(data)] == ["prft", "moof", "mdat"]
         track_id, wall, media_time = parse_producer_reference(data)
         fragment = parse_fragment(data)
@@ -332,10 +351,13 @@ def test_two_renditions_share_boundaries(clip_two_sizes, tmp_path):
     assert [(s.msn, s.duration) for s in big.segments] == [(s.msn, s.duration) for s in small.segments]
     master = (tmp_path / "master.m3u8").read_text()
     assert "RESOLUTION=320x240" in master and "RESOLUTION=160x120" in master
-    reports = [line for line in (tmp_path / "240p" / "index.m3u8").read_text().splitlines()
-               if line.startswith("#EXT-X-RENDITION-REPORT")]
+    reports = [
+        line
+        for line in (tmp_path / "240p" / "index.m3u8").read_text().splitlines()
+        if line.startswith("#EXT-X-RENDITION-REPORT")
+    ]
     assert reports == []  # ended playlists carry no reports
-    live_text = [e for e in run.of("playlist", "240p")][-2]["text"]
+    live_text = list(run.of("playlist", "240p"))[-2]["text"]
     assert '#EXT-X-RENDITION-REPORT:URI="../120p/index.m3u8"' in live_text
     root = ET.fromstring((tmp_path / "index.mpd").read_text())
     video_set = root.find(".//d:AdaptationSet[@contentType='video']", MPD_NS)
@@ -410,8 +432,10 @@ def test_discontinuity_starts_a_new_init_and_continues_numbering(clip_1s_gop, tm
     times = decode_times(data, tmp_path / "d.mp4")
     assert times and times[0][2]
     # the timeline runs on across the switch, and DASH gets a Period per init segment
-    first = decode_times((tmp_path / "origin" / "init.mp4").read_bytes()
-                         + (tmp_path / "origin" / "seg_0.m4s").read_bytes(), tmp_path / "e.mp4")
+    first = decode_times(
+        (tmp_path / "origin" / "init.mp4").read_bytes() + (tmp_path / "origin" / "seg_0.m4s").read_bytes(),
+        tmp_path / "e.mp4",
+    )
     assert abs(min(t for t, _, _ in times) - (min(t for t, _, _ in first) + 20)) < 0.1  # 20 s later
     root = ET.fromstring((tmp_path / "index.mpd").read_text())
     periods = root.findall("d:Period", MPD_NS)
@@ -452,8 +476,9 @@ def test_renditions_delivered_late_or_early_still_share_boundaries(clip_two_size
     for rendition in ("240p", "120p", "audio"):
         expected = _check_media_playlist(reference, rendition)
         got = _check_media_playlist(run, rendition)
-        assert [(s.msn, s.duration, len(s.parts)) for s in got.segments] == \
-            [(s.msn, s.duration, len(s.parts)) for s in expected.segments], rendition
+        assert [(s.msn, s.duration, len(s.parts)) for s in got.segments] == [
+            (s.msn, s.duration, len(s.parts)) for s in expected.segments
+        ], rendition
 
 
 def test_audio_far_ahead_of_video_keeps_alignment(clip_1s_gop, gop1_run, tmp_path):

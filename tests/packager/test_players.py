@@ -18,9 +18,9 @@ from pathlib import Path
 
 import av
 import pytest
+from packager_testkit import package
 
 from packager.ts_output import TsRendition
-from packager_testkit import package
 from tests.support.browser import chromium_available, chromium_page
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -11,12 +11,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
+from packager_testkit import FAKE_NOW, decode_times, discontinuity_numbers, package, parse_media_playlist
 
 from packager.resume import ResumePoint, ResumeTracker, Timeline, TsResume
 from packager.ts_output import TsRendition
 from packager.ts_playlist import TsMediaPlaylist, TsSegment
 from tests.support.mpd_conformance import check_mpds
-from packager_testkit import FAKE_NOW, decode_times, discontinuity_numbers, package, parse_media_playlist
 
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 LATER = 30.0  # seconds of wall clock between the two workers
@@ -35,18 +35,23 @@ def announced(run) -> set[str]:
 
 
 def live_playlists(run, rendition="origin"):
-    return [parse_media_playlist(e["text"]) for e in run.of("playlist", rendition)
-            if "#EXT-X-ENDLIST" not in e["text"]]
+    return [parse_media_playlist(e["text"]) for e in run.of("playlist", rendition) if "#EXT-X-ENDLIST" not in e["text"]]
 
 
 @pytest.fixture(scope="module")
 def runs(clip_1s_gop, tmp_path_factory):
     """Three workers in turn; each later one resumes from the events of the one before."""
     first = package(clip_1s_gop, tmp_path_factory.mktemp("first"), window_segments=2)
-    second = package(clip_1s_gop, tmp_path_factory.mktemp("second"), window_segments=1,
-                     resume=tracked(first), now=FAKE_NOW + LATER)
-    third = package(clip_1s_gop, tmp_path_factory.mktemp("third"), window_segments=1,
-                    resume=tracked(second), now=FAKE_NOW + 2 * LATER)
+    second = package(
+        clip_1s_gop, tmp_path_factory.mktemp("second"), window_segments=1, resume=tracked(first), now=FAKE_NOW + LATER
+    )
+    third = package(
+        clip_1s_gop,
+        tmp_path_factory.mktemp("third"),
+        window_segments=1,
+        resume=tracked(second),
+        now=FAKE_NOW + 2 * LATER,
+    )
     return first, second, third
 
 
@@ -98,8 +103,10 @@ def test_the_new_segments_decode_and_their_clocks_are_true(runs, tmp_path):
     init = (second.out_dir / "origin" / "init_1.mp4").read_bytes()
     times = decode_times(init + (second.out_dir / "origin" / f"seg_{start}.m4s").read_bytes(), tmp_path / "a.mp4")
     assert times and times[0][2]  # starts with a keyframe
-    old = decode_times((first.out_dir / "origin" / "init.mp4").read_bytes()
-                       + (first.out_dir / "origin" / "seg_0.m4s").read_bytes(), tmp_path / "b.mp4")
+    old = decode_times(
+        (first.out_dir / "origin" / "init.mp4").read_bytes() + (first.out_dir / "origin" / "seg_0.m4s").read_bytes(),
+        tmp_path / "b.mp4",
+    )
     # the media timeline goes on where the wall clock says: LATER seconds after the old start
     assert min(t for t, _, _ in times) == pytest.approx(min(t for t, _, _ in old) + LATER, abs=0.1)
     head = next(p for p in live_playlists(second) if p.segments)
@@ -127,8 +134,12 @@ def test_the_mpd_keeps_its_clock_and_starts_a_new_period(runs):
 def test_a_timeline_behind_the_old_media_starts_after_it(clip_1s_gop, tmp_path):
     """A clock that says earlier than the old MPD's end (the old media ran ahead) never
     makes the new Period overlap the old one."""
-    point = ResumePoint(msn=7, discontinuity_sequence=2, init_generation=3,
-                        timeline=Timeline(availability_start=FAKE_NOW, stream_start=10.0, media_end=100.0))
+    point = ResumePoint(
+        msn=7,
+        discontinuity_sequence=2,
+        init_generation=3,
+        timeline=Timeline(availability_start=FAKE_NOW, stream_start=10.0, media_end=100.0),
+    )
     run = package(clip_1s_gop, tmp_path, resume=point, now=FAKE_NOW + 5)
     root = ET.fromstring(run.of("mpd")[0]["text"])
     period_start = float(root.find("d:Period", MPD_NS).get("start")[2:-1])
@@ -161,6 +172,7 @@ def test_a_restored_point_is_past_what_the_lost_run_could_have_announced():
 
 # -- legacy HLS (MPEG-TS) ---------------------------------------------------------------
 
+
 def ts_seg(n: int, discontinuity: bool = False) -> TsSegment:
     return TsSegment(sequence=n, path=f"origin/ts_{n}.ts", duration=2.0, discontinuity=discontinuity)
 
@@ -182,8 +194,9 @@ def test_a_resumed_ts_rendition_names_its_files_on_and_marks_the_first(clip_1s_g
     import av
 
     events: list[dict] = []
-    rendition = TsRendition(tmp_path, "origin", events.append, window_segments=8,
-                            start_sequence=40, discontinuity_sequence=2)
+    rendition = TsRendition(
+        tmp_path, "origin", events.append, window_segments=8, start_sequence=40, discontinuity_sequence=2
+    )
     rendition.discontinuity()
     with av.open(str(clip_1s_gop)) as container:
         indexes = {s.index: rendition.add_stream(s) for s in container.streams}
@@ -203,6 +216,7 @@ def test_a_resumed_ts_rendition_names_its_files_on_and_marks_the_first(clip_1s_g
 
 
 # -- after a crash: the old window is listed on ------------------------------------------
+
 
 def crashed_at(run, segments: int) -> list[dict]:
     """The run's events up to the moment its worker crashed: `segments` origin segments
@@ -227,8 +241,15 @@ def after_crash(clip_1s_gop, tmp_path_factory):
     for event in before:
         tracker.observe(event)
     point = tracker.point(carry=True)
-    second = package(clip_1s_gop, out, window_segments=3, segment_target=1.0, resume=point,
-                     now=FAKE_NOW + 3.0, utc_timing_url=CLOCK_URL)
+    second = package(
+        clip_1s_gop,
+        out,
+        window_segments=3,
+        segment_target=1.0,
+        resume=point,
+        now=FAKE_NOW + 3.0,
+        utc_timing_url=CLOCK_URL,
+    )
     return point, second, [e["text"] for e in before if e["event"] == "mpd"]
 
 
@@ -274,11 +295,27 @@ def test_the_mpd_after_a_crash_keeps_the_old_period_up_to_the_new_one(after_cras
 
 
 def test_a_ts_rendition_after_a_crash_lists_the_old_window_on(tmp_path):
-    carried = [{"event": "ts_segment", "rendition": "origin", "sequence": n, "path": f"origin/ts_{n}.ts",
-                "duration": 2.0, "discontinuity": n == 7, "discontinuity_sequence": 1 + (n >= 7)}
-               for n in range(5, 9)]
-    rendition = TsRendition(tmp_path, "origin", lambda e: None, window_segments=3,
-                            start_sequence=9, discontinuity_sequence=2, carried=carried[-3:])
+    carried = [
+        {
+            "event": "ts_segment",
+            "rendition": "origin",
+            "sequence": n,
+            "path": f"origin/ts_{n}.ts",
+            "duration": 2.0,
+            "discontinuity": n == 7,
+            "discontinuity_sequence": 1 + (n >= 7),
+        }
+        for n in range(5, 9)
+    ]
+    rendition = TsRendition(
+        tmp_path,
+        "origin",
+        lambda e: None,
+        window_segments=3,
+        start_sequence=9,
+        discontinuity_sequence=2,
+        carried=carried[-3:],
+    )
     text = rendition.playlist.render()
     assert "#EXT-X-MEDIA-SEQUENCE:6\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n" in text
     assert text.count("#EXT-X-DISCONTINUITY\n") == 1 and text.rstrip().endswith("ts_8.ts")

@@ -1,4 +1,5 @@
 """TsMuxer's bytes read back with the independent header reader (packager.ts_packet)."""
+
 from __future__ import annotations
 
 import os
@@ -14,12 +15,11 @@ AUDIO = ElementaryStream(0x101, 0x0F, 0xC0)
 
 def packets(data: bytes | bytearray) -> list[TsPacket]:
     assert len(data) % 188 == 0
-    return [TsPacket.parse(bytes(data[i:i + 188])) for i in range(0, len(data), 188)]
+    return [TsPacket.parse(bytes(data[i : i + 188])) for i in range(0, len(data), 188)]
 
 
 def decode_timestamp(field: bytes) -> int:
-    return (((field[0] >> 1) & 0x07) << 30 | field[1] << 22 | (field[2] >> 1) << 15
-            | field[3] << 7 | field[4] >> 1)
+    return ((field[0] >> 1) & 0x07) << 30 | field[1] << 22 | (field[2] >> 1) << 15 | field[3] << 7 | field[4] >> 1
 
 
 def pcr_of(raw: bytes) -> int | None:
@@ -50,15 +50,18 @@ def test_pat_and_pmt_are_single_packets_with_valid_crcs():
     assert pmt_pids_from_pat(pat) == [PMT_PID]  # checks the PAT's CRC too
     section = pmt.payload[1:]
     length = ((section[1] & 0x0F) << 8) | section[2]
-    assert section[0] == 0x02 and crc32_mpeg2(section[:3 + length]) == 0
+    assert section[0] == 0x02 and crc32_mpeg2(section[: 3 + length]) == 0
     assert ((section[8] & 0x1F) << 8) | section[9] == VIDEO.pid  # PCR_PID
-    entries = section[12:3 + length - 4]
-    assert [(entries[i], ((entries[i + 1] & 0x1F) << 8) | entries[i + 2]) for i in range(0, len(entries), 5)] \
-        == [(0x1B, 0x100), (0x0F, 0x101)]
+    entries = section[12 : 3 + length - 4]
+    assert [(entries[i], ((entries[i + 1] & 0x1F) << 8) | entries[i + 2]) for i in range(0, len(entries), 5)] == [
+        (0x1B, 0x100),
+        (0x0F, 0x101),
+    ]
 
 
-@pytest.mark.parametrize("size", [0, 1, 150, 155, 156, 157, 160, 163, 164, 165, 166, 182, 183, 184, 340,
-                                  341, 342, 500, 1000, 30_000])
+@pytest.mark.parametrize(
+    "size", [0, 1, 150, 155, 156, 157, 160, 163, 164, 165, 166, 182, 183, 184, 340, 341, 342, 500, 1000, 30_000]
+)
 def test_any_payload_size_packs_into_whole_packets_that_reassemble(size):
     muxer = TsMuxer([VIDEO, AUDIO], VIDEO.pid)
     payload = os.urandom(size)
@@ -96,7 +99,7 @@ def test_pcr_on_every_pes_start_of_the_pcr_pid_only_and_rising():
         dts = 126_000 + n * 3600
         muxer.write_pes(out, VIDEO, os.urandom(2000), dts + 7200, dts, random_access=n % 10 == 0)
         muxer.write_pes(out, AUDIO, os.urandom(200), dts, dts, random_access=False)
-    raw = [bytes(out[i:i + 188]) for i in range(0, len(out), 188)]
+    raw = [bytes(out[i : i + 188]) for i in range(0, len(out), 188)]
     parsed = packets(out)
     pcrs = []
     for packet, data in zip(parsed, raw):

@@ -1,5 +1,6 @@
 """TsRendition end to end: real H.264/AAC from ffmpeg, demuxed with PyAV, packaged, then read
 back the way a player would (bytes, PyAV decode of each file, the HLS demuxer on the playlist)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -15,8 +16,16 @@ VIDEO_PID = 0x100
 PMT_PID = 0x1000
 
 
-def make_clip(path: Path, *, seconds: float, gop: int = 25, audio: bool = True, video: bool = True,
-              size: str = "320x240", preset: str = "ultrafast") -> Path:
+def make_clip(
+    path: Path,
+    *,
+    seconds: float,
+    gop: int = 25,
+    audio: bool = True,
+    video: bool = True,
+    size: str = "320x240",
+    preset: str = "ultrafast",
+) -> Path:
     args = ["ffmpeg", "-v", "error", "-y"]
     if video:
         args += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25"]
@@ -24,11 +33,23 @@ def make_clip(path: Path, *, seconds: float, gop: int = 25, audio: bool = True, 
         args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
     args += ["-t", str(seconds)]
     if video:
-        args += ["-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p", "-g", str(gop),
-                 "-keyint_min", str(gop), "-sc_threshold", "0"]
+        args += [
+            "-c:v",
+            "libx264",
+            "-preset",
+            preset,
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            str(gop),
+            "-keyint_min",
+            str(gop),
+            "-sc_threshold",
+            "0",
+        ]
     if audio:
         args += ["-c:a", "aac", "-b:a", "64k"]
-    subprocess.run(args + [str(path)], check=True)
+    subprocess.run([*args, str(path)], check=True)
     return path
 
 
@@ -38,9 +59,15 @@ def clip(tmp_path_factory) -> Path:
     return make_clip(tmp_path_factory.mktemp("media") / "clip.flv", seconds=7, preset="veryfast")
 
 
-def package(source: Path, out_dir: Path, *, target: float = 2.0, window: int = 8,
-            endlist: bool = True, discontinuity_after: float | None = None
-            ) -> tuple[list[dict], TsRendition]:
+def package(
+    source: Path,
+    out_dir: Path,
+    *,
+    target: float = 2.0,
+    window: int = 8,
+    endlist: bool = True,
+    discontinuity_after: float | None = None,
+) -> tuple[list[dict], TsRendition]:
     """Feed every packet of `source`, flagging the first keyframe >= `target` s after the last start."""
     events: list[dict] = []
     rendition = TsRendition(out_dir, "origin", events.append, window_segments=window)
@@ -69,7 +96,7 @@ def ts_headers(data: bytes) -> list[tuple[int, bool, int, bool, bool]]:
     assert len(data) % 188 == 0
     out = []
     for i in range(0, len(data), 188):
-        p = data[i:i + 188]
+        p = data[i : i + 188]
         assert p[0] == 0x47
         afc = (p[3] >> 4) & 3
         rai = bool(afc & 2 and p[4] > 0 and p[5] & 0x40)
@@ -85,7 +112,7 @@ def continuity_errors(files: list[bytes]) -> list[str]:
         for i, (pid, _, cc, has_payload, _) in enumerate(ts_headers(data)):
             if not has_payload or pid == 0x1FFF:
                 continue
-            raw = data[i * 188:(i + 1) * 188]
+            raw = data[i * 188 : (i + 1) * 188]
             if pid in last:
                 prev_cc, prev_raw = last[pid]
                 duplicate = cc == prev_cc and raw == prev_raw
@@ -116,7 +143,7 @@ def parse_media_playlist(text: str) -> dict:
     for line in lines[1:]:
         if line.startswith("#EXTINF:"):
             assert line.endswith(",")
-            duration = float(line[len("#EXTINF:"):-1])
+            duration = float(line[len("#EXTINF:") : -1])
         elif line == "#EXT-X-DISCONTINUITY":
             discontinuity = True
         elif line == "#EXT-X-ENDLIST":
@@ -152,7 +179,7 @@ def test_continuity_counters_run_on_across_segment_files(clip, tmp_path):
 
 
 def test_segments_decode_alone_with_continuous_pts_and_exact_extinf(clip, tmp_path):
-    events, rendition = package(clip, tmp_path)
+    events, _rendition = package(clip, tmp_path)
     files = segment_files(tmp_path, events)
     durations = [e["duration"] for e in events if e["event"] == "ts_segment"]
     assert durations == [2.0, 2.0, 2.0, 1.0]
@@ -179,8 +206,7 @@ def test_playlist_is_hls_v3_and_plays_both_streams(clip, tmp_path):
     assert playlist["EXT-X-MEDIA-SEQUENCE"] == 0
     assert playlist["EXT-X-TARGETDURATION"] >= max(round(d) for _, d, _ in playlist["segments"])
     assert [name for name, _, _ in playlist["segments"]] == ["ts_0.ts", "ts_1.ts", "ts_2.ts", "ts_3.ts"]
-    assert events[-1] == {"event": "ts_playlist", "rendition": "origin",
-                          "path": "origin/mpegts.m3u8", "text": text}
+    assert events[-1] == {"event": "ts_playlist", "rendition": "origin", "path": "origin/mpegts.m3u8", "text": text}
     with av.open(str(tmp_path / "origin" / "mpegts.m3u8")) as container:
         assert sorted(s.type for s in container.streams) == ["audio", "video"]
         audio_frames = video_frames = 0
@@ -205,8 +231,13 @@ def test_window_slides_and_old_files_are_deleted_after_the_spec_grace(tmp_path):
     events, _ = package(source, tmp_path / "out", window=1)
     removed = [p for e in events if e["event"] == "removed" for p in e["paths"]]
     assert removed == ["origin/ts_0.ts", "origin/ts_1.ts"]
-    assert sorted(p.name for p in (tmp_path / "out/origin").glob("ts_*.ts")) == \
-        ["ts_2.ts", "ts_3.ts", "ts_4.ts", "ts_5.ts", "ts_6.ts"]
+    assert sorted(p.name for p in (tmp_path / "out/origin").glob("ts_*.ts")) == [
+        "ts_2.ts",
+        "ts_3.ts",
+        "ts_4.ts",
+        "ts_5.ts",
+        "ts_6.ts",
+    ]
     playlist = parse_media_playlist((tmp_path / "out/origin/mpegts.m3u8").read_text())
     assert playlist["EXT-X-MEDIA-SEQUENCE"] == 6
     assert [name for name, _, _ in playlist["segments"]] == ["ts_6.ts"]
@@ -217,10 +248,14 @@ def test_window_slides_and_old_files_are_deleted_after_the_spec_grace(tmp_path):
 
 
 def test_discontinuity_marks_the_next_segment(clip, tmp_path):
-    events, _ = package(clip, tmp_path, discontinuity_after=4.0)
+    _events, _ = package(clip, tmp_path, discontinuity_after=4.0)
     playlist = parse_media_playlist((tmp_path / "origin" / "mpegts.m3u8").read_text())
     assert [(n, disc) for n, _, disc in playlist["segments"]] == [
-        ("ts_0.ts", False), ("ts_1.ts", False), ("ts_2.ts", True), ("ts_3.ts", False)]
+        ("ts_0.ts", False),
+        ("ts_1.ts", False),
+        ("ts_2.ts", True),
+        ("ts_3.ts", False),
+    ]
     assert playlist["EXT-X-DISCONTINUITY-SEQUENCE"] == 0
 
 
@@ -237,8 +272,7 @@ def test_short_gops_only_cut_where_flagged(tmp_path):
     events, _ = package(source, tmp_path / "out", target=2.0)
     files = segment_files(tmp_path / "out", events)
     assert [e["duration"] for e in events if e["event"] == "ts_segment"] == [2.4, 2.4, 0.2]
-    keyframes_per_file = [
-        sum(1 for h in ts_headers(p.read_bytes()) if h[0] == VIDEO_PID and h[4]) for p in files]
+    keyframes_per_file = [sum(1 for h in ts_headers(p.read_bytes()) if h[0] == VIDEO_PID and h[4]) for p in files]
     # Keyframes every 0.48 s; only those at 0, 2.4 and 4.8 s were flagged.
     assert keyframes_per_file == [5, 5, 1]
     assert continuity_errors([p.read_bytes() for p in files]) == []
@@ -328,8 +362,7 @@ def test_a_quiet_audio_stream_does_not_hold_segments_back(clip, tmp_path):
     """A segment is published at the keyframe that ends it, whatever the other stream does."""
     published_at: list[float] = []
     latest = [0.0]
-    rendition = TsRendition(tmp_path, "origin", lambda e: e["event"] == "ts_segment"
-                            and published_at.append(latest[0]))
+    rendition = TsRendition(tmp_path, "origin", lambda e: e["event"] == "ts_segment" and published_at.append(latest[0]))
     cuts: list[float] = []
     with av.open(str(clip)) as container:
         indexes = {s.index: rendition.add_stream(s) for s in container.streams}
@@ -396,19 +429,35 @@ def test_ffmpeg_reads_the_playlist_and_the_joined_segments_without_complaint(cli
     events, _ = package(clip, tmp_path)
     playlist = tmp_path / "origin" / "mpegts.m3u8"
     probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-show_entries",
-         "stream=codec_type,nb_read_frames", "-of", "csv=p=0", str(playlist)],
-        capture_output=True, text=True, check=True)
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_type,nb_read_frames",
+            "-of",
+            "csv=p=0",
+            str(playlist),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert probe.stderr == ""
     counts = dict(line.split(",") for line in probe.stdout.split())
     assert counts["video"] == "175" and int(counts["audio"]) > 300
     joined = tmp_path / "joined.ts"
     joined.write_bytes(b"".join(p.read_bytes() for p in segment_files(tmp_path, events)))
     # -v verbose shows the demuxer's continuity and PES warnings, not only errors.
-    decode = subprocess.run(["ffmpeg", "-v", "verbose", "-i", str(joined), "-f", "null", "-"],
-                            capture_output=True, text=True, check=True)
-    complaints = [line for line in decode.stderr.splitlines()
-                  if any(w in line.lower() for w in ("continuity", "corrupt", "error", "discontinuity"))]
+    decode = subprocess.run(
+        ["ffmpeg", "-v", "verbose", "-i", str(joined), "-f", "null", "-"], capture_output=True, text=True, check=True
+    )
+    complaints = [
+        line
+        for line in decode.stderr.splitlines()
+        if any(w in line.lower() for w in ("continuity", "corrupt", "error", "discontinuity"))
+    ]
     assert complaints == []
 
 
@@ -428,7 +477,11 @@ def test_start_sequence_names_files_and_events_are_json(clip, tmp_path):
     json.dumps(events)
     segments = [e for e in events if e["event"] == "ts_segment"]
     assert [(e["sequence"], e["path"]) for e in segments] == [
-        (40, "720p/ts_40.ts"), (41, "720p/ts_41.ts"), (42, "720p/ts_42.ts"), (43, "720p/ts_43.ts")]
+        (40, "720p/ts_40.ts"),
+        (41, "720p/ts_41.ts"),
+        (42, "720p/ts_42.ts"),
+        (43, "720p/ts_43.ts"),
+    ]
     assert events[-1]["path"] == "720p/mpegts.m3u8"
     playlist = parse_media_playlist(events[-1]["text"])
     assert playlist["EXT-X-MEDIA-SEQUENCE"] == 42 and not playlist["endlist"]
@@ -437,10 +490,36 @@ def test_start_sequence_names_files_and_events_are_json(clip, tmp_path):
 
 def hevc_clip(path: Path) -> Path:
     """HEVC in MP4: hvcC extradata and length-prefixed packets, as enhanced RTMP delivers them."""
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25",
-                    "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "5", "-c:v", "libx265",
-                    "-preset", "ultrafast", "-g", "25", "-x265-params", "log-level=error", "-c:a", "aac",
-                    str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=48000",
+            "-t",
+            "5",
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-x265-params",
+            "log-level=error",
+            "-c:a",
+            "aac",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
@@ -450,8 +529,9 @@ def test_every_segment_decodes_alone_and_ffprobe_finds_no_error(tmp_path, kind):
     if kind == "hevc":
         source = hevc_clip(tmp_path / "clip.mp4")
     else:
-        source = make_clip(tmp_path / f"clip.{'ts' if kind == 'mpegts' else 'flv'}", seconds=5,
-                           size="160x120", preset="veryfast")
+        source = make_clip(
+            tmp_path / f"clip.{'ts' if kind == 'mpegts' else 'flv'}", seconds=5, size="160x120", preset="veryfast"
+        )
     events, _ = package(source, tmp_path / "out")
     files = segment_files(tmp_path / "out", events)
     assert len(files) == 3
@@ -469,9 +549,23 @@ def test_every_segment_decodes_alone_and_ffprobe_finds_no_error(tmp_path, kind):
     joined.write_bytes(b"".join(p.read_bytes() for p in files))
     for path in (files[1], joined):
         probe = subprocess.run(
-            ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-             "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-            capture_output=True, text=True, check=True)
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-count_frames",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=nb_read_frames",
+                "-of",
+                "csv=p=0",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert probe.stderr == "", probe.stderr
     assert set(probe.stdout.split()) == {"125"}  # the stream, listed once more under its program
 
@@ -482,11 +576,12 @@ def splice_flv(first: Path, second: Path, out: Path, *, shift_ms: int) -> Path:
     The FLV demuxer then hands the new sequence header as new_extradata side data on the next
     video packet; the second clip's keyframes carry no SPS/PPS of their own.
     """
+
     def tags(data: bytes):
         position = 9 + 4  # FLV header, first PreviousTagSize
         while position + 11 <= len(data):
-            size = int.from_bytes(data[position + 1:position + 4], "big")
-            yield data[position:position + 11 + size + 4]
+            size = int.from_bytes(data[position + 1 : position + 4], "big")
+            yield data[position : position + 11 + size + 4]
             position += 11 + size + 4
 
     def shifted(tag: bytes) -> bytes:
@@ -510,8 +605,9 @@ def test_new_parameter_sets_from_side_data_go_in_front_of_later_keyframes(tmp_pa
             frames = list(container.decode(video=0))
         assert frames[0].key_frame and len(frames) == 50
         assert {(f.width, f.height) for f in frames} == {size}
-        probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", str(path)],
-                               capture_output=True, text=True, check=True)
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-count_frames", str(path)], capture_output=True, text=True, check=True
+        )
         assert probe.stderr == "", probe.stderr
 
 
@@ -542,16 +638,42 @@ def test_a_follower_continues_the_playlist_after_a_discontinuity(tmp_path, video
     names = [name for name, _, _ in playlist["segments"]]
     assert names == [f"ts_{n}.ts" for n in range(len(names))] and len(names) >= 3
     marked = [name for name, _, discontinuity in playlist["segments"] if discontinuity]
-    first_after = next(e["path"] for e in events if e["event"] == "ts_segment"
-                       and e["sequence"] == first._next_sequence)
+    first_after = next(
+        e["path"] for e in events if e["event"] == "ts_segment" and e["sequence"] == first._next_sequence
+    )
     assert marked == [first_after.split("/")[1]] and playlist["endlist"]
 
 
 def test_an_audio_codec_the_muxer_does_not_write_is_left_out(tmp_path, caplog):
     source = tmp_path / "ac3.mkv"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25",
-                    "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "3", "-c:v", "libx264",
-                    "-preset", "ultrafast", "-g", "25", "-c:a", "ac3", str(source)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=48000",
+            "-t",
+            "3",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-c:a",
+            "ac3",
+            str(source),
+        ],
+        check=True,
+    )
     with caplog.at_level("WARNING", logger="packager.ts_output"):
         events, _ = package(source, tmp_path / "out")
     assert "leaves out the audio stream (ac3)" in caplog.text

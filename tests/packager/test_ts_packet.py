@@ -1,4 +1,5 @@
 """The TS header parser on real ffmpeg output and on truncated and broken packets."""
+
 from __future__ import annotations
 
 import subprocess
@@ -18,16 +19,40 @@ from packager.ts_packet import (
 def ts_bytes(tmp_path_factory) -> bytes:
     path = tmp_path_factory.mktemp("ts") / "clip.ts"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25",
-         "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "2", "-c:v", "libx264",
-         "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=48000",
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(path),
+        ],
         check=True,
     )
     return path.read_bytes()
 
 
 def packets(data: bytes) -> list[TsPacket]:
-    return [TsPacket.parse(data[i:i + 188]) for i in range(0, len(data), 188)]
+    return [TsPacket.parse(data[i : i + 188]) for i in range(0, len(data), 188)]
 
 
 def test_parses_real_output(ts_bytes):
@@ -65,8 +90,9 @@ def test_rejects_truncated_and_broken_packets(ts_bytes):
 
 
 def test_pat_parser_rejects_truncated_and_foreign_sections(ts_bytes):
-    pat_raw = next(ts_bytes[i:i + 188] for i in range(0, len(ts_bytes), 188)
-                   if TsPacket.parse(ts_bytes[i:i + 188]).pid == 0)
+    pat_raw = next(
+        ts_bytes[i : i + 188] for i in range(0, len(ts_bytes), 188) if TsPacket.parse(ts_bytes[i : i + 188]).pid == 0
+    )
     pat = TsPacket.parse(pat_raw)
     header = pat_raw[:4]
     cut_short = TsPacket.parse(header + pat.payload[:10] + b"\xff" * (184 - 10))

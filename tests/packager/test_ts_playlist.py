@@ -1,4 +1,5 @@
 """HLS v3 playlist text: target duration, sequences, discontinuities and the master."""
+
 from __future__ import annotations
 
 import os
@@ -73,18 +74,21 @@ def test_no_discontinuity_tags_when_there_was_none():
 
 
 def test_window_must_hold_a_segment():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least 1"):
         TsMediaPlaylist(window_segments=0)
 
 
 def test_master_attributes_follow_the_spec(tmp_path):
-    text = write_ts_master(tmp_path, [
-        TsVariant("720p", 3_000_000, (1280, 720), "avc1.64001f,mp4a.40.2", 29.97),
-        TsVariant("audio", 128_000.0, None, None, None),
-    ])
+    text = write_ts_master(
+        tmp_path,
+        [
+            TsVariant("720p", 3_000_000, (1280, 720), "avc1.64001f,mp4a.40.2", 29.97),
+            TsVariant("audio", 128_000.0, None, None, None),
+        ],
+    )
     assert text == (
         "#EXTM3U\n#EXT-X-VERSION:3\n"
-        '#EXT-X-STREAM-INF:BANDWIDTH=3000000,RESOLUTION=1280x720,FRAME-RATE=29.970,'
+        "#EXT-X-STREAM-INF:BANDWIDTH=3000000,RESOLUTION=1280x720,FRAME-RATE=29.970,"
         'CODECS="avc1.64001f,mp4a.40.2"\n720p/mpegts.m3u8\n'
         "#EXT-X-STREAM-INF:BANDWIDTH=128000\naudio/mpegts.m3u8\n"
     )

@@ -12,8 +12,13 @@ from tests.support.ports import free_port
 
 
 async def test_a_started_node_has_frozen_its_startup_heap(tmp_path):
-    settings = Settings(data_dir=tmp_path, api_key="k" * 32, rtmp_port=free_port(),
-                        rtmps_port=free_port(), srt_port=free_port(socket.SOCK_DGRAM))
+    settings = Settings(
+        data_dir=tmp_path,
+        api_key="k" * 32,
+        rtmp_port=free_port(),
+        rtmps_port=free_port(),
+        srt_port=free_port(socket.SOCK_DGRAM),
+    )
     upgrade(settings.resolved_database_url)  # as `headwater serve` does first
     app = create_app(settings)
     gc.unfreeze()

@@ -46,8 +46,9 @@ def test_sqlite_ids_stop_being_reused_and_the_rebuild_keeps_every_row(tmp_path):
     engine = create_engine(url)
     with engine.begin() as connection:  # Core inserts name only the columns given or defaulted,
         # so columns added after 0003 (e.g. 0005's) are left out
-        connection.execute(Stream.__table__.insert(), [{"name": "older", "token": "a"},
-                                                       {"name": "newest", "token": "b"}])
+        connection.execute(
+            Stream.__table__.insert(), [{"name": "older", "token": "a"}, {"name": "newest", "token": "b"}]
+        )
         connection.execute(Overlay.__table__.insert(), {"stream_id": 2, "url": "https://overlay"})
         connection.execute(Video.__table__.insert(), {"name": "recording", "stream_id": 2})
     engine.dispose()

@@ -57,11 +57,12 @@ async def _app(scope, receive, send) -> None:
 @pytest.fixture
 async def server():
     port = free_port()
-    config = uvicorn.Config(_app, host="127.0.0.1", port=port, http=RecordingProtocol,
-                            lifespan="off", log_level="warning")
+    config = uvicorn.Config(
+        _app, host="127.0.0.1", port=port, http=RecordingProtocol, lifespan="off", log_level="warning"
+    )
     instance = uvicorn.Server(config)
     task = asyncio.create_task(instance.serve())
-    while not instance.started:
+    while not instance.started:  # noqa: ASYNC110 - uvicorn sets a flag, it has no event to wait on
         await asyncio.sleep(0.01)
     WRITES.clear()
     yield port

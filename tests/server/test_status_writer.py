@@ -32,7 +32,11 @@ def test_stats_are_written_when_they_move_or_every_few_seconds():
     writer.now = 3.0 + STATS_EVERY
     writer.stats(1, stats(0.81, width=1280))  # nothing new, but due
     assert [(w["transcoding_speed"], w["video_width"]) for w in writer.written] == [
-        (1.0, 1920), (0.8, 1920), (0.8, 1280), (0.81, 1280)]
+        (1.0, 1920),
+        (0.8, 1920),
+        (0.8, 1280),
+        (0.81, 1280),
+    ]
 
 
 def test_a_new_publication_writes_its_first_stats_at_once():

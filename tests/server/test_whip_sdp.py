@@ -42,14 +42,17 @@ def test_h264_renamed_in_the_rtpmap_is_not_h264(h264_opus):
     assert error.status == 422 and "H265" in str(error)
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda s: "",
-    lambda s: "\x00\xff" + s,
-    lambda s: s.replace("v=0", "v=1", 1),
-    lambda s: re.sub(r"m=video [^\r]*", "m=video 9", s, count=1),
-    lambda s: s.replace("\r\na=", "\r\na line without an equals sign\r\na=", 1),
-    lambda s: "\r\n".join(line for line in s.split("\r\n") if not line.startswith("m=")),
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda s: "",
+        lambda s: "\x00\xff" + s,
+        lambda s: s.replace("v=0", "v=1", 1),
+        lambda s: re.sub(r"m=video [^\r]*", "m=video 9", s, count=1),
+        lambda s: s.replace("\r\na=", "\r\na line without an equals sign\r\na=", 1),
+        lambda s: "\r\n".join(line for line in s.split("\r\n") if not line.startswith("m=")),
+    ],
+)
 def test_broken_sdp_is_400(h264_opus, mutate):
     error = refusal(mutate(h264_opus))
     assert error.status == 400 and "malformed" in str(error)

@@ -24,8 +24,24 @@ OPUS_FRAME = 960
 def ecdsa_certificate(directory: Path) -> tuple[Path, Path]:
     cert, key = directory / "whip.crt", directory / "whip.key"
     subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)], check=True)
-    subprocess.run(["openssl", "req", "-new", "-x509", "-key", str(key), "-out", str(cert), "-days", "2",
-                    "-subj", "/CN=headwater-test"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-new",
+            "-x509",
+            "-key",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=headwater-test",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 

@@ -235,13 +235,17 @@ def check_init(data: bytes) -> InitFacts:
     """The init segment's own fields agree with its decoder configuration."""
     facts = read_init(data)
     if facts.sps_size is not None:
-        assert (facts.width, facts.height) == facts.sps_size, f"avc1 says {facts.width}x{facts.height}, SPS {facts.sps_size}"
+        assert (facts.width, facts.height) == facts.sps_size, (
+            f"avc1 says {facts.width}x{facts.height}, SPS {facts.sps_size}"
+        )
     if facts.audio is not None:
         config = facts.audio
-        assert facts.timescale == config.sample_rate, f"mdhd timescale {facts.timescale}, AudioSpecificConfig {config}"
-        assert facts.sample_rate == config.sample_rate, f"mp4a samplerate {facts.sample_rate}, AudioSpecificConfig {config}"
+        assert facts.timescale == config.sample_rate, f"mdhd timescale {facts.timescale}, ASC {config}"
+        assert facts.sample_rate == config.sample_rate, f"mp4a samplerate {facts.sample_rate}, ASC {config}"
         if config.channels:  # 0: a program_config_element says it
-            assert facts.channel_count == config.channel_count, f"mp4a channelcount {facts.channel_count}, AudioSpecificConfig {config}"
+            assert facts.channel_count == config.channel_count, (
+                f"mp4a channelcount {facts.channel_count}, AudioSpecificConfig {config}"
+            )
     return facts
 
 
@@ -363,10 +367,12 @@ def check_init_segments(http: httpx.Client, stream_id: int, *, audio: bool = Tru
     assert config is not None, f"{rendition}: {check.kind}, not AAC"
     if segment is not None:
         durations = sample_durations(segment)
-        assert durations and set(durations) == {config.frame_length}, \
+        assert durations and set(durations) == {config.frame_length}, (
             f"{rendition}: sample durations {sorted(set(durations))}, a frame is {config.frame_length}"
+        )
     if config.channels:
-        assert media[0].get("CHANNELS") == str(config.channel_count), f"master CHANNELS {media[0].get('CHANNELS')}, {config}"
+        channels = media[0].get("CHANNELS")
+        assert channels == str(config.channel_count), f"master CHANNELS {channels}, {config}"
     ts_master = http.get(f"{base}/master_mpegts.m3u8")
     if ts_master.status_code == 200:
         ts_variants, _ = parse_master_playlist(ts_master.text)

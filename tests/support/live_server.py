@@ -17,9 +17,17 @@ async def serve_live(app: LiveFirst, **options):
     """Serves `app` as the node does (LiveWireProtocol answering live requests for
     `app.live`), with uvicorn `options`; yields the port."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
-                            http=LiveWireProtocol.serving(app.live.routes), timeout_graceful_shutdown=1, access_log=False,
-                            **options)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        http=LiveWireProtocol.serving(app.live.routes),
+        timeout_graceful_shutdown=1,
+        access_log=False,
+        **options,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -49,8 +49,9 @@ def check_mpd(root: ET.Element, announced: Announced, name: str = "MPD") -> None
     _check_alone(root, name)
     start = root.get("availabilityStartTime")
     if announced.availability_start is not None and start is not None:
-        assert start == announced.availability_start, \
+        assert start == announced.availability_start, (
             f"{name}: availabilityStartTime {announced.availability_start} → {start}"
+        )
     announced.availability_start = announced.availability_start or start
     for period in root.iterfind("d:Period", NS):
         period_id = period.get("id")

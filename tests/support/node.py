@@ -63,13 +63,15 @@ class Node:
     def headers(self) -> dict:
         return {"Authorization": f"APIKey {self.api_key}"}
 
-    def start(self, timeout: float = 30) -> "Node":
+    def start(self, timeout: float = 30) -> Node:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        with open(self.log_path, "ab") as log:  # the node writes to its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "server.cli", "serve"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -88,7 +90,7 @@ class Node:
         benchmarks) have workers of the same stream id."""
         labels = ["--out-dir", str(self.data_dir / "live" / str(stream_id))]
         for pid, args in command_lines():
-            if "transcode.worker" in args and any(args[i:i + 2] == labels for i in range(len(args))):
+            if "transcode.worker" in args and any(args[i : i + 2] == labels for i in range(len(args))):
                 return pid
         return None
 

@@ -13,9 +13,9 @@ import re
 import subprocess
 import tempfile
 import time
-from urllib.parse import quote
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from tests.support.browser import chromium_page, watch
 
@@ -38,9 +38,24 @@ class Decoded:
 def ffmpeg_read(url: str, seconds: float = 5) -> Decoded:
     """ffprobe decodes `seconds` of the first video stream; the packets' DTS, frame by frame."""
     result = subprocess.run(
-        ["ffprobe", "-v", "error", "-read_intervals", f"%+{seconds}", "-select_streams", "v:0",
-         "-show_frames", "-show_entries", "frame=pkt_dts", "-of", "csv=p=0", url],
-        capture_output=True, text=True, timeout=seconds + 40,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-read_intervals",
+            f"%+{seconds}",
+            "-select_streams",
+            "v:0",
+            "-show_frames",
+            "-show_entries",
+            "frame=pkt_dts",
+            "-of",
+            "csv=p=0",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 40,
     )
     fields = (line.split(",")[0] for line in result.stdout.splitlines())  # side data: other lines
     times = [float(field) for field in fields if field.lstrip("-").isdigit()]
@@ -53,9 +68,19 @@ GST_BUFFER = re.compile(r"vsink: last-message = chain .*?pts: (\d+):(\d+):([\d.]
 def gstreamer_read(url: str, seconds: float = 8) -> Decoded:
     """`playbin3` plays the URL for `seconds` into a fakesink that reports each decoded frame."""
     process = subprocess.run(
-        ["timeout", str(seconds), "gst-launch-1.0", "-v", "playbin3", f"uri={url}",
-         "video-sink=fakesink name=vsink silent=false sync=true", "audio-sink=fakesink sync=true"],
-        capture_output=True, text=True, timeout=seconds + 20,
+        [
+            "timeout",
+            str(seconds),
+            "gst-launch-1.0",
+            "-v",
+            "playbin3",
+            f"uri={url}",
+            "video-sink=fakesink name=vsink silent=false sync=true",
+            "audio-sink=fakesink sync=true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 20,
     )
     log = process.stdout + process.stderr
     times = [int(h) * 3600 + int(m) * 60 + float(s) for h, m, s in GST_BUFFER.findall(log)]
@@ -68,8 +93,17 @@ def vlc_read(url: str, seconds: float = 8) -> Decoded:
     with tempfile.TemporaryDirectory() as directory:
         os.chmod(directory, 0o777)
         out = Path(directory) / "vlc.ts"
-        command = ["cvlc", "-I", "dummy", "--play-and-exit", f"--run-time={seconds}", "--no-sout-audio", url, "--sout",
-                   f"#transcode{{vcodec=mp2v,vb=800}}:std{{access=file,mux=ts,dst={out}}}"]
+        command = [
+            "cvlc",
+            "-I",
+            "dummy",
+            "--play-and-exit",
+            f"--run-time={seconds}",
+            "--no-sout-audio",
+            url,
+            "--sout",
+            f"#transcode{{vcodec=mp2v,vb=800}}:std{{access=file,mux=ts,dst={out}}}",
+        ]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "nobody", "--", *command]
         process = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
@@ -84,7 +118,9 @@ VENDOR = REPOSITORY / "server" / "delivery" / "static" / "vendor"
 # Each engine's page script: load `src` into the video element, push errors to
 # `window.result.errors`, and define `window.reportLatency()` (the engine's own figure, s).
 ENGINES = {
-    "shaka": (SHAKA, """
+    "shaka": (
+        SHAKA,
+        """
       shaka.polyfill.installAll();
       const player = window.engine = new shaka.Player();
       await player.attach(video);
@@ -93,22 +129,29 @@ ENGINES = {
       window.reportLatency = () => player.getStats().liveLatency;
       window.variantCount = () => player.getVariantTracks().length;
       window.isLive = () => player.isLive();
-      await player.load(src);"""),
-    "hls.js": (VENDOR / "hls.min.js", """
+      await player.load(src);""",
+    ),
+    "hls.js": (
+        VENDOR / "hls.min.js",
+        """
       const hls = window.engine = new Hls({lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.1});  // as player.js
       hls.on(Hls.Events.ERROR, (event, data) => { if (data.fatal) result.errors.push("hls.js " + data.details); });
       window.reportLatency = () => hls.latency;
       window.variantCount = () => hls.levels.length;
       window.isLive = () => Boolean(hls.levels[hls.currentLevel]?.details?.live);
       hls.loadSource(src);
-      hls.attachMedia(video);"""),
-    "dash.js": (VENDOR / "dash.all.min.js", """
+      hls.attachMedia(video);""",
+    ),
+    "dash.js": (
+        VENDOR / "dash.all.min.js",
+        """
       const player = window.engine = dashjs.MediaPlayer().create();
       player.on(dashjs.MediaPlayer.events.ERROR, (e) => result.errors.push("dash.js " + JSON.stringify(e.error || e)));
       window.reportLatency = () => player.getCurrentLiveLatency();
       window.variantCount = () => player.getRepresentationsByType("video").length;
       window.isLive = () => player.isDynamic();
-      player.initialize(video, src, true);"""),
+      player.initialize(video, src, true);""",
+    ),
 }
 
 PAGE = """<!doctype html><html><body>
@@ -155,10 +198,14 @@ def browser_play(engine: str, url: str, seconds: float = 8, timeout: float = 30)
     origin = "/".join(url.split("/", 3)[:3])
     page_url = f"{origin}/__player__/index.html"
     with chromium_page() as tab:
-        tab.route(lambda address: address.startswith(page_url), lambda route: route.fulfill(
-            body=PAGE % setup, content_type="text/html"))
-        tab.route(f"{origin}/__player__/engine.js", lambda route: route.fulfill(
-            path=str(script), content_type="text/javascript"))
+        tab.route(
+            lambda address: address.startswith(page_url),
+            lambda route: route.fulfill(body=PAGE % setup, content_type="text/html"),
+        )
+        tab.route(
+            f"{origin}/__player__/engine.js",
+            lambda route: route.fulfill(path=str(script), content_type="text/javascript"),
+        )
         tab.goto(f"{page_url}?src={quote(url)}", wait_until="load")
         # Routed requests wait for this process to look at them; the stream's must not.
         tab.unroute_all()

@@ -39,14 +39,15 @@ class PostgresServer:
             command = ["runuser", "-u", "postgres", "--", *command]
         return subprocess.run(command, check=True, capture_output=True, text=True, timeout=60)
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         if self.as_root:
             shutil.chown(self.root, "postgres", "postgres")
         data = self.root / "data"
         self._run(str(self.bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
-                  "-l", str(self.root / "log"), "-w", "start")
+        self._run(
+            str(self.bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w", "start"
+        )
         return self
 
     def create_database(self) -> str:
@@ -55,8 +56,9 @@ class PostgresServer:
         deadline = time.monotonic() + 30
         while True:
             try:
-                self._run(str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                          "-U", "postgres", name)
+                self._run(
+                    str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name
+                )
                 break
             except subprocess.CalledProcessError:
                 if time.monotonic() > deadline:

@@ -25,27 +25,66 @@ def ffmpeg_publish(
     `url`: FLV over RTMP, or `container="mpegts"` for SRT (`srt://…?streamid=…`). `pattern`
     is a lavfi source, with options of its own if need be (`color=c=gray`)."""
     video_codec = video_codec or [
-        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-        "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-tune",
+        "zerolatency",
+        "-g",
+        str(gop),
+        "-keyint_min",
+        str(gop),
+        "-sc_threshold",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
     ]
     audio_codec = audio_codec or ["-c:a", "aac", "-b:a", "64k"]
     command = [
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-        "-f", "lavfi", "-i", f"{pattern}{':' if '=' in pattern else '='}size={size}:rate={rate}",
-        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={sample_rate}",
-        "-t", str(seconds), *video_codec, *audio_codec, *(extra or []), "-f", container, url,
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        f"{pattern}{':' if '=' in pattern else '='}size={size}:rate={rate}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency=440:sample_rate={sample_rate}",
+        "-t",
+        str(seconds),
+        *video_codec,
+        *audio_codec,
+        *(extra or []),
+        "-f",
+        container,
+        url,
     ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-GST_VIDEO = ("videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},"
-             "framerate={rate}/1,format={pixel_format} ! x264enc tune=zerolatency speed-preset=ultrafast"
-             " key-int-max={gop} ! h264parse")
+GST_VIDEO = (
+    "videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},"
+    "framerate={rate}/1,format={pixel_format} ! x264enc tune=zerolatency speed-preset=ultrafast"
+    " key-int-max={gop} ! h264parse"
+)
 GST_AUDIO = "audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=44100 ! voaacenc ! aacparse"
 
 
-def gst_pipeline(url: str, *, sink: str = "rtmp2sink", size: tuple[int, int] = (320, 240), rate: int = 25,
-                 gop: int = 50, pixel_format: str = "I420") -> str:
+def gst_pipeline(
+    url: str,
+    *,
+    sink: str = "rtmp2sink",
+    size: tuple[int, int] = (320, 240),
+    rate: int = 25,
+    gop: int = 50,
+    pixel_format: str = "I420",
+) -> str:
     """A gst-launch-1.0 description of a live test pattern + tone, H.264 (x264enc) and AAC
     (voaacenc): `flvmux ! rtmp2sink|rtmpsink` to an RTMP `url`, or `mpegtsmux ! srtsink` to an
     `srt://…?streamid=…` one.

@@ -16,8 +16,14 @@ from packager.isobmff import VISUAL_SAMPLE_ENTRY_SIZE, find_box, full_box
 from packager.parameter_sets import SequenceParameters, extradata_units, parse_sps
 
 
-def size_changing_clip(directory: Path, parts: tuple[tuple[str, float], ...] = (("640x360", 4), ("320x180", 4)),
-                       *, rate: int = 25, gop: int = 25, container: str = "mpegts") -> Path:
+def size_changing_clip(
+    directory: Path,
+    parts: tuple[tuple[str, float], ...] = (("640x360", 4), ("320x180", 4)),
+    *,
+    rate: int = 25,
+    gop: int = 25,
+    container: str = "mpegts",
+) -> Path:
     """One file of `parts` (size, seconds) in turn; `container` "mpegts" or "flv"."""
     directory.mkdir(parents=True, exist_ok=True)
     name = "_".join(size for size, _ in parts)
@@ -26,24 +32,75 @@ def size_changing_clip(directory: Path, parts: tuple[tuple[str, float], ...] = (
         pieces, offset = [], 0.0
         for index, (size, seconds) in enumerate(parts):
             piece = directory / f"{name}_{index}.ts"
-            subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
-                            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
-                            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-                            "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-                            "-c:a", "aac", "-b:a", "64k", "-output_ts_offset", str(offset), "-f", "mpegts",
-                            str(piece)], check=True)
+            subprocess.run(
+                [
+                    "ffmpeg",
+                    "-v",
+                    "error",
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    f"testsrc2=size={size}:rate={rate}",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "sine=frequency=440:sample_rate=48000",
+                    "-t",
+                    str(seconds),
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-g",
+                    str(gop),
+                    "-keyint_min",
+                    str(gop),
+                    "-sc_threshold",
+                    "0",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "64k",
+                    "-output_ts_offset",
+                    str(offset),
+                    "-f",
+                    "mpegts",
+                    str(piece),
+                ],
+                check=True,
+            )
             pieces.append(piece)
             offset += seconds
         listing = directory / f"{name}.txt"
         listing.write_text("".join(f"file '{p.name}'\n" for p in pieces))
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-i", str(listing), "-c", "copy",
-                        "-f", "mpegts", str(joined)], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "concat",
+                "-i",
+                str(listing),
+                "-c",
+                "copy",
+                "-f",
+                "mpegts",
+                str(joined),
+            ],
+            check=True,
+        )
     if container == "mpegts":
         return joined
     flv = joined.with_suffix(".flv")
     if not flv.exists():
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(joined), "-c", "copy", "-f", "flv", str(flv)],
-                       check=True)
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-i", str(joined), "-c", "copy", "-f", "flv", str(flv)], check=True
+        )
     return flv
 
 
@@ -53,7 +110,7 @@ def init_sps(init: bytes) -> SequenceParameters:
     _, _, position = full_box(init, stsd)
     entry_start = position + 4
     avcc = find_box(init, "avcC", entry_start + 8 + VISUAL_SAMPLE_ENTRY_SIZE, stsd.end)
-    return parse_sps(extradata_units(init[avcc.payload_offset:avcc.end])[0])
+    return parse_sps(extradata_units(init[avcc.payload_offset : avcc.end])[0])
 
 
 def init_sizes(init: bytes) -> tuple[tuple[int, int], tuple[int, int]]:

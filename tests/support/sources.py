@@ -29,11 +29,37 @@ def srt_listener(seconds: float, passphrase: str | None = None) -> tuple[str, su
     port = free_port(socket.SOCK_DGRAM)
     secret = f"&passphrase={passphrase}" if passphrase else ""
     command = [
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-        "-f", "lavfi", "-i", "testsrc2=size=192x144:rate=25",
-        "-f", "lavfi", "-i", "sine=frequency=550:sample_rate=48000", "-t", str(seconds),
-        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
-        "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", f"srt://127.0.0.1:{port}?mode=listener{secret}",
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=192x144:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=550:sample_rate=48000",
+        "-t",
+        str(seconds),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-tune",
+        "zerolatency",
+        "-g",
+        "25",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-f",
+        "mpegts",
+        f"srt://127.0.0.1:{port}?mode=listener{secret}",
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return f"srt://127.0.0.1:{port}?latency=200000{secret}", process
@@ -86,7 +112,7 @@ class HttpDirectory:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/{name}"
 
-    def __enter__(self) -> "HttpDirectory":
+    def __enter__(self) -> HttpDirectory:
         self.thread.start()
         return self
 
@@ -104,7 +130,7 @@ class SilentServer:
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
 
-    def __enter__(self) -> "SilentServer":
+    def __enter__(self) -> SilentServer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -115,12 +141,48 @@ def hls_writer(directory: Path, seconds: float, size: str = "160x120") -> subpro
     """ffmpeg writing a live HLS playlist (1 s segments, rolling window) into `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     command = [
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
-        "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=44100", "-t", str(seconds),
-        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
-        "-keyint_min", "25", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "48k", "-f", "hls", "-hls_time", "1", "-hls_list_size", "6",
-        "-hls_flags", "delete_segments", str(directory / "index.m3u8"),
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=660:sample_rate=44100",
+        "-t",
+        str(seconds),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-tune",
+        "zerolatency",
+        "-g",
+        "25",
+        "-keyint_min",
+        "25",
+        "-sc_threshold",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "48k",
+        "-f",
+        "hls",
+        "-hls_time",
+        "1",
+        "-hls_list_size",
+        "6",
+        "-hls_flags",
+        "delete_segments",
+        str(directory / "index.m3u8"),
     ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -81,13 +81,15 @@ class ToneTrack(MediaStreamTrack):
         return frame
 
 
-async def make_offer(pc: RTCPeerConnection, *, video: str | None = "video/H264", audio: bool = True,
-                     shrink_after: int | None = None) -> str:
+async def make_offer(
+    pc: RTCPeerConnection, *, video: str | None = "video/H264", audio: bool = True, shrink_after: int | None = None
+) -> str:
     """Add sendonly tracks (video restricted to the `video` codec) and return the offer SDP."""
     if video is not None:
         transceiver = pc.addTransceiver(PatternTrack(shrink_after=shrink_after), direction="sendonly")
         transceiver.setCodecPreferences(
-            [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == video])
+            [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == video]
+        )
     if audio:
         pc.addTransceiver(ToneTrack(), direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())
@@ -97,6 +99,7 @@ async def make_offer(pc: RTCPeerConnection, *, video: str | None = "video/H264",
 def offer_sdp(*, loopback: bool = False, **kwargs) -> str:
     """An offer SDP from a throwaway peer connection (see `make_offer` for `kwargs`);
     `loopback` lists 127.0.0.1 among its candidates (same-host tests)."""
+
     async def build() -> str:
         if loopback:
             allow_loopback_candidates()
@@ -105,6 +108,7 @@ def offer_sdp(*, loopback: bool = False, **kwargs) -> str:
             return await make_offer(pc, **kwargs)
         finally:
             await pc.close()
+
     return asyncio.run(build())
 
 
@@ -121,8 +125,11 @@ class WhipPublisher:
         allow_loopback_candidates()
         offer = await make_offer(self.pc, **offer_kwargs)
         async with httpx.AsyncClient(timeout=30) as http:
-            self.response = await http.post(self.url, content=offer, headers={
-                "Content-Type": "application/sdp", "Authorization": f"Bearer {self.token}"})
+            self.response = await http.post(
+                self.url,
+                content=offer,
+                headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {self.token}"},
+            )
         if self.response.status_code == 201:
             self.location = str(httpx.URL(self.url).join(self.response.headers["Location"]))
             await self.pc.setRemoteDescription(RTCSessionDescription(self.response.text, "answer"))

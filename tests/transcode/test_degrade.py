@@ -36,13 +36,44 @@ class SlowingClock:
 def degraded_run(tmp_path_factory):
     directory = tmp_path_factory.mktemp("degrade")
     clip = directory / "clip.flv"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-                    "-f", "lavfi", "-i", "sine=sample_rate=44100", "-t", "8", "-c:v", "libx264",
-                    "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", str(clip)],
-                   check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=44100",
+            "-t",
+            "8",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(clip),
+        ],
+        check=True,
+    )
     out = directory / "out"
-    config = WorkerConfig(stream_id=1, out_dir=str(out), x264_preset="ultrafast", degrade_after=2.0,
-                          renditions=[Rendition("240p", 426, 240, 250), Rendition("160p", 284, 160, 120)])
+    config = WorkerConfig(
+        stream_id=1,
+        out_dir=str(out),
+        x264_preset="ultrafast",
+        degrade_after=2.0,
+        renditions=[Rendition("240p", 426, 240, 250), Rendition("160p", 284, 160, 120)],
+    )
     events: list[dict] = []
     records = directory / "clip.records"  # what the node writes into a worker's stdin
     records.write_bytes(encode_command(StartInput("flv")) + encode_command(InputData(clip.read_bytes())))

@@ -37,7 +37,7 @@ def test_idr_frames_exactly_on_the_forced_frames():
 def test_keyframes_carry_sps_and_pps_in_band_at_the_rendition_size():
     packets = encode({0, 50})
     keyframe = bytes(next(p for p in packets if p.pts == 50 * 40))
-    nal_types = {keyframe[i + 3] & 0x1F for i in range(len(keyframe) - 4) if keyframe[i:i + 3] == b"\0\0\1"}
+    nal_types = {keyframe[i + 3] & 0x1F for i in range(len(keyframe) - 4) if keyframe[i : i + 3] == b"\0\0\1"}
     assert {7, 8, 5} <= nal_types  # SPS, PPS, IDR slice
     decoder = av.CodecContext.create("h264", "r")
     frames = [f for p in packets for f in decoder.decode(p)] + decoder.decode(None)

@@ -9,12 +9,15 @@ import threading
 from tests.support.worker_events import worker_run
 from transcode.contract import Ended, InputData, Removed, StartInput, Stats, decode_event, encode_command
 from transcode.events import EventChannel
-from transcode.pipe_source import PipeInput
+from transcode.pipe_input import PipeInput
 
 
 def test_pipe_input_flushes_only_when_the_pipe_runs_dry():
     read_fd, write_fd = os.pipe()
-    os.write(write_fd, encode_command(StartInput("flv")) + encode_command(InputData(b"abc")) + encode_command(InputData(b"def")))
+    os.write(
+        write_fd,
+        encode_command(StartInput("flv")) + encode_command(InputData(b"abc")) + encode_command(InputData(b"def")),
+    )
     calls: list[str] = []
 
     def before_wait() -> None:  # the node's next batch arrives, then the node goes away
@@ -55,12 +58,32 @@ def test_a_worker_run_flushes_its_events(tmp_path):
     import subprocess
 
     clip = tmp_path / "clip.flv"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
-                    "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", str(clip)], check=True)
-    command, stdin = worker_run({"stream_id": 1, "out_dir": str(tmp_path / "out")},
-                                StartInput("flv"), InputData(clip.read_bytes()))
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-t",
+            "3",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "30",
+            str(clip),
+        ],
+        check=True,
+    )
+    command, stdin = worker_run(
+        {"stream_id": 1, "out_dir": str(tmp_path / "out")}, StartInput("flv"), InputData(clip.read_bytes())
+    )
     done = subprocess.run(command, capture_output=True, input=stdin, check=True)
-    events = [line for line in done.stdout.decode().splitlines()]
+    events = done.stdout.decode().splitlines()
     assert events[0].startswith('{"v":1,"event":"started"')
     assert any(line.startswith('{"v":1,"event":"ended"') for line in events)
     assert any('"event":"ts_playlist"' in line and "EXT-X-ENDLIST" in line for line in events)
@@ -80,12 +103,39 @@ def test_a_worker_has_deleted_what_its_window_let_go_when_it_exits(tmp_path):
     import subprocess
 
     clip = tmp_path / "clip.flv"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
-                    "-f", "lavfi", "-i", "sine", "-t", "8", "-c:v", "libx264", "-preset", "ultrafast",
-                    "-g", "30", "-c:a", "aac", str(clip)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine",
+            "-t",
+            "8",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "30",
+            "-c:a",
+            "aac",
+            str(clip),
+        ],
+        check=True,
+    )
     out = tmp_path / "out"
-    command, stdin = worker_run({"stream_id": 1, "out_dir": str(out), "segment_target": 1.0, "window_segments": 1},
-                                StartInput("flv"), InputData(clip.read_bytes()))
+    command, stdin = worker_run(
+        {"stream_id": 1, "out_dir": str(out), "segment_target": 1.0, "window_segments": 1},
+        StartInput("flv"),
+        InputData(clip.read_bytes()),
+    )
     done = subprocess.run(command, capture_output=True, input=stdin, check=True)
     events = [json.loads(line) for line in done.stdout.decode().splitlines()]
     removed = [path for event in events if event["event"] == "removed" for path in event["paths"]]

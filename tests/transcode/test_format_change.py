@@ -33,8 +33,9 @@ def changed_run(tmp_path_factory):
     directory = tmp_path_factory.mktemp("format-change")
     clip = size_changing_clip(directory, container="flv")
     out = directory / "out"
-    config = WorkerConfig(stream_id=1, out_dir=str(out), x264_preset="ultrafast",
-                          renditions=[Rendition("240p", 426, 240, 250)])
+    config = WorkerConfig(
+        stream_id=1, out_dir=str(out), x264_preset="ultrafast", renditions=[Rendition("240p", 426, 240, 250)]
+    )
     events: list[dict] = []
     records = directory / "clip.records"  # what the node writes into a worker's stdin
     records.write_bytes(encode_command(StartInput("flv")) + encode_command(InputData(clip.read_bytes())))
@@ -92,9 +93,8 @@ def test_the_rendition_keeps_its_size_and_every_frame_and_cuts_with_the_origin(c
 def test_the_masters_tell_the_new_size(changed_run):
     out, events = changed_run
     new_codec = init_sps((out / "origin/init_1.mp4").read_bytes()).codec
-    for name, first_event, final_event in (("master.m3u8", "master", "master"),
-                                            ("master_mpegts.m3u8", "ts_master", "ts_master")):
-        texts = [e["text"] for e in events if e["event"] == first_event]
+    for name, event in (("master.m3u8", "master"), ("master_mpegts.m3u8", "ts_master")):
+        texts = [e["text"] for e in events if e["event"] == event]
         first = {v.uri.split("/")[0]: v.attributes for v in parse_master_playlist(texts[0])[0]}
         final = {v.uri.split("/")[0]: v.attributes for v in parse_master_playlist((out / name).read_text())[0]}
         assert first["origin"]["RESOLUTION"] == "640x360", name
@@ -110,9 +110,24 @@ def test_ts_variants_mark_the_discontinuity_together_and_decode_across_it(change
         playlist = parse_media_playlist((out / rendition / "mpegts.m3u8").read_text())
         marked[rendition] = [s.msn for s in playlist.segments if s.discontinuity]
     assert marked["origin"] == marked["240p"] == [CHANGE_MSN]
-    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-                            "stream=nb_read_frames", "-of", "csv=p=0", str(out / "origin/mpegts.m3u8")],
-                           capture_output=True, text=True, check=True)
+    probe = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            str(out / "origin/mpegts.m3u8"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert probe.stdout.split()[0] == str(SOURCE_FRAMES) and probe.stderr == ""
 
 
@@ -120,12 +135,28 @@ def test_ffmpeg_reads_the_origin_playlist_across_the_change(changed_run):
     """(ffmpeg 5.1's DASH demuxer reads one Period of an MPD, so the MPD is checked apart.)"""
     out, _ = changed_run
     playlist = str(out / "origin/index.m3u8")
-    probe = subprocess.run(["ffmpeg", "-v", "error", "-i", playlist, "-map", "0:v:0", "-f", "null", "-"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", playlist, "-map", "0:v:0", "-f", "null", "-"], capture_output=True, text=True
+    )
     assert probe.returncode == 0 and probe.stderr == "", probe.stderr
-    frames = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-                             "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", playlist],
-                            capture_output=True, text=True, check=True)
+    frames = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            playlist,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert frames.stdout.split()[0] == str(SOURCE_FRAMES)
 
 
@@ -136,7 +167,10 @@ def test_the_mpd_has_a_period_per_size_with_every_representation(changed_run):
     for period in root.findall("d:Period", MPD_NS):
         representations = {r.get("id"): r for r in period.iter(f"{{{MPD_NS['d']}}}Representation")}
         assert set(representations) == {"origin", "240p", "audio"}
-        sizes.append({name: (r.get("width"), r.get("height")) for name, r in representations.items()
-                      if name != "audio"})
-    assert sizes == [{"origin": ("640", "360"), "240p": ("426", "240")},
-                     {"origin": ("320", "180"), "240p": ("426", "240")}]
+        sizes.append(
+            {name: (r.get("width"), r.get("height")) for name, r in representations.items() if name != "audio"}
+        )
+    assert sizes == [
+        {"origin": ("640", "360"), "240p": ("426", "240")},
+        {"origin": ("320", "180"), "240p": ("426", "240")},
+    ]

@@ -16,7 +16,11 @@ def sizes(planned):
 
 def test_a_1080p_source_gets_the_whole_ladder_tallest_first():
     assert sizes(plan(list(reversed(ABR_1080P)), 1920, 1080)) == [
-        ("1080p", 1920, 1080), ("720p", 1280, 720), ("480p", 854, 480), ("360p", 640, 360)]
+        ("1080p", 1920, 1080),
+        ("720p", 1280, 720),
+        ("480p", 854, 480),
+        ("360p", 640, 360),
+    ]
 
 
 def test_never_upscale_a_720p_source_yields_720p_and_below():

@@ -20,9 +20,29 @@ RED_YUV_709 = (63, 102, 240)  # BT.709 limited range of pure red (255, 0, 0)
 def decoded_frames(tmp_path, size: str = "1280x720", count: int = 10, bframes: int = 2) -> list[av.VideoFrame]:
     path = tmp_path / "source.mp4"
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=10",
-         "-frames:v", str(count), "-c:v", "libx264", "-preset", "ultrafast", "-g", "5", "-bf", str(bframes),
-         "-pix_fmt", "yuv420p", str(path)],
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size}:rate=10",
+            "-frames:v",
+            str(count),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "5",
+            "-bf",
+            str(bframes),
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
         check=True,
     )
     with av.open(str(path)) as container:
@@ -37,8 +57,10 @@ def box(width: int, height: int, rgba: tuple[int, int, int, int]) -> bytes:
 
 def planes(frame: av.VideoFrame) -> list[np.ndarray]:
     """Copies of the frame's Y, U and V planes."""
-    return [np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:plane.height, :plane.width].copy()
-            for plane in frame.planes]
+    return [
+        np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: plane.height, : plane.width].copy()
+        for plane in frame.planes
+    ]
 
 
 def test_an_opaque_box_covers_its_rectangle_and_nothing_else(tmp_path):

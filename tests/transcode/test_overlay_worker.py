@@ -37,10 +37,35 @@ BOX = (128, 64)
 
 def flv_clip(path, size: str, seconds: int) -> bytes:
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
-         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", str(seconds),
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac",
-         "-f", "flv", str(path)],
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size}:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-f",
+            "flv",
+            str(path),
+        ],
         check=True,
     )
     return path.read_bytes()
@@ -72,15 +97,19 @@ def frames(out, rendition: str) -> list[np.ndarray]:
     for segment in playlist.segments:
         data = (out / rendition / segment.map_uri).read_bytes() + (out / rendition / segment.uri).read_bytes()
         with av.open(io.BytesIO(data)) as container:
-            for frame in container.decode(video=0):
-                pictures.append([np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:p.height, :p.width].copy()
-                                 for p in frame.reformat(format="yuv420p").planes])
+            pictures.extend(
+                [
+                    np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[: p.height, : p.width].copy()
+                    for p in frame.reformat(format="yuv420p").planes
+                ]
+                for frame in container.decode(video=0)
+            )
     return pictures
 
 
 def luma(frame: av.VideoFrame) -> np.ndarray:
     plane = frame.planes[0]
-    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:plane.height, :plane.width].copy()
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: plane.height, : plane.width].copy()
 
 
 def source_frames(path) -> list[np.ndarray]:
@@ -92,11 +121,14 @@ def source_frames(path) -> list[np.ndarray]:
 def is_red(planes, x: int, y: int, w: int, h: int, margin: int = 4) -> bool:
     """The box's inside (less a margin for the encoder's blur) is red."""
     y_plane, u_plane, v_plane = planes
-    inside = y_plane[y + margin:y + h - margin, x + margin:x + w - margin]
-    u = u_plane[(y + margin) // 2:(y + h - margin) // 2, (x + margin) // 2:(x + w - margin) // 2]
-    v = v_plane[(y + margin) // 2:(y + h - margin) // 2, (x + margin) // 2:(x + w - margin) // 2]
-    return (abs(float(inside.mean()) - RED_601[0]) < 6 and abs(float(u.mean()) - RED_601[1]) < 6
-            and abs(float(v.mean()) - RED_601[2]) < 6)
+    inside = y_plane[y + margin : y + h - margin, x + margin : x + w - margin]
+    u = u_plane[(y + margin) // 2 : (y + h - margin) // 2, (x + margin) // 2 : (x + w - margin) // 2]
+    v = v_plane[(y + margin) // 2 : (y + h - margin) // 2, (x + margin) // 2 : (x + w - margin) // 2]
+    return (
+        abs(float(inside.mean()) - RED_601[0]) < 6
+        and abs(float(u.mean()) - RED_601[1]) < 6
+        and abs(float(v.mean()) - RED_601[2]) < 6
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,12 +137,24 @@ def overlaid_run(tmp_path_factory):
     clip = flv_clip(directory / "clip.flv", "640x360", seconds=6)
     half = len(clip) // 2
     out = directory / "out"
-    config = WorkerConfig(stream_id=1, out_dir=str(out), x264_preset="ultrafast", overlays=True,
-                          renditions=[Rendition("240p", 426, 240, 400)])
-    events = run_worker(directory, config, [
-        red_box(*FIRST), StartInput("flv"), InputData(clip[:half]),
-        red_box(*MOVED, png=False), InputData(clip[half:]),  # moved: the image stays
-    ])
+    config = WorkerConfig(
+        stream_id=1,
+        out_dir=str(out),
+        x264_preset="ultrafast",
+        overlays=True,
+        renditions=[Rendition("240p", 426, 240, 400)],
+    )
+    events = run_worker(
+        directory,
+        config,
+        [
+            red_box(*FIRST),
+            StartInput("flv"),
+            InputData(clip[:half]),
+            red_box(*MOVED, png=False),
+            InputData(clip[half:]),  # moved: the image stays
+        ],
+    )
     return out, events, source_frames(directory / "clip.flv")
 
 
@@ -123,7 +167,7 @@ def test_the_origin_is_reencoded_at_the_source_size_with_the_box_in_it(overlaid_
     assert is_red(origin[10], *FIRST, *BOX)  # the first frames pass while the image is converted
     # outside the box: the source's picture (re-encoded: close, not equal)
     outside = np.ones((360, 640), bool)
-    outside[FIRST[1] - 8:FIRST[1] + BOX[1] + 8, FIRST[0] - 8:FIRST[0] + BOX[0] + 8] = False
+    outside[FIRST[1] - 8 : FIRST[1] + BOX[1] + 8, FIRST[0] - 8 : FIRST[0] + BOX[0] + 8] = False
     difference = np.abs(origin[10][0].astype(int) - source[10].astype(int))[outside]
     assert difference.mean() < 2, difference.mean()
 
@@ -142,16 +186,14 @@ def test_the_rendition_is_scaled_from_the_composited_picture(overlaid_run):
     first = frames(out, "240p")[10]
     assert first[0].shape == (240, 426)
     scale = 240 / 360
-    assert is_red(first, round(FIRST[0] * scale), round(FIRST[1] * scale), round(BOX[0] * scale),
-                  round(BOX[1] * scale))
+    assert is_red(first, round(FIRST[0] * scale), round(FIRST[1] * scale), round(BOX[0] * scale), round(BOX[1] * scale))
 
 
 def test_overlays_removed_leave_the_source_picture(tmp_path):
     clip = flv_clip(tmp_path / "clip.flv", "320x180", seconds=2)
     out = tmp_path / "out"
     config = WorkerConfig(stream_id=1, out_dir=str(out), x264_preset="ultrafast", overlays=True)
-    run_worker(tmp_path, config, [red_box(16, 16), KeepOverlays(overlay_ids=[]), StartInput("flv"),
-                                  InputData(clip)])
+    run_worker(tmp_path, config, [red_box(16, 16), KeepOverlays(overlay_ids=[]), StartInput("flv"), InputData(clip)])
     origin = frames(out, "origin")
     assert not any(is_red(planes, 16, 16, *BOX) for planes in origin)
 

@@ -6,18 +6,39 @@ from __future__ import annotations
 import subprocess
 
 import av
-import numpy as np
 import pytest
 
 from transcode.screenshots import MAX_WIDTH, ScreenshotJob, screenshot_size
 
 
-def h264_file(path, size: str, seconds: int = 3, gop: int = 10, source: str = "testsrc2=",
-              filters: list[str] = ()) -> str:
+def h264_file(
+    path, size: str, seconds: int = 3, gop: int = 10, source: str = "testsrc2=", filters: list[str] = ()
+) -> str:
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"{source}size={size}:rate=10",
-         "-t", str(seconds), *filters, "-c:v", "libx264", "-preset", "ultrafast", "-g", str(gop),
-         "-bf", "2", "-pix_fmt", "yuv420p", str(path)],
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"{source}size={size}:rate=10",
+            "-t",
+            str(seconds),
+            *filters,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            str(gop),
+            "-bf",
+            "2",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
         check=True,
     )
     return str(path)
@@ -70,8 +91,14 @@ def test_wide_sources_are_scaled_to_1080_with_their_aspect(tmp_path):
 
 def test_the_jpeg_shows_the_keyframe(tmp_path):
     """A gray source brightening over time: the JPEG's luma is the keyframe's."""
-    source = h264_file(tmp_path / "ramp.mp4", "320x240", seconds=2, gop=10, source="color=c=gray:",
-                       filters=["-vf", "eq=brightness='t/4-0.25':eval=frame"])
+    source = h264_file(
+        tmp_path / "ramp.mp4",
+        "320x240",
+        seconds=2,
+        gop=10,
+        source="color=c=gray:",
+        filters=["-vf", "eq=brightness='t/4-0.25':eval=frame"],
+    )
     shots = run_job(source, tmp_path / "7.jpg", interval=1.0)
     assert len(shots) == 2
     with av.open(source) as container:
@@ -81,10 +108,17 @@ def test_the_jpeg_shows_the_keyframe(tmp_path):
         assert abs(picture(shot).to_ndarray(format="gray").mean() - expected) < 3
 
 
-@pytest.mark.parametrize(("size", "expected"), [
-    ((1920, 1080), (1080, 608)), ((3840, 2160), (1080, 608)), ((1280, 720), (1080, 608)),
-    ((720, 1280), (720, 1280)), ((640, 480), (640, 480)), ((1081, 1081), (1080, 1080)),
-])
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((1920, 1080), (1080, 608)),
+        ((3840, 2160), (1080, 608)),
+        ((1280, 720), (1080, 608)),
+        ((720, 1280), (720, 1280)),
+        ((640, 480), (640, 480)),
+        ((1081, 1081), (1080, 1080)),
+    ],
+)
 def test_screenshot_size(size, expected):
     assert screenshot_size(*size) == expected
     assert screenshot_size(*size)[0] <= MAX_WIDTH

@@ -66,8 +66,10 @@ def decoded_variants(out_dir: Path) -> dict[str, list[tuple[int, list[tuple[floa
         for segment in playlist.segments:
             data = init + (out_dir / name / segment.uri).read_bytes()
             with av.open(io.BytesIO(data)) as container:
-                frames = [(float(f.pts * f.time_base), f.width, f.height)
-                          for f in container.decode(container.streams.video[0])]
+                frames = [
+                    (float(f.pts * f.time_base), f.width, f.height)
+                    for f in container.decode(container.streams.video[0])
+                ]
             result[name].append((segment.msn, frames))
     return result
 
@@ -94,8 +96,20 @@ SIZES = {"240p": (320, 240), "160p": (214, 160)}
 def test_mid_stream_resolution_change(clips, tmp_path):
     """Two encodes spliced: 320x240 then 480x270, a new SPS/PPS and a repeated timestamp."""
     ffmpeg(*PATTERN, *TONE, "-t", "3", *X264, *AAC, "-f", "mpegts", str(clips / "a.ts"))
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25", *TONE, "-t", "3", *X264, *AAC,
-           "-f", "mpegts", str(clips / "b.ts"))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=480x270:rate=25",
+        *TONE,
+        "-t",
+        "3",
+        *X264,
+        *AAC,
+        "-f",
+        "mpegts",
+        str(clips / "b.ts"),
+    )
     ffmpeg("-i", f"concat:{clips / 'a.ts'}|{clips / 'b.ts'}", "-c", "copy", "-f", "flv", str(clips / "change.flv"))
     run_worker((clips / "change.flv").read_bytes(), tmp_path)
     variants = assert_renditions_play(tmp_path, 6, SIZES)
@@ -104,8 +118,23 @@ def test_mid_stream_resolution_change(clips, tmp_path):
 
 
 def test_odd_frame_size(clips, tmp_path):
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=322x242:rate=25", *TONE, "-t", "4",
-           "-vf", "format=yuv444p,crop=321:241", *X264[:-1], "yuv444p", *AAC, "-f", "flv", str(clips / "odd.flv"))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=322x242:rate=25",
+        *TONE,
+        "-t",
+        "4",
+        "-vf",
+        "format=yuv444p,crop=321:241",
+        *X264[:-1],
+        "yuv444p",
+        *AAC,
+        "-f",
+        "flv",
+        str(clips / "odd.flv"),
+    )
     events = run_worker((clips / "odd.flv").read_bytes(), tmp_path)
     assert next(e for e in events if e["event"] == "started")["width"] == 321
     assert_renditions_play(tmp_path, 4, SIZES)
@@ -113,8 +142,21 @@ def test_odd_frame_size(clips, tmp_path):
 
 def test_variable_frame_rate(clips, tmp_path):
     """Every third frame interval is 1.5x longer."""
-    ffmpeg(*PATTERN, *TONE, "-t", "5", "-vf", "setpts='(N+floor(N/3)*0.5)/25/TB'", "-fps_mode", "vfr",
-           *X264, *AAC, "-f", "flv", str(clips / "vfr.flv"))
+    ffmpeg(
+        *PATTERN,
+        *TONE,
+        "-t",
+        "5",
+        "-vf",
+        "setpts='(N+floor(N/3)*0.5)/25/TB'",
+        "-fps_mode",
+        "vfr",
+        *X264,
+        *AAC,
+        "-f",
+        "flv",
+        str(clips / "vfr.flv"),
+    )
     run_worker((clips / "vfr.flv").read_bytes(), tmp_path)
     variants = decoded_variants(tmp_path)
     origin = [t for _, decoded in variants["origin"] for t, _, _ in decoded]
@@ -126,8 +168,23 @@ def test_variable_frame_rate(clips, tmp_path):
 def test_timestamp_jump_forward(clips, tmp_path):
     """Both streams leap 10 s ahead at t=3: the output continues without a hole."""
     shift = "PTS+if(gte(T,3),10/TB,0)"
-    ffmpeg("-t", "6", *PATTERN, "-t", "6", *TONE, "-vf", f"setpts='{shift}'", "-af", f"asetpts='{shift}'",
-           *X264, *AAC, "-f", "flv", str(clips / "jump.flv"))
+    ffmpeg(
+        "-t",
+        "6",
+        *PATTERN,
+        "-t",
+        "6",
+        *TONE,
+        "-vf",
+        f"setpts='{shift}'",
+        "-af",
+        f"asetpts='{shift}'",
+        *X264,
+        *AAC,
+        "-f",
+        "flv",
+        str(clips / "jump.flv"),
+    )
     events = run_worker((clips / "jump.flv").read_bytes(), tmp_path)
     variants = assert_renditions_play(tmp_path, 6, SIZES)
     origin = [t for _, decoded in variants["origin"] for t, _, _ in decoded]
@@ -148,13 +205,26 @@ def test_gstreamer_flv_with_a_stream_appearing_mid_input(clips, tmp_path):
     subtitle stream of the first repeat, one PyAV did not see at open: its demux raised
     IndexError at the end of the input and the worker died."""
     clip = clips / "gstreamer.flv"
-    subprocess.run(["gst-launch-1.0", "-q", "-e", *shlex.split(
-        "videotestsrc num-buffers=100 ! video/x-raw,width=320,height=240,framerate=25/1,format=I420"
-        " ! x264enc speed-preset=ultrafast key-int-max=25 ! h264parse ! flvmux streamable=true name=mux"
-        f" ! filesink location={clip} audiotestsrc num-buffers=180 ! voaacenc ! aacparse ! mux.")],
-        check=True, timeout=60)
-    streams = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0",
-                              str(clip)], capture_output=True, text=True, check=True).stdout.split()
+    subprocess.run(
+        [
+            "gst-launch-1.0",
+            "-q",
+            "-e",
+            *shlex.split(
+                "videotestsrc num-buffers=100 ! video/x-raw,width=320,height=240,framerate=25/1,format=I420"
+                " ! x264enc speed-preset=ultrafast key-int-max=25 ! h264parse ! flvmux streamable=true name=mux"
+                f" ! filesink location={clip} audiotestsrc num-buffers=180 ! voaacenc ! aacparse ! mux."
+            ),
+        ],
+        check=True,
+        timeout=60,
+    )
+    streams = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0", str(clip)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert streams == ["video", "audio", "subtitle"]  # what made the worker trip
     run_worker(clip.read_bytes(), tmp_path)
     assert_renditions_play(tmp_path, 4, SIZES)
@@ -164,8 +234,29 @@ def test_mpegts_stream_added_mid_input(clips, tmp_path):
     """An SRT publisher adds a second audio track after 3 s (a new PID in a new PMT): PyAV's
     demux raised IndexError at the end of such an input too."""
     ffmpeg(*PATTERN, *TONE, "-t", "3", *X264, *AAC, "-f", "mpegts", str(clips / "two.ts"))
-    ffmpeg(*PATTERN, *TONE, "-f", "lavfi", "-i", "sine=frequency=880", "-t", "3", "-map", "0", "-map", "1",
-           "-map", "2", *X264, *AAC, "-output_ts_offset", "3", "-f", "mpegts", str(clips / "three.ts"))
+    ffmpeg(
+        *PATTERN,
+        *TONE,
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=880",
+        "-t",
+        "3",
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map",
+        "2",
+        *X264,
+        *AAC,
+        "-output_ts_offset",
+        "3",
+        "-f",
+        "mpegts",
+        str(clips / "three.ts"),
+    )
     source = (clips / "two.ts").read_bytes() + (clips / "three.ts").read_bytes()
     run_worker(source, tmp_path, container="mpegts")
     assert_renditions_play(tmp_path, 6, SIZES)
@@ -178,11 +269,31 @@ def test_mpegts_input_whose_first_probe_finds_no_keyframe(clips, tmp_path):
 
     Each new probe starts where the last stopped, so a keyframe split between two probes is
     lost to both: the stream starts at the first keyframe a probe sees whole."""
-    ffmpeg(*PATTERN, *TONE, "-t", "16", "-c:v", "libx264", "-preset", "ultrafast", "-g", "100", "-keyint_min",
-           "100", "-sc_threshold", "0", "-pix_fmt", "yuv420p", *AAC, "-f", "mpegts", str(clips / "long_gop.ts"))
+    ffmpeg(
+        *PATTERN,
+        *TONE,
+        "-t",
+        "16",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "100",
+        "-keyint_min",
+        "100",
+        "-sc_threshold",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        *AAC,
+        "-f",
+        "mpegts",
+        str(clips / "long_gop.ts"),
+    )
     whole = (clips / "long_gop.ts").read_bytes()
     start = len(whole) // 10 // PACKET_SIZE * PACKET_SIZE
-    while packet_header(whole[start:start + PACKET_SIZE]).pid != PAT_PID:
+    while packet_header(whole[start : start + PACKET_SIZE]).pid != PAT_PID:
         start += PACKET_SIZE
     events = run_worker(whole[start:], tmp_path, container="mpegts")
     assert next(e for e in events if e["event"] == "started")["width"] == 320
@@ -212,9 +323,9 @@ def rewrite_timestamps(flv: bytes, offset_ms: int) -> bytes:
     position = 13
     while position + 11 <= len(flv):
         kind = flv[position]
-        size = int.from_bytes(flv[position + 1:position + 4], "big")
-        timestamp = int.from_bytes(flv[position + 4:position + 7], "big") | (flv[position + 7] << 24)
-        payload = flv[position + 11:position + 11 + size]
+        size = int.from_bytes(flv[position + 1 : position + 4], "big")
+        timestamp = int.from_bytes(flv[position + 4 : position + 7], "big") | (flv[position + 7] << 24)
+        payload = flv[position + 11 : position + 11 + size]
         stamp = timestamp if kind == 18 else timestamp + offset_ms
         out.append(flv_tag(MediaMessage(kind, stamp, payload)))
         position += 11 + size + 4

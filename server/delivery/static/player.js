@@ -1,6 +1,8 @@
 // Headwater's built-in player: LL-HLS through hls.js, native HLS where the browser has it
 // (Safari), dash.js otherwise. While the stream is offline it says so and retries.
 // `?engine=hls|native|dash` forces an engine. 360°/180° streams are drawn through WebGL.
+// A DVR stream gets a seek bar across its window (the media element's seekable range, which
+// hls.js and dash.js keep on the playlist's / MPD's window) and a "live" button back to the edge.
 (function () {
   "use strict";
   const config = window.HEADWATER;
@@ -13,6 +15,8 @@
   const state = (window.headwaterPlayer = { engine: null, state: "connecting", errors: [] });
   let detach = null;
   let retryTimer = null;
+  let toLive = null; // the engine's way back to its live edge
+  let catchUp = null; // the engine's live catch-up on/off: off while the viewer watches back in the window
 
   function show(text, playing) {
     state.state = playing ? "playing" : text.toLowerCase();
@@ -41,6 +45,7 @@
   function offline(reason) {
     if (reason) state.errors.push(reason);
     if (detach) { detach(); detach = null; }
+    toLive = catchUp = null;
     show("Offline — waiting for the broadcast", false);
     clearTimeout(retryTimer);
     retryTimer = setTimeout(start, RETRY_MS);
@@ -55,6 +60,7 @@
       hls.loadSource(absolute(config.hls));
       hls.attachMedia(video);
       video.play().catch(() => {});
+      toLive = () => { if (hls.liveSyncPosition) video.currentTime = hls.liveSyncPosition; };
       return () => hls.destroy();
     },
     native() {
@@ -70,6 +76,9 @@
       player.updateSettings({ streaming: { liveCatchup: { enabled: true } } });
       player.on(dashjs.MediaPlayer.events.ERROR, (event) => offline("dash: " + JSON.stringify(event.error || event)));
       player.initialize(video, absolute(config.dash), true);
+      toLive = () => player.seekToOriginalLive ? player.seekToOriginalLive() : player.seek(player.duration());
+      // dash.js' catch-up pulls a viewer who went back in the DVR window to the live edge
+      catchUp = (on) => player.updateSettings({ streaming: { liveCatchup: { enabled: on } } });
       return () => player.reset();
     },
   };
@@ -89,7 +98,47 @@
   if (config.projection && config.projection !== "regular" && window.WebGLRenderingContext) {
     sphericalView(config.projection);
   }
+  if (config.dvr) dvrBar();
   start();
+
+  // The DVR window's seek bar: from the oldest listed second to the newest; dragging seeks,
+  // "LIVE" goes back to the engine's live position. `headwaterPlayer.window` tells the tests.
+  function dvrBar() {
+    const bar = document.getElementById("dvr");
+    const seek = document.getElementById("seek");
+    const behind = document.getElementById("behind");
+    const live = document.getElementById("live");
+    const AT_EDGE_S = 8; // within a segment and its hold-back of the edge: "live"
+    let dragging = false;
+    seek.addEventListener("pointerdown", () => { dragging = true; });
+    seek.addEventListener("pointerup", () => { dragging = false; });
+    seek.addEventListener("input", () => {
+      const end = video.seekable.length ? video.seekable.end(video.seekable.length - 1) : 0;
+      if (catchUp) catchUp(end - Number(seek.value) < AT_EDGE_S);
+      video.currentTime = Number(seek.value);
+    });
+    seek.addEventListener("change", () => { dragging = false; });
+    live.addEventListener("click", () => {
+      if (catchUp) catchUp(true);
+      if (toLive) toLive();
+      else if (video.seekable.length) video.currentTime = video.seekable.end(video.seekable.length - 1);
+    });
+    state.seekTo = (seconds) => { seek.value = String(seconds); seek.dispatchEvent(new Event("input")); };
+    state.goLive = () => live.click();
+    setInterval(() => {
+      const ranges = video.seekable;
+      if (!ranges.length || state.state.startsWith("offline")) { bar.hidden = true; return; }
+      const start = ranges.start(0), end = ranges.end(ranges.length - 1);
+      state.window = { start, end };
+      bar.hidden = false;
+      seek.min = String(start);
+      seek.max = String(end);
+      if (!dragging) seek.value = String(video.currentTime);
+      const back = Math.max(0, end - video.currentTime);
+      behind.textContent = back < AT_EDGE_S ? "" : "−" + Math.round(back) + " s";
+      live.classList.toggle("at-edge", back < AT_EDGE_S);
+    }, 500);
+  }
 
   // 360° (vr360), 180° (vr180) and top-bottom stereo 360° (vr360tb, left eye shown): each
   // screen pixel's view ray is turned into longitude/latitude and looked up in the frame.

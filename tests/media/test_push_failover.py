@@ -1,17 +1,19 @@
-"""StreamSession's choice of source, with a stand-in worker that records its input records
+"""PushSession's choice of source, with a stand-in worker that records its input records
 and a controlled clock: which publisher feeds the one worker, and when it switches."""
 
 from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
+from typing import ClassVar
 
 import pytest
 
 from ingest.media import VIDEO, MediaMessage
 from ingest.publish import PublishRequest
-from server.media import session as session_module
-from server.media.session import BACKUP, MAIN, StreamSession
+from server.media import push as push_module
+from server.media import source as source_module
+from server.media.push import BACKUP, MAIN, PushSession
 from server.settings import Settings
 from transcode.contract import DATA_RECORD as DATA
 from transcode.contract import RECORD_HEADER as HEADER
@@ -22,7 +24,7 @@ TIMEOUT = 4.0
 
 
 class FakeWorker:
-    instances: list[FakeWorker] = []
+    instances: ClassVar[list[FakeWorker]] = []
 
     def __init__(self, stream_id, on_event) -> None:
         self.input = bytearray()
@@ -54,7 +56,7 @@ class FakeWorker:
         while position < len(self.input):
             kind, length = HEADER.unpack_from(self.input, position)
             position += HEADER.size
-            out.append((kind, bytes(self.input[position:position + length])))
+            out.append((kind, bytes(self.input[position : position + length])))
             position += length
         return out
 
@@ -127,8 +129,8 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     clock = Clock()
-    monkeypatch.setattr(session_module.time, "monotonic", clock)
-    monkeypatch.setattr(session_module, "WorkerProcess", FakeWorker)
+    monkeypatch.setattr(push_module.time, "monotonic", clock)
+    monkeypatch.setattr(source_module, "WorkerProcess", FakeWorker)
     FakeWorker.instances = []
     return clock
 
@@ -141,14 +143,14 @@ def inter(tag: bytes) -> MediaMessage:
     return MediaMessage(VIDEO, 0, b"\x27\x01\x00\x00\x00" + tag)
 
 
-def join(session: StreamSession, slot: str):
+def join(session: PushSession, slot: str):
     app = "in" if slot == MAIN else "backup"
     return session.join(slot, PublishRequest("rtmp", app, "1", "token", f"{slot}:1"))
 
 
-async def new_session(clock) -> tuple[StreamSession, FakeSupervisor]:
+async def new_session(clock) -> tuple[PushSession, FakeSupervisor]:
     supervisor = FakeSupervisor()
-    return StreamSession(supervisor, Stream()), supervisor
+    return PushSession(supervisor, Stream()), supervisor
 
 
 async def test_main_feeds_the_worker_backup_waits(clock):
@@ -161,7 +163,7 @@ async def test_main_feeds_the_worker_backup_waits(clock):
     backup.write(keyframe(b"B2"))
     main.write(inter(b"M2"))
     (worker,) = FakeWorker.instances
-    assert [k for k, _ in worker.records()][0] == START
+    assert next(k for k, _ in worker.records()) == START
     (only,) = worker.inputs()
     assert b"M1" in only and b"M2" in only and b"M0" not in only and b"B" not in only
     assert "backup_joined" in supervisor.status.calls
@@ -223,13 +225,14 @@ async def test_main_connected_but_never_sending_yields_to_the_backup(clock):
 
 
 async def test_a_worker_flooded_while_waiting_its_turn_is_dropped_and_the_next_keyframe_starts_another(
-        clock, monkeypatch):
+    clock, monkeypatch
+):
     """The real WorkerProcess, its turn held back (a predecessor still finishing): past
     MAX_PENDING_BYTES it is cancelled, never spawned; the publisher stays, and its next
     keyframe gets a new worker in line."""
     from server.media import worker_process
 
-    monkeypatch.setattr(session_module, "WorkerProcess", worker_process.WorkerProcess)
+    monkeypatch.setattr(source_module, "WorkerProcess", worker_process.WorkerProcess)
     monkeypatch.setattr(worker_process, "MAX_PENDING_BYTES", 64)
     spawned = []
 

@@ -1,4 +1,4 @@
-"""The worker's stdin after its config: the source of a pushed stream, and the node's commands.
+"""The worker's stdin after its config: the inputs of a pushed stream, and the node's commands.
 
 The records are the contract's (`transcode/contract.py`, both ends import it):
 
@@ -9,7 +9,7 @@ The records are the contract's (`transcode/contract.py`, both ends import it):
 - `D` (`InputData`) carries source bytes of the current input.
 - `M` carries any other command, handed to `on_command` where it falls between the inputs.
 
-EOF on stdin ends the stream.
+EOF on stdin ends the stream. Each input is demuxed by `ingest/pipe.py`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import select
-from collections.abc import Callable, Iterator
-
-import av
+import threading
+from collections.abc import Callable
 
 from transcode.contract import (
     DATA_RECORD,
@@ -31,19 +30,10 @@ from transcode.contract import (
     ContractError,
     decode_message,
 )
-from transcode.demuxed import DemuxedSource
 
 log = logging.getLogger("headwater.worker")
 
 READ_SIZE = 1 << 18  # a whole batch of the node's (0.25 s of 6 Mbit/s: ~190 KB) in one read
-
-# Start demuxing after the first few tags instead of probing seconds of media. MPEG-TS has
-# no header: the demuxer must see the codec parameters in the stream itself (SPS/PPS of the
-# first keyframe, the first AAC frame), which the node's TS feed puts first.
-DEMUX_OPTIONS = {
-    "flv": {"probesize": "4096", "analyzeduration": "0"},
-    "mpegts": {"probesize": "2000000", "analyzeduration": "1000000", "fpsprobesize": "0"},
-}
 
 
 class PipeInput:
@@ -53,8 +43,12 @@ class PipeInput:
     so a demuxer never reads past it into the next input's bytes.
     """
 
-    def __init__(self, fd: int = 0, before_wait: Callable[[], None] | None = None,
-                 on_command: Callable[[Command], None] | None = None) -> None:
+    def __init__(
+        self,
+        fd: int = 0,
+        before_wait: Callable[[], None] | None = None,
+        on_command: Callable[[Command], None] | None = None,
+    ) -> None:
         """`before_wait()` runs whenever the pipe is empty, before waiting for more: the
         node's batch has been handled (e.g. flush the events it produced, in one write).
         `on_command(command)` handles the node's commands (`M` records) as they come."""
@@ -98,7 +92,8 @@ class PipeInput:
         """Read one record header (and an S or M record's payload); None at EOF."""
         if not self._fill_to(RECORD_HEADER.size):
             return None
-        kind, length = RECORD_HEADER.unpack(self.buffer[: RECORD_HEADER.size])
+        header: tuple[bytes, int] = RECORD_HEADER.unpack(self.buffer[: RECORD_HEADER.size])
+        kind, length = header
         del self.buffer[: RECORD_HEADER.size]
         if kind == DATA_RECORD:
             self.remaining = length
@@ -174,46 +169,25 @@ class InputReader:
         """Whether the input is over: the node started another, or stdin ended and nothing of
         it is left to read."""
         pipe = self.pipe
-        return (pipe.generation != self.generation or pipe.next_format is not None
-                or (pipe.eof and not pipe.buffer))
+        return pipe.generation != self.generation or pipe.next_format is not None or (pipe.eof and not pipe.buffer)
 
     def read(self, size: int = -1) -> bytes:
         return self.pipe.read(self.generation, size if size > 0 else READ_SIZE)
 
 
-class PipeSource(DemuxedSource):
-    """One input demuxed by PyAV: FLV (RTMP) or MPEG-TS (SRT)."""
+def watch_stdin(on_eof: Callable[[], None], on_command: Callable[[Command], None] | None = None, fd: int = 0) -> None:
+    """Hand the node's commands to `on_command` (from this thread: queue them) and call
+    `on_eof` when the node closes our stdin (how it ends a pull or WHIP worker); they read
+    no media from it."""
 
-    def __init__(self, reader: InputReader) -> None:
-        self.format = reader.format
-        self.container = av.open(reader, mode="r", format=reader.format,
-                                 options=DEMUX_OPTIONS[reader.format])
+    def run() -> None:
+        try:
+            pipe = PipeInput(fd, on_command=on_command)
+            while pipe.next_input() is not None:
+                log.warning("ignoring an input the node sent to a worker that opens its own source")
+        except ValueError as error:
+            log.error("worker input unreadable: %s", error)
+        finally:
+            on_eof()
 
-    @property
-    def complete(self) -> bool:
-        """Whether the demuxer learnt every stream's parameters. An input that ended while
-        being probed (the node switched away within a fraction of a second) may leave
-        a size or a sample rate unknown, which no muxer accepts."""
-        video, audio = self.video, self.audio
-        if video is None and audio is None:
-            return False
-        if video is not None and not (video.codec_context.width and video.codec_context.height):
-            return False
-        return audio is None or bool(audio.codec_context.sample_rate)
-
-    def packets(self) -> Iterator[av.Packet]:
-        """The source's packets from the first video keyframe on (all of them, without video):
-        a switched-to input may begin mid-GOP."""
-        video = self.video
-        started = video is None
-        for packet in super().packets():
-            if not started:
-                if packet.stream.index != video.index or not packet.is_keyframe:
-                    continue
-                started = True
-            yield packet
-
-    def close(self) -> None:
-        if self.container is not None:
-            self.container.close()
-            self.container = None
+    threading.Thread(target=run, name="stdin-eof", daemon=True).start()

@@ -54,8 +54,12 @@ class InitialResolution:
             if self.size is None:
                 self.size = size
             elif size is not None and size != self.size:
-                log.info("the peer changed its video from %dx%d to %dx%d; re-encoding at %dx%d",
-                         *self.size, *size, *self.size)
+                log.info(
+                    "the peer changed its video from %dx%d to %dx%d; re-encoding at %dx%d",
+                    *self.size,
+                    *size,
+                    *self.size,
+                )
                 self._start_reencoding()
         if not self.reencoding:
             self.mux(packet)

@@ -16,10 +16,9 @@ from fractions import Fraction
 
 import aiortc.rtcrtpreceiver
 import av
-
 from aiortc.codecs import get_decoder as aiortc_get_decoder
 
-from transcode.webrtc_video import InitialResolution
+from ingest.whip.video import InitialResolution
 
 VIDEO_TIME_BASE = Fraction(1, 90000)
 AUDIO_RATE = 48000
@@ -96,7 +95,7 @@ class PipeWriter:
     def write(self, data) -> int:
         view = memoryview(data)
         while view:
-            view = view[os.write(self.fd, view):]
+            view = view[os.write(self.fd, view) :]
         return len(data)
 
     def close(self) -> None:
@@ -114,8 +113,7 @@ class TsRemuxer:
     def __init__(self, fd: int, *, keyframe_interval: float = 2.0) -> None:
         self.origin = time.monotonic()
         self.pipe = PipeWriter(fd)
-        self.container = av.open(self.pipe, "w", format="mpegts",
-                                 container_options={"flush_packets": "1"})
+        self.container = av.open(self.pipe, "w", format="mpegts", container_options={"flush_packets": "1"})
         self.video = self.container.add_mux_stream("h264")
         self.video.time_base = VIDEO_TIME_BASE
         self.audio = self.container.add_stream("aac", rate=AUDIO_RATE)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import av
 
-from transcode.demuxed import DemuxedSource
+from ingest.demuxed import DemuxedSource
 
 log = logging.getLogger("headwater.pull")
 
@@ -26,8 +26,7 @@ FIRST_BACKOFF = 0.5  # seconds after the first failed round
 # Start packaging after a few packets instead of probing seconds of media.
 DEMUX_OPTIONS = {"probesize": "500000", "analyzeduration": "1000000"}
 
-SOURCE_TYPES = {"rtmp": "rtmp", "rtmps": "rtmp", "http": "https", "https": "https",
-                "rtsp": "rtsp", "srt": "srt"}
+SOURCE_TYPES = {"rtmp": "rtmp", "rtmps": "rtmp", "http": "https", "https": "https", "rtsp": "rtsp", "srt": "srt"}
 
 
 def source_type(url: str) -> str:
@@ -56,8 +55,11 @@ def open_options(url: str, read_timeout: float) -> dict:
 
 def describe_error(error: Exception) -> str:
     """The error without the URL PyAV appends (it may carry credentials)."""
-    return getattr(error, "strerror", None) or type(error).__name__ if isinstance(
-        error, (av.error.FFmpegError, OSError)) else str(error)
+    return (
+        getattr(error, "strerror", None) or type(error).__name__
+        if isinstance(error, (av.error.FFmpegError, OSError))
+        else str(error)
+    )
 
 
 @dataclass
@@ -82,10 +84,10 @@ def open_source(url: str, open_timeout: float, read_timeout: float) -> OpenedSou
     """Open `url` for demuxing; raises av.error.FFmpegError (or ValueError) when it is not
     a media source with video or audio (an HTML page, a dead host, an unknown protocol)."""
     if urlsplit(url).scheme.lower() == "srt":
-        from transcode.pull_srt import open_srt  # it needs this module's OpenedSource
+        from ingest.pull.srt import open_srt  # it needs this module's OpenedSource
+
         return open_srt(url, open_timeout, read_timeout)
-    container = av.open(url, "r", options=open_options(url, read_timeout),
-                        timeout=(open_timeout, read_timeout))
+    container = av.open(url, "r", options=open_options(url, read_timeout), timeout=(open_timeout, read_timeout))
     source = OpenedSource(url, container)
     if source.video is None and source.audio is None:
         source.close()
@@ -100,10 +102,17 @@ class PullRotation:
     back through `worked()` once a source delivered media, which resets the backoff.
     """
 
-    def __init__(self, urls: list[str], *, open_timeout: float, read_timeout: float,
-                 backoff_max: float, stop: threading.Event,
-                 on_failure: Callable[[str, str], None],
-                 opener: Callable[[str, float, float], OpenedSource] = open_source) -> None:
+    def __init__(
+        self,
+        urls: list[str],
+        *,
+        open_timeout: float,
+        read_timeout: float,
+        backoff_max: float,
+        stop: threading.Event,
+        on_failure: Callable[[str, str], None],
+        opener: Callable[[str, float, float], OpenedSource] = open_source,
+    ) -> None:
         if not urls:
             raise ValueError("a pull stream needs at least one URL")
         self.urls = urls

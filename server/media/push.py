@@ -1,11 +1,13 @@
-"""One live stream on this node: its publishers (main and backup slot), its worker, failover.
+"""A pushed stream's source on this node: its publishers (main and backup slot), its worker, failover.
 
-The stream keeps ONE worker (one output) whatever its publishers do. The session decides
-whose bytes feed it: main while main sends; the backup once main has left or been silent
-for `failover_timeout`; main again as soon as it sends again. A switch waits for the new
-publisher's next keyframe (the old one keeps feeding until then), then starts a new worker
-input (the contract's `StartInput` command, `transcode/contract.py`): the packagers mark a discontinuity and media
-sequence numbers keep rising, so players keep playing.
+A `PushSession` is the `StreamSource` (server/media/source.py) of a stream that RTMP/RTMPS or
+SRT publishers push to; the node relays their bytes to the worker. The stream keeps ONE worker
+(one output) whatever its publishers do. The session decides whose bytes feed it: main while
+main sends; the backup once main has left or been silent for `failover_timeout`; main again as
+soon as it sends again. A switch waits for the new publisher's next keyframe (the old one keeps
+feeding until then), then starts a new worker input (the contract's `StartInput` command,
+`transcode/contract.py`): the packagers mark a discontinuity and media sequence numbers keep
+rising, so players keep playing.
 
 A worker that dies is replaced at the active publisher's next keyframe (up to
 `worker_restart_limit`); with no publisher sending for `publish_idle_timeout` the worker is
@@ -27,8 +29,8 @@ from ingest.publish import PublishRejected, PublishRequest
 from ingest.rtmp.rests import grid_delay
 from server.db.models import Stream
 from server.media.flv_feed import FlvFeed
+from server.media.source import StreamSource
 from server.media.ts_feed import TsFeed
-from server.media.worker_events import WorkerEvents
 from server.media.worker_process import WorkerProcess
 from transcode.contract import InputData, Rendition, StartInput, encode_command
 
@@ -47,7 +49,7 @@ WATCH_INTERVAL = 1.0
 class Publisher:
     """One admitted connection in one slot of a stream (a PublishSink for the ingest servers)."""
 
-    def __init__(self, session: StreamSession, slot: str, request: PublishRequest) -> None:
+    def __init__(self, session: PushSession, slot: str, request: PublishRequest) -> None:
         self.session = session
         self.slot = slot
         self.source_type = "rtmp" if request.protocol in ("rtmp", "rtmps") else request.protocol
@@ -87,19 +89,17 @@ class Publisher:
         return self.sending(now, within) or (self.last_data is None and now - self.joined <= within)
 
 
-class StreamSession:
+class PushSession(StreamSource):
+    kind = "push"
+
     def __init__(self, supervisor: Supervisor, stream: Stream, renditions: list[Rendition] | None = None) -> None:
-        self.supervisor = supervisor
+        super().__init__(
+            supervisor, stream.id, stream.hls_mpegts_endlist_tag, renditions or [], html_overlay=stream.html_overlay
+        )
         self.settings = supervisor.settings
-        self.renditions = renditions or []  # the stream's quality set at its first publish
-        self.stream_id = stream.id
-        self.mpegts_endlist = stream.hls_mpegts_endlist_tag
-        self.html_overlay = stream.html_overlay  # the worker re-encodes the origin with overlays
-        self.replaced: WorkerProcess | None = None  # stopped for a new encoding, not crashed
         self.slots: dict[str, Publisher] = {}
         self.active: Publisher | None = None  # whose bytes the worker gets
         self.target: Publisher | None = None  # switching to it at its next keyframe
-        self.worker: WorkerProcess | None = None
         self.crashed: WorkerProcess | None = None  # its delivery state waits for a successor
         self.restarts = 0
         self.gave_up = False
@@ -191,49 +191,37 @@ class StreamSession:
             self._start_worker(records)
             return
         if previous is not publisher:
-            log.info("stream %s: output now from the %s publisher (%s)",
-                     self.stream_id, publisher.slot, publisher.source_type)
+            log.info(
+                "stream %s: output now from the %s publisher (%s)",
+                self.stream_id,
+                publisher.slot,
+                publisher.source_type,
+            )
         if not self.worker.feed(records):
             self._worker_lost()
 
     # -- worker lifecycle ------------------------------------------------------------------
-    def set_html_overlay(self, on: bool) -> None:
-        """html_overlay switched while live: the origin's encoding changes, so the worker is
-        replaced at the active publisher's next keyframe, as after a crash (players go on
-        after a discontinuity; the publisher stays connected)."""
-        if on == self.html_overlay:
-            return
-        self.html_overlay = on
-        if self.worker is not None and self.active is not None:
-            log.info("stream %s: html_overlay %s; a new worker from the next keyframe",
-                     self.stream_id, "on" if on else "off")
-            self.replaced = self.worker
-            self._worker_lost()
+    def replace_worker(self) -> bool:
+        """html_overlay switched: the worker is killed and the next one starts at the active
+        publisher's next keyframe, as after a crash (players go on after a discontinuity; the
+        publisher stays connected). With no active publisher the next worker takes the setting."""
+        if self.active is None:
+            return False
+        self._worker_lost()
+        return True
 
     def _start_worker(self, first_bytes: bytes) -> None:
-        events = WorkerEvents(self.supervisor, self.stream_id, lambda: self.source_type)
-        self.worker = worker = WorkerProcess(self.stream_id, events)
+        worker = self.new_worker()
         worker.feed(first_bytes)  # queued now, so it precedes whatever arrives until the spawn
-        worker.send(*self.supervisor.overlays.commands(self.stream_id))
-        asyncio.create_task(self._run(worker))
+        self.worker_task = asyncio.create_task(self.run_worker(worker))  # held: the loop keeps weak references
 
-    async def _run(self, worker: WorkerProcess) -> None:
-        """Its turn on the stream: once the stream's last worker, this session's or an
-        earlier one's, has exited; it resumes where that one stopped."""
-        succession = self.supervisor.succession(self.stream_id)
-        async with succession.turn(worker):
-            self.crashed = None
-            await worker.start(self.supervisor.worker_config(self.stream_id, self.mpegts_endlist, self.renditions,
-                                                             overlays=self.html_overlay))
-            code = await worker.wait(timeout=None)
-            self._worker_exited(worker, code)
+    def turn_began(self, worker: WorkerProcess) -> None:
+        self.crashed = None  # the crashed worker's delivery state is this one's now
 
-    def _worker_exited(self, worker: WorkerProcess, code: int) -> None:
-        if self.worker is worker:
-            self.worker = None
-        succession = self.supervisor.succession(self.stream_id)
-        if worker is self.replaced and not self.closed:
-            self.replaced = None
+    def worker_exited(self, worker: WorkerProcess, code: int) -> None:
+        super().worker_exited(worker, code)
+        succession = self.succession
+        if self.was_replaced(worker) and not self.closed:
             self.crashed = worker  # its state waits for the next worker, as after a crash
             return
         if self.closed or code == 0:
@@ -242,8 +230,11 @@ class StreamSession:
             return
         self.restarts += 1
         if self.restarts > self.settings.worker_restart_limit:
-            log.error("stream %s: worker failed %d times; giving up until the publishers reconnect",
-                      self.stream_id, self.restarts)
+            log.error(
+                "stream %s: worker failed %d times; giving up until the publishers reconnect",
+                self.stream_id,
+                self.restarts,
+            )
             succession.end(worker)
             self.supervisor.status.went_offline(self.stream_id)
             self.gave_up = True
@@ -251,8 +242,7 @@ class StreamSession:
         # the state stays up, not ended: its last playlists are served and blocked requests
         # wait until the next worker's first parts (or their timeout)
         self.crashed = worker
-        log.warning("stream %s: worker exited with %s; restarting at the next keyframe",
-                    self.stream_id, code)
+        log.warning("stream %s: worker exited with %s; restarting at the next keyframe", self.stream_id, code)
 
     def _worker_lost(self) -> None:
         worker, self.worker = self.worker, None
@@ -265,7 +255,7 @@ class StreamSession:
         if self.worker is not None:
             self.worker.finish()
         elif self.crashed is not None:  # its state will have no successor from this session
-            self.supervisor.succession(self.stream_id).end(self.crashed)
+            self.succession.end(self.crashed)
         self.supervisor.session_ended(self)
 
     async def _watch(self) -> None:

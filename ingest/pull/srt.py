@@ -21,12 +21,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import av
 
+from ingest.pull.source import DEMUX_OPTIONS, OpenedSource
 from ingest.srt import libsrt
-from transcode.pull_source import DEMUX_OPTIONS, OpenedSource
 
 MESSAGE_BYTES = 1500  # one live-mode SRT message (7 TS packets: 1316 bytes)
-MICROSECONDS_OPTIONS = {"latency": libsrt.SRTO_LATENCY, "rcvlatency": libsrt.SRTO_RCVLATENCY,
-                        "peerlatency": libsrt.SRTO_PEERLATENCY}  # ffmpeg's µs, libsrt's ms
+MICROSECONDS_OPTIONS = {
+    "latency": libsrt.SRTO_LATENCY,
+    "rcvlatency": libsrt.SRTO_RCVLATENCY,
+    "peerlatency": libsrt.SRTO_PEERLATENCY,
+}  # ffmpeg's µs, libsrt's ms
 
 
 def caller_options(url: str, open_timeout: float, read_timeout: float) -> tuple[str, int, dict[int, int | bytes]]:
@@ -58,8 +61,12 @@ def socket_address(host: str, port: int) -> bytes:
     family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
     if family == socket.AF_INET:
         return struct.pack("=H", family) + struct.pack(">H", port) + socket.inet_aton(address[0]) + bytes(8)
-    return (struct.pack("=H", family) + struct.pack(">HI", port, address[2])
-            + socket.inet_pton(socket.AF_INET6, address[0]) + struct.pack("=I", address[3]))
+    return (
+        struct.pack("=H", family)
+        + struct.pack(">HI", port, address[2])
+        + socket.inet_pton(socket.AF_INET6, address[0])
+        + struct.pack("=I", address[3])
+    )
 
 
 @functools.cache

@@ -1,10 +1,11 @@
 """The source of a WHIP stream: an aiortc peer connection inside the worker.
 
-The node hands the worker the SDP offer (WorkerConfig.whip_offer); the worker answers it
-(`whip_answer` event, or `whip_failed` with an HTTP status), then receives H.264 + Opus on its
-own asyncio loop in a thread. `TsRemuxer` turns the media into MPEG-TS on a pipe, which the
-main thread demuxes and publishes to the hub like any other source. The session ends when the
-node closes stdin (WHIP DELETE), the peer hangs up, the connection fails, or no media comes.
+The node hands the worker the SDP offer; `open_session` answers it (or refuses it with an
+HTTP status: `OfferRefused`), then the peer receives H.264 + Opus on its own asyncio loop in
+a thread. `TsRemuxer` turns the media into MPEG-TS on a pipe, which the worker's main thread
+demuxes (`TsPipeSource`) like any other source. The session ends when the worker stops the
+peer (the node closed its stdin after a WHIP DELETE), the peer hangs up, the connection
+fails, or no media comes.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ import av
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from transcode.contract import Event, WhipAnswer, WhipFailed
-from transcode.demuxed import DemuxedSource
-from transcode.webrtc_media import TsRemuxer, keep_h264_encoded
+from ingest.demuxed import DemuxedSource
+from ingest.whip.media import TsRemuxer, keep_h264_encoded
 
 log = logging.getLogger("headwater.whip")
 
@@ -37,7 +37,7 @@ def allow_loopback_candidates() -> None:
 
     def with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
         addresses = original(use_ipv4, use_ipv6)
-        return addresses + ["127.0.0.1"] if use_ipv4 else addresses
+        return [*addresses, "127.0.0.1"] if use_ipv4 else addresses
 
     aioice.ice.get_host_addresses = with_loopback
 
@@ -51,8 +51,7 @@ class OfferRefused(Exception):
 class WhipPeer:
     """One peer connection on its own loop (thread); media goes into `remuxer`."""
 
-    def __init__(self, offer: str, remuxer: TsRemuxer, *, keyframe_interval: float,
-                 media_timeout: float) -> None:
+    def __init__(self, offer: str, remuxer: TsRemuxer, *, keyframe_interval: float, media_timeout: float) -> None:
         self.offer = offer
         self.remuxer = remuxer
         self.keyframe_interval = keyframe_interval
@@ -183,25 +182,23 @@ class TsPipeSource(DemuxedSource):
     def __init__(self, fd: int) -> None:
         self.container = av.open(_FdReader(fd), mode="r", format="mpegts", options=TS_PROBE)
 
-    def close(self) -> None:
-        self.container.close()
 
-
-def open_session(config, emit: Callable[[Event], None]) -> tuple[WhipPeer, int] | None:
-    """Answer the offer; on success the peer runs and the pipe's read end is returned."""
+def open_session(
+    offer: str, *, keyframe_interval: float, media_timeout: float, ice_loopback: bool
+) -> tuple[WhipPeer, str, int]:
+    """Answer the offer: the running peer, its SDP answer and the read end of the pipe its
+    media arrives on (as MPEG-TS). OfferRefused, with the HTTP status the node answers, when
+    the offer cannot be answered."""
     keep_h264_encoded()
-    if config.whip_ice_loopback:
+    if ice_loopback:
         allow_loopback_candidates()
     read_fd, write_fd = os.pipe()
-    remuxer = TsRemuxer(write_fd, keyframe_interval=config.segment_target)
-    peer = WhipPeer(config.whip_offer, remuxer, keyframe_interval=config.segment_target,
-                    media_timeout=config.whip_media_timeout)
+    remuxer = TsRemuxer(write_fd, keyframe_interval=keyframe_interval)
+    peer = WhipPeer(offer, remuxer, keyframe_interval=keyframe_interval, media_timeout=media_timeout)
     peer.start()
     try:
         answer = peer.answer.result(timeout=ANSWER_TIMEOUT + 5)
-    except OfferRefused as error:
-        emit(WhipFailed(status=error.status, message=str(error)))
+    except BaseException:
         os.close(read_fd)
-        return None
-    emit(WhipAnswer(sdp=answer))
-    return peer, read_fd
+        raise
+    return peer, answer, read_fd

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 
 import av
+from av.stream import Stream
 
 log = logging.getLogger("headwater.worker")
 
@@ -22,7 +23,10 @@ class DemuxedSource:
     def audio(self) -> av.audio.stream.AudioStream | None:
         return next(iter(self.container.streams.audio), None)
 
-    def packets(self) -> Iterator[av.Packet]:
+    def close(self) -> None:
+        self.container.close()
+
+    def packets(self) -> Iterator[av.Packet[Stream]]:
         """Packets of the first video and audio streams in arrival order; demux flush packets
         (no data) and other streams (e.g. a TS data stream) are skipped.
 

@@ -1,0 +1,1 @@
+"""WHIP sources: an aiortc peer connection answering the publisher's offer, its media remuxed to MPEG-TS."""
