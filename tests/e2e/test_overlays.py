@@ -3,7 +3,8 @@ live RTMP stream. The LL-HLS origin is decoded as a player gets it: the box's co
 overlay's rectangle, the test pattern around it; the overlay moved through the API moves in the
 picture; html_overlay switched off gives the plain picture back, all without dropping the
 publisher. A `stretch` page lands scaled on the whole frame, a page that answers 404 draws
-nothing and leaves the stream live, and a page that changes shows its change."""
+nothing and leaves the stream live, and a page that changes shows its change. A pulled stream
+gets its overlays as a pushed one does."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.support.hls import parse_media_playlist
 from tests.support.node import Node
 from tests.support.overlay_pages import OverlayPages, box_page
 from tests.support.publisher import ffmpeg_publish
+from tests.support.sources import HttpDirectory, hls_writer
 
 pytestmark = pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium")
 
@@ -228,3 +230,44 @@ def test_the_overlaid_stream_plays_in_the_built_in_player(http, new_stream, page
     finally:
         publisher.kill()
         publisher.wait()
+
+
+def test_a_pulled_stream_is_overlaid_and_switched_off_live(http, new_stream, pages, media_node, tmp_path):
+    """Overlays belong to the stream, whatever feeds it: a pulled HLS source shows the box, and
+    html_overlay switched off replaces the pull worker at once (not counted as a failure): the
+    plain picture comes back and the stream stays live."""
+    hls_dir = tmp_path / "hls"
+    source = hls_writer(hls_dir, seconds=120, size="640x360")
+    try:
+        with HttpDirectory(hls_dir) as web:
+            wait_for(lambda: (hls_dir / "index.m3u8").exists(), what="HLS source playlist")
+            stream = new_stream(name="pulled overlay", html_overlay=True, pull=True, uri=web.url("index.m3u8"))
+            stream_id = stream["id"]
+            created = http.post(
+                f"/streaming/streams/{stream_id}/overlays",
+                json=[{"url": pages.url("/red.html"), "x": FIRST[0], "y": FIRST[1], "width": 96, "height": 64}],
+            )
+            assert created.status_code == 201, created.text
+            planes = wait_for(
+                lambda: (p := live_edge(http, stream_id)) is not None and red_at(p, *FIRST) and p,
+                timeout=60,
+                interval=0.5,
+                what="the red box in the pulled stream's origin",
+            )
+            assert planes[0].shape == (360, 640)
+
+            off = http.patch(f"/streaming/streams/{stream_id}", json={"stream": {"html_overlay": False}})
+            assert off.status_code == 200, off.text
+            wait_for(
+                lambda: (p := live_edge(http, stream_id)) is not None and not red_at(p, *FIRST),
+                timeout=40,
+                interval=0.5,
+                what="the pulled picture without the overlay",
+            )
+            assert http.get(f"/streaming/streams/{stream_id}").json()["live"]
+    finally:
+        source.kill()
+        source.wait()
+    log = media_node.log()
+    assert f"stream {stream_id}: html_overlay off; a new worker follows" in log
+    assert f"stream {stream_id}: pull worker exited" not in log
