@@ -1,8 +1,8 @@
 """CPU cost of screenshots (transcode/screenshots.py) on a 1080p30 passthrough stream, against
 the cheapest thing the worker does with the same packets: demux them.
 
-Run: python -m bench.screenshot_cost [seconds] [--smoke]. Feeds a 1080p30 H.264 clip (a 2 s
-GOP) to a `ScreenshotJob` at the default 10 s interval and prints its CPU time per media second
+Run: python -m bench.screenshot_cost [seconds] [--smoke]. Feeds the benchmarks' 1080p30 ~6 Mbit/s clip
+(bench/clips.py, a 2 s GOP) to a `ScreenshotJob` at the default 10 s interval and prints its CPU time per media second
 as a share of one core at real time (the issue's bound: ≤ 0.5 %), next to the demux's (the
 best of three runs each: small figures on a shared machine).
 """
@@ -10,7 +10,6 @@ best of three runs each: small figures on a shared machine).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,41 +20,11 @@ import av
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import smoke
+from bench.clips import make_clip
 from transcode.screenshots import ScreenshotJob
 
 RUNS = 3
 INTERVAL = 10.0
-
-
-def make_source(directory: Path, seconds: int, size: tuple[int, int]) -> Path:
-    path = directory / "source.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size={size[0]}x{size[1]}:rate=30",
-            "-t",
-            str(seconds),
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-b:v",
-            "6M",
-            "-g",
-            "60",
-            "-pix_fmt",
-            "yuv420p",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
 
 
 def demux(source: Path) -> tuple[av.container.InputContainer, list[av.Packet]]:
@@ -92,11 +61,13 @@ def main() -> None:
     seconds, size = (smoke.CLIP_SECONDS, smoke.CLIP_SIZE) if args.smoke else (args.seconds, (1920, 1080))
     interval = 1.0 if args.smoke else INTERVAL
     with tempfile.TemporaryDirectory() as temp:
-        source = make_source(Path(temp), seconds, size)
+        source = make_clip(seconds, size=size, directory=Path(temp)) if args.smoke else make_clip(seconds)
         demuxed = min(demux_cost(source) for _ in range(RUNS))
         runs = [screenshot_cost(source, Path(temp) / "shot.jpg", interval) for _ in range(RUNS)]
     cost, shots = min(runs)
-    print(f"source: {size[1]}p30 H.264, {seconds} s, GOP 2 s; a screenshot every {interval:g} s ({shots} taken)")
+    print(
+        f"source: {size[1]}p30 H.264 ~6 Mbit/s, {seconds} s, GOP 2 s; a screenshot every {interval:g} s ({shots} taken)"
+    )
     print(f"demux only (reference)   : {100 * demuxed / seconds:.3f} % of a core at real time")
     print(f"screenshots (decode+JPEG): {100 * cost / seconds:.3f} % of a core at real time")
     print(f"ratio screenshots / demux: {smoke.ratio(cost, demuxed):.2f}")

@@ -49,6 +49,11 @@ class FileThread:
     def write_atomic(self, path: Path, data: bytes | str) -> None:
         self._put("write", write_atomic, path, data)
 
+    def write_made(self, path: Path, make: Callable[[], bytes | None]) -> None:
+        """Write what `make()` returns (nothing if None), both on the thread: for files whose
+        bytes cost time to make (a screenshot's decode and JPEG)."""
+        self._put("make and write", _write_made, path, make)
+
     def drain(self) -> None:
         """Wait until every call queued so far has run (a full disk waits for its deletions)."""
         if self._thread is not None:
@@ -75,3 +80,11 @@ class FileThread:
                 function(path, *args)
             except OSError as error:
                 log.warning("could not %s %s: %s", verb, path, error)
+            except Exception:  # a bug in a maker must not stop the deletions behind it
+                log.exception("could not %s %s", verb, path)
+
+
+def _write_made(path: Path, make: Callable[[], bytes | None]) -> None:
+    data = make()
+    if data is not None:
+        write_atomic(path, data)

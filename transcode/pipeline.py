@@ -32,6 +32,8 @@ from transcode.stats import StatsJob
 from transcode.timeline import ContinuousTimeline
 from transcode.transcoder import TranscodeJob
 
+GOLDEN_RATIO = 0.6180339887  # stream ids spread evenly over an interval by this fraction
+
 log = logging.getLogger("headwater.worker")
 
 ORIGIN_KBITS_1080P = 6000  # the re-encoded origin's bitrate when the source does not tell its own
@@ -69,7 +71,15 @@ class StreamPipeline:
         progress = self.transcoder.media_seconds if self.transcoder else None
         self.hub.subscribe(StatsJob(video, emit, progress=progress, size=lambda: passthrough.size))
         if video is not None and config.screenshot_file:
-            self.hub.subscribe(ScreenshotJob(video, Path(config.screenshot_file), config.screenshot_interval))
+            self.hub.subscribe(
+                ScreenshotJob(
+                    video,
+                    Path(config.screenshot_file),
+                    config.screenshot_interval,
+                    phase=config.stream_id * GOLDEN_RATIO,
+                    later=self.outputs.files.write_made,
+                )
+            )
 
     @property
     def renditions(self) -> list[str]:

@@ -11,6 +11,7 @@ broadcast.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,15 +33,31 @@ class ScreenshotJob:
 
     Due times are media time on a grid (`interval` apart): the keyframe at or after each is
     taken, so a GOP that does not divide the interval still averages one per interval, and a
-    keyframe exactly on the grid counts (a wall clock's jitter skipped those)."""
+    keyframe exactly on the grid counts (a wall clock's jitter skipped those). The first
+    keyframe is taken at once; the grid then starts `phase` (a fraction of the interval) later,
+    so streams started together do not all decode at the same moment (30 workers decoding a
+    1080p keyframe each in the same instant made parts late at 30 streams).
 
-    def __init__(self, video: av.video.stream.VideoStream, path: Path, interval: float) -> None:
+    The decode and the JPEG run where `later(path, make)` says (the worker's file thread), off
+    the packaging thread: about 30 ms of a 1080p keyframe would hold a part back."""
+
+    def __init__(
+        self,
+        video: av.video.stream.VideoStream,
+        path: Path,
+        interval: float,
+        *,
+        phase: float = 0.0,
+        later: Later | None = None,
+    ) -> None:
         self.video = video
         self.extradata = bytes(video.codec_context.extradata or b"")
         self.path = path
         self.interval = interval
+        self.first_wait = interval * (phase % 1.0) or interval
+        self.later = later or write_now
         self.due: float | None = None  # the first keyframe makes the first screenshot
-        self.jpeg = JpegEncoder()
+        self.jpeg = JpegEncoder()  # used by `make` only, on one thread at a time
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def on_source_change(self, video: av.video.stream.VideoStream | None, _audio: object) -> None:
@@ -59,20 +76,31 @@ class ScreenshotJob:
         seconds = float(packet.pts * packet.time_base)
         if self.due is not None and seconds < self.due - GRID_SLACK:
             return
-        self.due = seconds + self.interval if self.due is None else self.due + self.interval
+        self.due = seconds + self.first_wait if self.due is None else self.due + self.interval
         if self.due <= seconds:  # no keyframe for more than an interval: a new grid from here
             self.due = seconds + self.interval
+        codec, extradata, data = self.video.codec_context.name, self.extradata, bytes(packet)
+        self.later(self.path, lambda: self._jpeg(codec, extradata, data))
+
+    def _jpeg(self, codec: str, extradata: bytes, data: bytes) -> bytes | None:
         try:
-            frame = decode_keyframe(self.video.codec_context.name, self.extradata, packet)
+            frame = decode_keyframe(codec, extradata, av.Packet(data))
         except av.FFmpegError as error:
             log.warning("screenshot: keyframe did not decode (%s); trying the next one", error)
-            self.due = seconds
-            return
-        if frame is not None:
-            write_atomic(self.path, self.jpeg.encode(frame))
+            return None
+        return None if frame is None else self.jpeg.encode(frame)
 
     def close(self) -> None:
         pass
+
+
+Later = Callable[[Path, Callable[[], "bytes | None"]], None]
+
+
+def write_now(path: Path, make: Callable[[], bytes | None]) -> None:
+    data = make()
+    if data is not None:
+        write_atomic(path, data)
 
 
 def decode_keyframe(codec: str, extradata: bytes, packet: av.Packet) -> av.VideoFrame | None:

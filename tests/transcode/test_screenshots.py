@@ -122,3 +122,36 @@ def test_the_jpeg_shows_the_keyframe(tmp_path):
 def test_screenshot_size(size, expected):
     assert screenshot_size(*size) == expected
     assert screenshot_size(*size)[0] <= MAX_WIDTH
+
+
+def test_the_grid_starts_a_phase_after_the_first_shot(tmp_path):
+    """Streams started together spread their decodes: the first keyframe is taken at once, the
+    next ones `phase` of an interval later, then one per interval."""
+    source = h264_file(tmp_path / "in.mp4", "320x240", seconds=5, gop=5)  # a keyframe every 0.5 s
+    taken: list[float] = []
+    with av.open(source) as container:
+        video = container.streams.video[0]
+        job = ScreenshotJob(video, tmp_path / "7.jpg", 2.0, phase=0.25, later=lambda _path, _make: None)
+        for packet in container.demux(video):
+            if packet.size and packet.is_keyframe:
+                before = job.due
+                job.on_packet(packet)
+                if job.due != before:
+                    taken.append(float(packet.pts * packet.time_base))
+    assert [round(t - taken[0], 2) for t in taken] == [0.0, 0.5, 2.5, 4.5]
+
+
+def test_the_file_thread_makes_and_writes_the_jpeg(tmp_path):
+    from packager.file_thread import FileThread
+
+    source = h264_file(tmp_path / "in.mp4", "320x240", seconds=1)
+    files = FileThread()
+    target = tmp_path / "7.jpg"
+    with av.open(source) as container:
+        video = container.streams.video[0]
+        job = ScreenshotJob(video, target, 10.0, later=files.write_made)
+        for packet in container.demux(video):
+            if packet.size:
+                job.on_packet(packet)
+    files.close()
+    assert picture(target.read_bytes()).width == 320
