@@ -22,6 +22,7 @@ from gcore import Gcore
 from tests.e2e.conftest import wait_for
 from tests.support.hls import parse_media_playlist
 from tests.support.mpd_conformance import check_mpds
+from tests.support.publisher import ffmpeg_publish
 
 LIVE_SEGMENTS = 8  # the node's live window (the default): what clear_dvr leaves listed
 
@@ -33,50 +34,7 @@ def sdk(media_node):
 
 def fast_publish(url: str, seconds: float, readrate: float = 3.0) -> subprocess.Popen:
     """ffmpeg pushing `seconds` of a test pattern + sine at `readrate` × real time (GOP 1 s)."""
-    return subprocess.Popen(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-nostdin",
-            "-readrate",
-            str(readrate),
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440",
-            "-t",
-            str(seconds),
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-            "-g",
-            "25",
-            "-keyint_min",
-            "25",
-            "-sc_threshold",
-            "0",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "64k",
-            "-f",
-            "flv",
-            url,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    return ffmpeg_publish(url, seconds=seconds, readrate=readrate)
 
 
 def playlist(http: httpx.Client, stream_id: int, rendition: str = "origin", name: str = "index.m3u8"):
@@ -216,7 +174,6 @@ PLAYER = (
 def test_the_built_in_player_seeks_20s_back_in_the_window_and_returns_live(new_stream):
     """hls.js and dash.js, each in its own tab of one Chromium, on one real-time broadcast."""
     from tests.support.browser import chromium_page, watch
-    from tests.support.publisher import ffmpeg_publish
 
     stream = new_stream(name="dvr player", dvr_enabled=True, dvr_duration=30)
     publisher = ffmpeg_publish(stream["push_url"], seconds=60)

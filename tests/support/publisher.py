@@ -20,10 +20,12 @@ def ffmpeg_publish(
     container: str = "flv",
     pattern: str = "testsrc2",
     sample_rate: int = 44100,
+    readrate: float = 1.0,
 ) -> subprocess.Popen:
     """Starts ffmpeg pushing `seconds` of a test pattern + sine (mono, `sample_rate` Hz) to
     `url`: FLV over RTMP, or `container="mpegts"` for SRT (`srt://…?streamid=…`). `pattern`
-    is a lavfi source, with options of its own if need be (`color=c=gray`)."""
+    is a lavfi source, with options of its own if need be (`color=c=gray`). `readrate`: how
+    many times real time (a DVR window filled faster than it plays)."""
     video_codec = video_codec or [
         "-c:v",
         "libx264",
@@ -47,7 +49,7 @@ def ffmpeg_publish(
         "-loglevel",
         "error",
         "-nostdin",
-        "-re",
+        *(["-re"] if readrate == 1.0 else ["-readrate", str(readrate)]),
         "-f",
         "lavfi",
         "-i",
