@@ -45,9 +45,6 @@ class ScreenshotFiles:
         self.known[stream_id] = (version, found)
         return found
 
-    def exists(self, stream_id: int) -> bool:
-        return screenshot_file(self.directory, stream_id).exists()
-
     def remove(self, stream_id: int) -> None:
         self.known.pop(stream_id, None)
         screenshot_file(self.directory, stream_id).unlink(missing_ok=True)
