@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         return self.data_dir / "live"
 
     @property
+    def recording_dir(self) -> Path:
+        """Recordings (`server/storage.LocalRecordingStorage`): they outlive their stream."""
+        return self.data_dir / "recordings"
+
+    @property
     def screenshot_dir(self) -> Path:
         """Outside `live_dir`: a stream's last screenshot outlives its broadcast."""
         return self.data_dir / "screenshots"

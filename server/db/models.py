@@ -175,5 +175,7 @@ class Video(Base):
     recording_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     client_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # its files in the recording storage (`server/storage.py`); None for a video nothing recorded
+    recording_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

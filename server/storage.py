@@ -1,0 +1,58 @@
+"""Where recordings' files live: one small interface, so videos can move to object storage
+(the scale-out issue) without the recorder or the video library changing.
+
+A recording is a key (a string the node chooses, never a user's input) naming a directory of
+files laid out as `packager/recording_layout.py` says. The worker writes it on local disk while
+recording; afterwards the video library reads and deletes it through this interface only.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from pathlib import Path
+from typing import Protocol
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def new_recording_key() -> str:
+    """A key nobody can guess (it names files the node may serve)."""
+    return secrets.token_urlsafe(16)
+
+
+class RecordingStorage(Protocol):
+    def local_directory(self, key: str) -> Path:
+        """The local directory a recording is written into (and read from, on local disk)."""
+        ...
+
+    def file(self, key: str, name: str) -> Path | None:
+        """One file of a recording, None if it is not there or the name leaves the recording."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove every file of a recording (blocking: call it off the event loop)."""
+        ...
+
+
+class LocalRecordingStorage:
+    """Recordings under `<data_dir>/recordings/<key>/`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def local_directory(self, key: str) -> Path:
+        if not KEY_PATTERN.match(key):
+            raise ValueError(f"not a recording key: {key!r}")
+        return self.root / key
+
+    def file(self, key: str, name: str) -> Path | None:
+        directory = self.local_directory(key).resolve()
+        path = (directory / name).resolve()
+        if not path.is_relative_to(directory) or not path.is_file():
+            return None
+        return path
+
+    def delete(self, key: str) -> None:
+        shutil.rmtree(self.local_directory(key), ignore_errors=True)
