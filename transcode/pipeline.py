@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from packager.aac import try_parse_audio_specific_config
@@ -128,7 +129,7 @@ def start_transcoder(
     so it leads the segmenting), all scaled from the composited picture."""
     ladder = planned_renditions(config, video)
     if compositor is not None:
-        ladder = [origin_rendition(video), *ladder]
+        ladder = with_composited_origin(ladder, video)
     if not ladder:
         return None
     codec = detect_h264_encoder(config.hardware_encoder)
@@ -161,6 +162,21 @@ def overlay_warning(video) -> str | None:
     if size is not None and not Compositor.applicable(*size):
         return f"html_overlay: the source is {size[0]}x{size[1]}, above 1920x1080; overlays not applied"
     return None
+
+
+def with_composited_origin(ladder: list[PlannedRendition], video) -> list[PlannedRendition]:
+    """html_overlay: the origin first, encoded from the composited picture. A rung of the
+    source's size at its full frame rate would be that same picture encoded a second time
+    (the encode costs most of a 1080p ladder's overlay price): the origin takes its place, at
+    the rung's bitrate, so the variants have one such picture, not two."""
+    origin = origin_rendition(video)
+    rate = source_rate(video) or 0.0
+    for rung in ladder:
+        cap = rung.rendition.max_frame_rate
+        if (rung.width, rung.height) == (origin.width, origin.height) and (not cap or cap >= rate - 0.01):
+            merged = replace(origin.rendition, video_bitrate=rung.rendition.video_bitrate)
+            return [PlannedRendition(merged, origin.width, origin.height), *(r for r in ladder if r is not rung)]
+    return [origin, *ladder]
 
 
 def origin_rendition(video) -> PlannedRendition:

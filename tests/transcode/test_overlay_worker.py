@@ -25,8 +25,9 @@ from transcode.contract import (
     WorkerConfig,
     encode_command,
 )
-from transcode.ladder import Rendition
+from transcode.ladder import Rendition, plan
 from transcode.overlay import encode_png
+from transcode.pipeline import with_composited_origin
 from transcode.worker import run
 
 RED_601 = (81, 90, 240)  # Y, U, V of rgb(255, 0, 0), BT.601 limited range (sources under 720 lines)
@@ -209,3 +210,19 @@ def test_a_source_above_1080p_is_packaged_as_it_is(tmp_path):
     with av.open(io.BytesIO(origin + next((tmp_path / "out/origin").glob("*.m4s")).read_bytes())) as container:
         picture = luma(next(container.decode(video=0)))
     assert np.array_equal(picture, first)  # passthrough: the very same picture
+
+
+def test_a_rung_of_the_source_size_becomes_the_composited_origin(tmp_path):
+    """One encode of the composited source-size picture, not two: the rung's place and bitrate."""
+    flv_clip(tmp_path / "clip.flv", "640x360", seconds=1)
+    rungs = [Rendition("360p", 640, 360, 900), Rendition("240p", 426, 240, 400)]
+    capped = [Rendition("360p", 640, 360, 900, max_frame_rate=15), Rendition("240p", 426, 240, 400)]
+    with av.open(str(tmp_path / "clip.flv")) as container:
+        video = container.streams.video[0]
+        merged = with_composited_origin(plan(rungs, 640, 360), video)
+        kept = with_composited_origin(plan(capped, 640, 360), video)
+    assert [(r.name, r.width, r.height, r.rendition.video_bitrate) for r in merged] == [
+        ("origin", 640, 360, 900),
+        ("240p", 426, 240, 400),
+    ]
+    assert [r.name for r in kept] == ["origin", "360p", "240p"]  # a lower frame rate is another picture
