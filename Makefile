@@ -10,8 +10,10 @@ VENDOR_STAMP := server/delivery/static/vendor/.installed
 run: system-packages venv player
 	$(BIN)/headwater serve
 
+# Two test processes (pytest-xdist), a test module to each at a time (its shared node stays in one):
+# most of an e2e test is media playing in real time, so two halve the wall time even on 2 cores.
 test: check system-packages bench-packages player
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope
 
 # ruff and mypy as configured in pyproject.toml (the strict areas are listed there).
 check: venv
