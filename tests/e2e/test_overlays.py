@@ -4,10 +4,11 @@ overlay's rectangle, the test pattern around it; the overlay moved through the A
 picture; html_overlay switched off gives the plain picture back, all without dropping the
 publisher. A `stretch` page lands scaled on the whole frame, a page that answers 404 draws
 nothing and leaves the stream live, and a page that changes shows its change. A pulled stream
-gets its overlays as a pushed one does."""
+gets its overlays as a pushed one does, and so does a browser's WHIP publication."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import time
@@ -25,6 +26,7 @@ from tests.support.node import Node
 from tests.support.overlay_pages import OverlayPages, box_page
 from tests.support.publisher import ffmpeg_publish
 from tests.support.sources import HttpDirectory, hls_writer
+from tests.support.whip_client import WhipPublisher
 
 pytestmark = pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium")
 
@@ -37,7 +39,8 @@ MOVED = (400, 240, 96, 64)
 
 @pytest.fixture(scope="module")
 def media_node(tmp_path_factory):
-    node = Node(tmp_path_factory.mktemp("overlay-node"), env={"HEADWATER_OVERLAY_ALLOW_PRIVATE": "1"}).start()
+    env = {"HEADWATER_OVERLAY_ALLOW_PRIVATE": "1", "HEADWATER_WHIP_ICE_LOOPBACK": "true"}
+    node = Node(tmp_path_factory.mktemp("overlay-node"), env=env).start()
     yield node
     node.stop()
 
@@ -271,3 +274,33 @@ def test_a_pulled_stream_is_overlaid_and_switched_off_live(http, new_stream, pag
     log = media_node.log()
     assert f"stream {stream_id}: html_overlay off; a new worker follows" in log
     assert f"stream {stream_id}: pull worker exited" not in log
+
+
+def test_a_whip_publication_gets_its_overlay(http, new_stream, pages):
+    """The worker of a WHIP session runs the peer and composites like any other."""
+    stream = new_stream(name="whip overlay", html_overlay=True)
+    box = (16, 16, 48, 32)  # on aiortc's 160x120 pattern
+    created = http.post(
+        f"/streaming/streams/{stream['id']}/overlays",
+        json=[{"url": pages.url("/red.html"), "x": box[0], "y": box[1], "width": box[2], "height": box[3]}],
+    )
+    assert created.status_code == 201, created.text
+
+    async def publish_and_watch() -> list[np.ndarray]:
+        publisher = WhipPublisher(stream["push_url_whip"], stream["token"])
+        try:
+            answer = await publisher.publish()
+            assert answer.status_code == 201, answer.text
+            return await asyncio.to_thread(
+                wait_for,
+                lambda: (p := live_edge(http, stream["id"])) is not None and red_at(p, *box, margin=4) and p,
+                60,
+                0.5,
+                "the red box in the WHIP stream's origin",
+            )
+        finally:
+            await publisher.stop()
+
+    planes = asyncio.run(publish_and_watch())
+    assert planes[0].shape == (120, 160)
+    assert not red_at(planes, 100, 60, 48, 32, margin=4)  # the pattern, not the box, elsewhere
