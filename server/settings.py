@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.rtmp.rests import BUSY_INTERVAL, BUSY_PUBLISHERS
@@ -93,6 +93,17 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Seconds behind real time before the top rendition is shed"
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line (time, level, logger, stream_id, message, fields)"
+    )
+    metrics: bool = Field(
+        default=True,
+        description="Serve GET /metrics (Prometheus) and keep its bookkeeping: requests by status, who follows "
+        "each playlist",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, GET /metrics asks for `Authorization: Bearer <token>`"
+    )
     access_log: bool = Field(default=False, description="Log every HTTP request (costly under load)")
 
     @property
