@@ -80,6 +80,7 @@ class WorkerConfig:
     whip_offer: str | None = None  # a WHIP stream: the worker answers this SDP offer itself
     whip_ice_loopback: bool = False
     whip_media_timeout: float = 15.0
+    whip_udp_ports: tuple[int, int] | None = None  # the ICE sockets' port range (None: any free port)
     renditions: list[Rendition] = field(default_factory=list)  # the quality set; empty = origin only
     x264_preset: str = "superfast"
     hardware_encoder: bool = True
@@ -101,6 +102,8 @@ class WorkerConfig:
     def from_json(cls, data: dict[str, Any]) -> WorkerConfig:
         data = dict(data)
         data["pull_urls"] = tuple(data.get("pull_urls", ()))
+        if data.get("whip_udp_ports") is not None:
+            data["whip_udp_ports"] = tuple(data["whip_udp_ports"])
         data["renditions"] = [Rendition.from_json(r) for r in data.get("renditions", [])]
         data["resume"] = ResumePoint.from_json(data.get("resume"))
         return cls(**data)
