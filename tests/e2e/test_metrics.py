@@ -1,14 +1,16 @@
 """/metrics end to end: a real node (JSON logs, a metrics token), a real publisher and a viewer.
 
 One publish carries every check: the token is enforced; the text parses with
-prometheus-client's parser; the stream's series move as it goes live and a viewer follows
-its LL-HLS playlist; deleting the stream removes its series; and the node's log, workers'
+prometheus-client's parser; the stream's series move as it goes live, a viewer follows its
+LL-HLS playlist and its worker is killed; deleting the stream removes its series; and the node's log, workers'
 records included, is one JSON object per line throughout.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import httpx
 import pytest
@@ -97,6 +99,16 @@ def test_metrics_follow_a_stream_and_its_viewer_and_logs_are_json(media_node, ht
         assert watched["headwater_http_requests_total", (("route", "live"), ("status", "200"))] >= 4
         assert watched["headwater_stream_parts_total", of(sid)] > live["headwater_stream_parts_total", of(sid)]
         assert watched["headwater_stream_segments_total", of(sid)] > 0
+        assert watched["headwater_stream_worker_restarts_total", of(sid)] == 0
+
+        os.kill(media_node.worker_pid(sid), signal.SIGKILL)  # a crash: the node starts another worker
+        wait_for(
+            lambda: (
+                scrape(http)["headwater_stream_worker_restarts_total", of(sid)] == 1
+                and media_node.worker_pid(sid) is not None
+            ),
+            what="the restart counted and a new worker",
+        )
     finally:
         publisher.kill()
         publisher.wait()
