@@ -54,72 +54,10 @@ class NodeCollector(Collector):
         yield from self.node_families()
 
     def stream_families(self) -> Iterator[Metric]:
-        label = ["stream_id"]
-        live = GaugeMetricFamily("headwater_stream_live", "1 while the stream is live", labels=label)
-        backup = GaugeMetricFamily(
-            "headwater_stream_backup_live", "1 while a backup publisher is connected", labels=label
-        )
-        bitrate = GaugeMetricFamily(
-            "headwater_stream_ingest_bitrate_bits", "Bits per media second of the source (all its tracks)", labels=label
-        )
-        fps = GaugeMetricFamily("headwater_stream_frames_per_second", "The source's video frame rate", labels=label)
-        speed = GaugeMetricFamily(
-            "headwater_stream_transcoding_speed",
-            "Media seconds processed per wall second (1 = real time)",
-            labels=label,
-        )
-        parts = CounterMetricFamily("headwater_stream_parts", "CMAF parts produced (every rendition)", labels=label)
-        segments = CounterMetricFamily(
-            "headwater_stream_segments", "CMAF segments produced (every rendition)", labels=label
-        )
-        late = CounterMetricFamily(
-            "headwater_stream_late_parts", "Parts announced over a part's duration behind their schedule", labels=label
-        )
-        viewers = GaugeMetricFamily(
-            "headwater_stream_viewers",
-            "Client addresses that fetched the stream's playlists or manifest in the last 6-12 s",
-            labels=["stream_id", "protocol"],
-        )
-        served = CounterMetricFamily("headwater_stream_served_bytes", "Bytes answered under /live/<id>/", labels=label)
-        restarts = CounterMetricFamily(
-            "headwater_stream_worker_restarts", "Workers that exited with an error (a new one takes over)", labels=label
-        )
-        recorded = CounterMetricFamily(
-            "headwater_stream_recording_seconds", "Media seconds written to recordings", labels=label
-        )
-        worker_cpu = CounterMetricFamily(
-            "headwater_stream_worker_cpu_seconds", "CPU time of the stream's running worker", labels=label
-        )
-        worker_rss = GaugeMetricFamily(
-            "headwater_stream_worker_resident_memory_bytes",
-            "Resident memory of the stream's running worker",
-            labels=label,
-        )
+        families = StreamFamilies()
         for row in self.state.streams:
-            key = [str(row.stream_id)]
-            live.add_metric(key, int(row.live))
-            backup.add_metric(key, int(row.backup_live))
-            meter = row.meter
-            if meter is None:
-                meter = StreamMeter()  # counters at zero: every stream has its series
-            stats = meter.stats if row.live else None
-            if stats is not None:
-                for family, value in ((bitrate, stats.bitrate), (fps, stats.frame_rate), (speed, stats.speed)):
-                    if value is not None:
-                        family.add_metric(key, value)
-            parts.add_metric(key, meter.parts)
-            segments.add_metric(key, meter.segments)
-            late.add_metric(key, meter.late_parts)
-            for protocol, count in meter.viewers().items():
-                viewers.add_metric([*key, protocol], count)
-            served.add_metric(key, meter.served_bytes)
-            restarts.add_metric(key, meter.worker_restarts)
-            recorded.add_metric(key, meter.recording_seconds)
-            if row.worker is not None:
-                worker_cpu.add_metric(key, row.worker.cpu_seconds)
-                worker_rss.add_metric(key, row.worker.rss_bytes)
-        yield from (live, backup, bitrate, fps, speed, parts, segments, late, viewers, served, restarts, recorded)
-        yield from (worker_cpu, worker_rss)
+            families.add(row)
+        yield from families.all()
 
     def node_families(self) -> Iterator[Metric]:
         state = self.state
@@ -172,3 +110,92 @@ class NodeCollector(Collector):
             count_value=count,
             sum_value=seconds,
         )
+
+
+STREAM = ["stream_id"]
+
+
+class StreamFamilies:
+    """The per-stream families, a sample per stream row (stats while it is live, the
+    running worker's usage when it has one)."""
+
+    def __init__(self) -> None:
+        self.live = GaugeMetricFamily("headwater_stream_live", "1 while the stream is live", labels=STREAM)
+        self.backup = GaugeMetricFamily(
+            "headwater_stream_backup_live", "1 while a backup publisher is connected", labels=STREAM
+        )
+        self.bitrate = GaugeMetricFamily(
+            "headwater_stream_ingest_bitrate_bits",
+            "Bits per media second of the source (all its tracks)",
+            labels=STREAM,
+        )
+        self.fps = GaugeMetricFamily(
+            "headwater_stream_frames_per_second", "The source's video frame rate", labels=STREAM
+        )
+        self.speed = GaugeMetricFamily(
+            "headwater_stream_transcoding_speed",
+            "Media seconds processed per wall second (1 = real time)",
+            labels=STREAM,
+        )
+        self.viewers = GaugeMetricFamily(
+            "headwater_stream_viewers",
+            "Client addresses that fetched the stream's playlists or manifest in the last 6-12 s",
+            labels=["stream_id", "protocol"],
+        )
+        self.counters = {  # StreamMeter attribute → its counter
+            "parts": CounterMetricFamily(
+                "headwater_stream_parts", "CMAF parts produced (every rendition)", labels=STREAM
+            ),
+            "segments": CounterMetricFamily(
+                "headwater_stream_segments", "CMAF segments produced (every rendition)", labels=STREAM
+            ),
+            "late_parts": CounterMetricFamily(
+                "headwater_stream_late_parts", "Parts announced over a part's duration behind schedule", labels=STREAM
+            ),
+            "served_bytes": CounterMetricFamily(
+                "headwater_stream_served_bytes", "Bytes answered under /live/<id>/", labels=STREAM
+            ),
+            "worker_restarts": CounterMetricFamily(
+                "headwater_stream_worker_restarts",
+                "Workers that exited with an error (a new one takes over)",
+                labels=STREAM,
+            ),
+            "recording_seconds": CounterMetricFamily(
+                "headwater_stream_recording_seconds", "Media seconds written to recordings", labels=STREAM
+            ),
+        }
+        self.worker_cpu = CounterMetricFamily(
+            "headwater_stream_worker_cpu_seconds", "CPU time of the stream's running worker", labels=STREAM
+        )
+        self.worker_rss = GaugeMetricFamily(
+            "headwater_stream_worker_resident_memory_bytes",
+            "Resident memory of the stream's running worker",
+            labels=STREAM,
+        )
+
+    def add(self, row: StreamRow) -> None:
+        key = [str(row.stream_id)]
+        self.live.add_metric(key, int(row.live))
+        self.backup.add_metric(key, int(row.backup_live))
+        meter = row.meter or StreamMeter()  # nothing counted yet: every stream has its series
+        stats = meter.stats if row.live else None
+        if stats is not None:
+            for family, value in (
+                (self.bitrate, stats.bitrate),
+                (self.fps, stats.frame_rate),
+                (self.speed, stats.speed),
+            ):
+                if value is not None:
+                    family.add_metric(key, value)
+        for protocol, count in meter.viewers().items():
+            self.viewers.add_metric([*key, protocol], count)
+        for attribute, counter in self.counters.items():
+            counter.add_metric(key, getattr(meter, attribute))
+        if row.worker is not None:
+            self.worker_cpu.add_metric(key, row.worker.cpu_seconds)
+            self.worker_rss.add_metric(key, row.worker.rss_bytes)
+
+    def all(self) -> Iterator[Metric]:
+        yield from (self.live, self.backup, self.bitrate, self.fps, self.speed, self.viewers)
+        yield from self.counters.values()
+        yield from (self.worker_cpu, self.worker_rss)

@@ -15,7 +15,6 @@ CDN edge) count once: the origin cannot tell them apart.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 
 from transcode.contract import Part, Stats
 
@@ -124,9 +123,6 @@ class StreamMeters:
         if meter is None:
             meter = self.by_stream[stream_id] = StreamMeter()
         return meter
-
-    def known(self, stream_ids: Iterable[int]) -> dict[int, StreamMeter]:
-        return {stream_id: self.by_stream[stream_id] for stream_id in stream_ids if stream_id in self.by_stream}
 
     def start(self) -> None:
         self.timer = asyncio.get_running_loop().call_later(self.window, self._next_window)

@@ -90,4 +90,4 @@ def test_protocols_by_playlist_name():
 def test_meters_are_kept_per_stream():
     meters = StreamMeters()
     assert meters.of(3) is meters.of(3) and meters.of(3) is not meters.of(4)
-    assert set(meters.known([3, 5])) == {3}
+    assert set(meters.by_stream) == {3, 4}
