@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 
+from ingest.rtmp.rests import grid_delay
 from transcode.contract import Part, Stats
 
 VIEWER_WINDOW = 6.0  # seconds; a viewer counts for one to two windows after its last reload
@@ -125,7 +126,10 @@ class StreamMeters:
         return meter
 
     def start(self) -> None:
-        self.timer = asyncio.get_running_loop().call_later(self.window, self._next_window)
+        """On the loop clock's grid of `window` (a multiple of the RTMP rest tick: the node
+        wakes for it together with the other timers)."""
+        loop = asyncio.get_running_loop()
+        self.timer = loop.call_later(grid_delay(loop.time(), self.window), self._next_window)
 
     def _next_window(self) -> None:
         for meter in self.by_stream.values():
