@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -112,11 +113,18 @@ async def follow_all(node: Node, stream_ids: list[int], seconds: float) -> list[
     return runs
 
 
-def headwater(clip: Path, streams: int, seconds: float, work: Path, warm_up: float) -> tuple[float, float, tuple]:
-    """(CPU without viewers, CPU with one LL-HLS viewer per stream, punctuality)."""
-    node = Node(work / "node").start()
+def headwater(
+    clip: Path, streams: int, seconds: float, work: Path, warm_up: float, env: dict | None = None, alongside=None
+) -> tuple[float, float, tuple]:
+    """(CPU without viewers, CPU with one LL-HLS viewer per stream, punctuality); `env`: the
+    node's settings, `alongside(node)`: a context run while the node is up (bench/metrics_cost.py
+    switches metrics off, or scrapes them)."""
+    node = Node(work / "node", env=env).start()
     publishers = []
+    running = contextlib.ExitStack()
     try:
+        if alongside is not None:
+            running.enter_context(alongside(node))
         created = [
             httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers, json={"name": f"cost {i}"}).json()
             for i in range(streams)
@@ -137,6 +145,7 @@ def headwater(clip: Path, streams: int, seconds: float, work: Path, warm_up: flo
             raise RuntimeError(f"only {live} of {streams} streams live:\n{node.log()[-3000:]}")
         return packaging, viewed, punctuality(runs, 0.5)
     finally:
+        running.close()
         stop(publishers)
         node.stop()
 

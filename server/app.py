@@ -18,6 +18,8 @@ from server.delivery.live_http import LiveFirst, LiveHttp
 from server.delivery.screenshots import ScreenshotFiles
 from server.gc_tuning import freeze_startup_heap
 from server.media.node_media import NodeMedia
+from server.metrics import scrape
+from server.metrics.http_requests import CountedRequests
 from server.settings import Settings
 from server.urls import UTC_TIMING_PATH
 
@@ -30,7 +32,9 @@ async def resolve_api_key(app: FastAPI, settings: Settings) -> str:
         return settings.api_key
     async with app.state.db_sessions() as db:
         key, created = await stored_api_key(db, create=True)
-    if created:
+    if created and settings.log_format == "json":
+        log.warning("generated an API key (shown once; `headwater api-key` shows it again): APIKey %s", key)
+    elif created:
         print(
             "\n  Headwater generated an API key (shown once; `headwater api-key` shows it again):\n"
             f"    Authorization: APIKey {key}\n",
@@ -63,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.screenshots = ScreenshotFiles(settings.screenshot_dir, settings.screenshot_interval)
     app.state.ready = False
+    app.state.requests = None  # CountedRequests, when create_asgi counts them
     errors.install(app)
 
     @app.get("/health", include_in_schema=False)
@@ -80,16 +85,23 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router, prefix="/streaming")
     app.include_router(player.router)
     app.include_router(whip.router)
+    if settings.metrics:
+        app.include_router(scrape.router)
     return app
 
 
-def create_asgi(settings: Settings) -> LiveFirst:
-    """What uvicorn serves: live delivery on its fast path in front of the FastAPI app."""
+def create_asgi(settings: Settings) -> LiveFirst | CountedRequests:
+    """What uvicorn serves: live delivery on its fast path in front of the FastAPI app; with
+    metrics on, every ASGI response counted on the way out (`asgi.live` either way)."""
     app = create_app(settings)
     live = LiveHttp(
         lambda stream_id: app.state.media.lookup(stream_id) if app.state.ready else None,
         segment_target=settings.segment_target,
         part_target=settings.part_target,
         screenshot=app.state.screenshots.answer,
+        metered=settings.metrics,
     )
-    return LiveFirst(app, live)
+    if not settings.metrics:
+        return LiveFirst(app, live)
+    app.state.requests = CountedRequests(LiveFirst(app, live))
+    return app.state.requests

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from server.settings import Settings
@@ -43,8 +42,9 @@ def serve(settings: Settings) -> None:
     from server.app import create_asgi
     from server.db.migrate import upgrade
     from server.delivery.live_wire import LiveWireProtocol
+    from server.log_format import configure_logging
 
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     asgi = create_asgi(settings)
@@ -57,6 +57,8 @@ def serve(settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         access_log=settings.access_log,
         timeout_graceful_shutdown=5,
+        # json: uvicorn's loggers go through the node's handler instead of uvicorn's own (text)
+        **({"log_config": None} if settings.log_format == "json" else {}),
     )
 
 

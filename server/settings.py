@@ -7,13 +7,15 @@ same ones the ingest listeners accept.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.rtmp.rests import BUSY_INTERVAL, BUSY_PUBLISHERS
+from ingest.whip.udp_ports import parse_port_range
 
 
 class Settings(BaseSettings):
@@ -74,6 +76,16 @@ class Settings(BaseSettings):
         default=False, description="Offer 127.0.0.1 as a WebRTC host candidate (same-host publishers, tests)"
     )
     whip_media_timeout: float = Field(default=15.0, gt=0, description="Seconds after the answer to wait for media")
+    whip_udp_ports: str | None = Field(
+        default=None,
+        description="LOW-HIGH: the UDP ports WebRTC (WHIP) sessions bind, e.g. 40000-40099, to publish them from a "
+        "container or open them in a firewall; default any free port",
+    )
+    whip_public_host: str | None = Field(
+        default=None,
+        description="An IP address WHIP answers also offer as a candidate, with the same ports: the host's address "
+        "when the node runs behind Docker's port mapping or a 1:1 NAT",
+    )
     screenshot_interval: float = Field(
         default=10.0,
         ge=1.0,
@@ -93,7 +105,42 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Seconds behind real time before the top rendition is shed"
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line (time, level, logger, stream_id, message, fields)"
+    )
+    metrics: bool = Field(
+        default=True,
+        description="Serve GET /metrics (Prometheus) and keep its bookkeeping: requests by status, who follows "
+        "each playlist",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, GET /metrics asks for `Authorization: Bearer <token>`"
+    )
     access_log: bool = Field(default=False, description="Log every HTTP request (costly under load)")
+
+    @field_validator("whip_udp_ports", "whip_public_host", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        """An empty environment variable (compose's `${X:-}`) means unset."""
+        return None if value == "" else value
+
+    @field_validator("whip_udp_ports")
+    @classmethod
+    def _port_range(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_port_range(value)
+        return value
+
+    @field_validator("whip_public_host")
+    @classmethod
+    def _ip_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            ipaddress.ip_address(value)  # ValueError: ICE candidates carry addresses, not names
+        return value
+
+    @property
+    def whip_udp_port_range(self) -> tuple[int, int] | None:
+        return parse_port_range(self.whip_udp_ports) if self.whip_udp_ports else None
 
     @property
     def resolved_database_url(self) -> str:

@@ -60,3 +60,23 @@ def check_offer(sdp: str) -> None:
         raise OfferError(422, f"video codecs offered: {offered}; Headwater takes H.264 only")
     if not any(s.kind == "audio" for s in sections) or "opus" not in audio:
         raise OfferError(422, "the offer has no Opus audio: WHIP publishing needs H.264 video and Opus audio")
+
+
+HOST_CANDIDATE = re.compile(r"^a=candidate:(\S+) (\d+) (udp|UDP) (\d+) (\S+) (\d+) typ host(.*)$")
+
+
+def with_public_host(answer: str, host: str) -> str:
+    """The answer with, after each UDP host candidate, the same port at `host`: behind
+    Docker's port mapping or a 1:1 NAT (ports kept: `whip_udp_ports`) the node's own address
+    is not reachable, the host's is, and the mapping leads to the same socket."""
+    newline = "\r\n" if "\r\n" in answer else "\n"
+    lines: list[str] = []
+    for line in answer.split(newline):
+        lines.append(line)
+        match = HOST_CANDIDATE.match(line)
+        if match is not None and match.group(5) != host:
+            foundation, component, transport, priority, _, port, rest = match.groups()
+            lines.append(
+                f"a=candidate:{foundation}p {component} {transport} {int(priority) - 1} {host} {port} typ host{rest}"
+            )
+    return newline.join(lines)

@@ -14,7 +14,11 @@ The pipe:
   reads it before anything else. Then commands: `S` (`StartInput`) and `D` (`InputData`),
   binary because they carry the media, and `M` + JSON for every other `Command`. EOF on stdin
   ends the stream;
-- stdout is one JSON object per line, an `Event`: `{"v": <version>, "event": <kind>, ...fields}`.
+- stdout is one JSON object per line, an `Event`: `{"v": <version>, "event": <kind>, ...fields}`;
+- stderr is the worker's log, one JSON object per line (`LogLineFormatter`: time, level,
+  logger, stream_id where known, message, exception, extra fields), which the node puts in its
+  own log with the record's level and logger; anything else a library writes there is relayed
+  as text.
 
 Adding a command or an event means one dataclass here (or in a module that registers it
 with `command` / `event`, as a test does) and one handler on the side that receives it
@@ -29,9 +33,13 @@ The node hands `ResumeTracker` (packager) the plain form back (`Event.plain`).
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import struct
+import traceback
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -72,6 +80,7 @@ class WorkerConfig:
     whip_offer: str | None = None  # a WHIP stream: the worker answers this SDP offer itself
     whip_ice_loopback: bool = False
     whip_media_timeout: float = 15.0
+    whip_udp_ports: tuple[int, int] | None = None  # the ICE sockets' port range (None: any free port)
     renditions: list[Rendition] = field(default_factory=list)  # the quality set; empty = origin only
     x264_preset: str = "superfast"
     hardware_encoder: bool = True
@@ -93,6 +102,8 @@ class WorkerConfig:
     def from_json(cls, data: dict[str, Any]) -> WorkerConfig:
         data = dict(data)
         data["pull_urls"] = tuple(data.get("pull_urls", ()))
+        if data.get("whip_udp_ports") is not None:
+            data["whip_udp_ports"] = tuple(data["whip_udp_ports"])
         data["renditions"] = [Rendition.from_json(r) for r in data.get("renditions", [])]
         data["resume"] = ResumePoint.from_json(data.get("resume"))
         return cls(**data)
@@ -456,6 +467,7 @@ class Stats(Event):
     width: int | None = None
     height: int | None = None
     frame_rate: float | None = None
+    bitrate: int | None = None  # bits per media second of the source (every stream of it), for /metrics
 
 
 @event
@@ -541,3 +553,46 @@ def decode_event(line: bytes) -> Event:
     if version != VERSION:
         raise ContractError(f"an event of contract version {version!r}; this node speaks {VERSION}")
     return event_from_plain(data)
+
+
+# -- log lines (the worker's stderr, and the node's log with HEADWATER_LOG_FORMAT=json) ----------
+# LogRecord's own attributes, and uvicorn's `color_message` (its message with ANSI colours)
+RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
+STREAM_MESSAGE = re.compile(r"stream %[sd]\b")  # the project's convention: "stream %s: ..." names its stream
+
+
+def log_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """One log record as the fields of a JSON log line. `stream_id` is the record's own
+    (`extra={"stream_id": ...}`) or, by the project's convention, the first argument of a
+    message that starts with "stream %s"."""
+    fields: dict[str, Any] = {
+        "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "level": record.levelname,
+        "logger": record.name,
+    }
+    stream_id = getattr(record, "stream_id", None)
+    named = isinstance(record.msg, str) and STREAM_MESSAGE.match(record.msg)
+    if stream_id is None and named and isinstance(record.args, tuple) and record.args:
+        stream_id = record.args[0]
+    if stream_id is not None:
+        fields["stream_id"] = stream_id
+    fields["message"] = record.getMessage()
+    if record.exc_info and record.exc_info[0] is not None:
+        fields["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+    elif record.exc_text:
+        fields["exception"] = record.exc_text
+    for key, value in vars(record).items():
+        if key not in RECORD_ATTRIBUTES and key not in fields and key != "stream_id":
+            fields[key] = value
+    return fields
+
+
+class LogLineFormatter(logging.Formatter):
+    """A record as one line of JSON (newlines in messages and tracebacks escaped)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(log_fields(record), default=str, ensure_ascii=False)

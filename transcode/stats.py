@@ -13,7 +13,8 @@ REPORT_EVERY = 1.0  # seconds of wall time
 
 
 class StatsJob:
-    """Reports `transcoding_speed` (media seconds per wall second) and the source's shape.
+    """Reports `transcoding_speed` (media seconds per wall second), the source's shape and
+    its bitrate (bytes of every stream over the media time they cover: batches do not move it).
 
     When the stream is transcoded, the speed is that of the transcoder's output (`progress`
     gives the media time its slowest rendition has reached); otherwise that of the demuxer.
@@ -47,6 +48,7 @@ class StatsJob:
         self.video_start: float | None = None  # last video dts of the previous window
         self.video_now: float | None = None
         self.frames = 0
+        self.bytes = 0  # of this window's packets, every stream: the source's bitrate
         self.output_seconds: float | None = None
         self.lag: float | None = None  # least (wall − media) of this window's packets
         self.previous_lag: float | None = None  # the same of the previous window
@@ -56,6 +58,7 @@ class StatsJob:
         if packet.dts is None or time_base is None:
             return
         seconds = packet.dts * time_base.numerator / time_base.denominator  # = float(dts × time_base)
+        self.bytes += packet.size
         if self.media_start is None:
             self.media_start = seconds
         self.media_now = seconds if self.media_now is None else max(self.media_now, seconds)
@@ -80,6 +83,7 @@ class StatsJob:
         wall = now - self.window_start
         media = (self.media_now or 0.0) - (self.media_start or 0.0)
         event = Stats(speed=self._output_speed(wall) if self.progress else self._input_speed(media, wall))
+        event.bitrate = round(8 * self.bytes / media) if media > 0 else None
         if self.video is not None:
             context = self.video.codec_context
             width, height = (self.size() if self.size else None) or (context.width, context.height)
@@ -87,7 +91,7 @@ class StatsJob:
             event.width, event.height = width or None, height or None
             event.frame_rate = round(self.frames / span, 3) if span > 0 else None
         self.emit(event)
-        self.window_start, self.media_start, self.frames = now, self.media_now, 0
+        self.window_start, self.media_start, self.frames, self.bytes = now, self.media_now, 0, 0
         self.video_start = self.video_now
         self.previous_lag, self.lag = self.lag, None
 
@@ -103,7 +107,7 @@ class StatsJob:
         self.video = video
         self.media_start = self.media_now = None
         self.video_start = self.video_now = None
-        self.frames = 0
+        self.frames = self.bytes = 0
         self.window_start = self.clock()
         self.lag = self.previous_lag = None
 

@@ -31,6 +31,7 @@ def run_whip(context: WorkerContext, clock: Callable[[], float]) -> None:
             keyframe_interval=config.segment_target,
             media_timeout=config.whip_media_timeout,
             ice_loopback=config.whip_ice_loopback,
+            udp_ports=config.whip_udp_ports,
         )
     except OfferRefused as error:
         emit(WhipFailed(status=error.status, message=str(error)))

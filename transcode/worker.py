@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from transcode.commands import WorkerContext
-from transcode.contract import ContractError, Error, Event, WorkerConfig, read_config
+from transcode.contract import ContractError, Error, Event, LogLineFormatter, WorkerConfig, read_config
 from transcode.events import EventChannel
 from transcode.heap import keep_freed_memory
 from transcode.pull_worker import run_pull
@@ -59,7 +59,9 @@ def labels(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogLineFormatter())  # the node puts each record in its log (contract.py)
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     keep_freed_memory()
     label = labels(argv[1:])
     try:

@@ -24,6 +24,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from ingest.demuxed import DemuxedSource
 from ingest.whip.media import TsRemuxer, keep_h264_encoded
+from ingest.whip.udp_ports import pin_udp_ports
 
 log = logging.getLogger("headwater.whip")
 
@@ -51,8 +52,18 @@ class OfferRefused(Exception):
 class WhipPeer:
     """One peer connection on its own loop (thread); media goes into `remuxer`."""
 
-    def __init__(self, offer: str, remuxer: TsRemuxer, *, keyframe_interval: float, media_timeout: float) -> None:
+    def __init__(
+        self,
+        offer: str,
+        remuxer: TsRemuxer,
+        *,
+        keyframe_interval: float,
+        media_timeout: float,
+        udp_ports: tuple[int, int] | None = None,
+    ) -> None:
+        """`udp_ports`: the range the ICE sockets bind in (None: any free port)."""
         self.offer = offer
+        self.udp_ports = udp_ports
         self.remuxer = remuxer
         self.keyframe_interval = keyframe_interval
         self.media_timeout = media_timeout
@@ -78,6 +89,8 @@ class WhipPeer:
 
     async def _main(self) -> None:
         self.loop = asyncio.get_running_loop()
+        if self.udp_ports is not None:
+            pin_udp_ports(self.loop, self.udp_ports)
         self.stopped = asyncio.Event()
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN: the node is reachable
         tasks: list[asyncio.Task] = []
@@ -184,7 +197,12 @@ class TsPipeSource(DemuxedSource):
 
 
 def open_session(
-    offer: str, *, keyframe_interval: float, media_timeout: float, ice_loopback: bool
+    offer: str,
+    *,
+    keyframe_interval: float,
+    media_timeout: float,
+    ice_loopback: bool,
+    udp_ports: tuple[int, int] | None = None,
 ) -> tuple[WhipPeer, str, int]:
     """Answer the offer: the running peer, its SDP answer and the read end of the pipe its
     media arrives on (as MPEG-TS). OfferRefused, with the HTTP status the node answers, when
@@ -194,7 +212,9 @@ def open_session(
         allow_loopback_candidates()
     read_fd, write_fd = os.pipe()
     remuxer = TsRemuxer(write_fd, keyframe_interval=keyframe_interval)
-    peer = WhipPeer(offer, remuxer, keyframe_interval=keyframe_interval, media_timeout=media_timeout)
+    peer = WhipPeer(
+        offer, remuxer, keyframe_interval=keyframe_interval, media_timeout=media_timeout, udp_ports=udp_ports
+    )
     peer.start()
     try:
         answer = peer.answer.result(timeout=ANSWER_TIMEOUT + 5)

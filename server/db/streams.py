@@ -62,6 +62,11 @@ class StreamRepository:
         query = select(Stream.id).where(Stream.pull.is_(True), Stream.active.is_(True))
         return list((await self.db.scalars(query)).all())
 
+    async def live_flags(self) -> list[tuple[int, bool, bool]]:
+        """(id, live, backup_live) of every stream: the streams /metrics shows."""
+        rows = await self.db.execute(select(Stream.id, Stream.live, Stream.backup_live).order_by(Stream.id))
+        return [(row[0], row[1], row[2]) for row in rows]
+
     async def resume_points(self) -> list[tuple[int, Any]]:
         """(stream id, stored resume point) of every stream that has one."""
         query = select(Stream.id, Stream.resume_point).where(Stream.resume_point.is_not(None))

@@ -38,13 +38,19 @@ class LiveHttp:
         segment_target: float,
         part_target: float,
         screenshot: Callable[[int], Answer] | None = None,
+        metered: bool = True,
     ) -> None:
-        self.routes = LiveRoutes(lookup, segment_target=segment_target, part_target=part_target, screenshot=screenshot)
+        self.routes = LiveRoutes(
+            lookup, segment_target=segment_target, part_target=part_target, screenshot=screenshot, metered=metered
+        )
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
-        found = self.routes.route(scope["method"], scope["path"], scope.get("query_string", b""))
+        client = scope.get("client")
+        found = self.routes.route(
+            scope["method"], scope["path"], scope.get("query_string", b""), client[0] if client else None
+        )
         if isinstance(found, Wait):
             ok = await found.stream.wait_until(found.condition, found.timeout, found.topic)
             found = found.then(ok)
@@ -67,6 +73,7 @@ class LiveHttp:
                 break
             while body and sent < len(growing.parts):
                 chunk = stream.read_media(growing.parts[sent]) or b""
+                stream.meter.served_bytes += len(chunk)
                 sent += 1
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             if growing.complete or not body:

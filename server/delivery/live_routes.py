@@ -110,14 +110,18 @@ class LiveRoutes:
         segment_target: float,
         part_target: float,
         screenshot: Callable[[int], Answer] | None = None,
+        metered: bool = True,
     ) -> None:
-        """`screenshot(stream_id)` answers `screenshot.jpg`, live or not (the last one stays)."""
+        """`screenshot(stream_id)` answers `screenshot.jpg`, live or not (the last one stays);
+        `metered`: note who follows each playlist, for /metrics' viewers."""
         self.lookup = lookup
+        self.metered = metered
         self.screenshot = screenshot
         self.block_timeout = 3 * segment_target
         self.early_wait = 2 * part_target + 0.5
 
-    def route(self, method: str, path: str, query: bytes) -> Answer | Wait | Growing:
+    def route(self, method: str, path: str, query: bytes, client: str | None = None) -> Answer | Wait | Growing:
+        """`client`: the requester's address (a viewer is an address following a playlist)."""
         if method == "OPTIONS":
             return PREFLIGHT_ANSWER
         if method not in ("GET", "HEAD"):
@@ -129,6 +133,8 @@ class LiveRoutes:
         if stream is None or not SAFE_PATH.fullmatch(path):
             return NOT_LIVE
         if path.endswith((".m3u8", ".mpd")):
+            if self.metered and client:
+                stream.meter.followers.add((path, client))
             return self.playlist(stream, path, query)
         return self.media(stream, path)
 
@@ -196,6 +202,7 @@ def playlist_answer(stream: LiveStream, path: str, *, blocking: bool) -> Answer:
     if known is None or known.body is not text:
         cache = BLOCKED_PLAYLIST_CACHE if blocking else PLAYLIST_CACHE
         known = stream.answers[key] = answer(200, text, CORS + media_headers(path, cache))
+    stream.meter.served_bytes += len(text)
     return known
 
 
@@ -207,6 +214,7 @@ def media_answer(stream: LiveStream, path: str) -> Answer | None:
     known = stream.answers.get(path)
     if known is None or known.body is not data:
         known = stream.answers[path] = answer(200, data, CORS + media_headers(path, MEDIA_CACHE))
+    stream.meter.served_bytes += len(data)
     return known
 
 

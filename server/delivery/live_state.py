@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.metrics.stream_meter import StreamMeter
 from transcode.contract import Carried, Ended, Event, Init, Part, Playlist, PublishedText, Removed, Segment, TsSegment
 
 CACHE_BYTES = 64 * 1024 * 1024  # per stream: recent parts and segments
@@ -51,8 +52,11 @@ class GrowingSegment:
 
 
 class LiveStream:
-    def __init__(self, stream_id: int, directory: Path, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, stream_id: int, directory: Path, loop: asyncio.AbstractEventLoop, meter: StreamMeter | None = None
+    ) -> None:
         self.stream_id = stream_id
+        self.meter = meter or StreamMeter()  # bytes served, who follows the playlists (/metrics)
         self.directory = directory
         self.loop = loop
         self.texts: dict[str, bytes] = {}

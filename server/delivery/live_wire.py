@@ -25,6 +25,8 @@ Whatever is answered here stands in uvicorn's books as a finished request cycle
 
 from __future__ import annotations
 
+from collections import Counter
+
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
@@ -32,6 +34,7 @@ from server.delivery.live_routes import PREFIX, Answer, Growing, LiveRoutes, Wai
 from server.one_write_http import OneWriteProtocol
 
 LIVE = PREFIX.encode()
+ANSWERED: Counter[int] = Counter()  # answers written here by status, for /metrics (server/metrics/)
 
 
 class _NoEvent:
@@ -84,6 +87,7 @@ class LiveCycle:
             return
         head = found.head(STATUS_LINE[found.status], protocol.server_state.default_headers)
         transport.writelines((head, found.body) if found.body else (head,))
+        ANSWERED[found.status] += 1
         self.response_complete = True
         follower = self.follower
         if follower is None:
@@ -123,7 +127,8 @@ class LiveWireProtocol(OneWriteProtocol):
         path = url.path.decode("ascii")
         if "%" in path:
             return False
-        found = self.routes.route("GET", path, url.query or b"")
+        client = self.client
+        found = self.routes.route("GET", path, url.query or b"", client[0] if client else None)
         if isinstance(found, Growing):
             return False
         held = self.cycle if type(self.cycle) is LiveCycle and not self.cycle.response_complete else None

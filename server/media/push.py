@@ -52,6 +52,7 @@ class Publisher:
     def __init__(self, session: PushSession, slot: str, request: PublishRequest) -> None:
         self.session = session
         self.slot = slot
+        self.protocol = request.protocol  # rtmp, rtmps or srt
         self.source_type = "rtmp" if request.protocol in ("rtmp", "rtmps") else request.protocol
         self.peer = request.peer
         self.feed: FlvFeed | TsFeed = TsFeed() if request.protocol == "srt" else FlvFeed()

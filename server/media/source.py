@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from server.media.worker_events import WorkerEvents
-from server.media.worker_process import WorkerProcess
+from server.media.worker_process import NEVER_STARTED, WorkerProcess
 from transcode.contract import Rendition, WhipAnswer, WhipFailed
 
 if TYPE_CHECKING:
@@ -95,6 +95,8 @@ class StreamSource:
                 )
             )
             code = await worker.wait(timeout=None)
+            if code not in (0, NEVER_STARTED) and worker is not self.replaced:
+                self.succession.meter.worker_failed()
             self.worker_exited(worker, code)
         return code
 

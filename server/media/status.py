@@ -46,6 +46,8 @@ class StatusWriter:
         self.idle = asyncio.Event()
         self.idle.set()
         self.task: asyncio.Task | None = None
+        self.writes = 0  # batches written, and the seconds they took: /metrics' database latency
+        self.write_seconds = 0.0
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run())
@@ -112,11 +114,14 @@ class StatusWriter:
             await self.wakeup.wait()
             self.wakeup.clear()
             batch, self.pending = self.pending, {}
+            began = time.perf_counter()
             try:
                 async with self.db_sessions() as db:
                     await StreamRepository(db).set_status(batch)
             except Exception:
                 log.exception("writing stream status failed")
+            self.writes += 1
+            self.write_seconds += time.perf_counter() - began
             if not self.pending:
                 self.idle.set()
 

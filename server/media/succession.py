@@ -35,6 +35,7 @@ from pathlib import Path
 from packager.resume import ResumeTracker
 from server.delivery.live_state import LiveStream
 from server.media.worker_process import WorkerProcess
+from server.metrics.stream_meter import StreamMeter
 from transcode.contract import (
     ClearDvr,
     Ended,
@@ -70,9 +71,12 @@ class Succession:
         directory: Path,
         save: Callable[[dict], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        meter: StreamMeter | None = None,
     ) -> None:
-        """`save(point)` stores the resume point (JSON) with the stream."""
+        """`save(point)` stores the resume point (JSON) with the stream; `meter` counts for
+        /metrics across every worker and delivery state of the stream."""
         self.stream_id = stream_id
+        self.meter = meter or StreamMeter()
         self.directory = directory
         self.resume = ResumeTracker()
         self.save = save
@@ -132,7 +136,7 @@ class Succession:
             self.resume.forget_windows()
         if live is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            live = self.live = LiveStream(self.stream_id, self.directory, loop)
+            live = self.live = LiveStream(self.stream_id, self.directory, loop, self.meter)
         else:
             old = live.take_over()
             loop.call_later(ENDED_GRACE, self._retire, live, old)

@@ -31,6 +31,7 @@ from server.media.push import BACKUP, MAIN, Publisher, PushSession
 from server.media.source import Sources
 from server.media.status import StatusWriter
 from server.media.succession import Succession, restore_margin
+from server.metrics.stream_meter import VIEWER_WINDOW, StreamMeters
 from server.overlays.live import LiveOverlays
 from server.settings import Settings
 from server.urls import BACKUP_APP, MAIN_APP, utc_timing_url
@@ -48,6 +49,7 @@ class Supervisor:
         self.status = StatusWriter(db_sessions)
         self.sources = Sources(changed=self._sources_changed)  # what feeds each stream: push, pull, WHIP
         self.successions: dict[int, Succession] = {}
+        self.meters = StreamMeters(settings.on_rest_grid(VIEWER_WINDOW))  # what /metrics shows per stream
         self.overlays = LiveOverlays(
             db_sessions, self._to_workers, self._fed, allow_private=settings.overlay_allow_private
         )
@@ -62,6 +64,7 @@ class Supervisor:
         await self._load_dvr_windows()
         await asyncio.to_thread(_empty_directory, self.settings.live_dir)
         self.status.start()
+        self.meters.start()
 
     async def _restore_numbering(self) -> None:
         """Every stream goes on from the resume point stored by the node's last run."""
@@ -192,7 +195,10 @@ class Supervisor:
         succession = self.successions.get(stream_id)
         if succession is None:
             succession = self.successions[stream_id] = Succession(
-                stream_id, self.output_dir(stream_id), save=lambda point: self.status.set(stream_id, resume_point=point)
+                stream_id,
+                self.output_dir(stream_id),
+                save=lambda point: self.status.set(stream_id, resume_point=point),
+                meter=self.meters.of(stream_id),
             )
         return succession
 
@@ -237,6 +243,7 @@ class Supervisor:
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await self.overlays.close()
         await self.status.close()
+        self.meters.close()
 
 
 def _empty_directory(directory: Path) -> None:

@@ -20,6 +20,7 @@ from server.db.streams import StreamRepository
 from server.media.ladders import ladder_of
 from server.media.source import StreamSource
 from server.media.worker_process import WorkerProcess
+from server.whip_sdp import with_public_host
 from transcode.contract import Rendition, WhipAnswer, WhipFailed
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class WhipSession(StreamSource):
             "whip_offer": self.offer,
             "whip_ice_loopback": settings.whip_ice_loopback,
             "whip_media_timeout": settings.whip_media_timeout,
+            "whip_udp_ports": settings.whip_udp_port_range,
         }
 
     def answered(self, event: WhipAnswer | WhipFailed) -> None:
@@ -76,7 +78,8 @@ class WhipSession(StreamSource):
             raise WhipRefused(503, "the media worker did not answer the offer in time") from None
         if isinstance(answer, WhipFailed):
             raise WhipRefused(answer.status, answer.message)
-        return answer.sdp
+        public_host = self.supervisor.settings.whip_public_host
+        return with_public_host(answer.sdp, public_host) if public_host else answer.sdp
 
     def stop(self) -> None:
         if self.worker is not None:

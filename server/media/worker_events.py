@@ -11,6 +11,7 @@ active publisher's, a pull worker's `Started` names its own, a WHIP session take
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,7 +19,9 @@ from transcode.contract import (
     Degraded,
     Error,
     Event,
+    Part,
     PullGaveUp,
+    Segment,
     SourceChanged,
     SourceFailed,
     SourceLost,
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from server.media.source import StreamSource
     from server.media.status import StatusWriter
     from server.media.supervisor import Supervisor
+    from server.metrics.stream_meter import StreamMeter
 
 log = logging.getLogger("headwater.supervisor")
 
@@ -74,6 +78,10 @@ class WorkerEvents:
             self.supervisor.status.went_offline(self.stream_id)
 
     @property
+    def meter(self) -> StreamMeter:
+        return self.supervisor.succession(self.stream_id).meter
+
+    @property
     def status(self) -> StatusWriter:
         return self.supervisor.status
 
@@ -86,6 +94,7 @@ class WorkerEvents:
 @handles(Started)
 def _started(events: WorkerEvents, event: Started) -> None:
     events.live = True
+    events.meter.source_started(True)
     events.status.went_live(events.stream_id, event.source_type or events.source_type() or "rtmp", event)
     if event.source_url is not None:  # a pull: its source works again
         events.status.set(events.stream_id, source_error=None)
@@ -94,12 +103,24 @@ def _started(events: WorkerEvents, event: Started) -> None:
 
 @handles(SourceChanged)
 def _source_changed(events: WorkerEvents, event: SourceChanged) -> None:
+    events.meter.source_started(False)
     events.status.source_changed(events.stream_id, event.source_type or events.source_type(), event)
 
 
 @handles(Stats)
 def _stats(events: WorkerEvents, event: Stats) -> None:
+    events.meter.stats = event
     events.status.stats(events.stream_id, event)
+
+
+@handles(Part)
+def _part(events: WorkerEvents, event: Part) -> None:
+    events.meter.part(event, time.monotonic())
+
+
+@handles(Segment)
+def _segment(events: WorkerEvents, event: Segment) -> None:
+    events.meter.segment()
 
 
 @handles(Degraded)

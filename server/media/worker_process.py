@@ -23,6 +23,7 @@ import stat
 import sys
 from collections.abc import Callable
 
+from server.log_format import relay_worker_line
 from transcode.contract import Command, ContractError, Event, WorkerConfig, config_record, decode_event, encode_command
 
 log = logging.getLogger("headwater.worker")
@@ -192,4 +193,4 @@ class WorkerProcess:
     async def _relay_logs(self) -> None:
         stderr = self.process.stderr
         while line := await stderr.readline():
-            log.info("stream %s worker: %s", self.stream_id, line.decode(errors="replace").rstrip())
+            relay_worker_line(self.stream_id, line.decode(errors="replace").rstrip())

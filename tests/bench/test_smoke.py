@@ -96,6 +96,14 @@ REPORTS = {
         r"read by the client +: after the first client median",
         r"parts missed by some client",
     ],
+    "metrics_cost": [
+        r"^delivery: wrk -t2 -c64, 1 rounds of 1 s per node in turns, metrics on",
+        rf"^  playlist: metrics on +{NUMBER} req/s, off +{NUMBER} req/s .* CPU per request on {NUMBER} µs",
+        rf"^  part    : metrics on +{NUMBER} req/s, off +{NUMBER} req/s",
+        r"^stream cost: 1 passthrough streams",
+        rf"^  no viewers +: metrics on +{NUMBER} %.*off +{NUMBER} %",
+        rf"^  LL-HLS viewers: metrics on +{NUMBER} %, off +{NUMBER} %",
+    ],
     "screenshot_cost": [
         r"^source: \d+p30 H\.264",
         rf"^demux only \(reference\) +: {NUMBER} %",

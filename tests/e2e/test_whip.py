@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import socket
 
 import av
 import httpx
@@ -16,12 +17,20 @@ from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.init_conformance import conformance, conformed
 from tests.support.mpd_conformance import watch_mpd
 from tests.support.node import Node
+from tests.support.ports import free_port
 from tests.support.whip_client import WhipPublisher
+
+UDP_PORTS = 40  # the node's WebRTC sockets bind in a range of this many ports (HEADWATER_WHIP_UDP_PORTS)
 
 
 @pytest.fixture(scope="module")
 def whip_node(tmp_path_factory):
-    node = Node(tmp_path_factory.mktemp("whip-node"), env={"HEADWATER_WHIP_ICE_LOOPBACK": "true"}).start()
+    low = min(free_port(socket.SOCK_DGRAM), 65535 - UDP_PORTS)
+    node = Node(
+        tmp_path_factory.mktemp("whip-node"),
+        env={"HEADWATER_WHIP_ICE_LOOPBACK": "true", "HEADWATER_WHIP_UDP_PORTS": f"{low}-{low + UDP_PORTS - 1}"},
+    ).start()
+    node.udp_ports = (low, low + UDP_PORTS - 1)
     yield node
     node.stop()
 
@@ -139,9 +148,12 @@ def read_output(api: httpx.Client, base: str, seen: dict) -> None:
     seen["conformance"] = conformance(api, int(base.rsplit("/", 1)[1]))
 
 
-def test_publish_answers_201_with_sdp_and_a_location(session):
+def test_publish_answers_201_with_sdp_and_a_location(session, whip_node):
     post = session["post"]
     assert post.headers["content-type"].startswith("application/sdp")
+    ports = [int(line.split()[5]) for line in post.text.splitlines() if line.startswith("a=candidate:")]
+    low, high = whip_node.udp_ports
+    assert ports and all(low <= port <= high for port in ports), (ports, low, high)  # and media flowed through them
     assert post.text.startswith("v=0") and "H264" in post.text and "opus" in post.text
     assert post.headers["location"].startswith("/whip/")
     assert post.headers["access-control-expose-headers"] == "Location"

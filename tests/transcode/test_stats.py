@@ -11,8 +11,8 @@ VIDEO = SimpleNamespace(type="video")
 AUDIO = SimpleNamespace(type="audio")
 
 
-def packet(stream, seconds: float, time_base=Fraction(1, 1000)):
-    return SimpleNamespace(stream=stream, dts=round(seconds * 1000), time_base=time_base)
+def packet(stream, seconds: float, time_base=Fraction(1, 1000), size: int = 1000):
+    return SimpleNamespace(stream=stream, dts=round(seconds * 1000), time_base=time_base, size=size)
 
 
 def test_frame_rate_counts_video_only_and_speed_counts_all_media():
@@ -34,6 +34,20 @@ def test_frame_rate_counts_video_only_and_speed_counts_all_media():
     assert all(abs(rate - 30) < 0.05 for rate in rates), rates
     assert events[-1].width == 1280 and events[-1].height == 720
     assert abs(events[-1].speed - 1.0) < 0.05
+
+
+def test_bitrate_counts_the_bytes_of_every_stream_over_media_time():
+    clock = [0.0]
+    events = []
+    source = SimpleNamespace(codec_context=SimpleNamespace(width=1280, height=720))
+    job = StatsJob(source, events.append, clock=lambda: clock[0])
+    for frame in range(61):  # two media seconds read in one batch: wall time does not count
+        job.on_packet(packet(VIDEO, frame / 30, size=2500))
+        job.on_packet(packet(AUDIO, frame / 30, size=500))
+    clock[0] = 1.0
+    job.on_packet(packet(VIDEO, 61 / 30, size=2500))
+    media = round(61 * 1000 / 30) / 1000  # 62 video and 61 audio packets over 61/30 s (ms timestamps)
+    assert events[-1].bitrate == round(8 * (62 * 2500 + 61 * 500) / media)
 
 
 def test_a_source_change_starts_a_new_frame_rate_window():
