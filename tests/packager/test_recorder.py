@@ -1,0 +1,121 @@
+"""The recorder: a real packager run's events replayed into it, the recordings read back."""
+
+import shutil
+
+import pytest
+
+from packager.recorder import Recorder
+from packager.recording_layout import read_recording
+from tests.packager.packager_testkit import package
+
+
+@pytest.fixture(scope="module")
+def live_run(clip_1s_gop, tmp_path_factory):
+    """6 s, a segment per second (window large enough that nothing is deleted)."""
+    return package(clip_1s_gop, tmp_path_factory.mktemp("live"), segment_target=1.0, window_segments=100)
+
+
+def replay(run, recorder, commands=None):
+    """Feed the run's events; `commands[i]()` runs before event i (a command between packets)."""
+    commands = commands or {}
+    for number, event in enumerate(run.events):
+        if number in commands:
+            commands[number]()
+        recorder.observe(event)
+
+
+def make_recorder(run, events):
+    return Recorder(run.out_dir, run=lambda job: job(), emit=events.append)
+
+
+def recorded_bytes(recording, track):
+    return b"".join((recording.directory / s.file).read_bytes() for s in recording.tracks[track])
+
+
+def live_bytes(run, rendition, msns):
+    segments = {e["msn"]: e for e in run.of("segment", rendition)}
+    return b"".join((run.out_dir / segments[m]["path"]).read_bytes() for m in msns)
+
+
+def test_a_recording_from_the_start_holds_every_live_segment_byte_for_byte(live_run, tmp_path):
+    events = []
+    recorder = make_recorder(live_run, events)
+    recorder.start("k", tmp_path / "k")
+    replay(live_run, recorder)
+    recording = read_recording(tmp_path / "k")
+    msns = [e["msn"] for e in live_run.of("segment", "origin")]
+    assert [s.ticks for s in recording.tracks["video"]] == [e["ticks"] for e in live_run.of("segment", "origin")]
+    assert recorded_bytes(recording, "video") == live_bytes(live_run, "origin", msns)
+    assert recorded_bytes(recording, "audio") == live_bytes(live_run, "audio", msns)
+    assert (tmp_path / "k/video/init_0.mp4").read_bytes() == (live_run.out_dir / "origin/init.mp4").read_bytes()
+    assert not any(s.discontinuity for s in recording.tracks["video"])
+    # the worker ended without a stop: synced, not stopped (the node decides after its grace)
+    assert [e["event"] for e in events if e["event"] != "recording_progress"] == []
+    assert events[-1]["duration"] == pytest.approx(recording.duration, abs=0.01)
+
+
+def test_start_waits_for_the_next_segment_and_stop_ends_with_the_one_being_written(live_run, tmp_path):
+    events = []
+    recorder = make_recorder(live_run, events)
+    parts = [i for i, e in enumerate(live_run.events) if e["event"] == "part" and e["rendition"] == "origin"]
+    start_at, stop_at = parts[5], parts[-8]  # mid-segment both
+    msn_at_start = max(e["msn"] for e in live_run.events[:start_at] if e["event"] == "part")
+    msn_at_stop = max(e["msn"] for e in live_run.events[:stop_at] if e["event"] == "part")
+    replay(
+        live_run,
+        recorder,
+        {start_at: lambda: recorder.start("k", tmp_path / "k"), stop_at: lambda: recorder.stop("k")},
+    )
+    recording = read_recording(tmp_path / "k")
+    msns = list(range(msn_at_start + 1, msn_at_stop + 1))
+    assert len(recording.tracks["video"]) == len(msns)
+    assert recorded_bytes(recording, "video") == live_bytes(live_run, "origin", msns)
+    assert recorded_bytes(recording, "audio") == live_bytes(live_run, "audio", msns)
+    assert events[-1] == {"event": "recording_stopped", "key": "k", "duration": pytest.approx(recording.duration)}
+
+
+def test_a_split_continues_into_the_next_recording_at_a_segment_boundary(live_run, tmp_path):
+    events = []
+    recorder = make_recorder(live_run, events)
+    recorder.start("k", tmp_path / "k", split_seconds=2.0)
+    replay(live_run, recorder)
+    splits = [e for e in events if e["event"] == "recording_split"]
+    assert len(splits) == 2 and splits[0]["key"] == "k" and splits[1]["key"] == splits[0]["next_key"]
+    keys = ["k", splits[0]["next_key"], splits[1]["next_key"]]
+    recordings = [read_recording(tmp_path / key) for key in keys]
+    assert all(r.duration >= 2.0 for r in recordings[:2])
+    msns = [e["msn"] for e in live_run.of("segment", "origin")]
+    for track, rendition in (("video", "origin"), ("audio", "audio")):
+        joined = b"".join(recorded_bytes(r, track) for r in recordings)
+        assert joined == live_bytes(live_run, rendition, msns)  # nothing lost or repeated at the seams
+    stopped = [e["key"] for e in events if e["event"] == "recording_stopped"]
+    assert stopped == keys[:2]  # the last one waits for the node
+
+
+def test_a_continued_recording_numbers_on_and_marks_a_discontinuity(live_run, tmp_path):
+    for continues in (False, True):
+        recorder = make_recorder(live_run, [])
+        recorder.start("k", tmp_path / "k", continues=continues)
+        replay(live_run, recorder)
+    recording = read_recording(tmp_path / "k")
+    count = len(live_run.of("segment", "origin"))
+    assert len(recording.tracks["video"]) == 2 * count
+    assert [s.discontinuity for s in recording.tracks["video"]].count(True) == 1
+    assert recording.tracks["video"][count].discontinuity
+    assert recording.tracks["video"][count].init == "video/init_1.mp4"
+
+
+def test_a_write_error_fails_the_recording_only(live_run, tmp_path):
+    events = []
+    recorder = make_recorder(live_run, events)
+    recorder.start("k", tmp_path / "k")
+
+    def break_the_disk():  # the next segment file cannot be made
+        shutil.rmtree(tmp_path / "k/video")
+        (tmp_path / "k/video").write_bytes(b"")
+
+    replay(live_run, recorder, {len(live_run.events) // 2: break_the_disk})
+    failed = [e for e in events if e["event"] == "recording_failed"]
+    assert len(failed) == 1 and failed[0]["key"] == "k" and "recording write failed" in failed[0]["message"]
+    assert not recorder.recordings
+    assert [e for e in events if e["event"] == "recording_stopped"] == []
