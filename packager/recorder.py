@@ -153,12 +153,15 @@ class Recorder:
         record_type: str = "origin",
         split_seconds: float | None = None,
         continues: bool = False,
+        recorded: float = 0.0,
     ) -> None:
         """Record from the next segment on (`continues`: into the existing recording, after a
-        discontinuity). A recording already running goes on (a repeated command)."""
+        discontinuity, `recorded` seconds long already). A recording already running goes on
+        (a repeated command)."""
         if any(r.key == key for r in self.recordings):
             return
         recording = _Recording(key, directory, split_seconds or None, record_type, continues, self.highest_msn)
+        recording.duration = recorded
         self.recordings.append(recording)
         log.info("recording %s starts at the next keyframe%s", key, " (continued)" if continues else "")
 

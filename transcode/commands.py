@@ -152,6 +152,7 @@ def start_recording(command: StartRecording, context: WorkerContext) -> None:
         record_type=command.record_type,
         split_seconds=command.split_seconds,
         continues=command.continues,
+        recorded=command.recorded,
     )
 
 

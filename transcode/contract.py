@@ -245,7 +245,7 @@ class StartRecording(Command):
     ("transcoded"), and the audio. `split_seconds`: cut into a new recording at the first
     segment boundary past that much (the worker names it: `recording_split`). `continues`: the
     recording exists (a previous worker's, the publisher back within the grace): it goes on
-    after a discontinuity."""
+    after a discontinuity, `recorded` seconds long already."""
 
     kind: ClassVar[str] = "start_recording"
     key: str
@@ -253,6 +253,7 @@ class StartRecording(Command):
     record_type: str = "origin"
     split_seconds: float | None = None
     continues: bool = False
+    recorded: float = 0.0  # seconds a continued recording already holds (the split counts them)
 
 
 @command
@@ -544,7 +545,8 @@ class WhipFailed(Event):
 @event
 @dataclass
 class RecordingProgress(Event):
-    """Seconds recorded so far (after each complete segment)."""
+    """Seconds the recording holds (after each complete segment; with a continued
+    recording's earlier seconds)."""
 
     kind: ClassVar[str] = "recording_progress"
     key: str
