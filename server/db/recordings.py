@@ -21,10 +21,18 @@ class RecordingSettings:
     record_type: str
     projection: str
     client_user_id: int | None
+    html_overlay: bool
 
     @classmethod
     def of(cls, stream: Stream) -> RecordingSettings:
-        return cls(stream.name, stream.auto_record, stream.record_type, stream.projection, stream.client_user_id)
+        return cls(
+            stream.name,
+            stream.auto_record,
+            stream.record_type,
+            stream.projection,
+            stream.client_user_id,
+            stream.html_overlay,
+        )
 
 
 class RecordingRepository:
