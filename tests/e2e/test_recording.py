@@ -100,6 +100,7 @@ def test_auto_record_splits_and_a_publisher_back_within_the_grace_continues(node
     for video in found:
         kept = http.get(f"/streaming/videos/{video['id']}")
         assert kept.status_code == 200 and kept.json()["status"] == "ready"
+        assert kept.json()["stream_id"] == sid  # the stream it was recorded from, as Gcore keeps it
 
 
 def test_a_publisher_back_after_twice_the_grace_makes_a_second_video(node, http):
