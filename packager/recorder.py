@@ -140,10 +140,6 @@ class Recorder:
         self.highest_msn: int | None = None  # the newest segment any track announced a part of
         self.inits: dict[str, str] = {}  # rendition → its live init segment now
 
-    @property
-    def active(self) -> list[str]:
-        return [r.key for r in self.recordings if r.last_msn is None and not r.stopping]
-
     # -- commands -----------------------------------------------------------------------------
     def start(
         self,
@@ -177,6 +173,17 @@ class Recorder:
 
     # -- the live output's events ------------------------------------------------------------
     def observe(self, event: Event) -> None:
+        """Follow one live output event. A fault here (a bug) ends the recordings, never the stream."""
+        try:
+            self._observe(event)
+        except Exception as error:
+            log.exception("the recorder failed on a %s event", event.get("event"))
+            for recording in self.recordings:
+                recording.failure = f"recorder error: {error}"
+                self.emit({"event": "recording_failed", "key": recording.key, "message": recording.failure})
+            self.recordings.clear()
+
+    def _observe(self, event: Event) -> None:
         kind = event.get("event")
         if kind == "init":
             self.inits[event["rendition"]] = event["path"]
@@ -231,7 +238,7 @@ class Recorder:
         self.run(lambda: self._guarded(recording, lambda: self._copy(recording, segment, source, offset, size)))
 
     def _open_segment(self, recording: _Recording, track: _TrackWriter, msn: int) -> None:
-        live_init = self.inits[track.rendition]
+        live_init = self.inits[track.rendition]  # always announced before the track's first part
         first = track.live_init is None
         discontinuity = (recording.continues and first) or (not first and live_init != track.live_init)
         if track.current is not None:  # never completed (cannot happen within one worker; kept whole)

@@ -119,3 +119,13 @@ def test_a_write_error_fails_the_recording_only(live_run, tmp_path):
     assert len(failed) == 1 and failed[0]["key"] == "k" and "recording write failed" in failed[0]["message"]
     assert not recorder.recordings
     assert [e for e in events if e["event"] == "recording_stopped"] == []
+
+
+def test_a_fault_in_the_recorder_fails_its_recordings_not_the_stream(live_run, tmp_path):
+    events = []
+    recorder = make_recorder(live_run, events)
+    recorder.start("k", tmp_path / "k")
+    part = next(e for e in live_run.events if e["event"] == "part")
+    recorder.observe(part)  # a part whose init was never announced: a broken event stream
+    assert events == [{"event": "recording_failed", "key": "k", "message": "recorder error: 'origin'"}]
+    assert not recorder.recordings
