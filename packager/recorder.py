@@ -43,6 +43,7 @@ log = logging.getLogger("headwater.recorder")
 
 SYNC_EVERY = 1.0  # seconds between syncs of a recording's open files (the issue allows 2 s of loss)
 AUDIO = "audio"  # the live output's audio rendition
+CROSS_FILESYSTEM = (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL)  # copy_file_range refused
 NUMBERED = re.compile(r"^(?:init_)?(\d+)\.(?:m4s|mp4)$")
 
 Event = dict[str, Any]
@@ -139,6 +140,7 @@ class Recorder:
         self.recordings: list[_Recording] = []  # a split's ending one may still finish beside its follower
         self.highest_msn: int | None = None  # the newest segment any track announced a part of
         self.inits: dict[str, str] = {}  # rendition → its live init segment now
+        self.same_filesystem = True  # the file thread's: copy_file_range works (else sendfile)
 
     # -- commands -----------------------------------------------------------------------------
     def start(
@@ -396,7 +398,7 @@ class Recorder:
         try:
             copied = 0
             while copied < size:
-                count = os.copy_file_range(fd, segment.fd, size - copied, offset + copied, segment.written)
+                count = self._copy_range(fd, segment, offset + copied, size - copied)
                 if count == 0:
                     raise OSError(errno.EIO, f"{source} ended {size - copied} bytes early")
                 copied += count
@@ -405,6 +407,20 @@ class Recorder:
             os.close(fd)
         if self.clock() - recording.synced_at >= SYNC_EVERY:
             self._sync_files(recording)
+
+    def _copy_range(self, source: int, segment: _SegmentFile, offset: int, count: int) -> int:
+        """Bytes of `source` appended to the segment in the kernel: `copy_file_range`, or
+        `sendfile` where that refuses (another filesystem: EXDEV since Linux 5.19)."""
+        if self.same_filesystem:
+            try:
+                return os.copy_file_range(source, segment.fd, count, offset, segment.written)
+            except OSError as error:
+                if error.errno not in CROSS_FILESYSTEM:
+                    raise
+                self.same_filesystem = False
+                log.info("recordings are on another filesystem than the live output: copied with sendfile")
+        os.lseek(segment.fd, segment.written, os.SEEK_SET)
+        return os.sendfile(segment.fd, source, offset, count)
 
     def _complete(self, recording: _Recording, segment: _SegmentFile, event: Event) -> None:
         assert recording.index is not None

@@ -43,7 +43,10 @@ def recorded_frames(directory: Path) -> list[tuple[float, int]]:
         runs[-1].append(segment)
     frames = []
     for run in runs:
-        data = (directory / run[0].init).read_bytes() + b"".join((directory / s.file).read_bytes() for s in run)
+        data = (directory / run[0].init).read_bytes() + b"".join(
+            (directory / s.file).read_bytes()[: s.size]
+            for s in run  # a crash's torn tail is left out
+        )
         with av.open(io.BytesIO(data)) as container:
             decoded = sorted(container.decode(video=0), key=lambda f: f.pts)
             frames += [(float(f.time), frame_number(f)) for f in decoded]
