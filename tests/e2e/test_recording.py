@@ -6,6 +6,8 @@ seconds shows the split, the grace and the frames at every seam."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import time
 
@@ -48,9 +50,11 @@ def videos(http, stream_id: int) -> list[dict]:
 
 
 def settled(http, stream_id: int, count: int, timeout: float = 40) -> list[dict]:
-    """The stream's `count` videos once none is pending any more."""
+    """The stream's videos (at least `count`) once it records no more and none is pending."""
 
     def check():
+        if http.get(f"/streaming/streams/{stream_id}").json()["recording_duration"] is not None:
+            return None  # recording, or waiting through the grace
         found = videos(http, stream_id)
         return found if len(found) >= count and all(v["status"] != "pending" for v in found) else None
 
@@ -115,6 +119,22 @@ def test_a_publisher_back_after_twice_the_grace_makes_a_second_video(node, http)
     for video in found:
         numbers = [n for _, n in recorded_frames(recording_dir(node, video["id"]))]
         assert numbers[0] == 0 and jumps(numbers) == []
+
+
+def test_a_crashed_worker_s_successor_continues_the_recording(node, http):
+    """The worker killed mid-recording: the next one (at the publisher's next keyframe)
+    continues the same recording; only what the crash took is missing."""
+    stream = new_stream(http, auto_record=True)
+    sid = stream["id"]
+    publisher = numbered_publish(stream["push_url"], seconds=7)
+    wait_for(lambda: (http.get(f"/streaming/streams/{sid}").json()["recording_duration"] or 0) >= 2, what="2 s")
+    os.kill(node.worker_pid(sid), signal.SIGKILL)
+    finish(publisher)
+    found = settled(http, sid, 1)
+    assert all(v["status"] == "ready" for v in found)
+    numbers = [n for v in found for _, n in recorded_frames(recording_dir(node, v["id"]))]
+    assert len(jumps(numbers)) == 1  # the frames between the crash and the next keyframe
+    assert numbers[0] == 0
 
 
 def test_start_and_stop_recording_by_hand(node, http):
