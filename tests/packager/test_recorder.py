@@ -2,8 +2,10 @@
 
 import shutil
 
+import av
 import pytest
 
+from packager.live import LiveOutput, PackagerConfig
 from packager.recorder import Recorder
 from packager.recording_layout import read_recording
 from tests.packager.packager_testkit import package
@@ -129,3 +131,37 @@ def test_a_fault_in_the_recorder_fails_its_recordings_not_the_stream(live_run, t
     recorder.observe(part)  # a part whose init was never announced: a broken event stream
     assert events == [{"event": "recording_failed", "key": "k", "message": "recorder error: 'origin'"}]
     assert not recorder.recordings
+
+
+def test_a_source_switch_mid_recording_copies_the_new_init_and_marks_the_discontinuity(clip_1s_gop, tmp_path):
+    """A main ↔ backup switch within a worker (`LiveOutput.discontinuity`): the same recording
+    goes on with the new init segment, its first segment after the switch a discontinuity."""
+    events = []
+    output = LiveOutput(PackagerConfig(tmp_path / "live", segment_target=1.0, window_segments=100), events.append)
+    recorder = Recorder(tmp_path / "live", run=lambda job: job(), emit=lambda event: None)
+    recorder.start("k", tmp_path / "k")
+    seen = 0
+    tracks = {}
+    for source in range(2):  # the same clip as two sources, one after the other
+        with av.open(str(clip_1s_gop)) as container:
+            if source == 0:
+                for stream in container.streams:
+                    add = output.add_video if stream.type == "video" else output.add_audio
+                    tracks[stream.index] = add("origin", stream) if stream.type == "video" else add(stream)
+            else:
+                output.discontinuity({tracks[s.index]: s for s in container.streams})
+            for packet in container.demux():
+                if packet.size:
+                    output.mux(tracks[packet.stream.index], packet)
+                    for event in events[seen:]:
+                        recorder.observe(event)
+                    seen = len(events)
+    output.close()
+    for event in events[seen:]:
+        recorder.observe(event)
+    video = read_recording(tmp_path / "k").tracks["video"]
+    switched = [number for number, segment in enumerate(video) if segment.discontinuity]
+    assert len(switched) == 1 and 0 < switched[0] < len(video) - 1
+    assert {s.init for s in video[: switched[0]]} == {"video/init_0.mp4"}
+    assert {s.init for s in video[switched[0] :]} == {"video/init_1.mp4"}
+    assert len(video) == len([e for e in events if e["event"] == "segment" and e["rendition"] == "origin"])
