@@ -141,6 +141,7 @@ class Recorder:
         self.highest_msn: int | None = None  # the newest segment any track announced a part of
         self.inits: dict[str, str] = {}  # rendition → its live init segment now
         self.same_filesystem = True  # the file thread's: copy_file_range works (else sendfile)
+        self.followers: dict[str, str] = {}  # a split recording's key → the key it goes on in
 
     # -- commands -----------------------------------------------------------------------------
     def start(
@@ -166,12 +167,19 @@ class Recorder:
     def stop(self, key: str) -> None:
         """End the recording with the segments being written: it is cut before the next
         segment any of its tracks opens (or when the worker ends)."""
+        key = self._latest_key(key)
         for recording in self.recordings:
             if recording.key == key and recording.last_msn is None:
                 recording.stopping = True
                 if not recording.tracks:  # nothing recorded yet
                     self._cut(recording, -1)
                 return
+
+    def _latest_key(self, key: str) -> str:
+        """The key a recording goes on in now (the node may not have heard of a split yet)."""
+        while key in self.followers:
+            key = self.followers[key]
+        return key
 
     # -- the live output's events ------------------------------------------------------------
     def observe(self, event: Event) -> None:
@@ -273,6 +281,7 @@ class Recorder:
             follower = _Recording(key, recording.directory.parent / key, recording.split_seconds, recording.record_type)
             follower.first_msn = following_msn
             self.recordings.append(follower)
+            self.followers[recording.key] = key
             self.emit(
                 {
                     "event": "recording_split",

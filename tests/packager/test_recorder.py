@@ -165,3 +165,23 @@ def test_a_source_switch_mid_recording_copies_the_new_init_and_marks_the_discont
     assert {s.init for s in video[: switched[0]]} == {"video/init_0.mp4"}
     assert {s.init for s in video[switched[0] :]} == {"video/init_1.mp4"}
     assert len(video) == len([e for e in events if e["event"] == "segment" and e["rendition"] == "origin"])
+
+
+def test_a_stop_naming_a_recording_just_split_stops_the_one_it_goes_on_in(live_run, tmp_path):
+    """The node sent the stop before it heard of the split."""
+    events = []
+    recorder = make_recorder(live_run, events)
+    recorder.start("k", tmp_path / "k", split_seconds=2.0)
+    stopped = []
+
+    def stop_after_the_split(event):
+        recorder.observe(event)
+        if any(e["event"] == "recording_split" for e in events) and not stopped:
+            stopped.append(True)
+            recorder.stop("k")
+
+    for event in live_run.events:
+        stop_after_the_split(event)
+    assert [e["event"] for e in events].count("recording_split") == 1
+    assert [e["key"] for e in events if e["event"] == "recording_stopped"] == ["k", events[-1]["key"]]
+    assert not recorder.recordings
