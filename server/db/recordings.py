@@ -57,6 +57,11 @@ class RecordingRepository:
         await self.db.execute(update(Video).where(Video.recording_key == key).values(**values))
         await self.db.commit()
 
+    async def nothing_records(self) -> None:
+        """At node start: no stream records on a node that just started."""
+        await self.db.execute(update(Stream).values(recording_duration=None, recording_video_id=None))
+        await self.db.commit()
+
     async def unfinished(self) -> list[str]:
         """Keys of recordings whose video was never finalized (the node stopped meanwhile)."""
         query = select(Video.recording_key).where(Video.status == "pending", Video.recording_key.is_not(None))

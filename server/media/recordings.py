@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from packager.recording_summary import RecordingSummary, summarize
@@ -89,10 +88,10 @@ class Recordings:
     async def start(self) -> None:
         """Load the streams' settings; finalize what the node's last run left recording."""
         async with self.db_sessions() as db:
-            self.streams = await RecordingRepository(db).settings()
-            await db.execute(update(Stream).values(recording_duration=None, recording_video_id=None))
-            await db.commit()
-            unfinished = await RecordingRepository(db).unfinished()
+            repository = RecordingRepository(db)
+            self.streams = await repository.settings()
+            await repository.nothing_records()
+            unfinished = await repository.unfinished()
         for key in unfinished:
             log.info("recording %s was not finalized by the node's last run; finalizing it", key)
             self._spawn(self._finalize(key))
