@@ -209,8 +209,13 @@ class Recorder:
                 self._ended(recording)
 
     def _track_of(self, recording: _Recording, rendition: str) -> str | None:
+        """The recording's track a rendition's events are for: its video is the rendition it
+        began with, or the one that follows it (`transcoded` when the transcoder shed the top)."""
         if rendition == AUDIO:
             return "audio"
+        video = recording.tracks.get("video")
+        if video is not None and rendition == video.rendition:
+            return "video"
         return "video" if rendition == self.video_rendition(recording.record_type) else None
 
     def _part(self, recording: _Recording, event: Event) -> None:
@@ -224,6 +229,14 @@ class Recorder:
         if not recording.takes(msn):
             return
         track = recording.tracks.get(name)
+        if track is not None and track.rendition != event["rendition"]:  # the recorded one was shed
+            if event["part"] != 0 or (track.current is not None and msn <= track.current.msn):
+                return  # it goes on at its next segment, after what the shed one wrote
+            if track.current is not None:  # cut short by the shed: kept as opened (its complete parts)
+                self._close_later(recording, track.current)
+                track.current = None
+            track.rendition = event["rendition"]
+            log.info("recording %s: its video goes on from %s", recording.key, track.rendition)
         if track is None or track.current is None or track.current.msn != msn:
             if event["part"] != 0:
                 return  # a segment begun before this track was recorded

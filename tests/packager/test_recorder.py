@@ -1,5 +1,6 @@
 """The recorder: a real packager run's events replayed into it, the recordings read back."""
 
+import io
 import shutil
 
 import av
@@ -185,3 +186,49 @@ def test_a_stop_naming_a_recording_just_split_stops_the_one_it_goes_on_in(live_r
     assert [e["event"] for e in events].count("recording_split") == 1
     assert [e["key"] for e in events if e["event"] == "recording_stopped"] == ["k", events[-1]["key"]]
     assert not recorder.recordings
+
+
+def test_a_shed_rendition_s_recording_goes_on_from_the_next_one(clip_two_sizes, tmp_path):
+    """`transcoded` records the top rendition; when the transcoder sheds it, the recording goes
+    on from the rendition now on top, at its next segment, after a discontinuity (never two
+    renditions' bytes in one file)."""
+    events = []
+    output = LiveOutput(PackagerConfig(tmp_path / "live", segment_target=1.0, window_segments=100), events.append)
+    top = ["high"]
+    recorder = Recorder(
+        tmp_path / "live", run=lambda job: job(), emit=lambda event: None, video_rendition=lambda _type: top[0]
+    )
+    recorder.start("k", tmp_path / "k", record_type="transcoded")
+    seen = 0
+    with av.open(str(clip_two_sizes)) as container:
+        big, small = container.streams.video
+        tracks = {
+            big.index: [output.add_video("origin", big), output.add_video("high", big)],
+            small.index: [output.add_video("low", small)],
+            container.streams.audio[0].index: [output.add_audio(container.streams.audio[0])],
+        }
+        packets = [p for p in container.demux() if p.size]
+        for number, packet in enumerate(packets):
+            if number == len(packets) // 2:
+                output.retire_video(tracks[big.index][1])
+                top[0] = "low"
+            for track in tracks[packet.stream.index]:
+                output.mux(track, packet)
+            for event in events[seen:]:
+                recorder.observe(event)
+            seen = len(events)
+    output.close()
+    for event in events[seen:]:
+        recorder.observe(event)
+    video = read_recording(tmp_path / "k").tracks["video"]
+    inits = [s.init for s in video]
+    assert inits[0] == "video/init_0.mp4" and inits[-1] == "video/init_1.mp4"
+    assert inits == sorted(inits)  # one switch
+    assert [s.discontinuity for s in video].count(True) == 1
+    directory = tmp_path / "k"
+    for init in set(inits):  # each run decodes whole, at its own size
+        run = [s for s in video if s.init == init]
+        data = (directory / init).read_bytes() + b"".join((directory / s.file).read_bytes()[: s.size] for s in run)
+        with av.open(io.BytesIO(data)) as decoded:
+            sizes = {(f.width, f.height) for f in decoded.decode(video=0)}
+        assert sizes == ({(320, 240)} if init == inits[0] else {(160, 120)})
