@@ -33,6 +33,7 @@ from transcode.contract import (
     StopRecording,
     WorkerConfig,
 )
+from transcode.ladder import even
 from transcode.overlay import Compositor, OverlayError, Placement
 from transcode.passthrough import ORIGIN
 
@@ -87,10 +88,24 @@ class WorkerContext:
 
     def _recorded_video(self, record_type: str) -> str:
         """The live rendition a recording takes its video from: the origin as received, or
-        for "transcoded" the top rendition (the origin when the quality set has none)."""
-        if record_type == "transcoded" and self.pipeline is not None:
-            return next((name for name in self.pipeline.renditions if name != ORIGIN), ORIGIN)
-        return ORIGIN
+        for "transcoded" the top rendition: the tallest rung of the quality set encoded (the
+        origin when the set has none, or when html_overlay made the origin that rung, see
+        `transcode/pipeline.with_composited_origin`)."""
+        transcoder = self.pipeline.transcoder if self.pipeline is not None else None
+        if record_type != "transcoded" or transcoder is None:
+            return ORIGIN
+        encoded = transcoder.renditions  # tallest first; the composited origin first of all
+        if ORIGIN in encoded and self._rung_is_the_origin(encoded):
+            return ORIGIN
+        return next((name for name in encoded if name != ORIGIN), ORIGIN)
+
+    def _rung_is_the_origin(self, encoded: list[str]) -> bool:
+        """Whether a rung of the source's size is encoded as the composited origin."""
+        assert self.pipeline is not None
+        resolution = self.pipeline.outputs.variants[ORIGIN].resolution
+        return resolution is not None and any(
+            even(rung.height) == resolution[1] and rung.name not in encoded for rung in self.config.renditions
+        )
 
     def dispatch(self, command: Command) -> None:
         """Run the command's handler now (on the packaging thread)."""
