@@ -1,7 +1,7 @@
 """Recordings end to end (issue 20): a real node, ffmpeg publishing frames that tell their
 number, videos read through the API and decoded from the recording's files.
 
-The node records with a short grace (3 s) and splits every 4 s, so one publish of a few
+The node records with a short grace (4 s) and splits every 4 s, so one publish of a few
 seconds shows the split, the grace and the frames at every seam."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests.e2e.test_node_restart import kill_tree
 from tests.support.node import Node
 from tests.support.quality_sets import add_live_quality_set
 
-GRACE = 3.0
+GRACE = 4.0
 SPLIT = 4.0
 
 
