@@ -54,6 +54,10 @@ class FileThread:
         bytes cost time to make (a screenshot's decode and JPEG)."""
         self._put("make and write", _write_made, path, make)
 
+    def call(self, job: Callable[[], object]) -> None:
+        """Run `job()` on the thread, in order with the rest (a recorder's copies and syncs)."""
+        self._put("run a job for", lambda _path: job(), Path())
+
     def drain(self) -> None:
         """Wait until every call queued so far has run (a full disk waits for its deletions)."""
         if self._thread is not None:

@@ -45,7 +45,6 @@ ERROR_RESPONSES = error_responses(
     (404, "Unknown id"),
     (422, "Invalid fields, each named in `errors`"),
 )
-NOT_AVAILABLE = error_responses((501, "Not available on this node yet"))
 
 
 class HeadwaterError(Exception):
@@ -107,12 +106,6 @@ class InvalidFields(HeadwaterError):
 def invalid_field(field: str, message: str) -> InvalidFields:
     """A 422 for a check that needs more than one field or the database."""
     return InvalidFields({field: message})
-
-
-class NotAvailable(HeadwaterError):
-    """501: a Gcore endpoint this node does not implement yet."""
-
-    status = 501
 
 
 def field_name(loc: Sequence[int | str]) -> str:

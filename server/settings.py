@@ -92,6 +92,17 @@ class Settings(BaseSettings):
         le=3600.0,
         description="seconds between two JPEG screenshots of a live stream (the API's `screenshot`)",
     )
+    recording_grace: float = Field(
+        default=10.0,
+        ge=0.0,
+        description="Seconds a recording waits for a dropped publisher (main or backup): back within it, "
+        "the same video goes on; else the video is finalized",
+    )
+    recording_split: float = Field(
+        default=14400.0,
+        ge=1.0,
+        description="Seconds of a recording after which it goes on in a new video (cut at a keyframe)",
+    )
     overlay_allow_private: bool = Field(
         default=False,
         description="Let HTML overlay pages reach loopback, link-local, private and cloud-metadata addresses "

@@ -18,10 +18,24 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from transcode.contract import ClearDvr, Command, Event, KeepOverlays, SetDvrWindow, SetOverlay, WorkerConfig
+from packager.recorder import Recorder
+from transcode.contract import (
+    ClearDvr,
+    Command,
+    Event,
+    KeepOverlays,
+    SetDvrWindow,
+    SetOverlay,
+    StartRecording,
+    StopRecording,
+    WorkerConfig,
+)
+from transcode.ladder import even
 from transcode.overlay import Compositor, OverlayError, Placement
+from transcode.passthrough import ORIGIN
 
 if TYPE_CHECKING:
     from transcode.pipeline import StreamPipeline
@@ -44,14 +58,54 @@ def handles(command_type: type[Command]) -> Callable[[Handler], Handler]:
 
 @dataclass
 class WorkerContext:
-    """What a command's handler may act on."""
+    """What a command's handler may act on. `send` is the channel to the node; `emit` also
+    shows the live output's events to the recorder (it keeps the live inits and the newest
+    segment even while nothing records, so a start knows where the next keyframe is)."""
 
     config: WorkerConfig
-    emit: Callable[[Event | dict[str, Any]], None]
+    send: Callable[[Event | dict[str, Any]], None]
     pipeline: StreamPipeline | None = None  # None until the source's first packets
     # the overlays (they may come before the pipeline), converted on a thread of their own
     compositor: Compositor = field(default_factory=lambda: Compositor(background=True))
     pending: deque[Command] = field(default_factory=deque)  # queued by the stdin thread
+    recorder: Recorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.recorder = Recorder(Path(self.config.out_dir), self._on_file_thread, self.send, self._recorded_video)
+
+    def emit(self, event: Event | dict[str, Any]) -> None:
+        if isinstance(event, dict):  # the packager's (from the packaging thread)
+            self.recorder.observe(event)
+        self.send(event)
+
+    def _on_file_thread(self, job: Callable[[], None]) -> None:
+        """The recorder's disk work, in order with the live output's (a deletion of a file the
+        recorder still copies from is queued after the copy)."""
+        if self.pipeline is None:
+            job()  # nothing is open yet: nothing to wait for
+        else:
+            self.pipeline.outputs.files.call(job)
+
+    def _recorded_video(self, record_type: str) -> str:
+        """The live rendition a recording takes its video from: the origin as received, or
+        for "transcoded" the top rendition: the tallest rung of the quality set encoded (the
+        origin when the set has none, or when html_overlay made the origin that rung, see
+        `transcode/pipeline.with_composited_origin`)."""
+        transcoder = self.pipeline.transcoder if self.pipeline is not None else None
+        if record_type != "transcoded" or transcoder is None:
+            return ORIGIN
+        encoded = transcoder.renditions  # tallest first; the composited origin first of all
+        if ORIGIN in encoded and self._rung_is_the_origin(encoded):
+            return ORIGIN
+        return next((name for name in encoded if name != ORIGIN), ORIGIN)
+
+    def _rung_is_the_origin(self, encoded: list[str]) -> bool:
+        """Whether a rung of the source's size is encoded as the composited origin."""
+        assert self.pipeline is not None
+        resolution = self.pipeline.outputs.variants[ORIGIN].resolution
+        return resolution is not None and any(
+            even(rung.height) == resolution[1] and rung.name not in encoded for rung in self.config.renditions
+        )
 
     def dispatch(self, command: Command) -> None:
         """Run the command's handler now (on the packaging thread)."""
@@ -103,3 +157,20 @@ def clear_dvr(_command: ClearDvr, context: WorkerContext) -> None:
     if context.pipeline is not None:
         context.pipeline.outputs.clear_dvr()
         log.info("DVR window cleared: it restarts at the live edge")
+
+
+@handles(StartRecording)
+def start_recording(command: StartRecording, context: WorkerContext) -> None:
+    context.recorder.start(
+        command.key,
+        Path(command.directory),
+        record_type=command.record_type,
+        split_seconds=command.split_seconds,
+        continues=command.continues,
+        recorded=command.recorded,
+    )
+
+
+@handles(StopRecording)
+def stop_recording(command: StopRecording, context: WorkerContext) -> None:
+    context.recorder.stop(command.key)

@@ -248,6 +248,34 @@ class ClearDvr(Command):
     kind: ClassVar[str] = "clear_dvr"
 
 
+@command
+@dataclass(frozen=True)
+class StartRecording(Command):
+    """Record the stream into `directory` (the recording `key`'s, `server/storage.py`) from its
+    next keyframe: the origin variant's video (`record_type` "origin") or the top rendition's
+    ("transcoded"), and the audio. `split_seconds`: cut into a new recording at the first
+    segment boundary past that much (the worker names it: `recording_split`). `continues`: the
+    recording exists (a previous worker's, the publisher back within the grace): it goes on
+    after a discontinuity, `recorded` seconds long already."""
+
+    kind: ClassVar[str] = "start_recording"
+    key: str
+    directory: str
+    record_type: str = "origin"
+    split_seconds: float | None = None
+    continues: bool = False
+    recorded: float = 0.0  # seconds a continued recording already holds (the split counts them)
+
+
+@command
+@dataclass(frozen=True)
+class StopRecording(Command):
+    """End the recording with the segment being written (`recording_stopped` follows)."""
+
+    kind: ClassVar[str] = "stop_recording"
+    key: str
+
+
 def encode_command(item: Command) -> bytes:
     if isinstance(item, InputData):
         return record(DATA_RECORD, item.data)
@@ -523,6 +551,50 @@ class WhipFailed(Event):
     kind: ClassVar[str] = "whip_failed"
     status: int
     message: str
+
+
+# packager/recorder.py
+@event
+@dataclass
+class RecordingProgress(Event):
+    """Seconds the recording holds (after each complete segment; with a continued
+    recording's earlier seconds)."""
+
+    kind: ClassVar[str] = "recording_progress"
+    key: str
+    duration: float
+
+
+@event
+@dataclass
+class RecordingSplit(Event):
+    """`key` ended at a segment boundary after `duration` seconds; `next_key` continues it
+    from the next segment (in a directory beside it, named by the key)."""
+
+    kind: ClassVar[str] = "recording_split"
+    key: str
+    next_key: str
+    duration: float
+
+
+@event
+@dataclass
+class RecordingFailed(Event):
+    """A write failed (disk full, I/O error): the recording stopped; the stream goes on."""
+
+    kind: ClassVar[str] = "recording_failed"
+    key: str
+    message: str
+
+
+@event
+@dataclass
+class RecordingStopped(Event):
+    """The recording is complete on disk (stopped, or ended by a split)."""
+
+    kind: ClassVar[str] = "recording_stopped"
+    key: str
+    duration: float
 
 
 def event_from_plain(data: dict[str, Any]) -> Event:

@@ -171,6 +171,26 @@ class Stream(BaseModel):
         )
 
 
+class RecordingStream(BaseModel):
+    id: int
+
+
+class RecordingStarted(BaseModel):
+    stream: RecordingStream
+
+
+class StreamStartRecordingResponse(BaseModel):
+    """`PUT …/start_recording`'s answer, as the SDK's `StreamStartRecordingResponse`."""
+
+    data: RecordingStarted
+    errors: list[str] = []
+    warnings: list[str] = []  # Gcore's storage quota warnings: a node has no quota
+
+    @classmethod
+    def of(cls, stream_id: int) -> StreamStartRecordingResponse:
+        return cls(data=RecordingStarted(stream=RecordingStream(id=stream_id)))
+
+
 class Quality(BaseModel):
     """One rung of a ladder: Gcore's `id` and `name`, and Headwater's encoding of it."""
 

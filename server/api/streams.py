@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.api import schemas
@@ -13,7 +14,7 @@ from server.api.stream_fields import StreamCreate, StreamUpdate
 from server.db.models import Stream
 from server.db.quality_sets import QualitySetRepository
 from server.db.streams import StreamRepository
-from server.errors import ERROR_RESPONSES, NOT_AVAILABLE, BadRequest, NotAvailable, invalid_field
+from server.errors import ERROR_RESPONSES, BadRequest, invalid_field
 
 router = APIRouter(tags=["streams"], dependencies=[Authorized], responses=ERROR_RESPONSES)
 
@@ -78,16 +79,29 @@ async def live_stream(db: AsyncSession, stream_id: int, action: str) -> Stream:
     return stream
 
 
-@router.put("/streams/{stream_id}/start_recording", response_class=Response, responses=NOT_AVAILABLE)
-async def start_recording(stream_id: int, db: DB) -> Response:
+@router.put("/streams/{stream_id}/start_recording", response_model=schemas.StreamStartRecordingResponse)
+async def start_recording(stream_id: int, request: Request, db: DB) -> schemas.StreamStartRecordingResponse:
+    """Record the live stream from its next keyframe into a new video; a recording already
+    running goes on."""
     await live_stream(db, stream_id, "recording")
-    raise NotAvailable("Recording is not available yet on this node")
+    media = getattr(request.app.state, "media", None)
+    if media is None or not media.start_recording(stream_id):
+        raise BadRequest(f"Stream {stream_id} is not live on this node: recording needs a live stream")
+    return schemas.StreamStartRecordingResponse.of(stream_id)
 
 
-@router.put("/streams/{stream_id}/stop_recording", response_class=Response, responses=NOT_AVAILABLE)
-async def stop_recording(stream_id: int, db: DB) -> Response:
-    await live_stream(db, stream_id, "stopping a recording")
-    raise NotAvailable("Recording is not available yet on this node")
+@router.put(
+    "/streams/{stream_id}/stop_recording",
+    response_model=None,
+    responses={200: {"model": schemas.Video, "description": "The video, or an empty object if nothing recorded"}},
+)
+async def stop_recording(stream_id: int, request: Request, db: DB, config: Config) -> JSONResponse:
+    """End the recording with the segment being written: its video (status pending until
+    finalized), or an empty object when nothing was recording."""
+    await StreamRepository(db).require(stream_id)
+    media = getattr(request.app.state, "media", None)
+    video = await media.stop_recording(stream_id) if media is not None else None
+    return JSONResponse(schemas.Video.of(video, config).model_dump(mode="json") if video is not None else {})
 
 
 @router.put("/streams/{stream_id}/dvr_cleanup", status_code=204, response_class=Response)

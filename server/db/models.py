@@ -162,9 +162,8 @@ class Video(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
-    stream_id: Mapped[int | None] = mapped_column(
-        ForeignKey("streams.id", ondelete="SET NULL"), nullable=True, index=True
-    )
+    # the stream it was recorded from; kept after that stream is deleted (no foreign key, migration 0007)
+    stream_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     status: Mapped[str] = mapped_column(String(16), default="empty")
     duration: Mapped[int | None] = mapped_column(Integer, nullable=True)  # milliseconds
     origin_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

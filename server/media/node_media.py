@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.rtmp.server import RtmpServer
 from ingest.srt.server import SrtServer
+from server.db.models import Video
 from server.delivery.live_state import LiveStream
 from server.media.pull import PullManager
 from server.media.supervisor import Supervisor
@@ -55,6 +56,15 @@ class NodeMedia:
     def clear_dvr(self, stream_id: int) -> bool:
         """Restart the stream's DVR window at the live edge; False when no worker runs it here."""
         return self.supervisor.clear_dvr(stream_id)
+
+    def start_recording(self, stream_id: int) -> bool:
+        """The stream's worker records from its next keyframe; False when none runs here."""
+        supervisor = self.supervisor
+        return supervisor.recordings.start_recording(stream_id, supervisor.recording_worker(stream_id))
+
+    async def stop_recording(self, stream_id: int) -> Video | None:
+        """The video of the recording stopped, None when nothing was recording."""
+        return await self.supervisor.recordings.stop_recording(stream_id)
 
     async def stream_changed(self, stream_id: int) -> None:
         await self.supervisor.stream_changed(stream_id)

@@ -71,12 +71,14 @@ class StreamSource:
     def new_worker(self) -> WorkerProcess:
         """A worker of this source's (not started yet); its events go through the node's one
         dispatch (`WorkerEvents`), which asks this source what only it knows. It is told the
-        stream's overlays first, with their last images (server/overlays/live.py)."""
+        stream's overlays first, with their last images (server/overlays/live.py), and the
+        recording it continues or starts (server/media/recordings.py)."""
         self.events = WorkerEvents(self.supervisor, self.stream_id, self)
         self.worker = WorkerProcess(self.stream_id, self.events)
-        overlays = self.supervisor.overlays.commands(self.stream_id)
-        if overlays:
-            self.worker.send(*overlays)
+        first = self.supervisor.overlays.commands(self.stream_id)
+        first += self.supervisor.recordings.commands(self.stream_id, self.worker)
+        if first:
+            self.worker.send(*first)
         return self.worker
 
     async def run_worker(self, worker: WorkerProcess) -> int:
@@ -97,6 +99,7 @@ class StreamSource:
             code = await worker.wait(timeout=None)
             if code not in (0, NEVER_STARTED) and worker is not self.replaced:
                 self.succession.meter.worker_failed()
+            self.supervisor.recordings.worker_exited(self.stream_id, worker)
             self.worker_exited(worker, code)
         return code
 

@@ -28,9 +28,11 @@ from server.delivery.live_state import LiveStream
 from server.delivery.screenshots import screenshot_file
 from server.media.ladders import ladder_of
 from server.media.push import BACKUP, MAIN, Publisher, PushSession
+from server.media.recordings import Recordings
 from server.media.source import Sources
 from server.media.status import StatusWriter
 from server.media.succession import Succession, restore_margin
+from server.media.worker_process import WorkerProcess
 from server.metrics.stream_meter import VIEWER_WINDOW, StreamMeters
 from server.overlays.live import LiveOverlays
 from server.settings import Settings
@@ -47,6 +49,7 @@ class Supervisor:
         self.settings = settings
         self.db_sessions = db_sessions
         self.status = StatusWriter(db_sessions)
+        self.recordings = Recordings(settings, db_sessions, self.status)
         self.sources = Sources(changed=self._sources_changed)  # what feeds each stream: push, pull, WHIP
         self.successions: dict[int, Succession] = {}
         self.meters = StreamMeters(settings.on_rest_grid(VIEWER_WINDOW))  # what /metrics shows per stream
@@ -60,6 +63,7 @@ class Supervisor:
         under `live/` is what its workers left at the last stop (final playlists and the
         last window of each stream, tens of MB each)."""
         await self.status.reset_all()
+        await self.recordings.start()
         await self._restore_numbering()
         await self._load_dvr_windows()
         await asyncio.to_thread(_empty_directory, self.settings.live_dir)
@@ -162,6 +166,7 @@ class Supervisor:
         async with self.db_sessions() as db:
             stream = await StreamRepository(db).get(stream_id)
         self._dvr_changed(stream_id, stream)
+        self.recordings.stream_changed(stream_id, stream)
         if stream is not None:
             for source in self.sources.feeding(stream_id):
                 source.set_html_overlay(stream.html_overlay)
@@ -183,6 +188,10 @@ class Supervisor:
                 succession.discard()
             return
         self.succession(stream_id).set_dvr(float(stream.dvr_duration) if stream.dvr_enabled else None)
+
+    def recording_worker(self, stream_id: int) -> WorkerProcess | None:
+        """The worker packaging the stream now (a recording starts in it), if any here."""
+        return next((s.worker for s in self.sources.feeding(stream_id) if s.worker is not None), None)
 
     def clear_dvr(self, stream_id: int) -> bool:
         """Restart the stream's DVR window at the live edge; False when no worker runs it here."""
@@ -241,6 +250,7 @@ class Supervisor:
         for push in pushed:
             push.close_all("node shutting down")
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
+        await self.recordings.close()
         await self.overlays.close()
         await self.status.close()
         self.meters.close()

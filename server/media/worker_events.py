@@ -21,6 +21,10 @@ from transcode.contract import (
     Event,
     Part,
     PullGaveUp,
+    RecordingFailed,
+    RecordingProgress,
+    RecordingSplit,
+    RecordingStopped,
     Segment,
     SourceChanged,
     SourceFailed,
@@ -159,3 +163,24 @@ def _pull_gave_up(events: WorkerEvents, event: PullGaveUp) -> None:
 def _whip_answer(events: WorkerEvents, event: WhipAnswer | WhipFailed) -> None:
     if events.source is not None:
         events.source.answered(event)
+
+
+@handles(RecordingProgress)
+def _recording_progress(events: WorkerEvents, event: RecordingProgress) -> None:
+    events.supervisor.recordings.progress(events.stream_id, event)
+    events.meter.recorded(event.key, event.duration)
+
+
+@handles(RecordingSplit)
+def _recording_split(events: WorkerEvents, event: RecordingSplit) -> None:
+    events.supervisor.recordings.split(events.stream_id, event)
+
+
+@handles(RecordingStopped)
+def _recording_stopped(events: WorkerEvents, event: RecordingStopped) -> None:
+    events.supervisor.recordings.stopped(events.stream_id, event)
+
+
+@handles(RecordingFailed)
+def _recording_failed(events: WorkerEvents, event: RecordingFailed) -> None:
+    events.supervisor.recordings.failed(events.stream_id, event)

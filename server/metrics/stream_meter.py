@@ -66,7 +66,8 @@ class StreamMeter:
         self.segments = 0
         self.late_parts = 0
         self.worker_restarts = 0  # workers that exited with an error (a successor takes over)
-        self.recording_seconds = 0.0  # recorder hook: `recorded(seconds)` from its progress events
+        self.recording_seconds = 0.0  # media seconds written to recordings (`recorded`)
+        self._recorded: dict[str, float] = {}  # each recording's duration at its last progress
         self.stats: Stats | None = None  # the running worker's last, None between broadcasts
         self.schedules: dict[str, PartSchedule] = {}
 
@@ -105,10 +106,12 @@ class StreamMeter:
     def worker_failed(self) -> None:
         self.worker_restarts += 1
 
-    def recorded(self, seconds: float) -> None:
-        """Hook for the recorder (issue 20): media seconds written to a recording. The
-        recording events' handler on the node calls it; until then the counter stays 0."""
-        self.recording_seconds += seconds
+    def recorded(self, key: str, duration: float) -> None:
+        """A recording now holds `duration` seconds (its progress events): the counter grows
+        by what it gained since the last one."""
+        gained = duration - self._recorded.get(key, 0.0)
+        self._recorded[key] = duration
+        self.recording_seconds += max(0.0, gained)
 
 
 class StreamMeters:

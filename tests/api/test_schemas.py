@@ -7,7 +7,7 @@ from the answers: FastAPI serializes through the response model); these tests na
 from __future__ import annotations
 
 import pytest
-from gcore.types.streaming import QualitySets, Stream, Video
+from gcore.types.streaming import QualitySets, Stream, StreamStartRecordingResponse, Video
 from gcore.types.streaming.quality_sets import Live, LiveQuality, Vod, VodQuality
 from gcore.types.streaming.streams import Overlay
 from gcore.types.streaming.video import ConvertedVideo
@@ -52,8 +52,16 @@ DOCUMENTED = {
     ("get", "/streaming/videos"): ("array", "Video"),
     ("get", "/streaming/videos/{video_id}"): ("object", "Video"),
     ("patch", "/streaming/videos/{video_id}"): ("object", "Video"),
+    ("put", "/streaming/streams/{stream_id}/start_recording"): ("object", "StreamStartRecordingResponse"),
+    ("put", "/streaming/streams/{stream_id}/stop_recording"): ("object", "Video"),
 }
-SDK_TYPES = {"Stream": Stream, "Overlay": Overlay, "QualitySets": QualitySets, "Video": Video}
+SDK_TYPES = {
+    "Stream": Stream,
+    "Overlay": Overlay,
+    "QualitySets": QualitySets,
+    "Video": Video,
+    "StreamStartRecordingResponse": StreamStartRecordingResponse,
+}
 
 
 @pytest.fixture(scope="module")

@@ -110,6 +110,14 @@ REPORTS = {
         rf"^screenshots \(decode\+JPEG\): {NUMBER} %",
         r"^ratio screenshots / demux",
     ],
+    "recording_cost": [
+        r"^source: \d+p30 H\.264",
+        rf"^worker not recording : {NUMBER} %",
+        rf"^worker recording +: {NUMBER} %",
+        rf"^recording costs +: {NUMBER} % of a core",
+        rf"^recorded +: {NUMBER} s",
+        rf"^finalize \d+ min: {NUMBER} s, peak Python memory {NUMBER} MiB",
+    ],
     "overlay_cost": [
         r"^source: \d+p H\.264, \d+ frames; overlay 600x200",
         rf"^plain frame copy \(reference\) +: {NUMBER} ms",

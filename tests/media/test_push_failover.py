@@ -85,6 +85,7 @@ class FakeSupervisor:
         self.status = FakeStatus()
         self.ended = []
         self.overlays = FakeOverlays()
+        self.recordings = FakeRecordings()
 
     def worker_config(self, stream_id, mpegts_endlist, renditions, **source):
         return WorkerConfig(stream_id=stream_id, out_dir="/nonexistent", **source)
@@ -99,6 +100,16 @@ class FakeSupervisor:
 class FakeOverlays:
     def commands(self, stream_id) -> list:
         return []
+
+
+class FakeRecordings:
+    """No stream records (tests/media/test_recordings.py has recordings)."""
+
+    def commands(self, stream_id, worker) -> list:
+        return []
+
+    def worker_exited(self, stream_id, worker) -> None:
+        pass
 
 
 class FakeSuccession:

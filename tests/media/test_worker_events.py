@@ -44,6 +44,16 @@ class StandInOverlays:
         return list(self.current)
 
 
+class StandInRecordings:
+    """No stream records (tests/media/test_recordings.py has recordings)."""
+
+    def commands(self, stream_id: int, worker) -> list:
+        return []
+
+    def worker_exited(self, stream_id: int, worker) -> None:
+        pass
+
+
 class StandInSupervisor:
     def __init__(self, directory) -> None:
         self.settings = Settings(worker_restart_limit=0)
@@ -52,6 +62,7 @@ class StandInSupervisor:
         self.successions: dict[int, Succession] = {}
         self.sources = Sources()
         self.overlays = StandInOverlays()
+        self.recordings = StandInRecordings()
 
     def succession(self, stream_id: int) -> Succession:
         return self.successions.setdefault(stream_id, Succession(stream_id, self.directory / str(stream_id)))

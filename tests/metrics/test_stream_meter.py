@@ -91,3 +91,11 @@ def test_meters_are_kept_per_stream():
     meters = StreamMeters()
     assert meters.of(3) is meters.of(3) and meters.of(3) is not meters.of(4)
     assert set(meters.by_stream) == {3, 4}
+
+
+def test_recording_seconds_grow_by_what_each_recording_gained():
+    """Progress events carry a recording's whole duration; two recordings (a split) add up."""
+    meter = StreamMeter()
+    for key, duration in (("a", 2.0), ("a", 4.0), ("a", 4.0), ("b", 2.0), ("a", 6.0)):
+        meter.recorded(key, duration)
+    assert meter.recording_seconds == 8.0

@@ -33,7 +33,7 @@ def test_the_dvr_commands_and_config_cross_the_pipe():
 
 
 def test_a_window_changed_before_the_pipeline_exists_is_the_one_it_starts_with():
-    context = WorkerContext(WorkerConfig(stream_id=3, out_dir="/x"), emit=lambda event: None)
+    context = WorkerContext(WorkerConfig(stream_id=3, out_dir="/x"), send=lambda event: None)
     context.dispatch(SetDvrWindow(120.0))
     context.dispatch(ClearDvr())  # nothing to clear yet: no error
     assert context.config.dvr_seconds == 120.0

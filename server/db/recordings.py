@@ -1,0 +1,68 @@
+"""The queries of the recording lifecycle (`server/media/recordings.py`): a video row per
+recording, found by its `recording_key`, and the streams' recording settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import Stream, Video
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    """What a stream's recordings take from its row."""
+
+    name: str
+    auto_record: bool
+    record_type: str
+    projection: str
+    client_user_id: int | None
+    html_overlay: bool
+
+    @classmethod
+    def of(cls, stream: Stream) -> RecordingSettings:
+        return cls(
+            stream.name,
+            stream.auto_record,
+            stream.record_type,
+            stream.projection,
+            stream.client_user_id,
+            stream.html_overlay,
+        )
+
+
+class RecordingRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def settings(self) -> dict[int, RecordingSettings]:
+        rows = (await self.db.scalars(select(Stream))).all()
+        return {stream.id: RecordingSettings.of(stream) for stream in rows}
+
+    async def add_video(self, video: Video) -> Video:
+        self.db.add(video)
+        await self.db.commit()
+        await self.db.refresh(video)
+        return video
+
+    async def video(self, key: str) -> Video | None:
+        video: Video | None = await self.db.scalar(select(Video).where(Video.recording_key == key))
+        return video
+
+    async def set_video(self, key: str, **values: Any) -> None:
+        await self.db.execute(update(Video).where(Video.recording_key == key).values(**values))
+        await self.db.commit()
+
+    async def nothing_records(self) -> None:
+        """At node start: no stream records on a node that just started."""
+        await self.db.execute(update(Stream).values(recording_duration=None, recording_video_id=None))
+        await self.db.commit()
+
+    async def unfinished(self) -> list[str]:
+        """Keys of recordings whose video was never finalized (the node stopped meanwhile)."""
+        query = select(Video.recording_key).where(Video.status == "pending", Video.recording_key.is_not(None))
+        return [key for key in (await self.db.scalars(query)).all() if key is not None]
