@@ -16,9 +16,12 @@ from server.db.node_settings import stored_api_key
 from server.delivery import player
 from server.delivery.live_http import LiveFirst, LiveHttp
 from server.delivery.screenshots import ScreenshotFiles
+from server.delivery.vod_http import VodFirst, VodHttp
+from server.delivery.vod_library import VodLibrary
 from server.gc_tuning import freeze_startup_heap
 from server.media.node_media import NodeMedia
 from server.settings import Settings
+from server.storage import LocalRecordingStorage
 from server.urls import UTC_TIMING_PATH
 
 log = logging.getLogger("headwater")
@@ -62,6 +65,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Headwater", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.screenshots = ScreenshotFiles(settings.screenshot_dir, settings.screenshot_interval)
+    app.state.recordings = LocalRecordingStorage(settings.recording_dir)
+    app.state.vod = VodLibrary(app.state.recordings, lambda: app.state.db_sessions())
     app.state.ready = False
     errors.install(app)
 
@@ -92,4 +97,4 @@ def create_asgi(settings: Settings) -> LiveFirst:
         part_target=settings.part_target,
         screenshot=app.state.screenshots.answer,
     )
-    return LiveFirst(app, live)
+    return LiveFirst(VodFirst(app, VodHttp(app.state.vod)), live)
