@@ -10,10 +10,17 @@ restart their timelines: the second run's decode times go back, as after a node 
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
-from packager.recording_layout import IndexWriter, RecordedSegment
-from tests.packager.packager_testkit import Run, package
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from packager.recording_layout import IndexWriter, RecordedSegment, read_recording
+from server.db.engine import sync_url
+from server.db.models import Video
+from server.storage import LocalRecordingStorage, new_recording_key
+from tests.packager.packager_testkit import Run, make_clip, package
 
 RENDITIONS = {"video": "origin", "audio": "audio"}
 
@@ -62,3 +69,46 @@ def write_recording(runs: list[Run], directory: Path) -> Path:
                 )
     index.close()
     return directory
+
+
+def clip_runs(directory: Path, count: int) -> list[Run]:
+    """`count` live output runs of one 6 s clip (25 fps, a keyframe a second, AAC)."""
+    clip = make_clip(directory / "clip.flv", gop=25)
+    return [packager_run(clip, directory / f"run{n}") for n in range(count)]
+
+
+def insert_video(database_url: str, **fields) -> int:
+    """A video row as the recorder makes one; its id."""
+    engine = create_engine(sync_url(database_url))
+    try:
+        with Session(engine) as db:
+            video = Video(**fields)
+            db.add(video)
+            db.commit()
+            return video.id
+    finally:
+        engine.dispose()
+
+
+def recorded_video(node, runs: list[Run], *, screenshot: bytes | None = None, **fields) -> tuple[int, str]:
+    """A `ready` video of `node` whose recording (in the node's storage) holds `runs`:
+    (its id, its recording key)."""
+    key = new_recording_key()
+    directory = LocalRecordingStorage(node.data_dir / "recordings").local_directory(key)
+    directory.mkdir(parents=True)
+    write_recording(runs, directory)
+    if screenshot is not None:
+        (directory / "screenshot.jpg").write_bytes(screenshot)
+    recording = read_recording(directory)
+    fields = {
+        "name": "recorded",
+        "status": "ready",
+        "duration": round(recording.duration * 1000),
+        "origin_size": recording.size,
+        "width": 320,
+        "height": 240,
+        "record_type": "origin",
+        "recording_started_at": datetime.now(UTC),
+        **fields,
+    }
+    return insert_video(node.database_url, recording_key=key, **fields), key
