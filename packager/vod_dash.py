@@ -73,20 +73,11 @@ def _adaptation_set(kind: str, run: Sequence[RecordedSegment], facts: InitFacts)
 
 
 def _timeline(run: Sequence[RecordedSegment]) -> list[str]:
-    """`<S>` entries, equal durations folded with `r`; only the first carries `t` (the
-    rest follow on)."""
-    entries: list[list[int]] = []  # [duration, repeats]
-    for segment in run:
-        if entries and entries[-1][0] == segment.ticks:
-            entries[-1][1] += 1
-        else:
-            entries.append([segment.ticks, 0])
-    lines = []
-    for number, (ticks, repeats) in enumerate(entries):
-        t = f't="{run[0].start}" ' if number == 0 else ""
-        r = f' r="{repeats}"' if repeats else ""
-        lines.append(f'            <S {t}d="{ticks}"{r}/>')
-    return lines
+    """One `<S>` per `SegmentURL`, only the first with `t` (the rest follow on). No `r`:
+    dash.js 5 takes a repeated `<S>` of a SegmentList for one segment (it played the first
+    segment of each Period and ended)."""
+    first = f'            <S t="{run[0].start}" d="{run[0].ticks}"/>'
+    return [first, *(f'            <S d="{segment.ticks}"/>' for segment in run[1:])]
 
 
 def _seconds(run: Sequence[RecordedSegment]) -> float:
