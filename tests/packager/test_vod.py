@@ -126,6 +126,9 @@ def test_the_mpd_has_a_period_per_run_following_on(two_runs):
         "video/4.m4s",
         "video/5.m4s",
     ]
+    for listed in root.iter(f"{NS}SegmentList"):  # one <S> per segment: dash.js reads no `r` there
+        timeline = listed.findall(f"{NS}SegmentTimeline/{NS}S")
+        assert len(timeline) == len(listed.findall(f"{NS}SegmentURL")) and not any(s.get("r") for s in timeline)
 
 
 def test_ffmpeg_decodes_the_hls_and_the_dash_of_a_run_from_start_to_end(one_run):
