@@ -96,6 +96,11 @@ REPORTS = {
         r"read by the client +: after the first client median",
         r"parts missed by some client",
     ],
+    "vod_delivery": [
+        r"^recording: ",
+        rf"^  segment +\(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
+        rf"^  mp4 range +\(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
+    ],
     "screenshot_cost": [
         r"^source: \d+p30 H\.264",
         rf"^demux only \(reference\) +: {NUMBER} %",
