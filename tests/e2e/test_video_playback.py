@@ -16,6 +16,7 @@ import pytest
 
 from tests.support import browser
 from tests.support.browser import chromium_page
+from tests.support.players import vlc_read
 from tests.support.recordings import clip_runs, recorded_video
 
 FRAMES_PER_RUN = 150  # 6 s at 25 fps
@@ -136,3 +137,24 @@ def test_the_built_in_player_plays_the_video_across_its_discontinuity_to_the_end
     assert ended["state"] == "ended" and ended["status"] == "Ended", ended
     assert ended["t"] == pytest.approx(12.0, abs=0.3) and not ended["errors"], ended
     assert ended["duration"] == pytest.approx(12.0, abs=0.3), ended
+
+
+def test_vlc_plays_the_mp4_whole(videos):
+    decoded = vlc_read(videos["two"]["origin_url"], seconds=20)
+    steps = {round(b - a) for a, b in zip(decoded.times, decoded.times[1:], strict=False)}
+    assert len(decoded.times) >= 2 * FRAMES_PER_RUN - 10 and steps == {3600}, decoded.log  # 25 fps in 90 kHz
+
+
+def test_chromium_plays_and_seeks_the_mp4(videos):
+    url = videos["two"]["origin_url"]
+    state = (
+        "({t: video.currentTime, duration: video.duration, ended: video.ended,"
+        " error: video.error && video.error.message})"
+    )
+    with chromium_page() as tab:
+        tab.set_content(f'<video id="video" src="{url}" muted autoplay></video>')
+        started = browser.watch(tab, state, lambda s: s["t"] > 0.5 or s["error"], timeout=20)
+        assert started["t"] > 0.5 and started["duration"] == pytest.approx(12.0, abs=0.2), started
+        tab.evaluate("video.currentTime = 9")  # into the second run: a Range request past what was read
+        ended = browser.watch(tab, state, lambda s: s["ended"] or s["error"], timeout=20)
+    assert ended["ended"] and not ended["error"] and ended["t"] == pytest.approx(12.0, abs=0.2), ended
