@@ -196,3 +196,32 @@ def test_the_mp4_of_a_recording_with_a_torn_last_segment_plays_what_was_written(
     (tmp_path / "out.mp4").write_bytes(_whole_mp4(recording))
     frames = _video_frames(tmp_path / "out.mp4")
     assert _continuous(frames, FRAMES_PER_RUN)
+
+
+@pytest.mark.parametrize("track", ["video", "audio"])
+def test_a_recording_of_one_track_plays_alone(runs, tmp_path, track):
+    directory = _published(write_recording(runs[:1], tmp_path, tracks=(track,)))
+    master = (directory / "master.m3u8").read_text()
+    assert "#EXT-X-MEDIA" not in master and f"\n{track}.m3u8\n" in master
+    assert ("avc1" in master) == (track == "video") and ("mp4a" in master) == (track == "audio")
+    assert len(ET.fromstring((directory / "index.mpd").read_text()).findall(f".//{NS}AdaptationSet")) == 1
+    streams = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type",
+            "-of",
+            "csv=p=0",
+            str(directory / "video.mp4"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert streams == [track]
+    assert _probe(directory / "video.mp4") == pytest.approx(6.0, abs=0.1)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-xerror", "-i", str(directory / "video.mp4"), "-f", "null", "-"], check=True
+    )

@@ -29,13 +29,13 @@ def packager_run(clip: Path, out_dir: Path) -> Run:
     return package(clip, out_dir, window_segments=1000)
 
 
-def write_recording(runs: list[Run], directory: Path) -> Path:
-    """The runs' segments as one recording in `directory`; returns it."""
+def write_recording(runs: list[Run], directory: Path, tracks: tuple[str, ...] = ("video", "audio")) -> Path:
+    """The runs' segments (of `tracks`) as one recording in `directory`; returns it."""
     index = IndexWriter(directory)
     numbers = {"video": 0, "audio": 0}
     for generation, run in enumerate(runs):
-        for track, rendition in RENDITIONS.items():
-            segments = run.of("segment", rendition)
+        for track in tracks:
+            segments = run.of("segment", RENDITIONS[track])
             if not segments:
                 continue
             (directory / track).mkdir(exist_ok=True)
