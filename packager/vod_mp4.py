@@ -27,6 +27,7 @@ import struct
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from packager.isobmff import BoxError, BoxHeader, find_box, full_box, read_box_header
@@ -66,19 +67,26 @@ class Mp4File:
     pieces: list[Piece]
     size: int
 
+    @cached_property
+    def offsets(self) -> list[int]:
+        return [piece.offset for piece in self.pieces]
+
     def parts(self, start: int, end: int) -> Iterator[bytes | FileSpan]:
         """Bytes [start, end) of the file: in-memory bytes and spans of recorded files
         (blocking reads: call it off the event loop)."""
         if start < len(self.head):
             yield self.head[start : min(end, len(self.head))]
-        first = max(0, bisect_right([p.offset for p in self.pieces], start) - 1)
+        for piece, low, high in self.overlapping(start, end):
+            yield from self.piece_parts(piece, low, high)
+
+    def overlapping(self, start: int, end: int) -> Iterator[tuple[Piece, int, int]]:
+        """The pieces bytes [start, end) cover, each with the range of its own bytes (no I/O)."""
+        first = max(0, bisect_right(self.offsets, start) - 1)
         for piece in self.pieces[first:]:
             if piece.offset >= end:
                 break
             if piece.end > start:
-                yield from self.piece_parts(
-                    piece, max(start, piece.offset) - piece.offset, min(end, piece.end) - piece.offset
-                )
+                yield piece, max(start, piece.offset) - piece.offset, min(end, piece.end) - piece.offset
 
     def piece_parts(self, piece: Piece, low: int, high: int) -> Iterator[bytes | FileSpan]:
         """Bytes [low, high) of one piece, its moofs patched."""
