@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from server.api import schemas
@@ -55,13 +56,20 @@ async def list_videos(
     status: str | None = None,
     search: str | None = Query(None, description="The id, the slug or part of the name"),
     client_user_id: int | None = None,
-) -> list[schemas.Video]:
+    fields: str | None = Query(None, description="Only these fields of each video, e.g. id,name,hls_url"),
+) -> list[schemas.Video] | JSONResponse:
+    wanted = _fields(fields)
     where = VideoFilter(
         stream_id=stream_id, status=status, search=search, client_user_id=client_user_id, ids=_ids(id, "id")
     )
     found = await VideoRepository(db).page(page, where)
-    with_total(response, found.total)
-    return await _answers(found.rows, config, storage)
+    answers = await _answers(found.rows, config, storage)
+    if wanted is None:
+        with_total(response, found.total)
+        return answers
+    short = JSONResponse([answer.model_dump(include=wanted) for answer in answers])
+    with_total(short, found.total)
+    return short
 
 
 @router.get("/videos/names", response_model=list[VideoName])
@@ -110,6 +118,17 @@ async def _answers(rows: Sequence[Video], config: Settings, storage: RecordingSt
     keys = [video.recording_key if video.status == "ready" else None for video in rows]
     shots = await asyncio.to_thread(lambda: [bool(key and storage.file(key, SCREENSHOT)) for key in keys])
     return [schemas.Video.of(video, config, has_screenshot=shot) for video, shot in zip(rows, shots, strict=True)]
+
+
+def _fields(text: str | None) -> set[str] | None:
+    """`?fields=id,name,hls_url`: the fields a short answer keeps (Gcore's list option)."""
+    if not text:
+        return None
+    wanted = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = sorted(wanted - set(schemas.Video.model_fields))
+    if unknown:
+        raise BadRequest(f"fields: no video field {', '.join(unknown)}", errors={"fields": "unknown field"})
+    return wanted
 
 
 def _ids(text: str | None, field: str) -> list[int] | None:

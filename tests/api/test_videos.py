@@ -149,3 +149,14 @@ def test_deleting_the_stream_keeps_its_videos(client: Gcore, recorded):
     client.streaming.streams.delete(recorded["stream"])
     video = client.streaming.videos.get(recorded["video"])
     assert video.stream_id is None and video.hls_url is not None
+
+
+def test_list_answers_only_the_fields_asked_for(client: Gcore, recorded, http):
+    short = client.streaming.videos.list(stream_id=recorded["stream"], fields="id,name,hls_url")
+    assert [(v.id, v.status) for v in short] == [(recorded["pending"], None), (recorded["video"], None)]
+    assert short.items[1].hls_url.endswith("/master.m3u8") and short.items[1].name.startswith("Keynote")
+    raw = http.get("/streaming/videos", params={"stream_id": recorded["stream"], "fields": "id"})
+    assert raw.json() == [{"id": recorded["pending"]}, {"id": recorded["video"]}]
+    assert raw.headers["x-total-count"] == "2"
+    wrong = http.get("/streaming/videos", params={"fields": "id,secret"})
+    assert wrong.status_code == 400 and "secret" in wrong.json()["message"]
