@@ -121,6 +121,11 @@ def test_playlists_and_segments_are_served_with_their_types(videos):
     part = httpx.get(f"{base}/video/3.m4s", headers={"Range": "bytes=0-7"})
     assert part.status_code == 206 and part.content == segment.content[:8]
     assert httpx.get(videos["two"]["dash_url"]).headers["content-type"] == "application/dash+xml"
+    head = httpx.head(videos["two"]["hls_url"])
+    assert head.status_code == 200 and int(head.headers["content-length"]) == len(master.content) and not head.content
+    preflight = httpx.options(f"{base}/video.mp4")
+    assert preflight.status_code == 204 and "GET" in preflight.headers["access-control-allow-methods"]
+    assert httpx.post(videos["two"]["hls_url"]).status_code == 405
     for missing in ("video/99.m4s", "index.jsonl", "../index.jsonl", "video.m3u8x"):
         assert httpx.get(f"{base}/{missing}").status_code == 404, missing
 
