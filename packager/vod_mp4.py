@@ -15,9 +15,12 @@ so where every byte lies is known from the index up front: a Range request reads
 segments it covers, and a 4-hour recording is never held in memory (moofs are read one
 segment at a time; mdats are sent from the files as they are).
 
-Limits: the sample entries are the first init's of each track. A recording whose format
-changed mid-way (a new init with other codec parameters) plays up to the change in this file;
-HLS and DASH play all of it (they switch inits).
+The sample entries are the first init's of each track. When the video's format changed
+mid-way (a new init: another size, profile), every video segment carries its own init's SPS
+and PPS in front of its first sample (`_parameter_set_prefixes`; the sizes stay known up
+front), which FFmpeg and Chromium follow. Limit: an audio format change, or a video codec
+other than H.264 changing format, plays in this file up to the change; HLS and DASH play all
+of it (they switch inits).
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from functools import cached_property
 from pathlib import Path
 
 from packager.isobmff import BoxError, BoxHeader, find_box, full_box, read_box_header
+from packager.moof import TRUN_DATA_OFFSET, TRUN_FIRST_SAMPLE_FLAGS, TRUN_SAMPLE_DURATION, TRUN_SAMPLE_SIZE
 from packager.recording_layout import RecordedSegment, Recording
+from packager.vod_tracks import in_band_parameter_sets, sample_entry
 
 TRACK_IDS = {"video": 1, "audio": 2}
 HEADER_READ = 16  # enough for any box header
@@ -45,10 +50,15 @@ class Piece:
     track_id: int
     offset: int
     decode_start: int  # the base decode time its first fragment gets (ticks of its track)
+    prefix: bytes = b""  # parameter sets put in front of its first sample (see `mp4_file`)
+
+    @property
+    def size(self) -> int:
+        return self.segment.size + len(self.prefix)
 
     @property
     def end(self) -> int:
-        return self.offset + self.segment.size
+        return self.offset + self.size
 
 
 @dataclass(frozen=True)
@@ -90,22 +100,42 @@ class Mp4File:
 
     def piece_parts(self, piece: Piece, low: int, high: int) -> Iterator[bytes | FileSpan]:
         """Bytes [low, high) of one piece, its moofs patched."""
+        position = 0  # in the piece as served
+        for chunk in self._piece_chunks(piece, high):
+            length = chunk.count if isinstance(chunk, FileSpan) else len(chunk)
+            if position + length > low:
+                begin, end = max(low, position) - position, min(high, position + length) - position
+                if isinstance(chunk, FileSpan):
+                    yield FileSpan(chunk.path, chunk.offset + begin, end - begin)
+                else:
+                    yield chunk[begin:end]
+            position += length
+            if position >= high:
+                return
+
+    def _piece_chunks(self, piece: Piece, high: int) -> Iterator[bytes | FileSpan]:
+        """The piece as served, in order: patched moofs (and the first mdat's header with the
+        prefix after it) from memory, the rest as spans of its file; up to about `high`."""
         path = self.directory / piece.segment.file
         fd = os.open(path, os.O_RDONLY)
         try:
             shift: int | None = None
+            prefix = piece.prefix
             for box in _boxes(fd, piece.segment.size):
                 if box.offset >= high:
                     break
-                if box.type != "moof":
-                    if box.end > low:
-                        begin = max(low, box.offset)
-                        yield FileSpan(path, begin, min(high, box.end) - begin)
-                    continue
-                moof = bytearray(os.pread(fd, box.size, box.offset))
-                shift = _patch_moof(moof, piece, shift)
-                if box.end > low:
-                    yield bytes(moof[max(low, box.offset) - box.offset : min(high, box.end) - box.offset])
+                if box.type == "moof":
+                    moof = bytearray(os.pread(fd, box.size, box.offset))
+                    shift = _patch_moof(moof, piece, shift, len(prefix))
+                    yield bytes(moof)
+                elif box.type == "mdat" and prefix:
+                    header = bytearray(os.pread(fd, box.header_size, box.offset))
+                    struct.pack_into(">I", header, 0, box.size + len(prefix))
+                    yield bytes(header) + prefix
+                    yield FileSpan(path, box.payload_offset, box.end - box.payload_offset)
+                    prefix = b""
+                else:
+                    yield FileSpan(path, box.offset, box.size)
         finally:
             os.close(fd)
 
@@ -121,12 +151,28 @@ def mp4_file(recording: Recording) -> Mp4File:
     moov_part = _ftyp(inits[reference]) + _merged_moov(inits, reference, recording.duration)
     sidx_size = 40 + 12 * len(tracks[reference])
     offset = len(moov_part) + sidx_size
+    prefixes = _parameter_set_prefixes(recording, tracks.get("video", []))
     pieces = []
     for track, segment, decode_start in ordered:
-        pieces.append(Piece(segment, TRACK_IDS[track], offset, decode_start))
-        offset += segment.size
+        prefix = prefixes.get(segment.init, b"") if track == "video" else b""
+        piece = Piece(segment, TRACK_IDS[track], offset, decode_start, prefix)
+        pieces.append(piece)
+        offset += piece.size
     sidx = _sidx(pieces, TRACK_IDS[reference], tracks[reference][0].timescale, offset)
     return Mp4File(recording.directory, moov_part + sidx, pieces, offset)
+
+
+def _parameter_set_prefixes(recording: Recording, video: list[RecordedSegment]) -> dict[str, bytes]:
+    """When the video's format changed mid-recording (inits whose sample entries differ), each
+    video segment gets its own init's SPS and PPS in front of its first sample: the file's one
+    sample entry is the first init's, and players (FFmpeg, Chromium) follow parameter sets met
+    in the stream, not a fragment's `sample_description_index`. Every segment, so that a seek
+    anywhere decodes. H.264 only (else none: the file plays up to the change)."""
+    inits = {segment.init: (recording.directory / segment.init).read_bytes() for segment in video}
+    if len({sample_entry(init) for init in inits.values()}) < 2:
+        return {}
+    found = {name: in_band_parameter_sets(init) for name, init in inits.items()}
+    return {name: sets for name, sets in found.items() if sets} if all(found.values()) else {}
 
 
 def _interleaved(tracks: dict[str, list[RecordedSegment]]) -> list[tuple[str, RecordedSegment, int]]:
@@ -152,21 +198,38 @@ def _boxes(fd: int, size: int) -> Iterator[BoxHeader]:
         offset += header.size
 
 
-def _patch_moof(moof: bytearray, piece: Piece, shift: int | None) -> int:
-    """Sets tfhd's track_ID and moves tfdt by `shift` (the first moof's sets it); the shift."""
-    tfhd = find_box(bytes(moof), "moof/traf/tfhd")
-    tfdt = find_box(bytes(moof), "moof/traf/tfdt")
+def _patch_moof(moof: bytearray, piece: Piece, shift: int | None, grow: int = 0) -> int:
+    """Sets tfhd's track_ID, moves tfdt by `shift` (the first moof's sets it) and makes the
+    first sample `grow` bytes longer (the prefix in front of it); the shift."""
+    data = bytes(moof)
+    tfhd = find_box(data, "moof/traf/tfhd")
+    tfdt = find_box(data, "moof/traf/tfdt")
     if tfhd is None or tfdt is None:
         raise BoxError("moof without tfhd or tfdt")
-    _, _, pos = full_box(bytes(moof), tfhd)
+    _, _, pos = full_box(data, tfhd)
     struct.pack_into(">I", moof, pos, piece.track_id)
-    version, _, pos = full_box(bytes(moof), tfdt)
+    version, _, pos = full_box(data, tfdt)
     layout = ">Q" if version == 1 else ">I"
     (decode_time,) = struct.unpack_from(layout, moof, pos)
     if shift is None:
         shift = piece.decode_start - decode_time
     struct.pack_into(layout, moof, pos, (decode_time + shift) % (1 << (64 if version == 1 else 32)))
+    if grow:
+        _grow_first_sample(moof, grow)
     return shift
+
+
+def _grow_first_sample(moof: bytearray, grow: int) -> None:
+    trun = find_box(bytes(moof), "moof/traf/trun")
+    if trun is None:
+        raise BoxError("moof without trun")
+    _, flags, pos = full_box(bytes(moof), trun)
+    if not flags & TRUN_SAMPLE_SIZE:
+        raise BoxError("trun without sample sizes")
+    pos += 4 + 4 * bool(flags & TRUN_DATA_OFFSET) + 4 * bool(flags & TRUN_FIRST_SAMPLE_FLAGS)
+    pos += 4 * bool(flags & TRUN_SAMPLE_DURATION)
+    (size,) = struct.unpack_from(">I", moof, pos)
+    struct.pack_into(">I", moof, pos, size + grow)
 
 
 def _ftyp(init: bytes) -> bytes:

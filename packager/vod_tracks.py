@@ -83,6 +83,45 @@ def segment_path(recording: Recording, segment: RecordedSegment) -> Path:
     return recording.directory / segment.file
 
 
+def sample_entry(init: bytes) -> bytes:
+    """The init's sample entry (codec, size, decoder configuration): what a player is told."""
+    stsd = find_box(init, "moov/trak/mdia/minf/stbl/stsd")
+    if stsd is None:
+        raise BoxError("no stsd")
+    _, _, pos = full_box(init, stsd)
+    entry = read_box_header(init, pos + 4)
+    if entry is None or entry.end > stsd.end:
+        raise BoxError("truncated stsd")
+    return init[entry.offset : entry.end]
+
+
+def in_band_parameter_sets(init: bytes) -> bytes | None:
+    """H.264: the avcC's SPS and PPS as NAL units with their length prefixes, as they would
+    open a sample; None for another codec or an avcC this cannot read."""
+    entry = sample_entry(init)
+    if entry[4:8] not in (b"avc1", b"avc3"):
+        return None
+    avcc = find_box(entry, "avcC", 8 + VISUAL_SAMPLE_ENTRY_SIZE)
+    if avcc is None:
+        return None
+    config = entry[avcc.payload_offset : avcc.end]
+    try:
+        length_size = (config[4] & 3) + 1
+        pos, units = 5, []
+        for mask in (0x1F, 0xFF):  # SPS count (5 bits), then PPS count
+            count = config[pos] & mask
+            pos += 1
+            for _ in range(count):
+                (size,) = struct.unpack_from(">H", config, pos)
+                units.append(config[pos + 2 : pos + 2 + size])
+                pos += 2 + size
+    except (IndexError, struct.error):
+        return None
+    if any(not unit for unit in units):
+        return None
+    return b"".join(len(unit).to_bytes(length_size, "big") + unit for unit in units)
+
+
 def _visual_size(init: bytes) -> tuple[int | None, int | None]:
     stsd = find_box(init, "moov/trak/mdia/minf/stbl/stsd")
     if stsd is None:

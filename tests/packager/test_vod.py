@@ -13,6 +13,7 @@ from packager.vod_dash import vod_mpd
 from packager.vod_hls import vod_master_playlist, vod_media_playlist
 from packager.vod_mp4 import FileSpan, mp4_file
 from packager.vod_tracks import read_init_facts
+from tests.packager.packager_testkit import make_clip
 from tests.support.recordings import packager_run, write_recording
 
 FRAMES_PER_RUN = 150  # the 6 s clip at 25 fps
@@ -225,3 +226,43 @@ def test_a_recording_of_one_track_plays_alone(runs, tmp_path, track):
     subprocess.run(
         ["ffmpeg", "-v", "error", "-xerror", "-i", str(directory / "video.mp4"), "-f", "null", "-"], check=True
     )
+
+
+@pytest.fixture(scope="module")
+def format_change(runs, media_dir, tmp_path_factory):
+    """A publisher that came back at another size: the second run's init has another SPS."""
+    bigger = make_clip(media_dir / "gop1_640.flv", gop=25, sizes=("640x480",))
+    second = packager_run(bigger, tmp_path_factory.mktemp("live640"))
+    return _published(write_recording([runs[0], second], tmp_path_factory.mktemp("format")))
+
+
+def test_the_mp4_of_a_format_change_plays_both_sizes_cleanly(format_change):
+    mp4 = format_change / "video.mp4"
+    frames = _video_frames(mp4, "-xerror")  # a decode error fails
+    assert _continuous(frames, 2 * FRAMES_PER_RUN)
+    sizes = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "frame=width,height",
+            "-of",
+            "csv",
+            str(mp4),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    sizes = re.findall(r"^frame,(\d+),(\d+)", sizes, re.MULTILINE)
+    assert sizes == [("320", "240")] * FRAMES_PER_RUN + [("640", "480")] * FRAMES_PER_RUN
+    seeked = _video_frames(mp4, "-xerror", "-ss", "8")  # decodes from a segment of the new size
+    assert _continuous(seeked, len(seeked)) and len(seeked) > 90
+    recording = read_recording(format_change)
+    whole = mp4.read_bytes()
+    assert mp4_file(recording).size == len(whole)
+    for start in (len(whole) // 2, len(whole) - 200_000):
+        assert _whole_mp4(recording, start, start + 100_000) == whole[start : start + 100_000]
