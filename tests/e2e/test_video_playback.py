@@ -14,10 +14,11 @@ import subprocess
 import httpx
 import pytest
 
+from tests.packager.packager_testkit import make_clip
 from tests.support import browser
 from tests.support.browser import chromium_page
 from tests.support.players import vlc_read
-from tests.support.recordings import clip_runs, recorded_video
+from tests.support.recordings import clip_runs, packager_run, recorded_video
 
 FRAMES_PER_RUN = 150  # 6 s at 25 fps
 STATE = (
@@ -34,12 +35,20 @@ def runs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def videos(media_node, runs):
-    """One video of one run, one of two; each answered as the SDK would see it."""
+def bigger_run(tmp_path_factory):
+    """The same clip at 640x480: a publisher back at another size."""
+    directory = tmp_path_factory.mktemp("bigger")
+    return packager_run(make_clip(directory / "clip640.flv", gop=25, sizes=("640x480",)), directory / "run")
+
+
+@pytest.fixture(scope="module")
+def videos(media_node, runs, bigger_run):
+    """One video of one run, one of two, one whose second run changed size; each answered as
+    the SDK would see it."""
     found = {}
     with httpx.Client(base_url=media_node.base_url, headers=media_node.headers) as http:
-        for name, count in (("one", 1), ("two", 2)):
-            video_id, _ = recorded_video(media_node, runs[:count], name=f"playback {name}")
+        for name, recorded in (("one", runs[:1]), ("two", runs), ("resized", [runs[0], bigger_run])):
+            video_id, _ = recorded_video(media_node, recorded, name=f"playback {name}")
             found[name] = http.get(f"/streaming/videos/{video_id}").json()
     return found
 
@@ -163,3 +172,18 @@ def test_chromium_plays_and_seeks_the_mp4(videos):
         tab.evaluate("video.currentTime = 9")  # into the second run: a Range request past what was read
         ended = browser.watch(tab, state, lambda s: s["ended"] or s["error"], timeout=20)
     assert ended["ended"] and not ended["error"] and ended["t"] == pytest.approx(12.0, abs=0.2), ended
+
+
+def test_chromium_plays_the_mp4_of_a_video_that_changed_size(videos):
+    url = videos["resized"]["origin_url"]
+    state = (
+        "({t: video.currentTime, width: video.videoWidth, ended: video.ended,"
+        " error: video.error && video.error.message})"
+    )
+    with chromium_page() as tab:
+        tab.set_content(f'<video id="video" src="{url}" muted autoplay></video>')
+        started = browser.watch(tab, state, lambda s: s["t"] > 0.5 or s["error"], timeout=20)
+        assert started["width"] == 320, started
+        tab.evaluate("video.currentTime = 5")
+        ended = browser.watch(tab, state, lambda s: s["ended"] or s["error"], timeout=20)
+    assert ended["ended"] and not ended["error"] and ended["width"] == 640, ended
