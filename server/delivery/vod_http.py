@@ -5,6 +5,7 @@ master.m3u8, video.m3u8, audio.m3u8   HLS (`packager/vod_hls.py`)
 index.mpd                             DASH, static (`packager/vod_dash.py`)
 video/init_<n>.mp4, video/<n>.m4s …   the recording's own files (audio/ the same)
 video.mp4                             one MP4 with both tracks (`packager/vod_mp4.py`)
+video.mp4/download                    the same, to save (`Content-Disposition: attachment`)
 screenshot.jpg                        the stream's last screenshot when the recording ended
 ```
 
@@ -33,7 +34,7 @@ from server.delivery.vod_library import VodLibrary
 from server.one_write_http import ZERO_COPY
 from server.urls import SCREENSHOT, VIDEO_PREFIX, VOD_MP4
 
-PATH = re.compile(r"/videos/(\d{1,10})_([A-Za-z0-9_-]{1,64})/((?:video/|audio/)?[A-Za-z0-9_]+\.[a-z0-9]+)")
+PATH = re.compile(r"/videos/(\d{1,10})_([A-Za-z0-9_-]{1,64})/((?:video/|audio/)?[A-Za-z0-9_]+\.[a-z0-9]+)(/download)?")
 TEXT_CACHE = b"public, max-age=3600"  # a ready video's playlists never change; deleted, they go
 RANGES = [(b"accept-ranges", b"bytes")]
 READ_CHUNK = 1 << 20
@@ -92,7 +93,9 @@ class VodHttp:
         video = await self.library.find(int(match.group(1)), match.group(2)) if match else None
         if video is None or match is None:
             return await _respond(send, 404, CORS, b"no such video\n")
-        name = match.group(3)
+        name, download = match.group(3), match.group(4) is not None
+        if download and name != VOD_MP4:
+            return await _respond(send, 404, CORS, b"no such file\n")
         body = method == "GET"
         headers = dict(scope.get("headers") or [])
         zero_copy = ZERO_COPY in (scope.get("extensions") or {})
@@ -100,7 +103,8 @@ class VodHttp:
         if text is not None:
             return await _respond(send, 200, CORS + _media(name, TEXT_CACHE), text if body else b"", len(text))
         if name == VOD_MP4 and video.mp4 is not None:
-            return await _send_mp4(send, video.mp4, headers.get(b"range"), body, zero_copy)
+            saved = _attachment(int(match.group(1))) if download else []
+            return await _send_mp4(send, video.mp4, headers.get(b"range"), body, zero_copy, saved)
         if name == SCREENSHOT and video.screenshot is not None:
             data = await asyncio.to_thread(video.screenshot.read_bytes)
             return await _respond(send, 200, CORS + _media(name, MEDIA_CACHE), data if body else b"", len(data))
@@ -136,13 +140,15 @@ async def _send_file(
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _send_mp4(send, mp4: Mp4File, range_header: bytes | None, body: bool, zero_copy: bool) -> None:
+async def _send_mp4(
+    send, mp4: Mp4File, range_header: bytes | None, body: bool, zero_copy: bool, extra: list[tuple[bytes, bytes]]
+) -> None:
     """The head from memory, then piece by piece: its moofs read and patched on a thread,
     the media between them sent from the recorded files."""
     wanted = requested_range(range_header, mp4.size)
     if wanted is None:
         return await _unsatisfiable(send, mp4.size)
-    await _start(send, wanted, _media(VOD_MP4, MEDIA_CACHE))
+    await _start(send, wanted, _media(VOD_MP4, MEDIA_CACHE) + extra)
     if body:
         if wanted.start < len(mp4.head):
             head = mp4.head[wanted.start : min(wanted.end, len(mp4.head))]
@@ -212,6 +218,11 @@ async def _respond(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _attachment(video_id: int) -> list[tuple[bytes, bytes]]:
+    """`…/video.mp4/download`, as Gcore's `.mp4/download`: the browser saves the file."""
+    return [(b"content-disposition", f'attachment; filename="video_{video_id}.mp4"'.encode())]
 
 
 def _media(name: str, cache: bytes) -> list[tuple[bytes, bytes]]:

@@ -115,6 +115,11 @@ def test_the_mp4_answers_range_requests(videos):
     assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{size}"
     head = httpx.head(url)
     assert head.status_code == 200 and int(head.headers["content-length"]) == size and not head.content
+    saved = httpx.get(f"{url}/download", headers={"Range": "bytes=0-99"})
+    assert saved.status_code == 206 and saved.content == whole.content[:100]
+    assert saved.headers["content-disposition"] == f'attachment; filename="video_{videos["two"]["id"]}.mp4"'
+    assert "content-disposition" not in whole.headers
+    assert httpx.get(url.replace("video.mp4", "master.m3u8/download")).status_code == 404
 
 
 def test_playlists_and_segments_are_served_with_their_types(videos):
