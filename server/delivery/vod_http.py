@@ -26,6 +26,7 @@ import asyncio
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from packager.vod_mp4 import FileSpan, Mp4File, Piece
@@ -40,11 +41,14 @@ RANGES = [(b"accept-ranges", b"bytes")]
 READ_CHUNK = 1 << 20
 
 
+@dataclass(frozen=True)
 class Range:
-    """The bytes [start, end) of a body of `size` bytes a request asks for."""
+    """The bytes [start, end) of a body of `size` bytes a request asks for; `partial`: a 206."""
 
-    def __init__(self, start: int, end: int, size: int, partial: bool) -> None:
-        self.start, self.end, self.size, self.partial = start, end, size, partial
+    start: int
+    end: int
+    size: int
+    partial: bool
 
     @property
     def length(self) -> int:
