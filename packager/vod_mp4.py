@@ -10,8 +10,9 @@ segments     the recorded segments (prft+moof+mdat per part) interleaved by time
 Two fields of each `moof` are patched on the way out: tfhd's track_ID (every recorded init
 says track 1) and tfdt's base decode time (made continuous across the recording's
 discontinuities, so the file plays as the playlists do, without the publisher's absence and
-without going back when a new worker started its timeline again). Patching changes no size,
-so where every byte lies is known from the index up front: a Range request reads the few
+without going back when a new worker started its timeline again). Patching changes no size
+(the one addition, below, is known from the inits), so where every byte lies is known from
+the index up front: a Range request reads the few
 segments it covers, and a 4-hour recording is never held in memory (moofs are read one
 segment at a time; mdats are sent from the files as they are).
 
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from packager.isobmff import BoxError, BoxHeader, find_box, full_box, read_box_header
+from packager.isobmff import LARGE_BOX_HEADER_SIZE, BoxError, BoxHeader, find_box, full_box, read_box_header
 from packager.moof import TRUN_DATA_OFFSET, TRUN_FIRST_SAMPLE_FLAGS, TRUN_SAMPLE_DURATION, TRUN_SAMPLE_SIZE
 from packager.recording_layout import RecordedSegment, Recording
 from packager.vod_tracks import in_band_parameter_sets, sample_entry
@@ -130,7 +131,8 @@ class Mp4File:
                     yield bytes(moof)
                 elif box.type == "mdat" and prefix:
                     header = bytearray(os.pread(fd, box.header_size, box.offset))
-                    struct.pack_into(">I", header, 0, box.size + len(prefix))
+                    large = box.header_size == LARGE_BOX_HEADER_SIZE
+                    struct.pack_into(">Q" if large else ">I", header, 8 if large else 0, box.size + len(prefix))
                     yield bytes(header) + prefix
                     yield FileSpan(path, box.payload_offset, box.end - box.payload_offset)
                     prefix = b""
