@@ -26,7 +26,7 @@ def vod_mpd(recording: Recording, facts: dict[str, InitFacts]) -> str:
         (
             '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static"'
             f' profiles="{PROFILES}"'
-            f' mediaPresentationDuration="{duration(recording.duration)}" minBufferTime="PT2S"'
+            f' mediaPresentationDuration="{duration(_presentation_seconds(video, audio))}" minBufferTime="PT2S"'
             f' maxSegmentDuration="{duration(_longest(recording))}">'
         ),
     ]
@@ -82,6 +82,17 @@ def _timeline(run: Sequence[RecordedSegment]) -> list[str]:
 
 def _seconds(run: Sequence[RecordedSegment]) -> float:
     return sum(segment.duration for segment in run)
+
+
+def _presentation_seconds(video: list[list[RecordedSegment]], audio: list[list[RecordedSegment]]) -> float:
+    """Up to the end of the last Period's longer track: the Periods before it last as long as
+    their video (the next one starts there), the last one until its last sample. Ending at
+    the video's end while the audio runs 16 ms on left dash.js 5 stalled 0.5 s before the end
+    about one time in eight."""
+    periods = list(zip_longest(video, audio))
+    earlier = sum(_seconds(video_run or audio_run) for video_run, audio_run in periods[:-1])
+    last_video, last_audio = periods[-1] if periods else (None, None)
+    return earlier + max(_seconds(last_video or []), _seconds(last_audio or []))
 
 
 def _longest(recording: Recording) -> float:

@@ -25,6 +25,8 @@ STATE = (
     "({...window.headwaterPlayer, t: document.getElementById('video').currentTime,"
     " duration: document.getElementById('video').duration,"
     " ended: document.getElementById('video').ended,"
+    " buffered: Array.from({length: video.buffered.length},"
+    " (_, i) => [video.buffered.start(i), video.buffered.end(i)]),"
     " status: document.getElementById('status').hidden ? '' : document.getElementById('status').textContent})"
 )
 

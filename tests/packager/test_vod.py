@@ -117,7 +117,7 @@ def test_media_playlists_mark_each_new_run_with_a_discontinuity_and_its_init(two
 def test_the_mpd_has_a_period_per_run_following_on(two_runs):
     root = ET.fromstring((two_runs / "index.mpd").read_text())
     assert root.get("type") == "static"
-    assert root.get("mediaPresentationDuration") == "PT12S"
+    assert root.get("mediaPresentationDuration") == "PT12.016S"  # to the end of the audio, 16 ms after the video
     periods = root.findall(f"{NS}Period")
     assert [p.get("start") for p in periods] == ["PT0S", "PT6S"]
     second = periods[1].findall(f".//{NS}SegmentList")
