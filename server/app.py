@@ -16,11 +16,14 @@ from server.db.node_settings import stored_api_key
 from server.delivery import player
 from server.delivery.live_http import LiveFirst, LiveHttp
 from server.delivery.screenshots import ScreenshotFiles
+from server.delivery.vod_http import VodFirst, VodHttp
+from server.delivery.vod_library import VodLibrary
 from server.gc_tuning import freeze_startup_heap
 from server.media.node_media import NodeMedia
 from server.metrics import scrape
 from server.metrics.http_requests import CountedRequests
 from server.settings import Settings
+from server.storage import LocalRecordingStorage
 from server.urls import UTC_TIMING_PATH
 
 log = logging.getLogger("headwater")
@@ -50,7 +53,7 @@ async def lifespan(app: FastAPI):
     app.state.engine = create_engine_for(settings.resolved_database_url)
     app.state.db_sessions = db_session_factory(app.state.engine)
     app.state.api_key = await resolve_api_key(app, settings)
-    app.state.media = NodeMedia(settings, app.state.db_sessions)
+    app.state.media = NodeMedia(settings, app.state.db_sessions, app.state.recordings)
     await app.state.media.start()
     freeze_startup_heap()
     app.state.ready = True
@@ -66,6 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Headwater", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.screenshots = ScreenshotFiles(settings.screenshot_dir, settings.screenshot_interval)
+    app.state.recordings = LocalRecordingStorage(settings.recording_dir)
+    app.state.vod = VodLibrary(app.state.recordings, lambda: app.state.db_sessions())
     app.state.ready = False
     app.state.requests = None  # CountedRequests, when create_asgi counts them
     errors.install(app)
@@ -101,7 +106,8 @@ def create_asgi(settings: Settings) -> LiveFirst | CountedRequests:
         screenshot=app.state.screenshots.answer,
         metered=settings.metrics,
     )
+    served = LiveFirst(VodFirst(app, VodHttp(app.state.vod)), live)
     if not settings.metrics:
-        return LiveFirst(app, live)
-    app.state.requests = CountedRequests(LiveFirst(app, live))
+        return served
+    app.state.requests = CountedRequests(served)
     return app.state.requests

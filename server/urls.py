@@ -12,6 +12,9 @@ listeners and the delivery routes accept. The scheme (documented in the README):
 - delivery    `/live/<id>/master.m3u8`, `/live/<id>/master_mpegts.m3u8`, `/live/<id>/index.mpd`,
               `/live/<id>/screenshot.jpg`, player `/player/<id>`
 - clock       `http://HOST:HTTP_PORT/time` (the MPD's UTCTiming: absolute, as GStreamer needs)
+- videos      `/videos/<id>_<slug>/master.m3u8`, `…/index.mpd`, `…/video.mp4`, `…/screenshot.jpg`,
+              player `/player/videos/<id>_<slug>` (the slug: the recording's random key, so a
+              video's URLs cannot be guessed from its id)
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ MPEGTS_MASTER = "master_mpegts.m3u8"
 DASH_MANIFEST = "index.mpd"
 SCREENSHOT = "screenshot.jpg"
 UTC_TIMING_PATH = "/time"
+VIDEO_PREFIX = "/videos/"
+VIDEO_PLAYER_PREFIX = "/player/videos/"
+VOD_MP4 = "video.mp4"
 
 
 @dataclass(frozen=True)
@@ -77,4 +83,30 @@ def stream_urls(settings: Settings, stream_id: int, token: str) -> StreamUrls:
         dash_url=f"{live}/{DASH_MANIFEST}",
         iframe_url=f"{http}/player/{stream_id}",
         screenshot=f"{live}/{SCREENSHOT}",
+    )
+
+
+@dataclass(frozen=True)
+class VideoUrls:
+    hls_url: str
+    dash_url: str
+    mp4_url: str
+    iframe_url: str
+    screenshot: str
+
+
+def video_ref(video_id: int, slug: str) -> str:
+    """How a video is named in its public URLs: `<id>_<slug>`, as Gcore's `<client>_<slug>`."""
+    return f"{video_id}_{slug}"
+
+
+def video_urls(settings: Settings, video_id: int, slug: str) -> VideoUrls:
+    http = settings.http_base_url
+    base = f"{http}{VIDEO_PREFIX}{video_ref(video_id, slug)}"
+    return VideoUrls(
+        hls_url=f"{base}/{CMAF_MASTER}",
+        dash_url=f"{base}/{DASH_MANIFEST}",
+        mp4_url=f"{base}/{VOD_MP4}",
+        iframe_url=f"{http}{VIDEO_PLAYER_PREFIX}{video_ref(video_id, slug)}",
+        screenshot=f"{base}/{SCREENSHOT}",
     )

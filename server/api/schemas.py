@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from server.db import models
 from server.delivery.screenshots import screenshot_file
 from server.settings import Settings
-from server.urls import stream_urls
+from server.urls import stream_urls, video_urls
 
 Projection = Literal["regular", "vr360", "vr180", "vr360tb"]
 RecordType = Literal["origin", "transcoded"]
@@ -297,20 +297,27 @@ class Video(BaseModel):
     sprite_vtt: str | None = None
 
     @classmethod
-    def of(cls, video: models.Video, settings: Settings) -> Video:
-        base = f"{settings.http_base_url}/videos/{video.id}"
-        playable = video.status == "ready"
-        converted = [
-            ConvertedVideo(
-                name="origin",
-                width=video.width,
-                height=video.height,
-                status="complete",
-                progress=100,
-                size=video.origin_size,
-                mp4_url=f"{base}/video.mp4",
-            )
-        ]
+    def of(cls, video: models.Video, settings: Settings, *, has_screenshot: bool = False) -> Video:
+        """URLs only for a `ready` video with a recording (null otherwise, as Gcore does);
+        `has_screenshot`: the recording holds a `screenshot.jpg`."""
+        urls = video_urls(settings, video.id, video.recording_key) if video.recording_key else None
+        playable = urls if video.status == "ready" else None
+        screenshot = playable.screenshot if playable and has_screenshot else None
+        converted = (
+            [
+                ConvertedVideo(
+                    name="origin",
+                    width=video.width,
+                    height=video.height,
+                    status="complete",
+                    progress=100,
+                    size=video.origin_size,
+                    mp4_url=playable.mp4_url,
+                )
+            ]
+            if playable
+            else []
+        )
         return cls(
             id=video.id,
             name=video.name,
@@ -327,10 +334,13 @@ class Video(BaseModel):
             error=video.error,
             created_at=iso(video.created_at),
             updated_at=iso(video.updated_at),
-            hls_url=f"{base}/master.m3u8" if playable else None,
-            hls_cmaf_url=f"{base}/master.m3u8" if playable else None,
-            dash_url=None,
-            iframe_url=f"{settings.http_base_url}/player/videos/{video.id}" if playable else None,
-            screenshots=[],
-            converted_videos=converted if playable else [],
+            hls_url=playable.hls_url if playable else None,
+            hls_cmaf_url=playable.hls_url if playable else None,
+            dash_url=playable.dash_url if playable else None,
+            iframe_url=playable.iframe_url if playable else None,
+            origin_url=playable.mp4_url if playable else None,
+            screenshot=screenshot,
+            screenshots=[screenshot] if screenshot else [],
+            slug=video.recording_key,
+            converted_videos=converted,
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Video
@@ -16,8 +17,9 @@ from server.errors import NotFound
 class VideoFilter:
     stream_id: int | None = None
     status: str | None = None
-    search: str | None = None  # part of the name
+    search: str | None = None  # the id, the slug, or part of the name (Gcore's one criterion)
     client_user_id: int | None = None
+    ids: Sequence[int] | None = None
 
 
 class VideoRepository:
@@ -38,10 +40,25 @@ class VideoRepository:
         if where.status:
             query = query.where(Video.status == where.status)
         if where.search:
-            query = query.where(Video.name.contains(where.search))
+            matches = [Video.name.contains(where.search), Video.recording_key == where.search]
+            if where.search.isdigit() and int(where.search) < 2**31:
+                matches.append(Video.id == int(where.search))
+            query = query.where(or_(*matches))
+        if where.ids is not None:
+            query = query.where(Video.id.in_(where.ids))
         if where.client_user_id is not None:
             query = query.where(Video.client_user_id == where.client_user_id)
         return await fetch_page(self.db, query, page)
+
+    async def names(self, ids: Sequence[int]) -> list[tuple[int, str]]:
+        """(id, name) of those of `ids` that exist, in id order."""
+        rows = await self.db.execute(select(Video.id, Video.name).where(Video.id.in_(ids)).order_by(Video.id))
+        return [(video_id, name) for video_id, name in rows]
+
+    async def playable(self, video_id: int) -> Video | None:
+        """The video if it is ready and has a recording (what its playback URLs serve)."""
+        video = await self.db.get(Video, video_id)
+        return video if video is not None and video.status == "ready" and video.recording_key else None
 
     async def save(self, video: Video) -> Video:
         await self.db.commit()

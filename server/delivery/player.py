@@ -8,6 +8,7 @@ npm at setup time (`player/`) and are served from here, never from a third-party
 
 from __future__ import annotations
 
+import hmac
 import html
 import json
 from functools import cache
@@ -18,8 +19,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from server.db.streams import StreamRepository
+from server.db.videos import VideoRepository
 from server.errors import HeadwaterError
-from server.urls import CMAF_MASTER, DASH_MANIFEST
+from server.urls import CMAF_MASTER, DASH_MANIFEST, VIDEO_PREFIX
 
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {
@@ -49,6 +51,28 @@ async def player_asset(name: str) -> Response:
     return Response(data, media_type="text/javascript", headers={"Cache-Control": ASSET_CACHE})
 
 
+@router.get("/player/videos/{ref}", response_class=HTMLResponse)
+async def video_player_page(ref: str, request: Request) -> HTMLResponse:
+    """A recorded video's `iframe_url`: 404 unless `ref` names a ready video (`<id>_<slug>`)."""
+    video_id, _, slug = ref.partition("_")
+    found = None
+    if video_id.isdigit() and len(video_id) < 10 and slug:
+        async with request.app.state.db_sessions() as db:
+            found = await VideoRepository(db).playable(int(video_id))
+    if found is None or not hmac.compare_digest((found.recording_key or "").encode(), slug.encode()):
+        raise HeadwaterError("no such video", status=404)
+    base = f"{VIDEO_PREFIX}{ref}"
+    config = {
+        "hls": f"{base}/{CMAF_MASTER}",
+        "dash": f"{base}/{DASH_MANIFEST}",
+        "projection": found.projection,
+        "title": found.name,
+        "dvr": False,
+        "vod": True,
+    }
+    return _page(config)
+
+
 @router.get("/player/{stream_id}", response_class=HTMLResponse)
 async def player_page(stream_id: int, request: Request) -> HTMLResponse:
     async with request.app.state.db_sessions() as db:
@@ -60,6 +84,10 @@ async def player_page(stream_id: int, request: Request) -> HTMLResponse:
         "title": stream.name,
         "dvr": stream.dvr_enabled,
     }
+    return _page(config)
+
+
+def _page(config: dict[str, Any]) -> HTMLResponse:
     return HTMLResponse(
         render_page(config),
         headers={

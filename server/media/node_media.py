@@ -15,14 +15,20 @@ from server.media.pull import PullManager
 from server.media.supervisor import Supervisor
 from server.media.whip import WhipSessions
 from server.settings import Settings
+from server.storage import RecordingStorage
 
 log = logging.getLogger("headwater.media")
 
 
 class NodeMedia:
-    def __init__(self, settings: Settings, db_sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db_sessions: async_sessionmaker[AsyncSession],
+        storage: RecordingStorage | None = None,
+    ) -> None:
         self.settings = settings
-        self.supervisor = Supervisor(settings, db_sessions)
+        self.supervisor = Supervisor(settings, db_sessions, storage)
         self.pull = PullManager(self.supervisor)
         self.whip = WhipSessions(self.supervisor)  # the kinds of source share `supervisor.sources`
         self.listeners: list[RtmpServer | SrtServer] = []

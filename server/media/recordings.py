@@ -39,7 +39,7 @@ from server.db.models import Stream, Video
 from server.db.recordings import RecordingRepository, RecordingSettings
 from server.delivery.screenshots import screenshot_file
 from server.settings import Settings
-from server.storage import LocalRecordingStorage, new_recording_key
+from server.storage import LocalRecordingStorage, RecordingStorage, new_recording_key
 from transcode.contract import (
     Command,
     RecordingFailed,
@@ -74,11 +74,17 @@ class StreamRecording:
 
 
 class Recordings:
-    def __init__(self, settings: Settings, db_sessions: async_sessionmaker[AsyncSession], status: StatusWriter) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db_sessions: async_sessionmaker[AsyncSession],
+        status: StatusWriter,
+        storage: RecordingStorage | None = None,
+    ) -> None:
         self.settings = settings
         self.db_sessions = db_sessions
         self.status = status
-        self.storage = LocalRecordingStorage(settings.recording_dir)
+        self.storage = storage or LocalRecordingStorage(settings.recording_dir)  # the node's one (app.py)
         self.streams: dict[int, RecordingSettings] = {}
         self.current: dict[int, StreamRecording] = {}
         self.rows: dict[str, asyncio.Task[Video | None]] = {}  # key → its video row being made

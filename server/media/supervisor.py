@@ -36,6 +36,7 @@ from server.media.worker_process import WorkerProcess
 from server.metrics.stream_meter import VIEWER_WINDOW, StreamMeters
 from server.overlays.live import LiveOverlays
 from server.settings import Settings
+from server.storage import RecordingStorage
 from server.urls import BACKUP_APP, MAIN_APP, utc_timing_url
 from transcode.contract import Command, Rendition, WorkerConfig
 
@@ -45,11 +46,16 @@ SLOTS = {MAIN_APP: MAIN, BACKUP_APP: BACKUP}
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, db_sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db_sessions: async_sessionmaker[AsyncSession],
+        storage: RecordingStorage | None = None,
+    ) -> None:
         self.settings = settings
         self.db_sessions = db_sessions
         self.status = StatusWriter(db_sessions)
-        self.recordings = Recordings(settings, db_sessions, self.status)
+        self.recordings = Recordings(settings, db_sessions, self.status, storage)
         self.sources = Sources(changed=self._sources_changed)  # what feeds each stream: push, pull, WHIP
         self.successions: dict[int, Succession] = {}
         self.meters = StreamMeters(settings.on_rest_grid(VIEWER_WINDOW))  # what /metrics shows per stream

@@ -62,6 +62,8 @@ SDK_TYPES = {
     "Video": Video,
     "StreamStartRecordingResponse": StreamStartRecordingResponse,
 }
+# Answers the SDK does not type (it returns None for them): documented with models of our own.
+UNTYPED_BY_SDK = {("get", "/streaming/videos/names")}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,7 @@ def test_openapi_documents_every_answer_with_the_sdk_fields(openapi):
             content = operation["responses"].get("200", operation["responses"].get("201", {})).get("content")
             if content:
                 answering.add((method, path))
-    assert answering == set(DOCUMENTED)
+    assert answering == set(DOCUMENTED) | UNTYPED_BY_SDK
     for (method, path), (shape, name) in DOCUMENTED.items():
         responses = openapi["paths"][path][method]["responses"]
         schema = (responses.get("200") or responses["201"])["content"]["application/json"]["schema"]

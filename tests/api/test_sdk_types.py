@@ -128,7 +128,10 @@ def test_every_route_answers_what_the_sdk_types_say(recorder, video_ids):
     conforms(Video, http.get(f"/streaming/videos/{ready}"))
     conforms(Video, http.get(f"/streaming/videos/{pending}"))
     conforms(Video, http.patch(f"/streaming/videos/{ready}", json={"description": "typed"}))
-    assert http.delete(f"/streaming/videos/{pending}").status_code == 204
+    names = http.get("/streaming/videos/names", params={"ids": f"{ready},{pending}"})
+    assert names.status_code == 200 and [n["id"] for n in names.json()] == [ready, pending]
+    is_error(http.delete(f"/streaming/videos/{pending}"), 409)  # being recorded
+    assert http.delete(f"/streaming/videos/{ready}").status_code == 204
 
     assert http.delete(f"/streaming/streams/{sid}").status_code == 204
     is_error(http.get(f"/streaming/streams/{sid}"), 404)

@@ -104,6 +104,11 @@ REPORTS = {
         rf"^  no viewers +: metrics on +{NUMBER} %.*off +{NUMBER} %",
         rf"^  LL-HLS viewers: metrics on +{NUMBER} %, off +{NUMBER} %",
     ],
+    "vod_delivery": [
+        r"^recording: ",
+        rf"^  segment +\(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
+        rf"^  mp4 range +\(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
+    ],
     "screenshot_cost": [
         r"^source: \d+p30 H\.264",
         rf"^demux only \(reference\) +: {NUMBER} %",

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 import uvicorn
 
-from server.one_write_http import OneWriteProtocol
+from server.one_write_http import ZERO_COPY, OneWriteProtocol
 from tests.support.ports import free_port
 
 
@@ -33,6 +34,7 @@ class _RecordingTransport:
 
 
 WRITES: list = []
+FILE_PATH = None  # set by the `server` fixture
 
 
 class RecordingProtocol(OneWriteProtocol):
@@ -40,8 +42,24 @@ class RecordingProtocol(OneWriteProtocol):
         super().connection_made(_RecordingTransport(transport, WRITES))
 
 
+FILE = bytes(range(256)) * (32 * 1024)  # 8 MiB: more than a loopback socket takes at once
+FILE_RANGE = (1000, len(FILE) - 2000)  # offset, count
+
+
 async def _app(scope, receive, send) -> None:
     path = scope["path"]
+    if path == "/file":  # the zero-copy extension, then a last body message
+        assert ZERO_COPY in scope["extensions"]
+        offset, count = FILE_RANGE
+        headers = [(b"content-length", str(count + 1).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        fd = os.open(FILE_PATH, os.O_RDONLY)
+        try:
+            await send({"type": ZERO_COPY, "file": fd, "offset": offset, "count": count, "more_body": True})
+        finally:
+            os.close(fd)
+        await send({"type": "http.response.body", "body": b"!"})
+        return
     if path == "/chunks":  # no content-length: chunked, sent in two body messages
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"one", "more_body": True})
@@ -55,7 +73,10 @@ async def _app(scope, receive, send) -> None:
 
 
 @pytest.fixture
-async def server():
+async def server(tmp_path):
+    global FILE_PATH
+    FILE_PATH = tmp_path / "file.bin"
+    FILE_PATH.write_bytes(FILE)
     port = free_port()
     config = uvicorn.Config(
         _app, host="127.0.0.1", port=port, http=RecordingProtocol, lifespan="off", log_level="warning"
@@ -104,3 +125,23 @@ async def test_connection_close_is_honoured_after_the_one_write(server):
     data = await _exchange(server, b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n", b"hello")
     assert data.endswith(b"\r\n\r\nhello") and b"connection: close" in data
     assert [kind for kind, _ in WRITES] == ["writelines"]
+
+
+async def test_a_zero_copy_send_to_a_slow_reader_arrives_whole_and_keeps_the_connection(server):
+    """sendfile while the socket takes it, the transport when it is full (the reader pauses)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server)
+    request = b"GET /file HTTP/1.1\r\nHost: x\r\n\r\n"
+    writer.write(request + request.replace(b"GET", b"HEAD") + b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+    offset, count = FILE_RANGE
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 200 OK") and f"content-length: {count + 1}".encode() in head
+    await asyncio.sleep(0.3)  # the socket fills up meanwhile
+    body = await asyncio.wait_for(reader.readexactly(count + 1), 10)
+    assert body == FILE[offset : offset + count] + b"!"
+    rest = b""
+    while not rest.endswith(b"hello"):
+        rest += await asyncio.wait_for(reader.read(65536), 5)
+    head_answer, small = rest.split(b"HTTP/1.1 ")[1:]
+    assert head_answer.endswith(b"\r\n\r\n")  # HEAD: the head only
+    assert small.startswith(b"200 OK") and small.endswith(b"\r\n\r\nhello")
+    writer.close()

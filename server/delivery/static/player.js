@@ -3,6 +3,8 @@
 // `?engine=hls|native|dash` forces an engine. 360°/180° streams are drawn through WebGL.
 // A DVR stream gets a seek bar across its window (the media element's seekable range, which
 // hls.js and dash.js keep on the playlist's / MPD's window) and a "live" button back to the edge.
+// A recorded video (`config.vod`) plays from its start with the video element's own controls,
+// says "Ended" at its end and "Video not found" instead of waiting for a broadcast.
 (function () {
   "use strict";
   const config = window.HEADWATER;
@@ -44,6 +46,11 @@
 
   function offline(reason) {
     if (reason) state.errors.push(reason);
+    if (config.vod) {
+      if (detach && !reason) return show("Ended", false);
+      if (detach) { detach(); detach = null; }
+      return show(reason ? "Playback error" : "Video not found", false);
+    }
     if (detach) { detach(); detach = null; }
     toLive = catchUp = null;
     show("Offline — waiting for the broadcast", false);
@@ -55,7 +62,8 @@
     hls() {
       // Catch up (at most 10 % faster) to the playlist's PART-HOLD-BACK: hls.js starts about
       // one part behind it (the parts it fetches before playing) and by default never catches up.
-      const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30, maxLiveSyncPlaybackRate: 1.1 });
+      const hls = new Hls(config.vod ? { lowLatencyMode: false }
+        : { lowLatencyMode: true, backBufferLength: 30, maxLiveSyncPlaybackRate: 1.1 });
       hls.on(Hls.Events.ERROR, (event, data) => { if (data.fatal) offline("hls: " + data.details); });
       hls.loadSource(absolute(config.hls));
       hls.attachMedia(video);
@@ -73,7 +81,7 @@
     dash() {
       const player = dashjs.MediaPlayer().create();
       // the MPD's ServiceDescription sets the live delay (a segment and two parts)
-      player.updateSettings({ streaming: { liveCatchup: { enabled: true } } });
+      if (!config.vod) player.updateSettings({ streaming: { liveCatchup: { enabled: true } } });
       player.on(dashjs.MediaPlayer.events.ERROR, (event) => offline("dash: " + JSON.stringify(event.error || event)));
       player.initialize(video, absolute(config.dash), true);
       toLive = () => player.seekToOriginalLive ? player.seekToOriginalLive() : player.seek(player.duration());

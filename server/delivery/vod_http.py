@@ -1,0 +1,234 @@
+"""`/videos/<id>_<slug>/…`: playback of recorded videos (HLS over CMAF, DASH, MP4 download).
+
+```
+master.m3u8, video.m3u8, audio.m3u8   HLS (`packager/vod_hls.py`)
+index.mpd                             DASH, static (`packager/vod_dash.py`)
+video/init_<n>.mp4, video/<n>.m4s …   the recording's own files (audio/ the same)
+video.mp4                             one MP4 with both tracks (`packager/vod_mp4.py`)
+video.mp4/download                    the same, to save (`Content-Disposition: attachment`)
+screenshot.jpg                        the stream's last screenshot when the recording ended
+```
+
+A bare ASGI app in front of FastAPI, as `/live/` is: segment requests are the bulk of VOD
+traffic and need none of the framework. Everything answers HTTP `Range` (206, 416 with
+`Content-Range: bytes */size`), HEAD and CORS preflights. Media bytes go out with
+`sendfile(2)` through the node's HTTP protocol (the ASGI zero-copy extension,
+`server/one_write_http.py`; 280 CPU-µs a 1.6 MB segment against 1,270 read on a thread and
+copied), read on a thread where a server offers no zero-copy send. The MP4's moofs are read
+and patched on a thread, a segment at a time: the MP4 of a 4-hour recording streams through
+a few KB of memory. Media never changes once recorded: `immutable` cache headers, so a CDN or
+nginx cache in front carries repeated traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from packager.vod_mp4 import FileSpan, Mp4File, Piece
+from server.delivery.live_routes import CONTENT_TYPES, CORS, MEDIA_CACHE, PREFLIGHT
+from server.delivery.vod_library import VodLibrary
+from server.one_write_http import ZERO_COPY
+from server.urls import SCREENSHOT, VIDEO_PREFIX, VOD_MP4
+
+PATH = re.compile(r"/videos/(\d{1,10})_([A-Za-z0-9_-]{1,64})/((?:video/|audio/)?[A-Za-z0-9_]+\.[a-z0-9]+)(/download)?")
+TEXT_CACHE = b"public, max-age=3600"  # a ready video's playlists never change; deleted, they go
+RANGES = [(b"accept-ranges", b"bytes")]
+READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Range:
+    """The bytes [start, end) of a body of `size` bytes a request asks for; `partial`: a 206."""
+
+    start: int
+    end: int
+    size: int
+    partial: bool
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+def requested_range(header: bytes | None, size: int) -> Range | None:
+    """The one range of a `Range: bytes=…` header (the whole body without one, or for a form
+    this does not serve: several ranges); None when it cannot be satisfied (416)."""
+    whole = Range(0, size, size, False)
+    if header is None:
+        return whole
+    match = re.fullmatch(rb"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    if match is None:
+        return whole
+    first, last = match.group(1), match.group(2)
+    if not first:
+        if not last:
+            return whole
+        start, end = max(0, size - int(last)), size  # the last N bytes
+        if int(last) == 0:
+            return None
+    else:
+        start = int(first)
+        end = min(size, int(last) + 1) if last else size
+        if last and int(last) < start:
+            return whole  # invalid: ignored, as RFC 9110 says
+    if start >= size or start >= end:
+        return None
+    return Range(start, end, size, True)
+
+
+class VodHttp:
+    """ASGI app for `/videos/…`."""
+
+    def __init__(self, library: VodLibrary) -> None:
+        self.library = library
+
+    async def __call__(self, scope, receive, send) -> None:
+        method = scope["method"]
+        if method == "OPTIONS":
+            return await _respond(send, 204, PREFLIGHT, b"")
+        if method not in ("GET", "HEAD"):
+            return await _respond(send, 405, CORS, b"method not allowed\n")
+        match = PATH.fullmatch(scope["path"])
+        video = await self.library.find(int(match.group(1)), match.group(2)) if match else None
+        if video is None or match is None:
+            return await _respond(send, 404, CORS, b"no such video\n")
+        name, download = match.group(3), match.group(4) is not None
+        if download and name != VOD_MP4:
+            return await _respond(send, 404, CORS, b"no such file\n")
+        body = method == "GET"
+        headers = dict(scope.get("headers") or [])
+        zero_copy = ZERO_COPY in (scope.get("extensions") or {})
+        text = video.texts.get(name)
+        if text is not None:
+            return await _respond(send, 200, CORS + _media(name, TEXT_CACHE), text if body else b"", len(text))
+        if name == VOD_MP4 and video.mp4 is not None:
+            saved = _attachment(int(match.group(1))) if download else []
+            return await _send_mp4(send, video.mp4, headers.get(b"range"), body, zero_copy, saved)
+        if name == SCREENSHOT and video.screenshot is not None:
+            data = await asyncio.to_thread(video.screenshot.read_bytes)
+            return await _respond(send, 200, CORS + _media(name, MEDIA_CACHE), data if body else b"", len(data))
+        found = video.files.get(name)
+        if found is None:
+            return await _respond(send, 404, CORS, b"no such file\n")
+        path, size = found
+        return await _send_file(send, name, path, size, headers.get(b"range"), body, zero_copy)
+
+
+class VodFirst:
+    """Sends `/videos/…` to VodHttp, everything else to `app`."""
+
+    def __init__(self, app, vod: VodHttp) -> None:
+        self.app = app
+        self.vod = vod
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(VIDEO_PREFIX):
+            return await self.vod(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+async def _send_file(
+    send, name: str, path: Path, size: int, range_header: bytes | None, body: bool, zero_copy: bool
+) -> None:
+    wanted = requested_range(range_header, size)
+    if wanted is None:
+        return await _unsatisfiable(send, size)
+    await _start(send, wanted, _media(name, MEDIA_CACHE))
+    if body:
+        await _send_span(send, FileSpan(path, wanted.start, wanted.length), zero_copy)
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _send_mp4(
+    send, mp4: Mp4File, range_header: bytes | None, body: bool, zero_copy: bool, extra: list[tuple[bytes, bytes]]
+) -> None:
+    """The head from memory, then piece by piece: its moofs read and patched on a thread,
+    the media between them sent from the recorded files."""
+    wanted = requested_range(range_header, mp4.size)
+    if wanted is None:
+        return await _unsatisfiable(send, mp4.size)
+    await _start(send, wanted, _media(VOD_MP4, MEDIA_CACHE) + extra)
+    if body:
+        if wanted.start < len(mp4.head):
+            head = mp4.head[wanted.start : min(wanted.end, len(mp4.head))]
+            await send({"type": "http.response.body", "body": head, "more_body": True})
+        for piece, low, high in mp4.overlapping(wanted.start, wanted.end):
+            for part in await asyncio.to_thread(_piece_parts, mp4, piece, low, high):
+                if isinstance(part, FileSpan):
+                    await _send_span(send, part, zero_copy)
+                else:
+                    await send({"type": "http.response.body", "body": part, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _send_span(send, span: FileSpan, zero_copy: bool) -> None:
+    """With sendfile when the server offers it (`server/one_write_http.py`), else read on a thread."""
+    if zero_copy:
+        fd = os.open(span.path, os.O_RDONLY)
+        try:
+            await send({"type": ZERO_COPY, "file": fd, "offset": span.offset, "count": span.count, "more_body": True})
+        finally:
+            os.close(fd)
+        return
+    chunks = _file_chunks(span)
+    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+
+def _piece_parts(mp4: Mp4File, piece: Piece, low: int, high: int) -> list[bytes | FileSpan]:
+    return list(mp4.piece_parts(piece, low, high))
+
+
+def _file_chunks(span: FileSpan) -> Iterator[bytes]:
+    fd = os.open(span.path, os.O_RDONLY)
+    try:
+        offset, left = span.offset, span.count
+        while left > 0:
+            chunk = os.pread(fd, min(left, READ_CHUNK), offset)
+            if not chunk:
+                raise OSError(f"{span.path} is shorter than its index says")
+            offset += len(chunk)
+            left -= len(chunk)
+            yield chunk
+    finally:
+        os.close(fd)
+
+
+async def _start(send, wanted: Range, headers: list[tuple[bytes, bytes]]) -> None:
+    headers = CORS + RANGES + headers + [(b"content-length", str(wanted.length).encode())]
+    if wanted.partial:
+        headers.append((b"content-range", f"bytes {wanted.start}-{wanted.end - 1}/{wanted.size}".encode()))
+    await send({"type": "http.response.start", "status": 206 if wanted.partial else 200, "headers": headers})
+
+
+async def _unsatisfiable(send, size: int) -> None:
+    await _respond(send, 416, [*CORS, *RANGES, (b"content-range", f"bytes */{size}".encode())], b"")
+
+
+async def _respond(
+    send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, length: int | None = None
+) -> None:
+    size = len(body) if length is None else length
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(size).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _attachment(video_id: int) -> list[tuple[bytes, bytes]]:
+    """`…/video.mp4/download`, as Gcore's `.mp4/download`: the browser saves the file."""
+    return [(b"content-disposition", f'attachment; filename="video_{video_id}.mp4"'.encode())]
+
+
+def _media(name: str, cache: bytes) -> list[tuple[bytes, bytes]]:
+    suffix = name[name.rfind(".") :]
+    return [(b"content-type", CONTENT_TYPES.get(suffix, b"application/octet-stream")), (b"cache-control", cache)]
