@@ -56,3 +56,11 @@ def recorded_frames(directory: Path) -> list[tuple[float, int]]:
 def jumps(numbers: list[int]) -> list[int]:
     """Indexes where the frame number does not follow on by one (a frame lost or repeated)."""
     return [i for i in range(1, len(numbers)) if (numbers[i] - numbers[i - 1]) % CYCLE != 1]
+
+
+def played_frames(url: str) -> list[tuple[float, int]]:
+    """(presentation time, frame number) of every video frame FFmpeg decodes from a URL the
+    video library hands out (its MP4, or an HLS playlist of one run)."""
+    with av.open(url) as container:
+        decoded = sorted(container.decode(video=0), key=lambda f: f.pts)
+        return [(float(f.time), frame_number(f)) for f in decoded]

@@ -4,7 +4,8 @@ overlay's rectangle, the test pattern around it; the overlay moved through the A
 picture; html_overlay switched off gives the plain picture back, all without dropping the
 publisher. A `stretch` page lands scaled on the whole frame, a page that answers 404 draws
 nothing and leaves the stream live, and a page that changes shows its change. A pulled stream
-gets its overlays as a pushed one does, and so does a browser's WHIP publication."""
+gets its overlays as a pushed one does, and so does a browser's WHIP publication. A
+`transcoded` recording shows the overlay."""
 
 from __future__ import annotations
 
@@ -39,7 +40,11 @@ MOVED = (400, 240, 96, 64)
 
 @pytest.fixture(scope="module")
 def media_node(tmp_path_factory):
-    env = {"HEADWATER_OVERLAY_ALLOW_PRIVATE": "1", "HEADWATER_WHIP_ICE_LOOPBACK": "true"}
+    env = {
+        "HEADWATER_OVERLAY_ALLOW_PRIVATE": "1",
+        "HEADWATER_WHIP_ICE_LOOPBACK": "true",
+        "HEADWATER_RECORDING_GRACE": "1",
+    }
     node = Node(tmp_path_factory.mktemp("overlay-node"), env=env).start()
     yield node
     node.stop()
@@ -304,3 +309,38 @@ def test_a_whip_publication_gets_its_overlay(http, new_stream, pages):
     planes = asyncio.run(publish_and_watch())
     assert planes[0].shape == (120, 160)
     assert not red_at(planes, 100, 60, 48, 32, margin=4)  # the pattern, not the box, elsewhere
+
+
+def test_a_transcoded_recording_shows_the_overlay(http, new_stream, pages):
+    stream = new_stream(name="recorded overlay", html_overlay=True, auto_record=True, record_type="transcoded")
+    created = http.post(
+        f"/streaming/streams/{stream['id']}/overlays",
+        json=[{"url": pages.url("/red.html"), "x": FIRST[0], "y": FIRST[1], "width": FIRST[2], "height": FIRST[3]}],
+    )
+    assert created.status_code == 201, created.text
+    publisher = ffmpeg_publish(stream["push_url"], seconds=90, size="640x360", rate=25, gop=25)
+    try:
+        wait_for(lambda: red_at(live_edge(http, stream["id"]), *FIRST), timeout=60, interval=0.5, what="the box on air")
+        time.sleep(2.5)  # a few seconds with the box, recorded
+    finally:
+        publisher.kill()
+        publisher.wait()
+    video = wait_for(
+        lambda: next(
+            (
+                v
+                for v in http.get("/streaming/videos", params={"stream_id": stream["id"]}).json()
+                if v["status"] == "ready"
+            ),
+            None,
+        ),
+        timeout=60,
+        interval=0.5,
+        what="the recording's ready video",
+    )
+    assert video["record_type"] == "transcoded"
+    with av.open(video["origin_url"]) as container:
+        last = list(container.decode(video=0))[-1]
+    planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[: p.height, : p.width] for p in last.planes]
+    assert planes[0].shape == (360, 640)
+    assert red_at(planes, *FIRST)

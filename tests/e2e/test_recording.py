@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import wait_for
-from tests.e2e.recording_check import jumps, numbered_publish, recorded_frames
+from tests.e2e.recording_check import jumps, numbered_publish, played_frames, recorded_frames
 from tests.e2e.test_node_restart import kill_tree
 from tests.support.hls import parse_media_playlist
 from tests.support.node import Node
@@ -100,6 +100,13 @@ def test_auto_record_splits_and_a_publisher_back_within_the_grace_continues(node
     numbers = [n for v in found for _, n in recorded_frames(recording_dir(node, v["id"]))]
     assert len(jumps(numbers)) == 1  # the second publisher starts its count again; no other seam shows
     assert numbers[0] == 0  # the recording starts with the stream
+    # as the video library plays them: each video's MP4 holds exactly its recorded frames
+    played = [n for v in found for _, n in played_frames(v["origin_url"])]
+    assert played == numbers
+    single_run = next(v for v in found if len(jumps([n for _, n in played_frames(v["origin_url"])])) == 0)
+    assert [n for _, n in played_frames(single_run["hls_cmaf_url"])] == [
+        n for _, n in recorded_frames(recording_dir(node, single_run["id"]))
+    ]
 
     assert http.delete(f"/streaming/streams/{sid}").status_code == 204
     for video in found:
