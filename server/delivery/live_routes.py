@@ -48,6 +48,7 @@ SAFE_PATH = re.compile(r"(?:[A-Za-z0-9_]+/)?[A-Za-z0-9_]+(?:\.\d+)?\.[a-z0-9]+")
 MEDIA_PLAYLIST = re.compile(r"([A-Za-z0-9_]+)/index\.m3u8")
 SEGMENT = re.compile(r"[A-Za-z0-9_]+/seg_\d+\.m4s")
 PART = re.compile(r"[A-Za-z0-9_]+/seg_\d+\.\d+\.m4s")
+SKIP_VALUES = ("YES", "v2")  # _HLS_skip (RFC 8216bis 6.2.5.1): v2 also skips date ranges, of which there are none
 
 Lookup = Callable[[int], LiveStream | None]
 PREFIX = "/live/"
@@ -135,11 +136,12 @@ class LiveRoutes:
     def playlist(self, stream: LiveStream, path: str, query: bytes) -> Answer | Wait:
         params = parse_qs(query.decode(errors="replace")) if b"_HLS_" in query else {}
         blocking = "_HLS_msn" in params or "_HLS_part" in params
+        skip = params.get("_HLS_skip", ("",))[0] in SKIP_VALUES
         if blocking and MEDIA_PLAYLIST.fullmatch(path):
-            return self.block(stream, path, params)
-        return playlist_answer(stream, path, blocking=blocking)
+            return self.block(stream, path, params, skip)
+        return playlist_answer(stream, path, blocking=blocking, skip=skip)
 
-    def block(self, stream: LiveStream, path: str, query: dict) -> Answer | Wait:
+    def block(self, stream: LiveStream, path: str, query: dict, skip: bool) -> Answer | Wait:
         """RFC 8216bis 6.2.5.2: hold until the playlist has part N of segment M (or later)."""
         try:
             msn = int(query["_HLS_msn"][0])
@@ -163,7 +165,7 @@ class LiveRoutes:
             # whose reload got an error instead reloaded after the next worker took over, read
             # that one track went on live while the others had ended, and stalled.
             if ok or stream.ended_at is not None:
-                return playlist_answer(stream, path, blocking=True)
+                return playlist_answer(stream, path, blocking=True, skip=skip)
             return EMPTY[503]
 
         return Wait(stream, path, condition, self.block_timeout, then)
@@ -186,12 +188,13 @@ class LiveRoutes:
         return NO_FILE
 
 
-def playlist_answer(stream: LiveStream, path: str, *, blocking: bool) -> Answer:
-    """The playlist's current text, one shared Answer per text and kind of request."""
-    text = stream.texts.get(path)
+def playlist_answer(stream: LiveStream, path: str, *, blocking: bool, skip: bool = False) -> Answer:
+    """The playlist's current text (`skip`: its delta update), one shared Answer per text and
+    kind of request."""
+    text = stream.text(path, skip)
     if text is None:
         return NO_PLAYLIST
-    key = (path, blocking)
+    key = (path, blocking, skip)
     known = stream.answers.get(key)
     if known is None or known.body is not text:
         cache = BLOCKED_PLAYLIST_CACHE if blocking else PLAYLIST_CACHE

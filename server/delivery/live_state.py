@@ -20,6 +20,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packager.hls import Entry
+from packager.playlist_text import MediaPlaylistText, PlaylistUpdate
 from transcode.contract import Carried, Ended, Event, Init, Part, Playlist, PublishedText, Removed, Segment, TsSegment
 
 CACHE_BYTES = 64 * 1024 * 1024  # per stream: recent parts and segments
@@ -55,7 +57,8 @@ class LiveStream:
         self.stream_id = stream_id
         self.directory = directory
         self.loop = loop
-        self.texts: dict[str, bytes] = {}
+        self.texts: dict[str, bytes] = {}  # master playlists, MPD, TS playlists: whole texts
+        self.playlists: dict[str, MediaPlaylistText] = {}  # LL-HLS media playlists, kept from updates
         self.progress: dict[str, HlsProgress] = {}
         self.media: set[str] = set()
         self.ranges: dict[str, tuple[str, int, int]] = {}  # part → (segment file, offset, size)
@@ -94,6 +97,19 @@ class LiveStream:
         progress.complete_msn = max(progress.complete_msn, event.msn)
 
     def _on_playlist(self, event: Playlist) -> None:
+        update = PlaylistUpdate(
+            event.header,
+            event.first_msn,
+            [Entry.from_plain(entry) for entry in event.entries],
+            event.tail,
+            event.tail_duration,
+            event.can_skip_until,
+            event.fresh,
+        )
+        playlist = self.playlists.get(event.path)
+        if playlist is None or event.fresh:
+            playlist = self.playlists[event.path] = MediaPlaylistText()
+        playlist.update(update)
         progress = self.progress.setdefault(event.path, HlsProgress())
         progress.msn, progress.part = event.msn, event.part
 
@@ -132,6 +148,7 @@ class LiveStream:
         if self.ended_at is not None:
             self.ended_at = None
             self.texts.clear()
+            self.playlists.clear()
             self.progress.clear()
             self.answers.clear()
         for segment in self.growing.values():
@@ -166,6 +183,15 @@ class LiveStream:
         return await future
 
     # -- reads -------------------------------------------------------------------------------
+    def text(self, path: str, skip: bool = False) -> bytes | None:
+        """A playlist's or manifest's current text (`skip`: the delta update of a media
+        playlist when it can skip anything, RFC 8216bis 6.2.5.1); the same bytes object until
+        it changes."""
+        playlist = self.playlists.get(path)
+        if playlist is None:
+            return self.texts.get(path)
+        return (playlist.delta() if skip else None) or playlist.full()
+
     def read_media(self, path: str) -> bytes | None:
         """An announced media file's bytes, from memory or read once from disk."""
         data = self.cache.get(path)
