@@ -7,18 +7,22 @@ is what lets one Python process answer thousands of requests per second.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from server.delivery.live_routes import (
     CORS,
     MEDIA_CACHE,
+    NO_FILE,
     NO_SEGMENT,
     PREFIX,
     Answer,
+    FromDisk,
     Growing,
     LiveRoutes,
     Lookup,
     Wait,
+    answer,
     media_headers,
 )
 
@@ -51,6 +55,12 @@ class LiveHttp:
         body = scope["method"] == "GET"
         if isinstance(found, Growing):
             return await self.growing_segment(found, send, body)
+        if isinstance(found, FromDisk):  # (the protocol's fast path sends these with sendfile)
+            try:
+                data = await asyncio.to_thread(found.file.read_bytes)
+            except OSError:
+                return await respond(send, NO_FILE, body)
+            found = answer(200, data, found.headers)
         await respond(send, found, body)
 
     async def growing_segment(self, found: Growing, send, body: bool) -> None:

@@ -6,7 +6,9 @@ returns one of:
 - an `Answer`: status, headers and body, ready now;
 - a `Wait`: hold the request until `condition()` holds on an event of `topic` (LL-HLS
   blocking reload, a preload-hinted part), then answer `then(ok)`;
-- a `Growing`: a DASH segment still being written, streamed part by part (ASGI only).
+- a `Growing`: a DASH segment still being written, streamed part by part (ASGI only);
+- a `FromDisk`: a segment behind the live edge, sent from its file (`live_wire` with
+  sendfile, `file_sending`; the ASGI app reads it).
 
 Answers are values that many requests share. The 500 clients blocked on one playlist
 all get the same `Answer`, and a writer formats its head once for all of them
@@ -18,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs
 
 from server.delivery.live_state import MEDIA, LiveStream
@@ -88,6 +91,12 @@ class Growing:
     path: str
 
 
+@dataclass(eq=False)
+class FromDisk:
+    file: Path
+    headers: list[tuple[bytes, bytes]]  # without content-length: the file's size, when opened
+
+
 def answer(status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> Answer:
     return Answer(status, body, [*headers, (b"content-length", str(len(body)).encode())])
 
@@ -118,7 +127,7 @@ class LiveRoutes:
         self.block_timeout = 3 * segment_target
         self.early_wait = 2 * part_target + 0.5
 
-    def route(self, method: str, path: str, query: bytes) -> Answer | Wait | Growing:
+    def route(self, method: str, path: str, query: bytes) -> Answer | Wait | Growing | FromDisk:
         if method == "OPTIONS":
             return PREFLIGHT_ANSWER
         if method not in ("GET", "HEAD"):
@@ -170,7 +179,10 @@ class LiveRoutes:
 
         return Wait(stream, path, condition, self.block_timeout, then)
 
-    def media(self, stream: LiveStream, path: str) -> Answer | Wait | Growing:
+    def media(self, stream: LiveStream, path: str) -> Answer | Wait | Growing | FromDisk:
+        file = stream.on_disk(path)
+        if file is not None:
+            return FromDisk(file, CORS + media_headers(path, MEDIA_CACHE))
         found = media_answer(stream, path)
         if found is not None:
             return found

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ from packager.playlist_text import MediaPlaylistText, PlaylistUpdate
 from transcode.contract import Carried, Ended, Event, Init, Part, Playlist, PublishedText, Removed, Segment, TsSegment
 
 CACHE_BYTES = 64 * 1024 * 1024  # per stream: recent parts and segments
+# A segment this many behind the newest of its playlist is past the live window (8), where
+# only DVR viewers go, one or a few each: served from its file (sendfile), never cached.
+DISK_SEGMENTS_BEHIND = 10
+NUMBERED_SEGMENT = re.compile(r"(.+/(?:seg|ts)_)(\d+)\.(?:m4s|ts)")
 MEDIA = "media"  # wait topic: a new media file (part, segment, init) was announced
 
 
@@ -69,6 +74,7 @@ class LiveStream:
         self.ended_at: float | None = None
         self.waiters: dict[str, list[Waiter]] = {}
         self.adopted: set[str] = set()  # a crashed worker's files its successor lists on
+        self.newest: dict[str, int] = {}  # "<rendition>/seg_" or "…/ts_" → its newest complete segment
 
     # -- events from the worker ------------------------------------------------------------
     def apply(self, event: Event) -> None:
@@ -92,6 +98,7 @@ class LiveStream:
 
     def _on_segment(self, event: Segment) -> None:
         self.media.add(event.path)
+        self._count_segment(event.path)
         self.growing.setdefault(event.path, GrowingSegment()).complete = True
         progress = self.progress.setdefault(playlist_path(event.rendition), HlsProgress())
         progress.complete_msn = max(progress.complete_msn, event.msn)
@@ -115,6 +122,13 @@ class LiveStream:
 
     def _on_ts_segment(self, event: TsSegment) -> None:
         self.media.add(event.path)
+        self._count_segment(event.path)
+
+    def _count_segment(self, path: str) -> None:
+        numbered = NUMBERED_SEGMENT.fullmatch(path)
+        if numbered is not None:
+            series, number = numbered.group(1), int(numbered.group(2))
+            self.newest[series] = max(self.newest.get(series, -1), number)
 
     def _on_carried(self, event: Carried) -> None:
         """A worker after a crash lists these on (its gap segments are new files)."""
@@ -191,6 +205,18 @@ class LiveStream:
         if playlist is None:
             return self.texts.get(path)
         return (playlist.delta() if skip else None) or playlist.full()
+
+    def on_disk(self, path: str) -> Path | None:
+        """The file of a whole segment behind the live edge (DISK_SEGMENTS_BEHIND) that is not
+        in the cache: a DVR viewer's, served from the disk without copying it through Python
+        or filling the cache with what one viewer reads once."""
+        numbered = NUMBERED_SEGMENT.fullmatch(path)
+        if numbered is None or path not in self.media or path in self.cache:
+            return None
+        newest = self.newest.get(numbered.group(1))
+        if newest is None or int(numbered.group(2)) > newest - DISK_SEGMENTS_BEHIND:
+            return None
+        return self.directory / path
 
     def read_media(self, path: str) -> bytes | None:
         """An announced media file's bytes, from memory or read once from disk."""
