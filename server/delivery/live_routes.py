@@ -21,7 +21,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs
 
 from server.delivery.live_state import MEDIA, LiveStream
 from server.urls import SCREENSHOT
@@ -143,18 +142,18 @@ class LiveRoutes:
         return self.media(stream, path)
 
     def playlist(self, stream: LiveStream, path: str, query: bytes) -> Answer | Wait:
-        params = parse_qs(query.decode(errors="replace")) if b"_HLS_" in query else {}
+        params = hls_params(query) if b"_HLS_" in query else {}
         blocking = "_HLS_msn" in params or "_HLS_part" in params
-        skip = params.get("_HLS_skip", ("",))[0] in SKIP_VALUES
+        skip = params.get("_HLS_skip") in SKIP_VALUES
         if blocking and MEDIA_PLAYLIST.fullmatch(path):
             return self.block(stream, path, params, skip)
         return playlist_answer(stream, path, blocking=blocking, skip=skip)
 
-    def block(self, stream: LiveStream, path: str, query: dict, skip: bool) -> Answer | Wait:
+    def block(self, stream: LiveStream, path: str, query: dict[str, str], skip: bool) -> Answer | Wait:
         """RFC 8216bis 6.2.5.2: hold until the playlist has part N of segment M (or later)."""
         try:
-            msn = int(query["_HLS_msn"][0])
-            part = int(query["_HLS_part"][0]) if "_HLS_part" in query else None
+            msn = int(query["_HLS_msn"])
+            part = int(query["_HLS_part"]) if "_HLS_part" in query else None
         except (KeyError, ValueError):
             return EMPTY[400]
         if msn < 0 or (part is not None and part < 0):
@@ -168,6 +167,9 @@ class LiveRoutes:
             if now is None:
                 return False
             return now.has_segment(msn) if part is None else now.has_part(msn, part)
+
+        if condition():  # already there (a player behind, a reload racing the event): no wait
+            return playlist_answer(stream, path, blocking=True, skip=skip)
 
         def then(ok: bool) -> Answer:
             # Past the end of an ended playlist the answer is the final one (ENDLIST): a player
@@ -198,6 +200,15 @@ class LiveRoutes:
                 lambda _ok: media_answer(stream, path) or NO_FILE,
             )
         return NO_FILE
+
+
+def hls_params(query: bytes) -> dict[str, str]:
+    """The query's parameters, the first of each name, undecoded (the `_HLS_` ones are plain)."""
+    params: dict[str, str] = {}
+    for pair in query.decode(errors="replace").split("&"):
+        name, _, value = pair.partition("=")
+        params.setdefault(name, value)
+    return params
 
 
 def playlist_answer(stream: LiveStream, path: str, *, blocking: bool, skip: bool = False) -> Answer:

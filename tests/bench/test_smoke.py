@@ -86,6 +86,17 @@ REPORTS = {
         rf"a legacy HLS client .* {NUMBER} %",
         r"LL-HLS parts on time",
     ],
+    "dvr": [
+        r"^source: 320x180",
+        rf"^filled: {NUMBER} s of window listed",
+        rf"^memory dvr +: node +{NUMBER} MiB \+ worker +{NUMBER} MiB",
+        rf"^memory plain: node +{NUMBER} MiB",
+        rf"^memory DVR - without: \+?{NUMBER} MiB",
+        rf"^  DVR off, playlist .*: +{NUMBER} req/s",
+        rf"^  DVR delta blocking reload .*: +{NUMBER} req/s",
+        rf"^  DVR whole playlist .*: +{NUMBER} req/s",
+        rf"^old DVR segment .*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
+    ],
     "delivery": [
         rf"^  playlist \(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
         rf"^  part +\(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
