@@ -43,14 +43,14 @@ def test_batched_events_wait_for_flush_and_other_threads_do_not():
     os.set_blocking(read_fd, False)
     assert _read(read_fd) == b""
     channel.flush()
-    assert _read(read_fd) == b'{"v":1,"event":"removed","paths":["a"]}\n{"v":1,"event":"removed","paths":["b"]}\n'
+    assert _read(read_fd) == b'{"v":2,"event":"removed","paths":["a"]}\n{"v":2,"event":"removed","paths":["b"]}\n'
     thread = threading.Thread(target=channel.send, args=(Stats(speed=1.0),))
     thread.start()
     thread.join()
     assert decode_event(_read(read_fd)) == Stats(speed=1.0)
     unbatched = EventChannel(write_fd)
     unbatched.send(Ended())
-    assert _read(read_fd) == b'{"v":1,"event":"ended"}\n'
+    assert _read(read_fd) == b'{"v":2,"event":"ended"}\n'
 
 
 def test_a_worker_run_flushes_its_events(tmp_path):
@@ -84,8 +84,8 @@ def test_a_worker_run_flushes_its_events(tmp_path):
     )
     done = subprocess.run(command, capture_output=True, input=stdin, check=True)
     events = done.stdout.decode().splitlines()
-    assert events[0].startswith('{"v":1,"event":"started"')
-    assert any(line.startswith('{"v":1,"event":"ended"') for line in events)
+    assert events[0].startswith('{"v":2,"event":"started"')
+    assert any(line.startswith('{"v":2,"event":"ended"') for line in events)
     assert any('"event":"ts_playlist"' in line and "EXT-X-ENDLIST" in line for line in events)
 
 
