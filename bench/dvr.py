@@ -10,7 +10,7 @@ window's worth pushed as fast as it goes, then real time), so what differs is th
 (b) an old DVR segment (sent from its file with sendfile) against nginx serving the same file
     (target ≥ 25 %);
 (c) memory (PSS) of node + worker with the full window against the node + worker without
-    DVR (target: ≤ 64 MiB more).
+    DVR (target: ≤ 64 MiB more), and their CPU at real time with no viewer.
 
     python -m bench.dvr [--hours 4] [--smoke]
 """
@@ -30,6 +30,7 @@ from bench.delivery import wrk
 from bench.hls_client import last_part
 from bench.nginx_rtmp import NginxRtmp
 from bench.paced_flv import PacedFlvPublisher, make_loop_clip
+from bench.proctree import cpu_seconds
 from tests.support.node import Node
 
 WRK_SECONDS = 8
@@ -88,6 +89,22 @@ def memory(nodes: dict[str, Node], streams: dict[str, dict]) -> None:
     print(f"memory DVR - without: {more / MIB:+.1f} MiB (target ≤ 64 MiB)")
 
 
+def cpu(nodes: dict[str, Node], streams: dict[str, dict], seconds: float) -> None:
+    """Each node's and worker's CPU at real time with no viewer: what the window costs the
+    packaging (per segment, the MPD and the TS playlists are still rendered whole)."""
+    pids = {}
+    for name, node in nodes.items():
+        assert node.process is not None
+        pids[name] = (node.process.pid, node.worker_pid(streams[name]["id"]))
+    before = {name: [cpu_seconds([pid]) for pid in both] for name, both in pids.items()}
+    time.sleep(seconds)
+    for name, both in pids.items():
+        node_cpu, worker_cpu = ((cpu_seconds([pid]) - start) / seconds for pid, start in zip(both, before[name]))
+        print(
+            f"cpu {name:5}: node {100 * node_cpu:5.1f} % + worker {100 * worker_cpu:5.1f} % of a core (live, no viewer)"
+        )
+
+
 def playlists(nodes: dict[str, Node], streams: dict[str, dict], wrk_seconds: int) -> None:
     dvr = f"{nodes['dvr'].base_url}/live/{streams['dvr']['id']}/origin/index.m3u8"
     plain = f"{nodes['plain'].base_url}/live/{streams['plain']['id']}/origin/index.m3u8"
@@ -135,6 +152,7 @@ def run(work: Path, window: float, wrk_seconds: int, rate: float) -> None:
         publishers = fill(nodes, streams, clip, window, rate)
         time.sleep(6)  # real time again: the live edge as viewers see it
         memory(nodes, streams)
+        cpu(nodes, streams, 2 if wrk_seconds < WRK_SECONDS else 20)
         playlists(nodes, streams, wrk_seconds)
         old_segment(nodes["dvr"], streams["dvr"], nginx, wrk_seconds)
     finally:

@@ -92,6 +92,8 @@ REPORTS = {
         rf"^memory dvr +: node +{NUMBER} MiB \+ worker +{NUMBER} MiB",
         rf"^memory plain: node +{NUMBER} MiB",
         rf"^memory DVR - without: \+?{NUMBER} MiB",
+        rf"^cpu dvr  : node +{NUMBER} % \+ worker +{NUMBER} %",
+        rf"^cpu plain: node +{NUMBER} % \+ worker +{NUMBER} %",
         rf"^  DVR off, playlist .*: +{NUMBER} req/s",
         rf"^  DVR delta blocking reload .*: +{NUMBER} req/s",
         rf"^  DVR whole playlist .*: +{NUMBER} req/s",

@@ -8,7 +8,7 @@ import threading
 
 from tests.support.worker_events import worker_run
 from transcode.contract import Ended, InputData, Removed, StartInput, Stats, decode_event, encode_command
-from transcode.events import EventChannel
+from transcode.events import FLUSH_BYTES, EventChannel
 from transcode.pipe_input import PipeInput
 
 
@@ -145,3 +145,19 @@ def test_a_worker_has_deleted_what_its_window_let_go_when_it_exits(tmp_path):
     assert [path for path in segments if (out / path).exists()] == []
     assert (out / "origin" / "init.mp4").exists()  # what is still listed stays
     assert (out / "origin" / "index.m3u8").read_text().endswith("#EXT-X-ENDLIST\n")  # the last write
+
+
+def test_a_batch_past_a_mebibyte_is_written_without_waiting_for_the_flush(tmp_path):
+    """A worker catching up on a backlog may not find its pipe empty for minutes: its events
+    (a 4-hour window's TS playlist is ~300 KB each) went out only then, and the buffer had
+    grown by hundreds of MiB, kept by the heap after."""
+    with open(tmp_path / "events", "wb") as out:
+        channel = EventChannel(out.fileno(), batched=True)
+        text = "#EXTINF:2.0,\n" * 20_000  # 260 KB
+        for _ in range(3):
+            channel.send({"event": "ts_playlist", "rendition": "origin", "path": "origin/mpegts.m3u8", "text": text})
+        assert os.fstat(out.fileno()).st_size == 0  # under FLUSH_BYTES: batched
+        for _ in range(2):
+            channel.send({"event": "ts_playlist", "rendition": "origin", "path": "origin/mpegts.m3u8", "text": text})
+        assert os.fstat(out.fileno()).st_size > FLUSH_BYTES  # written as it passed the bound
+        assert sum(map(len, channel.buffer)) <= FLUSH_BYTES
