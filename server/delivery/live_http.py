@@ -22,6 +22,7 @@ from server.delivery.live_routes import (
     LiveRoutes,
     Lookup,
     Wait,
+    accepts_gzip,
     answer,
     media_headers,
 )
@@ -48,7 +49,9 @@ class LiveHttp:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
-        found = self.routes.route(scope["method"], scope["path"], scope.get("query_string", b""))
+        found = self.routes.route(
+            scope["method"], scope["path"], scope.get("query_string", b""), accepts_gzip(scope.get("headers", []))
+        )
         if isinstance(found, Wait):
             ok = await found.stream.wait_until(found.condition, found.timeout, found.topic)
             found = found.then(ok)

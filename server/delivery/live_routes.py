@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.delivery.live_state import MEDIA, LiveStream
+from server.delivery.live_state import GZIP_BYTES, MEDIA, LiveStream
 from server.urls import SCREENSHOT
 
 CONTENT_TYPES = {
@@ -126,7 +126,8 @@ class LiveRoutes:
         self.block_timeout = 3 * segment_target
         self.early_wait = 2 * part_target + 0.5
 
-    def route(self, method: str, path: str, query: bytes) -> Answer | Wait | Growing | FromDisk:
+    def route(self, method: str, path: str, query: bytes, gzip: bool = False) -> Answer | Wait | Growing | FromDisk:
+        """`gzip`: the request accepts it (`accepts_gzip`)."""
         if method == "OPTIONS":
             return PREFLIGHT_ANSWER
         if method not in ("GET", "HEAD"):
@@ -138,18 +139,18 @@ class LiveRoutes:
         if stream is None or not SAFE_PATH.fullmatch(path):
             return NOT_LIVE
         if path.endswith((".m3u8", ".mpd")):
-            return self.playlist(stream, path, query)
+            return self.playlist(stream, path, query, gzip)
         return self.media(stream, path)
 
-    def playlist(self, stream: LiveStream, path: str, query: bytes) -> Answer | Wait:
+    def playlist(self, stream: LiveStream, path: str, query: bytes, gzip: bool = False) -> Answer | Wait:
         params = hls_params(query) if b"_HLS_" in query else {}
         blocking = "_HLS_msn" in params or "_HLS_part" in params
         skip = params.get("_HLS_skip") in SKIP_VALUES
         if blocking and MEDIA_PLAYLIST.fullmatch(path):
-            return self.block(stream, path, params, skip)
-        return playlist_answer(stream, path, blocking=blocking, skip=skip)
+            return self.block(stream, path, params, skip, gzip)
+        return playlist_answer(stream, path, blocking=blocking, skip=skip, gzip=gzip)
 
-    def block(self, stream: LiveStream, path: str, query: dict[str, str], skip: bool) -> Answer | Wait:
+    def block(self, stream: LiveStream, path: str, query: dict[str, str], skip: bool, gzip: bool) -> Answer | Wait:
         """RFC 8216bis 6.2.5.2: hold until the playlist has part N of segment M (or later)."""
         try:
             msn = int(query["_HLS_msn"])
@@ -169,14 +170,14 @@ class LiveRoutes:
             return now.has_segment(msn) if part is None else now.has_part(msn, part)
 
         if condition():  # already there (a player behind, a reload racing the event): no wait
-            return playlist_answer(stream, path, blocking=True, skip=skip)
+            return playlist_answer(stream, path, blocking=True, skip=skip, gzip=gzip)
 
         def then(ok: bool) -> Answer:
             # Past the end of an ended playlist the answer is the final one (ENDLIST): a player
             # whose reload got an error instead reloaded after the next worker took over, read
             # that one track went on live while the others had ended, and stalled.
             if ok or stream.ended_at is not None:
-                return playlist_answer(stream, path, blocking=True, skip=skip)
+                return playlist_answer(stream, path, blocking=True, skip=skip, gzip=gzip)
             return EMPTY[503]
 
         return Wait(stream, path, condition, self.block_timeout, then)
@@ -211,18 +212,29 @@ def hls_params(query: bytes) -> dict[str, str]:
     return params
 
 
-def playlist_answer(stream: LiveStream, path: str, *, blocking: bool, skip: bool = False) -> Answer:
-    """The playlist's current text (`skip`: its delta update), one shared Answer per text and
-    kind of request."""
-    text = stream.text(path, skip)
-    if text is None:
+def playlist_answer(stream: LiveStream, path: str, *, blocking: bool, skip: bool = False, gzip: bool = False) -> Answer:
+    """The playlist's current text (`skip`: its delta update; `gzip`: gzipped if long), one
+    shared Answer per text and kind of request."""
+    found = stream.text(path, skip, gzip)
+    if found is None:
         return NO_PLAYLIST
-    key = (path, blocking, skip)
+    text, gzipped = found
+    key = (path, blocking, skip, gzipped)
     known = stream.answers.get(key)
     if known is None or known.body is not text:
         cache = BLOCKED_PLAYLIST_CACHE if blocking else PLAYLIST_CACHE
-        known = stream.answers[key] = answer(200, text, CORS + media_headers(path, cache))
+        headers = CORS + media_headers(path, cache)
+        if gzipped:
+            headers += [(b"content-encoding", b"gzip"), (b"vary", b"accept-encoding")]
+        elif len(text) >= GZIP_BYTES:  # another request may get it gzipped: caches must tell
+            headers.append((b"vary", b"accept-encoding"))
+        known = stream.answers[key] = answer(200, text, headers)
     return known
+
+
+def accepts_gzip(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether request headers (lower-case names) accept a gzipped answer."""
+    return any(name == b"accept-encoding" and b"gzip" in value.lower() for name, value in headers)
 
 
 def media_answer(stream: LiveStream, path: str) -> Answer | None:

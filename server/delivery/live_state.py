@@ -29,6 +29,7 @@ CACHE_BYTES = 64 * 1024 * 1024  # per stream: recent parts and segments
 # A segment this many behind the newest of its playlist is past the live window (8), where
 # only DVR viewers go, one or a few each: served from its file (sendfile), never cached.
 DISK_SEGMENTS_BEHIND = 10
+GZIP_BYTES = 64 * 1024  # a whole media playlist this long is gzipped for a client that accepts it
 NUMBERED_SEGMENT = re.compile(r"(.+/(?:seg|ts)_)(\d+)\.(?:m4s|ts)")
 MEDIA = "media"  # wait topic: a new media file (part, segment, init) was announced
 
@@ -197,14 +198,23 @@ class LiveStream:
         return await future
 
     # -- reads -------------------------------------------------------------------------------
-    def text(self, path: str, skip: bool = False) -> bytes | None:
+    def text(self, path: str, skip: bool = False, gzip: bool = False) -> tuple[bytes, bool] | None:
         """A playlist's or manifest's current text (`skip`: the delta update of a media
-        playlist when it can skip anything, RFC 8216bis 6.2.5.1); the same bytes object until
-        it changes."""
+        playlist when it can skip anything, RFC 8216bis 6.2.5.1), the same bytes object until
+        it changes; and whether it is gzipped (`gzip`: the client accepts it, and a whole
+        media playlist of GZIP_BYTES or more is sent so: a 4-hour one is 470 KB).
+        None: no such playlist."""
         playlist = self.playlists.get(path)
         if playlist is None:
-            return self.texts.get(path)
-        return (playlist.delta() if skip else None) or playlist.full()
+            text = self.texts.get(path)
+            return None if text is None else (text, False)
+        delta = playlist.delta() if skip else None
+        if delta is not None:
+            return delta, False
+        full = playlist.full()
+        if gzip and len(full) >= GZIP_BYTES:
+            return playlist.full_gzip(), True
+        return full, False
 
     def on_disk(self, path: str) -> Path | None:
         """The file of a whole segment behind the live edge (DISK_SEGMENTS_BEHIND) that is not

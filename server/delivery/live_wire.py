@@ -33,7 +33,17 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from server.delivery.file_sending import FileSending
-from server.delivery.live_routes import NO_FILE, PREFIX, Answer, FromDisk, Growing, LiveRoutes, Wait, answer
+from server.delivery.live_routes import (
+    NO_FILE,
+    PREFIX,
+    Answer,
+    FromDisk,
+    Growing,
+    LiveRoutes,
+    Wait,
+    accepts_gzip,
+    answer,
+)
 from server.one_write_http import OneWriteProtocol
 
 LIVE = PREFIX.encode()
@@ -158,7 +168,7 @@ class LiveWireProtocol(OneWriteProtocol):
         path = url.path.decode("ascii")
         if "%" in path:
             return False
-        found = self.routes.route("GET", path, url.query or b"")
+        found = self.routes.route("GET", path, url.query or b"", accepts_gzip(self.headers))
         if isinstance(found, Growing):
             return False
         held = self.cycle if type(self.cycle) is LiveCycle and not self.cycle.response_complete else None

@@ -96,7 +96,8 @@ REPORTS = {
         rf"^cpu plain: node +{NUMBER} % \+ worker +{NUMBER} %",
         rf"^  DVR off, playlist .*: +{NUMBER} req/s",
         rf"^  DVR delta blocking reload .*: +{NUMBER} req/s",
-        rf"^  DVR whole playlist .*: +{NUMBER} req/s",
+        rf"^  DVR whole playlist +\(.*: +{NUMBER} req/s",
+        rf"^  DVR whole playlist, gzip .*: +{NUMBER} req/s",
         rf"^old DVR segment .*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
     ],
     "delivery": [

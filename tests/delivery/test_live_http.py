@@ -333,3 +333,20 @@ async def test_delta_updates_skip_the_old_segments_also_on_a_blocking_reload(cli
     publish_dvr_playlist(live, 5, fresh=True)  # a new worker: 10 s listed, nothing to skip
     short = await client.get("/live/7/origin/index.m3u8?_HLS_skip=YES")
     assert "EXT-X-SKIP" not in short.text and short.text.count("#EXTINF") == 5
+
+
+async def test_a_long_whole_playlist_is_gzipped_for_a_client_that_accepts_it(client, live):
+    """A 4-hour playlist is ~470 KB: gzipped when asked (browsers always ask), with Vary for
+    caches; a delta update and short playlists are sent as they are."""
+    publish_dvr_playlist(live, 2000, fresh=True)  # ~120 KB
+    plain = await client.get("/live/7/origin/index.m3u8", headers={"Accept-Encoding": "identity"})
+    zipped = await client.get("/live/7/origin/index.m3u8", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert "content-encoding" not in plain.headers and plain.headers["vary"] == "accept-encoding"
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.headers["vary"] == "accept-encoding"
+    assert zipped.text == plain.text and plain.text.count("#EXTINF") == 2000
+    assert int(zipped.headers["content-length"]) * 5 < int(plain.headers["content-length"])
+    delta = await client.get("/live/7/origin/index.m3u8?_HLS_skip=YES", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in delta.headers and "EXT-X-SKIP" in delta.text
+    live.apply(worker_event({"event": "master", "path": "master.m3u8", "text": "#EXTM3U\n"}))
+    master = await client.get("/live/7/master.m3u8", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in master.headers and "vary" not in master.headers
