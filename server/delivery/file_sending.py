@@ -6,10 +6,11 @@ memory (as the recent parts are, for the hundreds that ask for each) copied ever
 through Python and pushed the live edge out of the cache. asyncio's `loop.sendfile` would do
 this, but the node runs on uvloop, which does not implement it (NotImplementedError; its
 fallback reads the file in chunks through Python). So this module drives the socket itself:
-the head and the file are written to a duplicate of the transport's socket descriptor,
-non-blocking, and when the socket is full a writer callback on that duplicate (the transport
-keeps its own descriptor; uvloop and asyncio both refuse a callback on a transport's) goes on
-when it drains. The transport's own buffer is empty throughout (the caller checks), and
+the head and the file are written to the transport's socket descriptor, non-blocking, and
+when the socket is full, a writer callback on a duplicate of it (uvloop and asyncio both
+refuse a callback on a transport's own descriptor) goes on when it drains. Most segments fit
+the socket's buffer at once: no duplicate, five system calls (open, fstat, write, sendfile,
+close). The transport's own buffer is empty throughout (the caller checks), and
 nothing else writes on the connection until `done` is called (the request cycle is not
 complete: pipelined answers wait for it), so the bytes stay in order.
 """
@@ -37,7 +38,7 @@ class FileSending:
         done: Callable[[bool], None],
     ) -> None:
         self.loop, self.head, self.fd, self.size, self.done = loop, head, fd, size, done
-        self.out = os.dup(transport.get_extra_info("socket").fileno())
+        self.out = transport.get_extra_info("socket").fileno()  # a duplicate once it must wait
         self.head_sent = self.offset = 0
         self.watching = False
 
@@ -66,6 +67,7 @@ class FileSending:
                 self.offset += sent
         except BlockingIOError:
             if not self.watching:
+                self.out = os.dup(self.out)
                 self.loop.add_writer(self.out, self._step)
                 self.watching = True
             return
@@ -77,6 +79,6 @@ class FileSending:
     def _finish(self, ok: bool) -> None:
         if self.watching:
             self.loop.remove_writer(self.out)
-        os.close(self.out)
+            os.close(self.out)
         os.close(self.fd)
         self.done(ok)
