@@ -13,7 +13,9 @@ Shaka Player's `liveLatency`, hls.js's `latency`, dash.js's `getCurrentLiveLaten
 Headwater's LL-HLS and DASH at each part duration asked for (`HEADWATER_PART_TARGET`), with
 hls.js playing nginx-rtmp's HLS from the same publisher as the reference.
 
-    python -m bench.latency [--seconds 40] [--player-seconds 20] [--parts 0.5 0.2] [--smoke]
+    python -m bench.latency [--seconds 40] [--player-seconds 20] [--parts 0.5 0.2] [--dvr 14400] [--smoke]
+
+`--dvr N` gives the streams a DVR window of N seconds: the live edge should not notice.
 
 `--smoke` runs both halves for a few seconds each (6 s frame-level, 2 s per player after 1 s
 to settle, 0.5 s parts): the machinery end to end, no figure worth reading.
@@ -169,15 +171,21 @@ def report(name: str, out: dict) -> None:
     )
 
 
-async def main(seconds: float, player_seconds: float, parts: list[float], pace: Pace = Pace()) -> None:
+async def main(
+    seconds: float, player_seconds: float, parts: list[float], pace: Pace = Pace(), dvr: int | None = None
+) -> None:
+    """`dvr`: the streams have a DVR window of that many seconds (the live edge must not care)."""
+    fields = {"dvr_enabled": True, "dvr_duration": dvr} if dvr else {}
+    if dvr:
+        print(f"DVR on: a {dvr} s window")
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as work:
         if seconds > 0:
-            await run(Path(work), seconds, pace.tail)
+            await run(Path(work), seconds, pace.tail, fields)
         if player_seconds > 0:
-            await asyncio.to_thread(players_report, Path(work), player_seconds, parts, pace)
+            await asyncio.to_thread(players_report, Path(work), player_seconds, parts, pace, fields)
 
 
-def players_report(work: Path, seconds: float, parts: list[float], pace: Pace) -> None:
+def players_report(work: Path, seconds: float, parts: list[float], pace: Pace, fields: dict | None = None) -> None:
     """What players report as their live latency: each engine on Headwater at each part
     duration, and hls.js on nginx-rtmp's HLS fed by the same publisher (the reference)."""
     print(
@@ -190,7 +198,9 @@ def players_report(work: Path, seconds: float, parts: list[float], pace: Pace) -
         nginx = NginxRtmp().start()
         try:
             stream = httpx.post(
-                f"{node.base_url}/streaming/streams", headers=node.headers, json={"name": "player latency"}
+                f"{node.base_url}/streaming/streams",
+                headers=node.headers,
+                json={"name": "player latency", **(fields or {})},
             ).json()
             both = f"[f=flv]{stream['push_url']}|[f=flv]rtmp://127.0.0.1:{nginx.rtmp_port}/in/bench"
             # Through `tee`, x264 puts SPS/PPS in the FLV sequence header only with +global_header;
@@ -247,12 +257,15 @@ def print_player(name: str, playback, settle: float) -> None:
     )
 
 
-async def run(work: Path, seconds: float, tail: float) -> None:
+async def run(work: Path, seconds: float, tail: float, fields: dict | None = None) -> None:
     node = Node(work / "node").start()
     nginx = NginxRtmp().start()
     try:
         created = await asyncio.to_thread(
-            httpx.post, f"{node.base_url}/streaming/streams", headers=node.headers, json={"name": "latency"}
+            httpx.post,
+            f"{node.base_url}/streaming/streams",
+            headers=node.headers,
+            json={"name": "latency", **(fields or {})},
         )
         stream = created.json()
         publisher = NumberedPublisher(
@@ -286,9 +299,10 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=40, help="frame-level run (0: skip)")
     parser.add_argument("--player-seconds", type=float, default=20, help="each player's run (0: skip)")
     parser.add_argument("--parts", type=float, nargs="+", default=[0.5, 0.2], help="part durations (s)")
+    parser.add_argument("--dvr", type=int, default=None, help="streams with a DVR window of this many seconds")
     smoke.add_flag(parser)
     arguments = parser.parse_args()
     if arguments.smoke:
-        asyncio.run(main(6, 2, [0.5], SMOKE))
+        asyncio.run(main(6, 2, [0.5], SMOKE, arguments.dvr))
     else:
-        asyncio.run(main(arguments.seconds, arguments.player_seconds, arguments.parts))
+        asyncio.run(main(arguments.seconds, arguments.player_seconds, arguments.parts, dvr=arguments.dvr))

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from packager import dash, hls
+from packager.playlist_text import PlaylistUpdate
 
 if TYPE_CHECKING:
     from packager.isobmff import TrackInfo
@@ -22,25 +23,65 @@ if TYPE_CHECKING:
 MASTER_MEASURED_SEGMENTS = 3
 
 
-def media_playlist(output: TrackOutput, others: Iterable[TrackOutput], part_target: float, ended: bool) -> str:
+def media_playlist_update(
+    output: TrackOutput, others: Iterable[TrackOutput], part_target: float, ended: bool, settled_msn: int
+) -> PlaylistUpdate:
+    """The track's playlist as an update over the entries sent so far (those up to
+    `settled_msn`): the segments settled since, and the tail. Walks only the segments after
+    `settled_msn` (the last few, once the window is listed)."""
+    window = output.window
+    segments = window.segments
     target = max(output.target_duration, 1)
+    parts_from = window.parts_listed_from(target)
+    start = len(segments)
+    while start > 0 and segments[start - 1].msn > settled_msn:
+        start -= 1
+    settled = start
+    if not ended:
+        while settled < len(segments) and segments[settled].complete and segments[settled].msn < parts_from:
+            settled += 1
+    tail = segments[settled:]
+    return PlaylistUpdate(
+        header=hls.playlist_header(
+            target_duration=target,
+            part_target=part_target,
+            first_msn=segments[0].msn if segments else 0,
+            discontinuity_sequence=window.discontinuity_sequence,
+            can_skip_until=0.0 if ended else can_skip_until(output, target),
+        ),
+        first_msn=segments[0].msn if segments else 0,
+        entries=[hls.entry(segment, output.name) for segment in segments[start:settled]],
+        tail=hls.playlist_tail(
+            tail,
+            playlist_dir=output.name,
+            previous_map=hls.map_uri(segments[settled - 1], output.name) if settled else None,
+            parts_from_msn=parts_from,
+            preload_hint=None if ended else output.next_part_path(),
+            ended=ended,
+            rendition_reports=[] if ended else _rendition_reports(output, others),
+        ),
+        tail_duration=sum(segment.duration for segment in tail if segment.complete),
+        can_skip_until=0.0 if ended else can_skip_until(output, target),
+    )
+
+
+def can_skip_until(output: TrackOutput, target: int) -> float:
+    """CAN-SKIP-UNTIL for a window long enough that delta updates save something: a DVR
+    window, or a live window of at least twice the skip boundary; else 0 (not offered)."""
+    span = output.window.span
+    if span.dvr_seconds is None and span.live_segments < 2 * hls.SKIP_TARGET_DURATIONS:
+        return 0.0
+    return float(hls.SKIP_TARGET_DURATIONS * target)
+
+
+def _rendition_reports(output: TrackOutput, others: Iterable[TrackOutput]) -> list[hls.RenditionReport]:
     reports = []
     for other in others:
         last = other.window.last_part
         if last is not None:
             uri = _sibling_playlist_uri(other.name, output.name)
             reports.append(hls.RenditionReport(uri, last.msn, last.index))
-    return hls.media_playlist(
-        output.window.segments,
-        playlist_dir=output.name,
-        target_duration=target,
-        part_target=part_target,
-        parts_from_msn=output.window.parts_listed_from(target),
-        preload_hint=None if ended else output.next_part_path(),
-        ended=ended,
-        discontinuity_sequence=output.window.discontinuity_sequence,
-        rendition_reports=reports,
-    )
+    return reports
 
 
 def _sibling_playlist_uri(rendition: str, playlist_dir: str) -> str:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from packager import manifests
 from packager.dash import PeriodClock
 from packager.media_timeline import MediaTimeline
+from packager.playlist_text import MediaPlaylistText
 from packager.resume import Timeline
 from packager.track import PendingSample, TrackOutput
 from packager.window import Expired, Segment
@@ -65,6 +66,7 @@ class LivePublisher:
         self._master_final = False
         self._stream_start: float | None = None
         self._availability_start: float | None = None
+        self._playlists: dict[str, MediaPlaylistText] = {}  # by track: what the node was sent
         self._period_clocks: dict[str, PeriodClock] = {}  # by init segment name: fixed once listed
         self._period_references: dict[str, tuple[float, float]] = {}  # (media s, received) of its first leader sample
         resumed = config.resume.timeline if config.resume else None
@@ -150,15 +152,23 @@ class LivePublisher:
 
     # -- files and manifests -----------------------------------------------------------------
     def media_playlist(self, output: TrackOutput, to_disk: bool = True) -> None:
-        """Report the playlist (the node serves its text to players at once); its on-disk copy
-        is rewritten only when a segment completes: nobody can play LL-HLS parts from disk
-        (they are byte ranges the node serves), and every rewrite costs the worker's file
-        thread — per part, half of all its writes."""
+        """Report the playlist as an update (`playlist_text`: the segments settled since the
+        last one and the tail, so a part costs the same whatever the window; the node keeps
+        the text). Its on-disk copy is rewritten only when a segment completes: nobody can play
+        LL-HLS parts from disk (they are byte ranges the node serves), and every rewrite costs
+        the worker's file thread — per part, half of all its writes."""
         others = [t for t in self._tracks() if t is not output]
-        text = manifests.media_playlist(output, others, self.config.part_target, ended=self.ended or output.retired)
+        kept = self._playlists.get(output.name)
+        if kept is None:
+            kept = self._playlists[output.name] = MediaPlaylistText()
+        update = manifests.media_playlist_update(
+            output, others, self.config.part_target, self.ended or output.retired, kept.last_msn
+        )
+        update.fresh = not kept.header  # its first: the node forgets another worker's entries
+        kept.update(update)
         path = f"{output.name}/index.m3u8"
         if to_disk:
-            self._write(self.config.out_dir / path, text)
+            self._write(self.config.out_dir / path, kept.full())
         last = output.window.last_part
         self._emit(
             {
@@ -167,7 +177,7 @@ class LivePublisher:
                 "path": path,
                 "msn": last.msn if last else -1,
                 "part": last.index if last else -1,
-                "text": text,
+                **update.plain(),
             }
         )
 

@@ -17,6 +17,7 @@ only segments are files to delete; expired parts are names to stop serving.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -50,6 +51,18 @@ class WindowSpan:
             kept += 1
             covered += duration
         return kept
+
+    def drops(self, durations_oldest_first: Iterable[float], count: int, seconds: float, restart: bool = False) -> int:
+        """How many of the oldest of `count` complete segments leave the list, given their
+        durations (oldest first, read only as far as needed) and their total `seconds`: what
+        `keeps` says, from the old end, so that it walks only the segments that go."""
+        dvr = None if restart else self.dvr_seconds
+        dropped = 0
+        durations = iter(durations_oldest_first)
+        while count - dropped > self.live_segments and (dvr is None or seconds > dvr + 1e-6):
+            seconds -= next(durations)
+            dropped += 1
+        return dropped
 
     def newest(self, events: list[dict[str, Any]], key: str = "duration") -> list[dict[str, Any]]:
         """The newest of a crashed predecessor's segment events that this span lists (what a
@@ -152,6 +165,8 @@ class TrackWindow:
         self.retired: deque[Segment] = deque()
         self.max_segment_duration = 0.0
         self.discontinuity_sequence = 0  # EXT-X-DISCONTINUITY tags that left the playlist
+        # (first segment, complete segments counted from it, their seconds): see _listed_totals
+        self._totals: tuple[Segment | None, int, float] = (None, 0, 0.0)
 
     @property
     def current(self) -> Segment | None:
@@ -206,25 +221,53 @@ class TrackWindow:
 
     def trim(self, target_duration: int, restart: bool = False) -> Expired:
         """Unlist segments beyond the window (`restart`: beyond the short live window, see
-        `WindowSpan.keeps`); returns what is no longer to be served."""
+        `WindowSpan.keeps`); returns what is no longer to be served. Walks only what changes:
+        a 4-hour window is 7,200 segments, trimmed at every segment."""
         expired = Expired()
-        complete = [segment for segment in self.segments if segment.complete]
-        kept = self.span.keeps((segment.duration for segment in reversed(complete)), restart)
-        excess = len(complete) - kept
+        complete, seconds = self._listed_totals()
+        excess = self.span.drops((segment.duration for segment in self.segments), complete, seconds, restart)
         if excess > 0:
             for segment in self.segments[:excess]:
                 self.retired.append(segment)
                 self.discontinuity_sequence += segment.discontinuity
+                seconds -= segment.duration
             del self.segments[:excess]
+            self._totals = (self.segments[0] if self.segments else None, complete - excess, seconds)
         while len(self.retired) > self.span.retained:
             segment = self.retired.popleft()
             expired.segments.append(segment.path)
             expired.parts.extend(self._drop_parts(segment))
         parts_kept_from = self.parts_listed_from(target_duration) - PART_GRACE_SEGMENTS
-        for segment in [*self.retired, *self.segments]:
-            if segment.msn < parts_kept_from:
-                expired.parts.extend(self._drop_parts(segment))
+        for segment in self._older_than(parts_kept_from):
+            expired.parts.extend(self._drop_parts(segment))
         return expired
+
+    def _listed_totals(self) -> tuple[int, float]:
+        """(complete segments listed, their seconds): a running total, added to as segments
+        complete (complete segments are a prefix of the window: only the last one grows),
+        counted again only when the window was changed from outside (a carried window)."""
+        first, counted, seconds = self._totals
+        segments = self.segments
+        if not segments or first is not segments[0] or counted > len(segments):
+            counted, seconds = 0, 0.0
+        while counted < len(segments) and segments[counted].complete:
+            seconds += segments[counted].duration
+            counted += 1
+        self._totals = (segments[0] if segments else None, counted, seconds)
+        return counted, seconds
+
+    def _older_than(self, msn: int) -> list[Segment]:
+        """The segments below `msn` whose parts are still served, newest first: those form
+        the newest run of the window (parts stop being served oldest first; carried and gap
+        segments have none), so the walk stops at the first one without."""
+        found = []
+        for segment in itertools.chain(reversed(self.segments), reversed(self.retired)):
+            if segment.msn >= msn:
+                continue
+            if not segment.parts_served:
+                break
+            found.append(segment)
+        return found
 
     def release_retired(self) -> Expired:
         """A full disk: the unlisted segments kept for players holding an older playlist go now."""

@@ -47,7 +47,7 @@ from packager.live import PackagerConfig
 from packager.resume import ResumePoint
 from transcode.ladder import Rendition as Rendition  # re-exported: part of the contract
 
-VERSION = 1
+VERSION = 2  # 2: `playlist` events carry updates, not the whole text
 RECORD_HEADER = struct.Struct(">cI")
 CONFIG_RECORD = b"C"
 START_RECORD = b"S"
@@ -385,13 +385,22 @@ class Segment(Event):
 
 @event
 @dataclass
-class Playlist(PublishedText):
+class Playlist(Event):
+    """A media playlist changed: not its text (600 KB for a 4-hour window, at every part) but
+    what changed (`packager/playlist_text.PlaylistUpdate`): the node keeps the text."""
+
     kind: ClassVar[str] = "playlist"
     rendition: str
     path: str
     msn: int  # the last complete part
     part: int
-    text: str
+    header: str
+    first_msn: int  # settled entries below it left the playlist
+    entries: list[list[Any]]  # newly settled segments, `packager.hls.Entry.plain()` each
+    tail: str
+    tail_duration: float
+    can_skip_until: float  # 0: no delta updates offered
+    fresh: bool  # the producer's first: entries kept from another worker go
 
 
 @event

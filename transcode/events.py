@@ -7,7 +7,10 @@ report from their own threads.
 A pushed stream's worker batches: events sent on the main thread wait in a buffer until
 `flush()`, which the worker calls once its input pipe is empty, before it waits for more, so
 the node wakes once per batch of input instead of once per event. Events from other threads
-flush at once.
+flush at once, and so does a buffer past FLUSH_BYTES: a worker catching up on a backlog (a
+DVR window filled faster than real time) may not find its pipe empty for minutes, and held
+its events (a long window's TS playlists and MPDs, whole) until it did: hundreds of MiB,
+kept by the heap after.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import os
 import threading
 
 from transcode.contract import Event, encode_event
+
+FLUSH_BYTES = 1 << 20
 
 
 class EventChannel:
@@ -26,12 +31,14 @@ class EventChannel:
         self.batched = batched
         self.owner = threading.get_ident()
         self.buffer: list[bytes] = []
+        self.buffered = 0
 
     def send(self, event: Event | dict) -> None:
         line = encode_event(event)
         with self.lock:
             self.buffer.append(line)
-            if not self.batched or threading.get_ident() != self.owner:
+            self.buffered += len(line)
+            if not self.batched or threading.get_ident() != self.owner or self.buffered > FLUSH_BYTES:
                 self._write()
 
     def flush(self) -> None:
@@ -39,7 +46,7 @@ class EventChannel:
             self._write()
 
     def _write(self) -> None:
-        data, self.buffer = b"".join(self.buffer), []
+        data, self.buffer, self.buffered = b"".join(self.buffer), [], 0
         if self.closed or not data:
             return
         try:

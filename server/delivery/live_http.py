@@ -7,18 +7,23 @@ is what lets one Python process answer thousands of requests per second.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from server.delivery.live_routes import (
     CORS,
     MEDIA_CACHE,
+    NO_FILE,
     NO_SEGMENT,
     PREFIX,
     Answer,
+    FromDisk,
     Growing,
     LiveRoutes,
     Lookup,
     Wait,
+    accepts_gzip,
+    answer,
     media_headers,
 )
 
@@ -49,7 +54,11 @@ class LiveHttp:
             return
         client = scope.get("client")
         found = self.routes.route(
-            scope["method"], scope["path"], scope.get("query_string", b""), client[0] if client else None
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b""),
+            client[0] if client else None,
+            accepts_gzip(scope.get("headers", [])),
         )
         if isinstance(found, Wait):
             ok = await found.stream.wait_until(found.condition, found.timeout, found.topic)
@@ -57,6 +66,13 @@ class LiveHttp:
         body = scope["method"] == "GET"
         if isinstance(found, Growing):
             return await self.growing_segment(found, send, body)
+        if isinstance(found, FromDisk):  # (the protocol's fast path sends these with sendfile)
+            try:
+                data = await asyncio.to_thread(found.file.read_bytes)
+            except OSError:
+                return await respond(send, NO_FILE, body)
+            found.stream.meter.served_bytes += len(data)
+            found = answer(200, data, found.headers)
         await respond(send, found, body)
 
     async def growing_segment(self, found: Growing, send, body: bool) -> None:

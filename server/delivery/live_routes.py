@@ -6,7 +6,9 @@ returns one of:
 - an `Answer`: status, headers and body, ready now;
 - a `Wait`: hold the request until `condition()` holds on an event of `topic` (LL-HLS
   blocking reload, a preload-hinted part), then answer `then(ok)`;
-- a `Growing`: a DASH segment still being written, streamed part by part (ASGI only).
+- a `Growing`: a DASH segment still being written, streamed part by part (ASGI only);
+- a `FromDisk`: a segment behind the live edge, sent from its file (`live_wire` with
+  sendfile, `file_sending`; the ASGI app reads it).
 
 Answers are values that many requests share. The 500 clients blocked on one playlist
 all get the same `Answer`, and a writer formats its head once for all of them
@@ -18,9 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs
+from pathlib import Path
 
-from server.delivery.live_state import MEDIA, LiveStream
+from server.delivery.live_state import GZIP_BYTES, MEDIA, LiveStream
 from server.urls import SCREENSHOT
 
 CONTENT_TYPES = {
@@ -48,6 +50,7 @@ SAFE_PATH = re.compile(r"(?:[A-Za-z0-9_]+/)?[A-Za-z0-9_]+(?:\.\d+)?\.[a-z0-9]+")
 MEDIA_PLAYLIST = re.compile(r"([A-Za-z0-9_]+)/index\.m3u8")
 SEGMENT = re.compile(r"[A-Za-z0-9_]+/seg_\d+\.m4s")
 PART = re.compile(r"[A-Za-z0-9_]+/seg_\d+\.\d+\.m4s")
+SKIP_VALUES = ("YES", "v2")  # _HLS_skip (RFC 8216bis 6.2.5.1): v2 also skips date ranges, of which there are none
 
 Lookup = Callable[[int], LiveStream | None]
 PREFIX = "/live/"
@@ -87,6 +90,13 @@ class Growing:
     path: str
 
 
+@dataclass(eq=False)
+class FromDisk:
+    file: Path
+    headers: list[tuple[bytes, bytes]]  # without content-length: the file's size, when opened
+    stream: LiveStream  # whose meter counts the bytes sent
+
+
 def answer(status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> Answer:
     return Answer(status, body, [*headers, (b"content-length", str(len(body)).encode())])
 
@@ -120,8 +130,11 @@ class LiveRoutes:
         self.block_timeout = 3 * segment_target
         self.early_wait = 2 * part_target + 0.5
 
-    def route(self, method: str, path: str, query: bytes, client: str | None = None) -> Answer | Wait | Growing:
-        """`client`: the requester's address (a viewer is an address following a playlist)."""
+    def route(
+        self, method: str, path: str, query: bytes, client: str | None = None, gzip: bool = False
+    ) -> Answer | Wait | Growing | FromDisk:
+        """`client`: the requester's address (a viewer is an address following a playlist);
+        `gzip`: the request accepts it (`accepts_gzip`)."""
         if method == "OPTIONS":
             return PREFLIGHT_ANSWER
         if method not in ("GET", "HEAD"):
@@ -135,21 +148,22 @@ class LiveRoutes:
         if path.endswith((".m3u8", ".mpd")):
             if self.metered and client:
                 stream.meter.followers.add((path, client))
-            return self.playlist(stream, path, query)
+            return self.playlist(stream, path, query, gzip)
         return self.media(stream, path)
 
-    def playlist(self, stream: LiveStream, path: str, query: bytes) -> Answer | Wait:
-        params = parse_qs(query.decode(errors="replace")) if b"_HLS_" in query else {}
+    def playlist(self, stream: LiveStream, path: str, query: bytes, gzip: bool = False) -> Answer | Wait:
+        params = hls_params(query) if b"_HLS_" in query else {}
         blocking = "_HLS_msn" in params or "_HLS_part" in params
+        skip = params.get("_HLS_skip") in SKIP_VALUES
         if blocking and MEDIA_PLAYLIST.fullmatch(path):
-            return self.block(stream, path, params)
-        return playlist_answer(stream, path, blocking=blocking)
+            return self.block(stream, path, params, skip, gzip)
+        return playlist_answer(stream, path, blocking=blocking, skip=skip, gzip=gzip)
 
-    def block(self, stream: LiveStream, path: str, query: dict) -> Answer | Wait:
+    def block(self, stream: LiveStream, path: str, query: dict[str, str], skip: bool, gzip: bool) -> Answer | Wait:
         """RFC 8216bis 6.2.5.2: hold until the playlist has part N of segment M (or later)."""
         try:
-            msn = int(query["_HLS_msn"][0])
-            part = int(query["_HLS_part"][0]) if "_HLS_part" in query else None
+            msn = int(query["_HLS_msn"])
+            part = int(query["_HLS_part"]) if "_HLS_part" in query else None
         except (KeyError, ValueError):
             return EMPTY[400]
         if msn < 0 or (part is not None and part < 0):
@@ -164,17 +178,23 @@ class LiveRoutes:
                 return False
             return now.has_segment(msn) if part is None else now.has_part(msn, part)
 
+        if condition():  # already there (a player behind, a reload racing the event): no wait
+            return playlist_answer(stream, path, blocking=True, skip=skip, gzip=gzip)
+
         def then(ok: bool) -> Answer:
             # Past the end of an ended playlist the answer is the final one (ENDLIST): a player
             # whose reload got an error instead reloaded after the next worker took over, read
             # that one track went on live while the others had ended, and stalled.
             if ok or stream.ended_at is not None:
-                return playlist_answer(stream, path, blocking=True)
+                return playlist_answer(stream, path, blocking=True, skip=skip, gzip=gzip)
             return EMPTY[503]
 
         return Wait(stream, path, condition, self.block_timeout, then)
 
-    def media(self, stream: LiveStream, path: str) -> Answer | Wait | Growing:
+    def media(self, stream: LiveStream, path: str) -> Answer | Wait | Growing | FromDisk:
+        file = stream.on_disk(path)
+        if file is not None:
+            return FromDisk(file, CORS + media_headers(path, MEDIA_CACHE), stream)
         found = media_answer(stream, path)
         if found is not None:
             return found
@@ -192,18 +212,39 @@ class LiveRoutes:
         return NO_FILE
 
 
-def playlist_answer(stream: LiveStream, path: str, *, blocking: bool) -> Answer:
-    """The playlist's current text, one shared Answer per text and kind of request."""
-    text = stream.texts.get(path)
-    if text is None:
+def hls_params(query: bytes) -> dict[str, str]:
+    """The query's parameters, the first of each name, undecoded (the `_HLS_` ones are plain)."""
+    params: dict[str, str] = {}
+    for pair in query.decode(errors="replace").split("&"):
+        name, _, value = pair.partition("=")
+        params.setdefault(name, value)
+    return params
+
+
+def playlist_answer(stream: LiveStream, path: str, *, blocking: bool, skip: bool = False, gzip: bool = False) -> Answer:
+    """The playlist's current text (`skip`: its delta update; `gzip`: gzipped if long), one
+    shared Answer per text and kind of request."""
+    found = stream.text(path, skip, gzip)
+    if found is None:
         return NO_PLAYLIST
-    key = (path, blocking)
+    text, gzipped = found
+    key = (path, blocking, skip, gzipped)
     known = stream.answers.get(key)
     if known is None or known.body is not text:
         cache = BLOCKED_PLAYLIST_CACHE if blocking else PLAYLIST_CACHE
-        known = stream.answers[key] = answer(200, text, CORS + media_headers(path, cache))
+        headers = CORS + media_headers(path, cache)
+        if gzipped:
+            headers += [(b"content-encoding", b"gzip"), (b"vary", b"accept-encoding")]
+        elif len(text) >= GZIP_BYTES:  # another request may get it gzipped: caches must tell
+            headers.append((b"vary", b"accept-encoding"))
+        known = stream.answers[key] = answer(200, text, headers)
     stream.meter.served_bytes += len(text)
     return known
+
+
+def accepts_gzip(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether request headers (lower-case names) accept a gzipped answer."""
+    return any(name == b"accept-encoding" and b"gzip" in value.lower() for name, value in headers)
 
 
 def media_answer(stream: LiveStream, path: str) -> Answer | None:

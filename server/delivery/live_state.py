@@ -15,15 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packager.hls import Entry
+from packager.playlist_text import MediaPlaylistText, PlaylistUpdate
 from server.metrics.stream_meter import StreamMeter
 from transcode.contract import Carried, Ended, Event, Init, Part, Playlist, PublishedText, Removed, Segment, TsSegment
 
 CACHE_BYTES = 64 * 1024 * 1024  # per stream: recent parts and segments
+# A segment this many behind the newest of its playlist is past the live window (8), where
+# only DVR viewers go, one or a few each: served from its file (sendfile), never cached.
+DISK_SEGMENTS_BEHIND = 10
+GZIP_BYTES = 64 * 1024  # a whole media playlist this long is gzipped for a client that accepts it
+NUMBERED_SEGMENT = re.compile(r"(.+/(?:seg|ts)_)(\d+)\.(?:m4s|ts)")
 MEDIA = "media"  # wait topic: a new media file (part, segment, init) was announced
 
 
@@ -59,7 +67,8 @@ class LiveStream:
         self.meter = meter or StreamMeter()  # bytes served, who follows the playlists (/metrics)
         self.directory = directory
         self.loop = loop
-        self.texts: dict[str, bytes] = {}
+        self.texts: dict[str, bytes] = {}  # master playlists, MPD, TS playlists: whole texts
+        self.playlists: dict[str, MediaPlaylistText] = {}  # LL-HLS media playlists, kept from updates
         self.progress: dict[str, HlsProgress] = {}
         self.media: set[str] = set()
         self.ranges: dict[str, tuple[str, int, int]] = {}  # part → (segment file, offset, size)
@@ -70,6 +79,7 @@ class LiveStream:
         self.ended_at: float | None = None
         self.waiters: dict[str, list[Waiter]] = {}
         self.adopted: set[str] = set()  # a crashed worker's files its successor lists on
+        self.newest: dict[str, int] = {}  # "<rendition>/seg_" or "…/ts_" → its newest complete segment
 
     # -- events from the worker ------------------------------------------------------------
     def apply(self, event: Event) -> None:
@@ -93,16 +103,37 @@ class LiveStream:
 
     def _on_segment(self, event: Segment) -> None:
         self.media.add(event.path)
+        self._count_segment(event.path)
         self.growing.setdefault(event.path, GrowingSegment()).complete = True
         progress = self.progress.setdefault(playlist_path(event.rendition), HlsProgress())
         progress.complete_msn = max(progress.complete_msn, event.msn)
 
     def _on_playlist(self, event: Playlist) -> None:
+        update = PlaylistUpdate(
+            event.header,
+            event.first_msn,
+            [Entry.from_plain(entry) for entry in event.entries],
+            event.tail,
+            event.tail_duration,
+            event.can_skip_until,
+            event.fresh,
+        )
+        playlist = self.playlists.get(event.path)
+        if playlist is None or event.fresh:
+            playlist = self.playlists[event.path] = MediaPlaylistText()
+        playlist.update(update)
         progress = self.progress.setdefault(event.path, HlsProgress())
         progress.msn, progress.part = event.msn, event.part
 
     def _on_ts_segment(self, event: TsSegment) -> None:
         self.media.add(event.path)
+        self._count_segment(event.path)
+
+    def _count_segment(self, path: str) -> None:
+        numbered = NUMBERED_SEGMENT.fullmatch(path)
+        if numbered is not None:
+            series, number = numbered.group(1), int(numbered.group(2))
+            self.newest[series] = max(self.newest.get(series, -1), number)
 
     def _on_carried(self, event: Carried) -> None:
         """A worker after a crash lists these on (its gap segments are new files)."""
@@ -136,6 +167,7 @@ class LiveStream:
         if self.ended_at is not None:
             self.ended_at = None
             self.texts.clear()
+            self.playlists.clear()
             self.progress.clear()
             self.answers.clear()
         for segment in self.growing.values():
@@ -170,6 +202,36 @@ class LiveStream:
         return await future
 
     # -- reads -------------------------------------------------------------------------------
+    def text(self, path: str, skip: bool = False, gzip: bool = False) -> tuple[bytes, bool] | None:
+        """A playlist's or manifest's current text (`skip`: the delta update of a media
+        playlist when it can skip anything, RFC 8216bis 6.2.5.1), the same bytes object until
+        it changes; and whether it is gzipped (`gzip`: the client accepts it, and a whole
+        media playlist of GZIP_BYTES or more is sent so: a 4-hour one is 470 KB).
+        None: no such playlist."""
+        playlist = self.playlists.get(path)
+        if playlist is None:
+            text = self.texts.get(path)
+            return None if text is None else (text, False)
+        delta = playlist.delta() if skip else None
+        if delta is not None:
+            return delta, False
+        full = playlist.full()
+        if gzip and len(full) >= GZIP_BYTES:
+            return playlist.full_gzip(), True
+        return full, False
+
+    def on_disk(self, path: str) -> Path | None:
+        """The file of a whole segment behind the live edge (DISK_SEGMENTS_BEHIND) that is not
+        in the cache: a DVR viewer's, served from the disk without copying it through Python
+        or filling the cache with what one viewer reads once."""
+        numbered = NUMBERED_SEGMENT.fullmatch(path)
+        if numbered is None or path not in self.media or path in self.cache:
+            return None
+        newest = self.newest.get(numbered.group(1))
+        if newest is None or int(numbered.group(2)) > newest - DISK_SEGMENTS_BEHIND:
+            return None
+        return self.directory / path
+
     def read_media(self, path: str) -> bytes | None:
         """An announced media file's bytes, from memory or read once from disk."""
         data = self.cache.get(path)

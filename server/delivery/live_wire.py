@@ -8,7 +8,9 @@ last clients late. Here, once httptools has parsed a request's head, a `/live/` 
 answered from `LiveRoutes` in the same callback:
 - an Answer is written at once (one `writelines`, the head formatted once per Answer);
 - a Wait becomes a callback on the stream's event, so one playlist event answers every
-  blocked client in one loop pass, with one shared head.
+  blocked client in one loop pass, with one shared head;
+- a FromDisk (a DVR segment behind the live edge) is sent from its file with sendfile
+  (`file_sending`), the cycle complete once it is.
 
 A live GET pipelined behind one held here is answered here too, right after it: Apple's
 players ask for the preload-hinted part along with each blocking reload, and both are
@@ -25,12 +27,24 @@ Whatever is answered here stands in uvicorn's books as a finished request cycle
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
-from server.delivery.live_routes import PREFIX, Answer, Growing, LiveRoutes, Wait
+from server.delivery.file_sending import FileSending
+from server.delivery.live_routes import (
+    NO_FILE,
+    PREFIX,
+    Answer,
+    FromDisk,
+    Growing,
+    LiveRoutes,
+    Wait,
+    accepts_gzip,
+    answer,
+)
 from server.one_write_http import OneWriteProtocol
 
 LIVE = PREFIX.encode()
@@ -88,6 +102,38 @@ class LiveCycle:
         head = found.head(STATUS_LINE[found.status], protocol.server_state.default_headers)
         transport.writelines((head, found.body) if found.body else (head,))
         ANSWERED[found.status] += 1
+        self._complete()
+
+    def send_file(self, found: FromDisk) -> None:
+        """A segment from its file (sendfile, see `file_sending`); the cycle completes once it
+        is sent. Where sendfile cannot run now, its bytes are read and written as an Answer."""
+        try:
+            fd = os.open(found.file, os.O_RDONLY)
+        except OSError:
+            return self.answer(NO_FILE)
+        size = os.fstat(fd).st_size
+        found.stream.meter.served_bytes += size
+        transport = self.protocol.transport
+        if not FileSending.possible(transport):
+            try:
+                data = os.pread(fd, size, 0)
+            finally:
+                os.close(fd)
+            return self.answer(answer(200, data, found.headers))
+        headers = Answer(200, b"", [*found.headers, (b"content-length", str(size).encode())])
+        head = headers.head(STATUS_LINE[200], self.protocol.server_state.default_headers)
+        ANSWERED[200] += 1
+        FileSending(self.protocol.loop, transport, head, fd, size, self._file_sent).start()
+
+    def _file_sent(self, ok: bool) -> None:
+        if not ok:
+            self.protocol.transport.close()
+        self._complete()
+
+    def _complete(self) -> None:
+        """The response is written: uvicorn's books, then the request held behind it."""
+        protocol = self.protocol
+        transport = protocol.transport
         self.response_complete = True
         follower = self.follower
         if follower is None:
@@ -128,10 +174,18 @@ class LiveWireProtocol(OneWriteProtocol):
         if "%" in path:
             return False
         client = self.client
-        found = self.routes.route("GET", path, url.query or b"", client[0] if client else None)
+        found = self.routes.route(
+            "GET", path, url.query or b"", client[0] if client else None, accepts_gzip(self.headers)
+        )
         if isinstance(found, Growing):
             return False
         held = self.cycle if type(self.cycle) is LiveCycle and not self.cycle.response_complete else None
+        if isinstance(found, FromDisk):
+            if held is not None:
+                return False  # (rare) behind a held reload: through ASGI, which reads it
+            self.cycle = cycle = LiveCycle(self)
+            cycle.send_file(found)
+            return True
         self.cycle = cycle = LiveCycle(self, held)
         if isinstance(found, Wait):
             then = found.then

@@ -86,6 +86,20 @@ REPORTS = {
         rf"a legacy HLS client .* {NUMBER} %",
         r"LL-HLS parts on time",
     ],
+    "dvr": [
+        r"^source: 320x180",
+        rf"^filled: {NUMBER} s of window listed",
+        rf"^memory dvr +: node +{NUMBER} MiB \+ worker +{NUMBER} MiB",
+        rf"^memory plain: node +{NUMBER} MiB",
+        rf"^memory DVR - without: \+?{NUMBER} MiB",
+        rf"^cpu dvr  : node +{NUMBER} % \+ worker +{NUMBER} %",
+        rf"^cpu plain: node +{NUMBER} % \+ worker +{NUMBER} %",
+        rf"^  DVR off, playlist .*: +{NUMBER} req/s",
+        rf"^  DVR delta blocking reload .*: +{NUMBER} req/s",
+        rf"^  DVR whole playlist +\(.*: +{NUMBER} req/s",
+        rf"^  DVR whole playlist, gzip .*: +{NUMBER} req/s",
+        rf"^old DVR segment .*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
+    ],
     "delivery": [
         rf"^  playlist \(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
         rf"^  part +\(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",
@@ -168,7 +182,17 @@ REPORTS = {
 
 def test_every_benchmark_has_a_smoke_run() -> None:
     """A new script under bench/ gets a smoke run here (helpers are imported by the scripts)."""
-    helpers = {"__init__", "clips", "framecode", "hls_client", "nginx_rtmp", "proctree", "rtmp_publisher", "smoke"}
+    helpers = {
+        "__init__",
+        "clips",
+        "framecode",
+        "hls_client",
+        "nginx_rtmp",
+        "paced_flv",
+        "proctree",
+        "rtmp_publisher",
+        "smoke",
+    }
     scripts = {path.stem for path in (ROOT / "bench").glob("*.py")} - helpers
     assert scripts == set(REPORTS)
 

@@ -80,7 +80,7 @@ def publish_part(live: LiveStream, msn: int, part: int, data: bytes = b"") -> No
                 "path": "origin/index.m3u8",
                 "msn": msn,
                 "part": part,
-                "text": playlist_text(msn, part),
+                "header": playlist_text(msn, part),
             }
         )
     )
@@ -206,7 +206,7 @@ async def test_ended_stream_answers_its_waiters_with_the_final_playlist(client, 
                 "path": "origin/index.m3u8",
                 "msn": 0,
                 "part": 0,
-                "text": final,
+                "header": final,
             }
         )
     )
@@ -267,3 +267,86 @@ async def test_an_ended_stream_taken_over_serves_the_new_workers_playlists_only(
     publish_part(live, 5, 0, b"new")
     response = await asyncio.wait_for(reload, 2)
     assert response.status_code == 200 and "msn=5 part=0" in response.text
+
+
+def publish_dvr_playlist(live: LiveStream, msn: int, *, fresh: bool = False) -> None:
+    """A DVR playlist's update as the worker sends it: segments up to `msn - 1` settled (one
+    entry per update after the first), the tail naming `msn`."""
+    first = 0 if fresh else msn - 1
+    entries = [
+        [
+            n,
+            2.0,
+            False,
+            "init.mp4",
+            f"#EXT-X-PROGRAM-DATE-TIME:2027-01-15T08:00:{n:02}.000Z\n#EXTINF:2.0,\nseg_{n}.m4s\n",
+        ]
+        for n in range(first, msn)
+    ]
+    header = (
+        "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n"
+        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12.0\n#EXT-X-MEDIA-SEQUENCE:0\n"
+    )
+    live.apply(
+        worker_event(
+            {
+                "event": "playlist",
+                "rendition": "origin",
+                "path": "origin/index.m3u8",
+                "msn": msn,
+                "part": 0,
+                "header": header,
+                "first_msn": 0,
+                "entries": entries,
+                "tail": f"# tail msn={msn}\n",
+                "tail_duration": 0.0,
+                "can_skip_until": 12.0,
+                "fresh": fresh,
+            }
+        )
+    )
+
+
+async def test_delta_updates_skip_the_old_segments_also_on_a_blocking_reload(client, live):
+    """_HLS_skip=YES (RFC 8216bis 6.2.5.1): EXT-X-SKIP for all but the last 12 s, the map stated
+    again; with _HLS_msn the delta answers the blocked request; without CAN-SKIP-UNTIL
+    reached, the full playlist."""
+    publish_dvr_playlist(live, 20, fresh=True)
+    full = await client.get("/live/7/origin/index.m3u8")
+    assert full.text.count("#EXTINF") == 20 and "EXT-X-SKIP" not in full.text
+    delta = await client.get("/live/7/origin/index.m3u8?_HLS_skip=YES")
+    assert delta.status_code == 200 and delta.headers["content-type"] == "application/vnd.apple.mpegurl"
+    lines = delta.text.splitlines()
+    assert "#EXT-X-SKIP:SKIPPED-SEGMENTS=14" in lines and lines.count("#EXTINF:2.0,") == 6
+    assert lines[lines.index("#EXT-X-SKIP:SKIPPED-SEGMENTS=14") + 1] == '#EXT-X-MAP:URI="init.mp4"'
+    assert "seg_14.m4s" in lines and "seg_13.m4s" not in lines
+    assert (await client.get("/live/7/origin/index.m3u8?_HLS_skip=v2")).text == delta.text
+
+    blocked = asyncio.create_task(client.get("/live/7/origin/index.m3u8?_HLS_msn=21&_HLS_part=0&_HLS_skip=YES"))
+    await asyncio.sleep(0.05)
+    assert not blocked.done()
+    publish_dvr_playlist(live, 21)
+    answer = await asyncio.wait_for(blocked, 2)
+    assert "#EXT-X-SKIP:SKIPPED-SEGMENTS=15" in answer.text and "# tail msn=21" in answer.text
+    assert answer.headers["cache-control"] == "public, max-age=60"
+
+    publish_dvr_playlist(live, 5, fresh=True)  # a new worker: 10 s listed, nothing to skip
+    short = await client.get("/live/7/origin/index.m3u8?_HLS_skip=YES")
+    assert "EXT-X-SKIP" not in short.text and short.text.count("#EXTINF") == 5
+
+
+async def test_a_long_whole_playlist_is_gzipped_for_a_client_that_accepts_it(client, live):
+    """A 4-hour playlist is ~470 KB: gzipped when asked (browsers always ask), with Vary for
+    caches; a delta update and short playlists are sent as they are."""
+    publish_dvr_playlist(live, 2000, fresh=True)  # ~120 KB
+    plain = await client.get("/live/7/origin/index.m3u8", headers={"Accept-Encoding": "identity"})
+    zipped = await client.get("/live/7/origin/index.m3u8", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert "content-encoding" not in plain.headers and plain.headers["vary"] == "accept-encoding"
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.headers["vary"] == "accept-encoding"
+    assert zipped.text == plain.text and plain.text.count("#EXTINF") == 2000
+    assert int(zipped.headers["content-length"]) * 5 < int(plain.headers["content-length"])
+    delta = await client.get("/live/7/origin/index.m3u8?_HLS_skip=YES", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in delta.headers and "EXT-X-SKIP" in delta.text
+    live.apply(worker_event({"event": "master", "path": "master.m3u8", "text": "#EXTM3U\n"}))
+    master = await client.get("/live/7/master.m3u8", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in master.headers and "vary" not in master.headers

@@ -5,7 +5,9 @@ uvicorn. What the answers contain is tested for both paths in test_live_http.py.
 from __future__ import annotations
 
 import asyncio
+import os
 
+import httpx
 import pytest
 
 from server.delivery.live_http import LiveFirst, LiveHttp
@@ -232,3 +234,99 @@ async def test_bad_queries_are_bad_requests_and_the_server_goes_on(port, live):
     writer.close()
     assert bad.startswith(b"HTTP/1.1 400 ") and body == b"#EXTM3U\n"
     assert rejected.startswith(b"HTTP/1.1 400 ") and again == b"#EXTM3U\n"
+
+
+def complete_segments(live: LiveStream, first: int, last: int, sizes: dict[int, int] | None = None) -> dict[int, bytes]:
+    """Segments `first`..`last` written whole (one part each) and completed; their bytes."""
+    written = {}
+    for msn in range(first, last + 1):
+        data = bytes([msn % 251]) * (sizes or {}).get(msn, 1000 + msn)
+        publish_part(live, msn, 0, data)
+        live.apply(
+            worker_event(
+                {
+                    "event": "segment",
+                    "rendition": "origin",
+                    "msn": msn,
+                    "path": f"origin/seg_{msn}.m4s",
+                    "duration": 1.0,
+                }
+            )
+        )
+        written[msn] = data
+    return written
+
+
+def segment_get(msn: int) -> bytes:
+    return f"GET /live/7/origin/seg_{msn}.m4s HTTP/1.1\r\nHost: n\r\n\r\n".encode()
+
+
+@pytest.fixture
+def sendfile_calls(monkeypatch):
+    calls = []
+    sendfile = os.sendfile
+
+    def counting(out, fd, offset, count):
+        calls.append((offset, count))
+        return sendfile(out, fd, offset, count)
+
+    monkeypatch.setattr(os, "sendfile", counting)
+    return calls
+
+
+async def test_old_dvr_segments_are_sent_from_their_files_not_cached(app, port, live, sendfile_calls):
+    """A segment 10 or more behind the newest is a DVR viewer's: sendfile from its file, here,
+    without the ASGI app, and not kept in the cache; a recent one is served from memory."""
+    written = complete_segments(live, 1, 20)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(segment_get(3) + segment_get(20) + MASTER)
+    responses = await read_responses(reader, 3)
+    writer.close()
+    assert [body for _, body in responses] == [written[3], written[20], b"#EXTM3U\n"]
+    assert b"content-length: 1003\r\n" in responses[0][0] and b"immutable" in responses[0][0]
+    assert sendfile_calls and all(count <= 1003 for _, count in sendfile_calls)  # segment 3 only
+    assert "origin/seg_3.m4s" not in live.cache and "origin/seg_20.m4s" in live.cache
+    assert app.asgi_paths == []
+
+
+async def test_a_large_old_segment_to_a_slow_reader_arrives_whole_then_the_next_answer(app, port, live, sendfile_calls):
+    """More than the socket holds: sendfile goes on as the reader drains it, and a request
+    pipelined behind it is answered after its last byte."""
+    written = complete_segments(live, 1, 12, sizes={1: 24_000_000})
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 16)
+    writer.write(segment_get(1) + MASTER)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    body = bytearray()
+    while len(body) < len(written[1]):
+        body += await asyncio.wait_for(reader.read(1 << 20), 5)
+        await asyncio.sleep(0.001)
+    extra = bytes(body[len(written[1]) :])
+    ((_, master),) = await read_responses(_prefixed(extra, reader), 1)
+    writer.close()
+    assert b"content-length: 24000000\r\n" in head and bytes(body[: len(written[1])]) == written[1]
+    assert master == b"#EXTM3U\n" and len(sendfile_calls) > 1  # the socket filled up at least once
+
+
+async def test_an_old_segment_through_asgi_is_read_from_its_file(tmp_path):
+    live = LiveStream(7, tmp_path, asyncio.get_running_loop())
+    written = complete_segments(live, 1, 12)
+    app = LiveHttp(lambda i: live if i == 7 else None, segment_target=1.0, part_target=0.2)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://node") as client:
+        response = await client.get("/live/7/origin/seg_2.m4s")
+        (live.directory / "origin/seg_1.m4s").unlink()
+        gone = await client.get("/live/7/origin/seg_1.m4s")
+    assert response.content == written[2] and gone.status_code == 404
+
+
+def _prefixed(data: bytes, reader: asyncio.StreamReader) -> asyncio.StreamReader:
+    """A reader that yields `data` before what `reader` has left."""
+    prefixed = asyncio.StreamReader()
+    prefixed.feed_data(data)
+
+    async def pump() -> None:
+        while chunk := await reader.read(65536):
+            prefixed.feed_data(chunk)
+        prefixed.feed_eof()
+
+    asyncio.get_running_loop().create_task(pump())
+    return prefixed

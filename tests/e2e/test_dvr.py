@@ -172,14 +172,21 @@ PLAYER = (
 
 
 def test_the_built_in_player_seeks_20s_back_in_the_window_and_returns_live(new_stream):
-    """hls.js and dash.js, each in its own tab of one Chromium, on one real-time broadcast."""
+    """hls.js and dash.js, each in its own tab of one Chromium, on one real-time broadcast.
+    hls.js reloads its playlists as delta updates (`_HLS_skip=YES`, the node answers with
+    EXT-X-SKIP) and keeps the whole window: it merges each delta into what it holds."""
     from tests.support.browser import chromium_page, watch
 
     stream = new_stream(name="dvr player", dvr_enabled=True, dvr_duration=30)
     publisher = ffmpeg_publish(stream["push_url"], seconds=60)
+    deltas: list[tuple[str, int]] = []
     try:
         with chromium_page() as hls_tab:
             dash_tab = hls_tab.context.browser.new_page()
+            hls_tab.on(
+                "response",
+                lambda response: "_HLS_skip=" in response.url and deltas.append((response.url, response.status)),
+            )
             hls_tab.goto(stream["iframe_url"] + "?engine=hls")
             dash_tab.goto(stream["iframe_url"] + "?engine=dash")
             tabs = {"hls": hls_tab, "dash": dash_tab}
@@ -210,6 +217,13 @@ def test_the_built_in_player_seeks_20s_back_in_the_window_and_returns_live(new_s
                     tab, PLAYER, lambda s: s["window"]["end"] - s["t"] < 8 and s["state"] == "playing", timeout=15
                 )
                 assert live["window"]["end"] - live["t"] < 8 and live["state"] == "playing", (engine, live)
+            held = hls_tab.evaluate(PLAYER)["window"]  # after many delta updates: still the whole window
+            assert held["end"] - held["start"] > 23, held
+        assert len(deltas) > 10 and all(status == 200 for _, status in deltas), deltas[:5]
+        assert all("_HLS_skip=YES" in url and "_HLS_msn=" in url for url, _ in deltas), deltas[:5]
+        origin = stream["iframe_url"].split("/player/")[0]
+        delta = httpx.get(f"{origin}/live/{stream['id']}/origin/index.m3u8?_HLS_skip=YES").text
+        assert "#EXT-X-SKIP:SKIPPED-SEGMENTS=" in delta and "CAN-SKIP-UNTIL=" in delta, delta
     finally:
         publisher.kill()
         publisher.wait()

@@ -66,7 +66,7 @@ def write_part(succession: Succession, msn: int, data: bytes = b"part") -> str:
                 "path": "origin/index.m3u8",
                 "msn": msn,
                 "part": 0,
-                "text": f"#EXTM3U\n# msn={msn}\n",
+                "header": f"#EXTM3U\n# msn={msn}\n",
             }
         )
     )
@@ -123,7 +123,7 @@ async def test_numbering_goes_on_across_workers_whoever_runs_them(succession):
     assert succession.live is None and not succession.directory.exists()
     async with succession.turn(StandIn()) as live:
         assert succession.resume.point().msn == 5 and succession.resume.point().init_generation == 0
-        assert live.texts == {} and succession.directory.is_dir()
+        assert live.texts == {} and live.playlists == {} and succession.directory.is_dir()
 
 
 async def test_the_point_is_stored_as_outputs_start_and_end_and_every_save_interval(tmp_path):
@@ -157,10 +157,10 @@ async def test_a_worker_after_an_ended_one_writes_beside_its_files_and_retires_t
     async with succession.turn(first) as live:
         old = write_part(succession, 0, b"old")
         succession.end(first)
-    assert live.ended_at is not None and b"msn=0" in live.texts["origin/index.m3u8"]
+    assert live.ended_at is not None and b"msn=0" in live.text("origin/index.m3u8")
     async with succession.turn(second) as taken:
         assert taken is live and live.ended_at is None
-        assert "origin/index.m3u8" not in live.texts  # the final playlist is not served on
+        assert live.text("origin/index.m3u8") is None  # the final playlist is not served on
         assert live.read_media(old) == b"old"  # its media are, for a while
         new = write_part(succession, 2, b"new")
         await asyncio.sleep(GRACE * 2)
@@ -176,7 +176,7 @@ async def test_a_crashed_workers_state_goes_to_its_successor_not_ended(successio
     async with succession.turn(crashed) as live:
         write_part(succession, 0)
     async with succession.turn(successor) as taken:
-        assert taken is live and "origin/index.m3u8" in live.texts  # served until replaced
+        assert taken is live and live.text("origin/index.m3u8") is not None  # served until replaced
         succession.end(crashed)  # e.g. the crashed one's session ends: its state is not its own now
         assert live.ended_at is None
         succession.end(successor)
@@ -254,7 +254,7 @@ async def test_a_dvr_window_outlives_its_broadcast_until_dvr_is_switched_off(suc
         succession.end(worker)
     assert worker.commands == [SetDvrWindow(30.0), ClearDvr()]
     await asyncio.sleep(GRACE * 3)
-    assert succession.live is not None and succession.live.texts  # still served past the grace
+    assert succession.live is not None and succession.live.playlists  # still served past the grace
     assert (succession.directory / "origin" / "seg_0.m4s").exists()
     assert not succession.clear_dvr()  # ended: nothing to clear
     succession.set_dvr(None)  # DVR off: the kept window goes

@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 
 from packager.live import LiveOutput, PackagerConfig
+from tests.support.playlist_texts import with_texts
 
 FAKE_NOW = 1_800_000_000.0
 
@@ -78,7 +79,9 @@ class Run:
     source_first_pts: dict[str, float] = field(default_factory=dict)  # rendition → seconds
 
     def of(self, kind: str, rendition: str | None = None) -> list[dict]:
-        return [e for e in self.events if e["event"] == kind and (rendition is None or e.get("rendition") == rendition)]
+        """The events of `kind`; `playlist` ones with the playlist's whole `text` (they carry updates)."""
+        events = with_texts(self.events) if kind == "playlist" else self.events
+        return [e for e in events if e["event"] == kind and (rendition is None or e.get("rendition") == rendition)]
 
 
 def package(
@@ -184,6 +187,10 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
     for line in lines[1:]:
         if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
             msn = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-SKIP:"):  # a delta update: the map must be stated again after it
+            tags["EXT-X-SKIP"] = line.split(":", 1)[1]
+            msn = (msn or 0) + int(attributes(tags["EXT-X-SKIP"])["SKIPPED-SEGMENTS"])
+            map_uri = None
         elif line.startswith("#EXT-X-MAP:"):
             map_uri = attributes(line.split(":", 1)[1])["URI"]
         elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):

@@ -15,6 +15,7 @@ from packager.isobmff import iter_boxes, parse_init
 from packager.live import LiveOutput, PackagerConfig
 from packager.moof import SAMPLE_IS_NON_SYNC, parse_fragment, parse_producer_reference
 from tests.support.mpd_conformance import check_mpds
+from tests.support.playlist_texts import with_texts
 
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 
@@ -139,7 +140,7 @@ def test_audio_and_video_keep_their_source_offset(clip_1s_gop, gop1_run, tmp_pat
 def test_the_master_comes_once_every_media_playlist_lists_a_complete_segment(gop1_run):
     """Players load the master first; a media playlist of parts only is a dead level to hls.js
     on its first load (fatal levelEmptyError)."""
-    events = gop1_run.events
+    events = with_texts(gop1_run.events)
     first_master = next(i for i, e in enumerate(events) if e["event"] == "master")
     for rendition in ("origin", "audio"):
         before = [e for e in events[:first_master] if e["event"] == "playlist" and e["rendition"] == rendition]
@@ -276,7 +277,7 @@ def test_every_part_begins_with_a_producer_reference(clip_1s_gop, tmp_path):
 def test_every_playlist_event_is_valid_and_lists_the_part_just_announced(gop1_run):
     last_part = {}
     hints = {}
-    for event in gop1_run.events:
+    for event in with_texts(gop1_run.events):
         if event["event"] == "part":
             last_part[event["rendition"]] = event
             hint = hints.get(event["rendition"])

@@ -69,8 +69,8 @@ def test_events_cross_the_pipe_whole_typed_or_plain():
     "line",
     [
         b"not json\n",
-        b'{"v": 1, "event": "no_such_event"}\n',
-        b'{"v": 1, "event": "part", "msn": 1}\n',
+        b'{"v": 2, "event": "no_such_event"}\n',
+        b'{"v": 2, "event": "part", "msn": 1}\n',
         b'{"event": "ended"}\n',
         b"[1]\n",
     ],

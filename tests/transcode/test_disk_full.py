@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from tests.packager.packager_testkit import make_clip
+from tests.support.playlist_texts import with_texts
 from tests.support.worker_events import worker_run
 from transcode.contract import InputData, StartInput, WorkerConfig
 
@@ -42,7 +43,7 @@ def test_a_full_disk_shrinks_the_dvr_window_and_the_live_edge_goes_on(tmp_path, 
     assert done.returncode == 0, log[-2000:]
     assert "disk full" in log and "DVR window shrinks" in log, log[-2000:]
     assert log.count("disk full") <= 3, log  # a line per shrink, not one per write
-    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith(b"{")]
+    events = with_texts([json.loads(line) for line in done.stdout.splitlines() if line.startswith(b"{")])
     segments = [e for e in events if e["event"] == "segment" and e["rendition"] == "origin"]
     assert segments[-1]["msn"] >= SECONDS // 2 - 2  # every segment of the clip, to its end
     assert [s["msn"] for s in segments] == list(range(len(segments)))

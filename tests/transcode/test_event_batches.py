@@ -8,7 +8,7 @@ import threading
 
 from tests.support.worker_events import worker_run
 from transcode.contract import Ended, InputData, Removed, StartInput, Stats, decode_event, encode_command
-from transcode.events import EventChannel
+from transcode.events import FLUSH_BYTES, EventChannel
 from transcode.pipe_input import PipeInput
 
 
@@ -43,14 +43,14 @@ def test_batched_events_wait_for_flush_and_other_threads_do_not():
     os.set_blocking(read_fd, False)
     assert _read(read_fd) == b""
     channel.flush()
-    assert _read(read_fd) == b'{"v":1,"event":"removed","paths":["a"]}\n{"v":1,"event":"removed","paths":["b"]}\n'
+    assert _read(read_fd) == b'{"v":2,"event":"removed","paths":["a"]}\n{"v":2,"event":"removed","paths":["b"]}\n'
     thread = threading.Thread(target=channel.send, args=(Stats(speed=1.0),))
     thread.start()
     thread.join()
     assert decode_event(_read(read_fd)) == Stats(speed=1.0)
     unbatched = EventChannel(write_fd)
     unbatched.send(Ended())
-    assert _read(read_fd) == b'{"v":1,"event":"ended"}\n'
+    assert _read(read_fd) == b'{"v":2,"event":"ended"}\n'
 
 
 def test_a_worker_run_flushes_its_events(tmp_path):
@@ -84,8 +84,8 @@ def test_a_worker_run_flushes_its_events(tmp_path):
     )
     done = subprocess.run(command, capture_output=True, input=stdin, check=True)
     events = done.stdout.decode().splitlines()
-    assert events[0].startswith('{"v":1,"event":"started"')
-    assert any(line.startswith('{"v":1,"event":"ended"') for line in events)
+    assert events[0].startswith('{"v":2,"event":"started"')
+    assert any(line.startswith('{"v":2,"event":"ended"') for line in events)
     assert any('"event":"ts_playlist"' in line and "EXT-X-ENDLIST" in line for line in events)
 
 
@@ -145,3 +145,19 @@ def test_a_worker_has_deleted_what_its_window_let_go_when_it_exits(tmp_path):
     assert [path for path in segments if (out / path).exists()] == []
     assert (out / "origin" / "init.mp4").exists()  # what is still listed stays
     assert (out / "origin" / "index.m3u8").read_text().endswith("#EXT-X-ENDLIST\n")  # the last write
+
+
+def test_a_batch_past_a_mebibyte_is_written_without_waiting_for_the_flush(tmp_path):
+    """A worker catching up on a backlog may not find its pipe empty for minutes: its events
+    (a 4-hour window's TS playlist is ~300 KB each) went out only then, and the buffer had
+    grown by hundreds of MiB, kept by the heap after."""
+    with open(tmp_path / "events", "wb") as out:
+        channel = EventChannel(out.fileno(), batched=True)
+        text = "#EXTINF:2.0,\n" * 20_000  # 260 KB
+        for _ in range(3):
+            channel.send({"event": "ts_playlist", "rendition": "origin", "path": "origin/mpegts.m3u8", "text": text})
+        assert os.fstat(out.fileno()).st_size == 0  # under FLUSH_BYTES: batched
+        for _ in range(2):
+            channel.send({"event": "ts_playlist", "rendition": "origin", "path": "origin/mpegts.m3u8", "text": text})
+        assert os.fstat(out.fileno()).st_size > FLUSH_BYTES  # written as it passed the bound
+        assert sum(map(len, channel.buffer)) <= FLUSH_BYTES
