@@ -26,11 +26,21 @@ class Lines(logging.Handler):
 
 @pytest.fixture
 def json_lines():
+    """Every record reaching the root, as lines; the loggers the tests use pass everything on
+    whatever an earlier test in this process (a node's logging setup) left on them."""
     handler = Lines()
     root = logging.getLogger()
     root.addHandler(handler)
     level, root.level = root.level, logging.INFO
+    loggers = [logging.getLogger(name) for name in ("headwater.worker", "headwater.transcode", "headwater.test")]
+    saved = [(logger.level, logger.propagate, logger.disabled) for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.NOTSET)
+        logger.propagate, logger.disabled = True, False
     yield handler.lines
+    for logger, (was_level, was_propagate, was_disabled) in zip(loggers, saved):
+        logger.setLevel(was_level)
+        logger.propagate, logger.disabled = was_propagate, was_disabled
     root.removeHandler(handler)
     root.level = level
 
