@@ -17,7 +17,7 @@ import pytest
 
 from packager.recording_layout import read_recording
 from tests.support.hls import parse_media_playlist
-from tests.support.size_change import init_sps, size_changing_clip
+from tests.support.size_change import init_sizes, init_sps, size_changing_clip
 from tests.support.worker_events import plain
 from transcode.contract import (
     Command,
@@ -308,5 +308,8 @@ def test_a_source_switch_continues_the_origin_recording_after_a_discontinuity(tm
     first, second = recorded_runs(recorded)
     assert all(np.array_equal(a, b) for a, b in zip(first, source_frames(tmp_path / "main.flv"), strict=True))
     assert all(np.array_equal(a, b) for a, b in zip(second, source_frames(tmp_path / "backup.flv"), strict=True))
-    # the viewers' origin keeps its size: the box drawn on the 320x180 backup is scaled with it
+    # the viewers' origin keeps its size: the box drawn on the 320x180 backup is scaled with it,
+    # and its new init tells its own encoder's size and SPS, not the backup's
     assert is_red(frames(out, "origin")[-10], 32, 32, 2 * BOX[0], 2 * BOX[1])
+    init = (out / "origin/init_1.mp4").read_bytes()
+    assert init_sizes(init) == ((640, 360), (640, 360)) and init_sps(init).width == 640
