@@ -7,6 +7,7 @@ origin recording holds the source's very pictures, without the box."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import os
 import subprocess
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 from packager.recording_layout import read_recording
+from packager.resume import ResumePoint
 from tests.support.hls import parse_media_playlist
 from tests.support.size_change import init_sizes, init_sps, size_changing_clip
 from tests.support.worker_events import plain
@@ -313,3 +315,24 @@ def test_a_source_switch_continues_the_origin_recording_after_a_discontinuity(tm
     assert is_red(frames(out, "origin")[-10], 32, 32, 2 * BOX[0], 2 * BOX[1])
     init = (out / "origin/init_1.mp4").read_bytes()
     assert init_sizes(init) == ((640, 360), (640, 360)) and init_sps(init).width == 640
+
+
+def test_a_new_worker_continues_the_origin_recording(tmp_path):
+    """The worker ends (a crash, an html_overlay switch) and the next one of the stream goes on
+    with the same recording (`continues`): a second run, after a discontinuity, of the source's
+    own pictures."""
+    first_clip = flv_clip(tmp_path / "first.flv", "640x360", seconds=2)
+    second_clip = flv_clip(tmp_path / "second.flv", "320x180", seconds=2)  # told apart
+    out, recorded = tmp_path / "out", tmp_path / "recording"
+    config = WorkerConfig(stream_id=1, out_dir=str(out), x264_preset="ultrafast", overlays=True)
+    record = StartRecording(key="k", directory=str(recorded), record_type="origin")
+    events = run_worker(tmp_path, config, [red_box(16, 16), record, StartInput("flv"), InputData(first_clip)])
+    last = max(e["msn"] for e in events if e["event"] == "segment")
+    following = dataclasses.replace(
+        config, resume=ResumePoint(msn=last + 1, discontinuity_sequence=1, init_generation=1)
+    )
+    again = dataclasses.replace(record, continues=True, recorded=2.0)
+    run_worker(tmp_path, following, [red_box(16, 16), again, StartInput("flv"), InputData(second_clip)])
+    first, second = recorded_runs(recorded)
+    assert all(np.array_equal(a, b) for a, b in zip(first, source_frames(tmp_path / "first.flv"), strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(second, source_frames(tmp_path / "second.flv"), strict=True))
