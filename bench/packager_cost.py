@@ -3,7 +3,10 @@
 Feeds a 60 s 1080p ~6 Mbit/s H.264 + AAC clip (FLV, as the RTMP ingest delivers it; made once
 under bench/out/) through LiveOutput as fast as possible and prints CPU-seconds per media
 second: PyAV demux alone, demux + LiveOutput, and the reference
-`ffmpeg -c copy -f hls -hls_segment_type fmp4` (children's rusage), and the ratio.
+`ffmpeg -c copy -f hls -hls_segment_type fmp4` (children's rusage), and the ratio. Then the
+same with the video muxed a second time into an unlisted track (what html_overlay adds for
+`record_type=origin`: the source as received beside the re-encoded origin): the difference is
+that track's cost.
 
 Run: PYTHONPATH=. python bench/packager_cost.py [--seconds 60] [--smoke]
 """
@@ -46,18 +49,24 @@ def demux_only(clip: Path) -> float:
     return cpu_self() - start
 
 
-def package(clip: Path, out_dir: Path) -> tuple[float, float, int]:
+def package(clip: Path, out_dir: Path, unlisted_copy: bool = False) -> tuple[float, float, int]:
+    """`unlisted_copy`: the video also goes into an unlisted track, which leads (html_overlay's
+    source track beside the origin)."""
     events = []
     output = LiveOutput(PackagerConfig(out_dir), events.append)
     start_cpu, start_wall = cpu_self(), time.perf_counter()
     with av.open(str(clip)) as container:
-        tracks = {}
+        tracks, copies = {}, {}
         for stream in container.streams:
+            if stream.type == "video" and unlisted_copy:
+                copies[stream.index] = output.add_video("source", stream, listed=False)
             tracks[stream.index] = (
                 output.add_video("origin", stream) if stream.type == "video" else output.add_audio(stream)
             )
         for packet in container.demux():
             if packet.size:
+                if packet.stream.index in copies:
+                    output.mux(copies[packet.stream.index], packet)
                 output.mux(tracks[packet.stream.index], packet)
     output.close()
     return cpu_self() - start_cpu, time.perf_counter() - start_wall, len(events)
@@ -121,6 +130,10 @@ def compare(clip: Path, work: Path) -> None:
     print(f"ffmpeg -c copy -f hls fmp4: {reference / media:.4f} CPU-s per media s")
     print(f"ratio (demux + LiveOutput) / ffmpeg: {smoke.ratio(packaged, reference):.1f}x")
     print(f"one stream at real time  : {100 * packaged / media:.2f} % of a core")
+    copied = min(package(clip, work / f"unlisted{run}", unlisted_copy=True)[0] for run in range(2))
+    once = min(packaged, package(clip, work / "again")[0])
+    print(f"+ an unlisted copy of the video: {100 * copied / media:.2f} % of a core")
+    print(f"  the unlisted track     : {100 * (copied - once) / media:.2f} % of a core")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,12 @@ Here: the packet path (`mux`: a packet becomes a frame on the shared timeline, i
 its track, and whatever is decided is placed into parts and segments) and the stream's lifecycle
 (`discontinuity`, `change_format`, `retire_video`, `close`).
 
+A video track can be unlisted (`add_video(listed=False)`): the source as received beside an
+origin that html_overlay re-encodes, for the recorder. It is segmented and numbered with the
+others and announced by the same `init`/`part`/`segment` events, but it is in no playlist,
+master or MPD, and its files stay on disk only for a short window of its own
+(`UNLISTED_SEGMENTS`): the recorder copies each part as it is announced.
+
 Each packet's arrival (`clock`, injectable for tests) goes into its part's `prft` box and, for a
 Period's first leader sample, the MPD's ProducerReferenceTime.
 
@@ -51,6 +57,8 @@ from packager.window import WindowSpan
 __all__ = ["AudioTrackId", "LiveOutput", "PackagerConfig", "VideoTrackId"]
 
 log = logging.getLogger("headwater.packager")
+
+UNLISTED_SEGMENTS = 1  # an unlisted track keeps this many segments (and the retention after them)
 
 
 @dataclass
@@ -103,19 +111,25 @@ class LiveOutput:
         self._decisions = SegmentDecisions(config.segment_target)
         self._audio_hold = AudioHold(self._decisions)
         self._publisher = LivePublisher(
-            config, on_event, clock, self._timeline, self._live_tracks, lambda: self._leader, remove, write
+            config, on_event, clock, self._timeline, self._listed_tracks, lambda: self._leader, remove, write
         )
         config.out_dir.mkdir(parents=True, exist_ok=True)
 
     # -- setup -------------------------------------------------------------------------
 
     def add_video(
-        self, rendition: str, template: av.video.stream.VideoStream, *, bandwidth: int | None = None
+        self,
+        rendition: str,
+        template: av.video.stream.VideoStream,
+        *,
+        bandwidth: int | None = None,
+        listed: bool = True,
     ) -> VideoTrackId:
+        """The first video track added leads the segmenting (listed or not)."""
         if rendition == "audio":
             raise ValueError('"audio" is reserved for the audio track')
         track = VideoTrackId(rendition)
-        output = self._add(track, rendition, template, bandwidth)
+        output = self._add(track, rendition, template, bandwidth, listed)
         if self._leader is None or not self._leader.is_video:
             self._leader = output
         return track
@@ -127,12 +141,16 @@ class LiveOutput:
             self._leader = output
         return track
 
-    def _add(self, track: TrackId, name: str, template: av.stream.Stream, bandwidth: int | None) -> TrackOutput:
+    def _add(
+        self, track: TrackId, name: str, template: av.stream.Stream, bandwidth: int | None, listed: bool = True
+    ) -> TrackOutput:
         if track in self._tracks:
             raise ValueError(f"track {name!r} already added")
         if self._timeline.started:
             raise RuntimeError("add every track before the first mux()")
-        output = TrackOutput(name, template, self.config.out_dir, self.config.part_target, self.config.span, bandwidth)
+        span = self.config.span if listed else WindowSpan(UNLISTED_SEGMENTS)
+        output = TrackOutput(name, template, self.config.out_dir, self.config.part_target, span, bandwidth)
+        output.listed = listed
         output.make_room = lambda: self._make_room()
         if self.config.resume is not None:
             output.resume(self.config.resume)
@@ -239,6 +257,10 @@ class LiveOutput:
 
     def _live_tracks(self) -> list[TrackOutput]:
         return [t for t in self._tracks.values() if not t.retired]
+
+    def _listed_tracks(self) -> list[TrackOutput]:
+        """What the playlists, the master and the MPD list."""
+        return [t for t in self._tracks.values() if not t.retired and t.listed]
 
     def _ordered_tracks(self) -> list[TrackOutput]:
         others = [t for t in self._live_tracks() if t is not self._leader]
@@ -381,7 +403,7 @@ class LiveOutput:
         to delete."""
         span = self.config.span
         listed = max(
-            (sum(s.duration for s in t.window.segments if s.complete) for t in self._live_tracks()), default=0.0
+            (sum(s.duration for s in t.window.segments if s.complete) for t in self._listed_tracks()), default=0.0
         )
         smaller = shrunk_window(listed, span.live_segments * self.config.segment_target) if span.dvr_seconds else None
         if smaller is not None:
@@ -405,7 +427,7 @@ class LiveOutput:
             return
         self._flush_all()
         self._closed = self._publisher.ended = True
-        for output in self._live_tracks():
+        for output in self._listed_tracks():
             if output.window.segments:
                 self._publisher.media_playlist(output)
         self._publisher.master()

@@ -51,8 +51,8 @@ class LivePublisher:
         remove: Callable[[Path], object],
         write: Callable[[Path, bytes | str], None],
     ) -> None:
-        """`tracks` gives the live (not retired) tracks in the order they were added, `leader`
-        the track that decides the segments."""
+        """`tracks` gives the listed (not retired, not unlisted) tracks in the order they were
+        added, `leader` the track that decides the segments (which may be an unlisted one)."""
         self.config = config
         self._emit = emit
         self._clock = clock
@@ -119,6 +119,9 @@ class LivePublisher:
             output.complete_segment()
             self._emit(segment_event(output.name, segment, output.discontinuity_sequence))
         expired = output.window.trim(output.target_duration) if ends_segment else Expired()
+        if not output.listed:  # nothing lists it, nobody is told its files go
+            self._delete(expired, announce=False)
+            return
         self.media_playlist(output, to_disk=ends_segment)
         self._delete(expired)
         self.master()
@@ -181,12 +184,12 @@ class LivePublisher:
             }
         )
 
-    def _delete(self, expired: Expired) -> None:
+    def _delete(self, expired: Expired, announce: bool = True) -> None:
         """Delete the segment files the window let go and stop serving its expired parts
         (after the playlist that stopped listing them)."""
         for path in expired.segments:
             self._remove(self.config.out_dir / path)
-        if expired.paths:
+        if announce and expired.paths:
             self._emit({"event": "removed", "paths": expired.paths})
 
     def reopen_master(self) -> None:

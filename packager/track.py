@@ -107,6 +107,7 @@ class TrackOutput:
         self.formats: dict[str, tuple[str, int | None, int | None]] = {}  # init path → codec, width, height
         self.generation_from: float | None = None  # open a new init generation at the segment from here
         self.retired = False  # shed by the transcoder: no longer listed or fed
+        self.listed = True  # False: in no playlist, master or MPD (the recorder's source track)
         self.carried: list[dict[str, Any]] = []  # a crashed predecessor's window, until the first segment
         self.make_room: MakeRoom = no_room  # a full disk: what frees space (LiveOutput's DVR window)
         (out_dir / name).mkdir(parents=True, exist_ok=True)

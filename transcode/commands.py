@@ -34,6 +34,7 @@ from transcode.contract import (
     WorkerConfig,
 )
 from transcode.ladder import even
+from transcode.outputs import SOURCE
 from transcode.overlay import Compositor, OverlayError, Placement
 from transcode.passthrough import ORIGIN
 
@@ -76,6 +77,8 @@ class WorkerContext:
     def emit(self, event: Event | dict[str, Any]) -> None:
         if isinstance(event, dict):  # the packager's (from the packaging thread)
             self.recorder.observe(event)
+            if event.get("rendition") == SOURCE:
+                return  # the unlisted source track is the recorder's: the node neither lists nor serves it
         self.send(event)
 
     def _on_file_thread(self, job: Callable[[], None]) -> None:
@@ -87,12 +90,17 @@ class WorkerContext:
             self.pipeline.outputs.files.call(job)
 
     def _recorded_video(self, record_type: str) -> str:
-        """The live rendition a recording takes its video from: the origin as received, or
-        for "transcoded" the top rendition: the tallest rung of the quality set encoded (the
-        origin when the set has none, or when html_overlay made the origin that rung, see
-        `transcode/pipeline.with_composited_origin`)."""
-        transcoder = self.pipeline.transcoder if self.pipeline is not None else None
-        if record_type != "transcoded" or transcoder is None:
+        """The live rendition a recording takes its video from: for "origin" the source as
+        received (the origin, or the unlisted `SOURCE` track when html_overlay re-encodes the
+        origin), for "transcoded" the top rendition: the tallest rung of the quality set
+        encoded (the origin when the set has none, or when html_overlay made the origin that
+        rung, see `transcode/pipeline.with_composited_origin`)."""
+        if self.pipeline is None:
+            return ORIGIN
+        if record_type != "transcoded":
+            return self.pipeline.source_output
+        transcoder = self.pipeline.transcoder
+        if transcoder is None:
             return ORIGIN
         encoded = transcoder.renditions  # tallest first; the composited origin first of all
         if ORIGIN in encoded and self._rung_is_the_origin(encoded):

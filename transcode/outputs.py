@@ -5,6 +5,11 @@ The origin job and the transcoder both mux here, from the worker's main thread (
 packagers are not thread-safe). The origin is added first, so it leads the CMAF segmenting;
 the shared audio track goes into the CMAF output once and into every TS variant (TS variants
 carry their audio muxed in).
+
+With html_overlay the origin is re-encoded; the source's own video then goes into one more
+CMAF track (`add_source`, `SOURCE`), unlisted: in no playlist, master, MPD or TS output, for
+the recorder's `record_type=origin` only. Added first, it leads the CMAF segmenting, so every
+variant is cut at the source's keyframes as without overlays.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from packager.live import LiveOutput, PackagerConfig, VideoTrackId
 from packager.ts_output import TsRendition, TsVariant, write_ts_master
 
 AUDIO_ONLY = "origin"  # an audio-only stream's TS variant keeps the origin's name
+SOURCE = "source"  # the unlisted CMAF track of the source as received (html_overlay)
 BANDWIDTH_MARGIN = 1.2  # measured first TS segment → BANDWIDTH in the TS master
 
 
@@ -51,13 +57,21 @@ class StreamOutputs:
             config, emit, remove=self.files.remove, write=self.files.write_atomic, make_room=self.make_room
         )
         self.variants: dict[str, _Variant] = {}
+        self.source_track: VideoTrackId | None = None
         self.audio_track = None
         self.ts_master_text: str | None = None
 
     # -- setup --------------------------------------------------------------------------
+    def add_source(self, template: av.stream.Stream) -> None:
+        """The source's video as received, beside an origin that is re-encoded: CMAF only,
+        unlisted (the recorder's). Add it before the variants: it leads the segmenting."""
+        self.source_track = self.cmaf.add_video(SOURCE, template, listed=False)
+
     def add_video(
         self, name: str, template: av.stream.Stream, *, resolution: tuple[int, int] | None, frame_rate: float | None
     ) -> None:
+        if name == SOURCE:
+            raise ValueError(f"{SOURCE!r} names the source's unlisted track")
         track = self.cmaf.add_video(name, template)
         ts = self._new_ts(name)
         self.variants[name] = _Variant(name, track, ts, ts.add_stream(template), resolution, frame_rate, template)
@@ -101,6 +115,10 @@ class StreamOutputs:
         self.cmaf.mux(variant.track, packet)
         variant.ts.mux(variant.ts_video, packet, segment_start=segment_start)
 
+    def mux_source(self, packet: av.Packet) -> None:
+        if self.source_track is not None:
+            self.cmaf.mux(self.source_track, packet)
+
     def mux_audio(self, packet: av.Packet, *, segment_start: bool = False) -> None:
         if self.audio_track is None:
             return
@@ -112,13 +130,15 @@ class StreamOutputs:
     def source_changed(self, templates: dict[str, av.stream.Stream], audio: av.stream.Stream | None) -> None:
         """Another source follows (a failover, a pull switch): every CMAF track and every TS
         variant continues its playlist after a discontinuity. `templates` names the variants
-        whose codec parameters now come from the new source (the origin); `audio` is its audio
-        track, or None (the audio track then gets no packets)."""
+        whose codec parameters now come from the new source (the origin, or the unlisted
+        `SOURCE`); `audio` is its audio track, or None (the audio track then gets no packets)."""
         cmaf = {
             self.variants[name].track: template
             for name, template in templates.items()
             if name in self.variants and self.variants[name].track is not None
         }
+        if self.source_track is not None and SOURCE in templates:
+            cmaf[self.source_track] = templates[SOURCE]
         if audio is not None and self.audio_track is not None:
             cmaf[self.audio_track] = audio
         self.cmaf.discontinuity(cmaf)
@@ -137,14 +157,20 @@ class StreamOutputs:
         `packager/parameter_sets.py`): a new CMAF init generation for every track from that
         segment on (`LiveOutput.change_format`), EXT-X-DISCONTINUITY on every TS variant's
         next segment (all variants stay aligned), and both masters tell the new size once
-        its first segment is out. TS carries the new SPS in-band, so its muxers go on."""
-        variant = self.variants[name]
-        new_generation = self.cmaf.change_format(variant.track, width, height, extradata)
-        variant.resolution = (width, height)
-        variant.ts.parameter_sets_changed(variant.ts_video, extradata)
+        its first segment is out. TS carries the new SPS in-band, so its muxers go on.
+        `SOURCE` (the unlisted track, which leads): the variants keep their encoded size, and
+        take the new generation and the discontinuity as they would after the origin's change."""
+        variant = self.variants.get(name) if name != SOURCE else None
+        track = variant.track if variant is not None else self.source_track
+        assert track is not None
+        new_generation = self.cmaf.change_format(track, width, height, extradata)
+        if variant is not None:
+            variant.resolution = (width, height)
+            variant.ts.parameter_sets_changed(variant.ts_video, extradata)
         if not new_generation:  # nothing was packaged yet: the outputs simply start at this size
             return
-        variant.master_stale = True
+        if variant is not None:
+            variant.master_stale = True
         for other in self.variants.values():
             if not other.retired:
                 other.ts.discontinuity()

@@ -6,6 +6,10 @@ transcoded renditions put their IDR frames on those same frames. The source's au
 here once for every variant. After a source switch the new source's video is the origin
 (the outputs start a new init segment for it).
 
+With html_overlay the origin is encoded from the composited picture (the transcoder's), and
+the source's video goes into the unlisted `SOURCE` track instead (what a `record_type=origin`
+recording records); it still leads the segmenting.
+
 A source whose H.264 changes picture format mid-stream (a new SPS: another size, profile or
 level) is told at its keyframe (`VideoFormatWatch`): that keyframe starts a segment in every
 variant, and the outputs start a new init generation (`StreamOutputs.format_changed`).
@@ -19,7 +23,7 @@ import av
 
 from packager.parameter_sets import VideoFormatWatch
 from transcode.keyframes import KeyframePlan
-from transcode.outputs import StreamOutputs
+from transcode.outputs import SOURCE, StreamOutputs
 
 ORIGIN = "origin"
 
@@ -33,12 +37,12 @@ class PassthroughJob:
         plan: KeyframePlan,
         video: av.video.stream.VideoStream | None,
         *,
-        mux_video: bool = True,
+        video_output: str = ORIGIN,
     ) -> None:
-        """`mux_video` False: the origin's video is encoded by the transcoder (html_overlay);
-        this job still leads the segmenting with the source's keyframes and muxes the audio."""
+        """`video_output`: the output the source's video goes to, the origin variant, or
+        `SOURCE` when the transcoder encodes the origin (html_overlay)."""
         self.outputs = outputs
-        self.mux_video = mux_video
+        self.video_output = video_output
         self.plan = plan
         self.video = video
         self.watch = _watch(video)
@@ -58,12 +62,14 @@ class PassthroughJob:
         if packet.stream.type == "video":
             if self.video is None or packet.stream.index != self.video.index:
                 return
-            if self.watch is not None and self.mux_video:
+            if self.watch is not None:
                 self._check_format(packet)
             start = (
                 self.plan.on_source_packet(packet.pts, seconds, packet.is_keyframe) if packet.pts is not None else False
             )
-            if self.mux_video:
+            if self.video_output == SOURCE:
+                self.outputs.mux_source(packet)
+            else:
                 self.outputs.mux_video(ORIGIN, packet, segment_start=start)
         elif packet.stream.type == "audio":
             start = self.plan.on_source_packet(packet.pts, seconds, True) if self.video is None else False
@@ -82,7 +88,7 @@ class PassthroughJob:
             _pts_seconds(packet),
         )
         self.plan.reset()  # this keyframe starts a segment in every variant
-        self.outputs.format_changed(ORIGIN, sps.width, sps.height, changed.extradata)
+        self.outputs.format_changed(self.video_output, sps.width, sps.height, changed.extradata)
 
     def close(self) -> None:
         pass

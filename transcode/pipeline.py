@@ -24,7 +24,7 @@ from transcode.encoders import detect_h264_encoder
 from transcode.hub import StreamHub
 from transcode.keyframes import KeyframePlan
 from transcode.ladder import PlannedRendition, Rendition, even, plan
-from transcode.outputs import StreamOutputs
+from transcode.outputs import SOURCE, StreamOutputs
 from transcode.overlay import Compositor
 from transcode.passthrough import ORIGIN, PassthroughJob
 from transcode.playability import playability_warning
@@ -60,9 +60,14 @@ class StreamPipeline:
         if self.overlay_warning:
             log.warning("stream %s: %s", self.stream_id, self.overlay_warning)
         overlaid = compositor if config.overlays and video is not None and not self.overlay_warning else None
+        # the output the source's video goes to: the origin, or beside an encoded one the
+        # unlisted track a record_type=origin recording records (first: it leads the segmenting)
+        self.source_output = ORIGIN if overlaid is None else SOURCE
         if video is not None and overlaid is None:
             self.outputs.add_video(ORIGIN, video, resolution=source_size(video), frame_rate=source_rate(video))
-        passthrough = PassthroughJob(self.outputs, self.keyframes, video, mux_video=overlaid is None)
+        elif video is not None:
+            self.outputs.add_source(video)
+        passthrough = PassthroughJob(self.outputs, self.keyframes, video, video_output=self.source_output)
         self.hub.subscribe(passthrough)
         self.transcoder = start_transcoder(config, video, self.outputs, self.keyframes, emit, clock, overlaid)
         if self.transcoder is not None:
@@ -106,7 +111,7 @@ class StreamPipeline:
         """Another source follows; call before closing the old one (its decoder drains here)."""
         self.timeline.source_changed()  # the new source continues the old one's timeline
         self.keyframes.reset()
-        self.outputs.source_changed({ORIGIN: video} if video is not None else {}, audio)
+        self.outputs.source_changed({self.source_output: video} if video is not None else {}, audio)
         self.hub.source_changed(video, audio)
 
     def close(self) -> None:

@@ -21,7 +21,6 @@ class RecordingSettings:
     record_type: str
     projection: str
     client_user_id: int | None
-    html_overlay: bool
 
     @classmethod
     def of(cls, stream: Stream) -> RecordingSettings:
@@ -31,7 +30,6 @@ class RecordingSettings:
             stream.record_type,
             stream.projection,
             stream.client_user_id,
-            stream.html_overlay,
         )
 
 

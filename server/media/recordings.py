@@ -228,11 +228,6 @@ class Recordings:
         recording = StreamRecording(stream_id, key, stream.record_type, worker=worker, keys={key})
         self.current[stream_id] = recording
         log.info("stream %s: recording %s (%s) starts", stream_id, key, stream.record_type)
-        if stream.html_overlay and stream.record_type == "origin":
-            log.warning(
-                "stream %s: html_overlay re-encodes the origin with the overlays, so this origin recording shows them",
-                stream_id,
-            )
         return recording
 
     def _start_command(self, recording: StreamRecording, continues: bool = False) -> StartRecording:

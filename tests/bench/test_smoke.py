@@ -46,6 +46,8 @@ REPORTS = {
         rf"^ffmpeg -c copy -f hls fmp4: {NUMBER}",
         r"^ratio \(demux \+ LiveOutput\) / ffmpeg",
         r"^one stream at real time",
+        rf"^\+ an unlisted copy of the video: {NUMBER} %",
+        rf"^  the unlisted track +: {NUMBER} %",
     ],
     "transcode_cost": [
         rf"^  headwater: {NUMBER} CPU-s",

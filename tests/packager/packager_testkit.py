@@ -89,6 +89,7 @@ def package(
     out_dir: Path,
     *,
     names: tuple[str, ...] = ("origin",),
+    unlisted: tuple[str, ...] = (),
     lag: dict[str, int] | None = None,
     now: float = FAKE_NOW,
     clock=None,
@@ -98,7 +99,8 @@ def package(
 
     `lag` holds a track's packets back by that many packets of the whole stream, the way a
     slower encoder thread would deliver them late (order within the track is kept). `now` is
-    the wall clock the packager reads (fixed), unless a `clock` is given.
+    the wall clock the packager reads (fixed), unless a `clock` is given. The video tracks
+    named in `unlisted` are added unlisted.
     """
     lag = lag or {}
     held: list[tuple[int, object, av.Packet]] = []  # (release at packet count, track, packet)
@@ -110,7 +112,8 @@ def package(
         names_left = list(names)
         for stream in container.streams:
             if stream.type == "video":
-                tracks[stream.index] = output.add_video(names_left.pop(0), stream)
+                name = names_left.pop(0)
+                tracks[stream.index] = output.add_video(name, stream, listed=name not in unlisted)
             elif stream.type == "audio":
                 tracks[stream.index] = output.add_audio(stream)
         count = 0

@@ -365,6 +365,24 @@ def test_two_renditions_share_boundaries(clip_two_sizes, tmp_path):
     assert [r.get("id") for r in video_set.findall("d:Representation", MPD_NS)] == ["240p", "120p"]
 
 
+def test_an_unlisted_track_leads_and_is_announced_but_listed_nowhere(clip_two_sizes, tmp_path):
+    """The recorder's source track: cut and numbered with the others (it leads), its init,
+    parts and segments announced, but no playlist, master or MPD lists it, nobody is told
+    its files go, and only its own short window stays on disk."""
+    run = package(clip_two_sizes, tmp_path, names=("source", "120p"), unlisted=("source",), segment_target=1.0)
+    listed = _check_media_playlist(run, "120p")
+    source = run.of("segment", "source")
+    assert [e["msn"] for e in source] == [s.msn for s in listed.segments] and len(source) >= 4
+    assert [e["duration"] for e in source] == pytest.approx([s.duration for s in listed.segments], abs=0.001)
+    assert run.of("init", "source") and run.of("part", "source")
+    assert run.of("playlist", "source") == [] and not (tmp_path / "source/index.m3u8").exists()
+    assert not any(path.startswith("source/") for e in run.of("removed") for path in e["paths"])
+    master, mpd = (tmp_path / "master.m3u8").read_text(), (tmp_path / "index.mpd").read_text()
+    assert "source" not in master and "source" not in mpd and "120p/index.m3u8" in master
+    kept = sorted(p.name for p in (tmp_path / "source").glob("seg_*.m4s"))
+    assert kept == [f"seg_{e['msn']}.m4s" for e in source[-3:]]  # its window (1) and the retention after it (2)
+
+
 def test_mux_leaves_the_callers_packet_usable(clip_1s_gop, tmp_path):
     """The worker also feeds every packet to an MPEG-TS segmenter after the packager."""
     output = LiveOutput(PackagerConfig(tmp_path / "live"), lambda event: None, clock=lambda: FAKE_NOW)

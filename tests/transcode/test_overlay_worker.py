@@ -1,11 +1,13 @@
 """html_overlay through a real worker: an FLV source (what RTMP brings) with overlay images
 and moves sent as the node sends them; the origin is re-encoded at the source's size with the
 box in it, the rendition is scaled from the composited picture, the picture outside the box is
-the source's, a move mid-stream moves the box, and a source above 1080p is left alone."""
+the source's, a move mid-stream moves the box, a source above 1080p is left alone, and an
+origin recording holds the source's very pictures, without the box."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import os
 import subprocess
@@ -14,7 +16,10 @@ import av
 import numpy as np
 import pytest
 
+from packager.recording_layout import read_recording
+from packager.resume import ResumePoint
 from tests.support.hls import parse_media_playlist
+from tests.support.size_change import init_sizes, init_sps, size_changing_clip
 from tests.support.worker_events import plain
 from transcode.contract import (
     Command,
@@ -22,6 +27,7 @@ from transcode.contract import (
     KeepOverlays,
     SetOverlay,
     StartInput,
+    StartRecording,
     WorkerConfig,
     encode_command,
 )
@@ -226,3 +232,107 @@ def test_a_rung_of_the_source_size_becomes_the_composited_origin(tmp_path):
         ("240p", 426, 240, 400),
     ]
     assert [r.name for r in kept] == ["origin", "360p", "240p"]  # a lower frame rate is another picture
+
+
+def test_an_origin_recording_is_the_source_as_received(tmp_path):
+    """record_type=origin beside an origin re-encoded with the box: the recording's frames are
+    the source's own (passthrough: the same pictures, bit for bit), from its first frame to its
+    last; the live origin shows the box; nothing of the recorder's track reaches the node or a
+    playlist."""
+    clip = flv_clip(tmp_path / "clip.flv", "640x360", seconds=5)
+    out, recorded = tmp_path / "out", tmp_path / "recording"
+    config = WorkerConfig(stream_id=1, out_dir=str(out), x264_preset="ultrafast", overlays=True)
+    record = StartRecording(key="k", directory=str(recorded), record_type="origin")
+    events = run_worker(tmp_path, config, [red_box(*FIRST), record, StartInput("flv"), InputData(clip)])
+    assert is_red(frames(out, "origin")[10], *FIRST, *BOX)  # the viewers' origin has the box
+    video = read_recording(recorded).tracks["video"]
+    assert len({segment.init for segment in video}) == 1
+    data = (recorded / video[0].init).read_bytes() + b"".join((recorded / s.file).read_bytes()[: s.size] for s in video)
+    with av.open(io.BytesIO(data)) as container:
+        pictures = [luma(frame) for frame in container.decode(video=0)]
+    source = source_frames(tmp_path / "clip.flv")
+    assert len(pictures) == len(source) == 125
+    assert all(np.array_equal(picture, original) for picture, original in zip(pictures, source, strict=True))
+    # the live output's segments and the recording's are cut at the same source keyframes
+    live = [e for e in events if e["event"] == "segment" and e["rendition"] == "origin"]
+    assert len(live) == len(video) and all(s.complete for s in video)
+    assert not any(e.get("rendition") == "source" for e in events)  # the node never hears of it
+    listed = (out / "master.m3u8").read_text() + (out / "index.mpd").read_text()
+    assert "source" not in listed and not (out / "master_mpegts.m3u8").read_text().count("source")
+
+
+def recorded_runs(directory) -> list[list[np.ndarray]]:
+    """The recording's video decoded run by run (each run with its own init): luma planes."""
+    runs: list[list] = []
+    for segment in read_recording(directory).tracks["video"]:
+        if not runs or segment.discontinuity:
+            runs.append([(directory / segment.init).read_bytes()])
+        runs[-1].append((directory / segment.file).read_bytes()[: segment.size])
+    decoded = []
+    for run_bytes in runs:
+        with av.open(io.BytesIO(b"".join(run_bytes))) as container:
+            decoded.append([luma(frame) for frame in container.decode(video=0)])
+    return decoded
+
+
+def test_a_source_that_changes_size_is_recorded_as_it_is_after_a_new_init(tmp_path):
+    """The source goes from 640x360 to 320x180 mid-stream: the recording goes on after a
+    discontinuity with a new init at the new size and the source's pictures; the live origin
+    keeps its encoded size, and every listed track marks the change at the same segment."""
+    clip = size_changing_clip(tmp_path, container="flv")
+    out, recorded = tmp_path / "out", tmp_path / "recording"
+    config = WorkerConfig(stream_id=1, out_dir=str(out), x264_preset="ultrafast", overlays=True)
+    record = StartRecording(key="k", directory=str(recorded), record_type="origin")
+    run_worker(tmp_path, config, [red_box(16, 16), record, StartInput("flv"), InputData(clip.read_bytes())])
+    first, second = recorded_runs(recorded)
+    source = source_frames(clip)
+    assert [p.shape for p in (first[0], second[0])] == [(360, 640), (180, 320)]
+    assert len(first) + len(second) == len(source) == 200
+    assert all(np.array_equal(a, b) for a, b in zip(first + second, source, strict=True))
+    inits = sorted({s.init for s in read_recording(recorded).tracks["video"]})
+    assert [(init_sps((recorded / i).read_bytes()).width) for i in inits] == [640, 320]
+    for rendition in ("origin", "audio"):
+        playlist = parse_media_playlist((out / rendition / "index.m3u8").read_text())
+        assert [s.msn for s in playlist.segments if s.discontinuity] == [2], rendition
+    assert frames(out, "origin")[-1][0].shape == (360, 640)
+
+
+def test_a_source_switch_continues_the_origin_recording_after_a_discontinuity(tmp_path):
+    """Main, then backup (another input): the recording holds both sources' pictures as they
+    were sent, the second after a discontinuity and a new init."""
+    main = flv_clip(tmp_path / "main.flv", "640x360", seconds=3)
+    backup = flv_clip(tmp_path / "backup.flv", "320x180", seconds=3)
+    out, recorded = tmp_path / "out", tmp_path / "recording"
+    config = WorkerConfig(stream_id=1, out_dir=str(out), x264_preset="ultrafast", overlays=True)
+    record = StartRecording(key="k", directory=str(recorded), record_type="origin")
+    commands = [red_box(16, 16), record, StartInput("flv"), InputData(main), StartInput("flv"), InputData(backup)]
+    run_worker(tmp_path, config, commands)
+    first, second = recorded_runs(recorded)
+    assert all(np.array_equal(a, b) for a, b in zip(first, source_frames(tmp_path / "main.flv"), strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(second, source_frames(tmp_path / "backup.flv"), strict=True))
+    # the viewers' origin keeps its size: the box drawn on the 320x180 backup is scaled with it,
+    # and its new init tells its own encoder's size and SPS, not the backup's
+    assert is_red(frames(out, "origin")[-10], 32, 32, 2 * BOX[0], 2 * BOX[1])
+    init = (out / "origin/init_1.mp4").read_bytes()
+    assert init_sizes(init) == ((640, 360), (640, 360)) and init_sps(init).width == 640
+
+
+def test_a_new_worker_continues_the_origin_recording(tmp_path):
+    """The worker ends (a crash, an html_overlay switch) and the next one of the stream goes on
+    with the same recording (`continues`): a second run, after a discontinuity, of the source's
+    own pictures."""
+    first_clip = flv_clip(tmp_path / "first.flv", "640x360", seconds=2)
+    second_clip = flv_clip(tmp_path / "second.flv", "320x180", seconds=2)  # told apart
+    out, recorded = tmp_path / "out", tmp_path / "recording"
+    config = WorkerConfig(stream_id=1, out_dir=str(out), x264_preset="ultrafast", overlays=True)
+    record = StartRecording(key="k", directory=str(recorded), record_type="origin")
+    events = run_worker(tmp_path, config, [red_box(16, 16), record, StartInput("flv"), InputData(first_clip)])
+    last = max(e["msn"] for e in events if e["event"] == "segment")
+    following = dataclasses.replace(
+        config, resume=ResumePoint(msn=last + 1, discontinuity_sequence=1, init_generation=1)
+    )
+    again = dataclasses.replace(record, continues=True, recorded=2.0)
+    run_worker(tmp_path, following, [red_box(16, 16), again, StartInput("flv"), InputData(second_clip)])
+    first, second = recorded_runs(recorded)
+    assert all(np.array_equal(a, b) for a, b in zip(first, source_frames(tmp_path / "first.flv"), strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(second, source_frames(tmp_path / "second.flv"), strict=True))

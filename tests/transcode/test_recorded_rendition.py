@@ -16,7 +16,9 @@ def context(encoded: list[str], *, overlays: bool = False, origin_height: int = 
     worker = WorkerContext(config, send=lambda event: None)
     origin = SimpleNamespace(resolution=(origin_height * 16 // 9, origin_height))
     worker.pipeline = SimpleNamespace(  # type: ignore[assignment]
-        transcoder=SimpleNamespace(renditions=encoded), outputs=SimpleNamespace(variants={"origin": origin})
+        transcoder=SimpleNamespace(renditions=encoded),
+        outputs=SimpleNamespace(variants={"origin": origin}),
+        source_output="source" if overlays else "origin",
     )
     return worker
 
@@ -26,6 +28,10 @@ def test_origin_records_the_origin_and_transcoded_the_tallest_rung():
     assert context(["720p", "360p"])._recorded_video("transcoded") == "720p"
     assert context(["360p"])._recorded_video("transcoded") == "360p"  # 720p shed
     assert context([])._recorded_video("transcoded") == "origin"  # no quality set
+
+
+def test_with_overlays_origin_records_the_unlisted_source_track():
+    assert context(["origin", "360p"], overlays=True)._recorded_video("origin") == "source"
 
 
 def test_with_overlays_the_rung_the_composited_origin_took_over_is_the_origin():
