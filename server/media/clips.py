@@ -19,6 +19,7 @@ and becomes a `ready` video (`on_video`).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import secrets
 import shutil
@@ -67,16 +68,22 @@ def snapshot(live: LiveStream) -> dict[str, list[Entry]]:
     return {path.removesuffix(PLAYLIST): list(text.entries) for path, text in live.playlists.items()}
 
 
-def window(entries: dict[str, list[Entry]], rendition: str) -> list[WindowSegment]:
+def window(entries: list[Entry], rendition: str) -> list[WindowSegment]:
     """The complete segments a rendition's playlist listed."""
-    return [s for e in entries.get(rendition, []) if (s := window_segment(e, rendition)) is not None]
+    return [s for e in entries if (s := window_segment(e, rendition)) is not None]
+
+
+def newer(entries: list[Entry], msn: int) -> int:
+    """Where the entries after `msn` begin (they are in msn order): a clip still recording reads
+    only what the window added since its last look, not the whole (up to 4-hour) window."""
+    return bisect.bisect_right(entries, msn, key=lambda entry: entry.msn)
 
 
 def rendition_heights(live_dir: Path, entries: dict[str, list[Entry]], renditions: list[str]) -> list[int]:
     """Blocking: each rendition's height from its newest init."""
     heights = []
     for rendition in renditions:
-        segments = window(entries, rendition)
+        segments = window(entries.get(rendition, [])[-1:], rendition)
         try:
             facts = init_facts((live_dir / segments[-1].init).read_bytes()) if segments else None
         except (OSError, BoxError):
@@ -213,14 +220,14 @@ class Clips:
         done = True
         for index, rendition in enumerate(clip.renditions):
             for track, source in (("video", rendition), ("audio", AUDIO)):
-                segments = window(entries, source)
-                if not segments:
+                listed = entries.get(source)
+                if not listed:
                     continue
                 copy = copies.get((index, track))
                 if copy is None:
                     copy = copies[index, track] = ClipTrackCopy(live_dir, writers[index], track)
-                for segment in overlapping(segments, clip.start, clip.end):
-                    if segment.msn > copy.seen:
-                        copy.copy(segment)
-                done = done and segments[-1].end >= clip.end
+                for segment in overlapping(window(listed[newer(listed, copy.seen) :], source), clip.start, clip.end):
+                    copy.copy(segment)
+                newest = window(listed[-1:], source)
+                done = done and (not newest or newest[0].end >= clip.end)
         return done
