@@ -13,14 +13,12 @@ import time
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from server.api import schemas
 from server.api.deps import DB, Authorized, Config
 from server.api.streams import live_stream
 from server.db.streams import StreamRepository
 from server.errors import ERROR_RESPONSES, BadRequest, invalid_field
-from server.media.clips import Clip as ClipState
 from server.media.clips import Clips, oldest_wall_clock
-from server.settings import Settings
-from server.urls import clip_urls
 
 router = APIRouter(tags=["streams"], dependencies=[Authorized], responses=ERROR_RESPONSES)
 
@@ -35,44 +33,13 @@ class ClipCreate(BaseModel):
     vod_required: bool = False
 
 
-class Clip(BaseModel):
-    """The SDK's `Clip`."""
-
-    id: str
-    duration: int
-    created_at: str | None
-    expiration: int | None
-    hls_master: str | None
-    mp4_master: str | None
-    renditions: list[str] | None
-    start: int | None
-    video_id: int | None
-    vod_required: bool | None
-
-    @classmethod
-    def of(cls, clip: ClipState, settings: Settings) -> Clip:
-        urls = clip_urls(settings, clip.id)
-        return cls(
-            id=clip.id,
-            duration=clip.duration,
-            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clip.created_at)),
-            expiration=clip.expiration,
-            hls_master=urls.hls_master,
-            mp4_master=urls.mp4_master,
-            renditions=[str(height) for height in clip.heights],
-            start=clip.start,
-            video_id=clip.video_id,
-            vod_required=clip.vod_required,
-        )
-
-
 def node_clips(request: Request) -> Clips | None:
     media = getattr(request.app.state, "media", None)
     return media.clips if media is not None else None
 
 
-@router.put("/streams/{stream_id}/clip_recording", response_model=Clip)
-async def create_clip(stream_id: int, body: ClipCreate, request: Request, db: DB, config: Config) -> Clip:
+@router.put("/streams/{stream_id}/clip_recording", response_model=schemas.Clip)
+async def create_clip(stream_id: int, body: ClipCreate, request: Request, db: DB, config: Config) -> schemas.Clip:
     """Cut a clip out of the live stream's DVR window (segments from keyframe to keyframe)."""
     stream = await StreamRepository(db).require(stream_id)
     if not stream.dvr_enabled:
@@ -98,12 +65,12 @@ async def create_clip(stream_id: int, body: ClipCreate, request: Request, db: DB
             "expiration", f"must be 1 minute to 4 hours after the clip's end ({end + low}..{end + high}, unix seconds)"
         )
     clip = await clips.create(stream_id, start, body.duration, expiration, body.vod_required)
-    return Clip.of(clip, config)
+    return schemas.Clip.of(clip, config)
 
 
-@router.get("/streams/{stream_id}/clip_recording", response_model=list[Clip])
-async def list_clips(stream_id: int, request: Request, db: DB, config: Config) -> list[Clip]:
+@router.get("/streams/{stream_id}/clip_recording", response_model=list[schemas.Clip])
+async def list_clips(stream_id: int, request: Request, db: DB, config: Config) -> list[schemas.Clip]:
     """The stream's clips not expired yet."""
     await StreamRepository(db).require(stream_id)
     clips = node_clips(request)
-    return [Clip.of(clip, config) for clip in (clips.of_stream(stream_id) if clips is not None else [])]
+    return [schemas.Clip.of(clip, config) for clip in (clips.of_stream(stream_id) if clips is not None else [])]

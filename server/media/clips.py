@@ -94,10 +94,10 @@ def rendition_heights(live_dir: Path, entries: dict[str, list[Entry]], rendition
 
 def oldest_wall_clock(live: LiveStream) -> float | None:
     """Where the window starts now: its oldest dated segment's PROGRAM-DATE-TIME (of any video rendition)."""
-    for rendition, entries in snapshot(live).items():
-        if rendition != AUDIO:
-            for entry in entries:
-                segment = window_segment(entry, rendition)
+    for path, text in live.playlists.items():
+        if path != AUDIO + PLAYLIST:
+            for entry in text.entries:
+                segment = window_segment(entry, path.removesuffix(PLAYLIST))
                 if segment is not None:
                     return segment.wall_clock
     return None
@@ -183,7 +183,7 @@ class Clips:
         """Copies the clip's segments as the window has them, until its end has been copied or
         the stream stops giving more."""
         copies: dict[tuple[int, str], ClipTrackCopy] = {}
-        writers = [IndexWriter(self.directory(clip, i)) for i in range(len(clip.renditions))]
+        writers = await asyncio.to_thread(self._writers, clip)
         try:
             while True:
                 live = self.lookup(clip.stream_id)
@@ -199,13 +199,16 @@ class Clips:
             clip.complete = True
             if clip.vod_required and self.on_video is not None:
                 clip.video_id = await self.on_video(clip, self.directory(clip, 0))
-        except asyncio.CancelledError:
-            raise
         except Exception:
-            log.exception("clip %s of stream %d failed", clip.id, clip.stream_id)
+            log.exception("clip %s of stream %d failed: it plays what it holds", clip.id, clip.stream_id)
+            clip.complete = True
         finally:
             for writer in writers:
                 writer.close()
+
+    def _writers(self, clip: Clip) -> list[IndexWriter]:
+        """Blocking: an index per rendition's recording (its directory made)."""
+        return [IndexWriter(self.directory(clip, n)) for n in range(len(clip.renditions))]
 
     def _copy_new(
         self,

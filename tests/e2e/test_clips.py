@@ -83,7 +83,8 @@ def test_clips_are_cut_from_the_window_played_expired_and_refused(media_node, ht
 
         wait_for(lambda: status(past.mp4_master) == 200, timeout=30, what="the past clip complete")
         master = httpx.get(past.hls_master).text
-        assert master.count("#EXT-X-STREAM-INF") == 3 and "RESOLUTION=128x96" in master
+        assert master.count("#EXT-X-STREAM-INF") == 3 and "RESOLUTION=128x96" in master and "TYPE=AUDIO" in master
+        assert frames(past.mp4_master, "0:a:0") > 0  # the audio is in the MP4 too
         # whole segments from keyframe to keyframe: the requested 4 s, up to a GOP more at each end
         for count in (frames(past.mp4_master), frames(past.hls_master), frames(past.hls_master, "0:v:2")):
             assert 4 * RATE <= count <= (4 + 2 * GOP) * RATE
