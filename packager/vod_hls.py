@@ -23,28 +23,22 @@ PLAYLISTS = {"video": "video.m3u8", "audio": "audio.m3u8"}
 
 def vod_master_playlist(recording: Recording, facts: dict[str, InitFacts]) -> str:
     """One variant (the recorded video, or the audio alone) with the audio as a rendition."""
-    return multi_variant_playlist([(recording, facts)])
+    return multi_variant_playlist([("", recording, facts)])
 
 
-def multi_variant_playlist(recordings: Sequence[tuple[Recording, dict[str, InitFacts]]]) -> str:
-    """A variant per recording (a clip's renditions), each recording's playlists under `<n>/`
-    when there are several; the audio is the first recording's."""
-    several = len(recordings) > 1
-    first, first_facts = recordings[0]
+def multi_variant_playlist(recordings: Sequence[tuple[str, Recording, dict[str, InitFacts]]]) -> str:
+    """A variant per recording (a clip's renditions), each `(folder, recording, facts)`: the
+    recording's playlists are under `folder` ("" or "<n>/"). The audio is the first one's."""
+    folder, first, first_facts = recordings[0]
     audio = first.tracks.get("audio", [])
     audio_facts = first_facts[audio[0].init] if audio else None
     rendition = None
     if audio_facts and first.tracks.get("video"):
-        rendition = AudioRendition(_prefix(0, several) + PLAYLISTS["audio"], audio_facts.channels)
-    variants = [_variant(recording, facts, _prefix(n, several)) for n, (recording, facts) in enumerate(recordings)]
-    return master_playlist(variants, rendition)
+        rendition = AudioRendition(folder + PLAYLISTS["audio"], audio_facts.channels)
+    return master_playlist([_variant(*recording) for recording in recordings], rendition)
 
 
-def _prefix(number: int, several: bool) -> str:
-    return f"{number}/" if several else ""
-
-
-def _variant(recording: Recording, facts: dict[str, InitFacts], prefix: str) -> Variant:
+def _variant(folder: str, recording: Recording, facts: dict[str, InitFacts]) -> Variant:
     video = recording.tracks.get("video", [])
     audio = recording.tracks.get("audio", [])
     main = video or audio
@@ -54,7 +48,7 @@ def _variant(recording: Recording, facts: dict[str, InitFacts], prefix: str) -> 
         peak, average = peak + audio_peak, average + audio_average
     first = facts[main[0].init]
     codecs = ",".join(facts[track[0].init].codec for track in (video, audio) if track)
-    uri = prefix + PLAYLISTS["video" if video else "audio"]
+    uri = folder + PLAYLISTS["video" if video else "audio"]
     return Variant(uri, peak, average, first.width, first.height, codecs, None)
 
 

@@ -36,7 +36,7 @@ class ClipHttp:
 
     def __init__(self, clips: Callable[[], Clips | None]) -> None:
         self.clips = clips
-        self.loaded: dict[str, tuple[list[VodVideo], bytes]] = {}  # complete clips: renditions, master
+        self.loaded: dict[str, tuple[dict[int, VodVideo], bytes]] = {}  # complete clips: renditions, master
 
     async def __call__(self, scope, receive, send) -> None:
         method = scope["method"]
@@ -63,9 +63,10 @@ class ClipHttp:
             return await respond(
                 send, 200, CORS + media_headers(name, TEXT_CACHE), master if body else b"", len(master)
             )
-        if number is None and name == CLIP_MP4 and videos[0].mp4 is not None:
-            return await send_mp4(send, videos[0].mp4, range_header, body, zero_copy, [])
-        video = videos[int(number)] if number is not None and int(number) < len(videos) else None
+        top = videos[min(videos)]
+        if number is None and name == CLIP_MP4 and top.mp4 is not None:
+            return await send_mp4(send, top.mp4, range_header, body, zero_copy, [])
+        video = videos.get(int(number)) if number is not None else None
         text = video.texts.get(name) if video is not None else None
         if text is not None:
             return await respond(send, 200, CORS + media_headers(name, TEXT_CACHE), text if body else b"", len(text))
@@ -75,9 +76,10 @@ class ClipHttp:
         path, size = found
         return await send_file(send, name, path, size, range_header, body, zero_copy)
 
-    async def _load(self, clip: Clip) -> tuple[list[VodVideo], bytes]:
+    async def _load(self, clip: Clip) -> tuple[dict[int, VodVideo], bytes]:
         loaded = self.loaded.get(clip.id)
         if loaded is None:
+            self._forget_expired(self.clips())
             loaded = self.loaded[clip.id] = await asyncio.to_thread(_read_clip, self.clips(), clip)
         return loaded
 
@@ -86,15 +88,16 @@ class ClipHttp:
             del self.loaded[clip_id]
 
 
-def _read_clip(clips: Clips | None, clip: Clip) -> tuple[list[VodVideo], bytes]:
-    """Blocking: each rendition's recording read as the video library reads a video's."""
+def _read_clip(clips: Clips | None, clip: Clip) -> tuple[dict[int, VodVideo], bytes]:
+    """Blocking: each rendition's recording read as the video library reads a video's (a
+    rendition the transcoder shed before the clip holds nothing and is left out)."""
     if clips is None:
-        return [], b""
+        return {}, b""
     storage = LocalRecordingStorage(clips.root / clip.id)
-    videos = [video for n in range(len(clip.renditions)) if (video := load_video(storage, str(n))) is not None]
+    videos = {n: video for n in range(len(clip.renditions)) if (video := load_video(storage, str(n))) is not None}
     if not videos:
-        return [], b""
-    master = multi_variant_playlist([(v.recording, read_init_facts(v.recording)) for v in videos])
+        return {}, b""
+    master = multi_variant_playlist([(f"{n}/", v.recording, read_init_facts(v.recording)) for n, v in videos.items()])
     return videos, master.encode()
 
 
