@@ -76,10 +76,11 @@ def test_clips_are_cut_from_the_window_played_expired_and_refused(media_node, ht
                 clips.create(sid, **fields)
             assert field in refused.value.body["errors"], fields
 
-        ahead = clips.create(sid, duration=4)  # from now: its end is ahead
+        # from now: its end is 10 s of real-time publishing ahead, so it is early when asked at once
+        ahead = clips.create(sid, duration=10)
         assert status(ahead.mp4_master) == 425 and status(ahead.hls_master) == 425
-        wait_for(lambda: status(ahead.mp4_master) == 200, timeout=30, what="the clip ahead complete")
-        assert frames(ahead.mp4_master) >= 4 * RATE
+        wait_for(lambda: status(ahead.mp4_master) == 200, timeout=40, what="the clip ahead complete")
+        assert frames(ahead.mp4_master) >= 10 * RATE
 
         wait_for(lambda: status(past.mp4_master) == 200, timeout=30, what="the past clip complete")
         master = httpx.get(past.hls_master).text
