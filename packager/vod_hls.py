@@ -23,10 +23,24 @@ PLAYLISTS = {"video": "video.m3u8", "audio": "audio.m3u8"}
 
 def vod_master_playlist(recording: Recording, facts: dict[str, InitFacts]) -> str:
     """One variant (the recorded video, or the audio alone) with the audio as a rendition."""
+    return multi_variant_playlist([("", recording, facts)])
+
+
+def multi_variant_playlist(recordings: Sequence[tuple[str, Recording, dict[str, InitFacts]]]) -> str:
+    """A variant per recording (a clip's renditions), each `(folder, recording, facts)`: the
+    recording's playlists are under `folder` ("" or "<n>/"). The audio is the first one's."""
+    folder, first, first_facts = recordings[0]
+    audio = first.tracks.get("audio", [])
+    audio_facts = first_facts[audio[0].init] if audio else None
+    rendition = None
+    if audio_facts and first.tracks.get("video"):
+        rendition = AudioRendition(folder + PLAYLISTS["audio"], audio_facts.channels)
+    return master_playlist([_variant(*recording) for recording in recordings], rendition)
+
+
+def _variant(folder: str, recording: Recording, facts: dict[str, InitFacts]) -> Variant:
     video = recording.tracks.get("video", [])
     audio = recording.tracks.get("audio", [])
-    audio_facts = facts[audio[0].init] if audio else None
-    rendition = AudioRendition(PLAYLISTS["audio"], audio_facts.channels) if audio_facts and video else None
     main = video or audio
     peak, average = bit_rates(main)
     if video and audio:
@@ -34,8 +48,8 @@ def vod_master_playlist(recording: Recording, facts: dict[str, InitFacts]) -> st
         peak, average = peak + audio_peak, average + audio_average
     first = facts[main[0].init]
     codecs = ",".join(facts[track[0].init].codec for track in (video, audio) if track)
-    variant = Variant(PLAYLISTS["video" if video else "audio"], peak, average, first.width, first.height, codecs, None)
-    return master_playlist([variant], rendition)
+    uri = folder + PLAYLISTS["video" if video else "audio"]
+    return Variant(uri, peak, average, first.width, first.height, codecs, None)
 
 
 def vod_media_playlist(segments: Sequence[RecordedSegment]) -> str:

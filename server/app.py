@@ -10,10 +10,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from server import errors, whip
-from server.api import overlays, quality_sets, streams, videos
+from server.api import clips, overlays, quality_sets, streams, videos
 from server.db.engine import create_engine_for, db_session_factory
 from server.db.node_settings import stored_api_key
 from server.delivery import player
+from server.delivery.clip_http import ClipFirst, ClipHttp
 from server.delivery.live_http import LiveFirst, LiveHttp
 from server.delivery.screenshots import ScreenshotFiles
 from server.delivery.vod_http import VodFirst, VodHttp
@@ -86,7 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return PlainTextResponse(now, headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
 
-    for module in (streams, overlays, quality_sets, videos):
+    for module in (streams, clips, overlays, quality_sets, videos):
         app.include_router(module.router, prefix="/streaming")
     app.include_router(player.router)
     app.include_router(whip.router)
@@ -106,7 +107,8 @@ def create_asgi(settings: Settings) -> LiveFirst | CountedRequests:
         screenshot=app.state.screenshots.answer,
         metered=settings.metrics,
     )
-    served = LiveFirst(VodFirst(app, VodHttp(app.state.vod)), live)
+    clip_http = ClipHttp(lambda: app.state.media.clips if app.state.ready else None)
+    served = LiveFirst(ClipFirst(VodFirst(app, VodHttp(app.state.vod)), clip_http), live)
     if not settings.metrics:
         return served
     app.state.requests = CountedRequests(served)

@@ -15,6 +15,7 @@ listeners and the delivery routes accept. The scheme (documented in the README):
 - videos      `/videos/<id>_<slug>/master.m3u8`, `…/index.mpd`, `…/video.mp4`, `…/screenshot.jpg`,
               player `/player/videos/<id>_<slug>` (the slug: the recording's random key, so a
               video's URLs cannot be guessed from its id)
+- clips       `/clips/<clip id>/master.m3u8`, `…/clip.mp4` (the id is random)
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ UTC_TIMING_PATH = "/time"
 VIDEO_PREFIX = "/videos/"
 VIDEO_PLAYER_PREFIX = "/player/videos/"
 VOD_MP4 = "video.mp4"
+CLIP_PREFIX = "/clips/"
+CLIP_MP4 = "clip.mp4"
 
 
 @dataclass(frozen=True)
@@ -110,3 +113,15 @@ def video_urls(settings: Settings, video_id: int, slug: str) -> VideoUrls:
         iframe_url=f"{http}{VIDEO_PLAYER_PREFIX}{video_ref(video_id, slug)}",
         screenshot=f"{base}/{SCREENSHOT}",
     )
+
+
+@dataclass(frozen=True)
+class ClipUrls:
+    hls_master: str
+    mp4_master: str
+
+
+def clip_urls(settings: Settings, clip_id: str) -> ClipUrls:
+    """A clip's URLs: its id is random, so they cannot be guessed."""
+    base = f"{settings.http_base_url}{CLIP_PREFIX}{clip_id}"
+    return ClipUrls(hls_master=f"{base}/{CMAF_MASTER}", mp4_master=f"{base}/{CLIP_MP4}")

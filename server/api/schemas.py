@@ -1,5 +1,5 @@
 """What the control API answers: pydantic models with the fields and types of the official
-Gcore SDK's response types (`gcore.types.streaming`: Stream, Overlay, QualitySets, Video),
+Gcore SDK's response types (`gcore.types.streaming`: Stream, Overlay, QualitySets, Video, Clip),
 built from DB rows. Routes declare them as `response_model`, so `/openapi.json` describes
 exactly what is returned; `tests/api/test_schemas.py` checks every SDK field is here.
 
@@ -11,14 +11,17 @@ own (`source_error`, `source_warning`; a quality's encoding).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
 from server.db import models
 from server.delivery.screenshots import screenshot_file
 from server.settings import Settings
-from server.urls import stream_urls, video_urls
+from server.urls import clip_urls, stream_urls, video_urls
+
+if TYPE_CHECKING:
+    from server.media.clips import Clip as ClipState
 
 Projection = Literal["regular", "vr360", "vr180", "vr360tb"]
 RecordType = Literal["origin", "transcoded"]
@@ -343,4 +346,35 @@ class Video(BaseModel):
             screenshots=[screenshot] if screenshot else [],
             slug=video.recording_key,
             converted_videos=converted,
+        )
+
+
+class Clip(BaseModel):
+    """The SDK's `Clip`."""
+
+    id: str
+    duration: int
+    created_at: str | None
+    expiration: int | None
+    hls_master: str | None
+    mp4_master: str | None
+    renditions: list[str] | None
+    start: int | None
+    video_id: int | None
+    vod_required: bool | None
+
+    @classmethod
+    def of(cls, clip: ClipState, settings: Settings) -> Clip:
+        urls = clip_urls(settings, clip.id)
+        return cls(
+            id=clip.id,
+            duration=clip.duration,
+            created_at=iso(datetime.fromtimestamp(clip.created_at, UTC)),
+            expiration=clip.expiration,
+            hls_master=urls.hls_master,
+            mp4_master=urls.mp4_master,
+            renditions=[str(height) for height in clip.heights],
+            start=clip.start,
+            video_id=clip.video_id,
+            vod_required=clip.vod_required,
         )

@@ -90,33 +90,33 @@ class VodHttp:
     async def __call__(self, scope, receive, send) -> None:
         method = scope["method"]
         if method == "OPTIONS":
-            return await _respond(send, 204, PREFLIGHT, b"")
+            return await respond(send, 204, PREFLIGHT, b"")
         if method not in ("GET", "HEAD"):
-            return await _respond(send, 405, CORS, b"method not allowed\n")
+            return await respond(send, 405, CORS, b"method not allowed\n")
         match = PATH.fullmatch(scope["path"])
         video = await self.library.find(int(match.group(1)), match.group(2)) if match else None
         if video is None or match is None:
-            return await _respond(send, 404, CORS, b"no such video\n")
+            return await respond(send, 404, CORS, b"no such video\n")
         name, download = match.group(3), match.group(4) is not None
         if download and name != VOD_MP4:
-            return await _respond(send, 404, CORS, b"no such file\n")
+            return await respond(send, 404, CORS, b"no such file\n")
         body = method == "GET"
         headers = dict(scope.get("headers") or [])
         zero_copy = ZERO_COPY in (scope.get("extensions") or {})
         text = video.texts.get(name)
         if text is not None:
-            return await _respond(send, 200, CORS + _media(name, TEXT_CACHE), text if body else b"", len(text))
+            return await respond(send, 200, CORS + media_headers(name, TEXT_CACHE), text if body else b"", len(text))
         if name == VOD_MP4 and video.mp4 is not None:
             saved = _attachment(int(match.group(1))) if download else []
-            return await _send_mp4(send, video.mp4, headers.get(b"range"), body, zero_copy, saved)
+            return await send_mp4(send, video.mp4, headers.get(b"range"), body, zero_copy, saved)
         if name == SCREENSHOT and video.screenshot is not None:
             data = await asyncio.to_thread(video.screenshot.read_bytes)
-            return await _respond(send, 200, CORS + _media(name, MEDIA_CACHE), data if body else b"", len(data))
+            return await respond(send, 200, CORS + media_headers(name, MEDIA_CACHE), data if body else b"", len(data))
         found = video.files.get(name)
         if found is None:
-            return await _respond(send, 404, CORS, b"no such file\n")
+            return await respond(send, 404, CORS, b"no such file\n")
         path, size = found
-        return await _send_file(send, name, path, size, headers.get(b"range"), body, zero_copy)
+        return await send_file(send, name, path, size, headers.get(b"range"), body, zero_copy)
 
 
 class VodFirst:
@@ -132,19 +132,19 @@ class VodFirst:
         return await self.app(scope, receive, send)
 
 
-async def _send_file(
+async def send_file(
     send, name: str, path: Path, size: int, range_header: bytes | None, body: bool, zero_copy: bool
 ) -> None:
     wanted = requested_range(range_header, size)
     if wanted is None:
         return await _unsatisfiable(send, size)
-    await _start(send, wanted, _media(name, MEDIA_CACHE))
+    await _start(send, wanted, media_headers(name, MEDIA_CACHE))
     if body:
         await _send_span(send, FileSpan(path, wanted.start, wanted.length), zero_copy)
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _send_mp4(
+async def send_mp4(
     send, mp4: Mp4File, range_header: bytes | None, body: bool, zero_copy: bool, extra: list[tuple[bytes, bytes]]
 ) -> None:
     """The head from memory, then piece by piece: its moofs read and patched on a thread,
@@ -152,7 +152,7 @@ async def _send_mp4(
     wanted = requested_range(range_header, mp4.size)
     if wanted is None:
         return await _unsatisfiable(send, mp4.size)
-    await _start(send, wanted, _media(VOD_MP4, MEDIA_CACHE) + extra)
+    await _start(send, wanted, media_headers(VOD_MP4, MEDIA_CACHE) + extra)
     if body:
         if wanted.start < len(mp4.head):
             head = mp4.head[wanted.start : min(wanted.end, len(mp4.head))]
@@ -207,10 +207,10 @@ async def _start(send, wanted: Range, headers: list[tuple[bytes, bytes]]) -> Non
 
 
 async def _unsatisfiable(send, size: int) -> None:
-    await _respond(send, 416, [*CORS, *RANGES, (b"content-range", f"bytes */{size}".encode())], b"")
+    await respond(send, 416, [*CORS, *RANGES, (b"content-range", f"bytes */{size}".encode())], b"")
 
 
-async def _respond(
+async def respond(
     send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, length: int | None = None
 ) -> None:
     size = len(body) if length is None else length
@@ -229,6 +229,6 @@ def _attachment(video_id: int) -> list[tuple[bytes, bytes]]:
     return [(b"content-disposition", f'attachment; filename="video_{video_id}.mp4"'.encode())]
 
 
-def _media(name: str, cache: bytes) -> list[tuple[bytes, bytes]]:
+def media_headers(name: str, cache: bytes) -> list[tuple[bytes, bytes]]:
     suffix = name[name.rfind(".") :]
     return [(b"content-type", CONTENT_TYPES.get(suffix, b"application/octet-stream")), (b"cache-control", cache)]

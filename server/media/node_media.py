@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import ssl
+from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -11,6 +13,7 @@ from ingest.rtmp.server import RtmpServer
 from ingest.srt.server import SrtServer
 from server.db.models import Video
 from server.delivery.live_state import LiveStream
+from server.media.clips import Clip, Clips
 from server.media.pull import PullManager
 from server.media.supervisor import Supervisor
 from server.media.whip import WhipSessions
@@ -32,8 +35,10 @@ class NodeMedia:
         self.pull = PullManager(self.supervisor)
         self.whip = WhipSessions(self.supervisor)  # the kinds of source share `supervisor.sources`
         self.listeners: list[RtmpServer | SrtServer] = []
+        self.clips = Clips(settings.data_dir / "clips", self.lookup, self._video_of_clip)
 
     async def start(self) -> None:
+        self.clips.start()
         await self.supervisor.start()
         host = self.settings.http_host
         read_interval = self.settings.ingest_read_interval
@@ -59,6 +64,12 @@ class NodeMedia:
     def lookup(self, stream_id: int) -> LiveStream | None:
         return self.supervisor.lookup(stream_id)
 
+    async def _video_of_clip(self, clip: Clip, directory: Path) -> int | None:
+        """`vod_required`: the clip's top rendition becomes a video in the library."""
+        started = datetime.fromtimestamp(clip.start, UTC)
+        record_type = "origin" if clip.renditions[0] == "origin" else "transcoded"
+        return await self.supervisor.recordings.video_of_clip(clip.stream_id, directory, started, record_type)
+
     def clear_dvr(self, stream_id: int) -> bool:
         """Restart the stream's DVR window at the live edge; False when no worker runs it here."""
         return self.supervisor.clear_dvr(stream_id)
@@ -78,6 +89,7 @@ class NodeMedia:
         await self.whip.stream_changed(stream_id)
 
     async def close(self) -> None:
+        await self.clips.close()
         for listener in self.listeners:
             await listener.close()
         await self.pull.close()

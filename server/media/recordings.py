@@ -30,6 +30,7 @@ import shutil
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -322,6 +323,37 @@ class Recordings:
         finally:
             self.finalizing.discard(key)
 
+    async def video_of_clip(self, stream_id: int, clip_dir: Path, started: datetime, record_type: str) -> int | None:
+        """A `ready` video from a clip's recording (`vod_required`): its files copied into the
+        recording storage under a new key (the clip's own go when it expires), the row made
+        complete at once. None when the clip holds no media."""
+        key = new_recording_key()
+        directory = self.storage.local_directory(key)
+        summary = await asyncio.to_thread(_copy_recording, clip_dir, directory)
+        if summary.duration == 0:
+            await asyncio.to_thread(self.storage.delete, key)
+            return None
+        stream = self.streams.get(stream_id)
+        name = stream.name if stream else f"stream {stream_id}"
+        video = Video(
+            name=f"{name} clip {started:%Y-%m-%d %H:%M:%S} UTC"[:255],
+            stream_id=stream_id,
+            status="ready",
+            record_type=record_type,
+            projection=stream.projection if stream else "regular",
+            client_user_id=stream.client_user_id if stream else None,
+            recording_key=key,
+            recording_started_at=started,
+            duration=round(summary.duration * 1000),
+            origin_size=summary.size,
+            width=summary.width,
+            height=summary.height,
+        )
+        async with self.db_sessions() as db:
+            video = await RecordingRepository(db).add_video(video)
+        log.info("stream %d: clip made video %d (%.1f s)", stream_id, video.id, summary.duration)
+        return video.id
+
     def _finish_files(self, key: str, stream_id: int | None) -> RecordingSummary:
         """The stream's last screenshot goes in as the video's; the summary of what is there."""
         directory = self.storage.local_directory(key)
@@ -355,3 +387,8 @@ class Recordings:
             self._end(recording)
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _copy_recording(source: Path, target: Path) -> RecordingSummary:
+    shutil.copytree(source, target)
+    return summarize(target)

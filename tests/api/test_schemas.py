@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from gcore.types.streaming import QualitySets, Stream, StreamStartRecordingResponse, Video
 from gcore.types.streaming.quality_sets import Live, LiveQuality, Vod, VodQuality
-from gcore.types.streaming.streams import Overlay
+from gcore.types.streaming.streams import Clip, Overlay
 from gcore.types.streaming.video import ConvertedVideo
 from pydantic import BaseModel
 
@@ -27,6 +27,7 @@ PAIRS = [
     (schemas.Quality, VodQuality),
     (schemas.Video, Video),
     (schemas.ConvertedVideo, ConvertedVideo),
+    (schemas.Clip, Clip),
 ]
 
 
@@ -54,6 +55,8 @@ DOCUMENTED = {
     ("patch", "/streaming/videos/{video_id}"): ("object", "Video"),
     ("put", "/streaming/streams/{stream_id}/start_recording"): ("object", "StreamStartRecordingResponse"),
     ("put", "/streaming/streams/{stream_id}/stop_recording"): ("object", "Video"),
+    ("put", "/streaming/streams/{stream_id}/clip_recording"): ("object", "Clip"),
+    ("get", "/streaming/streams/{stream_id}/clip_recording"): ("array", "Clip"),
 }
 SDK_TYPES = {
     "Stream": Stream,
@@ -61,6 +64,7 @@ SDK_TYPES = {
     "QualitySets": QualitySets,
     "Video": Video,
     "StreamStartRecordingResponse": StreamStartRecordingResponse,
+    "Clip": Clip,
 }
 # Answers the SDK does not type (it returns None for them): documented with models of our own.
 UNTYPED_BY_SDK = {("get", "/streaming/videos/names")}
