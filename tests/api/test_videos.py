@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import string
 
 import gcore
 import httpx
@@ -48,11 +49,13 @@ def recorded(api_node, client: Gcore, runs):
     """Three videos of one stream, one of them with a real recording and a screenshot."""
     stream = client.streaming.streams.create(name="library")
     other = client.streaming.streams.create(name="elsewhere")
-    tag = secrets.token_hex(4)
+    tag = "".join(secrets.choice(string.ascii_lowercase) for _ in range(8))  # no digits: ids are searched too
     video_id, key = recorded_video(
-        api_node, runs, screenshot=b"\xff\xd8jpeg", name=f"Keynote {tag} 10:00", stream_id=stream.id
+        api_node, runs, screenshot=b"\xff\xd8jpeg", name=f"Keynote {tag} morning", stream_id=stream.id
     )
-    pending = insert_video(api_node.database_url, name=f"Keynote {tag} 14:00", stream_id=stream.id, status="pending")
+    pending = insert_video(
+        api_node.database_url, name=f"Keynote {tag} afternoon", stream_id=stream.id, status="pending"
+    )
     elsewhere = insert_video(api_node.database_url, name=f"Panel {tag}", stream_id=other.id, status="ready")
     return {"stream": stream.id, "video": video_id, "key": key, "pending": pending, "elsewhere": elsewhere, "tag": tag}
 
@@ -119,7 +122,7 @@ def test_names_of_the_given_videos(client: Gcore, recorded, http):
     answer = http.get("/streaming/videos/names", params={"ids": f"{recorded['video']},{recorded['elsewhere']},999999"})
     assert answer.status_code == 200
     assert answer.json() == [
-        {"id": recorded["video"], "name": f"Keynote {recorded['tag']} 10:00"},
+        {"id": recorded["video"], "name": f"Keynote {recorded['tag']} morning"},
         {"id": recorded["elsewhere"], "name": f"Panel {recorded['tag']}"},
     ]
 

