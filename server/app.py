@@ -14,10 +14,10 @@ from server.api import clips, overlays, quality_sets, streams, videos
 from server.db.engine import create_engine_for, db_session_factory
 from server.db.node_settings import stored_api_key
 from server.delivery import player
-from server.delivery.clip_http import ClipFirst, ClipHttp
+from server.delivery.clip_http import ClipHttp
 from server.delivery.live_http import LiveFirst, LiveHttp
 from server.delivery.screenshots import ScreenshotFiles
-from server.delivery.vod_http import VodFirst, VodHttp
+from server.delivery.vod_http import PrefixFirst, VodHttp
 from server.delivery.vod_library import VodLibrary
 from server.gc_tuning import freeze_startup_heap
 from server.media.node_media import NodeMedia
@@ -25,7 +25,7 @@ from server.metrics import scrape
 from server.metrics.http_requests import CountedRequests
 from server.settings import Settings
 from server.storage import LocalRecordingStorage
-from server.urls import UTC_TIMING_PATH
+from server.urls import CLIP_PREFIX, UTC_TIMING_PATH, VIDEO_PREFIX
 
 log = logging.getLogger("headwater")
 
@@ -108,7 +108,8 @@ def create_asgi(settings: Settings) -> LiveFirst | CountedRequests:
         metered=settings.metrics,
     )
     clip_http = ClipHttp(lambda: app.state.media.clips if app.state.ready else None)
-    served = LiveFirst(ClipFirst(VodFirst(app, VodHttp(app.state.vod)), clip_http), live)
+    videos = PrefixFirst(app, VIDEO_PREFIX, VodHttp(app.state.vod))
+    served = LiveFirst(PrefixFirst(videos, CLIP_PREFIX, clip_http), live)
     if not settings.metrics:
         return served
     app.state.requests = CountedRequests(served)

@@ -26,7 +26,7 @@ from server.delivery.vod_library import VodVideo, load_video
 from server.media.clips import Clip, Clips
 from server.one_write_http import ZERO_COPY
 from server.storage import LocalRecordingStorage
-from server.urls import CLIP_MP4, CLIP_PREFIX, CMAF_MASTER
+from server.urls import CLIP_MP4, CMAF_MASTER
 
 PATH = re.compile(r"/clips/([A-Za-z0-9_-]{1,64})/(?:(\d{1,3})/)?((?:video/|audio/)?[A-Za-z0-9_]+\.[a-z0-9]+)")
 
@@ -99,16 +99,3 @@ def _read_clip(clips: Clips | None, clip: Clip) -> tuple[dict[int, VodVideo], by
         return {}, b""
     master = multi_variant_playlist([(f"{n}/", v.recording, read_init_facts(v.recording)) for n, v in videos.items()])
     return videos, master.encode()
-
-
-class ClipFirst:
-    """Sends `/clips/…` to ClipHttp, everything else to `app`."""
-
-    def __init__(self, app, clips: ClipHttp) -> None:
-        self.app = app
-        self.clips = clips
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(CLIP_PREFIX):
-            return await self.clips(scope, receive, send)
-        return await self.app(scope, receive, send)

@@ -33,7 +33,7 @@ from packager.vod_mp4 import FileSpan, Mp4File, Piece
 from server.delivery.live_routes import CONTENT_TYPES, CORS, MEDIA_CACHE, PREFLIGHT
 from server.delivery.vod_library import VodLibrary
 from server.one_write_http import ZERO_COPY
-from server.urls import SCREENSHOT, VIDEO_PREFIX, VOD_MP4
+from server.urls import SCREENSHOT, VOD_MP4
 
 PATH = re.compile(r"/videos/(\d{1,10})_([A-Za-z0-9_-]{1,64})/((?:video/|audio/)?[A-Za-z0-9_]+\.[a-z0-9]+)(/download)?")
 TEXT_CACHE = b"public, max-age=3600"  # a ready video's playlists never change; deleted, they go
@@ -119,16 +119,18 @@ class VodHttp:
         return await send_file(send, name, path, size, headers.get(b"range"), body, zero_copy)
 
 
-class VodFirst:
-    """Sends `/videos/…` to VodHttp, everything else to `app`."""
+class PrefixFirst:
+    """Sends HTTP requests under `prefix` to `handler` (an ASGI app: the videos' or the clips'
+    files), everything else to `app`."""
 
-    def __init__(self, app, vod: VodHttp) -> None:
+    def __init__(self, app, prefix: str, handler) -> None:
         self.app = app
-        self.vod = vod
+        self.prefix = prefix
+        self.handler = handler
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(VIDEO_PREFIX):
-            return await self.vod(scope, receive, send)
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            return await self.handler(scope, receive, send)
         return await self.app(scope, receive, send)
 
 
