@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 from packager.vod_hls import multi_variant_playlist
 from packager.vod_tracks import read_init_facts
-from server.delivery.live_routes import CORS, PREFLIGHT
-from server.delivery.vod_http import TEXT_CACHE, media_headers, respond, send_file, send_mp4
+from server.delivery.live_routes import CORS
+from server.delivery.vod_http import TEXT_CACHE, media_headers, refused_method, respond, send_file, send_mp4
 from server.delivery.vod_library import VodVideo, load_video
 from server.media.clips import Clip, Clips
 from server.one_write_http import ZERO_COPY
@@ -39,11 +39,8 @@ class ClipHttp:
         self.loaded: dict[str, tuple[dict[int, VodVideo], bytes]] = {}  # complete clips: renditions, master
 
     async def __call__(self, scope, receive, send) -> None:
-        method = scope["method"]
-        if method == "OPTIONS":
-            return await respond(send, 204, PREFLIGHT, b"")
-        if method not in ("GET", "HEAD"):
-            return await respond(send, 405, CORS, b"method not allowed\n")
+        if await refused_method(scope, send):
+            return None
         match = PATH.fullmatch(scope["path"])
         clips = self.clips()
         clip = clips.find(match.group(1)) if clips is not None and match is not None else None
@@ -56,7 +53,7 @@ class ClipHttp:
         if not videos:
             return await respond(send, 404, CORS, b"the clip is empty\n")
         number, name = match.group(2), match.group(3)
-        body = method == "GET"
+        body = scope["method"] == "GET"
         range_header = dict(scope.get("headers") or []).get(b"range")
         zero_copy = ZERO_COPY in (scope.get("extensions") or {})
         if number is None and name == CMAF_MASTER:

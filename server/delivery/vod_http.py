@@ -88,11 +88,8 @@ class VodHttp:
         self.library = library
 
     async def __call__(self, scope, receive, send) -> None:
-        method = scope["method"]
-        if method == "OPTIONS":
-            return await respond(send, 204, PREFLIGHT, b"")
-        if method not in ("GET", "HEAD"):
-            return await respond(send, 405, CORS, b"method not allowed\n")
+        if await refused_method(scope, send):
+            return None
         match = PATH.fullmatch(scope["path"])
         video = await self.library.find(int(match.group(1)), match.group(2)) if match else None
         if video is None or match is None:
@@ -100,7 +97,7 @@ class VodHttp:
         name, download = match.group(3), match.group(4) is not None
         if download and name != VOD_MP4:
             return await respond(send, 404, CORS, b"no such file\n")
-        body = method == "GET"
+        body = scope["method"] == "GET"
         headers = dict(scope.get("headers") or [])
         zero_copy = ZERO_COPY in (scope.get("extensions") or {})
         text = video.texts.get(name)
@@ -210,6 +207,17 @@ async def _start(send, wanted: Range, headers: list[tuple[bytes, bytes]]) -> Non
 
 async def _unsatisfiable(send, size: int) -> None:
     await respond(send, 416, [*CORS, *RANGES, (b"content-range", f"bytes */{size}".encode())], b"")
+
+
+async def refused_method(scope, send) -> bool:
+    """Answers a CORS preflight (204) or a method other than GET/HEAD (405): True when it did."""
+    if scope["method"] == "OPTIONS":
+        await respond(send, 204, PREFLIGHT, b"")
+        return True
+    if scope["method"] not in ("GET", "HEAD"):
+        await respond(send, 405, CORS, b"method not allowed\n")
+        return True
+    return False
 
 
 async def respond(
