@@ -16,7 +16,9 @@ from server.db.node_settings import stored_api_key
 from server.delivery import player
 from server.delivery.clip_http import ClipHttp
 from server.delivery.live_http import LiveFirst, LiveHttp
+from server.delivery.playback_tokens import PlaybackTokens
 from server.delivery.screenshots import ScreenshotFiles
+from server.delivery.signed_http import SignedPlayback
 from server.delivery.vod_http import PrefixFirst, VodHttp
 from server.delivery.vod_library import VodLibrary
 from server.gc_tuning import freeze_startup_heap
@@ -74,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.vod = VodLibrary(app.state.recordings, lambda: app.state.db_sessions())
     app.state.ready = False
     app.state.requests = None  # CountedRequests, when create_asgi counts them
+    app.state.playback_tokens = PlaybackTokens.from_settings(settings)  # None: signed playback off
     errors.install(app)
 
     @app.get("/health", include_in_schema=False)
@@ -96,9 +99,10 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def create_asgi(settings: Settings) -> LiveFirst | CountedRequests:
+def create_asgi(settings: Settings) -> LiveFirst | SignedPlayback | CountedRequests:
     """What uvicorn serves: live delivery on its fast path in front of the FastAPI app; with
-    metrics on, every ASGI response counted on the way out (`asgi.live` either way)."""
+    signed playback on, the tokens checked in front of them; with metrics on, every ASGI
+    response counted on the way out (`asgi.live` either way)."""
     app = create_app(settings)
     live = LiveHttp(
         lambda stream_id: app.state.media.lookup(stream_id) if app.state.ready else None,
@@ -109,7 +113,10 @@ def create_asgi(settings: Settings) -> LiveFirst | CountedRequests:
     )
     clip_http = ClipHttp(lambda: app.state.media.clips if app.state.ready else None)
     videos = PrefixFirst(app, VIDEO_PREFIX, VodHttp(app.state.vod))
-    served = LiveFirst(PrefixFirst(videos, CLIP_PREFIX, clip_http), live)
+    served: LiveFirst | SignedPlayback = LiveFirst(PrefixFirst(videos, CLIP_PREFIX, clip_http), live)
+    tokens = app.state.playback_tokens
+    if tokens is not None:
+        served = SignedPlayback(served, tokens)
     if not settings.metrics:
         return served
     app.state.requests = CountedRequests(served)

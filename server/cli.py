@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import sys
 
+from pydantic import ValidationError
+
 from server.settings import Settings
 
 SERVE_FLAGS = {
@@ -42,6 +44,7 @@ def serve(settings: Settings) -> None:
     from server.app import create_asgi
     from server.db.migrate import upgrade
     from server.delivery.live_wire import LiveWireProtocol
+    from server.delivery.playback_tokens import PlaybackTokens
     from server.log_format import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
@@ -51,7 +54,7 @@ def serve(settings: Settings) -> None:
     http_server.run(
         asgi,
         tick=settings.on_rest_grid(http_server.TICK),
-        protocol=LiveWireProtocol.serving(asgi.live.routes),
+        protocol=LiveWireProtocol.serving(asgi.live.routes, PlaybackTokens.from_settings(settings)),
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
@@ -80,9 +83,23 @@ async def api_key(settings: Settings, rotate: bool) -> str:
         await engine.dispose()
 
 
+def settings_problems(error: ValidationError) -> str:
+    """One line per wrong setting, named as its environment variable, without pydantic's
+    traceback and documentation links."""
+    lines = []
+    for problem in error.errors():
+        name = "HEADWATER_" + "_".join(str(part) for part in problem["loc"]).upper()
+        lines.append(f"  {name}: {problem['msg'].removeprefix('Value error, ')}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = settings_from(args)
+    try:
+        settings = settings_from(args)
+    except ValidationError as error:
+        print(f"headwater: invalid settings\n{settings_problems(error)}", file=sys.stderr)
+        return 2
     if args.command == "serve":
         serve(settings)
         return 0

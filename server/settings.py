@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ingest.rtmp.rests import BUSY_INTERVAL, BUSY_PUBLISHERS
 from ingest.whip.udp_ports import parse_port_range
 
+PLAYBACK_SECRET_CHARS = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEADWATER_", extra="ignore")
@@ -128,8 +130,19 @@ class Settings(BaseSettings):
         default=None, description="When set, GET /metrics asks for `Authorization: Bearer <token>`"
     )
     access_log: bool = Field(default=False, description="Log every HTTP request (costly under load)")
+    playback_secret: SecretStr | None = Field(
+        default=None,
+        description="Signed playback: every playback URL (live, videos, clips, player) needs a token signed with "
+        f"this secret (at least {PLAYBACK_SECRET_CHARS} characters); unset: playback URLs are public",
+    )
+    playback_token_ttl: float = Field(
+        default=86400.0, ge=10, description="Seconds a signed playback URL the API hands out stays valid, at least"
+    )
+    playback_bind_address: bool = Field(
+        default=False, description="Signed playback: sign the viewer's address too (the URL works from it only)"
+    )
 
-    @field_validator("whip_udp_ports", "whip_public_host", mode="before")
+    @field_validator("whip_udp_ports", "whip_public_host", "playback_secret", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         """An empty environment variable (compose's `${X:-}`) means unset."""
@@ -147,6 +160,18 @@ class Settings(BaseSettings):
     def _ip_address(cls, value: str | None) -> str | None:
         if value is not None:
             ipaddress.ip_address(value)  # ValueError: ICE candidates carry addresses, not names
+        return value
+
+    @field_validator("playback_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        """128 bits at least: 32 characters, as `openssl rand -hex 16` prints (a shorter secret
+        can be guessed offline from any one signed URL)."""
+        if value is not None and len(value.get_secret_value()) < PLAYBACK_SECRET_CHARS:
+            raise ValueError(
+                f"too short for a playback secret: at least {PLAYBACK_SECRET_CHARS} characters "
+                "(128 bits), e.g. from `openssl rand -hex 32`"
+            )
         return value
 
     @property

@@ -16,10 +16,15 @@ listeners and the delivery routes accept. The scheme (documented in the README):
               player `/player/videos/<id>_<slug>` (the slug: the recording's random key, so a
               video's URLs cannot be guessed from its id)
 - clips       `/clips/<clip id>/master.m3u8`, `…/clip.mp4` (the id is random)
+
+With signed playback on (`server/delivery/playback_tokens.py`), every playback URL carries a
+token right after its prefix (`/live/<id>/t/<expires>/<signature>/master.m3u8`, the player
+`/player/<id>/t/<expires>/<signature>`), from the `PlaybackToken` the caller passes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from server.settings import Settings
@@ -36,6 +41,20 @@ VIDEO_PLAYER_PREFIX = "/player/videos/"
 VOD_MP4 = "video.mp4"
 CLIP_PREFIX = "/clips/"
 CLIP_MP4 = "clip.mp4"
+
+
+PlaybackToken = Callable[[str], str]
+"""The token path segment (`t/<expires>/<signature>/`) for a playback prefix (`/live/42/`),
+"" when signed playback is off."""
+
+
+def unsigned(prefix: str) -> str:
+    return ""
+
+
+def player_url(base: str, token: str) -> str:
+    """A player page's URL: the token of its media's prefix, after the page's path."""
+    return f"{base}/{token.rstrip('/')}" if token else base
 
 
 @dataclass(frozen=True)
@@ -69,12 +88,15 @@ def rtmp_base(settings: Settings) -> str:
     return f"rtmp://{settings.public_host}:{settings.rtmp_port}"
 
 
-def stream_urls(settings: Settings, stream_id: int, token: str) -> StreamUrls:
+def stream_urls(settings: Settings, stream_id: int, token: str, playback: PlaybackToken) -> StreamUrls:
+    """`token`: the stream's publishing token; `playback`: signs the playback URLs."""
     host = settings.public_host
     rtmp = rtmp_base(settings)
     srt = f"srt://{host}:{settings.srt_port}?streamid="
     http = settings.http_base_url
-    live = f"{http}/live/{stream_id}"
+    prefix = f"/live/{stream_id}/"
+    signed = playback(prefix)
+    live = f"{http}{prefix}{signed}".rstrip("/")
     return StreamUrls(
         push_url=f"{rtmp}/{MAIN_APP}/{stream_id}?{token}",
         backup_push_url=f"{rtmp}/{BACKUP_APP}/{stream_id}?{token}",
@@ -84,7 +106,7 @@ def stream_urls(settings: Settings, stream_id: int, token: str) -> StreamUrls:
         hls_cmaf_url=f"{live}/{CMAF_MASTER}",
         hls_mpegts_url=f"{live}/{MPEGTS_MASTER}",
         dash_url=f"{live}/{DASH_MANIFEST}",
-        iframe_url=f"{http}/player/{stream_id}",
+        iframe_url=player_url(f"{http}/player/{stream_id}", signed),
         screenshot=f"{live}/{SCREENSHOT}",
     )
 
@@ -103,14 +125,16 @@ def video_ref(video_id: int, slug: str) -> str:
     return f"{video_id}_{slug}"
 
 
-def video_urls(settings: Settings, video_id: int, slug: str) -> VideoUrls:
+def video_urls(settings: Settings, video_id: int, slug: str, playback: PlaybackToken) -> VideoUrls:
     http = settings.http_base_url
-    base = f"{http}{VIDEO_PREFIX}{video_ref(video_id, slug)}"
+    prefix = f"{VIDEO_PREFIX}{video_ref(video_id, slug)}/"
+    signed = playback(prefix)
+    base = f"{http}{prefix}{signed}".rstrip("/")
     return VideoUrls(
         hls_url=f"{base}/{CMAF_MASTER}",
         dash_url=f"{base}/{DASH_MANIFEST}",
         mp4_url=f"{base}/{VOD_MP4}",
-        iframe_url=f"{http}{VIDEO_PLAYER_PREFIX}{video_ref(video_id, slug)}",
+        iframe_url=player_url(f"{http}{VIDEO_PLAYER_PREFIX}{video_ref(video_id, slug)}", signed),
         screenshot=f"{base}/{SCREENSHOT}",
     )
 
@@ -121,7 +145,8 @@ class ClipUrls:
     mp4_master: str
 
 
-def clip_urls(settings: Settings, clip_id: str) -> ClipUrls:
+def clip_urls(settings: Settings, clip_id: str, playback: PlaybackToken) -> ClipUrls:
     """A clip's URLs: its id is random, so they cannot be guessed."""
-    base = f"{settings.http_base_url}{CLIP_PREFIX}{clip_id}"
+    prefix = f"{CLIP_PREFIX}{clip_id}/"
+    base = f"{settings.http_base_url}{prefix}{playback(prefix)}".rstrip("/")
     return ClipUrls(hls_master=f"{base}/{CMAF_MASTER}", mp4_master=f"{base}/{CLIP_MP4}")

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from server.api import schemas
-from server.api.deps import DB, Authorized, Config
+from server.api.deps import DB, Authorized, Config, Playback
 from server.api.streams import live_stream
 from server.db.streams import StreamRepository
 from server.errors import ERROR_RESPONSES, BadRequest, invalid_field
@@ -39,7 +39,9 @@ def node_clips(request: Request) -> Clips | None:
 
 
 @router.put("/streams/{stream_id}/clip_recording", response_model=schemas.Clip)
-async def create_clip(stream_id: int, body: ClipCreate, request: Request, db: DB, config: Config) -> schemas.Clip:
+async def create_clip(
+    stream_id: int, body: ClipCreate, request: Request, db: DB, config: Config, playback: Playback
+) -> schemas.Clip:
     """Cut a clip out of the live stream's DVR window (segments from keyframe to keyframe)."""
     stream = await StreamRepository(db).require(stream_id)
     if not stream.dvr_enabled:
@@ -65,12 +67,16 @@ async def create_clip(stream_id: int, body: ClipCreate, request: Request, db: DB
             "expiration", f"must be 1 minute to 4 hours after the clip's end ({end + low}..{end + high}, unix seconds)"
         )
     clip = await clips.create(stream_id, start, body.duration, expiration, body.vod_required)
-    return schemas.Clip.of(clip, config)
+    return schemas.Clip.of(clip, config, playback)
 
 
 @router.get("/streams/{stream_id}/clip_recording", response_model=list[schemas.Clip])
-async def list_clips(stream_id: int, request: Request, db: DB, config: Config) -> list[schemas.Clip]:
+async def list_clips(
+    stream_id: int, request: Request, db: DB, config: Config, playback: Playback
+) -> list[schemas.Clip]:
     """The stream's clips not expired yet."""
     await StreamRepository(db).require(stream_id)
     clips = node_clips(request)
-    return [schemas.Clip.of(clip, config) for clip in (clips.of_stream(stream_id) if clips is not None else [])]
+    return [
+        schemas.Clip.of(clip, config, playback) for clip in (clips.of_stream(stream_id) if clips is not None else [])
+    ]

@@ -1,9 +1,10 @@
 """What every control route may depend on: a DB session, the settings, the API-key check,
-paging, and telling the media side that a stream changed."""
+paging, signing playback URLs, and telling the media side that a stream changed."""
 
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db.paging import Page
 from server.errors import Forbidden, Unauthorized
 from server.settings import Settings
+from server.urls import PlaybackToken, unsigned
 
 SCHEME = "apikey"
 DEFAULT_PER_PAGE = 25
@@ -27,6 +29,17 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
 def settings(request: Request) -> Settings:
     config: Settings = request.app.state.settings
     return config
+
+
+def playback_token(request: Request) -> PlaybackToken:
+    """Signs the playback URLs of an answer (signing off: leaves them as they are). With
+    the address signed too, the URLs are for the address that asked the API."""
+    tokens = request.app.state.playback_tokens
+    if tokens is None:
+        return unsigned
+    address = request.client.host if request.client else None
+    now = time.time()
+    return lambda prefix: tokens.token(prefix, address, now)
 
 
 def require_api_key(request: Request) -> None:
@@ -69,3 +82,4 @@ async def notify_media(request: Request, stream_id: int) -> None:
 DB = Annotated[AsyncSession, Depends(db_session)]
 Config = Annotated[Settings, Depends(settings)]
 Paging = Annotated[Page, Depends(page_params)]
+Playback = Annotated[PlaybackToken, Depends(playback_token)]

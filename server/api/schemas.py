@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from server.db import models
 from server.delivery.screenshots import screenshot_file
 from server.settings import Settings
-from server.urls import clip_urls, stream_urls, video_urls
+from server.urls import PlaybackToken, clip_urls, stream_urls, video_urls
 
 if TYPE_CHECKING:
     from server.media.clips import Clip as ClipState
@@ -120,8 +120,9 @@ class Stream(BaseModel):
     screenshot: str | None
 
     @classmethod
-    def of(cls, stream: models.Stream, settings: Settings) -> Stream:
-        urls = stream_urls(settings, stream.id, stream.token)
+    def of(cls, stream: models.Stream, settings: Settings, playback: PlaybackToken) -> Stream:
+        """`playback`: signs the playback URLs (signed playback)."""
+        urls = stream_urls(settings, stream.id, stream.token, playback)
         return cls(
             id=stream.id,
             name=stream.name,
@@ -300,10 +301,12 @@ class Video(BaseModel):
     sprite_vtt: str | None = None
 
     @classmethod
-    def of(cls, video: models.Video, settings: Settings, *, has_screenshot: bool = False) -> Video:
+    def of(
+        cls, video: models.Video, settings: Settings, playback: PlaybackToken, *, has_screenshot: bool = False
+    ) -> Video:
         """URLs only for a `ready` video with a recording (null otherwise, as Gcore does);
         `has_screenshot`: the recording holds a `screenshot.jpg`."""
-        urls = video_urls(settings, video.id, video.recording_key) if video.recording_key else None
+        urls = video_urls(settings, video.id, video.recording_key, playback) if video.recording_key else None
         playable = urls if video.status == "ready" else None
         screenshot = playable.screenshot if playable and has_screenshot else None
         converted = (
@@ -364,8 +367,8 @@ class Clip(BaseModel):
     vod_required: bool | None
 
     @classmethod
-    def of(cls, clip: ClipState, settings: Settings) -> Clip:
-        urls = clip_urls(settings, clip.id)
+    def of(cls, clip: ClipState, settings: Settings, playback: PlaybackToken) -> Clip:
+        urls = clip_urls(settings, clip.id, playback)
         return cls(
             id=clip.id,
             duration=clip.duration,

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.api import schemas
-from server.api.deps import DB, Authorized, Config, Paging, notify_media, with_total
+from server.api.deps import DB, Authorized, Config, Paging, Playback, notify_media, with_total
 from server.api.stream_fields import StreamCreate, StreamUpdate
 from server.db.models import Stream
 from server.db.quality_sets import QualitySetRepository
@@ -30,28 +30,34 @@ async def check_consistency(db: AsyncSession, stream: Stream) -> None:
 
 
 @router.post("/streams", status_code=201, response_model=schemas.Stream)
-async def create_stream(body: StreamCreate, request: Request, db: DB, config: Config) -> schemas.Stream:
+async def create_stream(
+    body: StreamCreate, request: Request, db: DB, config: Config, playback: Playback
+) -> schemas.Stream:
     stream = Stream(**body.model_dump(), token=secrets.token_hex(TOKEN_BYTES))
     await check_consistency(db, stream)
     stream = await StreamRepository(db).add(stream)
     await notify_media(request, stream.id)  # a pull stream starts pulling now
-    return schemas.Stream.of(stream, config)
+    return schemas.Stream.of(stream, config, playback)
 
 
 @router.get("/streams", response_model=list[schemas.Stream])
-async def list_streams(response: Response, page: Paging, db: DB, config: Config) -> list[schemas.Stream]:
+async def list_streams(
+    response: Response, page: Paging, db: DB, config: Config, playback: Playback
+) -> list[schemas.Stream]:
     found = await StreamRepository(db).page(page)
     with_total(response, found.total)
-    return [schemas.Stream.of(s, config) for s in found.rows]
+    return [schemas.Stream.of(s, config, playback) for s in found.rows]
 
 
 @router.get("/streams/{stream_id}", response_model=schemas.Stream)
-async def get_stream(stream_id: int, db: DB, config: Config) -> schemas.Stream:
-    return schemas.Stream.of(await StreamRepository(db).require(stream_id), config)
+async def get_stream(stream_id: int, db: DB, config: Config, playback: Playback) -> schemas.Stream:
+    return schemas.Stream.of(await StreamRepository(db).require(stream_id), config, playback)
 
 
 @router.patch("/streams/{stream_id}", response_model=schemas.Stream)
-async def update_stream(stream_id: int, body: StreamUpdate, request: Request, db: DB, config: Config) -> schemas.Stream:
+async def update_stream(
+    stream_id: int, body: StreamUpdate, request: Request, db: DB, config: Config, playback: Playback
+) -> schemas.Stream:
     streams = StreamRepository(db)
     stream = await streams.require(stream_id)
     for field, value in body.stream.changes().items():
@@ -59,7 +65,7 @@ async def update_stream(stream_id: int, body: StreamUpdate, request: Request, db
     await check_consistency(db, stream)
     stream = await streams.save(stream)
     await notify_media(request, stream_id)
-    return schemas.Stream.of(stream, config)
+    return schemas.Stream.of(stream, config, playback)
 
 
 @router.delete("/streams/{stream_id}", status_code=204, response_class=Response)
@@ -95,13 +101,13 @@ async def start_recording(stream_id: int, request: Request, db: DB) -> schemas.S
     response_model=None,
     responses={200: {"model": schemas.Video, "description": "The video, or an empty object if nothing recorded"}},
 )
-async def stop_recording(stream_id: int, request: Request, db: DB, config: Config) -> JSONResponse:
+async def stop_recording(stream_id: int, request: Request, db: DB, config: Config, playback: Playback) -> JSONResponse:
     """End the recording with the segment being written: its video (status pending until
     finalized), or an empty object when nothing was recording."""
     await StreamRepository(db).require(stream_id)
     media = getattr(request.app.state, "media", None)
     video = await media.stop_recording(stream_id) if media is not None else None
-    return JSONResponse(schemas.Video.of(video, config).model_dump(mode="json") if video is not None else {})
+    return JSONResponse(schemas.Video.of(video, config, playback).model_dump(mode="json") if video is not None else {})
 
 
 @router.put("/streams/{stream_id}/dvr_cleanup", status_code=204, response_class=Response)

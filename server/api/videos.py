@@ -11,13 +11,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from server.api import schemas
-from server.api.deps import DB, Authorized, Config, Paging, with_total
+from server.api.deps import DB, Authorized, Config, Paging, Playback, with_total
 from server.db.models import Video
 from server.db.videos import VideoFilter, VideoRepository
 from server.errors import ERROR_RESPONSES, BadRequest, Conflict
 from server.settings import Settings
 from server.storage import RecordingStorage
-from server.urls import SCREENSHOT
+from server.urls import SCREENSHOT, PlaybackToken
 
 router = APIRouter(tags=["videos"], dependencies=[Authorized], responses=ERROR_RESPONSES)
 
@@ -50,6 +50,7 @@ async def list_videos(
     page: Paging,
     db: DB,
     config: Config,
+    playback: Playback,
     storage: Storage,
     id: str | None = Query(None, description="Comma-separated video ids, e.g. 1,101,1001"),
     stream_id: int | None = None,
@@ -63,7 +64,7 @@ async def list_videos(
         stream_id=stream_id, status=status, search=search, client_user_id=client_user_id, ids=_ids(id, "id")
     )
     found = await VideoRepository(db).page(page, where)
-    answers = await _answers(found.rows, config, storage)
+    answers = await _answers(found.rows, config, playback, storage)
     if wanted is None:
         with_total(response, found.total)
         return answers
@@ -80,18 +81,20 @@ async def video_names(db: DB, ids: list[str] = Query(default_factory=list)) -> l
 
 
 @router.get("/videos/{video_id}", response_model=schemas.Video)
-async def get_video(video_id: int, db: DB, config: Config, storage: Storage) -> schemas.Video:
-    return (await _answers([await VideoRepository(db).require(video_id)], config, storage))[0]
+async def get_video(video_id: int, db: DB, config: Config, playback: Playback, storage: Storage) -> schemas.Video:
+    return (await _answers([await VideoRepository(db).require(video_id)], config, playback, storage))[0]
 
 
 @router.patch("/videos/{video_id}", response_model=schemas.Video)
-async def update_video(video_id: int, body: VideoChanges, db: DB, config: Config, storage: Storage) -> schemas.Video:
+async def update_video(
+    video_id: int, body: VideoChanges, db: DB, config: Config, playback: Playback, storage: Storage
+) -> schemas.Video:
     videos = VideoRepository(db)
     video = await videos.require(video_id)
     for field, value in body.model_dump(include=body.model_fields_set).items():
         if value is not None or field in CLEARABLE:
             setattr(video, field, value)
-    return (await _answers([await videos.save(video)], config, storage))[0]
+    return (await _answers([await videos.save(video)], config, playback, storage))[0]
 
 
 @router.delete("/videos/{video_id}", status_code=204, response_class=Response)
@@ -112,12 +115,16 @@ async def delete_video(video_id: int, request: Request, db: DB, storage: Storage
     return Response(status_code=204)
 
 
-async def _answers(rows: Sequence[Video], config: Settings, storage: RecordingStorage) -> list[schemas.Video]:
+async def _answers(
+    rows: Sequence[Video], config: Settings, playback: PlaybackToken, storage: RecordingStorage
+) -> list[schemas.Video]:
     """The videos as answered, each told whether its recording holds a screenshot (one
     stat each, on a thread)."""
     keys = [video.recording_key if video.status == "ready" else None for video in rows]
     shots = await asyncio.to_thread(lambda: [bool(key and storage.file(key, SCREENSHOT)) for key in keys])
-    return [schemas.Video.of(video, config, has_screenshot=shot) for video, shot in zip(rows, shots, strict=True)]
+    return [
+        schemas.Video.of(video, config, playback, has_screenshot=shot) for video, shot in zip(rows, shots, strict=True)
+    ]
 
 
 def _fields(text: str | None) -> set[str] | None:

@@ -28,6 +28,7 @@ Whatever is answered here stands in uvicorn's books as a finished request cycle
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 
 import httptools
@@ -45,6 +46,8 @@ from server.delivery.live_routes import (
     accepts_gzip,
     answer,
 )
+from server.delivery.playback_tokens import PlaybackTokens, Refusal
+from server.delivery.signed_http import REFUSED
 from server.one_write_http import OneWriteProtocol
 
 LIVE = PREFIX.encode()
@@ -149,15 +152,16 @@ class LiveCycle:
 
 
 class LiveWireProtocol(OneWriteProtocol):
-    """uvicorn's httptools protocol with live GETs answered in place; `routes` is set by
-    `serving()`."""
+    """uvicorn's httptools protocol with live GETs answered in place; `routes` and `tokens`
+    (signed playback, None when off) are set by `serving()`."""
 
     routes: LiveRoutes
+    tokens: PlaybackTokens | None = None
 
     @classmethod
-    def serving(cls, routes: LiveRoutes) -> type[LiveWireProtocol]:
+    def serving(cls, routes: LiveRoutes, tokens: PlaybackTokens | None = None) -> type[LiveWireProtocol]:
         """The protocol class to give uvicorn (it builds one per connection from the class)."""
-        return type(cls.__name__, (cls,), {"routes": routes})
+        return type(cls.__name__, (cls,), {"routes": routes, "tokens": tokens})
 
     def on_headers_complete(self) -> None:
         # A request answered at once re-arms the keep-alive timer while the parser goes on
@@ -173,10 +177,14 @@ class LiveWireProtocol(OneWriteProtocol):
         path = url.path.decode("ascii")
         if "%" in path:
             return False
-        client = self.client
-        found = self.routes.route(
-            "GET", path, url.query or b"", client[0] if client else None, accepts_gzip(self.headers)
-        )
+        client = self.client[0] if self.client else None
+        if self.tokens is None:
+            found = self.routes.route("GET", path, url.query or b"", client, accepts_gzip(self.headers))
+        else:
+            signed = self._route_signed(self.tokens, path, url.query or b"", client)
+            if signed is None:
+                return False
+            found = signed
         if isinstance(found, Growing):
             return False
         held = self.cycle if type(self.cycle) is LiveCycle and not self.cycle.response_complete else None
@@ -193,6 +201,20 @@ class LiveWireProtocol(OneWriteProtocol):
         else:
             cycle.answer(found)
         return True
+
+    def _route_signed(
+        self, tokens: PlaybackTokens, path: str, query: bytes, client: str | None
+    ) -> Answer | Wait | Growing | FromDisk | None:
+        """`route` for a signed path: 403 unless its token is good, then the path without it.
+        None: leave the request to the ASGI app, which takes the client's address from
+        X-Forwarded-For when uvicorn trusts the proxy (with the address signed, the proxy's
+        own would not match)."""
+        if tokens.bind_address and any(name == b"x-forwarded-for" for name, _ in self.headers):
+            return None
+        opened = tokens.open(path, client, time.time())
+        if isinstance(opened, Refusal):
+            return REFUSED[opened]
+        return self.routes.route("GET", opened.path, query, client, accepts_gzip(self.headers))
 
     def _may_answer(self) -> bool:
         parser = self.parser

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from server.db.streams import StreamRepository
 from server.db.videos import VideoRepository
+from server.delivery.signed_http import PLAYBACK_TOKEN
 from server.errors import HeadwaterError
 from server.urls import CMAF_MASTER, DASH_MANIFEST, VIDEO_PREFIX
 
@@ -61,10 +62,10 @@ async def video_player_page(ref: str, request: Request) -> HTMLResponse:
             found = await VideoRepository(db).playable(int(video_id))
     if found is None or not hmac.compare_digest((found.recording_key or "").encode(), slug.encode()):
         raise HeadwaterError("no such video", status=404)
-    base = f"{VIDEO_PREFIX}{ref}"
+    base = f"{VIDEO_PREFIX}{ref}/{request.scope.get(PLAYBACK_TOKEN, '')}"
     config = {
-        "hls": f"{base}/{CMAF_MASTER}",
-        "dash": f"{base}/{DASH_MANIFEST}",
+        "hls": f"{base}{CMAF_MASTER}",
+        "dash": f"{base}{DASH_MANIFEST}",
         "projection": found.projection,
         "title": found.name,
         "dvr": False,
@@ -75,11 +76,14 @@ async def video_player_page(ref: str, request: Request) -> HTMLResponse:
 
 @router.get("/player/{stream_id}", response_class=HTMLResponse)
 async def player_page(stream_id: int, request: Request) -> HTMLResponse:
+    """With signed playback the page's own token (`/player/<id>/t/…`, checked by
+    `signed_http`) signs the stream's prefix: the page plays through it."""
     async with request.app.state.db_sessions() as db:
         stream = await StreamRepository(db).require(stream_id)
+    base = f"/live/{stream_id}/{request.scope.get(PLAYBACK_TOKEN, '')}"
     config = {
-        "hls": f"/live/{stream_id}/{CMAF_MASTER}",
-        "dash": f"/live/{stream_id}/{DASH_MANIFEST}",
+        "hls": f"{base}{CMAF_MASTER}",
+        "dash": f"{base}{DASH_MANIFEST}",
         "projection": stream.projection,
         "title": stream.name,
         "dvr": stream.dvr_enabled,

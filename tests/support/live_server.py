@@ -9,13 +9,16 @@ import uvicorn
 
 from server.delivery.live_http import LiveFirst
 from server.delivery.live_wire import LiveWireProtocol
+from server.delivery.playback_tokens import PlaybackTokens
+from server.delivery.signed_http import SignedPlayback
 from tests.support.ports import free_port
 
 
 @asynccontextmanager
-async def serve_live(app: LiveFirst, **options):
+async def serve_live(app: LiveFirst | SignedPlayback, tokens: PlaybackTokens | None = None, **options):
     """Serves `app` as the node does (LiveWireProtocol answering live requests for
-    `app.live`), with uvicorn `options`; yields the port."""
+    `app.live`, checking `tokens` when signed playback is on), with uvicorn `options`;
+    yields the port."""
     port = free_port()
     config = uvicorn.Config(
         app,
@@ -23,7 +26,7 @@ async def serve_live(app: LiveFirst, **options):
         port=port,
         lifespan="off",
         log_level="warning",
-        http=LiveWireProtocol.serving(app.live.routes),
+        http=LiveWireProtocol.serving(app.live.routes, tokens),
         timeout_graceful_shutdown=1,
         access_log=False,
         **options,
