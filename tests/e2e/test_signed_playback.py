@@ -17,6 +17,7 @@ from server.db.engine import sync_url
 from server.db.models import Video
 from server.delivery.playback_tokens import PlaybackTokens
 from tests.e2e.conftest import wait_for
+from tests.support import browser
 from tests.support.node import Node
 from tests.support.players import browser_play, ffmpeg_read
 from tests.support.publisher import ffmpeg_publish
@@ -82,6 +83,21 @@ def test_the_player_page_plays_through_its_own_token(broadcast):
     signed_master = broadcast.hls_cmaf_url.split(":", 2)[2].split("/", 1)[1]  # the path, from the host on
     assert f'"/{signed_master}"' in page.text
     assert httpx.get(broadcast.iframe_url.rsplit("/t/", 1)[0]).status_code == 403
+
+
+def test_the_player_page_says_when_its_token_has_expired(signed_node, client):
+    """Offline at first (nothing pushed), retrying; once its token expires the master answers
+    403 and the page says so instead of waiting for a broadcast."""
+    stream = client.streaming.streams.create(name="expiring")
+    with browser.chromium_page() as tab:
+        expires = int(time.time()) + 3  # (once the browser is up)
+        token = PlaybackTokens(SECRET.encode(), 60).token_until(f"/live/{stream.id}/", expires)
+        tab.goto(f"{signed_node.base_url}/player/{stream.id}/{token[:-1]}")
+        state = "window.headwaterPlayer.state"
+        offline = browser.watch(tab, state, lambda s: s.startswith("offline"), timeout=10)
+        refused = browser.watch(tab, state, lambda s: "expired" in s, timeout=15)
+    assert offline.startswith("offline"), offline
+    assert refused == "this playback link has expired or is not valid", refused
 
 
 def test_unsigned_expired_forged_and_foreign_urls_get_403(signed_node, client, broadcast):

@@ -4,7 +4,8 @@
 // A DVR stream gets a seek bar across its window (the media element's seekable range, which
 // hls.js and dash.js keep on the playlist's / MPD's window) and a "live" button back to the edge.
 // A recorded video (`config.vod`) plays from its start with the video element's own controls,
-// says "Ended" at its end and "Video not found" instead of waiting for a broadcast.
+// says "Ended" at its end and "Video not found" instead of waiting for a broadcast. A page
+// whose signed playback token the node refuses (403) says so and stops.
 (function () {
   "use strict";
   const config = window.HEADWATER;
@@ -35,12 +36,13 @@
   }
 
   // A 404 on the master playlist is the node saying "not live": no need to start an engine.
-  async function isLive() {
+  // A 403 is signed playback refusing the page's token (expired): retrying cannot help.
+  async function masterStatus() {
     try {
       const response = await fetch(config.hls, { cache: "no-store" });
-      return response.ok;
+      return response.status;
     } catch (error) {
-      return false;
+      return 0;
     }
   }
 
@@ -92,7 +94,9 @@
   };
 
   async function start() {
-    if (!(await isLive())) return offline();
+    const answer = await masterStatus();
+    if (answer === 403) return show("This playback link has expired or is not valid", false);
+    if (answer < 200 || answer > 299) return offline();
     state.engine = chooseEngine();
     show("Loading…", false);
     detach = engines[state.engine]();
