@@ -157,6 +157,7 @@ class LiveWireProtocol(OneWriteProtocol):
 
     routes: LiveRoutes
     tokens: PlaybackTokens | None = None
+    signed: tuple[str, str, int] | None = None  # the connection's last good token: signed prefix, prefix, expiry
 
     @classmethod
     def serving(cls, routes: LiveRoutes, tokens: PlaybackTokens | None = None) -> type[LiveWireProtocol]:
@@ -211,10 +212,18 @@ class LiveWireProtocol(OneWriteProtocol):
         own would not match)."""
         if tokens.bind_address and any(name == b"x-forwarded-for" for name, _ in self.headers):
             return None
-        opened = tokens.open(path, client, time.time())
-        if isinstance(opened, Refusal):
-            return REFUSED[opened]
-        return self.routes.route("GET", opened.path, query, client, accepts_gzip(self.headers))
+        now = time.time()
+        signed = self.signed
+        if signed is not None and path.startswith(signed[0]) and signed[2] >= now:
+            # a player's requests on one connection carry one token: checked once
+            path = signed[1] + path[len(signed[0]) :]
+        else:
+            opened = tokens.open(path, client, now)
+            if isinstance(opened, Refusal):
+                return REFUSED[opened]
+            self.signed = (opened.prefix + opened.token, opened.prefix, opened.expires)
+            path = opened.path
+        return self.routes.route("GET", path, query, client, accepts_gzip(self.headers))
 
     def _may_answer(self) -> bool:
         parser = self.parser

@@ -120,6 +120,11 @@ REPORTS = {
         rf"^  no viewers +: metrics on +{NUMBER} %.*off +{NUMBER} %",
         rf"^  LL-HLS viewers: metrics on +{NUMBER} %, off +{NUMBER} %",
     ],
+    "signed_delivery": [
+        r"^delivery: wrk -t2 -c64, 1 rounds of 1 s per node in turns, signed and unsigned",
+        rf"^  playlist: signed +{NUMBER} req/s, unsigned +{NUMBER} req/s .* CPU per request signed {NUMBER} µs",
+        rf"^  part    : signed +{NUMBER} req/s, unsigned +{NUMBER} req/s",
+    ],
     "vod_delivery": [
         r"^recording: ",
         rf"^  segment +\(.*Headwater +{NUMBER} req/s, nginx static +{NUMBER} req/s",

@@ -14,6 +14,11 @@ SECRET = b"0123456789abcdef0123456789abcdef"
 NOW = 1_800_000_100.0  # (not on an hour)
 
 
+def plain(opened: Opened | Refusal) -> tuple[str, str] | Refusal:
+    """An Opened's path and token (what a test names), a Refusal as it is."""
+    return opened[:2] if isinstance(opened, Opened) else opened
+
+
 @pytest.fixture
 def tokens() -> PlaybackTokens:
     return PlaybackTokens(SECRET, ttl=86400)
@@ -22,7 +27,7 @@ def tokens() -> PlaybackTokens:
 def test_a_minted_token_opens_every_path_under_its_prefix(tokens):
     token = tokens.token("/live/42/", now=NOW)
     for rest in ("master.m3u8", "origin/index.m3u8", "origin/seg_12.3.m4s", "index.mpd", "screenshot.jpg"):
-        assert tokens.open(f"/live/42/{token}{rest}", None, NOW) == Opened(f"/live/42/{rest}", token)
+        assert plain(tokens.open(f"/live/42/{token}{rest}", None, NOW)) == (f"/live/42/{rest}", token)
 
 
 def test_the_signature_is_the_documented_hmac(tokens):
@@ -66,6 +71,8 @@ def test_a_playback_path_without_a_token_is_refused_and_other_paths_pass(tokens)
     for path in (
         "/live/42/master.m3u8",
         "/live/42/t/1/short/master.m3u8",
+        "/live/42/t/\u00b2/" + "A" * 43 + "/master.m3u8",  # a digit to str.isdigit, not to int()
+        "/live/42/t/12/" + "A" * 43 + "/",
         "/videos/7_abc/master.m3u8",
         "/clips/x/clip.mp4",
         "/player/42",
@@ -73,26 +80,37 @@ def test_a_playback_path_without_a_token_is_refused_and_other_paths_pass(tokens)
     ):
         assert tokens.open(path, None, NOW) is Refusal.REQUIRED, path
     for path in ("/streaming/streams", "/player/assets/hls.min.js", "/time", "/whip/42", "/health"):
-        assert tokens.open(path, None, NOW) == Opened(path, ""), path
+        assert plain(tokens.open(path, None, NOW)) == (path, ""), path
 
 
 def test_videos_clips_and_player_pages_take_their_prefix_token(tokens):
     video = tokens.token("/videos/7_abc/", now=NOW)
     clip = tokens.token("/clips/Zx9_-/", now=NOW)
     live = tokens.token("/live/42/", now=NOW)
-    assert tokens.open(f"/videos/7_abc/{video}video/3.m4s", None, NOW) == Opened("/videos/7_abc/video/3.m4s", video)
-    assert tokens.open(f"/clips/Zx9_-/{clip}0/video.m3u8", None, NOW) == Opened("/clips/Zx9_-/0/video.m3u8", clip)
-    assert tokens.open(f"/player/42/{live[:-1]}", None, NOW) == Opened("/player/42", live)
-    assert tokens.open(f"/player/videos/7_abc/{video}", None, NOW) == Opened("/player/videos/7_abc", video)
+    assert plain(tokens.open(f"/videos/7_abc/{video}video/3.m4s", None, NOW)) == ("/videos/7_abc/video/3.m4s", video)
+    assert plain(tokens.open(f"/clips/Zx9_-/{clip}0/video.m3u8", None, NOW)) == ("/clips/Zx9_-/0/video.m3u8", clip)
+    assert plain(tokens.open(f"/player/42/{live[:-1]}", None, NOW)) == ("/player/42", live)
+    assert plain(tokens.open(f"/player/videos/7_abc/{video}", None, NOW)) == ("/player/videos/7_abc", video)
     assert tokens.open(f"/player/43/{live}", None, NOW) is Refusal.INVALID
     assert tokens.open(f"/player/videos/7_abc/{live}", None, NOW) is Refusal.INVALID
+
+
+def test_a_good_token_is_checked_once_and_remembered_for_every_viewer(tokens):
+    token = tokens.token("/live/42/", now=NOW)
+    for address in ("203.0.113.7", "203.0.113.8"):
+        assert isinstance(tokens.open(f"/live/42/{token}master.m3u8", address, NOW), Opened)
+    assert len(tokens.known) == 1
+    tokens.secret = b"rotated: what is remembered is not checked again"
+    assert isinstance(tokens.open(f"/live/42/{token}origin/index.m3u8", None, NOW), Opened)
+    assert tokens.open(f"/live/42/{token}master.m3u8", None, tokens.expiry(NOW) + 1) is Refusal.EXPIRED
+    assert tokens.open(f"/live/43/{token}master.m3u8", None, NOW) is Refusal.INVALID
 
 
 def test_with_the_address_bound_a_token_opens_from_its_address_only():
     tokens = PlaybackTokens(SECRET, ttl=86400, bind_address=True)
     token = tokens.token("/live/42/", "203.0.113.7", now=NOW)
     path = f"/live/42/{token}master.m3u8"
-    assert tokens.open(path, "203.0.113.7", NOW) == Opened("/live/42/master.m3u8", token)
+    assert plain(tokens.open(path, "203.0.113.7", NOW)) == ("/live/42/master.m3u8", token)
     assert tokens.open(path, "203.0.113.8", NOW) is Refusal.INVALID
     assert tokens.open(path, None, NOW) is Refusal.INVALID
     unbound = PlaybackTokens(SECRET, ttl=86400).token("/live/42/", now=NOW)

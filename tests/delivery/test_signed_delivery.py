@@ -134,3 +134,20 @@ async def test_with_the_address_bound_a_forwarded_request_is_left_to_asgi(live):
         writer.close()
     assert [int(head.split(b" ")[1]) for head, _ in answered] == [200, 403, 200]
     assert app.asgi_paths == ["GET /live/7/master.m3u8"]  # the forwarded one
+
+
+async def test_a_token_that_expires_during_a_connection_is_refused_from_then_on(live):
+    """The fast path checks a connection's token once, then remembers it until its expiry."""
+    tokens = tokens_for()
+    token = tokens.token_until("/live/7/", int(time.time()) + 1)
+    _, _, server = await serve(live, tokens)
+    async with server as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(get(f"/live/7/{token}master.m3u8") + get(f"/live/7/{token}origin/seg_0.0.m4s"))
+        before = await read_responses(reader, 2)
+        await asyncio.sleep(max(0.0, int(token.split("/")[1]) + 1.05 - time.time()))
+        writer.write(get(f"/live/7/{token}master.m3u8"))
+        after = await read_responses(reader, 1)
+        writer.close()
+    assert [body for _, body in before] == [b"#EXTM3U\n", b"part zero"]
+    assert after[0][1] == b"playback token expired\n"
