@@ -12,6 +12,9 @@ answered from `LiveRoutes` in the same callback:
 - a FromDisk (a DVR segment behind the live edge) is sent from its file with sendfile
   (`file_sending`), the cycle complete once it is.
 
+With signed playback on, the request's token is checked first (`playback_tokens`; once per
+connection while it holds) and cut from the path: a refused one is answered 403 here.
+
 A live GET pipelined behind one held here is answered here too, right after it: Apple's
 players ask for the preload-hinted part along with each blocking reload, and both are
 answered by the same event. Through uvicorn's pipeline the part waited for a task of its own
