@@ -91,6 +91,7 @@ async def test_requests_left_to_asgi_are_checked_there_and_routed_without_the_to
     tokens = tokens_for()
     token = tokens.token("/live/7/")
     video = tokens.token("/videos/3_abc/")
+    clip = tokens.token("/clips/Zx9_-/")
     app, behind, server = await serve(live, tokens)
     async with server as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -99,18 +100,21 @@ async def test_requests_left_to_asgi_are_checked_there_and_routed_without_the_to
             + get("/live/7/master.m3u8", "HEAD")
             + get(f"/videos/3_abc/{video}video.m3u8")
             + get(f"/videos/3_abc/{token}video.m3u8")
+            + get(f"/clips/Zx9_-/{clip}0/video.m3u8")
+            + get(f"/clips/Zx9_-/{video}0/video.m3u8")
             + get(f"/player/7/{token[:-1]}")
             + get("/player/assets/hls.min.js")
             + get("/live/7/master.m3u8", "OPTIONS")
         )
-        answered = await read_responses(reader, 7, heads=(0, 1))
+        answered = await read_responses(reader, 9, heads=(0, 1))
         writer.close()
     statuses = [int(head.split(b" ")[1]) for head, _ in answered]
-    assert statuses == [200, 403, 200, 403, 200, 200, 204]
+    assert statuses == [200, 403, 200, 403, 200, 403, 200, 200, 204]
     assert b"content-length: 8" in answered[0][0]
     assert app.asgi_paths == ["HEAD /live/7/master.m3u8", "OPTIONS /live/7/master.m3u8"]
     assert behind.seen == [
         ("/videos/3_abc/video.m3u8", b"/videos/3_abc/video.m3u8", video),
+        ("/clips/Zx9_-/0/video.m3u8", b"/clips/Zx9_-/0/video.m3u8", clip),
         ("/player/7", b"/player/7", token),
         ("/player/assets/hls.min.js", b"/player/assets/hls.min.js", None),
     ]
