@@ -81,3 +81,17 @@ def test_a_starting_node_clears_what_its_last_run_left_under_live(tmp_path):
         assert httpx.get(f"{node.base_url}/live/5/origin/index.m3u8").status_code == 404
     finally:
         node.stop()
+
+
+def test_serve_refuses_a_short_playback_secret_in_one_line(tmp_path):
+    env = {**os.environ, "HEADWATER_DATA_DIR": str(tmp_path), "HEADWATER_PLAYBACK_SECRET": "too short"}
+    result = run_cli("serve", env=env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "headwater: invalid settings",
+        (
+            "  HEADWATER_PLAYBACK_SECRET: too short for a playback secret: at least 32 characters (128 bits), "
+            "e.g. from `openssl rand -hex 32`"
+        ),
+    ]
+    assert not (tmp_path / "headwater.db").exists()  # refused before anything started
