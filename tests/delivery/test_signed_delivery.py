@@ -155,3 +155,22 @@ async def test_a_token_that_expires_during_a_connection_is_refused_from_then_on(
         writer.close()
     assert [body for _, body in before] == [b"#EXTM3U\n", b"part zero"]
     assert after[0][1] == b"playback token expired\n"
+
+
+async def test_apples_reload_and_hinted_part_pipelined_are_answered_by_one_event(live):
+    """Safari's way: the blocking reload and the preload-hinted part sent together, both signed."""
+    tokens = tokens_for()
+    token = tokens.token("/live/7/")
+    app, _, server = await serve(live, tokens)
+    async with server as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            get(f"/live/7/{token}origin/index.m3u8?_HLS_msn=1&_HLS_part=0&_HLS_skip=YES")
+            + get(f"/live/7/{token}origin/seg_1.0.m4s")
+        )
+        await asyncio.sleep(0.1)
+        publish_part(live, 1, 0, b"part one")
+        responses = await read_responses(reader, 2)
+        writer.close()
+    assert b"msn=1 part=0" in responses[0][1] and responses[1][1] == b"part one"
+    assert app.asgi_paths == []
