@@ -44,7 +44,6 @@ def serve(settings: Settings) -> None:
     from server.app import create_asgi
     from server.db.migrate import upgrade
     from server.delivery.live_wire import LiveWireProtocol
-    from server.delivery.playback_tokens import PlaybackTokens
     from server.log_format import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
@@ -54,7 +53,8 @@ def serve(settings: Settings) -> None:
     http_server.run(
         asgi,
         tick=settings.on_rest_grid(http_server.TICK),
-        protocol=LiveWireProtocol.serving(asgi.live.routes, PlaybackTokens.from_settings(settings)),
+        # signed playback: the ASGI wrapper's tokens (None when off), one cache for both paths
+        protocol=LiveWireProtocol.serving(asgi.live.routes, getattr(asgi, "tokens", None)),
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
