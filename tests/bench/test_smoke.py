@@ -124,6 +124,8 @@ REPORTS = {
         r"^delivery: wrk -t2 -c64, 1 rounds of 1 s per node in turns, signed and unsigned",
         rf"^  playlist: signed +{NUMBER} req/s, unsigned +{NUMBER} req/s .* CPU per request signed {NUMBER} µs",
         rf"^  part    : signed +{NUMBER} req/s, unsigned +{NUMBER} req/s",
+        r"^fast path alone \(in process, 1 KB playlist",
+        rf"^  CPU per request signed {NUMBER} µs, unsigned {NUMBER} µs → ratio",
     ],
     "vod_delivery": [
         r"^recording: ",
