@@ -41,7 +41,7 @@ def client(signed_node) -> Gcore:
 def broadcast(signed_node, client):
     """A stream live for the module, with the signed URLs the API gave for it."""
     stream = client.streaming.streams.create(name="signed")
-    publisher = ffmpeg_publish(stream.push_url, seconds=90, size="320x240", gop=25)
+    publisher = ffmpeg_publish(stream.push_url, seconds=180, size="320x240", gop=25)  # killed at the end
     try:
         wait_for(lambda: httpx.get(stream.dash_url).status_code == 200, timeout=30, what="the signed MPD")
         wait_for(lambda: httpx.get(stream.hls_cmaf_url).status_code == 200, timeout=30, what="the signed master")
