@@ -19,8 +19,8 @@ from transcode.contract import (
     Degraded,
     Error,
     Event,
+    Master,
     Part,
-    Playlist,
     PullGaveUp,
     RecordingFailed,
     RecordingProgress,
@@ -68,7 +68,7 @@ class WorkerEvents:
         self.stream_id = stream_id
         self.source = source
         self.live = False  # a source is delivering (between `Started` and its end)
-        self.output_ready = False  # a playlist of this worker's is served (once per `Started`)
+        self.output_ready = False  # this worker's master playlist is served (once per `Started`)
 
     def __call__(self, event: Event) -> None:
         if not isinstance(event, (WhipAnswer, WhipFailed)):
@@ -125,9 +125,10 @@ def _part(events: WorkerEvents, event: Part) -> None:
     events.meter.part(event, time.monotonic())
 
 
-@handles(Playlist)
-def _playlist(events: WorkerEvents, event: Playlist) -> None:
-    """The first media playlist of a live source: the stream's output answers 200 now."""
+@handles(Master)
+def _master(events: WorkerEvents, event: Master) -> None:
+    """The first master playlist of a live source (published once every media playlist lists
+    a complete segment): a player can start now (Gcore's "transcoding" stage)."""
     if events.live and not events.output_ready:
         events.output_ready = True
         events.status.output_ready(events.stream_id)
