@@ -33,7 +33,7 @@ from server.webhooks.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATUR
 log = logging.getLogger("headwater.webhooks")
 
 BATCH = 1000  # events read per round
-CONCURRENCY = 32  # entities sent at once (and HTTP connections kept)
+CONCURRENCY = 8  # entities sent at once, one HTTP client (one kept connection) each
 IDLE_POLL = 5.0  # seconds between looks at the table when nothing woke the task (another node's events)
 USER_AGENT = "Headwater-Webhooks/1"
 
@@ -53,14 +53,18 @@ class WebhookDelivery:
         self.db_sessions = db_sessions
         self.outbox = outbox
         self.clock = clock
-        self.client: httpx.AsyncClient | None = None
+        # One client per sender: httpx's pool scans its connections at every request, and one
+        # client with 32 connections sent 8x fewer requests/s than 4 (bench.webhook_drain).
+        self.clients: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
         self.failing = False  # the receiver's last answer was a failure (logged once until it recovers)
         self.delivered = 0  # events the receiver took since start
 
     def start(self) -> None:
-        limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-        self.client = httpx.AsyncClient(timeout=self.settings.webhook_timeout, limits=limits, trust_env=False)
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        for _ in range(CONCURRENCY):
+            client = httpx.AsyncClient(timeout=self.settings.webhook_timeout, limits=limits, trust_env=False)
+            self.clients.put_nowait(client)
         self.task = asyncio.create_task(self._run(), name="webhook-delivery")
 
     async def close(self) -> None:
@@ -68,8 +72,8 @@ class WebhookDelivery:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-        if self.client is not None:
-            await self.client.aclose()
+        while not self.clients.empty():
+            await self.clients.get_nowait().aclose()
 
     async def _run(self) -> None:
         while True:
@@ -95,20 +99,18 @@ class WebhookDelivery:
             chains.setdefault(row.entity, []).append(row)
         delivered: list[int] = []
         failures: list[Failure] = []
-        slots = asyncio.Semaphore(CONCURRENCY)
-        await asyncio.gather(*(self._send_chain(chain, slots, delivered, failures) for chain in chains.values()))
+        await asyncio.gather(*(self._send_chain(chain, delivered, failures) for chain in chains.values()))
         async with self.db_sessions() as db:
             await WebhookEventRepository(db).settle(delivered, failures)
         self.delivered += len(delivered)
         return True
 
-    async def _send_chain(
-        self, chain: Sequence[WebhookEvent], slots: asyncio.Semaphore, delivered: list[int], failures: list[Failure]
-    ) -> None:
-        """One entity's events in order, up to the first that fails."""
-        async with slots:
+    async def _send_chain(self, chain: Sequence[WebhookEvent], delivered: list[int], failures: list[Failure]) -> None:
+        """One entity's events in order, up to the first that fails, on a client of its own."""
+        client = await self.clients.get()
+        try:
             for row in chain:
-                error = await self._post(row)
+                error = await self._post(client, row)
                 if error is not None:
                     failures.append(self._failure(row, error))
                     return
@@ -116,10 +118,11 @@ class WebhookDelivery:
                 if self.failing:
                     self.failing = False
                     log.info("webhook receiver answers again")
+        finally:
+            self.clients.put_nowait(client)
 
-    async def _post(self, row: WebhookEvent) -> str | None:
+    async def _post(self, client: httpx.AsyncClient, row: WebhookEvent) -> str | None:
         """None when the receiver took it (2xx), else what went wrong."""
-        assert self.client is not None
         body = row.body.encode()
         headers = {
             "Content-Type": "application/json",
@@ -130,7 +133,7 @@ class WebhookDelivery:
         if self.secret is not None:
             headers[SIGNATURE_HEADER] = signature(self.secret, int(self.clock()), body)
         try:
-            answer = await self.client.post(self.url, content=body, headers=headers)
+            answer = await client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as error:
             return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         if 200 <= answer.status_code < 300:
