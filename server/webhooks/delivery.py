@@ -61,6 +61,8 @@ class WebhookDelivery:
         self.delivered = 0  # events the receiver took since start
 
     def start(self) -> None:
+        # httpx logs every request at INFO with its URL, which may carry the receiver's credential
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         for _ in range(CONCURRENCY):
             client = httpx.AsyncClient(timeout=self.settings.webhook_timeout, limits=limits, trust_env=False)

@@ -107,6 +107,7 @@ def test_a_broadcast_sends_its_stages_in_order_signed(tmp_path):
     ids = [r.event_id for r in receiver.received]
     assert ids == sorted(set(ids))  # one entity after another here: the outbox's order, no duplicate
     assert SECRET not in node.log()
+    assert receiver.url not in node.log()  # a URL may carry a credential
     assert "Traceback" not in node.log()
 
 

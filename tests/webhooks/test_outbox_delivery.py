@@ -236,6 +236,24 @@ async def test_video_status_and_delete_events(db_sessions, tmp_path):
     assert bodies[1]["message"]["video"]["id"] == video.id
 
 
+async def test_a_restream_event_for_the_restreams_code(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine_for(url)
+    sessions = db_session_factory(engine)
+    outbox = Outbox(settings_for(tmp_path, WebhookReceiver()))
+    async with sessions() as db:
+        outbox.restream_changed(db, {"id": 5, "name": "yt", "stream_id": 1, "live": True})
+        await db.commit()
+    async with sessions() as db:
+        rows = (await db.scalars(select(WebhookEvent))).all()
+    assert [(row.entity, row.type, json.loads(row.body)) for row in rows] == [
+        ("restream:5", "restream", {"type": "restream", "message": {"restream": {
+            "id": 5, "name": "yt", "stream_id": 1, "live": True}}}),
+    ]  # fmt: skip
+    await engine.dispose()
+
+
 async def test_no_url_writes_nothing_and_a_rolled_back_change_has_no_event(tmp_path):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     await asyncio.to_thread(upgrade, url)
