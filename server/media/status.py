@@ -92,6 +92,7 @@ class StatusWriter:
             frame_rate=started.frame_rate,
             transcoded_qualities=started.renditions,
             source_warning=started.source_warning,
+            output_ready=False,  # until this publish's master playlist (a late one of the last may have set it)
         )
 
     def source_changed(self, stream_id: int, source_type: str | None, source: SourceEvent) -> None:
