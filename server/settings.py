@@ -167,6 +167,13 @@ class Settings(BaseSettings):
             ipaddress.ip_address(value)  # ValueError: ICE candidates carry addresses, not names
         return value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("webhook_url must be an http:// or https:// URL")
+        return value
+
     @property
     def whip_udp_port_range(self) -> tuple[int, int] | None:
         return parse_port_range(self.whip_udp_ports) if self.whip_udp_ports else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from server.settings import Settings
 
 
@@ -11,3 +13,10 @@ def test_an_rtmp_publisher_rests_at_most_half_a_part_unless_told():
     assert Settings(part_target=0.2).ingest_read_interval == 0.1
     assert Settings(part_target=1.0).ingest_read_interval == 0.25
     assert Settings(part_target=0.2, ingest_read_interval=0.3).ingest_read_interval == 0.3  # as set
+
+
+def test_a_webhook_url_must_be_http():
+    assert Settings(webhook_url="https://hooks.example/x").webhook_url == "https://hooks.example/x"
+    assert Settings(webhook_url="").webhook_url is None  # compose's empty `${X:-}`: unset
+    with pytest.raises(ValueError, match="http:// or https://"):
+        Settings(webhook_url="ftp://hooks.example/x")
