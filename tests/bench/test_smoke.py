@@ -35,6 +35,7 @@ REPORTS = {
         r"^events: 300 queued over 10 streams \(SQLite\)",
         rf"^webhook drain : +{NUMBER} events/s \({NUMBER} s; received 300, out of order 0\)",
         rf"^plain client  : +{NUMBER} req/s",
+        rf"^CPU per event : drain {NUMBER} µs, plain client {NUMBER} µs \(one free core: {NUMBER} events/s\)",
         rf"^ratio drain / 500/s bound: {NUMBER}",
         rf"^ratio drain / plain client: {NUMBER}",
     ],
