@@ -1,5 +1,5 @@
 """webhook_events, the webhooks' outbox (each row written in the transaction of the state change
-it reports), and streams.output_ready (Gcore's "transcoding" stage: the first playlist answers).
+it reports), and streams.output_ready (Gcore's "transcoding" stage: the master playlist answers).
 
 Revision ID: 0009
 Revises: 0007

@@ -119,7 +119,7 @@ class Stream(Base):
     transcoded_qualities: Mapped[list[str]] = mapped_column(JSON, default=list)
     recording_duration: Mapped[float | None] = mapped_column(Float, nullable=True)
     recording_video_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # The stream's first playlist answers 200 (Gcore's webhook stage "transcoding"); not in the API.
+    # The stream's master playlist answers 200 (Gcore's webhook stage "transcoding"); not in the API.
     # A server default only: inserts that name no column added after them (migration tests) still work.
     output_ready: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # Why the stream's source does not work (a pull URL that fails, ...); None while it works.

@@ -104,7 +104,7 @@ class StatusWriter:
         self.set(stream_id, **values)
 
     def output_ready(self, stream_id: int) -> None:
-        """The stream's first playlist answers (Gcore's "transcoding" stage)."""
+        """The stream's master playlist answers: players can start (Gcore's "transcoding" stage)."""
         self.set(stream_id, output_ready=True)
 
     def backup_joined(self, stream_id: int) -> None:

@@ -3,7 +3,7 @@
 A stream's object carries the fields Gcore documents (`id`, `live`, `backup_live`,
 `recording`, `client_user_id`, `client_entity_data`, `pull`, `uri`, `stream_source_type`)
 plus `transcoding`, the flag of Gcore's lifecycle table. Its stages, in order:
-ingest starts (live), output ready (live, transcoding: the first playlist answers 200),
+ingest starts (live), output ready (live, transcoding: the master playlist answers 200),
 recording starts (live, transcoding, recording), the stream stops (all false).
 """
 

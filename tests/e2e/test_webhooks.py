@@ -1,6 +1,7 @@
 """Webhooks from a real node (`server/webhooks/`) to a local receiver: the stages of a real
-ffmpeg broadcast in order with valid signatures, and a node SIGKILLed with events still in its
-outbox (the receiver down) that loses none of them once it starts again."""
+ffmpeg broadcast in order with valid signatures (and its recording's video made, ready and
+deleted), and a node SIGKILLed with events still in its outbox (the receiver down) that loses
+none of them once it starts again."""
 
 from __future__ import annotations
 
@@ -88,6 +89,14 @@ def test_a_broadcast_sends_its_stages_in_order_signed(tmp_path):
                 timeout=40,
                 what="the recording's ready video",
             )  # fmt: skip
+            ready = next(r for r in receiver.received if r.payload["type"] == "video")
+            video_id = ready.payload["message"]["video"]["id"]
+            assert http.delete(f"/streaming/videos/{video_id}").status_code == 204
+            wait_for(
+                lambda: [r for r in receiver.received if r.payload["type"] == "video_delete"],
+                timeout=20,
+                what="the video's delete event",
+            )
     finally:
         if publisher is not None and publisher.poll() is None:
             publisher.kill()
@@ -102,6 +111,8 @@ def test_a_broadcast_sends_its_stages_in_order_signed(tmp_path):
     videos = [r.payload["message"]["video"] for r in receiver.received if r.payload["type"] == "video"]
     assert [v["status"] for v in videos] == ["pending", "ready"]
     assert videos[1]["stream_id"] == stream["id"] and videos[1]["hls_url"]
+    deleted = [r.payload["message"]["video"] for r in receiver.received if r.payload["type"] == "video_delete"]
+    assert [(v["id"], v["status"]) for v in deleted] == [(video_id, "ready")]
     for request in receiver.received:
         assert verify(SECRET.encode(), request.headers["x-headwater-signature"], request.body, time.time())
     ids = [r.event_id for r in receiver.received]
