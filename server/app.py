@@ -28,6 +28,8 @@ from server.metrics.http_requests import CountedRequests
 from server.settings import Settings
 from server.storage import LocalRecordingStorage
 from server.urls import CLIP_PREFIX, UTC_TIMING_PATH, VIDEO_PREFIX
+from server.webhooks.delivery import WebhookDelivery
+from server.webhooks.outbox import Outbox
 
 log = logging.getLogger("headwater")
 
@@ -56,8 +58,11 @@ async def lifespan(app: FastAPI):
     app.state.engine = create_engine_for(settings.resolved_database_url)
     app.state.db_sessions = db_session_factory(app.state.engine)
     app.state.api_key = await resolve_api_key(app, settings)
-    app.state.media = NodeMedia(settings, app.state.db_sessions, app.state.recordings)
+    app.state.media = NodeMedia(settings, app.state.db_sessions, app.state.recordings, app.state.outbox)
     await app.state.media.start()
+    webhooks = WebhookDelivery(settings, app.state.db_sessions, app.state.outbox) if settings.webhook_url else None
+    if webhooks is not None:
+        webhooks.start()
     freeze_startup_heap()
     app.state.ready = True
     try:
@@ -65,6 +70,8 @@ async def lifespan(app: FastAPI):
     finally:
         app.state.ready = False
         await app.state.media.close()
+        if webhooks is not None:  # what is not delivered yet stays in the outbox for the next start
+            await webhooks.close()
         await app.state.engine.dispose()
 
 
@@ -73,6 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.screenshots = ScreenshotFiles(settings.screenshot_dir, settings.screenshot_interval)
     app.state.recordings = LocalRecordingStorage(settings.recording_dir)
+    app.state.outbox = Outbox(settings)  # writes nothing unless `webhook_url` is set
     app.state.vod = VodLibrary(app.state.recordings, lambda: app.state.db_sessions())
     app.state.ready = False
     app.state.requests = None  # CountedRequests, when create_asgi counts them

@@ -141,8 +141,26 @@ class Settings(BaseSettings):
     playback_bind_address: bool = Field(
         default=False, description="Signed playback: sign the viewer's address too (the URL works from it only)"
     )
+    webhook_url: str | None = Field(
+        default=None,
+        description="POST Gcore-style webhooks (stream, video, video_delete, restream) here; unset: no event is "
+        "written",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key of each webhook's `X-Headwater-Signature` (t=<unix s>,v1=<hex of "
+        "HMAC(t + '.' + body)>); unset: requests are not signed",
+    )
+    webhook_retry_first: float = Field(
+        default=1.0, gt=0, description="Seconds before a failed webhook's first retry; doubles at each failure"
+    )
+    webhook_retry_cap: float = Field(default=60.0, gt=0, description="The longest wait between two webhook retries")
+    webhook_give_up_after: float = Field(
+        default=86400.0, gt=0, description="Seconds after which an undeliverable webhook is marked dead (24 h)"
+    )
+    webhook_timeout: float = Field(default=10.0, gt=0, description="Seconds a webhook receiver has to answer")
 
-    @field_validator("whip_udp_ports", "whip_public_host", "playback_secret", mode="before")
+    @field_validator("whip_udp_ports", "whip_public_host", "webhook_url", "playback_secret", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         """An empty environment variable (compose's `${X:-}`) means unset."""
@@ -172,6 +190,13 @@ class Settings(BaseSettings):
                 f"too short for a playback secret: at least {PLAYBACK_SECRET_CHARS} characters "
                 "(128 bits), e.g. from `openssl rand -hex 32`"
             )
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("webhook_url must be an http:// or https:// URL")
         return value
 
     @property

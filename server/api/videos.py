@@ -106,7 +106,7 @@ async def delete_video(video_id: int, request: Request, db: DB, storage: Storage
     if video.status == "pending":
         raise Conflict(f"Video {video_id} is being recorded: stop the recording before deleting it")
     key = video.recording_key
-    await videos.delete(video)
+    await videos.delete(video, request.app.state.outbox)
     library: Any = getattr(request.app.state, "vod", None)
     if library is not None:
         library.forget(video_id)

@@ -4,12 +4,15 @@ recording, found by its `recording_key`, and the streams' recording settings."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Stream, Video
+
+if TYPE_CHECKING:
+    from server.webhooks.outbox import Outbox
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,12 @@ class RecordingRepository:
         rows = (await self.db.scalars(select(Stream))).all()
         return {stream.id: RecordingSettings.of(stream) for stream in rows}
 
-    async def add_video(self, video: Video) -> Video:
+    async def add_video(self, video: Video, outbox: Outbox | None = None) -> Video:
+        """The new video, with its "video" webhook in the same commit."""
         self.db.add(video)
+        if outbox is not None and outbox.enabled:
+            await self.db.flush()
+            outbox.video_changed(self.db, video)
         await self.db.commit()
         await self.db.refresh(video)
         return video
@@ -51,8 +58,14 @@ class RecordingRepository:
         video: Video | None = await self.db.scalar(select(Video).where(Video.recording_key == key))
         return video
 
-    async def set_video(self, key: str, **values: Any) -> None:
+    async def set_video(self, key: str, outbox: Outbox | None = None, **values: Any) -> None:
+        """A video's new status (and what comes with it), with its "video" webhook in the same commit."""
         await self.db.execute(update(Video).where(Video.recording_key == key).values(**values))
+        if outbox is not None and outbox.enabled:
+            video = await self.video(key)
+            if video is not None:
+                await self.db.refresh(video)
+                outbox.video_changed(self.db, video)
         await self.db.commit()
 
     async def nothing_records(self) -> None:

@@ -3,14 +3,17 @@ and live status writes."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Stream
 from server.db.paging import Page, PageOf, fetch_page
 from server.errors import NotFound
+
+if TYPE_CHECKING:
+    from server.webhooks.outbox import Outbox
 
 # The live status of a stream on a node that is not running it.
 OFFLINE: dict[str, Any] = {
@@ -21,6 +24,7 @@ OFFLINE: dict[str, Any] = {
     "video_width": None,
     "video_height": None,
     "transcoded_qualities": [],
+    "output_ready": False,
 }
 
 
@@ -77,14 +81,30 @@ class StreamRepository:
         query = select(Stream.id, Stream.dvr_duration).where(Stream.dvr_enabled.is_(True))
         return [(row[0], row[1]) for row in (await self.db.execute(query)).all()]
 
-    async def set_status(self, batch: dict[int, dict[str, Any]]) -> None:
-        """Live status fields (`live`, `transcoding_speed`, …) of several streams, one commit."""
+    async def set_status(self, batch: dict[int, dict[str, Any]], outbox: Outbox | None = None) -> None:
+        """Live status fields (`live`, `transcoding_speed`, …) of several streams, one commit;
+        with the webhook events of the streams whose stage they change, in the same commit."""
         for stream_id, values in batch.items():
+            stream = await self.get(stream_id) if outbox is not None and outbox.watches(values) else None
+            before = outbox.stage_of(stream) if outbox is not None and stream is not None else None
             await self.db.execute(update(Stream).where(Stream.id == stream_id).values(**values))
+            if outbox is not None and stream is not None:
+                await self.db.refresh(stream)
+                outbox.stream_changed(self.db, before, stream)
         await self.db.commit()
 
-    async def reset_live(self) -> None:
-        """No stream is live (a node that just started runs none)."""
-        await self.db.execute(update(Stream).where(Stream.live.is_(True)).values(**OFFLINE))
+    async def reset_live(self, outbox: Outbox | None = None) -> None:
+        """No stream is live (a node that just started runs none): those the node's last run
+        left live get their "stopped" webhook."""
+        was_live = or_(Stream.live.is_(True), Stream.output_ready.is_(True))
+        stopped = []
+        if outbox is not None and outbox.enabled:
+            rows = (await self.db.scalars(select(Stream).where(or_(was_live, Stream.backup_live.is_(True))))).all()
+            stopped = [(stream, outbox.stage_of(stream)) for stream in rows]
+        await self.db.execute(update(Stream).where(was_live).values(**OFFLINE))
         await self.db.execute(update(Stream).where(Stream.backup_live.is_(True)).values(backup_live=False))
+        for stream, before in stopped:
+            await self.db.refresh(stream)
+            if outbox is not None:
+                outbox.stream_changed(self.db, before, stream)
         await self.db.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db.models import Video
 from server.db.paging import Page, PageOf, fetch_page
 from server.errors import NotFound
+
+if TYPE_CHECKING:
+    from server.webhooks.outbox import Outbox
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ class VideoRepository:
         await self.db.refresh(video)
         return video
 
-    async def delete(self, video: Video) -> None:
+    async def delete(self, video: Video, outbox: Outbox | None = None) -> None:
+        """The row, with its "video_delete" webhook in the same commit."""
+        if outbox is not None:
+            outbox.video_deleted(self.db, video)
         await self.db.delete(video)
         await self.db.commit()

@@ -19,6 +19,7 @@ from server.media.supervisor import Supervisor
 from server.media.whip import WhipSessions
 from server.settings import Settings
 from server.storage import RecordingStorage
+from server.webhooks.outbox import Outbox
 
 log = logging.getLogger("headwater.media")
 
@@ -29,9 +30,10 @@ class NodeMedia:
         settings: Settings,
         db_sessions: async_sessionmaker[AsyncSession],
         storage: RecordingStorage | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.settings = settings
-        self.supervisor = Supervisor(settings, db_sessions, storage)
+        self.supervisor = Supervisor(settings, db_sessions, storage, outbox)
         self.pull = PullManager(self.supervisor)
         self.whip = WhipSessions(self.supervisor)  # the kinds of source share `supervisor.sources`
         self.listeners: list[RtmpServer | SrtServer] = []

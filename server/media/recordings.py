@@ -54,6 +54,7 @@ from transcode.contract import (
 if TYPE_CHECKING:
     from server.media.status import StatusWriter
     from server.media.worker_process import WorkerProcess
+    from server.webhooks.outbox import Outbox
 
 log = logging.getLogger("headwater.recordings")
 
@@ -81,10 +82,13 @@ class Recordings:
         db_sessions: async_sessionmaker[AsyncSession],
         status: StatusWriter,
         storage: RecordingStorage | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
+        """`outbox`: the videos' webhooks, written with the video rows below."""
         self.settings = settings
         self.db_sessions = db_sessions
         self.status = status
+        self.outbox = outbox
         self.storage = storage or LocalRecordingStorage(settings.recording_dir)  # the node's one (app.py)
         self.streams: dict[int, RecordingSettings] = {}
         self.current: dict[int, StreamRecording] = {}
@@ -277,7 +281,7 @@ class Recordings:
         )
         try:
             async with self.db_sessions() as db:
-                video = await RecordingRepository(db).add_video(video)
+                video = await RecordingRepository(db).add_video(video, self.outbox)
         except Exception:
             log.exception("stream %s: could not add the video of recording %s", recording.stream_id, key)
             return None
@@ -307,10 +311,11 @@ class Recordings:
                 if video.status != "pending":
                     return
                 if summary.duration == 0:
-                    await repository.set_video(key, status="error", error="nothing was recorded")
+                    await repository.set_video(key, self.outbox, status="error", error="nothing was recorded")
                     return
                 await repository.set_video(
                     key,
+                    self.outbox,
                     status="ready",
                     duration=round(summary.duration * 1000),
                     origin_size=summary.size,
@@ -350,7 +355,7 @@ class Recordings:
             height=summary.height,
         )
         async with self.db_sessions() as db:
-            video = await RecordingRepository(db).add_video(video)
+            video = await RecordingRepository(db).add_video(video, self.outbox)
         log.info("stream %d: clip made video %d (%.1f s)", stream_id, video.id, summary.duration)
         return video.id
 
@@ -370,7 +375,7 @@ class Recordings:
         await self._row(recording, key)
         self.rows.pop(key, None)
         async with self.db_sessions() as db:
-            await RecordingRepository(db).set_video(key, status="error", error=message)
+            await RecordingRepository(db).set_video(key, self.outbox, status="error", error=message)
 
     def _record_type(self, stream_id: int) -> str:
         stream = self.streams.get(stream_id)

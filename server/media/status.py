@@ -8,6 +8,11 @@ CPU (SQLAlchemy + aiosqlite), a tenth of a passthrough stream's whole node cost.
 event is written only when it says something new (size changed, speed or frame rate moved
 by more than STATS_SPEED_STEP / STATS_FRAME_RATE_STEP) or STATS_EVERY seconds after the last
 written one; the other fields are written when they happen.
+
+With webhooks on (`server/webhooks/`), each write that moves a stream to another stage (live,
+output ready, recording, stopped) carries its event in the same commit, and two stage changes
+of one stream are never merged into one write (a short publish still reports live, then
+stopped).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db.streams import OFFLINE, StreamRepository
+from server.webhooks.outbox import Outbox
+from server.webhooks.payloads import STAGE_FIELDS
 from transcode.contract import SourceEvent, Stats
 
 log = logging.getLogger("headwater.status")
@@ -36,12 +43,17 @@ def now() -> datetime:
 
 class StatusWriter:
     def __init__(
-        self, db_sessions: async_sessionmaker[AsyncSession], clock: Callable[[], float] = time.monotonic
+        self,
+        db_sessions: async_sessionmaker[AsyncSession],
+        clock: Callable[[], float] = time.monotonic,
+        outbox: Outbox | None = None,
     ) -> None:
         self.db_sessions = db_sessions
         self.clock = clock
+        self.outbox = outbox if outbox is not None and outbox.enabled else None
         self.stats_written: dict[int, tuple[float, dict]] = {}  # stream → (when, values)
         self.pending: dict[int, dict] = {}
+        self.queued: list[dict[int, dict]] = []  # batches before `pending`, written first
         self.wakeup = asyncio.Event()
         self.idle = asyncio.Event()
         self.idle.set()
@@ -53,9 +65,20 @@ class StatusWriter:
         self.task = asyncio.create_task(self._run())
 
     def set(self, stream_id: int, **values) -> None:
+        if self._another_stage(stream_id, values):  # its own write, its own webhook
+            self.queued.append(self.pending)
+            self.pending = {}
         self.pending.setdefault(stream_id, {}).update(values)
         self.idle.clear()
         self.wakeup.set()
+
+    def _another_stage(self, stream_id: int, values: dict) -> bool:
+        """With webhooks on: do `values` change the stage of a stream whose pending write
+        already does?"""
+        waiting = self.pending.get(stream_id)
+        if self.outbox is None or waiting is None:
+            return False
+        return not STAGE_FIELDS.isdisjoint(waiting) and not STAGE_FIELDS.isdisjoint(values)
 
     def went_live(self, stream_id: int, source_type: str, started: SourceEvent) -> None:
         self.stats_written.pop(stream_id, None)
@@ -69,6 +92,7 @@ class StatusWriter:
             frame_rate=started.frame_rate,
             transcoded_qualities=started.renditions,
             source_warning=started.source_warning,
+            output_ready=False,  # until this publish's master playlist (a late one of the last may have set it)
         )
 
     def source_changed(self, stream_id: int, source_type: str | None, source: SourceEvent) -> None:
@@ -78,6 +102,10 @@ class StatusWriter:
             if getattr(source, key):
                 values[field] = getattr(source, key)
         self.set(stream_id, **values)
+
+    def output_ready(self, stream_id: int) -> None:
+        """The stream's master playlist answers: players can start (Gcore's "transcoding" stage)."""
+        self.set(stream_id, output_ready=True)
 
     def backup_joined(self, stream_id: int) -> None:
         self.set(stream_id, backup_live=True, started_at_backup=now())
@@ -113,22 +141,23 @@ class StatusWriter:
         while True:
             await self.wakeup.wait()
             self.wakeup.clear()
-            batch, self.pending = self.pending, {}
-            began = time.perf_counter()
-            try:
-                async with self.db_sessions() as db:
-                    await StreamRepository(db).set_status(batch)
-            except Exception:
-                log.exception("writing stream status failed")
-            self.writes += 1
-            self.write_seconds += time.perf_counter() - began
-            if not self.pending:
+            batches, self.queued, self.pending = [*self.queued, self.pending], [], {}
+            for batch in batches:
+                began = time.perf_counter()
+                try:
+                    async with self.db_sessions() as db:
+                        await StreamRepository(db).set_status(batch, self.outbox)
+                except Exception:
+                    log.exception("writing stream status failed")
+                self.writes += 1
+                self.write_seconds += time.perf_counter() - began
+            if not self.pending and not self.queued:
                 self.idle.set()
 
     async def reset_all(self) -> None:
         """At start: no stream is live on a node that just started."""
         async with self.db_sessions() as db:
-            await StreamRepository(db).reset_live()
+            await StreamRepository(db).reset_live(self.outbox)
 
 
 def _stats_moved(written: dict, values: dict) -> bool:

@@ -38,6 +38,7 @@ from server.overlays.live import LiveOverlays
 from server.settings import Settings
 from server.storage import RecordingStorage
 from server.urls import BACKUP_APP, MAIN_APP, utc_timing_url
+from server.webhooks.outbox import Outbox
 from transcode.contract import Command, Rendition, WorkerConfig
 
 log = logging.getLogger("headwater.supervisor")
@@ -51,11 +52,13 @@ class Supervisor:
         settings: Settings,
         db_sessions: async_sessionmaker[AsyncSession],
         storage: RecordingStorage | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
+        """`outbox`: the node's webhooks (`server/webhooks/`), written with the status they report."""
         self.settings = settings
         self.db_sessions = db_sessions
-        self.status = StatusWriter(db_sessions)
-        self.recordings = Recordings(settings, db_sessions, self.status, storage)
+        self.status = StatusWriter(db_sessions, outbox=outbox)
+        self.recordings = Recordings(settings, db_sessions, self.status, storage, outbox)
         self.sources = Sources(changed=self._sources_changed)  # what feeds each stream: push, pull, WHIP
         self.successions: dict[int, Succession] = {}
         self.meters = StreamMeters(settings.on_rest_grid(VIEWER_WINDOW))  # what /metrics shows per stream

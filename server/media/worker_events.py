@@ -19,6 +19,7 @@ from transcode.contract import (
     Degraded,
     Error,
     Event,
+    Master,
     Part,
     PullGaveUp,
     RecordingFailed,
@@ -67,6 +68,7 @@ class WorkerEvents:
         self.stream_id = stream_id
         self.source = source
         self.live = False  # a source is delivering (between `Started` and its end)
+        self.output_ready = False  # this worker's master playlist is served (once per `Started`)
 
     def __call__(self, event: Event) -> None:
         if not isinstance(event, (WhipAnswer, WhipFailed)):
@@ -98,6 +100,7 @@ class WorkerEvents:
 @handles(Started)
 def _started(events: WorkerEvents, event: Started) -> None:
     events.live = True
+    events.output_ready = False
     events.meter.source_started(True)
     events.status.went_live(events.stream_id, event.source_type or events.source_type() or "rtmp", event)
     if event.source_url is not None:  # a pull: its source works again
@@ -120,6 +123,15 @@ def _stats(events: WorkerEvents, event: Stats) -> None:
 @handles(Part)
 def _part(events: WorkerEvents, event: Part) -> None:
     events.meter.part(event, time.monotonic())
+
+
+@handles(Master)
+def _master(events: WorkerEvents, event: Master) -> None:
+    """The first master playlist of a live source (published once every media playlist lists
+    a complete segment): a player can start now (Gcore's "transcoding" stage)."""
+    if events.live and not events.output_ready:
+        events.output_ready = True
+        events.status.output_ready(events.stream_id)
 
 
 @handles(Segment)

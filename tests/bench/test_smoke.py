@@ -31,6 +31,14 @@ REPORTS = {
         rf"^SrtServer.close\(\), one publisher sending +: median +{NUMBER} ms",
         rf"^SRT pull nobody answers .*: median +{NUMBER} ms",
     ],
+    "webhook_drain": [
+        r"^events: 300 queued over 10 streams \(SQLite\)",
+        rf"^webhook drain : +{NUMBER} events/s \({NUMBER} s; received 300, out of order 0\)",
+        rf"^plain client  : +{NUMBER} req/s",
+        rf"^CPU per event : drain {NUMBER} µs, plain client {NUMBER} µs \(one free core: {NUMBER} events/s\)",
+        rf"^ratio drain / 500/s bound: {NUMBER}",
+        rf"^ratio drain / plain client: {NUMBER}",
+    ],
     "wake_cost": [r"^job size +back to back", rf"^ +100 steps +{NUMBER} µs +{NUMBER} µs", r"^ +10000 steps"],
     "ts_packager": [
         r"^source: 720p30",

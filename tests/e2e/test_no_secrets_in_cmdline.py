@@ -14,17 +14,23 @@ import pytest
 
 from tests.e2e.conftest import wait_for
 from tests.support.node import Node
+from tests.support.ports import free_port
 from tests.support.publisher import ffmpeg_publish
 from tests.support.sources import HttpDirectory, hls_writer, srt_listener
 from tests.support.whip_client import WhipPublisher
 
 USER, PASSWORD, QUERY_TOKEN = "puller", "pw-6f1c2a9e", "tk-93be07d4"
 PASSPHRASE = "srt-phrase-5d0a77c1"
+WEBHOOK_SECRET = "hook-secret-0b7e41d2"
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    node = Node(tmp_path_factory.mktemp("secrets-node"), env={"HEADWATER_WHIP_ICE_LOOPBACK": "true"}).start()
+    hooks = {  # the receiver is never up: its events wait in the outbox
+        "HEADWATER_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/hooks",
+        "HEADWATER_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+    node = Node(tmp_path_factory.mktemp("secrets-node"), env={"HEADWATER_WHIP_ICE_LOOPBACK": "true", **hooks}).start()
     yield node
     node.stop()
 
@@ -91,6 +97,7 @@ def test_no_secret_shows_on_a_command_line_while_every_kind_of_source_is_live(no
         "password": PASSWORD,
         "query token": QUERY_TOKEN,
         "passphrase": PASSPHRASE,
+        "webhook secret": WEBHOOK_SECRET,
         **{f"{name} stream token": stream["token"] for name, stream in streams.items()},
         **offer_secrets(offer),
     }

@@ -22,3 +22,10 @@ def test_a_playback_secret_shorter_than_128_bits_is_refused():
     assert Settings(playback_secret="a" * 32).playback_secret.get_secret_value() == "a" * 32
     with pytest.raises(ValidationError, match="at least 32 characters"):
         Settings(playback_secret="a" * 31)
+
+
+def test_a_webhook_url_must_be_http():
+    assert Settings(webhook_url="https://hooks.example/x").webhook_url == "https://hooks.example/x"
+    assert Settings(webhook_url="").webhook_url is None  # compose's empty `${X:-}`: unset
+    with pytest.raises(ValueError, match="http:// or https://"):
+        Settings(webhook_url="ftp://hooks.example/x")
