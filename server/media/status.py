@@ -8,6 +8,12 @@ CPU (SQLAlchemy + aiosqlite), a tenth of a passthrough stream's whole node cost.
 event is written only when it says something new (size changed, speed or frame rate moved
 by more than STATS_SPEED_STEP / STATS_FRAME_RATE_STEP) or STATS_EVERY seconds after the last
 written one; the other fields are written when they happen.
+
+A database that is away (`server/db/outage.py`) loses no write: the batch goes back under
+what came since (newer values win) and is tried again STATUS_RETRY_FIRST later, the wait
+doubling up to STATUS_RETRY_MAX, with one warning when the writes start failing and one
+line when they go through again. Any other error drops that batch, as a bug should not
+block every later write.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.db.outage import OutageNotice, is_unavailable
 from server.db.streams import OFFLINE, StreamRepository
 from transcode.contract import SourceEvent, Stats
 
@@ -28,6 +35,9 @@ log = logging.getLogger("headwater.status")
 STATS_EVERY = 5.0  # seconds
 STATS_SPEED_STEP = 0.05  # media seconds per wall second
 STATS_FRAME_RATE_STEP = 0.5  # frames per second
+STATUS_RETRY_FIRST = 0.5  # seconds after a failed write while the database is away
+STATUS_RETRY_MAX = 5.0
+CLOSE_WAIT = 10.0  # seconds the node's shutdown waits for the last writes
 
 
 def now() -> datetime:
@@ -48,6 +58,7 @@ class StatusWriter:
         self.task: asyncio.Task | None = None
         self.writes = 0  # batches written, and the seconds they took: /metrics' database latency
         self.write_seconds = 0.0
+        self.outage = OutageNotice("stream status writes kept for later")
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run())
@@ -105,30 +116,62 @@ class StatusWriter:
         await self.idle.wait()
 
     async def close(self) -> None:
-        await self.flush()
+        """Waits for the last writes (CLOSE_WAIT at most: the database may be away)."""
+        try:
+            await asyncio.wait_for(self.flush(), CLOSE_WAIT)
+        except TimeoutError:
+            log.warning("status of %d stream(s) not written at shutdown: database unavailable", len(self.pending))
         if self.task:
             self.task.cancel()
 
     async def _run(self) -> None:
+        retry = STATUS_RETRY_FIRST
+        failing_since: float | None = None
         while True:
             await self.wakeup.wait()
             self.wakeup.clear()
             batch, self.pending = self.pending, {}
-            began = time.perf_counter()
-            try:
-                async with self.db_sessions() as db:
-                    await StreamRepository(db).set_status(batch)
-            except Exception:
-                log.exception("writing stream status failed")
-            self.writes += 1
-            self.write_seconds += time.perf_counter() - began
+            if await self._write(batch):
+                if failing_since is not None:
+                    log.info("stream status writes go through again after %.0f s", time.monotonic() - failing_since)
+                retry, failing_since = STATUS_RETRY_FIRST, None
+            else:
+                self.pending = _merged(batch, self.pending)
+                failing_since = failing_since or time.monotonic()
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, STATUS_RETRY_MAX)
+                self.wakeup.set()
             if not self.pending:
                 self.idle.set()
+
+    async def _write(self, batch: dict[int, dict]) -> bool:
+        """False when the database is away (the batch is to be tried again)."""
+        began = time.perf_counter()
+        try:
+            async with self.db_sessions() as db:
+                await StreamRepository(db).set_status(batch)
+        except Exception as error:
+            if is_unavailable(error):
+                self.outage.failed(error)
+                return False
+            log.exception("writing stream status failed")
+        finally:
+            self.writes += 1
+            self.write_seconds += time.perf_counter() - began
+        return True
 
     async def reset_all(self) -> None:
         """At start: no stream is live on a node that just started."""
         async with self.db_sessions() as db:
             await StreamRepository(db).reset_live()
+
+
+def _merged(older: dict[int, dict], newer: dict[int, dict]) -> dict[int, dict]:
+    """Both batches as one, per stream; a field set in both keeps its newer value."""
+    merged = {stream_id: dict(values) for stream_id, values in older.items()}
+    for stream_id, values in newer.items():
+        merged.setdefault(stream_id, {}).update(values)
+    return merged
 
 
 def _stats_moved(written: dict, values: dict) -> bool:
