@@ -33,7 +33,7 @@ venv: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,dev]'
+	$(BIN)/pip install -q -e '.[test,dev,bench]'
 	touch $@
 
 # hls.js and dash.js from npm, copied into server/delivery/static/vendor/ (not committed).
