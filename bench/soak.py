@@ -21,7 +21,7 @@ The DVR window's and the recording's disk grow by design (the window fills for 3
 they are reported, not judged. No reference run: a soak compares the node with itself.
 
 Writes `soak.csv` (one row a sample), `soak_processes.csv` (one row per process a sample) and
-`soak.png` (the curves). `--smoke`: three streams (RTMP, WHIP churned, pull), six viewers, 15 s.
+`soak.png` (the curves). `--smoke`: three streams (RTMP, WHIP churned, pull), six viewers, 12 s.
 """
 
 from __future__ import annotations
@@ -484,7 +484,7 @@ def main() -> None:
         return
     specs = SPECS
     if args.smoke:
-        args.minutes, args.viewers, args.churn, args.sample, specs = 0.25, 6, 5, 5, SMOKE_SPECS
+        args.minutes, args.viewers, args.churn, args.sample, specs = 0.2, 6, 4, 4, SMOKE_SPECS
     out = args.out or Path(tempfile.mkdtemp(prefix="soak-"))
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as work:
         passed = Soak(Path(work), out, args.minutes, args.viewers, args.churn, args.sample, specs).run()
