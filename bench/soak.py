@@ -296,14 +296,16 @@ class Soak:
         return row
 
     async def sampling(self, began: float, until: float, table, processes) -> None:
-        rows = None
+        rows, writer = None, csv.writer(processes)
+        writer.writerow(PROCESS_COLUMNS)
         while True:
-            row = await asyncio.to_thread(self.sample, began, processes)
+            row = await asyncio.to_thread(self.sample, began, writer)
             if rows is None:
                 rows = csv.DictWriter(table, fieldnames=list(row))
                 rows.writeheader()
             rows.writerow(row)
             table.flush()
+            processes.flush()
             print(
                 f"{row['minute']:7.2f} min  node {row['node_rss_mb']:6.1f} MB {row['node_fds']:4d} fds"
                 f" {row['node_threads']:3d} thr | {row['workers']:2d} workers {row['workers_rss_mb']:7.1f} MB"
@@ -343,9 +345,7 @@ class Soak:
                     open(self.out / "soak.csv", "w", newline="") as table,
                     open(self.out / "soak_processes.csv", "w", newline="") as processes,
                 ):
-                    writer = csv.writer(processes)
-                    writer.writerow(PROCESS_COLUMNS)
-                    asyncio.run(self.soak(table, writer))
+                    asyncio.run(self.soak(table, processes))
         finally:
             for live in self.streams:
                 self.unpublish(live)
