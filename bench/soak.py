@@ -139,6 +139,7 @@ class Live:
     publisher: subprocess.Popen | None = None
     variants: list[str] = field(default_factory=list)
     probe: Lateness | None = None
+    churning: bool = False
 
 
 class Soak:
@@ -153,6 +154,7 @@ class Soak:
         self.streams: list[Live] = []
         self.counts: list[PartCount] = []
         self.churns = 0
+        self.dropped = 0  # publishers that ended without being churned (republished at once)
         self.rows: list[dict] = []
 
     # -- streams -----------------------------------------------------------------------------
@@ -216,10 +218,26 @@ class Soak:
             await asyncio.sleep(self.churn_every)
             live = churned[turn % len(churned)]
             turn += 1
+            live.churning = True
             await asyncio.to_thread(self.unpublish, live)
             await asyncio.sleep(3)
             self.publish(live)
+            live.churning = False
             self.churns += 1
+
+    async def keep_publishing(self, until: float) -> None:
+        """A publisher that ended on its own (its connection dropped) comes back at once, as
+        OBS or a browser's WHIP client would; each one is counted and logged."""
+        while time.monotonic() < until:
+            await asyncio.sleep(2)
+            for live in self.streams:
+                if live.churning or live.publisher is None or live.publisher.poll() is None:
+                    continue
+                self.dropped += 1
+                print(
+                    f"  publisher of {live.spec.name} ended on its own (exit {live.publisher.returncode})", flush=True
+                )
+                self.publish(live)
 
     # -- viewers -----------------------------------------------------------------------------
     async def viewer(self, live: Live, variant: str, arrivals, durations, until: float) -> None:
@@ -286,6 +304,7 @@ class Soak:
         row["worst_late_s"] = round(max(worst.values(), default=0), 3)
         row["viewer_parts"] = sum(c.parts for c in self.counts) + sum(s.probe.parts for s in self.streams if s.probe)
         row["churns"] = self.churns
+        row["publishers_dropped"] = self.dropped
         self.rows.append(row)
         writer.writerow([row["minute"], "node", self.node.process.pid, *node.values(), disk_mb(self.node.data_dir)])
         for live in self.streams:
@@ -323,8 +342,10 @@ class Soak:
         until = began + self.seconds
         tasks = self.viewer_tasks(until)
         churn = asyncio.create_task(self.churn(until))
+        keeper = asyncio.create_task(self.keep_publishing(until))
         await self.sampling(began, until, table, processes)
         churn.cancel()
+        keeper.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def run(self) -> bool:
@@ -422,6 +443,7 @@ def report(rows: list[dict], seconds: float, streams: int) -> bool:
     node_late = rows[-1]["late_parts"]
     print(f"parts more than {LATE:.0f} s late: {late} (worst {worst:.2f} s); node's late parts: {node_late:.0f}")
     print(f"worker restarts not injected: {restarts:.0f}; publisher churns: {rows[-1]['churns']}")
+    print(f"publishers that dropped on their own (republished): {rows[-1]['publishers_dropped']}")
     print(f"parts fetched by viewers: {rows[-1]['viewer_parts']}")
     passed &= late == 0 and restarts == 0
     print(f"soak: {'PASS' if passed else 'FAIL'}")
@@ -441,7 +463,7 @@ def plot(rows: list[dict], path: Path) -> None:
         ("threads", ["node_threads", "workers_threads"]),
         ("disk (MB)", ["disk_live_mb", "disk_dvr_mb", "disk_recordings_mb"]),
         ("worst part lateness (s)", ["worst_late_s"]),
-        ("counters", ["late_over_1s", "late_parts", "worker_restarts", "churns"]),
+        ("counters", ["late_over_1s", "late_parts", "worker_restarts", "churns", "publishers_dropped"]),
     ]
     figure, axes = pyplot.subplots(3, 2, figsize=(10, 8), sharex=True)
     for axis, (title, keys) in zip(axes.flat, panels, strict=True):
@@ -463,6 +485,12 @@ async def whip_publish(url: str, token: str) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     publisher = WhipPublisher(url, token)
+
+    @publisher.pc.on("connectionstatechange")
+    def ended() -> None:  # the node closed it, or ICE consent lapsed: exit, to be republished
+        if publisher.pc.connectionState in ("failed", "closed"):
+            stop.set()
+
     response = await publisher.publish()
     if response.status_code == 201:
         await stop.wait()
