@@ -53,6 +53,7 @@ def test_a_database_outage_keeps_streams_playing_and_the_api_answers_503(tmp_pat
         with httpx.Client(base_url=node.base_url, headers=node.headers, timeout=15) as http:
             stream = http.post("/streaming/streams", json={"name": "outage"}).json()
             sid = stream["id"]
+            other = http.post("/streaming/streams", json={"name": "not live yet"}).json()
             publisher = ffmpeg_publish(stream["push_url"], seconds=60)
             wait_for(lambda: http.get(f"/streaming/streams/{sid}").json()["live"], timeout=30, what="live")
             wait_for(lambda: http.get(f"/live/{sid}/{PLAYLIST}").status_code == 200, timeout=30, what="a playlist")
@@ -71,6 +72,8 @@ def test_a_database_outage_keeps_streams_playing_and_the_api_answers_503(tmp_pat
             assert body["status"] == 503 and "database" in body["message"] and body["errors"] == {}
             assert answers[-1].headers["retry-after"]
             assert http.get("/videos/7_abc/master.m3u8").status_code == 503  # a video is looked up there too
+            refused = ffmpeg_publish(other["push_url"], seconds=5)  # admission needs the stream's row: refused
+            assert refused.wait(timeout=30) != 0
 
             publisher.kill()  # its stream goes offline while the database is away
             publisher.wait()
