@@ -156,6 +156,7 @@ class Soak:
         self.churns = 0
         self.dropped = 0  # publishers that ended without being churned (republished at once)
         self.rows: list[dict] = []
+        self.stop: asyncio.Event | None = None  # set by Ctrl-C or SIGTERM: stop early, report what was sampled
 
     # -- streams -----------------------------------------------------------------------------
     def start_streams(self) -> None:
@@ -334,18 +335,24 @@ class Soak:
             )
             if time.monotonic() + self.sample_every > until:
                 return
-            await asyncio.sleep(self.sample_every)
+            try:
+                await asyncio.wait_for(self.stop.wait(), self.sample_every)
+                return  # Ctrl-C or SIGTERM: the run ends here, with its report and plot
+            except TimeoutError:
+                pass
 
     # -- the run -----------------------------------------------------------------------------
     async def soak(self, table, processes) -> None:
         began = time.monotonic()
         until = began + self.seconds
+        self.stop = asyncio.Event()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(number, self.stop.set)
         tasks = self.viewer_tasks(until)
-        churn = asyncio.create_task(self.churn(until))
-        keeper = asyncio.create_task(self.keep_publishing(until))
+        tasks += [asyncio.create_task(self.churn(until)), asyncio.create_task(self.keep_publishing(until))]
         await self.sampling(began, until, table, processes)
-        churn.cancel()
-        keeper.cancel()
+        for task in tasks:
+            task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def run(self) -> bool:
