@@ -11,11 +11,13 @@ invalidated the connection. None of them says anything about the request: the AP
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -26,6 +28,10 @@ log = logging.getLogger("headwater.db")
 # The exception classes to look at (an exception handler is registered per class).
 DATABASE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout)
 NOTICE_EVERY = 60.0  # seconds between two warnings of one kind while the database stays away
+RETRY_FIRST = 0.5  # seconds before trying again while the database is away; the wait doubles
+RETRY_MAX = 5.0
+
+T = TypeVar("T")
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -71,3 +77,19 @@ async def closed_quietly(db: AsyncSession) -> AsyncIterator[AsyncSession]:
         except Exception as error:
             if not is_unavailable(error):
                 raise
+
+
+async def once_it_answers(work: Callable[[], Awaitable[T]], notice: OutageNotice) -> T:
+    """`work()`, tried again while it fails because the database is away (RETRY_FIRST, the
+    wait doubling up to RETRY_MAX): for what the media side must write whenever it can (a
+    recording's video row), not for a request, which answers 503 at once."""
+    delay = RETRY_FIRST
+    while True:
+        try:
+            return await work()
+        except DATABASE_ERRORS as error:
+            if not is_unavailable(error):
+                raise
+            notice.failed(error)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RETRY_MAX)

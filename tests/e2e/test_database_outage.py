@@ -1,7 +1,7 @@
 """PostgreSQL goes away for a while (a failover, a restart for an upgrade) under a node with a
 live stream: the stream plays on, the API answers 503 with a JSON message (not a 500, not a
 hang), and once the database is back everything works again without restarting the node,
-including the status writes that were due during the outage.
+including the status writes and the recording's end that were due during the outage.
 
 The issue speaks of 30 s; nothing the node does depends on how long the outage lasts (each
 request fails at once and the status writer retries at most STATUS_RETRY_MAX apart), so the
@@ -45,13 +45,14 @@ def live_msn(http: httpx.Client, stream_id: int) -> int:
 
 
 def test_a_database_outage_keeps_streams_playing_and_the_api_answers_503(tmp_path, database):
-    node = Node(tmp_path / "node", database_url=database.create_database(), env={"HEADWATER_DATABASE_TIMEOUT": "3"})
+    env = {"HEADWATER_DATABASE_TIMEOUT": "3", "HEADWATER_RECORDING_GRACE": "1"}
+    node = Node(tmp_path / "node", database_url=database.create_database(), env=env)
     node.start()
     publisher = None
     halted = False
     try:
         with httpx.Client(base_url=node.base_url, headers=node.headers, timeout=15) as http:
-            stream = http.post("/streaming/streams", json={"name": "outage"}).json()
+            stream = http.post("/streaming/streams", json={"name": "outage", "auto_record": True}).json()
             sid = stream["id"]
             other = http.post("/streaming/streams", json={"name": "not live yet"}).json()
             publisher = ffmpeg_publish(stream["push_url"], seconds=60)
@@ -79,12 +80,25 @@ def test_a_database_outage_keeps_streams_playing_and_the_api_answers_503(tmp_pat
             publisher.wait()
             wait_for(lambda: parse_media_playlist(http.get(f"/live/{sid}/{PLAYLIST}").text).ended, what="ENDLIST")
             wait_for(lambda: node.worker_pid(sid) is None, what="the worker's exit")
+            tried = ("recordings' video rows wait", "finalizing recording")  # the notice; the old code's failure
+            wait_for(lambda: any(line in node.log() for line in tried), what="the recording's end tried")
 
             database.resume()
             halted = False
             wait_for(lambda: http.get(f"/streaming/streams/{sid}").status_code == 200, timeout=30, what="the API")
             # the status write that fell in the outage was kept and made once the database came back
             wait_for(lambda: not http.get(f"/streaming/streams/{sid}").json()["live"], timeout=30, what="offline")
+            # and so was the recording that ended in it: its video is finalized
+            videos = wait_for(
+                lambda: (
+                    (v := http.get("/streaming/videos", params={"stream_id": sid}).json())
+                    and all(video["status"] == "ready" for video in v)
+                    and v
+                ),
+                timeout=30,
+                what="the recording's video ready",
+            )
+            assert len(videos) == 1 and videos[0]["duration"] > 0
 
             publisher = ffmpeg_publish(stream["push_url"], seconds=60)  # admission reads the database again
             wait_for(lambda: http.get(f"/streaming/streams/{sid}").json()["live"], timeout=30, what="live again")
@@ -97,4 +111,5 @@ def test_a_database_outage_keeps_streams_playing_and_the_api_answers_503(tmp_pat
         node.stop()
     log = node.log()
     assert "Traceback" not in log, log[-3000:]
-    assert log.count("database unavailable") <= 3, log[-3000:]  # one line per outage per kind, not per request
+    # one warning per kind of caller (API, status writes, recordings) per outage, not one per request
+    assert log.count("database unavailable (") <= 3, log[-3000:]
