@@ -33,7 +33,7 @@ venv: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,dev]'
+	$(BIN)/pip install -q -e '.[test,dev,bench]'
 	touch $@
 
 # hls.js and dash.js from npm, copied into server/delivery/static/vendor/ (not committed).
@@ -48,6 +48,7 @@ bench: system-packages bench-packages venv
 	@echo "  $(BIN)/python -m bench.delivery       req/s vs nginx static; N blocking-reload clients"
 	@echo "  $(BIN)/python -m bench.stream_cost    CPU per passthrough stream vs nginx-rtmp; parts on time"
 	@echo "  $(BIN)/python bench/packager_cost.py  CMAF packager vs ffmpeg -c copy -f hls"
+	@echo "  $(BIN)/python -m bench.soak --minutes 30   10 streams, 200 viewers, churn: growth, late parts"
 	@echo "  (and the rest of bench/). Each takes --smoke: a few seconds on tiny inputs, to check it"
 	@echo "  runs end to end (figures meaningless); make test runs every smoke mode."
 

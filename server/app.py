@@ -55,7 +55,7 @@ async def resolve_api_key(app: FastAPI, settings: Settings) -> str:
 async def lifespan(app: FastAPI):
     settings: Settings = app.state.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app.state.engine = create_engine_for(settings.resolved_database_url)
+    app.state.engine = create_engine_for(settings.resolved_database_url, settings.database_timeout)
     app.state.db_sessions = db_session_factory(app.state.engine)
     app.state.api_key = await resolve_api_key(app, settings)
     app.state.media = NodeMedia(settings, app.state.db_sessions, app.state.recordings, app.state.outbox)

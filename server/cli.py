@@ -72,7 +72,7 @@ async def api_key(settings: Settings, rotate: bool) -> str:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
-    engine = create_engine_for(settings.resolved_database_url)
+    engine = create_engine_for(settings.resolved_database_url, settings.database_timeout)
     try:
         async with db_session_factory(engine)() as db:
             if rotate:

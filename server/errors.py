@@ -9,7 +9,8 @@ the Gcore Streaming API answers (`{"errors": {"dvr_duration": "…"}}`, see READ
 
 `errors` is empty when no field is to blame (404, 401, …). Gcore's SDK keeps such a body whole
 (`gcore.APIStatusError.body`) and picks its exception class by status alone. FastAPI's own
-errors (an invalid body, an unknown path) are turned into the same shape.
+errors (an invalid body, an unknown path) are turned into the same shape, and so is a database
+that is away (`server/db/outage.py`): 503 with `Retry-After`, whatever the route.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from server.db.outage import DATABASE_ERRORS, OutageNotice, is_unavailable
+
+RETRY_AFTER = "5"  # seconds, for a client told the database is away
+API_OUTAGE = OutageNotice("API requests answer 503")
 
 
 class ErrorBody(BaseModel):
@@ -94,6 +100,10 @@ class Conflict(HeadwaterError):
     status = 409
 
 
+class Unavailable(HeadwaterError):
+    status = 503
+
+
 class InvalidFields(HeadwaterError):
     """422 naming each offending field (`stream.dvr_duration`, `0.stretch`, `live.id`, …)."""
 
@@ -129,11 +139,14 @@ async def answer_error(_request: Request, exc: Exception) -> JSONResponse:
         exc = from_validation(exc)
     elif isinstance(exc, StarletteHTTPException):
         exc = from_starlette(exc)
+    elif is_unavailable(exc):
+        API_OUTAGE.failed(exc)
+        exc = Unavailable("database unavailable; try again shortly", headers={"Retry-After": RETRY_AFTER})
     if not isinstance(exc, HeadwaterError):
         raise exc
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers or None)
 
 
 def install(app: FastAPI) -> None:
-    for kind in (HeadwaterError, RequestValidationError, StarletteHTTPException):
+    for kind in (HeadwaterError, RequestValidationError, StarletteHTTPException, *DATABASE_ERRORS):
         app.add_exception_handler(kind, answer_error)

@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default SQLite at <data_dir>/headwater.db"
     )
+    database_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a request waits for the database (to connect, for a pooled connection, for a statement)"
+        " before the API answers 503",
+    )
     api_key: str | None = Field(default=None, description="Fixed API key; otherwise one is generated on first start")
 
     http_host: str = "0.0.0.0"

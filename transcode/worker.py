@@ -6,12 +6,14 @@ stdin (`transcode/push_worker.py`), the pull URLs (`transcode/pull_worker.py`) o
 offer (`transcode/whip_worker.py`); the sources themselves live in `ingest/`. Then stdin
 carries the node's commands. stdout carries typed events to the node, stderr carries logs.
 The worker ends when stdin ends: it finalizes the playlists (the packager reports `ended`)
-and exits 0.
+and exits 0. A disk full with nothing left to free (`packager/disk_full.py`) ends it with one
+line saying so, without a traceback: it is the machine's state, not a bug.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 import time
@@ -75,8 +77,13 @@ def main(argv: list[str]) -> int:
     try:
         run(config, events.send, flush=events.flush)
     except Exception as error:  # the node logs it and decides whether to restart
-        log.exception("stream %s worker failed", config.stream_id)
-        events.send(Error(message=str(error)))
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            message = f"disk full under {config.out_dir} and nothing left to free: the stream stops"
+            log.error("stream %s worker: %s", config.stream_id, message)
+        else:
+            message = str(error)
+            log.exception("stream %s worker failed", config.stream_id)
+        events.send(Error(message=message))
         return 1
     finally:
         events.flush()

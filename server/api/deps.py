@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.db.outage import closed_quietly
 from server.db.paging import Page
 from server.errors import Forbidden, Unauthorized
 from server.settings import Settings
@@ -22,7 +23,7 @@ TOTAL_HEADER = "X-Total-Count"
 
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.db_sessions() as db:
+    async with closed_quietly(request.app.state.db_sessions()) as db:
         yield db
 
 

@@ -43,8 +43,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine_for(url: str) -> AsyncEngine:
-    engine = create_async_engine(async_url(url), pool_pre_ping=True)
+def create_engine_for(url: str, timeout: float = 5.0) -> AsyncEngine:
+    """The node's engine. `timeout` bounds every wait on the database: a server that is gone
+    or frozen costs a request that long, then the API answers 503 (`server/db/outage.py`)
+    instead of holding the request until the client gives up. PostgreSQL: libpq's
+    `connect_timeout` (whole seconds), the pool's wait for a connection and the server's
+    `statement_timeout`; SQLite: the pool's wait (its busy timeout is in the pragmas)."""
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_timeout": timeout}
+    if make_url(url).get_backend_name() == "postgresql":
+        options["connect_args"] = {
+            "connect_timeout": max(1, round(timeout)),
+            "options": f"-c statement_timeout={round(timeout * 1000)}",
+        }
+    engine = create_async_engine(async_url(url), **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

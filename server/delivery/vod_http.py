@@ -16,7 +16,8 @@ traffic and need none of the framework. Everything answers HTTP `Range` (206, 41
 `server/one_write_http.py`; 280 CPU-µs a 1.6 MB segment against 1,270 read on a thread and
 copied), read on a thread where a server offers no zero-copy send. The MP4's moofs are read
 and patched on a thread, a segment at a time: the MP4 of a 4-hour recording streams through
-a few KB of memory. Media never changes once recorded: `immutable` cache headers, so a CDN or
+a few KB of memory. A video looked up while the database is away gets 503 (one played lately
+is kept in memory and plays on). Media never changes once recorded: `immutable` cache headers, so a CDN or
 nginx cache in front carries repeated traffic.
 """
 
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packager.vod_mp4 import FileSpan, Mp4File, Piece
+from server.db.outage import DATABASE_ERRORS, is_unavailable
 from server.delivery.live_routes import CONTENT_TYPES, CORS, MEDIA_CACHE, PREFLIGHT
 from server.delivery.vod_library import VodLibrary
 from server.one_write_http import ZERO_COPY
@@ -91,7 +93,12 @@ class VodHttp:
         if await refused_method(scope, send):
             return None
         match = PATH.fullmatch(scope["path"])
-        video = await self.library.find(int(match.group(1)), match.group(2)) if match else None
+        try:
+            video = await self.library.find(int(match.group(1)), match.group(2)) if match else None
+        except DATABASE_ERRORS as error:  # a video not played lately is looked up in the database
+            if not is_unavailable(error):
+                raise
+            return await respond(send, 503, [*CORS, (b"retry-after", b"5")], b"database unavailable\n")
         if video is None or match is None:
             return await respond(send, 404, CORS, b"no such video\n")
         name, download = match.group(3), match.group(4) is not None

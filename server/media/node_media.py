@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ingest.publish import PublishRejected, PublishRequest
 from ingest.rtmp.server import RtmpServer
 from ingest.srt.server import SrtServer
 from server.db.models import Video
+from server.db.outage import DATABASE_ERRORS, is_unavailable
 from server.delivery.live_state import LiveStream
 from server.media.clips import Clip, Clips
 from server.media.pull import PullManager
@@ -22,6 +26,26 @@ from server.storage import RecordingStorage
 from server.webhooks.outbox import Outbox
 
 log = logging.getLogger("headwater.media")
+
+T = TypeVar("T")
+
+
+def refused_while_database_away(
+    admit: Callable[[PublishRequest], Awaitable[T]],
+) -> Callable[[PublishRequest], Awaitable[T]]:
+    """An admission check (`authorize`, `vet`) that refuses a publisher while the database is
+    away (`server/db/outage.py`), as the listeners refuse anyone: one log line, and the
+    encoder tries again as it does after any refusal (it was a traceback per attempt)."""
+
+    async def admit_or_refuse(request: PublishRequest) -> T:
+        try:
+            return await admit(request)
+        except DATABASE_ERRORS as error:
+            if not is_unavailable(error):
+                raise
+            raise PublishRejected("database unavailable; try again shortly") from error
+
+    return admit_or_refuse
 
 
 class NodeMedia:
@@ -44,20 +68,20 @@ class NodeMedia:
         await self.supervisor.start()
         host = self.settings.http_host
         read_interval = self.settings.ingest_read_interval
-        rtmp = RtmpServer(self.supervisor.authorize, read_interval=read_interval)
+        authorize = refused_while_database_away(self.supervisor.authorize)
+        rtmp = RtmpServer(authorize, read_interval=read_interval)
         await rtmp.start(host, self.settings.rtmp_port)
         self.listeners.append(rtmp)
         log.info("RTMP ingest on %s:%d", host, rtmp.port)
         if self.settings.rtmps_enabled:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.settings.rtmps_cert_file, self.settings.rtmps_key_file)
-            rtmps = RtmpServer(
-                self.supervisor.authorize, ssl_context=context, protocol="rtmps", read_interval=read_interval
-            )
+            rtmps = RtmpServer(authorize, ssl_context=context, protocol="rtmps", read_interval=read_interval)
             await rtmps.start(host, self.settings.rtmps_port)
             self.listeners.append(rtmps)
             log.info("RTMPS ingest on %s:%d", host, rtmps.port)
-        srt = SrtServer(self.supervisor.vet, self.supervisor.authorize, latency_ms=self.settings.srt_latency_ms)
+        vet = refused_while_database_away(self.supervisor.vet)
+        srt = SrtServer(vet, authorize, latency_ms=self.settings.srt_latency_ms)
         await srt.start(host, self.settings.srt_port)
         self.listeners.append(srt)
         log.info("SRT ingest on %s:%d", host, srt.port)

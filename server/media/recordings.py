@@ -19,7 +19,8 @@ delivers leaves no empty video) or at its stop. Finalizing reads the index on a 
 (`packager/recording_summary.py`) and fills duration, size and picture size (status
 `ready`; `error` when nothing was recorded or a write failed). At node start, every
 `pending` video is finalized: nothing records on a node that just started, and a crash left
-every synced part readable (`read_recording` recovers an opened segment).
+every synced part readable (`read_recording` recovers an opened segment). While the database
+is away, making and finalizing a video row wait for it (`server/db/outage.once_it_answers`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from packager.recording_summary import RecordingSummary, summarize
 from server.db.models import Stream, Video
+from server.db.outage import OutageNotice, once_it_answers
 from server.db.recordings import RecordingRepository, RecordingSettings
 from server.delivery.screenshots import screenshot_file
 from server.settings import Settings
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("headwater.recordings")
 
 SCREENSHOT_NAME = "screenshot.jpg"  # the video's screenshot, copied in at finalize
+CLOSE_WAIT = 15.0  # seconds the node's shutdown waits for recordings to be finalized
 
 
 @dataclass(eq=False)
@@ -95,6 +98,7 @@ class Recordings:
         self.rows: dict[str, asyncio.Task[Video | None]] = {}  # key → its video row being made
         self.finalizing: set[str] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.outage = OutageNotice("recordings' video rows wait for it")
 
     async def start(self) -> None:
         """Load the streams' settings; finalize what the node's last run left recording."""
@@ -269,7 +273,7 @@ class Recordings:
         stream = self.streams.get(recording.stream_id)
         started = datetime.now(UTC) - timedelta(seconds=recording.duration)
         name = stream.name if stream else f"stream {recording.stream_id}"
-        video = Video(
+        fields = dict(
             name=f"{name} {started:%Y-%m-%d %H:%M:%S} UTC"[:255],
             stream_id=recording.stream_id,
             status="pending",
@@ -279,9 +283,13 @@ class Recordings:
             recording_key=key,
             recording_started_at=started,
         )
-        try:
+
+        async def add() -> Video:
             async with self.db_sessions() as db:
-                video = await RecordingRepository(db).add_video(video, self.outbox)
+                return await RecordingRepository(db).add_video(Video(**fields), self.outbox)
+
+        try:
+            video = await once_it_answers(add, self.outage)
         except Exception:
             log.exception("stream %s: could not add the video of recording %s", recording.stream_id, key)
             return None
@@ -299,34 +307,37 @@ class Recordings:
             row = self.rows.pop(key, None)
             if row is not None:
                 await row
-            async with self.db_sessions() as db:
-                video = await RecordingRepository(db).video(key)
-                stream_id = video.stream_id if video else None
-            summary = await asyncio.to_thread(self._finish_files, key, stream_id)
-            async with self.db_sessions() as db:
-                repository = RecordingRepository(db)
-                if video is None:  # nothing made it a video (no complete segment): nothing to keep
-                    await asyncio.to_thread(self.storage.delete, key)
-                    return
-                if video.status != "pending":
-                    return
-                if summary.duration == 0:
-                    await repository.set_video(key, self.outbox, status="error", error="nothing was recorded")
-                    return
-                await repository.set_video(
-                    key,
-                    self.outbox,
-                    status="ready",
-                    duration=round(summary.duration * 1000),
-                    origin_size=summary.size,
-                    width=summary.width,
-                    height=summary.height,
-                )
-            log.info("recording %s finalized: %.1f s, %d bytes", key, summary.duration, summary.size)
+            await once_it_answers(lambda: self._fill_video(key), self.outage)
         except Exception:
             log.exception("finalizing recording %s failed", key)
         finally:
             self.finalizing.discard(key)
+
+    async def _fill_video(self, key: str) -> None:
+        async with self.db_sessions() as db:
+            video = await RecordingRepository(db).video(key)
+            stream_id = video.stream_id if video else None
+        summary = await asyncio.to_thread(self._finish_files, key, stream_id)
+        async with self.db_sessions() as db:
+            repository = RecordingRepository(db)
+            if video is None:  # nothing made it a video (no complete segment): nothing to keep
+                await asyncio.to_thread(self.storage.delete, key)
+                return
+            if video.status != "pending":
+                return
+            if summary.duration == 0:
+                await repository.set_video(key, self.outbox, status="error", error="nothing was recorded")
+                return
+            await repository.set_video(
+                key,
+                self.outbox,
+                status="ready",
+                duration=round(summary.duration * 1000),
+                origin_size=summary.size,
+                width=summary.width,
+                height=summary.height,
+            )
+        log.info("recording %s finalized: %.1f s, %d bytes", key, summary.duration, summary.size)
 
     async def video_of_clip(self, stream_id: int, clip_dir: Path, started: datetime, record_type: str) -> int | None:
         """A `ready` video from a clip's recording (`vod_required`): its files copied into the
@@ -391,7 +402,9 @@ class Recordings:
         for recording in list(self.current.values()):
             self._end(recording)
         if self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
+            _, waiting = await asyncio.wait(self.tasks, timeout=CLOSE_WAIT)
+            for task in waiting:  # the database is away: the next start finalizes them
+                task.cancel()
 
 
 def _copy_recording(source: Path, target: Path) -> RecordingSummary:

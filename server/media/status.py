@@ -13,6 +13,12 @@ With webhooks on (`server/webhooks/`), each write that moves a stream to another
 output ready, recording, stopped) carries its event in the same commit, and two stage changes
 of one stream are never merged into one write (a short publish still reports live, then
 stopped).
+
+A database that is away (`server/db/outage.py`) loses no write: the batch goes back under
+what came since (newer values win) and is tried again STATUS_RETRY_FIRST later, the wait
+doubling up to STATUS_RETRY_MAX, with one warning when the writes start failing and one
+line when they go through again. Any other error drops that batch, as a bug should not
+block every later write.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.db.outage import OutageNotice, is_unavailable
 from server.db.streams import OFFLINE, StreamRepository
 from server.webhooks.outbox import Outbox
 from server.webhooks.payloads import STAGE_FIELDS
@@ -35,6 +42,9 @@ log = logging.getLogger("headwater.status")
 STATS_EVERY = 5.0  # seconds
 STATS_SPEED_STEP = 0.05  # media seconds per wall second
 STATS_FRAME_RATE_STEP = 0.5  # frames per second
+STATUS_RETRY_FIRST = 0.5  # seconds after a failed write while the database is away
+STATUS_RETRY_MAX = 5.0
+CLOSE_WAIT = 10.0  # seconds the node's shutdown waits for the last writes
 
 
 def now() -> datetime:
@@ -60,6 +70,7 @@ class StatusWriter:
         self.task: asyncio.Task | None = None
         self.writes = 0  # batches written, and the seconds they took: /metrics' database latency
         self.write_seconds = 0.0
+        self.outage = OutageNotice("stream status writes kept for later")
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run())
@@ -133,31 +144,81 @@ class StatusWriter:
         await self.idle.wait()
 
     async def close(self) -> None:
-        await self.flush()
+        """Waits for the last writes (CLOSE_WAIT at most: the database may be away)."""
+        try:
+            await asyncio.wait_for(self.flush(), CLOSE_WAIT)
+        except TimeoutError:
+            log.warning("status of %d stream(s) not written at shutdown: database unavailable", len(self.pending))
         if self.task:
             self.task.cancel()
 
     async def _run(self) -> None:
+        retry = STATUS_RETRY_FIRST
+        failing_since: float | None = None
         while True:
             await self.wakeup.wait()
             self.wakeup.clear()
             batches, self.queued, self.pending = [*self.queued, self.pending], [], {}
-            for batch in batches:
-                began = time.perf_counter()
-                try:
-                    async with self.db_sessions() as db:
-                        await StreamRepository(db).set_status(batch, self.outbox)
-                except Exception:
-                    log.exception("writing stream status failed")
-                self.writes += 1
-                self.write_seconds += time.perf_counter() - began
+            unwritten = await self._write_in_order(batches)
+            if not unwritten:
+                if failing_since is not None:
+                    log.info("stream status writes go through again after %.0f s", time.monotonic() - failing_since)
+                retry, failing_since = STATUS_RETRY_FIRST, None
+            else:
+                self._put_back(unwritten)
+                failing_since = failing_since or time.monotonic()
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, STATUS_RETRY_MAX)
+                self.wakeup.set()
             if not self.pending and not self.queued:
                 self.idle.set()
+
+    async def _write_in_order(self, batches: list[dict[int, dict]]) -> list[dict[int, dict]]:
+        """The batches not written because the database is away (the first failing one on)."""
+        for index, batch in enumerate(batches):
+            if not await self._write(batch):
+                return batches[index:]
+        return []
+
+    def _put_back(self, unwritten: list[dict[int, dict]]) -> None:
+        """Unwritten batches go before what came since. With webhooks on each stays its own
+        write (its own stage, its own event); without, they are one batch under the newer values."""
+        if self.outbox is not None:
+            self.queued = [*unwritten, *self.queued]
+            return
+        merged: dict[int, dict] = {}
+        for batch in [*unwritten, *self.queued]:
+            merged = _merged(merged, batch)
+        self.queued, self.pending = [], _merged(merged, self.pending)
+
+    async def _write(self, batch: dict[int, dict]) -> bool:
+        """False when the database is away (the batch is to be tried again)."""
+        began = time.perf_counter()
+        try:
+            async with self.db_sessions() as db:
+                await StreamRepository(db).set_status(batch, self.outbox)
+        except Exception as error:
+            if is_unavailable(error):
+                self.outage.failed(error)
+                return False
+            log.exception("writing stream status failed")
+        finally:
+            self.writes += 1
+            self.write_seconds += time.perf_counter() - began
+        return True
 
     async def reset_all(self) -> None:
         """At start: no stream is live on a node that just started."""
         async with self.db_sessions() as db:
             await StreamRepository(db).reset_live(self.outbox)
+
+
+def _merged(older: dict[int, dict], newer: dict[int, dict]) -> dict[int, dict]:
+    """Both batches as one, per stream; a field set in both keeps its newer value."""
+    merged = {stream_id: dict(values) for stream_id, values in older.items()}
+    for stream_id, values in newer.items():
+        merged.setdefault(stream_id, {}).update(values)
+    return merged
 
 
 def _stats_moved(written: dict, values: dict) -> bool:

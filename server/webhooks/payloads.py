@@ -15,7 +15,9 @@ from typing import Any
 
 from server.api.schemas import Video as VideoAnswer
 from server.db.models import Stream, Video
+from server.delivery.playback_tokens import PlaybackTokens
 from server.settings import Settings
+from server.urls import PlaybackToken, unsigned
 
 # The stream's columns whose change can move it to another stage.
 STAGE_FIELDS = frozenset({"live", "backup_live", "recording_video_id", "output_ready"})
@@ -53,8 +55,17 @@ def stream_message(stream: Stream) -> dict[str, Any]:
 
 
 def video_message(video: Video, settings: Settings) -> dict[str, Any]:
-    """The video as the API answers it (the SDK's `Video`)."""
-    return {"video": VideoAnswer.of(video, settings).model_dump(mode="json")}
+    """The video as the API answers it (the SDK's `Video`). With signed playback its URLs
+    carry a token (for no address in particular: with the address bound, the receiver mints
+    its viewers' tokens itself and the URLs go unsigned)."""
+    return {"video": VideoAnswer.of(video, settings, _receiver_playback(settings)).model_dump(mode="json")}
+
+
+def _receiver_playback(settings: Settings) -> PlaybackToken:
+    tokens = PlaybackTokens.from_settings(settings)
+    if tokens is None or settings.playback_bind_address:
+        return unsigned
+    return tokens.token
 
 
 def restream_message(restream: Mapping[str, Any]) -> dict[str, Any]:

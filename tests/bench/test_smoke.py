@@ -183,6 +183,16 @@ REPORTS = {
         rf"^API move → visible \(reference\): median {NUMBER} s, worst {NUMBER} s",
         rf"^page change → visible +: median {NUMBER} s, worst {NUMBER} s",
     ],
+    "soak": [
+        r"^soak: 3 streams, 6 LL-HLS viewers",
+        rf"^ +{NUMBER} min +node +{NUMBER} MB",
+        rf"^  node_rss_mb +{NUMBER} → +{NUMBER} +[-+]{NUMBER} %",
+        rf"^  workers_rss_mb +{NUMBER} → +{NUMBER}",
+        rf"^  disk_dvr_mb +{NUMBER}",
+        rf"^parts more than 1 s late: \d+ \(worst {NUMBER} s\)",
+        r"^worker restarts not injected: \d+; publisher churns: \d+",
+        r"^soak: (PASS|FAIL)",
+    ],
     "latency": [
         r"Headwater LL-HLS: first playlist .* latency p50",
         r"nginx-rtmp HLS \(ref\): first playlist .* latency p50",

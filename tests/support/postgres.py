@@ -42,13 +42,18 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         if self.as_root:
             shutil.chown(self.root, "postgres", "postgres")
-        data = self.root / "data"
-        self._run(str(self.bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(
-            str(self.bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w", "start"
-        )
+        self._run(str(self.bin_dir / "initdb"), "-D", str(self.root / "data"), "-A", "trust", "-U", "postgres")
+        self.resume()
         return self
+
+    def halt(self) -> None:
+        """Stops the server and keeps its data (a database outage); `resume` starts it again."""
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        data, log = str(self.root / "data"), str(self.root / "log")
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", data, "-o", options, "-l", log, "-w", "start")
 
     def create_database(self) -> str:
         """A new empty database; returns its SQLAlchemy URL."""

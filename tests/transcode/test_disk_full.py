@@ -21,12 +21,14 @@ TMPFS_SIZE = "10m"  # CMAF + TS of the 60 s clip (850 kbit/s) take ~13 MB; the l
 
 
 @pytest.fixture
-def tiny_disk(tmp_path):
+def tiny_disk(request, tmp_path):
+    """A tmpfs of TMPFS_SIZE (or the size the test is parametrized with, `indirect`)."""
     mount = tmp_path / "disk"
     mount.mkdir()
+    size = getattr(request, "param", TMPFS_SIZE)
     try:
         subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(mount)], check=True, capture_output=True
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], check=True, capture_output=True
         )
     except (OSError, subprocess.CalledProcessError) as error:
         pytest.skip(f"cannot mount a tmpfs here: {error}")
@@ -53,3 +55,20 @@ def test_a_full_disk_shrinks_the_dvr_window_and_the_live_edge_goes_on(tmp_path, 
     assert 16 <= listed < SECONDS / 2  # the window gave way, not below the live window
     ts = [e for e in events if e["event"] == "ts_segment" and e["rendition"] == "origin"]
     assert ts[-1]["sequence"] >= SECONDS // 2 - 2
+
+
+@pytest.mark.parametrize("tiny_disk", ["1m"], indirect=True)
+def test_a_disk_too_small_for_the_live_window_stops_the_worker_with_one_clear_error(tmp_path, tiny_disk):
+    """No DVR window to give way: the worker stops with one line naming the cause (it used to
+    end on two chained tracebacks and "[Errno 28] No space left on device")."""
+    clip = make_clip(tmp_path / "clip.flv", seconds=20, b_frames=False)
+    config = WorkerConfig(stream_id=1, out_dir=str(tiny_disk / "1"))
+    command, stdin = worker_run(config, StartInput("flv"), InputData(clip.read_bytes()))
+    done = subprocess.run(command, input=stdin, capture_output=True, timeout=120, check=False)
+    log = done.stderr.decode()
+    assert done.returncode == 1, log[-2000:]
+    assert "Traceback" not in log and log.count("disk full under") == 1, log[-2000:]
+    errors = [json.loads(line) for line in done.stdout.splitlines() if line.startswith(b'{"v":2,"event":"error"')]
+    assert [e["message"] for e in errors] == [
+        f"disk full under {tiny_disk / '1'} and nothing left to free: the stream stops"
+    ]
