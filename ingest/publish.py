@@ -49,7 +49,9 @@ class PublishSink(Protocol):
 
 Authorize = Callable[[PublishRequest], Awaitable[PublishSink]]
 
-Vet = Callable[[PublishRequest], Awaitable[str | None]]
+Vet = Callable[[PublishRequest], str | None]
 """The checks of Authorize without admitting anyone, for protocols that must answer before
 the connection exists (SRT's listen callback): returns the SRT passphrase the caller must
-use (None: unencrypted), raises PublishRejected."""
+use (None: unencrypted), raises PublishRejected. Called on the ingest's own thread (libsrt's
+receive thread, which every SRT stream shares): answers at once from memory, never blocks
+and never waits on the event loop."""
