@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.rtmp.rests import BUSY_INTERVAL, BUSY_PUBLISHERS
+from ingest.whip.ice_servers import IceServer, parse_ice_servers
 from ingest.whip.udp_ports import parse_port_range
 
 
@@ -86,6 +87,12 @@ class Settings(BaseSettings):
         description="An IP address WHIP answers also offer as a candidate, with the same ports: the host's address "
         "when the node runs behind Docker's port mapping or a 1:1 NAT",
     )
+    whip_ice_servers: SecretStr | None = Field(
+        default=None,
+        description="STUN/TURN servers for WHIP sessions: URLs separated by commas (stun:stun.example.net:3478) "
+        'or WebRTC\'s JSON iceServers ([{"urls": "turn:turn.example.net:3478", "username": "u", "credential": '
+        '"p"}]); the answer then carries server-reflexive/relayed candidates and advertises them in Link headers',
+    )
     screenshot_interval: float = Field(
         default=10.0,
         ge=1.0,
@@ -129,7 +136,7 @@ class Settings(BaseSettings):
     )
     access_log: bool = Field(default=False, description="Log every HTTP request (costly under load)")
 
-    @field_validator("whip_udp_ports", "whip_public_host", mode="before")
+    @field_validator("whip_udp_ports", "whip_public_host", "whip_ice_servers", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         """An empty environment variable (compose's `${X:-}`) means unset."""
@@ -148,6 +155,17 @@ class Settings(BaseSettings):
         if value is not None:
             ipaddress.ip_address(value)  # ValueError: ICE candidates carry addresses, not names
         return value
+
+    @field_validator("whip_ice_servers")
+    @classmethod
+    def _ice_servers(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_ice_servers(value.get_secret_value())
+        return value
+
+    @property
+    def whip_ice_server_list(self) -> tuple[IceServer, ...]:
+        return parse_ice_servers(self.whip_ice_servers.get_secret_value()) if self.whip_ice_servers else ()
 
     @property
     def whip_udp_port_range(self) -> tuple[int, int] | None:

@@ -14,6 +14,7 @@ from importlib.resources import files
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from ingest.whip.ice_servers import link_header
 from server.errors import HeadwaterError
 from server.media.whip import WhipRefused
 from server.whip_sdp import MAX_OFFER_BYTES, OfferError, check_offer
@@ -24,7 +25,7 @@ CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type",
-    "Access-Control-Expose-Headers": "Location",
+    "Access-Control-Expose-Headers": "Location, Link",
 }
 
 
@@ -61,8 +62,11 @@ async def publish(stream_id: int, request: Request) -> Response:
         raise refusal(400, "malformed SDP offer: not UTF-8 text") from None
     except (WhipRefused, OfferError) as error:
         raise refusal(error.status, str(error)) from error
-    location = f"/whip/{stream_id}/{session.id}"
-    return Response(answer, status_code=201, media_type="application/sdp", headers={**CORS, "Location": location})
+    headers = {**CORS, "Location": f"/whip/{stream_id}/{session.id}"}
+    servers = request.app.state.settings.whip_ice_server_list
+    if servers:  # RFC 9725 §4.6: the client may use them too (TURN credentials only to the publisher)
+        headers["Link"] = link_header(servers)
+    return Response(answer, status_code=201, media_type="application/sdp", headers=headers)
 
 
 @router.delete("/whip/{stream_id}/{session_id}")
