@@ -19,6 +19,7 @@ from server.delivery.live_http import LiveFirst, LiveHttp
 from server.delivery.screenshots import ScreenshotFiles
 from server.delivery.vod_http import PrefixFirst, VodHttp
 from server.delivery.vod_library import VodLibrary
+from server.failed_attempts import FailedAttempts
 from server.gc_tuning import freeze_startup_heap
 from server.media.node_media import NodeMedia
 from server.metrics import scrape
@@ -54,7 +55,7 @@ async def lifespan(app: FastAPI):
     app.state.engine = create_engine_for(settings.resolved_database_url)
     app.state.db_sessions = db_session_factory(app.state.engine)
     app.state.api_key = await resolve_api_key(app, settings)
-    app.state.media = NodeMedia(settings, app.state.db_sessions, app.state.recordings)
+    app.state.media = NodeMedia(settings, app.state.db_sessions, app.state.recordings, app.state.failed_attempts)
     await app.state.media.start()
     freeze_startup_heap()
     app.state.ready = True
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.recordings = LocalRecordingStorage(settings.recording_dir)
     app.state.vod = VodLibrary(app.state.recordings, lambda: app.state.db_sessions())
     app.state.ready = False
+    app.state.failed_attempts = FailedAttempts(settings.failed_attempts_burst, settings.failed_attempts_refill)
     app.state.requests = None  # CountedRequests, when create_asgi counts them
     errors.install(app)
 

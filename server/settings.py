@@ -134,6 +134,34 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         default=None, description="When set, GET /metrics asks for `Authorization: Bearer <token>`"
     )
+    ingest_publish_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds an RTMP connection has to publish, and an admitted SRT caller to send media, before "
+        "it is closed (a connection that never publishes holds a socket, or its stream's slot)",
+    )
+    failed_attempts_burst: int = Field(
+        default=10,
+        ge=1,
+        description="Failed attempts (publishes over RTMP/SRT/WHIP, API keys) one address may make in a row before "
+        "it is refused at once: RTMP Denied, SRT 1402, HTTP 429",
+    )
+    failed_attempts_refill: float = Field(
+        default=6.0, gt=0, description="Seconds after which a refused address regains one attempt"
+    )
+    http_request_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to start a request on a new connection and to send a started one whole "
+        "(head and body); else the connection is closed (slowloris). A request being answered (a blocking "
+        "playlist reload) is not limited by it",
+    )
+    http_idle_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a keep-alive connection may stay idle between two requests"
+    )
+    http_max_body: int = Field(
+        default=1 << 20, ge=1024, description="Largest request body in bytes; larger ones get 413 before being read"
+    )
     access_log: bool = Field(default=False, description="Log every HTTP request (costly under load)")
 
     @field_validator("whip_udp_ports", "whip_public_host", "whip_ice_servers", mode="before")

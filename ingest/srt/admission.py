@@ -75,6 +75,9 @@ class SrtAdmission:
         try:
             passphrase = self._vet(request)
         except PublishRejected as rejected:
+            if rejected.throttled:  # the node logs those once per burst
+                lib.srt_setrejectreason(sock, libsrt.REJECT_OVERLOAD)
+                return -1
             return _reject(
                 sock, _reject_code(rejected), peer_text, f"{stream_id.app}/{stream_id.name}: {rejected.reason}"
             )
@@ -109,7 +112,8 @@ class SrtAdmission:
         try:
             return await self._authorize(connection.request)
         except PublishRejected as rejected:
-            log.info("srt %s refused after connecting: %s", connection.label, rejected.reason)
+            if not rejected.throttled:
+                log.info("srt %s refused after connecting: %s", connection.label, rejected.reason)
         except Exception:
             log.exception("srt %s: admitting the caller failed", connection.label)
         return None

@@ -13,6 +13,7 @@ from ingest.rtmp.server import RtmpServer
 from ingest.srt.server import SrtServer
 from server.db.models import Video
 from server.delivery.live_state import LiveStream
+from server.failed_attempts import FailedAttempts
 from server.media.clips import Clip, Clips
 from server.media.pull import PullManager
 from server.media.supervisor import Supervisor
@@ -29,9 +30,10 @@ class NodeMedia:
         settings: Settings,
         db_sessions: async_sessionmaker[AsyncSession],
         storage: RecordingStorage | None = None,
+        failed_attempts: FailedAttempts | None = None,
     ) -> None:
         self.settings = settings
-        self.supervisor = Supervisor(settings, db_sessions, storage)
+        self.supervisor = Supervisor(settings, db_sessions, storage, failed_attempts)
         self.pull = PullManager(self.supervisor)
         self.whip = WhipSessions(self.supervisor)  # the kinds of source share `supervisor.sources`
         self.listeners: list[RtmpServer | SrtServer] = []
@@ -42,7 +44,8 @@ class NodeMedia:
         await self.supervisor.start()
         host = self.settings.http_host
         read_interval = self.settings.ingest_read_interval
-        rtmp = RtmpServer(self.supervisor.authorize, read_interval=read_interval)
+        publish_timeout = self.settings.ingest_publish_timeout
+        rtmp = RtmpServer(self.supervisor.authorize, read_interval=read_interval, publish_timeout=publish_timeout)
         await rtmp.start(host, self.settings.rtmp_port)
         self.listeners.append(rtmp)
         log.info("RTMP ingest on %s:%d", host, rtmp.port)
@@ -50,12 +53,21 @@ class NodeMedia:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.settings.rtmps_cert_file, self.settings.rtmps_key_file)
             rtmps = RtmpServer(
-                self.supervisor.authorize, ssl_context=context, protocol="rtmps", read_interval=read_interval
+                self.supervisor.authorize,
+                ssl_context=context,
+                protocol="rtmps",
+                read_interval=read_interval,
+                publish_timeout=publish_timeout,
             )
             await rtmps.start(host, self.settings.rtmps_port)
             self.listeners.append(rtmps)
             log.info("RTMPS ingest on %s:%d", host, rtmps.port)
-        srt = SrtServer(self.supervisor.vet, self.supervisor.authorize, latency_ms=self.settings.srt_latency_ms)
+        srt = SrtServer(
+            self.supervisor.vet,
+            self.supervisor.authorize,
+            latency_ms=self.settings.srt_latency_ms,
+            publish_timeout=publish_timeout,
+        )
         await srt.start(host, self.settings.srt_port)
         self.listeners.append(srt)
         log.info("SRT ingest on %s:%d", host, srt.port)

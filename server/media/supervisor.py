@@ -26,6 +26,7 @@ from server.db.models import Stream
 from server.db.streams import StreamRepository
 from server.delivery.live_state import LiveStream
 from server.delivery.screenshots import screenshot_file
+from server.failed_attempts import PUBLISH, FailedAttempts, address_of
 from server.media.ladders import ladder_of
 from server.media.publish_gate import Credentials, Occupancy, PublishGate, check, requested
 from server.media.push import Publisher, PushSession
@@ -50,8 +51,12 @@ class Supervisor:
         settings: Settings,
         db_sessions: async_sessionmaker[AsyncSession],
         storage: RecordingStorage | None = None,
+        failed_attempts: FailedAttempts | None = None,
     ) -> None:
         self.settings = settings
+        self.failed_attempts = failed_attempts or FailedAttempts(
+            settings.failed_attempts_burst, settings.failed_attempts_refill
+        )
         self.db_sessions = db_sessions
         self.status = StatusWriter(db_sessions)
         self.recordings = Recordings(settings, db_sessions, self.status, storage)
@@ -112,15 +117,22 @@ class Supervisor:
         passphrase. Runs on libsrt's thread and never waits on the loop. A stream the gate
         does not know, or whose token does not match, is read again from the database in the
         background (changed by another node?), so the caller's next try sees it."""
+        self._refuse_throttled(request)
         try:
             return self.gate.vet(request)
         except PublishRejected as rejected:
+            self._count_failure(request, rejected)
             if not rejected.busy and request.name.isdigit() and self._loop is not None:
                 self._loop.call_soon_threadsafe(self._reread, int(request.name))
             raise
 
     async def authorize(self, request: PublishRequest) -> Publisher:
-        stream, slot = await self._check(request)
+        self._refuse_throttled(request)
+        try:
+            stream, slot = await self._check(request)
+        except PublishRejected as rejected:
+            self._count_failure(request, rejected)
+            raise
         push = self.sources.find(stream.id, PushSession)
         if push is None:
             async with self.db_sessions() as db:
@@ -142,6 +154,16 @@ class Supervisor:
         slot = check(request, Credentials.of(stream) if stream is not None else None, self._occupancy(stream_id))
         assert stream is not None
         return stream, slot
+
+    def _refuse_throttled(self, request: PublishRequest) -> None:
+        """An address that failed too often is refused before any check (server/failed_attempts.py)."""
+        if self.failed_attempts.blocked(PUBLISH, address_of(request.peer)):
+            raise PublishRejected("too many failed attempts from this address", throttled=True)
+
+    def _count_failure(self, request: PublishRequest, rejected: PublishRejected) -> None:
+        """A refusal that may be a guess (not a taken slot) counts against the address."""
+        if not rejected.busy:
+            self.failed_attempts.failed(PUBLISH, address_of(request.peer), request.peer)
 
     def _occupancy(self, stream_id: int) -> Occupancy:
         push = self.sources.find(stream_id, PushSession)

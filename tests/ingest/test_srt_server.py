@@ -8,6 +8,7 @@ import asyncio
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -203,6 +204,24 @@ async def test_a_failing_vet_is_a_refusal_and_the_listener_goes_on(listener):
     node.vet_fails = False
     code, errors = await push(server.port, "in/7/token", seconds=1)
     assert code == 0, errors
+
+
+SILENT_CALLER = (
+    "import sys, time; from ingest.pull.srt import SrtCaller; SrtCaller(sys.argv[1], 10, 60); time.sleep(60)"
+)
+
+
+async def test_a_caller_that_sends_nothing_is_closed():
+    node = Node()
+    server = SrtServer(node.vet, node.authorize, publish_timeout=0.5)
+    await server.start("127.0.0.1", free_port(socket.SOCK_DGRAM))
+    url = f"srt://127.0.0.1:{server.port}?streamid=in/7/token"
+    caller = await asyncio.create_subprocess_exec(sys.executable, "-c", SILENT_CALLER, url)  # libsrt of its own
+    try:
+        await eventually(lambda: node.sinks and node.sinks[0].closed.is_set(), what="the silent caller closed")
+    finally:
+        await stop(caller)
+        await server.close()
 
 
 async def test_callers_are_vetted_while_the_event_loop_is_busy(listener):
