@@ -26,6 +26,7 @@ def node(tmp_path_factory):
         "HEADWATER_FAILED_ATTEMPTS_BURST": str(BURST),
         "HEADWATER_FAILED_ATTEMPTS_REFILL": str(REFILL),
         "HEADWATER_HTTP_REQUEST_TIMEOUT": str(REQUEST_TIMEOUT),
+        "HEADWATER_HTTP_IDLE_TIMEOUT": "1",
     }
     node = Node(tmp_path_factory.mktemp("abuse-node"), env=env).start()
     yield node
