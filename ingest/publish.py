@@ -26,14 +26,19 @@ class PublishRejected(Exception):
     ``unknown_stream`` picks the status code the publisher sees: ``NetStream.Publish.BadName``
     for a stream that does not exist, ``NetStream.Publish.Denied`` (default) otherwise.
     ``busy`` says the stream's slot already has a publisher (SRT answers it with its own
-    reject code, so an encoder's operator can tell it from a wrong token).
+    reject code, so an encoder's operator can tell it from a wrong token). ``throttled`` says
+    the address failed too often and is refused unchecked for a while: logged once per burst
+    by the node, so the ingest servers do not log it again.
     """
 
-    def __init__(self, reason: str, *, unknown_stream: bool = False, busy: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, unknown_stream: bool = False, busy: bool = False, throttled: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.unknown_stream = unknown_stream
         self.busy = busy
+        self.throttled = throttled
 
 
 class PublishSink(Protocol):
@@ -49,7 +54,9 @@ class PublishSink(Protocol):
 
 Authorize = Callable[[PublishRequest], Awaitable[PublishSink]]
 
-Vet = Callable[[PublishRequest], Awaitable[str | None]]
+Vet = Callable[[PublishRequest], str | None]
 """The checks of Authorize without admitting anyone, for protocols that must answer before
 the connection exists (SRT's listen callback): returns the SRT passphrase the caller must
-use (None: unencrypted), raises PublishRejected."""
+use (None: unencrypted), raises PublishRejected. Called on the ingest's own thread (libsrt's
+receive thread, which every SRT stream shares): answers at once from memory, never blocks
+and never waits on the event loop."""

@@ -21,6 +21,7 @@ from server.delivery.screenshots import ScreenshotFiles
 from server.delivery.signed_http import SignedPlayback
 from server.delivery.vod_http import PrefixFirst, VodHttp
 from server.delivery.vod_library import VodLibrary
+from server.failed_attempts import FailedAttempts
 from server.gc_tuning import freeze_startup_heap
 from server.media.node_media import NodeMedia
 from server.metrics import scrape
@@ -58,7 +59,9 @@ async def lifespan(app: FastAPI):
     app.state.engine = create_engine_for(settings.resolved_database_url, settings.database_timeout)
     app.state.db_sessions = db_session_factory(app.state.engine)
     app.state.api_key = await resolve_api_key(app, settings)
-    app.state.media = NodeMedia(settings, app.state.db_sessions, app.state.recordings, app.state.outbox)
+    app.state.media = NodeMedia(
+        settings, app.state.db_sessions, app.state.recordings, app.state.outbox, app.state.failed_attempts
+    )
     await app.state.media.start()
     webhooks = WebhookDelivery(settings, app.state.db_sessions, app.state.outbox) if settings.webhook_url else None
     if webhooks is not None:
@@ -83,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.outbox = Outbox(settings)  # writes nothing unless `webhook_url` is set
     app.state.vod = VodLibrary(app.state.recordings, lambda: app.state.db_sessions())
     app.state.ready = False
+    app.state.failed_attempts = FailedAttempts(settings.failed_attempts_burst, settings.failed_attempts_refill)
     app.state.requests = None  # CountedRequests, when create_asgi counts them
     app.state.playback_tokens = PlaybackTokens.from_settings(settings)  # None: signed playback off
     errors.install(app)

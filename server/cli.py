@@ -55,6 +55,9 @@ def serve(settings: Settings) -> None:
         tick=settings.on_rest_grid(http_server.TICK),
         # signed playback: the ASGI wrapper's tokens (None when off), one cache for both paths
         protocol=LiveWireProtocol.serving(asgi.live.routes, getattr(asgi, "tokens", None)),
+        request_timeout=settings.http_request_timeout,
+        max_body=settings.http_max_body,
+        timeout_keep_alive=settings.http_idle_timeout,
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),

@@ -89,6 +89,10 @@ class Forbidden(HeadwaterError):
     status = 403
 
 
+class TooManyRequests(HeadwaterError):
+    status = 429
+
+
 class NotFound(HeadwaterError):
     status = 404
 

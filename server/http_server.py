@@ -50,9 +50,20 @@ class HttpServer(uvicorn.Server):
             self._loop.call_soon_threadsafe(self._exit_requested.set)
 
 
-def run(app, tick: float = TICK, protocol: type | None = None, **options) -> None:
+def run(
+    app,
+    tick: float = TICK,
+    protocol: type | None = None,
+    *,
+    request_timeout: float = 10.0,
+    max_body: int = 1 << 20,
+    **options,
+) -> None:
     """`uvicorn.run(app, **options)` with `HttpServer`; `protocol` is uvicorn's HTTP protocol
-    class, by default one writing each response in one go (`server/one_write_http.py`)."""
+    class, by default one writing each response in one go (`server/one_write_http.py`), with
+    the node's request deadline and body limit (`server/http_limits.py`)."""
+    from server.http_limits import limited
     from server.one_write_http import OneWriteProtocol
 
-    HttpServer(uvicorn.Config(app, http=protocol or OneWriteProtocol, **options), tick).run()
+    http = limited(protocol or OneWriteProtocol, request_timeout, max_body)
+    HttpServer(uvicorn.Config(app, http=http, **options), tick).run()

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.rtmp.rests import BUSY_INTERVAL, BUSY_PUBLISHERS
+from ingest.whip.ice_servers import IceServer, parse_ice_servers
 from ingest.whip.udp_ports import parse_port_range
 
 PLAYBACK_SECRET_CHARS = 32
@@ -94,6 +95,12 @@ class Settings(BaseSettings):
         description="An IP address WHIP answers also offer as a candidate, with the same ports: the host's address "
         "when the node runs behind Docker's port mapping or a 1:1 NAT",
     )
+    whip_ice_servers: SecretStr | None = Field(
+        default=None,
+        description="STUN/TURN servers for WHIP sessions: URLs separated by commas (stun:stun.example.net:3478) "
+        'or WebRTC\'s JSON iceServers ([{"urls": "turn:turn.example.net:3478", "username": "u", "credential": '
+        '"p"}]); the answer then carries server-reflexive/relayed candidates and advertises them in Link headers',
+    )
     screenshot_interval: float = Field(
         default=10.0,
         ge=1.0,
@@ -135,6 +142,34 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         default=None, description="When set, GET /metrics asks for `Authorization: Bearer <token>`"
     )
+    ingest_publish_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds an RTMP connection has to publish, and an admitted SRT caller to send media, before "
+        "it is closed (a connection that never publishes holds a socket, or its stream's slot)",
+    )
+    failed_attempts_burst: int = Field(
+        default=10,
+        ge=1,
+        description="Failed attempts (publishes over RTMP/SRT/WHIP, API keys) one address may make in a row before "
+        "it is refused at once: RTMP Denied, SRT 1402, HTTP 429",
+    )
+    failed_attempts_refill: float = Field(
+        default=6.0, gt=0, description="Seconds after which a refused address regains one attempt"
+    )
+    http_request_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to start a request on a new connection and to send a started one whole "
+        "(head and body); else the connection is closed (slowloris). A request being answered (a blocking "
+        "playlist reload) is not limited by it",
+    )
+    http_idle_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a keep-alive connection may stay idle between two requests"
+    )
+    http_max_body: int = Field(
+        default=1 << 20, ge=1024, description="Largest request body in bytes; larger ones get 413 before being read"
+    )
     access_log: bool = Field(default=False, description="Log every HTTP request (costly under load)")
     playback_secret: SecretStr | None = Field(
         default=None,
@@ -166,7 +201,9 @@ class Settings(BaseSettings):
     )
     webhook_timeout: float = Field(default=10.0, gt=0, description="Seconds a webhook receiver has to answer")
 
-    @field_validator("whip_udp_ports", "whip_public_host", "webhook_url", "playback_secret", mode="before")
+    @field_validator(
+        "whip_udp_ports", "whip_public_host", "whip_ice_servers", "webhook_url", "playback_secret", mode="before"
+    )
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         """An empty environment variable (compose's `${X:-}`) means unset."""
@@ -204,6 +241,17 @@ class Settings(BaseSettings):
         if value is not None and not value.lower().startswith(("http://", "https://")):
             raise ValueError("webhook_url must be an http:// or https:// URL")
         return value
+
+    @field_validator("whip_ice_servers")
+    @classmethod
+    def _ice_servers(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_ice_servers(value.get_secret_value())
+        return value
+
+    @property
+    def whip_ice_server_list(self) -> tuple[IceServer, ...]:
+        return parse_ice_servers(self.whip_ice_servers.get_secret_value()) if self.whip_ice_servers else ()
 
     @property
     def whip_udp_port_range(self) -> tuple[int, int] | None:

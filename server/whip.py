@@ -10,11 +10,14 @@ Routes stay thin: offer checks live in `server/whip_sdp.py`, admission and the w
 from __future__ import annotations
 
 from importlib.resources import files
+from math import ceil
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from ingest.whip.ice_servers import link_header
 from server.errors import HeadwaterError
+from server.failed_attempts import PUBLISH, FailedAttempts
 from server.media.whip import WhipRefused
 from server.whip_sdp import MAX_OFFER_BYTES, OfferError, check_offer
 
@@ -24,7 +27,7 @@ CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type",
-    "Access-Control-Expose-Headers": "Location",
+    "Access-Control-Expose-Headers": "Location, Link",
 }
 
 
@@ -52,8 +55,22 @@ async def publish(stream_id: int, request: Request) -> Response:
     if len(body) > MAX_OFFER_BYTES:
         raise refusal(413, "the SDP offer is too large")
     whip = request.app.state.media.whip
+    failed_attempts: FailedAttempts = request.app.state.failed_attempts
+    address = request.client.host if request.client else "?"
+    if failed_attempts.blocked(PUBLISH, address):
+        retry = ceil(failed_attempts.retry_after(PUBLISH, address))
+        raise HeadwaterError(
+            "too many failed attempts from this address: retry later",
+            status=429,
+            headers={**CORS, "Retry-After": str(retry)},
+        )
     try:
-        stream, renditions = await whip.admit(stream_id, bearer_token(request))
+        try:
+            stream, renditions = await whip.admit(stream_id, bearer_token(request))
+        except WhipRefused as refused:
+            if refused.status in (401, 403, 404):  # a guess, not a taken slot
+                failed_attempts.failed(PUBLISH, address)
+            raise
         offer = body.decode("utf-8")
         check_offer(offer)
         session, answer = await whip.open(stream, offer, renditions)
@@ -61,8 +78,11 @@ async def publish(stream_id: int, request: Request) -> Response:
         raise refusal(400, "malformed SDP offer: not UTF-8 text") from None
     except (WhipRefused, OfferError) as error:
         raise refusal(error.status, str(error)) from error
-    location = f"/whip/{stream_id}/{session.id}"
-    return Response(answer, status_code=201, media_type="application/sdp", headers={**CORS, "Location": location})
+    headers = {**CORS, "Location": f"/whip/{stream_id}/{session.id}"}
+    servers = request.app.state.settings.whip_ice_server_list
+    if servers:  # RFC 9725 §4.6: the client may use them too (TURN credentials only to the publisher)
+        headers["Link"] = link_header(servers)
+    return Response(answer, status_code=201, media_type="application/sdp", headers=headers)
 
 
 @router.delete("/whip/{stream_id}/{session_id}")

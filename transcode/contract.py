@@ -81,6 +81,7 @@ class WorkerConfig:
     whip_ice_loopback: bool = False
     whip_media_timeout: float = 15.0
     whip_udp_ports: tuple[int, int] | None = None  # the ICE sockets' port range (None: any free port)
+    whip_ice_servers: list[dict[str, Any]] = field(default_factory=list)  # STUN/TURN (ingest/whip/ice_servers.py)
     renditions: list[Rendition] = field(default_factory=list)  # the quality set; empty = origin only
     x264_preset: str = "superfast"
     hardware_encoder: bool = True

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import av
 
+from ingest.whip.ice_servers import IceServer
 from ingest.whip.peer import OfferRefused, TsPipeSource, open_session
 from transcode.commands import WorkerContext
 from transcode.contract import WhipAnswer, WhipFailed
@@ -32,6 +33,7 @@ def run_whip(context: WorkerContext, clock: Callable[[], float]) -> None:
             media_timeout=config.whip_media_timeout,
             ice_loopback=config.whip_ice_loopback,
             udp_ports=config.whip_udp_ports,
+            ice_servers=[IceServer.from_json(server) for server in config.whip_ice_servers],
         )
     except OfferRefused as error:
         emit(WhipFailed(status=error.status, message=str(error)))

@@ -26,11 +26,14 @@ class RtmpServer:
         idle_timeout: float = SessionLimits.idle_timeout,
         max_message_length: int = SessionLimits.max_message_length,
         read_interval: float = SessionLimits.read_interval,
+        publish_timeout: float = SessionLimits.publish_timeout,
     ) -> None:
         self._authorize = authorize
         self._ssl_context = ssl_context
         self._protocol = protocol
-        self._limits = SessionLimits(handshake_timeout, idle_timeout, max_message_length, read_interval)
+        self._limits = SessionLimits(
+            handshake_timeout, idle_timeout, max_message_length, read_interval, publish_timeout=publish_timeout
+        )
         self._server: asyncio.Server | None = None
         self._sessions: set[RtmpSession] = set()
         self._rests = RestTicker(read_interval) if read_interval else None

@@ -67,6 +67,7 @@ class SessionLimits:
     # Once publishing, the socket rests this long after each read, so one wake-up takes a
     # batch of frames (see `RtmpSession._rest`). 0 reads as data comes.
     read_interval: float = 0.0
+    publish_timeout: float = 15.0  # seconds from accept to a publish command; a client that never publishes goes
 
 
 # A read this large may have filled the transport's buffer (uvloop reads up to 256,000 bytes,
@@ -97,6 +98,7 @@ class RtmpSession(asyncio.Protocol):
         self._handshake: ServerHandshake | None = ServerHandshake()
         self._timer: asyncio.TimerHandle | None = None
         self._last_data = 0.0
+        self._accepted = 0.0
         self._reader = ChunkReader(max_message_length=limits.max_message_length)
         self._writer = ChunkWriter()
         self._unwrapper = TimestampUnwrapper()
@@ -120,7 +122,7 @@ class RtmpSession(asyncio.Protocol):
         self._transport = transport  # type: ignore[assignment]
         self._peer = _format_peer(transport.get_extra_info("peername"))
         self._loop = asyncio.get_running_loop()
-        self._last_data = self._loop.time()
+        self._last_data = self._accepted = self._loop.time()
         self._timer = self._loop.call_later(self._limits.handshake_timeout, self._on_timer)
 
     def data_received(self, data: bytes) -> None:
@@ -214,12 +216,21 @@ class RtmpSession(asyncio.Protocol):
             log.warning("rtmp %s: handshake timed out, closing", self._peer)
             self.close("handshake timeout")
             return
-        idle = 0.0 if self._authorizing else self._loop.time() - self._last_data  # reading is paused then
+        now = self._loop.time()
+        waiting = self._sink is None and not self._authorizing  # connected, has not published
+        if waiting and now - self._accepted >= self._limits.publish_timeout:
+            log.info("rtmp %s: no publish within %.0f s, closing", self._peer, self._limits.publish_timeout)
+            self.close("no publish")
+            return
+        idle = 0.0 if self._authorizing else now - self._last_data  # reading is paused then
         if idle >= self._limits.idle_timeout:
             log.warning("rtmp %s: no data for %.1f s, closing", self._peer, idle)
             self.close("idle timeout")
             return
-        self._timer = self._loop.call_later(max(self._limits.idle_timeout - idle, 0.05), self._on_timer)
+        delay = self._limits.idle_timeout - idle
+        if waiting:
+            delay = min(delay, self._accepted + self._limits.publish_timeout - now)
+        self._timer = self._loop.call_later(max(delay, 0.05), self._on_timer)
 
     # ------------------------------------------------------------ reading
 
@@ -232,7 +243,8 @@ class RtmpSession(asyncio.Protocol):
             return b""
         self._handshake = None
         self._timer.cancel()
-        self._timer = self._loop.call_later(self._limits.idle_timeout, self._on_timer)
+        publish_by = self._accepted + self._limits.publish_timeout - self._loop.time()
+        self._timer = self._loop.call_later(max(min(self._limits.idle_timeout, publish_by), 0.05), self._on_timer)
         return handshake.leftover
 
     def _acknowledge_if_due(self) -> None:
@@ -371,9 +383,10 @@ class RtmpSession(asyncio.Protocol):
             sink = await self._authorize(request)
         except PublishRejected as exc:
             code = "NetStream.Publish.BadName" if exc.unknown_stream else "NetStream.Publish.Denied"
-            log.warning(
-                "rtmp %s: publish refused app=%s name=%s: %s", self._peer, request.app, request.name, exc.reason
-            )
+            if not exc.throttled:  # the node logs those once per burst
+                log.warning(
+                    "rtmp %s: publish refused app=%s name=%s: %s", self._peer, request.app, request.name, exc.reason
+                )
             self._send_status(stream_id, "error", code, exc.reason)
             self.close(f"refused: {exc.reason}")
             return

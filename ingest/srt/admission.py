@@ -4,6 +4,8 @@ libsrt calls the listen callback on its own receive thread before the handshake 
 parses the streamid, asks the node (`vet`) whether the caller may publish, and sets the
 stream's passphrase on the new socket (a wrong or missing passphrase then fails the handshake
 in libsrt) or rejects with an SRT reject code the caller sees as is. No data flows before that.
+That thread receives every SRT stream's packets: `vet` answers from the node's memory and
+never waits on the event loop, so a caller never pauses the streams that flow.
 Once accepted, the node admits the caller on the loop (`authorize`), which gives its sink.
 
 Why here and not in the node: SRT has no later moment to refuse with a reason, and a
@@ -13,7 +15,6 @@ passphrase can only be set on the socket before the handshake completes.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import threading
 
@@ -26,7 +27,6 @@ from ingest.srt.threads import call_on_loop
 
 log = logging.getLogger("headwater.ingest.srt")
 
-VET_TIMEOUT = 2.0  # seconds the listen callback waits for the node's answer
 MAX_CALLERS = 256  # connected + vetted callers, hence reader threads; more are refused (1402)
 
 
@@ -72,19 +72,15 @@ class SrtAdmission:
         except (StreamIdError, UnicodeDecodeError):
             return _reject(sock, libsrt.REJECT_NOT_FOUND, peer_text, "malformed or missing streamid")
         request = PublishRequest("srt", stream_id.app, stream_id.name, stream_id.token, peer_text)
-        future = asyncio.run_coroutine_threadsafe(self._ask_node(request), self._loop)
         try:
-            passphrase = future.result(timeout=VET_TIMEOUT)
+            passphrase = self._vet(request)
         except PublishRejected as rejected:
+            if rejected.throttled:  # the node logs those once per burst
+                lib.srt_setrejectreason(sock, libsrt.REJECT_OVERLOAD)
+                return -1
             return _reject(
                 sock, _reject_code(rejected), peer_text, f"{stream_id.app}/{stream_id.name}: {rejected.reason}"
             )
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            return _reject(sock, libsrt.REJECT_OVERLOAD, peer_text, "node too slow to answer")
-        except Exception:
-            log.exception("srt %s: checking the caller failed", peer_text)
-            return _reject(sock, libsrt.REJECT_OVERLOAD, peer_text, "internal error")
         try:
             if passphrase:
                 libsrt.set_bytes(sock, libsrt.SRTO_PASSPHRASE, passphrase.encode())
@@ -99,10 +95,6 @@ class SrtAdmission:
         # nobody else looks at the vetted callers while no caller comes: the loop checks them once stale
         call_on_loop(self._loop, self._loop.call_later, VETTED_TTL + 1, self._forget_stale_vetted)
         return 0
-
-    async def _ask_node(self, request: PublishRequest) -> str | None:
-        """The stream's passphrase (None: unencrypted), or PublishRejected."""
-        return await self._vet(request)
 
     def _forget_stale_vetted(self) -> None:
         """Callers vetted but never accepted (e.g. wrong passphrase) are dropped after a while."""
@@ -120,7 +112,8 @@ class SrtAdmission:
         try:
             return await self._authorize(connection.request)
         except PublishRejected as rejected:
-            log.info("srt %s refused after connecting: %s", connection.label, rejected.reason)
+            if not rejected.throttled:
+                log.info("srt %s refused after connecting: %s", connection.label, rejected.reason)
         except Exception:
             log.exception("srt %s: admitting the caller failed", connection.label)
         return None

@@ -26,6 +26,7 @@ class SrtConnection:
         self.sink: PublishSink | None = None
         self.early: list[bytes] = []
         self.early_bytes = 0
+        self.received = False  # loop side: some media came
         self.closed = False  # loop side: the reader's end was handled
         self.close_reason: str | None = None  # set before someone else's srt_close wakes the reader
         self.thread: threading.Thread | None = None

@@ -134,6 +134,7 @@ class SrtReader:
     def deliver(self, connection: SrtConnection, data: bytes) -> None:
         if connection.closed or connection.close_reason is not None:
             return
+        connection.received = True
         if connection.sink is None:
             connection.early_bytes += len(data)
             if connection.early_bytes <= EARLY_BYTES_LIMIT:

@@ -36,13 +36,17 @@ from ingest.srt.threads import name_native_thread
 log = logging.getLogger("headwater.ingest.srt")
 
 ACCEPT_RETRY = 0.1  # seconds between srt_accept calls after one failed
+PUBLISH_TIMEOUT = 15.0  # seconds from admission to the first media bytes; a silent caller is closed
 
 
 class SrtServer:
-    def __init__(self, vet: Vet, authorize: Authorize, *, latency_ms: int = 120) -> None:
+    def __init__(
+        self, vet: Vet, authorize: Authorize, *, latency_ms: int = 120, publish_timeout: float = PUBLISH_TIMEOUT
+    ) -> None:
         self._vet = vet
         self._authorize = authorize
         self._latency_ms = latency_ms
+        self._publish_timeout = publish_timeout
         self._callers = Callers()
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -124,3 +128,12 @@ class SrtServer:
             self._reader.request_close(connection)
         else:
             self._reader.admitted(connection, sink)
+            asyncio.get_running_loop().call_later(self._publish_timeout, self._close_if_silent, connection)
+
+    def _close_if_silent(self, connection: SrtConnection) -> None:
+        """A caller that connected but sends nothing would hold its slot for as long as libsrt's
+        keepalives keep it alive."""
+        assert self._reader is not None
+        if not connection.received and not connection.closed:
+            log.info("srt %s: no media within %.0f s, closing", connection.label, self._publish_timeout)
+            self._reader.request_close(connection)

@@ -19,10 +19,11 @@ from collections.abc import Callable
 
 import aioice.ice
 import av
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from ingest.demuxed import DemuxedSource
+from ingest.whip.ice_servers import IceServer
 from ingest.whip.media import TsRemuxer, keep_h264_encoded
 from ingest.whip.udp_ports import pin_udp_ports
 
@@ -60,10 +61,13 @@ class WhipPeer:
         keyframe_interval: float,
         media_timeout: float,
         udp_ports: tuple[int, int] | None = None,
+        ice_servers: list[IceServer] | None = None,
     ) -> None:
-        """`udp_ports`: the range the ICE sockets bind in (None: any free port)."""
+        """`udp_ports`: the range the ICE sockets bind in (None: any free port); `ice_servers`:
+        the STUN/TURN servers ICE gathers srflx/relay candidates from (none: host only)."""
         self.offer = offer
         self.udp_ports = udp_ports
+        self.ice_servers = ice_servers or []
         self.remuxer = remuxer
         self.keyframe_interval = keyframe_interval
         self.media_timeout = media_timeout
@@ -92,7 +96,8 @@ class WhipPeer:
         if self.udp_ports is not None:
             pin_udp_ports(self.loop, self.udp_ports)
         self.stopped = asyncio.Event()
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN: the node is reachable
+        servers = [RTCIceServer(s.url, s.username, s.credential) for s in self.ice_servers]
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))  # [] keeps aiortc's default STUN away
         tasks: list[asyncio.Task] = []
         try:
             try:
@@ -203,6 +208,7 @@ def open_session(
     media_timeout: float,
     ice_loopback: bool,
     udp_ports: tuple[int, int] | None = None,
+    ice_servers: list[IceServer] | None = None,
 ) -> tuple[WhipPeer, str, int]:
     """Answer the offer: the running peer, its SDP answer and the read end of the pipe its
     media arrives on (as MPEG-TS). OfferRefused, with the HTTP status the node answers, when
@@ -213,7 +219,12 @@ def open_session(
     read_fd, write_fd = os.pipe()
     remuxer = TsRemuxer(write_fd, keyframe_interval=keyframe_interval)
     peer = WhipPeer(
-        offer, remuxer, keyframe_interval=keyframe_interval, media_timeout=media_timeout, udp_ports=udp_ports
+        offer,
+        remuxer,
+        keyframe_interval=keyframe_interval,
+        media_timeout=media_timeout,
+        udp_ports=udp_ports,
+        ice_servers=ice_servers,
     )
     peer.start()
     try:

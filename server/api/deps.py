@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import AsyncIterator
+from math import ceil
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
@@ -13,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.outage import closed_quietly
 from server.db.paging import Page
-from server.errors import Forbidden, Unauthorized
+from server.errors import Forbidden, TooManyRequests, Unauthorized
+from server.failed_attempts import API, FailedAttempts
 from server.settings import Settings
 from server.urls import PlaybackToken, unsigned
 
@@ -45,14 +47,23 @@ def playback_token(request: Request) -> PlaybackToken:
 
 def require_api_key(request: Request) -> None:
     """`Authorization: APIKey <key>`: 401 when absent or malformed, 403 when wrong."""
+    failed_attempts: FailedAttempts = request.app.state.failed_attempts
+    address = request.client.host if request.client else "?"
+    if failed_attempts.blocked(API, address):
+        retry = failed_attempts.retry_after(API, address)
+        raise TooManyRequests(
+            "Too many failed API keys from this address: retry later", headers={"Retry-After": str(ceil(retry))}
+        )
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != SCHEME or not credential.strip():
+        failed_attempts.failed(API, address)
         raise Unauthorized(
             "Missing credentials: send 'Authorization: APIKey <key>'", headers={"WWW-Authenticate": "APIKey"}
         )
     expected: str = request.app.state.api_key
     if not hmac.compare_digest(credential.strip().encode(), expected.encode()):
+        failed_attempts.failed(API, address)
         raise Forbidden("Invalid API key")
 
 

@@ -61,6 +61,11 @@ class StreamRepository:
         await self.db.delete(stream)
         await self.db.commit()
 
+    async def publish_credentials(self) -> list[tuple[int, str, bool, str | None]]:
+        """(id, token, active, srt_passphrase) of every stream: what admission checks."""
+        query = select(Stream.id, Stream.token, Stream.active, Stream.srt_passphrase)
+        return [(row[0], row[1], row[2], row[3]) for row in (await self.db.execute(query)).all()]
+
     async def active_pull_ids(self) -> list[int]:
         """Streams that pull their source and are active (each wants a pull worker)."""
         query = select(Stream.id).where(Stream.pull.is_(True), Stream.active.is_(True))

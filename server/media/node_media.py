@@ -17,6 +17,7 @@ from ingest.srt.server import SrtServer
 from server.db.models import Video
 from server.db.outage import DATABASE_ERRORS, is_unavailable
 from server.delivery.live_state import LiveStream
+from server.failed_attempts import FailedAttempts
 from server.media.clips import Clip, Clips
 from server.media.pull import PullManager
 from server.media.supervisor import Supervisor
@@ -33,7 +34,7 @@ T = TypeVar("T")
 def refused_while_database_away(
     admit: Callable[[PublishRequest], Awaitable[T]],
 ) -> Callable[[PublishRequest], Awaitable[T]]:
-    """An admission check (`authorize`, `vet`) that refuses a publisher while the database is
+    """The admission check (`authorize`; `vet` answers from memory) refusing a publisher while the database is
     away (`server/db/outage.py`), as the listeners refuse anyone: one log line, and the
     encoder tries again as it does after any refusal (it was a traceback per attempt)."""
 
@@ -55,9 +56,10 @@ class NodeMedia:
         db_sessions: async_sessionmaker[AsyncSession],
         storage: RecordingStorage | None = None,
         outbox: Outbox | None = None,
+        failed_attempts: FailedAttempts | None = None,
     ) -> None:
         self.settings = settings
-        self.supervisor = Supervisor(settings, db_sessions, storage, outbox)
+        self.supervisor = Supervisor(settings, db_sessions, storage, outbox, failed_attempts)
         self.pull = PullManager(self.supervisor)
         self.whip = WhipSessions(self.supervisor)  # the kinds of source share `supervisor.sources`
         self.listeners: list[RtmpServer | SrtServer] = []
@@ -68,20 +70,31 @@ class NodeMedia:
         await self.supervisor.start()
         host = self.settings.http_host
         read_interval = self.settings.ingest_read_interval
+        publish_timeout = self.settings.ingest_publish_timeout
         authorize = refused_while_database_away(self.supervisor.authorize)
-        rtmp = RtmpServer(authorize, read_interval=read_interval)
+        rtmp = RtmpServer(authorize, read_interval=read_interval, publish_timeout=publish_timeout)
         await rtmp.start(host, self.settings.rtmp_port)
         self.listeners.append(rtmp)
         log.info("RTMP ingest on %s:%d", host, rtmp.port)
         if self.settings.rtmps_enabled:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.settings.rtmps_cert_file, self.settings.rtmps_key_file)
-            rtmps = RtmpServer(authorize, ssl_context=context, protocol="rtmps", read_interval=read_interval)
+            rtmps = RtmpServer(
+                authorize,
+                ssl_context=context,
+                protocol="rtmps",
+                read_interval=read_interval,
+                publish_timeout=publish_timeout,
+            )
             await rtmps.start(host, self.settings.rtmps_port)
             self.listeners.append(rtmps)
             log.info("RTMPS ingest on %s:%d", host, rtmps.port)
-        vet = refused_while_database_away(self.supervisor.vet)
-        srt = SrtServer(vet, authorize, latency_ms=self.settings.srt_latency_ms)
+        srt = SrtServer(
+            self.supervisor.vet,
+            authorize,
+            latency_ms=self.settings.srt_latency_ms,
+            publish_timeout=publish_timeout,
+        )
         await srt.start(host, self.settings.srt_port)
         self.listeners.append(srt)
         log.info("SRT ingest on %s:%d", host, srt.port)

@@ -116,6 +116,7 @@ class PushSession(StreamSource):
     def join(self, slot: str, request: PublishRequest) -> Publisher:
         publisher = Publisher(self, slot, request)
         self.slots[slot] = publisher
+        self.supervisor.occupancy_changed(self.stream_id)
         if slot == BACKUP:
             self.supervisor.status.backup_joined(self.stream_id)
         return publisher
@@ -123,6 +124,7 @@ class PushSession(StreamSource):
     def left(self, publisher: Publisher) -> None:
         if self.slots.get(publisher.slot) is publisher:
             del self.slots[publisher.slot]
+            self.supervisor.occupancy_changed(self.stream_id)
         if publisher.slot == BACKUP:
             self.supervisor.status.backup_left(self.stream_id)
         if self.target is publisher:

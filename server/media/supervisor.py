@@ -2,7 +2,8 @@
 
 A publisher is admitted when its stream exists, is active, the token matches, no other kind
 of source feeds it (`sources`: pull, WHIP) and its slot (main: app `in`, backup: app
-`backup`; RTMP or SRT) is free. A stream with any publisher has one `PushSession`
+`backup`; RTMP or SRT) is free: server/media/publish_gate.py, whose `PublishGate` keeps
+what SRT's listen callback checks in memory. A stream with any publisher has one `PushSession`
 (server/media/push.py) that owns the stream's worker and decides whose bytes feed it: main
 while it sends, the backup when main is gone or silent. Whatever source runs them
 (server/media/source.py), a stream's workers follow one another through its `Succession`
@@ -12,7 +13,6 @@ while it sends, the backup when main is gone or silent. Whatever source runs the
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import shutil
 from pathlib import Path
@@ -26,8 +26,10 @@ from server.db.models import Stream
 from server.db.streams import StreamRepository
 from server.delivery.live_state import LiveStream
 from server.delivery.screenshots import screenshot_file
+from server.failed_attempts import PUBLISH, FailedAttempts, address_of
 from server.media.ladders import ladder_of
-from server.media.push import BACKUP, MAIN, Publisher, PushSession
+from server.media.publish_gate import Credentials, Occupancy, PublishGate, check, requested
+from server.media.push import Publisher, PushSession
 from server.media.recordings import Recordings
 from server.media.source import Sources
 from server.media.status import StatusWriter
@@ -37,13 +39,11 @@ from server.metrics.stream_meter import VIEWER_WINDOW, StreamMeters
 from server.overlays.live import LiveOverlays
 from server.settings import Settings
 from server.storage import RecordingStorage
-from server.urls import BACKUP_APP, MAIN_APP, utc_timing_url
+from server.urls import utc_timing_url
 from server.webhooks.outbox import Outbox
 from transcode.contract import Command, Rendition, WorkerConfig
 
 log = logging.getLogger("headwater.supervisor")
-
-SLOTS = {MAIN_APP: MAIN, BACKUP_APP: BACKUP}
 
 
 class Supervisor:
@@ -53,9 +53,13 @@ class Supervisor:
         db_sessions: async_sessionmaker[AsyncSession],
         storage: RecordingStorage | None = None,
         outbox: Outbox | None = None,
+        failed_attempts: FailedAttempts | None = None,
     ) -> None:
         """`outbox`: the node's webhooks (`server/webhooks/`), written with the status they report."""
         self.settings = settings
+        self.failed_attempts = failed_attempts or FailedAttempts(
+            settings.failed_attempts_burst, settings.failed_attempts_refill
+        )
         self.db_sessions = db_sessions
         self.status = StatusWriter(db_sessions, outbox=outbox)
         self.recordings = Recordings(settings, db_sessions, self.status, storage, outbox)
@@ -66,12 +70,17 @@ class Supervisor:
             db_sessions, self._to_workers, self._fed, allow_private=settings.overlay_allow_private
         )
         self.syncs: set[asyncio.Task[None]] = set()
+        self.gate = PublishGate()  # what SRT's listen callback admits from (server/media/publish_gate.py)
+        self.rereading: set[int] = set()  # streams whose credentials are being read again
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         """A node that starts has no live stream: none is live in the DB, and whatever is
         under `live/` is what its workers left at the last stop (final playlists and the
         last window of each stream, tens of MB each)."""
+        self._loop = asyncio.get_running_loop()
         await self.status.reset_all()
+        await self._load_credentials()
         await self.recordings.start()
         await self._restore_numbering()
         await self._load_dvr_windows()
@@ -94,6 +103,11 @@ class Supervisor:
                 continue
             self.succession(stream_id).resume.restore(point, margin)
 
+    async def _load_credentials(self) -> None:
+        async with self.db_sessions() as db:
+            rows = await StreamRepository(db).publish_credentials()
+        self.gate.load({stream_id: Credentials(*fields) for stream_id, *fields in rows})
+
     async def _load_dvr_windows(self) -> None:
         async with self.db_sessions() as db:
             rows = await StreamRepository(db).dvr_windows()
@@ -101,13 +115,27 @@ class Supervisor:
             self.succession(stream_id).set_dvr(float(seconds))
 
     # -- admission ---------------------------------------------------------------------------
-    async def vet(self, request: PublishRequest) -> str | None:
-        """Every check of `authorize`, admitting nobody; the stream's SRT passphrase."""
-        stream, _ = await self._check(request)
-        return stream.srt_passphrase
+    def vet(self, request: PublishRequest) -> str | None:
+        """Every check of `authorize` from the gate's memory, admitting nobody: the stream's SRT
+        passphrase. Runs on libsrt's thread and never waits on the loop. A stream the gate
+        does not know, or whose token does not match, is read again from the database in the
+        background (changed by another node?), so the caller's next try sees it."""
+        self._refuse_throttled(request)
+        try:
+            return self.gate.vet(request)
+        except PublishRejected as rejected:
+            self._count_failure(request, rejected)
+            if not rejected.busy and request.name.isdigit() and self._loop is not None:
+                self._loop.call_soon_threadsafe(self._reread, int(request.name))
+            raise
 
     async def authorize(self, request: PublishRequest) -> Publisher:
-        stream, slot = await self._check(request)
+        self._refuse_throttled(request)
+        try:
+            stream, slot = await self._check(request)
+        except PublishRejected as rejected:
+            self._count_failure(request, rejected)
+            raise
         push = self.sources.find(stream.id, PushSession)
         if push is None:
             async with self.db_sessions() as db:
@@ -121,26 +149,52 @@ class Supervisor:
         return publisher
 
     async def _check(self, request: PublishRequest) -> tuple[Stream, str]:
-        slot = SLOTS.get(request.app)
-        if slot is None:
-            raise PublishRejected(f"unknown application {request.app!r}", unknown_stream=True)
-        if not request.name.isdigit():
-            raise PublishRejected("unknown stream", unknown_stream=True)
-        stream_id = int(request.name)
+        """`publish_gate.check` on the stream's row read now (the gate keeps it too)."""
+        _, stream_id = requested(request)
         async with self.db_sessions() as db:
             stream = await StreamRepository(db).get(stream_id)
-        if stream is None:
-            raise PublishRejected(f"unknown stream {stream_id}", unknown_stream=True)
-        if not hmac.compare_digest(request.query.encode(), stream.token.encode()):
-            raise PublishRejected(f"wrong token for stream {stream_id}")
-        if not stream.active:
-            raise PublishRejected(f"stream {stream_id} is not active")
-        if self.sources.held_by_another_kind(stream_id, PushSession):
-            raise PublishRejected(f"stream {stream_id} is fed by a pull source or a WHIP session", busy=True)
-        existing = self.sources.find(stream_id, PushSession)
-        if existing is not None and existing.slots.get(slot) is not None:
-            raise PublishRejected(f"stream {stream_id} already has a {slot} publisher", busy=True)
+        self.gate.stream_changed(stream_id, Credentials.of(stream) if stream is not None else None)
+        slot = check(request, Credentials.of(stream) if stream is not None else None, self._occupancy(stream_id))
+        assert stream is not None
         return stream, slot
+
+    def _refuse_throttled(self, request: PublishRequest) -> None:
+        """An address that failed too often is refused before any check (server/failed_attempts.py)."""
+        if self.failed_attempts.blocked(PUBLISH, address_of(request.peer)):
+            raise PublishRejected("too many failed attempts from this address", throttled=True)
+
+    def _count_failure(self, request: PublishRequest, rejected: PublishRejected) -> None:
+        """A refusal that may be a guess (not a taken slot) counts against the address."""
+        if not rejected.busy:
+            self.failed_attempts.failed(PUBLISH, address_of(request.peer), request.peer)
+
+    def _occupancy(self, stream_id: int) -> Occupancy:
+        push = self.sources.find(stream_id, PushSession)
+        return Occupancy(
+            self.sources.held_by_another_kind(stream_id, PushSession),
+            frozenset(push.slots) if push is not None else frozenset(),
+        )
+
+    def occupancy_changed(self, stream_id: int) -> None:
+        """A source or a publisher of the stream came or went: the gate follows."""
+        self.gate.occupied(stream_id, self._occupancy(stream_id))
+
+    def _reread(self, stream_id: int) -> None:
+        if stream_id not in self.rereading:
+            self.rereading.add(stream_id)
+            task = asyncio.create_task(self._reread_credentials(stream_id))
+            self.syncs.add(task)
+            task.add_done_callback(self.syncs.discard)
+
+    async def _reread_credentials(self, stream_id: int) -> None:
+        try:
+            async with self.db_sessions() as db:
+                stream = await StreamRepository(db).get(stream_id)
+            self.gate.stream_changed(stream_id, Credentials.of(stream) if stream is not None else None)
+        except Exception:
+            log.exception("stream %s: reading its credentials failed", stream_id)
+        finally:
+            self.rereading.discard(stream_id)
 
     def session_ended(self, push: PushSession) -> None:
         self.sources.remove(push)
@@ -152,6 +206,7 @@ class Supervisor:
     def _sources_changed(self, stream_id: int) -> None:
         """A source came or went: a stream that goes live renders its overlays, one that ends
         here drops them."""
+        self.occupancy_changed(stream_id)
         if self._fed(stream_id):
             task = asyncio.create_task(self.overlays.sync(stream_id))
             self.syncs.add(task)  # held: the loop keeps weak references
@@ -174,6 +229,7 @@ class Supervisor:
         overlays follow the rows."""
         async with self.db_sessions() as db:
             stream = await StreamRepository(db).get(stream_id)
+        self.gate.stream_changed(stream_id, Credentials.of(stream) if stream is not None else None)
         self._dvr_changed(stream_id, stream)
         self.recordings.stream_changed(stream_id, stream)
         if stream is not None:

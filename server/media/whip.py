@@ -62,6 +62,7 @@ class WhipSession(StreamSource):
             "whip_ice_loopback": settings.whip_ice_loopback,
             "whip_media_timeout": settings.whip_media_timeout,
             "whip_udp_ports": settings.whip_udp_port_range,
+            "whip_ice_servers": [server.to_json() for server in settings.whip_ice_server_list],
         }
 
     def answered(self, event: WhipAnswer | WhipFailed) -> None:

@@ -18,21 +18,28 @@ from tests.support.init_conformance import conformance, conformed
 from tests.support.mpd_conformance import watch_mpd
 from tests.support.node import Node
 from tests.support.ports import free_port
+from tests.support.stun import StunResponder
 from tests.support.whip_client import WhipPublisher
 
 UDP_PORTS = 40  # the node's WebRTC sockets bind in a range of this many ports (HEADWATER_WHIP_UDP_PORTS)
+NAT_ADDRESS = "203.0.113.9"  # what the test's STUN server says the node's public address is
 
 
 @pytest.fixture(scope="module")
 def whip_node(tmp_path_factory):
     low = min(free_port(socket.SOCK_DGRAM), 65535 - UDP_PORTS)
-    node = Node(
-        tmp_path_factory.mktemp("whip-node"),
-        env={"HEADWATER_WHIP_ICE_LOOPBACK": "true", "HEADWATER_WHIP_UDP_PORTS": f"{low}-{low + UDP_PORTS - 1}"},
-    ).start()
+    stun_server = StunResponder(NAT_ADDRESS).start()
+    env = {
+        "HEADWATER_WHIP_ICE_LOOPBACK": "true",
+        "HEADWATER_WHIP_UDP_PORTS": f"{low}-{low + UDP_PORTS - 1}",
+        "HEADWATER_WHIP_ICE_SERVERS": f"stun:127.0.0.1:{stun_server.port}",
+    }
+    node = Node(tmp_path_factory.mktemp("whip-node"), env=env).start()
     node.udp_ports = (low, low + UDP_PORTS - 1)
+    node.stun_server = stun_server
     yield node
     node.stop()
+    stun_server.close()
 
 
 @pytest.fixture
@@ -151,12 +158,16 @@ def read_output(api: httpx.Client, base: str, seen: dict) -> None:
 def test_publish_answers_201_with_sdp_and_a_location(session, whip_node):
     post = session["post"]
     assert post.headers["content-type"].startswith("application/sdp")
-    ports = [int(line.split()[5]) for line in post.text.splitlines() if line.startswith("a=candidate:")]
+    candidates = [line.split() for line in post.text.splitlines() if line.startswith("a=candidate:")]
+    ports = [int(fields[5]) for fields in candidates]
     low, high = whip_node.udp_ports
     assert ports and all(low <= port <= high for port in ports), (ports, low, high)  # and media flowed through them
+    reflexive = [fields for fields in candidates if fields[7] == "srflx"]  # from the test's STUN server
+    assert reflexive and all(fields[4] == NAT_ADDRESS for fields in reflexive), candidates
+    assert post.headers["link"] == f'<stun:127.0.0.1:{whip_node.stun_server.port}>; rel="ice-server"'
     assert post.text.startswith("v=0") and "H264" in post.text and "opus" in post.text
     assert post.headers["location"].startswith("/whip/")
-    assert post.headers["access-control-expose-headers"] == "Location"
+    assert post.headers["access-control-expose-headers"] == "Location, Link"
 
 
 def test_status_says_live_from_webrtc(session):

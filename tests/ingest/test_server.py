@@ -242,6 +242,25 @@ async def test_idle_publisher_is_dropped(authorizer, raw_client):
         await server.close()
 
 
+async def test_a_connection_that_never_publishes_is_closed(authorizer, raw_client):
+    from ingest.rtmp import RtmpServer
+
+    server = RtmpServer(authorizer, publish_timeout=0.5)
+    await server.start("127.0.0.1", 0)
+    try:
+        client = await raw_client.open(server.port)
+        await client.handshake()  # then connect only: no publish
+        client.command("connect", 1.0, {"app": "in", "type": "nonprivate", "tcUrl": "rtmp://127.0.0.1/in"})
+        assert await client.closed_by_server()
+        publisher = await raw_client.open(server.port)  # one that publishes in time stays
+        await publisher.publish("in", "prompt?good")
+        sink = await authorizer.sink("prompt")
+        await asyncio.sleep(1.0)  # past the deadline it would have had, on the same loop
+        assert not sink.close_reasons
+    finally:
+        await server.close()
+
+
 def test_under_uvloop(authorizer, ffmpeg_publish):
     """The node runs uvloop: one real publish through the server on a uvloop event loop."""
     uvloop = pytest.importorskip("uvloop")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -44,11 +46,12 @@ class Node:
 
     def __init__(self) -> None:
         self.sinks: list[Sink] = []
-        self.vet_delay = 0.0
+        self.vet_fails = False
         self.refuse_after: int | None = None
 
-    async def vet(self, request):
-        await asyncio.sleep(self.vet_delay)
+    def vet(self, request):
+        if self.vet_fails:
+            raise RuntimeError("vet broke")
         if request.app != "in" or request.name != "7":
             raise PublishRejected("unknown stream", unknown_stream=True)
         if request.query != "token":
@@ -193,11 +196,45 @@ async def test_refused_callers_never_reach_authorize(listener):
     assert node.sinks == []
 
 
-async def test_node_too_slow_to_vet_is_a_refusal(listener):
+async def test_a_failing_vet_is_a_refusal_and_the_listener_goes_on(listener):
     server, node = listener
-    node.vet_delay = 3.0
+    node.vet_fails = True
     code, _ = await push(server.port, "in/7/token", seconds=1)
     assert code != 0 and node.sinks == []
+    node.vet_fails = False
+    code, errors = await push(server.port, "in/7/token", seconds=1)
+    assert code == 0, errors
+
+
+SILENT_CALLER = (
+    "import sys, time; from ingest.pull.srt import SrtCaller; SrtCaller(sys.argv[1], 10, 60); time.sleep(60)"
+)
+
+
+async def test_a_caller_that_sends_nothing_is_closed():
+    node = Node()
+    server = SrtServer(node.vet, node.authorize, publish_timeout=0.5)
+    await server.start("127.0.0.1", free_port(socket.SOCK_DGRAM))
+    url = f"srt://127.0.0.1:{server.port}?streamid=in/7/token"
+    caller = await asyncio.create_subprocess_exec(sys.executable, "-c", SILENT_CALLER, url)  # libsrt of its own
+    try:
+        await eventually(lambda: node.sinks and node.sinks[0].closed.is_set(), what="the silent caller closed")
+    finally:
+        await stop(caller)
+        await server.close()
+
+
+async def test_callers_are_vetted_while_the_event_loop_is_busy(listener):
+    """The listen callback holds libsrt's receive thread, which every SRT stream shares: it
+    answers from memory and never waits on the loop (blocked here for the second push)."""
+    server, node = listener
+    first, _ = await publishing(server, node)  # libsrt holds the port now (the loop lends it)
+    command = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-f", "lavfi"]
+    command += ["-i", "testsrc2=size=160x120:rate=25", "-t", "1", "-c:v", "libx264", "-preset", "ultrafast"]
+    command += ["-f", "mpegts", f"srt://127.0.0.1:{server.port}?streamid=in/7/token"]
+    pushed = subprocess.run(command, capture_output=True, timeout=30)  # noqa: ASYNC221 (blocks the loop on purpose)
+    await stop(first)
+    assert pushed.returncode == 0, pushed.stderr.decode(errors="replace")  # accepted, all sent
 
 
 async def test_sink_refusal_closes_the_connection(listener):

@@ -87,6 +87,9 @@ class FakeSupervisor:
         self.overlays = FakeOverlays()
         self.recordings = FakeRecordings()
 
+    def occupancy_changed(self, stream_id):
+        pass
+
     def worker_config(self, stream_id, mpegts_endlist, renditions, **source):
         return WorkerConfig(stream_id=stream_id, out_dir="/nonexistent", **source)
 

@@ -50,6 +50,8 @@ class Node:
             "HEADWATER_RTMPS_PORT": str(self.rtmps_port),
             "HEADWATER_SRT_PORT": str(self.srt_port),
             "HEADWATER_PUBLIC_HOST": "127.0.0.1",
+            # every test publishes and calls from 127.0.0.1, and many fail on purpose
+            "HEADWATER_FAILED_ATTEMPTS_BURST": "100000",
             **({"HEADWATER_DATABASE_URL": database_url} if database_url else {}),
             **(env or {}),
         }
