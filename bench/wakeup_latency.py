@@ -89,7 +89,7 @@ class _Node:
     def __init__(self) -> None:
         self.sinks: list[_Sink] = []
 
-    async def vet(self, request: PublishRequest) -> None:
+    def vet(self, request: PublishRequest) -> None:
         if f"{request.app}/{request.name}/{request.query}" != STREAM_ID:
             raise PublishRejected("unknown stream", unknown_stream=True)
 
