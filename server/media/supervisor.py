@@ -29,6 +29,7 @@ from server.delivery.screenshots import screenshot_file
 from server.media.ladders import ladder_of
 from server.media.push import BACKUP, MAIN, Publisher, PushSession
 from server.media.recordings import Recordings
+from server.media.restreams import Restreams
 from server.media.source import Sources
 from server.media.status import StatusWriter
 from server.media.succession import Succession, restore_margin
@@ -56,6 +57,7 @@ class Supervisor:
         self.db_sessions = db_sessions
         self.status = StatusWriter(db_sessions)
         self.recordings = Recordings(settings, db_sessions, self.status, storage)
+        self.restreams = Restreams(db_sessions)  # what each live stream forwards to
         self.sources = Sources(changed=self._sources_changed)  # what feeds each stream: push, pull, WHIP
         self.successions: dict[int, Succession] = {}
         self.meters = StreamMeters(settings.on_rest_grid(VIEWER_WINDOW))  # what /metrics shows per stream
@@ -70,6 +72,7 @@ class Supervisor:
         last window of each stream, tens of MB each)."""
         await self.status.reset_all()
         await self.recordings.start()
+        await self.restreams.start()
         await self._restore_numbering()
         await self._load_dvr_windows()
         await asyncio.to_thread(_empty_directory, self.settings.live_dir)
@@ -257,6 +260,7 @@ class Supervisor:
             push.close_all("node shutting down")
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await self.recordings.close()
+        await self.restreams.close()
         await self.overlays.close()
         await self.status.close()
         self.meters.close()

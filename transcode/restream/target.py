@@ -242,6 +242,7 @@ class Muxer:
         self.connection.sink.check()
 
     def _mux(self, stream: av.stream.Stream, packet: MediaPacket) -> None:
+        assert self.origin is not None
         shift = round(self.origin / packet.time_base)
         dts = packet.dts - shift
         if dts < 0:
