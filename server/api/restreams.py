@@ -118,7 +118,8 @@ async def create_restream(body: RestreamCreate, request: Request, db: DB) -> sch
             raise invalid_field(f"restream.{required}", "is required")
     await _check_stream(db, fields["stream_id"])
     fields.setdefault("name", public_target(fields["uri"]))
-    restream = await RestreamRepository(db).add(Restream(active=True, no_audio=False, no_audio_mode="drop", **fields))
+    defaults = {"active": True, "no_audio": False, "no_audio_mode": "drop"}
+    restream = await RestreamRepository(db).add(Restream(**{**defaults, **fields}))
     await _restreams_changed(request, restream.stream_id)
     return schemas.Restream.of(restream)
 

@@ -32,9 +32,16 @@ def test_create_list_get_update_delete(client: Gcore, http, stream_id):
     assert (created.client_user_id, created.source) == (42, "original")
 
     srt = restreams.create(
-        restream={"stream_id": stream_id, "uri": "srt://ingest.example:9000?passphrase=0123456789ab"}
+        restream={
+            "stream_id": stream_id,
+            "uri": "srt://ingest.example:9000?passphrase=0123456789ab",
+            "no_audio": True,
+            "no_audio_mode": "silence",
+            "active": False,
+        }
     )
     assert srt.name == "srt://ingest.example:9000"  # a default name without the secrets
+    assert (srt.no_audio, srt.no_audio_mode, srt.active) == (True, "silence", False)
 
     assert restreams.get(created.id).uri == created.uri
     listed = restreams.list()

@@ -1,0 +1,109 @@
+"""Restreams end to end: ffmpeg publishes to a real node, which forwards the origin to ffmpeg
+receivers listening on RTMP and SRT (what a platform's ingest would be). The received files
+decode; `no_audio` leaves no audio stream; a receiver killed mid-stream makes that restream's
+`live` false (the SDK's get) while the stream and the other targets play on, and the target
+is connected again once it is back (the retry)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from pathlib import Path
+
+from gcore import Gcore
+
+from tests.e2e.conftest import last_msn, wait_for
+from tests.support.ports import free_port
+from tests.support.publisher import ffmpeg_publish
+
+SECONDS = 20
+STREAM_KEY = "secret-key-e2e"
+
+
+def rtmp_receiver(port: int, out: Path) -> subprocess.Popen:
+    url = f"rtmp://127.0.0.1:{port}/live/{STREAM_KEY}"
+    return _receiver(["-listen", "1", "-i", url], out)
+
+
+def srt_receiver(port: int, out: Path) -> subprocess.Popen:
+    return _receiver(["-i", f"srt://127.0.0.1:{port}?mode=listener"], out)
+
+
+def _receiver(source: list[str], out: Path) -> subprocess.Popen:
+    command = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *source, "-c", "copy", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def probe(path: Path) -> dict:
+    done = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,codec_name:format=duration",
+            "-of",
+            "json",
+            path,
+        ],
+        capture_output=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_restreams_forward_the_origin_and_survive_a_dead_target(media_node, http, new_stream, tmp_path):
+    client = Gcore(api_key=media_node.api_key, base_url=media_node.base_url, max_retries=0)
+    stream = new_stream()
+    ports = {"rtmp": free_port(), "dying": free_port(), "srt": free_port(socket.SOCK_DGRAM)}
+    receivers = {
+        "rtmp": rtmp_receiver(ports["rtmp"], tmp_path / "rtmp.flv"),
+        "dying": rtmp_receiver(ports["dying"], tmp_path / "dying.flv"),
+        "srt": srt_receiver(ports["srt"], tmp_path / "srt.ts"),
+    }
+    restreams = client.streaming.restreams
+    created = {
+        "rtmp": restreams.create(
+            restream={
+                "stream_id": stream["id"],
+                "uri": f"rtmp://127.0.0.1:{ports['rtmp']}/live/{STREAM_KEY}",
+                "no_audio": True,
+            }
+        ),
+        "dying": restreams.create(
+            restream={"stream_id": stream["id"], "uri": f"rtmp://127.0.0.1:{ports['dying']}/live/{STREAM_KEY}"}
+        ),
+        "srt": restreams.create(restream={"stream_id": stream["id"], "uri": f"srt://127.0.0.1:{ports['srt']}"}),
+    }
+    publisher = ffmpeg_publish(stream["push_url"], seconds=SECONDS)
+    try:
+        for name, restream in created.items():
+            wait_for(lambda r=restream: restreams.get(r.id).live, timeout=30, what=f"{name} restream live")
+
+        receivers["dying"].kill()
+        receivers["dying"].wait()
+        wait_for(lambda: not restreams.get(created["dying"].id).live, timeout=20, what="the dead target's live false")
+        msn = last_msn(http, stream["id"])
+        wait_for(lambda: last_msn(http, stream["id"]) > msn, timeout=15, what="the playlist going on")
+        assert restreams.get(created["srt"].id).live and restreams.get(created["rtmp"].id).live
+
+        receivers["dying"] = rtmp_receiver(ports["dying"], tmp_path / "back.flv")  # the target is back
+        wait_for(lambda: restreams.get(created["dying"].id).live, timeout=20, what="the target connected again")
+    finally:
+        publisher.wait(timeout=SECONDS + 30)
+        for receiver in receivers.values():
+            try:
+                receiver.wait(timeout=30)  # the stream's end ends each connection
+            except subprocess.TimeoutExpired:
+                receiver.kill()
+
+    for name in ("rtmp", "srt"):
+        info = probe(tmp_path / ("rtmp.flv" if name == "rtmp" else "srt.ts"))
+        kinds = {s["codec_type"]: s["codec_name"] for s in info["streams"]}
+        assert kinds["video"] == "h264", (name, info)
+        assert float(info["format"]["duration"]) > 8, (name, info)
+    assert "audio" not in {s["codec_type"] for s in probe(tmp_path / "rtmp.flv")["streams"]}  # no_audio
+    assert {s["codec_type"] for s in probe(tmp_path / "srt.ts")["streams"]} == {"video", "audio"}
+    wait_for(lambda: not any(restreams.get(r.id).live for r in created.values()), what="every restream off")
+    assert STREAM_KEY not in media_node.log()  # the key is in no log line
