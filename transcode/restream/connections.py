@@ -58,10 +58,13 @@ class Connection:
             libsrt.lib.srt_close(sock)
 
     def close(self) -> None:
+        """End the connection as a publisher does (it may wait for the target a moment)."""
         try:
             self.container.close()  # the muxer's trailer, if the connection still takes it
         except (av.error.FFmpegError, OSError):
             pass
+        if self.publisher is not None and self.sink.error is None:
+            self.publisher.finish()
         self.abort()
 
 

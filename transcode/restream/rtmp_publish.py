@@ -196,6 +196,24 @@ class RtmpPublisher:
                 else:
                     self._control(message.type_id, message.payload)
 
+    def finish(self, linger: float = 2.0) -> None:
+        """End the publish as publishers do (FCUnpublish, deleteStream), then let the server
+        read everything before it sees the end: a receiver that writes to a connection we
+        closed under it drops what it had not read yet."""
+        try:
+            if self.sock is not None:
+                self.sock.settimeout(linger)  # a target that stalled is not waited for longer
+            self._command("FCUnpublish", None, self.target.key)
+            self._command("deleteStream", None, float(self.stream_id))
+            if self.sock is not None:
+                self.sock.shutdown(socket.SHUT_WR)
+                while self.sock.recv(65536):
+                    pass
+        except (OSError, ValueError):
+            pass
+        finally:
+            self.close()
+
     def close(self) -> None:
         """Close the connection (from any thread: a send blocked in it fails at once)."""
         sock, self.sock = self.sock, None

@@ -1,0 +1,71 @@
+"""Restreams in a real worker (`StartRestream` on its stdin, a clip as its input): the origin
+reaches ffmpeg RTMP receivers, with silent AAC in place of the audio for
+`no_audio_mode=silence`, and a target that accepts the connection but never answers holds up
+neither the stream nor the other target."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+
+from tests.e2e.test_restreams import probe, rtmp_receiver
+from tests.packager.packager_testkit import make_clip
+from tests.support.ports import free_port
+from tests.support.worker_events import worker_run
+from transcode.contract import InputData, StartInput, StartRestream, WorkerConfig
+from transcode.restream.silence import silent_frame
+
+SECONDS = 6
+
+
+def test_silence_replaces_the_audio_and_a_stalled_target_blocks_nothing(tmp_path):
+    clip = make_clip(tmp_path / "clip.flv", seconds=SECONDS, b_frames=False)
+    plain_port, silent_port = free_port(), free_port()
+    plain = rtmp_receiver(plain_port, tmp_path / "plain.flv")
+    silent = rtmp_receiver(silent_port, tmp_path / "silent.flv")
+    stalled = socket.create_server(("127.0.0.1", 0))  # accepts, then never reads nor answers
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(stalled.accept()[0]), daemon=True).start()
+    key = "secret-key-worker"
+    commands = [
+        StartRestream(restream_id=1, session=1, uri=f"rtmp://127.0.0.1:{plain_port}/live/{key}"),
+        StartRestream(
+            restream_id=2,
+            session=1,
+            uri=f"rtmp://127.0.0.1:{silent_port}/live/{key}",
+            no_audio=True,
+            no_audio_mode="silence",
+        ),
+        StartRestream(restream_id=3, session=1, uri=f"rtmp://127.0.0.1:{stalled.getsockname()[1]}/live/{key}"),
+    ]
+    config = WorkerConfig(stream_id=1, out_dir=str(tmp_path / "live"))
+    command, stdin = worker_run(config, *commands, StartInput("flv"), InputData(clip.read_bytes()))
+    try:
+        done = subprocess.run(command, input=stdin, capture_output=True, timeout=60, check=False)
+        for receiver in (plain, silent):
+            receiver.wait(timeout=30)
+    finally:
+        for receiver in (plain, silent):
+            receiver.kill()
+        stalled.close()
+    log = done.stderr.decode()
+    assert done.returncode == 0, log[-2000:]
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith(b"{")]
+    live = {e["restream_id"] for e in events if e["event"] == "restream_live"}
+    assert live == {1, 2}  # the stalled target never got as far as a publish
+    segments = [e for e in events if e["event"] == "segment" and e["rendition"] == "origin"]
+    assert sum(s["duration"] for s in segments) > SECONDS - 1.5  # the stream was packaged to its end
+
+    for name in ("plain", "silent"):
+        info = probe(tmp_path / f"{name}.flv")
+        assert {s["codec_type"]: s["codec_name"] for s in info["streams"]} == {"video": "h264", "audio": "aac"}
+        assert float(info["format"]["duration"]) > SECONDS - 1.5, (name, info)
+    silent_audio = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", tmp_path / "silent.flv", "-map", "0:a", "-f", "data", "-c", "copy", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert silent_audio and silent_audio == silent_frame() * (len(silent_audio) // len(silent_frame()))
+    assert key not in log
