@@ -93,7 +93,8 @@ class Restreams:
         for restream_id, (_, session) in state.running.items():
             if self.current.get(restream_id) == session:
                 del self.current[restream_id]
-                self.set_live(restream_id, False)
+            # the stream's next worker, told already, starts only after this one's exit
+            self.set_live(restream_id, False)
 
     async def changed(self, stream_id: int) -> None:
         """The stream's restreams (or the stream) changed in the API: its workers follow."""

@@ -9,15 +9,32 @@ import json
 import socket
 import subprocess
 import threading
+import time
 
 from tests.e2e.test_restreams import probe, rtmp_receiver
 from tests.packager.packager_testkit import make_clip
 from tests.support.ports import free_port
 from tests.support.worker_events import worker_run
-from transcode.contract import InputData, StartInput, StartRestream, WorkerConfig
+from transcode.contract import InputData, StartInput, StartRestream, WorkerConfig, encode_command
 from transcode.restream.silence import silent_frame
 
 SECONDS = 6
+
+
+TICK = 0.25  # seconds of media per write, as the node batches a publisher's reads
+
+
+def feed_in_real_time(worker: subprocess.Popen, head: bytes, clip: bytes) -> None:
+    """The config and commands, then the clip as `InputData` records about as fast as it plays
+    (targets connect while the stream runs, as on a live stream), then EOF."""
+    assert worker.stdin is not None
+    worker.stdin.write(head)
+    chunk = len(clip) * TICK / SECONDS
+    for number in range(int(SECONDS / TICK) + 1):
+        worker.stdin.write(encode_command(InputData(clip[int(number * chunk) : int((number + 1) * chunk)])))
+        worker.stdin.flush()
+        time.sleep(TICK)
+    worker.stdin.close()
 
 
 def test_silence_replaces_the_audio_and_a_stalled_target_blocks_nothing(tmp_path):
@@ -41,18 +58,24 @@ def test_silence_replaces_the_audio_and_a_stalled_target_blocks_nothing(tmp_path
         StartRestream(restream_id=3, session=1, uri=f"rtmp://127.0.0.1:{stalled.getsockname()[1]}/live/{key}"),
     ]
     config = WorkerConfig(stream_id=1, out_dir=str(tmp_path / "live"))
-    command, stdin = worker_run(config, *commands, StartInput("flv"), InputData(clip.read_bytes()))
+    command, stdin = worker_run(config, *commands, StartInput("flv"))
+    with open(tmp_path / "worker.log", "wb") as stderr:
+        worker = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+    feeder = threading.Thread(target=feed_in_real_time, args=(worker, stdin, clip.read_bytes()), daemon=True)
+    feeder.start()
     try:
-        done = subprocess.run(command, input=stdin, capture_output=True, timeout=60, check=False)
+        assert worker.stdout is not None
+        out = worker.stdout.read()
+        worker.wait(timeout=60)
         for receiver in (plain, silent):
             receiver.wait(timeout=30)
     finally:
-        for receiver in (plain, silent):
-            receiver.kill()
+        for process in (plain, silent, worker):
+            process.kill()
         stalled.close()
-    log = done.stderr.decode()
-    assert done.returncode == 0, log[-2000:]
-    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith(b"{")]
+    log = (tmp_path / "worker.log").read_text()
+    assert worker.returncode == 0, log[-2000:]
+    events = [json.loads(line) for line in out.splitlines() if line.startswith(b"{")]
     live = {e["restream_id"] for e in events if e["event"] == "restream_live"}
     assert live == {1, 2}  # the stalled target never got as far as a publish
     segments = [e for e in events if e["event"] == "segment" and e["rendition"] == "origin"]

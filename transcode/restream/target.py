@@ -3,7 +3,7 @@ retries with backoff when it fails.
 
 The packaging thread only copies each packet (bytes and timing, `MediaPacket`) into the
 target's queue (`offer`), which never blocks: a target that falls `MAX_QUEUED_BYTES` behind
-(a slow or stalled network) has its queue dropped and starts again at the next keyframe; one
+(a slow or stalled network) has its packets dropped and starts again at the next keyframe; one
 that takes nothing for `TIMEOUT` seconds fails its send and reconnects. So a target never
 holds up the stream, its playlists, or another target.
 
@@ -83,8 +83,10 @@ class RestreamTarget(threading.Thread):
         self.where = public_target(command.uri)
         self.source = source
         self.queue: deque[MediaPacket | SourceTemplates] = deque()
-        self.queued_bytes = 0
-        self.dropped = False  # the queue overflowed: resynchronize at the next keyframe
+        # each counter written by one thread only: the packaging thread offers, this one takes
+        self.offered_bytes = 0
+        self.taken_bytes = 0
+        self.overflowing = False  # set by the packaging thread: packets are dropped until this one empties the queue
         self.stopping = threading.Event()
         self.draining = False  # stopping after the queue is sent (the stream ended)
         self.connection: Connection | None = None
@@ -92,12 +94,13 @@ class RestreamTarget(threading.Thread):
 
     # -- the packaging thread ------------------------------------------------------------------
     def offer(self, packet: MediaPacket) -> None:
-        if self.queued_bytes + len(packet.data) > MAX_QUEUED_BYTES:
-            self.queue.clear()
-            self.queued_bytes = 0
-            self.dropped = True
+        if self.overflowing:
+            return
+        if self.offered_bytes - self.taken_bytes + len(packet.data) > MAX_QUEUED_BYTES:
+            self.overflowing = True
+            return
         self.queue.append(packet)
-        self.queued_bytes += len(packet.data)
+        self.offered_bytes += len(packet.data)
 
     def source_changed(self, source: SourceTemplates) -> None:
         self.queue.append(source)
@@ -161,19 +164,37 @@ class RestreamTarget(threading.Thread):
         while True:
             if self.stopping.is_set() and not (self.draining and self.queue):
                 return None
-            while self.queue and isinstance(self.queue[0], SourceTemplates):
-                self.source = self._take()  # type: ignore[assignment]
+            self._skip_stale()
             if self.source is not None:
                 return self.source
             self.stopping.wait(BATCH_INTERVAL)
+
+    def _skip_stale(self) -> None:
+        """Before a connection: what queued while disconnected (a backoff, a connect) goes,
+        up to the newest keyframe, so the target starts near the live edge."""
+        if self.overflowing:
+            self._drop_queue()
+        queue = list(self.queue)
+        start = len(queue)
+        for index in range(len(queue) - 1, -1, -1):
+            item = queue[index]
+            if isinstance(item, SourceTemplates) or (item.video and item.keyframe):
+                start = index
+                break
+        for _ in range(start):
+            item = self._take()
+            if isinstance(item, SourceTemplates):
+                self.source = item
+        if start < len(queue) and isinstance(self.queue[0], SourceTemplates):
+            self.source = self._take()  # type: ignore[assignment]
 
     def _forward(self, muxer: Muxer) -> None:
         while True:
             if self.stopping.wait(BATCH_INTERVAL) and not self.draining:
                 return
-            if self.dropped:
-                self.dropped = False
+            if self.overflowing:
                 log.warning("restream %s: %s fell behind; packets dropped", self.command.restream_id, self.where)
+                self._drop_queue()
                 muxer.resync()
             while self.queue:
                 item = self._take()
@@ -188,8 +209,19 @@ class RestreamTarget(threading.Thread):
     def _take(self) -> MediaPacket | SourceTemplates:
         item = self.queue.popleft()
         if isinstance(item, MediaPacket):
-            self.queued_bytes -= len(item.data)
+            self.taken_bytes += len(item.data)
         return item
+
+    def _drop_queue(self) -> None:
+        """Every queued packet goes (a source change in the queue is kept: it comes next)."""
+        source = None
+        for _ in range(len(self.queue)):
+            item = self._take()
+            if isinstance(item, SourceTemplates):
+                source = item
+        if source is not None:
+            self.queue.appendleft(source)
+        self.overflowing = False
 
     def _went_offline(self, message: str) -> None:
         if self.live:
