@@ -44,15 +44,18 @@ def receiver(url: str, listen: bool) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def spawn(config: WorkerConfig, uri: str | None) -> subprocess.Popen:
+def spawn(config: WorkerConfig, uri: str | None, events: Path) -> subprocess.Popen:
+    """A worker whose events go to a file (a pipe nobody reads until the end would fill and
+    stall it)."""
     commands = [StartRestream(restream_id=1, session=1, uri=uri)] if uri else []
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "transcode.worker", *config.labels()],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
-    )
+    with open(events, "wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "transcode.worker", *config.labels()],
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+        )
     assert worker.stdin is not None
     worker.stdin.write(worker_input(config, *commands, StartInput("flv")))
     return worker
@@ -70,7 +73,7 @@ def cpu_side_by_side(clip: Path, seconds: float, directory: Path, speed: float) 
     workers = []
     for number, uri in enumerate(targets, start=1):
         config = WorkerConfig(stream_id=number, out_dir=str(directory / str(number)), screenshot_file=None)
-        workers.append(spawn(config, uri))
+        workers.append(spawn(config, uri, directory / f"{number}.events"))
     data = clip.read_bytes()
     chunk = max(1, int(len(data) * TICK / seconds))
     started = time.monotonic()
@@ -82,14 +85,13 @@ def cpu_side_by_side(clip: Path, seconds: float, directory: Path, speed: float) 
             worker.stdin.flush()
         time.sleep(max(0.0, started + (number + 1) * TICK / speed - time.monotonic()))
     costs, live = [], []
-    for worker in workers:
-        assert worker.stdin is not None and worker.stdout is not None
+    for number, worker in enumerate(workers, start=1):
+        assert worker.stdin is not None
         worker.stdin.close()
-        events = worker.stdout.read()
         _, status, usage = os.wait4(worker.pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0, "a worker failed"
         costs.append(usage.ru_utime + usage.ru_stime)
-        live.append(b'"restream_live"' in events)
+        live.append(b'"restream_live"' in (directory / f"{number}.events").read_bytes())
     for process in receivers:
         try:
             process.wait(timeout=10)
