@@ -86,6 +86,7 @@ class FakeSupervisor:
         self.ended = []
         self.overlays = FakeOverlays()
         self.recordings = FakeRecordings()
+        self.restreams = FakeRestreams()
 
     def worker_config(self, stream_id, mpegts_endlist, renditions, **source):
         return WorkerConfig(stream_id=stream_id, out_dir="/nonexistent", **source)
@@ -109,6 +110,16 @@ class FakeRecordings:
         return []
 
     def worker_exited(self, stream_id, worker) -> None:
+        pass
+
+
+class FakeRestreams:
+    """No stream restreams (tests/media/test_restreams.py has restreams)."""
+
+    def commands(self, stream_id, worker) -> list:
+        return []
+
+    def worker_exited(self, worker) -> None:
         pass
 
 
