@@ -104,7 +104,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "srt_close": ([c_int], c_int),
         "srt_setsockflag": ([c_int, c_int, c_void_p, c_int], c_int),
         "srt_recvmsg": ([c_int, c_char_p, c_int], c_int),
-        "srt_send": ([c_int, c_char_p, c_int], c_int),
+        "srt_send": ([c_int, c_void_p, c_int], c_int),  # a buffer's address: no copy of each message
         "srt_getlasterror": ([ctypes.POINTER(c_int)], c_int),
         "srt_getlasterror_str": ([], c_char_p),
         "srt_clearlasterror": ([], None),

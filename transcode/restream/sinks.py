@@ -9,6 +9,8 @@ target raises it after the mux (`check`).
 
 from __future__ import annotations
 
+import ctypes
+
 from ingest.rtmp import amf0
 from ingest.srt import libsrt
 from transcode.restream.rtmp_publish import DATA, RtmpPublisher
@@ -100,12 +102,16 @@ class TsToSrt(Sink):
                 self.error = error
 
     def _send(self, whole: int) -> None:
-        view = memoryview(self.buffer)
+        """Each message straight from the buffer (its address: no copy per message)."""
+        if not whole:
+            return
+        exported = (ctypes.c_char * whole).from_buffer(self.buffer)
         try:
+            address = ctypes.addressof(exported)
             for offset in range(0, whole, TS_MESSAGE):
-                message = bytes(view[offset : min(offset + TS_MESSAGE, whole)])
-                libsrt.check(libsrt.lib.srt_send(self.sock, message, len(message)), "srt_send")
-                self.sent += len(message)
+                size = min(TS_MESSAGE, whole - offset)
+                libsrt.check(libsrt.lib.srt_send(self.sock, address + offset, size), "srt_send")
+                self.sent += size
         finally:
-            view.release()
+            del exported  # the buffer can change size again
         del self.buffer[:whole]
