@@ -41,6 +41,14 @@ class Connection:
     publisher: RtmpPublisher | None = None
     srt_socket: int | None = None
 
+    def new_container(self) -> av.container.OutputContainer:
+        """A new muxer on the same connection (another source's codec parameters): FLV sends
+        its metadata and sequence headers again, TS its tables; the target stays connected."""
+        self.container.close()
+        self.sink.restart()
+        self.container = _muxer(self.sink)
+        return self.container
+
     def end_of_batch(self) -> None:
         """What a batch of packets left buffered goes out; the server's messages are read."""
         if isinstance(self.sink, TsToSrt):
@@ -77,8 +85,7 @@ def connect(uri: str, timeout: float) -> Connection:
         publisher = RtmpPublisher(parse_rtmp_url(uri), timeout)
         publisher.connect()
         sink = FlvToRtmp(publisher)
-        container = av.open(sink, "w", format="flv", container_options={"flvflags": "no_duration_filesize"})
-        return Connection(container, sink, publisher=publisher)
+        return Connection(_muxer(sink), sink, publisher=publisher)
     raise ValueError(f"unsupported restream target scheme {scheme!r}")
 
 
@@ -99,5 +106,10 @@ def _connect_srt(uri: str, timeout: float) -> Connection:
         libsrt.lib.srt_close(sock)
         raise OSError(f"{public_target(uri)}: {error}") from None
     sink = TsToSrt(sock)
-    container = av.open(sink, "w", format="mpegts")
-    return Connection(container, sink, srt_socket=sock)
+    return Connection(_muxer(sink), sink, srt_socket=sock)
+
+
+def _muxer(sink: Sink) -> av.container.OutputContainer:
+    if isinstance(sink, FlvToRtmp):
+        return av.open(sink, "w", format="flv", container_options={"flvflags": "no_duration_filesize"})
+    return av.open(sink, "w", format="mpegts")

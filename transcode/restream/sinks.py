@@ -33,6 +33,9 @@ class Sink:
         if self.error is not None:
             raise self.error
 
+    def restart(self) -> None:
+        """A new muxer writes from here on (its header first)."""
+
 
 class FlvToRtmp(Sink):
     """FLV from the muxer, each tag sent as one RTMP message (audio, video, script data)."""
@@ -41,6 +44,10 @@ class FlvToRtmp(Sink):
         super().__init__()
         self.publisher = publisher
         self.buffer = bytearray()
+        self.header_skipped = False
+
+    def restart(self) -> None:
+        self.buffer.clear()
         self.header_skipped = False
 
     def write(self, data: bytes) -> int:

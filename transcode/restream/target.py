@@ -12,8 +12,9 @@ batches anyway (the node relays a publisher's bytes every `ingest_read_interval`
 wake-up costs more than the frames it carries (docs/architecture.md "Supervisor ↔ worker").
 
 Each connection starts at a video keyframe (or at once for a stream without video), its
-timestamps from zero. A source switch (main ↔ backup, a new pull source) reconnects with the
-new source's codec parameters: an FLV or TS muxer cannot change them mid-stream.
+timestamps from zero. A source switch (main ↔ backup, a new pull source) keeps the target
+connected: a new muxer on the same connection sends the new source's codec parameters (an FLV
+or TS muxer cannot change them mid-stream) and the timestamps go on.
 """
 
 from __future__ import annotations
@@ -69,10 +70,6 @@ class SourceTemplates:
     audio: StreamTemplate | None
 
 
-class Reconnect(Exception):
-    """The source changed: connect again with its codec parameters."""
-
-
 class RestreamTarget(threading.Thread):
     def __init__(
         self, command: StartRestream, send: Callable[[Event], None], source: SourceTemplates | None = None
@@ -124,7 +121,7 @@ class RestreamTarget(threading.Thread):
             started = time.monotonic()
             try:
                 self._serve()
-                continue  # the source changed: at once, with its parameters
+                continue
             except (OSError, av.error.FFmpegError, ValueError) as error:
                 message = _reason(error)
             if self.stopping.is_set():
@@ -139,7 +136,7 @@ class RestreamTarget(threading.Thread):
         self._went_offline("stopped")
 
     def _serve(self) -> None:
-        """One connection, until it fails (raises) or the source changes (returns)."""
+        """One connection, until it fails (raises) or the restream stops (returns)."""
         source = self._await_source()
         if source is None:
             return
@@ -152,8 +149,6 @@ class RestreamTarget(threading.Thread):
             self.send(RestreamLive(restream_id=self.command.restream_id, session=self.command.session))
             log.info("restream %s: forwarding to %s", self.command.restream_id, self.where)
             self._forward(muxer)
-        except Reconnect:
-            log.info("restream %s: the source changed; reconnecting", self.command.restream_id)
         finally:
             self.connection = None
             connection.close()
@@ -200,8 +195,10 @@ class RestreamTarget(threading.Thread):
                 item = self._take()
                 if isinstance(item, SourceTemplates):
                     self.source = item
-                    raise Reconnect
-                muxer.mux(item)
+                    muxer.switch_source(item)
+                    log.info("restream %s: the source changed; its parameters follow", self.command.restream_id)
+                else:
+                    muxer.mux(item)
             muxer.connection.end_of_batch()
             if self.stopping.is_set():
                 return
@@ -237,17 +234,25 @@ class Muxer:
 
     def __init__(self, connection: Connection, source: SourceTemplates, command: StartRestream) -> None:
         self.connection = connection
-        container = connection.container
-        self.video = container.add_stream_from_template(source.video.stream) if source.video else None
+        self.no_audio = command.no_audio
         self.silence = command.no_audio and command.no_audio_mode == "silence"
+        self.origin: Fraction | None = None  # the source time that is zero on this connection
+        self.silent_samples = 0  # silence sent, in samples from the origin
+        self._add_streams(connection.container, source)
+
+    def _add_streams(self, container: av.container.OutputContainer, source: SourceTemplates) -> None:
+        self.video = container.add_stream_from_template(source.video.stream) if source.video else None
         self.audio = None
-        if source.audio is not None and not command.no_audio:
+        if source.audio is not None and not self.no_audio:
             self.audio = container.add_stream_from_template(source.audio.stream)
         elif self.silence:
             self.audio = container.add_stream("aac", rate=SAMPLE_RATE, layout=LAYOUT)
-        self.origin: Fraction | None = None  # the source time that is zero on this connection
-        self.silent_samples = 0  # silence sent, in samples from the origin
-        self.waiting = True  # for the first keyframe
+        self.waiting = True  # for a keyframe
+
+    def switch_source(self, source: SourceTemplates) -> None:
+        """Another source follows (its first packet is a keyframe): a new muxer with its codec
+        parameters on the same connection; the timestamps go on from the same origin."""
+        self._add_streams(self.connection.new_container(), source)
 
     def resync(self) -> None:
         """After dropped packets: wait for a keyframe again (the timeline goes on)."""
