@@ -2,7 +2,7 @@
 receivers listening on RTMP and SRT (what a platform's ingest would be). The received files
 decode; `no_audio` leaves no audio stream; a receiver killed mid-stream makes that restream's
 `live` false (the SDK's get) while the stream and the other targets play on, and the target
-is connected again once it is back (the retry)."""
+is connected again once it is back (the retry); deactivated while live, it stops at once."""
 
 from __future__ import annotations
 
@@ -90,6 +90,10 @@ def test_restreams_forward_the_origin_and_survive_a_dead_target(media_node, http
 
         receivers["dying"] = rtmp_receiver(ports["dying"], tmp_path / "back.flv")  # the target is back
         wait_for(lambda: restreams.get(created["dying"].id).live, timeout=20, what="the target connected again")
+
+        restreams.update(created["dying"].id, restream={"active": False})  # while live: it stops at once
+        wait_for(lambda: not restreams.get(created["dying"].id).live, what="the deactivated restream off")
+        receivers["dying"].wait(timeout=20)  # its publish ended: the receiver is done
     finally:
         publisher.terminate()  # the stream ends: every connection with it
         publisher.wait(timeout=30)
