@@ -155,14 +155,14 @@ class RtmpPublisher:
             if values[0] == "_result" and (transaction is None or values[1] == transaction):
                 return values
             if values[0] == "_error":
-                raise RtmpPublishError(f"{self.target.public}: {what} refused: {_description(values)}")
+                raise RtmpPublishError(f"{self.target.public}: {what} refused: {self._said(values)}")
 
     def _await_publish_start(self) -> None:
         while True:
             values = self._next_command()
             if values[0] != "onStatus":
                 continue
-            code = _description(values)
+            code = self._said(values)
             if "Publish.Start" in code:
                 return
             if "Publish." in code or ".Error" in code or "Failed" in code or "Rejected" in code:
@@ -192,7 +192,7 @@ class RtmpPublisher:
                 if message.type_id == COMMAND:
                     values = amf0.decode(message.payload)
                     if values and values[0] == "onStatus" and "Error" in _level(values):
-                        raise RtmpPublishError(f"{self.target.public}: {_description(values)}")
+                        raise RtmpPublishError(f"{self.target.public}: {self._said(values)}")
                 else:
                     self._control(message.type_id, message.payload)
 
@@ -223,6 +223,11 @@ class RtmpPublisher:
             except OSError:
                 pass
             sock.close()
+
+    def _said(self, values: list[Any]) -> str:
+        """What the server's answer says (its code and description), without the stream key,
+        which a server may quote."""
+        return _description(values).replace(self.target.key, "…")
 
     # -- the socket ------------------------------------------------------------------------------
     def _control(self, type_id: int, payload: bytes) -> None:
@@ -288,8 +293,8 @@ def _reason(error: BaseException) -> str:
 
 
 def _info(values: list[Any]) -> dict[str, Any]:
-    info = next((v for v in reversed(values) if isinstance(v, dict)), {})
-    return info
+    """A command's information object (its last object argument)."""
+    return next((v for v in reversed(values) if isinstance(v, dict)), {})
 
 
 def _level(values: list[Any]) -> str:

@@ -24,10 +24,6 @@ TS_MESSAGE = 7 * 188  # one SRT live-mode message: 1316 bytes
 class Sink:
     def __init__(self) -> None:
         self.error: OSError | None = None
-        self.sent = 0  # bytes handed to the connection
-
-    def seekable(self) -> bool:
-        return False
 
     def check(self) -> None:
         if self.error is not None:
@@ -78,7 +74,6 @@ class FlvToRtmp(Sink):
             if tag_type == DATA:
                 payload = SET_DATA_FRAME + payload
             self.publisher.send(tag_type, timestamp, payload)
-            self.sent += size
             offset = end
         del buffer[:offset]
 
@@ -118,7 +113,6 @@ class TsToSrt(Sink):
             for offset in range(0, whole, TS_MESSAGE):
                 size = min(TS_MESSAGE, whole - offset)
                 libsrt.check(libsrt.lib.srt_send(self.sock, address + offset, size), "srt_send")
-                self.sent += size
         finally:
             del exported  # the buffer can change size again
         del self.buffer[:whole]
