@@ -107,7 +107,7 @@ def test_restreams_forward_the_origin_and_survive_a_dead_target(media_node, http
         info = probe(tmp_path / ("rtmp.flv" if name == "rtmp" else "srt.ts"))
         kinds = {s["codec_type"]: s["codec_name"] for s in info["streams"]}
         assert kinds["video"] == "h264", (name, info)
-        assert float(info["format"]["duration"]) > 5, (name, info)
+        assert float(info["format"]["duration"]) > 2, (name, info)  # a few GOPs at least, however fast the test ran
     assert "audio" not in {s["codec_type"] for s in probe(tmp_path / "rtmp.flv")["streams"]}  # no_audio
     assert {s["codec_type"] for s in probe(tmp_path / "srt.ts")["streams"]} == {"video", "audio"}
     wait_for(lambda: not any(restreams.get(r.id).live for r in created.values()), what="every restream off")
