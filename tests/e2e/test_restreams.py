@@ -14,6 +14,7 @@ from pathlib import Path
 from gcore import Gcore
 
 from tests.e2e.conftest import last_msn, wait_for
+from tests.support.node import Node
 from tests.support.ports import free_port
 from tests.support.publisher import ffmpeg_publish
 
@@ -112,3 +113,36 @@ def test_restreams_forward_the_origin_and_survive_a_dead_target(media_node, http
     assert {s["codec_type"] for s in probe(tmp_path / "srt.ts")["streams"]} == {"video", "audio"}
     wait_for(lambda: not any(restreams.get(r.id).live for r in created.values()), what="every restream off")
     assert STREAM_KEY not in media_node.log()  # the key is in no log line
+
+
+def test_a_restream_over_rtmps_publishes_into_a_node(tmp_path):
+    """Our RTMP client over TLS, with the certificate checked, against a real RTMPS ingest
+    (Headwater's own: ffmpeg cannot listen on rtmps): one stream restreamed into another of the
+    same node goes live there. The stream key carries a query (`<id>?<token>`)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    env = {"HEADWATER_RTMPS_CERT_FILE": str(cert), "HEADWATER_RTMPS_KEY_FILE": str(key), "SSL_CERT_FILE": str(cert)}
+    node = Node(tmp_path / "node", env=env).start()  # its workers trust the certificate (SSL_CERT_FILE)
+    try:
+        client = Gcore(api_key=node.api_key, base_url=node.base_url, max_retries=0)
+        source = client.streaming.streams.create(name="source")
+        target = client.streaming.streams.create(name="target")
+        assert target.push_url.startswith("rtmps://127.0.0.1:")
+        restream = client.streaming.restreams.create(restream={"stream_id": source.id, "uri": target.push_url})
+        publisher = ffmpeg_publish(source.push_url, seconds=30, extra=["-tls_verify", "0"])
+        try:
+            wait_for(lambda: client.streaming.restreams.get(restream.id).live, timeout=30, what="restream live")
+            wait_for(lambda: client.streaming.streams.get(target.id).live, timeout=30, what="the target stream live")
+        finally:
+            publisher.kill()
+            publisher.wait()
+        assert target.token not in node.log()
+    finally:
+        node.stop()
