@@ -11,15 +11,36 @@ import socket
 import subprocess
 from pathlib import Path
 
+import pytest
 from gcore import Gcore
 
-from tests.e2e.conftest import last_msn, wait_for
+from tests.e2e.conftest import last_msn, node_database_url, wait_for
 from tests.support.node import Node
 from tests.support.ports import free_port
 from tests.support.publisher import ffmpeg_publish
 
 SECONDS = 60  # ended by the test once it has seen what it looks for
 STREAM_KEY = "secret-key-e2e"
+
+
+@pytest.fixture(scope="module")
+def media_node(request, tmp_path_factory):
+    """A node with RTMPS ingest too, whose workers trust its self-signed certificate
+    (`SSL_CERT_FILE`): the RTMPS test restreams into it."""
+    directory = tmp_path_factory.mktemp("restream-node")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    env = {"HEADWATER_RTMPS_CERT_FILE": str(cert), "HEADWATER_RTMPS_KEY_FILE": str(key), "SSL_CERT_FILE": str(cert)}
+    node = Node(directory / "node", database_url=node_database_url(request), env=env).start()
+    yield node
+    node.stop()
 
 
 def rtmp_receiver(port: int, out: Path) -> subprocess.Popen:
@@ -115,34 +136,20 @@ def test_restreams_forward_the_origin_and_survive_a_dead_target(media_node, http
     assert STREAM_KEY not in media_node.log()  # the key is in no log line
 
 
-def test_a_restream_over_rtmps_publishes_into_a_node(tmp_path):
+def test_a_restream_over_rtmps_publishes_into_a_node(media_node):
     """Our RTMP client over TLS, with the certificate checked, against a real RTMPS ingest
     (Headwater's own: ffmpeg cannot listen on rtmps): one stream restreamed into another of the
     same node goes live there. The stream key carries a query (`<id>?<token>`)."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"),
-            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    env = {"HEADWATER_RTMPS_CERT_FILE": str(cert), "HEADWATER_RTMPS_KEY_FILE": str(key), "SSL_CERT_FILE": str(cert)}
-    node = Node(tmp_path / "node", env=env).start()  # its workers trust the certificate (SSL_CERT_FILE)
+    client = Gcore(api_key=media_node.api_key, base_url=media_node.base_url, max_retries=0)
+    source = client.streaming.streams.create(name="source")
+    target = client.streaming.streams.create(name="target")
+    rtmps = f"rtmps://127.0.0.1:{media_node.rtmps_port}/in/{target.id}?{target.token}"
+    restream = client.streaming.restreams.create(restream={"stream_id": source.id, "uri": rtmps})
+    publisher = ffmpeg_publish(source.push_url, seconds=30)
     try:
-        client = Gcore(api_key=node.api_key, base_url=node.base_url, max_retries=0)
-        source = client.streaming.streams.create(name="source")
-        target = client.streaming.streams.create(name="target")
-        assert target.push_url.startswith("rtmps://127.0.0.1:")
-        restream = client.streaming.restreams.create(restream={"stream_id": source.id, "uri": target.push_url})
-        publisher = ffmpeg_publish(source.push_url, seconds=30, extra=["-tls_verify", "0"])
-        try:
-            wait_for(lambda: client.streaming.restreams.get(restream.id).live, timeout=30, what="restream live")
-            wait_for(lambda: client.streaming.streams.get(target.id).live, timeout=30, what="the target stream live")
-        finally:
-            publisher.kill()
-            publisher.wait()
-        assert target.token not in node.log()
+        wait_for(lambda: client.streaming.restreams.get(restream.id).live, timeout=30, what="restream live")
+        wait_for(lambda: client.streaming.streams.get(target.id).live, timeout=30, what="the target stream live")
     finally:
-        node.stop()
+        publisher.kill()
+        publisher.wait()
+    assert target.token not in media_node.log()
