@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from packager.recorder import Recorder
 from transcode.contract import (
@@ -30,16 +30,17 @@ from transcode.contract import (
     SetDvrWindow,
     SetOverlay,
     StartRecording,
+    StartRestream,
     StopRecording,
+    StopRestream,
     WorkerConfig,
 )
 from transcode.ladder import even
 from transcode.outputs import SOURCE
 from transcode.overlay import Compositor, OverlayError, Placement
 from transcode.passthrough import ORIGIN
-
-if TYPE_CHECKING:
-    from transcode.pipeline import StreamPipeline
+from transcode.pipeline import StreamPipeline
+from transcode.restream.job import Restreams
 
 log = logging.getLogger("headwater.worker")
 
@@ -70,9 +71,19 @@ class WorkerContext:
     compositor: Compositor = field(default_factory=lambda: Compositor(background=True))
     pending: deque[Command] = field(default_factory=deque)  # queued by the stdin thread
     recorder: Recorder = field(init=False)
+    restreams: Restreams = field(init=False)
 
     def __post_init__(self) -> None:
         self.recorder = Recorder(Path(self.config.out_dir), self._on_file_thread, self.send, self._recorded_video)
+        self.restreams = Restreams(self.send)
+
+    def open_pipeline(self, video, audio, clock: Callable[[], float]) -> StreamPipeline:
+        """The stream's pipeline for its first source (`context.config`, read now: a command may
+        have changed it while the source opened), with the restreams subscribed."""
+        pipeline = self.pipeline = StreamPipeline(self.config, video, audio, self.emit, clock, self.compositor)
+        self.restreams.attach(video, audio)
+        pipeline.hub.subscribe(self.restreams)
+        return pipeline
 
     def emit(self, event: Event | dict[str, Any]) -> None:
         if isinstance(event, dict):  # the packager's (from the packaging thread)
@@ -182,3 +193,13 @@ def start_recording(command: StartRecording, context: WorkerContext) -> None:
 @handles(StopRecording)
 def stop_recording(command: StopRecording, context: WorkerContext) -> None:
     context.recorder.stop(command.key)
+
+
+@handles(StartRestream)
+def start_restream(command: StartRestream, context: WorkerContext) -> None:
+    context.restreams.start(command)
+
+
+@handles(StopRestream)
+def stop_restream(command: StopRestream, context: WorkerContext) -> None:
+    context.restreams.stop(command.restream_id)

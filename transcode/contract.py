@@ -277,6 +277,33 @@ class StopRecording(Command):
     key: str
 
 
+@command
+@dataclass(frozen=True)
+class StartRestream(Command):
+    """Forward the stream's origin (no re-encoding) to `uri` (rtmp://, rtmps:// or srt://, with
+    its secrets: this record is on stdin, never a command line) from its next keyframe, until
+    `StopRestream`; a target that fails is retried with backoff. `no_audio` drops the audio, or
+    with `no_audio_mode` "silence" replaces it with silent AAC. `session` is the node's number
+    for this start: the restream's events carry it, so a late event of an earlier start (the
+    uri changed meanwhile) is told apart. A start of a restream that runs replaces it."""
+
+    kind: ClassVar[str] = "start_restream"
+    restream_id: int
+    session: int
+    uri: str
+    no_audio: bool = False
+    no_audio_mode: str = "drop"
+
+
+@command
+@dataclass(frozen=True)
+class StopRestream(Command):
+    """Stop forwarding to the restream's target and close its connection."""
+
+    kind: ClassVar[str] = "stop_restream"
+    restream_id: int
+
+
 def encode_command(item: Command) -> bytes:
     if isinstance(item, InputData):
         return record(DATA_RECORD, item.data)
@@ -605,6 +632,29 @@ class RecordingStopped(Event):
     kind: ClassVar[str] = "recording_stopped"
     key: str
     duration: float
+
+
+# transcode/restream/
+@event
+@dataclass
+class RestreamLive(Event):
+    """The restream's target is connected and takes the stream."""
+
+    kind: ClassVar[str] = "restream_live"
+    restream_id: int
+    session: int
+
+
+@event
+@dataclass
+class RestreamStopped(Event):
+    """The restream's target is no longer connected: `message` says why (no secret in it); the
+    worker retries unless the node stopped it."""
+
+    kind: ClassVar[str] = "restream_stopped"
+    restream_id: int
+    session: int
+    message: str
 
 
 def event_from_plain(data: dict[str, Any]) -> Event:

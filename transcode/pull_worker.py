@@ -100,9 +100,7 @@ class PullWorker:
         """Point the packager at a source that just delivered its first packet."""
         video, audio = source.video, source.audio
         if self.pipeline is None:
-            self.pipeline = self.context.pipeline = StreamPipeline(
-                self.context.config, video, audio, self.emit, self.clock, self.context.compositor
-            )
+            self.pipeline = self.context.open_pipeline(video, audio, self.clock)
         else:
             self.pipeline.source_changed(video, audio)  # the old container must outlive this call
             self.current.close()

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 
 from ingest.demuxed import DemuxedSource
 from transcode.commands import WorkerContext
-from transcode.pipeline import StreamPipeline
 
 
 def package(context: WorkerContext, sources: Iterator[DemuxedSource], clock: Callable[[], float]) -> None:
@@ -23,10 +22,7 @@ def package(context: WorkerContext, sources: Iterator[DemuxedSource], clock: Cal
     source = next(sources, None)
     if source is None:
         return  # the node gave up before sending anything usable
-    # context.config, read now: a command may have changed it while the first source opened
-    pipeline = context.pipeline = StreamPipeline(
-        context.config, source.video, source.audio, emit, clock, context.compositor
-    )
+    pipeline = context.open_pipeline(source.video, source.audio, clock)
     emit(pipeline.source_event(source.video, source.audio))
     try:
         while True:

@@ -1,4 +1,5 @@
-"""ctypes bindings to Debian's libsrt (`libsrt1.5-openssl`): only what the listener and a pull's caller use.
+"""ctypes bindings to Debian's libsrt (`libsrt1.5-openssl`): only what the listener, a pull's caller
+and a restream's sender use.
 
 PyAV's bundled FFmpeg has no SRT, so the node speaks to libsrt directly. Option numbers and
 codes are from `srt.h` 1.5; the function signatures are declared so ctypes converts
@@ -19,6 +20,7 @@ LIBRARY_NAMES = ("libsrt.so.1.5", "libsrt-openssl.so.1.5", "libsrt.so")
 # socket options (SRT_SOCKOPT)
 SRTO_SNDSYN = 1
 SRTO_RCVSYN = 2
+SRTO_SNDTIMEO = 13
 SRTO_RCVTIMEO = 14
 SRTO_LATENCY = 23
 SRTO_PASSPHRASE = 26
@@ -102,6 +104,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "srt_close": ([c_int], c_int),
         "srt_setsockflag": ([c_int, c_int, c_void_p, c_int], c_int),
         "srt_recvmsg": ([c_int, c_char_p, c_int], c_int),
+        "srt_send": ([c_int, c_void_p, c_int], c_int),  # a buffer's address: no copy of each message
         "srt_getlasterror": ([ctypes.POINTER(c_int)], c_int),
         "srt_getlasterror_str": ([], c_char_p),
         "srt_clearlasterror": ([], None),

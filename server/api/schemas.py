@@ -381,3 +381,36 @@ class Clip(BaseModel):
             video_id=clip.video_id,
             vod_required=clip.vod_required,
         )
+
+
+class Restream(BaseModel):
+    """Gcore's `Restream`. `source` is always "original" (the origin as received); `client_id`,
+    `playlist_id` and `quality_id` are null (no accounts, playlists or per-quality sources)."""
+
+    id: int
+    name: str
+    stream_id: int
+    uri: str
+    active: bool
+    live: bool
+    no_audio: bool
+    no_audio_mode: Literal["drop", "silence"]
+    client_user_id: int | None
+    source: Literal["original", "transcoded"] = "original"
+    client_id: int | None = None
+    playlist_id: int | None = None
+    quality_id: int | None = None
+
+    @classmethod
+    def of(cls, restream: models.Restream) -> Restream:
+        return cls(
+            id=restream.id,
+            name=restream.name,
+            stream_id=restream.stream_id,
+            uri=restream.uri,
+            active=restream.active,
+            live=restream.live,
+            no_audio=restream.no_audio,
+            no_audio_mode="silence" if restream.no_audio_mode == "silence" else "drop",
+            client_user_id=restream.client_user_id,
+        )

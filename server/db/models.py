@@ -200,3 +200,22 @@ class WebhookEvent(Base):
     next_attempt_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # set while it waits to retry
     dead: Mapped[bool] = mapped_column(Boolean, default=False)  # given up on (kept for the operator)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Restream(Base):
+    """A target the stream's origin is forwarded to while the stream is live (the Gcore
+    `Restream`). `live` is written by the node from the worker's events."""
+
+    __tablename__ = "restreams"
+    __table_args__ = NEVER_REUSED_IDS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    stream_id: Mapped[int] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"), index=True)
+    uri: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    no_audio: Mapped[bool] = mapped_column(Boolean, default=False)
+    no_audio_mode: Mapped[str] = mapped_column(String(8), default="drop")
+    client_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    live: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -124,8 +124,13 @@ class NodeMedia:
 
     async def stream_changed(self, stream_id: int) -> None:
         await self.supervisor.stream_changed(stream_id)
+        await self.supervisor.restreams.changed(stream_id)  # a deleted stream's went with it
         await self.pull.sync(stream_id)
         await self.whip.stream_changed(stream_id)
+
+    async def restreams_changed(self, stream_id: int) -> None:
+        """The stream's restreams changed in the API: its running worker follows at once."""
+        await self.supervisor.restreams.changed(stream_id)
 
     async def close(self) -> None:
         await self.clips.close()

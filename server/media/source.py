@@ -71,12 +71,14 @@ class StreamSource:
     def new_worker(self) -> WorkerProcess:
         """A worker of this source's (not started yet); its events go through the node's one
         dispatch (`WorkerEvents`), which asks this source what only it knows. It is told the
-        stream's overlays first, with their last images (server/overlays/live.py), and the
-        recording it continues or starts (server/media/recordings.py)."""
+        stream's overlays first, with their last images (server/overlays/live.py), the
+        recording it continues or starts (server/media/recordings.py) and its restreams
+        (server/media/restreams.py)."""
         self.events = WorkerEvents(self.supervisor, self.stream_id, self)
         self.worker = WorkerProcess(self.stream_id, self.events)
         first = self.supervisor.overlays.commands(self.stream_id)
         first += self.supervisor.recordings.commands(self.stream_id, self.worker)
+        first += self.supervisor.restreams.commands(self.stream_id, self.worker)
         if first:
             self.worker.send(*first)
         return self.worker
@@ -100,6 +102,7 @@ class StreamSource:
             if code not in (0, NEVER_STARTED) and worker is not self.replaced:
                 self.succession.meter.worker_failed()
             self.supervisor.recordings.worker_exited(self.stream_id, worker)
+            self.supervisor.restreams.worker_exited(worker)
             self.worker_exited(worker, code)
         return code
 

@@ -31,6 +31,7 @@ from server.media.ladders import ladder_of
 from server.media.publish_gate import Credentials, Occupancy, PublishGate, check, requested
 from server.media.push import Publisher, PushSession
 from server.media.recordings import Recordings
+from server.media.restreams import Restreams
 from server.media.source import Sources
 from server.media.status import StatusWriter
 from server.media.succession import Succession, restore_margin
@@ -63,6 +64,7 @@ class Supervisor:
         self.db_sessions = db_sessions
         self.status = StatusWriter(db_sessions, outbox=outbox)
         self.recordings = Recordings(settings, db_sessions, self.status, storage, outbox)
+        self.restreams = Restreams(db_sessions, outbox)  # what each live stream forwards to
         self.sources = Sources(changed=self._sources_changed)  # what feeds each stream: push, pull, WHIP
         self.successions: dict[int, Succession] = {}
         self.meters = StreamMeters(settings.on_rest_grid(VIEWER_WINDOW))  # what /metrics shows per stream
@@ -82,6 +84,7 @@ class Supervisor:
         await self.status.reset_all()
         await self._load_credentials()
         await self.recordings.start()
+        await self.restreams.start()
         await self._restore_numbering()
         await self._load_dvr_windows()
         await asyncio.to_thread(_empty_directory, self.settings.live_dir)
@@ -316,6 +319,7 @@ class Supervisor:
             push.close_all("node shutting down")
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await self.recordings.close()
+        await self.restreams.close()
         await self.overlays.close()
         await self.status.close()
         self.meters.close()

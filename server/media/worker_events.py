@@ -26,6 +26,8 @@ from transcode.contract import (
     RecordingProgress,
     RecordingSplit,
     RecordingStopped,
+    RestreamLive,
+    RestreamStopped,
     Segment,
     SourceChanged,
     SourceFailed,
@@ -196,3 +198,9 @@ def _recording_stopped(events: WorkerEvents, event: RecordingStopped) -> None:
 @handles(RecordingFailed)
 def _recording_failed(events: WorkerEvents, event: RecordingFailed) -> None:
     events.supervisor.recordings.failed(events.stream_id, event)
+
+
+@handles(RestreamLive)
+@handles(RestreamStopped)
+def _restream(events: WorkerEvents, event: RestreamLive | RestreamStopped) -> None:
+    events.supervisor.restreams.reported(event)

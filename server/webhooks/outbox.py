@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Stream, Video
+from server.db.models import Restream, Stream, Video
 from server.db.webhook_events import WebhookEventRepository
 from server.settings import Settings
 from server.webhooks.payloads import (
@@ -57,12 +57,10 @@ class Outbox:
         if self.enabled:
             self._add(db, f"video:{video.id}", "video_delete", video_message(video, self.settings))
 
-    def restream_changed(self, db: AsyncSession, restream: Mapping[str, Any]) -> None:
-        """A "restream" event (created, live, stopped): `restream` is the API's answer for it,
-        its `id` included. For the restreams' code: call it in the session that writes the
-        change, before that session commits."""
+    def restream_changed(self, db: AsyncSession, restream: Restream) -> None:
+        """A "restream" event (its `live` changed), written in the session of that change."""
         if self.enabled:
-            self._add(db, f"restream:{restream['id']}", "restream", restream_message(restream))
+            self._add(db, f"restream:{restream.id}", "restream", restream_message(restream))
 
     def _add(self, db: AsyncSession, entity: str, kind: str, message: dict[str, Any]) -> None:
         WebhookEventRepository(db).add(entity, kind, body(kind, message), self.clock(), self.added.set)

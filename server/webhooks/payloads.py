@@ -10,11 +10,11 @@ recording starts (live, transcoding, recording), the stream stops (all false).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
+from server.api.schemas import Restream as RestreamAnswer
 from server.api.schemas import Video as VideoAnswer
-from server.db.models import Stream, Video
+from server.db.models import Restream, Stream, Video
 from server.delivery.playback_tokens import PlaybackTokens
 from server.settings import Settings
 from server.urls import PlaybackToken, unsigned
@@ -68,9 +68,9 @@ def _receiver_playback(settings: Settings) -> PlaybackToken:
     return tokens.token
 
 
-def restream_message(restream: Mapping[str, Any]) -> dict[str, Any]:
+def restream_message(restream: Restream) -> dict[str, Any]:
     """A restream as the API answers it (the SDK's `Restream`, with its `id`)."""
-    return {"restream": dict(restream)}
+    return {"restream": RestreamAnswer.of(restream).model_dump(mode="json")}
 
 
 def body(kind: str, message: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ from the answers: FastAPI serializes through the response model); these tests na
 from __future__ import annotations
 
 import pytest
-from gcore.types.streaming import QualitySets, Stream, StreamStartRecordingResponse, Video
+from gcore.types.streaming import QualitySets, Restream, Stream, StreamStartRecordingResponse, Video
 from gcore.types.streaming.quality_sets import Live, LiveQuality, Vod, VodQuality
 from gcore.types.streaming.streams import Clip, Overlay
 from gcore.types.streaming.video import ConvertedVideo
@@ -28,6 +28,7 @@ PAIRS = [
     (schemas.Video, Video),
     (schemas.ConvertedVideo, ConvertedVideo),
     (schemas.Clip, Clip),
+    (schemas.Restream, Restream),
 ]
 
 
@@ -57,6 +58,10 @@ DOCUMENTED = {
     ("put", "/streaming/streams/{stream_id}/stop_recording"): ("object", "Video"),
     ("put", "/streaming/streams/{stream_id}/clip_recording"): ("object", "Clip"),
     ("get", "/streaming/streams/{stream_id}/clip_recording"): ("array", "Clip"),
+    ("post", "/streaming/restreams"): ("object", "Restream"),
+    ("get", "/streaming/restreams"): ("array", "Restream"),
+    ("get", "/streaming/restreams/{restream_id}"): ("object", "Restream"),
+    ("patch", "/streaming/restreams/{restream_id}"): ("object", "Restream"),
 }
 SDK_TYPES = {
     "Stream": Stream,
@@ -65,6 +70,7 @@ SDK_TYPES = {
     "Video": Video,
     "StreamStartRecordingResponse": StreamStartRecordingResponse,
     "Clip": Clip,
+    "Restream": Restream,
 }
 # Answers the SDK does not type (it returns None for them): documented with models of our own.
 UNTYPED_BY_SDK = {("get", "/streaming/videos/names")}

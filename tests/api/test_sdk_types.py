@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from gcore.types.streaming import QualitySets, Stream, Video
+from gcore.types.streaming import QualitySets, Restream, Stream, Video
 from gcore.types.streaming.streams import Overlay
 from pydantic import BaseModel
 
@@ -132,6 +132,16 @@ def test_every_route_answers_what_the_sdk_types_say(recorder, video_ids):
     assert names.status_code == 200 and [n["id"] for n in names.json()] == [ready, pending]
     is_error(http.delete(f"/streaming/videos/{pending}"), 409)  # being recorded
     assert http.delete(f"/streaming/videos/{ready}").status_code == 204
+
+    restream = conforms(
+        Restream, http.post("/streaming/restreams", json={"restream": {"stream_id": sid, "uri": "rtmp://h/a/k"}}), 201
+    )
+    rid = restream["id"]
+    conforms(Restream, http.get("/streaming/restreams"))
+    conforms(Restream, http.get(f"/streaming/restreams/{rid}"))
+    conforms(Restream, http.patch(f"/streaming/restreams/{rid}", json={"restream": {"active": False}}))
+    assert http.delete(f"/streaming/restreams/{rid}").status_code == 204
+    is_error(http.post("/streaming/restreams", json={"restream": {"stream_id": sid, "uri": "udp://h:1"}}), 422)
 
     assert http.delete(f"/streaming/streams/{sid}").status_code == 204
     is_error(http.get(f"/streaming/streams/{sid}"), 404)

@@ -154,6 +154,15 @@ REPORTS = {
         rf"^recorded +: {NUMBER} s",
         rf"^finalize \d+ min: {NUMBER} s, peak Python memory {NUMBER} MiB",
     ],
+    "restream_cost": [
+        r"^source: \d+p30 H\.264, ",
+        rf"^worker, no restream \(reference\): {NUMBER} %",
+        rf"^worker, one RTMP target +: {NUMBER} % of a core \(connected: True\)",
+        rf"^worker, one SRT target +: {NUMBER} % of a core \(connected: True\)",
+        rf"^an RTMP target costs +: {NUMBER} % of a core",
+        rf"^an SRT target costs +: {NUMBER} % of a core",
+        rf"^ratio RTMP / reference +: {NUMBER}",
+    ],
     "overlay_cost": [
         r"^source: \d+p H\.264, \d+ frames; overlay 600x200",
         rf"^plain frame copy \(reference\) +: {NUMBER} ms",

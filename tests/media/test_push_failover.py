@@ -86,6 +86,7 @@ class FakeSupervisor:
         self.ended = []
         self.overlays = FakeOverlays()
         self.recordings = FakeRecordings()
+        self.restreams = FakeRestreams()
 
     def occupancy_changed(self, stream_id):
         pass
@@ -112,6 +113,16 @@ class FakeRecordings:
         return []
 
     def worker_exited(self, stream_id, worker) -> None:
+        pass
+
+
+class FakeRestreams:
+    """No stream restreams (tests/media/test_restreams.py has restreams)."""
+
+    def commands(self, stream_id, worker) -> list:
+        return []
+
+    def worker_exited(self, worker) -> None:
         pass
 
 

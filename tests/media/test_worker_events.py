@@ -54,6 +54,16 @@ class StandInRecordings:
         pass
 
 
+class StandInRestreams:
+    """No stream restreams (tests/media/test_restreams.py has restreams)."""
+
+    def commands(self, stream_id: int, worker) -> list:
+        return []
+
+    def worker_exited(self, worker) -> None:
+        pass
+
+
 class StandInSupervisor:
     def __init__(self, directory) -> None:
         self.settings = Settings(worker_restart_limit=0)
@@ -63,6 +73,7 @@ class StandInSupervisor:
         self.sources = Sources()
         self.overlays = StandInOverlays()
         self.recordings = StandInRecordings()
+        self.restreams = StandInRestreams()
 
     def succession(self, stream_id: int) -> Succession:
         return self.successions.setdefault(stream_id, Succession(stream_id, self.directory / str(stream_id)))

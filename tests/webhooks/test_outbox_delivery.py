@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from server.db.engine import create_engine_for, db_session_factory
 from server.db.migrate import upgrade
-from server.db.models import Stream, Video, WebhookEvent
+from server.db.models import Restream, Stream, Video, WebhookEvent
+from server.db.restreams import RestreamRepository
 from server.db.streams import StreamRepository
 from server.db.videos import VideoRepository
 from server.db.webhook_events import WebhookEventRepository
@@ -236,21 +237,32 @@ async def test_video_status_and_delete_events(db_sessions, tmp_path):
     assert bodies[1]["message"]["video"]["id"] == video.id
 
 
-async def test_a_restream_event_for_the_restreams_code(tmp_path):
+async def test_a_restream_going_live_and_off_is_a_restream_event_written_with_its_flag(tmp_path):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     await asyncio.to_thread(upgrade, url)
     engine = create_engine_for(url)
     sessions = db_session_factory(engine)
     outbox = Outbox(settings_for(tmp_path, WebhookReceiver()))
     async with sessions() as db:
-        outbox.restream_changed(db, {"id": 5, "name": "yt", "stream_id": 1, "live": True})
+        stream = Stream(name="s", token="t" * 32)
+        db.add(stream)
+        await db.flush()
+        restream = Restream(name="yt", stream_id=stream.id, uri="rtmp://yt.example/live/key")
+        db.add(restream)
         await db.commit()
+        restream_id = restream.id
     async with sessions() as db:
-        rows = (await db.scalars(select(WebhookEvent))).all()
-    assert [(row.entity, row.type, json.loads(row.body)) for row in rows] == [
-        ("restream:5", "restream", {"type": "restream", "message": {"restream": {
-            "id": 5, "name": "yt", "stream_id": 1, "live": True}}}),
-    ]  # fmt: skip
+        await RestreamRepository(db).set_live({restream_id: True}, outbox)
+    async with sessions() as db:
+        await RestreamRepository(db).set_live({restream_id: False}, outbox)
+    async with sessions() as db:
+        rows = (await db.scalars(select(WebhookEvent).order_by(WebhookEvent.id))).all()
+    assert [(row.entity, row.type) for row in rows] == [(f"restream:{restream_id}", "restream")] * 2
+    messages = [json.loads(row.body)["message"]["restream"] for row in rows]
+    assert [(m["id"], m["name"], m["stream_id"], m["live"]) for m in messages] == [
+        (restream_id, "yt", 1, True),
+        (restream_id, "yt", 1, False),
+    ]
     await engine.dispose()
 
 

@@ -1,0 +1,2 @@
+"""Restreams: the stream's origin forwarded, without re-encoding, to rtmp://, rtmps:// and srt://
+targets from inside its worker (`job.Restreams`, one `target.RestreamTarget` thread each)."""
