@@ -52,6 +52,7 @@ SEGMENT = re.compile(r"[A-Za-z0-9_]+/seg_\d+\.m4s")
 PART = re.compile(r"[A-Za-z0-9_]+/seg_\d+\.\d+\.m4s")
 SKIP_VALUES = ("YES", "v2")  # _HLS_skip (RFC 8216bis 6.2.5.1): v2 also skips date ranges, of which there are none
 
+MAX_ID_DIGITS = 18  # a signed 64-bit id
 Lookup = Callable[[int], LiveStream | None]
 PREFIX = "/live/"
 
@@ -139,10 +140,11 @@ class LiveRoutes:
             return PREFLIGHT_ANSWER
         if method not in ("GET", "HEAD"):
             return NOT_ALLOWED
-        stream_id, _, path = path.removeprefix(PREFIX).partition("/")
-        if path == SCREENSHOT and self.screenshot is not None and stream_id.isdigit():
-            return self.screenshot(int(stream_id))
-        stream = self.lookup(int(stream_id)) if stream_id.isdigit() else None
+        number, _, path = path.removeprefix(PREFIX).partition("/")
+        stream_id = stream_number(number)
+        if path == SCREENSHOT and self.screenshot is not None and stream_id is not None:
+            return self.screenshot(stream_id)
+        stream = self.lookup(stream_id) if stream_id is not None else None
         if stream is None or not SAFE_PATH.fullmatch(path):
             return NOT_LIVE
         if path.endswith((".m3u8", ".mpd")):
@@ -210,6 +212,15 @@ class LiveRoutes:
                 lambda _ok: media_answer(stream, path) or NO_FILE,
             )
         return NO_FILE
+
+
+def stream_number(text: str) -> int | None:
+    """The stream id a path names, or None. ASCII digits only: `str.isdigit` also takes "²",
+    which `int` refuses (the ASGI app gets the path percent-decoded), and `int` refuses
+    more than 4300 digits."""
+    if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
+        return int(text)
+    return None
 
 
 def hls_params(query: bytes) -> dict[str, str]:
