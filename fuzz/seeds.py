@@ -89,6 +89,7 @@ def seeds() -> dict[str, list[bytes]]:
             b"1/v0/seg_5.3.m4s",
             b"1/manifest.mpd",
             b"1/screenshot.jpg",
+            b"%31/v0/index%2Em3u8?_HLS_msn=5",
         ],
         "api_bodies": [
             *(b"\x00" + json.dumps(body).encode() for body in streams),
