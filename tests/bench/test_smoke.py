@@ -168,6 +168,14 @@ REPORTS = {
         rf"^API move → visible \(reference\): median {NUMBER} s, worst {NUMBER} s",
         rf"^page change → visible +: median {NUMBER} s, worst {NUMBER} s",
     ],
+    "live_fuzz": [
+        rf"^mutated publishes: 30 at {NUMBER}/s",
+        r"^node exits during the run: 0; good streams' workers restarted",
+        rf"^reference .*: \d+/\d+ parts late .*worst {NUMBER} s",
+        rf"^while fuzzing .*: \d+/\d+ parts late .*worst {NUMBER} s",
+        rf"^node RSS: {NUMBER} MiB before, {NUMBER} MiB",
+        r"^node stopped by SIGTERM: clean shutdown",
+    ],
     "latency": [
         r"Headwater LL-HLS: first playlist .* latency p50",
         r"nginx-rtmp HLS \(ref\): first playlist .* latency p50",
