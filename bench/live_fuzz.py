@@ -11,10 +11,10 @@ at RATE a second, a few at a time, in turn:
   from ffmpeg; and raw mutated datagrams (an SRT handshake's bytes) to the SRT port;
 - HTTP: mutated requests (LL-HLS blocking reloads, API bodies) on the HTTP port; any 5xx
   answer is counted.
-The good streams are followed through the fuzzing for as long again. Reported: node exits
-(must be 0), restarts of the good streams' workers, LL-HLS parts later than one part
-duration during the fuzzing against the reference period (same run), the node's RSS before
-and after (after SETTLE seconds), and the publish rate reached.
+The good streams are followed through the fuzzing. Reported: node exits (must be 0), restarts
+of the good streams' workers, LL-HLS parts later than one part duration during the fuzzing
+against the reference period (same run), the node's RSS before, and SETTLE seconds after
+each half of the publishes (a leak grows again in the second half), and the rate reached.
 
     python -m bench.live_fuzz [--publishes 10000] [--rate 25] [--reference 30] [--smoke]
 """
@@ -206,16 +206,16 @@ class Fuzzer:
         status = answer[9:12] if answer.startswith(b"HTTP/1.") else b""
         self.count("http 5xx" if status.startswith(b"5") else "http")
 
-    def run(self, publishes: int, rate: float) -> float:
-        """All publishes at `rate` a second, 8 at a time; returns the rate reached."""
+    def run(self, first: int, end: int, rate: float) -> float:
+        """Publishes `first` to `end` at `rate` a second, 8 at a time; returns the rate reached."""
         started = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
-            for index in range(publishes):
-                delay = started + index / rate - time.monotonic()
+            for index in range(first, end):
+                delay = started + (index - first) / rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
                 pool.submit(self.one, index)
-        return publishes / (time.monotonic() - started)
+        return (end - first) / (time.monotonic() - started)
 
 
 def rss_kib(pid: int) -> int:
@@ -241,12 +241,12 @@ def run(
     capture: float,
     log: Path | None = None,
 ) -> None:
-    node = Node(work / "node").start()
+    node = Node(work / "node").start(timeout=120)  # a node starts in seconds, on a busy machine in tens
     api = httpx.Client(base_url=f"{node.base_url}/streaming", headers=node.headers, timeout=30)
     publishers: list[subprocess.Popen] = []
     try:
         good = [api.post("/streams", json={"name": f"good {i}"}).json() for i in range(kinds)]
-        targets = [api.post("/streams", json={"name": f"fuzzed {i}"}).json() for i in range(2)]
+        targets = [api.post("/streams", json={"name": f"fuzzed {i}"}).json() for i in range(min(kinds, 2))]
         for index, stream in enumerate(good):
             if index == 1:
                 publishers.append(push_srt(clip, stream["push_url_srt"]))
@@ -261,9 +261,17 @@ def run(
         before = rss_kib(node.process.pid)
         fuzzer = Fuzzer(node, targets, rtmp, ts, seed=22)
         fuzzed: list = []
-        follower = threading.Thread(target=lambda: fuzzed.extend(asyncio.run(follow_all(node, ids, publishes / rate))))
+        follower = threading.Thread(
+            target=lambda: fuzzed.extend(asyncio.run(follow_all(node, ids, publishes / rate + settle)))
+        )
         follower.start()
-        reached = fuzzer.run(publishes, rate)
+        # Two halves, the RSS settled after each: memory a leak holds grows again in the
+        # second half; what the allocator keeps for reuse (arenas, caches) does not.
+        half = publishes // 2
+        reached = fuzzer.run(0, half, rate)
+        time.sleep(settle)
+        middle = rss_kib(node.process.pid)
+        reached = (reached + fuzzer.run(half, publishes, rate)) / 2
         follower.join()
         time.sleep(settle)
         after = rss_kib(node.process.pid)
@@ -274,10 +282,12 @@ def run(
         print(f"captures: RTMP {', '.join(str(len(c)) for c in rtmp)} bytes, MPEG-TS {len(ts)} bytes")
         print(f"node exits during the run: {exits}; good streams' workers restarted: {restarted}/{len(good)}")
         print(f"reference ({reference:.0f} s, no fuzzing): {late(quiet)}")
-        print(f"while fuzzing ({publishes / rate:.0f} s): {late(fuzzed)}")
+        print(f"while fuzzing ({publishes / rate + settle:.0f} s): {late(fuzzed)}")
+        mib = [f"{kib / 1024:.1f}" for kib in (before, middle, after)]
         print(
-            f"node RSS: {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB {settle:.0f} s after "
-            f"(ratio after / before {smoke.ratio(after, before):.3f})"
+            f"node RSS: {mib[0]} MiB before, {mib[1]} MiB {settle:.0f} s after the first half, {mib[2]} MiB "
+            f"{settle:.0f} s after the second (ratio after / before {smoke.ratio(after, before):.3f}, "
+            f"second half's growth {smoke.ratio(after - middle, before):+.3f})"
         )
     finally:
         for publisher in publishers:

@@ -1,5 +1,7 @@
 """`make fuzz`: every harness under atheris for `--runs` inputs (1,000,000 by default), as
 many at once as there are cores, then a table of executions, time and crashes per harness.
+`--seconds` (FUZZ_SECONDS) also bounds each harness's time, for a loaded machine: the table
+then shows the executions reached.
 
 Each harness runs in its own process (`python -m fuzz.run`), with its corpus in a temporary
 directory; a crash stops that harness (libFuzzer's way) and leaves the input under
@@ -22,6 +24,7 @@ from pathlib import Path
 from fuzz.target import NAMES
 
 DONE = re.compile(rb"Done (\d+) runs in (\d+) second")
+EXECUTED = re.compile(rb"stat::number_executed_units: (\d+)")
 PROGRESS = re.compile(rb"^#(\d+)\s", re.MULTILINE)
 ARTIFACT = re.compile(rb"Test unit written to (\S+)")
 
@@ -35,16 +38,17 @@ class Outcome:
     code: int
 
 
-def fuzz(name: str, runs: int, seed: int, artifacts: Path) -> Outcome:
+def fuzz(name: str, runs: int, seconds: int, seed: int, artifacts: Path) -> Outcome:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{name}-") as corpus:
         command = [
             sys.executable, "-m", "fuzz.run", name, corpus, f"-runs={runs}", f"-seed={seed}",
             f"-artifact_prefix={artifacts}/{name}-", "-print_final_stats=1",
+            *([f"-max_total_time={seconds}"] if seconds else []),
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, check=False)
     output = result.stdout + result.stderr
-    done = DONE.search(output)
+    done = DONE.search(output) or EXECUTED.search(output)
     counts = [int(n) for n in PROGRESS.findall(output)]
     executed = int(done.group(1)) if done else max(counts, default=0)
     artifact = ARTIFACT.search(output)
@@ -57,6 +61,7 @@ def fuzz(name: str, runs: int, seed: int, artifacts: Path) -> Outcome:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=int(os.environ.get("FUZZ_RUNS", 1_000_000)))
+    parser.add_argument("--seconds", type=int, default=int(os.environ.get("FUZZ_SECONDS", 0)), help="0: no limit")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--artifacts", type=Path, default=Path("fuzz-crashes"))
@@ -66,7 +71,10 @@ def main() -> None:
     started = time.monotonic()
     with ThreadPoolExecutor(options.jobs) as pool:
         outcomes = list(
-            pool.map(lambda n: fuzz(n, options.runs, options.seed, options.artifacts.resolve()), options.targets)
+            pool.map(
+                lambda n: fuzz(n, options.runs, options.seconds, options.seed, options.artifacts.resolve()),
+                options.targets,
+            )
         )
     print(f"{'harness':<16} {'executions':>12} {'seconds':>8} {'exec/s':>8}  crashes")
     for o in outcomes:
