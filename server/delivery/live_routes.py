@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.delivery.live_state import GZIP_BYTES, MEDIA, LiveStream
-from server.urls import SCREENSHOT
+from server.urls import SCREENSHOT, stream_number
 
 CONTENT_TYPES = {
     ".m3u8": b"application/vnd.apple.mpegurl",
@@ -52,7 +52,6 @@ SEGMENT = re.compile(r"[A-Za-z0-9_]+/seg_\d+\.m4s")
 PART = re.compile(r"[A-Za-z0-9_]+/seg_\d+\.\d+\.m4s")
 SKIP_VALUES = ("YES", "v2")  # _HLS_skip (RFC 8216bis 6.2.5.1): v2 also skips date ranges, of which there are none
 
-MAX_ID_DIGITS = 18  # a signed 64-bit id
 Lookup = Callable[[int], LiveStream | None]
 PREFIX = "/live/"
 
@@ -212,15 +211,6 @@ class LiveRoutes:
                 lambda _ok: media_answer(stream, path) or NO_FILE,
             )
         return NO_FILE
-
-
-def stream_number(text: str) -> int | None:
-    """The stream id a path names, or None. ASCII digits only: `str.isdigit` also takes "²",
-    which `int` refuses (the ASGI app gets the path percent-decoded), and `int` refuses
-    more than 4300 digits."""
-    if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
-        return int(text)
-    return None
 
 
 def hls_params(query: bytes) -> dict[str, str]:

@@ -37,7 +37,7 @@ from server.metrics.stream_meter import VIEWER_WINDOW, StreamMeters
 from server.overlays.live import LiveOverlays
 from server.settings import Settings
 from server.storage import RecordingStorage
-from server.urls import BACKUP_APP, MAIN_APP, utc_timing_url
+from server.urls import BACKUP_APP, MAIN_APP, stream_number, utc_timing_url
 from transcode.contract import Command, Rendition, WorkerConfig
 
 log = logging.getLogger("headwater.supervisor")
@@ -121,9 +121,9 @@ class Supervisor:
         slot = SLOTS.get(request.app)
         if slot is None:
             raise PublishRejected(f"unknown application {request.app!r}", unknown_stream=True)
-        if not request.name.isdigit():
+        stream_id = stream_number(request.name)
+        if stream_id is None:
             raise PublishRejected("unknown stream", unknown_stream=True)
-        stream_id = int(request.name)
         async with self.db_sessions() as db:
             stream = await StreamRepository(db).get(stream_id)
         if stream is None:
