@@ -69,8 +69,8 @@ def test_an_overlay_id_beyond_its_column_is_422(http):
 
 
 def test_live_paths_whose_id_int_refuses_are_404(http):
-    """ "²" passes `str.isdigit` and the ASGI app gets the path percent-decoded; int() refuses
-    it, and any id of more than 4300 digits (fuzz/targets/hls_query.py)."""
+    """Ids `int` refuses: "²" (it passes `str.isdigit`; the ASGI app gets the path
+    percent-decoded) and more than 4300 digits (fuzz/targets/hls_query.py)."""
     for path in ("/live/%C2%B2/index.m3u8", "/live/" + "9" * 4301 + "/index.m3u8"):
         assert http.get(path).status_code == 404, path
 

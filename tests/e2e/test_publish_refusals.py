@@ -43,7 +43,7 @@ def test_unknown_stream_and_unknown_app_refused(media_node, new_stream):
 
 
 def test_a_name_int_refuses_is_an_unknown_stream(media_node, new_stream):
-    """ "²" passes `str.isdigit` and `int` refuses it: the check failed with an internal error."""
+    """A name `int` refuses ("²" passes `str.isdigit`) failed the check with an internal error."""
     stream = new_stream()
     assert refused(ffmpeg_publish(rtmp_url(media_node, "²", stream["token"]), seconds=3))
     wait_for(lambda: "publish refused app=in name=²: unknown stream" in media_node.log(), what="log line")
