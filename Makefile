@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 VENDOR_STAMP := server/delivery/static/vendor/.installed
 
-.PHONY: run test check system-packages bench-packages venv player bench clean
+.PHONY: run test check fuzz system-packages bench-packages venv player bench clean
 
 run: system-packages venv player
 	$(BIN)/headwater serve
@@ -20,6 +20,15 @@ check: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Every parser that reads network bytes under atheris, FUZZ_RUNS inputs each (1,000,000), on all
+# cores; prints executions and crashes per harness (fuzz/all.py). FUZZ_SECONDS (0: none) bounds
+# each harness's time on a busy machine. `make test` runs a short pass of each.
+FUZZ_RUNS ?= 1000000
+FUZZ_SECONDS ?= 0
+fuzz: venv
+	$(BIN)/pip install -q -e '.[fuzz]'
+	$(BIN)/python -m fuzz.all --runs $(FUZZ_RUNS) --seconds $(FUZZ_SECONDS)
 
 system-packages:
 	./scripts/system-packages.sh

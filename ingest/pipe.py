@@ -44,7 +44,15 @@ class PipeSource(DemuxedSource):
 
     def __init__(self, reader: PushedInput) -> None:
         self.format = reader.format
-        self.container = av.open(reader, mode="r", format=reader.format, options=DEMUX_OPTIONS[reader.format])
+        # A publisher's metadata strings need not be UTF-8; PyAV's default (strict) made
+        # `av.open` raise on them, and the worker crash at each restart.
+        self.container = av.open(
+            reader,
+            mode="r",
+            format=reader.format,
+            options=DEMUX_OPTIONS[reader.format],
+            metadata_errors="replace",
+        )
         self.closed = False
 
     @property

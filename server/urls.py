@@ -41,6 +41,18 @@ VIDEO_PLAYER_PREFIX = "/player/videos/"
 VOD_MP4 = "video.mp4"
 CLIP_PREFIX = "/clips/"
 CLIP_MP4 = "clip.mp4"
+MAX_STREAM_ID = 2**31 - 1  # streams.id is an Integer column: no stream has a larger id
+
+
+def stream_number(text: str) -> int | None:
+    """The stream id a URL names (`/live/<id>/…`, a publish's `<id>`), or None when it names
+    none. ASCII digits only: `str.isdigit` also takes "²", which `int` refuses, and `int`
+    refuses more than 4300 digits; both were errors where a client's bad URL should be "no
+    such stream" (found by fuzz/targets/hls_query.py), as is an id no column holds."""
+    if text.isascii() and text.isdigit() and len(text) <= len(str(MAX_STREAM_ID)):
+        number = int(text)
+        return number if number <= MAX_STREAM_ID else None
+    return None
 
 
 PlaybackToken = Callable[[str], str]

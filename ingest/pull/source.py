@@ -87,7 +87,13 @@ def open_source(url: str, open_timeout: float, read_timeout: float) -> OpenedSou
         from ingest.pull.srt import open_srt  # it needs this module's OpenedSource
 
         return open_srt(url, open_timeout, read_timeout)
-    container = av.open(url, "r", options=open_options(url, read_timeout), timeout=(open_timeout, read_timeout))
+    container = av.open(  # a source's metadata need not be UTF-8 (see ingest/pipe.py)
+        url,
+        "r",
+        options=open_options(url, read_timeout),
+        timeout=(open_timeout, read_timeout),
+        metadata_errors="replace",
+    )
     source = OpenedSource(url, container)
     if source.video is None and source.audio is None:
         source.close()

@@ -128,7 +128,7 @@ def open_srt(url: str, open_timeout: float, read_timeout: float) -> SrtSource:
     except libsrt.SrtError as error:
         raise ValueError(str(error)) from None  # libsrt's words: no URL in them
     try:
-        container = av.open(caller, "r", format="mpegts", options=DEMUX_OPTIONS)
+        container = av.open(caller, "r", format="mpegts", options=DEMUX_OPTIONS, metadata_errors="replace")
     except av.error.FFmpegError:
         caller.close()
         raise ValueError("no MPEG-TS from the SRT source") from None

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
 from server.api import schemas
+from server.api.column_ints import Int32
 from server.api.deps import DB, Authorized, notify_media
 from server.db.models import Overlay
 from server.db.overlays import OverlayRepository
@@ -49,7 +50,7 @@ class OverlayCreate(OverlayFields):
 
 
 class OverlayBulkChange(OverlayFields):
-    id: int
+    id: Int32
 
 
 def check_overlay(overlay: Overlay, where: str = "") -> None:

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 
+from server.api.column_ints import Int32, Int64
+
 PULL_SCHEMES = ("rtmp", "rtmps", "srt", "http", "https", "rtsp")
 # libsrt takes at most 79 characters (Gcore documents 80; an 80th would be refused on connect).
 SRT_PASSPHRASE = re.compile(r"[!-~]{10,79}")
@@ -65,16 +67,16 @@ class StreamCreate(StreamFieldChecks):
     active: bool = True
     auto_record: bool = False
     broadcast_ids: list[int] = Field(default_factory=list)
-    cdn_id: int | None = None
+    cdn_id: Int32 | None = None
     client_entity_data: str | None = Field(default=None, max_length=65536)
-    client_user_id: int | None = None
+    client_user_id: Int64 | None = None
     dvr_duration: DvrDuration = 3600
     dvr_enabled: bool = False
     hls_mpegts_endlist_tag: bool = True
     html_overlay: bool = False
     projection: Projection = "regular"
     pull: bool = False
-    quality_set_id: int | None = None
+    quality_set_id: Int32 | None = None
     record_type: RecordType = "origin"
     srt_passphrase: str | None = None
     uri: str | None = None
@@ -87,16 +89,16 @@ class StreamChanges(StreamFieldChecks):
     active: bool | None = None
     auto_record: bool | None = None
     broadcast_ids: list[int] | None = None
-    cdn_id: int | None = None
+    cdn_id: Int32 | None = None
     client_entity_data: str | None = Field(default=None, max_length=65536)
-    client_user_id: int | None = None
+    client_user_id: Int64 | None = None
     dvr_duration: DvrDuration | None = None
     dvr_enabled: bool | None = None
     hls_mpegts_endlist_tag: bool | None = None
     html_overlay: bool | None = None
     projection: Projection | None = None
     pull: bool | None = None
-    quality_set_id: int | None = None
+    quality_set_id: Int32 | None = None
     record_type: RecordType | None = None
     srt_passphrase: str | None = None
     uri: str | None = None

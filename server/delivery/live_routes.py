@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.delivery.live_state import GZIP_BYTES, MEDIA, LiveStream
-from server.urls import SCREENSHOT
+from server.urls import SCREENSHOT, stream_number
 
 CONTENT_TYPES = {
     ".m3u8": b"application/vnd.apple.mpegurl",
@@ -139,10 +139,11 @@ class LiveRoutes:
             return PREFLIGHT_ANSWER
         if method not in ("GET", "HEAD"):
             return NOT_ALLOWED
-        stream_id, _, path = path.removeprefix(PREFIX).partition("/")
-        if path == SCREENSHOT and self.screenshot is not None and stream_id.isdigit():
-            return self.screenshot(int(stream_id))
-        stream = self.lookup(int(stream_id)) if stream_id.isdigit() else None
+        number, _, path = path.removeprefix(PREFIX).partition("/")
+        stream_id = stream_number(number)
+        if path == SCREENSHOT and self.screenshot is not None and stream_id is not None:
+            return self.screenshot(stream_id)
+        stream = self.lookup(stream_id) if stream_id is not None else None
         if stream is None or not SAFE_PATH.fullmatch(path):
             return NOT_LIVE
         if path.endswith((".m3u8", ".mpd")):

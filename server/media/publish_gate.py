@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ingest.publish import PublishRejected, PublishRequest
 from server.db.models import Stream
 from server.media.push import BACKUP, MAIN
-from server.urls import BACKUP_APP, MAIN_APP
+from server.urls import BACKUP_APP, MAIN_APP, stream_number
 
 SLOTS = {MAIN_APP: MAIN, BACKUP_APP: BACKUP}
 
@@ -54,9 +54,10 @@ def requested(request: PublishRequest) -> tuple[str, int]:
     slot = SLOTS.get(request.app)
     if slot is None:
         raise PublishRejected(f"unknown application {request.app!r}", unknown_stream=True)
-    if not request.name.isdigit():
+    stream_id = stream_number(request.name)
+    if stream_id is None:
         raise PublishRejected("unknown stream", unknown_stream=True)
-    return slot, int(request.name)
+    return slot, stream_id
 
 
 def check(request: PublishRequest, credentials: Credentials | None, occupancy: Occupancy) -> str:

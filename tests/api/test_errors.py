@@ -41,6 +41,10 @@ def test_health_needs_no_key(api_node):
         ({"name": "x", "quality_set_id": 999}, "quality_set_id"),
         ({"name": "x", "client_user_id": "abc"}, "client_user_id"),
         ({"name": "x", "broadcast_ids": "1,2"}, "broadcast_ids"),
+        # Beyond the column (fuzz/targets/api_bodies.py): the database's error was a 500.
+        ({"name": "x", "cdn_id": 2**31}, "cdn_id"),
+        ({"name": "x", "quality_set_id": -(2**31) - 1}, "quality_set_id"),
+        ({"name": "x", "client_user_id": 2**63}, "client_user_id"),
     ],
 )
 def test_invalid_stream_bodies_name_the_field(http, body, field):
@@ -56,6 +60,19 @@ def test_update_is_checked_against_the_saved_stream(http):
     response = http.patch(f"/streaming/streams/{stream['id']}", json={"stream": {"dvr_duration": 1}})
     assert response.status_code == 422 and "stream.dvr_duration" in response.json()["errors"]
     assert http.get(f"/streaming/streams/{stream['id']}").json()["pull"] is False
+
+
+def test_an_overlay_id_beyond_its_column_is_422(http):
+    stream = http.post("/streaming/streams", json={"name": "x"}).json()
+    response = http.patch(f"/streaming/streams/{stream['id']}/overlays", json=[{"id": 2**32, "x": 1}])
+    assert response.status_code == 422, response.text
+
+
+def test_live_paths_whose_id_int_refuses_are_404(http):
+    """Ids `int` refuses: "²" (it passes `str.isdigit`; the ASGI app gets the path
+    percent-decoded) and more than 4300 digits (fuzz/targets/hls_query.py)."""
+    for path in ("/live/%C2%B2/index.m3u8", "/live/" + "9" * 4301 + "/index.m3u8"):
+        assert http.get(path).status_code == 404, path
 
 
 def test_unknown_ids_are_404(http):

@@ -202,6 +202,14 @@ REPORTS = {
         r"^worker restarts not injected: \d+; publisher churns: \d+",
         r"^soak: (PASS|FAIL)",
     ],
+    "live_fuzz": [
+        rf"^mutated publishes: 30 at {NUMBER}/s",
+        r"^node exits during the run: 0; good streams' workers restarted",
+        rf"^reference .*: \d+/\d+ parts late .*worst {NUMBER} s",
+        rf"^while fuzzing .*: \d+/\d+ parts late .*worst {NUMBER} s",
+        rf"^node RSS: {NUMBER} MiB before, {NUMBER} MiB",
+        r"^node stopped by SIGTERM: clean shutdown",
+    ],
     "latency": [
         r"Headwater LL-HLS: first playlist .* latency p50",
         r"nginx-rtmp HLS \(ref\): first playlist .* latency p50",

@@ -42,6 +42,14 @@ def test_unknown_stream_and_unknown_app_refused(media_node, new_stream):
     wait_for(lambda: "unknown stream 987654" in media_node.log(), what="log line")
 
 
+def test_a_name_int_refuses_is_an_unknown_stream(media_node, new_stream):
+    """A name `int` refuses ("²" passes `str.isdigit`) failed the check with an internal error."""
+    stream = new_stream()
+    assert refused(ffmpeg_publish(rtmp_url(media_node, "²", stream["token"]), seconds=3))
+    wait_for(lambda: "publish refused app=in name=²: unknown stream" in media_node.log(), what="log line")
+    assert "authorization failed" not in media_node.log()
+
+
 def test_inactive_stream_refused(media_node, new_stream):
     stream = new_stream(active=False)
     assert refused(ffmpeg_publish(stream["push_url"], seconds=3))

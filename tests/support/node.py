@@ -84,6 +84,7 @@ class Node:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        self.stop()  # else it lives on, orphaned, adding to the load that made it slow
         raise RuntimeError(f"node not healthy after {timeout}s:\n{self.log()}")
 
     def worker_pid(self, stream_id: int) -> int | None:

@@ -1,0 +1,1 @@
+"""One harness per parser that reads network bytes; each module defines `TARGET`."""
