@@ -211,11 +211,19 @@ class Supervisor:
         here drops them."""
         self.occupancy_changed(stream_id)
         if self._fed(stream_id):
-            task = asyncio.create_task(self.overlays.sync(stream_id))
+            task = asyncio.create_task(self._sync_overlays(stream_id))
             self.syncs.add(task)  # held: the loop keeps weak references
             task.add_done_callback(self.syncs.discard)
         else:
             self.overlays.stream_ended(stream_id)
+
+    async def _sync_overlays(self, stream_id: int) -> None:
+        """A failed sync is one log line (nobody awaits the task: its error would otherwise be
+        "never retrieved" at collection, once per publish under a storm of publishes)."""
+        try:
+            await self.overlays.sync(stream_id)
+        except Exception as error:
+            log.warning("stream %s: its overlays could not be read: %s", stream_id, error)
 
     def _to_workers(self, stream_id: int, commands: list[Command]) -> None:
         """Overlay commands for the stream's workers, running or waiting their turn (a worker
