@@ -42,7 +42,6 @@ from server.delivery.live_routes import (
     Growing,
     LiveRoutes,
     Wait,
-    accepts_gzip,
     answer,
 )
 from server.one_write_http import OneWriteProtocol
@@ -174,9 +173,7 @@ class LiveWireProtocol(OneWriteProtocol):
         if "%" in path:
             return False
         client = self.client
-        found = self.routes.route(
-            "GET", path, url.query or b"", client[0] if client else None, accepts_gzip(self.headers)
-        )
+        found = self.routes.route("GET", path, url.query or b"", client[0] if client else None, self.headers)
         if isinstance(found, Growing):
             return False
         held = self.cycle if type(self.cycle) is LiveCycle and not self.cycle.response_complete else None

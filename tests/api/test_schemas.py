@@ -7,10 +7,12 @@ from the answers: FastAPI serializes through the response model); these tests na
 from __future__ import annotations
 
 import pytest
-from gcore.types.streaming import QualitySets, Stream, StreamStartRecordingResponse, Video
+from gcore.types.streaming import QualitySets, Stream, StreamStartRecordingResponse, Video, Views
 from gcore.types.streaming.quality_sets import Live, LiveQuality, Vod, VodQuality
+from gcore.types.streaming.stream_series import StreamSeriesItem
 from gcore.types.streaming.streams import Clip, Overlay
 from gcore.types.streaming.video import ConvertedVideo
+from gcore.types.streaming.vod_total_stream_duration_series import VodTotalStreamDurationSeriesItem
 from pydantic import BaseModel
 
 from server.api import schemas
@@ -57,6 +59,13 @@ DOCUMENTED = {
     ("put", "/streaming/streams/{stream_id}/stop_recording"): ("object", "Video"),
     ("put", "/streaming/streams/{stream_id}/clip_recording"): ("object", "Clip"),
     ("get", "/streaming/streams/{stream_id}/clip_recording"): ("array", "Clip"),
+    # every series has the one shape; the SDK names it per method (MaxStreamSeriesItem, ...)
+    ("get", "/streaming/statistics/stream/viewers"): ("array", "StreamSeriesItem"),
+    ("get", "/streaming/statistics/stream/watching_duration"): ("array", "StreamSeriesItem"),
+    ("get", "/streaming/statistics/max_stream"): ("array", "StreamSeriesItem"),
+    ("get", "/streaming/statistics/stream"): ("array", "StreamSeriesItem"),
+    ("get", "/streaming/statistics/stream/watching_duration/total"): ("array", "VodTotalStreamDurationSeriesItem"),
+    ("get", "/streaming/statistics/views"): ("object", "Views"),
 }
 SDK_TYPES = {
     "Stream": Stream,
@@ -65,6 +74,9 @@ SDK_TYPES = {
     "Video": Video,
     "StreamStartRecordingResponse": StreamStartRecordingResponse,
     "Clip": Clip,
+    "StreamSeriesItem": StreamSeriesItem,
+    "VodTotalStreamDurationSeriesItem": VodTotalStreamDurationSeriesItem,
+    "Views": Views,
 }
 # Answers the SDK does not type (it returns None for them): documented with models of our own.
 UNTYPED_BY_SDK = {("get", "/streaming/videos/names")}
