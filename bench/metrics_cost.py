@@ -105,13 +105,9 @@ def delivery(
             for index in range(rounds):
                 order = ("on", "off") if index % 2 == 0 else ("off", "on")
                 for name, kind in ((name, kind) for name in order for kind in ("playlist", "part")):
-                    base, pid = bases[name], nodes[name].process.pid
-                    url = f"{base}/index.m3u8" if kind == "playlist" else f"{base}/{newest_part(base)[0]}"
-                    cpu, started = cpu_seconds([pid]), time.monotonic()
-                    rate = wrk(url, wrk_seconds)
-                    requests = rate * (time.monotonic() - started)
+                    rate, cost = measured(bases[name], nodes[name].process.pid, kind, wrk_seconds)
                     rates.setdefault((name, kind), []).append(rate)
-                    costs.setdefault((name, kind), []).append(1e6 * (cpu_seconds([pid]) - cpu) / requests)
+                    costs.setdefault((name, kind), []).append(cost)
         scraped = f" (scraped {scraper.scrapes} times)" if isinstance(scraper, Scraper) else ""
         print(
             f"delivery: wrk -t2 -c64, {rounds} rounds of {wrk_seconds} s per node in turns, "
@@ -130,6 +126,25 @@ def delivery(
             publisher.kill()
         for node in nodes.values():
             node.stop()
+
+
+def measured(base: str, pid: int, kind: str, wrk_seconds: int, attempts: int = 3) -> tuple[float, float]:
+    """(req/s, node CPU µs per request) of wrk on the playlist or a recent part. A part can
+    leave the window during the run when the worker catches up in a burst (a loaded
+    machine: the publisher fell behind real time): then again, with a newer part."""
+    for attempt in range(attempts):
+        url = f"{base}/index.m3u8" if kind == "playlist" else f"{base}/{newest_part(base)[0]}"
+        cpu, started = cpu_seconds([pid]), time.monotonic()
+        try:
+            rate = wrk(url, wrk_seconds)
+        except RuntimeError:
+            if kind == "playlist" or attempt == attempts - 1:
+                raise
+            print(f"  ({url} left the window during the run: measured again with a newer part)")
+            continue
+        requests = rate * (time.monotonic() - started)
+        return rate, 1e6 * (cpu_seconds([pid]) - cpu) / requests
+    raise AssertionError("unreachable")
 
 
 def stream_cost(work: Path, clip: Path, streams: int, seconds: float, warm_up: float, switch: str = "metrics") -> None:
