@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from server import errors, whip
-from server.api import clips, overlays, quality_sets, restreams, streams, videos
+from server.api import clips, overlays, quality_sets, restreams, statistics, streams, videos
 from server.db.engine import create_engine_for, db_session_factory
 from server.db.node_settings import stored_api_key
 from server.delivery import player
@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return PlainTextResponse(now, headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
 
-    for module in (streams, clips, overlays, quality_sets, videos, restreams):
+    for module in (streams, clips, overlays, quality_sets, videos, restreams, statistics):
         app.include_router(module.router, prefix="/streaming")
     app.include_router(player.router)
     app.include_router(whip.router)
@@ -121,7 +121,8 @@ def create_asgi(settings: Settings) -> LiveFirst | SignedPlayback | CountedReque
         segment_target=settings.segment_target,
         part_target=settings.part_target,
         screenshot=app.state.screenshots.answer,
-        metered=settings.metrics,
+        metered=settings.metrics or settings.statistics,
+        user_agents=settings.statistics,
     )
     clip_http = ClipHttp(lambda: app.state.media.clips if app.state.ready else None)
     videos = PrefixFirst(app, VIDEO_PREFIX, VodHttp(app.state.vod))

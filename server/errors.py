@@ -108,6 +108,13 @@ class Unavailable(HeadwaterError):
     status = 503
 
 
+class NotImplementedHere(HeadwaterError):
+    """501: a Gcore route whose data a self-hosted origin does not have (CDN-wide or
+    player-side statistics)."""
+
+    status = 501
+
+
 class InvalidFields(HeadwaterError):
     """422 naming each offending field (`stream.dvr_duration`, `0.stretch`, `live.id`, …)."""
 

@@ -139,6 +139,14 @@ class Settings(BaseSettings):
         description="Serve GET /metrics (Prometheus) and keep its bookkeeping: requests by status, who follows "
         "each playlist",
     )
+    statistics: bool = Field(
+        default=True,
+        description="Keep viewer sessions (client address and user agent, stored only as a salted hash) and the "
+        "minutes each stream is live in the database, for the statistics API (/streaming/statistics/...)",
+    )
+    statistics_flush_interval: float = Field(
+        default=5.0, ge=0.5, le=60.0, description="Seconds between two writes of the viewer sessions to the database"
+    )
     metrics_token: SecretStr | None = Field(
         default=None, description="When set, GET /metrics asks for `Authorization: Bearer <token>`"
     )

@@ -219,3 +219,30 @@ class Restream(Base):
     client_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     live: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ViewerSessionRow(Base):
+    """One viewer's session on one stream (server/metrics/viewer_sessions.py), for the
+    statistics API. Times are Unix seconds (UTC) at the node's tick that saw a reload; the
+    client is a salted hash of its address and user agent, never the address itself.
+    `stream_id` has no foreign key: statistics outlive the stream (ids are never reused)."""
+
+    __tablename__ = "viewer_sessions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    stream_id: Mapped[int] = mapped_column(Integer, index=True)
+    protocol: Mapped[str] = mapped_column(String(8))  # llhls | hls | dash
+    client_hash: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[float] = mapped_column(Float)
+    last_seen_at: Mapped[float] = mapped_column(Float, index=True)
+    seconds: Mapped[float] = mapped_column(Float)  # last_seen_at - started_at: watched
+
+
+class LiveMinute(Base):
+    """A minute (its start, Unix seconds) in which a stream was live: max_stream and the
+    stream series (live minutes) are counted from these."""
+
+    __tablename__ = "live_minutes"
+
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    stream_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

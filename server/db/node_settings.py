@@ -43,3 +43,17 @@ async def rotate_api_key(db: AsyncSession) -> str:
     key = new_api_key()
     await set_value(db, API_KEY, key)
     return key
+
+
+STATISTICS_SALT = "statistics_salt"
+
+
+async def statistics_salt(db: AsyncSession) -> bytes:
+    """The secret mixed into viewers' client hashes (server/metrics/session_flush.py), made
+    on first use and shared by every node of the database: a viewer is the same hash on each,
+    and an address cannot be found again by hashing all of them without it."""
+    salt = await get_value(db, STATISTICS_SALT)
+    if salt is None:
+        salt = secrets.token_hex(32)
+        await set_value(db, STATISTICS_SALT, salt)
+    return salt.encode()

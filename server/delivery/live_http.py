@@ -22,7 +22,6 @@ from server.delivery.live_routes import (
     LiveRoutes,
     Lookup,
     Wait,
-    accepts_gzip,
     answer,
     media_headers,
 )
@@ -44,9 +43,15 @@ class LiveHttp:
         part_target: float,
         screenshot: Callable[[int], Answer] | None = None,
         metered: bool = True,
+        user_agents: bool = True,
     ) -> None:
         self.routes = LiveRoutes(
-            lookup, segment_target=segment_target, part_target=part_target, screenshot=screenshot, metered=metered
+            lookup,
+            segment_target=segment_target,
+            part_target=part_target,
+            screenshot=screenshot,
+            metered=metered,
+            user_agents=user_agents,
         )
 
     async def __call__(self, scope, receive, send) -> None:
@@ -58,7 +63,7 @@ class LiveHttp:
             scope["path"],
             scope.get("query_string", b""),
             client[0] if client else None,
-            accepts_gzip(scope.get("headers", [])),
+            scope.get("headers", ()),
         )
         if isinstance(found, Wait):
             ok = await found.stream.wait_until(found.condition, found.timeout, found.topic)

@@ -18,7 +18,7 @@ all get the same `Answer`, and a writer formats its head once for all of them
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +53,7 @@ PART = re.compile(r"[A-Za-z0-9_]+/seg_\d+\.\d+\.m4s")
 SKIP_VALUES = ("YES", "v2")  # _HLS_skip (RFC 8216bis 6.2.5.1): v2 also skips date ranges, of which there are none
 
 Lookup = Callable[[int], LiveStream | None]
+Headers = Sequence[tuple[bytes, bytes]]
 PREFIX = "/live/"
 
 
@@ -121,20 +122,24 @@ class LiveRoutes:
         part_target: float,
         screenshot: Callable[[int], Answer] | None = None,
         metered: bool = True,
+        user_agents: bool = True,
     ) -> None:
         """`screenshot(stream_id)` answers `screenshot.jpg`, live or not (the last one stays);
-        `metered`: note who follows each playlist, for /metrics' viewers."""
+        `metered`: note who follows each playlist (the viewer sessions behind /metrics' viewers
+        and the statistics API); `user_agents`: with their user agent (the statistics' sessions
+        are one per client address and user agent)."""
         self.lookup = lookup
         self.metered = metered
+        self.user_agents = user_agents
         self.screenshot = screenshot
         self.block_timeout = 3 * segment_target
         self.early_wait = 2 * part_target + 0.5
 
     def route(
-        self, method: str, path: str, query: bytes, client: str | None = None, gzip: bool = False
+        self, method: str, path: str, query: bytes, client: str | None = None, headers: Headers = ()
     ) -> Answer | Wait | Growing | FromDisk:
         """`client`: the requester's address (a viewer is an address following a playlist);
-        `gzip`: the request accepts it (`accepts_gzip`)."""
+        `headers`: the request's (lower-case names), read for playlists only."""
         if method == "OPTIONS":
             return PREFLIGHT_ANSWER
         if method not in ("GET", "HEAD"):
@@ -147,8 +152,9 @@ class LiveRoutes:
         if stream is None or not SAFE_PATH.fullmatch(path):
             return NOT_LIVE
         if path.endswith((".m3u8", ".mpd")):
+            gzip, user_agent = request_facts(headers, self.user_agents)
             if self.metered and client:
-                stream.meter.followers.add((path, client))
+                stream.meter.followers.add((path, client, user_agent))
             return self.playlist(stream, path, query, gzip)
         return self.media(stream, path)
 
@@ -243,9 +249,16 @@ def playlist_answer(stream: LiveStream, path: str, *, blocking: bool, skip: bool
     return known
 
 
-def accepts_gzip(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether request headers (lower-case names) accept a gzipped answer."""
-    return any(name == b"accept-encoding" and b"gzip" in value.lower() for name, value in headers)
+def request_facts(headers: Headers, user_agents: bool = True) -> tuple[bool, bytes]:
+    """Whether request headers (lower-case names) accept a gzipped answer, and the user agent
+    (b"" when absent or not asked for), in one pass."""
+    gzip, user_agent = False, b""
+    for name, value in headers:
+        if name == b"accept-encoding":
+            gzip = gzip or b"gzip" in value.lower()
+        elif name == b"user-agent" and user_agents:
+            user_agent = value
+    return gzip, user_agent
 
 
 def media_answer(stream: LiveStream, path: str) -> Answer | None:

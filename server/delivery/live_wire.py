@@ -46,7 +46,6 @@ from server.delivery.live_routes import (
     Growing,
     LiveRoutes,
     Wait,
-    accepts_gzip,
     answer,
 )
 from server.delivery.playback_tokens import PlaybackTokens, Refusal
@@ -183,7 +182,7 @@ class LiveWireProtocol(OneWriteProtocol):
             return False
         client = self.client[0] if self.client else None
         if self.tokens is None:
-            found = self.routes.route("GET", path, url.query or b"", client, accepts_gzip(self.headers))
+            found = self.routes.route("GET", path, url.query or b"", client, self.headers)
         else:
             signed = self._route_signed(self.tokens, path, url.query or b"", client)
             if signed is None:
@@ -226,7 +225,7 @@ class LiveWireProtocol(OneWriteProtocol):
                 return REFUSED[opened]
             self.signed = (opened.prefix + opened.token, opened.prefix, opened.expires)
             path = opened.path
-        return self.routes.route("GET", path, query, client, accepts_gzip(self.headers))
+        return self.routes.route("GET", path, query, client, self.headers)
 
     def _may_answer(self) -> bool:
         parser = self.parser

@@ -36,7 +36,9 @@ from server.media.source import Sources
 from server.media.status import StatusWriter
 from server.media.succession import Succession, restore_margin
 from server.media.worker_process import WorkerProcess
-from server.metrics.stream_meter import VIEWER_WINDOW, StreamMeters
+from server.metrics.session_flush import SessionFlush
+from server.metrics.stream_meter import StreamMeters
+from server.metrics.viewer_sessions import TICK
 from server.overlays.live import LiveOverlays
 from server.settings import Settings
 from server.storage import RecordingStorage
@@ -67,7 +69,18 @@ class Supervisor:
         self.restreams = Restreams(db_sessions, outbox)  # what each live stream forwards to
         self.sources = Sources(changed=self._sources_changed)  # what feeds each stream: push, pull, WHIP
         self.successions: dict[int, Succession] = {}
-        self.meters = StreamMeters(settings.on_rest_grid(VIEWER_WINDOW))  # what /metrics shows per stream
+        # what /metrics shows per stream, and the viewer sessions the statistics keep
+        self.meters = StreamMeters(settings.on_rest_grid(TICK), keep_changed=settings.statistics)
+        self.session_flush = (  # the viewer sessions and live minutes into SQL, for the statistics API
+            SessionFlush(
+                self.meters,
+                db_sessions,
+                settings.on_rest_grid(settings.statistics_flush_interval),
+                live_here=lambda: bool(self.sources.by_stream),
+            )
+            if settings.statistics
+            else None
+        )
         self.overlays = LiveOverlays(
             db_sessions, self._to_workers, self._fed, allow_private=settings.overlay_allow_private
         )
@@ -90,6 +103,8 @@ class Supervisor:
         await asyncio.to_thread(_empty_directory, self.settings.live_dir)
         self.status.start()
         self.meters.start()
+        if self.session_flush is not None:
+            self.session_flush.start()
 
     async def _restore_numbering(self) -> None:
         """Every stream goes on from the resume point stored by the node's last run."""
@@ -331,6 +346,8 @@ class Supervisor:
         await self.overlays.close()
         await self.status.close()
         self.meters.close()
+        if self.session_flush is not None:
+            await self.session_flush.close()
 
 
 def _empty_directory(directory: Path) -> None:

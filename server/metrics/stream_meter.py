@@ -6,30 +6,23 @@ workers and broadcasts. Everything here is plain numbers and sets: the delivery 
 only adds to `served_bytes` and `followers`; the worker's events (a few per part) feed the
 rest; `/metrics` reads them at scrape time (server/metrics/collector.py).
 
-Viewers: a viewer is a client address that fetched one of the stream's playlists or
-manifests in the last one or two VIEWER_WINDOWs (players reload them every part or every
-segment), counted per protocol by the playlist's name. Clients behind one address (NAT, a
-CDN edge) count once: the origin cannot tell them apart.
+Viewers: a viewer is a client address that reloaded one of the stream's playlists or
+manifests in the last VIEWER_WINDOW (players reload them every part or every segment),
+counted per protocol by the playlist's name, from the stream's viewer sessions
+(server/metrics/viewer_sessions.py, which the statistics API reads too). Clients behind one
+address (NAT, a CDN edge) count once here: the origin cannot tell them apart by address.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 from ingest.rtmp.rests import grid_delay
+from server.metrics.viewer_sessions import TICK, Follower, StreamViewers, ViewerSession
 from transcode.contract import Part, Stats
 
-VIEWER_WINDOW = 6.0  # seconds; a viewer counts for one to two windows after its last reload
-PROTOCOLS = ("llhls", "hls", "dash")  # CMAF LL-HLS, HLS over MPEG-TS, DASH
-
-
-def viewer_protocol(path: str) -> str:
-    """The delivery protocol a playlist or manifest under `/live/<id>/` belongs to."""
-    if path.endswith(".mpd"):
-        return "dash"
-    if "mpegts" in path:
-        return "hls"
-    return "llhls"
+VIEWER_WINDOW = 6.0  # seconds; a viewer counts this long after its last reload
 
 
 class PartSchedule:
@@ -58,10 +51,10 @@ class PartSchedule:
 
 
 class StreamMeter:
-    def __init__(self) -> None:
+    def __init__(self, stream_id: int = 0) -> None:
         self.served_bytes = 0  # bodies answered under /live/<id>/ (fast path and ASGI)
-        self.followers: set[tuple[str, str]] = set()  # (playlist path, client address), this window
-        self.followers_before: set[tuple[str, str]] = set()  # the window before
+        self.followers: set[Follower] = set()  # (playlist path, client address, user agent) since the last tick
+        self.sessions = StreamViewers(stream_id)
         self.parts = 0
         self.segments = 0
         self.late_parts = 0
@@ -72,16 +65,17 @@ class StreamMeter:
         self.schedules: dict[str, PartSchedule] = {}
 
     # -- delivery --------------------------------------------------------------------------
-    def next_window(self) -> None:
-        self.followers_before, self.followers = self.followers, set()
+    def tick(self, now: float, changed: list[ViewerSession]) -> None:
+        """The followers since the last tick go to the viewer sessions."""
+        if self.followers:
+            followers, self.followers = self.followers, set()
+            self.sessions.see(followers, now, changed)
+        if self.sessions.sessions:
+            self.sessions.expire(now)
 
-    def viewers(self) -> dict[str, int]:
-        """Distinct client addresses per protocol over the last one or two windows."""
-        seen: dict[str, set[str]] = {protocol: set() for protocol in PROTOCOLS}
-        for window in (self.followers, self.followers_before):
-            for path, client in window:
-                seen[viewer_protocol(path)].add(client)
-        return {protocol: len(clients) for protocol, clients in seen.items()}
+    def viewers(self, now: float | None = None) -> dict[str, int]:
+        """Distinct client addresses per protocol that reloaded in the last VIEWER_WINDOW."""
+        return self.sessions.viewers(time.time() if now is None else now, VIEWER_WINDOW, self.followers)
 
     # -- the worker's events -------------------------------------------------------------------
     def source_started(self, started: bool) -> None:
@@ -115,29 +109,52 @@ class StreamMeter:
 
 
 class StreamMeters:
-    """Every stream's meter on this node, and the timer that moves the viewer windows on."""
+    """Every stream's meter on this node, and the timer that hands their followers to their
+    viewer sessions. `changed`: the sessions whose rows are behind, for the statistics'
+    writer (server/metrics/session_flush.py) when `keep_changed`, else dropped each tick."""
 
-    def __init__(self, window: float = VIEWER_WINDOW) -> None:
+    def __init__(self, tick: float = TICK, *, keep_changed: bool = False) -> None:
         self.by_stream: dict[int, StreamMeter] = {}
-        self.window = window
+        self.tick = tick
+        self.keep_changed = keep_changed
+        self.changed: list[ViewerSession] = []
         self.timer: asyncio.TimerHandle | None = None
 
     def of(self, stream_id: int) -> StreamMeter:
         meter = self.by_stream.get(stream_id)
         if meter is None:
-            meter = self.by_stream[stream_id] = StreamMeter()
+            meter = self.by_stream[stream_id] = StreamMeter(stream_id)
         return meter
 
     def start(self) -> None:
-        """On the loop clock's grid of `window` (a multiple of the RTMP rest tick: the node
+        """On the loop clock's grid of `tick` (a multiple of the RTMP rest tick: the node
         wakes for it together with the other timers)."""
         loop = asyncio.get_running_loop()
-        self.timer = loop.call_later(grid_delay(loop.time(), self.window), self._next_window)
+        self.timer = loop.call_later(grid_delay(loop.time(), self.tick), self._tick)
 
-    def _next_window(self) -> None:
-        for meter in self.by_stream.values():
-            meter.next_window()
+    def _tick(self) -> None:
+        self.hand_over(time.time())
         self.start()
+
+    def hand_over(self, now: float) -> None:
+        for meter in self.by_stream.values():
+            meter.tick(now, self.changed)
+        if not self.keep_changed:
+            self.changed.clear()
+
+    def take_changed(self) -> list[ViewerSession]:
+        """The sessions whose rows are behind; each is marked written (`given_back` if not)."""
+        changed, self.changed = self.changed, []
+        for session in changed:
+            session.changed = False
+        return changed
+
+    def given_back(self, sessions: list[ViewerSession]) -> None:
+        """Sessions whose rows could not be written: in the next batch again."""
+        for session in sessions:
+            if not session.changed:
+                session.changed = True
+                self.changed.append(session)
 
     def close(self) -> None:
         if self.timer is not None:

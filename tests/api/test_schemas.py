@@ -7,10 +7,12 @@ from the answers: FastAPI serializes through the response model); these tests na
 from __future__ import annotations
 
 import pytest
-from gcore.types.streaming import QualitySets, Restream, Stream, StreamStartRecordingResponse, Video
+from gcore.types.streaming import QualitySets, Restream, Stream, StreamStartRecordingResponse, Video, Views
 from gcore.types.streaming.quality_sets import Live, LiveQuality, Vod, VodQuality
+from gcore.types.streaming.stream_series import StreamSeriesItem
 from gcore.types.streaming.streams import Clip, Overlay
 from gcore.types.streaming.video import ConvertedVideo
+from gcore.types.streaming.vod_total_stream_duration_series import VodTotalStreamDurationSeriesItem
 from pydantic import BaseModel
 
 from server.api import schemas
@@ -62,6 +64,13 @@ DOCUMENTED = {
     ("get", "/streaming/restreams"): ("array", "Restream"),
     ("get", "/streaming/restreams/{restream_id}"): ("object", "Restream"),
     ("patch", "/streaming/restreams/{restream_id}"): ("object", "Restream"),
+    # every series has the one shape; the SDK names it per method (MaxStreamSeriesItem, ...)
+    ("get", "/streaming/statistics/stream/viewers"): ("array", "StreamSeriesItem"),
+    ("get", "/streaming/statistics/stream/watching_duration"): ("array", "StreamSeriesItem"),
+    ("get", "/streaming/statistics/max_stream"): ("array", "StreamSeriesItem"),
+    ("get", "/streaming/statistics/stream"): ("array", "StreamSeriesItem"),
+    ("get", "/streaming/statistics/stream/watching_duration/total"): ("array", "VodTotalStreamDurationSeriesItem"),
+    ("get", "/streaming/statistics/views"): ("object", "Views"),
 }
 SDK_TYPES = {
     "Stream": Stream,
@@ -71,6 +80,9 @@ SDK_TYPES = {
     "StreamStartRecordingResponse": StreamStartRecordingResponse,
     "Clip": Clip,
     "Restream": Restream,
+    "StreamSeriesItem": StreamSeriesItem,
+    "VodTotalStreamDurationSeriesItem": VodTotalStreamDurationSeriesItem,
+    "Views": Views,
 }
 # Answers the SDK does not type (it returns None for them): documented with models of our own.
 UNTYPED_BY_SDK = {("get", "/streaming/videos/names")}

@@ -14,10 +14,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from gcore.types.streaming import QualitySets, Restream, Stream, Video
+from gcore.types.streaming import QualitySets, Restream, Stream, Video, Views
+from gcore.types.streaming.max_stream_series import MaxStreamSeriesItem
+from gcore.types.streaming.statistic_get_live_unique_viewers_response import StatisticGetLiveUniqueViewersResponseItem
+from gcore.types.streaming.stream_series import StreamSeriesItem
 from gcore.types.streaming.streams import Overlay
+from gcore.types.streaming.vod_total_stream_duration_series import VodTotalStreamDurationSeriesItem
 from pydantic import BaseModel
 
+from server.api.statistics import NOT_ANSWERED
 from server.app import create_app
 from server.settings import Settings
 
@@ -51,6 +56,19 @@ def conforms(sdk: type[BaseModel], response: httpx.Response, status: int = 200) 
     for item in data if isinstance(data, list) else [data]:
         sdk.model_validate(item)  # raises on any field of the wrong type or value
     assert not missing_fields(sdk, data), missing_fields(sdk, data)
+    return data
+
+
+def conforms_series(sdk: type[BaseModel], response: httpx.Response) -> Any:
+    """A statistics series: the SDK's item shape, each point a `[unix time, value]` pair as
+    Gcore documents and answers them (the SDK types a point as one integer; checked here with
+    the pair's value in its place)."""
+    assert response.status_code == 200, response.text
+    data = response.json()
+    for item in data:
+        pairs = item["metrics"]["streams"]
+        assert all(len(pair) == 2 and all(isinstance(n, int) for n in pair) for pair in pairs), pairs
+        sdk.model_validate({**item, "metrics": {"streams": [value for _, value in pairs]}})
     return data
 
 
@@ -142,6 +160,23 @@ def test_every_route_answers_what_the_sdk_types_say(recorder, video_ids):
     conforms(Restream, http.patch(f"/streaming/restreams/{rid}", json={"restream": {"active": False}}))
     assert http.delete(f"/streaming/restreams/{rid}").status_code == 204
     is_error(http.post("/streaming/restreams", json={"restream": {"stream_id": sid, "uri": "udp://h:1"}}), 422)
+
+    frame = {"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T03:00:00Z"}
+    for path, item in (
+        ("/stream/viewers", StatisticGetLiveUniqueViewersResponseItem),
+        ("/stream/watching_duration", StreamSeriesItem),
+        ("/max_stream", MaxStreamSeriesItem),
+        ("/stream", StreamSeriesItem),
+    ):
+        points = conforms_series(item, http.get(f"/streaming/statistics{path}", params=frame))
+        assert [t for t, _ in points[0]["metrics"]["streams"]] == [1767225600, 1767229200, 1767232800]
+    conforms(VodTotalStreamDurationSeriesItem, http.get("/streaming/statistics/stream/watching_duration/total"))
+    views = conforms(
+        Views, http.get("/streaming/statistics/views", params={"date_from": "2026-01-01", "date_to": "2026-01-02"})
+    )
+    assert views == {"data": []}
+    for path in NOT_ANSWERED:
+        is_error(http.get(f"/streaming/statistics{path}"), 501)
 
     assert http.delete(f"/streaming/streams/{sid}").status_code == 204
     is_error(http.get(f"/streaming/streams/{sid}"), 404)

@@ -27,7 +27,7 @@ def test_every_stream_row_has_its_series_and_stats_only_while_live():
     meter = StreamMeter()
     meter.parts, meter.served_bytes = 12, 3456
     meter.stats = Stats(speed=1.0, frame_rate=25.0, bitrate=800_000)
-    meter.followers.add(("origin/index.m3u8", "127.0.0.1"))
+    meter.followers.add(("origin/index.m3u8", "127.0.0.1", b"hls.js"))  # counted before the tick hands it over
     state = NodeState(
         streams=[StreamRow(7, True, False, meter), StreamRow(8, False, False, None)],
         publishers={"rtmp": 1},

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from server.metrics.stream_meter import StreamMeter, StreamMeters, viewer_protocol
+from server.metrics.stream_meter import VIEWER_WINDOW, StreamMeter, StreamMeters
+from server.metrics.viewer_sessions import SESSION_TIMEOUT, viewer_protocol
 from transcode.contract import Part
 
 
@@ -62,23 +63,68 @@ def test_a_new_source_starts_a_new_schedule():
     assert meter.late_parts == 0
 
 
-def test_viewers_are_addresses_per_protocol_over_two_windows():
-    meter = StreamMeter()
+def test_viewers_are_addresses_per_protocol_that_reloaded_within_the_window():
+    meters = StreamMeters()
+    meter = meters.of(1)
     meter.followers.update(
         {
-            ("origin/index.m3u8", "10.0.0.1"),
-            ("audio/index.m3u8", "10.0.0.1"),
-            ("master.m3u8", "10.0.0.2"),
-            ("index.mpd", "10.0.0.3"),
-            ("origin/mpegts.m3u8", "10.0.0.1"),
+            ("origin/index.m3u8", "10.0.0.1", b"hls.js"),
+            ("audio/index.m3u8", "10.0.0.1", b"hls.js"),
+            ("master.m3u8", "10.0.0.2", b"VLC"),
+            ("master.m3u8", "10.0.0.2", b"Safari"),  # two players behind one address count once here
+            ("index.mpd", "10.0.0.3", b"dash.js"),
+            ("origin/mpegts.m3u8", "10.0.0.1", b"ffmpeg"),
         }
     )
-    assert meter.viewers() == {"llhls": 2, "hls": 1, "dash": 1}
-    meter.next_window()
-    meter.followers.add(("index.mpd", "10.0.0.4"))
-    assert meter.viewers() == {"llhls": 2, "hls": 1, "dash": 2}
-    meter.next_window()
-    assert meter.viewers() == {"llhls": 0, "hls": 0, "dash": 1}
+    assert meter.viewers(100.0) == {"llhls": 2, "hls": 1, "dash": 1}  # not handed over yet
+    meters.hand_over(100.0)
+    assert meter.followers == set()
+    assert meter.viewers(100.0) == {"llhls": 2, "hls": 1, "dash": 1}
+    meter.followers.add(("index.mpd", "10.0.0.4", b"dash.js"))
+    meters.hand_over(103.0)
+    assert meter.viewers(103.0) == {"llhls": 2, "hls": 1, "dash": 2}
+    assert meter.viewers(103.0 + VIEWER_WINDOW) == {"llhls": 0, "hls": 0, "dash": 1}
+
+
+def test_a_session_is_one_client_and_user_agent_per_protocol_until_it_stops_reloading():
+    meters = StreamMeters(keep_changed=True)
+    meter = meters.of(7)
+    for second in range(10):  # one player reloading its two playlists every second
+        meter.followers.update({("720p/index.m3u8", "10.0.0.1", b"A"), ("audio/index.m3u8", "10.0.0.1", b"A")})
+        if second < 4:  # another player on the same address, another user agent, for 4 s
+            meter.followers.add(("720p/index.m3u8", "10.0.0.1", b"B"))
+        meters.hand_over(1000.0 + second)
+    sessions = {s.user_agent: s for s in meter.sessions.sessions.values()}
+    assert set(sessions) == {b"A", b"B"}
+    assert sessions[b"A"].seconds == 9.0 and sessions[b"B"].seconds == 3.0
+    assert {s.stream_id for s in sessions.values()} == {7}
+    changed = meters.take_changed()
+    assert sorted(s.user_agent for s in changed) == [b"A", b"B"]  # each once, however often seen
+    assert meters.take_changed() == []
+
+    meters.hand_over(1009.0 + SESSION_TIMEOUT)
+    assert set(meter.sessions.sessions) == {("10.0.0.1", b"A", "llhls")}  # B ended
+    meter.followers.add(("720p/index.m3u8", "10.0.0.1", b"B"))
+    meters.hand_over(1010.0 + SESSION_TIMEOUT)
+    again = meter.sessions.sessions["10.0.0.1", b"B", "llhls"]
+    assert again is not sessions[b"B"] and again.seconds == 0.0  # back later: a new session
+    assert meters.take_changed() == [again]
+
+
+def test_sessions_not_written_go_back_into_the_next_batch():
+    meters = StreamMeters(keep_changed=True)
+    meters.of(1).followers.add(("index.mpd", "10.0.0.1", b""))
+    meters.hand_over(10.0)
+    batch = meters.take_changed()
+    meters.given_back(batch)
+    assert meters.take_changed() == batch
+
+
+def test_without_statistics_no_session_waits_to_be_written():
+    meters = StreamMeters()
+    meters.of(1).followers.add(("index.mpd", "10.0.0.1", b""))
+    meters.hand_over(10.0)
+    assert meters.take_changed() == []
 
 
 def test_protocols_by_playlist_name():

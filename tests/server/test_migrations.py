@@ -10,7 +10,18 @@ from server.db.engine import sync_url
 from server.db.migrate import downgrade, upgrade
 from server.db.models import Overlay, Stream, Video
 
-TABLES = {"streams", "overlays", "quality_sets", "qualities", "videos", "node_settings", "webhook_events", "restreams"}
+TABLES = {
+    "streams",
+    "overlays",
+    "quality_sets",
+    "qualities",
+    "videos",
+    "node_settings",
+    "viewer_sessions",
+    "live_minutes",
+    "webhook_events",
+    "restreams",
+}
 
 
 def tables(url: str) -> set[str]:
