@@ -78,8 +78,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/health", include_in_schema=False)
     async def health(request: Request) -> JSONResponse:
+        """Which node answered (behind a load balancer, any of them may)."""
         ready = request.app.state.ready
-        return JSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
+        answer = {"status": "ok" if ready else "starting", "node": settings.resolved_node_id}
+        return JSONResponse(answer, status_code=200 if ready else 503)
 
     @app.get(UTC_TIMING_PATH, include_in_schema=False)
     async def utc_time() -> PlainTextResponse:

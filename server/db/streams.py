@@ -3,6 +3,7 @@ and live status writes."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select, update
@@ -83,8 +84,10 @@ class StreamRepository:
             await self.db.execute(update(Stream).where(Stream.id == stream_id).values(**values))
         await self.db.commit()
 
-    async def reset_live(self) -> None:
-        """No stream is live (a node that just started runs none)."""
-        await self.db.execute(update(Stream).where(Stream.live.is_(True)).values(**OFFLINE))
-        await self.db.execute(update(Stream).where(Stream.backup_live.is_(True)).values(backup_live=False))
+    async def reset_live(self, keep: Collection[int]) -> None:
+        """No stream is live but those in `keep` (a node that just started runs none; other
+        nodes sharing the database run `keep`)."""
+        others = Stream.id.not_in(keep)
+        await self.db.execute(update(Stream).where(Stream.live.is_(True), others).values(**OFFLINE))
+        await self.db.execute(update(Stream).where(Stream.backup_live.is_(True), others).values(backup_live=False))
         await self.db.commit()

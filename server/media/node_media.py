@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.rtmp.server import RtmpServer
 from ingest.srt.server import SrtServer
+from server.cluster.cluster import Cluster
 from server.db.models import Video
 from server.delivery.live_state import LiveStream
 from server.media.clips import Clip, Clips
@@ -31,7 +32,8 @@ class NodeMedia:
         storage: RecordingStorage | None = None,
     ) -> None:
         self.settings = settings
-        self.supervisor = Supervisor(settings, db_sessions, storage)
+        self.cluster = Cluster(settings, db_sessions)
+        self.supervisor = Supervisor(settings, db_sessions, storage, self.cluster)
         self.pull = PullManager(self.supervisor)
         self.whip = WhipSessions(self.supervisor)  # the kinds of source share `supervisor.sources`
         self.listeners: list[RtmpServer | SrtServer] = []
@@ -39,6 +41,7 @@ class NodeMedia:
 
     async def start(self) -> None:
         self.clips.start()
+        await self.cluster.start()
         await self.supervisor.start()
         host = self.settings.http_host
         read_interval = self.settings.ingest_read_interval
@@ -95,3 +98,4 @@ class NodeMedia:
         await self.pull.close()
         await self.whip.close()
         await self.supervisor.close()
+        await self.cluster.close()

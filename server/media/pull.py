@@ -13,6 +13,7 @@ import asyncio
 import logging
 from typing import Any
 
+from server.cluster.cluster import OwnedElsewhere
 from server.db.models import Stream
 from server.db.streams import StreamRepository
 from server.media.ladders import ladder_of
@@ -53,6 +54,10 @@ class PullSession(StreamSource):
 
     def worker_source(self) -> dict[str, Any]:
         return self.manager.pull_source(self.urls)
+
+    def give_up(self, reason: str) -> None:
+        log.info("stream %s: stopping its pull worker (%s)", self.stream_id, reason)
+        self.manager.supervisor.spawn(self.stop())
 
     async def _run(self) -> None:
         """Workers one after another (server/media/succession.py): each continues the
@@ -139,10 +144,19 @@ class PullManager:
                 await current.stop()
                 current = None
             if wanted and current is None:
-                log.info("stream %s: starting its pull worker", stream_id)
+                await self._start(stream, renditions)
+
+    async def _start(self, stream: Stream, renditions: list[Rendition]) -> None:
+        """The stream's pull worker, unless another node sharing the database runs it."""
+        try:
+            async with self.supervisor.owning(stream.id):
+                log.info("stream %s: starting its pull worker", stream.id)
                 pull = PullSession(self, stream, renditions)
                 self.sources.add(pull)
-                pull.start()
+        except OwnedElsewhere as owned:
+            log.info("stream %s: node %s pulls it", stream.id, owned.holder)
+            return
+        pull.start()
 
     def session_ended(self, pull: PullSession) -> None:
         self.sources.remove(pull)

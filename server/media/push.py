@@ -138,6 +138,9 @@ class PushSession(StreamSource):
         for publisher in list(self.slots.values()):
             publisher.drop(reason)
 
+    def give_up(self, reason: str) -> None:
+        self.drop_all(reason)
+
     def close_all(self, reason: str) -> None:
         for publisher in list(self.slots.values()):
             publisher.close(reason)

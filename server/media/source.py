@@ -64,6 +64,10 @@ class StreamSource:
     def answered(self, event: WhipAnswer | WhipFailed) -> None:
         """The worker answered (or refused) an offer; only a WHIP session made one."""
 
+    def give_up(self, reason: str) -> None:
+        """Stop feeding the stream (another node runs it now: server/cluster/)."""
+        raise NotImplementedError
+
     @property
     def succession(self) -> Succession:
         return self.supervisor.succession(self.stream_id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -125,10 +125,11 @@ class StatusWriter:
             if not self.pending:
                 self.idle.set()
 
-    async def reset_all(self) -> None:
-        """At start: no stream is live on a node that just started."""
+    async def reset_all(self, keep: Collection[int]) -> None:
+        """At start: no stream is live on a node that just started; those in `keep` are
+        live on another node sharing the database."""
         async with self.db_sessions() as db:
-            await StreamRepository(db).reset_live()
+            await StreamRepository(db).reset_live(keep)
 
 
 def _stats_moved(written: dict, values: dict) -> bool:

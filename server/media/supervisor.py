@@ -15,6 +15,8 @@ import asyncio
 import hmac
 import logging
 import shutil
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.publish import PublishRejected, PublishRequest
 from packager.resume import ResumePoint
+from server.cluster.cluster import Cluster, OwnedElsewhere, stream_key
 from server.db.models import Stream
 from server.db.streams import StreamRepository
 from server.delivery.live_state import LiveStream
@@ -51,9 +54,12 @@ class Supervisor:
         settings: Settings,
         db_sessions: async_sessionmaker[AsyncSession],
         storage: RecordingStorage | None = None,
+        cluster: Cluster | None = None,
     ) -> None:
         self.settings = settings
         self.db_sessions = db_sessions
+        self.cluster = cluster or Cluster(settings, db_sessions)  # this node among those sharing the DB
+        self.admitting: dict[int, int] = {}  # stream → sources being admitted (they need its lease)
         self.status = StatusWriter(db_sessions)
         self.recordings = Recordings(settings, db_sessions, self.status, storage)
         self.sources = Sources(changed=self._sources_changed)  # what feeds each stream: push, pull, WHIP
@@ -68,13 +74,20 @@ class Supervisor:
         """A node that starts has no live stream: none is live in the DB, and whatever is
         under `live/` is what its workers left at the last stop (final playlists and the
         last window of each stream, tens of MB each)."""
-        await self.status.reset_all()
-        await self.recordings.start()
+        elsewhere = await self.live_elsewhere()
+        await self.status.reset_all(keep=elsewhere)
+        await self.recordings.start(keep=elsewhere)
         await self._restore_numbering()
         await self._load_dvr_windows()
         await asyncio.to_thread(_empty_directory, self.settings.live_dir)
         self.status.start()
         self.meters.start()
+
+    async def live_elsewhere(self) -> set[int]:
+        """The streams another node runs now (their live status and recordings are theirs)."""
+        prefix = stream_key(0).removesuffix("0")
+        held = await self.cluster.held_elsewhere()
+        return {int(key.removeprefix(prefix)) for key in held if key.startswith(prefix)}
 
     async def _restore_numbering(self) -> None:
         """Every stream goes on from the resume point stored by the node's last run."""
@@ -105,17 +118,53 @@ class Supervisor:
 
     async def authorize(self, request: PublishRequest) -> Publisher:
         stream, slot = await self._check(request)
-        push = self.sources.find(stream.id, PushSession)
-        if push is None:
-            async with self.db_sessions() as db:
-                renditions = await ladder_of(db, stream)
-            push = self.sources.find(stream.id, PushSession)  # another publisher of this stream won the race
-            if push is None:
-                push = PushSession(self, stream, renditions)
-                self.sources.add(push)
+        try:
+            async with self.owning(stream.id):
+                push = self.sources.find(stream.id, PushSession)
+                if push is None:
+                    async with self.db_sessions() as db:
+                        renditions = await ladder_of(db, stream)
+                    push = self.sources.find(stream.id, PushSession)  # another publisher of this stream won the race
+                    if push is None:
+                        push = PushSession(self, stream, renditions)
+                        self.sources.add(push)
+        except OwnedElsewhere as owned:
+            raise self._refusal(stream.id, owned.holder) from None
         publisher = push.join(slot, request)
         log.info("stream %s: %s publisher %s admitted (%s)", stream.id, slot, request.peer, request.protocol)
         return publisher
+
+    @asynccontextmanager
+    async def owning(self, stream_id: int) -> AsyncIterator[None]:
+        """Admit a source of the stream under its lease: this node takes (or keeps) it, or
+        `OwnedElsewhere` names the node that runs the stream. Register the source in `sources`
+        before leaving the block; the lease is let go once no source of the stream is left."""
+        self.admitting[stream_id] = self.admitting.get(stream_id, 0) + 1
+        try:
+            key = stream_key(stream_id)
+            holder = await self.cluster.claim(key, lambda: self._lease_needed(stream_id), self._lease_lost)
+            if holder != self.cluster.node_id:
+                raise OwnedElsewhere(key, holder)
+            yield
+        finally:
+            self.admitting[stream_id] -= 1
+            if not self.admitting[stream_id]:
+                del self.admitting[stream_id]
+            if not self._lease_needed(stream_id):
+                self.spawn(self.cluster.let_go(stream_key(stream_id)))
+
+    def _lease_needed(self, stream_id: int) -> bool:
+        return bool(self.sources.feeding(stream_id)) or stream_id in self.admitting
+
+    def _lease_lost(self, key: str) -> None:
+        """Another node took the stream (this one stalled past the lease): stop feeding it here."""
+        stream_id = int(key.removeprefix(stream_key(0).removesuffix("0")))
+        for source in self.sources.feeding(stream_id):
+            source.give_up("another node runs the stream now")
+
+    def _refusal(self, stream_id: int, holder: str | None) -> PublishRejected:
+        log.info("stream %s: publisher refused: node %s runs it", stream_id, holder)
+        return PublishRejected(f"stream {stream_id} is live on node {holder}", busy=True)
 
     async def _check(self, request: PublishRequest) -> tuple[Stream, str]:
         slot = SLOTS.get(request.app)
@@ -137,6 +186,9 @@ class Supervisor:
         existing = self.sources.find(stream_id, PushSession)
         if existing is not None and existing.slots.get(slot) is not None:
             raise PublishRejected(f"stream {stream_id} already has a {slot} publisher", busy=True)
+        holder = await self.cluster.holder(stream_key(stream_id))
+        if holder not in (None, self.cluster.node_id):
+            raise self._refusal(stream_id, holder)
         return stream, slot
 
     def session_ended(self, push: PushSession) -> None:
@@ -150,11 +202,16 @@ class Supervisor:
         """A source came or went: a stream that goes live renders its overlays, one that ends
         here drops them."""
         if self._fed(stream_id):
-            task = asyncio.create_task(self.overlays.sync(stream_id))
-            self.syncs.add(task)  # held: the loop keeps weak references
-            task.add_done_callback(self.syncs.discard)
+            self.spawn(self.overlays.sync(stream_id))
         else:
             self.overlays.stream_ended(stream_id)
+            if stream_id not in self.admitting:
+                self.spawn(self.cluster.let_go(stream_key(stream_id)))
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.syncs.add(task)  # held: the loop keeps weak references
+        task.add_done_callback(self.syncs.discard)
 
     def _to_workers(self, stream_id: int, commands: list[Command]) -> None:
         """Overlay commands for the stream's workers, running or waiting their turn (a worker

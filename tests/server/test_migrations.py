@@ -10,7 +10,7 @@ from server.db.engine import sync_url
 from server.db.migrate import downgrade, upgrade
 from server.db.models import Overlay, Stream, Video
 
-TABLES = {"streams", "overlays", "quality_sets", "qualities", "videos", "node_settings"}
+TABLES = {"streams", "overlays", "quality_sets", "qualities", "videos", "node_settings", "nodes", "leases"}
 
 
 def tables(url: str) -> set[str]:
