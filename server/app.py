@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from server import errors, whip
 from server.api import clips, overlays, quality_sets, streams, videos
+from server.cluster.relay import OwnerRelay
 from server.db.engine import create_engine_for, db_session_factory
 from server.db.node_settings import stored_api_key
 from server.delivery import player
@@ -62,6 +63,8 @@ async def lifespan(app: FastAPI):
         yield
     finally:
         app.state.ready = False
+        if app.state.relay is not None:
+            await app.state.relay.close()
         await app.state.media.close()
         await app.state.engine.dispose()
 
@@ -74,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.vod = VodLibrary(app.state.recordings, lambda: app.state.db_sessions())
     app.state.ready = False
     app.state.requests = None  # CountedRequests, when create_asgi counts them
+    app.state.relay = None  # OwnerRelay, when create_asgi relays to other nodes
     errors.install(app)
 
     @app.get("/health", include_in_schema=False)
@@ -102,12 +106,20 @@ def create_asgi(settings: Settings) -> LiveFirst | CountedRequests:
     """What uvicorn serves: live delivery on its fast path in front of the FastAPI app; with
     metrics on, every ASGI response counted on the way out (`asgi.live` either way)."""
     app = create_app(settings)
+    relay = None
+    if settings.shared_database:
+        relay = app.state.relay = OwnerRelay(
+            lambda: app.state.media.cluster if app.state.ready else None,
+            redirect=settings.cluster_viewers == "redirect",
+            hold=3 * settings.segment_target + 5,  # the owner holds a blocking reload up to 3 targets
+        )
     live = LiveHttp(
         lambda stream_id: app.state.media.lookup(stream_id) if app.state.ready else None,
         segment_target=settings.segment_target,
         part_target=settings.part_target,
         screenshot=app.state.screenshots.answer,
         metered=settings.metrics,
+        relay=relay,
     )
     clip_http = ClipHttp(lambda: app.state.media.clips if app.state.ready else None)
     videos = PrefixFirst(app, VIDEO_PREFIX, VodHttp(app.state.vod))

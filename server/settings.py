@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         description="Seconds a node's claim on a live stream outlives its last renewal (renewed every third of "
         "it): how long a dead node's streams wait before another node may take them",
     )
+    cluster_viewers: Literal["proxy", "redirect"] = Field(
+        default="proxy",
+        description="A viewer's live request for a stream another node runs: proxied to that node (the URL, "
+        "and any cache in front, stay in the path), or redirected (307) to its public URL",
+    )
 
     part_target: float = Field(default=0.5, gt=0.05, le=2.0)
     segment_target: float = Field(default=2.0, ge=0.5, le=10.0)

@@ -29,6 +29,12 @@ def stream_key(stream_id: int) -> str:
     return f"stream/{stream_id}"
 
 
+def slot_key(stream_id: int, slot: str) -> str:
+    """The lease of a stream's publisher slot (main, backup): one publisher per slot among
+    the nodes, wherever the stream's output runs."""
+    return f"stream/{stream_id}/{slot}"
+
+
 @dataclass
 class Held:
     needed: Callable[[], bool]  # False once nothing on this node runs under the lease
@@ -65,12 +71,13 @@ class Cluster:
         return holder
 
     async def let_go(self, key: str) -> None:
-        """Release the lease unless something on this node still needs it."""
+        """Release the lease unless something on this node still needs it (also one claimed
+        without `claim`: server/cluster/orphans.py)."""
         async with self.lock:
             held = self.held.get(key)
-            if held is None or held.needed():
+            if held is not None and held.needed():
                 return
-            del self.held[key]
+            self.held.pop(key, None)
             await self.leases.release(key)
 
     async def holder(self, key: str) -> str | None:

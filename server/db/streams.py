@@ -73,6 +73,10 @@ class StreamRepository:
         query = select(Stream.id, Stream.resume_point).where(Stream.resume_point.is_not(None))
         return [(row[0], row[1]) for row in (await self.db.execute(query)).all()]
 
+    async def resume_point(self, stream_id: int) -> Any:
+        """The stream's stored resume point (JSON), if any."""
+        return await self.db.scalar(select(Stream.resume_point).where(Stream.id == stream_id))
+
     async def dvr_windows(self) -> list[tuple[int, int]]:
         """(stream id, dvr_duration) of every stream with DVR enabled."""
         query = select(Stream.id, Stream.dvr_duration).where(Stream.dvr_enabled.is_(True))

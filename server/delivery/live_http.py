@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from server.delivery.live_routes import (
     CORS,
@@ -21,11 +22,15 @@ from server.delivery.live_routes import (
     Growing,
     LiveRoutes,
     Lookup,
+    Remote,
     Wait,
     accepts_gzip,
     answer,
     media_headers,
 )
+
+if TYPE_CHECKING:
+    from server.cluster.relay import OwnerRelay
 
 
 class LiveHttp:
@@ -44,10 +49,18 @@ class LiveHttp:
         part_target: float,
         screenshot: Callable[[int], Answer] | None = None,
         metered: bool = True,
+        relay: OwnerRelay | None = None,
     ) -> None:
+        """`relay`: other nodes share the database; a stream not here goes to its owner."""
         self.routes = LiveRoutes(
-            lookup, segment_target=segment_target, part_target=part_target, screenshot=screenshot, metered=metered
+            lookup,
+            segment_target=segment_target,
+            part_target=part_target,
+            screenshot=screenshot,
+            metered=metered,
+            remote=relay is not None,
         )
+        self.relay = relay
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -64,6 +77,11 @@ class LiveHttp:
             ok = await found.stream.wait_until(found.condition, found.timeout, found.topic)
             found = found.then(ok)
         body = scope["method"] == "GET"
+        if isinstance(found, Remote):
+            relayed = await self.relay.serve(scope, send, found.fallback) if self.relay else found.fallback
+            if relayed is None:
+                return  # the owner's answer went out
+            found = relayed
         if isinstance(found, Growing):
             return await self.growing_segment(found, send, body)
         if isinstance(found, FromDisk):  # (the protocol's fast path sends these with sendfile)

@@ -8,7 +8,9 @@ returns one of:
   blocking reload, a preload-hinted part), then answer `then(ok)`;
 - a `Growing`: a DASH segment still being written, streamed part by part (ASGI only);
 - a `FromDisk`: a segment behind the live edge, sent from its file (`live_wire` with
-  sendfile, `file_sending`; the ASGI app reads it).
+  sendfile, `file_sending`; the ASGI app reads it);
+- a `Remote`: a stream this node does not run, which another node sharing the database may
+  (ASGI only: `server/cluster/relay.py` relays it to the owner, else answers `fallback`).
 
 Answers are values that many requests share. The 500 clients blocked on one playlist
 all get the same `Answer`, and a writer formats its head once for all of them
@@ -97,6 +99,11 @@ class FromDisk:
     stream: LiveStream  # whose meter counts the bytes sent
 
 
+@dataclass
+class Remote:
+    fallback: Answer  # what this node answers itself when no other node runs the stream
+
+
 def answer(status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> Answer:
     return Answer(status, body, [*headers, (b"content-length", str(len(body)).encode())])
 
@@ -121,10 +128,13 @@ class LiveRoutes:
         part_target: float,
         screenshot: Callable[[int], Answer] | None = None,
         metered: bool = True,
+        remote: bool = False,
     ) -> None:
         """`screenshot(stream_id)` answers `screenshot.jpg`, live or not (the last one stays);
-        `metered`: note who follows each playlist, for /metrics' viewers."""
+        `metered`: note who follows each playlist, for /metrics' viewers; `remote`: other
+        nodes share the database, so a stream not here may run on one of them."""
         self.lookup = lookup
+        self.remote = remote
         self.metered = metered
         self.screenshot = screenshot
         self.block_timeout = 3 * segment_target
@@ -132,7 +142,7 @@ class LiveRoutes:
 
     def route(
         self, method: str, path: str, query: bytes, client: str | None = None, gzip: bool = False
-    ) -> Answer | Wait | Growing | FromDisk:
+    ) -> Answer | Wait | Growing | FromDisk | Remote:
         """`client`: the requester's address (a viewer is an address following a playlist);
         `gzip`: the request accepts it (`accepts_gzip`)."""
         if method == "OPTIONS":
@@ -140,11 +150,13 @@ class LiveRoutes:
         if method not in ("GET", "HEAD"):
             return NOT_ALLOWED
         stream_id, _, path = path.removeprefix(PREFIX).partition("/")
-        if path == SCREENSHOT and self.screenshot is not None and stream_id.isdigit():
-            return self.screenshot(int(stream_id))
         stream = self.lookup(int(stream_id)) if stream_id.isdigit() else None
+        elsewhere = self.remote and stream is None and stream_id.isdigit()
+        if path == SCREENSHOT and self.screenshot is not None and stream_id.isdigit():
+            shot = self.screenshot(int(stream_id))
+            return Remote(shot) if elsewhere else shot
         if stream is None or not SAFE_PATH.fullmatch(path):
-            return NOT_LIVE
+            return Remote(NOT_LIVE) if elsewhere and SAFE_PATH.fullmatch(path) else NOT_LIVE
         if path.endswith((".m3u8", ".mpd")):
             if self.metered and client:
                 stream.meter.followers.add((path, client))

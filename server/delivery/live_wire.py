@@ -41,6 +41,7 @@ from server.delivery.live_routes import (
     FromDisk,
     Growing,
     LiveRoutes,
+    Remote,
     Wait,
     accepts_gzip,
     answer,
@@ -177,7 +178,7 @@ class LiveWireProtocol(OneWriteProtocol):
         found = self.routes.route(
             "GET", path, url.query or b"", client[0] if client else None, accepts_gzip(self.headers)
         )
-        if isinstance(found, Growing):
+        if isinstance(found, (Growing, Remote)):
             return False
         held = self.cycle if type(self.cycle) is LiveCycle and not self.cycle.response_complete else None
         if isinstance(found, FromDisk):

@@ -13,7 +13,8 @@ import asyncio
 import logging
 from typing import Any
 
-from server.cluster.cluster import OwnedElsewhere
+from server.cluster.cluster import OwnedElsewhere, stream_key
+from server.cluster.orphans import claim_orphan_pulls
 from server.db.models import Stream
 from server.db.streams import StreamRepository
 from server.media.ladders import ladder_of
@@ -24,6 +25,7 @@ from transcode.contract import Rendition
 log = logging.getLogger("headwater.pull")
 
 RESTART_DELAY = 2.0  # seconds before a crashed pull worker is started again
+ADOPT_AT_ONCE = 8  # orphaned pull streams a node claims per look (the others take the rest)
 
 
 class PullSession(StreamSource):
@@ -112,6 +114,7 @@ class PullManager:
         self.settings = supervisor.settings
         self.sources = supervisor.sources
         self.locks: dict[int, asyncio.Lock] = {}
+        self.adopting: asyncio.Task[None] | None = None
 
     def pull_source(self, urls: list[str]) -> dict[str, Any]:
         """The pull fields of the worker's `WorkerConfig`."""
@@ -125,11 +128,33 @@ class PullManager:
         )
 
     async def start(self) -> None:
-        """At node start: every active pull stream gets its worker."""
+        """At node start: every active pull stream gets its worker (unless another node
+        sharing the database runs it: then this node adopts it once that node is gone)."""
         async with self.supervisor.db_sessions() as db:
             ids = await StreamRepository(db).active_pull_ids()
         for stream_id in ids:
             await self.sync(stream_id)
+        if self.supervisor.cluster.shared:
+            self.adopting = asyncio.create_task(self._adopt_orphans())
+
+    async def _adopt_orphans(self) -> None:
+        """Every lease renewal period: pull streams no node runs (their node died, or none
+        was up) start here (server/cluster/orphans.py)."""
+        cluster = self.supervisor.cluster
+        prefix = stream_key(0).removesuffix("0")
+        while True:
+            await asyncio.sleep(cluster.interval)
+            try:
+                ids = await claim_orphan_pulls(
+                    self.supervisor.db_sessions, cluster.node_id, self.settings.lease_ttl, prefix, ADOPT_AT_ONCE
+                )
+                for stream_id in ids:
+                    log.info("stream %s: no node pulls it; adopting it", stream_id)
+                    await self.sync(stream_id)
+                    if self.sources.find(stream_id, PullSession) is None:  # its row changed meanwhile
+                        await cluster.let_go(stream_key(stream_id))
+            except Exception:
+                log.exception("adopting pull streams failed")
 
     async def sync(self, stream_id: int) -> None:
         """Start, stop or restart the stream's pull worker to match its row."""
@@ -162,4 +187,6 @@ class PullManager:
         self.sources.remove(pull)
 
     async def close(self) -> None:
+        if self.adopting is not None:
+            self.adopting.cancel()
         await asyncio.gather(*(s.stop() for s in list(self.sources.every(PullSession))), return_exceptions=True)

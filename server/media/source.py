@@ -49,6 +49,7 @@ class StreamSource:
         self.worker: WorkerProcess | None = None
         self.replaced: WorkerProcess | None = None  # stopped for a new encoding, not crashed
         self.events: WorkerEvents | None = None  # the last worker's
+        self.standby = False  # waits while another node runs the stream (a push session only)
 
     @property
     def source_type(self) -> str | None:

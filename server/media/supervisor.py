@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.publish import PublishRejected, PublishRequest
 from packager.resume import ResumePoint
-from server.cluster.cluster import Cluster, OwnedElsewhere, stream_key
+from server.cluster.cluster import Cluster, OwnedElsewhere, slot_key, stream_key
 from server.db.models import Stream
 from server.db.streams import StreamRepository
 from server.delivery.live_state import LiveStream
@@ -95,14 +95,21 @@ class Supervisor:
             rows = await StreamRepository(db).resume_points()
         margin = restore_margin(self.settings.segment_target)
         for stream_id, stored in rows:
-            try:
-                point = ResumePoint.from_json(stored)
-            except (KeyError, TypeError, ValueError):
-                point = None
-            if point is None:
-                log.warning("stream %s: stored resume point unreadable; its numbering starts over", stream_id)
-                continue
-            self.succession(stream_id).resume.restore(point, margin)
+            point = _stored_point(stream_id, stored)
+            if point is not None:
+                self.succession(stream_id).resume.restore(point, margin)
+
+    async def _catch_up(self, stream_id: int) -> None:
+        """This node takes over a stream another node sharing the database ran (that node
+        died, or its publisher came here): its output goes on from the point that node
+        stored, when that is ahead of what this node knows, plus the restart margin (the
+        other node may have announced that much more since it stored the point)."""
+        async with self.db_sessions() as db:
+            point = _stored_point(stream_id, await StreamRepository(db).resume_point(stream_id))
+        tracker = self.succession(stream_id).resume
+        if point is not None and point.msn > tracker.named_msn + 1:
+            tracker.restore(point, restore_margin(self.settings.segment_target))
+            log.info("stream %s: going on from msn %d, where another node's output got to", stream_id, point.msn)
 
     async def _load_dvr_windows(self) -> None:
         async with self.db_sessions() as db:
@@ -117,22 +124,67 @@ class Supervisor:
         return stream.srt_passphrase
 
     async def authorize(self, request: PublishRequest) -> Publisher:
+        """Admit the publisher into its slot (the slot's lease, among the nodes). The node
+        that runs the stream's output (its lease) feeds the worker; on another node the
+        publisher waits on standby (`PushSession.standby`) and that node takes the stream
+        over once the owner lets go or dies: main and backup may land on different nodes."""
         stream, slot = await self._check(request)
+        self.admitting[stream.id] = self.admitting.get(stream.id, 0) + 1
         try:
-            async with self.owning(stream.id):
-                push = self.sources.find(stream.id, PushSession)
-                if push is None:
-                    async with self.db_sessions() as db:
-                        renditions = await ladder_of(db, stream)
-                    push = self.sources.find(stream.id, PushSession)  # another publisher of this stream won the race
-                    if push is None:
-                        push = PushSession(self, stream, renditions)
-                        self.sources.add(push)
-        except OwnedElsewhere as owned:
-            raise self._refusal(stream.id, owned.holder) from None
+            key = slot_key(stream.id, slot)
+            holder = await self.cluster.claim(key, lambda: self._slot_needed(stream.id, slot), self._slot_lost)
+            if holder != self.cluster.node_id:
+                raise self._refusal(stream.id, slot, holder)
+            try:
+                async with self.owning(stream.id):
+                    push = await self._push_session(stream, standby=False)
+                    push.take_over()  # one on standby here runs the stream now
+            except OwnedElsewhere as owned:
+                push = await self._push_session(stream, standby=True)
+                log.info("stream %s: node %s runs it; %s publisher on standby here", stream.id, owned.holder, slot)
+        finally:
+            self._admitted(stream.id)
+            if not self._slot_needed(stream.id, slot):
+                self.spawn(self.cluster.let_go(slot_key(stream.id, slot)))
         publisher = push.join(slot, request)
         log.info("stream %s: %s publisher %s admitted (%s)", stream.id, slot, request.peer, request.protocol)
         return publisher
+
+    async def _push_session(self, stream: Stream, standby: bool) -> PushSession:
+        """The stream's PushSession on this node, created if need be."""
+        push = self.sources.find(stream.id, PushSession)
+        if push is None:
+            async with self.db_sessions() as db:
+                renditions = await ladder_of(db, stream)
+            push = self.sources.find(stream.id, PushSession)  # another publisher of this stream won the race
+            if push is None:
+                push = PushSession(self, stream, renditions, standby=standby)
+                self.sources.add(push)
+        return push
+
+    async def take_over(self, push: PushSession) -> None:
+        """A session on standby asks (push.py): it runs the stream if its lease is free now."""
+        try:
+            async with self.owning(push.stream_id):
+                push.take_over()
+        except OwnedElsewhere:
+            pass
+
+    def _slot_needed(self, stream_id: int, slot: str) -> bool:
+        push = self.sources.find(stream_id, PushSession)
+        return stream_id in self.admitting or (push is not None and slot in push.slots)
+
+    def _slot_lost(self, key: str) -> None:
+        """Another node took a slot this node's publisher holds (this one stalled): drop it."""
+        stream_id, slot = key.removeprefix(stream_key(0).removesuffix("0")).split("/")
+        push = self.sources.find(int(stream_id), PushSession)
+        if push is not None and slot in push.slots:
+            push.slots[slot].drop("another node has the slot now")
+
+    def slot_left(self, stream_id: int, slot: str) -> None:
+        """The slot's publisher left: the slot's lease goes, so it may come back on any node."""
+        if stream_id not in self.admitting:
+            self.spawn(self.cluster.let_go(slot_key(stream_id, slot)))
 
     @asynccontextmanager
     async def owning(self, stream_id: int) -> AsyncIterator[None]:
@@ -142,19 +194,26 @@ class Supervisor:
         self.admitting[stream_id] = self.admitting.get(stream_id, 0) + 1
         try:
             key = stream_key(stream_id)
+            taken = key not in self.cluster.held
             holder = await self.cluster.claim(key, lambda: self._lease_needed(stream_id), self._lease_lost)
             if holder != self.cluster.node_id:
                 raise OwnedElsewhere(key, holder)
+            if taken and self.cluster.shared:
+                await self._catch_up(stream_id)
             yield
         finally:
-            self.admitting[stream_id] -= 1
-            if not self.admitting[stream_id]:
-                del self.admitting[stream_id]
+            self._admitted(stream_id)
             if not self._lease_needed(stream_id):
                 self.spawn(self.cluster.let_go(stream_key(stream_id)))
 
+    def _admitted(self, stream_id: int) -> None:
+        self.admitting[stream_id] -= 1
+        if not self.admitting[stream_id]:
+            del self.admitting[stream_id]
+
     def _lease_needed(self, stream_id: int) -> bool:
-        return bool(self.sources.feeding(stream_id)) or stream_id in self.admitting
+        running = [s for s in self.sources.feeding(stream_id) if not s.standby]
+        return bool(running) or stream_id in self.admitting
 
     def _lease_lost(self, key: str) -> None:
         """Another node took the stream (this one stalled past the lease): stop feeding it here."""
@@ -162,9 +221,9 @@ class Supervisor:
         for source in self.sources.feeding(stream_id):
             source.give_up("another node runs the stream now")
 
-    def _refusal(self, stream_id: int, holder: str | None) -> PublishRejected:
-        log.info("stream %s: publisher refused: node %s runs it", stream_id, holder)
-        return PublishRejected(f"stream {stream_id} is live on node {holder}", busy=True)
+    def _refusal(self, stream_id: int, slot: str, holder: str | None) -> PublishRejected:
+        log.info("stream %s: %s publisher refused: node %s has that slot", stream_id, slot, holder)
+        return PublishRejected(f"stream {stream_id} already has a {slot} publisher on node {holder}", busy=True)
 
     async def _check(self, request: PublishRequest) -> tuple[Stream, str]:
         slot = SLOTS.get(request.app)
@@ -186,9 +245,9 @@ class Supervisor:
         existing = self.sources.find(stream_id, PushSession)
         if existing is not None and existing.slots.get(slot) is not None:
             raise PublishRejected(f"stream {stream_id} already has a {slot} publisher", busy=True)
-        holder = await self.cluster.holder(stream_key(stream_id))
+        holder = await self.cluster.holder(slot_key(stream_id, slot))
         if holder not in (None, self.cluster.node_id):
-            raise self._refusal(stream_id, holder)
+            raise self._refusal(stream_id, slot, holder)
         return stream, slot
 
     def session_ended(self, push: PushSession) -> None:
@@ -317,6 +376,18 @@ class Supervisor:
         await self.overlays.close()
         await self.status.close()
         self.meters.close()
+
+
+def _stored_point(stream_id: int, stored: Any) -> ResumePoint | None:
+    if stored is None:
+        return None
+    try:
+        point = ResumePoint.from_json(stored)
+    except (KeyError, TypeError, ValueError):
+        point = None
+    if point is None:
+        log.warning("stream %s: stored resume point unreadable; its numbering starts over", stream_id)
+    return point
 
 
 def _empty_directory(directory: Path) -> None:
