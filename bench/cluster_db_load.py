@@ -97,7 +97,7 @@ def run(work: Path, streams: int, viewers: list[int], window: float) -> None:
     try:
         statements = Statements(url)
         with ThreadPoolExecutor(len(nodes)) as starting:
-            list(starting.map(lambda node: node.start(timeout=120), nodes))
+            list(starting.map(lambda node: node.start(timeout=300), nodes))
         owner = nodes[0]
         time.sleep(2)  # past the start's one-off statements
         idle = statements.rate(window)

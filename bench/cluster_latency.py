@@ -33,7 +33,7 @@ VIEWERS = {"direct (node 1, owner)": "proxy", "via node 2, proxy": "proxy", "via
 
 def start_nodes(nodes: list[Node]) -> None:
     with ThreadPoolExecutor(len(nodes)) as starting:
-        list(starting.map(lambda node: node.start(timeout=120), nodes))
+        list(starting.map(lambda node: node.start(timeout=300), nodes))
 
 
 async def run(work: Path, seconds: float, tail: float) -> None:

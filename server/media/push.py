@@ -123,13 +123,16 @@ class PushSession(StreamSource):
             self.supervisor.status.backup_joined(self.stream_id)
         return publisher
 
-    def take_over(self) -> None:
+    def take_over(self) -> bool:
         """This node runs the stream now (its lease, server/cluster/): a session on standby
-        feeds a worker from its publishers, going on from the other node's output."""
-        if self.standby:
-            self.standby = False
-            log.info("stream %s: this node runs it now", self.stream_id)
-            self._choose()
+        feeds a worker from its publishers, going on from the other node's output. Whether
+        it was on standby."""
+        if not self.standby:
+            return False
+        self.standby = False
+        log.info("stream %s: this node runs it now", self.stream_id)
+        self._choose()
+        return True
 
     def left(self, publisher: Publisher) -> None:
         if self.slots.get(publisher.slot) is publisher:

@@ -138,7 +138,8 @@ class Supervisor:
             try:
                 async with self.owning(stream.id):
                     push = await self._push_session(stream, standby=False)
-                    push.take_over()  # one on standby here runs the stream now
+                    if push.take_over():  # one on standby here runs the stream now
+                        self._sources_changed(stream.id)
             except OwnedElsewhere as owned:
                 push = await self._push_session(stream, standby=True)
                 log.info("stream %s: node %s runs it; %s publisher on standby here", stream.id, owned.holder, slot)
@@ -166,7 +167,8 @@ class Supervisor:
         """A session on standby asks (push.py): it runs the stream if its lease is free now."""
         try:
             async with self.owning(push.stream_id):
-                push.take_over()
+                if push.take_over():
+                    self._sources_changed(push.stream_id)
         except OwnedElsewhere:
             pass
 
@@ -255,7 +257,8 @@ class Supervisor:
 
     # -- overlays -------------------------------------------------------------------------------
     def _fed(self, stream_id: int) -> bool:
-        return bool(self.sources.feeding(stream_id))
+        """Whether a source feeds the stream's output here (one on standby does not)."""
+        return any(not source.standby for source in self.sources.feeding(stream_id))
 
     def _sources_changed(self, stream_id: int) -> None:
         """A source came or went: a stream that goes live renders its overlays, one that ends
