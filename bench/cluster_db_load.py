@@ -123,7 +123,8 @@ def run(work: Path, streams: int, viewers: list[int], window: float) -> None:
         for name, rate in rows:
             print(f"{name:<44}: {rate:6.2f} statements/s")
         (fewest, least), (most, busiest) = watched[0], watched[-1]
-        print(f"ratio {2 * most} viewers / {2 * fewest} viewers{'':<24}: {smoke.ratio(busiest, least):6.3f}")
+        label = f"ratio {2 * most} viewers / {2 * fewest} viewers"
+        print(f"{label:<44}: {smoke.ratio(busiest, least):6.3f}")
     finally:
         for publisher in publishers:
             publisher.kill()
