@@ -99,10 +99,13 @@ def record(out: dict, publisher: NumberedPublisher, clock: FrameClock, arrived: 
             out["latencies"].append(arrived - publisher.sent_at[number])
 
 
-async def follow_ll_hls(base: str, publisher: NumberedPublisher, until: float, out: dict) -> None:
-    """Blocking reload for the next part, fetch it, measure — the LL-HLS player loop."""
+async def follow_ll_hls(
+    base: str, publisher: NumberedPublisher, until: float, out: dict, follow_redirects: bool = False
+) -> None:
+    """Blocking reload for the next part, fetch it, measure — the LL-HLS player loop.
+    `follow_redirects`: as a player does (a node that redirects to the stream's owner)."""
     clock = FrameClock(publisher.fps)
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=10, follow_redirects=follow_redirects) as http:
         while (response := await http.get(f"{base}/origin/index.m3u8")).status_code != 200:  # noqa: ASYNC110 - polls the node
             await asyncio.sleep(0.05)
         out["first_playlist"] = time.monotonic() - publisher.started_at

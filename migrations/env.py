@@ -8,6 +8,9 @@ from server.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+# Nodes sharing one PostgreSQL start together and each upgrades it: they take turns on this
+# lock (held until the transaction ends), so the second reads the version the first wrote.
+MIGRATION_LOCK = 0x48454144  # "HEAD"
 
 
 def run_migrations_offline() -> None:
@@ -42,6 +45,8 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
+            if not sqlite:
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             context.run_migrations()
             if sqlite:
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from server import errors, whip
 from server.api import clips, overlays, quality_sets, restreams, statistics, streams, videos
+from server.cluster.relay import OwnerRelay
 from server.db.engine import create_engine_for, db_session_factory
 from server.db.node_settings import stored_api_key
 from server.delivery import player
@@ -72,6 +73,8 @@ async def lifespan(app: FastAPI):
         yield
     finally:
         app.state.ready = False
+        if app.state.relay is not None:
+            await app.state.relay.close()
         await app.state.media.close()
         if webhooks is not None:  # what is not delivered yet stays in the outbox for the next start
             await webhooks.close()
@@ -89,12 +92,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.failed_attempts = FailedAttempts(settings.failed_attempts_burst, settings.failed_attempts_refill)
     app.state.requests = None  # CountedRequests, when create_asgi counts them
     app.state.playback_tokens = PlaybackTokens.from_settings(settings)  # None: signed playback off
+    app.state.relay = None  # OwnerRelay, when create_asgi relays to other nodes
     errors.install(app)
 
     @app.get("/health", include_in_schema=False)
     async def health(request: Request) -> JSONResponse:
+        """Which node answered (behind a load balancer, any of them may)."""
         ready = request.app.state.ready
-        return JSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
+        answer = {"status": "ok" if ready else "starting", "node": settings.resolved_node_id}
+        return JSONResponse(answer, status_code=200 if ready else 503)
 
     @app.get(UTC_TIMING_PATH, include_in_schema=False)
     async def utc_time() -> PlainTextResponse:
@@ -116,6 +122,13 @@ def create_asgi(settings: Settings) -> LiveFirst | SignedPlayback | CountedReque
     signed playback on, the tokens checked in front of them; with metrics on, every ASGI
     response counted on the way out (`asgi.live` either way)."""
     app = create_app(settings)
+    relay = None
+    if settings.shared_database:
+        relay = app.state.relay = OwnerRelay(
+            lambda: app.state.media.cluster if app.state.ready else None,
+            redirect=settings.cluster_viewers == "redirect",
+            hold=3 * settings.segment_target + 5,  # the owner holds a blocking reload up to 3 targets
+        )
     live = LiveHttp(
         lambda stream_id: app.state.media.lookup(stream_id) if app.state.ready else None,
         segment_target=settings.segment_target,
@@ -123,6 +136,7 @@ def create_asgi(settings: Settings) -> LiveFirst | SignedPlayback | CountedReque
         screenshot=app.state.screenshots.answer,
         metered=settings.metrics or settings.statistics,
         user_agents=settings.statistics,
+        relay=relay,
     )
     clip_http = ClipHttp(lambda: app.state.media.clips if app.state.ready else None)
     videos = PrefixFirst(app, VIDEO_PREFIX, VodHttp(app.state.vod))

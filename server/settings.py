@@ -8,11 +8,14 @@ same ones the ingest listeners accept.
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from ingest.rtmp.rests import BUSY_INTERVAL, BUSY_PUBLISHERS
 from ingest.whip.ice_servers import IceServer, parse_ice_servers
@@ -46,6 +49,25 @@ class Settings(BaseSettings):
     public_host: str = "localhost"
     public_http_url: str | None = Field(
         default=None, description="Base URL viewers use; default http://<public_host>:<http_port>"
+    )
+
+    node_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="This node's name among the nodes sharing one database (server/cluster/); default derived "
+        "from the host name",
+    )
+    lease_ttl: float = Field(
+        default=6.0,
+        ge=3.0,
+        le=10.0,
+        description="Seconds a node's claim on a live stream outlives its last renewal (renewed every third of "
+        "it): how long a dead node's streams wait before another node may take them",
+    )
+    cluster_viewers: Literal["proxy", "redirect"] = Field(
+        default="proxy",
+        description="A viewer's live request for a stream another node runs: proxied to that node (the URL, "
+        "and any cache in front, stay in the path), or redirected (307) to its public URL",
     )
 
     part_target: float = Field(default=0.5, gt=0.05, le=2.0)
@@ -276,6 +298,18 @@ class Settings(BaseSettings):
         if self.public_http_url:
             return self.public_http_url.rstrip("/")
         return f"http://{self.public_host}:{self.http_port}"
+
+    @property
+    def shared_database(self) -> bool:
+        """Other nodes may share the database (PostgreSQL); a SQLite file is one node's."""
+        return make_url(self.resolved_database_url).get_backend_name() != "sqlite"
+
+    @property
+    def resolved_node_id(self) -> str:
+        """HEADWATER_NODE_ID, else the host name (a container's is its id) in the id's alphabet."""
+        if self.node_id:
+            return self.node_id
+        return re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:64] or "node"
 
     @property
     def rtmps_enabled(self) -> bool:

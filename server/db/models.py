@@ -246,3 +246,26 @@ class LiveMinute(Base):
 
     minute: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     stream_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+class Node(Base):
+    """One node sharing the database (server/cluster/nodes.py): where viewers of its streams
+    are sent, and when it last said it was alive (the database's clock)."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    http_url: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Lease(Base):
+    """Who holds a thing that must have one holder among the nodes (a live stream's output),
+    until when (the database's clock); see server/cluster/leases.py."""
+
+    __tablename__ = "leases"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

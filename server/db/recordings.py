@@ -3,10 +3,11 @@ recording, found by its `recording_key`, and the streams' recording settings."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Stream, Video
@@ -68,12 +69,19 @@ class RecordingRepository:
                 outbox.video_changed(self.db, video)
         await self.db.commit()
 
-    async def nothing_records(self) -> None:
-        """At node start: no stream records on a node that just started."""
-        await self.db.execute(update(Stream).values(recording_duration=None, recording_video_id=None))
+    async def nothing_records(self, keep: Collection[int]) -> None:
+        """At node start: no stream records on a node that just started (those in `keep` run
+        on another node)."""
+        others = Stream.id.not_in(keep)
+        await self.db.execute(update(Stream).where(others).values(recording_duration=None, recording_video_id=None))
         await self.db.commit()
 
-    async def unfinished(self) -> list[str]:
-        """Keys of recordings whose video was never finalized (the node stopped meanwhile)."""
-        query = select(Video.recording_key).where(Video.status == "pending", Video.recording_key.is_not(None))
+    async def unfinished(self, keep: Collection[int]) -> list[str]:
+        """Keys of recordings whose video was never finalized (the node stopped meanwhile),
+        but those of the streams in `keep` (another node records them now)."""
+        query = select(Video.recording_key).where(
+            Video.status == "pending",
+            Video.recording_key.is_not(None),
+            or_(Video.stream_id.is_(None), Video.stream_id.not_in(keep)),
+        )
         return [key for key in (await self.db.scalars(query)).all() if key is not None]

@@ -3,6 +3,7 @@ and live status writes."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, update
@@ -81,6 +82,10 @@ class StreamRepository:
         query = select(Stream.id, Stream.resume_point).where(Stream.resume_point.is_not(None))
         return [(row[0], row[1]) for row in (await self.db.execute(query)).all()]
 
+    async def resume_point(self, stream_id: int) -> Any:
+        """The stream's stored resume point (JSON), if any."""
+        return await self.db.scalar(select(Stream.resume_point).where(Stream.id == stream_id))
+
     async def dvr_windows(self) -> list[tuple[int, int]]:
         """(stream id, dvr_duration) of every stream with DVR enabled."""
         query = select(Stream.id, Stream.dvr_duration).where(Stream.dvr_enabled.is_(True))
@@ -98,16 +103,20 @@ class StreamRepository:
                 outbox.stream_changed(self.db, before, stream)
         await self.db.commit()
 
-    async def reset_live(self, outbox: Outbox | None = None) -> None:
-        """No stream is live (a node that just started runs none): those the node's last run
-        left live get their "stopped" webhook."""
+    async def reset_live(self, keep: Collection[int] = (), outbox: Outbox | None = None) -> None:
+        """No stream is live but those in `keep` (a node that just started runs none; other
+        nodes sharing the database run `keep`): those the node's last run left live get their
+        "stopped" webhook."""
+        others = Stream.id.not_in(keep)
         was_live = or_(Stream.live.is_(True), Stream.output_ready.is_(True))
         stopped = []
         if outbox is not None and outbox.enabled:
-            rows = (await self.db.scalars(select(Stream).where(or_(was_live, Stream.backup_live.is_(True))))).all()
+            rows = (
+                await self.db.scalars(select(Stream).where(or_(was_live, Stream.backup_live.is_(True)), others))
+            ).all()
             stopped = [(stream, outbox.stage_of(stream)) for stream in rows]
-        await self.db.execute(update(Stream).where(was_live).values(**OFFLINE))
-        await self.db.execute(update(Stream).where(Stream.backup_live.is_(True)).values(backup_live=False))
+        await self.db.execute(update(Stream).where(was_live, others).values(**OFFLINE))
+        await self.db.execute(update(Stream).where(Stream.backup_live.is_(True), others).values(backup_live=False))
         for stream, before in stopped:
             await self.db.refresh(stream)
             if outbox is not None:

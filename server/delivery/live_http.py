@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from server.delivery.live_routes import (
     CORS,
@@ -21,10 +22,14 @@ from server.delivery.live_routes import (
     Growing,
     LiveRoutes,
     Lookup,
+    Remote,
     Wait,
     answer,
     media_headers,
 )
+
+if TYPE_CHECKING:
+    from server.cluster.relay import OwnerRelay
 
 
 class LiveHttp:
@@ -44,7 +49,9 @@ class LiveHttp:
         screenshot: Callable[[int], Answer] | None = None,
         metered: bool = True,
         user_agents: bool = True,
+        relay: OwnerRelay | None = None,
     ) -> None:
+        """`relay`: other nodes share the database; a stream not here goes to its owner."""
         self.routes = LiveRoutes(
             lookup,
             segment_target=segment_target,
@@ -52,7 +59,9 @@ class LiveHttp:
             screenshot=screenshot,
             metered=metered,
             user_agents=user_agents,
+            remote=relay is not None,
         )
+        self.relay = relay
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -69,6 +78,11 @@ class LiveHttp:
             ok = await found.stream.wait_until(found.condition, found.timeout, found.topic)
             found = found.then(ok)
         body = scope["method"] == "GET"
+        if isinstance(found, Remote):
+            relayed = await self.relay.serve(scope, send, found.fallback) if self.relay else found.fallback
+            if relayed is None:
+                return  # the owner's answer went out
+            found = relayed
         if isinstance(found, Growing):
             return await self.growing_segment(found, send, body)
         if isinstance(found, FromDisk):  # (the protocol's fast path sends these with sendfile)

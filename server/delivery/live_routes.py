@@ -8,7 +8,9 @@ returns one of:
   blocking reload, a preload-hinted part), then answer `then(ok)`;
 - a `Growing`: a DASH segment still being written, streamed part by part (ASGI only);
 - a `FromDisk`: a segment behind the live edge, sent from its file (`live_wire` with
-  sendfile, `file_sending`; the ASGI app reads it).
+  sendfile, `file_sending`; the ASGI app reads it);
+- a `Remote`: a stream this node does not run, which another node sharing the database may
+  (ASGI only: `server/cluster/relay.py` relays it to the owner, else answers `fallback`).
 
 Answers are values that many requests share. The 500 clients blocked on one playlist
 all get the same `Answer`, and a writer formats its head once for all of them
@@ -98,6 +100,11 @@ class FromDisk:
     stream: LiveStream  # whose meter counts the bytes sent
 
 
+@dataclass
+class Remote:
+    fallback: Answer  # what this node answers itself when no other node runs the stream
+
+
 def answer(status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> Answer:
     return Answer(status, body, [*headers, (b"content-length", str(len(body)).encode())])
 
@@ -123,12 +130,15 @@ class LiveRoutes:
         screenshot: Callable[[int], Answer] | None = None,
         metered: bool = True,
         user_agents: bool = True,
+        remote: bool = False,
     ) -> None:
         """`screenshot(stream_id)` answers `screenshot.jpg`, live or not (the last one stays);
         `metered`: note who follows each playlist (the viewer sessions behind /metrics' viewers
         and the statistics API); `user_agents`: with their user agent (the statistics' sessions
-        are one per client address and user agent)."""
+        are one per client address and user agent); `remote`: other nodes share the database,
+        so a stream not here may run on one of them."""
         self.lookup = lookup
+        self.remote = remote
         self.metered = metered
         self.user_agents = user_agents
         self.screenshot = screenshot
@@ -137,7 +147,7 @@ class LiveRoutes:
 
     def route(
         self, method: str, path: str, query: bytes, client: str | None = None, headers: Headers = ()
-    ) -> Answer | Wait | Growing | FromDisk:
+    ) -> Answer | Wait | Growing | FromDisk | Remote:
         """`client`: the requester's address (a viewer is an address following a playlist);
         `headers`: the request's (lower-case names), read for playlists only."""
         if method == "OPTIONS":
@@ -146,11 +156,13 @@ class LiveRoutes:
             return NOT_ALLOWED
         number, _, path = path.removeprefix(PREFIX).partition("/")
         stream_id = stream_number(number)
-        if path == SCREENSHOT and self.screenshot is not None and stream_id is not None:
-            return self.screenshot(stream_id)
         stream = self.lookup(stream_id) if stream_id is not None else None
+        elsewhere = self.remote and stream is None and stream_id is not None
+        if path == SCREENSHOT and self.screenshot is not None and stream_id is not None:
+            shot = self.screenshot(stream_id)
+            return Remote(shot) if elsewhere else shot
         if stream is None or not SAFE_PATH.fullmatch(path):
-            return NOT_LIVE
+            return Remote(NOT_LIVE) if elsewhere and SAFE_PATH.fullmatch(path) else NOT_LIVE
         if path.endswith((".m3u8", ".mpd")):
             gzip, user_agent = request_facts(headers, self.user_agents)
             if self.metered and client:

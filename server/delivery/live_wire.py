@@ -45,6 +45,7 @@ from server.delivery.live_routes import (
     FromDisk,
     Growing,
     LiveRoutes,
+    Remote,
     Wait,
     answer,
 )
@@ -188,7 +189,7 @@ class LiveWireProtocol(OneWriteProtocol):
             if signed is None:
                 return False
             found = signed
-        if isinstance(found, Growing):
+        if isinstance(found, (Growing, Remote)):
             return False
         held = self.cycle if type(self.cycle) is LiveCycle and not self.cycle.response_complete else None
         if isinstance(found, FromDisk):
@@ -207,7 +208,7 @@ class LiveWireProtocol(OneWriteProtocol):
 
     def _route_signed(
         self, tokens: PlaybackTokens, path: str, query: bytes, client: str | None
-    ) -> Answer | Wait | Growing | FromDisk | None:
+    ) -> Answer | Wait | Growing | FromDisk | Remote | None:
         """`route` for a signed path: 403 unless its token is good, then the path without it.
         None: leave the request to the ASGI app, which takes the client's address from
         X-Forwarded-For when uvicorn trusts the proxy (with the address signed, the proxy's

@@ -13,6 +13,7 @@ from server.delivery.live_routes import CORS, answer
 from server.delivery.playback_tokens import PlaybackTokens, Refusal
 
 PLAYBACK_TOKEN = "headwater.playback_token"  # scope key: the request's token (`t/<expires>/<signature>/`)
+SIGNED_PATH = "headwater.signed_path"  # scope key: the path as requested, token included (to relay it)
 REFUSED = {
     refusal: answer(403, f"{refusal.value}\n".encode(), [*CORS, (b"cache-control", b"no-store")]) for refusal in Refusal
 }
@@ -43,5 +44,11 @@ class SignedPlayback:
         raw_path = scope.get("raw_path")
         if raw_path is not None:
             raw_path = raw_path.replace(f"/{opened.token[:-1]}".encode(), b"", 1)
-        scope = {**scope, "path": opened.path, "raw_path": raw_path, PLAYBACK_TOKEN: opened.token}
+        scope = {
+            **scope,
+            "path": opened.path,
+            "raw_path": raw_path,
+            PLAYBACK_TOKEN: opened.token,
+            SIGNED_PATH: scope["path"],
+        }
         return await self.app(scope, receive, send)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ingest.publish import PublishRejected, PublishRequest
 from ingest.rtmp.server import RtmpServer
 from ingest.srt.server import SrtServer
+from server.cluster.cluster import Cluster
 from server.db.models import Video
 from server.db.outage import DATABASE_ERRORS, is_unavailable
 from server.delivery.live_state import LiveStream
@@ -59,7 +60,8 @@ class NodeMedia:
         failed_attempts: FailedAttempts | None = None,
     ) -> None:
         self.settings = settings
-        self.supervisor = Supervisor(settings, db_sessions, storage, outbox, failed_attempts)
+        self.cluster = Cluster(settings, db_sessions)
+        self.supervisor = Supervisor(settings, db_sessions, storage, self.cluster, outbox, failed_attempts)
         self.pull = PullManager(self.supervisor)
         self.whip = WhipSessions(self.supervisor)  # the kinds of source share `supervisor.sources`
         self.listeners: list[RtmpServer | SrtServer] = []
@@ -67,6 +69,7 @@ class NodeMedia:
 
     async def start(self) -> None:
         self.clips.start()
+        await self.cluster.start()
         await self.supervisor.start()
         host = self.settings.http_host
         read_interval = self.settings.ingest_read_interval
@@ -139,3 +142,4 @@ class NodeMedia:
         await self.pull.close()
         await self.whip.close()
         await self.supervisor.close()
+        await self.cluster.close()

@@ -13,6 +13,8 @@ import asyncio
 import logging
 from typing import Any
 
+from server.cluster.cluster import OwnedElsewhere, stream_key
+from server.cluster.orphans import claim_orphan_pulls
 from server.db.models import Stream
 from server.db.streams import StreamRepository
 from server.media.ladders import ladder_of
@@ -23,6 +25,7 @@ from transcode.contract import Rendition
 log = logging.getLogger("headwater.pull")
 
 RESTART_DELAY = 2.0  # seconds before a crashed pull worker is started again
+ADOPT_AT_ONCE = 8  # orphaned pull streams a node claims per look (the others take the rest)
 
 
 class PullSession(StreamSource):
@@ -53,6 +56,10 @@ class PullSession(StreamSource):
 
     def worker_source(self) -> dict[str, Any]:
         return self.manager.pull_source(self.urls)
+
+    def give_up(self, reason: str) -> None:
+        log.info("stream %s: stopping its pull worker (%s)", self.stream_id, reason)
+        self.manager.supervisor.spawn(self.stop())
 
     async def _run(self) -> None:
         """Workers one after another (server/media/succession.py): each continues the
@@ -107,6 +114,7 @@ class PullManager:
         self.settings = supervisor.settings
         self.sources = supervisor.sources
         self.locks: dict[int, asyncio.Lock] = {}
+        self.adopting: asyncio.Task[None] | None = None
 
     def pull_source(self, urls: list[str]) -> dict[str, Any]:
         """The pull fields of the worker's `WorkerConfig`."""
@@ -120,11 +128,33 @@ class PullManager:
         )
 
     async def start(self) -> None:
-        """At node start: every active pull stream gets its worker."""
+        """At node start: every active pull stream gets its worker (unless another node
+        sharing the database runs it: then this node adopts it once that node is gone)."""
         async with self.supervisor.db_sessions() as db:
             ids = await StreamRepository(db).active_pull_ids()
         for stream_id in ids:
             await self.sync(stream_id)
+        if self.supervisor.cluster.shared:
+            self.adopting = asyncio.create_task(self._adopt_orphans())
+
+    async def _adopt_orphans(self) -> None:
+        """Every lease renewal period: pull streams no node runs (their node died, or none
+        was up) start here (server/cluster/orphans.py)."""
+        cluster = self.supervisor.cluster
+        prefix = stream_key(0).removesuffix("0")
+        while True:
+            await asyncio.sleep(cluster.interval)
+            try:
+                ids = await claim_orphan_pulls(
+                    self.supervisor.db_sessions, cluster.node_id, self.settings.lease_ttl, prefix, ADOPT_AT_ONCE
+                )
+                for stream_id in ids:
+                    log.info("stream %s: no node pulls it; adopting it", stream_id)
+                    await self.sync(stream_id)
+                    if self.sources.find(stream_id, PullSession) is None:  # its row changed meanwhile
+                        await cluster.let_go(stream_key(stream_id))
+            except Exception:
+                log.exception("adopting pull streams failed")
 
     async def sync(self, stream_id: int) -> None:
         """Start, stop or restart the stream's pull worker to match its row."""
@@ -139,13 +169,24 @@ class PullManager:
                 await current.stop()
                 current = None
             if wanted and current is None:
-                log.info("stream %s: starting its pull worker", stream_id)
+                await self._start(stream, renditions)
+
+    async def _start(self, stream: Stream, renditions: list[Rendition]) -> None:
+        """The stream's pull worker, unless another node sharing the database runs it."""
+        try:
+            async with self.supervisor.owning(stream.id):
+                log.info("stream %s: starting its pull worker", stream.id)
                 pull = PullSession(self, stream, renditions)
                 self.sources.add(pull)
-                pull.start()
+        except OwnedElsewhere as owned:
+            log.info("stream %s: node %s pulls it", stream.id, owned.holder)
+            return
+        pull.start()
 
     def session_ended(self, pull: PullSession) -> None:
         self.sources.remove(pull)
 
     async def close(self) -> None:
+        if self.adopting is not None:
+            self.adopting.cancel()
         await asyncio.gather(*(s.stop() for s in list(self.sources.every(PullSession))), return_exceptions=True)

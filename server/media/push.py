@@ -93,10 +93,13 @@ class Publisher:
 class PushSession(StreamSource):
     kind = "push"
 
-    def __init__(self, supervisor: Supervisor, stream: Stream, renditions: list[Rendition] | None = None) -> None:
+    def __init__(
+        self, supervisor: Supervisor, stream: Stream, renditions: list[Rendition] | None = None, standby: bool = False
+    ) -> None:
         super().__init__(
             supervisor, stream.id, stream.hls_mpegts_endlist_tag, renditions or [], html_overlay=stream.html_overlay
         )
+        self.standby = standby  # another node runs the stream: publishers observed, no worker
         self.settings = supervisor.settings
         self.slots: dict[str, Publisher] = {}
         self.active: Publisher | None = None  # whose bytes the worker gets
@@ -121,9 +124,21 @@ class PushSession(StreamSource):
             self.supervisor.status.backup_joined(self.stream_id)
         return publisher
 
+    def take_over(self) -> bool:
+        """This node runs the stream now (its lease, server/cluster/): a session on standby
+        feeds a worker from its publishers, going on from the other node's output. Whether
+        it was on standby."""
+        if not self.standby:
+            return False
+        self.standby = False
+        log.info("stream %s: this node runs it now", self.stream_id)
+        self._choose()
+        return True
+
     def left(self, publisher: Publisher) -> None:
         if self.slots.get(publisher.slot) is publisher:
             del self.slots[publisher.slot]
+            self.supervisor.slot_left(self.stream_id, publisher.slot)
             self.supervisor.occupancy_changed(self.stream_id)
         if publisher.slot == BACKUP:
             self.supervisor.status.backup_left(self.stream_id)
@@ -140,12 +155,18 @@ class PushSession(StreamSource):
         for publisher in list(self.slots.values()):
             publisher.drop(reason)
 
+    def give_up(self, reason: str) -> None:
+        self.drop_all(reason)
+
     def close_all(self, reason: str) -> None:
         for publisher in list(self.slots.values()):
             publisher.close(reason)
 
     def on_data(self, publisher: Publisher, message: MediaMessage | bytes) -> None:
         if self.gave_up:
+            return
+        if self.standby:
+            publisher.feed.observe(message)
             return
         if publisher is self.active and self.worker is None and self.target is None:
             self._arm(publisher)  # the worker died or was stopped idle: restart at a keyframe
@@ -168,6 +189,8 @@ class PushSession(StreamSource):
 
         A main publisher that has just connected counts as sending for `failover_timeout`,
         so two encoders started together do not begin on the backup for a moment."""
+        if self.standby:
+            return
         now = time.monotonic()
         within = self.settings.failover_timeout
         main, backup = self.slots.get(MAIN), self.slots.get(BACKUP)
@@ -269,6 +292,8 @@ class PushSession(StreamSource):
         while True:
             # on the loop clock's grid, so that every stream's watchdog runs in one wake-up
             await asyncio.sleep(grid_delay(loop.time(), interval))
+            if self.standby:
+                await self.supervisor.take_over(self)  # the owner let go, or died
             self._choose()
             now = time.monotonic()
             if self.worker is not None and not any(p.sending(now, idle) for p in self.slots.values()):

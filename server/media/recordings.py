@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -100,13 +100,14 @@ class Recordings:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.outage = OutageNotice("recordings' video rows wait for it")
 
-    async def start(self) -> None:
-        """Load the streams' settings; finalize what the node's last run left recording."""
+    async def start(self, keep: Collection[int] = ()) -> None:
+        """Load the streams' settings; finalize what the node's last run left recording, but
+        the recordings of the streams in `keep` (another node sharing the database runs them)."""
         async with self.db_sessions() as db:
             repository = RecordingRepository(db)
             self.streams = await repository.settings()
-            await repository.nothing_records()
-            unfinished = await repository.unfinished()
+            await repository.nothing_records(keep)
+            unfinished = await repository.unfinished(keep)
         for key in unfinished:
             log.info("recording %s was not finalized by the node's last run; finalizing it", key)
             self._spawn(self._finalize(key))

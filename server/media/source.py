@@ -49,6 +49,7 @@ class StreamSource:
         self.worker: WorkerProcess | None = None
         self.replaced: WorkerProcess | None = None  # stopped for a new encoding, not crashed
         self.events: WorkerEvents | None = None  # the last worker's
+        self.standby = False  # waits while another node runs the stream (a push session only)
 
     @property
     def source_type(self) -> str | None:
@@ -63,6 +64,10 @@ class StreamSource:
 
     def answered(self, event: WhipAnswer | WhipFailed) -> None:
         """The worker answered (or refused) an offer; only a WHIP session made one."""
+
+    def give_up(self, reason: str) -> None:
+        """Stop feeding the stream (another node runs it now: server/cluster/)."""
+        raise NotImplementedError
 
     @property
     def succession(self) -> Succession:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -207,10 +207,11 @@ class StatusWriter:
             self.write_seconds += time.perf_counter() - began
         return True
 
-    async def reset_all(self) -> None:
-        """At start: no stream is live on a node that just started."""
+    async def reset_all(self, keep: Collection[int]) -> None:
+        """At start: no stream is live on a node that just started; those in `keep` are
+        live on another node sharing the database."""
         async with self.db_sessions() as db:
-            await StreamRepository(db).reset_live(self.outbox)
+            await StreamRepository(db).reset_live(keep, self.outbox)
 
 
 def _merged(older: dict[int, dict], newer: dict[int, dict]) -> dict[int, dict]:

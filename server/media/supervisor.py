@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.publish import PublishRejected, PublishRequest
 from packager.resume import ResumePoint
+from server.cluster.cluster import Cluster, OwnedElsewhere, slot_key, stream_key
 from server.db.models import Stream
 from server.db.streams import StreamRepository
 from server.delivery.live_state import LiveStream
@@ -42,7 +45,7 @@ from server.metrics.viewer_sessions import TICK
 from server.overlays.live import LiveOverlays
 from server.settings import Settings
 from server.storage import RecordingStorage
-from server.urls import utc_timing_url
+from server.urls import stream_number, utc_timing_url
 from server.webhooks.outbox import Outbox
 from transcode.contract import Command, Rendition, WorkerConfig
 
@@ -55,6 +58,7 @@ class Supervisor:
         settings: Settings,
         db_sessions: async_sessionmaker[AsyncSession],
         storage: RecordingStorage | None = None,
+        cluster: Cluster | None = None,
         outbox: Outbox | None = None,
         failed_attempts: FailedAttempts | None = None,
     ) -> None:
@@ -64,6 +68,8 @@ class Supervisor:
             settings.failed_attempts_burst, settings.failed_attempts_refill
         )
         self.db_sessions = db_sessions
+        self.cluster = cluster or Cluster(settings, db_sessions)  # this node among those sharing the DB
+        self.admitting: dict[int, int] = {}  # stream → sources being admitted (they need its lease)
         self.status = StatusWriter(db_sessions, outbox=outbox)
         self.recordings = Recordings(settings, db_sessions, self.status, storage, outbox)
         self.restreams = Restreams(db_sessions, outbox)  # what each live stream forwards to
@@ -94,9 +100,10 @@ class Supervisor:
         under `live/` is what its workers left at the last stop (final playlists and the
         last window of each stream, tens of MB each)."""
         self._loop = asyncio.get_running_loop()
-        await self.status.reset_all()
+        elsewhere = await self.live_elsewhere()
+        await self.status.reset_all(keep=elsewhere)
         await self._load_credentials()
-        await self.recordings.start()
+        await self.recordings.start(keep=elsewhere)
         await self.restreams.start()
         await self._restore_numbering()
         await self._load_dvr_windows()
@@ -106,20 +113,33 @@ class Supervisor:
         if self.session_flush is not None:
             self.session_flush.start()
 
+    async def live_elsewhere(self) -> set[int]:
+        """The streams another node runs now (their live status and recordings are theirs)."""
+        prefix = stream_key(0).removesuffix("0")
+        held = await self.cluster.held_elsewhere()
+        return {int(key.removeprefix(prefix)) for key in held if key.startswith(prefix)}
+
     async def _restore_numbering(self) -> None:
         """Every stream goes on from the resume point stored by the node's last run."""
         async with self.db_sessions() as db:
             rows = await StreamRepository(db).resume_points()
         margin = restore_margin(self.settings.segment_target)
         for stream_id, stored in rows:
-            try:
-                point = ResumePoint.from_json(stored)
-            except (KeyError, TypeError, ValueError):
-                point = None
-            if point is None:
-                log.warning("stream %s: stored resume point unreadable; its numbering starts over", stream_id)
-                continue
-            self.succession(stream_id).resume.restore(point, margin)
+            point = _stored_point(stream_id, stored)
+            if point is not None:
+                self.succession(stream_id).resume.restore(point, margin)
+
+    async def _catch_up(self, stream_id: int) -> None:
+        """This node takes over a stream another node sharing the database ran (that node
+        died, or its publisher came here): its output goes on from the point that node
+        stored, when that is ahead of what this node knows, plus the restart margin (the
+        other node may have announced that much more since it stored the point)."""
+        async with self.db_sessions() as db:
+            point = _stored_point(stream_id, await StreamRepository(db).resume_point(stream_id))
+        tracker = self.succession(stream_id).resume
+        if point is not None and point.msn > tracker.named_msn + 1:
+            tracker.restore(point, restore_margin(self.settings.segment_target))
+            log.info("stream %s: going on from msn %d, where another node's output got to", stream_id, point.msn)
 
     async def _load_credentials(self) -> None:
         async with self.db_sessions() as db:
@@ -143,28 +163,119 @@ class Supervisor:
             return self.gate.vet(request)
         except PublishRejected as rejected:
             self._count_failure(request, rejected)
-            if not rejected.busy and request.name.isdigit() and self._loop is not None:
-                self._loop.call_soon_threadsafe(self._reread, int(request.name))
+            stream_id = stream_number(request.name)
+            if not rejected.busy and stream_id is not None and self._loop is not None:
+                self._loop.call_soon_threadsafe(self._reread, stream_id)
             raise
 
     async def authorize(self, request: PublishRequest) -> Publisher:
+        """Admit the publisher into its slot (the slot's lease, among the nodes). The node
+        that runs the stream's output (its lease) feeds the worker; on another node the
+        publisher waits on standby (`PushSession.standby`) and that node takes the stream
+        over once the owner lets go or dies: main and backup may land on different nodes."""
         self._refuse_throttled(request)
         try:
             stream, slot = await self._check(request)
         except PublishRejected as rejected:
             self._count_failure(request, rejected)
             raise
+        self.admitting[stream.id] = self.admitting.get(stream.id, 0) + 1
+        try:
+            key = slot_key(stream.id, slot)
+            holder = await self.cluster.claim(key, lambda: self._slot_needed(stream.id, slot), self._slot_lost)
+            if holder != self.cluster.node_id:
+                raise self._refusal(stream.id, slot, holder)
+            try:
+                async with self.owning(stream.id):
+                    push = await self._push_session(stream, standby=False)
+                    if push.take_over():  # one on standby here runs the stream now
+                        self._sources_changed(stream.id)
+            except OwnedElsewhere as owned:
+                push = await self._push_session(stream, standby=True)
+                log.info("stream %s: node %s runs it; %s publisher on standby here", stream.id, owned.holder, slot)
+        finally:
+            self._admitted(stream.id)
+            if not self._slot_needed(stream.id, slot):
+                self.spawn(self.cluster.let_go(slot_key(stream.id, slot)))
+        publisher = push.join(slot, request)
+        log.info("stream %s: %s publisher %s admitted (%s)", stream.id, slot, request.peer, request.protocol)
+        return publisher
+
+    async def _push_session(self, stream: Stream, standby: bool) -> PushSession:
+        """The stream's PushSession on this node, created if need be."""
         push = self.sources.find(stream.id, PushSession)
         if push is None:
             async with self.db_sessions() as db:
                 renditions = await ladder_of(db, stream)
             push = self.sources.find(stream.id, PushSession)  # another publisher of this stream won the race
             if push is None:
-                push = PushSession(self, stream, renditions)
+                push = PushSession(self, stream, renditions, standby=standby)
                 self.sources.add(push)
-        publisher = push.join(slot, request)
-        log.info("stream %s: %s publisher %s admitted (%s)", stream.id, slot, request.peer, request.protocol)
-        return publisher
+        return push
+
+    async def take_over(self, push: PushSession) -> None:
+        """A session on standby asks (push.py): it runs the stream if its lease is free now."""
+        try:
+            async with self.owning(push.stream_id):
+                if push.take_over():
+                    self._sources_changed(push.stream_id)
+        except OwnedElsewhere:
+            pass
+
+    def _slot_needed(self, stream_id: int, slot: str) -> bool:
+        push = self.sources.find(stream_id, PushSession)
+        return stream_id in self.admitting or (push is not None and slot in push.slots)
+
+    def _slot_lost(self, key: str) -> None:
+        """Another node took a slot this node's publisher holds (this one stalled): drop it."""
+        stream_id, slot = key.removeprefix(stream_key(0).removesuffix("0")).split("/")
+        push = self.sources.find(int(stream_id), PushSession)
+        if push is not None and slot in push.slots:
+            push.slots[slot].drop("another node has the slot now")
+
+    def slot_left(self, stream_id: int, slot: str) -> None:
+        """The slot's publisher left: the slot's lease goes, so it may come back on any node."""
+        if stream_id not in self.admitting:
+            self.spawn(self.cluster.let_go(slot_key(stream_id, slot)))
+
+    @asynccontextmanager
+    async def owning(self, stream_id: int) -> AsyncIterator[None]:
+        """Admit a source of the stream under its lease: this node takes (or keeps) it, or
+        `OwnedElsewhere` names the node that runs the stream. Register the source in `sources`
+        before leaving the block; the lease is let go once no source of the stream is left."""
+        self.admitting[stream_id] = self.admitting.get(stream_id, 0) + 1
+        try:
+            key = stream_key(stream_id)
+            taken = key not in self.cluster.held
+            holder = await self.cluster.claim(key, lambda: self._lease_needed(stream_id), self._lease_lost)
+            if holder != self.cluster.node_id:
+                raise OwnedElsewhere(key, holder)
+            if taken and self.cluster.shared:
+                await self._catch_up(stream_id)
+            yield
+        finally:
+            self._admitted(stream_id)
+            if not self._lease_needed(stream_id):
+                self.spawn(self.cluster.let_go(stream_key(stream_id)))
+
+    def _admitted(self, stream_id: int) -> None:
+        self.admitting[stream_id] -= 1
+        if not self.admitting[stream_id]:
+            del self.admitting[stream_id]
+
+    def _lease_needed(self, stream_id: int) -> bool:
+        running = [s for s in self.sources.feeding(stream_id) if not s.standby]
+        return bool(running) or stream_id in self.admitting
+
+    def _lease_lost(self, key: str) -> None:
+        """Another node took the stream (this one stalled past the lease): stop feeding it here."""
+        stream_id = int(key.removeprefix(stream_key(0).removesuffix("0")))
+        for source in self.sources.feeding(stream_id):
+            source.give_up("another node runs the stream now")
+
+    def _refusal(self, stream_id: int, slot: str, holder: str | None) -> PublishRejected:
+        log.info("stream %s: %s publisher refused: node %s has that slot", stream_id, slot, holder)
+        return PublishRejected(f"stream {stream_id} already has a {slot} publisher on node {holder}", busy=True)
 
     async def _check(self, request: PublishRequest) -> tuple[Stream, str]:
         """`publish_gate.check` on the stream's row read now (the gate keeps it too)."""
@@ -174,6 +285,9 @@ class Supervisor:
         self.gate.stream_changed(stream_id, Credentials.of(stream) if stream is not None else None)
         slot = check(request, Credentials.of(stream) if stream is not None else None, self._occupancy(stream_id))
         assert stream is not None
+        holder = await self.cluster.holder(slot_key(stream_id, slot))
+        if holder not in (None, self.cluster.node_id):
+            raise self._refusal(stream_id, slot, holder)
         return stream, slot
 
     def _refuse_throttled(self, request: PublishRequest) -> None:
@@ -219,18 +333,24 @@ class Supervisor:
 
     # -- overlays -------------------------------------------------------------------------------
     def _fed(self, stream_id: int) -> bool:
-        return bool(self.sources.feeding(stream_id))
+        """Whether a source feeds the stream's output here (one on standby does not)."""
+        return any(not source.standby for source in self.sources.feeding(stream_id))
 
     def _sources_changed(self, stream_id: int) -> None:
         """A source came or went: a stream that goes live renders its overlays, one that ends
         here drops them."""
         self.occupancy_changed(stream_id)
         if self._fed(stream_id):
-            task = asyncio.create_task(self._sync_overlays(stream_id))
-            self.syncs.add(task)  # held: the loop keeps weak references
-            task.add_done_callback(self.syncs.discard)
+            self.spawn(self._sync_overlays(stream_id))
         else:
             self.overlays.stream_ended(stream_id)
+            if stream_id not in self.admitting:
+                self.spawn(self.cluster.let_go(stream_key(stream_id)))
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.syncs.add(task)  # held: the loop keeps weak references
+        task.add_done_callback(self.syncs.discard)
 
     async def _sync_overlays(self, stream_id: int) -> None:
         """A failed sync is one log line (nobody awaits the task: its error would otherwise be
@@ -348,6 +468,18 @@ class Supervisor:
         self.meters.close()
         if self.session_flush is not None:
             await self.session_flush.close()
+
+
+def _stored_point(stream_id: int, stored: Any) -> ResumePoint | None:
+    if stored is None:
+        return None
+    try:
+        point = ResumePoint.from_json(stored)
+    except (KeyError, TypeError, ValueError):
+        point = None
+    if point is None:
+        log.warning("stream %s: stored resume point unreadable; its numbering starts over", stream_id)
+    return point
 
 
 def _empty_directory(directory: Path) -> None:

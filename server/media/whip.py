@@ -15,6 +15,7 @@ import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from server.cluster.cluster import OwnedElsewhere, stream_key
 from server.db.models import Stream
 from server.db.streams import StreamRepository
 from server.media.ladders import ladder_of
@@ -86,6 +87,10 @@ class WhipSession(StreamSource):
         if self.worker is not None:
             self.worker.finish()
 
+    def give_up(self, reason: str) -> None:
+        log.info("stream %s: ending its WHIP session (%s)", self.stream_id, reason)
+        self.stop()
+
     def worker_exited(self, worker: WorkerProcess, code: int) -> None:
         super().worker_exited(worker, code)
         self.succession.end(worker)
@@ -125,16 +130,28 @@ class WhipSessions:
             raise WhipRefused(403, f"stream {stream_id} is not active")
         if self.sources.feeding(stream_id):
             raise WhipRefused(409, f"stream {stream_id} already has a publisher")
+        holder = await self.supervisor.cluster.holder(stream_key(stream_id))
+        if holder not in (None, self.supervisor.cluster.node_id):
+            raise self._owned_elsewhere(stream_id, holder)
         return stream, renditions
 
+    def _owned_elsewhere(self, stream_id: int, holder: str | None) -> WhipRefused:
+        log.info("stream %s: WHIP offer refused: node %s runs it", stream_id, holder)
+        return WhipRefused(409, f"stream {stream_id} is live on node {holder}")
+
     async def open(self, stream: Stream, offer: str, renditions: list[Rendition]) -> tuple[WhipSession, str]:
-        """Start the session of an admitted stream; the slot is checked again and taken
-        without awaiting in between, so two racing offers cannot both get it."""
+        """Start the session of an admitted stream under its lease (server/cluster/); the slot
+        is checked again and taken without awaiting in between, so two racing offers cannot
+        both get it."""
         stream_id = stream.id
-        if self.sources.feeding(stream_id):
-            raise WhipRefused(409, f"stream {stream_id} already has a publisher")
-        whip = WhipSession(self, stream, offer, renditions)
-        self.sources.add(whip)
+        try:
+            async with self.supervisor.owning(stream_id):
+                if self.sources.feeding(stream_id):
+                    raise WhipRefused(409, f"stream {stream_id} already has a publisher")
+                whip = WhipSession(self, stream, offer, renditions)
+                self.sources.add(whip)
+        except OwnedElsewhere as owned:
+            raise self._owned_elsewhere(stream_id, owned.holder) from None
         try:
             answer = await whip.start()
         except BaseException:

@@ -221,6 +221,18 @@ REPORTS = {
         ),
         r"nginx-rtmp HLS, hls\.js \(ref\): median",
     ],
+    "cluster_latency": [
+        rf"direct \(node 1, owner\): \d+ parts, .*p95 {NUMBER} s; p95 added",
+        rf"via node 2, proxy: \d+ parts, .*p95 {NUMBER} s; p95 added",
+        rf"via node 3, redirect: \d+ parts, .*p95 {NUMBER} s; p95 added",
+    ],
+    "cluster_db_load": [
+        rf"^idle \(no stream\) +: +{NUMBER} statements/s",
+        rf"^1 live streams, no viewers +: +{NUMBER} statements/s",
+        rf"^1 live streams, 4 viewers \(half proxied\) +: +{NUMBER} statements/s",
+        rf"^per live stream at steady state +: +{NUMBER} statements/s",
+        rf"^ratio 4 viewers / 2 viewers +: +{NUMBER}",
+    ],
 }
 
 

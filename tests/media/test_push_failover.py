@@ -100,6 +100,9 @@ class FakeSupervisor:
     def session_ended(self, session):
         self.ended.append(session)
 
+    def slot_left(self, stream_id, slot):
+        pass
+
 
 class FakeOverlays:
     def commands(self, stream_id) -> list:

@@ -6,6 +6,7 @@ their own and ignored `degraded`)."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 from typing import ClassVar
 
 import pytest
@@ -80,6 +81,11 @@ class StandInSupervisor:
 
     def worker_config(self, stream_id, mpegts_endlist, renditions, **source) -> WorkerConfig:
         return WorkerConfig(stream_id=stream_id, out_dir=str(self.directory / str(stream_id)), **source)
+
+    @asynccontextmanager
+    async def owning(self, stream_id: int):
+        """A node alone: every stream's lease is its own (server/cluster/)."""
+        yield
 
 
 class CapturedWorker:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.orm import Session
@@ -21,6 +25,8 @@ TABLES = {
     "live_minutes",
     "webhook_events",
     "restreams",
+    "nodes",
+    "leases",
 }
 
 
@@ -74,3 +80,20 @@ def test_sqlite_ids_stop_being_reused_and_the_rebuild_keeps_every_row(tmp_path):
         db.flush()
         assert db.scalars(select(Stream.id)).all() == [1, 3]
     engine.dispose()
+
+
+def test_nodes_upgrading_one_postgresql_together_take_turns(postgres_server):
+    """Nodes sharing a database all upgrade it at start (`headwater serve`); at the same
+    moment, the first migrates and the others then find it at head (migrations/env.py's
+    advisory lock), instead of creating the same tables twice. Processes, as nodes are
+    (Alembic's context is one per process)."""
+    url = postgres_server.create_database()
+    script = (  # imported first, then all upgrade at one instant (a start, not a time assertion)
+        "import sys, time; from server.db.migrate import upgrade; "
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); upgrade(sys.argv[1])"
+    )
+    at = str(time.time() + 5)
+    nodes = [subprocess.Popen([sys.executable, "-c", script, url, at], stderr=subprocess.PIPE) for _ in range(4)]
+    failures = [node.communicate(timeout=120)[1].decode()[-600:] for node in nodes]
+    assert [node.returncode for node in nodes] == [0] * 4, failures
+    assert tables(url) == TABLES

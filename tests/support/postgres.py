@@ -24,7 +24,10 @@ def postgres_bin_dir() -> Path | None:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        """`settings`: more server settings (`-c name=value`), e.g. a benchmark's
+        `shared_preload_libraries`."""
+        self.settings = settings or {}
         bin_dir = postgres_bin_dir()
         if bin_dir is None:
             raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
@@ -52,6 +55,7 @@ class PostgresServer:
 
     def resume(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         data, log = str(self.root / "data"), str(self.root / "log")
         self._run(str(self.bin_dir / "pg_ctl"), "-D", data, "-o", options, "-l", log, "-w", "start")
 
