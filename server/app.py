@@ -64,7 +64,11 @@ async def lifespan(app: FastAPI):
         settings, app.state.db_sessions, app.state.recordings, app.state.outbox, app.state.failed_attempts
     )
     await app.state.media.start()
-    webhooks = WebhookDelivery(settings, app.state.db_sessions, app.state.outbox) if settings.webhook_url else None
+    webhooks = (
+        WebhookDelivery(settings, app.state.db_sessions, app.state.outbox, cluster=app.state.media.cluster)
+        if settings.webhook_url
+        else None
+    )
     if webhooks is not None:
         webhooks.start()
     freeze_startup_heap()

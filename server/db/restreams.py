@@ -3,6 +3,7 @@ stream forwards to, and their `live` flag)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -60,12 +61,15 @@ class RestreamRepository:
                     outbox.restream_changed(self.db, row)
         await self.db.commit()
 
-    async def reset_live(self, outbox: Outbox | None = None) -> None:
-        """Nothing forwards on a node that starts (a node that died owes their "stopped" events)."""
+    async def reset_live(self, keep: Collection[int] = (), outbox: Outbox | None = None) -> None:
+        """Nothing forwards on a node that starts but the restreams of the streams in `keep`
+        (another node sharing the database runs those). A node that died owes the others'
+        "stopped" events."""
+        left_live = Restream.live.is_(True), Restream.stream_id.not_in(keep)
         if outbox is not None and outbox.enabled:
             await self.set_live(
-                {row.id: False for row in await self.db.scalars(select(Restream).where(Restream.live))}, outbox
+                {row.id: False for row in await self.db.scalars(select(Restream).where(*left_live))}, outbox
             )
             return
-        await self.db.execute(update(Restream).where(Restream.live.is_(True)).values(live=False))
+        await self.db.execute(update(Restream).where(*left_live).values(live=False))
         await self.db.commit()

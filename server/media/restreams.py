@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -72,11 +73,12 @@ class Restreams:
         self.wakeup = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Nothing forwards on a node that starts; every stream's restreams are loaded."""
+    async def start(self, keep: Collection[int] = ()) -> None:
+        """Nothing forwards on a node that starts (but the streams in `keep`, which another node
+        runs); every stream's restreams are loaded."""
         async with self.db_sessions() as db:
             repository = RestreamRepository(db)
-            await repository.reset_live(self.outbox)
+            await repository.reset_live(keep, self.outbox)
             rows = await repository.every()
         for restream in rows:
             if restream.active:

@@ -104,7 +104,7 @@ class Supervisor:
         await self.status.reset_all(keep=elsewhere)
         await self._load_credentials()
         await self.recordings.start(keep=elsewhere)
-        await self.restreams.start()
+        await self.restreams.start(keep=elsewhere)
         await self._restore_numbering()
         await self._load_dvr_windows()
         await asyncio.to_thread(_empty_directory, self.settings.live_dir)
@@ -117,7 +117,8 @@ class Supervisor:
         """The streams another node runs now (their live status and recordings are theirs)."""
         prefix = stream_key(0).removesuffix("0")
         held = await self.cluster.held_elsewhere()
-        return {int(key.removeprefix(prefix)) for key in held if key.startswith(prefix)}
+        numbers = (stream_number(key.removeprefix(prefix)) for key in held if key.startswith(prefix))
+        return {number for number in numbers if number is not None}  # not a slot's lease (`stream/7/main`)
 
     async def _restore_numbering(self) -> None:
         """Every stream goes on from the resume point stored by the node's last run."""

@@ -9,6 +9,9 @@ receiver took.
   written is marked dead, logged once, and its entity goes on.
 - At least once: a row is deleted after its 2xx, so a node stopped in between sends it again
   (same `X-Headwater-Event-Id`). A node restart resumes from the table.
+- One deliverer among nodes sharing a database: the node holding the `webhooks` lease
+  (server/cluster/) delivers; the others' tasks look again every IDLE_POLL, and take over
+  within a lease's time when that node dies.
 - Off the hot paths: one task, woken when an event commits (`Outbox.added`) or a retry is due;
   SQL in batches (one read of up to BATCH rows, one commit for their outcome).
 """
@@ -24,6 +27,7 @@ from collections.abc import Callable, Sequence
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.cluster.cluster import Cluster
 from server.db.models import WebhookEvent
 from server.db.webhook_events import Failure, WebhookEventRepository
 from server.settings import Settings
@@ -36,6 +40,7 @@ BATCH = 1000  # events read per round
 CONCURRENCY = 8  # entities sent at once, one HTTP client (one kept connection) each
 IDLE_POLL = 5.0  # seconds between looks at the table when nothing woke the task (another node's events)
 USER_AGENT = "Headwater-Webhooks/1"
+WEBHOOK_LEASE = "webhooks"  # the lease of the node that delivers, among those sharing the database
 
 
 class WebhookDelivery:
@@ -45,6 +50,7 @@ class WebhookDelivery:
         db_sessions: async_sessionmaker[AsyncSession],
         outbox: Outbox,
         clock: Callable[[], float] = time.time,
+        cluster: Cluster | None = None,
     ) -> None:
         assert settings.webhook_url is not None
         self.url = settings.webhook_url
@@ -53,6 +59,7 @@ class WebhookDelivery:
         self.db_sessions = db_sessions
         self.outbox = outbox
         self.clock = clock
+        self.cluster = cluster
         # One client per sender: httpx's pool scans its connections at every request, and one
         # client with 32 connections sent 8x fewer requests/s than 4 (bench.webhook_drain).
         self.clients: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
@@ -81,14 +88,24 @@ class WebhookDelivery:
         while True:
             self.outbox.added.clear()
             try:
-                if await self._round():
+                if not await self._delivering_here():
+                    pause = IDLE_POLL
+                elif await self._round():
                     continue
-                pause = await self._pause()
+                else:
+                    pause = await self._pause()
             except Exception:
                 log.exception("webhook delivery round failed; trying again in %s s", IDLE_POLL)
                 pause = IDLE_POLL
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.outbox.added.wait(), pause)
+
+    async def _delivering_here(self) -> bool:
+        """Whether this node is the one that delivers (it holds, or now takes, the lease)."""
+        if self.cluster is None:
+            return True
+        holder = await self.cluster.claim(WEBHOOK_LEASE, lambda: True, lambda key: None)
+        return holder == self.cluster.node_id
 
     async def _round(self) -> bool:
         """Send what is due; False when nothing was."""
