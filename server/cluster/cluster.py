@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.cluster import nodes
 from server.cluster.leases import LocalLeases, SharedLeases
+from server.db.outage import OutageNotice, is_unavailable
 from server.settings import Settings
 
 log = logging.getLogger("headwater.cluster")
@@ -54,6 +55,7 @@ class Cluster:
         self.held: dict[str, Held] = {}
         self.lock = asyncio.Lock()  # a claim and a let-go of one key never interleave
         self.task: asyncio.Task[None] | None = None
+        self.outage = OutageNotice("node heartbeat and leases")
 
     async def start(self) -> None:
         async with self.db_sessions() as db:
@@ -113,8 +115,11 @@ class Cluster:
             await asyncio.sleep(self.interval)
             try:
                 await self.beat()
-            except Exception:
-                log.exception("node heartbeat failed")
+            except Exception as error:
+                if not is_unavailable(error):
+                    log.exception("node heartbeat failed")
+                    continue
+                self.outage.failed(error)  # one line per outage; its leases lapse meanwhile
 
     async def close(self) -> None:
         """Stop beating and release every lease: the other nodes may take them at once."""

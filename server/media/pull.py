@@ -16,6 +16,7 @@ from typing import Any
 from server.cluster.cluster import OwnedElsewhere, stream_key
 from server.cluster.orphans import claim_orphan_pulls
 from server.db.models import Stream
+from server.db.outage import is_unavailable
 from server.db.streams import StreamRepository
 from server.media.ladders import ladder_of
 from server.media.source import StreamSource
@@ -153,8 +154,10 @@ class PullManager:
                     await self.sync(stream_id)
                     if self.sources.find(stream_id, PullSession) is None:  # its row changed meanwhile
                         await cluster.let_go(stream_key(stream_id))
-            except Exception:
-                log.exception("adopting pull streams failed")
+            except Exception as error:
+                if not is_unavailable(error):
+                    log.exception("adopting pull streams failed")
+                # the database away: the heartbeat's notice says so; adopting waits for it
 
     async def sync(self, stream_id: int) -> None:
         """Start, stop or restart the stream's pull worker to match its row."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db.models import Restream
+from server.db.outage import OutageNotice, is_unavailable
 from server.db.restreams import RestreamRepository
 from transcode.contract import Command, RestreamLive, RestreamStopped, StartRestream, StopRestream
 
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from server.webhooks.outbox import Outbox
 
 log = logging.getLogger("headwater.restreams")
+
+
+OUTAGE_RETRY = 2.0  # seconds between writes of the live flags while the database is away
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class Restreams:
         self.pending: dict[int, bool] = {}  # `live` values not written yet
         self.wakeup = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.outage = OutageNotice("restreams' live flags kept for later")
 
     async def start(self, keep: Collection[int] = ()) -> None:
         """Nothing forwards on a node that starts (but the streams in `keep`, which another node
@@ -164,8 +169,14 @@ class Restreams:
             try:
                 async with self.db_sessions() as db:
                     await RestreamRepository(db).set_live(batch, self.outbox)
-            except Exception:  # the next change writes again; the node goes on
-                log.exception("restreams: writing live flags failed")
+            except Exception as error:
+                if not is_unavailable(error):  # a bug: the next change writes again; the node goes on
+                    log.exception("restreams: writing live flags failed")
+                    continue
+                self.outage.failed(error)  # the database away: the flags wait for it
+                self.pending = {**batch, **self.pending}
+                await asyncio.sleep(OUTAGE_RETRY)
+                self.wakeup.set()
 
     async def close(self) -> None:
         if self.pending:

@@ -26,6 +26,7 @@ from ingest.publish import PublishRejected, PublishRequest
 from packager.resume import ResumePoint
 from server.cluster.cluster import Cluster, OwnedElsewhere, slot_key, stream_key
 from server.db.models import Stream
+from server.db.outage import is_unavailable
 from server.db.streams import StreamRepository
 from server.delivery.live_state import LiveStream
 from server.delivery.screenshots import screenshot_file
@@ -324,8 +325,9 @@ class Supervisor:
             async with self.db_sessions() as db:
                 stream = await StreamRepository(db).get(stream_id)
             self.gate.stream_changed(stream_id, Credentials.of(stream) if stream is not None else None)
-        except Exception:
-            log.exception("stream %s: reading its credentials failed", stream_id)
+        except Exception as error:
+            if not is_unavailable(error):  # away: the gate keeps what it knew
+                log.exception("stream %s: reading its credentials failed", stream_id)
         finally:
             self.rereading.discard(stream_id)
 

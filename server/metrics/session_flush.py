@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.rtmp.rests import grid_delay
 from server.db.node_settings import statistics_salt
+from server.db.outage import OutageNotice, is_unavailable
 from server.db.statistics import StatisticsRepository
 from server.metrics.stream_meter import StreamMeters
 from server.metrics.viewer_sessions import ViewerSession
@@ -52,6 +53,7 @@ class SessionFlush:
         self.interval = interval
         self.live_here = live_here
         self.salt: bytes | None = None
+        self.outage = OutageNotice("viewer sessions kept for later")
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -87,8 +89,11 @@ class SessionFlush:
                     await statistics.write_sessions(*self.rows(sessions, self.salt))
                 if live:
                     await statistics.mark_live_minute(minute)
-        except Exception:  # the database away: nothing is lost, the next write tries again
-            log.warning("writing %d viewer sessions failed; trying again later", len(sessions), exc_info=True)
+        except Exception as error:  # the database away: nothing is lost, the next write tries again
+            if is_unavailable(error):
+                self.outage.failed(error)
+            else:
+                log.warning("writing %d viewer sessions failed; trying again later", len(sessions), exc_info=True)
             self.meters.given_back(sessions)
             return
         for session in sessions:

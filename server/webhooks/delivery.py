@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.cluster.cluster import Cluster
 from server.db.models import WebhookEvent
+from server.db.outage import OutageNotice, is_unavailable
 from server.db.webhook_events import Failure, WebhookEventRepository
 from server.settings import Settings
 from server.webhooks.outbox import Outbox
@@ -60,6 +61,7 @@ class WebhookDelivery:
         self.outbox = outbox
         self.clock = clock
         self.cluster = cluster
+        self.outage = OutageNotice("webhooks wait in the outbox")
         # One client per sender: httpx's pool scans its connections at every request, and one
         # client with 32 connections sent 8x fewer requests/s than 4 (bench.webhook_drain).
         self.clients: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
@@ -94,8 +96,11 @@ class WebhookDelivery:
                     continue
                 else:
                     pause = await self._pause()
-            except Exception:
-                log.exception("webhook delivery round failed; trying again in %s s", IDLE_POLL)
+            except Exception as error:
+                if is_unavailable(error):
+                    self.outage.failed(error)  # events wait in the table for the database
+                else:
+                    log.exception("webhook delivery round failed; trying again in %s s", IDLE_POLL)
                 pause = IDLE_POLL
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.outbox.added.wait(), pause)
