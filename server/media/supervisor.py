@@ -351,7 +351,8 @@ class Supervisor:
                 self.spawn(self.cluster.let_go(stream_key(stream_id)))
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
+        """Run `work` on its own; its failure is logged here (nobody awaits it)."""
+        task = asyncio.create_task(_logging_failure(work))
         self.syncs.add(task)  # held: the loop keeps weak references
         task.add_done_callback(self.syncs.discard)
 
@@ -471,6 +472,16 @@ class Supervisor:
         self.meters.close()
         if self.session_flush is not None:
             await self.session_flush.close()
+
+
+async def _logging_failure(work: Coroutine[Any, Any, None]) -> None:
+    """A database away is not worth a traceback (what the work wrote, e.g. a lease released,
+    expires or is written again anyway); anything else is."""
+    try:
+        await work
+    except Exception as error:
+        if not is_unavailable(error):
+            log.exception("background work of the supervisor failed")
 
 
 def _stored_point(stream_id: int, stored: Any) -> ResumePoint | None:
