@@ -15,7 +15,6 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 from ingest.rtmp.rests import BUSY_INTERVAL, BUSY_PUBLISHERS
 from ingest.whip.ice_servers import IceServer, parse_ice_servers
@@ -302,7 +301,7 @@ class Settings(BaseSettings):
     @property
     def shared_database(self) -> bool:
         """Other nodes may share the database (PostgreSQL); a SQLite file is one node's."""
-        return make_url(self.resolved_database_url).get_backend_name() != "sqlite"
+        return self.resolved_database_url.partition(":")[0].partition("+")[0] != "sqlite"  # the URL's backend
 
     @property
     def resolved_node_id(self) -> str:
