@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.cluster import nodes
-from server.cluster.leases import LocalLeases, SharedLeases
+from server.db import nodes
+from server.db.leases import LocalLeases, SharedLeases
 from server.db.outage import OutageNotice, is_unavailable
 from server.settings import Settings
 
@@ -74,7 +74,7 @@ class Cluster:
 
     async def let_go(self, key: str) -> None:
         """Release the lease unless something on this node still needs it (also one claimed
-        without `claim`: server/cluster/orphans.py)."""
+        without `claim`: server/db/orphan_pulls.py)."""
         async with self.lock:
             held = self.held.get(key)
             if held is not None and held.needed():
@@ -99,9 +99,7 @@ class Cluster:
         """The heartbeat and every lease renewed, in one transaction; lost leases reported."""
         keys = set(self.held)
         async with self.db_sessions() as db:
-            await nodes.heartbeat(db, self.node_id)
-            kept = await self.leases.renew(db, keys)
-            await db.commit()
+            kept = await nodes.beat(db, self.node_id, lambda: self.leases.renew(db, keys))
         for key in keys - kept:
             held = self.held.pop(key, None)
             if held is not None:

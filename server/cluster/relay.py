@@ -1,7 +1,7 @@
 """Viewers on any node: a live request for a stream another node owns goes to that node.
 
 Behind a load balancer a viewer's requests land on any node, but a live stream's playlists
-and media exist only on the node that owns it (its lease, server/cluster/leases.py). A node
+and media exist only on the node that owns it (its lease, server/db/leases.py). A node
 that does not have the stream asks the database who owns it (one query per stream per
 OWNER_TTL, however many viewers: concurrent misses share one lookup) and either proxies the
 request there over a pool of keep-alive connections (the default: the URL, and so a CDN or

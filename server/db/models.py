@@ -249,7 +249,7 @@ class LiveMinute(Base):
 
 
 class Node(Base):
-    """One node sharing the database (server/cluster/nodes.py): where viewers of its streams
+    """One node sharing the database (server/db/nodes.py): where viewers of its streams
     are sent, and when it last said it was alive (the database's clock)."""
 
     __tablename__ = "nodes"
@@ -262,7 +262,7 @@ class Node(Base):
 
 class Lease(Base):
     """Who holds a thing that must have one holder among the nodes (a live stream's output),
-    until when (the database's clock); see server/cluster/leases.py."""
+    until when (the database's clock); see server/db/leases.py."""
 
     __tablename__ = "leases"
 

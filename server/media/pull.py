@@ -14,8 +14,8 @@ import logging
 from typing import Any
 
 from server.cluster.cluster import OwnedElsewhere, stream_key
-from server.cluster.orphans import claim_orphan_pulls
 from server.db.models import Stream
+from server.db.orphan_pulls import claim_orphan_pulls
 from server.db.outage import is_unavailable
 from server.db.streams import StreamRepository
 from server.media.ladders import ladder_of
@@ -140,7 +140,7 @@ class PullManager:
 
     async def _adopt_orphans(self) -> None:
         """Every lease renewal period: pull streams no node runs (their node died, or none
-        was up) start here (server/cluster/orphans.py)."""
+        was up) start here (server/db/orphan_pulls.py)."""
         cluster = self.supervisor.cluster
         prefix = stream_key(0).removesuffix("0")
         while True:

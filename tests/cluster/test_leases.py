@@ -8,8 +8,8 @@ import random
 import pytest
 from sqlalchemy import text
 
-from server.cluster.leases import SharedLeases
 from server.db.engine import create_engine_for, db_session_factory
+from server.db.leases import SharedLeases
 from server.db.migrate import upgrade
 
 NODES = 8

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.cluster.leases import CLAIM
+from server.db.leases import CLAIM
 
 ORPHANS = text(
     """

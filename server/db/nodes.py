@@ -6,6 +6,8 @@ SQLite the one node registers too, so the table says the same thing on both.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,9 +32,13 @@ async def register(db: AsyncSession, node_id: str, http_url: str) -> None:
     await db.commit()
 
 
-async def heartbeat(db: AsyncSession, node_id: str) -> None:
-    """In the caller's transaction (the lease renewal's): one commit per beat."""
+async def beat(db: AsyncSession, node_id: str, renew: Callable[[], Awaitable[set[str]]]) -> set[str]:
+    """The heartbeat and the lease renewal (`renew`, in the same session) in one commit: what
+    `renew` kept."""
     await db.execute(HEARTBEAT, {"id": node_id})
+    kept = await renew()
+    await db.commit()
+    return kept
 
 
 async def holder_url(db: AsyncSession, key: str) -> tuple[str, str] | None:
