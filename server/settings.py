@@ -169,6 +169,20 @@ class Settings(BaseSettings):
     statistics_flush_interval: float = Field(
         default=5.0, ge=0.5, le=60.0, description="Seconds between two writes of the viewer sessions to the database"
     )
+    s3_endpoint: str | None = Field(
+        default=None,
+        description="S3-compatible object storage for videos (recordings and their screenshots), e.g. "
+        "https://s3.eu-central-1.amazonaws.com; unset: they stay on the node's disk",
+    )
+    s3_bucket: str | None = Field(default=None, description="The bucket videos go to (made at start if missing)")
+    s3_access_key: str | None = Field(default=None, description="The object storage's access key id")
+    s3_secret_key: SecretStr | None = Field(default=None, description="The object storage's secret key")
+    s3_region: str = Field(default="us-east-1", description="The object storage's region (signatures name it)")
+    s3_cache_bytes: int = Field(
+        default=2 << 30,
+        ge=64 << 20,
+        description="Bytes of video files a node keeps on its disk once read from the object storage",
+    )
     metrics_token: SecretStr | None = Field(
         default=None, description="When set, GET /metrics asks for `Authorization: Bearer <token>`"
     )
@@ -252,6 +266,23 @@ class Settings(BaseSettings):
         if value is not None:
             ipaddress.ip_address(value)  # ValueError: ICE candidates carry addresses, not names
         return value
+
+    @model_validator(mode="after")
+    def _object_storage_whole(self) -> Settings:
+        """Either every S3 setting or none: half of them is a mistake, not local disk."""
+        given = [self.s3_endpoint, self.s3_bucket, self.s3_access_key, self.s3_secret_key]
+        if any(value is not None for value in given) and not all(value is not None for value in given):
+            raise ValueError("object storage needs HEADWATER_S3_ENDPOINT, _BUCKET, _ACCESS_KEY and _SECRET_KEY")
+        return self
+
+    @property
+    def object_storage(self) -> bool:
+        return self.s3_endpoint is not None
+
+    @property
+    def object_cache_dir(self) -> Path:
+        """Video files read from the object storage, kept while there is room (`s3_cache_bytes`)."""
+        return self.data_dir / "object-cache"
 
     @field_validator("playback_secret")
     @classmethod

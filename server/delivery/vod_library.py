@@ -43,12 +43,12 @@ class VodVideo:
     texts: dict[str, bytes]  # playlists and MPD by name
     files: dict[str, tuple[Path, int]]  # media by name in the recording: (path, bytes to serve)
     mp4: Mp4File | None  # None: the tracks' inits could not be merged
-    screenshot: Path | None
+    has_screenshot: bool
 
 
 def load_video(storage: RecordingStorage, key: str) -> VodVideo | None:
     """Blocking (reads the index and the inits). None when there is nothing to play."""
-    recording = read_recording(storage.local_directory(key))
+    recording = read_recording(storage.reading_directory(key))
     if not any(recording.tracks.values()):
         return None
     try:
@@ -71,7 +71,7 @@ def load_video(storage: RecordingStorage, key: str) -> VodVideo | None:
         log.warning("recording %s has no MP4 download: %s", key, exc)
         mp4 = None
     encoded = {name: text.encode() for name, text in texts.items()}
-    return VodVideo(key, recording, encoded, files, mp4, storage.file(key, SCREENSHOT))
+    return VodVideo(key, recording, encoded, files, mp4, storage.file(key, SCREENSHOT) is not None)
 
 
 class VodLibrary:
@@ -91,6 +91,14 @@ class VodLibrary:
             return None
         self.kept.move_to_end(video_id)
         return video
+
+    async def media_file(self, video: VodVideo, name: str) -> Path | None:
+        """A file of the video on local disk: at once when it is there, else fetched on a
+        thread (from the object storage); None when it is gone (the video was deleted)."""
+        path = self.storage.cached(video.key, name)
+        if path is not None:
+            return path
+        return await asyncio.to_thread(self.storage.file, video.key, name)
 
     def forget(self, video_id: int) -> None:
         self.kept.pop(video_id, None)
