@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         default=None, description="Base URL viewers use; default http://<public_host>:<http_port>"
     )
 
+    node_http_url: str | None = Field(
+        default=None,
+        description="Base URL the other nodes sharing the database reach this node at (they proxy viewers to it, "
+        "or redirect them there); default the public one. Set it when the public URL is a cache or load "
+        "balancer in front of every node (docker-compose.yml, profile cluster), e.g. http://node-1:8080",
+    )
     node_id: str | None = Field(
         default=None,
         max_length=64,
@@ -267,6 +273,11 @@ class Settings(BaseSettings):
             ipaddress.ip_address(value)  # ValueError: ICE candidates carry addresses, not names
         return value
 
+    @field_validator("s3_endpoint", "s3_bucket", "s3_access_key", "s3_secret_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # compose's `${X:-}`
+
     @model_validator(mode="after")
     def _object_storage_whole(self) -> Settings:
         """Either every S3 setting or none: half of them is a mistake, not local disk."""
@@ -329,6 +340,11 @@ class Settings(BaseSettings):
         if self.public_http_url:
             return self.public_http_url.rstrip("/")
         return f"http://{self.public_host}:{self.http_port}"
+
+    @property
+    def node_base_url(self) -> str:
+        """Where the other nodes reach this one (`nodes.http_url`)."""
+        return self.node_http_url.rstrip("/") if self.node_http_url else self.http_base_url
 
     @property
     def shared_database(self) -> bool:
