@@ -27,8 +27,8 @@ from server.gc_tuning import freeze_startup_heap
 from server.media.node_media import NodeMedia
 from server.metrics import scrape
 from server.metrics.http_requests import CountedRequests
-from server.object_storage import recording_storage
 from server.settings import Settings
+from server.storage import recording_storage
 from server.urls import CLIP_PREFIX, UTC_TIMING_PATH, VIDEO_PREFIX
 from server.webhooks.delivery import WebhookDelivery
 from server.webhooks.outbox import Outbox

@@ -32,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from packager.recording_layout import INDEX_NAME
 from server.settings import Settings
-from server.storage import KEY_PATTERN, LocalRecordingStorage, RecordingStorage
+from server.storage import KEY_PATTERN, LocalRecordingStorage
 
 log = logging.getLogger("headwater.object_storage")
 
@@ -41,13 +41,6 @@ MULTIPART = TransferConfig(multipart_threshold=16 << 20, multipart_chunksize=16 
 CLIENT = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 UPLOAD_ATTEMPTS = 3  # a recording's whole upload, each file retried by boto3 within each
 MISSING = {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}
-
-
-def recording_storage(settings: Settings) -> RecordingStorage:
-    """The node's recording storage: the object storage when it is set, else the local disk."""
-    if not settings.object_storage:
-        return LocalRecordingStorage(settings.recording_dir)
-    return ObjectRecordingStorage(settings)
 
 
 class ObjectCache:

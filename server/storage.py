@@ -14,7 +14,10 @@ import re
 import secrets
 import shutil
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -81,3 +84,13 @@ class LocalRecordingStorage:
 
     def delete(self, key: str) -> None:
         shutil.rmtree(self.local_directory(key), ignore_errors=True)
+
+
+def recording_storage(settings: Settings) -> RecordingStorage:
+    """The node's recording storage: the object storage when it is set, else the local disk
+    (boto3, a quarter of a second to import, only then)."""
+    if not settings.object_storage:
+        return LocalRecordingStorage(settings.recording_dir)
+    from server.object_storage import ObjectRecordingStorage
+
+    return ObjectRecordingStorage(settings)

@@ -14,11 +14,12 @@ traffic and need none of the framework. Everything answers HTTP `Range` (206, 41
 `Content-Range: bytes */size`), HEAD and CORS preflights. Media bytes go out with
 `sendfile(2)` through the node's HTTP protocol (the ASGI zero-copy extension,
 `server/one_write_http.py`; 280 CPU-µs a 1.6 MB segment against 1,270 read on a thread and
-copied), read on a thread where a server offers no zero-copy send. The MP4's moofs are read
-and patched on a thread, a segment at a time: the MP4 of a 4-hour recording streams through
-a few KB of memory. A video looked up while the database is away gets 503 (one played lately
-is kept in memory and plays on). Media never changes once recorded: `immutable` cache headers, so a CDN or
-nginx cache in front carries repeated traffic.
+copied), read on a thread where a server offers no zero-copy send. With object storage a file
+is first fetched into the node's cache on a thread (`VodLibrary.media_file`), then sent the
+same way. The MP4's moofs are read and patched on a thread, a segment at a time: the MP4 of a
+4-hour recording streams through a few KB of memory. A video looked up while the database is
+away gets 503 (one played lately is kept in memory and plays on). Media never changes once
+recorded: `immutable` cache headers, so a CDN or nginx cache in front carries repeated traffic.
 """
 
 from __future__ import annotations
