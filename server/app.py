@@ -28,7 +28,7 @@ from server.media.node_media import NodeMedia
 from server.metrics import scrape
 from server.metrics.http_requests import CountedRequests
 from server.settings import Settings
-from server.storage import LocalRecordingStorage
+from server.storage import recording_storage
 from server.urls import CLIP_PREFIX, UTC_TIMING_PATH, VIDEO_PREFIX
 from server.webhooks.delivery import WebhookDelivery
 from server.webhooks.outbox import Outbox
@@ -89,7 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Headwater", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.screenshots = ScreenshotFiles(settings.screenshot_dir, settings.screenshot_interval)
-    app.state.recordings = LocalRecordingStorage(settings.recording_dir)
+    app.state.recordings = recording_storage(settings)
     app.state.outbox = Outbox(settings)  # writes nothing unless `webhook_url` is set
     app.state.vod = VodLibrary(app.state.recordings, lambda: app.state.db_sessions())
     app.state.ready = False

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         default=None, description="Base URL viewers use; default http://<public_host>:<http_port>"
     )
 
+    node_http_url: str | None = Field(
+        default=None,
+        description="Base URL the other nodes sharing the database reach this node at (they proxy viewers to it, "
+        "or redirect them there); default the public one. Set it when the public URL is a cache or load "
+        "balancer in front of every node (docker-compose.yml, profile cluster), e.g. http://node-1:8080",
+    )
     node_id: str | None = Field(
         default=None,
         max_length=64,
@@ -168,6 +174,20 @@ class Settings(BaseSettings):
     statistics_flush_interval: float = Field(
         default=5.0, ge=0.5, le=60.0, description="Seconds between two writes of the viewer sessions to the database"
     )
+    s3_endpoint: str | None = Field(
+        default=None,
+        description="S3-compatible object storage for videos (recordings and their screenshots), e.g. "
+        "https://s3.eu-central-1.amazonaws.com; unset: they stay on the node's disk",
+    )
+    s3_bucket: str | None = Field(default=None, description="The bucket videos go to (made at start if missing)")
+    s3_access_key: str | None = Field(default=None, description="The object storage's access key id")
+    s3_secret_key: SecretStr | None = Field(default=None, description="The object storage's secret key")
+    s3_region: str = Field(default="us-east-1", description="The object storage's region (signatures name it)")
+    s3_cache_bytes: int = Field(
+        default=2 << 30,
+        ge=64 << 20,
+        description="Bytes of video files a node keeps on its disk once read from the object storage",
+    )
     metrics_token: SecretStr | None = Field(
         default=None, description="When set, GET /metrics asks for `Authorization: Bearer <token>`"
     )
@@ -252,6 +272,28 @@ class Settings(BaseSettings):
             ipaddress.ip_address(value)  # ValueError: ICE candidates carry addresses, not names
         return value
 
+    @field_validator("s3_endpoint", "s3_bucket", "s3_access_key", "s3_secret_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # compose's `${X:-}`
+
+    @model_validator(mode="after")
+    def _object_storage_whole(self) -> Settings:
+        """Either every S3 setting or none: half of them is a mistake, not local disk."""
+        given = [self.s3_endpoint, self.s3_bucket, self.s3_access_key, self.s3_secret_key]
+        if any(value is not None for value in given) and not all(value is not None for value in given):
+            raise ValueError("object storage needs HEADWATER_S3_ENDPOINT, _BUCKET, _ACCESS_KEY and _SECRET_KEY")
+        return self
+
+    @property
+    def object_storage(self) -> bool:
+        return self.s3_endpoint is not None
+
+    @property
+    def object_cache_dir(self) -> Path:
+        """Video files read from the object storage, kept while there is room (`s3_cache_bytes`)."""
+        return self.data_dir / "object-cache"
+
     @field_validator("playback_secret")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -297,6 +339,11 @@ class Settings(BaseSettings):
         if self.public_http_url:
             return self.public_http_url.rstrip("/")
         return f"http://{self.public_host}:{self.http_port}"
+
+    @property
+    def node_base_url(self) -> str:
+        """Where the other nodes reach this one (`nodes.http_url`)."""
+        return self.node_http_url.rstrip("/") if self.node_http_url else self.http_base_url
 
     @property
     def shared_database(self) -> bool:

@@ -6,6 +6,7 @@ import pytest
 
 from tests.support.node import Node
 from tests.support.postgres import PostgresServer
+from tests.support.seaweedfs import SeaweedServer
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -13,6 +14,14 @@ BACKENDS = ["sqlite", "postgresql"]
 @pytest.fixture(scope="session")
 def postgres_server():
     server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """SeaweedFS on 127.0.0.1 (the test extra installs it): each test makes its own bucket."""
+    server = SeaweedServer().start()
     yield server
     server.stop()
 

@@ -45,7 +45,7 @@ class Held:
 class Cluster:
     def __init__(self, settings: Settings, db_sessions: async_sessionmaker[AsyncSession]) -> None:
         self.node_id = settings.resolved_node_id
-        self.http_url = settings.http_base_url
+        self.http_url = settings.node_base_url
         self.db_sessions = db_sessions
         self.shared = settings.shared_database
         self.leases: SharedLeases | LocalLeases = (

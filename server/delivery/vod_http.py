@@ -14,11 +14,12 @@ traffic and need none of the framework. Everything answers HTTP `Range` (206, 41
 `Content-Range: bytes */size`), HEAD and CORS preflights. Media bytes go out with
 `sendfile(2)` through the node's HTTP protocol (the ASGI zero-copy extension,
 `server/one_write_http.py`; 280 CPU-µs a 1.6 MB segment against 1,270 read on a thread and
-copied), read on a thread where a server offers no zero-copy send. The MP4's moofs are read
-and patched on a thread, a segment at a time: the MP4 of a 4-hour recording streams through
-a few KB of memory. A video looked up while the database is away gets 503 (one played lately
-is kept in memory and plays on). Media never changes once recorded: `immutable` cache headers, so a CDN or
-nginx cache in front carries repeated traffic.
+copied), read on a thread where a server offers no zero-copy send. With object storage a file
+is first fetched into the node's cache on a thread (`VodLibrary.media_file`), then sent the
+same way. The MP4's moofs are read and patched on a thread, a segment at a time: the MP4 of a
+4-hour recording streams through a few KB of memory. A video looked up while the database is
+away gets 503 (one played lately is kept in memory and plays on). Media never changes once
+recorded: `immutable` cache headers, so a CDN or nginx cache in front carries repeated traffic.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from packager.vod_mp4 import FileSpan, Mp4File, Piece
@@ -112,15 +114,17 @@ class VodHttp:
             return await respond(send, 200, CORS + media_headers(name, TEXT_CACHE), text if body else b"", len(text))
         if name == VOD_MP4 and video.mp4 is not None:
             saved = _attachment(int(match.group(1))) if download else []
-            return await send_mp4(send, video.mp4, headers.get(b"range"), body, zero_copy, saved)
-        if name == SCREENSHOT and video.screenshot is not None:
-            data = await asyncio.to_thread(video.screenshot.read_bytes)
-            return await respond(send, 200, CORS + media_headers(name, MEDIA_CACHE), data if body else b"", len(data))
+            fetch = partial(self.library.storage.file, video.key)
+            return await send_mp4(send, video.mp4, headers.get(b"range"), body, zero_copy, saved, fetch)
         found = video.files.get(name)
-        if found is None:
+        known = found is not None or (name == SCREENSHOT and video.has_screenshot)
+        path = await self.library.media_file(video, name) if known else None  # from the object storage
+        if path is None:
             return await respond(send, 404, CORS, b"no such file\n")
-        path, size = found
-        return await send_file(send, name, path, size, headers.get(b"range"), body, zero_copy)
+        if found is None:  # the screenshot
+            data = await asyncio.to_thread(path.read_bytes)
+            return await respond(send, 200, CORS + media_headers(name, MEDIA_CACHE), data if body else b"", len(data))
+        return await send_file(send, name, path, found[1], headers.get(b"range"), body, zero_copy)
 
 
 class PrefixFirst:
@@ -151,10 +155,17 @@ async def send_file(
 
 
 async def send_mp4(
-    send, mp4: Mp4File, range_header: bytes | None, body: bool, zero_copy: bool, extra: list[tuple[bytes, bytes]]
+    send,
+    mp4: Mp4File,
+    range_header: bytes | None,
+    body: bool,
+    zero_copy: bool,
+    extra: list[tuple[bytes, bytes]],
+    fetch: Callable[[str], object] | None = None,
 ) -> None:
     """The head from memory, then piece by piece: its moofs read and patched on a thread,
-    the media between them sent from the recorded files."""
+    the media between them sent from the recorded files (`fetch(name)` first brings a
+    segment's file to local disk, from the object storage)."""
     wanted = requested_range(range_header, mp4.size)
     if wanted is None:
         return await _unsatisfiable(send, mp4.size)
@@ -164,7 +175,7 @@ async def send_mp4(
             head = mp4.head[wanted.start : min(wanted.end, len(mp4.head))]
             await send({"type": "http.response.body", "body": head, "more_body": True})
         for piece, low, high in mp4.overlapping(wanted.start, wanted.end):
-            for part in await asyncio.to_thread(_piece_parts, mp4, piece, low, high):
+            for part in await asyncio.to_thread(_piece_parts, mp4, piece, low, high, fetch):
                 if isinstance(part, FileSpan):
                     await _send_span(send, part, zero_copy)
                 else:
@@ -186,7 +197,11 @@ async def _send_span(send, span: FileSpan, zero_copy: bool) -> None:
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
 
-def _piece_parts(mp4: Mp4File, piece: Piece, low: int, high: int) -> list[bytes | FileSpan]:
+def _piece_parts(
+    mp4: Mp4File, piece: Piece, low: int, high: int, fetch: Callable[[str], object] | None
+) -> list[bytes | FileSpan]:
+    if fetch is not None:
+        fetch(piece.segment.file)
     return list(mp4.piece_parts(piece, low, high))
 
 

@@ -17,7 +17,8 @@ most:
 A video row (status `pending`) is made at a recording's first progress (so a pull that never
 delivers leaves no empty video) or at its stop. Finalizing reads the index on a thread
 (`packager/recording_summary.py`) and fills duration, size and picture size (status
-`ready`; `error` when nothing was recorded or a write failed). At node start, every
+`ready`; `error` when nothing was recorded or a write failed), once the storage has taken the
+files (`RecordingStorage.publish`: uploaded to the object storage). At node start, every
 `pending` video is finalized: nothing records on a node that just started, and a crash left
 every synced part readable (`read_recording` recovers an opened segment). While the database
 is away, making and finalizing a video row wait for it (`server/db/outage.once_it_answers`).
@@ -329,6 +330,7 @@ class Recordings:
             if summary.duration == 0:
                 await repository.set_video(key, self.outbox, status="error", error="nothing was recorded")
                 return
+            await asyncio.to_thread(self.storage.publish, key)  # raises: pending, the next start tries again
             await repository.set_video(
                 key,
                 self.outbox,
@@ -350,6 +352,7 @@ class Recordings:
         if summary.duration == 0:
             await asyncio.to_thread(self.storage.delete, key)
             return None
+        await asyncio.to_thread(self.storage.publish, key)
         stream = self.streams.get(stream_id)
         name = stream.name if stream else f"stream {stream_id}"
         video = Video(

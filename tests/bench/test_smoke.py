@@ -226,6 +226,11 @@ REPORTS = {
         rf"via node 2, proxy: \d+ parts, .*p95 {NUMBER} s; p95 added",
         rf"via node 3, redirect: \d+ parts, .*p95 {NUMBER} s; p95 added",
     ],
+    "cache_latency": [
+        rf"direct \(node\): \d+ parts, .*p95 {NUMBER} s; p95 added",
+        rf"via nginx, first: \d+ parts, .*p95 {NUMBER} s; p95 added",
+        rf"via nginx, second: \d+ parts, .*p95 {NUMBER} s; p95 added",
+    ],
     "cluster_db_load": [
         rf"^idle \(no stream\) +: +{NUMBER} statements/s",
         rf"^1 live streams, no viewers +: +{NUMBER} statements/s",

@@ -47,7 +47,7 @@ def test_a_recording_loads_into_its_playlists_mpd_files_and_mp4(runs, tmp_path):
     assert "index.jsonl" not in video.files
     media = sum(segment.size for segments in video.recording.tracks.values() for segment in segments)
     assert video.mp4 is not None and video.mp4.size == len(video.mp4.head) + media  # no byte added or lost
-    assert video.screenshot == tmp_path / "key" / "screenshot.jpg"
+    assert video.has_screenshot
 
 
 def test_nothing_to_play_is_none_not_an_error(runs, tmp_path):
