@@ -43,7 +43,7 @@ def test_bad_servers_are_refused_at_start(text, reason):
 
 def test_the_link_header_advertises_every_server_and_turn_credentials():
     settings = Settings(whip_ice_servers=TURN)
-    assert "s3" not in repr(settings)  # a secret: never in a log line
+    assert 's3"cret' not in repr(settings) and 's3\\"cret' not in repr(settings)  # a secret: never in a log line
     servers = (IceServer("stun:stun.example.net"), *settings.whip_ice_server_list)
     assert link_header(servers) == (
         '<stun:stun.example.net>; rel="ice-server", '
