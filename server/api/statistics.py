@@ -13,6 +13,7 @@ has one account.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -20,9 +21,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.api.deps import DB, Authorized
-from server.db.statistics import SessionFilter, StatisticsRepository
+from server.db.statistics import SessionFilter, StatisticsRepository, StoredSession
 from server.errors import ERROR_RESPONSES, NotImplementedHere, error_responses, invalid_field
 from server.metrics import statistics_series as series
 from server.metrics.statistics_series import TooManyPoints
@@ -94,6 +96,37 @@ def answer(points: series.Series) -> list[StreamSeriesItem]:
     return [StreamSeriesItem(client=CLIENT, metrics=StreamSeriesItemMetrics(streams=points))]
 
 
+async def session_series(
+    db: AsyncSession,
+    start: datetime,
+    to: datetime | None,
+    granularity: str,
+    stream_id: int | None,
+    client_user_id: int | None,
+    count: Callable[[list[StoredSession], list[int]], series.Series],
+) -> list[StreamSeriesItem]:
+    """A series counted from the viewer sessions in the time frame; the counting runs on a
+    thread (a long frame holds many sessions and buckets: not on the node's event loop)."""
+    first, last = time_range(start, to)
+    buckets = edges(first, last, granularity)
+    found = await StatisticsRepository(db).sessions(SessionFilter(first, last, stream_id, client_user_id))
+    return answer(await asyncio.to_thread(count, found, buckets))
+
+
+async def live_series(
+    db: AsyncSession,
+    start: datetime,
+    to: datetime,
+    granularity: str,
+    count: Callable[[list[tuple[int, int]], list[int]], series.Series],
+) -> list[StreamSeriesItem]:
+    """A series counted from the minutes streams were live (on a thread, as above)."""
+    first, last = time_range(start, to)
+    buckets = edges(first, last, granularity)
+    live = await StatisticsRepository(db).live_minutes(buckets[0], buckets[-1])
+    return answer(await asyncio.to_thread(count, live, buckets))
+
+
 @router.get("/stream/viewers", response_model=list[StreamSeriesItem])
 async def live_unique_viewers(
     db: DB,
@@ -104,10 +137,7 @@ async def live_unique_viewers(
     client_user_id: int | None = None,
 ) -> list[StreamSeriesItem]:
     """Distinct viewers (client address and user agent) per bucket."""
-    first, last = time_range(start, to)
-    buckets = edges(first, last, granularity)
-    found = await StatisticsRepository(db).sessions(SessionFilter(first, last, stream_id, client_user_id))
-    return answer(series.unique_viewers(found, buckets))
+    return await session_series(db, start, to, granularity, stream_id, client_user_id, series.unique_viewers)
 
 
 @router.get("/stream/watching_duration", response_model=list[StreamSeriesItem])
@@ -120,10 +150,7 @@ async def live_watch_time(
     client_user_id: int | None = None,
 ) -> list[StreamSeriesItem]:
     """Minutes watched per bucket, rounded up."""
-    first, last = time_range(start, to)
-    buckets = edges(first, last, granularity)
-    found = await StatisticsRepository(db).sessions(SessionFilter(first, last, stream_id, client_user_id))
-    return answer(series.watch_minutes(found, buckets))
+    return await session_series(db, start, to, granularity, stream_id, client_user_id, series.watch_minutes)
 
 
 @router.get("/stream/watching_duration/total", response_model=list[VodTotalStreamDurationSeriesItem])
@@ -160,10 +187,7 @@ async def max_streams(
     granularity: Granularity = "1h",
 ) -> list[StreamSeriesItem]:
     """The most streams live at once (in one minute) per bucket."""
-    first, last = time_range(start, to)
-    buckets = edges(first, last, granularity)
-    live = await StatisticsRepository(db).live_minutes(buckets[0], buckets[-1])
-    return answer(series.max_streams(live, buckets))
+    return await live_series(db, start, to, granularity, series.max_streams)
 
 
 @router.get("/stream", response_model=list[StreamSeriesItem])
@@ -174,10 +198,7 @@ async def stream_minutes(
     granularity: Granularity = "1h",
 ) -> list[StreamSeriesItem]:
     """Gcore's "transcoding minutes of all streams": the minutes streams were live, summed."""
-    first, last = time_range(start, to)
-    buckets = edges(first, last, granularity)
-    live = await StatisticsRepository(db).live_minutes(buckets[0], buckets[-1])
-    return answer(series.live_minutes(live, buckets))
+    return await live_series(db, start, to, granularity, series.live_minutes)
 
 
 @router.get("/views", response_model=Views, response_model_exclude_none=True)
