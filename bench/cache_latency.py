@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from bench import smoke
-from bench.latency import follow_ll_hls, percentile
+from bench.latency import follow_ll_hls, print_added_latency
 from bench.rtmp_publisher import NumberedPublisher
 from tests.support.nginx_cache import NginxCache
 from tests.support.node import Node
@@ -56,18 +56,7 @@ async def run(work: Path, seconds: float, tail: float) -> None:
         )
         publisher.join()
         print(f"{seconds:.0f} s of 640x360 25 fps, 0.5 s parts; three LL-HLS clients together")
-        direct = results[0]["latencies"]
-        for name, out in zip(CLIENTS, results, strict=True):
-            values = out["latencies"]
-            if not values or not direct:
-                print(f"{name:>18}: {out.get('pieces', 0)} parts, no frame measured")
-                continue
-            p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
-            added = (p95 - percentile(direct, 0.95)) * 1000
-            print(
-                f"{name:>18}: {out['pieces']} parts, {len(values)} frames; latency p50 {p50:.3f} s, p95 {p95:.3f} s; "
-                f"p95 added {added:+.0f} ms"
-            )
+        print_added_latency(CLIENTS, results, 18)
     finally:
         cache.stop()
         node.stop()

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from bench import smoke
-from bench.latency import follow_ll_hls, percentile
+from bench.latency import follow_ll_hls, print_added_latency
 from bench.rtmp_publisher import NumberedPublisher
 from tests.support.node import Node
 from tests.support.postgres import PostgresServer
@@ -69,18 +69,7 @@ async def run(work: Path, seconds: float, tail: float) -> None:
         )
         publisher.join()
         print(f"{seconds:.0f} s of 640x360 25 fps, 0.5 s parts; three LL-HLS clients together, one per node")
-        direct = results[0]["latencies"]
-        for name, out in zip(VIEWERS, results, strict=True):
-            values = out["latencies"]
-            if not values or not direct:
-                print(f"{name:>24}: {out.get('pieces', 0)} parts, no frame measured")
-                continue
-            p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
-            added = (p95 - percentile(direct, 0.95)) * 1000
-            print(
-                f"{name:>24}: {out['pieces']} parts, {len(values)} frames; latency p50 {p50:.3f} s, p95 {p95:.3f} s; "
-                f"p95 added {added:+.0f} ms, ratio {smoke.ratio(p95, percentile(direct, 0.95)):.3f}"
-            )
+        print_added_latency(VIEWERS, results, 24)
     finally:
         for node in nodes:
             node.stop()

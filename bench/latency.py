@@ -29,6 +29,7 @@ import io
 import statistics
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,6 +158,22 @@ async def follow_nginx(url: str, publisher: NumberedPublisher, until: float, out
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def print_added_latency(names: Iterable[str], results: list[dict], width: int) -> None:
+    """Each client's latency and what its path adds at p95 over the first (direct) client."""
+    direct = results[0]["latencies"]
+    for name, out in zip(names, results, strict=True):
+        values = out["latencies"]
+        if not values or not direct:
+            print(f"{name:>{width}}: {out.get('pieces', 0)} parts, no frame measured")
+            continue
+        p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
+        reference = percentile(direct, 0.95)
+        print(
+            f"{name:>{width}}: {out['pieces']} parts, {len(values)} frames; latency p50 {p50:.3f} s, "
+            f"p95 {p95:.3f} s; p95 added {(p95 - reference) * 1000:+.0f} ms, ratio {smoke.ratio(p95, reference):.3f}"
+        )
 
 
 def report(name: str, out: dict) -> None:
