@@ -25,6 +25,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -78,36 +79,13 @@ def delivery(
     nodes = {"on": Node(work / "on").start(), "off": Node(work / "off", env=off).start()}
     publishers = []
     try:
-        bases = {}
-        for name, node in nodes.items():
-            stream = httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers, json={"name": name}).json()
-            publishers.append(
-                ffmpeg_publish(
-                    stream["push_url"],
-                    seconds=rounds * 4 * (wrk_seconds + 1) + 60,
-                    size=size,
-                    rate=30,
-                    gop=60,
-                    extra=["-b:v", "2M", "-maxrate", "2M", "-bufsize", "2M"],
-                )
-            )
-            bases[name] = f"{node.base_url}/live/{stream['id']}/origin"
-        for base in bases.values():
-            while (
-                httpx.get(f"{base}/index.m3u8").status_code != 200
-                or len(last_part(httpx.get(f"{base}/index.m3u8").text)[2]) < 4
-            ):
-                time.sleep(0.2)
-        rates: dict[tuple[str, str], list[float]] = {}
-        costs: dict[tuple[str, str], list[float]] = {}  # node CPU µs per request
+        seconds = rounds * 4 * (wrk_seconds + 1) + 60
+        bases = publish_to_each(
+            nodes, publishers, seconds, size, lambda node, stream: f"{node.base_url}/live/{stream['id']}/origin"
+        )
         scraper = Scraper(nodes["on"].base_url) if switch in ("metrics", "all") else contextlib.nullcontext()
         with scraper:
-            for index in range(rounds):
-                order = ("on", "off") if index % 2 == 0 else ("off", "on")
-                for name, kind in ((name, kind) for name in order for kind in ("playlist", "part")):
-                    rate, cost = measured(bases[name], nodes[name].process.pid, kind, wrk_seconds)
-                    rates.setdefault((name, kind), []).append(rate)
-                    costs.setdefault((name, kind), []).append(cost)
+            rates, costs = in_turns(nodes, bases, rounds, wrk_seconds)
         scraped = f" (scraped {scraper.scrapes} times)" if isinstance(scraper, Scraper) else ""
         print(
             f"delivery: wrk -t2 -c64, {rounds} rounds of {wrk_seconds} s per node in turns, "
@@ -126,6 +104,52 @@ def delivery(
             publisher.kill()
         for node in nodes.values():
             node.stop()
+
+
+def publish_to_each(
+    nodes: dict[str, Node], publishers: list, seconds: float, size: str, base_of: Callable[[Node, dict], str]
+) -> dict[str, str]:
+    """A stream on each node with an ffmpeg publisher (added to `publishers`, for the caller
+    to stop); each stream's media playlist base (`base_of(node, stream)`), once it lists parts."""
+    bases = {}
+    for name, node in nodes.items():
+        stream = httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers, json={"name": name}).json()
+        publishers.append(
+            ffmpeg_publish(
+                stream["push_url"],
+                seconds=seconds,
+                size=size,
+                rate=30,
+                gop=60,
+                extra=["-b:v", "2M", "-maxrate", "2M", "-bufsize", "2M"],
+            )
+        )
+        bases[name] = base_of(node, stream)
+    for base in bases.values():
+        while (
+            httpx.get(f"{base}/index.m3u8").status_code != 200
+            or len(last_part(httpx.get(f"{base}/index.m3u8").text)[2]) < 4
+        ):
+            time.sleep(0.2)
+    return bases
+
+
+def in_turns(
+    nodes: dict[str, Node], bases: dict[str, str], rounds: int, wrk_seconds: int, part_seconds: int | None = None
+) -> tuple[dict[tuple[str, str], list[float]], dict[tuple[str, str], list[float]]]:
+    """wrk on each node's playlist and a recent part, the nodes taking turns (the order
+    flipped every round): (req/s, node CPU µs per request) by (node, kind)."""
+    rates: dict[tuple[str, str], list[float]] = {}
+    costs: dict[tuple[str, str], list[float]] = {}
+    names = list(nodes)
+    for index in range(rounds):
+        order = names if index % 2 == 0 else names[::-1]
+        for name, kind in ((name, kind) for name in order for kind in ("playlist", "part")):
+            seconds = wrk_seconds if kind == "playlist" or part_seconds is None else part_seconds
+            rate, cost = measured(bases[name], nodes[name].process.pid, kind, seconds)
+            rates.setdefault((name, kind), []).append(rate)
+            costs.setdefault((name, kind), []).append(cost)
+    return rates, costs
 
 
 def measured(base: str, pid: int, kind: str, wrk_seconds: int, attempts: int = 3) -> tuple[float, float]:

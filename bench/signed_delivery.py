@@ -26,19 +26,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from bench import smoke
-from bench.delivery import PART_SECONDS, newest_part, wrk
-from bench.hls_client import last_part
-from bench.proctree import cpu_seconds
+from bench.delivery import PART_SECONDS
+from bench.metrics_cost import in_turns, publish_to_each
 from server.delivery.live_http import LiveFirst, LiveHttp
 from server.delivery.live_state import LiveStream
 from server.delivery.playback_tokens import PlaybackTokens
 from server.delivery.signed_http import SignedPlayback
 from tests.support.live_server import serve_live
 from tests.support.node import Node
-from tests.support.publisher import ffmpeg_publish
 from tests.support.worker_events import worker_event
 
 SIGNED = {"HEADWATER_PLAYBACK_SECRET": "bench-playback-secret-0123456789abcdef"}
@@ -48,39 +44,16 @@ def delivery(work: Path, rounds: int, wrk_seconds: int, size: str) -> None:
     nodes = {"signed": Node(work / "signed", env=SIGNED).start(), "unsigned": Node(work / "unsigned").start()}
     publishers = []
     try:
-        bases = {}
-        for name, node in nodes.items():
-            stream = httpx.post(f"{node.base_url}/streaming/streams", headers=node.headers, json={"name": name}).json()
-            publishers.append(
-                ffmpeg_publish(
-                    stream["push_url"],
-                    seconds=rounds * 4 * (wrk_seconds + 1) + 60,
-                    size=size,
-                    rate=30,
-                    gop=60,
-                    extra=["-b:v", "2M", "-maxrate", "2M", "-bufsize", "2M"],
-                )
-            )
-            bases[name] = stream["hls_cmaf_url"].removesuffix("/master.m3u8") + "/origin"
+        seconds = rounds * 4 * (wrk_seconds + 1) + 60
+        bases = publish_to_each(
+            nodes,
+            publishers,
+            seconds,
+            size,
+            lambda node, stream: stream["hls_cmaf_url"].removesuffix("/master.m3u8") + "/origin",
+        )
         assert "/t/" in bases["signed"] and "/t/" not in bases["unsigned"], bases
-        for base in bases.values():
-            while (
-                httpx.get(f"{base}/index.m3u8").status_code != 200
-                or len(last_part(httpx.get(f"{base}/index.m3u8").text)[2]) < 4
-            ):
-                time.sleep(0.2)
-        rates: dict[tuple[str, str], list[float]] = {}
-        costs: dict[tuple[str, str], list[float]] = {}  # node CPU µs per request
-        for index in range(rounds):
-            order = ("signed", "unsigned") if index % 2 == 0 else ("unsigned", "signed")
-            for name, kind in ((name, kind) for name in order for kind in ("playlist", "part")):
-                base, pid = bases[name], nodes[name].process.pid
-                url = f"{base}/index.m3u8" if kind == "playlist" else f"{base}/{newest_part(base)[0]}"
-                cpu, started = cpu_seconds([pid]), time.monotonic()
-                rate = wrk(url, wrk_seconds if kind == "playlist" else min(wrk_seconds, PART_SECONDS))
-                requests = rate * (time.monotonic() - started)
-                rates.setdefault((name, kind), []).append(rate)
-                costs.setdefault((name, kind), []).append(1e6 * (cpu_seconds([pid]) - cpu) / requests)
+        rates, costs = in_turns(nodes, bases, rounds, wrk_seconds, min(wrk_seconds, PART_SECONDS))
         print(f"delivery: wrk -t2 -c64, {rounds} rounds of {wrk_seconds} s per node in turns, signed and unsigned")
         for kind in ("playlist", "part"):
             on, off = statistics.median(rates["signed", kind]), statistics.median(rates["unsigned", kind])
