@@ -100,6 +100,15 @@ class Settings(BaseSettings):
     )
     srt_latency_ms: int = Field(default=120, ge=20, le=8000, description="SRT receiver latency")
     worker_restart_limit: int = Field(default=5, ge=0)
+    worker_start_burst: int = Field(
+        default=6,
+        ge=1,
+        description="Workers one stream may start in a row (publications, restarts after a crash) before the "
+        "next waits for a regained start: a publisher reconnecting in a loop cannot take the others' CPU",
+    )
+    worker_start_refill: float = Field(
+        default=10.0, gt=0, description="Seconds after which a stream regains one worker start"
+    )
     pull_open_timeout: float = Field(default=10.0, gt=0, description="Seconds to open a pull URL")
     pull_read_timeout: float = Field(
         default=5.0, gt=0, description="Seconds without data before a pull source counts as lost"

@@ -210,7 +210,11 @@ class PushSession(StreamSource):
         self.target = publisher
 
     def _switch(self, publisher: Publisher, first: bytes) -> None:
-        """`publisher` reached a keyframe: its bytes feed the worker from here on."""
+        """`publisher` reached a keyframe: its bytes feed the worker from here on. A worker to
+        start waits for the stream's next worker start (`worker_starts`) and a later keyframe."""
+        if self.worker is None and not self.supervisor.worker_starts.take(self.stream_id):
+            publisher.feed.restart()  # still the target: its next keyframe asks again
+            return
         previous, self.active, self.target = self.active, publisher, None
         records = encode_command(StartInput(publisher.feed.format)) + encode_command(InputData(first))
         if self.worker is None:

@@ -40,6 +40,7 @@ from server.media.source import Sources
 from server.media.status import StatusWriter
 from server.media.succession import Succession, restore_margin
 from server.media.worker_process import WorkerProcess
+from server.media.worker_starts import WorkerStarts
 from server.metrics.session_flush import SessionFlush
 from server.metrics.stream_meter import StreamMeters
 from server.metrics.viewer_sessions import TICK
@@ -68,6 +69,7 @@ class Supervisor:
         self.failed_attempts = failed_attempts or FailedAttempts(
             settings.failed_attempts_burst, settings.failed_attempts_refill
         )
+        self.worker_starts = WorkerStarts(settings.worker_start_burst, settings.worker_start_refill)
         self.db_sessions = db_sessions
         self.cluster = cluster or Cluster(settings, db_sessions)  # this node among those sharing the DB
         self.admitting: dict[int, int] = {}  # stream → sources being admitted (they need its lease)

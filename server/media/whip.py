@@ -148,6 +148,8 @@ class WhipSessions:
             async with self.supervisor.owning(stream_id):
                 if self.sources.feeding(stream_id):
                     raise WhipRefused(409, f"stream {stream_id} already has a publisher")
+                if not self.supervisor.worker_starts.take(stream_id):  # a session is a worker
+                    raise WhipRefused(429, f"stream {stream_id} started too many sessions lately: retry later")
                 whip = WhipSession(self, stream, offer, renditions)
                 self.sources.add(whip)
         except OwnedElsewhere as owned:

@@ -22,6 +22,7 @@ from tests.support.stun import StunResponder
 from tests.support.whip_client import WhipPublisher
 
 UDP_PORTS = 40  # the node's WebRTC sockets bind in a range of this many ports (HEADWATER_WHIP_UDP_PORTS)
+WORKER_STARTS = 2  # sessions one stream may start in a row
 NAT_ADDRESS = "203.0.113.9"  # what the test's STUN server says the node's public address is
 
 
@@ -33,6 +34,7 @@ def whip_node(tmp_path_factory):
         "HEADWATER_WHIP_ICE_LOOPBACK": "true",
         "HEADWATER_WHIP_UDP_PORTS": f"{low}-{low + UDP_PORTS - 1}",
         "HEADWATER_WHIP_ICE_SERVERS": f"stun:127.0.0.1:{stun_server.port}",
+        "HEADWATER_WORKER_START_BURST": str(WORKER_STARTS),  # every test here uses a stream of its own
     }
     node = Node(tmp_path_factory.mktemp("whip-node"), env=env).start()
     node.udp_ports = (low, low + UDP_PORTS - 1)
@@ -231,6 +233,16 @@ def test_offers_without_h264_video_or_opus_audio_are_refused(whip_node, api, kwa
     response = post_offer(whip_node, stream, offer_sdp(**kwargs))
     assert response.status_code == 422 and reason in response.text
     assert api.get(f"/streaming/streams/{stream['id']}").json()["live"] is False
+
+
+def test_offers_beyond_the_streams_worker_starts_get_429(whip_node, api):
+    """Each offer the node takes starts a worker, even one the worker then refuses (no H.264)."""
+    stream = new_stream(api)
+    sdp = offer_sdp(video="video/VP8")
+    assert [post_offer(whip_node, stream, sdp).status_code for _ in range(WORKER_STARTS)] == [422] * WORKER_STARTS
+    response = post_offer(whip_node, stream, offer_sdp())
+    assert response.status_code == 429 and "too many sessions" in response.text
+    assert whip_node.log().count(f"stream {stream['id']}: {WORKER_STARTS} worker starts within") == 1
 
 
 @pytest.mark.parametrize("sdp", ["hello", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ngarbage line\r\n", "v=0\r\ns=-\r\n", ""])

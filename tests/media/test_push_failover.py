@@ -14,6 +14,7 @@ from ingest.publish import PublishRequest
 from server.media import push as push_module
 from server.media import source as source_module
 from server.media.push import BACKUP, MAIN, PushSession
+from server.media.worker_starts import WorkerStarts
 from server.settings import Settings
 from transcode.contract import DATA_RECORD as DATA
 from transcode.contract import RECORD_HEADER as HEADER
@@ -80,8 +81,9 @@ class FakeStatus:
 
 
 class FakeSupervisor:
-    def __init__(self) -> None:
+    def __init__(self, clock=None) -> None:
         self.settings = Settings(failover_timeout=TIMEOUT, publish_idle_timeout=30)
+        self.worker_starts = WorkerStarts(burst=2, refill=10, clock=clock or Clock())
         self.status = FakeStatus()
         self.ended = []
         self.overlays = FakeOverlays()
@@ -177,7 +179,7 @@ def join(session: PushSession, slot: str):
 
 
 async def new_session(clock) -> tuple[PushSession, FakeSupervisor]:
-    supervisor = FakeSupervisor()
+    supervisor = FakeSupervisor(clock)
     return PushSession(supervisor, Stream()), supervisor
 
 
@@ -322,3 +324,27 @@ async def test_switching_html_overlay_replaces_the_worker_at_the_next_keyframe(c
     assert session.slots[MAIN] is main and supervisor.ended == []
     session.set_html_overlay(True)  # no change: the worker stays
     assert session.worker is second
+
+
+async def test_a_stream_out_of_worker_starts_keeps_its_publisher_until_a_keyframe_after_one_is_back(clock, caplog):
+    """Publications in a loop (2 starts, one more every 10 s here): the third publisher stays
+    connected without a worker; its first keyframe once a start is regained starts one."""
+    supervisor = FakeSupervisor(clock)
+    for n in range(2):
+        session = PushSession(supervisor, Stream())
+        join(session, MAIN).write(keyframe(b"K%d" % n))
+        assert len(FakeWorker.instances) == n + 1
+        session._end()
+    session = PushSession(supervisor, Stream())
+    main = join(session, MAIN)
+    main.write(keyframe(b"early"))
+    clock.now += 5
+    main.write(keyframe(b"still early"))
+    assert len(FakeWorker.instances) == 2 and session.worker is None and session.slots[MAIN] is main
+    assert caplog.text.count("worker starts within") == 1  # one line for the burst
+    clock.now += 5
+    main.write(inter(b"P"))
+    main.write(keyframe(b"K2"))
+    (only,) = FakeWorker.instances[2].inputs()
+    assert only.count(b"K2") == 1 and b"early" not in only and b"P" not in only
+    session._end()
