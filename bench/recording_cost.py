@@ -36,6 +36,7 @@ from bench.clips import make_clip
 from packager.recorder import Recorder
 from packager.recording_layout import IndexWriter, RecordedSegment, read_recording
 from packager.recording_summary import summarize
+from server.media.worker_process import WORKER_ENVIRONMENT
 from tests.packager.packager_testkit import package
 from transcode.contract import InputData, StartInput, StartRecording, WorkerConfig, encode_command, worker_input
 
@@ -49,7 +50,7 @@ def spawn(config: WorkerConfig, recording: Path | None) -> subprocess.Popen:
         [sys.executable, "-m", "transcode.worker", *config.labels()],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+        env={**WORKER_ENVIRONMENT, **os.environ},  # as the node starts one
     )
     assert worker.stdin is not None
     worker.stdin.write(worker_input(config, *commands, StartInput("flv")))

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import smoke
 from bench.clips import make_clip
+from server.media.worker_process import WORKER_ENVIRONMENT
 from transcode.contract import InputData, StartInput, StartRestream, WorkerConfig, encode_command, worker_input
 
 TICK = 0.25  # seconds of media fed per write, as the node batches an RTMP publisher's reads
@@ -54,7 +55,7 @@ def spawn(config: WorkerConfig, uri: str | None, events: Path) -> subprocess.Pop
             stdin=subprocess.PIPE,
             stdout=out,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+            env={**WORKER_ENVIRONMENT, **os.environ},  # as the node starts one
         )
     assert worker.stdin is not None
     worker.stdin.write(worker_input(config, *commands, StartInput("flv")))

@@ -30,9 +30,14 @@ log = logging.getLogger("headwater.worker")
 
 MAX_PENDING_BYTES = 32 * 1024 * 1024  # a worker this far behind is stuck: restart it
 NEVER_STARTED = -1  # `wait()`'s code for a worker cancelled before its process was spawned
-# numpy's OpenBLAS starts a thread per core at import, and they spin for a while: a fifth of a
-# worker's start-up CPU (0.71-0.78 → 0.56-0.61 s here). A worker does no linear algebra.
-WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1"}
+# Defaults of a worker's environment (the node's own environment overrides them):
+# - numpy's OpenBLAS starts a thread per core at import, and they spin for a while: a fifth of
+#   a worker's start-up CPU (0.71-0.78 → 0.56-0.61 s here). A worker does no linear algebra.
+# - glibc gives each thread its own malloc arena (up to 8 per core). A transcoding worker's
+#   decoder, encoder and rendition threads each kept a fragmented one that never shrank: its RSS
+#   rose ~2.7 MB a minute, for ever (the 2-hour soak). Two arenas hold it flat at the same CPU
+#   (docs/architecture.md, "Faults").
+WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
 EVENT_LINE_LIMIT = 8 * 1024 * 1024
 INPUT_BUFFER_BYTES = 1 << 20
 
@@ -85,7 +90,7 @@ class WorkerProcess:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             limit=EVENT_LINE_LIMIT,
-            env={**os.environ, **WORKER_ENVIRONMENT},
+            env={**WORKER_ENVIRONMENT, **os.environ},
         )
         self.tasks = [
             asyncio.create_task(self._read_events()),

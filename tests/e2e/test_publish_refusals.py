@@ -116,10 +116,11 @@ def test_crashed_worker_is_restarted_while_publisher_stays(media_node, http, liv
 
 def test_a_passthrough_worker_runs_on_two_threads(media_node, live_stream):
     """Its packaging thread and its file thread; numpy's OpenBLAS pool is kept from starting
-    (its threads spin through a fifth of a worker's start-up CPU)."""
+    (its threads spin through a fifth of a worker's start-up CPU), and glibc to two malloc
+    arenas (a transcoding worker's grew for ever with one per thread)."""
     pid = wait_for(lambda: media_node.worker_pid(live_stream["id"]), what="worker process")
     environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    assert b"OPENBLAS_NUM_THREADS=1" in environment
+    assert b"OPENBLAS_NUM_THREADS=1" in environment and b"MALLOC_ARENA_MAX=2" in environment
     assert len(os.listdir(f"/proc/{pid}/task")) <= 2
 
 
