@@ -231,6 +231,12 @@ REPORTS = {
         rf"via nginx, first: \d+ parts, .*p95 {NUMBER} s; p95 added",
         rf"via nginx, second: \d+ parts, .*p95 {NUMBER} s; p95 added",
     ],
+    "worker_memory": [
+        r"^clip: 320x240, 2 s of FLV",
+        rf"^glibc default arenas: RSS {NUMBER} → {NUMBER} MB \({NUMBER} MB per media minute\), CPU {NUMBER} s",
+        rf"^MALLOC_ARENA_MAX=2 +: RSS {NUMBER} → {NUMBER} MB \({NUMBER} MB per media minute\), CPU {NUMBER} s",
+        rf"^ratio CPU two arenas / default: {NUMBER}",
+    ],
     "cluster_db_load": [
         rf"^idle \(no stream\) +: +{NUMBER} statements/s",
         rf"^1 live streams, no viewers +: +{NUMBER} statements/s",
