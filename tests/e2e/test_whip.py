@@ -236,12 +236,24 @@ def test_offers_without_h264_video_or_opus_audio_are_refused(whip_node, api, kwa
 
 
 def test_offers_beyond_the_streams_worker_starts_get_429(whip_node, api):
-    """Each offer the node takes starts a worker, even one the worker then refuses (no H.264)."""
+    """Each session is a worker: a stream that started WORKER_STARTS in a row refuses the next
+    offer with 429 (its sessions ended at once, as a looping client's would)."""
     stream = new_stream(api)
-    sdp = offer_sdp(video="video/VP8")
-    assert [post_offer(whip_node, stream, sdp).status_code for _ in range(WORKER_STARTS)] == [422] * WORKER_STARTS
-    response = post_offer(whip_node, stream, offer_sdp())
-    assert response.status_code == 429 and "too many sessions" in response.text
+
+    def offer_once_free() -> httpx.Response:  # 409 while the last session's worker still exits
+        return wait_for(
+            lambda: (answer := post_offer(whip_node, stream, offer_sdp())).status_code != 409 and answer,
+            what="the stream's last session to end",
+        )
+
+    for _ in range(WORKER_STARTS):
+        answer = offer_once_free()
+        assert answer.status_code == 201, answer.text
+        session = httpx.URL(stream["push_url_whip"]).join(answer.headers["location"])
+        bearer = {"Authorization": f"Bearer {stream['token']}"}
+        assert httpx.delete(session, headers=bearer, timeout=30).status_code == 200
+    refused = offer_once_free()
+    assert refused.status_code == 429 and "too many sessions" in refused.text
     assert whip_node.log().count(f"stream {stream['id']}: {WORKER_STARTS} worker starts within") == 1
 
 
