@@ -34,9 +34,9 @@ NEVER_STARTED = -1  # `wait()`'s code for a worker cancelled before its process 
 # - numpy's OpenBLAS starts a thread per core at import, and they spin for a while: a fifth of
 #   a worker's start-up CPU (0.71-0.78 → 0.56-0.61 s here). A worker does no linear algebra.
 # - glibc gives each thread its own malloc arena (up to 8 per core). A transcoding worker's
-#   decoder, encoder and rendition threads each kept a fragmented one that never shrank: its RSS
-#   rose ~2.7 MB a minute, for ever (the 2-hour soak). Two arenas hold it flat at the same CPU
-#   (docs/architecture.md, "Faults").
+#   decoder, encoder and rendition threads each kept a fragmented one: in the 2-hour soak its
+#   RSS rose ~2.7 MB a minute for 20 minutes (+48 MB, +42 %) before it levelled. Two arenas
+#   keep it near its start at the same CPU (docs/architecture.md, the worker contract).
 WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
 EVENT_LINE_LIMIT = 8 * 1024 * 1024
 INPUT_BUFFER_BYTES = 1 << 20
