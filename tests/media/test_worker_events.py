@@ -17,6 +17,7 @@ from server.media.pull import PullManager
 from server.media.source import Sources
 from server.media.succession import Succession
 from server.media.whip import WhipSessions
+from server.media.worker_starts import WorkerStarts
 from server.settings import Settings
 from transcode.contract import Degraded, KeepOverlays, Started, WhipAnswer, WorkerConfig
 
@@ -75,6 +76,7 @@ class StandInSupervisor:
         self.overlays = StandInOverlays()
         self.recordings = StandInRecordings()
         self.restreams = StandInRestreams()
+        self.worker_starts = WorkerStarts(burst=100, refill=1)  # never the limit here
 
     def succession(self, stream_id: int) -> Succession:
         return self.successions.setdefault(stream_id, Succession(stream_id, self.directory / str(stream_id)))
