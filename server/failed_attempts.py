@@ -29,8 +29,6 @@ PUBLISH, API = "publish", "api"
 
 class FailedAttempts:
     def __init__(self, burst: int, refill: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.burst = burst
-        self.refill = refill
         self._buckets = TokenBuckets(burst, refill, MAX_ADDRESSES, clock)
         self._lock = threading.Lock()
 
@@ -56,7 +54,7 @@ class FailedAttempts:
                 log.warning(
                     "%s: %d failed %s attempts; refusing this address at once for %.0f s (one line per burst)",
                     address,
-                    self.burst,
+                    self._buckets.burst,
                     kind,
                     self._buckets.wait(bucket),
                 )

@@ -27,8 +27,6 @@ MAX_STREAMS = 10_000
 
 class WorkerStarts:
     def __init__(self, burst: int, refill: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.burst = burst
-        self.refill = refill
         self._buckets = TokenBuckets(burst, refill, MAX_STREAMS, clock)
 
     def take(self, stream_id: int) -> bool:
@@ -44,8 +42,8 @@ class WorkerStarts:
                 "stream %s: %d worker starts within %.0f s; the next waits for a keyframe %.0f s on "
                 "(the publisher stays connected; one line per burst)",
                 stream_id,
-                self.burst,
-                self.burst * self.refill,
+                self._buckets.burst,
+                self._buckets.burst * self._buckets.refill,
                 self._buckets.wait(bucket),
             )
         return False
