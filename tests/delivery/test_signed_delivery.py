@@ -143,7 +143,8 @@ async def test_with_the_address_bound_a_forwarded_request_is_left_to_asgi(live):
 async def test_a_token_that_expires_during_a_connection_is_refused_from_then_on(live):
     """The fast path checks a connection's token once, then remembers it until its expiry."""
     tokens = tokens_for()
-    token = tokens.token_until("/live/7/", int(time.time()) + 1)
+    # Whole seconds: at least one full second left for the first two requests.
+    token = tokens.token_until("/live/7/", int(time.time()) + 2)
     _, _, server = await serve(live, tokens)
     async with server as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
