@@ -122,6 +122,32 @@ class Lateness:
         return worst
 
 
+class MachineCpu:
+    """The machine's idle and steal shares since the last reading, from /proc/stat's `cpu` line.
+
+    A lateness blip on every stream at once is a shortage of CPU: idle near zero says the
+    soak's own load, steal up says the hypervisor gave the cores to another guest."""
+
+    def __init__(self) -> None:
+        self.last = self.read()
+
+    @staticmethod
+    def read() -> list[int]:
+        """user nice system idle iowait irq softirq steal, in clock ticks since boot."""
+        with open("/proc/stat") as stat:
+            return [int(ticks) for ticks in stat.readline().split()[1:9]]
+
+    def take(self) -> dict[str, float]:
+        now = self.read()
+        spent = [later - earlier for later, earlier in zip(now, self.last, strict=True)]
+        self.last, total = now, sum(spent) or 1
+        return {
+            "idle_pct": round(100 * (spent[3] + spent[4]) / total, 1),
+            "steal_pct": round(100 * spent[7] / total, 1),
+            "load_1m": round(os.getloadavg()[0], 2),
+        }
+
+
 class PartCount:
     """`follow`'s `arrivals` for a viewer that is only load: counts parts, keeps nothing."""
 
@@ -156,6 +182,7 @@ class Soak:
         self.churns = 0
         self.dropped = 0  # publishers that ended without being churned (republished at once)
         self.rows: list[dict] = []
+        self.cpu = MachineCpu()
         self.stop: asyncio.Event | None = None  # set by Ctrl-C or SIGTERM: stop early, report what was sampled
 
     # -- streams -----------------------------------------------------------------------------
@@ -306,6 +333,7 @@ class Soak:
         row["viewer_parts"] = sum(c.parts for c in self.counts) + sum(s.probe.parts for s in self.streams if s.probe)
         row["churns"] = self.churns
         row["publishers_dropped"] = self.dropped
+        row |= self.cpu.take()
         self.rows.append(row)
         writer.writerow([row["minute"], "node", self.node.process.pid, *node.values(), disk_mb(self.node.data_dir)])
         for live in self.streams:
@@ -330,7 +358,8 @@ class Soak:
                 f"{row['minute']:7.2f} min  node {row['node_rss_mb']:6.1f} MB {row['node_fds']:4d} fds"
                 f" {row['node_threads']:3d} thr | {row['workers']:2d} workers {row['workers_rss_mb']:7.1f} MB"
                 f" {row['workers_fds']:5.0f} fds | late>1s {row['late_over_1s']} (worst {row['worst_late_s']} s)"
-                f" | restarts {row['worker_restarts']:.0f} | churns {row['churns']}",
+                f" | restarts {row['worker_restarts']:.0f} | churns {row['churns']}"
+                f" | idle {row['idle_pct']:.0f} % steal {row['steal_pct']:.1f} % load {row['load_1m']:.1f}",
                 flush=True,
             )
             if time.monotonic() + self.sample_every > until:
