@@ -194,7 +194,7 @@ REPORTS = {
     ],
     "soak": [
         r"^soak: 3 streams, 6 LL-HLS viewers",
-        rf"^ +{NUMBER} min +node +{NUMBER} MB",
+        rf"^ +{NUMBER} min +node +{NUMBER} MB.* \| idle {NUMBER} % steal {NUMBER} % load {NUMBER}$",
         rf"^  node_rss_mb +{NUMBER} → +{NUMBER} +[-+]{NUMBER} %",
         rf"^  workers_rss_mb +{NUMBER} → +{NUMBER}",
         rf"^  disk_dvr_mb +{NUMBER}",
