@@ -102,6 +102,7 @@ def test_restreams_forward_the_origin_and_survive_a_dead_target(media_node, http
     try:
         for name, restream in created.items():
             wait_for(lambda r=restream: restreams.get(r.id).live, timeout=30, what=f"{name} restream live")
+        all_live = last_msn(http, stream["id"])
 
         receivers["dying"].kill()
         receivers["dying"].wait()
@@ -116,6 +117,8 @@ def test_restreams_forward_the_origin_and_survive_a_dead_target(media_node, http
         restreams.update(created["dying"].id, restream={"active": False})  # while live: it stops at once
         wait_for(lambda: not restreams.get(created["dying"].id).live, what="the deactivated restream off")
         receivers["dying"].wait(timeout=20)  # its publish ended: the receiver is done
+        # The steps above can take only a few seconds; the live targets get 3 segments at least.
+        wait_for(lambda: last_msn(http, stream["id"]) >= all_live + 3, timeout=20, what="three segments restreamed")
     finally:
         publisher.terminate()  # the stream ends: every connection with it
         publisher.wait(timeout=30)
