@@ -15,13 +15,18 @@ GOP = 60  # 2 s at 30 fps
 FULL_HD = (1920, 1080)
 
 
-def make_clip(seconds: int, *, size: tuple[int, int] = FULL_HD, directory: Path = OUT) -> Path:
+def make_clip(
+    seconds: int, *, size: tuple[int, int] = FULL_HD, directory: Path = OUT, bitrate: int = 6_000_000
+) -> Path:
+    """`bitrate`: the video's (a load generator that should weigh like a contribution feed of
+    its size asks for less than the 1080p default)."""
     width, height = size
-    clip = directory / f"clip_{height}p30_{seconds}s.flv"
+    rate = "" if bitrate == 6_000_000 else f"_{bitrate // 1000}k"
+    clip = directory / f"clip_{height}p30_{seconds}s{rate}.flv"
     if clip.exists():
         return clip
     directory.mkdir(parents=True, exist_ok=True)
-    print(f"encoding {clip.name} once (x264 veryfast, 6 Mbit/s, 2 s GOP)...", flush=True)
+    print(f"encoding {clip.name} once (x264 veryfast, {bitrate / 1e6:g} Mbit/s, 2 s GOP)...", flush=True)
     subprocess.run(
         [
             "ffmpeg",
@@ -43,11 +48,11 @@ def make_clip(seconds: int, *, size: tuple[int, int] = FULL_HD, directory: Path 
             "-preset",
             "veryfast",
             "-b:v",
-            "6M",
+            str(bitrate),
             "-maxrate",
-            "6M",
+            str(bitrate),
             "-bufsize",
-            "12M",
+            str(2 * bitrate),
             "-g",
             str(GOP),
             "-keyint_min",

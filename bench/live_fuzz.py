@@ -249,7 +249,7 @@ def run(
         targets = [api.post("/streams", json={"name": f"fuzzed {i}"}).json() for i in range(min(kinds, 2))]
         for index, stream in enumerate(good):
             if index == 1:
-                publishers.append(push_srt(clip, stream["push_url_srt"]))
+                publishers.append(push(clip, stream["push_url_srt"], "mpegts"))
             else:
                 publishers.append(push(clip, stream["push_url"]))
         rtmp = [record_rtmp_publish(node, stream, capture) for stream in targets]
@@ -299,14 +299,6 @@ def run(
             log.write_text(node.log())
     clean = "clean shutdown" if "Application shutdown complete" in node.log() else "NO clean shutdown"
     print(f"node stopped by SIGTERM: {clean} (status {node.process.returncode})")
-
-
-def push_srt(clip: Path, url: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1", "-i", str(clip),
-         "-c", "copy", "-f", "mpegts", url],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
 
 
 def main() -> None:

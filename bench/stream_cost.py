@@ -42,7 +42,9 @@ from tests.support.node import Node
 WARM_UP = 8.0
 
 
-def push(clip: Path, url: str) -> subprocess.Popen:
+def push(clip: Path, url: str, container: str = "flv") -> subprocess.Popen:
+    """ffmpeg publishing `clip` in a loop, as it plays, without encoding: `container="mpegts"`
+    for SRT."""
     return subprocess.Popen(
         [
             "ffmpeg",
@@ -58,7 +60,7 @@ def push(clip: Path, url: str) -> subprocess.Popen:
             "-c",
             "copy",
             "-f",
-            "flv",
+            container,
             url,
         ],
         stdin=subprocess.DEVNULL,
