@@ -40,6 +40,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def serve(settings: Settings) -> None:
+    from server.heap import limit_arenas
+
+    limit_arenas()  # before any import or start of the node's threads (server/heap.py)
     from server import http_server
     from server.app import create_asgi
     from server.db.migrate import upgrade

@@ -6,7 +6,8 @@ node's process costs far more than the tick itself (its caches are cold again af
 sleep), so those ten wake-ups a second were most of an idle node's CPU. Here the loop
 ticks about once a second, on the loop clock's grid of `tick` (the node passes a multiple of
 the RTMP rest tick, where the stream watchdogs also fall, so a busy node handles them all in
-one wake-up), and a shutdown signal wakes it at once.
+one wake-up), and a shutdown signal wakes it at once. The tick also starts the node's periodic
+`malloc_trim` (`server/heap.py`) when one is due.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from types import FrameType
 import uvicorn
 
 from ingest.rtmp.rests import grid_delay
+from server.heap import HeapTrim
 
 TICK = 1.0  # seconds between ticks by default: the date header's own resolution
 TICKS_PER_UVICORN_SECOND = 10  # uvicorn refreshes the date header when counter % 10 == 0
 
 
 class HttpServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, tick: float = TICK) -> None:
+    def __init__(self, config: uvicorn.Config, tick: float = TICK, heap_trim: HeapTrim | None = None) -> None:
         super().__init__(config)
         self.tick = tick
+        self.heap_trim = heap_trim
         self._exit_requested: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -41,6 +44,10 @@ class HttpServer(uvicorn.Server):
             except TimeoutError:
                 pass
             should_exit = await self.on_tick(counter)
+            if self.heap_trim is not None:
+                self.heap_trim.due(self._loop.time())
+        if self.heap_trim is not None:
+            await self.heap_trim.close()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """Runs as a signal handler, between two bytecodes of the loop's thread: wake the
@@ -62,8 +69,11 @@ def run(
     """`uvicorn.run(app, **options)` with `HttpServer`; `protocol` is uvicorn's HTTP protocol
     class, by default one writing each response in one go (`server/one_write_http.py`), with
     the node's request deadline and body limit (`server/http_limits.py`)."""
+    from server.heap import trimmer
     from server.http_limits import limited
     from server.one_write_http import OneWriteProtocol
 
     http = limited(protocol or OneWriteProtocol, request_timeout, max_body)
-    HttpServer(uvicorn.Config(app, http=http, **options), tick).run()
+    trim = trimmer()
+    heap_trim = HeapTrim(trim) if trim is not None else None
+    HttpServer(uvicorn.Config(app, http=http, **options), tick, heap_trim).run()
