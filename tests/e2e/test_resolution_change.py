@@ -1,6 +1,6 @@
 """A publisher that changes picture size mid-stream, over RTMP and SRT, with a quality set.
 
-The source: 6 s at 640x360, then 6 s at 320x180 (two x264 encodes joined into one MPEG-TS,
+The source: 9 s at 640x360, then 6 s at 320x180 (two x264 encodes joined into one MPEG-TS,
 the new SPS in-band), pushed in real time with `ffmpeg -c copy` as FLV over RTMP or as
 MPEG-TS over SRT. What a player reads must follow: the origin's RESOLUTION in both masters,
 its new init segment (the avcC's SPS, the tkhd), the MPD's width/height in a new Period,
@@ -24,7 +24,7 @@ from tests.support.hls import parse_master_playlist, parse_media_playlist
 from tests.support.quality_sets import add_live_quality_set
 from tests.support.size_change import init_sizes, init_sps, size_changing_clip
 
-PARTS = (("640x360", 6), ("320x180", 6))
+PARTS = (("640x360", 9), ("320x180", 6))  # 9 s: a loaded machine may list the master late
 MPD_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 
 
