@@ -13,15 +13,14 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent / "out"
 GOP = 60  # 2 s at 30 fps
 FULL_HD = (1920, 1080)
+BITRATE = 6_000_000  # bit/s of video, the default clip's
 
 
-def make_clip(
-    seconds: int, *, size: tuple[int, int] = FULL_HD, directory: Path = OUT, bitrate: int = 6_000_000
-) -> Path:
+def make_clip(seconds: int, *, size: tuple[int, int] = FULL_HD, directory: Path = OUT, bitrate: int = BITRATE) -> Path:
     """`bitrate`: the video's (a load generator that should weigh like a contribution feed of
     its size asks for less than the 1080p default)."""
     width, height = size
-    rate = "" if bitrate == 6_000_000 else f"_{bitrate // 1000}k"
+    rate = "" if bitrate == BITRATE else f"_{bitrate // 1000}k"
     clip = directory / f"clip_{height}p30_{seconds}s{rate}.flv"
     if clip.exists():
         return clip

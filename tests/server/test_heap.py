@@ -63,9 +63,7 @@ print(before - rss_kib(), trimmed)
 
 def _run(script: str, *args: str) -> subprocess.CompletedProcess:
     root = Path(__file__).resolve().parents[2]
-    return subprocess.run(
-        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True, cwd=root, env=None
-    )
+    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True, cwd=root)
 
 
 def test_limit_arenas_keeps_threads_in_two_arenas():
