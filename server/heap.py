@@ -24,7 +24,7 @@ ARENA_MAX = 2
 TRIM_INTERVAL = 10.0  # seconds; a trim with little to give back is far under a millisecond
 
 
-def _libc(name: str) -> Callable | None:
+def _libc(name: str) -> ctypes._NamedFuncPointer | None:
     """A function of the process's own C library, None when it has none of that name."""
     try:
         return getattr(ctypes.CDLL(None), name)
